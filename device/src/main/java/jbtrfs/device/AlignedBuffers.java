@@ -73,7 +73,9 @@ public final class AlignedBuffers {
 
     /** Allocates a fresh aligned direct buffer of exactly {@code capacity} bytes (not pooled). */
     public static ByteBuffer allocateAligned(int capacity, int alignment) {
-        ByteBuffer raw = ByteBuffer.allocateDirect(capacity + alignment);
+        // alignedSlice also rounds the end down to the alignment, so reserve whole aligned units
+        int units = (capacity + alignment - 1) / alignment;
+        ByteBuffer raw = ByteBuffer.allocateDirect((units + 1) * alignment);
         return raw.alignedSlice(alignment).limit(capacity).slice();
     }
 

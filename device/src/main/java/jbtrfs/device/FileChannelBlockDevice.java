@@ -70,20 +70,31 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         IoRequest r = IoRequest.read(offset, dst);
-        DeviceIoException bad = validate(r);
-        if (bad != null) throw bad;
         int length = dst.remaining();
-        long pos = offset;
-        while (dst.hasRemaining()) {
-            int n;
+        long start = System.nanoTime();
+        metrics.submitted(IoRequest.Op.READ);
+        DeviceIoException bad = validate(r);
+        if (bad == null) {
+            metrics.batch(1);
+            long pos = offset;
             try {
-                n = channel.read(dst, pos);
+                while (dst.hasRemaining()) {
+                    int n = channel.read(dst, pos);
+                    if (n < 0) {
+                        bad = error(r, length, "short read: " + (pos - offset) + " of " + length + " bytes", Errno.EIO);
+                        break;
+                    }
+                    pos += n;
+                }
             } catch (IOException e) {
-                throw error(r, length, e.toString(), Errno.EIO);
+                bad = error(r, length, e.toString(), Errno.EIO);
             }
-            if (n < 0) throw error(r, length, "short read: " + (pos - offset) + " of " + length + " bytes", Errno.EIO);
-            pos += n;
         }
+        if (bad != null) {
+            metrics.failed(IoRequest.Op.READ, bad.errno(), System.nanoTime() - start);
+            throw bad;
+        }
+        metrics.succeeded(IoRequest.Op.READ, length, System.nanoTime() - start);
     }
 
     @Override
