@@ -59,7 +59,10 @@ abstract class QueuedBlockDevice implements BlockDevice {
         }
     }
 
-    /** Hands requests (each holding a queue permit) to the engine; each must reach {@link #finish} exactly once. */
+    /**
+     * Hands requests (each holding a queue permit) to the engine; each must reach {@link #finish} exactly once.
+     * The list is reused by the caller afterwards: engines must not keep it.
+     */
     abstract void start(List<Pending> batch);
 
     /** Releases the engine's resources once nothing is in flight. */
@@ -89,7 +92,13 @@ abstract class QueuedBlockDevice implements BlockDevice {
 
     @Override
     public final CompletableFuture<IoCompletion> submit(IoRequest request) {
-        return submit(List.of(request)).futures().get(0);
+        // the common single-request case without the batch's lists
+        Pending p = new Pending(request);
+        if (admit(p, null)) {
+            metrics.batch(1);
+            start(List.of(p));
+        }
+        return p.future;
     }
 
     @Override
@@ -99,44 +108,53 @@ abstract class QueuedBlockDevice implements BlockDevice {
         for (IoRequest r : requests) {
             Pending p = new Pending(r);
             futures.add(p.future);
-            metrics.submitted(r.op());
-            if (closed) {
-                failNow(p, error(r, p.length, "device closed", Errno.ESHUTDOWN));
-                continue;
-            }
-            DeviceIoException bad = validate(r);
-            if (bad != null) {
-                failNow(p, bad);
-                continue;
-            }
-            if (!permits.tryAcquire()) {
-                // queue full: start what we hold first, or a batch larger than the queue would wait on itself
-                launch(ready);
-                try {
-                    permits.acquire();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    failNow(p, error(r, p.length, "interrupted waiting for queue space", Errno.EINTR));
-                    continue;
-                }
-            }
-            inFlight.incrementAndGet();
-            if (closed) { // close began after the check above: it must not wait for a request it never sees start
-                releaseSlot();
-                failNow(p, error(r, p.length, "device closed", Errno.ESHUTDOWN));
-                continue;
-            }
-            p.startNanos = System.nanoTime();
-            ready.add(p);
+            if (admit(p, ready)) ready.add(p);
         }
         launch(ready);
         return new IoBatch(futures);
     }
 
+    /**
+     * Takes a queue permit for a request, blocking while the queue is full; false when the request already
+     * failed (closed device, invalid request, interrupted). {@code ready} holds requests admitted but not yet
+     * started: they are started before blocking, or a batch larger than the queue would wait on itself.
+     */
+    private boolean admit(Pending p, List<Pending> ready) {
+        IoRequest r = p.request;
+        metrics.submitted(r.op());
+        if (closed) {
+            failNow(p, error(r, p.length, "device closed", Errno.ESHUTDOWN));
+            return false;
+        }
+        DeviceIoException bad = validate(r);
+        if (bad != null) {
+            failNow(p, bad);
+            return false;
+        }
+        if (!permits.tryAcquire()) {
+            if (ready != null) launch(ready);
+            try {
+                permits.acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failNow(p, error(r, p.length, "interrupted waiting for queue space", Errno.EINTR));
+                return false;
+            }
+        }
+        inFlight.incrementAndGet();
+        if (closed) { // close began after the check above: it must not wait for a request it never sees start
+            releaseSlot();
+            failNow(p, error(r, p.length, "device closed", Errno.ESHUTDOWN));
+            return false;
+        }
+        p.startNanos = System.nanoTime();
+        return true;
+    }
+
     private void launch(List<Pending> ready) {
         if (ready.isEmpty()) return;
         metrics.batch(ready.size());
-        start(List.copyOf(ready));
+        start(ready); // engines do not keep the list
         ready.clear();
     }
 

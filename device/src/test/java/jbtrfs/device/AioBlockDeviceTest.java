@@ -144,7 +144,7 @@ class AioBlockDeviceTest {
         Path f = file(dir, "l.img", 1 << 20);
         long aioBefore = aioNr();
         long nativeBefore = NativeMemory.outstanding();
-        for (int i = 0; i < 300; i++) {
+        for (int i = 0; i < 100; i++) {
             try (BlockDevice dev = BlockDevice.open(f, aio(64))) {
                 dev.submit(List.of(IoRequest.write(0, ByteBuffer.allocate(4096)),
                         IoRequest.read(4096, ByteBuffer.allocate(4096)), IoRequest.flush()));
@@ -152,7 +152,7 @@ class AioBlockDeviceTest {
         }
         assertEquals(0, AioBlockDevice.liveContexts());
         assertEquals(nativeBefore, NativeMemory.outstanding());
-        // system-wide counter: a leak of 300 contexts would add at least 300 * 64 events
+        // system-wide counter: a leak of 100 contexts would add at least 100 * 64 events
         long grown = aioNr() - aioBefore;
         assertTrue(grown < 20 * 64, "/proc/sys/fs/aio-nr grew by " + grown);
     }
