@@ -7,7 +7,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import jbtrfs.ChecksumMismatchException;
-import jbtrfs.FsException;
 import jbtrfs.ReadStats;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.volumes.Volume;
@@ -77,12 +76,5 @@ final class DataReader {
             if (!csumType.matches(dst, start + i * sectorsize, sectorsize, want, i * csums.csumSize())) return i;
         }
         return -1;
-    }
-
-    /** Sectors of an extent that must exist: reading past the end of its chunk means the item is corrupt. */
-    static void checkAligned(long logical, int sectorsize, String what) throws FsException {
-        if (logical % sectorsize != 0) {
-            throw new FsException("unaligned data extent at logical " + logical + " (" + what + ")");
-        }
     }
 }

@@ -47,23 +47,26 @@ final class FileData {
         if ((inode.mode() & Stat.S_IFMT) == Stat.S_IFDIR) throw new IsDirectoryException("inode " + file);
         if (offset < 0 || offset >= inode.size() || !dst.hasRemaining()) return 0;
         int want = (int) Math.min(dst.remaining(), inode.size() - offset);
-        byte[] out = new byte[want];
+        ByteBuffer out = dst.slice(dst.position(), want);
         readRange(file, inode, offset, out);
-        dst.put(out);
+        dst.position(dst.position() + want);
         return want;
     }
 
-    /** Fills {@code out} with the file's bytes from {@code offset} (within i_size). */
-    void readRange(InodeId file, InodeItem inode, long offset, byte[] out) throws IOException {
+    /**
+     * Fills {@code out} (position 0 to its limit) with the file's bytes from {@code offset}, within i_size.
+     * Uncompressed sectors are read straight into {@code out}; anything no extent covers is zero.
+     */
+    void readRange(InodeId file, InodeItem inode, long offset, ByteBuffer out) throws IOException {
         BTree tree = subvolumes.tree(file.root());
         long ino = file.objectid();
-        long end = offset + out.length;
+        long end = offset + out.limit();
+        zero(out);
         Cursor c = tree.seekFloor(new Key(ino, KeyType.EXTENT_DATA, offset));
         if (!c.valid() || c.key().objectid() != ino || c.key().type() != KeyType.EXTENT_DATA) {
             c = tree.seek(new Key(ino, KeyType.EXTENT_DATA, 0));
         }
         boolean verify = (inode.flags() & InodeItem.FLAG_NODATASUM) == 0;
-        // anything no extent covers stays zero: NO_HOLES gaps and the tail past inline data
         while (c.valid()) {
             Key k = c.key();
             if (k.objectid() != ino || k.type() != KeyType.EXTENT_DATA || Long.compareUnsigned(k.offset(), end) >= 0) {
@@ -86,8 +89,16 @@ final class FileData {
         }
     }
 
-    private void copyExtent(InodeId file, Cursor c, FileExtentItem fe, long extStart, long from, long to, byte[] out,
-                            int outPos, boolean verify) throws IOException {
+    private static void zero(ByteBuffer out) {
+        if (out.hasArray()) {
+            java.util.Arrays.fill(out.array(), out.arrayOffset(), out.arrayOffset() + out.limit(), (byte) 0);
+        } else {
+            for (int i = 0; i < out.limit(); i++) out.put(i, (byte) 0);
+        }
+    }
+
+    private void copyExtent(InodeId file, Cursor c, FileExtentItem fe, long extStart, long from, long to,
+                            ByteBuffer out, int outPos, boolean verify) throws IOException {
         int n = (int) (to - from);
         String what = "inode " + file + " offset " + from;
         if (fe.encryption() != 0 || fe.otherEncoding() != 0) {
@@ -98,7 +109,7 @@ final class FileData {
             byte[] inline = inlineData(c, fe, file);
             int src = (int) (from - extStart);
             int avail = Math.max(0, Math.min(n, inline.length - src));
-            System.arraycopy(inline, src, out, outPos, avail);
+            out.put(outPos, inline, src, avail);
             return;
         }
         if (fe.isHole() || fe.isPrealloc()) return;
@@ -109,15 +120,24 @@ final class FileData {
                 throw new CorruptBlockException(file.root(), c.leaf().bytenr(), c.slot(), "file extent reaches byte "
                         + (inExtent + n) + " of a compressed extent of " + plain.length + " bytes");
             }
-            System.arraycopy(plain, (int) inExtent, out, outPos, n);
+            out.put(outPos, plain, (int) inExtent, n);
             return;
         }
         long logical = fe.diskBytenr() + inExtent;
-        long alignedStart = logical - Math.floorMod(logical, sectorsize);
-        long alignedEnd = (logical + n + sectorsize - 1) / sectorsize * sectorsize;
-        ByteBuffer buf = ByteBuffer.allocate((int) (alignedEnd - alignedStart));
-        data.read(alignedStart, buf.capacity(), buf, verify, what);
-        buf.get((int) (logical - alignedStart), out, outPos, n);
+        int head = (int) Math.floorMod(logical, sectorsize);
+        // whole sectors go straight into the caller's buffer; a partial first or last sector goes through a copy
+        int direct = head == 0 ? n / sectorsize * sectorsize : 0;
+        if (direct > 0) {
+            data.read(logical, direct, out.duplicate().position(outPos), verify, what);
+        }
+        if (direct < n) {
+            long rest = logical + direct;
+            long alignedStart = rest - Math.floorMod(rest, sectorsize);
+            long alignedEnd = (logical + n + sectorsize - 1) / sectorsize * sectorsize;
+            ByteBuffer tmp = ByteBuffer.allocate((int) (alignedEnd - alignedStart));
+            data.read(alignedStart, tmp.capacity(), tmp, verify, what);
+            out.put(outPos + direct, tmp, (int) (rest - alignedStart), n - direct);
+        }
     }
 
     private byte[] inlineData(Cursor c, FileExtentItem fe, InodeId file) throws IOException {
@@ -165,9 +185,9 @@ final class FileData {
 
     /** The target of a symbolic link: its inline data, i_size bytes. */
     String readlink(InodeId id, InodeItem inode) throws IOException {
-        byte[] target = new byte[(int) Math.min(inode.size(), 4096)];
+        ByteBuffer target = ByteBuffer.allocate((int) Math.min(inode.size(), 4096));
         readRange(id, inode, 0, target);
-        return new String(target, java.nio.charset.StandardCharsets.UTF_8);
+        return new String(target.array(), java.nio.charset.StandardCharsets.UTF_8);
     }
 
 }
