@@ -1,0 +1,161 @@
+package jbtrfs.fs;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import jbtrfs.NoDataException;
+import jbtrfs.NotFoundException;
+
+/**
+ * Reads images made by {@code mkfs.btrfs --rootdir} through fs-core alone (no FUSE) and checks every file against
+ * the source tree mkfs copied: names, types, sizes, contents, permissions, symlink targets, user xattrs.
+ */
+class FilesystemReadTest {
+    @TempDir
+    Path tmp;
+
+    static Stream<Arguments> variants() {
+        return Stream.of(
+                Arguments.of("default", new String[0]),
+                Arguments.of("xxhash", new String[] {"--csum", "xxhash"}),
+                Arguments.of("sha256", new String[] {"--csum", "sha256"}),
+                Arguments.of("blake2", new String[] {"--csum", "blake2"}),
+                Arguments.of("nodesize-4k", new String[] {"-n", "4096"}),
+                Arguments.of("nodesize-64k", new String[] {"-n", "65536"}),
+                Arguments.of("mixed", new String[] {"-M", "-n", "4096"}),
+                Arguments.of("metadata-single", new String[] {"-m", "single"}),
+                Arguments.of("data-dup", new String[] {"-d", "dup"}),
+                Arguments.of("holes", new String[] {"-O", "^no-holes"}),
+                Arguments.of("no-free-space-tree", new String[] {"-R", "^free-space-tree"}));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("variants")
+    void read_matches_source_tree(String name, String[] options) throws Exception {
+        Path src = Files.createDirectory(tmp.resolve("src"));
+        makeTree(src, 42);
+        Path image = Images.mkfs(tmp, src, 256, options);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            FsOperations ops = fs.operations();
+            Map<String, Path> expected = new TreeMap<>();
+            try (Stream<Path> walk = Files.walk(src)) {
+                walk.filter(p -> !p.equals(src)).forEach(p -> expected.put(src.relativize(p).toString(), p));
+            }
+            List<String> seen = new ArrayList<>();
+            walk(ops, ops.root(), "", seen);
+            assertEquals(new ArrayList<>(expected.keySet()), seen.stream().sorted().toList(), "paths");
+            for (Map.Entry<String, Path> e : expected.entrySet()) {
+                checkEntry(ops, e.getKey(), e.getValue());
+            }
+            assertThrows(NotFoundException.class, () -> ops.resolve("/no-such-file"));
+            assertEquals(0, fs.counters().dataChecksumFailures());
+        }
+    }
+
+    private void walk(FsOperations ops, InodeId dir, String prefix, List<String> out) throws IOException {
+        long offset = 0;
+        while (true) {
+            List<DirEntry> page = ops.readdir(dir, offset, 100);
+            if (page.isEmpty()) return;
+            for (DirEntry d : page) {
+                String path = prefix.isEmpty() ? d.name() : prefix + "/" + d.name();
+                out.add(path);
+                if (d.type() == 4) walk(ops, d.id(), path, out);
+                offset = d.offset();
+            }
+        }
+    }
+
+    private void checkEntry(FsOperations ops, String rel, Path p) throws IOException {
+        InodeId id = ops.resolve("/" + rel);
+        Stat st = ops.stat(id);
+        Map<String, Object> attrs = Files.readAttributes(p, "unix:*", LinkOption.NOFOLLOW_LINKS);
+        assertEquals(((Number) attrs.get("mode")).intValue(), st.mode(), "mode of " + rel);
+        assertEquals(st.isDirectory() ? 1 : ((Number) attrs.get("nlink")).longValue(), st.nlink(), "nlink of " + rel);
+        if (st.isRegular()) {
+            byte[] want = Files.readAllBytes(p);
+            assertEquals(want.length, st.size(), "size of " + rel);
+            ByteBuffer got = ByteBuffer.allocate(want.length + 10);
+            int n = ops.read(id, 0, got);
+            assertEquals(want.length, n, "bytes read of " + rel);
+            assertArrayEquals(want, java.util.Arrays.copyOf(got.array(), n), "content of " + rel);
+            if (want.length > 5000) {
+                // an unaligned read from the middle
+                ByteBuffer mid = ByteBuffer.allocate(3001);
+                int m = ops.read(id, 1234, mid);
+                assertArrayEquals(java.util.Arrays.copyOfRange(want, 1234, 1234 + m),
+                        java.util.Arrays.copyOf(mid.array(), m), "mid read of " + rel);
+            }
+        } else if (st.isSymlink()) {
+            assertEquals(Files.readSymbolicLink(p).toString(), ops.readlink(id), "target of " + rel);
+        }
+        if (!st.isSymlink()) {
+            UserDefinedFileAttributeView view = Files.getFileAttributeView(p, UserDefinedFileAttributeView.class);
+            for (String x : view.list()) {
+                ByteBuffer v = ByteBuffer.allocate(view.size(x));
+                view.read(x, v);
+                assertArrayEquals(v.array(), ops.getXattr(id, "user." + x), "xattr " + x + " of " + rel);
+            }
+            assertThrows(NoDataException.class, () -> ops.getXattr(id, "user.absent"));
+        }
+    }
+
+    /** A deterministic tree: sizes around inline, sector and node limits, sparse files, links, xattrs. */
+    static void makeTree(Path root, long seed) throws IOException {
+        Random r = new Random(seed);
+        int[] sizes = {0, 1, 100, 2047, 2048, 3000, 4095, 4096, 4097, 8192, 16383, 16384, 16385, 65536, 100_000,
+                131072, 131073, 1_000_000, 3_000_000};
+        Path files = Files.createDirectory(root.resolve("files"));
+        for (int s : sizes) {
+            byte[] b = new byte[s];
+            if (s % 2 == 0) r.nextBytes(b);
+            else for (int i = 0; i < s; i++) b[i] = (byte) ("compressible text " + (i / 64)).charAt(i % 17);
+            Files.write(files.resolve("f" + s), b);
+        }
+        Path sparse = files.resolve("sparse");
+        try (var raf = new java.io.RandomAccessFile(sparse.toFile(), "rw")) {
+            raf.seek(1 << 20);
+            raf.write("middle".getBytes());
+            raf.setLength(5L << 20);
+        }
+        Path deep = root;
+        for (int i = 0; i < 12; i++) deep = Files.createDirectory(deep.resolve("d" + i));
+        Files.writeString(deep.resolve("leaf.txt"), "deep");
+        Path many = Files.createDirectory(root.resolve("many"));
+        for (int i = 0; i < 1500; i++) Files.writeString(many.resolve("entry-" + i + "-" + "x".repeat(i % 40)), "" + i);
+        Files.writeString(root.resolve("unicode-\u00e9\u00e8\u4e2d\u6587-\uD83D\uDE00"), "u");
+        Files.writeString(root.resolve("n".repeat(255)), "long name");
+        Files.createSymbolicLink(root.resolve("link-rel"), Path.of("files/f100"));
+        Files.createSymbolicLink(root.resolve("link-dangling"), Path.of("/nowhere/at/all"));
+        Files.createSymbolicLink(root.resolve("link-long"), Path.of("x".repeat(1000)));
+        Files.createLink(root.resolve("hardlink"), files.resolve("f4096"));
+        Path modes = Files.createFile(root.resolve("mode-640"));
+        Files.setPosixFilePermissions(modes, PosixFilePermissions.fromString("rw-r-----"));
+        UserDefinedFileAttributeView view = Files.getFileAttributeView(files.resolve("f100"),
+                UserDefinedFileAttributeView.class);
+        view.write("comment", ByteBuffer.wrap("hello xattr".getBytes()));
+        view.write("empty", ByteBuffer.allocate(0));
+        view.write("big", ByteBuffer.wrap(new byte[3000]));
+    }
+}
