@@ -339,7 +339,11 @@ final class AioBlockDevice extends QueuedBlockDevice {
                 }
                 int slot = (int) data;
                 long res = NativeMemory.getLong(ev + LibAio.EVENT_RES);
-                Pending p = takeSlot(slot);
+                Pending p = slot >= 0 && slot < queueDepth ? takeSlot(slot) : null;
+                if (p == null) {
+                    LOG.error("{}: completion for unknown slot {} (res {})", name, slot, res);
+                    continue;
+                }
                 ByteBuffer bounce = p.bounce;
                 if (bounce != null) {
                     if (p.request.op() == IoRequest.Op.READ && res > 0) {
