@@ -108,11 +108,10 @@ public final class Filesystem implements Closeable {
         Inodes inodes = new Inodes(subvolumes, sb.sectorsize());
         CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());
         DataReader data = new DataReader(volume, csums, csumType, sb.sectorsize(), stats);
-        long top = subvolumes.defaultSubvolume();
-        RootItem topItem = subvolumes.rootItem(top);
-        if (topItem == null) throw new UnsupportedImageException("no root item for the top-level subvolume " + top);
-        ReadOnlyOperations ops = new ReadOnlyOperations(new InodeId(top, topItem.rootDirid()), inodes,
-                new Directories(subvolumes), new FileData(subvolumes, inodes, data), new Xattrs(subvolumes), space);
+        Directories directories = new Directories(subvolumes);
+        InodeId root = mountRoot(options, subvolumes, directories);
+        ReadOnlyOperations ops = new ReadOnlyOperations(root, inodes, directories,
+                new FileData(subvolumes, inodes, data), new Xattrs(subvolumes), space);
         try {
             ops.stat(ops.root());
         } catch (FsException e) {
@@ -140,6 +139,36 @@ public final class Filesystem implements Closeable {
             throw new UnsupportedImageException("cannot read the chunk tree: " + e.getMessage());
         }
         return full;
+    }
+
+    /** The directory shown at the mountpoint: subvol= or subvolid= when given, else the default subvolume. */
+    private static InodeId mountRoot(MountOptions options, Subvolumes subvolumes, Directories directories)
+            throws FsException {
+        long id;
+        if (options.subvolid() != 0) {
+            id = options.subvolid();
+        } else if (options.subvol() != null && !options.subvol().isEmpty()) {
+            RootItem top = subvolumes.rootItem(ObjectIds.FS_TREE);
+            InodeId cur = new InodeId(ObjectIds.FS_TREE, top.rootDirid());
+            for (String part : options.subvol().split("/")) {
+                if (part.isEmpty()) continue;
+                try {
+                    cur = directories.lookup(cur, part);
+                } catch (NotFoundException e) {
+                    throw new UnsupportedImageException("subvol=" + options.subvol() + ": no such subvolume");
+                }
+            }
+            RootItem item = subvolumes.rootItem(cur.root());
+            if (item == null || cur.objectid() != item.rootDirid()) {
+                throw new UnsupportedImageException("subvol=" + options.subvol() + " is not a subvolume");
+            }
+            id = cur.root();
+        } else {
+            id = subvolumes.defaultSubvolume();
+        }
+        RootItem item = ObjectIds.isSubvolume(id) ? subvolumes.rootItem(id) : null;
+        if (item == null) throw new UnsupportedImageException("no subvolume with id " + id);
+        return new InodeId(id, item.rootDirid());
     }
 
     private static BTree optionalTree(Subvolumes subvolumes, long id) throws FsException {

@@ -84,6 +84,35 @@ class KernelWrittenImageTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void subvol_and_subvolid_options_show_that_subvolume() throws Exception {
+        requireRootAndLoop();
+        Path image = Images.mkfs(tmp, null, 512);
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        sh("mount -o loop " + image + " " + mnt);
+        try {
+            sh("set +o pipefail\n" + ScenarioScripts.script("subvolumes-snapshots"), mnt);
+        } finally {
+            sh("umount " + mnt);
+        }
+        sh("mount -o loop,ro,subvol=deep/sub2 " + image + " " + mnt);
+        Map<String, String> kernel;
+        try {
+            kernel = listKernel(mnt);
+        } finally {
+            sh("umount " + mnt);
+        }
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults().withSubvol("/deep/sub2"))) {
+            assertEquals(kernel, listOurs(fs.operations(), java.util.Set.of()));
+            long id = fs.operations().root().root();
+            try (Filesystem byId = Filesystem.open(image, MountOptions.readOnlyDefaults().withSubvolid(id))) {
+                assertEquals(kernel, listOurs(byId.operations(), java.util.Set.of()));
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(jbtrfs.UnsupportedImageException.class,
+                () -> Filesystem.open(image, MountOptions.readOnlyDefaults().withSubvol("/deep")).close());
+    }
+
     private static Map<String, String> listKernel(Path mnt) throws IOException {
         Map<String, String> out = new TreeMap<>();
         try (Stream<Path> walk = Files.walk(mnt)) {
