@@ -1,13 +1,30 @@
 package jbtrfs.compress;
 
-/** TEMPORARY STUB (lead's local copy until the codecs branch lands). */
+/** btrfs_file_extent_item.compression: how an extent's bytes are compressed on disk. */
 public enum CompressionType {
-    NONE(0), ZLIB(1), LZO(2), ZSTD(3);
+    NONE(0, "none"),
+    ZLIB(1, "zlib"),
+    LZO(2, "lzo"),
+    ZSTD(3, "zstd");
+
     private final int code;
-    CompressionType(int c) { code = c; }
+    private final String displayName;
+
+    CompressionType(int code, String displayName) {
+        this.code = code;
+        this.displayName = displayName;
+    }
+
+    /** The value stored in file extent items. */
     public int code() { return code; }
-    public static CompressionType fromCode(int c) {
-        for (CompressionType t : values()) if (t.code == c) return t;
-        throw new IllegalArgumentException("unknown compression " + c);
+
+    public String displayName() { return displayName; }
+
+    /** The type stored as {@code code}; IllegalArgumentException for an unknown one. */
+    public static CompressionType fromCode(int code) {
+        for (CompressionType t : values()) {
+            if (t.code == code) return t;
+        }
+        throw new IllegalArgumentException("unknown compression type " + code);
     }
 }

@@ -1,19 +1,27 @@
 package jbtrfs.csum;
 
-/** TEMPORARY STUB (lead's local copy until the codecs branch lands). */
+/** The hashes Btrfs puts in key offsets (btrfs_name_hash, btrfs_extref_hash, hash_extent_data_ref). */
 public final class NameHash {
-    private static final int[] T = new int[256];
-    static {
-        for (int i = 0; i < 256; i++) {
-            int c = i;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? (c >>> 1) ^ 0x82F63B78 : c >>> 1;
-            T[i] = c;
-        }
+    private NameHash() {
     }
-    private NameHash() { }
-    static int raw(int crc, byte[] d) {
-        for (byte x : d) crc = T[(crc ^ x) & 0xff] ^ (crc >>> 8);
-        return crc;
+
+    /** DIR_ITEM and XATTR_ITEM key offset: raw crc32c of the name seeded with ~1. */
+    public static long of(byte[] name) {
+        return Integer.toUnsignedLong(Crc32c.update(0xFFFFFFFE, name));
     }
-    public static long of(byte[] name) { return Integer.toUnsignedLong(raw(0xFFFFFFFE, name)); }
+
+    /** INODE_EXTREF key offset: raw crc32c of the name seeded with the parent directory's objectid. */
+    public static long extref(long parentObjectid, byte[] name) {
+        return Integer.toUnsignedLong(Crc32c.update((int) parentObjectid, name));
+    }
+
+    /**
+     * EXTENT_DATA_REF key offset: (crc(~0, root) << 31) ^ crc(crc(~0, objectid), offset), each over the
+     * little-endian u64 and without inversion.
+     */
+    public static long extentDataRef(long root, long objectid, long offset) {
+        long high = Integer.toUnsignedLong(Crc32c.updateLong(~0, root));
+        long low = Integer.toUnsignedLong(Crc32c.updateLong(Crc32c.updateLong(~0, objectid), offset));
+        return (high << 31) ^ low;
+    }
 }
