@@ -1,0 +1,50 @@
+package jbtrfs.fuse;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Splits {@code -o} options into ours (subvol=, subvolid=, ro, rw) and FUSE's, and assembles the FUSE option
+ * string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
+ * permission checks by the kernel, and long attribute timeouts.
+ */
+record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, List<String> passThrough) {
+
+    static MountOptionParser parse(List<String> groups) throws CliException {
+        String subvol = null;
+        long subvolid = 0;
+        boolean ro = false;
+        List<String> pass = new ArrayList<>();
+        for (String group : groups) {
+            for (String o : group.split(",")) {
+                if (o.isEmpty()) continue;
+                if (o.startsWith("subvol=")) {
+                    subvol = o.substring(7);
+                } else if (o.startsWith("subvolid=")) {
+                    try {
+                        subvolid = Long.parseLong(o.substring(9));
+                    } catch (NumberFormatException e) {
+                        throw new CliException("bad option " + o + ": subvolid takes a number", 2);
+                    }
+                } else if (o.equals("ro")) {
+                    ro = true;
+                } else if (!o.equals("rw")) {
+                    pass.add(o);
+                }
+            }
+        }
+        return new MountOptionParser(subvol, subvolid, ro, pass);
+    }
+
+    /** The FUSE -o string for an image at {@code imagePath}. */
+    String fuseOptions(String imagePath) {
+        Set<String> out = new LinkedHashSet<>(List.of("ro", "use_ino", "readdir_ino", "default_permissions",
+                "kernel_cache", "max_read=131072", "attr_timeout=3600", "entry_timeout=3600",
+                "negative_timeout=60", "subtype=jbtrfs"));
+        out.add("fsname=" + imagePath.replace(",", "\\,"));
+        out.addAll(passThrough);
+        return String.join(",", out);
+    }
+}
