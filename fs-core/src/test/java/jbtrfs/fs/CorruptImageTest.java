@@ -18,6 +18,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
 
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -138,7 +140,7 @@ class CorruptImageTest {
     void corrupt_dup_copy_is_served_from_the_other() throws Exception {
         Path image = simpleImage();
         long leaf = fsTreeLeaves(image).get(0)[0];
-        String map = Images.run(List.of("btrfs-map-logical", "-l", Long.toString(leaf), image.toString()));
+        String map = Shell.run(List.of("btrfs-map-logical", "-l", Long.toString(leaf), image.toString()));
         Matcher m = Pattern.compile("mirror 1 logical \\d+ physical (\\d+)").matcher(map);
         assertTrue(m.find(), map);
         flipByte(image, Long.parseLong(m.group(1)) + 500);
@@ -158,7 +160,7 @@ class CorruptImageTest {
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             FsOperations ops = fs.operations();
             InodeId id = ops.resolve("/file1");
-            String dump = Images.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
+            String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
             Matcher m = Pattern.compile("key \\(" + id.objectid() + " EXTENT_DATA 0\\)[^\\n]*\\n[^\\n]*\\n"
                     + "\\s*extent data disk byte (\\d+)").matcher(dump);
             assertTrue(m.find(), "extent of file1 in dump-tree");
@@ -186,7 +188,7 @@ class CorruptImageTest {
 
     /** Leaves of the fs tree as dump-tree prints them: {bytenr}. */
     private static List<long[]> fsTreeLeaves(Path image) throws Exception {
-        String dump = Images.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
+        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
         Matcher m = Pattern.compile("^leaf (\\d+) items", Pattern.MULTILINE).matcher(dump);
         List<long[]> out = new ArrayList<>();
         while (m.find()) out.add(new long[] {Long.parseLong(m.group(1))});
@@ -194,7 +196,7 @@ class CorruptImageTest {
     }
 
     private static long physical(Path image, long logical) throws Exception {
-        String map = Images.run(List.of("btrfs-map-logical", "-l", Long.toString(logical), image.toString()));
+        String map = Shell.run(List.of("btrfs-map-logical", "-l", Long.toString(logical), image.toString()));
         Matcher m = Pattern.compile("mirror 1 logical \\d+ physical (\\d+)").matcher(map);
         assertTrue(m.find(), map);
         return Long.parseLong(m.group(1));

@@ -26,6 +26,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import jbtrfs.NoDataException;
 import jbtrfs.NotFoundException;
+import jbtrfs.testing.Images;
 
 /**
  * Reads images made by {@code mkfs.btrfs --rootdir} through fs-core alone (no FUSE) and checks every file against

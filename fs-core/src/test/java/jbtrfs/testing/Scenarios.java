@@ -1,8 +1,11 @@
-package jbtrfs.fs;
+package jbtrfs.testing;
 
-/** Shell workloads run by the kernel inside a fresh loop-mounted Btrfs (the current directory). Deterministic. */
-final class ScenarioScripts {
-    private ScenarioScripts() {
+/**
+ * Shell workloads run by the kernel inside a fresh loop-mounted Btrfs (the current directory). Deterministic in
+ * shape; contents come from /dev/urandom.
+ */
+public final class Scenarios {
+    private Scenarios() {
     }
 
     /** Files that exercise compression: text, random, mixed, tiny (inline), unaligned sizes. */
@@ -21,7 +24,13 @@ final class ScenarioScripts {
             sync
             """;
 
-    static String script(String scenario) {
+    /** Every scenario's name. */
+    public static final java.util.List<String> NAMES = java.util.List.of("compress-zstd", "compress-lzo",
+            "compress-zlib", "reflink-prealloc-holes", "subvolumes-snapshots", "default-subvolume", "churn",
+            "hardlinks-extrefs");
+
+    /** The script of {@code scenario}. */
+    public static String script(String scenario) {
         return switch (scenario) {
             case "compress-zstd", "compress-lzo", "compress-zlib" -> COMPRESSIBLE;
             case "reflink-prealloc-holes" -> """
