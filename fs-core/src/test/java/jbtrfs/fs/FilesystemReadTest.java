@@ -27,6 +27,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import jbtrfs.NoDataException;
 import jbtrfs.NotFoundException;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.TreeGenerator;
 
 /**
  * Reads images made by {@code mkfs.btrfs --rootdir} through fs-core alone (no FUSE) and checks every file against
@@ -55,7 +56,7 @@ class FilesystemReadTest {
     @MethodSource("variants")
     void read_matches_source_tree(String name, String[] options) throws Exception {
         Path src = Files.createDirectory(tmp.resolve("src"));
-        makeTree(src, 42);
+        TreeGenerator.make(src, 42, false);
         Path image = Images.mkfs(tmp, src, 256, options);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             FsOperations ops = fs.operations();
@@ -120,43 +121,5 @@ class FilesystemReadTest {
             }
             assertThrows(NoDataException.class, () -> ops.getXattr(id, "user.absent"));
         }
-    }
-
-    /** A deterministic tree: sizes around inline, sector and node limits, sparse files, links, xattrs. */
-    static void makeTree(Path root, long seed) throws IOException {
-        Random r = new Random(seed);
-        int[] sizes = {0, 1, 100, 2047, 2048, 3000, 4095, 4096, 4097, 8192, 16383, 16384, 16385, 65536, 100_000,
-                131072, 131073, 1_000_000, 3_000_000};
-        Path files = Files.createDirectory(root.resolve("files"));
-        for (int s : sizes) {
-            byte[] b = new byte[s];
-            if (s % 2 == 0) r.nextBytes(b);
-            else for (int i = 0; i < s; i++) b[i] = (byte) ("compressible text " + (i / 64)).charAt(i % 17);
-            Files.write(files.resolve("f" + s), b);
-        }
-        Path sparse = files.resolve("sparse");
-        try (var raf = new java.io.RandomAccessFile(sparse.toFile(), "rw")) {
-            raf.seek(1 << 20);
-            raf.write("middle".getBytes());
-            raf.setLength(5L << 20);
-        }
-        Path deep = root;
-        for (int i = 0; i < 12; i++) deep = Files.createDirectory(deep.resolve("d" + i));
-        Files.writeString(deep.resolve("leaf.txt"), "deep");
-        Path many = Files.createDirectory(root.resolve("many"));
-        for (int i = 0; i < 1500; i++) Files.writeString(many.resolve("entry-" + i + "-" + "x".repeat(i % 40)), "" + i);
-        Files.writeString(root.resolve("unicode-\u00e9\u00e8\u4e2d\u6587-\uD83D\uDE00"), "u");
-        Files.writeString(root.resolve("n".repeat(255)), "long name");
-        Files.createSymbolicLink(root.resolve("link-rel"), Path.of("files/f100"));
-        Files.createSymbolicLink(root.resolve("link-dangling"), Path.of("/nowhere/at/all"));
-        Files.createSymbolicLink(root.resolve("link-long"), Path.of("x".repeat(1000)));
-        Files.createLink(root.resolve("hardlink"), files.resolve("f4096"));
-        Path modes = Files.createFile(root.resolve("mode-640"));
-        Files.setPosixFilePermissions(modes, PosixFilePermissions.fromString("rw-r-----"));
-        UserDefinedFileAttributeView view = Files.getFileAttributeView(files.resolve("f100"),
-                UserDefinedFileAttributeView.class);
-        view.write("comment", ByteBuffer.wrap("hello xattr".getBytes()));
-        view.write("empty", ByteBuffer.allocate(0));
-        view.write("big", ByteBuffer.wrap(new byte[3000]));
     }
 }
