@@ -1,0 +1,184 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.zip.CRC32C;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+
+/**
+ * The command line as a user meets it: one-line errors with a non-zero exit for every refusal, EIO exactly where
+ * an image is damaged, a huge directory listed completely, and {@code info} agreeing with dump-super.
+ */
+class CommandLineTest {
+    @TempDir
+    Path tmp;
+    Path mnt;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Prereq.requireFuse();
+        mnt = Files.createDirectory(tmp.resolve("mnt"));
+    }
+
+    private Path image() throws Exception {
+        Path src = Files.createDirectory(tmp.resolve("src" + System.nanoTime()));
+        Files.write(src.resolve("good"), new byte[300_000]);
+        byte[] b = new byte[300_000];
+        new java.util.Random(1).nextBytes(b);
+        Files.write(src.resolve("victim"), b);
+        return Images.mkfs(tmp, src, 256);
+    }
+
+    /** The refusal: exit code 1 and exactly one line, "jbtrfs: ...". */
+    private static String refusal(String... args) throws Exception {
+        Shell.Result r = Jbtrfs.run(args);
+        assertEquals(1, r.exitCode(), r.output());
+        List<String> lines = r.output().lines().filter(l -> !l.isBlank()).toList();
+        assertEquals(1, lines.size(), "one line: " + r.output());
+        assertTrue(lines.get(0).startsWith("jbtrfs: "), lines.get(0));
+        return lines.get(0).substring(8);
+    }
+
+    @Test
+    void mount_refusals_are_one_line() throws Exception {
+        assertEquals("image not found: " + tmp.resolve("nope.img"),
+                refusal("mount", "--read-only", tmp.resolve("nope.img").toString(), mnt.toString()));
+        Path image = image();
+        assertEquals("mountpoint does not exist: " + tmp.resolve("nodir"),
+                refusal("mount", "--read-only", image.toString(), tmp.resolve("nodir").toString()));
+        Path zeros = tmp.resolve("zeros.img");
+        try (RandomAccessFile raf = new RandomAccessFile(zeros.toFile(), "rw")) {
+            raf.setLength(64 << 20);
+        }
+        assertEquals("not a Btrfs image: no superblock magic at 64 KiB",
+                refusal("mount", "--read-only", zeros.toString(), mnt.toString()));
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
+            assertTrue(refusal("mount", "--read-only", image.toString(), mnt.toString())
+                    .startsWith("mountpoint is busy: " + mnt));
+        }
+        assertEquals("not mounted: " + mnt, refusal("umount", mnt.toString()));
+    }
+
+    @Test
+    void damaged_superblocks_and_features_are_refused_by_name() throws Exception {
+        Path image = image();
+        patchSuperblocks(image, b -> b.putLong(188, b.getLong(188) | (1L << 13)));
+        assertEquals("unsupported incompat feature: extent_tree_v2 (flags 0x2000)",
+                refusal("mount", "--read-only", image.toString(), mnt.toString()));
+        Path bad = image();
+        for (long off : new long[] {64L << 10, 64L << 20}) flip(bad, off + 300);
+        assertTrue(refusal("mount", "--read-only", bad.toString(), mnt.toString())
+                .contains("bad superblock checksum on every copy"));
+        Path truncated = image();
+        try (RandomAccessFile raf = new RandomAccessFile(truncated.toFile(), "rw")) {
+            raf.setLength(100 << 20);
+        }
+        assertTrue(refusal("mount", "--read-only", truncated.toString(), mnt.toString())
+                .startsWith("image is truncated"));
+    }
+
+    @Test
+    void damaged_data_is_eio_for_that_file_only() throws Exception {
+        Path image = image();
+        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
+        // the victim's only extent; its inode is the one whose INODE_REF names it
+        Matcher ref = Pattern.compile("key \\((\\d+) INODE_REF \\d+\\)[^\\n]*\\n[^\\n]*name: victim").matcher(dump);
+        assertTrue(ref.find(), "victim's inode ref in dump-tree");
+        Matcher ext = Pattern.compile("key \\(" + ref.group(1) + " EXTENT_DATA 0\\)[^\\n]*\\n[^\\n]*\\n"
+                + "\\s*extent data disk byte (\\d+)").matcher(dump);
+        assertTrue(ext.find(), "victim's extent in dump-tree");
+        String map = Shell.run(List.of("btrfs-map-logical", "-l", ext.group(1), image.toString()));
+        Matcher phys = Pattern.compile("physical (\\d+)").matcher(map);
+        assertTrue(phys.find(), map);
+        flip(image, Long.parseLong(phys.group(1)) + 5000);
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
+            Shell.Result cat = Shell.attempt(List.of("cat", mnt.resolve("victim").toString()));
+            assertTrue(cat.exitCode() != 0 && cat.output().contains("Input/output error"), cat.output());
+            Shell.Result tail = Shell.attempt(List.of("dd", "if=" + mnt.resolve("victim"), "of=/dev/null", "bs=4096",
+                    "skip=10", "iflag=direct"));
+            assertEquals(0, tail.exitCode(), "sectors past the damage read fine: " + tail.output());
+            assertEquals(300_000, Files.readAllBytes(mnt.resolve("good")).length);
+        }
+    }
+
+    @Test
+    void a_directory_of_100k_entries_lists_completely() throws Exception {
+        Path src = Files.createDirectories(tmp.resolve("bigsrc/big"));
+        for (int i = 0; i < 100_000; i++) Files.createFile(src.resolve("f" + i));
+        Path image = Images.mkfs(tmp, tmp.resolve("bigsrc"), 512);
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
+            assertEquals("100002", Shell.sh("ls -f " + mnt.resolve("big") + " | wc -l").trim());
+            try (var list = Files.list(mnt.resolve("big"))) {
+                assertEquals(100_000, list.map(p -> p.getFileName().toString()).distinct().count());
+            }
+        }
+    }
+
+    @Test
+    void info_agrees_with_dump_super() throws Exception {
+        Path image = image();
+        Shell.Result r = Jbtrfs.run("info", image.toString());
+        assertEquals(0, r.exitCode(), r.output());
+        String sb = Shell.run(List.of("btrfs", "inspect-internal", "dump-super", image.toString()));
+        Matcher fsid = Pattern.compile("^fsid\\s+(\\S+)", Pattern.MULTILINE).matcher(sb);
+        Matcher gen = Pattern.compile("^generation\\s+(\\d+)", Pattern.MULTILINE).matcher(sb);
+        assertTrue(fsid.find() && gen.find());
+        assertTrue(r.output().contains("fsid:               " + fsid.group(1)), r.output());
+        assertTrue(r.output().contains("generation:         " + gen.group(1)), r.output());
+        assertTrue(r.output().contains("mixed_backref, extended_iref, skinny_metadata, no_holes"), r.output());
+        assertTrue(r.output().matches("(?s).*METADATA\\s+DUP\\s+1.*"), r.output());
+    }
+
+    @Test
+    void writes_are_refused_with_erofs() throws Exception {
+        Path image = image();
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
+            Shell.Result touch = Shell.attempt(List.of("touch", mnt.resolve("new").toString()));
+            assertTrue(touch.output().contains("Read-only file system"), touch.output());
+            Shell.Result rm = Shell.attempt(List.of("rm", "-f", mnt.resolve("good").toString()));
+            assertTrue(rm.output().contains("Read-only file system"), rm.output());
+        }
+    }
+
+    private static void flip(Path image, long offset) throws Exception {
+        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+            raf.seek(offset);
+            int b = raf.read();
+            raf.seek(offset);
+            raf.write(b ^ 0xff);
+        }
+    }
+
+    /** Changes every superblock copy and re-seals its crc32c. */
+    private static void patchSuperblocks(Path image, java.util.function.Consumer<ByteBuffer> patch) throws Exception {
+        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+            for (long off : new long[] {64L << 10, 64L << 20}) {
+                byte[] raw = new byte[4096];
+                raf.seek(off);
+                raf.readFully(raw);
+                ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+                patch.accept(b);
+                CRC32C crc = new CRC32C();
+                crc.update(raw, 32, 4096 - 32);
+                b.putInt(0, (int) crc.getValue());
+                raf.seek(off);
+                raf.write(raw);
+            }
+        }
+    }
+}
