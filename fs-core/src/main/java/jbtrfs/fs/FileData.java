@@ -89,11 +89,11 @@ final class FileData {
         }
     }
 
+    private static final byte[] ZEROS = new byte[64 << 10];
+
     private static void zero(ByteBuffer out) {
-        if (out.hasArray()) {
-            java.util.Arrays.fill(out.array(), out.arrayOffset(), out.arrayOffset() + out.limit(), (byte) 0);
-        } else {
-            for (int i = 0; i < out.limit(); i++) out.put(i, (byte) 0);
+        for (int at = 0; at < out.limit(); at += ZEROS.length) {
+            out.put(at, ZEROS, 0, Math.min(ZEROS.length, out.limit() - at));
         }
     }
 

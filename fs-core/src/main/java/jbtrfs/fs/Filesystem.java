@@ -17,6 +17,7 @@ import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeBlockReader;
 import jbtrfs.device.BlockDevice;
+import jbtrfs.device.DeviceOptions;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Features;
 import jbtrfs.format.Key;
@@ -61,7 +62,9 @@ public final class Filesystem implements Closeable {
     public static Filesystem open(Path image, MountOptions options) throws IOException {
         BlockDevice device;
         try {
-            device = BlockDevice.openReadOnly(image);
+            device = options.deviceBackend() == null ? BlockDevice.openReadOnly(image)
+                    : BlockDevice.open(image, DeviceOptions.defaults().withWritable(false)
+                            .withBackend(options.deviceBackend()));
         } catch (NoSuchFileException e) {
             throw new UnsupportedImageException("image not found: " + image);
         }

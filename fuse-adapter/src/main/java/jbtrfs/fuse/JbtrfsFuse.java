@@ -1,11 +1,14 @@
 package jbtrfs.fuse;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import com.kenai.jffi.MemoryIO;
 
 import jbtrfs.FsException;
 import jbtrfs.fs.DirEntry;
@@ -43,7 +46,6 @@ public final class JbtrfsFuse extends FuseStubFS {
     private final int blksize;
     private final ConcurrentHashMap<String, InodeId> paths = new ConcurrentHashMap<>();
     private final OpenFiles openFiles = new OpenFiles();
-    private final ThreadLocal<byte[]> readBuffers = ThreadLocal.withInitial(() -> new byte[128 << 10]);
 
     /** {@code blksize} is st_blksize (the kernel shows the sectorsize). */
     public JbtrfsFuse(FsOperations ops, int blksize) {
@@ -121,14 +123,9 @@ public final class JbtrfsFuse extends FuseStubFS {
         try {
             InodeId id = openFiles.get(fi.fh.longValue());
             if (id == null) id = resolve(path);
-            byte[] tmp = readBuffers.get();
-            if (tmp.length < size) {
-                tmp = new byte[(int) size];
-                readBuffers.set(tmp);
-            }
-            int n = ops.read(id, offset, java.nio.ByteBuffer.wrap(tmp, 0, (int) size));
-            buf.put(0, tmp, 0, n);
-            return n;
+            // a view of FUSE's own buffer: the device reads land where the kernel takes them from, no copy between
+            ByteBuffer dst = MemoryIO.getInstance().newDirectByteBuffer(buf.address(), (int) size);
+            return ops.read(id, offset, dst);
         } catch (Exception e) {
             return fail("read", path, e);
         }

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import jbtrfs.device.Backend;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.MountOptions;
 import picocli.CommandLine.Command;
@@ -29,12 +30,16 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Mount read-only (today every mount is).")
     boolean readOnly;
 
-    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, and FUSE options "
+    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
 
     @Option(names = {"-f", "--foreground"}, description = "Stay in the foreground and log to stderr.")
     boolean foreground;
+
+    @Option(names = "--device-backend", paramLabel = "aio|uring|nio",
+            description = "How the image is read (default: nio, buffered, whose readahead suits FUSE reads).")
+    String deviceBackend;
 
     @Parameters(index = "0", paramLabel = "IMAGE")
     Path image;
@@ -45,6 +50,13 @@ final class MountCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         MountOptionParser parsed = MountOptionParser.parse(options);
+        if (deviceBackend != null) {
+            try {
+                Backend.parse(deviceBackend);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage(), 2);
+            }
+        }
         checkPrerequisites();
         if (!readOnly && !parsed.readOnlyRequested() && !foreground) {
             System.err.println("jbtrfs: the write path is not built yet: mounting read-only");
@@ -71,7 +83,8 @@ final class MountCommand implements Callable<Integer> {
         if (!readOnly && !parsed.readOnlyRequested()) {
             LOG.warn("the write path is not built yet: mounting read-only");
         }
-        MountOptions mo = new MountOptions(true, parsed.subvol(), parsed.subvolid());
+        MountOptions mo = new MountOptions(true, parsed.subvol(), parsed.subvolid(),
+                deviceBackend == null ? null : Backend.parse(deviceBackend));
         Filesystem fs = Filesystem.open(image, mo);
         JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize());
         List<String> fuseArgs = new ArrayList<>();
@@ -86,6 +99,9 @@ final class MountCommand implements Callable<Integer> {
                 LOG.debug("umount at shutdown", e);
             }
         }, "jbtrfs-shutdown"));
+        Thread readahead = new Thread(() -> Readahead.apply(mountpoint, parsed.readAheadKib()), "jbtrfs-readahead");
+        readahead.setDaemon(true);
+        readahead.start();
         try {
             fuse.mount(mountpoint, true, false, fuseArgs.toArray(new String[0]));
         } finally {
@@ -100,11 +116,17 @@ final class MountCommand implements Callable<Integer> {
         DaemonState state = DaemonState.forMountpoint(mountpoint);
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        // JVM options (JBTRFS_JAVA_OPTS through the launcher) go to the daemon too
+        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.add("-jar");
         cmd.add(Path.of(MountCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
         cmd.add("mount");
         cmd.add("-f");
         cmd.add("--read-only");
+        if (deviceBackend != null) {
+            cmd.add("--device-backend");
+            cmd.add(deviceBackend);
+        }
         for (String o : options) {
             cmd.add("-o");
             cmd.add(o);

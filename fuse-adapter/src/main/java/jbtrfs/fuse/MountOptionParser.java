@@ -6,16 +6,20 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Splits {@code -o} options into ours (subvol=, subvolid=, ro, rw) and FUSE's, and assembles the FUSE option
+ * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, ro, rw) and FUSE's, and assembles the FUSE option
  * string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
  * permission checks by the kernel, and long attribute timeouts.
  */
-record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, List<String> passThrough) {
+record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, int readAheadKib,
+                         List<String> passThrough) {
+    static final int DEFAULT_READ_AHEAD_KIB = 1024;
+
 
     static MountOptionParser parse(List<String> groups) throws CliException {
         String subvol = null;
         long subvolid = 0;
         boolean ro = false;
+        int readAhead = DEFAULT_READ_AHEAD_KIB;
         List<String> pass = new ArrayList<>();
         for (String group : groups) {
             for (String o : group.split(",")) {
@@ -28,6 +32,12 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     } catch (NumberFormatException e) {
                         throw new CliException("bad option " + o + ": subvolid takes a number", 2);
                     }
+                } else if (o.startsWith("read_ahead_kb=")) {
+                    try {
+                        readAhead = Integer.parseInt(o.substring(14));
+                    } catch (NumberFormatException e) {
+                        throw new CliException("bad option " + o + ": read_ahead_kb takes a number", 2);
+                    }
                 } else if (o.equals("ro")) {
                     ro = true;
                 } else if (!o.equals("rw")) {
@@ -35,7 +45,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                 }
             }
         }
-        return new MountOptionParser(subvol, subvolid, ro, pass);
+        return new MountOptionParser(subvol, subvolid, ro, readAhead, pass);
     }
 
     /** The FUSE -o string for an image at {@code imagePath}. */
