@@ -12,7 +12,7 @@ import picocli.CommandLine.Unmatched;
         + "--bs 4k --qd 32 --seconds 10 [--backend aio|nio]); the last line is JSON.")
 final class BenchDeviceCommand implements Callable<Integer> {
     @Unmatched
-    List<String> args = List.of();
+    List<String> args = new java.util.ArrayList<>();
 
     @Override
     public Integer call() throws Exception {

@@ -145,6 +145,18 @@ class CommandLineTest {
     }
 
     @Test
+    void bench_device_prints_json_last() throws Exception {
+        Path file = tmp.resolve("bench.img");
+        Shell.Result r = Jbtrfs.run("bench-device", "--file", file.toString(), "--size", "16M", "--rw", "randread",
+                "--bs", "4k", "--qd", "4", "--seconds", "1", "--backend", "nio");
+        assertEquals(0, r.exitCode(), r.output());
+        List<String> lines = r.output().lines().filter(l -> !l.isBlank()).toList();
+        String last = lines.get(lines.size() - 1);
+        assertTrue(last.matches("\\{\"backend\":\"nio\",\"rw\":\"randread\",\"bs\":4096,\"qd\":4,\"iops\":[0-9.]+,"
+                + "\"mib_s\":[0-9.]+,\"p50_us\":[0-9.]+,\"p99_us\":[0-9.]+}"), last);
+    }
+
+    @Test
     void writes_are_refused_with_erofs() throws Exception {
         Path image = image();
         try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
