@@ -18,6 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
 
+import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
 import org.junit.jupiter.api.Test;
@@ -74,7 +75,7 @@ class CorruptImageTest {
     void open_refuses_bad_checksum_on_every_copy() throws Exception {
         Path image = simpleImage();
         for (long off : new long[] {SuperBlock.MIRROR_OFFSETS[0], SuperBlock.MIRROR_OFFSETS[1]}) {
-            flipByte(image, off + 200);
+            ImageDamage.flipByte(image, off + 200);
         }
         String msg = openError(image);
         assertTrue(msg.contains("bad superblock checksum on every copy"), msg);
@@ -83,7 +84,7 @@ class CorruptImageTest {
     @Test
     void open_uses_second_copy_when_primary_is_bad() throws Exception {
         Path image = simpleImage();
-        flipByte(image, SuperBlock.MIRROR_OFFSETS[0] + 200);
+        ImageDamage.flipByte(image, SuperBlock.MIRROR_OFFSETS[0] + 200);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             assertEquals(64L << 20, fs.superBlock().bytenr());
             assertEquals(200_000, fs.operations().stat(fs.operations().resolve("/file1")).size());
@@ -93,10 +94,8 @@ class CorruptImageTest {
     @Test
     void open_refuses_unknown_incompat_flag_by_name() throws Exception {
         Path image = simpleImage();
-        for (long off : new long[] {SuperBlock.MIRROR_OFFSETS[0], SuperBlock.MIRROR_OFFSETS[1]}) {
-            patchSuperblock(image, off, b -> b.putLong(SuperBlock.OFFSET_INCOMPAT_FLAGS,
-                    b.getLong(SuperBlock.OFFSET_INCOMPAT_FLAGS) | (1L << 40)));
-        }
+        ImageDamage.patchSuperblocks(image, b -> b.putLong(SuperBlock.OFFSET_INCOMPAT_FLAGS,
+                b.getLong(SuperBlock.OFFSET_INCOMPAT_FLAGS) | (1L << 40)));
         assertEquals("unsupported incompat feature: unknown(0x10000000000) (flags 0x10000000000)", openError(image));
     }
 
@@ -117,7 +116,7 @@ class CorruptImageTest {
         List<long[]> leaves = fsTreeLeaves(image);
         assertTrue(leaves.size() >= 2, "the fs tree should span several leaves: " + leaves.size());
         long victim = leaves.get(leaves.size() - 1)[0];
-        flipByte(image, physical(image, victim) + 1000);
+        ImageDamage.flipByte(image, ImageDamage.physical(image, victim) + 1000);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             FsOperations ops = fs.operations();
             int ok = 0;
@@ -140,10 +139,9 @@ class CorruptImageTest {
     void corrupt_dup_copy_is_served_from_the_other() throws Exception {
         Path image = simpleImage();
         long leaf = fsTreeLeaves(image).get(0)[0];
-        String map = Shell.run(List.of("btrfs-map-logical", "-l", Long.toString(leaf), image.toString()));
-        Matcher m = Pattern.compile("mirror 1 logical \\d+ physical (\\d+)").matcher(map);
-        assertTrue(m.find(), map);
-        flipByte(image, Long.parseLong(m.group(1)) + 500);
+        List<Long> copies = ImageDamage.physicalCopies(image, leaf);
+        assertEquals(2, copies.size(), "DUP metadata has two copies");
+        ImageDamage.flipByte(image, copies.get(0) + 500);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             FsOperations ops = fs.operations();
             for (DirEntry d : ops.readdir(ops.root(), 0, 1000)) ops.stat(d.id());
@@ -160,16 +158,12 @@ class CorruptImageTest {
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             FsOperations ops = fs.operations();
             InodeId id = ops.resolve("/file1");
-            String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
-            Matcher m = Pattern.compile("key \\(" + id.objectid() + " EXTENT_DATA 0\\)[^\\n]*\\n[^\\n]*\\n"
-                    + "\\s*extent data disk byte (\\d+)").matcher(dump);
-            assertTrue(m.find(), "extent of file1 in dump-tree");
-            logical = Long.parseLong(m.group(1));
+            logical = ImageDamage.firstExtentOf(image, "file1");
             want = new byte[200_000];
             ops.read(id, 0, ByteBuffer.wrap(want));
         }
         // damage the third sector of file1's extent
-        flipByte(image, physical(image, logical) + 2 * 4096 + 17);
+        ImageDamage.flipByte(image, ImageDamage.physical(image, logical) + 2 * 4096 + 17);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             FsOperations ops = fs.operations();
             InodeId id = ops.resolve("/file1");
@@ -193,38 +187,5 @@ class CorruptImageTest {
         List<long[]> out = new ArrayList<>();
         while (m.find()) out.add(new long[] {Long.parseLong(m.group(1))});
         return out;
-    }
-
-    private static long physical(Path image, long logical) throws Exception {
-        String map = Shell.run(List.of("btrfs-map-logical", "-l", Long.toString(logical), image.toString()));
-        Matcher m = Pattern.compile("mirror 1 logical \\d+ physical (\\d+)").matcher(map);
-        assertTrue(m.find(), map);
-        return Long.parseLong(m.group(1));
-    }
-
-    private static void flipByte(Path image, long offset) throws IOException {
-        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
-            raf.seek(offset);
-            int b = raf.read();
-            raf.seek(offset);
-            raf.write(b ^ 0x5a);
-        }
-    }
-
-    /** Changes a crc32c superblock copy and re-seals its checksum. */
-    private static void patchSuperblock(Path image, long offset, java.util.function.Consumer<ByteBuffer> patch)
-            throws IOException {
-        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
-            byte[] raw = new byte[SuperBlock.SIZE];
-            raf.seek(offset);
-            raf.readFully(raw);
-            ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-            patch.accept(b);
-            CRC32C crc = new CRC32C();
-            crc.update(raw, SuperBlock.CSUM_SIZE, SuperBlock.SIZE - SuperBlock.CSUM_SIZE);
-            b.putInt(0, (int) crc.getValue());
-            raf.seek(offset);
-            raf.write(raw);
-        }
     }
 }

@@ -37,23 +37,8 @@ class FilesystemReadTest {
     @TempDir
     Path tmp;
 
-    static Stream<Arguments> variants() {
-        return Stream.of(
-                Arguments.of("default", new String[0]),
-                Arguments.of("xxhash", new String[] {"--csum", "xxhash"}),
-                Arguments.of("sha256", new String[] {"--csum", "sha256"}),
-                Arguments.of("blake2", new String[] {"--csum", "blake2"}),
-                Arguments.of("nodesize-4k", new String[] {"-n", "4096"}),
-                Arguments.of("nodesize-64k", new String[] {"-n", "65536"}),
-                Arguments.of("mixed", new String[] {"-M", "-n", "4096"}),
-                Arguments.of("metadata-single", new String[] {"-m", "single"}),
-                Arguments.of("data-dup", new String[] {"-d", "dup"}),
-                Arguments.of("holes", new String[] {"-O", "^no-holes"}),
-                Arguments.of("no-free-space-tree", new String[] {"-R", "^free-space-tree"}));
-    }
-
     @ParameterizedTest(name = "{0}")
-    @MethodSource("variants")
+    @MethodSource("jbtrfs.testing.MkfsVariants#arguments")
     void read_matches_source_tree(String name, String[] options) throws Exception {
         Path src = Files.createDirectory(tmp.resolve("src"));
         TreeGenerator.make(src, 42, false);

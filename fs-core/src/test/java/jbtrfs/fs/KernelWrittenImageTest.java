@@ -36,7 +36,7 @@ class KernelWrittenImageTest {
     @MethodSource("scenarios")
     void fs_core_matches_kernel(String scenario) throws Exception {
         Path image = Images.kernelWritten(tmp, scenario, 512);
-        Map<String, String> kernel = kernelListing(image, "");
+        Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, "");
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             Map<String, String> ours = TreeListing.ofOperations(fs.operations());
             assertTrue(kernel.size() > 2, "the scenario made files");
@@ -48,7 +48,7 @@ class KernelWrittenImageTest {
     @Test
     void subvol_and_subvolid_options_show_that_subvolume() throws Exception {
         Path image = Images.kernelWritten(tmp, "subvolumes-snapshots", 512);
-        Map<String, String> kernel = kernelListing(image, ",subvol=deep/sub2");
+        Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, ",subvol=deep/sub2");
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults().withSubvol("/deep/sub2"))) {
             assertEquals(kernel, TreeListing.ofOperations(fs.operations()));
             long id = fs.operations().root().root();
@@ -58,15 +58,5 @@ class KernelWrittenImageTest {
         }
         assertThrows(UnsupportedImageException.class,
                 () -> Filesystem.open(image, MountOptions.readOnlyDefaults().withSubvol("/deep")).close());
-    }
-
-    private Map<String, String> kernelListing(Path image, String extraOptions) throws Exception {
-        Path mnt = Files.createTempDirectory(tmp, "kernel-ro");
-        Shell.sh("mount -o loop,ro" + extraOptions + " " + image + " " + mnt);
-        try {
-            return TreeListing.ofMount(mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
     }
 }

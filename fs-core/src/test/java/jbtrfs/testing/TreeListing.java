@@ -58,6 +58,19 @@ public final class TreeListing {
         return out;
     }
 
+    /** Lists {@code image} as the kernel shows it: a read-only loop mount (plus {@code extraOptions}) under {@code work}. */
+    public static Map<String, String> ofKernelMount(Path image, Path work, String extraOptions)
+            throws IOException, InterruptedException {
+        Path mnt = Files.createTempDirectory(work, "kernel-ro");
+        Shell.sh("mount -o loop,ro" + extraOptions + " " + image + " " + mnt);
+        try {
+            return ofMount(mnt);
+        } finally {
+            Shell.sh("umount " + mnt);
+            Files.delete(mnt);
+        }
+    }
+
     /** Lists the same fields through fs-core alone. */
     public static Map<String, String> ofOperations(FsOperations ops) throws IOException {
         Map<String, String> out = new TreeMap<>();

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
 
@@ -77,11 +78,11 @@ class CommandLineTest {
     @Test
     void damaged_superblocks_and_features_are_refused_by_name() throws Exception {
         Path image = image();
-        patchSuperblocks(image, b -> b.putLong(188, b.getLong(188) | (1L << 13)));
+        ImageDamage.patchSuperblocks(image, b -> b.putLong(188, b.getLong(188) | (1L << 13)));
         assertEquals("unsupported incompat feature: extent_tree_v2 (flags 0x2000)",
                 refusal("mount", "--read-only", image.toString(), mnt.toString()));
         Path bad = image();
-        for (long off : new long[] {64L << 10, 64L << 20}) flip(bad, off + 300);
+        for (long off : new long[] {64L << 10, 64L << 20}) ImageDamage.flipByte(bad, off + 300);
         assertTrue(refusal("mount", "--read-only", bad.toString(), mnt.toString())
                 .contains("bad superblock checksum on every copy"));
         Path truncated = image();
@@ -95,17 +96,7 @@ class CommandLineTest {
     @Test
     void damaged_data_is_eio_for_that_file_only() throws Exception {
         Path image = image();
-        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
-        // the victim's only extent; its inode is the one whose INODE_REF names it
-        Matcher ref = Pattern.compile("key \\((\\d+) INODE_REF \\d+\\)[^\\n]*\\n[^\\n]*name: victim").matcher(dump);
-        assertTrue(ref.find(), "victim's inode ref in dump-tree");
-        Matcher ext = Pattern.compile("key \\(" + ref.group(1) + " EXTENT_DATA 0\\)[^\\n]*\\n[^\\n]*\\n"
-                + "\\s*extent data disk byte (\\d+)").matcher(dump);
-        assertTrue(ext.find(), "victim's extent in dump-tree");
-        String map = Shell.run(List.of("btrfs-map-logical", "-l", ext.group(1), image.toString()));
-        Matcher phys = Pattern.compile("physical (\\d+)").matcher(map);
-        assertTrue(phys.find(), map);
-        flip(image, Long.parseLong(phys.group(1)) + 5000);
+        ImageDamage.flipByte(image, ImageDamage.physical(image, ImageDamage.firstExtentOf(image, "victim")) + 5000);
         try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
             Shell.Result cat = Shell.attempt(List.of("cat", mnt.resolve("victim").toString()));
             assertTrue(cat.exitCode() != 0 && cat.output().contains("Input/output error"), cat.output());
@@ -164,33 +155,6 @@ class CommandLineTest {
             assertTrue(touch.output().contains("Read-only file system"), touch.output());
             Shell.Result rm = Shell.attempt(List.of("rm", "-f", mnt.resolve("good").toString()));
             assertTrue(rm.output().contains("Read-only file system"), rm.output());
-        }
-    }
-
-    private static void flip(Path image, long offset) throws Exception {
-        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
-            raf.seek(offset);
-            int b = raf.read();
-            raf.seek(offset);
-            raf.write(b ^ 0xff);
-        }
-    }
-
-    /** Changes every superblock copy and re-seals its crc32c. */
-    private static void patchSuperblocks(Path image, java.util.function.Consumer<ByteBuffer> patch) throws Exception {
-        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
-            for (long off : new long[] {64L << 10, 64L << 20}) {
-                byte[] raw = new byte[4096];
-                raf.seek(off);
-                raf.readFully(raw);
-                ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-                patch.accept(b);
-                CRC32C crc = new CRC32C();
-                crc.update(raw, 32, 4096 - 32);
-                b.putInt(0, (int) crc.getValue());
-                raf.seek(off);
-                raf.write(raw);
-            }
         }
     }
 }

@@ -41,7 +41,7 @@ class KernelImagesTest {
     @MethodSource("scenarios")
     void our_mount_shows_what_the_kernel_shows(String scenario) throws Exception {
         Path image = Images.kernelWritten(tmp, scenario, 512);
-        Map<String, String> kernel = kernelListing(image, "");
+        Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, "");
         Map<String, String> ours;
         Path mnt = Files.createTempDirectory(tmp, "ours");
         try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
@@ -54,20 +54,10 @@ class KernelImagesTest {
     @Test
     void subvol_option_mounts_that_subvolume() throws Exception {
         Path image = Images.kernelWritten(tmp, "subvolumes-snapshots", 512);
-        Map<String, String> kernel = kernelListing(image, ",subvol=sub");
+        Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, ",subvol=sub");
         Path mnt = Files.createTempDirectory(tmp, "ours");
         try (Jbtrfs m = Jbtrfs.mount(image, mnt, "-o", "subvol=sub")) {
             assertEquals(List.of(), TreeListing.differences(kernel, TreeListing.ofMount(mnt), 10));
-        }
-    }
-
-    private Map<String, String> kernelListing(Path image, String extraOptions) throws Exception {
-        Path mnt = Files.createTempDirectory(tmp, "kernel");
-        Shell.sh("mount -o loop,ro" + extraOptions + " " + image + " " + mnt);
-        try {
-            return TreeListing.ofMount(mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
         }
     }
 }

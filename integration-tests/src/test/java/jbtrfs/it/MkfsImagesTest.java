@@ -42,32 +42,12 @@ class MkfsImagesTest {
         if (work != null) Shell.sh("rm -rf " + work);
     }
 
-    static Stream<Arguments> variants() {
-        return Stream.of(
-                Arguments.of("crc32c", new String[0]),
-                Arguments.of("xxhash", new String[] {"--csum", "xxhash"}),
-                Arguments.of("sha256", new String[] {"--csum", "sha256"}),
-                Arguments.of("blake2", new String[] {"--csum", "blake2"}),
-                Arguments.of("nodesize-4k", new String[] {"-n", "4096"}),
-                Arguments.of("nodesize-64k", new String[] {"-n", "65536"}),
-                Arguments.of("mixed", new String[] {"-M", "-n", "4096"}),
-                Arguments.of("metadata-single", new String[] {"-m", "single"}),
-                Arguments.of("no-no-holes", new String[] {"-O", "^no-holes"}),
-                Arguments.of("no-free-space-tree", new String[] {"-R", "^free-space-tree"}));
-    }
-
     @ParameterizedTest(name = "{0}")
-    @MethodSource("variants")
+    @MethodSource("jbtrfs.testing.MkfsVariants#arguments")
     void our_mount_shows_what_the_kernel_shows(String name, String[] options) throws Exception {
         Path image = Images.mkfs(work, source, 256, options);
         Path mnt = Files.createTempDirectory(work, "mnt-" + name);
-        Map<String, String> kernel;
-        Shell.sh("mount -o loop,ro " + image + " " + mnt);
-        try {
-            kernel = TreeListing.ofMount(mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Map<String, String> kernel = TreeListing.ofKernelMount(image, work, "");
         String before = Shell.sh("sha256sum < " + image);
         Map<String, String> ours;
         try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
