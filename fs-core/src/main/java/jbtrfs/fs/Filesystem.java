@@ -16,6 +16,8 @@ import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeBlockReader;
+import io.micrometer.core.instrument.MeterRegistry;
+import jbtrfs.device.Backend;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.DeviceOptions;
 import jbtrfs.format.ChunkItem;
@@ -60,11 +62,16 @@ public final class Filesystem implements Closeable {
 
     /** Opens the image at {@code image}. */
     public static Filesystem open(Path image, MountOptions options) throws IOException {
+        return open(image, options, null);
+    }
+
+    /** Opens the image at {@code image}; the device's meters go to {@code registry} (none when null). */
+    public static Filesystem open(Path image, MountOptions options, MeterRegistry registry) throws IOException {
         BlockDevice device;
         try {
-            device = options.deviceBackend() == null ? BlockDevice.openReadOnly(image)
-                    : BlockDevice.open(image, DeviceOptions.defaults().withWritable(false)
-                            .withBackend(options.deviceBackend()));
+            DeviceOptions deviceOptions = DeviceOptions.defaults().withWritable(false).withQueueDepth(8)
+                    .withBackend(options.deviceBackend() == null ? Backend.NIO : options.deviceBackend());
+            device = BlockDevice.open(image, registry == null ? deviceOptions : deviceOptions.withRegistry(registry));
         } catch (NoSuchFileException e) {
             throw new UnsupportedImageException("image not found: " + image);
         }
@@ -203,6 +210,11 @@ public final class Filesystem implements Closeable {
                 ChecksumType.fromCode(sb.csumType()).displayName(), Features.compatNames(sb.compatFlags()),
                 Features.compatRoNames(sb.compatRoFlags()), Features.incompatNames(sb.incompatFlags()),
                 sb.totalBytes(), sb.bytesUsed(), sb.numDevices(), copies, space.summaries(), subvolumes.list());
+    }
+
+    /** Block groups summed by type and profile (what {@link #info()} shows, without the subvolume walk). */
+    public java.util.List<FsInfo.BlockGroupSummary> blockGroups() throws IOException {
+        return space.summaries();
     }
 
     /** Counts of checksum failures, mirror retries and corrupt blocks met since open. */

@@ -13,13 +13,13 @@ import java.util.List;
  * Where a background daemon leaves its pid and log, keyed by mountpoint, so {@code umount} and people find it from
  * the mountpoint alone: $XDG_RUNTIME_DIR/jbtrfs, else /run/jbtrfs as root, else /tmp/jbtrfs-UID.
  */
-record DaemonState(Path pidFile, Path logFile) {
+record DaemonState(Path pidFile, Path logFile, Path metricsFile) {
 
     static DaemonState forMountpoint(Path mountpoint) throws IOException {
         Path dir = stateDir();
         Files.createDirectories(dir);
         String key = hash(mountpoint.toAbsolutePath().normalize().toString());
-        return new DaemonState(dir.resolve(key + ".pid"), dir.resolve(key + ".log"));
+        return new DaemonState(dir.resolve(key + ".pid"), dir.resolve(key + ".log"), dir.resolve(key + ".metrics"));
     }
 
     private static Path stateDir() {
@@ -42,6 +42,28 @@ record DaemonState(Path pidFile, Path logFile) {
             return lines.isEmpty() ? -1 : Long.parseLong(lines.get(0).trim());
         } catch (IOException | NumberFormatException e) {
             return -1;
+        }
+    }
+
+    /** Records where the daemon serves its metrics ("host:port"), for {@code jbtrfs stats}. */
+    void writeMetrics(String hostPort) throws IOException {
+        Files.writeString(metricsFile, hostPort + "\n");
+    }
+
+    /** The recorded metrics address, or null. */
+    String readMetrics() {
+        try {
+            return Files.readString(metricsFile).trim();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    void clearMetrics() {
+        try {
+            Files.deleteIfExists(metricsFile);
+        } catch (IOException ignored) {
+            // stats then reports a refused connection instead of stale figures
         }
     }
 

@@ -10,6 +10,7 @@ import org.slf4j.LoggerFactory;
 
 import com.kenai.jffi.MemoryIO;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import jbtrfs.FsException;
 import jbtrfs.fs.DirEntry;
 import jbtrfs.fs.FsOperations;
@@ -46,11 +47,32 @@ public final class JbtrfsFuse extends FuseStubFS {
     private final int blksize;
     private final ConcurrentHashMap<String, InodeId> paths = new ConcurrentHashMap<>();
     private final OpenFiles openFiles = new OpenFiles();
+    private final FuseMetrics metrics;
 
-    /** {@code blksize} is st_blksize (the kernel shows the sectorsize). */
-    public JbtrfsFuse(FsOperations ops, int blksize) {
+    /** {@code blksize} is st_blksize (the kernel shows the sectorsize); meters go to {@code registry}. */
+    public JbtrfsFuse(FsOperations ops, int blksize, MeterRegistry registry) {
         this.ops = ops;
         this.blksize = blksize;
+        this.metrics = new FuseMetrics(registry);
+    }
+
+    /** A FUSE operation's body: returns the result, or throws what {@link ErrnoMapper} maps. */
+    @FunctionalInterface
+    private interface Body {
+        int run() throws Exception;
+    }
+
+    /** Runs one operation: errors become errnos (logged when unexpected), and the call is metered. */
+    private int call(String op, String path, Body body) {
+        long start = System.nanoTime();
+        int result;
+        try {
+            result = body.run();
+        } catch (Exception e) {
+            result = fail(op, path, e);
+        }
+        metrics.record(op, System.nanoTime() - start, result);
+        return result;
     }
 
     @Override
@@ -82,53 +104,47 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     @Override
     public int getattr(String path, FileStat stat) {
-        try {
+        return call("getattr", path, () -> {
             StatFiller.fill(ops.stat(resolve(path)), stat, blksize);
             return 0;
-        } catch (Exception e) {
-            return fail("getattr", path, e);
-        }
+        });
     }
 
     @Override
     public int readlink(String path, Pointer buf, @size_t long size) {
-        try {
+        return call("readlink", path, () -> {
             byte[] target = ops.readlink(resolve(path)).getBytes(StandardCharsets.UTF_8);
             int n = (int) Math.min(target.length, size - 1);
             buf.put(0, target, 0, n);
             buf.putByte(n, (byte) 0);
             return 0;
-        } catch (Exception e) {
-            return fail("readlink", path, e);
-        }
+        });
     }
 
     @Override
     public int open(String path, FuseFileInfo fi) {
         int flags = fi.flags.intValue();
         if ((flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0) return -ErrorCodes.EROFS();
-        try {
+        return call("open", path, () -> {
             InodeId id = resolve(path);
             Stat st = ops.stat(id);
             if (st.isDirectory()) return -ErrorCodes.EISDIR();
             fi.fh.set(openFiles.open(id));
             return 0;
-        } catch (Exception e) {
-            return fail("open", path, e);
-        }
+        });
     }
 
     @Override
     public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
-        try {
+        return call("read", path, () -> {
             InodeId id = openFiles.get(fi.fh.longValue());
             if (id == null) id = resolve(path);
             // a view of FUSE's own buffer: the device reads land where the kernel takes them from, no copy between
             ByteBuffer dst = MemoryIO.getInstance().newDirectByteBuffer(buf.address(), (int) size);
-            return ops.read(id, offset, dst);
-        } catch (Exception e) {
-            return fail("read", path, e);
-        }
+            int n = ops.read(id, offset, dst);
+            metrics.bytesRead(n);
+            return n;
+        });
     }
 
     @Override
@@ -139,17 +155,15 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     @Override
     public int opendir(String path, FuseFileInfo fi) {
-        try {
+        return call("opendir", path, () -> {
             if (!ops.stat(resolve(path)).isDirectory()) return -ErrorCodes.ENOTDIR();
             return 0;
-        } catch (Exception e) {
-            return fail("opendir", path, e);
-        }
+        });
     }
 
     @Override
     public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
-        try {
+        return call("readdir", path, () -> {
             InodeId dir = resolve(path);
             FileStat st = new FileStat(jnr.ffi.Runtime.getSystemRuntime());
             st.useMemory(jnr.ffi.Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), Struct.size(st)));
@@ -170,9 +184,7 @@ public final class JbtrfsFuse extends FuseStubFS {
                     next = d.offset();
                 }
             }
-        } catch (Exception e) {
-            return fail("readdir", path, e);
-        }
+        });
     }
 
     /** The S_IFMT bits of a dirent type, so readdir carries the type. */
@@ -182,7 +194,7 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     @Override
     public int statfs(String path, Statvfs stbuf) {
-        try {
+        return call("statfs", path, () -> {
             StatFs s = ops.statfs();
             stbuf.f_bsize.set(s.blockSize());
             stbuf.f_frsize.set(s.blockSize());
@@ -193,27 +205,23 @@ public final class JbtrfsFuse extends FuseStubFS {
             stbuf.f_ffree.set(s.filesFree());
             stbuf.f_namemax.set(s.nameMax());
             return 0;
-        } catch (Exception e) {
-            return fail("statfs", path, e);
-        }
+        });
     }
 
     @Override
     public int getxattr(String path, String name, Pointer value, @size_t long size) {
-        try {
+        return call("getxattr", path, () -> {
             byte[] v = ops.getXattr(resolve(path), name);
             if (size == 0) return v.length;
             if (size < v.length) return -ErrorCodes.ERANGE();
             value.put(0, v, 0, v.length);
             return v.length;
-        } catch (Exception e) {
-            return fail("getxattr", path, e);
-        }
+        });
     }
 
     @Override
     public int listxattr(String path, Pointer list, @size_t long size) {
-        try {
+        return call("listxattr", path, () -> {
             List<String> names = ops.listXattr(resolve(path));
             java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
             for (String n : names) {
@@ -225,19 +233,15 @@ public final class JbtrfsFuse extends FuseStubFS {
             if (size < all.length) return -ErrorCodes.ERANGE();
             list.put(0, all, 0, all.length);
             return all.length;
-        } catch (Exception e) {
-            return fail("listxattr", path, e);
-        }
+        });
     }
 
     @Override
     public int access(String path, int mask) {
-        try {
+        return call("access", path, () -> {
             resolve(path);
             return 0;
-        } catch (Exception e) {
-            return fail("access", path, e);
-        }
+        });
     }
 
     // Every change is refused: the mount is read-only.

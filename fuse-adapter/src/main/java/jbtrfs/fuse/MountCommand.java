@@ -11,6 +11,10 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import jbtrfs.device.Backend;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.MountOptions;
@@ -30,7 +34,8 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Mount read-only (today every mount is).")
     boolean readOnly;
 
-    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), and FUSE options "
+    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), metrics=[HOST:]PORT, "
+            + "and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
 
@@ -85,8 +90,22 @@ final class MountCommand implements Callable<Integer> {
         }
         MountOptions mo = new MountOptions(true, parsed.subvol(), parsed.subvolid(),
                 deviceBackend == null ? null : Backend.parse(deviceBackend));
-        Filesystem fs = Filesystem.open(image, mo);
-        JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize());
+        MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
+                : new CompositeMeterRegistry();
+        Filesystem fs = Filesystem.open(image, mo, registry);
+        FilesystemMeters.bind(fs, registry);
+        MetricsServer metrics = null;
+        DaemonState state = DaemonState.forMountpoint(mountpoint);
+        if (parsed.metrics() != null) {
+            try {
+                metrics = MetricsServer.start(parsed.metrics(), (PrometheusMeterRegistry) registry);
+            } catch (CliException e) {
+                fs.close();
+                throw e;
+            }
+            state.writeMetrics(parsed.metrics().getHostString() + ":" + metrics.port());
+        }
+        JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize(), registry);
         List<String> fuseArgs = new ArrayList<>();
         fuseArgs.add("-o");
         fuseArgs.add(parsed.fuseOptions(image.toAbsolutePath().toString()));
@@ -105,6 +124,10 @@ final class MountCommand implements Callable<Integer> {
         try {
             fuse.mount(mountpoint, true, false, fuseArgs.toArray(new String[0]));
         } finally {
+            if (metrics != null) {
+                metrics.close();
+                state.clearMetrics();
+            }
             fs.close();
         }
         LOG.info("unmounted {}", mountpoint);
