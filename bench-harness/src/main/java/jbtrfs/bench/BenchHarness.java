@@ -65,7 +65,7 @@ public final class BenchHarness {
         Sh.sh("tar -C " + Path.of(tree).getParent() + " -cf " + tarball + " " + Path.of(tree).getFileName());
         int tarFiles = Integer.parseInt(Sh.sh("tar -tf " + tarball + " | wc -l").trim());
 
-        String size = quick ? "512M" : "4G";
+        String size = quick ? "512M" : "8G";
         Path btrfs = work.resolve("btrfs.img");
         Path ext4 = work.resolve("ext4.img");
         Sh.sh("rm -f " + btrfs + " " + ext4 + "; truncate -s " + size + " " + btrfs + " " + ext4
