@@ -10,7 +10,7 @@ import jbtrfs.format.Key;
  * Immutable and safe to share between threads; each search makes its own {@link Cursor}.
  */
 public final class BTree {
-    private final TreeBlockReader reader;
+    private final TreeBlockSource reader;
     private final long id;
     private final long rootBytenr;
     private final int rootLevel;
@@ -20,7 +20,7 @@ public final class BTree {
      * @param id             the tree's objectid (for messages)
      * @param rootGeneration generation the root block must carry, 0 when unknown
      */
-    public BTree(TreeBlockReader reader, long id, long rootBytenr, int rootLevel, long rootGeneration) {
+    public BTree(TreeBlockSource reader, long id, long rootBytenr, int rootLevel, long rootGeneration) {
         this.reader = reader;
         this.id = id;
         this.rootBytenr = rootBytenr;

@@ -15,7 +15,8 @@ public final class TreeBlock {
     private final long bytenr;
     private final ByteBuffer buf;
 
-    TreeBlock(long bytenr, ByteBuffer littleEndianReadOnly) {
+    /** Wraps {@code nodesize} little-endian bytes read from (or written for) {@code bytenr}. */
+    public TreeBlock(long bytenr, ByteBuffer littleEndianReadOnly) {
         this.bytenr = bytenr;
         this.buf = littleEndianReadOnly;
     }

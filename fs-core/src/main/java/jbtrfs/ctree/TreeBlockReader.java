@@ -17,7 +17,7 @@ import jbtrfs.volumes.Volume;
  * Reads tree blocks by logical address: every copy in turn until one passes its checksum and the tree checker,
  * then caches it. A bad copy is logged and counted; only when every copy is bad does the read fail.
  */
-public final class TreeBlockReader {
+public final class TreeBlockReader implements TreeBlockSource {
     private static final Logger LOG = LoggerFactory.getLogger(TreeBlockReader.class);
 
     private final Volume volume;
@@ -43,6 +43,7 @@ public final class TreeBlockReader {
      * The verified block at {@code bytenr}. {@code expectedGeneration} 0 and {@code expectedLevel} -1 mean unknown;
      * {@code root} only names the tree in error messages.
      */
+    @Override
     public TreeBlock read(long bytenr, long expectedGeneration, int expectedLevel, long root)
             throws CorruptBlockException {
         TreeBlock cached = cache.get(bytenr);
