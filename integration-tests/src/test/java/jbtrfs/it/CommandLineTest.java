@@ -148,6 +148,25 @@ class CommandLineTest {
     }
 
     @Test
+    void unicode_names_survive_a_c_locale() throws Exception {
+        Path src = Files.createDirectory(tmp.resolve("usrc"));
+        String name = "unicod\u00e9-\u4e2d\u6587-\uD83D\uDE00";
+        Files.writeString(src.resolve(name), "u");
+        Path image = Images.mkfs(tmp, src, 256);
+        // as a container or CI job without a locale starts us
+        String env = "env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C LC_ALL=C ";
+        Shell.sh(env + Jbtrfs.launcher() + " mount --read-only " + image + " " + mnt);
+        try {
+            assertEquals("u", Files.readString(mnt.resolve(name)));
+            try (var list = Files.list(mnt)) {
+                assertEquals(List.of(name), list.map(p -> p.getFileName().toString()).toList());
+            }
+        } finally {
+            Shell.sh(Jbtrfs.launcher() + " umount " + mnt);
+        }
+    }
+
+    @Test
     void writes_are_refused_with_erofs() throws Exception {
         Path image = image();
         try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {

@@ -56,6 +56,8 @@ class DockerTest {
         Files.write(src.resolve("random.bin"), b);
         Files.createDirectories(src.resolve("sub"));
         Files.writeString(src.resolve("sub/hello.txt"), "hello from the host\n");
+        // the image has no locale: names must still come through as UTF-8
+        Files.writeString(src.resolve("sub/unicod\u00e9-\u4e2d\u6587.txt"), "names\n");
         Files.createDirectories(dir);
         Path img = Images.mkfs(dir, src, 256);
         Path named = dir.resolve("fs.img");
