@@ -13,13 +13,14 @@ import java.util.List;
  * Where a background daemon leaves its pid and log, keyed by mountpoint, so {@code umount} and people find it from
  * the mountpoint alone: $XDG_RUNTIME_DIR/jbtrfs, else /run/jbtrfs as root, else /tmp/jbtrfs-UID.
  */
-record DaemonState(Path pidFile, Path logFile, Path metricsFile) {
+record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile) {
 
     static DaemonState forMountpoint(Path mountpoint) throws IOException {
         Path dir = stateDir();
         Files.createDirectories(dir);
         String key = hash(mountpoint.toAbsolutePath().normalize().toString());
-        return new DaemonState(dir.resolve(key + ".pid"), dir.resolve(key + ".log"), dir.resolve(key + ".metrics"));
+        return new DaemonState(dir.resolve(key + ".pid"), dir.resolve(key + ".log"), dir.resolve(key + ".metrics"),
+                dir.resolve(key + ".exit"));
     }
 
     private static Path stateDir() {
@@ -64,6 +65,32 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile) {
             Files.deleteIfExists(metricsFile);
         } catch (IOException ignored) {
             // stats then reports a refused connection instead of stale figures
+        }
+    }
+
+    /** Records how the daemon ended (0: unmounted and closed cleanly), for {@code umount} to report. */
+    void writeExit(int code) {
+        try {
+            Files.writeString(exitFile, code + "\n");
+        } catch (IOException e) {
+            // umount then reports an unclean exit, which is the safe side
+        }
+    }
+
+    /** The daemon's recorded exit code, or -1 when it recorded none (it died, or is still running). */
+    int readExit() {
+        try {
+            return Integer.parseInt(Files.readString(exitFile).trim());
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    void clearExit() {
+        try {
+            Files.deleteIfExists(exitFile);
+        } catch (IOException ignored) {
+            // a stale exit file only hides a crash from umount's report
         }
     }
 

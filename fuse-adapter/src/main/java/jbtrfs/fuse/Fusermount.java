@@ -11,9 +11,14 @@ final class Fusermount {
 
     /** fusermount's path on $PATH, or null. */
     static Path path() {
+        return onPath("fusermount");
+    }
+
+    /** The executable {@code name} on $PATH, or null. */
+    static Path onPath(String name) {
         String env = System.getenv("PATH");
         for (String dir : (env != null ? env : "/usr/bin:/bin").split(File.pathSeparator)) {
-            Path p = Path.of(dir, "fusermount");
+            Path p = Path.of(dir, name);
             if (Files.isExecutable(p)) return p;
         }
         return null;

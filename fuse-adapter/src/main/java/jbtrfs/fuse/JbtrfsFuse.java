@@ -62,13 +62,19 @@ public final class JbtrfsFuse extends FuseStubFS {
         int run() throws Exception;
     }
 
+    /** The fuse_operations table libfuse calls, for {@link FuseSession}. */
+    Struct nativeOperations() {
+        return fuseOperations;
+    }
+
     /** Runs one operation: errors become errnos (logged when unexpected), and the call is metered. */
     private int call(String op, String path, Body body) {
         long start = System.nanoTime();
         int result;
         try {
             result = body.run();
-        } catch (Exception e) {
+        } catch (Throwable e) {
+            // nothing may escape into libfuse: an exception there would leave the request without its errno
             result = fail(op, path, e);
         }
         metrics.record(op, System.nanoTime() - start, result);
@@ -165,13 +171,15 @@ public final class JbtrfsFuse extends FuseStubFS {
     public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
         return call("readdir", path, () -> {
             InodeId dir = resolve(path);
+            // one stat buffer for the whole page: the filler reads st_ino and the type bits of st_mode, and copies
             FileStat st = new FileStat(jnr.ffi.Runtime.getSystemRuntime());
-            st.useMemory(jnr.ffi.Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), Struct.size(st)));
+            Pointer stMem = jnr.ffi.Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), Struct.size(st), true);
+            st.useMemory(stMem);
             if (offset < DOT_OFFSET) {
-                if (filler.apply(buf, ".", null, DOT_OFFSET) != 0) return 0;
+                if (filler.apply(buf, cName("."), null, DOT_OFFSET) != 0) return 0;
             }
             if (offset < DOTDOT_OFFSET) {
-                if (filler.apply(buf, "..", null, DOTDOT_OFFSET) != 0) return 0;
+                if (filler.apply(buf, cName(".."), null, DOTDOT_OFFSET) != 0) return 0;
             }
             long next = Math.max(offset, DOTDOT_OFFSET);
             while (true) {
@@ -180,11 +188,19 @@ public final class JbtrfsFuse extends FuseStubFS {
                 for (DirEntry d : page) {
                     st.st_ino.set(d.id().objectid());
                     st.st_mode.set(direntMode(d.type()));
-                    if (filler.apply(buf, d.name(), st, d.offset()) != 0) return 0;
+                    // non-zero offsets: libfuse hands each page straight to the kernel, which asks again from the
+                    // last offset it took, so a directory of any size lists completely without being held here
+                    if (filler.apply(buf, cName(d.name()), stMem, d.offset()) != 0) return 0;
                     next = d.offset();
                 }
             }
         });
+    }
+
+    /** A name as the filler wants it: UTF-8 and NUL-terminated, whatever the JVM's default charset. */
+    private static ByteBuffer cName(String name) {
+        byte[] b = name.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.wrap(java.util.Arrays.copyOf(b, b.length + 1));
     }
 
     /** The S_IFMT bits of a dirent type, so readdir carries the type. */
@@ -203,6 +219,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             stbuf.f_bavail.set(s.blocksAvailable());
             stbuf.f_files.set(s.files());
             stbuf.f_ffree.set(s.filesFree());
+            stbuf.f_favail.set(s.filesFree());
             stbuf.f_namemax.set(s.nameMax());
             return 0;
         });

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import org.slf4j.Logger;
@@ -34,7 +35,8 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Mount read-only (today every mount is).")
     boolean readOnly;
 
-    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), metrics=[HOST:]PORT, "
+    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
+            + "threads, default 8), metrics=[HOST:]PORT, "
             + "and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
@@ -110,34 +112,67 @@ final class MountCommand implements Callable<Integer> {
         fuseArgs.add("-o");
         fuseArgs.add(parsed.fuseOptions(image.toAbsolutePath().toString()));
         LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
+        state.writePid(ProcessHandle.current().pid());
+        state.clearExit();
+        FuseSession session;
+        try {
+            session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads());
+        } catch (IOException e) {
+            closeQuietly(metrics, state, fs);
+            state.clear();
+            throw new CliException(e.getMessage());
+        }
+        CountDownLatch closed = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            // SIGTERM/SIGINT: leave no dead mountpoint behind
+            // SIGTERM/SIGINT: unmount, and let the main thread close the filesystem before the JVM halts
+            session.unmount();
             try {
-                fuse.umount();
-            } catch (RuntimeException e) {
-                LOG.debug("umount at shutdown", e);
+                if (!closed.await(20, TimeUnit.SECONDS)) LOG.warn("shutdown: the filesystem did not close in time");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }, "jbtrfs-shutdown"));
         Thread readahead = new Thread(() -> Readahead.apply(mountpoint, parsed.readAheadKib()), "jbtrfs-readahead");
         readahead.setDaemon(true);
         readahead.start();
+        int result;
         try {
-            fuse.mount(mountpoint, true, false, fuseArgs.toArray(new String[0]));
+            result = session.await();
         } finally {
-            if (metrics != null) {
-                metrics.close();
-                state.clearMetrics();
-            }
-            fs.close();
+            closeQuietly(metrics, state, fs);
+        }
+        if (result != 0) {
+            LOG.error("the FUSE session ended with error {}", -result);
+            closed.countDown();
+            throw new CliException("the FUSE session failed (errno " + -result + ")");
         }
         LOG.info("unmounted {}", mountpoint);
+        // for umount: this daemon shut down cleanly
+        state.writeExit(0);
+        closed.countDown();
         return 0;
+    }
+
+    private static void closeQuietly(MetricsServer metrics, DaemonState state, Filesystem fs) {
+        if (metrics != null) {
+            metrics.close();
+            state.clearMetrics();
+        }
+        try {
+            fs.close();
+        } catch (IOException | RuntimeException e) {
+            LOG.error("closing the filesystem", e);
+        }
     }
 
     /** Starts {@code jbtrfs mount -f} in the background with its output in a log file; waits until it is live. */
     private int startDaemon() throws Exception {
         DaemonState state = DaemonState.forMountpoint(mountpoint);
         List<String> cmd = new ArrayList<>();
+        // its own session, like a daemon that forked: a hangup or Ctrl-C meant for this command's terminal must not
+        // reach it (setsid execs in place here, so the pid stays the daemon's)
+        Path setsid = Fusermount.onPath("setsid");
+        if (setsid != null) cmd.add(setsid.toString());
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         // JVM options (JBTRFS_JAVA_OPTS through the launcher) go to the daemon too
         cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -159,6 +194,7 @@ final class MountCommand implements Callable<Integer> {
         Process child = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(state.logFile().toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .start();
+        state.clearExit();
         state.writePid(child.pid());
         long deadline = System.currentTimeMillis() + MOUNT_TIMEOUT_MS;
         while (System.currentTimeMillis() < deadline) {
@@ -178,12 +214,20 @@ final class MountCommand implements Callable<Integer> {
                 + state.logFile() + ")");
     }
 
-    /** The daemon's own one-line error from its log, without the "jbtrfs: " it already carries. */
-    private static String lastProblem(Path log) throws IOException {
+    /**
+     * The daemon's own one-line error from its log, without the "jbtrfs: " it already carries; when libfuse said why
+     * ("fuse: ...") on the line before, that reason is added.
+     */
+    static String lastProblem(Path log) throws IOException {
         List<String> lines = Files.readAllLines(log);
         for (int i = lines.size() - 1; i >= 0; i--) {
             String l = lines.get(i).trim();
-            if (l.startsWith("jbtrfs: ")) return l.substring(8);
+            if (!l.startsWith("jbtrfs: ")) continue;
+            String before = i > 0 ? lines.get(i - 1).trim() : "";
+            if (before.startsWith("fuse: ") || before.startsWith("fusermount: ")) {
+                return l.substring(8) + " (" + before + ")";
+            }
+            return l.substring(8);
         }
         for (int i = lines.size() - 1; i >= 0; i--) {
             if (!lines.get(i).isBlank()) return "the daemon failed: " + lines.get(i).trim() + " (log " + log + ")";

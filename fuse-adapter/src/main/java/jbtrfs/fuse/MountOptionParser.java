@@ -7,13 +7,15 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, metrics=, ro, rw) and FUSE's, and assembles the FUSE option
- * string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
+ * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, ro, rw) and
+ * FUSE's, and assembles the FUSE option string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
  * permission checks by the kernel, and long attribute timeouts.
  */
 record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, int readAheadKib,
-                         InetSocketAddress metrics, List<String> passThrough) {
+                         InetSocketAddress metrics, int threads, List<String> passThrough) {
     static final int DEFAULT_READ_AHEAD_KIB = 1024;
+    /** FUSE worker threads: enough for the kernel's readahead and a few readers at once; idle ones cost nothing. */
+    static final int DEFAULT_THREADS = 8;
 
 
     static MountOptionParser parse(List<String> groups) throws CliException {
@@ -22,6 +24,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         boolean ro = false;
         int readAhead = DEFAULT_READ_AHEAD_KIB;
         InetSocketAddress metrics = null;
+        int threads = DEFAULT_THREADS;
         List<String> pass = new ArrayList<>();
         for (String group : groups) {
             for (String o : group.split(",")) {
@@ -40,6 +43,13 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     } catch (NumberFormatException e) {
                         throw new CliException("bad option " + o + ": read_ahead_kb takes a number", 2);
                     }
+                } else if (o.startsWith("threads=")) {
+                    try {
+                        threads = Integer.parseInt(o.substring(8));
+                        if (threads < 1 || threads > 256) throw new NumberFormatException();
+                    } catch (NumberFormatException e) {
+                        throw new CliException("bad option " + o + ": threads takes a number from 1 to 256", 2);
+                    }
                 } else if (o.startsWith("metrics=")) {
                     metrics = metricsAddress(o.substring(8));
                 } else if (o.equals("ro")) {
@@ -49,7 +59,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                 }
             }
         }
-        return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, pass);
+        return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, pass);
     }
 
     /** "HOST:PORT" or "PORT" (loopback). */
@@ -69,7 +79,9 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
     String fuseOptions(String imagePath) {
         Set<String> out = new LinkedHashSet<>(List.of("ro", "use_ino", "readdir_ino", "default_permissions",
                 "kernel_cache", "max_read=131072", "attr_timeout=3600", "entry_timeout=3600",
-                "negative_timeout=60", "subtype=jbtrfs"));
+                "negative_timeout=60", "subtype=jbtrfs",
+                // like mount(8): a directory with files in it can be mounted over (libfuse2 alone refuses)
+                "nonempty"));
         out.add("fsname=" + imagePath.replace(",", "\\,"));
         out.addAll(passThrough);
         return String.join(",", out);

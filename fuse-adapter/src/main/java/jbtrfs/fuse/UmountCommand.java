@@ -24,7 +24,10 @@ final class UmountCommand implements Callable<Integer> {
         if (type == null) throw new CliException("not mounted: " + mountpoint);
         if (!type.equals("fuse.jbtrfs")) throw new CliException(mountpoint + " is a " + type + " mount, not jbtrfs");
         DaemonState state = DaemonState.forMountpoint(mountpoint);
-        Optional<ProcessHandle> daemon = state.readPid() > 0 ? ProcessHandle.of(state.readPid()) : Optional.empty();
+        // a pid file can outlive its daemon, and the pid be reused: only a jbtrfs process is waited for
+        long pid = state.readPid();
+        Optional<ProcessHandle> daemon = (pid > 0 ? ProcessHandle.of(pid) : Optional.<ProcessHandle>empty())
+                .filter(h -> h.info().commandLine().map(c -> c.contains("jbtrfs")).orElse(true));
         Path fusermount = Fusermount.path();
         if (fusermount == null) throw new CliException("fusermount not found: install the fuse package");
         Process p = new ProcessBuilder(fusermount.toString(), "-u", mountpoint.toAbsolutePath().toString())
@@ -40,6 +43,11 @@ final class UmountCommand implements Callable<Integer> {
             } catch (java.util.concurrent.TimeoutException e) {
                 throw new CliException("unmounted, but the daemon (pid " + daemon.get().pid() + ") has not exited after "
                         + EXIT_TIMEOUT_S + " s");
+            }
+            if (state.readExit() != 0) {
+                state.clear();
+                throw new CliException("unmounted, but the daemon (pid " + daemon.get().pid()
+                        + ") did not shut down cleanly (log " + state.logFile() + ")");
             }
         }
         state.clear();

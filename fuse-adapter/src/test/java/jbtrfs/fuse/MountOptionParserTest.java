@@ -1,0 +1,84 @@
+package jbtrfs.fuse;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+class MountOptionParserTest {
+
+    private static List<String> fuseOptions(String image, String... groups) throws CliException {
+        return Arrays.asList(MountOptionParser.parse(List.of(groups)).fuseOptions(image).split("(?<!\\\\),"));
+    }
+
+    @Test
+    void defaults_are_read_only_with_inode_numbers_and_caching() throws CliException {
+        List<String> o = fuseOptions("/images/a.img");
+        for (String must : List.of("ro", "use_ino", "kernel_cache", "subtype=jbtrfs", "fsname=/images/a.img",
+                "default_permissions", "nonempty")) {
+            assertTrue(o.contains(must), must + " missing from " + o);
+        }
+        assertTrue(o.stream().anyMatch(x -> x.matches("max_read=\\d+") && Integer.parseInt(x.substring(9)) >= 131072), o::toString);
+        assertTrue(o.stream().anyMatch(x -> x.startsWith("attr_timeout=")), o::toString);
+        assertTrue(o.stream().anyMatch(x -> x.startsWith("entry_timeout=")), o::toString);
+        assertFalse(o.contains("rw"));
+    }
+
+    @Test
+    void user_fuse_options_are_passed_on_after_ours() throws CliException {
+        List<String> o = fuseOptions("/a.img", "allow_other,uid=1000", "gid=100");
+        int uid = o.indexOf("uid=1000");
+        assertTrue(o.contains("allow_other") && uid >= 0 && o.contains("gid=100"), o::toString);
+        assertTrue(uid > o.indexOf("use_ino"), "user options come last, so they win: " + o);
+    }
+
+    @Test
+    void our_own_options_do_not_reach_fuse() throws CliException {
+        MountOptionParser p = MountOptionParser.parse(List.of("subvol=/snap/a,read_ahead_kb=4096", "threads=3,rw",
+                "metrics=9464"));
+        assertEquals("/snap/a", p.subvol());
+        assertEquals(4096, p.readAheadKib());
+        assertEquals(3, p.threads());
+        assertEquals(9464, p.metrics().getPort());
+        assertEquals("127.0.0.1", p.metrics().getHostString());
+        assertTrue(p.passThrough().isEmpty(), p.passThrough()::toString);
+        String fuse = p.fuseOptions("/a.img");
+        for (String ours : List.of("subvol", "read_ahead_kb", "threads", "metrics", ",rw")) {
+            assertFalse(fuse.contains(ours), ours + " leaked into " + fuse);
+        }
+    }
+
+    @Test
+    void defaults_when_nothing_is_given() throws CliException {
+        MountOptionParser p = MountOptionParser.parse(List.of());
+        assertNull(p.subvol());
+        assertEquals(0, p.subvolid());
+        assertFalse(p.readOnlyRequested());
+        assertEquals(MountOptionParser.DEFAULT_READ_AHEAD_KIB, p.readAheadKib());
+        assertEquals(MountOptionParser.DEFAULT_THREADS, p.threads());
+        assertNull(p.metrics());
+        assertTrue(MountOptionParser.parse(List.of("ro")).readOnlyRequested());
+        assertEquals(257, MountOptionParser.parse(List.of("subvolid=257")).subvolid());
+    }
+
+    @Test
+    void a_comma_in_the_image_path_is_escaped_for_fuse() throws CliException {
+        String fuse = MountOptionParser.parse(List.of()).fuseOptions("/tmp/a,b.img");
+        assertTrue(fuse.contains("fsname=/tmp/a\\,b.img"), fuse);
+    }
+
+    @Test
+    void bad_values_are_usage_errors() {
+        for (String bad : List.of("subvolid=x", "read_ahead_kb=lots", "threads=0", "threads=many", "metrics=a:b")) {
+            CliException e = assertThrows(CliException.class, () -> MountOptionParser.parse(List.of(bad)), bad);
+            assertEquals(2, e.exitCode(), bad);
+            assertTrue(e.getMessage().contains(bad.substring(0, bad.indexOf('='))), e.getMessage());
+        }
+    }
+}
