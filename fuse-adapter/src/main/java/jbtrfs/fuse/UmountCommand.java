@@ -19,8 +19,11 @@ final class UmountCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isDirectory(mountpoint)) throw new CliException("mountpoint does not exist: " + mountpoint);
+        // the mount table first: a mount whose daemon died cannot even be stat'ed (ENOTCONN), and still unmounts
         String type = MountTable.typeAt(mountpoint);
+        if (type == null && !Files.isDirectory(mountpoint)) {
+            throw new CliException("mountpoint does not exist: " + mountpoint);
+        }
         if (type == null) throw new CliException("not mounted: " + mountpoint);
         if (!type.equals("fuse.jbtrfs")) throw new CliException(mountpoint + " is a " + type + " mount, not jbtrfs");
         DaemonState state = DaemonState.forMountpoint(mountpoint);
@@ -38,9 +41,7 @@ final class UmountCommand implements Callable<Integer> {
                     : out.lines().findFirst().orElse(out)));
         }
         if (daemon.isPresent()) {
-            try {
-                daemon.get().onExit().get(EXIT_TIMEOUT_S, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
+            if (!waitForExit(daemon.get(), TimeUnit.SECONDS.toMillis(EXIT_TIMEOUT_S))) {
                 throw new CliException("unmounted, but the daemon (pid " + daemon.get().pid() + ") has not exited after "
                         + EXIT_TIMEOUT_S + " s");
             }
@@ -49,8 +50,34 @@ final class UmountCommand implements Callable<Integer> {
                 throw new CliException("unmounted, but the daemon (pid " + daemon.get().pid()
                         + ") did not shut down cleanly (log " + state.logFile() + ")");
             }
+        } else if (pid > 0 && state.readExit() != 0) {
+            state.clear();
+            throw new CliException("unmounted, but its daemon (pid " + pid + ") had died before (log "
+                    + state.logFile() + ")");
         }
         state.clear();
         return 0;
+    }
+
+    /**
+     * Waits until {@code daemon} has exited. A zombie counts as exited: the daemon is not our child, and whoever
+     * reaps it (init, a container's pid 1) may take its time, while everything the daemon had to do is done.
+     */
+    static boolean waitForExit(ProcessHandle daemon, long timeoutMs) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        Path stat = Path.of("/proc", Long.toString(daemon.pid()), "stat");
+        while (daemon.isAlive()) {
+            try {
+                String s = Files.readString(stat);
+                // pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ')'
+                int close = s.lastIndexOf(')');
+                if (close > 0 && close + 2 < s.length() && s.charAt(close + 2) == 'Z') return true;
+            } catch (java.io.IOException e) {
+                return true;   // gone between the two looks
+            }
+            if (System.nanoTime() > deadline) return false;
+            Thread.sleep(20);
+        }
+        return true;
     }
 }

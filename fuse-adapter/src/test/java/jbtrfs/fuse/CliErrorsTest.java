@@ -1,0 +1,92 @@
+package jbtrfs.fuse;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line's refusals: one line on stderr naming the problem, a non-zero exit, no stack trace. */
+class CliErrorsTest {
+    @TempDir
+    Path dir;
+
+    /** Runs the command line; returns exit code and stderr. */
+    private static Result run(String... args) {
+        PrintStream old = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            int code = JbtrfsCommand.run(args);
+            return new Result(code, err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setErr(old);
+        }
+    }
+
+    private record Result(int code, String err) {
+        void isOneLine(String expected) {
+            assertTrue(code != 0, "exit code " + code);
+            assertEquals(1, err.lines().count(), err);
+            assertTrue(err.startsWith("jbtrfs: ") && err.contains(expected), err);
+            assertFalse(err.contains("\tat "), err);
+        }
+    }
+
+    @Test
+    void mount_refuses_what_cannot_work_before_starting_anything() throws Exception {
+        Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        Path file = Files.createFile(dir.resolve("file"));
+        run("mount", "--read-only", dir.resolve("missing.img").toString(), mnt.toString())
+                .isOneLine("image not found: " + dir.resolve("missing.img"));
+        run("mount", "--read-only", img.toString(), dir.resolve("nowhere").toString())
+                .isOneLine("mountpoint does not exist: " + dir.resolve("nowhere"));
+        run("mount", "--read-only", img.toString(), file.toString())
+                .isOneLine("mountpoint is not a directory: " + file);
+        run("mount", "--read-only", img.toString(), "/proc").isOneLine("mountpoint is busy: /proc already has a proc mount");
+        run("mount", "--read-only", "-o", "threads=none", img.toString(), mnt.toString()).isOneLine("threads");
+    }
+
+    @Test
+    void umount_of_something_else_says_what_it_is() {
+        run("umount", dir.toString()).isOneLine("not mounted: " + dir);
+        run("umount", dir.resolve("nowhere").toString()).isOneLine("mountpoint does not exist");
+        run("umount", "/proc").isOneLine("/proc is a proc mount, not jbtrfs");
+    }
+
+    @Test
+    void the_daemon_error_is_its_own_last_line_with_libfuse_reason() throws Exception {
+        Path log = dir.resolve("d.log");
+        Files.write(log, List.of("2026-11-25T06:00:00.000 [main] INFO Filesystem - opened x",
+                "fuse: mountpoint is not empty", "jbtrfs: FUSE refused to mount /mnt"));
+        assertEquals("FUSE refused to mount /mnt (fuse: mountpoint is not empty)", MountCommand.lastProblem(log));
+        Files.write(log, List.of("2026-11-25T06:00:00.000 [main] WARN x - y",
+                "jbtrfs: unsupported incompat feature: raid56"));
+        assertEquals("unsupported incompat feature: raid56", MountCommand.lastProblem(log));
+        Files.write(log, List.of("Exception in thread \"main\" java.lang.OutOfMemoryError", "\tat x.y(Z.java:1)"));
+        assertTrue(MountCommand.lastProblem(log).startsWith("the daemon failed: at x.y(Z.java:1) (log "));
+        Files.write(log, new byte[0]);
+        assertTrue(MountCommand.lastProblem(log).startsWith("the daemon exited without a word"));
+    }
+
+    @Test
+    void umount_counts_an_unreaped_daemon_as_exited_and_times_out_on_a_live_one() throws Exception {
+        Process quick = new ProcessBuilder("sleep", "0.2").start();
+        assertTrue(UmountCommand.waitForExit(quick.toHandle(), 10_000));
+        Process slow = new ProcessBuilder("sleep", "30").start();
+        try {
+            assertFalse(UmountCommand.waitForExit(slow.toHandle(), 200));
+        } finally {
+            slow.destroyForcibly();
+        }
+    }
+}
