@@ -47,6 +47,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     private final int blksize;
     private final ConcurrentHashMap<String, InodeId> paths = new ConcurrentHashMap<>();
     private final OpenFiles openFiles = new OpenFiles();
+    private final java.util.Set<String> loggedTraces = ConcurrentHashMap.newKeySet();
     private final FuseMetrics metrics;
 
     /** {@code blksize} is st_blksize (the kernel shows the sectorsize); meters go to {@code registry}. */
@@ -96,13 +97,22 @@ public final class JbtrfsFuse extends FuseStubFS {
         return id;
     }
 
+    /** Whether no error of this class was thrown from the same place before: its stack trace is then worth a log. */
+    private boolean firstOfItsKind(Throwable t) {
+        StackTraceElement[] st = t.getStackTrace();
+        String where = t.getClass().getName() + (st.length > 0 ? "@" + st[0] : "");
+        return loggedTraces.size() < 1000 && loggedTraces.add(where);
+    }
+
     private int fail(String op, String path, Throwable t) {
         int errno = ErrnoMapper.errno(t);
         if (!ErrnoMapper.expected(t)) {
             if (t instanceof FsException) {
                 LOG.warn("{} {}: {}", op, path, t.getMessage());
-            } else {
+            } else if (firstOfItsKind(t)) {
                 LOG.error("{} {}: unexpected error", op, path, t);
+            } else {
+                LOG.error("{} {}: unexpected error {} (stack trace logged before)", op, path, t.toString());
             }
         }
         return errno;
