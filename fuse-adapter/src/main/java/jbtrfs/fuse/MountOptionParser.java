@@ -14,8 +14,12 @@ import java.util.Set;
 record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, int readAheadKib,
                          InetSocketAddress metrics, int threads, List<String> passThrough) {
     static final int DEFAULT_READ_AHEAD_KIB = 1024;
-    /** FUSE worker threads: enough for the kernel's readahead and a few readers at once; idle ones cost nothing. */
-    static final int DEFAULT_THREADS = 8;
+    /**
+     * FUSE worker threads: two per CPU, at least four. The kernel hands each request to the reader of /dev/fuse that
+     * has waited longest, so surplus threads only spread the work over cold caches: on 2 cores, 4 threads served
+     * 4 KiB random reads about 30% faster than 8 and sequential reads as fast (docs/benchmarks.md).
+     */
+    static final int DEFAULT_THREADS = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
 
 
     static MountOptionParser parse(List<String> groups) throws CliException {
