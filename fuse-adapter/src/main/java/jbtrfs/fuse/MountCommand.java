@@ -135,22 +135,24 @@ final class MountCommand implements Callable<Integer> {
         Thread readahead = new Thread(() -> Readahead.apply(mountpoint, parsed.readAheadKib()), "jbtrfs-readahead");
         readahead.setDaemon(true);
         readahead.start();
-        int result;
         try {
-            result = session.await();
+            int result;
+            try {
+                result = session.await();
+            } finally {
+                closeQuietly(metrics, state, fs);
+            }
+            if (result != 0) {
+                LOG.error("the FUSE session ended with error {}", -result);
+                throw new CliException("the FUSE session failed (errno " + -result + ")");
+            }
+            LOG.info("unmounted {}", mountpoint);
+            // for umount: this daemon shut down cleanly
+            state.writeExit(0);
+            return 0;
         } finally {
-            closeQuietly(metrics, state, fs);
-        }
-        if (result != 0) {
-            LOG.error("the FUSE session ended with error {}", -result);
             closed.countDown();
-            throw new CliException("the FUSE session failed (errno " + -result + ")");
         }
-        LOG.info("unmounted {}", mountpoint);
-        // for umount: this daemon shut down cleanly
-        state.writeExit(0);
-        closed.countDown();
-        return 0;
     }
 
     private static void closeQuietly(MetricsServer metrics, DaemonState state, Filesystem fs) {
