@@ -3,6 +3,7 @@ package jbtrfs.compress;
 import io.airlift.compress.zstd.ZstdDecompressor;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.zip.Adler32;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
 
@@ -14,7 +15,11 @@ import java.util.zip.Inflater;
  * zeros past EOF), for an inline extent it fails with EIO. Output past {@code ram_bytes} is ignored in both cases, as
  * the kernel ignores it. Corrupt input always raises {@link DecompressionException}, never garbage and never an
  * unchecked exception from a library. Where the kernel would accept an incomplete zstd frame (input exhausted
- * mid-frame) we are stricter and fail: such an extent cannot be what the kernel wrote.
+ * mid-frame) we are stricter and fail: such an extent cannot be what the kernel wrote. Likewise we check the zlib
+ * Adler-32 trailer, which the kernel always writes but never reads.
+ *
+ * <p>Decompression alone cannot catch every corruption (a flipped literal in an LZO or zstd stream decodes to wrong
+ * bytes without a format error): callers verify the data checksums of the on-disk bytes first.
  *
  * <p>Thread-safe: each thread keeps its own Inflater, zstd decoder and scratch buffers.
  */
@@ -139,6 +144,7 @@ public final class Decompressor {
                 if (n < dstLength) {
                     throw new DecompressionException("inline zlib stream ends after " + n + " of " + dstLength + " bytes");
                 }
+                checkAdler32(inflater, in, off + len, buf, n);
                 System.arraycopy(buf, 0, dst, 0, dstLength);
                 return;
             }
@@ -151,10 +157,35 @@ public final class Decompressor {
                 }
                 n += got;
             }
+            if (inflater.finished()) {
+                checkAdler32(inflater, in, off + len, dst, n);
+            }
             // The stream ended early (or exactly): the kernel zero-fills the rest of the read.
             Arrays.fill(dst, n, dstLength, (byte) 0);
         } catch (DataFormatException e) {
             throw new DecompressionException("corrupt zlib stream: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Verifies the Adler-32 trailer of a finished zlib stream whose whole output is {@code out[0, n)}. The kernel
+     * ignores the trailer, but it always writes one (deflate with Z_FINISH), so a mismatch proves corruption that would
+     * otherwise pass as data (extents without data checksums have no other guard).
+     */
+    private static void checkAdler32(Inflater inflater, byte[] in, int end, byte[] out, int n)
+            throws DecompressionException {
+        int trailer = end - inflater.getRemaining();
+        if (end - trailer < 4) {
+            throw new DecompressionException("zlib stream lacks its Adler-32 trailer");
+        }
+        long stored = (long) (in[trailer] & 0xFF) << 24 | (in[trailer + 1] & 0xFF) << 16
+                | (in[trailer + 2] & 0xFF) << 8 | (in[trailer + 3] & 0xFF);
+        Adler32 adler = WORKSPACE.get().adler32;
+        adler.reset();
+        adler.update(out, 0, n);
+        if (adler.getValue() != stored) {
+            throw new DecompressionException(String.format(
+                    "zlib Adler-32 mismatch: stored %08x, data gives %08x", stored, adler.getValue()));
         }
     }
 
@@ -275,6 +306,7 @@ public final class Decompressor {
     /** One thread's decoders and scratch buffers. */
     private static final class Workspace {
         final Inflater inflater = new Inflater(true);
+        final Adler32 adler32 = new Adler32();
         final ZstdDecompressor zstd = new ZstdDecompressor();
         private byte[] input = new byte[0];
         private byte[] output = new byte[0];
