@@ -30,6 +30,8 @@ public final class Decompressor {
     public static final int MAX_UNCOMPRESSED = 128 * 1024;
     /** Length of the LZO total-length and segment-length headers. */
     private static final int LZO_LEN = 4;
+    /** Size of the scratch buffer output past ram_bytes is drained into. */
+    private static final int SCRATCH = 16 * 1024;
 
     private static final ThreadLocal<Workspace> WORKSPACE = ThreadLocal.withInitial(Workspace::new);
 
@@ -144,7 +146,10 @@ public final class Decompressor {
                 if (n < dstLength) {
                     throw new DecompressionException("inline zlib stream ends after " + n + " of " + dstLength + " bytes");
                 }
-                checkAdler32(inflater, in, off + len, buf, n);
+                Adler32 adler = ws.adler32;
+                adler.reset();
+                adler.update(buf, 0, n);
+                checkAdler32(inflater, in, off + len, adler.getValue());
                 System.arraycopy(buf, 0, dst, 0, dstLength);
                 return;
             }
@@ -157,9 +162,16 @@ public final class Decompressor {
                 }
                 n += got;
             }
-            if (inflater.finished()) {
-                checkAdler32(inflater, in, off + len, dst, n);
+            Adler32 adler = ws.adler32;
+            adler.reset();
+            adler.update(dst, 0, n);
+            if (!inflater.finished()) {
+                // ram_bytes reached before the end of the stream. The kernel stops here, but it never writes such a
+                // stream (ram_bytes covers all it compressed), so we drain the rest to check the Adler-32: a
+                // corrupt stream must not pass as data.
+                drain(inflater, ws.output(SCRATCH), adler);
             }
+            checkAdler32(inflater, in, off + len, adler.getValue());
             // The stream ended early (or exactly): the kernel zero-fills the rest of the read.
             Arrays.fill(dst, n, dstLength, (byte) 0);
         } catch (DataFormatException e) {
@@ -167,12 +179,30 @@ public final class Decompressor {
         }
     }
 
+    /** Inflates the rest of a stream into {@code buf} (discarded), feeding {@code adler}; bounded by the extent size. */
+    private static void drain(Inflater inflater, byte[] buf, Adler32 adler)
+            throws DataFormatException, DecompressionException {
+        long extra = 0;
+        while (!inflater.finished()) {
+            int got = inflater.inflate(buf, 0, buf.length);
+            if (got == 0 && !inflater.finished()) {
+                throw new DecompressionException("zlib stream truncated: input exhausted before the end of the stream");
+            }
+            adler.update(buf, 0, got);
+            extra += got;
+            if (extra > MAX_UNCOMPRESSED) {
+                throw new DecompressionException("zlib stream continues more than " + MAX_UNCOMPRESSED
+                        + " bytes past ram_bytes");
+            }
+        }
+    }
+
     /**
-     * Verifies the Adler-32 trailer of a finished zlib stream whose whole output is {@code out[0, n)}. The kernel
-     * ignores the trailer, but it always writes one (deflate with Z_FINISH), so a mismatch proves corruption that would
-     * otherwise pass as data (extents without data checksums have no other guard).
+     * Verifies the Adler-32 trailer of a finished zlib stream against {@code computed}, the Adler-32 of its whole
+     * output. The kernel ignores the trailer, but it always writes one (deflate with Z_FINISH), so a mismatch proves
+     * corruption that would otherwise pass as data (extents without data checksums have no other guard).
      */
-    private static void checkAdler32(Inflater inflater, byte[] in, int end, byte[] out, int n)
+    private static void checkAdler32(Inflater inflater, byte[] in, int end, long computed)
             throws DecompressionException {
         int trailer = end - inflater.getRemaining();
         if (end - trailer < 4) {
@@ -180,12 +210,9 @@ public final class Decompressor {
         }
         long stored = (long) (in[trailer] & 0xFF) << 24 | (in[trailer + 1] & 0xFF) << 16
                 | (in[trailer + 2] & 0xFF) << 8 | (in[trailer + 3] & 0xFF);
-        Adler32 adler = WORKSPACE.get().adler32;
-        adler.reset();
-        adler.update(out, 0, n);
-        if (adler.getValue() != stored) {
+        if (computed != stored) {
             throw new DecompressionException(String.format(
-                    "zlib Adler-32 mismatch: stored %08x, data gives %08x", stored, adler.getValue()));
+                    "zlib Adler-32 mismatch: stored %08x, data gives %08x", stored, computed));
         }
     }
 

@@ -23,6 +23,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -277,6 +278,113 @@ class KernelCompressedExtentsTest {
             }
         }
         assertTrue(checked > 50, "checked only " + checked);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = CompressionType.class, names = {"ZLIB", "LZO", "ZSTD"})
+    @Timeout(120)
+    void kernelExtents_flippedBytes_throwOrDecodeRight_neverCrash(CompressionType type) {
+        Random random = new Random(type.code());
+        int thrown = 0;
+        int harmless = 0;
+        int silent = 0;
+        for (Extent e : EXTENTS.get(type)) {
+            int end = Math.max(1, streamEnd(e));
+            for (int i = 0; i < 40; i++) {
+                byte[] corrupt = e.onDisk().clone();
+                int at = random.nextInt(end);
+                corrupt[at] ^= (byte) (1 + random.nextInt(255));
+                byte[] out;
+                try {
+                    out = decompress(e, ByteBuffer.wrap(corrupt));
+                } catch (DecompressionException expected) {
+                    thrown++;
+                    continue;
+                }
+                if (Arrays.equals(e.expected(), Arrays.copyOfRange(out, e.offset(), e.offset() + e.numBytes()))) {
+                    harmless++;
+                } else {
+                    silent++;
+                    // zlib carries an Adler-32 over the output: a wrong result must never pass.
+                    assertTrue(type != CompressionType.ZLIB, e + " with byte " + at + " flipped decoded to garbage");
+                }
+            }
+        }
+        // LZO and zstd (no frame checksum in kernel frames) cannot detect every flipped literal: the data
+        // checksums of the on-disk bytes catch those, as in the kernel.
+        System.out.printf("%s flips: %d threw, %d decoded right, %d decoded wrong without a format error%n",
+                type, thrown, harmless, silent);
+        assertTrue(thrown > 0);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = CompressionType.class, names = {"ZLIB", "LZO", "ZSTD"})
+    void kernelExtents_brokenFraming_throws(CompressionType type) {
+        int checked = 0;
+        for (Extent e : EXTENTS.get(type)) {
+            for (byte[] corrupt : framingCorruptions(e)) {
+                try {
+                    decompress(e, ByteBuffer.wrap(corrupt));
+                    fail(e + ": broken framing decompressed without error");
+                } catch (DecompressionException expected) {
+                    checked++;
+                }
+            }
+        }
+        assertTrue(checked >= EXTENTS.get(type).size(), "checked only " + checked);
+    }
+
+    /** Damage to the container of each format, which must always be detected. */
+    static List<byte[]> framingCorruptions(Extent e) {
+        List<byte[]> out = new ArrayList<>();
+        byte[] b = e.onDisk();
+        ByteBuffer le = ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        switch (e.type()) {
+            case ZLIB -> {
+                byte[] c = b.clone();
+                c[1] ^= 0x01; // FCHECK no longer makes the header a multiple of 31
+                out.add(c);
+                c = b.clone();
+                c[0] = (byte) ((c[0] & 0xF0) | 7); // compression method 7 is not deflate
+                out.add(c);
+                int end = streamEnd(e);
+                c = b.clone();
+                c[end - 1] ^= 0x40; // the Adler-32 trailer
+                out.add(c);
+            }
+            case LZO -> {
+                int total = le.getInt(0);
+                byte[] c = b.clone();
+                ByteBuffer.wrap(c).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, b.length + 1);
+                out.add(c); // total longer than the extent
+                c = b.clone();
+                ByteBuffer.wrap(c).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(4, 5000);
+                out.add(c); // first segment longer than lzo1x_worst_compress(4096)
+                c = b.clone();
+                ByteBuffer.wrap(c).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(4, total);
+                out.add(c); // first segment runs past the total
+                c = b.clone();
+                int segEnd = 8 + le.getInt(4);
+                c[segEnd - 3] = 0x12; // the first segment's end marker (11 00 00) no longer ends it
+                out.add(c);
+            }
+            case ZSTD -> {
+                byte[] c = b.clone();
+                c[0] ^= 0x01; // magic
+                out.add(c);
+                c = b.clone();
+                c[4] |= 0x08; // reserved descriptor bit
+                out.add(c);
+                c = b.clone();
+                int descriptor = b[4] & 0xFF;
+                if ((descriptor >>> 6) == 1 && (descriptor & 0x20) != 0) {
+                    c[5] ^= 0x01; // Frame_Content_Size off by one: must not match the blocks
+                    out.add(c);
+                }
+            }
+            default -> throw new AssertionError(e.type());
+        }
+        return out;
     }
 
     /** Bytes of the compressed stream proper: the rest of a regular extent is padding to its sector. */
