@@ -6,46 +6,56 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
-/** Positional I/O on a {@link FileChannel}: portable, works on files and block devices alike. */
-public final class FileChannelBlockDevice implements BlockDevice {
+/**
+ * Positional I/O on a {@link FileChannel} with a small thread pool: portable, works on files and block devices
+ * alike, buffered (no O_DIRECT). The fallback where native AIO is missing.
+ */
+final class FileChannelBlockDevice extends QueuedBlockDevice {
+    /** Most pool threads: positional I/O blocks a thread per request, and the host has few cores. */
+    private static final int MAX_THREADS = 8;
     private static final int LOGICAL_BLOCK_SIZE = 512;
+    private static final AtomicInteger POOL_NUMBER = new AtomicInteger();
 
-    private final Path path;
     private final FileChannel channel;
-    private final long size;
+    private final ThreadPoolExecutor pool;
 
-    private FileChannelBlockDevice(Path path, FileChannel channel, long size) {
-        this.path = path;
+    private FileChannelBlockDevice(String name, FileChannel channel, long size, DeviceOptions options) {
+        super(name, size, options.writable(), options.queueDepth(), options, Backend.NIO.cliName());
         this.channel = channel;
-        this.size = size;
+        int threads = Math.min(MAX_THREADS, options.queueDepth());
+        int n = POOL_NUMBER.incrementAndGet();
+        AtomicInteger t = new AtomicInteger();
+        this.pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread th = new Thread(r, "jbtrfs-nio-" + n + "-" + t.incrementAndGet());
+            th.setDaemon(true);
+            return th;
+        });
+        pool.allowCoreThreadTimeOut(true);
     }
 
-    /** Opens {@code path}; a block device's size is found by seeking to its end, which works where size() says 0. */
-    public static FileChannelBlockDevice open(Path path, boolean writable) throws IOException {
-        FileChannel ch = writable
+    /** Opens {@code path}; a block device's size comes from BLKGETSIZE64 (FileChannel.size() may say 0). */
+    static FileChannelBlockDevice open(Path path, DeviceOptions options) throws IOException {
+        FileChannel ch = options.writable()
                 ? FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)
                 : FileChannel.open(path, StandardOpenOption.READ);
         try {
             long size = ch.size();
             if (size == 0 && !Files.isRegularFile(path)) {
-                size = blockDeviceSize(path);
+                size = BlockDeviceSize.of(path);
             }
-            return new FileChannelBlockDevice(path, ch, size);
+            return new FileChannelBlockDevice(path.toString(), ch, size, options);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
     }
-
-    private static long blockDeviceSize(Path path) throws IOException {
-        try (var raf = new java.io.RandomAccessFile(path.toFile(), "r")) {
-            return raf.length();
-        }
-    }
-
-    @Override
-    public long size() { return size; }
 
     @Override
     public int logicalBlockSize() { return LOGICAL_BLOCK_SIZE; }
@@ -54,28 +64,80 @@ public final class FileChannelBlockDevice implements BlockDevice {
     public boolean directIo() { return false; }
 
     @Override
+    public String backend() { return Backend.NIO.cliName(); }
+
+    /** The read path's synchronous read runs on the caller's thread: no queue hop for a blocking call. */
+    @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
+        IoRequest r = IoRequest.read(offset, dst);
         int length = dst.remaining();
-        if (offset < 0 || offset + length > size) {
-            throw new DeviceIoException("read past the end of " + path + " (size " + size + ")", offset, length, 0);
-        }
-        long pos = offset;
-        while (dst.hasRemaining()) {
-            int n;
+        long start = System.nanoTime();
+        metrics.submitted(IoRequest.Op.READ);
+        DeviceIoException bad = validate(r);
+        if (bad == null) {
+            metrics.batch(1);
+            long pos = offset;
             try {
-                n = channel.read(dst, pos);
+                while (dst.hasRemaining()) {
+                    int n = channel.read(dst, pos);
+                    if (n < 0) {
+                        bad = error(r, length, "short read: " + (pos - offset) + " of " + length + " bytes", Errno.EIO);
+                        break;
+                    }
+                    pos += n;
+                }
             } catch (IOException e) {
-                throw new DeviceIoException("read failed on " + path + ": " + e.getMessage(), offset, length, 5, e);
+                bad = error(r, length, e.toString(), Errno.EIO);
             }
-            if (n < 0) {
-                throw new DeviceIoException("short read on " + path, offset, length, 0);
+        }
+        if (bad != null) {
+            metrics.failed(IoRequest.Op.READ, bad.errno(), System.nanoTime() - start);
+            throw bad;
+        }
+        metrics.succeeded(IoRequest.Op.READ, length, System.nanoTime() - start);
+    }
+
+    @Override
+    void start(List<Pending> batch) {
+        for (Pending p : batch) {
+            pool.execute(() -> run(p));
+        }
+    }
+
+    private void run(Pending p) {
+        IoRequest r = p.request;
+        try {
+            switch (r.op()) {
+                case FLUSH -> {
+                    channel.force(false);
+                    finish(p, 0, null);
+                }
+                case READ, WRITE -> {
+                    ByteBuffer b = r.buffer().duplicate();
+                    long pos = r.offset();
+                    while (b.hasRemaining()) {
+                        int n = r.op() == IoRequest.Op.READ ? channel.read(b, pos) : channel.write(b, pos);
+                        if (n < 0) break;
+                        pos += n;
+                    }
+                    finish(p, pos - r.offset(), null);
+                }
             }
-            pos += n;
+        } catch (IOException e) {
+            finish(p, -Errno.EIO, e.toString());
+        } catch (RuntimeException e) {
+            finish(p, -Errno.EIO, e.toString());
         }
     }
 
     @Override
-    public void close() throws IOException {
+    void closeEngine() throws IOException {
+        pool.shutdown();
+        try {
+            pool.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         channel.close();
     }
 }

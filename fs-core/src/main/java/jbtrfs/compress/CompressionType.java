@@ -10,21 +10,21 @@ public enum CompressionType {
     private static final CompressionType[] BY_CODE = {NONE, ZLIB, LZO, ZSTD};
 
     private final int code;
-    private final String progsName;
+    private final String displayName;
 
-    CompressionType(int code, String progsName) {
+    CompressionType(int code, String displayName) {
         this.code = code;
-        this.progsName = progsName;
+        this.displayName = displayName;
     }
 
     /** The on-disk value. */
     public int code() { return code; }
 
     /** The name btrfs-progs and mount options use ("none", "zlib", "lzo", "zstd"). */
-    public String progsName() { return progsName; }
+    public String displayName() { return displayName; }
 
     @Override
-    public String toString() { return progsName; }
+    public String toString() { return displayName; }
 
     /**
      * The type for an on-disk value; throws IllegalArgumentException for an unknown one (the tree checker rejects

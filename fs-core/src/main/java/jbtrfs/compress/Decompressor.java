@@ -13,7 +13,7 @@ import java.util.zip.Inflater;
  * <p>Two entry points because the kernel treats the two extent kinds differently when a stream yields fewer bytes than
  * {@code ram_bytes}: for a regular extent it zero-fills the rest of the read (a stream may end early, e.g. on the
  * zeros past EOF), for an inline extent it fails with EIO. Output past {@code ram_bytes} is ignored in both cases, as
- * the kernel ignores it. Corrupt input always raises {@link DecompressionException}, never garbage and never an
+ * the kernel ignores it. Corrupt input always raises {@link CorruptCompressedDataException}, never garbage and never an
  * unchecked exception from a library. Where the kernel would accept an incomplete zstd frame (input exhausted
  * mid-frame) we are stricter and fail: such an extent cannot be what the kernel wrote. Likewise we check the zlib
  * Adler-32 trailer, which the kernel always writes but never reads.
@@ -43,7 +43,7 @@ public final class Decompressor {
      * ({@code ram_bytes}); a stream that ends early is followed by zeros, as the kernel does.
      */
     public static void decompress(CompressionType type, ByteBuffer src, byte[] dst, int dstLength, int sectorSize)
-            throws DecompressionException {
+            throws CorruptCompressedDataException {
         run(type, src, dst, dstLength, sectorSize, false);
     }
 
@@ -53,12 +53,12 @@ public final class Decompressor {
      * corrupt, as in the kernel.
      */
     public static void decompressInline(CompressionType type, ByteBuffer src, byte[] dst, int dstLength,
-            int sectorSize) throws DecompressionException {
+            int sectorSize) throws CorruptCompressedDataException {
         run(type, src, dst, dstLength, sectorSize, true);
     }
 
     private static void run(CompressionType type, ByteBuffer src, byte[] dst, int dstLength, int sectorSize,
-            boolean inline) throws DecompressionException {
+            boolean inline) throws CorruptCompressedDataException {
         java.util.Objects.checkFromIndexSize(0, dstLength, dst.length);
         if (sectorSize < 512 || Integer.bitCount(sectorSize) != 1) {
             throw new IllegalArgumentException("sector size " + sectorSize + " is not a power of two >= 512");
@@ -79,7 +79,7 @@ public final class Decompressor {
             switch (type) {
                 case NONE:
                     if (srcLen < dstLength) {
-                        throw new DecompressionException(
+                        throw new CorruptCompressedDataException(
                                 "uncompressed extent holds " + srcLen + " bytes, expected " + dstLength);
                     }
                     System.arraycopy(in, inOff, dst, 0, dstLength);
@@ -100,11 +100,11 @@ public final class Decompressor {
                 default:
                     throw new AssertionError(type);
             }
-        } catch (DecompressionException e) {
+        } catch (CorruptCompressedDataException e) {
             throw e;
         } catch (RuntimeException e) {
             // aircompressor signals corrupt input with MalformedInputException and may throw others; never leak them.
-            throw new DecompressionException(type + " decompression failed: " + e, e);
+            throw new CorruptCompressedDataException(type + " decompression failed: " + e, e);
         }
     }
 
@@ -113,17 +113,17 @@ public final class Decompressor {
      * so the Adler-32 trailer is never checked; we do the same.
      */
     private static void zlib(Workspace ws, byte[] in, int off, int len, byte[] dst, int dstLength, int sectorSize,
-            boolean inline) throws DecompressionException {
+            boolean inline) throws CorruptCompressedDataException {
         if (len <= 2) {
-            throw new DecompressionException("zlib stream of " + len + " bytes is too short");
+            throw new CorruptCompressedDataException("zlib stream of " + len + " bytes is too short");
         }
         int cmf = in[off] & 0xFF;
         int flg = in[off + 1] & 0xFF;
         if ((cmf & 0x0F) != 8 || (flg & 0x20) != 0 || ((cmf << 8) + flg) % 31 != 0) {
-            throw new DecompressionException(String.format("bad zlib header %02x %02x", cmf, flg));
+            throw new CorruptCompressedDataException(String.format("bad zlib header %02x %02x", cmf, flg));
         }
         if ((cmf >>> 4) > 7) {
-            throw new DecompressionException("zlib window of 2^" + ((cmf >>> 4) + 8) + " bytes exceeds 32 KiB");
+            throw new CorruptCompressedDataException("zlib window of 2^" + ((cmf >>> 4) + 8) + " bytes exceeds 32 KiB");
         }
         Inflater inflater = ws.inflater;
         inflater.reset();
@@ -141,10 +141,10 @@ public final class Decompressor {
                     n += got;
                 }
                 if (!inflater.finished()) {
-                    throw new DecompressionException("inline zlib stream does not end within " + buf.length + " bytes");
+                    throw new CorruptCompressedDataException("inline zlib stream does not end within " + buf.length + " bytes");
                 }
                 if (n < dstLength) {
-                    throw new DecompressionException("inline zlib stream ends after " + n + " of " + dstLength + " bytes");
+                    throw new CorruptCompressedDataException("inline zlib stream ends after " + n + " of " + dstLength + " bytes");
                 }
                 Adler32 adler = ws.adler32;
                 adler.reset();
@@ -157,7 +157,7 @@ public final class Decompressor {
             while (n < dstLength && !inflater.finished()) {
                 int got = inflater.inflate(dst, n, dstLength - n);
                 if (got == 0 && !inflater.finished()) {
-                    throw new DecompressionException("zlib stream truncated after " + n + " of " + dstLength
+                    throw new CorruptCompressedDataException("zlib stream truncated after " + n + " of " + dstLength
                             + " bytes (input exhausted before the end of the stream)");
                 }
                 n += got;
@@ -175,23 +175,23 @@ public final class Decompressor {
             // The stream ended early (or exactly): the kernel zero-fills the rest of the read.
             Arrays.fill(dst, n, dstLength, (byte) 0);
         } catch (DataFormatException e) {
-            throw new DecompressionException("corrupt zlib stream: " + e.getMessage(), e);
+            throw new CorruptCompressedDataException("corrupt zlib stream: " + e.getMessage(), e);
         }
     }
 
     /** Inflates the rest of a stream into {@code buf} (discarded), feeding {@code adler}; bounded by the extent size. */
     private static void drain(Inflater inflater, byte[] buf, Adler32 adler)
-            throws DataFormatException, DecompressionException {
+            throws DataFormatException, CorruptCompressedDataException {
         long extra = 0;
         while (!inflater.finished()) {
             int got = inflater.inflate(buf, 0, buf.length);
             if (got == 0 && !inflater.finished()) {
-                throw new DecompressionException("zlib stream truncated: input exhausted before the end of the stream");
+                throw new CorruptCompressedDataException("zlib stream truncated: input exhausted before the end of the stream");
             }
             adler.update(buf, 0, got);
             extra += got;
             if (extra > MAX_UNCOMPRESSED) {
-                throw new DecompressionException("zlib stream continues more than " + MAX_UNCOMPRESSED
+                throw new CorruptCompressedDataException("zlib stream continues more than " + MAX_UNCOMPRESSED
                         + " bytes past ram_bytes");
             }
         }
@@ -203,15 +203,15 @@ public final class Decompressor {
      * corruption that would otherwise pass as data (extents without data checksums have no other guard).
      */
     private static void checkAdler32(Inflater inflater, byte[] in, int end, long computed)
-            throws DecompressionException {
+            throws CorruptCompressedDataException {
         int trailer = end - inflater.getRemaining();
         if (end - trailer < 4) {
-            throw new DecompressionException("zlib stream lacks its Adler-32 trailer");
+            throw new CorruptCompressedDataException("zlib stream lacks its Adler-32 trailer");
         }
         long stored = (long) (in[trailer] & 0xFF) << 24 | (in[trailer + 1] & 0xFF) << 16
                 | (in[trailer + 2] & 0xFF) << 8 | (in[trailer + 3] & 0xFF);
         if (computed != stored) {
-            throw new DecompressionException(String.format(
+            throw new CorruptCompressedDataException(String.format(
                     "zlib Adler-32 mismatch: stored %08x, data gives %08x", stored, computed));
         }
     }
@@ -222,14 +222,14 @@ public final class Decompressor {
      * bytes remain in a sector they are zero padding.
      */
     private static void lzo(Workspace ws, byte[] in, int off, int len, byte[] dst, int dstLength, int sectorSize)
-            throws DecompressionException {
+            throws CorruptCompressedDataException {
         if (len < LZO_LEN) {
-            throw new DecompressionException("lzo extent of " + len + " bytes has no header");
+            throw new CorruptCompressedDataException("lzo extent of " + len + " bytes has no header");
         }
         int total = le32(in, off);
         // As the kernel: the total must fit the extent and leave no whole unused sector behind it.
         if (total < 0 || total > Math.min(MAX_COMPRESSED, len) || roundUp(total, sectorSize) < len) {
-            throw new DecompressionException("invalid lzo header: total length " + Integer.toUnsignedString(total)
+            throw new CorruptCompressedDataException("invalid lzo header: total length " + Integer.toUnsignedString(total)
                     + ", compressed extent " + len + " bytes");
         }
         int maxSegment = Lzo1x.worstCompress(sectorSize);
@@ -237,16 +237,16 @@ public final class Decompressor {
         int produced = 0;
         while (cur < total) {
             if (total - cur < LZO_LEN) {
-                throw new DecompressionException("lzo segment header at " + cur + " crosses the total length " + total);
+                throw new CorruptCompressedDataException("lzo segment header at " + cur + " crosses the total length " + total);
             }
             int segLen = le32(in, off + cur);
             cur += LZO_LEN;
             if (segLen < 0 || segLen > maxSegment) {
-                throw new DecompressionException("lzo segment at " + (cur - LZO_LEN) + " claims "
+                throw new CorruptCompressedDataException("lzo segment at " + (cur - LZO_LEN) + " claims "
                         + Integer.toUnsignedString(segLen) + " bytes, more than " + maxSegment);
             }
             if (segLen > total - cur) {
-                throw new DecompressionException("lzo segment at " + (cur - LZO_LEN) + " of " + segLen
+                throw new CorruptCompressedDataException("lzo segment at " + (cur - LZO_LEN) + " of " + segLen
                         + " bytes ends past the total length " + total);
             }
             int room = dstLength - produced;
@@ -274,28 +274,28 @@ public final class Decompressor {
 
     /** Inline LZO: exactly one segment whose lengths account for every byte of the payload. */
     private static void lzoInline(Workspace ws, byte[] in, int off, int len, byte[] dst, int dstLength,
-            int sectorSize) throws DecompressionException {
+            int sectorSize) throws CorruptCompressedDataException {
         int maxSegment = Lzo1x.worstCompress(sectorSize);
         if (len < 2 * LZO_LEN || len > maxSegment + 2 * LZO_LEN) {
-            throw new DecompressionException("inline lzo payload of " + len + " bytes");
+            throw new CorruptCompressedDataException("inline lzo payload of " + len + " bytes");
         }
         int total = le32(in, off);
         int segLen = le32(in, off + LZO_LEN);
         if (total != len || segLen != len - 2 * LZO_LEN) {
-            throw new DecompressionException("inline lzo lengths " + Integer.toUnsignedString(total) + "/"
+            throw new CorruptCompressedDataException("inline lzo lengths " + Integer.toUnsignedString(total) + "/"
                     + Integer.toUnsignedString(segLen) + " do not match a payload of " + len + " bytes");
         }
         byte[] buf = ws.output(sectorSize);
         int got = Lzo1x.decompress(in, off + 2 * LZO_LEN, segLen, buf, 0, sectorSize);
         if (got < dstLength) {
-            throw new DecompressionException("inline lzo data ends after " + got + " of " + dstLength + " bytes");
+            throw new CorruptCompressedDataException("inline lzo data ends after " + got + " of " + dstLength + " bytes");
         }
         System.arraycopy(buf, 0, dst, 0, dstLength);
     }
 
     /** zstd: exactly one frame; the bytes after it are the padding to the sector. */
     private static void zstd(Workspace ws, byte[] in, int off, int len, byte[] dst, int dstLength, boolean inline)
-            throws DecompressionException {
+            throws CorruptCompressedDataException {
         ZstdFrame frame = ZstdFrame.parse(in, off, len);
         int got;
         if (frame.contentSize >= 0 && frame.contentSize <= dstLength) {
@@ -304,7 +304,7 @@ public final class Decompressor {
             // Unknown or larger size: decode into scratch, bounded by the largest extent Btrfs writes.
             long bound = frame.contentSize >= 0 ? frame.contentSize : Math.max(dstLength, MAX_UNCOMPRESSED);
             if (bound > Math.max(dstLength, MAX_UNCOMPRESSED)) {
-                throw new DecompressionException("zstd frame content size " + frame.contentSize
+                throw new CorruptCompressedDataException("zstd frame content size " + frame.contentSize
                         + " exceeds the largest compressed extent (" + MAX_UNCOMPRESSED + " bytes)");
             }
             byte[] buf = ws.output((int) bound);
@@ -312,11 +312,11 @@ public final class Decompressor {
             System.arraycopy(buf, 0, dst, 0, Math.min(got, dstLength));
         }
         if (frame.contentSize >= 0 && got != frame.contentSize) {
-            throw new DecompressionException("zstd frame declares " + frame.contentSize + " bytes but holds " + got);
+            throw new CorruptCompressedDataException("zstd frame declares " + frame.contentSize + " bytes but holds " + got);
         }
         if (got < dstLength) {
             if (inline) {
-                throw new DecompressionException("inline zstd data ends after " + got + " of " + dstLength + " bytes");
+                throw new CorruptCompressedDataException("inline zstd data ends after " + got + " of " + dstLength + " bytes");
             }
             Arrays.fill(dst, got, dstLength, (byte) 0);
         }

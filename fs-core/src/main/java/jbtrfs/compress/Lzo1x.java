@@ -30,7 +30,7 @@ final class Lzo1x {
      * {@code outMax} bytes; matches may reach back only to {@code outOff}. Returns the bytes written.
      */
     static int decompress(byte[] in, int inOff, int inLen, byte[] out, int outOff, int outMax)
-            throws DecompressionException {
+            throws CorruptCompressedDataException {
         Reader r = new Reader(in, inOff, inLen, out, outOff, outMax);
         return r.run();
     }
@@ -59,7 +59,7 @@ final class Lzo1x {
             this.op = outOff;
         }
 
-        int run() throws DecompressionException {
+        int run() throws CorruptCompressedDataException {
             // The shortest stream is the end marker alone.
             if (inEnd - inStart < 3) {
                 throw error("block of " + (inEnd - inStart) + " bytes is shorter than an end marker");
@@ -144,7 +144,7 @@ final class Lzo1x {
         }
 
         /** Reads the zero-byte-extended part of a length: 255 per zero byte plus the first non-zero byte. */
-        private long extendedLength() throws DecompressionException {
+        private long extendedLength() throws CorruptCompressedDataException {
             long n = 0;
             int b;
             while ((b = nextByte()) == 0) {
@@ -153,21 +153,21 @@ final class Lzo1x {
             return n + b;
         }
 
-        private int checkedLength(long len) throws DecompressionException {
+        private int checkedLength(long len) throws CorruptCompressedDataException {
             if (len > outEnd - op) {
                 throw error("match of " + len + " bytes overruns the output at " + (op - outStart));
             }
             return (int) len;
         }
 
-        private int nextByte() throws DecompressionException {
+        private int nextByte() throws CorruptCompressedDataException {
             if (ip >= inEnd) {
                 throw error("input ends inside an instruction (no end marker)");
             }
             return in[ip++] & 0xFF;
         }
 
-        private int nextLe16() throws DecompressionException {
+        private int nextLe16() throws CorruptCompressedDataException {
             if (inEnd - ip < 2) {
                 throw error("input ends inside an instruction (no end marker)");
             }
@@ -176,7 +176,7 @@ final class Lzo1x {
             return v;
         }
 
-        private void copyLiterals(long count) throws DecompressionException {
+        private void copyLiterals(long count) throws CorruptCompressedDataException {
             if (count > inEnd - ip) {
                 throw error("literal run of " + count + " bytes overruns the input at " + (ip - inStart));
             }
@@ -189,7 +189,7 @@ final class Lzo1x {
             op += n;
         }
 
-        private void copyMatch(int distance, int length) throws DecompressionException {
+        private void copyMatch(int distance, int length) throws CorruptCompressedDataException {
             if (distance > op - outStart) {
                 throw error("match distance " + distance + " reaches before the output start at " + (op - outStart));
             }
@@ -208,8 +208,8 @@ final class Lzo1x {
             }
         }
 
-        private DecompressionException error(String problem) {
-            return new DecompressionException("corrupt LZO1X block: " + problem);
+        private CorruptCompressedDataException error(String problem) {
+            return new CorruptCompressedDataException("corrupt LZO1X block: " + problem);
         }
     }
 }

@@ -21,7 +21,7 @@ final class ZstdFrame {
     }
 
     /** Parses the frame starting at {@code in[off]} within {@code len} bytes. */
-    static ZstdFrame parse(byte[] in, int off, int len) throws DecompressionException {
+    static ZstdFrame parse(byte[] in, int off, int len) throws CorruptCompressedDataException {
         if (len < 6) {
             throw error(len + " bytes cannot hold a frame header");
         }
@@ -96,7 +96,7 @@ final class ZstdFrame {
         return new ZstdFrame(pos, contentSize);
     }
 
-    private static int le(byte[] in, int at, int bytes, int available) throws DecompressionException {
+    private static int le(byte[] in, int at, int bytes, int available) throws CorruptCompressedDataException {
         if (bytes > available) {
             throw error("frame header truncated");
         }
@@ -107,7 +107,7 @@ final class ZstdFrame {
         return v;
     }
 
-    private static DecompressionException error(String problem) {
-        return new DecompressionException("corrupt zstd frame: " + problem);
+    private static CorruptCompressedDataException error(String problem) {
+        return new CorruptCompressedDataException("corrupt zstd frame: " + problem);
     }
 }

@@ -34,12 +34,12 @@ public enum ChecksumType {
 
     private final int code;
     private final int size;
-    private final String progsName;
+    private final String displayName;
 
-    ChecksumType(int code, int size, String progsName) {
+    ChecksumType(int code, int size, String displayName) {
         this.code = code;
         this.size = size;
-        this.progsName = progsName;
+        this.displayName = displayName;
     }
 
     /** The superblock's {@code csum_type} value. */
@@ -49,10 +49,10 @@ public enum ChecksumType {
     public int size() { return size; }
 
     /** The name btrfs-progs prints ("crc32c", "xxhash64", "sha256", "blake2b"). */
-    public String progsName() { return progsName; }
+    public String displayName() { return displayName; }
 
     @Override
-    public String toString() { return progsName; }
+    public String toString() { return displayName; }
 
     /** The type for a superblock {@code csum_type}; throws IllegalArgumentException for an unknown code. */
     public static ChecksumType fromCode(int code) {

@@ -2,38 +2,230 @@ package jbtrfs.fs;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import jbtrfs.FsException;
+import jbtrfs.NotFoundException;
+import jbtrfs.ReadStats;
+import jbtrfs.UnsupportedImageException;
+import jbtrfs.csum.ChecksumType;
+import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.ctree.TreeBlockReader;
+import io.micrometer.core.instrument.MeterRegistry;
+import jbtrfs.device.Backend;
+import jbtrfs.device.BlockDevice;
+import jbtrfs.device.DeviceOptions;
+import jbtrfs.format.ChunkItem;
+import jbtrfs.format.Features;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.format.RootItem;
+import jbtrfs.format.SuperBlock;
+import jbtrfs.format.Uuids;
+import jbtrfs.volumes.ChunkMap;
+import jbtrfs.volumes.Volume;
 
 /**
  * An opened Btrfs image: the entry point of fs-core.
  *
- * <p>{@link #open} reads the superblock, bootstraps the chunk tree and checks the feature flags; an image it
- * cannot serve is refused with an {@link jbtrfs.UnsupportedImageException} whose message is one line naming the
- * problem. {@link #operations()} is what the FUSE adapter calls.
+ * <p>{@link #open} reads the superblock, bootstraps the chunk tree from the sys_chunk_array, reads the chunk tree
+ * and the root tree, and checks the feature flags; an image it cannot serve is refused with an
+ * {@link UnsupportedImageException} whose message is one line naming the problem. {@link #operations()} is what
+ * the FUSE adapter calls.
  */
 public final class Filesystem implements Closeable {
+    private static final Logger LOG = LoggerFactory.getLogger(Filesystem.class);
+    private static final long TREE_BLOCK_CACHE_BYTES = 128L << 20;
 
-    private Filesystem() {
+    private final BlockDevice device;
+    private final SuperBlock superBlock;
+    private final ReadStats stats;
+    private final Subvolumes subvolumes;
+    private final SpaceReport space;
+    private final ReadOnlyOperations operations;
+
+    private Filesystem(BlockDevice device, SuperBlock sb, ReadStats stats, Subvolumes subvolumes, SpaceReport space,
+                       ReadOnlyOperations operations) {
+        this.device = device;
+        this.superBlock = sb;
+        this.stats = stats;
+        this.subvolumes = subvolumes;
+        this.space = space;
+        this.operations = operations;
     }
 
     /** Opens the image at {@code image}. */
     public static Filesystem open(Path image, MountOptions options) throws IOException {
-        throw new UnsupportedOperationException("not implemented");
+        return open(image, options, null);
+    }
+
+    /** Opens the image at {@code image}; the device's meters go to {@code registry} (none when null). */
+    public static Filesystem open(Path image, MountOptions options, MeterRegistry registry) throws IOException {
+        BlockDevice device;
+        try {
+            DeviceOptions deviceOptions = DeviceOptions.defaults().withWritable(false).withQueueDepth(8)
+                    .withBackend(options.deviceBackend() == null ? Backend.NIO : options.deviceBackend());
+            device = BlockDevice.open(image, registry == null ? deviceOptions : deviceOptions.withRegistry(registry));
+        } catch (NoSuchFileException e) {
+            throw new UnsupportedImageException("image not found: " + image);
+        }
+        try {
+            return open(device, options);
+        } catch (IOException | RuntimeException e) {
+            device.close();
+            throw e;
+        }
+    }
+
+    /** Opens the filesystem on {@code device}; the device is closed with the filesystem. */
+    public static Filesystem open(BlockDevice device, MountOptions options) throws IOException {
+        SuperBlock sb = SuperBlocks.readBest(device);
+        SuperBlocks.checkSupported(sb, device.size());
+        ChecksumType csumType = ChecksumType.fromCode(sb.csumType());
+        ReadStats stats = new ReadStats();
+        ChunkMap bootstrap;
+        try {
+            bootstrap = ChunkMap.fromSysChunkArray(sb.sysChunkArray());
+        } catch (IllegalArgumentException e) {
+            throw new UnsupportedImageException("corrupt sys_chunk_array in the superblock: " + e.getMessage());
+        }
+        Volume volume = new Volume(device, sb.devItem().devid(), bootstrap);
+        TreeBlockReader reader = new TreeBlockReader(volume, csumType, sb.nodesize(), sb.treeBlockFsid(),
+                TREE_BLOCK_CACHE_BYTES, stats);
+        volume.setChunks(readChunkTree(sb, reader, bootstrap));
+
+        BTree rootTree = new BTree(reader, ObjectIds.ROOT_TREE, sb.root(), sb.rootLevel(), sb.generation());
+        try {
+            rootTree.seek(Key.first(0, 0));
+        } catch (FsException e) {
+            throw new UnsupportedImageException("cannot read the root tree: " + e.getMessage());
+        }
+        if (sb.logRoot() != 0) {
+            LOG.warn("the image has a log tree (an fsync after the last commit); the kernel would replay it, "
+                    + "this read-only mount shows the last committed state");
+        }
+        Subvolumes subvolumes = new Subvolumes(rootTree, reader);
+        BTree csumTree = optionalTree(subvolumes, ObjectIds.CSUM_TREE);
+        boolean bgTree = (sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0;
+        BTree blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
+        SpaceReport space = new SpaceReport(sb, volume.chunks(), blockGroups);
+        Inodes inodes = new Inodes(subvolumes, sb.sectorsize());
+        CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());
+        DataReader data = new DataReader(volume, csums, csumType, sb.sectorsize(), stats);
+        Directories directories = new Directories(subvolumes);
+        InodeId root = mountRoot(options, subvolumes, directories);
+        ReadOnlyOperations ops = new ReadOnlyOperations(root, inodes, directories,
+                new FileData(subvolumes, inodes, data), new Xattrs(subvolumes), space);
+        try {
+            ops.stat(ops.root());
+        } catch (FsException e) {
+            throw new UnsupportedImageException("cannot read the root directory: " + e.getMessage());
+        }
+        LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
+                Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
+                csumType.displayName());
+        return new Filesystem(device, sb, stats, subvolumes, space, ops);
+    }
+
+    private static ChunkMap readChunkTree(SuperBlock sb, TreeBlockReader reader, ChunkMap bootstrap)
+            throws UnsupportedImageException {
+        BTree chunkTree = new BTree(reader, ObjectIds.CHUNK_TREE, sb.chunkRoot(), sb.chunkRootLevel(),
+                sb.chunkRootGeneration());
+        ChunkMap full = new ChunkMap();
+        for (var c : bootstrap.chunks()) full.add(c.logical(), c.item());
+        try {
+            Cursor c = chunkTree.seek(Key.first(ObjectIds.FIRST_CHUNK_TREE, KeyType.CHUNK_ITEM));
+            while (c.valid() && c.key().type() == KeyType.CHUNK_ITEM) {
+                full.add(c.key().offset(), ChunkItem.read(c.buffer(), c.dataOffset(), c.dataSize()));
+                c.next();
+            }
+        } catch (FsException | IllegalArgumentException e) {
+            throw new UnsupportedImageException("cannot read the chunk tree: " + e.getMessage());
+        }
+        return full;
+    }
+
+    /** The directory shown at the mountpoint: subvol= or subvolid= when given, else the default subvolume. */
+    private static InodeId mountRoot(MountOptions options, Subvolumes subvolumes, Directories directories)
+            throws FsException {
+        long id;
+        if (options.subvolid() != 0) {
+            id = options.subvolid();
+        } else if (options.subvol() != null && !options.subvol().isEmpty()) {
+            RootItem top = subvolumes.rootItem(ObjectIds.FS_TREE);
+            InodeId cur = new InodeId(ObjectIds.FS_TREE, top.rootDirid());
+            for (String part : options.subvol().split("/")) {
+                if (part.isEmpty()) continue;
+                try {
+                    cur = directories.lookup(cur, part);
+                } catch (NotFoundException e) {
+                    throw new UnsupportedImageException("subvol=" + options.subvol() + ": no such subvolume");
+                }
+            }
+            RootItem item = subvolumes.rootItem(cur.root());
+            if (item == null || cur.objectid() != item.rootDirid()) {
+                throw new UnsupportedImageException("subvol=" + options.subvol() + " is not a subvolume");
+            }
+            id = cur.root();
+        } else {
+            id = subvolumes.defaultSubvolume();
+        }
+        RootItem item = ObjectIds.isSubvolume(id) ? subvolumes.rootItem(id) : null;
+        if (item == null) throw new UnsupportedImageException("no subvolume with id " + id);
+        return new InodeId(id, item.rootDirid());
+    }
+
+    private static BTree optionalTree(Subvolumes subvolumes, long id) throws FsException {
+        try {
+            return subvolumes.tree(id);
+        } catch (NotFoundException e) {
+            return null;
+        }
     }
 
     /** The operations by inode that the adapter calls. */
     public FsOperations operations() {
-        throw new UnsupportedOperationException("not implemented");
+        return operations;
+    }
+
+    /** The superblock the image was opened from. */
+    public SuperBlock superBlock() {
+        return superBlock;
     }
 
     /** A summary for people. */
     public FsInfo info() throws IOException {
-        throw new UnsupportedOperationException("not implemented");
+        SuperBlock sb = superBlock;
+        int copies = 0;
+        for (long off : SuperBlock.MIRROR_OFFSETS) {
+            if (off + SuperBlock.SIZE <= device.size()) copies++;
+        }
+        return new FsInfo(sb.label(), Uuids.format(sb.fsid()), sb.generation(), sb.nodesize(), sb.sectorsize(),
+                ChecksumType.fromCode(sb.csumType()).displayName(), Features.compatNames(sb.compatFlags()),
+                Features.compatRoNames(sb.compatRoFlags()), Features.incompatNames(sb.incompatFlags()),
+                sb.totalBytes(), sb.bytesUsed(), sb.numDevices(), copies, space.summaries(), subvolumes.list());
+    }
+
+    /** Block groups summed by type and profile (what {@link #info()} shows, without the subvolume walk). */
+    public java.util.List<FsInfo.BlockGroupSummary> blockGroups() throws IOException {
+        return space.summaries();
     }
 
     /** Counts of checksum failures, mirror retries and corrupt blocks met since open. */
     public ReadCounters counters() {
-        throw new UnsupportedOperationException("not implemented");
+        return new ReadCounters(stats.dataChecksumFailures(), stats.metadataChecksumFailures(), stats.mirrorRetries(),
+                stats.corruptBlocks());
+    }
+
+    /** The live counters (for meters). */
+    public ReadStats stats() {
+        return stats;
     }
 
     /** Whether the image is open read-only (always, until the write path lands). */
@@ -43,6 +235,7 @@ public final class Filesystem implements Closeable {
 
     @Override
     public void close() throws IOException {
+        device.close();
     }
 
     /** Counters of read-path events that a person or a metrics endpoint wants to see. */

@@ -87,7 +87,7 @@ class DecompressorRoundTripTest {
         return ByteBuffer.wrap(Arrays.copyOf(compressed, len));
     }
 
-    static byte[] decompress(CompressionType type, ByteBuffer src, int ramBytes) throws DecompressionException {
+    static byte[] decompress(CompressionType type, ByteBuffer src, int ramBytes) throws CorruptCompressedDataException {
         byte[] dst = new byte[ramBytes + 5];
         Arrays.fill(dst, (byte) 0x5A);
         Decompressor.decompress(type, src, dst, ramBytes, SECTOR);
@@ -133,11 +133,11 @@ class DecompressorRoundTripTest {
     @Test
     void inline_streamEndingEarly_isAnError() {
         byte[] data = text(100);
-        assertThrows(DecompressionException.class, () -> Decompressor.decompressInline(CompressionType.ZLIB,
+        assertThrows(CorruptCompressedDataException.class, () -> Decompressor.decompressInline(CompressionType.ZLIB,
                 ByteBuffer.wrap(zlib(data)), new byte[200], 200, SECTOR));
-        assertThrows(DecompressionException.class, () -> Decompressor.decompressInline(CompressionType.ZSTD,
+        assertThrows(CorruptCompressedDataException.class, () -> Decompressor.decompressInline(CompressionType.ZSTD,
                 ByteBuffer.wrap(zstd(data)), new byte[200], 200, SECTOR));
-        assertThrows(DecompressionException.class, () -> Decompressor.decompressInline(CompressionType.LZO,
+        assertThrows(CorruptCompressedDataException.class, () -> Decompressor.decompressInline(CompressionType.LZO,
                 ByteBuffer.wrap(btrfsLzo(data, SECTOR)), new byte[200], 200, SECTOR));
     }
 

@@ -115,7 +115,7 @@ class KernelCompressedExtentsTest {
         TestImage.assumeKernelMount();
         for (CompressionType type : new CompressionType[] {CompressionType.ZLIB, CompressionType.LZO,
                 CompressionType.ZSTD}) {
-            EXTENTS.put(type, writeImage(type, type.progsName(), new String[0]));
+            EXTENTS.put(type, writeImage(type, type.displayName(), new String[0]));
         }
     }
 
@@ -223,7 +223,7 @@ class KernelCompressedExtentsTest {
         return out;
     }
 
-    static byte[] decompress(Extent e, ByteBuffer src) throws DecompressionException {
+    static byte[] decompress(Extent e, ByteBuffer src) throws CorruptCompressedDataException {
         byte[] dst = new byte[e.ramBytes()];
         if (e.inline()) {
             Decompressor.decompressInline(e.type(), src, dst, e.ramBytes(), e.sectorSize());
@@ -233,7 +233,7 @@ class KernelCompressedExtentsTest {
         return dst;
     }
 
-    static void assertDecompressesRight(Extent e, ByteBuffer src) throws DecompressionException {
+    static void assertDecompressesRight(Extent e, ByteBuffer src) throws CorruptCompressedDataException {
         byte[] out = decompress(e, src);
         assertArrayEquals(e.expected(), Arrays.copyOfRange(out, e.offset(), e.offset() + e.numBytes()), e.toString());
     }
@@ -272,7 +272,7 @@ class KernelCompressedExtentsTest {
                 try {
                     decompress(e, src);
                     fail(e + " truncated to " + cut + " of " + end + " stream bytes decompressed without error");
-                } catch (DecompressionException expected) {
+                } catch (CorruptCompressedDataException expected) {
                     checked++;
                 }
             }
@@ -297,7 +297,7 @@ class KernelCompressedExtentsTest {
                 byte[] out;
                 try {
                     out = decompress(e, ByteBuffer.wrap(corrupt));
-                } catch (DecompressionException expected) {
+                } catch (CorruptCompressedDataException expected) {
                     thrown++;
                     continue;
                 }
@@ -326,7 +326,7 @@ class KernelCompressedExtentsTest {
                 try {
                     decompress(e, ByteBuffer.wrap(corrupt));
                     fail(e + ": broken framing decompressed without error");
-                } catch (DecompressionException expected) {
+                } catch (CorruptCompressedDataException expected) {
                     checked++;
                 }
             }

@@ -41,7 +41,7 @@ class ChecksumTypeTest {
         assertEquals(8, ChecksumType.XXHASH64.size());
         assertEquals(32, ChecksumType.SHA256.size());
         assertEquals(32, ChecksumType.BLAKE2B.size());
-        assertEquals("xxhash64", ChecksumType.XXHASH64.progsName());
+        assertEquals("xxhash64", ChecksumType.XXHASH64.displayName());
         assertThrows(IllegalArgumentException.class, () -> ChecksumType.fromCode(4));
         assertThrows(IllegalArgumentException.class, () -> ChecksumType.fromCode(-1));
     }
@@ -135,5 +135,35 @@ class ChecksumTypeTest {
         } finally {
             pool.shutdownNow();
         }
+    }
+    /** Checksum at offset 3 of a heap or direct buffer, as lowercase hex of its {@link ChecksumType#size()} bytes. */
+    private static String hex(ChecksumType t, String data, boolean direct) {
+        byte[] bytes = data.getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer b = direct ? ByteBuffer.allocateDirect(bytes.length + 3) : ByteBuffer.allocate(bytes.length + 3);
+        b.position(3);
+        b.put(bytes);
+        byte[] out = new byte[32];
+        t.compute(b, 3, bytes.length, out);
+        return HexFormat.of().formatHex(out, 0, t.size());
+    }
+
+    @Test
+    void vectors_match_published_values_atAnOffset() {
+        for (boolean direct : new boolean[] {false, true}) {
+            assertEquals("839206e3", hex(ChecksumType.CRC32C, "123456789", direct));
+            assertEquals("99e9d85137db46ef", hex(ChecksumType.XXHASH64, "", direct));
+            assertEquals("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                    hex(ChecksumType.SHA256, "abc", direct));
+            assertEquals("bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319",
+                    hex(ChecksumType.BLAKE2B, "abc", direct));
+        }
+    }
+
+    @Test
+    void matches_ignoresBytesPastSize() {
+        ByteBuffer data = ByteBuffer.wrap("123456789".getBytes(StandardCharsets.US_ASCII));
+        ByteBuffer stored = ByteBuffer.wrap(HexFormat.of().parseHex("839206e3ffffffff"));
+        assertTrue(ChecksumType.CRC32C.matches(data, 0, 9, stored, 0));
+        assertFalse(ChecksumType.CRC32C.matches(data, 0, 8, stored, 0));
     }
 }

@@ -33,7 +33,7 @@ class RealImageChecksumTest {
         return switch (type) {
             case XXHASH64 -> "xxhash";
             case BLAKE2B -> "blake2";
-            default -> type.progsName();
+            default -> type.displayName();
         };
     }
 

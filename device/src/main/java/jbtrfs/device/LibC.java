@@ -1,0 +1,63 @@
+package jbtrfs.device;
+
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.annotations.IgnoreError;
+import jnr.ffi.annotations.SaveError;
+
+/** The few libc calls the device needs that Java does not offer: open with O_DIRECT, ioctl sizes, fdatasync. */
+public interface LibC {
+    /** Open flags (Linux x86_64 / aarch64 values, asm-generic/fcntl.h). */
+    int O_RDONLY = 0;
+    int O_RDWR = 2;
+    int O_DIRECT = 0x4000;
+    int O_CLOEXEC = 0x80000;
+    /** ioctl: u64 size in bytes of a block device (_IOR(0x12, 114, size_t)). */
+    long BLKGETSIZE64 = 0x80081272L;
+    /** ioctl: int logical sector size of a block device (_IO(0x12, 104)). */
+    long BLKSSZGET = 0x1268L;
+
+    @SaveError
+    int open(String path, int flags, int mode);
+
+    @SaveError
+    int close(int fd);
+
+    @SaveError
+    int ioctl(int fd, long request, long argAddress);
+
+    @SaveError
+    int fdatasync(int fd);
+
+    @SaveError
+    long pread(int fd, long buf, long count, long offset);
+
+    @IgnoreError
+    String strerror(int errno);
+
+    /** The loaded library, or null when libc cannot be bound (not Linux, no jnr native stub). */
+    static LibC load() {
+        return Holder.LIBC;
+    }
+
+    /** Lazily loads libc once. */
+    final class Holder {
+        static final LibC LIBC = tryLoad();
+
+        private Holder() {
+        }
+
+        private static LibC tryLoad() {
+            try {
+                if (!System.getProperty("os.name", "").toLowerCase().contains("linux")) return null;
+                return LibraryLoader.create(LibC.class).load("c");
+            } catch (Throwable t) {
+                return null;
+            }
+        }
+    }
+
+    /** errno of the last failed call on this thread. */
+    static int errno() {
+        return jnr.ffi.Runtime.getSystemRuntime().getLastError();
+    }
+}

@@ -1,0 +1,211 @@
+package jbtrfs.device;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A device in memory for tests, with a write cache that only a completed flush empties, injected faults
+ * ({@link FaultPlan}) and a power cut.
+ *
+ * <p>Durability model (that of a disk with a volatile cache): a write, once completed, is visible to reads
+ * but durable only after a flush that was submitted after the write completed has itself completed.
+ * {@link #powerCut(long)} keeps the durable image and, for every other write (completed or still in flight),
+ * chooses under the seed to drop it, keep it, or tear it: each 512-byte sector kept or lost on its own.
+ *
+ * <p>Requests run on one scheduler thread after the plan's latency, so many are in flight at once.
+ */
+public final class MemoryBlockDevice extends QueuedBlockDevice {
+    /** Torn writes are torn at this granularity, the sector a disk writes atomically. */
+    public static final int SECTOR = 512;
+
+    private final byte[] current;
+    private final byte[] durable;
+    private final FaultPlan plan;
+    private final SplittableRandom latencyRandom;
+    private final ScheduledThreadPoolExecutor scheduler;
+    private final AtomicLong requestSeq = new AtomicLong();
+    /** Writes not yet durable, by sequence number: started ones hold their data from submit time. */
+    private final Map<Long, Write> volatileWrites = new LinkedHashMap<>();
+    private long completedWriteSeq;
+    private boolean dead;
+
+    /** A write not yet made durable. */
+    private static final class Write {
+        final long offset;
+        final byte[] data;
+        /** Order of completion; 0 while in flight. */
+        long completedAs;
+
+        Write(long offset, byte[] data) {
+            this.offset = offset;
+            this.data = data;
+        }
+    }
+
+    private MemoryBlockDevice(byte[] image, int queueDepth, FaultPlan plan, long seed, MeterRegistry registry) {
+        super("memory@" + Integer.toHexString(System.identityHashCode(image)), image.length, true, queueDepth,
+                DeviceOptions.defaults().withQueueDepth(queueDepth).withRegistry(registry), "memory");
+        this.current = image.clone();
+        this.durable = image.clone();
+        this.plan = plan;
+        this.latencyRandom = new SplittableRandom(seed);
+        this.scheduler = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "jbtrfs-memory-device");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** A zeroed device of {@code size} bytes, no faults, queue depth 64, its own registry. */
+    public static MemoryBlockDevice create(int size) {
+        return create(new byte[size], 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+    }
+
+    /** A device holding a copy of {@code image} (also its durable content). */
+    public static MemoryBlockDevice create(byte[] image, int queueDepth, FaultPlan plan, long seed,
+                                           MeterRegistry registry) {
+        return new MemoryBlockDevice(image, queueDepth, plan, seed, registry);
+    }
+
+    @Override
+    public int logicalBlockSize() { return SECTOR; }
+
+    @Override
+    public boolean directIo() { return false; }
+
+    @Override
+    public String backend() { return "memory"; }
+
+    @Override
+    void start(List<Pending> batch) {
+        for (Pending p : batch) {
+            long seq = requestSeq.incrementAndGet();
+            IoRequest r = p.request;
+            Write w = null;
+            long flushUpTo = 0;
+            synchronized (this) {
+                if (r.op() == IoRequest.Op.WRITE) {
+                    byte[] data = new byte[p.length];
+                    r.buffer().get(r.buffer().position(), data);
+                    w = new Write(r.offset(), data);
+                    volatileWrites.put(seq, w);
+                } else if (r.op() == IoRequest.Op.FLUSH) {
+                    flushUpTo = completedWriteSeq; // only writes already completed are covered
+                }
+            }
+            Write write = w;
+            long upTo = flushUpTo;
+            Runnable run = () -> execute(p, seq, write, upTo);
+            long delay = plan.latencyNanos() + (plan.jitterNanos() > 0 ? nextJitter() : 0);
+            if (delay > 0) scheduler.schedule(run, delay, TimeUnit.NANOSECONDS);
+            else scheduler.execute(run);
+        }
+    }
+
+    private synchronized long nextJitter() {
+        return latencyRandom.nextLong(plan.jitterNanos());
+    }
+
+    private void execute(Pending p, long seq, Write write, long flushUpTo) {
+        IoRequest r = p.request;
+        long result;
+        synchronized (this) {
+            if (dead) {
+                result = -Errno.EIO;
+            } else if (plan.fails(seq, r.op(), r.offset(), p.length)) {
+                result = -plan.errno();
+                if (write != null) volatileWrites.remove(seq); // a failed write may not reach the medium at all
+            } else {
+                switch (r.op()) {
+                    case READ -> r.buffer().put(r.buffer().position(), current, (int) r.offset(), p.length);
+                    case WRITE -> {
+                        System.arraycopy(write.data, 0, current, (int) write.offset, write.data.length);
+                        write.completedAs = ++completedWriteSeq;
+                    }
+                    case FLUSH -> makeDurable(flushUpTo);
+                }
+                result = r.op() == IoRequest.Op.FLUSH ? 0 : p.length;
+            }
+        }
+        finish(p, result, result < 0 ? "injected fault, request " + seq : null);
+    }
+
+    /** Applies, in completion order, every completed write numbered up to {@code upTo} to the durable image. */
+    private void makeDurable(long upTo) {
+        List<Write> covered = new ArrayList<>();
+        for (Iterator<Write> it = volatileWrites.values().iterator(); it.hasNext(); ) {
+            Write w = it.next();
+            if (w.completedAs != 0 && w.completedAs <= upTo) {
+                covered.add(w);
+                it.remove();
+            }
+        }
+        covered.sort((a, b) -> Long.compare(a.completedAs, b.completedAs));
+        for (Write w : covered) System.arraycopy(w.data, 0, durable, (int) w.offset, w.data.length);
+    }
+
+    /**
+     * Cuts the power: this device fails everything from now on, and the returned image is what the medium holds:
+     * the durable content plus each volatile write dropped, kept or torn at sector granularity, chosen by
+     * {@code seed}.
+     */
+    public byte[] powerCut(long seed) {
+        Random random = new Random(seed);
+        synchronized (this) {
+            dead = true;
+            byte[] image = durable.clone();
+            List<Write> writes = new ArrayList<>(volatileWrites.values());
+            // a disk may reorder its cache: survivors land in completion order, in-flight ones last
+            writes.sort((a, b) -> Long.compare(a.completedAs == 0 ? Long.MAX_VALUE : a.completedAs,
+                    b.completedAs == 0 ? Long.MAX_VALUE : b.completedAs));
+            for (Write w : writes) {
+                int fate = random.nextInt(3); // 0 dropped, 1 kept, 2 torn
+                for (int s = 0; s < w.data.length; s += SECTOR) {
+                    if (fate == 1 || (fate == 2 && random.nextBoolean())) {
+                        System.arraycopy(w.data, s, image, (int) w.offset + s, Math.min(SECTOR, w.data.length - s));
+                    }
+                }
+            }
+            volatileWrites.clear();
+            return image;
+        }
+    }
+
+    /** A copy of the current (visible, possibly not durable) content. */
+    public synchronized byte[] snapshot() {
+        return current.clone();
+    }
+
+    /** A copy of what is durable now. */
+    public synchronized byte[] durableSnapshot() {
+        return durable.clone();
+    }
+
+    /** Shortcut: reads {@code length} bytes at {@code offset} into a fresh array (through the queue). */
+    public byte[] readBytes(long offset, int length) throws java.io.IOException {
+        ByteBuffer b = ByteBuffer.allocate(length);
+        read(offset, b);
+        return b.array();
+    }
+
+    @Override
+    void closeEngine() {
+        scheduler.shutdown();
+        try {
+            scheduler.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

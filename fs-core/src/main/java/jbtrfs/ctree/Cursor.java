@@ -1,0 +1,121 @@
+package jbtrfs.ctree;
+
+import java.nio.ByteBuffer;
+
+import jbtrfs.CorruptBlockException;
+import jbtrfs.format.Key;
+
+/**
+ * A position on one item of a {@link BTree} (≈ btrfs_path for reading): the blocks and slots from the root down
+ * to a leaf. Moves forwards and backwards across leaves. Not thread-safe; one per search.
+ */
+public final class Cursor {
+    private static final int MAX_LEVEL = 8;
+
+    private final BTree tree;
+    private final TreeBlock[] blocks = new TreeBlock[MAX_LEVEL];
+    private final int[] slots = new int[MAX_LEVEL];
+    private boolean valid;
+
+    Cursor(BTree tree) {
+        this.tree = tree;
+    }
+
+    /** Whether the cursor is on an item. */
+    public boolean valid() { return valid; }
+
+    public Key key() { return leaf().key(slots[0]); }
+
+    /** The leaf's buffer (read-only, little-endian, absolute offsets). */
+    public ByteBuffer buffer() { return leaf().buffer(); }
+
+    public int dataOffset() { return leaf().itemOffset(slots[0]); }
+
+    public int dataSize() { return leaf().itemSize(slots[0]); }
+
+    public TreeBlock leaf() { return blocks[0]; }
+
+    public int slot() { return slots[0]; }
+
+    void seek(Key key) throws CorruptBlockException {
+        TreeBlock b = tree.readRoot();
+        int top = b.level();
+        for (int level = top; ; level--) {
+            blocks[level] = b;
+            int s = b.search(key);
+            if (level == 0) {
+                slots[0] = s >= 0 ? s : -s - 1;
+                valid = true;
+                if (slots[0] >= b.nritems()) {
+                    slots[0] = b.nritems() - 1;
+                    next();
+                }
+                return;
+            }
+            // in a node, descend into the last child whose first key is <= key
+            int child = s >= 0 ? s : Math.max(0, -s - 2);
+            slots[level] = child;
+            b = tree.readChild(b, child);
+        }
+    }
+
+    void seekLast() throws CorruptBlockException {
+        TreeBlock b = tree.readRoot();
+        for (int level = b.level(); ; level--) {
+            blocks[level] = b;
+            slots[level] = b.nritems() - 1;
+            if (level == 0) break;
+            b = tree.readChild(b, slots[level]);
+        }
+        valid = blocks[0].nritems() > 0;
+    }
+
+    /** Moves to the next item; returns false (and becomes invalid) past the last one. */
+    public boolean next() throws CorruptBlockException {
+        if (!valid) return false;
+        if (slots[0] + 1 < blocks[0].nritems()) {
+            slots[0]++;
+            return true;
+        }
+        int level = 1;
+        while (level < MAX_LEVEL && blocks[level] != null && slots[level] + 1 >= blocks[level].nritems()) level++;
+        if (level >= MAX_LEVEL || blocks[level] == null) {
+            valid = false;
+            return false;
+        }
+        slots[level]++;
+        for (; level > 0; level--) {
+            TreeBlock child = tree.readChild(blocks[level], slots[level]);
+            blocks[level - 1] = child;
+            slots[level - 1] = 0;
+        }
+        if (blocks[0].nritems() == 0) return next();
+        return true;
+    }
+
+    /** Moves to the previous item; returns false (and becomes invalid) before the first one. */
+    public boolean prev() throws CorruptBlockException {
+        if (!valid) return false;
+        if (slots[0] > 0) {
+            slots[0]--;
+            return true;
+        }
+        int level = 1;
+        while (level < MAX_LEVEL && blocks[level] != null && slots[level] == 0) level++;
+        if (level >= MAX_LEVEL || blocks[level] == null) {
+            valid = false;
+            return false;
+        }
+        slots[level]--;
+        for (; level > 0; level--) {
+            TreeBlock child = tree.readChild(blocks[level], slots[level]);
+            blocks[level - 1] = child;
+            slots[level - 1] = child.nritems() - 1;
+        }
+        if (blocks[0].nritems() == 0) {
+            valid = false;
+            return false;
+        }
+        return true;
+    }
+}

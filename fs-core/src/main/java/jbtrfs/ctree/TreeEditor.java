@@ -1,0 +1,326 @@
+package jbtrfs.ctree;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+import jbtrfs.FsException;
+import jbtrfs.format.Header;
+import jbtrfs.format.Item;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyPtr;
+
+/**
+ * Copy-on-write changes to one B-tree inside a transaction (≈ ctree.c's insert and delete paths). Every block on
+ * the path from the root is copied to a new address unless this transaction already copied it (then it is
+ * changed in place); leaves and nodes that overflow split, and ones that fall under a quarter full merge into a
+ * sibling when the two fit in one block. Parent keys always equal their child's first key.
+ *
+ * <p>Each changed block is decoded to a list of items or pointers, edited, and encoded again: simple and plainly
+ * correct, at the price of a copy of the block per change. Not thread-safe: one transaction, one editor.
+ */
+public final class TreeEditor {
+    /** Header flags of a new block: not yet WRITTEN, backref revision 1 ("mixed") in the top byte. */
+    static final long NEW_BLOCK_FLAGS = 1L << 56;
+
+    private final TreeBlockStore store;
+    private final int nodesize;
+    private final long transid;
+    private final byte[] fsid;
+    private final byte[] chunkTreeUuid;
+
+    public TreeEditor(TreeBlockStore store, int nodesize, long transid, byte[] fsid, byte[] chunkTreeUuid) {
+        this.store = store;
+        this.nodesize = nodesize;
+        this.transid = transid;
+        this.fsid = fsid.clone();
+        this.chunkTreeUuid = chunkTreeUuid.clone();
+    }
+
+    /** An item of a leaf. */
+    record LeafItem(Key key, byte[] data) {
+    }
+
+    /** A key pointer of a node. */
+    record NodePtr(Key key, long blockptr, long generation) {
+    }
+
+    /** Bytes a leaf has for item headers and data. */
+    int leafCapacity() { return nodesize - Header.SIZE; }
+
+    /** Key pointers a node holds. */
+    int nodeCapacity() { return (nodesize - Header.SIZE) / KeyPtr.SIZE; }
+
+    /** Creates an empty leaf as the root of a new tree {@code owner}. */
+    public TreeRoot createTree(long owner) throws FsException {
+        long bytenr = store.allocate(owner, 0);
+        store.putDirty(bytenr, encodeLeaf(bytenr, owner, List.of()));
+        return new TreeRoot(owner, bytenr, 0, transid);
+    }
+
+    /** Inserts an item; {@link IllegalArgumentException} when the key exists or the item can never fit a leaf. */
+    public void insert(TreeRoot root, Key key, byte[] data) throws FsException {
+        if (Item.SIZE + data.length > leafCapacity()) {
+            throw new IllegalArgumentException("an item of " + data.length + " bytes does not fit a " + nodesize
+                    + "-byte leaf");
+        }
+        List<NodePtr> top = insert(root.owner(), root.bytenr(), root.generation(), root.level(), key, data);
+        setRoot(root, top, root.level());
+    }
+
+    /** Deletes the item with {@code key}; returns whether there was one. */
+    public boolean delete(TreeRoot root, Key key) throws FsException {
+        boolean[] found = new boolean[1];
+        List<NodePtr> top = delete(root.owner(), root.bytenr(), root.generation(), root.level(), key, found, true);
+        if (!found[0]) return false;
+        int level = root.level();
+        // a root node with one child hands the root to that child
+        while (level > 0 && top.size() == 1) {
+            TreeBlock node = store.read(top.get(0).blockptr(), top.get(0).generation(), level, root.owner());
+            List<NodePtr> children = decodeNode(node);
+            if (children.size() != 1) break;
+            store.free(node.bytenr(), root.owner(), level);
+            top = children;
+            level--;
+        }
+        setRoot(root, top, level);
+        return true;
+    }
+
+    private void setRoot(TreeRoot root, List<NodePtr> top, int level) throws FsException {
+        while (top.size() > 1) {
+            // the root split: a new root one level up points at the pieces
+            level++;
+            top = writeNode(store.allocate(root.owner(), level), root.owner(), level, top);
+        }
+        root.set(top.get(0).blockptr(), level, top.get(0).generation());
+    }
+
+    private List<NodePtr> insert(long owner, long bytenr, long gen, int level, Key key, byte[] data)
+            throws FsException {
+        TreeBlock b = store.read(bytenr, gen, level, owner);
+        long target = cow(b, owner);
+        if (level == 0) {
+            List<LeafItem> items = decodeLeaf(b);
+            int pos = position(items, key);
+            if (pos < items.size() && items.get(pos).key().equals(key)) {
+                throw new IllegalArgumentException("key " + key + " exists in tree " + owner);
+            }
+            items.add(pos, new LeafItem(key, data.clone()));
+            return writeLeaf(target, owner, items);
+        }
+        List<NodePtr> ptrs = decodeNode(b);
+        int child = childSlot(ptrs, key);
+        NodePtr c = ptrs.get(child);
+        List<NodePtr> repl = insert(owner, c.blockptr(), c.generation(), level - 1, key, data);
+        ptrs.remove(child);
+        ptrs.addAll(child, repl);
+        return writeNode(target, owner, level, ptrs);
+    }
+
+    private List<NodePtr> delete(long owner, long bytenr, long gen, int level, Key key, boolean[] found,
+                                 boolean isRoot) throws FsException {
+        TreeBlock b = store.read(bytenr, gen, level, owner);
+        if (level == 0) {
+            List<LeafItem> items = decodeLeaf(b);
+            int pos = position(items, key);
+            if (pos >= items.size() || !items.get(pos).key().equals(key)) return List.of(ptr(b));
+            found[0] = true;
+            long target = cow(b, owner);
+            items.remove(pos);
+            if (items.isEmpty() && !isRoot) {
+                store.free(target, owner, 0);
+                return List.of();
+            }
+            return writeLeaf(target, owner, items);
+        }
+        List<NodePtr> ptrs = decodeNode(b);
+        int child = childSlot(ptrs, key);
+        NodePtr c = ptrs.get(child);
+        List<NodePtr> repl = delete(owner, c.blockptr(), c.generation(), level - 1, key, found, false);
+        if (!found[0]) return List.of(ptr(b));
+        long target = cow(b, owner);
+        ptrs.remove(child);
+        ptrs.addAll(child, repl);
+        if (repl.size() == 1) mergeWithSibling(owner, level - 1, ptrs, child);
+        if (ptrs.isEmpty() && !isRoot) {
+            store.free(target, owner, level);
+            return List.of();
+        }
+        return writeNode(target, owner, level, ptrs);
+    }
+
+    /**
+     * Folds the child at {@code slot} into a neighbour (or the neighbour into it) when it is under a quarter full
+     * and the two fit in one block; {@code ptrs} is the parent's pointer list, changed in place.
+     */
+    private void mergeWithSibling(long owner, int level, List<NodePtr> ptrs, int slot) throws FsException {
+        NodePtr me = ptrs.get(slot);
+        TreeBlock mine = store.read(me.blockptr(), me.generation(), level, owner);
+        if (level == 0 ? leafUsed(decodeLeaf(mine)) * 4 >= leafCapacity() : mine.nritems() * 4 >= nodeCapacity()) {
+            return;
+        }
+        for (int other : new int[] {slot - 1, slot + 1}) {
+            if (other < 0 || other >= ptrs.size()) continue;
+            int left = Math.min(slot, other);
+            NodePtr l = ptrs.get(left);
+            NodePtr r = ptrs.get(left + 1);
+            TreeBlock lb = store.read(l.blockptr(), l.generation(), level, owner);
+            TreeBlock rb = store.read(r.blockptr(), r.generation(), level, owner);
+            List<NodePtr> merged;
+            if (level == 0) {
+                List<LeafItem> items = decodeLeaf(lb);
+                items.addAll(decodeLeaf(rb));
+                if (leafUsed(items) > leafCapacity()) continue;
+                merged = writeLeaf(cow(lb, owner), owner, items);
+            } else {
+                List<NodePtr> both = decodeNode(lb);
+                both.addAll(decodeNode(rb));
+                if (both.size() > nodeCapacity()) continue;
+                merged = writeNode(cow(lb, owner), owner, level, both);
+            }
+            store.free(rb.bytenr(), owner, level);
+            ptrs.remove(left + 1);
+            ptrs.set(left, merged.get(0));
+            return;
+        }
+    }
+
+    /**
+     * The address this transaction may write {@code b}'s new contents to: {@code b} itself when this transaction
+     * already copied it, else a newly allocated block (the old one is freed).
+     */
+    private long cow(TreeBlock b, long owner) throws FsException {
+        if (store.dirty(b.bytenr()) != null) return b.bytenr();
+        long fresh = store.allocate(owner, b.level());
+        store.free(b.bytenr(), owner, b.level());
+        return fresh;
+    }
+
+    /** Writes {@code items} at {@code first}, splitting over new blocks when they do not fit one. */
+    private List<NodePtr> writeLeaf(long first, long owner, List<LeafItem> items) throws FsException {
+        int pieces = (int) Math.max(1, (leafUsed(items) + leafCapacity() - 1) / leafCapacity());
+        List<NodePtr> out = new ArrayList<>();
+        int from = 0;
+        for (int p = 0; p < pieces || from < items.size(); p++) {
+            long target = out.isEmpty() ? first : store.allocate(owner, 0);
+            // even pieces by bytes: take items while under this piece's share and the leaf fits
+            long share = (leafUsed(items.subList(from, items.size())) + (pieces - p) - 1) / Math.max(1, pieces - p);
+            int to = from;
+            long used = 0;
+            while (to < items.size()) {
+                long next = Item.SIZE + items.get(to).data().length;
+                if (used + next > leafCapacity() || (used >= share && to > from)) break;
+                used += next;
+                to++;
+            }
+            List<LeafItem> piece = items.subList(from, to);
+            store.putDirty(target, encodeLeaf(target, owner, piece));
+            out.add(new NodePtr(piece.isEmpty() ? new Key(0, 0, 0) : piece.get(0).key(), target, transid));
+            from = to;
+            if (from >= items.size()) break;
+        }
+        return out;
+    }
+
+    /** Writes {@code ptrs} at {@code first}, splitting over new blocks when they do not fit one. */
+    private List<NodePtr> writeNode(long first, long owner, int level, List<NodePtr> ptrs) throws FsException {
+        int pieces = Math.max(1, (ptrs.size() + nodeCapacity() - 1) / nodeCapacity());
+        List<NodePtr> out = new ArrayList<>();
+        for (int p = 0; p < pieces; p++) {
+            int from = ptrs.size() * p / pieces;
+            int to = ptrs.size() * (p + 1) / pieces;
+            long target = p == 0 ? first : store.allocate(owner, level);
+            List<NodePtr> piece = ptrs.subList(from, to);
+            store.putDirty(target, encodeNode(target, owner, level, piece));
+            out.add(new NodePtr(piece.isEmpty() ? new Key(0, 0, 0) : piece.get(0).key(), target, transid));
+        }
+        return out;
+    }
+
+    private static NodePtr ptr(TreeBlock b) {
+        return new NodePtr(b.nritems() == 0 ? new Key(0, 0, 0) : b.key(0), b.bytenr(), b.generation());
+    }
+
+    private static long leafUsed(List<LeafItem> items) {
+        long n = 0;
+        for (LeafItem i : items) n += Item.SIZE + i.data().length;
+        return n;
+    }
+
+    /** Index of the first item whose key is >= {@code key}. */
+    private static int position(List<LeafItem> items, Key key) {
+        int lo = 0;
+        int hi = items.size();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (items.get(mid).key().compareTo(key) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    /** The child whose range holds {@code key}: the last pointer with key <= it, or the first. */
+    private static int childSlot(List<NodePtr> ptrs, Key key) {
+        int slot = 0;
+        for (int i = 1; i < ptrs.size() && ptrs.get(i).key().compareTo(key) <= 0; i++) slot = i;
+        return slot;
+    }
+
+    static List<LeafItem> decodeLeaf(TreeBlock b) {
+        List<LeafItem> items = new ArrayList<>(b.nritems() + 1);
+        for (int i = 0; i < b.nritems(); i++) {
+            byte[] data = new byte[b.itemSize(i)];
+            b.buffer().get(b.itemOffset(i), data);
+            items.add(new LeafItem(b.key(i), data));
+        }
+        return items;
+    }
+
+    static List<NodePtr> decodeNode(TreeBlock b) {
+        List<NodePtr> ptrs = new ArrayList<>(b.nritems() + 1);
+        for (int i = 0; i < b.nritems(); i++) ptrs.add(new NodePtr(b.key(i), b.blockptr(i), b.ptrGeneration(i)));
+        return ptrs;
+    }
+
+    private ByteBuffer header(long bytenr, long owner, int level, int nritems) {
+        ByteBuffer b = ByteBuffer.allocate(nodesize).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(Header.OFFSET_FSID, fsid);
+        b.putLong(Header.OFFSET_BYTENR, bytenr);
+        b.putLong(Header.OFFSET_FLAGS, NEW_BLOCK_FLAGS);
+        b.put(Header.OFFSET_CHUNK_TREE_UUID, chunkTreeUuid);
+        b.putLong(Header.OFFSET_GENERATION, transid);
+        b.putLong(Header.OFFSET_OWNER, owner);
+        b.putInt(Header.OFFSET_NRITEMS, nritems);
+        b.put(Header.OFFSET_LEVEL, (byte) level);
+        return b;
+    }
+
+    /** A leaf: item headers from the front, their data packed from the end, in key order. */
+    private ByteBuffer encodeLeaf(long bytenr, long owner, List<LeafItem> items) {
+        ByteBuffer b = header(bytenr, owner, 0, items.size());
+        int dataEnd = leafCapacity();
+        for (int i = 0; i < items.size(); i++) {
+            LeafItem it = items.get(i);
+            int off = Header.SIZE + i * Item.SIZE;
+            dataEnd -= it.data().length;
+            it.key().write(b, off + Item.OFFSET_KEY);
+            b.putInt(off + Item.OFFSET_DATA_OFFSET, dataEnd);
+            b.putInt(off + Item.OFFSET_DATA_SIZE, it.data().length);
+            b.put(Header.SIZE + dataEnd, it.data());
+        }
+        return b;
+    }
+
+    private ByteBuffer encodeNode(long bytenr, long owner, int level, List<NodePtr> ptrs) {
+        ByteBuffer b = header(bytenr, owner, level, ptrs.size());
+        for (int i = 0; i < ptrs.size(); i++) {
+            int off = Header.SIZE + i * KeyPtr.SIZE;
+            ptrs.get(i).key().write(b, off + KeyPtr.OFFSET_KEY);
+            b.putLong(off + KeyPtr.OFFSET_BLOCKPTR, ptrs.get(i).blockptr());
+            b.putLong(off + KeyPtr.OFFSET_GENERATION, ptrs.get(i).generation());
+        }
+        return b;
+    }
+}

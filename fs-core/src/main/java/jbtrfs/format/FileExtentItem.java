@@ -1,0 +1,51 @@
+package jbtrfs.format;
+
+import java.nio.ByteBuffer;
+
+/**
+ * btrfs_file_extent_item: generation 0, ram_bytes 8, compression u8 16, encryption u8 17, other_encoding u16 18,
+ * type u8 20; inline data from 21, or disk_bytenr 21, disk_num_bytes 29, offset 37, num_bytes 45 (53 bytes).
+ * Keyed (inode, EXTENT_DATA, file offset).
+ *
+ * @param inlineOffset where the inline payload starts in its leaf (inline extents only)
+ * @param inlineSize   bytes of inline payload on disk (inline extents only)
+ */
+public record FileExtentItem(long generation, long ramBytes, int compression, int encryption, int otherEncoding,
+                             int type, long diskBytenr, long diskNumBytes, long offset, long numBytes,
+                             int inlineOffset, int inlineSize) {
+    public static final int TYPE_INLINE = 0;
+    public static final int TYPE_REG = 1;
+    public static final int TYPE_PREALLOC = 2;
+    public static final int OFFSET_INLINE_DATA = 21;
+    public static final int SIZE_REGULAR = 53;
+
+    /** Reads a file extent item at {@code offset} of {@code size} bytes. */
+    public static FileExtentItem read(ByteBuffer b, int offset, int size) {
+        if (size < OFFSET_INLINE_DATA) {
+            throw new IllegalArgumentException("file extent item of " + size + " bytes");
+        }
+        int type = Byte.toUnsignedInt(b.get(offset + 20));
+        long gen = b.getLong(offset);
+        long ram = b.getLong(offset + 8);
+        int compression = Byte.toUnsignedInt(b.get(offset + 16));
+        int encryption = Byte.toUnsignedInt(b.get(offset + 17));
+        int other = Short.toUnsignedInt(b.getShort(offset + 18));
+        if (type == TYPE_INLINE) {
+            return new FileExtentItem(gen, ram, compression, encryption, other, type, 0, 0, 0, ram,
+                    offset + OFFSET_INLINE_DATA, size - OFFSET_INLINE_DATA);
+        }
+        if (size < SIZE_REGULAR) {
+            throw new IllegalArgumentException("regular file extent item of " + size + " bytes, expected "
+                    + SIZE_REGULAR);
+        }
+        return new FileExtentItem(gen, ram, compression, encryption, other, type, b.getLong(offset + 21),
+                b.getLong(offset + 29), b.getLong(offset + 37), b.getLong(offset + 45), 0, 0);
+    }
+
+    public boolean isInline() { return type == TYPE_INLINE; }
+
+    public boolean isPrealloc() { return type == TYPE_PREALLOC; }
+
+    /** A regular extent with disk_bytenr 0: an explicit hole. */
+    public boolean isHole() { return type != TYPE_INLINE && diskBytenr == 0; }
+}

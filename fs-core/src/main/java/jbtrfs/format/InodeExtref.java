@@ -1,0 +1,31 @@
+package jbtrfs.format;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * btrfs_inode_extref: parent_objectid u64 0, index u64 8, name_len u16 16, name from 18.
+ * Keyed (inode, INODE_EXTREF, hash of parent and name); colliding refs share one item.
+ */
+public record InodeExtref(long parentObjectid, long index, byte[] name) {
+    public static final int SIZE_WITHOUT_NAME = 18;
+
+    /** All extrefs packed in the item at {@code offset} of {@code size} bytes. */
+    public static List<InodeExtref> readAll(ByteBuffer b, int offset, int size) {
+        List<InodeExtref> out = new ArrayList<>(1);
+        int p = offset;
+        int end = offset + size;
+        while (p + SIZE_WITHOUT_NAME <= end) {
+            int nameLen = Short.toUnsignedInt(b.getShort(p + 16));
+            if (p + SIZE_WITHOUT_NAME + nameLen > end) {
+                throw new IllegalArgumentException("inode extref name of " + nameLen + " bytes overruns its item");
+            }
+            byte[] name = new byte[nameLen];
+            b.get(p + SIZE_WITHOUT_NAME, name);
+            out.add(new InodeExtref(b.getLong(p), b.getLong(p + 8), name));
+            p += SIZE_WITHOUT_NAME + nameLen;
+        }
+        return out;
+    }
+}

@@ -1,0 +1,43 @@
+package jbtrfs.format;
+
+import java.nio.ByteBuffer;
+
+import jbtrfs.fs.Timespec;
+
+/**
+ * btrfs_inode_item (160 bytes): generation 0, transid 8, size 16, nbytes 24, block_group 32, nlink u32 40,
+ * uid u32 44, gid u32 48, mode u32 52, rdev 56, flags 64, sequence 72, reserved 80..111, then four 12-byte
+ * timespecs (sec u64, nsec u32): atime 112, ctime 124, mtime 136, otime 148.
+ */
+public record InodeItem(long generation, long transid, long size, long nbytes, long blockGroup, long nlink,
+                        long uid, long gid, int mode, long rdev, long flags, long sequence,
+                        Timespec atime, Timespec ctime, Timespec mtime, Timespec otime) {
+    public static final int SIZE = 160;
+    public static final int OFFSET_ATIME = 112;
+    public static final int OFFSET_CTIME = 124;
+    public static final int OFFSET_MTIME = 136;
+    public static final int OFFSET_OTIME = 148;
+    public static final int TIMESPEC_SIZE = 12;
+
+    /** Inode flags (BTRFS_INODE_*). */
+    public static final long FLAG_NODATASUM = 1L;
+    public static final long FLAG_NODATACOW = 1L << 1;
+    public static final long FLAG_READONLY = 1L << 2;
+    public static final long FLAG_NOCOMPRESS = 1L << 3;
+    public static final long FLAG_PREALLOC = 1L << 4;
+
+    /** Reads an inode item at {@code offset}. */
+    public static InodeItem read(ByteBuffer b, int offset) {
+        return new InodeItem(b.getLong(offset), b.getLong(offset + 8), b.getLong(offset + 16), b.getLong(offset + 24),
+                b.getLong(offset + 32), Integer.toUnsignedLong(b.getInt(offset + 40)),
+                Integer.toUnsignedLong(b.getInt(offset + 44)), Integer.toUnsignedLong(b.getInt(offset + 48)),
+                b.getInt(offset + 52), b.getLong(offset + 56), b.getLong(offset + 64), b.getLong(offset + 72),
+                readTime(b, offset + OFFSET_ATIME), readTime(b, offset + OFFSET_CTIME),
+                readTime(b, offset + OFFSET_MTIME), readTime(b, offset + OFFSET_OTIME));
+    }
+
+    /** Reads a 12-byte btrfs_timespec. */
+    public static Timespec readTime(ByteBuffer b, int offset) {
+        return new Timespec(b.getLong(offset), b.getInt(offset + 8));
+    }
+}

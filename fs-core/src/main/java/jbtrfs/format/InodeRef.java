@@ -1,0 +1,31 @@
+package jbtrfs.format;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * btrfs_inode_ref: index u64 0, name_len u16 8, name from 10. Keyed (inode, INODE_REF, parent dir); one item
+ * packs several refs when the inode has several names in that directory.
+ */
+public record InodeRef(long index, byte[] name) {
+    public static final int SIZE_WITHOUT_NAME = 10;
+
+    /** All refs packed in the item at {@code offset} of {@code size} bytes. */
+    public static List<InodeRef> readAll(ByteBuffer b, int offset, int size) {
+        List<InodeRef> out = new ArrayList<>(1);
+        int p = offset;
+        int end = offset + size;
+        while (p + SIZE_WITHOUT_NAME <= end) {
+            int nameLen = Short.toUnsignedInt(b.getShort(p + 8));
+            if (p + SIZE_WITHOUT_NAME + nameLen > end) {
+                throw new IllegalArgumentException("inode ref name of " + nameLen + " bytes overruns its item");
+            }
+            byte[] name = new byte[nameLen];
+            b.get(p + SIZE_WITHOUT_NAME, name);
+            out.add(new InodeRef(b.getLong(p), name));
+            p += SIZE_WITHOUT_NAME + nameLen;
+        }
+        return out;
+    }
+}

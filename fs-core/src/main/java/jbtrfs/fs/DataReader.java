@@ -1,0 +1,80 @@
+package jbtrfs.fs;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import jbtrfs.ChecksumMismatchException;
+import jbtrfs.ReadStats;
+import jbtrfs.csum.ChecksumType;
+import jbtrfs.volumes.Volume;
+
+/**
+ * Reads data sectors by logical address and verifies each against the csum tree, trying every copy (DUP) before
+ * failing: a mismatch is EIO for that read, logged and counted, never wrong bytes.
+ */
+final class DataReader {
+    private static final Logger LOG = LoggerFactory.getLogger(DataReader.class);
+
+    private final Volume volume;
+    private final CsumTree csums;
+    private final ChecksumType csumType;
+    private final int sectorsize;
+    private final ReadStats stats;
+
+    DataReader(Volume volume, CsumTree csums, ChecksumType csumType, int sectorsize, ReadStats stats) {
+        this.volume = volume;
+        this.csums = csums;
+        this.csumType = csumType;
+        this.sectorsize = sectorsize;
+        this.stats = stats;
+    }
+
+    int sectorsize() { return sectorsize; }
+
+    /**
+     * Reads {@code length} bytes (a whole number of sectors) at sector-aligned {@code logical} into {@code dst}
+     * (heap buffer, position advanced), verifying checksums unless {@code verify} is false. {@code what} names the
+     * file for messages.
+     */
+    void read(long logical, int length, ByteBuffer dst, boolean verify, String what) throws IOException {
+        int sectors = length / sectorsize;
+        byte[] expected = null;
+        boolean[] present = null;
+        if (verify) {
+            expected = new byte[sectors * csums.csumSize()];
+            present = new boolean[sectors];
+            csums.lookup(logical, sectors, expected, present);
+        }
+        int copies = volume.copies(logical);
+        int start = dst.position();
+        long badSector = -1;
+        for (int mirror = 0; mirror < copies; mirror++) {
+            dst.position(start);
+            ByteBuffer part = dst.slice(start, length);
+            volume.read(logical, part, mirror);
+            badSector = verify ? firstBadSector(dst, start, sectors, expected, present) : -1;
+            if (badSector < 0) {
+                if (mirror > 0) stats.mirrorRetry();
+                dst.position(start + length);
+                return;
+            }
+            LOG.warn("data checksum mismatch at logical {} ({}), copy {} of {}",
+                    logical + badSector * sectorsize, what, mirror + 1, copies);
+        }
+        stats.dataChecksumFailure();
+        throw new ChecksumMismatchException("data checksum mismatch at logical " + (logical + badSector * sectorsize)
+                + " (" + what + ")" + (copies > 1 ? " on all " + copies + " copies" : ""));
+    }
+
+    private long firstBadSector(ByteBuffer dst, int start, int sectors, byte[] expected, boolean[] present) {
+        ByteBuffer want = ByteBuffer.wrap(expected);
+        for (int i = 0; i < sectors; i++) {
+            if (!present[i]) continue;
+            if (!csumType.matches(dst, start + i * sectorsize, sectorsize, want, i * csums.csumSize())) return i;
+        }
+        return -1;
+    }
+}

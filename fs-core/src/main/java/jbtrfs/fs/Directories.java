@@ -1,0 +1,80 @@
+package jbtrfs.fs;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import jbtrfs.FsException;
+import jbtrfs.NotDirectoryException;
+import jbtrfs.NotFoundException;
+import jbtrfs.csum.NameHash;
+import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.format.DirItem;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.ObjectIds;
+
+/**
+ * Directory lookup through DIR_ITEM (keyed by name hash, colliding names share an item) and readdir through
+ * DIR_INDEX (keyed by a per-directory sequence: the kernel's readdir order and offsets).
+ */
+final class Directories {
+    private final Subvolumes subvolumes;
+
+    Directories(Subvolumes subvolumes) {
+        this.subvolumes = subvolumes;
+    }
+
+    /** The dir item named {@code name} in {@code dir}. */
+    DirItem find(InodeId dir, byte[] name) throws FsException {
+        BTree tree = subvolumes.tree(dir.root());
+        Cursor c = tree.find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
+        if (c != null) {
+            for (DirItem d : Subvolumes.readDirItems(c)) {
+                if (Arrays.equals(d.name(), name)) return d;
+            }
+        }
+        throw new NotFoundException("no entry " + new String(name, StandardCharsets.UTF_8) + " in directory " + dir);
+    }
+
+    InodeId lookup(InodeId dir, String name) throws FsException {
+        if (dir.objectid() == ObjectIds.EMPTY_SUBVOL_DIR) throw new NotFoundException(name);
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        return target(dir, bytes, find(dir, bytes));
+    }
+
+    /** The inode an entry names; for a subvolume entry, that subvolume's root directory (or the placeholder). */
+    InodeId target(InodeId dir, byte[] name, DirItem d) throws FsException {
+        Key loc = d.location();
+        if (loc.type() == KeyType.ROOT_ITEM) {
+            long child = loc.objectid();
+            if (subvolumes.linked(dir.root(), dir.objectid(), name, child)) {
+                return new InodeId(child, subvolumes.rootItem(child).rootDirid());
+            }
+            return new InodeId(child, ObjectIds.EMPTY_SUBVOL_DIR);
+        }
+        return new InodeId(dir.root(), loc.objectid());
+    }
+
+    /** Entries with dir index >= {@code offset}, at most {@code max}; each entry's offset is its index + 1. */
+    List<DirEntry> readdir(InodeId dir, long offset, int max, Inodes inodes) throws FsException {
+        List<DirEntry> out = new ArrayList<>();
+        if (dir.objectid() == ObjectIds.EMPTY_SUBVOL_DIR) return out;
+        if (!inodes.stat(dir).isDirectory()) throw new NotDirectoryException("inode " + dir + " is not a directory");
+        BTree tree = subvolumes.tree(dir.root());
+        Cursor c = tree.seek(new Key(dir.objectid(), KeyType.DIR_INDEX, offset));
+        while (c.valid() && out.size() < max) {
+            Key k = c.key();
+            if (k.objectid() != dir.objectid() || k.type() != KeyType.DIR_INDEX) break;
+            for (DirItem d : Subvolumes.readDirItems(c)) {
+                InodeId id = target(dir, d.name(), d);
+                out.add(new DirEntry(new String(d.name(), StandardCharsets.UTF_8), id,
+                        DirItem.direntType(d.type()), k.offset() + 1));
+            }
+            c.next();
+        }
+        return out;
+    }
+}

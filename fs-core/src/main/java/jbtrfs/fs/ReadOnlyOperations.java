@@ -1,0 +1,98 @@
+package jbtrfs.fs;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+import jbtrfs.FsException;
+import jbtrfs.InvalidArgumentException;
+import jbtrfs.format.InodeItem;
+
+/** {@link FsOperations} over an image opened read-only: each call is a few tree searches, no shared mutable state. */
+final class ReadOnlyOperations implements FsOperations {
+    private final InodeId root;
+    private final Inodes inodes;
+    private final Directories directories;
+    private final FileData fileData;
+    private final Xattrs xattrs;
+    private final SpaceReport space;
+
+    ReadOnlyOperations(InodeId root, Inodes inodes, Directories directories, FileData fileData, Xattrs xattrs,
+                       SpaceReport space) {
+        this.root = root;
+        this.inodes = inodes;
+        this.directories = directories;
+        this.fileData = fileData;
+        this.xattrs = xattrs;
+        this.space = space;
+    }
+
+    @Override
+    public InodeId root() { return root; }
+
+    @Override
+    public InodeId lookup(InodeId dir, String name) throws FsException {
+        return directories.lookup(dir, name);
+    }
+
+    @Override
+    public InodeId resolve(String path) throws FsException {
+        InodeId cur = root;
+        for (String part : path.split("/")) {
+            if (part.isEmpty() || part.equals(".")) continue;
+            cur = directories.lookup(cur, part);
+        }
+        return cur;
+    }
+
+    @Override
+    public Stat stat(InodeId id) throws FsException {
+        return inodes.stat(id);
+    }
+
+    @Override
+    public List<DirEntry> readdir(InodeId dir, long offset, int max) throws FsException {
+        return directories.readdir(dir, offset, max, inodes);
+    }
+
+    @Override
+    public String readlink(InodeId id) throws FsException {
+        InodeItem inode = inodes.item(id);
+        if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFLNK) {
+            throw new InvalidArgumentException("inode " + id + " is not a symbolic link");
+        }
+        try {
+            return fileData.readlink(id, inode);
+        } catch (FsException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new FsException("reading link " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public int read(InodeId file, long offset, ByteBuffer dst) throws FsException {
+        try {
+            return fileData.read(file, offset, dst);
+        } catch (FsException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new FsException("reading " + file + " at " + offset + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public List<String> listXattr(InodeId id) throws FsException {
+        return xattrs.list(id);
+    }
+
+    @Override
+    public byte[] getXattr(InodeId id, String name) throws FsException {
+        return xattrs.get(id, name);
+    }
+
+    @Override
+    public StatFs statfs() throws FsException {
+        return space.statfs();
+    }
+}

@@ -1,0 +1,100 @@
+package jbtrfs.fs;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import jbtrfs.FsException;
+import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.format.BlockGroupFlags;
+import jbtrfs.format.BlockGroupItem;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.SuperBlock;
+import jbtrfs.volumes.Chunk;
+import jbtrfs.volumes.ChunkMap;
+
+/**
+ * Space by block group: one BLOCK_GROUP_ITEM per chunk (in the extent tree, or the block-group tree), summed by
+ * type and profile for {@code info}, and turned into statfs figures the way the kernel's btrfs_statfs does.
+ */
+final class SpaceReport {
+    /** The kernel keeps the first MiB of a device free and never allocates chunks there. */
+    private static final long DEVICE_RESERVED = 1L << 20;
+
+    private final SuperBlock sb;
+    private final ChunkMap chunks;
+    private final BTree blockGroupTree;
+
+    SpaceReport(SuperBlock sb, ChunkMap chunks, BTree blockGroupTree) {
+        this.sb = sb;
+        this.chunks = chunks;
+        this.blockGroupTree = blockGroupTree;
+    }
+
+    /** One block group: its chunk and its item. */
+    record BlockGroup(Chunk chunk, BlockGroupItem item) {
+    }
+
+    List<BlockGroup> blockGroups() throws FsException {
+        List<BlockGroup> out = new ArrayList<>();
+        for (Chunk chunk : chunks.chunks()) {
+            Cursor c = blockGroupTree.find(new Key(chunk.logical(), KeyType.BLOCK_GROUP_ITEM, chunk.length()));
+            if (c == null) {
+                throw new FsException("chunk at " + Long.toUnsignedString(chunk.logical()) + " has no block group item");
+            }
+            out.add(new BlockGroup(chunk, BlockGroupItem.read(c.buffer(), c.dataOffset())));
+        }
+        return out;
+    }
+
+    List<FsInfo.BlockGroupSummary> summaries() throws FsException {
+        Map<String, long[]> sums = new LinkedHashMap<>();
+        for (BlockGroup bg : blockGroups()) {
+            long flags = bg.chunk().item().type();
+            String key = BlockGroupFlags.typeName(flags) + "\u0000" + BlockGroupFlags.profileName(flags);
+            long[] s = sums.computeIfAbsent(key, k -> new long[3]);
+            s[0]++;
+            s[1] += bg.chunk().length();
+            s[2] += bg.item().used();
+        }
+        List<FsInfo.BlockGroupSummary> out = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : sums.entrySet()) {
+            String[] tp = e.getKey().split("\u0000");
+            long[] s = e.getValue();
+            out.add(new FsInfo.BlockGroupSummary(tp[0], tp[1], (int) s[0], s[1], s[2]));
+        }
+        return out;
+    }
+
+    /**
+     * statfs as btrfs_statfs computes it: total and free scaled by the data profile's copies, available = free
+     * space inside data block groups plus unallocated device space usable for data. The kernel also subtracts
+     * its global block reserve, which depends on run-time state; this leaves it out.
+     */
+    StatFs statfs() throws FsException {
+        long totalUsedDisk = 0;
+        long dataFreeDisk = 0;
+        long allocatedDisk = 0;
+        int dataFactor = 1;
+        for (BlockGroup bg : blockGroups()) {
+            long flags = bg.chunk().item().type();
+            int copies = bg.chunk().copies();
+            allocatedDisk += bg.chunk().length() * copies;
+            totalUsedDisk += bg.item().used() * copies;
+            if ((flags & BlockGroupFlags.DATA) != 0) {
+                dataFreeDisk += (bg.chunk().length() - bg.item().used()) * copies;
+                dataFactor = copies;
+            }
+        }
+        int bits = Integer.numberOfTrailingZeros(sb.sectorsize());
+        long blocks = (sb.totalBytes() / dataFactor) >>> bits;
+        long free = blocks - ((totalUsedDisk / dataFactor) >>> bits);
+        long unallocated = Math.max(0, sb.devItem().totalBytes() - DEVICE_RESERVED - allocatedDisk);
+        long avail = ((dataFreeDisk + unallocated) / dataFactor) >>> bits;
+        return new StatFs(sb.sectorsize(), blocks, Math.max(0, free), Math.min(Math.max(0, avail), Math.max(0, free)),
+                0, 0, 255);
+    }
+}

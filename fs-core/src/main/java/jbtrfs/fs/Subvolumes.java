@@ -1,0 +1,131 @@
+package jbtrfs.fs;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+
+import jbtrfs.CorruptBlockException;
+import jbtrfs.FsException;
+import jbtrfs.NotFoundException;
+import jbtrfs.csum.NameHash;
+import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.ctree.TreeBlockReader;
+import jbtrfs.format.DirItem;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.format.RootItem;
+import jbtrfs.format.RootRef;
+
+/** The subvolume and snapshot trees, found through their root items in the root tree. */
+final class Subvolumes {
+    private static final byte[] DEFAULT_NAME = "default".getBytes(StandardCharsets.US_ASCII);
+
+    private final BTree rootTree;
+    private final TreeBlockReader reader;
+    private final ConcurrentHashMap<Long, BTree> trees = new ConcurrentHashMap<>();
+
+    Subvolumes(BTree rootTree, TreeBlockReader reader) {
+        this.rootTree = rootTree;
+        this.reader = reader;
+    }
+
+    BTree rootTree() { return rootTree; }
+
+    /** The newest root item of tree {@code id}, or null when there is none. */
+    RootItem rootItem(long id) throws CorruptBlockException {
+        Cursor c = rootTree.seekFloor(Key.last(id, KeyType.ROOT_ITEM));
+        if (!c.valid() || c.key().objectid() != id || c.key().type() != KeyType.ROOT_ITEM) return null;
+        try {
+            return RootItem.read(c.buffer(), c.dataOffset(), c.dataSize());
+        } catch (IllegalArgumentException e) {
+            throw new CorruptBlockException(ObjectIds.ROOT_TREE, c.leaf().bytenr(), c.slot(), e.getMessage());
+        }
+    }
+
+    /** The tree with objectid {@code id}; {@link NotFoundException} when the root tree has no live root item. */
+    BTree tree(long id) throws FsException {
+        BTree t = trees.get(id);
+        if (t != null) return t;
+        RootItem item = rootItem(id);
+        if (item == null || item.refs() == 0) {
+            throw new NotFoundException("no tree " + id + " in the root tree");
+        }
+        t = new BTree(reader, id, item.bytenr(), item.level(), item.generation());
+        BTree raced = trees.putIfAbsent(id, t);
+        return raced != null ? raced : t;
+    }
+
+    /** The subvolume the kernel mounts by default: the root tree's "default" dir item, else the top level (5). */
+    long defaultSubvolume() throws FsException {
+        Cursor c = rootTree.find(new Key(ObjectIds.ROOT_TREE_DIR, KeyType.DIR_ITEM, NameHash.of(DEFAULT_NAME)));
+        if (c == null) return ObjectIds.FS_TREE;
+        for (DirItem d : readDirItems(c)) {
+            if (Arrays.equals(d.name(), DEFAULT_NAME)) {
+                long id = d.location().objectid();
+                return ObjectIds.isSubvolume(id) && rootItem(id) != null ? id : ObjectIds.FS_TREE;
+            }
+        }
+        return ObjectIds.FS_TREE;
+    }
+
+    /**
+     * Whether {@code child} is linked into directory {@code dirid} of {@code parent} under {@code name}: the
+     * ROOT_REF the kernel requires before it shows a subvolume there (else it shows an empty placeholder).
+     */
+    boolean linked(long parent, long dirid, byte[] name, long child) throws CorruptBlockException {
+        Cursor c = rootTree.find(new Key(parent, KeyType.ROOT_REF, child));
+        if (c == null) return false;
+        RootRef ref = RootRef.read(c.buffer(), c.dataOffset(), c.dataSize());
+        return ref.dirid() == dirid && Arrays.equals(ref.name(), name) && rootItem(child) != null;
+    }
+
+    /** Every subvolume and snapshot (not the top level) with its path from the top level. */
+    List<FsInfo.SubvolumeSummary> list() throws FsException {
+        List<FsInfo.SubvolumeSummary> out = new ArrayList<>();
+        Cursor c = rootTree.seek(Key.first(ObjectIds.FIRST_FREE, KeyType.ROOT_ITEM));
+        while (c.valid() && Long.compareUnsigned(c.key().objectid(), ObjectIds.LAST_FREE) <= 0) {
+            Key k = c.key();
+            if (k.type() == KeyType.ROOT_ITEM) {
+                RootItem item = RootItem.read(c.buffer(), c.dataOffset(), c.dataSize());
+                long id = k.objectid();
+                if (item.refs() > 0) {
+                    out.add(new FsInfo.SubvolumeSummary(id, path(id), item.generation(), item.readOnly(),
+                            k.offset() != 0));
+                }
+            }
+            c.next();
+        }
+        return out;
+    }
+
+    /** The path of subvolume {@code id} from the top level, following ROOT_BACKREFs and directory inode refs. */
+    private String path(long id) throws FsException {
+        List<String> parts = new ArrayList<>();
+        long cur = id;
+        for (int depth = 0; cur != ObjectIds.FS_TREE && depth < 256; depth++) {
+            Cursor c = rootTree.seek(Key.first(cur, KeyType.ROOT_BACKREF));
+            if (!c.valid() || c.key().objectid() != cur || c.key().type() != KeyType.ROOT_BACKREF) {
+                return "<unlinked>/" + String.join("/", parts);
+            }
+            long parent = c.key().offset();
+            RootRef ref = RootRef.read(c.buffer(), c.dataOffset(), c.dataSize());
+            parts.add(0, new String(ref.name(), StandardCharsets.UTF_8));
+            List<String> dirParts = Inodes.pathOfDirectory(tree(parent), ref.dirid());
+            parts.addAll(0, dirParts);
+            cur = parent;
+        }
+        return String.join("/", parts);
+    }
+
+    static List<DirItem> readDirItems(Cursor c) throws CorruptBlockException {
+        try {
+            return DirItem.readAll(c.buffer(), c.dataOffset(), c.dataSize());
+        } catch (IllegalArgumentException e) {
+            throw new CorruptBlockException(c.leaf().owner(), c.leaf().bytenr(), c.slot(), e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package jbtrfs.fs;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import jbtrfs.UnsupportedImageException;
+import jbtrfs.csum.ChecksumType;
+import jbtrfs.device.BlockDevice;
+import jbtrfs.format.Features;
+import jbtrfs.format.SuperBlock;
+
+/**
+ * Finds the superblock to mount from: every copy inside the device is read and checked (magic, bytenr, checksum),
+ * and the valid copy with the highest generation wins. Then the image is checked for what the read path supports.
+ */
+final class SuperBlocks {
+    private static final Logger LOG = LoggerFactory.getLogger(SuperBlocks.class);
+
+    private SuperBlocks() {
+    }
+
+    /** The newest valid superblock; a one-line {@link UnsupportedImageException} when there is none. */
+    static SuperBlock readBest(BlockDevice device) throws IOException {
+        SuperBlock best = null;
+        int copiesInside = 0;
+        int withMagic = 0;
+        String firstProblem = null;
+        for (long offset : SuperBlock.MIRROR_OFFSETS) {
+            if (offset + SuperBlock.SIZE > device.size()) break;
+            copiesInside++;
+            ByteBuffer b = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+            device.read(offset, b);
+            b.clear();
+            SuperBlock sb = SuperBlock.decode(b);
+            if (sb.magic() != SuperBlock.MAGIC) {
+                if (offset == SuperBlock.MIRROR_OFFSETS[0]) firstProblem = "no Btrfs magic at 64 KiB";
+                continue;
+            }
+            withMagic++;
+            String problem = checkCopy(sb, b, offset);
+            if (problem != null) {
+                LOG.warn("superblock copy at {}: {}", offset, problem);
+                if (firstProblem == null || withMagic == 1) firstProblem = problem;
+                continue;
+            }
+            if (best == null || sb.generation() > best.generation()) best = sb;
+        }
+        if (copiesInside == 0) {
+            throw new UnsupportedImageException("not a Btrfs image: " + device.size()
+                    + " bytes is too small to hold a superblock");
+        }
+        if (withMagic == 0) {
+            throw new UnsupportedImageException("not a Btrfs image: no superblock magic at 64 KiB");
+        }
+        if (best == null) {
+            throw new UnsupportedImageException("no valid superblock: " + firstProblem + " on every copy ("
+                    + withMagic + " with the Btrfs magic)");
+        }
+        return best;
+    }
+
+    private static String checkCopy(SuperBlock sb, ByteBuffer raw, long offset) {
+        if (sb.bytenr() != offset) return "bytenr field is " + sb.bytenr() + ", expected " + offset;
+        ChecksumType type;
+        try {
+            type = ChecksumType.fromCode(sb.csumType());
+        } catch (IllegalArgumentException e) {
+            return "unsupported checksum type " + sb.csumType();
+        }
+        if (!type.matches(raw, SuperBlock.CSUM_SIZE, SuperBlock.SIZE - SuperBlock.CSUM_SIZE, raw, 0)) {
+            return "bad superblock checksum";
+        }
+        return null;
+    }
+
+    /** Refuses what the read path cannot serve, with one line naming it. */
+    static void checkSupported(SuperBlock sb, long deviceSize) throws UnsupportedImageException {
+        long unsupported = sb.incompatFlags() & ~Features.INCOMPAT_READ_SUPPORTED;
+        if (unsupported != 0) {
+            throw new UnsupportedImageException("unsupported incompat feature: "
+                    + String.join(", ", Features.incompatNames(unsupported))
+                    + " (flags 0x" + Long.toHexString(unsupported) + ")");
+        }
+        if (!powerOfTwoBetween(sb.sectorsize(), 4096, 65536)) {
+            throw new UnsupportedImageException("unsupported sectorsize " + sb.sectorsize());
+        }
+        if (!powerOfTwoBetween(sb.nodesize(), 4096, 65536) || sb.nodesize() < sb.sectorsize()) {
+            throw new UnsupportedImageException("unsupported nodesize " + sb.nodesize() + " (sectorsize "
+                    + sb.sectorsize() + ")");
+        }
+        if (sb.numDevices() != 1) {
+            throw new UnsupportedImageException("multi-device filesystems are not supported (this one has "
+                    + sb.numDevices() + " devices)");
+        }
+        if (sb.devItem().totalBytes() > deviceSize) {
+            throw new UnsupportedImageException("image is truncated: the filesystem needs "
+                    + sb.devItem().totalBytes() + " bytes, the image has " + deviceSize);
+        }
+    }
+
+    private static boolean powerOfTwoBetween(int v, int min, int max) {
+        return v >= min && v <= max && Integer.bitCount(v) == 1;
+    }
+}

@@ -1,0 +1,58 @@
+package jbtrfs.volumes;
+
+import java.nio.ByteBuffer;
+import java.util.Collection;
+import java.util.Map;
+import java.util.TreeMap;
+
+import jbtrfs.format.ChunkItem;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+
+/**
+ * Logical-to-chunk mapping (≈ btrfs_mapping_tree): first bootstrapped from the superblock's sys_chunk_array,
+ * then filled from the chunk tree. Immutable once built; built single-threaded at open.
+ */
+public final class ChunkMap {
+    private final TreeMap<Long, Chunk> byLogical = new TreeMap<>(Long::compareUnsigned);
+
+    /** Adds a chunk; a chunk already known at that address is replaced (the chunk tree wins over the bootstrap). */
+    public void add(long logical, ChunkItem item) {
+        byLogical.put(logical, new Chunk(logical, item));
+    }
+
+    /** The chunk containing {@code address}, or null. */
+    public Chunk find(long address) {
+        Map.Entry<Long, Chunk> e = byLogical.floorEntry(address);
+        if (e == null || !e.getValue().contains(address)) return null;
+        return e.getValue();
+    }
+
+    public Collection<Chunk> chunks() {
+        return byLogical.values();
+    }
+
+    /**
+     * Parses the superblock's sys_chunk_array: (disk key, chunk item) pairs describing the SYSTEM chunks,
+     * which hold the chunk tree itself.
+     */
+    public static ChunkMap fromSysChunkArray(ByteBuffer array) {
+        ChunkMap map = new ChunkMap();
+        int p = 0;
+        int end = array.limit();
+        while (p < end) {
+            if (p + Key.SIZE > end) {
+                throw new IllegalArgumentException("sys_chunk_array ends inside a key at byte " + p);
+            }
+            Key key = Key.read(array, p);
+            p += Key.SIZE;
+            if (key.type() != KeyType.CHUNK_ITEM) {
+                throw new IllegalArgumentException("sys_chunk_array holds key " + key + ", expected a CHUNK_ITEM");
+            }
+            ChunkItem item = ChunkItem.read(array, p, end - p);
+            map.add(key.offset(), item);
+            p += ChunkItem.size(item.numStripes());
+        }
+        return map;
+    }
+}

@@ -1,0 +1,67 @@
+package jbtrfs.testing;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Makes images with mkfs.btrfs for tests; skips (with the reason printed) where mkfs.btrfs is missing. */
+public final class Images {
+    private Images() {
+    }
+
+    public static void requireMkfs() {
+        boolean present = Files.isExecutable(Path.of("/usr/sbin/mkfs.btrfs")) || Files.isExecutable(Path.of("/sbin/mkfs.btrfs"));
+        if (!present) System.out.println("SKIP: mkfs.btrfs is not installed (apt-get install btrfs-progs)");
+        assumeTrue(present, "mkfs.btrfs is not installed");
+    }
+
+    /** mkfs.btrfs --rootdir {@code source} into a new sparse image of {@code sizeMiB}, with extra options. */
+    public static Path mkfs(Path dir, Path source, int sizeMiB, String... options) throws IOException, InterruptedException {
+        requireMkfs();
+        Path image = dir.resolve("image-" + System.nanoTime() + ".img");
+        try (var raf = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            raf.setLength((long) sizeMiB << 20);
+        }
+        List<String> cmd = new ArrayList<>(List.of("mkfs.btrfs", "-q", "-f"));
+        cmd.addAll(List.of(options));
+        if (source != null) {
+            cmd.add("--rootdir");
+            cmd.add(source.toString());
+        }
+        cmd.add(image.toString());
+        Shell.run(cmd);
+        return image;
+    }
+
+    /** Skips (printing why) unless this is root with loop devices, as kernel-written images need. */
+    public static void requireRootAndLoop() {
+        boolean root = "root".equals(System.getProperty("user.name"));
+        boolean loop = Files.exists(Path.of("/dev/loop-control"));
+        if (!root || !loop) System.out.println("SKIP: kernel-written images need root and loop devices");
+        assumeTrue(root && loop, "needs root and loop devices");
+    }
+
+    /**
+     * A fresh image that the kernel wrote: mkfs, loop mount (with {@code mountOptions}), run the scenario script
+     * inside, unmount.
+     */
+    public static Path kernelWritten(Path dir, String scenario, int sizeMiB) throws Exception {
+        requireRootAndLoop();
+        Path image = mkfs(dir, null, sizeMiB);
+        Path mnt = Files.createTempDirectory(dir, "kernel-rw");
+        String opts = scenario.startsWith("compress-") ? ",compress-force=" + scenario.substring(9) : "";
+        Shell.sh("mount -o loop" + opts + " " + image + " " + mnt);
+        try {
+            // no pipefail: `yes | head` ends yes with SIGPIPE by design
+            Shell.sh("set +o pipefail\n" + Scenarios.script(scenario), mnt);
+        } finally {
+            Shell.sh("umount " + mnt);
+            Files.delete(mnt);
+        }
+        return image;
+    }
+}

@@ -1,0 +1,38 @@
+package jbtrfs.fuse;
+
+import java.io.IOException;
+
+import jbtrfs.ChecksumMismatchException;
+import jbtrfs.CorruptBlockException;
+import jbtrfs.InvalidArgumentException;
+import jbtrfs.IsDirectoryException;
+import jbtrfs.NoDataException;
+import jbtrfs.NotDirectoryException;
+import jbtrfs.NotFoundException;
+import jbtrfs.ReadOnlyException;
+import ru.serce.jnrfuse.ErrorCodes;
+
+/** The one place exceptions become errnos (negative, as FUSE wants them): specific first, EIO last. */
+final class ErrnoMapper {
+    private ErrnoMapper() {
+    }
+
+    static int errno(Throwable t) {
+        if (t instanceof NotFoundException) return -ErrorCodes.ENOENT();
+        if (t instanceof NotDirectoryException) return -ErrorCodes.ENOTDIR();
+        if (t instanceof IsDirectoryException) return -ErrorCodes.EISDIR();
+        if (t instanceof NoDataException) return -ErrorCodes.ENODATA();
+        if (t instanceof InvalidArgumentException) return -ErrorCodes.EINVAL();
+        if (t instanceof ReadOnlyException) return -ErrorCodes.EROFS();
+        if (t instanceof ChecksumMismatchException || t instanceof CorruptBlockException) return -ErrorCodes.EIO();
+        if (t instanceof IOException) return -ErrorCodes.EIO();
+        return -ErrorCodes.EIO();
+    }
+
+    /** Whether the error is an ordinary answer (not worth a log line), like a name that does not exist. */
+    static boolean expected(Throwable t) {
+        return t instanceof NotFoundException || t instanceof NoDataException || t instanceof NotDirectoryException
+                || t instanceof IsDirectoryException || t instanceof InvalidArgumentException
+                || t instanceof ReadOnlyException;
+    }
+}

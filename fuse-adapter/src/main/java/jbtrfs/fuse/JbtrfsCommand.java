@@ -1,0 +1,48 @@
+package jbtrfs.fuse;
+
+import java.io.PrintWriter;
+import java.util.List;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code jbtrfs} command line: mount, umount, info, bench-device. Errors are one line and a non-zero exit. */
+@Command(name = "jbtrfs", mixinStandardHelpOptions = true, version = "jbtrfs 0.1.0",
+        description = "A userspace Btrfs over FUSE.",
+        subcommands = {MountCommand.class, UmountCommand.class, InfoCommand.class, StatsCommand.class,
+                BenchDeviceCommand.class})
+public final class JbtrfsCommand implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (mount, umount, info, ...)");
+    }
+
+    public static void main(String[] args) {
+        List<String> a = List.of(args);
+        Logging.configure(a.contains("mount") && (a.contains("-f") || a.contains("--foreground")));
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit code (tests call this). */
+    static int run(String... args) {
+        CommandLine cl = new CommandLine(new JbtrfsCommand());
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            if (e instanceof CliException c) {
+                err.println("jbtrfs: " + c.getMessage());
+                err.flush();
+                return c.exitCode();
+            }
+            org.slf4j.LoggerFactory.getLogger(JbtrfsCommand.class).debug("failure", e);
+            String msg = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            err.println("jbtrfs: " + msg.lines().findFirst().orElse(msg));
+            err.flush();
+            return 1;
+        });
+        return cl.execute(args);
+    }
+}

@@ -1,0 +1,23 @@
+package jbtrfs.fuse;
+
+/**
+ * slf4j-simple settings, made before the first logger exists: timestamps; level from JBTRFS_LOG, else info for a
+ * serving daemon and warn for short commands (whose output is for people).
+ */
+final class Logging {
+    private Logging() {
+    }
+
+    static void configure(boolean daemon) {
+        setDefault("org.slf4j.simpleLogger.showDateTime", "true");
+        setDefault("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSS");
+        setDefault("org.slf4j.simpleLogger.showShortLogName", "true");
+        setDefault("org.slf4j.simpleLogger.logFile", "System.err");
+        String level = System.getenv("JBTRFS_LOG");
+        setDefault("org.slf4j.simpleLogger.defaultLogLevel", level != null ? level : daemon ? "info" : "warn");
+    }
+
+    private static void setDefault(String key, String value) {
+        if (System.getProperty(key) == null) System.setProperty(key, value);
+    }
+}

@@ -1,0 +1,193 @@
+package jbtrfs.fuse;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import jbtrfs.device.Backend;
+import jbtrfs.fs.Filesystem;
+import jbtrfs.fs.MountOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code jbtrfs mount}: checks what a mount needs, then either serves FUSE in this process ({@code -f}) or starts
+ * itself again as a background daemon and returns once the mount is live, like fuse2fs.
+ */
+@Command(name = "mount", description = "Mount a Btrfs image through FUSE.")
+final class MountCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(MountCommand.class);
+    private static final long MOUNT_TIMEOUT_MS = 60_000;
+
+    @Option(names = "--read-only", description = "Mount read-only (today every mount is).")
+    boolean readOnly;
+
+    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), metrics=[HOST:]PORT, "
+            + "and FUSE options "
+            + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
+    List<String> options = new ArrayList<>();
+
+    @Option(names = {"-f", "--foreground"}, description = "Stay in the foreground and log to stderr.")
+    boolean foreground;
+
+    @Option(names = "--device-backend", paramLabel = "aio|uring|nio",
+            description = "How the image is read (default: nio, buffered, whose readahead suits FUSE reads).")
+    String deviceBackend;
+
+    @Parameters(index = "0", paramLabel = "IMAGE")
+    Path image;
+
+    @Parameters(index = "1", paramLabel = "MOUNTPOINT")
+    Path mountpoint;
+
+    @Override
+    public Integer call() throws Exception {
+        MountOptionParser parsed = MountOptionParser.parse(options);
+        if (deviceBackend != null) {
+            try {
+                Backend.parse(deviceBackend);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage(), 2);
+            }
+        }
+        checkPrerequisites();
+        if (!readOnly && !parsed.readOnlyRequested() && !foreground) {
+            System.err.println("jbtrfs: the write path is not built yet: mounting read-only");
+        }
+        return foreground ? serve(parsed) : startDaemon();
+    }
+
+    private void checkPrerequisites() throws CliException, IOException {
+        if (!Files.exists(image)) throw new CliException("image not found: " + image);
+        if (!Files.isReadable(image)) throw new CliException("image not readable: " + image);
+        if (!Files.exists(mountpoint)) throw new CliException("mountpoint does not exist: " + mountpoint);
+        if (!Files.isDirectory(mountpoint)) throw new CliException("mountpoint is not a directory: " + mountpoint);
+        String type = MountTable.typeAt(mountpoint);
+        if (type != null) throw new CliException("mountpoint is busy: " + mountpoint + " already has a " + type + " mount");
+        if (!Files.exists(Path.of("/dev/fuse"))) {
+            throw new CliException("no /dev/fuse: load the fuse module (modprobe fuse), or give a container "
+                    + "--device /dev/fuse --cap-add SYS_ADMIN");
+        }
+        if (Fusermount.path() == null) throw new CliException("fusermount not found: install the fuse package");
+    }
+
+    /** Serves the mount in this process until it is unmounted or the process is told to stop. */
+    private int serve(MountOptionParser parsed) throws Exception {
+        if (!readOnly && !parsed.readOnlyRequested()) {
+            LOG.warn("the write path is not built yet: mounting read-only");
+        }
+        MountOptions mo = new MountOptions(true, parsed.subvol(), parsed.subvolid(),
+                deviceBackend == null ? null : Backend.parse(deviceBackend));
+        MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
+                : new CompositeMeterRegistry();
+        Filesystem fs = Filesystem.open(image, mo, registry);
+        FilesystemMeters.bind(fs, registry);
+        MetricsServer metrics = null;
+        DaemonState state = DaemonState.forMountpoint(mountpoint);
+        if (parsed.metrics() != null) {
+            try {
+                metrics = MetricsServer.start(parsed.metrics(), (PrometheusMeterRegistry) registry);
+            } catch (CliException e) {
+                fs.close();
+                throw e;
+            }
+            state.writeMetrics(parsed.metrics().getHostString() + ":" + metrics.port());
+        }
+        JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize(), registry);
+        List<String> fuseArgs = new ArrayList<>();
+        fuseArgs.add("-o");
+        fuseArgs.add(parsed.fuseOptions(image.toAbsolutePath().toString()));
+        LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            // SIGTERM/SIGINT: leave no dead mountpoint behind
+            try {
+                fuse.umount();
+            } catch (RuntimeException e) {
+                LOG.debug("umount at shutdown", e);
+            }
+        }, "jbtrfs-shutdown"));
+        Thread readahead = new Thread(() -> Readahead.apply(mountpoint, parsed.readAheadKib()), "jbtrfs-readahead");
+        readahead.setDaemon(true);
+        readahead.start();
+        try {
+            fuse.mount(mountpoint, true, false, fuseArgs.toArray(new String[0]));
+        } finally {
+            if (metrics != null) {
+                metrics.close();
+                state.clearMetrics();
+            }
+            fs.close();
+        }
+        LOG.info("unmounted {}", mountpoint);
+        return 0;
+    }
+
+    /** Starts {@code jbtrfs mount -f} in the background with its output in a log file; waits until it is live. */
+    private int startDaemon() throws Exception {
+        DaemonState state = DaemonState.forMountpoint(mountpoint);
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        // JVM options (JBTRFS_JAVA_OPTS through the launcher) go to the daemon too
+        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.add("-jar");
+        cmd.add(Path.of(MountCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
+        cmd.add("mount");
+        cmd.add("-f");
+        cmd.add("--read-only");
+        if (deviceBackend != null) {
+            cmd.add("--device-backend");
+            cmd.add(deviceBackend);
+        }
+        for (String o : options) {
+            cmd.add("-o");
+            cmd.add(o);
+        }
+        cmd.add(image.toAbsolutePath().toString());
+        cmd.add(mountpoint.toAbsolutePath().toString());
+        Process child = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(state.logFile().toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .start();
+        state.writePid(child.pid());
+        long deadline = System.currentTimeMillis() + MOUNT_TIMEOUT_MS;
+        while (System.currentTimeMillis() < deadline) {
+            if ("fuse.jbtrfs".equals(MountTable.typeAt(mountpoint))) {
+                System.err.println("jbtrfs: mounted " + image + " at " + mountpoint + " (daemon pid " + child.pid()
+                        + ", log " + state.logFile() + ")");
+                return 0;
+            }
+            if (child.waitFor(100, TimeUnit.MILLISECONDS)) {
+                state.clear();
+                throw new CliException(lastProblem(state.logFile()));
+            }
+        }
+        child.destroy();
+        state.clear();
+        throw new CliException("the mount did not come up within " + MOUNT_TIMEOUT_MS / 1000 + " s (log "
+                + state.logFile() + ")");
+    }
+
+    /** The daemon's own one-line error from its log, without the "jbtrfs: " it already carries. */
+    private static String lastProblem(Path log) throws IOException {
+        List<String> lines = Files.readAllLines(log);
+        for (int i = lines.size() - 1; i >= 0; i--) {
+            String l = lines.get(i).trim();
+            if (l.startsWith("jbtrfs: ")) return l.substring(8);
+        }
+        for (int i = lines.size() - 1; i >= 0; i--) {
+            if (!lines.get(i).isBlank()) return "the daemon failed: " + lines.get(i).trim() + " (log " + log + ")";
+        }
+        return "the daemon exited without a word (log " + log + ")";
+    }
+}

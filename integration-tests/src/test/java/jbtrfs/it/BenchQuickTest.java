@@ -1,0 +1,48 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Shell;
+
+/** The fio harness end to end in its --quick mode: every job measured or n/a, fio's JSON kept, a chart drawn. */
+class BenchQuickTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void quick_run_writes_table_json_and_chart() throws Exception {
+        Prereq.requireFuse();
+        boolean tools = Shell.attempt(List.of("sh", "-c", "command -v fio && command -v fuse2fs")).exitCode() == 0;
+        if (!tools) System.out.println("SKIP: fio or fuse2fs is not installed");
+        assumeTrue(tools, "fio or fuse2fs is not installed");
+        Path out = tmp.resolve("out");
+        Path repo = Jbtrfs.launcher().getParent().getParent();
+        Shell.run(List.of(repo.resolve("bench/run").toString(), "--quick", "--out", out.toString(), "--work",
+                tmp.resolve("work").toString()));
+        String md = Files.readString(out.resolve("summary.md"));
+        for (String job : List.of("seq-read", "rand-read", "metadata-stat", "seq-write-w", "rand-write-w",
+                "rand-write-fsync-w", "metadata-create-w", "metadata-unlink-w", "untar-w", "rm-rf-w")) {
+            String row = md.lines().filter(l -> l.startsWith("| " + job + " |")).findFirst().orElse("");
+            String[] cells = row.split("\\|");
+            assertEquals(8, cells.length, "row for " + job + ": " + row);
+            assertTrue(cells[3].trim().matches("[0-9.]+"), "kernel measured " + job + ": " + row);
+            assertTrue(cells[5].trim().matches("[0-9.]+"), "fuse2fs measured " + job + ": " + row);
+            // jbtrfs mounts read-only today: its reads are measured, its writes are n/a
+            assertEquals(job.endsWith("-w"), cells[4].trim().equals("n/a"), "jbtrfs " + job + ": " + row);
+        }
+        assertTrue(Files.readString(out.resolve("jbtrfs/seq-read.json")).contains("\"jobname\" : \"seq-read\""));
+        byte[] png = Files.readAllBytes(out.resolve("relative.png"));
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
+    }
+}

@@ -1,0 +1,179 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.zip.CRC32C;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.ImageDamage;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+
+/**
+ * The command line as a user meets it: one-line errors with a non-zero exit for every refusal, EIO exactly where
+ * an image is damaged, a huge directory listed completely, and {@code info} agreeing with dump-super.
+ */
+class CommandLineTest {
+    @TempDir
+    Path tmp;
+    Path mnt;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Prereq.requireFuse();
+        mnt = Files.createDirectory(tmp.resolve("mnt"));
+    }
+
+    private Path image() throws Exception {
+        Path src = Files.createDirectory(tmp.resolve("src" + System.nanoTime()));
+        Files.write(src.resolve("good"), new byte[300_000]);
+        byte[] b = new byte[300_000];
+        new java.util.Random(1).nextBytes(b);
+        Files.write(src.resolve("victim"), b);
+        return Images.mkfs(tmp, src, 256);
+    }
+
+    /** The refusal: exit code 1 and exactly one line, "jbtrfs: ...". */
+    private static String refusal(String... args) throws Exception {
+        Shell.Result r = Jbtrfs.run(args);
+        assertEquals(1, r.exitCode(), r.output());
+        List<String> lines = r.output().lines().filter(l -> !l.isBlank()).toList();
+        assertEquals(1, lines.size(), "one line: " + r.output());
+        assertTrue(lines.get(0).startsWith("jbtrfs: "), lines.get(0));
+        return lines.get(0).substring(8);
+    }
+
+    @Test
+    void mount_refusals_are_one_line() throws Exception {
+        assertEquals("image not found: " + tmp.resolve("nope.img"),
+                refusal("mount", "--read-only", tmp.resolve("nope.img").toString(), mnt.toString()));
+        Path image = image();
+        assertEquals("mountpoint does not exist: " + tmp.resolve("nodir"),
+                refusal("mount", "--read-only", image.toString(), tmp.resolve("nodir").toString()));
+        Path zeros = tmp.resolve("zeros.img");
+        try (RandomAccessFile raf = new RandomAccessFile(zeros.toFile(), "rw")) {
+            raf.setLength(64 << 20);
+        }
+        assertEquals("not a Btrfs image: no superblock magic at 64 KiB",
+                refusal("mount", "--read-only", zeros.toString(), mnt.toString()));
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
+            assertTrue(refusal("mount", "--read-only", image.toString(), mnt.toString())
+                    .startsWith("mountpoint is busy: " + mnt));
+        }
+        assertEquals("not mounted: " + mnt, refusal("umount", mnt.toString()));
+    }
+
+    @Test
+    void damaged_superblocks_and_features_are_refused_by_name() throws Exception {
+        Path image = image();
+        ImageDamage.patchSuperblocks(image, b -> b.putLong(188, b.getLong(188) | (1L << 13)));
+        assertEquals("unsupported incompat feature: extent_tree_v2 (flags 0x2000)",
+                refusal("mount", "--read-only", image.toString(), mnt.toString()));
+        Path bad = image();
+        for (long off : new long[] {64L << 10, 64L << 20}) ImageDamage.flipByte(bad, off + 300);
+        assertTrue(refusal("mount", "--read-only", bad.toString(), mnt.toString())
+                .contains("bad superblock checksum on every copy"));
+        Path truncated = image();
+        try (RandomAccessFile raf = new RandomAccessFile(truncated.toFile(), "rw")) {
+            raf.setLength(100 << 20);
+        }
+        assertTrue(refusal("mount", "--read-only", truncated.toString(), mnt.toString())
+                .startsWith("image is truncated"));
+    }
+
+    @Test
+    void damaged_data_is_eio_for_that_file_only() throws Exception {
+        Path image = image();
+        ImageDamage.flipByte(image, ImageDamage.physical(image, ImageDamage.firstExtentOf(image, "victim")) + 5000);
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
+            Shell.Result cat = Shell.attempt(List.of("cat", mnt.resolve("victim").toString()));
+            assertTrue(cat.exitCode() != 0 && cat.output().contains("Input/output error"), cat.output());
+            Shell.Result tail = Shell.attempt(List.of("dd", "if=" + mnt.resolve("victim"), "of=/dev/null", "bs=4096",
+                    "skip=10", "iflag=direct"));
+            assertEquals(0, tail.exitCode(), "sectors past the damage read fine: " + tail.output());
+            assertEquals(300_000, Files.readAllBytes(mnt.resolve("good")).length);
+        }
+    }
+
+    @Test
+    void a_directory_of_100k_entries_lists_completely() throws Exception {
+        Path src = Files.createDirectories(tmp.resolve("bigsrc/big"));
+        for (int i = 0; i < 100_000; i++) Files.createFile(src.resolve("f" + i));
+        Path image = Images.mkfs(tmp, tmp.resolve("bigsrc"), 512);
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
+            assertEquals("100002", Shell.sh("ls -f " + mnt.resolve("big") + " | wc -l").trim());
+            try (var list = Files.list(mnt.resolve("big"))) {
+                assertEquals(100_000, list.map(p -> p.getFileName().toString()).distinct().count());
+            }
+        }
+    }
+
+    @Test
+    void info_agrees_with_dump_super() throws Exception {
+        Path image = image();
+        Shell.Result r = Jbtrfs.run("info", image.toString());
+        assertEquals(0, r.exitCode(), r.output());
+        String sb = Shell.run(List.of("btrfs", "inspect-internal", "dump-super", image.toString()));
+        Matcher fsid = Pattern.compile("^fsid\\s+(\\S+)", Pattern.MULTILINE).matcher(sb);
+        Matcher gen = Pattern.compile("^generation\\s+(\\d+)", Pattern.MULTILINE).matcher(sb);
+        assertTrue(fsid.find() && gen.find());
+        assertTrue(r.output().contains("fsid:               " + fsid.group(1)), r.output());
+        assertTrue(r.output().contains("generation:         " + gen.group(1)), r.output());
+        assertTrue(r.output().contains("mixed_backref, extended_iref, skinny_metadata, no_holes"), r.output());
+        assertTrue(r.output().matches("(?s).*METADATA\\s+DUP\\s+1.*"), r.output());
+    }
+
+    @Test
+    void bench_device_prints_json_last() throws Exception {
+        Path file = tmp.resolve("bench.img");
+        Shell.Result r = Jbtrfs.run("bench-device", "--file", file.toString(), "--size", "16M", "--rw", "randread",
+                "--bs", "4k", "--qd", "4", "--seconds", "1", "--backend", "nio");
+        assertEquals(0, r.exitCode(), r.output());
+        List<String> lines = r.output().lines().filter(l -> !l.isBlank()).toList();
+        String last = lines.get(lines.size() - 1);
+        assertTrue(last.matches("\\{\"backend\":\"nio\",\"rw\":\"randread\",\"bs\":4096,\"qd\":4,\"iops\":[0-9.]+,"
+                + "\"mib_s\":[0-9.]+,\"p50_us\":[0-9.]+,\"p99_us\":[0-9.]+}"), last);
+    }
+
+    @Test
+    void unicode_names_survive_a_c_locale() throws Exception {
+        Path src = Files.createDirectory(tmp.resolve("usrc"));
+        String name = "unicod\u00e9-\u4e2d\u6587-\uD83D\uDE00";
+        Files.writeString(src.resolve(name), "u");
+        Path image = Images.mkfs(tmp, src, 256);
+        // as a container or CI job without a locale starts us
+        String env = "env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C LC_ALL=C ";
+        Shell.sh(env + Jbtrfs.launcher() + " mount --read-only " + image + " " + mnt);
+        try {
+            assertEquals("u", Files.readString(mnt.resolve(name)));
+            try (var list = Files.list(mnt)) {
+                assertEquals(List.of(name), list.map(p -> p.getFileName().toString()).toList());
+            }
+        } finally {
+            Shell.sh(Jbtrfs.launcher() + " umount " + mnt);
+        }
+    }
+
+    @Test
+    void writes_are_refused_with_erofs() throws Exception {
+        Path image = image();
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
+            Shell.Result touch = Shell.attempt(List.of("touch", mnt.resolve("new").toString()));
+            assertTrue(touch.output().contains("Read-only file system"), touch.output());
+            Shell.Result rm = Shell.attempt(List.of("rm", "-f", mnt.resolve("good").toString()));
+            assertTrue(rm.output().contains("Read-only file system"), rm.output());
+        }
+    }
+}

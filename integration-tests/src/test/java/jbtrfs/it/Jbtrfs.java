@@ -1,0 +1,50 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import jbtrfs.testing.Shell;
+
+/** Runs {@code bin/jbtrfs} from the repository under test, and holds a mount that {@link #close} unmounts. */
+final class Jbtrfs implements AutoCloseable {
+    private final Path mountpoint;
+
+    private Jbtrfs(Path mountpoint) {
+        this.mountpoint = mountpoint;
+    }
+
+    static Path launcher() {
+        return Path.of(System.getProperty("jbtrfs.home", "..")).toAbsolutePath().normalize().resolve("bin/jbtrfs");
+    }
+
+    /** Runs the launcher with {@code args}: exit code and output. */
+    static Shell.Result run(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(launcher().toString());
+        cmd.addAll(List.of(args));
+        return Shell.attempt(cmd);
+    }
+
+    /** {@code jbtrfs mount --read-only [extra] image mountpoint}; fails the test with the output when it fails. */
+    static Jbtrfs mount(Path image, Path mountpoint, String... extra) throws Exception {
+        List<String> args = new ArrayList<>(List.of("mount", "--read-only"));
+        args.addAll(List.of(extra));
+        args.add(image.toString());
+        args.add(mountpoint.toString());
+        Shell.Result r = run(args.toArray(new String[0]));
+        assertEquals(0, r.exitCode(), "mount failed: " + r.output());
+        return new Jbtrfs(mountpoint);
+    }
+
+    @Override
+    public void close() throws Exception {
+        Shell.Result r = run("umount", mountpoint.toString());
+        assertEquals(0, r.exitCode(), "umount failed: " + r.output());
+        assertEquals(false, Files.readString(Path.of("/proc/self/mounts")).contains(" " + mountpoint + " "),
+                "still mounted after umount");
+    }
+}

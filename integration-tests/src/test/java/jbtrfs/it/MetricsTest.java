@@ -1,0 +1,104 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+
+/** The metrics endpoint scraped by a real HTTP client while a mount serves reads. */
+class MetricsTest {
+    private static final int FILE_SIZE = 3_000_000;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void prerequisites() {
+        Prereq.requireFuse();
+    }
+
+    private Path image(String name) throws Exception {
+        Path src = Files.createDirectory(tmp.resolve("src-" + name));
+        byte[] b = new byte[FILE_SIZE];
+        new Random(3).nextBytes(b);
+        Files.write(src.resolve("data.bin"), b);
+        return Images.mkfs(tmp, src, 256);
+    }
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static String get(int port, String path) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), path);
+        return r.body();
+    }
+
+    private static double value(String metrics, String series) {
+        Matcher m = Pattern.compile("^" + Pattern.quote(series) + " (\\S+)$", Pattern.MULTILINE).matcher(metrics);
+        assertTrue(m.find(), "no " + series + " in the scrape");
+        return Double.parseDouble(m.group(1));
+    }
+
+    @Test
+    void counters_follow_the_workload_on_two_mounts() throws Exception {
+        int p1 = freePort();
+        int p2 = freePort();
+        Path m1 = Files.createDirectory(tmp.resolve("m1"));
+        Path m2 = Files.createDirectory(tmp.resolve("m2"));
+        try (Jbtrfs a = Jbtrfs.mount(image("a"), m1, "-o", "metrics=127.0.0.1:" + p1);
+             Jbtrfs b = Jbtrfs.mount(image("b"), m2, "-o", "metrics=" + p2)) {
+            assertEquals("ok\n", get(p1, "/health"));
+            assertEquals("ok\n", get(p2, "/health"));
+            double before = value(get(p1, "/metrics"), "jbtrfs_fuse_read_bytes_total");
+            assertEquals(FILE_SIZE, Files.readAllBytes(m1.resolve("data.bin")).length);
+            String after = get(p1, "/metrics");
+            double read = value(after, "jbtrfs_fuse_read_bytes_total") - before;
+            assertTrue(read >= FILE_SIZE && read <= FILE_SIZE + (1 << 20), "bytes read through the mount: " + read);
+            assertTrue(value(after, "jbtrfs_fuse_operations_seconds_count{op=\"read\"}") > 0);
+            assertTrue(value(after, "jbtrfs_space_bytes{state=\"used\",type=\"DATA\"}") >= FILE_SIZE);
+            assertEquals(0.0, value(after, "jbtrfs_checksum_failures_total{kind=\"data\"}"));
+            // the other mount did no reads
+            assertEquals(0.0, value(get(p2, "/metrics"), "jbtrfs_fuse_read_bytes_total"));
+            Shell.Result stats = Jbtrfs.run("stats", m1.toString());
+            assertEquals(0, stats.exitCode(), stats.output());
+            assertTrue(stats.output().contains("jbtrfs_fuse_read_bytes_total"), stats.output());
+        }
+    }
+
+    @Test
+    void a_port_in_use_fails_the_mount_cleanly() throws Exception {
+        Path mnt = Files.createDirectory(tmp.resolve("m"));
+        try (ServerSocket busy = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            int port = busy.getLocalPort();
+            Shell.Result r = Jbtrfs.run("mount", "--read-only", "-o", "metrics=127.0.0.1:" + port,
+                    image("c").toString(), mnt.toString());
+            assertEquals(1, r.exitCode(), r.output());
+            assertTrue(r.output().trim().startsWith("jbtrfs: metrics endpoint: cannot listen on 127.0.0.1:" + port),
+                    r.output());
+            assertEquals(1, r.output().trim().lines().count(), r.output());
+            assertTrue(!Files.readString(Path.of("/proc/self/mounts")).contains(" " + mnt + " "), "not mounted");
+        }
+    }
+}
