@@ -4,9 +4,9 @@ package jbtrfs.compress;
  * Raw LZO1X block decompression, with the acceptance rules of the kernel's {@code lzo1x_decompress_safe}.
  *
  * <p>Written from the stream description in the kernel's Documentation/staging/lzo.rst. We do not use aircompressor's
- * LzoDecompressor: it treats every 0x11 instruction as an end marker (0x11 with a non-zero distance is a legal
- * 16..48 KiB match, which 64 KiB-sector images can contain), accepts concatenated blocks and trailing bytes, and
- * reads through Unsafe. Every access here is a bounds-checked array access.
+ * LzoDecompressor (0.27): it accepts streams the kernel rejects (two blocks back to back, end markers of another
+ * length), and it reads through Unsafe, so its memory safety rests on its own checks (CVE-2024-36114 was such a gap,
+ * fixed in 0.27). Every access here is a bounds-checked array access, ~150 lines we can reason about.
  *
  * <p>The stream is a sequence of instructions; each match may be followed by 0..3 literals whose count ("state")
  * changes how the next 0000xxxx instruction reads. The stream ends with the instruction 0001H001 whose 14-bit
