@@ -164,4 +164,93 @@ class DecompressorRoundTripTest {
             assertArrayEquals(Arrays.copyOf(data, 10000), decompress(type, onDisk(c), 10000), type.toString());
         }
     }
+    /** Output of the zstd command-line tool for {@code data}, or a skipped test when it is not installed. */
+    static byte[] zstdCli(byte[] data, String... options) throws Exception {
+        boolean installed = java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/zstd"));
+        if (!installed) {
+            System.out.println("SKIPPED: /usr/bin/zstd (package zstd) not installed");
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(installed, "/usr/bin/zstd not installed");
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("/usr/bin/zstd", "-q", "-c"));
+        cmd.addAll(java.util.List.of(options));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        Thread feeder = new Thread(() -> {
+            try (var in = p.getOutputStream()) {
+                in.write(data);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        feeder.start();
+        byte[] out = p.getInputStream().readAllBytes();
+        feeder.join();
+        assertEquals(0, p.waitFor(), "zstd exit status");
+        return out;
+    }
+
+    @Test
+    void zstd_cliFrames_withoutContentSize_withChecksum() throws Exception {
+        byte[] data = text(128 * 1024);
+        // Descriptor byte 4: Frame_Content_Size_flag in bits 7-6, Single_Segment in bit 5, checksum in bit 2.
+        byte[] noSize = zstdCli(data, "--no-content-size", "--no-check", "-19");
+        assertEquals(0, (noSize[4] & 0xFF) >>> 6, "frame has no content size");
+        assertEquals(0, noSize[4] & 0x20, "no single-segment flag (it would imply a size)");
+        assertArrayEquals(data, decompress(CompressionType.ZSTD, onDisk(noSize), data.length));
+        assertArrayEquals(Arrays.copyOf(data, 70_000), decompress(CompressionType.ZSTD, onDisk(noSize), 70_000));
+
+        byte[] checked = zstdCli(data, "--check", "-1");
+        assertEquals(4, checked[4] & 0x04, "frame has a content checksum");
+        assertArrayEquals(data, decompress(CompressionType.ZSTD, onDisk(checked), data.length));
+        byte[] badChecksum = checked.clone();
+        badChecksum[badChecksum.length - 1] ^= 1;
+        assertThrows(CorruptCompressedDataException.class,
+                () -> decompress(CompressionType.ZSTD, onDisk(badChecksum), data.length));
+    }
+
+    @Test
+    void lzo_largerSectors_roundTrip() throws Exception {
+        // Sectors of 16 and 64 KiB (the kernel here mounts only 4 KiB ones): segments, padding and long matches.
+        byte[] data = text(128 * 1024);
+        byte[] noise = new byte[30_000];
+        new Random(8).nextBytes(noise);
+        System.arraycopy(noise, 0, data, 10_000, noise.length);
+        System.arraycopy(noise, 0, data, 90_000, noise.length); // repeats 80000 bytes later
+        for (int sector : new int[] {8192, 16384, 65536}) {
+            byte[] framed = btrfsLzo(data, sector);
+            int padded = (framed.length + sector - 1) / sector * sector;
+            byte[] dst = new byte[data.length];
+            Decompressor.decompress(CompressionType.LZO, ByteBuffer.wrap(Arrays.copyOf(framed, padded)), dst,
+                    data.length, sector);
+            assertArrayEquals(data, dst, "sector " + sector);
+        }
+    }
+
+    @Test
+    void decompress_concurrentThreads_agree() throws Exception {
+        byte[] data = text(128 * 1024);
+        byte[][] inputs = {zlib(data), btrfsLzo(data, SECTOR), zstd(data)};
+        CompressionType[] types = {CompressionType.ZLIB, CompressionType.LZO, CompressionType.ZSTD};
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            java.util.List<java.util.concurrent.Future<Boolean>> results = new java.util.ArrayList<>();
+            for (int task = 0; task < 8; task++) {
+                int t = task % 3;
+                results.add(pool.submit(() -> {
+                    byte[] dst = new byte[data.length];
+                    for (int round = 0; round < 30; round++) {
+                        Decompressor.decompress(types[t], onDisk(inputs[t]), dst, dst.length, SECTOR);
+                        if (!Arrays.equals(data, dst)) {
+                            return false;
+                        }
+                    }
+                    return true;
+                }));
+            }
+            for (java.util.concurrent.Future<Boolean> f : results) {
+                org.junit.jupiter.api.Assertions.assertTrue(f.get());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
