@@ -252,11 +252,11 @@ public final class Decompressor {
             int room = dstLength - produced;
             int got;
             if (room >= maxSegment) {
-                got = Lzo1x.decompress(in, off + cur, segLen, dst, produced, maxSegment);
+                got = ws.lzo.decompress(in, off + cur, segLen, dst, produced, maxSegment);
             } else {
                 // Near the end of dst: decode into scratch, since the kernel accepts (and drops) output past ram_bytes.
                 byte[] buf = ws.output(maxSegment);
-                got = Lzo1x.decompress(in, off + cur, segLen, buf, 0, maxSegment);
+                got = ws.lzo.decompress(in, off + cur, segLen, buf, 0, maxSegment);
                 System.arraycopy(buf, 0, dst, produced, Math.min(got, room));
             }
             produced += got;
@@ -286,7 +286,7 @@ public final class Decompressor {
                     + Integer.toUnsignedString(segLen) + " do not match a payload of " + len + " bytes");
         }
         byte[] buf = ws.output(sectorSize);
-        int got = Lzo1x.decompress(in, off + 2 * LZO_LEN, segLen, buf, 0, sectorSize);
+        int got = ws.lzo.decompress(in, off + 2 * LZO_LEN, segLen, buf, 0, sectorSize);
         if (got < dstLength) {
             throw new CorruptCompressedDataException("inline lzo data ends after " + got + " of " + dstLength + " bytes");
         }
@@ -335,6 +335,7 @@ public final class Decompressor {
         final Inflater inflater = new Inflater(true);
         final Adler32 adler32 = new Adler32();
         final ZstdDecompressor zstd = new ZstdDecompressor();
+        final Lzo1x.Decoder lzo = new Lzo1x.Decoder();
         private byte[] input = new byte[0];
         private byte[] output = new byte[0];
 

@@ -31,22 +31,26 @@ final class Lzo1x {
      */
     static int decompress(byte[] in, int inOff, int inLen, byte[] out, int outOff, int outMax)
             throws CorruptCompressedDataException {
-        Reader r = new Reader(in, inOff, inLen, out, outOff, outMax);
-        return r.run();
+        return new Decoder().decompress(in, inOff, inLen, out, outOff, outMax);
     }
 
-    /** The decoding state of one call; a fresh object keeps the static entry point thread-safe. */
-    private static final class Reader {
-        private final byte[] in;
-        private final int inStart;
-        private final int inEnd;
-        private final byte[] out;
-        private final int outStart;
-        private final int outEnd;
+    /**
+     * The decoding state of one block. Not thread-safe: {@link Decompressor} keeps one per thread and reuses it, so
+     * a segment costs no allocation.
+     */
+    static final class Decoder {
+        private byte[] in;
+        private int inStart;
+        private int inEnd;
+        private byte[] out;
+        private int outStart;
+        private int outEnd;
         private int ip;
         private int op;
 
-        Reader(byte[] in, int inOff, int inLen, byte[] out, int outOff, int outMax) {
+        /** As {@link Lzo1x#decompress}. */
+        int decompress(byte[] in, int inOff, int inLen, byte[] out, int outOff, int outMax)
+                throws CorruptCompressedDataException {
             java.util.Objects.checkFromIndexSize(inOff, inLen, in.length);
             java.util.Objects.checkFromIndexSize(outOff, outMax, out.length);
             this.in = in;
@@ -57,9 +61,16 @@ final class Lzo1x {
             this.outEnd = outOff + outMax;
             this.ip = inOff;
             this.op = outOff;
+            try {
+                return run();
+            } finally {
+                // Drop the references: a per-thread decoder must not keep the caller's arrays alive.
+                this.in = null;
+                this.out = null;
+            }
         }
 
-        int run() throws CorruptCompressedDataException {
+        private int run() throws CorruptCompressedDataException {
             // The shortest stream is the end marker alone.
             if (inEnd - inStart < 3) {
                 throw error("block of " + (inEnd - inStart) + " bytes is shorter than an end marker");

@@ -9,6 +9,9 @@ package jbtrfs.compress;
 final class ZstdFrame {
     static final int MAGIC = 0xFD2FB528;
     private static final int MAX_BLOCK_SIZE = 128 * 1024;
+    /** Bytes of Dictionary_ID and Frame_Content_Size for each value of their 2-bit flags. */
+    private static final int[] DICT_ID_SIZES = {0, 1, 2, 4};
+    private static final int[] FCS_SIZES = {0, 2, 4, 8};
 
     /** Bytes the frame occupies. */
     final int length;
@@ -41,14 +44,14 @@ final class ZstdFrame {
         if (!singleSegment) {
             pos++; // Window_Descriptor
         }
-        int dictIdSize = new int[] {0, 1, 2, 4}[dictIdFlag];
+        int dictIdSize = DICT_ID_SIZES[dictIdFlag];
         if (dictIdSize > 0) {
             if (le(in, off + pos, dictIdSize, len - pos) != 0) {
                 throw error("frame needs a dictionary, which Btrfs never uses");
             }
             pos += dictIdSize;
         }
-        int fcsSize = new int[] {singleSegment ? 1 : 0, 2, 4, 8}[fcsFlag];
+        int fcsSize = fcsFlag == 0 ? (singleSegment ? 1 : 0) : FCS_SIZES[fcsFlag];
         long contentSize = -1;
         if (fcsSize > 0) {
             if (pos + fcsSize > len) {
