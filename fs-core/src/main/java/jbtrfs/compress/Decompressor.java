@@ -79,7 +79,7 @@ public final class Decompressor {
             switch (type) {
                 case NONE:
                     if (srcLen < dstLength) {
-                        throw new CorruptCompressedDataException(
+                        throw corrupt(
                                 "uncompressed extent holds " + srcLen + " bytes, expected " + dstLength);
                     }
                     System.arraycopy(in, inOff, dst, 0, dstLength);
@@ -115,15 +115,15 @@ public final class Decompressor {
     private static void zlib(Workspace ws, byte[] in, int off, int len, byte[] dst, int dstLength, int sectorSize,
             boolean inline) throws CorruptCompressedDataException {
         if (len <= 2) {
-            throw new CorruptCompressedDataException("zlib stream of " + len + " bytes is too short");
+            throw corrupt("zlib stream of " + len + " bytes is too short");
         }
         int cmf = in[off] & 0xFF;
         int flg = in[off + 1] & 0xFF;
         if ((cmf & 0x0F) != 8 || (flg & 0x20) != 0 || ((cmf << 8) + flg) % 31 != 0) {
-            throw new CorruptCompressedDataException(String.format("bad zlib header %02x %02x", cmf, flg));
+            throw corrupt(String.format("bad zlib header %02x %02x", cmf, flg));
         }
         if ((cmf >>> 4) > 7) {
-            throw new CorruptCompressedDataException("zlib window of 2^" + ((cmf >>> 4) + 8) + " bytes exceeds 32 KiB");
+            throw corrupt("zlib window of 2^" + ((cmf >>> 4) + 8) + " bytes exceeds 32 KiB");
         }
         Inflater inflater = ws.inflater;
         inflater.reset();
@@ -141,10 +141,10 @@ public final class Decompressor {
                     n += got;
                 }
                 if (!inflater.finished()) {
-                    throw new CorruptCompressedDataException("inline zlib stream does not end within " + buf.length + " bytes");
+                    throw corrupt("inline zlib stream does not end within " + buf.length + " bytes");
                 }
                 if (n < dstLength) {
-                    throw new CorruptCompressedDataException("inline zlib stream ends after " + n + " of " + dstLength + " bytes");
+                    throw corrupt("inline zlib stream ends after " + n + " of " + dstLength + " bytes");
                 }
                 Adler32 adler = ws.adler32;
                 adler.reset();
@@ -157,7 +157,7 @@ public final class Decompressor {
             while (n < dstLength && !inflater.finished()) {
                 int got = inflater.inflate(dst, n, dstLength - n);
                 if (got == 0 && !inflater.finished()) {
-                    throw new CorruptCompressedDataException("zlib stream truncated after " + n + " of " + dstLength
+                    throw corrupt("zlib stream truncated after " + n + " of " + dstLength
                             + " bytes (input exhausted before the end of the stream)");
                 }
                 n += got;
@@ -179,19 +179,19 @@ public final class Decompressor {
         }
     }
 
-    /** Inflates the rest of a stream into {@code buf} (discarded), feeding {@code adler}; bounded by the extent size. */
+    /** Inflates the rest of a stream into {@code buf} (discarded), feeding {@code adler}; bounded by extent size. */
     private static void drain(Inflater inflater, byte[] buf, Adler32 adler)
             throws DataFormatException, CorruptCompressedDataException {
         long extra = 0;
         while (!inflater.finished()) {
             int got = inflater.inflate(buf, 0, buf.length);
             if (got == 0 && !inflater.finished()) {
-                throw new CorruptCompressedDataException("zlib stream truncated: input exhausted before the end of the stream");
+                throw corrupt("zlib stream truncated: input exhausted before the end of the stream");
             }
             adler.update(buf, 0, got);
             extra += got;
             if (extra > MAX_UNCOMPRESSED) {
-                throw new CorruptCompressedDataException("zlib stream continues more than " + MAX_UNCOMPRESSED
+                throw corrupt("zlib stream continues more than " + MAX_UNCOMPRESSED
                         + " bytes past ram_bytes");
             }
         }
@@ -206,12 +206,12 @@ public final class Decompressor {
             throws CorruptCompressedDataException {
         int trailer = end - inflater.getRemaining();
         if (end - trailer < 4) {
-            throw new CorruptCompressedDataException("zlib stream lacks its Adler-32 trailer");
+            throw corrupt("zlib stream lacks its Adler-32 trailer");
         }
         long stored = (long) (in[trailer] & 0xFF) << 24 | (in[trailer + 1] & 0xFF) << 16
                 | (in[trailer + 2] & 0xFF) << 8 | (in[trailer + 3] & 0xFF);
         if (computed != stored) {
-            throw new CorruptCompressedDataException(String.format(
+            throw corrupt(String.format(
                     "zlib Adler-32 mismatch: stored %08x, data gives %08x", stored, computed));
         }
     }
@@ -224,12 +224,12 @@ public final class Decompressor {
     private static void lzo(Workspace ws, byte[] in, int off, int len, byte[] dst, int dstLength, int sectorSize)
             throws CorruptCompressedDataException {
         if (len < LZO_LEN) {
-            throw new CorruptCompressedDataException("lzo extent of " + len + " bytes has no header");
+            throw corrupt("lzo extent of " + len + " bytes has no header");
         }
         int total = le32(in, off);
         // As the kernel: the total must fit the extent and leave no whole unused sector behind it.
         if (total < 0 || total > Math.min(MAX_COMPRESSED, len) || roundUp(total, sectorSize) < len) {
-            throw new CorruptCompressedDataException("invalid lzo header: total length " + Integer.toUnsignedString(total)
+            throw corrupt("invalid lzo header: total length " + Integer.toUnsignedString(total)
                     + ", compressed extent " + len + " bytes");
         }
         int maxSegment = Lzo1x.worstCompress(sectorSize);
@@ -237,16 +237,16 @@ public final class Decompressor {
         int produced = 0;
         while (cur < total) {
             if (total - cur < LZO_LEN) {
-                throw new CorruptCompressedDataException("lzo segment header at " + cur + " crosses the total length " + total);
+                throw corrupt("lzo segment header at " + cur + " crosses the total length " + total);
             }
             int segLen = le32(in, off + cur);
             cur += LZO_LEN;
             if (segLen < 0 || segLen > maxSegment) {
-                throw new CorruptCompressedDataException("lzo segment at " + (cur - LZO_LEN) + " claims "
+                throw corrupt("lzo segment at " + (cur - LZO_LEN) + " claims "
                         + Integer.toUnsignedString(segLen) + " bytes, more than " + maxSegment);
             }
             if (segLen > total - cur) {
-                throw new CorruptCompressedDataException("lzo segment at " + (cur - LZO_LEN) + " of " + segLen
+                throw corrupt("lzo segment at " + (cur - LZO_LEN) + " of " + segLen
                         + " bytes ends past the total length " + total);
             }
             int room = dstLength - produced;
@@ -277,18 +277,18 @@ public final class Decompressor {
             int sectorSize) throws CorruptCompressedDataException {
         int maxSegment = Lzo1x.worstCompress(sectorSize);
         if (len < 2 * LZO_LEN || len > maxSegment + 2 * LZO_LEN) {
-            throw new CorruptCompressedDataException("inline lzo payload of " + len + " bytes");
+            throw corrupt("inline lzo payload of " + len + " bytes");
         }
         int total = le32(in, off);
         int segLen = le32(in, off + LZO_LEN);
         if (total != len || segLen != len - 2 * LZO_LEN) {
-            throw new CorruptCompressedDataException("inline lzo lengths " + Integer.toUnsignedString(total) + "/"
+            throw corrupt("inline lzo lengths " + Integer.toUnsignedString(total) + "/"
                     + Integer.toUnsignedString(segLen) + " do not match a payload of " + len + " bytes");
         }
         byte[] buf = ws.output(sectorSize);
         int got = ws.lzo.decompress(in, off + 2 * LZO_LEN, segLen, buf, 0, sectorSize);
         if (got < dstLength) {
-            throw new CorruptCompressedDataException("inline lzo data ends after " + got + " of " + dstLength + " bytes");
+            throw corrupt("inline lzo data ends after " + got + " of " + dstLength + " bytes");
         }
         System.arraycopy(buf, 0, dst, 0, dstLength);
     }
@@ -304,7 +304,7 @@ public final class Decompressor {
             // Unknown or larger size: decode into scratch, bounded by the largest extent Btrfs writes.
             long bound = frame.contentSize >= 0 ? frame.contentSize : Math.max(dstLength, MAX_UNCOMPRESSED);
             if (bound > Math.max(dstLength, MAX_UNCOMPRESSED)) {
-                throw new CorruptCompressedDataException("zstd frame content size " + frame.contentSize
+                throw corrupt("zstd frame content size " + frame.contentSize
                         + " exceeds the largest compressed extent (" + MAX_UNCOMPRESSED + " bytes)");
             }
             byte[] buf = ws.output((int) bound);
@@ -312,14 +312,18 @@ public final class Decompressor {
             System.arraycopy(buf, 0, dst, 0, Math.min(got, dstLength));
         }
         if (frame.contentSize >= 0 && got != frame.contentSize) {
-            throw new CorruptCompressedDataException("zstd frame declares " + frame.contentSize + " bytes but holds " + got);
+            throw corrupt("zstd frame declares " + frame.contentSize + " bytes but holds " + got);
         }
         if (got < dstLength) {
             if (inline) {
-                throw new CorruptCompressedDataException("inline zstd data ends after " + got + " of " + dstLength + " bytes");
+                throw corrupt("inline zstd data ends after " + got + " of " + dstLength + " bytes");
             }
             Arrays.fill(dst, got, dstLength, (byte) 0);
         }
+    }
+
+    private static CorruptCompressedDataException corrupt(String problem) {
+        return new CorruptCompressedDataException(problem);
     }
 
     private static int le32(byte[] b, int at) {

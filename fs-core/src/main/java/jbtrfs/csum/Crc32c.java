@@ -32,7 +32,7 @@ public final class Crc32c {
 
     private Crc32c() {}
 
-    /** Feeds {@code length} bytes of {@code data} from {@code offset} into register {@code crc}; returns the register. */
+    /** Feeds {@code length} bytes of {@code data} from {@code offset} into register {@code crc}; returns it. */
     public static int update(int crc, byte[] data, int offset, int length) {
         java.util.Objects.checkFromIndexSize(offset, length, data.length);
         int i = offset;

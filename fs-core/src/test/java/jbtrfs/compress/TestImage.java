@@ -225,10 +225,21 @@ public final class TestImage implements AutoCloseable {
 
     /** Runs a command, returning its stdout; fails with its stderr on a non-zero exit. */
     public static String run(List<String> cmd) throws IOException {
+        return run(cmd, null);
+    }
+
+    /** Runs a command with {@code stdin} (a file, or null for none), returning its stdout; fails on non-zero exit. */
+    public static String run(List<String> cmd, Path stdin) throws IOException {
         Path err = Files.createTempFile("jbtrfs-cmd", ".err");
         try {
-            Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
-            p.getOutputStream().close();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile());
+            if (stdin != null) {
+                pb.redirectInput(stdin.toFile());
+            }
+            Process p = pb.start();
+            if (stdin == null) {
+                p.getOutputStream().close();
+            }
             byte[] out = p.getInputStream().readAllBytes();
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.destroyForcibly();

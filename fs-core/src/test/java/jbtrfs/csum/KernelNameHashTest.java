@@ -47,9 +47,11 @@ class KernelNameHashTest {
                 names.add("file-" + i + "-" + Integer.toHexString(i * 7919));
             }
             Path sub = Files.createDirectory(mnt.resolve("sub"));
-            for (String name : names) {
-                Files.write(sub.resolve(name), name.getBytes(StandardCharsets.UTF_8));
-            }
+            // Created by the shell from a UTF-8 list: under LANG=C, Java cannot encode non-ASCII paths itself.
+            Path list = dir.resolve("names.txt");
+            Files.write(list, String.join("\n", names).concat("\n").getBytes(StandardCharsets.UTF_8));
+            TestImage.run(List.of("sh", "-c", "cd \"$1\" && while IFS= read -r n; do printf %s \"$n\" > \"$n\"; done",
+                    "sh", sub.toString()), list);
             UserDefinedFileAttributeView xattrs = Files.getFileAttributeView(sub.resolve("f"),
                     UserDefinedFileAttributeView.class);
             for (String x : List.of("a", "comment", "mime_type", "long-" + "y".repeat(200))) {
