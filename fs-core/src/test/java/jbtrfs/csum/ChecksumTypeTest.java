@@ -73,10 +73,13 @@ class ChecksumTypeTest {
             type.compute(ByteBuffer.wrap(data), 100, 16384, expected);
             byte[] a = new byte[32];
             byte[] b = new byte[32];
+            byte[] c = new byte[32];
             type.compute(direct, 100, 16384, a);
             type.compute(heapSlice, 100, 16384, b);
+            type.compute(ByteBuffer.wrap(data).asReadOnlyBuffer(), 100, 16384, c); // no accessible array
             assertArrayEquals(expected, a, type + " direct");
             assertArrayEquals(expected, b, type + " heap slice");
+            assertArrayEquals(expected, c, type + " read-only heap");
             for (int i = type.size(); i < 32; i++) {
                 assertEquals(0, expected[i], type + " byte " + i + " must be zero");
             }
