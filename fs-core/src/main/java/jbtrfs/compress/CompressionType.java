@@ -1,11 +1,13 @@
 package jbtrfs.compress;
 
-/** btrfs_file_extent_item.compression: how an extent's bytes are compressed on disk. */
+/** The {@code compression} byte of a {@code btrfs_file_extent_item}. */
 public enum CompressionType {
     NONE(0, "none"),
     ZLIB(1, "zlib"),
     LZO(2, "lzo"),
     ZSTD(3, "zstd");
+
+    private static final CompressionType[] BY_CODE = {NONE, ZLIB, LZO, ZSTD};
 
     private final int code;
     private final String displayName;
@@ -15,16 +17,23 @@ public enum CompressionType {
         this.displayName = displayName;
     }
 
-    /** The value stored in file extent items. */
+    /** The on-disk value. */
     public int code() { return code; }
 
+    /** The name btrfs-progs and mount options use ("none", "zlib", "lzo", "zstd"). */
     public String displayName() { return displayName; }
 
-    /** The type stored as {@code code}; IllegalArgumentException for an unknown one. */
+    @Override
+    public String toString() { return displayName; }
+
+    /**
+     * The type for an on-disk value; throws IllegalArgumentException for an unknown one (the tree checker rejects
+     * those items before anyone decompresses them).
+     */
     public static CompressionType fromCode(int code) {
-        for (CompressionType t : values()) {
-            if (t.code == code) return t;
+        if (code < 0 || code >= BY_CODE.length) {
+            throw new IllegalArgumentException("unknown compression type " + code);
         }
-        throw new IllegalArgumentException("unknown compression type " + code);
+        return BY_CODE[code];
     }
 }

@@ -5,36 +5,32 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.zip.CRC32C;
-
+import net.openhft.hashing.LongHashFunction;
 import org.bouncycastle.crypto.digests.Blake2bDigest;
 
-import net.openhft.hashing.LongHashFunction;
-
 /**
- * The superblock's csum_type: how tree blocks and data sectors are checksummed. Btrfs stores every checksum in a
- * 32-byte field (tree block headers, superblocks) or packed at {@link #size()} bytes (the csum tree), little-endian
- * for the integer ones. Thread-safe.
+ * The checksum algorithms of the superblock's {@code csum_type}, each computing the bytes Btrfs stores.
+ *
+ * <p>A stored checksum occupies 32 bytes ({@code BTRFS_CSUM_SIZE}) in headers and the superblock, of which the first
+ * {@link #size()} matter; the csum tree packs {@link #size()} bytes per sector. All methods are thread-safe: each
+ * thread keeps its own digest objects, so a call allocates nothing beyond what the JDK and libraries do.
  */
 public enum ChecksumType {
+    /** CRC32C, stored as the little-endian u32 of the finished (inverted) CRC. */
     CRC32C(0, 4, "crc32c"),
+    /** xxHash64 with seed 0, stored little-endian. */
     XXHASH64(1, 8, "xxhash64"),
+    /** SHA-256. */
     SHA256(2, 32, "sha256"),
+    /** BLAKE2b with a 256-bit digest, unkeyed. */
     BLAKE2B(3, 32, "blake2b");
 
-    /** Bytes of the checksum field in headers and superblocks. */
-    public static final int MAX_SIZE = 32;
+    /** Bytes a checksum field occupies in a tree block header or the superblock. */
+    public static final int CSUM_SIZE = 32;
 
-    private static final LongHashFunction XXH64 = LongHashFunction.xx(0);
-    private static final ThreadLocal<CRC32C> CRC = ThreadLocal.withInitial(CRC32C::new);
-    private static final ThreadLocal<MessageDigest> SHA = ThreadLocal.withInitial(() -> {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
-        }
-    });
-    private static final ThreadLocal<Blake2bDigest> BLAKE = ThreadLocal.withInitial(() -> new Blake2bDigest(256));
-    private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[MAX_SIZE]);
+    private static final ChecksumType[] BY_CODE = {CRC32C, XXHASH64, SHA256, BLAKE2B};
+    private static final LongHashFunction XX = LongHashFunction.xx();
+    private static final ThreadLocal<Digests> DIGESTS = ThreadLocal.withInitial(Digests::new);
 
     private final int code;
     private final int size;
@@ -46,77 +42,166 @@ public enum ChecksumType {
         this.displayName = displayName;
     }
 
-    /** The csum_type value in the superblock. */
+    /** The superblock's {@code csum_type} value. */
     public int code() { return code; }
 
-    /** Bytes of one checksum. */
+    /** Bytes of the checksum that matter (4, 8, 32 or 32). */
     public int size() { return size; }
 
-    /** The name btrfs-progs prints. */
+    /** The name btrfs-progs prints ("crc32c", "xxhash64", "sha256", "blake2b"). */
     public String displayName() { return displayName; }
 
-    /** The type with superblock code {@code code}; IllegalArgumentException for an unknown one. */
+    @Override
+    public String toString() { return displayName; }
+
+    /** The type for a superblock {@code csum_type}; throws IllegalArgumentException for an unknown code. */
     public static ChecksumType fromCode(int code) {
-        for (ChecksumType t : values()) {
-            if (t.code == code) return t;
+        if (code < 0 || code >= BY_CODE.length) {
+            throw new IllegalArgumentException("unknown checksum type " + code);
         }
-        throw new IllegalArgumentException("unknown checksum type " + code);
+        return BY_CODE[code];
     }
 
-    /** Writes the checksum of {@code length} bytes of {@code data} from {@code offset} into {@code out32}, zero-padded. */
+    /**
+     * Computes the checksum of {@code length} bytes of {@code data} from absolute index {@code offset} into
+     * {@code out32[0..32)} as Btrfs stores it, zeroing the bytes past {@link #size()}. The buffer's position and
+     * limit are neither used nor changed; heap and direct buffers both work.
+     */
     public void compute(ByteBuffer data, int offset, int length, byte[] out32) {
-        ByteBuffer region = data.duplicate().limit(offset + length).position(offset);
-        Arrays.fill(out32, (byte) 0);
+        java.util.Objects.checkFromIndexSize(offset, length, data.capacity());
+        if (out32.length < CSUM_SIZE) {
+            throw new IllegalArgumentException("checksum output needs " + CSUM_SIZE + " bytes, got " + out32.length);
+        }
         switch (this) {
-            case CRC32C -> {
-                CRC32C crc = CRC.get();
+            case CRC32C: {
+                CRC32C crc = DIGESTS.get().crc32c;
                 crc.reset();
-                crc.update(region);
-                putLittleEndian(out32, crc.getValue(), 4);
-            }
-            case XXHASH64 -> {
-                // the library reaches into JDK internals for direct buffers; hash heap bytes only
-                if (region.hasArray()) {
-                    putLittleEndian(out32, XXH64.hashBytes(region.array(), region.arrayOffset() + region.position(),
-                            region.remaining()), 8);
+                if (data.hasArray()) {
+                    crc.update(data.array(), data.arrayOffset() + offset, length);
                 } else {
-                    byte[] copy = new byte[region.remaining()];
-                    region.get(copy);
-                    putLittleEndian(out32, XXH64.hashBytes(copy), 8);
+                    crc.update(DIGESTS.get().view(data, offset, length));
                 }
+                putLe(out32, crc.getValue(), 4);
+                break;
             }
-            case SHA256 -> {
-                MessageDigest sha = SHA.get();
-                sha.reset();
-                sha.update(region);
-                System.arraycopy(sha.digest(), 0, out32, 0, 32);
-            }
-            case BLAKE2B -> {
-                Blake2bDigest blake = BLAKE.get();
-                blake.reset();
-                if (region.hasArray()) {
-                    blake.update(region.array(), region.arrayOffset() + region.position(), region.remaining());
+            case XXHASH64: {
+                long hash;
+                if (data.hasArray()) {
+                    hash = XX.hashBytes(data.array(), data.arrayOffset() + offset, length);
                 } else {
-                    byte[] copy = new byte[region.remaining()];
-                    region.get(copy);
-                    blake.update(copy, 0, copy.length);
+                    // zero-allocation-hashing reads direct buffers through sun.nio.ch.DirectBuffer, which Java 17
+                    // only allows with --add-exports; copying one block into a per-thread array avoids the flag.
+                    byte[] copy = DIGESTS.get().copy(data, offset, length);
+                    hash = XX.hashBytes(copy, 0, length);
                 }
-                blake.doFinal(out32, 0);
+                putLe(out32, hash, 8);
+                break;
             }
+            case SHA256: {
+                Digests d = DIGESTS.get();
+                MessageDigest md = d.sha256;
+                md.reset(); // a call that threw half-way must not leak state into this one
+                if (data.hasArray()) {
+                    md.update(data.array(), data.arrayOffset() + offset, length);
+                } else {
+                    md.update(d.view(data, offset, length));
+                }
+                try {
+                    md.digest(out32, 0, 32);
+                } catch (java.security.DigestException e) {
+                    throw new IllegalStateException("sha256 digest failed", e);
+                }
+                break;
+            }
+            case BLAKE2B: {
+                Digests d = DIGESTS.get();
+                Blake2bDigest b2 = d.blake2b;
+                b2.reset();
+                if (data.hasArray()) {
+                    b2.update(data.array(), data.arrayOffset() + offset, length);
+                } else {
+                    // BouncyCastle takes arrays only: stream the direct buffer through a per-thread scratch array.
+                    byte[] scratch = d.scratch;
+                    for (int done = 0; done < length; ) {
+                        int n = Math.min(scratch.length, length - done);
+                        data.get(offset + done, scratch, 0, n);
+                        b2.update(scratch, 0, n);
+                        done += n;
+                    }
+                }
+                b2.doFinal(out32, 0);
+                break;
+            }
+            default:
+                throw new AssertionError(this);
         }
     }
 
-    /** Whether the checksum of the region equals the {@link #size()} bytes stored at {@code storedOffset}. */
-    public boolean matches(ByteBuffer data, int offset, int length, ByteBuffer stored, int storedOffset) {
-        byte[] got = SCRATCH.get();
-        compute(data, offset, length, got);
+    /**
+     * Whether the checksum of {@code length} bytes of {@code data} from {@code offset} equals the {@link #size()}
+     * bytes stored in {@code storedCsum} at absolute index {@code storedOffset}.
+     */
+    public boolean matches(ByteBuffer data, int offset, int length, ByteBuffer storedCsum, int storedOffset) {
+        java.util.Objects.checkFromIndexSize(storedOffset, size, storedCsum.capacity());
+        byte[] computed = DIGESTS.get().computed;
+        compute(data, offset, length, computed);
         for (int i = 0; i < size; i++) {
-            if (got[i] != stored.get(storedOffset + i)) return false;
+            if (computed[i] != storedCsum.get(storedOffset + i)) {
+                return false;
+            }
         }
         return true;
     }
 
-    private static void putLittleEndian(byte[] out, long v, int bytes) {
-        for (int i = 0; i < bytes; i++) out[i] = (byte) (v >>> (8 * i));
+    private static void putLe(byte[] out, long value, int bytes) {
+        for (int i = 0; i < bytes; i++) {
+            out[i] = (byte) (value >>> (8 * i));
+        }
+        Arrays.fill(out, bytes, CSUM_SIZE, (byte) 0);
+    }
+
+    /** One thread's digest objects and scratch space. */
+    private static final class Digests {
+        final CRC32C crc32c = new CRC32C();
+        final MessageDigest sha256;
+        final Blake2bDigest blake2b = new Blake2bDigest(256);
+        final byte[] scratch = new byte[16 * 1024];
+        final byte[] computed = new byte[CSUM_SIZE];
+        private byte[] copyBuffer = new byte[16 * 1024];
+        /**
+         * The last direct buffer seen and a duplicate of it, reused so a direct-buffer call allocates no view. This
+         * keeps that one buffer reachable from the thread until it checksums another.
+         */
+        private ByteBuffer viewSource;
+        private ByteBuffer view;
+
+        Digests() {
+            try {
+                sha256 = MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("the JDK lacks SHA-256", e);
+            }
+        }
+
+        /** {@code data[offset, offset+length)} copied into a per-thread array (grown as needed). */
+        byte[] copy(ByteBuffer data, int offset, int length) {
+            if (copyBuffer.length < length) {
+                copyBuffer = new byte[Math.max(length, 2 * copyBuffer.length)];
+            }
+            data.get(offset, copyBuffer, 0, length);
+            return copyBuffer;
+        }
+
+        /** A view of {@code data[offset, offset+length)} with position and limit set, independent of the caller's. */
+        ByteBuffer view(ByteBuffer data, int offset, int length) {
+            if (viewSource != data) {
+                viewSource = data;
+                view = data.duplicate();
+            }
+            view.clear();
+            view.position(offset);
+            view.limit(offset + length);
+            return view;
+        }
     }
 }

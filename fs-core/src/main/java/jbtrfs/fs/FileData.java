@@ -149,7 +149,8 @@ final class FileData {
         }
         int ram = (int) Math.min(fe.ramBytes(), Integer.MAX_VALUE);
         byte[] plain = new byte[ram];
-        Decompressor.decompress(compression(fe, "inline extent of inode " + file), payload, plain, ram, sectorsize);
+        Decompressor.decompressInline(compression(fe, "inline extent of inode " + file), payload, plain, ram,
+                sectorsize);
         return plain;
     }
 

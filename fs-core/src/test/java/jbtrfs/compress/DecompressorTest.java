@@ -15,7 +15,7 @@ import io.airlift.compress.zstd.ZstdCompressor;
 
 /**
  * Round trips through independent encoders in Btrfs's layouts, and damaged input that must fail cleanly.
- * (What the kernel itself writes is covered by KernelWrittenImageTest.)
+ * (What the kernel itself writes is covered by KernelCompressedExtentsTest and fs.KernelWrittenImageTest.)
  */
 class DecompressorTest {
     private static final int SECTOR = 4096;
