@@ -4,12 +4,27 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 import jbtrfs.FsException;
+import jbtrfs.ReadOnlyException;
 
 /**
  * The operations the FUSE adapter calls, by inode. Safe to call from many threads at once.
- * Errors are {@link FsException} subclasses that map one-to-one to errnos.
+ * Errors are {@link FsException} subclasses that map one-to-one to errnos. The changing operations fail with
+ * {@link ReadOnlyException} on a read-only filesystem (their default here).
  */
 public interface FsOperations {
+
+    /** rename(2) flag: fail with EEXIST when the target exists. */
+    int RENAME_NOREPLACE = 1;
+    /** rename(2) flag: swap the two names atomically. */
+    int RENAME_EXCHANGE = 2;
+    /** setxattr(2) flag: fail with EEXIST when the attribute exists. */
+    int XATTR_CREATE = 1;
+    /** setxattr(2) flag: fail with ENODATA when the attribute does not exist. */
+    int XATTR_REPLACE = 2;
+    /** fallocate(2) mode bit: do not change the file size. */
+    int FALLOC_FL_KEEP_SIZE = 1;
+    /** fallocate(2) mode bit: deallocate the range (always with KEEP_SIZE). */
+    int FALLOC_FL_PUNCH_HOLE = 2;
 
     /** The top-level subvolume's root directory (what the mountpoint shows). */
     InodeId root();
@@ -44,4 +59,101 @@ public interface FsOperations {
     byte[] getXattr(InodeId id, String name) throws FsException;
 
     StatFs statfs() throws FsException;
+
+    // ---- changes (read-write mounts) ----
+
+    /** Whether changes are refused. */
+    default boolean readOnly() { return true; }
+
+    /**
+     * Creates a regular file, fifo, socket or device node {@code name} in {@code dir} ({@code mode} carries the
+     * type bits, umask already applied; {@code rdev} in the new_encode_dev form of {@link Stat#rdev()}), owned by
+     * {@code uid} and {@code gid} (a set-group-ID directory passes its group on, as the kernel does).
+     */
+    default InodeId mknod(InodeId dir, String name, int mode, long rdev, int uid, int gid) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Creates directory {@code name} in {@code dir} ({@code mode} without type bits, umask applied). */
+    default InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Creates symbolic link {@code name} in {@code dir} pointing at {@code target}. */
+    default InodeId symlink(InodeId dir, String name, String target, int uid, int gid) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Adds the name {@code name} in {@code dir} for the existing non-directory {@code target}. */
+    default void link(InodeId target, InodeId dir, String name) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Removes the non-directory entry {@code name} from {@code dir}. */
+    default void unlink(InodeId dir, String name) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Removes the empty directory {@code name} from {@code dir}. */
+    default void rmdir(InodeId dir, String name) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** rename(2) with {@link #RENAME_NOREPLACE} / {@link #RENAME_EXCHANGE} flags. */
+    default void rename(InodeId fromDir, String fromName, InodeId toDir, String toName, int flags)
+            throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Sets the permission bits (07777) and updates ctime. */
+    default void chmod(InodeId id, int mode) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Sets owner and group (-1 leaves one unchanged) and updates ctime. */
+    default void chown(InodeId id, int uid, int gid) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Sets atime and mtime (null leaves one unchanged) and updates ctime. */
+    default void utimens(InodeId id, Timespec atime, Timespec mtime) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Changes a regular file's size, freeing or zero-extending; updates mtime and ctime. */
+    default void truncate(InodeId file, long size) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Writes all of {@code src} at {@code offset}; returns the bytes written. */
+    default int write(InodeId file, long offset, ByteBuffer src) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** fallocate(2) with mode 0, {@link #FALLOC_FL_KEEP_SIZE} and {@link #FALLOC_FL_PUNCH_HOLE}. */
+    default void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** setxattr(2) with {@link #XATTR_CREATE} / {@link #XATTR_REPLACE} flags. */
+    default void setXattr(InodeId id, String name, byte[] value, int flags) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** removexattr(2); {@link jbtrfs.NoDataException} when it is not set. */
+    default void removeXattr(InodeId id, String name) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** Makes the inode's changes durable before returning (fsync/fdatasync: a commit). */
+    default void fsync(InodeId id, boolean dataOnly) throws FsException {
+    }
+
+    /** Commits everything (sync(2), unmount). */
+    default void sync() throws FsException {
+    }
+
+    private static ReadOnlyException readOnlyError() {
+        return new ReadOnlyException("the filesystem is mounted read-only");
+    }
 }
