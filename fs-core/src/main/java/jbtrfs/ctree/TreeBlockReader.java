@@ -99,4 +99,9 @@ public final class TreeBlockReader implements TreeBlockSource {
         cache.put(block);
         return block;
     }
+
+    /** Puts a block this filesystem just wrote into the cache (its address may have held another block before). */
+    public void cache(TreeBlock block) {
+        cache.put(block);
+    }
 }

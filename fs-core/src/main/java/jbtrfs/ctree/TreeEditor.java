@@ -65,9 +65,24 @@ public final class TreeEditor {
             throw new IllegalArgumentException("an item of " + data.length + " bytes does not fit a " + nodesize
                     + "-byte leaf");
         }
-        List<NodePtr> top = insert(root.owner(), root.bytenr(), root.generation(), root.level(), key, data);
+        List<NodePtr> top = insert(root.owner(), root.bytenr(), root.generation(), root.level(), key, data, false);
         setRoot(root, top, root.level());
     }
+
+    /**
+     * Sets the data of the item with {@code key}, inserting it when absent (the item may grow or shrink).
+     */
+    public void put(TreeRoot root, Key key, byte[] data) throws FsException {
+        if (Item.SIZE + data.length > leafCapacity()) {
+            throw new IllegalArgumentException("an item of " + data.length + " bytes does not fit a " + nodesize
+                    + "-byte leaf");
+        }
+        List<NodePtr> top = insert(root.owner(), root.bytenr(), root.generation(), root.level(), key, data, true);
+        setRoot(root, top, root.level());
+    }
+
+    /** The largest item data a leaf can hold. */
+    public int maxItemData() { return leafCapacity() - Item.SIZE; }
 
     /** Deletes the item with {@code key}; returns whether there was one. */
     public boolean delete(TreeRoot root, Key key) throws FsException {
@@ -97,23 +112,25 @@ public final class TreeEditor {
         root.set(top.get(0).blockptr(), level, top.get(0).generation());
     }
 
-    private List<NodePtr> insert(long owner, long bytenr, long gen, int level, Key key, byte[] data)
-            throws FsException {
+    private List<NodePtr> insert(long owner, long bytenr, long gen, int level, Key key, byte[] data,
+                                 boolean replace) throws FsException {
         TreeBlock b = store.read(bytenr, gen, level, owner);
         long target = cow(b, owner);
         if (level == 0) {
             List<LeafItem> items = decodeLeaf(b);
             int pos = position(items, key);
             if (pos < items.size() && items.get(pos).key().equals(key)) {
-                throw new IllegalArgumentException("key " + key + " exists in tree " + owner);
+                if (!replace) throw new IllegalArgumentException("key " + key + " exists in tree " + owner);
+                items.set(pos, new LeafItem(key, data.clone()));
+            } else {
+                items.add(pos, new LeafItem(key, data.clone()));
             }
-            items.add(pos, new LeafItem(key, data.clone()));
             return writeLeaf(target, owner, items);
         }
         List<NodePtr> ptrs = decodeNode(b);
         int child = childSlot(ptrs, key);
         NodePtr c = ptrs.get(child);
-        List<NodePtr> repl = insert(owner, c.blockptr(), c.generation(), level - 1, key, data);
+        List<NodePtr> repl = insert(owner, c.blockptr(), c.generation(), level - 1, key, data, replace);
         ptrs.remove(child);
         ptrs.addAll(child, repl);
         return writeNode(target, owner, level, ptrs);

@@ -10,4 +10,10 @@ public record BlockGroupItem(long used, long chunkObjectid, long flags) {
     public static BlockGroupItem read(ByteBuffer b, int offset) {
         return new BlockGroupItem(b.getLong(offset), b.getLong(offset + 8), b.getLong(offset + 16));
     }
+
+    public byte[] encode() {
+        ByteBuffer b = ByteBuffer.allocate(SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, used).putLong(8, chunkObjectid).putLong(16, flags);
+        return b.array();
+    }
 }

@@ -36,4 +36,17 @@ public record ChunkItem(long length, long owner, long stripeLen, long type, int 
                 b.getInt(offset + 32), b.getInt(offset + 36), b.getInt(offset + 40), numStripes,
                 Short.toUnsignedInt(b.getShort(offset + 46)), List.copyOf(stripes));
     }
+
+    public byte[] encode() {
+        ByteBuffer b = ByteBuffer.allocate(size(stripes.size())).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, length).putLong(8, owner).putLong(16, stripeLen).putLong(24, type).putInt(32, ioAlign)
+                .putInt(36, ioWidth).putInt(40, sectorSize).putShort(44, (short) stripes.size())
+                .putShort(46, (short) subStripes);
+        for (int i = 0; i < stripes.size(); i++) {
+            Stripe s = stripes.get(i);
+            int at = SIZE_WITHOUT_STRIPES + i * Stripe.SIZE;
+            b.putLong(at, s.devid()).putLong(at + 8, s.offset()).put(at + 16, s.devUuid());
+        }
+        return b.array();
+    }
 }

@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 public record DevItem(long devid, long totalBytes, long bytesUsed, int ioAlign, int ioWidth, int sectorSize,
                       long type, long generation, byte[] uuid, byte[] fsid) {
     public static final int SIZE = 98;
+    public static final int OFFSET_BYTES_USED = 16;
 
     /** Reads a dev item at {@code offset} of a little-endian buffer. */
     public static DevItem read(ByteBuffer b, int offset) {

@@ -59,4 +59,35 @@ public record DirItem(Key location, long transid, int type, byte[] name, byte[] 
             default -> 0;
         };
     }
+
+    /** Encodes this dir item (to be packed after others with the same key). */
+    public byte[] encode() {
+        ByteBuffer b = ByteBuffer.allocate(SIZE_WITHOUT_NAME + name.length + data.length)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        location.write(b, 0);
+        b.putLong(17, transid).putShort(25, (short) data.length).putShort(27, (short) name.length)
+                .put(29, (byte) type).put(SIZE_WITHOUT_NAME, name).put(SIZE_WITHOUT_NAME + name.length, data);
+        return b.array();
+    }
+
+    /** Packs dir items into one item's data. */
+    public static byte[] encodeAll(List<DirItem> items) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (DirItem d : items) out.writeBytes(d.encode());
+        return out.toByteArray();
+    }
+
+    /** The BTRFS_FT_* type of an inode mode. */
+    public static int typeOfMode(int mode) {
+        return switch (mode & 0170000) {
+            case 0100000 -> FT_REG_FILE;
+            case 0040000 -> FT_DIR;
+            case 0020000 -> FT_CHRDEV;
+            case 0060000 -> FT_BLKDEV;
+            case 0010000 -> FT_FIFO;
+            case 0140000 -> FT_SOCK;
+            case 0120000 -> FT_SYMLINK;
+            default -> FT_UNKNOWN;
+        };
+    }
 }

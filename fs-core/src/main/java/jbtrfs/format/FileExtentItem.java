@@ -48,4 +48,29 @@ public record FileExtentItem(long generation, long ramBytes, int compression, in
 
     /** A regular extent with disk_bytenr 0: an explicit hole. */
     public boolean isHole() { return type != TYPE_INLINE && diskBytenr == 0; }
+
+    /** A regular or prealloc extent's 53 bytes, uncompressed. */
+    public static byte[] encodeRegular(long generation, int type, long diskBytenr, long diskNumBytes, long offset,
+                                       long numBytes, long ramBytes) {
+        ByteBuffer b = ByteBuffer.allocate(SIZE_REGULAR).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, generation).putLong(8, ramBytes).put(20, (byte) type).putLong(21, diskBytenr)
+                .putLong(29, diskNumBytes).putLong(37, offset).putLong(45, numBytes);
+        return b.array();
+    }
+
+    /** An inline extent holding {@code data} uncompressed. */
+    public static byte[] encodeInline(long generation, byte[] data) {
+        ByteBuffer b = ByteBuffer.allocate(OFFSET_INLINE_DATA + data.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, generation).putLong(8, data.length).put(20, (byte) TYPE_INLINE).put(OFFSET_INLINE_DATA, data);
+        return b.array();
+    }
+
+    /** This regular/prealloc item re-encoded with another offset into its extent and length. */
+    public byte[] encodeSlice(long newOffset, long newNumBytes) {
+        ByteBuffer b = ByteBuffer.allocate(SIZE_REGULAR).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, generation).putLong(8, ramBytes).put(16, (byte) compression).put(17, (byte) encryption)
+                .putShort(18, (short) otherEncoding).put(20, (byte) type).putLong(21, diskBytenr)
+                .putLong(29, diskNumBytes).putLong(37, newOffset).putLong(45, newNumBytes);
+        return b.array();
+    }
 }

@@ -40,4 +40,69 @@ public record InodeItem(long generation, long transid, long size, long nbytes, l
     public static Timespec readTime(ByteBuffer b, int offset) {
         return new Timespec(b.getLong(offset), b.getInt(offset + 8));
     }
+
+    /** Encodes this inode item into its 160 bytes (the reserved bytes zero). */
+    public byte[] encode() {
+        ByteBuffer b = ByteBuffer.allocate(SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        write(b, 0);
+        return b.array();
+    }
+
+    /** Writes this inode item at {@code offset} of a little-endian buffer. */
+    public void write(ByteBuffer b, int offset) {
+        b.putLong(offset, generation).putLong(offset + 8, transid).putLong(offset + 16, size)
+                .putLong(offset + 24, nbytes).putLong(offset + 32, blockGroup).putInt(offset + 40, (int) nlink)
+                .putInt(offset + 44, (int) uid).putInt(offset + 48, (int) gid).putInt(offset + 52, mode)
+                .putLong(offset + 56, rdev).putLong(offset + 64, flags).putLong(offset + 72, sequence);
+        writeTime(b, offset + OFFSET_ATIME, atime);
+        writeTime(b, offset + OFFSET_CTIME, ctime);
+        writeTime(b, offset + OFFSET_MTIME, mtime);
+        writeTime(b, offset + OFFSET_OTIME, otime);
+    }
+
+    /** Writes a 12-byte btrfs_timespec. */
+    public static void writeTime(ByteBuffer b, int offset, Timespec t) {
+        b.putLong(offset, t.sec()).putInt(offset + 8, t.nsec());
+    }
+
+    public InodeItem withSize(long newSize) {
+        return new InodeItem(generation, transid, newSize, nbytes, blockGroup, nlink, uid, gid, mode, rdev, flags,
+                sequence, atime, ctime, mtime, otime);
+    }
+
+    public InodeItem withNbytes(long newNbytes) {
+        return new InodeItem(generation, transid, size, newNbytes, blockGroup, nlink, uid, gid, mode, rdev, flags,
+                sequence, atime, ctime, mtime, otime);
+    }
+
+    public InodeItem withNlink(long newNlink) {
+        return new InodeItem(generation, transid, size, nbytes, blockGroup, newNlink, uid, gid, mode, rdev, flags,
+                sequence, atime, ctime, mtime, otime);
+    }
+
+    public InodeItem withOwner(long newUid, long newGid) {
+        return new InodeItem(generation, transid, size, nbytes, blockGroup, nlink, newUid, newGid, mode, rdev, flags,
+                sequence, atime, ctime, mtime, otime);
+    }
+
+    public InodeItem withMode(int newMode) {
+        return new InodeItem(generation, transid, size, nbytes, blockGroup, nlink, uid, gid, newMode, rdev, flags,
+                sequence, atime, ctime, mtime, otime);
+    }
+
+    public InodeItem withFlags(long newFlags) {
+        return new InodeItem(generation, transid, size, nbytes, blockGroup, nlink, uid, gid, mode, rdev, newFlags,
+                sequence, atime, ctime, mtime, otime);
+    }
+
+    public InodeItem withTimes(Timespec newAtime, Timespec newCtime, Timespec newMtime) {
+        return new InodeItem(generation, transid, size, nbytes, blockGroup, nlink, uid, gid, mode, rdev, flags,
+                sequence, newAtime, newCtime, newMtime, otime);
+    }
+
+    /** The item as changed in transaction {@code newTransid}: transid set, sequence (i_version) bumped. */
+    public InodeItem touched(long newTransid) {
+        return new InodeItem(generation, newTransid, size, nbytes, blockGroup, nlink, uid, gid, mode, rdev, flags,
+                sequence + 1, atime, ctime, mtime, otime);
+    }
 }

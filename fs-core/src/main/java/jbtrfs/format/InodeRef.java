@@ -28,4 +28,18 @@ public record InodeRef(long index, byte[] name) {
         }
         return out;
     }
+
+    /** Encodes this ref (to be packed after others with the same key). */
+    public byte[] encode() {
+        ByteBuffer b = ByteBuffer.allocate(SIZE_WITHOUT_NAME + name.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, index).putShort(8, (short) name.length).put(SIZE_WITHOUT_NAME, name);
+        return b.array();
+    }
+
+    /** Packs refs into one item's data. */
+    public static byte[] encodeAll(List<InodeRef> refs) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (InodeRef r : refs) out.writeBytes(r.encode());
+        return out.toByteArray();
+    }
 }

@@ -12,10 +12,18 @@ import jbtrfs.fs.Timespec;
  */
 public record RootItem(InodeItem inode, long generation, long rootDirid, long bytenr, long bytesUsed, long flags,
                        int refs, int level, long generationV2, byte[] uuid, byte[] parentUuid, long ctransid,
-                       long otransid, Timespec otime) {
+                       long otransid, Timespec otime, long lastSnapshot) {
     public static final int SIZE = 439;
     public static final int SIZE_LEGACY = 239;
     public static final long FLAG_SUBVOL_RDONLY = 1L;
+    public static final int OFFSET_GENERATION = 160;
+    public static final int OFFSET_BYTENR = 176;
+    public static final int OFFSET_BYTES_USED = 192;
+    public static final int OFFSET_LAST_SNAPSHOT = 200;
+    public static final int OFFSET_LEVEL = 238;
+    public static final int OFFSET_GENERATION_V2 = 239;
+    public static final int OFFSET_CTRANSID = 295;
+    public static final int OFFSET_CTIME = 327;
 
     /** Reads a root item at {@code offset} of {@code size} bytes (legacy items lack the fields from 239 on). */
     public static RootItem read(ByteBuffer b, int offset, int size) {
@@ -28,7 +36,7 @@ public record RootItem(InodeItem inode, long generation, long rootDirid, long by
                 Byte.toUnsignedInt(b.get(offset + 238)), full ? b.getLong(offset + 239) : 0,
                 full ? Uuids.read(b, offset + 247) : new byte[16], full ? Uuids.read(b, offset + 263) : new byte[16],
                 full ? b.getLong(offset + 295) : 0, full ? b.getLong(offset + 303) : 0,
-                full ? InodeItem.readTime(b, offset + 339) : new Timespec(0, 0));
+                full ? InodeItem.readTime(b, offset + 339) : new Timespec(0, 0), b.getLong(offset + 200));
     }
 
     public boolean readOnly() { return (flags & FLAG_SUBVOL_RDONLY) != 0; }

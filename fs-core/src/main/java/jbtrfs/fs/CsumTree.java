@@ -12,13 +12,17 @@ import jbtrfs.format.ObjectIds;
  * array of one checksum per sector from that start.
  */
 final class CsumTree {
-    private final BTree tree;
+    private final Source source;
     private final int sectorsize;
     private final int csumSize;
 
-    /** {@code tree} may be null: an image without a csum tree has no data checksums. */
-    CsumTree(BTree tree, int sectorsize, int csumSize) {
-        this.tree = tree;
+    /** Where the csum tree comes from at each lookup (a read-write mount changes it); null when there is none. */
+    interface Source {
+        BTree tree() throws jbtrfs.FsException;
+    }
+
+    CsumTree(Source source, int sectorsize, int csumSize) {
+        this.source = source;
         this.sectorsize = sectorsize;
         this.csumSize = csumSize;
     }
@@ -29,7 +33,8 @@ final class CsumTree {
      * Fills {@code out} with the checksums of the {@code sectors} sectors from {@code logical} (sector-aligned),
      * {@code csumSize} bytes each; {@code present[i]} says whether sector i has one.
      */
-    void lookup(long logical, int sectors, byte[] out, boolean[] present) throws CorruptBlockException {
+    void lookup(long logical, int sectors, byte[] out, boolean[] present) throws jbtrfs.FsException {
+        BTree tree = source.tree();
         if (tree == null) return;
         long end = logical + (long) sectors * sectorsize;
         Cursor c = tree.seekFloor(new Key(ObjectIds.EXTENT_CSUM, KeyType.EXTENT_CSUM, logical));

@@ -29,6 +29,7 @@ import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Uuids;
 import jbtrfs.volumes.ChunkMap;
+import jbtrfs.tx.TransactionManager;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -48,10 +49,12 @@ public final class Filesystem implements Closeable {
     private final ReadStats stats;
     private final Subvolumes subvolumes;
     private final SpaceReport space;
-    private final ReadOnlyOperations operations;
+    private final FsOperations operations;
+    private final WritableOperations writable;
 
     private Filesystem(BlockDevice device, SuperBlock sb, ReadStats stats, Subvolumes subvolumes, SpaceReport space,
-                       ReadOnlyOperations operations) {
+                       FsOperations operations, WritableOperations writable) {
+        this.writable = writable;
         this.device = device;
         this.superBlock = sb;
         this.stats = stats;
@@ -69,7 +72,7 @@ public final class Filesystem implements Closeable {
     public static Filesystem open(Path image, MountOptions options, MeterRegistry registry) throws IOException {
         BlockDevice device;
         try {
-            DeviceOptions deviceOptions = DeviceOptions.defaults().withWritable(false).withQueueDepth(8)
+            DeviceOptions deviceOptions = DeviceOptions.defaults().withWritable(!options.readOnly()).withQueueDepth(64)
                     .withBackend(options.deviceBackend() == null ? Backend.NIO : options.deviceBackend());
             device = BlockDevice.open(image, registry == null ? deviceOptions : deviceOptions.withRegistry(registry));
         } catch (NoSuchFileException e) {
@@ -111,7 +114,7 @@ public final class Filesystem implements Closeable {
                     + "this read-only mount shows the last committed state");
         }
         Subvolumes subvolumes = new Subvolumes(rootTree, reader);
-        BTree csumTree = optionalTree(subvolumes, ObjectIds.CSUM_TREE);
+        CsumTree.Source csumTree = () -> optionalTree(subvolumes, ObjectIds.CSUM_TREE);
         boolean bgTree = (sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0;
         BTree blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
         SpaceReport space = new SpaceReport(sb, volume.chunks(), blockGroups);
@@ -120,17 +123,27 @@ public final class Filesystem implements Closeable {
         DataReader data = new DataReader(volume, csums, csumType, sb.sectorsize(), stats);
         Directories directories = new Directories(subvolumes);
         InodeId root = mountRoot(options, subvolumes, directories);
-        ReadOnlyOperations ops = new ReadOnlyOperations(root, inodes, directories,
-                new FileData(subvolumes, inodes, data), new Xattrs(subvolumes), space);
+        FileData fileData = new FileData(subvolumes, inodes, data);
+        ReadOnlyOperations ops = new ReadOnlyOperations(root, inodes, directories, fileData, new Xattrs(subvolumes),
+                space);
         try {
             ops.stat(ops.root());
         } catch (FsException e) {
             throw new UnsupportedImageException("cannot read the root directory: " + e.getMessage());
         }
+        FsOperations served = ops;
+        WritableOperations writable = null;
+        if (!options.readOnly()) {
+            WriteSupport.check(sb, subvolumes, volume);
+            TransactionManager txm = new TransactionManager(volume, reader, sb);
+            writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
+                    (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0, options.commitSeconds());
+            served = writable;
+        }
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 csumType.displayName());
-        return new Filesystem(device, sb, stats, subvolumes, space, ops);
+        return new Filesystem(device, sb, stats, subvolumes, space, served, writable);
     }
 
     private static ChunkMap readChunkTree(SuperBlock sb, TreeBlockReader reader, ChunkMap bootstrap)
@@ -228,14 +241,19 @@ public final class Filesystem implements Closeable {
         return stats;
     }
 
-    /** Whether the image is open read-only (always, until the write path lands). */
+    /** Whether changes are refused (a read-only mount, or a read-write one after a failed commit). */
     public boolean readOnly() {
-        return true;
+        return writable == null || writable.readOnly();
     }
 
+    /** Commits what is pending (read-write mounts), then closes the device. */
     @Override
     public void close() throws IOException {
-        device.close();
+        try {
+            if (writable != null) writable.close();
+        } finally {
+            device.close();
+        }
     }
 
     /** Counters of read-path events that a person or a metrics endpoint wants to see. */

@@ -24,13 +24,29 @@ import jbtrfs.format.RootRef;
 final class Subvolumes {
     private static final byte[] DEFAULT_NAME = "default".getBytes(StandardCharsets.US_ASCII);
 
-    private final BTree rootTree;
+    private volatile BTree rootTree;
     private final TreeBlockReader reader;
     private final ConcurrentHashMap<Long, BTree> trees = new ConcurrentHashMap<>();
+    private volatile LiveTrees live;
+
+    /** The trees a running transaction changed, as it sees them. */
+    interface LiveTrees {
+        /** Tree {@code id} with the running transaction's changes, or null when it has none. */
+        BTree tree(long id);
+    }
 
     Subvolumes(BTree rootTree, TreeBlockReader reader) {
         this.rootTree = rootTree;
         this.reader = reader;
+    }
+
+    /** Reads see the running transaction's trees first (read-write mounts). */
+    void setLiveTrees(LiveTrees live) { this.live = live; }
+
+    /** After a commit: the committed trees are the new root tree's. */
+    void committed(BTree newRootTree) {
+        rootTree = newRootTree;
+        trees.clear();
     }
 
     BTree rootTree() { return rootTree; }
@@ -48,6 +64,11 @@ final class Subvolumes {
 
     /** The tree with objectid {@code id}; {@link NotFoundException} when the root tree has no live root item. */
     BTree tree(long id) throws FsException {
+        LiveTrees l = live;
+        if (l != null) {
+            BTree lt = l.tree(id);
+            if (lt != null) return lt;
+        }
         BTree t = trees.get(id);
         if (t != null) return t;
         RootItem item = rootItem(id);

@@ -2,9 +2,12 @@ package jbtrfs.volumes;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 
 import jbtrfs.FsException;
 import jbtrfs.device.BlockDevice;
+import jbtrfs.device.IoRequest;
 
 /**
  * The single device of a filesystem, addressed logically through the {@link ChunkMap}
@@ -57,6 +60,37 @@ public final class Volume {
             dst.position(dst.position() + n);
             address += n;
         }
+    }
+
+    /**
+     * The write requests that put {@code src} at {@code logical} on every copy (SINGLE and DUP; the range must lie
+     * in one chunk of a profile without striping). Each request gets its own view of {@code src}.
+     */
+    public List<IoRequest> writeRequests(long logical, ByteBuffer src) throws FsException {
+        int length = src.remaining();
+        Chunk chunk = chunkAt(logical, length);
+        if (chunk.striped() || Long.compareUnsigned(logical + length, chunk.end()) > 0) {
+            throw new FsException("write of " + length + " bytes at logical " + Long.toUnsignedString(logical)
+                    + " does not lie in one unstriped chunk");
+        }
+        List<IoRequest> out = new ArrayList<>(chunk.copies());
+        for (int mirror = 0; mirror < chunk.copies(); mirror++) {
+            Chunk.Placement place = chunk.place(logical, mirror);
+            if (place.devid() != devid) {
+                throw new FsException("logical " + Long.toUnsignedString(logical) + " lies on device "
+                        + place.devid() + ", which is not this image (device " + devid + ")");
+            }
+            out.add(IoRequest.write(place.physical(), src.duplicate()));
+        }
+        return out;
+    }
+
+    /** Adds a chunk made by the running transaction to the map. */
+    public synchronized void addChunk(long logical, jbtrfs.format.ChunkItem item) {
+        ChunkMap next = new ChunkMap();
+        for (Chunk c : chunks.chunks()) next.add(c.logical(), c.item());
+        next.add(logical, item);
+        chunks = next;
     }
 
     private Chunk chunkAt(long logical, int length) throws FsException {

@@ -1,0 +1,445 @@
+package jbtrfs.fs;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import jbtrfs.FileTooBigException;
+import jbtrfs.FsException;
+import jbtrfs.InvalidArgumentException;
+import jbtrfs.IsDirectoryException;
+import jbtrfs.NoSpaceException;
+import jbtrfs.alloc.BlockGroups;
+import jbtrfs.csum.ChecksumType;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.ctree.TreeRoot;
+import jbtrfs.format.BlockGroupFlags;
+import jbtrfs.format.FileExtentItem;
+import jbtrfs.format.InodeItem;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.tx.DataRefs;
+import jbtrfs.volumes.Volume;
+
+/**
+ * File contents: writes go copy-on-write to newly allocated extents (the old extents' overlapped parts are cut out
+ * of the file, their back references adjusted), with a checksum per sector; small files live inline in their
+ * leaf, as the kernel keeps them; truncate, preallocation and hole punching edit the same extent items.
+ */
+final class FileWriter {
+    /** The kernel's max_inline default: files up to this size (and under a sector) are stored inline. */
+    static final int MAX_INLINE = 2048;
+    /** The largest extent the kernel writes (BTRFS_MAX_EXTENT_SIZE). */
+    static final long MAX_EXTENT = 128L << 20;
+    static final long MAX_FILE_SIZE = Long.MAX_VALUE;
+
+    private final InodeWriter w;
+    private final FileData reader;
+    private final Volume volume;
+    private final ChecksumType csumType;
+    private final boolean noHoles;
+    private final int ss;
+
+    FileWriter(InodeWriter w, FileData reader, Volume volume, ChecksumType csumType, boolean noHoles) {
+        this.w = w;
+        this.reader = reader;
+        this.volume = volume;
+        this.csumType = csumType;
+        this.noHoles = noHoles;
+        this.ss = w.sectorsize();
+    }
+
+    int write(InodeId file, long offset, ByteBuffer src) throws FsException {
+        int len = src.remaining();
+        if (len == 0) return 0;
+        if (offset < 0) throw new InvalidArgumentException("negative offset");
+        if (offset > MAX_FILE_SIZE - len) throw new FileTooBigException("write past the largest file size");
+        w.checkWritable(file.root());
+        InodeItem inode = regular(file);
+        byte[] data = new byte[len];
+        src.get(data);
+        long end = offset + len;
+        long newSize = Math.max(inode.size(), end);
+        if (newSize <= inlineLimit() && onlyInlineOrNothing(file)) {
+            byte[] all = new byte[(int) newSize];
+            readInto(file, 0, all, (int) Math.min(inode.size(), newSize));
+            System.arraycopy(data, 0, all, (int) offset, len);
+            writeInline(file, all);
+            return len;
+        }
+        zeroTailOfLastSector(file, inode, offset);
+        writeRegular(file, offset, data);
+        return len;
+    }
+
+    /** The largest file kept inline: the kernel's max_inline, and less than a sector. */
+    private long inlineLimit() { return Math.min(MAX_INLINE, ss - 1); }
+
+    /** Whether the file has no extents, or only an inline one. */
+    private boolean onlyInlineOrNothing(InodeId file) throws FsException {
+        for (Extent e : extents(file, 0, Long.MAX_VALUE)) if (!e.fe.isInline()) return false;
+        return true;
+    }
+
+    private void writeInline(InodeId file, byte[] all) throws FsException {
+        w.reserveMetadata(4);
+        long removed = dropExtents(file, 0, Long.MAX_VALUE);
+        w.tx().editor().put(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, 0),
+                FileExtentItem.encodeInline(w.transid(), all));
+        InodeItem i = w.load(file);
+        Timespec now = InodeWriter.now();
+        w.save(file, i.withSize(Math.max(i.size(), all.length)).withNbytes(i.nbytes() - removed + all.length)
+                .withTimes(i.atime(), now, now));
+    }
+
+    /**
+     * Before the file grows past a size that ends inside a sector, the rest of that sector is made zero on disk:
+     * it may hold bytes from before a truncate, which growing would show (≈ btrfs_truncate_block).
+     */
+    private void zeroTailOfLastSector(InodeId file, InodeItem inode, long growingFrom) throws FsException {
+        long size = inode.size();
+        if (size % ss == 0 || growingFrom <= size) return;
+        long sectorEnd = (size + ss - 1) / ss * ss;
+        byte[] zeros = new byte[(int) (Math.min(sectorEnd, growingFrom) - size)];
+        if (zeros.length > 0 && hasDataAt(file, size)) writeRegular(file, size, zeros);
+    }
+
+    private boolean hasDataAt(InodeId file, long at) throws FsException {
+        for (Extent e : extents(file, at, at + 1)) if (!e.fe.isHole()) return true;
+        return false;
+    }
+
+    /** Writes {@code data} at {@code offset} into new extents (whole sectors: partial ones are read first). */
+    private void writeRegular(InodeId file, long offset, byte[] data) throws FsException {
+        long end = offset + data.length;
+        long aStart = offset / ss * ss;
+        long aEnd = (end + ss - 1) / ss * ss;
+        InodeItem inode = w.load(file);
+        boolean inline = hasInline(file);
+        if (inline) aStart = 0;
+        byte[] buf = new byte[(int) (aEnd - aStart)];
+        // the partial sectors at both ends keep the bytes around the write
+        if (aStart < offset) readInto(file, aStart, buf, (int) (offset - aStart), inode.size());
+        if (end < aEnd && end < inode.size()) {
+            byte[] tail = new byte[(int) (aEnd - end)];
+            readInto(file, end, tail, tail.length, inode.size());
+            System.arraycopy(tail, 0, buf, (int) (end - aStart), tail.length);
+        }
+        System.arraycopy(data, 0, buf, (int) (offset - aStart), data.length);
+        List<long[]> pieces = allocateData(buf.length);
+        w.reserveMetadata(6 + 3 * pieces.size());
+        try {
+            writeData(pieces, buf);
+        } catch (IOException e) {
+            for (long[] p : pieces) w.manager().blockGroups().release(p[0], p[1]);
+            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+        }
+        long removed = dropExtents(file, aStart, aEnd);
+        if (!noHoles) fillHole(file, (inode.size() + ss - 1) / ss * ss, aStart);
+        long at = aStart;
+        long transid = w.transid();
+        boolean sums = (inode.flags() & InodeItem.FLAG_NODATASUM) == 0;
+        int pos = 0;
+        for (long[] p : pieces) {
+            insertExtent(file, at, p[0], p[1], FileExtentItem.TYPE_REG, transid);
+            if (sums) w.manager().csums().insert(w.tx(), p[0], checksums(buf, pos, (int) p[1]));
+            at += p[1];
+            pos += (int) p[1];
+        }
+        InodeItem i = w.load(file);
+        Timespec now = InodeWriter.now();
+        w.save(file, i.withSize(Math.max(i.size(), end)).withNbytes(i.nbytes() - removed + buf.length)
+                .withTimes(i.atime(), now, now));
+    }
+
+    /** Extents for {@code length} bytes: as few as the free space allows, none over 128 MiB; all or nothing. */
+    private List<long[]> allocateData(long length) throws FsException {
+        BlockGroups groups = w.manager().blockGroups();
+        List<long[]> out = new ArrayList<>();
+        long left = length;
+        try {
+            while (left > 0) {
+                long want = Math.min(left, MAX_EXTENT);
+                long at;
+                try {
+                    at = groups.allocate(BlockGroupFlags.DATA, want, ss);
+                } catch (NoSpaceException e) {
+                    want = Math.min(want, groups.largestFree(BlockGroupFlags.DATA) / ss * ss);
+                    if (want <= 0) throw e;
+                    at = groups.allocate(BlockGroupFlags.DATA, want, ss);
+                }
+                out.add(new long[] {at, want});
+                left -= want;
+            }
+        } catch (NoSpaceException e) {
+            for (long[] p : out) groups.release(p[0], p[1]);
+            throw new NoSpaceException("no data space left for " + length + " bytes");
+        }
+        return out;
+    }
+
+    private void writeData(List<long[]> pieces, byte[] buf) throws IOException {
+        List<jbtrfs.device.IoRequest> reqs = new ArrayList<>();
+        int pos = 0;
+        for (long[] p : pieces) {
+            // a piece may cross chunks only if allocation did; it never does (one block group each)
+            reqs.addAll(volume.writeRequests(p[0], ByteBuffer.wrap(buf, pos, (int) p[1]).slice()));
+            pos += (int) p[1];
+        }
+        volume.device().submit(reqs).await();
+    }
+
+    private byte[] checksums(byte[] buf, int from, int length) {
+        int size = csumType.size();
+        byte[] out = new byte[length / ss * size];
+        byte[] one = new byte[ChecksumType.CSUM_SIZE];
+        ByteBuffer b = ByteBuffer.wrap(buf);
+        for (int s = 0; s < length / ss; s++) {
+            java.util.Arrays.fill(one, (byte) 0);
+            csumType.compute(b, from + s * ss, ss, one);
+            System.arraycopy(one, 0, out, s * size, size);
+        }
+        return out;
+    }
+
+    private void insertExtent(InodeId file, long fileOffset, long bytenr, long length, int type, long transid)
+            throws FsException {
+        w.tx().editor().insert(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, fileOffset),
+                FileExtentItem.encodeRegular(transid, type, bytenr, length, 0, length, length));
+        DataRefs refs = w.tx().dataRefs();
+        refs.created(bytenr, length);
+        refs.change(bytenr, length, new DataRefs.Ref(file.root(), file.objectid(), fileOffset), 1);
+    }
+
+    /** Explicit hole items for [from, to) (images without NO_HOLES need every byte covered). */
+    private void fillHole(InodeId file, long from, long to) throws FsException {
+        if (to <= from) return;
+        w.tx().editor().put(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, from),
+                FileExtentItem.encodeRegular(w.transid(), FileExtentItem.TYPE_REG, 0, 0, 0, to - from, to - from));
+    }
+
+    /** truncate(2). */
+    void truncate(InodeId file, long size) throws FsException {
+        if (size < 0) throw new InvalidArgumentException("negative size");
+        w.checkWritable(file.root());
+        InodeItem inode = regular(file);
+        Timespec now = InodeWriter.now();
+        long old = inode.size();
+        if (size < old) {
+            w.reserveMetadata(8);
+            if (hasInline(file)) {
+                byte[] keep = new byte[(int) Math.min(size, inlineLimit())];
+                readInto(file, 0, keep, keep.length);
+                long removed = dropExtents(file, 0, Long.MAX_VALUE);
+                long added = 0;
+                if (keep.length > 0) {
+                    w.tx().editor().put(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, 0),
+                            FileExtentItem.encodeInline(w.transid(), keep));
+                    added = keep.length;
+                }
+                InodeItem i = w.load(file);
+                w.save(file, i.withSize(size).withNbytes(i.nbytes() - removed + added).withTimes(i.atime(), now, now));
+                return;
+            }
+            long removed = dropExtents(file, (size + ss - 1) / ss * ss, Long.MAX_VALUE);
+            InodeItem i = w.load(file);
+            w.save(file, i.withSize(size).withNbytes(i.nbytes() - removed).withTimes(i.atime(), now, now));
+            return;
+        }
+        if (size > old) {
+            if (hasInline(file) && size > inlineLimit()) {
+                byte[] content = new byte[(int) old];
+                readInto(file, 0, content, content.length);
+                writeRegular(file, 0, content);
+            } else {
+                zeroTailOfLastSector(file, inode, size);
+            }
+            w.reserveMetadata(4);
+            if (!noHoles) fillHole(file, (old + ss - 1) / ss * ss, (size + ss - 1) / ss * ss);
+        }
+        InodeItem i = w.load(file);
+        w.save(file, i.withSize(size).withTimes(i.atime(), now, now));
+    }
+
+    /** fallocate(2): preallocate holes in the range, or punch one. */
+    void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
+        if (offset < 0 || length <= 0) throw new InvalidArgumentException("bad fallocate range");
+        w.checkWritable(file.root());
+        InodeItem inode = regular(file);
+        boolean keepSize = (mode & FsOperations.FALLOC_FL_KEEP_SIZE) != 0;
+        if ((mode & ~(FsOperations.FALLOC_FL_KEEP_SIZE | FsOperations.FALLOC_FL_PUNCH_HOLE)) != 0) {
+            throw new jbtrfs.NotSupportedException("fallocate mode " + mode);
+        }
+        long end = offset + length;
+        Timespec now = InodeWriter.now();
+        if ((mode & FsOperations.FALLOC_FL_PUNCH_HOLE) != 0) {
+            if (!keepSize) throw new jbtrfs.NotSupportedException("PUNCH_HOLE needs KEEP_SIZE");
+            end = Math.min(end, inode.size());
+            if (end <= offset) return;
+            if (hasInline(file)) {
+                byte[] zeros = new byte[(int) (end - offset)];
+                write(file, offset, ByteBuffer.wrap(zeros));
+            } else {
+                long s = (offset + ss - 1) / ss * ss;
+                long e = end / ss * ss;
+                if (s > e) {
+                    writeRegular(file, offset, new byte[(int) (end - offset)]);
+                } else {
+                    if (offset < s) writeRegular(file, offset, new byte[(int) (s - offset)]);
+                    if (e < end) writeRegular(file, e, new byte[(int) (end - e)]);
+                    w.reserveMetadata(8);
+                    long removed = dropExtents(file, s, e);
+                    if (!noHoles && e > s) fillHole(file, s, e);
+                    InodeItem i = w.load(file);
+                    w.save(file, i.withNbytes(i.nbytes() - removed).withTimes(i.atime(), now, now));
+                }
+            }
+            return;
+        }
+        if (end > MAX_FILE_SIZE) throw new FileTooBigException("fallocate past the largest file size");
+        if (hasInline(file)) {
+            byte[] content = new byte[(int) inode.size()];
+            readInto(file, 0, content, content.length);
+            writeRegular(file, 0, content);
+        }
+        zeroTailOfLastSector(file, w.load(file), offset);
+        long s = offset / ss * ss;
+        long e = (end + ss - 1) / ss * ss;
+        long added = 0;
+        long at = s;
+        for (Extent x : extents(file, s, e)) {
+            if (x.fe.isHole()) continue;
+            added += prealloc(file, at, Math.max(at, x.start));
+            at = Math.max(at, x.end);
+        }
+        added += prealloc(file, at, e);
+        InodeItem i = w.load(file);
+        long size = keepSize ? i.size() : Math.max(i.size(), end);
+        w.save(file, i.withSize(size).withNbytes(i.nbytes() + added).withFlags(i.flags() | InodeItem.FLAG_PREALLOC)
+                .withTimes(i.atime(), now, keepSize ? i.mtime() : now));
+    }
+
+    /** Preallocated extents over the hole [from, to); returns the bytes added. */
+    private long prealloc(InodeId file, long from, long to) throws FsException {
+        if (to <= from) return 0;
+        List<long[]> pieces = allocateData(to - from);
+        w.reserveMetadata(4 + 2 * pieces.size());
+        dropExtents(file, from, to); // explicit hole items only
+        long at = from;
+        long transid = w.transid();
+        for (long[] p : pieces) {
+            insertExtent(file, at, p[0], p[1], FileExtentItem.TYPE_PREALLOC, transid);
+            at += p[1];
+        }
+        return to - from;
+    }
+
+    /** Deletes an inode with no names left and everything keyed under it, dropping its extents' references. */
+    void deleteInode(InodeId id) throws FsException {
+        dropExtents(id, 0, Long.MAX_VALUE);
+        TreeRoot root = w.root(id.root());
+        List<Key> keys = new ArrayList<>();
+        Cursor c = w.tree(id.root()).seek(Key.first(id.objectid(), 0));
+        while (c.valid() && c.key().objectid() == id.objectid()) {
+            keys.add(c.key());
+            c.next();
+        }
+        for (Key k : keys) w.tx().editor().delete(root, k);
+    }
+
+    // ---- extents ----
+
+    /** A file extent item and the file range it covers. */
+    private record Extent(Key key, FileExtentItem fe, long start, long end) {
+    }
+
+    /** The file extent items that overlap [from, to). */
+    private List<Extent> extents(InodeId file, long from, long to) throws FsException {
+        List<Extent> out = new ArrayList<>();
+        long ino = file.objectid();
+        Cursor c = w.tree(file.root()).seekFloor(new Key(ino, KeyType.EXTENT_DATA, from));
+        if (!c.valid() || c.key().objectid() != ino || c.key().type() != KeyType.EXTENT_DATA) {
+            c = w.tree(file.root()).seek(new Key(ino, KeyType.EXTENT_DATA, 0));
+        }
+        while (c.valid()) {
+            Key k = c.key();
+            if (k.objectid() != ino || k.type() != KeyType.EXTENT_DATA) break;
+            if (Long.compareUnsigned(k.offset(), to) >= 0) break;
+            FileExtentItem fe = FileExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize());
+            long s = k.offset();
+            long e = fe.isInline() ? s + Math.max(fe.ramBytes(), 1) : s + fe.numBytes();
+            if (e > from) out.add(new Extent(k, fe, s, e));
+            c.next();
+        }
+        return out;
+    }
+
+    private boolean hasInline(InodeId file) throws FsException {
+        for (Extent e : extents(file, 0, 1)) if (e.fe.isInline()) return true;
+        return false;
+    }
+
+    /**
+     * Cuts [from, to) out of the file's extents: items inside go, items across an end keep their outside part
+     * (same extent, adjusted offset), back references follow. Returns the bytes the inode no longer holds.
+     */
+    private long dropExtents(InodeId file, long from, long to) throws FsException {
+        TreeRoot root = w.root(file.root());
+        long removed = 0;
+        long transid = w.transid();
+        DataRefs refs = w.tx().dataRefs();
+        for (Extent x : extents(file, from, to)) {
+            w.tx().editor().delete(root, x.key);
+            if (x.fe.isInline()) {
+                removed += x.fe.ramBytes();
+                continue;
+            }
+            boolean hole = x.fe.isHole();
+            int kept = 0;
+            if (x.start < from) {
+                w.tx().editor().insert(root, x.key, x.fe.encodeSlice(x.fe.offset(), from - x.start));
+                kept++;
+            }
+            if (x.end > to) {
+                w.tx().editor().insert(root, new Key(file.objectid(), KeyType.EXTENT_DATA, to),
+                        x.fe.encodeSlice(x.fe.offset() + (to - x.start), x.end - to));
+                kept++;
+            }
+            if (!hole) {
+                removed += Math.min(x.end, to) - Math.max(x.start, from);
+                if (kept != 1) {
+                    refs.change(x.fe.diskBytenr(), x.fe.diskNumBytes(),
+                            new DataRefs.Ref(file.root(), file.objectid(), x.start - x.fe.offset()), kept - 1);
+                }
+            }
+        }
+        return removed;
+    }
+
+    // ---- helpers ----
+
+    private InodeItem regular(InodeId file) throws FsException {
+        InodeItem i = w.load(file);
+        int type = i.mode() & Stat.S_IFMT;
+        if (type == Stat.S_IFDIR) throw new IsDirectoryException(file + " is a directory");
+        if (type != Stat.S_IFREG) throw new InvalidArgumentException(file + " is not a regular file");
+        return i;
+    }
+
+    private void readInto(InodeId file, long offset, byte[] dst, int length) throws FsException {
+        readInto(file, offset, dst, length, Long.MAX_VALUE);
+    }
+
+    /** Reads the file's current bytes (zeros past EOF) into dst[0, length). */
+    private void readInto(InodeId file, long offset, byte[] dst, int length, long size) throws FsException {
+        if (length <= 0) return;
+        try {
+            reader.read(file, offset, ByteBuffer.wrap(dst, 0, length));
+        } catch (FsException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new FsException("reading " + file + " for a write: " + e.getMessage(), e);
+        }
+    }
+}

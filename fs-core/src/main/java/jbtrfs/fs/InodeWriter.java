@@ -1,0 +1,128 @@
+package jbtrfs.fs;
+
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+
+import jbtrfs.FsException;
+import jbtrfs.NoSpaceException;
+import jbtrfs.NotFoundException;
+import jbtrfs.NotSupportedException;
+import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.ctree.TreeRoot;
+import jbtrfs.format.BlockGroupFlags;
+import jbtrfs.format.InodeItem;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.format.RootItem;
+import jbtrfs.tx.Transaction;
+import jbtrfs.tx.TransactionManager;
+
+/**
+ * What every change needs: the running transaction, the live trees, inode items read and written back, new inode
+ * numbers, the clock, and the metadata space a change reserves before it edits anything (so that it never stops
+ * halfway for lack of space). Called under the filesystem's write lock only.
+ */
+final class InodeWriter {
+    /** Tree blocks one item insert or delete may copy or add: a path at the deepest level, twice (splits). */
+    private static final int BLOCKS_PER_ITEM = 16;
+    /** Metadata kept back for the commit's own tree updates (≈ the global block reserve). */
+    private static final int COMMIT_RESERVE_BLOCKS = 256;
+
+    private final TransactionManager txm;
+    private final Subvolumes subvolumes;
+    private final Map<Long, Long> nextObjectid = new HashMap<>();
+
+    InodeWriter(TransactionManager txm, Subvolumes subvolumes) {
+        this.txm = txm;
+        this.subvolumes = subvolumes;
+    }
+
+    TransactionManager manager() { return txm; }
+
+    Transaction tx() throws FsException { return txm.current(); }
+
+    /** The live tree {@code id}, loaded into the transaction. */
+    BTree tree(long id) throws FsException {
+        Transaction tx = tx();
+        tx.root(id);
+        return tx.tree(id);
+    }
+
+    TreeRoot root(long id) throws FsException { return tx().root(id); }
+
+    long transid() throws FsException { return tx().transid(); }
+
+    int sectorsize() { return txm.sectorsize(); }
+
+    /**
+     * Makes sure {@code items} item changes and the commit after them fit in metadata space, adding a metadata
+     * chunk now if need be; {@link NoSpaceException} before anything changed otherwise.
+     */
+    void reserveMetadata(int items) throws FsException {
+        long need = (long) (items * BLOCKS_PER_ITEM + COMMIT_RESERVE_BLOCKS) * txm.nodesize();
+        var groups = txm.blockGroups();
+        if (groups.freeBytes(BlockGroupFlags.METADATA) >= need) return;
+        tx();
+        // a chunk made now, before any edit, cannot land in the middle of one
+        try {
+            long at = groups.allocate(BlockGroupFlags.METADATA, need, txm.nodesize());
+            groups.release(at, need);
+        } catch (NoSpaceException e) {
+            throw new NoSpaceException("no metadata space left for the change");
+        }
+    }
+
+    /** Refuses changes to a subvolume whose blocks may be shared with a snapshot (not supported yet). */
+    void checkWritable(long root) throws FsException {
+        RootItem item = subvolumes.rootItem(root);
+        if (item == null) throw new NotFoundException("no subvolume " + root);
+        if (item.readOnly()) throw new jbtrfs.ReadOnlyException("subvolume " + root + " is read-only");
+        if (item.lastSnapshot() != 0) {
+            throw new NotSupportedException("subvolume " + root + " shares blocks with a snapshot; writing into "
+                    + "snapshotted subvolumes is not supported yet");
+        }
+    }
+
+    InodeItem load(InodeId id) throws FsException {
+        Cursor c = tree(id.root()).find(new Key(id.objectid(), KeyType.INODE_ITEM, 0));
+        if (c == null) throw new NotFoundException("no inode " + id);
+        return InodeItem.read(c.buffer(), c.dataOffset());
+    }
+
+    /** Writes the inode item back, stamped with this transaction (transid, sequence). */
+    void save(InodeId id, InodeItem item) throws FsException {
+        tx().editor().put(root(id.root()), new Key(id.objectid(), KeyType.INODE_ITEM, 0),
+                item.touched(transid()).encode());
+    }
+
+    /** A new inode number in subvolume {@code root}: one past the highest in use. */
+    long newObjectid(long root) throws FsException {
+        Long next = nextObjectid.get(root);
+        if (next == null) {
+            Cursor c = tree(root).seekFloor(new Key(ObjectIds.LAST_FREE, 0xff, -1L));
+            long highest = ObjectIds.FIRST_FREE;
+            while (c.valid()) {
+                long o = c.key().objectid();
+                if (Long.compareUnsigned(o, ObjectIds.LAST_FREE) <= 0) {
+                    highest = Math.max(highest, o);
+                    break;
+                }
+                c.prev();
+            }
+            next = highest + 1;
+        }
+        nextObjectid.put(root, next + 1);
+        return next;
+    }
+
+    /** Forget cached inode numbers (after an abort, the tree is the committed one again). */
+    void reset() { nextObjectid.clear(); }
+
+    static Timespec now() {
+        Instant i = Instant.now();
+        return new Timespec(i.getEpochSecond(), i.getNano());
+    }
+}

@@ -1,0 +1,290 @@
+package jbtrfs.fs;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import jbtrfs.CrossDeviceException;
+import jbtrfs.ExistsException;
+import jbtrfs.FsException;
+import jbtrfs.IsDirectoryException;
+import jbtrfs.NameTooLongException;
+import jbtrfs.NotDirectoryException;
+import jbtrfs.NotEmptyException;
+import jbtrfs.NotFoundException;
+import jbtrfs.NotPermittedException;
+import jbtrfs.TooManyLinksException;
+import jbtrfs.csum.NameHash;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.ctree.TreeRoot;
+import jbtrfs.format.DirItem;
+import jbtrfs.format.FileExtentItem;
+import jbtrfs.format.InodeItem;
+import jbtrfs.format.InodeRef;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+
+/**
+ * Names: new inodes, links, unlinks and renames as the items the kernel keeps for them: the inode's INODE_REF
+ * (index and name under its parent), the parent's DIR_ITEM (by name hash, colliding names packed together) and
+ * DIR_INDEX (readdir order), and the parent's size (twice the sum of its names' lengths).
+ */
+final class NamespaceWriter {
+    static final int NAME_MAX = 255;
+    private static final int S_ISGID = 02000;
+
+    private final InodeWriter w;
+    private final FileWriter files;
+
+    NamespaceWriter(InodeWriter w, FileWriter files) {
+        this.w = w;
+        this.files = files;
+    }
+
+    /** Creates an inode of {@code mode} named {@code name} in {@code dir}; returns it. */
+    InodeId create(InodeId dir, String name, int mode, long rdev, int uid, int gid, byte[] symlinkTarget)
+            throws FsException {
+        byte[] n = checkName(name);
+        w.checkWritable(dir.root());
+        w.reserveMetadata(6);
+        InodeItem parent = directory(dir);
+        if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
+        if ((parent.mode() & S_ISGID) != 0) {
+            gid = (int) parent.gid();
+            if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) mode |= S_ISGID;
+        }
+        long ino = w.newObjectid(dir.root());
+        InodeId id = new InodeId(dir.root(), ino);
+        Timespec now = InodeWriter.now();
+        long transid = w.transid();
+        long size = 0;
+        long nbytes = 0;
+        if (symlinkTarget != null) {
+            size = symlinkTarget.length;
+            nbytes = symlinkTarget.length;
+            w.tx().editor().insert(w.root(dir.root()), new Key(ino, KeyType.EXTENT_DATA, 0),
+                    FileExtentItem.encodeInline(transid, symlinkTarget));
+        }
+        InodeItem item = new InodeItem(transid, transid, size, nbytes, 0, 1, uid & 0xffffffffL, gid & 0xffffffffL,
+                mode, storedDev(rdev), 0, 0, now, now, now, now);
+        w.tx().editor().insert(w.root(dir.root()), new Key(ino, KeyType.INODE_ITEM, 0), item.encode());
+        addEntry(dir, parent, n, id, DirItem.typeOfMode(mode), now);
+        return id;
+    }
+
+    /** A new name for {@code target} in {@code dir}. */
+    void link(InodeId target, InodeId dir, String name) throws FsException {
+        byte[] n = checkName(name);
+        if (target.root() != dir.root()) throw new CrossDeviceException("link across subvolumes");
+        w.checkWritable(dir.root());
+        w.reserveMetadata(5);
+        InodeItem parent = directory(dir);
+        InodeItem item = w.load(target);
+        if ((item.mode() & Stat.S_IFMT) == Stat.S_IFDIR) throw new NotPermittedException("hard link to a directory");
+        if (item.nlink() >= 65535) throw new TooManyLinksException("inode " + target + " has 65535 links");
+        if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
+        Timespec now = InodeWriter.now();
+        addEntry(dir, parent, n, target, DirItem.typeOfMode(item.mode()), now);
+        item = w.load(target);
+        w.save(target, item.withNlink(item.nlink() + 1).withTimes(item.atime(), now, item.mtime()));
+    }
+
+    /** Removes {@code name} from {@code dir}: a non-directory when {@code directory} is false, else an empty one. */
+    void remove(InodeId dir, String name, boolean directory) throws FsException {
+        byte[] n = checkName(name);
+        w.checkWritable(dir.root());
+        w.reserveMetadata(8);
+        InodeItem parent = directory(dir);
+        DirItem entry = findEntry(dir, n);
+        if (entry == null) throw new NotFoundException("no " + name + " in " + dir);
+        if (entry.location().type() != KeyType.INODE_ITEM) {
+            throw new NotPermittedException(name + " is a subvolume; delete it with btrfs subvolume delete");
+        }
+        InodeId target = new InodeId(dir.root(), entry.location().objectid());
+        InodeItem item = w.load(target);
+        boolean isDir = (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
+        if (directory && !isDir) throw new NotDirectoryException(name + " is not a directory");
+        if (!directory && isDir) throw new IsDirectoryException(name + " is a directory");
+        if (isDir && hasEntries(target)) throw new NotEmptyException(name + " is not empty");
+        Timespec now = InodeWriter.now();
+        removeEntry(dir, parent, n, target, now);
+        dropLink(target, now);
+    }
+
+    /** rename(2) without flags (NOREPLACE is checked here too). */
+    void rename(InodeId fromDir, String fromName, InodeId toDir, String toName, int flags) throws FsException {
+        byte[] from = checkName(fromName);
+        byte[] to = checkName(toName);
+        if (fromDir.root() != toDir.root()) throw new CrossDeviceException("rename across subvolumes");
+        if ((flags & FsOperations.RENAME_EXCHANGE) != 0) {
+            throw new jbtrfs.NotSupportedException("RENAME_EXCHANGE is not supported yet");
+        }
+        w.checkWritable(fromDir.root());
+        w.reserveMetadata(14);
+        InodeItem fromParent = directory(fromDir);
+        directory(toDir);
+        DirItem src = findEntry(fromDir, from);
+        if (src == null) throw new NotFoundException("no " + fromName + " in " + fromDir);
+        if (src.location().type() != KeyType.INODE_ITEM) {
+            throw new NotPermittedException("renaming subvolumes is not supported yet");
+        }
+        InodeId moving = new InodeId(fromDir.root(), src.location().objectid());
+        InodeItem movingItem = w.load(moving);
+        boolean movingDir = (movingItem.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
+        if (movingDir && isAncestor(moving, toDir)) {
+            throw new jbtrfs.InvalidArgumentException("cannot move a directory into itself");
+        }
+        Timespec now = InodeWriter.now();
+        DirItem dst = findEntry(toDir, to);
+        if (dst != null) {
+            if ((flags & FsOperations.RENAME_NOREPLACE) != 0) throw new ExistsException(toName + " exists");
+            if (dst.location().type() != KeyType.INODE_ITEM) throw new NotPermittedException(toName + " is a subvolume");
+            InodeId victim = new InodeId(toDir.root(), dst.location().objectid());
+            if (victim.equals(moving)) return; // two names of one inode: rename does nothing
+            InodeItem v = w.load(victim);
+            boolean victimDir = (v.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
+            if (movingDir && !victimDir) throw new NotDirectoryException(toName + " is not a directory");
+            if (!movingDir && victimDir) throw new IsDirectoryException(toName + " is a directory");
+            if (victimDir && hasEntries(victim)) throw new NotEmptyException(toName + " is not empty");
+            removeEntry(toDir, w.load(toDir), to, victim, now);
+            dropLink(victim, now);
+        }
+        removeEntry(fromDir, w.load(fromDir), from, moving, now);
+        addEntry(toDir, w.load(toDir), to, moving, src.type(), now);
+        InodeItem m = w.load(moving);
+        w.save(moving, m.withTimes(m.atime(), now, m.mtime()));
+    }
+
+    private boolean isAncestor(InodeId dir, InodeId of) throws FsException {
+        InodeId cur = of;
+        for (int depth = 0; depth < 4096; depth++) {
+            if (cur.equals(dir)) return true;
+            Cursor c = w.tree(cur.root()).seek(Key.first(cur.objectid(), KeyType.INODE_REF));
+            if (!c.valid() || c.key().objectid() != cur.objectid() || c.key().type() != KeyType.INODE_REF) return false;
+            long parent = c.key().offset();
+            if (parent == cur.objectid()) return false; // the subvolume root names itself ".."
+            cur = new InodeId(cur.root(), parent);
+        }
+        return false;
+    }
+
+    // ---- entries ----
+
+    /** Adds the three items of a name and grows the parent. */
+    private void addEntry(InodeId dir, InodeItem parent, byte[] name, InodeId target, int type, Timespec now)
+            throws FsException {
+        long transid = w.transid();
+        TreeRoot root = w.root(dir.root());
+        long index = nextIndex(dir);
+        // the inode ref: appended to the item for this parent if the inode already has a name there
+        Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
+        Cursor rc = w.tree(dir.root()).find(refKey);
+        List<InodeRef> refs = rc == null ? new ArrayList<>()
+                : new ArrayList<>(InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize()));
+        refs.add(new InodeRef(index, name));
+        byte[] refData = InodeRef.encodeAll(refs);
+        if (refData.length > w.tx().editor().maxItemData()) {
+            throw new TooManyLinksException("no room for another name of inode " + target + " in " + dir);
+        }
+        w.tx().editor().put(root, refKey, refData);
+        DirItem d = new DirItem(new Key(target.objectid(), KeyType.INODE_ITEM, 0), transid, type, name, new byte[0]);
+        Key itemKey = new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name));
+        Cursor ic = w.tree(dir.root()).find(itemKey);
+        List<DirItem> items = ic == null ? new ArrayList<>() : new ArrayList<>(Subvolumes.readDirItems(ic));
+        items.add(d);
+        w.tx().editor().put(root, itemKey, DirItem.encodeAll(items));
+        w.tx().editor().insert(root, new Key(dir.objectid(), KeyType.DIR_INDEX, index), d.encode());
+        InodeItem p = w.load(dir);
+        w.save(dir, p.withSize(p.size() + 2L * name.length).withTimes(p.atime(), now, now));
+    }
+
+    /** Removes the three items of a name and shrinks the parent. */
+    private void removeEntry(InodeId dir, InodeItem parent, byte[] name, InodeId target, Timespec now)
+            throws FsException {
+        TreeRoot root = w.root(dir.root());
+        Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
+        Cursor rc = w.tree(dir.root()).find(refKey);
+        if (rc == null) throw new NotFoundException("no inode ref of " + target + " in " + dir);
+        List<InodeRef> refs = new ArrayList<>(InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize()));
+        long index = -1;
+        for (int i = 0; i < refs.size(); i++) {
+            if (Arrays.equals(refs.get(i).name(), name)) {
+                index = refs.get(i).index();
+                refs.remove(i);
+                break;
+            }
+        }
+        if (index < 0) throw new NotFoundException("inode " + target + " has no ref named " + str(name));
+        if (refs.isEmpty()) w.tx().editor().delete(root, refKey);
+        else w.tx().editor().put(root, refKey, InodeRef.encodeAll(refs));
+        Key itemKey = new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name));
+        Cursor ic = w.tree(dir.root()).find(itemKey);
+        if (ic != null) {
+            List<DirItem> items = new ArrayList<>(Subvolumes.readDirItems(ic));
+            items.removeIf(d -> Arrays.equals(d.name(), name));
+            if (items.isEmpty()) w.tx().editor().delete(root, itemKey);
+            else w.tx().editor().put(root, itemKey, DirItem.encodeAll(items));
+        }
+        w.tx().editor().delete(root, new Key(dir.objectid(), KeyType.DIR_INDEX, index));
+        InodeItem p = w.load(dir);
+        w.save(dir, p.withSize(p.size() - 2L * name.length).withTimes(p.atime(), now, now));
+    }
+
+    /** One name fewer: ctime moves; at zero names the inode and everything it holds goes. */
+    private void dropLink(InodeId target, Timespec now) throws FsException {
+        InodeItem item = w.load(target);
+        boolean isDir = (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
+        long nlink = isDir ? 0 : item.nlink() - 1;
+        if (nlink > 0) {
+            w.save(target, item.withNlink(nlink).withTimes(item.atime(), now, item.mtime()));
+            return;
+        }
+        files.deleteInode(target);
+    }
+
+    /** The next DIR_INDEX of {@code dir}: one past the highest, at least 2. */
+    private long nextIndex(InodeId dir) throws FsException {
+        Cursor c = w.tree(dir.root()).seekFloor(Key.last(dir.objectid(), KeyType.DIR_INDEX));
+        if (c.valid() && c.key().objectid() == dir.objectid() && c.key().type() == KeyType.DIR_INDEX) {
+            return Math.max(2, c.key().offset() + 1);
+        }
+        return 2;
+    }
+
+    private boolean hasEntries(InodeId dir) throws FsException {
+        Cursor c = w.tree(dir.root()).seek(Key.first(dir.objectid(), KeyType.DIR_INDEX));
+        return c.valid() && c.key().objectid() == dir.objectid() && c.key().type() == KeyType.DIR_INDEX;
+    }
+
+    DirItem findEntry(InodeId dir, byte[] name) throws FsException {
+        Cursor c = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
+        if (c == null) return null;
+        for (DirItem d : Subvolumes.readDirItems(c)) if (Arrays.equals(d.name(), name)) return d;
+        return null;
+    }
+
+    private InodeItem directory(InodeId dir) throws FsException {
+        InodeItem item = w.load(dir);
+        if ((item.mode() & Stat.S_IFMT) != Stat.S_IFDIR) throw new NotDirectoryException(dir + " is not a directory");
+        return item;
+    }
+
+    static byte[] checkName(String name) throws FsException {
+        byte[] n = name.getBytes(StandardCharsets.UTF_8);
+        if (n.length > NAME_MAX) throw new NameTooLongException("name of " + n.length + " bytes");
+        if (n.length == 0 || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0) {
+            throw new jbtrfs.InvalidArgumentException("bad name '" + name + "'");
+        }
+        return n;
+    }
+
+    /** The kernel's internal dev_t (major << 20 | minor) from the user-space (new_encode_dev) form. */
+    static long storedDev(long rdev) {
+        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+        return (major << 20) | (minor & 0xfffff);
+    }
+
+    private static String str(byte[] b) { return new String(b, StandardCharsets.UTF_8); }
+}

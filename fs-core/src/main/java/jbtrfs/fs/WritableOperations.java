@@ -1,0 +1,289 @@
+package jbtrfs.fs;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import jbtrfs.FsException;
+import jbtrfs.ReadOnlyException;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.tx.Transaction;
+import jbtrfs.tx.TransactionManager;
+
+/**
+ * {@link FsOperations} on a read-write mount. Reads share a read lock and see the running transaction's trees;
+ * each change holds the write lock, edits the running transaction and returns; commits run every
+ * {@code commit} seconds, on fsync and sync, and when the transaction's dirty tree blocks pass a bound.
+ *
+ * <p>A change that fails after it began editing aborts the transaction (the image keeps its last commit) and turns
+ * the filesystem read-only, as the kernel does: a half-made change must never be committed.
+ */
+final class WritableOperations implements FsOperations {
+    private static final Logger LOG = LoggerFactory.getLogger(WritableOperations.class);
+    /** Commit once this much tree block data is dirty, whatever the timer says. */
+    static final long DIRTY_BOUND = 64L << 20;
+
+    private final ReadOnlyOperations reads;
+    private final TransactionManager txm;
+    private final Subvolumes subvolumes;
+    private final InodeWriter inodes;
+    private final FileWriter files;
+    private final NamespaceWriter names;
+    private final XattrWriter xattrs;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final ScheduledExecutorService timer;
+
+    WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
+                       jbtrfs.volumes.Volume volume, boolean noHoles, int commitSeconds) {
+        this.reads = reads;
+        this.txm = txm;
+        this.subvolumes = subvolumes;
+        this.inodes = new InodeWriter(txm, subvolumes);
+        this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles);
+        this.names = new NamespaceWriter(inodes, files);
+        this.xattrs = new XattrWriter(inodes);
+        subvolumes.setLiveTrees(id -> {
+            Transaction t = txm.running();
+            return t == null ? null : t.tree(id);
+        });
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "jbtrfs-commit");
+            t.setDaemon(true);
+            return t;
+        });
+        if (commitSeconds > 0) {
+            timer.scheduleWithFixedDelay(this::timedCommit, commitSeconds, commitSeconds, TimeUnit.SECONDS);
+        }
+    }
+
+    // ---- reads ----
+
+    @Override
+    public InodeId root() { return reads.root(); }
+
+    @Override
+    public InodeId lookup(InodeId dir, String name) throws FsException { return read(() -> reads.lookup(dir, name)); }
+
+    @Override
+    public InodeId resolve(String path) throws FsException { return read(() -> reads.resolve(path)); }
+
+    @Override
+    public Stat stat(InodeId id) throws FsException { return read(() -> reads.stat(id)); }
+
+    @Override
+    public List<DirEntry> readdir(InodeId dir, long offset, int max) throws FsException {
+        return read(() -> reads.readdir(dir, offset, max));
+    }
+
+    @Override
+    public String readlink(InodeId id) throws FsException { return read(() -> reads.readlink(id)); }
+
+    @Override
+    public int read(InodeId file, long offset, ByteBuffer dst) throws FsException {
+        return read(() -> reads.read(file, offset, dst));
+    }
+
+    @Override
+    public List<String> listXattr(InodeId id) throws FsException { return read(() -> reads.listXattr(id)); }
+
+    @Override
+    public byte[] getXattr(InodeId id, String name) throws FsException { return read(() -> reads.getXattr(id, name)); }
+
+    @Override
+    public StatFs statfs() throws FsException { return read(reads::statfs); }
+
+    // ---- changes ----
+
+    @Override
+    public boolean readOnly() { return txm.abortReason() != null; }
+
+    @Override
+    public InodeId mknod(InodeId dir, String name, int mode, long rdev, int uid, int gid) throws FsException {
+        if ((mode & Stat.S_IFMT) == Stat.S_IFDIR || (mode & Stat.S_IFMT) == Stat.S_IFLNK || (mode & Stat.S_IFMT) == 0) {
+            mode = (mode & ~Stat.S_IFMT) | ((mode & Stat.S_IFMT) == 0 ? Stat.S_IFREG : mode & Stat.S_IFMT);
+        }
+        int m = mode;
+        return change(() -> names.create(dir, name, m, rdev, uid, gid, null));
+    }
+
+    @Override
+    public InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid) throws FsException {
+        return change(() -> names.create(dir, name, Stat.S_IFDIR | (mode & 07777), 0, uid, gid, null));
+    }
+
+    @Override
+    public InodeId symlink(InodeId dir, String name, String target, int uid, int gid) throws FsException {
+        byte[] t = target.getBytes(StandardCharsets.UTF_8);
+        if (t.length == 0) throw new jbtrfs.NotFoundException("empty symlink target");
+        if (t.length >= Math.min(4096, txm.sectorsize())) {
+            throw new jbtrfs.NameTooLongException("symlink target of " + t.length + " bytes");
+        }
+        return change(() -> names.create(dir, name, Stat.S_IFLNK | 0777, 0, uid, gid, t));
+    }
+
+    @Override
+    public void link(InodeId target, InodeId dir, String name) throws FsException {
+        change(() -> { names.link(target, dir, name); return null; });
+    }
+
+    @Override
+    public void unlink(InodeId dir, String name) throws FsException {
+        change(() -> { names.remove(dir, name, false); return null; });
+    }
+
+    @Override
+    public void rmdir(InodeId dir, String name) throws FsException {
+        change(() -> { names.remove(dir, name, true); return null; });
+    }
+
+    @Override
+    public void rename(InodeId fromDir, String fromName, InodeId toDir, String toName, int flags) throws FsException {
+        change(() -> { names.rename(fromDir, fromName, toDir, toName, flags); return null; });
+    }
+
+    @Override
+    public void chmod(InodeId id, int mode) throws FsException {
+        change(() -> {
+            inodes.checkWritable(id.root());
+            inodes.reserveMetadata(1);
+            var i = inodes.load(id);
+            inodes.save(id, i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777))
+                    .withTimes(i.atime(), InodeWriter.now(), i.mtime()));
+            return null;
+        });
+    }
+
+    @Override
+    public void chown(InodeId id, int uid, int gid) throws FsException {
+        change(() -> {
+            inodes.checkWritable(id.root());
+            inodes.reserveMetadata(1);
+            var i = inodes.load(id);
+            inodes.save(id, i.withOwner(uid == -1 ? i.uid() : uid & 0xffffffffL, gid == -1 ? i.gid() : gid & 0xffffffffL)
+                    .withTimes(i.atime(), InodeWriter.now(), i.mtime()));
+            return null;
+        });
+    }
+
+    @Override
+    public void utimens(InodeId id, Timespec atime, Timespec mtime) throws FsException {
+        change(() -> {
+            inodes.checkWritable(id.root());
+            inodes.reserveMetadata(1);
+            var i = inodes.load(id);
+            inodes.save(id, i.withTimes(atime == null ? i.atime() : atime, InodeWriter.now(),
+                    mtime == null ? i.mtime() : mtime));
+            return null;
+        });
+    }
+
+    @Override
+    public void truncate(InodeId file, long size) throws FsException {
+        change(() -> { files.truncate(file, size); return null; });
+    }
+
+    @Override
+    public int write(InodeId file, long offset, ByteBuffer src) throws FsException {
+        return change(() -> files.write(file, offset, src));
+    }
+
+    @Override
+    public void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
+        change(() -> { files.fallocate(file, mode, offset, length); return null; });
+    }
+
+    @Override
+    public void setXattr(InodeId id, String name, byte[] value, int flags) throws FsException {
+        change(() -> { xattrs.set(id, name, value, flags); return null; });
+    }
+
+    @Override
+    public void removeXattr(InodeId id, String name) throws FsException {
+        change(() -> { xattrs.remove(id, name); return null; });
+    }
+
+    @Override
+    public void fsync(InodeId id, boolean dataOnly) throws FsException {
+        sync();
+    }
+
+    @Override
+    public void sync() throws FsException {
+        lock.writeLock().lock();
+        try {
+            commitLocked();
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Commits and stops the timer (unmount). */
+    void close() throws FsException {
+        timer.shutdownNow();
+        if (txm.abortReason() == null) sync();
+    }
+
+    private void timedCommit() {
+        try {
+            sync();
+        } catch (FsException | RuntimeException e) {
+            LOG.error("periodic commit failed: {}", e.getMessage());
+        }
+    }
+
+    private void commitLocked() throws FsException {
+        if (txm.running() == null) return;
+        txm.commit();
+        subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
+    }
+
+    // ---- locking ----
+
+    private interface Body<T> {
+        T run() throws FsException;
+    }
+
+    private <T> T read(Body<T> body) throws FsException {
+        lock.readLock().lock();
+        try {
+            return body.run();
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    private <T> T change(Body<T> body) throws FsException {
+        lock.writeLock().lock();
+        try {
+            if (txm.abortReason() != null) {
+                throw new ReadOnlyException("read-only after a failed commit: " + txm.abortReason());
+            }
+            Transaction before = txm.current();
+            long editsBefore = before.edits();
+            try {
+                T result = body.run();
+                if (before.dirtyBytes() > DIRTY_BOUND) commitLocked();
+                return result;
+            } catch (FsException | RuntimeException e) {
+                if (txm.running() == before && before.edits() != editsBefore) {
+                    LOG.error("a change failed halfway ({}); dropping the transaction, read-only from now",
+                            e.toString(), e);
+                    txm.abort("a change failed halfway: " + e);
+                    inodes.reset();
+                    subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
+                }
+                if (e instanceof RuntimeException re) throw new FsException("internal error: " + re, re);
+                throw e;
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package jbtrfs.fs;
+
+import jbtrfs.FsException;
+import jbtrfs.UnsupportedImageException;
+import jbtrfs.format.BlockGroupFlags;
+import jbtrfs.format.Features;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.format.SuperBlock;
+import jbtrfs.volumes.Chunk;
+import jbtrfs.volumes.Volume;
+
+/**
+ * What a read-write mount needs of an image; anything else is refused with one line naming it, and the image still
+ * mounts read-only. We never write to an image we do not fully understand.
+ */
+final class WriteSupport {
+    /** Incompat features whose images we write. */
+    static final long INCOMPAT_WRITE_SUPPORTED = Features.INCOMPAT_MIXED_BACKREF | Features.INCOMPAT_DEFAULT_SUBVOL
+            | Features.INCOMPAT_MIXED_GROUPS | Features.INCOMPAT_COMPRESS_LZO | Features.INCOMPAT_COMPRESS_ZSTD
+            | Features.INCOMPAT_BIG_METADATA | Features.INCOMPAT_EXTENDED_IREF | Features.INCOMPAT_SKINNY_METADATA
+            | Features.INCOMPAT_NO_HOLES | Features.INCOMPAT_METADATA_UUID;
+    static final long COMPAT_RO_WRITE_SUPPORTED = Features.COMPAT_RO_FREE_SPACE_TREE
+            | Features.COMPAT_RO_FREE_SPACE_TREE_VALID | Features.COMPAT_RO_BLOCK_GROUP_TREE;
+
+    private WriteSupport() {
+    }
+
+    static void check(SuperBlock sb, Subvolumes subvolumes, Volume volume) throws FsException {
+        String hint = "; mount it with --read-only";
+        if (sb.logRoot() != 0) {
+            throw new UnsupportedImageException("the image has a log tree to replay: mount it once with the kernel, "
+                    + "or run 'btrfs rescue zero-log'" + hint);
+        }
+        long incompat = sb.incompatFlags() & ~INCOMPAT_WRITE_SUPPORTED;
+        if (incompat != 0) {
+            throw new UnsupportedImageException("cannot write images with incompat feature "
+                    + String.join(", ", Features.incompatNames(incompat)) + hint);
+        }
+        long compatRo = sb.compatRoFlags() & ~COMPAT_RO_WRITE_SUPPORTED;
+        if (compatRo != 0) {
+            throw new UnsupportedImageException("cannot write images with compat_ro feature "
+                    + String.join(", ", Features.compatRoNames(compatRo)) + " (flags 0x" + Long.toHexString(compatRo)
+                    + ")" + hint);
+        }
+        long fst = Features.COMPAT_RO_FREE_SPACE_TREE | Features.COMPAT_RO_FREE_SPACE_TREE_VALID;
+        if ((sb.compatRoFlags() & fst) != fst) {
+            throw new UnsupportedImageException("read-write needs the free-space tree (space_cache=v2); this image "
+                    + "uses the v1 space cache" + hint);
+        }
+        if (subvolumes.rootItem(ObjectIds.QUOTA_TREE) != null) {
+            throw new UnsupportedImageException("quotas are enabled; read-write with quotas is not supported" + hint);
+        }
+        for (Chunk c : volume.chunks().chunks()) {
+            long profile = c.item().type() & BlockGroupFlags.PROFILE_MASK;
+            if (profile != 0 && profile != BlockGroupFlags.DUP) {
+                throw new UnsupportedImageException("cannot write RAID profiles (chunk at " + c.logical() + ")" + hint);
+            }
+        }
+        if (sb.devItem().totalBytes() != volume.device().size()) {
+            // a larger device is fine for the kernel too, but we only write within total_bytes
+            if (sb.devItem().totalBytes() > volume.device().size()) {
+                throw new UnsupportedImageException("the device is smaller than the filesystem" + hint);
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+package jbtrfs.tx;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Changes to data extent back references made by the running transaction (≈ delayed data refs): per extent, the
+ * net change of each (root, inode, offset) reference, and whether the transaction allocated the extent. The commit
+ * folds them into the extent tree.
+ */
+public final class DataRefs {
+    /** One reference's identity: the EXTENT_DATA_REF fields. */
+    public record Ref(long root, long objectid, long offset) {
+    }
+
+    /** Pending changes to one data extent. */
+    static final class Extent {
+        final long numBytes;
+        final boolean allocatedHere;
+        final Map<Ref, Integer> deltas = new LinkedHashMap<>();
+
+        Extent(long numBytes, boolean allocatedHere) {
+            this.numBytes = numBytes;
+            this.allocatedHere = allocatedHere;
+        }
+    }
+
+    private final Map<Long, Extent> extents = new LinkedHashMap<>();
+    private long changes;
+
+    long changes() { return changes; }
+
+    /** Records an extent this transaction allocated (its item does not exist yet). */
+    public void created(long bytenr, long numBytes) {
+        changes++;
+        extents.put(bytenr, new Extent(numBytes, true));
+    }
+
+    /** Adds {@code delta} references (negative drops) to extent {@code bytenr} of {@code numBytes}. */
+    public void change(long bytenr, long numBytes, Ref ref, int delta) {
+        changes++;
+        Extent e = extents.computeIfAbsent(bytenr, b -> new Extent(numBytes, false));
+        e.deltas.merge(ref, delta, Integer::sum);
+    }
+
+    boolean isEmpty() { return extents.isEmpty(); }
+
+    /** Takes the pending changes, leaving none. */
+    Map<Long, Extent> drain() {
+        Map<Long, Extent> out = new LinkedHashMap<>(extents);
+        extents.clear();
+        return out;
+    }
+}

@@ -1,0 +1,269 @@
+package jbtrfs.tx;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Map;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import jbtrfs.CorruptBlockException;
+import jbtrfs.FsException;
+import jbtrfs.NotFoundException;
+import jbtrfs.ReadOnlyException;
+import jbtrfs.alloc.BlockGroups;
+import jbtrfs.csum.ChecksumType;
+import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.ctree.TreeBlock;
+import jbtrfs.ctree.TreeBlockReader;
+import jbtrfs.ctree.TreeRoot;
+import jbtrfs.format.DevItem;
+import jbtrfs.format.Features;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.format.RootItem;
+import jbtrfs.format.SuperBlock;
+import jbtrfs.volumes.Volume;
+
+/**
+ * Owns the running transaction and commits it (≈ the transaction half of btrfs_fs_info). Callers hold the
+ * filesystem's write lock around {@link #current()} edits and {@link #commit()}.
+ *
+ * <p>A failed commit aborts: nothing of it was referenced by a superblock, so the image is still the last
+ * committed transaction; the filesystem turns read-only.
+ */
+public final class TransactionManager {
+    private static final Logger LOG = LoggerFactory.getLogger(TransactionManager.class);
+
+    private final Volume volume;
+    private final TreeBlockReader reader;
+    private final ChecksumType csumType;
+    private final int nodesize;
+    private final int sectorsize;
+    private final BlockGroups groups;
+    private final ChunkMaker chunks;
+    private final CsumItems csums;
+    private final SuperWriter writer;
+    private final boolean skinny;
+    private final boolean blockGroupTree;
+    private final boolean freeSpaceTree;
+    private ByteBuffer superBlock;
+    private Transaction running;
+    private String aborted;
+    private long commits;
+    private CommitListener listener = (c) -> { };
+
+    /** What one commit did. */
+    public record CommitStats(long transid, int rounds, SuperWriter.Writeout writeout, long nanos) {
+    }
+
+    /** Told of each commit (meters). */
+    public interface CommitListener {
+        void committed(CommitStats stats);
+    }
+
+    public TransactionManager(Volume volume, TreeBlockReader reader, SuperBlock sb) throws FsException {
+        this.volume = volume;
+        this.reader = reader;
+        this.csumType = ChecksumType.fromCode(sb.csumType());
+        this.nodesize = sb.nodesize();
+        this.sectorsize = sb.sectorsize();
+        this.superBlock = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        this.superBlock.put(0, sb.raw().duplicate().clear(), 0, SuperBlock.SIZE);
+        this.skinny = (sb.incompatFlags() & Features.INCOMPAT_SKINNY_METADATA) != 0;
+        this.blockGroupTree = (sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0;
+        this.freeSpaceTree = (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) != 0;
+        this.csums = new CsumItems(sectorsize, csumType.size());
+        this.writer = new SuperWriter(volume, csumType, nodesize);
+        BTree extentTree = committedTree(ObjectIds.EXTENT_TREE);
+        BTree bgTree = blockGroupTree ? committedTree(ObjectIds.BLOCK_GROUP_TREE) : extentTree;
+        this.groups = BlockGroups.load(bgTree, extentTree, nodesize, volume.chunks());
+        this.chunks = new ChunkMaker(volume, committedTree(ObjectIds.DEV_TREE), sb.devItem(), chunkTreeUuid());
+        this.groups.setChunkAllocator(chunks);
+    }
+
+    public void setListener(CommitListener listener) { this.listener = listener; }
+
+    public int nodesize() { return nodesize; }
+
+    public int sectorsize() { return sectorsize; }
+
+    public ChecksumType csumType() { return csumType; }
+
+    public CsumItems csums() { return csums; }
+
+    public BlockGroups blockGroups() { return groups; }
+
+    /** The generation of the last commit. */
+    public long generation() { return superBlock.getLong(SuperBlock.OFFSET_GENERATION); }
+
+    public long commits() { return commits; }
+
+    /** The running transaction, started when none runs; {@link ReadOnlyException} after an abort. */
+    public Transaction current() throws FsException {
+        if (aborted != null) throw new ReadOnlyException("the filesystem went read-only after a failed commit: "
+                + aborted);
+        if (running == null) {
+            running = new Transaction(reader, groups, generation() + 1, nodesize, fsidOfBlocks(), chunkTreeUuid(),
+                    this::committedRoot);
+        }
+        return running;
+    }
+
+    /** The running transaction, or null when nothing has changed since the last commit. */
+    public Transaction running() { return running; }
+
+    /** Why the filesystem went read-only, or null. */
+    public String abortReason() { return aborted; }
+
+    /** The tree {@code id} as of the last commit. */
+    public BTree committedTree(long id) throws FsException {
+        TreeRoot r = committedRoot(id);
+        return new BTree(reader, id, r.bytenr(), r.level(), r.generation());
+    }
+
+    private TreeRoot committedRoot(long id) throws FsException {
+        if (id == ObjectIds.ROOT_TREE) {
+            return new TreeRoot(id, superBlock.getLong(SuperBlock.OFFSET_ROOT),
+                    Byte.toUnsignedInt(superBlock.get(SuperBlock.OFFSET_ROOT_LEVEL)), generation());
+        }
+        if (id == ObjectIds.CHUNK_TREE) {
+            return new TreeRoot(id, superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT),
+                    Byte.toUnsignedInt(superBlock.get(SuperBlock.OFFSET_CHUNK_ROOT_LEVEL)),
+                    superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION));
+        }
+        BTree rootTree = committedTree(ObjectIds.ROOT_TREE);
+        Cursor c = rootTree.seekFloor(Key.last(id, KeyType.ROOT_ITEM));
+        if (!c.valid() || c.key().objectid() != id || c.key().type() != KeyType.ROOT_ITEM) {
+            throw new NotFoundException("no tree " + id + " in the root tree");
+        }
+        RootItem item;
+        try {
+            item = RootItem.read(c.buffer(), c.dataOffset(), c.dataSize());
+        } catch (IllegalArgumentException e) {
+            throw new CorruptBlockException(ObjectIds.ROOT_TREE, c.leaf().bytenr(), c.slot(), e.getMessage());
+        }
+        return new TreeRoot(id, item.bytenr(), item.level(), item.generation());
+    }
+
+    /**
+     * Commits the running transaction: settles the derived trees, writes the tree blocks (stage one submits all,
+     * stage two reaps), flushes, writes the superblocks. Returns null when there was nothing to commit.
+     */
+    public CommitStats commit() throws FsException {
+        if (aborted != null) throw new ReadOnlyException("the filesystem went read-only after a failed commit: "
+                + aborted);
+        Transaction tx = running;
+        if (tx == null || tx.isEmpty()) {
+            running = null;
+            return null;
+        }
+        long t0 = System.nanoTime();
+        try {
+            Commit commit = new Commit(tx, csums, nodesize, skinny, blockGroupTree, freeSpaceTree, chunks);
+            int rounds = commit.settle();
+            ByteBuffer sb = nextSuperBlock(tx);
+            SuperWriter.Writeout w = writer.writeBlocks(tx.dirtyBlocks());
+            writer.writeSuperBlocks(sb);
+            superBlock = sb;
+            for (Map.Entry<Long, ByteBuffer> e : tx.dirtyBlocks().entrySet()) {
+                reader.cache(new TreeBlock(e.getKey(), e.getValue().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN)));
+            }
+            groups.committed();
+            running = null;
+            commits++;
+            CommitStats stats = new CommitStats(tx.transid(), rounds, w, System.nanoTime() - t0);
+            LOG.debug("committed transaction {}: {} tree blocks in {} rounds", tx.transid(), w.treeBlocks(), rounds);
+            listener.committed(stats);
+            return stats;
+        } catch (IOException | RuntimeException e) {
+            aborted = "transaction " + tx.transid() + ": " + e.getMessage();
+            running = null;
+            LOG.error("commit of transaction {} failed; the image stays at transaction {}; read-only from now",
+                    tx.transid(), generation(), e);
+            throw new ReadOnlyException("commit failed, the filesystem is read-only now: " + e.getMessage());
+        }
+    }
+
+    /** Aborts without writing (the caller hit an error mid-change): the running transaction is dropped. */
+    public void abort(String why) {
+        aborted = why;
+        running = null;
+    }
+
+    private ByteBuffer nextSuperBlock(Transaction tx) throws FsException {
+        ByteBuffer sb = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        sb.put(0, superBlock, 0, SuperBlock.SIZE);
+        long oldGen = generation();
+        TreeRoot root = tx.root(ObjectIds.ROOT_TREE);
+        sb.putLong(SuperBlock.OFFSET_GENERATION, tx.transid());
+        sb.putLong(SuperBlock.OFFSET_ROOT, root.bytenr());
+        sb.put(SuperBlock.OFFSET_ROOT_LEVEL, (byte) root.level());
+        TreeRoot chunk = tx.roots().get(ObjectIds.CHUNK_TREE);
+        if (chunk != null && chunk.bytenr() != sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT)) {
+            sb.putLong(SuperBlock.OFFSET_CHUNK_ROOT, chunk.bytenr());
+            sb.put(SuperBlock.OFFSET_CHUNK_ROOT_LEVEL, (byte) chunk.level());
+            sb.putLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION, chunk.generation());
+        }
+        sb.putLong(SuperBlock.OFFSET_BYTES_USED, groups.usedAfterCommit());
+        sb.putLong(SuperBlock.OFFSET_DEV_ITEM + DevItem.OFFSET_BYTES_USED, chunks.devBytesUsed());
+        if (sb.getLong(SuperBlock.OFFSET_UUID_TREE_GENERATION) == oldGen) {
+            sb.putLong(SuperBlock.OFFSET_UUID_TREE_GENERATION, tx.transid());
+        }
+        writeBackupRoot(sb, tx);
+        return sb;
+    }
+
+    /** Fills the next slot of the backup-roots ring with this commit's roots (≈ backup_super_roots). */
+    private void writeBackupRoot(ByteBuffer sb, Transaction tx) throws FsException {
+        int newest = 0;
+        long newestGen = -1;
+        for (int i = 0; i < SuperWriter.BACKUP_ROOTS; i++) {
+            long gen = sb.getLong(SuperWriter.OFFSET_BACKUP_ROOTS + i * SuperWriter.BACKUP_ROOT_SIZE + 8);
+            if (gen > newestGen) {
+                newestGen = gen;
+                newest = i;
+            }
+        }
+        int slot = newestGen < 0 ? 0 : (newest + 1) % SuperWriter.BACKUP_ROOTS;
+        int at = SuperWriter.OFFSET_BACKUP_ROOTS + slot * SuperWriter.BACKUP_ROOT_SIZE;
+        for (int i = 0; i < SuperWriter.BACKUP_ROOT_SIZE; i++) sb.put(at + i, (byte) 0);
+        long[][] trees = {{ObjectIds.ROOT_TREE, 0, 152}, {ObjectIds.CHUNK_TREE, 16, 153},
+                {ObjectIds.EXTENT_TREE, 32, 154}, {ObjectIds.FS_TREE, 48, 155}, {ObjectIds.DEV_TREE, 64, 156},
+                {ObjectIds.CSUM_TREE, 80, 157}};
+        for (long[] t : trees) {
+            TreeRoot r;
+            if (t[0] == ObjectIds.ROOT_TREE) {
+                r = new TreeRoot(t[0], sb.getLong(SuperBlock.OFFSET_ROOT),
+                        Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_ROOT_LEVEL)), tx.transid());
+            } else if (t[0] == ObjectIds.CHUNK_TREE) {
+                r = new TreeRoot(t[0], sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT),
+                        Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_CHUNK_ROOT_LEVEL)),
+                        sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION));
+            } else {
+                r = tx.roots().containsKey(t[0]) ? tx.roots().get(t[0]) : committedRoot(t[0]);
+            }
+            sb.putLong(at + (int) t[1], r.bytenr());
+            sb.putLong(at + (int) t[1] + 8, r.generation());
+            sb.put(at + (int) t[2], (byte) r.level());
+        }
+        sb.putLong(at + 96, sb.getLong(SuperBlock.OFFSET_TOTAL_BYTES));
+        sb.putLong(at + 104, sb.getLong(SuperBlock.OFFSET_BYTES_USED));
+        sb.putLong(at + 112, sb.getLong(SuperBlock.OFFSET_NUM_DEVICES));
+    }
+
+    private byte[] fsidOfBlocks() {
+        return SuperBlock.decode(superBlock).treeBlockFsid();
+    }
+
+    private byte[] chunkTreeUuid() throws FsException {
+        // every tree block carries the chunk tree's uuid: copy it from the chunk root's header
+        TreeBlock b = reader.read(superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT), 0, -1, ObjectIds.CHUNK_TREE);
+        byte[] u = new byte[16];
+        b.buffer().get(jbtrfs.format.Header.OFFSET_CHUNK_TREE_UUID, u);
+        return u;
+    }
+}

@@ -1,0 +1,74 @@
+package jbtrfs.fs;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+import jbtrfs.testing.TreeListing;
+
+/** Changes through fs-core on mkfs images; btrfs check and the kernel must accept the result. */
+class WritePathTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void namespaceAndDataChanges_checkClean_kernelShowsTheSame() throws Exception {
+        Path image = Images.mkfs(dir, null, 512);
+        Map<String, String> ours;
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId root = ops.root();
+            InodeId d = ops.mkdir(root, "dir", 0755, 1000, 1000);
+            InodeId small = ops.mknod(d, "small.txt", Stat.S_IFREG | 0644, 0, 1000, 1000);
+            ops.write(small, 0, ByteBuffer.wrap("hello, world\n".getBytes(StandardCharsets.UTF_8)));
+            InodeId big = ops.mknod(root, "big.bin", Stat.S_IFREG | 0600, 0, 0, 0);
+            byte[] data = new byte[3 * 1024 * 1024 + 123];
+            new Random(1).nextBytes(data);
+            for (int off = 0; off < data.length; off += 128 * 1024) {
+                int n = Math.min(128 * 1024, data.length - off);
+                ops.write(big, off, ByteBuffer.wrap(data, off, n));
+            }
+            ops.write(big, 5000, ByteBuffer.wrap(new byte[10000]));
+            ops.symlink(d, "link", "../big.bin", 0, 0);
+            ops.link(small, root, "hard.txt");
+            ops.mknod(root, "fifo", Stat.S_IFIFO | 0644, 0, 0, 0);
+            ops.mknod(root, "null", Stat.S_IFCHR | 0666, (1 << 8) | 3, 0, 0);
+            ops.setXattr(small, "user.color", "blue".getBytes(StandardCharsets.UTF_8), 0);
+            InodeId gone = ops.mknod(root, "gone", Stat.S_IFREG | 0644, 0, 0, 0);
+            ops.write(gone, 0, ByteBuffer.wrap(new byte[70000]));
+            ops.sync();
+            ops.unlink(root, "gone");
+            ops.rename(root, "hard.txt", d, "moved.txt", 0);
+            InodeId t = ops.mknod(root, "trunc", Stat.S_IFREG | 0644, 0, 0, 0);
+            ops.write(t, 0, ByteBuffer.wrap(data, 0, 100000));
+            ops.truncate(t, 50001);
+            ops.truncate(t, 90000);
+            byte[] back = new byte[data.length];
+            assertEquals(data.length, ops.read(big, 0, ByteBuffer.wrap(back)));
+            System.arraycopy(new byte[10000], 0, data, 5000, 10000);
+            assertArrayEquals(data, back);
+            ours = TreeListing.ofOperations(ops);
+        }
+        Shell.Result check = Shell.attempt(List.of("btrfs", "check", "--readonly", image.toString()));
+        assertEquals(0, check.exitCode(), check.output());
+        assertTrue(!check.output().contains("ERROR") && !check.output().contains("WARNING"), check.output());
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofOperations(fs.operations()), 20));
+        }
+        java.nio.file.Files.copy(image, Path.of("/tmp/wp.img"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Images.requireRootAndLoop();
+        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 20));
+    }
+}
