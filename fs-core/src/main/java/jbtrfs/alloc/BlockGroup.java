@@ -52,11 +52,16 @@ public final class BlockGroup {
 
     public boolean holds(long type) { return (flags & type & BlockGroupFlags.TYPE_MASK) != 0; }
 
+    long pinnedBytes() { return pinnedBytes; }
+
     /** Bytes usable for allocation now. */
     public long freeBytes() { return freeBytes; }
 
     /** Bytes allocated as the disk will say after the running transaction commits. */
     public long usedAfterCommit() { return length - freeBytes - pinnedBytes - bytesSuper; }
+
+    /** Bytes not available for allocation now (used, pinned until commit); what statfs counts as used. */
+    public long usedNow() { return length - freeBytes - bytesSuper; }
 
     /** Takes a superblock copy's stripe out of the free space (≈ exclude_super_stripes). */
     void excludeSuper(long at, long size) {

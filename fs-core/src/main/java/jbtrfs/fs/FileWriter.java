@@ -306,33 +306,38 @@ final class FileWriter {
         zeroTailOfLastSector(file, w.load(file), offset);
         long s = offset / ss * ss;
         long e = (end + ss - 1) / ss * ss;
-        long added = 0;
+        // find the holes and allocate all of them before any edit: ENOSPC leaves the file as it was
+        List<long[]> gaps = new ArrayList<>();
         long at = s;
         for (Extent x : extents(file, s, e)) {
             if (x.fe.isHole()) continue;
-            added += prealloc(file, at, Math.max(at, x.start));
+            if (x.start > at) gaps.add(new long[] {at, x.start});
             at = Math.max(at, x.end);
         }
-        added += prealloc(file, at, e);
+        if (e > at) gaps.add(new long[] {at, e});
+        List<List<long[]>> space = new ArrayList<>();
+        try {
+            for (long[] g : gaps) space.add(allocateData(g[1] - g[0]));
+        } catch (NoSpaceException x) {
+            for (List<long[]> ps : space) for (long[] p : ps) w.manager().blockGroups().release(p[0], p[1]);
+            throw x;
+        }
+        w.reserveMetadata(4 + 4 * gaps.size());
+        long added = 0;
+        long transid = w.transid();
+        for (int g = 0; g < gaps.size(); g++) {
+            long from = gaps.get(g)[0];
+            dropExtents(file, from, gaps.get(g)[1]); // explicit hole items only
+            for (long[] p : space.get(g)) {
+                insertExtent(file, from, p[0], p[1], FileExtentItem.TYPE_PREALLOC, transid);
+                from += p[1];
+            }
+            added += gaps.get(g)[1] - gaps.get(g)[0];
+        }
         InodeItem i = w.load(file);
         long size = keepSize ? i.size() : Math.max(i.size(), end);
         w.save(file, i.withSize(size).withNbytes(i.nbytes() + added).withFlags(i.flags() | InodeItem.FLAG_PREALLOC)
                 .withTimes(i.atime(), now, keepSize ? i.mtime() : now));
-    }
-
-    /** Preallocated extents over the hole [from, to); returns the bytes added. */
-    private long prealloc(InodeId file, long from, long to) throws FsException {
-        if (to <= from) return 0;
-        List<long[]> pieces = allocateData(to - from);
-        w.reserveMetadata(4 + 2 * pieces.size());
-        dropExtents(file, from, to); // explicit hole items only
-        long at = from;
-        long transid = w.transid();
-        for (long[] p : pieces) {
-            insertExtent(file, at, p[0], p[1], FileExtentItem.TYPE_PREALLOC, transid);
-            at += p[1];
-        }
-        return to - from;
     }
 
     /** Deletes an inode with no names left and everything keyed under it, dropping its extents' references. */

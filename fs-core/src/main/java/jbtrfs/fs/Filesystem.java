@@ -117,7 +117,7 @@ public final class Filesystem implements Closeable {
         CsumTree.Source csumTree = () -> optionalTree(subvolumes, ObjectIds.CSUM_TREE);
         boolean bgTree = (sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0;
         BTree blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
-        SpaceReport space = new SpaceReport(sb, volume.chunks(), blockGroups);
+        SpaceReport space = new SpaceReport(sb, volume, blockGroups);
         Inodes inodes = new Inodes(subvolumes, sb.sectorsize());
         CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());
         DataReader data = new DataReader(volume, csums, csumType, sb.sectorsize(), stats);
@@ -136,6 +136,10 @@ public final class Filesystem implements Closeable {
         if (!options.readOnly()) {
             WriteSupport.check(sb, subvolumes, volume);
             TransactionManager txm = new TransactionManager(volume, reader, sb);
+            space.setItemSource(chunk -> {
+                jbtrfs.alloc.BlockGroup bg = txm.blockGroups().find(chunk.logical());
+                return bg == null ? null : new jbtrfs.format.BlockGroupItem(bg.usedNow(), 256, bg.flags());
+            });
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
                     (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0, options.commitSeconds());
             served = writable;

@@ -14,7 +14,7 @@ import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.volumes.Chunk;
-import jbtrfs.volumes.ChunkMap;
+import jbtrfs.volumes.Volume;
 
 /**
  * Space by block group: one BLOCK_GROUP_ITEM per chunk (in the extent tree, or the block-group tree), summed by
@@ -25,14 +25,26 @@ final class SpaceReport {
     private static final long DEVICE_RESERVED = 1L << 20;
 
     private final SuperBlock sb;
-    private final ChunkMap chunks;
-    private final BTree blockGroupTree;
+    private final Volume volume;
+    private volatile ItemSource items;
 
-    SpaceReport(SuperBlock sb, ChunkMap chunks, BTree blockGroupTree) {
-        this.sb = sb;
-        this.chunks = chunks;
-        this.blockGroupTree = blockGroupTree;
+    /** Where a chunk's block group item comes from: the committed tree, or a read-write mount's live state. */
+    interface ItemSource {
+        /** The item of the block group of {@code chunk}, or null when there is none. */
+        BlockGroupItem item(Chunk chunk) throws FsException;
     }
+
+    SpaceReport(SuperBlock sb, Volume volume, BTree blockGroupTree) {
+        this.sb = sb;
+        this.volume = volume;
+        this.items = chunk -> {
+            Cursor c = blockGroupTree.find(new Key(chunk.logical(), KeyType.BLOCK_GROUP_ITEM, chunk.length()));
+            return c == null ? null : BlockGroupItem.read(c.buffer(), c.dataOffset());
+        };
+    }
+
+    /** A read-write mount reports its in-memory block groups (they change between commits). */
+    void setItemSource(ItemSource source) { this.items = source; }
 
     /** One block group: its chunk and its item. */
     record BlockGroup(Chunk chunk, BlockGroupItem item) {
@@ -40,12 +52,12 @@ final class SpaceReport {
 
     List<BlockGroup> blockGroups() throws FsException {
         List<BlockGroup> out = new ArrayList<>();
-        for (Chunk chunk : chunks.chunks()) {
-            Cursor c = blockGroupTree.find(new Key(chunk.logical(), KeyType.BLOCK_GROUP_ITEM, chunk.length()));
-            if (c == null) {
+        for (Chunk chunk : volume.chunks().chunks()) {
+            BlockGroupItem item = items.item(chunk);
+            if (item == null) {
                 throw new FsException("chunk at " + Long.toUnsignedString(chunk.logical()) + " has no block group item");
             }
-            out.add(new BlockGroup(chunk, BlockGroupItem.read(c.buffer(), c.dataOffset())));
+            out.add(new BlockGroup(chunk, item));
         }
         return out;
     }

@@ -268,11 +268,23 @@ final class WritableOperations implements FsOperations {
             Transaction before = txm.current();
             long editsBefore = before.edits();
             try {
-                T result = body.run();
+                T result;
+                try {
+                    result = body.run();
+                } catch (jbtrfs.NoSpaceException e) {
+                    // space freed in this transaction (extents whose last reference went, pinned blocks) is usable
+                    // once it commits: make the commit and try once more
+                    if (before.edits() != editsBefore || before.isEmpty()) throw e;
+                    commitLocked();
+                    before = txm.current();
+                    editsBefore = before.edits();
+                    result = body.run();
+                }
                 if (before.dirtyBytes() > DIRTY_BOUND) commitLocked();
                 return result;
             } catch (FsException | RuntimeException e) {
-                if (txm.running() == before && before.edits() != editsBefore) {
+                Transaction now = txm.running();
+                if (now != null && now.edits() != editsBefore) {
                     LOG.error("a change failed halfway ({}); dropping the transaction, read-only from now",
                             e.toString(), e);
                     txm.abort("a change failed halfway: " + e);

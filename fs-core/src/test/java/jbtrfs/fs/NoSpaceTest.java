@@ -1,0 +1,69 @@
+package jbtrfs.fs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.NoSpaceException;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+import jbtrfs.testing.TreeListing;
+
+/** A full filesystem answers ENOSPC, loses nothing, and takes writes again once files are deleted. */
+class NoSpaceTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void fillToNoSpace_deleteAndWriteAgain_checkClean() throws Exception {
+        Path image = Images.mkfs(dir, null, 160);
+        Map<String, String> ours;
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId root = ops.root();
+            byte[] chunk = new byte[1 << 20];
+            java.util.Arrays.fill(chunk, (byte) 7);
+            int files = 0;
+            long written = 0;
+            boolean full = false;
+            while (!full && files < 1000) {
+                InodeId f = ops.mknod(root, "f" + files, Stat.S_IFREG | 0644, 0, 0, 0);
+                files++;
+                for (int mb = 0; mb < 8; mb++) {
+                    try {
+                        ops.write(f, (long) mb << 20, ByteBuffer.wrap(chunk));
+                        written += chunk.length;
+                    } catch (NoSpaceException e) {
+                        full = true;
+                        break;
+                    }
+                }
+            }
+            assertTrue(full, "never ran out of space");
+            // the kernel fits 79 MiB of data on a fresh 160 MiB image (metadata DUP takes 64 MiB of it)
+            assertTrue(written >= (75L << 20), "filled after only " + written + " bytes");
+            StatFs st = ops.statfs();
+            assertTrue(st.blocksAvailable() * st.blockSize() < (8L << 20), "statfs still shows " + st.blocksAvailable() + " blocks free");
+            assertThrows(NoSpaceException.class, () -> ops.fallocate(ops.lookup(root, "f0"), 0, 64L << 20, 64L << 20));
+            ops.sync();
+            for (int i = 0; i < files / 2; i++) ops.unlink(root, "f" + i);
+            InodeId again = ops.mknod(root, "again", Stat.S_IFREG | 0644, 0, 0, 0);
+            for (int mb = 0; mb < 16; mb++) ops.write(again, (long) mb << 20, ByteBuffer.wrap(chunk));
+            assertEquals(16L << 20, ops.stat(again).size());
+            ours = TreeListing.ofOperations(ops);
+        }
+        Shell.Result check = Shell.attempt(List.of("btrfs", "check", "--readonly", image.toString()));
+        assertEquals(0, check.exitCode(), check.output());
+        assertTrue(!check.output().contains("ERROR") && !check.output().contains("WARNING"), check.output());
+        Images.requireRootAndLoop();
+        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
+    }
+}
