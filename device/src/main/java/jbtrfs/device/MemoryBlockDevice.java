@@ -182,6 +182,11 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
         }
     }
 
+    /** How many requests were submitted so far (the count {@link FaultPlan#failNth} counts in). */
+    public long requestsSubmitted() {
+        return requestSeq.get();
+    }
+
     /** A copy of the current (visible, possibly not durable) content. */
     public synchronized byte[] snapshot() {
         return current.clone();
