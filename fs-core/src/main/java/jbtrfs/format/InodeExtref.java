@@ -28,4 +28,18 @@ public record InodeExtref(long parentObjectid, long index, byte[] name) {
         }
         return out;
     }
+
+    /** Packs extrefs into one item's data. */
+    public static byte[] encodeAll(List<InodeExtref> refs) {
+        int size = 0;
+        for (InodeExtref r : refs) size += SIZE_WITHOUT_NAME + r.name.length;
+        ByteBuffer b = ByteBuffer.allocate(size).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int p = 0;
+        for (InodeExtref r : refs) {
+            b.putLong(p, r.parentObjectid).putLong(p + 8, r.index).putShort(p + 16, (short) r.name.length)
+                    .put(p + SIZE_WITHOUT_NAME, r.name);
+            p += SIZE_WITHOUT_NAME + r.name.length;
+        }
+        return b.array();
+    }
 }

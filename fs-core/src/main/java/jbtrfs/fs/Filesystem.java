@@ -141,7 +141,8 @@ public final class Filesystem implements Closeable {
                 return bg == null ? null : new jbtrfs.format.BlockGroupItem(bg.usedNow(), 256, bg.flags());
             });
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
-                    (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0, options.commitSeconds());
+                    (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0,
+                    (sb.incompatFlags() & Features.INCOMPAT_EXTENDED_IREF) != 0, options.commitSeconds());
             served = writable;
         }
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",

@@ -20,6 +20,7 @@ import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
 import jbtrfs.format.DirItem;
 import jbtrfs.format.FileExtentItem;
+import jbtrfs.format.InodeExtref;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.InodeRef;
 import jbtrfs.format.Key;
@@ -36,10 +37,12 @@ final class NamespaceWriter {
 
     private final InodeWriter w;
     private final FileWriter files;
+    private final boolean extendedRefs;
 
-    NamespaceWriter(InodeWriter w, FileWriter files) {
+    NamespaceWriter(InodeWriter w, FileWriter files, boolean extendedRefs) {
         this.w = w;
         this.files = files;
+        this.extendedRefs = extendedRefs;
     }
 
     /** Creates an inode of {@code mode} named {@code name} in {@code dir}; returns it. */
@@ -184,10 +187,23 @@ final class NamespaceWriter {
                 : new ArrayList<>(InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize()));
         refs.add(new InodeRef(index, name));
         byte[] refData = InodeRef.encodeAll(refs);
-        if (refData.length > w.tx().editor().maxItemData()) {
+        if (refData.length <= w.tx().editor().maxItemData()) {
+            w.tx().editor().put(root, refKey, refData);
+        } else if (extendedRefs) {
+            // the kernel moves names that no longer fit the inode ref to extended refs keyed by name hash
+            Key extKey = new Key(target.objectid(), KeyType.INODE_EXTREF, NameHash.extref(dir.objectid(), name));
+            Cursor ec = w.tree(dir.root()).find(extKey);
+            List<InodeExtref> ext = ec == null ? new ArrayList<>()
+                    : new ArrayList<>(InodeExtref.readAll(ec.buffer(), ec.dataOffset(), ec.dataSize()));
+            ext.add(new InodeExtref(dir.objectid(), index, name));
+            byte[] extData = InodeExtref.encodeAll(ext);
+            if (extData.length > w.tx().editor().maxItemData()) {
+                throw new TooManyLinksException("no room for another name of inode " + target + " in " + dir);
+            }
+            w.tx().editor().put(root, extKey, extData);
+        } else {
             throw new TooManyLinksException("no room for another name of inode " + target + " in " + dir);
         }
-        w.tx().editor().put(root, refKey, refData);
         DirItem d = new DirItem(new Key(target.objectid(), KeyType.INODE_ITEM, 0), transid, type, name, new byte[0]);
         Key itemKey = new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name));
         Cursor ic = w.tree(dir.root()).find(itemKey);
@@ -203,21 +219,7 @@ final class NamespaceWriter {
     private void removeEntry(InodeId dir, InodeItem parent, byte[] name, InodeId target, Timespec now)
             throws FsException {
         TreeRoot root = w.root(dir.root());
-        Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
-        Cursor rc = w.tree(dir.root()).find(refKey);
-        if (rc == null) throw new NotFoundException("no inode ref of " + target + " in " + dir);
-        List<InodeRef> refs = new ArrayList<>(InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize()));
-        long index = -1;
-        for (int i = 0; i < refs.size(); i++) {
-            if (Arrays.equals(refs.get(i).name(), name)) {
-                index = refs.get(i).index();
-                refs.remove(i);
-                break;
-            }
-        }
-        if (index < 0) throw new NotFoundException("inode " + target + " has no ref named " + str(name));
-        if (refs.isEmpty()) w.tx().editor().delete(root, refKey);
-        else w.tx().editor().put(root, refKey, InodeRef.encodeAll(refs));
+        long index = removeRef(dir, target, name);
         Key itemKey = new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name));
         Cursor ic = w.tree(dir.root()).find(itemKey);
         if (ic != null) {
@@ -229,6 +231,39 @@ final class NamespaceWriter {
         w.tx().editor().delete(root, new Key(dir.objectid(), KeyType.DIR_INDEX, index));
         InodeItem p = w.load(dir);
         w.save(dir, p.withSize(p.size() - 2L * name.length).withTimes(p.atime(), now, now));
+    }
+
+    /** Removes the inode ref (or extended ref) of {@code name} under {@code dir}; returns its dir index. */
+    private long removeRef(InodeId dir, InodeId target, byte[] name) throws FsException {
+        TreeRoot root = w.root(dir.root());
+        Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
+        Cursor rc = w.tree(dir.root()).find(refKey);
+        if (rc != null) {
+            List<InodeRef> refs = new ArrayList<>(InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize()));
+            for (int i = 0; i < refs.size(); i++) {
+                if (Arrays.equals(refs.get(i).name(), name)) {
+                    long index = refs.remove(i).index();
+                    if (refs.isEmpty()) w.tx().editor().delete(root, refKey);
+                    else w.tx().editor().put(root, refKey, InodeRef.encodeAll(refs));
+                    return index;
+                }
+            }
+        }
+        Key extKey = new Key(target.objectid(), KeyType.INODE_EXTREF, NameHash.extref(dir.objectid(), name));
+        Cursor ec = w.tree(dir.root()).find(extKey);
+        if (ec != null) {
+            List<InodeExtref> ext = new ArrayList<>(InodeExtref.readAll(ec.buffer(), ec.dataOffset(), ec.dataSize()));
+            for (int i = 0; i < ext.size(); i++) {
+                InodeExtref r = ext.get(i);
+                if (r.parentObjectid() == dir.objectid() && Arrays.equals(r.name(), name)) {
+                    ext.remove(i);
+                    if (ext.isEmpty()) w.tx().editor().delete(root, extKey);
+                    else w.tx().editor().put(root, extKey, InodeExtref.encodeAll(ext));
+                    return r.index();
+                }
+            }
+        }
+        throw new NotFoundException("inode " + target + " has no ref named " + str(name) + " in " + dir);
     }
 
     /** One name fewer: ctime moves; at zero names the inode and everything it holds goes. */
