@@ -24,6 +24,15 @@ final class ErrnoMapper {
         if (t instanceof NoDataException) return -ErrorCodes.ENODATA();
         if (t instanceof InvalidArgumentException) return -ErrorCodes.EINVAL();
         if (t instanceof ReadOnlyException) return -ErrorCodes.EROFS();
+        if (t instanceof jbtrfs.ExistsException) return -ErrorCodes.EEXIST();
+        if (t instanceof jbtrfs.NotEmptyException) return -ErrorCodes.ENOTEMPTY();
+        if (t instanceof jbtrfs.NoSpaceException) return -ErrorCodes.ENOSPC();
+        if (t instanceof jbtrfs.CrossDeviceException) return -ErrorCodes.EXDEV();
+        if (t instanceof jbtrfs.NameTooLongException) return -ErrorCodes.ENAMETOOLONG();
+        if (t instanceof jbtrfs.TooManyLinksException) return -ErrorCodes.EMLINK();
+        if (t instanceof jbtrfs.NotPermittedException) return -ErrorCodes.EPERM();
+        if (t instanceof jbtrfs.NotSupportedException) return -ErrorCodes.EOPNOTSUPP();
+        if (t instanceof jbtrfs.FileTooBigException) return -ErrorCodes.EFBIG();
         if (t instanceof ChecksumMismatchException || t instanceof CorruptBlockException) return -ErrorCodes.EIO();
         if (t instanceof IOException) return -ErrorCodes.EIO();
         return -ErrorCodes.EIO();
@@ -33,6 +42,9 @@ final class ErrnoMapper {
     static boolean expected(Throwable t) {
         return t instanceof NotFoundException || t instanceof NoDataException || t instanceof NotDirectoryException
                 || t instanceof IsDirectoryException || t instanceof InvalidArgumentException
-                || t instanceof ReadOnlyException;
+                || t instanceof ReadOnlyException || t instanceof jbtrfs.ExistsException
+                || t instanceof jbtrfs.NotEmptyException || t instanceof jbtrfs.NoSpaceException
+                || t instanceof jbtrfs.CrossDeviceException || t instanceof jbtrfs.NameTooLongException
+                || t instanceof jbtrfs.NotPermittedException || t instanceof jbtrfs.NotSupportedException;
     }
 }

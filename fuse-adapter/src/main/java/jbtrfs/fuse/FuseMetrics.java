@@ -16,11 +16,14 @@ final class FuseMetrics {
     private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> errors = new ConcurrentHashMap<>();
     private final Counter bytesRead;
+    private final Counter bytesWritten;
 
     FuseMetrics(MeterRegistry registry) {
         this.registry = registry;
         this.bytesRead = Counter.builder("jbtrfs.fuse.read.bytes").baseUnit("bytes")
                 .description("bytes returned by read calls").register(registry);
+        this.bytesWritten = Counter.builder("jbtrfs.fuse.write.bytes").baseUnit("bytes")
+                .description("bytes taken by write calls").register(registry);
     }
 
     /** Records one call of {@code op} that took {@code nanos} and returned {@code result} (negative: an errno). */
@@ -37,5 +40,9 @@ final class FuseMetrics {
 
     void bytesRead(int n) {
         bytesRead.increment(n);
+    }
+
+    void bytesWritten(int n) {
+        bytesWritten.increment(n);
     }
 }

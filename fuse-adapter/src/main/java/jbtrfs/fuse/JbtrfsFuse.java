@@ -19,7 +19,11 @@ import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
+import jnr.ffi.types.dev_t;
+import jnr.ffi.types.gid_t;
+import jnr.ffi.types.mode_t;
 import jnr.ffi.types.off_t;
+import jnr.ffi.types.uid_t;
 import jnr.ffi.types.size_t;
 import ru.serce.jnrfuse.ErrorCodes;
 import ru.serce.jnrfuse.FuseFillDir;
@@ -31,7 +35,8 @@ import ru.serce.jnrfuse.struct.Timespec;
 
 /**
  * jnr-fuse glue: each VFS call becomes one {@link FsOperations} call by inode. FUSE calls arrive on many threads;
- * the only state here is the path cache and the open handles, both concurrent maps. Every change is EROFS.
+ * the only state here is the path cache and the open handles, both concurrent maps. On a read-only mount every
+ * change is EROFS (fs-core's answer).
  */
 public final class JbtrfsFuse extends FuseStubFS {
     private static final Logger LOG = LoggerFactory.getLogger(JbtrfsFuse.class);
@@ -42,10 +47,14 @@ public final class JbtrfsFuse extends FuseStubFS {
     /** The readdir offsets of "." and ".."; entries' own offsets (dir index + 1) start at 3. */
     private static final long DOT_OFFSET = 1;
     private static final long DOTDOT_OFFSET = 2;
+    private static final long UTIME_NOW = (1L << 30) - 1;
+    private static final long UTIME_OMIT = (1L << 30) - 2;
 
     private final FsOperations ops;
     private final int blksize;
     private final ConcurrentHashMap<String, InodeId> paths = new ConcurrentHashMap<>();
+    /** Moves on every name change; a resolution that saw it move is not cached. */
+    private final java.util.concurrent.atomic.AtomicLong pathEpoch = new java.util.concurrent.atomic.AtomicLong();
     private final OpenFiles openFiles = new OpenFiles();
     private final java.util.Set<String> loggedTraces = ConcurrentHashMap.newKeySet();
     private final FuseMetrics metrics;
@@ -90,10 +99,14 @@ public final class JbtrfsFuse extends FuseStubFS {
     private InodeId resolve(String path) throws FsException {
         InodeId id = paths.get(path);
         if (id != null) return id;
+        long epoch = pathEpoch.get();
         id = ops.resolve(path);
-        // the image cannot change under a read-only mount, so a resolution stays true
         if (paths.size() > PATH_CACHE_MAX) paths.clear();
-        paths.put(path, id);
+        // a name change during the resolution may have made it stale: cache only what no change raced with
+        if (pathEpoch.get() == epoch) {
+            paths.put(path, id);
+            if (pathEpoch.get() != epoch) paths.remove(path);
+        }
         return id;
     }
 
@@ -140,11 +153,13 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int open(String path, FuseFileInfo fi) {
         int flags = fi.flags.intValue();
-        if ((flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0) return -ErrorCodes.EROFS();
+        boolean writing = (flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0;
+        if (writing && ops.readOnly()) return -ErrorCodes.EROFS();
         return call("open", path, () -> {
             InodeId id = resolve(path);
             Stat st = ops.stat(id);
             if (st.isDirectory()) return -ErrorCodes.EISDIR();
+            if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != 0 && st.size() != 0) ops.truncate(id, 0);
             fi.fh.set(openFiles.open(id));
             return 0;
         });
@@ -271,56 +286,227 @@ public final class JbtrfsFuse extends FuseStubFS {
         });
     }
 
-    // Every change is refused: the mount is read-only.
+    // ---- changes: each one resolves its paths, calls fs-core, and forgets the cached paths it made stale ----
+
+    private int uid() { return (int) getContext().uid.get(); }
+
+    private int gid() { return (int) getContext().gid.get(); }
+
+    /** The directory of {@code path} and the last name in it. */
+    private record Parent(InodeId dir, String name) {
+    }
+
+    private Parent parent(String path) throws FsException {
+        int slash = path.lastIndexOf('/');
+        String dir = slash <= 0 ? "/" : path.substring(0, slash);
+        return new Parent(resolve(dir), path.substring(slash + 1));
+    }
+
+    /** Forgets {@code path} and, for a directory, every cached path under it. */
+    private void forget(String path) {
+        pathEpoch.incrementAndGet();
+        paths.remove(path);
+        String prefix = path.endsWith("/") ? path : path + "/";
+        paths.keySet().removeIf(p -> p.startsWith(prefix));
+    }
 
     @Override
-    public int mknod(String path, long mode, long rdev) { return -ErrorCodes.EROFS(); }
+    public int create(String path, @mode_t long mode, FuseFileInfo fi) {
+        return call("create", path, () -> {
+            Parent p = parent(path);
+            int m = (int) mode;
+            if ((m & Stat.S_IFMT) == 0) m |= Stat.S_IFREG;
+            InodeId id = ops.mknod(p.dir(), p.name(), m, 0, uid(), gid());
+            forget(path);
+            fi.fh.set(openFiles.open(id));
+            return 0;
+        });
+    }
 
     @Override
-    public int mkdir(String path, long mode) { return -ErrorCodes.EROFS(); }
+    public int mknod(String path, @mode_t long mode, @dev_t long rdev) {
+        return call("mknod", path, () -> {
+            Parent p = parent(path);
+            ops.mknod(p.dir(), p.name(), (int) mode, rdev, uid(), gid());
+            forget(path);
+            return 0;
+        });
+    }
 
     @Override
-    public int unlink(String path) { return -ErrorCodes.EROFS(); }
+    public int mkdir(String path, @mode_t long mode) {
+        return call("mkdir", path, () -> {
+            Parent p = parent(path);
+            ops.mkdir(p.dir(), p.name(), (int) mode & 07777, uid(), gid());
+            forget(path);
+            return 0;
+        });
+    }
 
     @Override
-    public int rmdir(String path) { return -ErrorCodes.EROFS(); }
+    public int symlink(String target, String linkPath) {
+        return call("symlink", linkPath, () -> {
+            Parent p = parent(linkPath);
+            ops.symlink(p.dir(), p.name(), target, uid(), gid());
+            forget(linkPath);
+            return 0;
+        });
+    }
 
     @Override
-    public int symlink(String oldpath, String newpath) { return -ErrorCodes.EROFS(); }
+    public int link(String oldpath, String newpath) {
+        return call("link", newpath, () -> {
+            Parent p = parent(newpath);
+            ops.link(resolve(oldpath), p.dir(), p.name());
+            forget(newpath);
+            return 0;
+        });
+    }
 
     @Override
-    public int rename(String oldpath, String newpath) { return -ErrorCodes.EROFS(); }
+    public int unlink(String path) {
+        return call("unlink", path, () -> {
+            Parent p = parent(path);
+            ops.unlink(p.dir(), p.name());
+            forget(path);
+            return 0;
+        });
+    }
 
     @Override
-    public int link(String oldpath, String newpath) { return -ErrorCodes.EROFS(); }
+    public int rmdir(String path) {
+        return call("rmdir", path, () -> {
+            Parent p = parent(path);
+            ops.rmdir(p.dir(), p.name());
+            forget(path);
+            return 0;
+        });
+    }
 
     @Override
-    public int chmod(String path, long mode) { return -ErrorCodes.EROFS(); }
+    public int rename(String oldpath, String newpath) {
+        return call("rename", oldpath, () -> {
+            Parent from = parent(oldpath);
+            Parent to = parent(newpath);
+            ops.rename(from.dir(), from.name(), to.dir(), to.name(), 0);
+            forget(oldpath);
+            forget(newpath);
+            return 0;
+        });
+    }
 
     @Override
-    public int chown(String path, long uid, long gid) { return -ErrorCodes.EROFS(); }
+    public int chmod(String path, @mode_t long mode) {
+        return call("chmod", path, () -> {
+            ops.chmod(resolve(path), (int) mode & 07777);
+            return 0;
+        });
+    }
 
     @Override
-    public int truncate(String path, long size) { return -ErrorCodes.EROFS(); }
+    public int chown(String path, @uid_t long uid, @gid_t long gid) {
+        return call("chown", path, () -> {
+            // the kernel passes (u32)-1 for "leave as it is"
+            ops.chown(resolve(path), (uid & 0xffffffffL) == 0xffffffffL ? -1 : (int) uid,
+                    (gid & 0xffffffffL) == 0xffffffffL ? -1 : (int) gid);
+            return 0;
+        });
+    }
 
     @Override
-    public int write(String path, Pointer buf, long size, long offset, FuseFileInfo fi) { return -ErrorCodes.EROFS(); }
+    public int truncate(String path, @off_t long size) {
+        return call("truncate", path, () -> {
+            ops.truncate(resolve(path), size);
+            return 0;
+        });
+    }
 
     @Override
-    public int create(String path, long mode, FuseFileInfo fi) { return -ErrorCodes.EROFS(); }
+    public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
+        return call("ftruncate", path, () -> {
+            ops.truncate(handle(path, fi), size);
+            return 0;
+        });
+    }
 
     @Override
-    public int ftruncate(String path, long size, FuseFileInfo fi) { return -ErrorCodes.EROFS(); }
+    public int utimens(String path, Timespec[] timespec) {
+        return call("utimens", path, () -> {
+            ops.utimens(resolve(path), time(timespec[0]), time(timespec[1]));
+            return 0;
+        });
+    }
+
+    /** UTIME_NOW is the current time, UTIME_OMIT (null) leaves the time as it is. */
+    private static jbtrfs.fs.Timespec time(Timespec t) {
+        long nsec = t.tv_nsec.longValue();
+        if (nsec == UTIME_OMIT) return null;
+        if (nsec == UTIME_NOW) {
+            java.time.Instant now = java.time.Instant.now();
+            return new jbtrfs.fs.Timespec(now.getEpochSecond(), now.getNano());
+        }
+        return new jbtrfs.fs.Timespec(t.tv_sec.get(), (int) nsec);
+    }
 
     @Override
-    public int utimens(String path, Timespec[] timespec) { return -ErrorCodes.EROFS(); }
+    public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+        return call("write", path, () -> {
+            ByteBuffer src = MemoryIO.getInstance().newDirectByteBuffer(buf.address(), (int) size);
+            int n = ops.write(handle(path, fi), offset, src);
+            metrics.bytesWritten(n);
+            return n;
+        });
+    }
 
     @Override
-    public int setxattr(String path, String name, Pointer value, long size, int flags) { return -ErrorCodes.EROFS(); }
+    public int setxattr(String path, String name, Pointer value, @size_t long size, int flags) {
+        return call("setxattr", path, () -> {
+            byte[] v = new byte[(int) size];
+            value.get(0, v, 0, v.length);
+            ops.setXattr(resolve(path), name, v, flags);
+            return 0;
+        });
+    }
 
     @Override
-    public int removexattr(String path, String name) { return -ErrorCodes.EROFS(); }
+    public int removexattr(String path, String name) {
+        return call("removexattr", path, () -> {
+            ops.removeXattr(resolve(path), name);
+            return 0;
+        });
+    }
 
     @Override
-    public int fallocate(String path, int mode, long off, long length, FuseFileInfo fi) { return -ErrorCodes.EROFS(); }
+    public int fallocate(String path, int mode, @off_t long off, @off_t long length, FuseFileInfo fi) {
+        return call("fallocate", path, () -> {
+            ops.fallocate(handle(path, fi), mode, off, length);
+            return 0;
+        });
+    }
+
+    @Override
+    public int fsync(String path, int isdatasync, FuseFileInfo fi) {
+        return call("fsync", path, () -> {
+            ops.fsync(handle(path, fi), isdatasync != 0);
+            return 0;
+        });
+    }
+
+    @Override
+    public int fsyncdir(String path, FuseFileInfo fi) {
+        return call("fsyncdir", path, () -> {
+            ops.fsync(resolve(path), false);
+            return 0;
+        });
+    }
+
+    @Override
+    public int flush(String path, FuseFileInfo fi) {
+        return 0;
+    }
+
+    private InodeId handle(String path, FuseFileInfo fi) throws FsException {
+        InodeId id = fi == null ? null : openFiles.get(fi.fh.longValue());
+        return id != null ? id : resolve(path);
+    }
 }

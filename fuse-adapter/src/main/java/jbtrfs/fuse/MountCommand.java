@@ -32,7 +32,7 @@ final class MountCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(MountCommand.class);
     private static final long MOUNT_TIMEOUT_MS = 60_000;
 
-    @Option(names = "--read-only", description = "Mount read-only (today every mount is).")
+    @Option(names = "--read-only", description = "Mount read-only (also -o ro); images we cannot write safely need it.")
     boolean readOnly;
 
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
@@ -65,9 +65,6 @@ final class MountCommand implements Callable<Integer> {
             }
         }
         checkPrerequisites();
-        if (!readOnly && !parsed.readOnlyRequested() && !foreground) {
-            System.err.println("jbtrfs: the write path is not built yet: mounting read-only");
-        }
         return foreground ? serve(parsed) : startDaemon();
     }
 
@@ -87,11 +84,9 @@ final class MountCommand implements Callable<Integer> {
 
     /** Serves the mount in this process until it is unmounted or the process is told to stop. */
     private int serve(MountOptionParser parsed) throws Exception {
-        if (!readOnly && !parsed.readOnlyRequested()) {
-            LOG.warn("the write path is not built yet: mounting read-only");
-        }
-        MountOptions mo = new MountOptions(true, parsed.subvol(), parsed.subvolid(),
-                deviceBackend == null ? null : Backend.parse(deviceBackend));
+        boolean ro = readOnly || parsed.readOnlyRequested();
+        MountOptions mo = new MountOptions(ro, parsed.subvol(), parsed.subvolid(),
+                deviceBackend == null ? null : Backend.parse(deviceBackend), parsed.commitSeconds());
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);
@@ -110,7 +105,7 @@ final class MountCommand implements Callable<Integer> {
         JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize(), registry);
         List<String> fuseArgs = new ArrayList<>();
         fuseArgs.add("-o");
-        fuseArgs.add(parsed.fuseOptions(image.toAbsolutePath().toString()));
+        fuseArgs.add(parsed.fuseOptions(image.toAbsolutePath().toString(), fs.readOnly()));
         LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
         state.writePid(ProcessHandle.current().pid());
         state.clearExit();
@@ -182,7 +177,7 @@ final class MountCommand implements Callable<Integer> {
         cmd.add(Path.of(MountCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
         cmd.add("mount");
         cmd.add("-f");
-        cmd.add("--read-only");
+        if (readOnly) cmd.add("--read-only");
         if (deviceBackend != null) {
             cmd.add("--device-backend");
             cmd.add(deviceBackend);

@@ -12,7 +12,7 @@ import java.util.Set;
  * permission checks by the kernel, and long attribute timeouts.
  */
 record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, int readAheadKib,
-                         InetSocketAddress metrics, int threads, List<String> passThrough) {
+                         InetSocketAddress metrics, int threads, int commitSeconds, List<String> passThrough) {
     static final int DEFAULT_READ_AHEAD_KIB = 1024;
     /**
      * FUSE worker threads: two per CPU, at least four. The kernel hands each request to the reader of /dev/fuse that
@@ -29,6 +29,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         int readAhead = DEFAULT_READ_AHEAD_KIB;
         InetSocketAddress metrics = null;
         int threads = DEFAULT_THREADS;
+        int commit = jbtrfs.fs.MountOptions.DEFAULT_COMMIT_SECONDS;
         List<String> pass = new ArrayList<>();
         for (String group : groups) {
             for (String o : group.split(",")) {
@@ -54,6 +55,13 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     } catch (NumberFormatException e) {
                         throw new CliException("bad option " + o + ": threads takes a number from 1 to 256", 2);
                     }
+                } else if (o.startsWith("commit=")) {
+                    try {
+                        commit = Integer.parseInt(o.substring(7));
+                        if (commit < 0 || commit > 300) throw new NumberFormatException();
+                    } catch (NumberFormatException e) {
+                        throw new CliException("bad option " + o + ": commit takes seconds from 0 to 300", 2);
+                    }
                 } else if (o.startsWith("metrics=")) {
                     metrics = metricsAddress(o.substring(8));
                 } else if (o.equals("ro")) {
@@ -63,7 +71,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                 }
             }
         }
-        return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, pass);
+        return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass);
     }
 
     /** "HOST:PORT" or "PORT" (loopback). */
@@ -79,11 +87,19 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         }
     }
 
-    /** The FUSE -o string for an image at {@code imagePath}. */
+    /** The FUSE -o string for a read-only mount of an image at {@code imagePath}. */
     String fuseOptions(String imagePath) {
-        Set<String> out = new LinkedHashSet<>(List.of("ro", "use_ino", "readdir_ino", "default_permissions",
-                "kernel_cache", "max_read=131072", "attr_timeout=3600", "entry_timeout=3600",
-                "negative_timeout=60", "subtype=jbtrfs",
+        return fuseOptions(imagePath, true);
+    }
+
+    /** The FUSE -o string for an image at {@code imagePath}, read-only or not. */
+    String fuseOptions(String imagePath, boolean readOnly) {
+        // read-write: libfuse's high-level API gives each name of a hard-linked file its own kernel inode, so cached
+        // attributes and pages of one name would go stale when another changes; read-only, nothing ever changes
+        Set<String> out = new LinkedHashSet<>(List.of(readOnly ? "ro" : "rw", "use_ino", "readdir_ino",
+                "default_permissions", readOnly ? "kernel_cache" : "auto_cache", "max_read=131072",
+                readOnly ? "attr_timeout=3600" : "attr_timeout=0", "entry_timeout=3600", "negative_timeout=60",
+                "subtype=jbtrfs",
                 // like mount(8): a directory with files in it can be mounted over (libfuse2 alone refuses)
                 "nonempty"));
         out.add("fsname=" + imagePath.replace(",", "\\,"));
