@@ -3,6 +3,8 @@ package jbtrfs.tx;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 
@@ -34,7 +36,7 @@ import jbtrfs.format.RootItem;
  */
 public final class Commit {
     private static final Logger LOG = LoggerFactory.getLogger(Commit.class);
-    private static final int MAX_ROUNDS = 64;
+    private static final int MAX_ROUNDS = 256;
     private static final long RESERVED_CHUNK_OBJECTID = 256;
 
     private final Transaction tx;
@@ -251,45 +253,49 @@ public final class Commit {
         return changed;
     }
 
+    /**
+     * Brings each dirty block group's free-space tree items to its free space after commit, changing only the
+     * extents that differ (a full rewrite would copy and split leaves on every round and might never settle).
+     * A group kept as bitmaps is rewritten once as extents.
+     */
     private boolean writeFreeSpaceTree() throws FsException {
         boolean changed = false;
         for (BlockGroup bg : groups.dirty()) {
             List<long[]> want = bg.freeAfterCommit();
             TreeRoot root = tx.root(ObjectIds.FREE_SPACE_TREE);
-            List<Key> have = new ArrayList<>();
+            Set<Key> have = new LinkedHashSet<>();
+            boolean bitmaps = false;
             FreeSpaceInfo info = null;
             Cursor c = tx.tree(ObjectIds.FREE_SPACE_TREE).seek(new Key(bg.start(), KeyType.FREE_SPACE_INFO, 0));
             while (c.valid() && Long.compareUnsigned(c.key().objectid(), bg.end()) < 0) {
                 Key k = c.key();
                 if (k.type() == KeyType.FREE_SPACE_INFO && k.objectid() == bg.start()) {
                     info = FreeSpaceInfo.read(c.buffer(), c.dataOffset());
-                } else if (k.type() == KeyType.FREE_SPACE_EXTENT || k.type() == KeyType.FREE_SPACE_BITMAP) {
+                } else if (k.type() == KeyType.FREE_SPACE_EXTENT) {
                     have.add(k);
+                } else if (k.type() == KeyType.FREE_SPACE_BITMAP) {
+                    have.add(k);
+                    bitmaps = true;
                 }
                 c.next();
             }
-            if (info != null && !info.usingBitmaps() && info.extentCount() == want.size() && sameExtents(have, want)) {
-                continue;
+            Set<Key> wantKeys = new LinkedHashSet<>();
+            for (long[] r : want) wantKeys.add(new Key(r[0], KeyType.FREE_SPACE_EXTENT, r[1]));
+            boolean infoRight = info != null && !info.usingBitmaps() && info.extentCount() == want.size();
+            if (infoRight && !bitmaps && have.equals(wantKeys)) continue;
+            for (Key k : have) {
+                if (!wantKeys.contains(k)) tx.editor().delete(root, k);
             }
-            for (Key k : have) tx.editor().delete(root, k);
-            tx.editor().put(root, new Key(bg.start(), KeyType.FREE_SPACE_INFO, bg.length()),
-                    new FreeSpaceInfo(want.size(), 0).encode());
-            for (long[] r : want) tx.editor().insert(root, new Key(r[0], KeyType.FREE_SPACE_EXTENT, r[1]), new byte[0]);
+            for (Key k : wantKeys) {
+                if (!have.contains(k)) tx.editor().insert(root, k, new byte[0]);
+            }
+            if (!infoRight) {
+                tx.editor().put(root, new Key(bg.start(), KeyType.FREE_SPACE_INFO, bg.length()),
+                        new FreeSpaceInfo(want.size(), 0).encode());
+            }
             changed = true;
         }
         return changed;
-    }
-
-    private static boolean sameExtents(List<Key> have, List<long[]> want) {
-        if (have.size() != want.size()) return false;
-        for (int i = 0; i < have.size(); i++) {
-            Key k = have.get(i);
-            if (k.type() != KeyType.FREE_SPACE_EXTENT || k.objectid() != want.get(i)[0]
-                    || k.offset() != want.get(i)[1]) {
-                return false;
-            }
-        }
-        return true;
     }
 
     // ---- root items ----

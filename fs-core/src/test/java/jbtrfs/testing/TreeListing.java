@@ -41,7 +41,7 @@ public final class TreeListing {
                 int mode = (Integer) a.get("mode");
                 String content = "";
                 List<String> names = List.of();
-                if ((mode & Stat.S_IFMT) == Stat.S_IFREG) content = sha256(Files.readAllBytes(p));
+                if ((mode & Stat.S_IFMT) == Stat.S_IFREG) content = sha256(p);
                 if ((mode & Stat.S_IFMT) == Stat.S_IFLNK) content = Files.readSymbolicLink(p).toString();
                 if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) {
                     try (Stream<Path> list = Files.list(p)) {
@@ -103,9 +103,16 @@ public final class TreeListing {
         Stat st = ops.stat(id);
         String content = "";
         if (st.isRegular()) {
-            ByteBuffer b = ByteBuffer.allocate((int) st.size());
-            ops.read(id, 0, b);
-            content = sha256(b.array());
+            MessageDigest md = digest();
+            ByteBuffer b = ByteBuffer.allocate(1 << 20);
+            for (long off = 0; off < st.size(); ) {
+                b.clear();
+                int n = ops.read(id, off, b);
+                if (n <= 0) break;
+                md.update(b.array(), 0, n);
+                off += n;
+            }
+            content = shortHex(md.digest());
         }
         if (st.isSymlink()) content = ops.readlink(id);
         List<String> x = new ArrayList<>();
@@ -179,10 +186,28 @@ public final class TreeListing {
 
     /** A short content hash. */
     public static String sha256(byte[] b) {
+        return shortHex(digest().digest(b));
+    }
+
+    /** The short content hash of a file, read in pieces (files may be larger than an array). */
+    public static String sha256(Path file) throws IOException {
+        MessageDigest md = digest();
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+        }
+        return shortHex(md.digest());
+    }
+
+    private static MessageDigest digest() {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b)).substring(0, 16);
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static String shortHex(byte[] d) {
+        return HexFormat.of().formatHex(d).substring(0, 16);
     }
 }

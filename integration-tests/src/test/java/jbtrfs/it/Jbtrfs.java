@@ -40,6 +40,17 @@ final class Jbtrfs implements AutoCloseable {
         return new Jbtrfs(mountpoint);
     }
 
+    /** {@code jbtrfs mount [extra] image mountpoint}, read-write; fails the test with the output when it fails. */
+    static Jbtrfs mountReadWrite(Path image, Path mountpoint, String... extra) throws Exception {
+        List<String> args = new ArrayList<>(List.of("mount"));
+        args.addAll(List.of(extra));
+        args.add(image.toString());
+        args.add(mountpoint.toString());
+        Shell.Result r = run(args.toArray(new String[0]));
+        assertEquals(0, r.exitCode(), "mount failed: " + r.output());
+        return new Jbtrfs(mountpoint);
+    }
+
     @Override
     public void close() throws Exception {
         Shell.Result r = run("umount", mountpoint.toString());

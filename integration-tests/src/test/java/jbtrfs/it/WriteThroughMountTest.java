@@ -1,0 +1,82 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+import jbtrfs.testing.TreeListing;
+
+/**
+ * POSIX programs change an image through our read-write mount; after unmount btrfs check is clean and the kernel
+ * shows exactly what our mount showed. Then the kernel writes, we mount and write again, and the same holds.
+ */
+class WriteThroughMountTest {
+    /** A varied workload: copies, a 20,000-entry directory, dense and sparse files, every kind of change. */
+    static final String WORKLOAD = """
+            set -e
+            cp -a /usr/include/linux tree
+            mkdir many && (cd many && seq 1 20000 | sed 's/^/entry-/' | xargs touch)
+            dd if=/dev/urandom of=dense bs=1M count=48 status=none
+            for off in 3 17 29 40; do dd if=/dev/urandom of=dense bs=4k count=3 seek=$((off * 256 + 1)) conv=notrunc status=none; done
+            head -c 100000 /dev/urandom >> dense
+            truncate -s 3G sparse && dd if=/dev/urandom of=sparse bs=64k count=3 seek=20000 conv=notrunc status=none
+            echo small > small && echo more >> small
+            ls tree | head -5 | while read f; do mv "tree/$f" "tree/$f.moved"; done
+            ln small small-link && ln -s ../small tree/symlink && rm -f tree/*.h.moved
+            truncate -s 1000 "$(ls -S tree/*.h | head -1)"
+            setfattr -n user.color -v blue small && setfacl -m u:1234:r small
+            chmod 4750 small && chown 12:34 dense && touch -d '2001-02-03 04:05:06.789' small-link
+            fallocate -l 10M pre && fallocate -k -o 12M -l 1M pre && fallocate -p -o 4096 -l 8192 dense
+            mkfifo fifo && mknod chr c 1 3 && mknod blk b 7 0
+            mkdir -p a/b/c && mv a/b a/moved && rmdir a/moved/c
+            rm -rf many/entry-1*
+            sync
+            """;
+
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest(name = "mkfs {0}")
+    @ValueSource(strings = {"", "-O ^no-holes", "-n 65536 --csum sha256", "-n 4096 --csum xxhash"})
+    void workloadThroughOurMount_checkClean_kernelShowsTheSame(String mkfsOptions) throws Exception {
+        Prereq.requireFuse();
+        Images.requireRootAndLoop();
+        String[] opts = mkfsOptions.isEmpty() ? new String[0] : mkfsOptions.split(" ");
+        Path image = Images.mkfs(dir, null, 1024, opts);
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        for (int pass = 0; pass < 2; pass++) {
+            Map<String, String> ours;
+            try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
+                Shell.sh(pass == 0 ? WORKLOAD : "set -e\nrm -rf tree/asm* kernel-0/bash\ncp -a /usr/include/sound ours-"
+                        + pass + "\ndd if=/dev/urandom of=dense bs=4k count=10 seek=5 conv=notrunc status=none\n"
+                        + "mv kernel-0 renamed-by-us\nsync\n", mnt);
+                ours = TreeListing.ofMount(mnt);
+            }
+            assertCheckClean(image, mkfsOptions + " pass " + pass);
+            assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
+            if (pass == 0) {
+                Shell.sh("mount -o loop " + image + " " + mnt + " && mkdir " + mnt + "/kernel-0 && cp -a "
+                        + "/usr/share/doc/bash " + mnt + "/kernel-0/ && rm -f " + mnt + "/small && umount " + mnt);
+                assertCheckClean(image, mkfsOptions + " after the kernel");
+            }
+        }
+    }
+
+    static void assertCheckClean(Path image, String what) throws Exception {
+        Shell.Result check = Shell.attempt(List.of("btrfs", "check", "--readonly", "--check-data-csum",
+                image.toString()));
+        assertEquals(0, check.exitCode(), what + "\n" + check.output());
+        assertTrue(!check.output().contains("ERROR") && !check.output().contains("WARNING"), what + "\n"
+                + check.output());
+    }
+}
