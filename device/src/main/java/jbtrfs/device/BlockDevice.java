@@ -41,6 +41,9 @@ public interface BlockDevice extends Closeable {
     /** Requests submitted and not yet completed. */
     int inFlight();
 
+    /** The most requests in flight at once since the last call (then starts again from the current count). */
+    default int takePeakInFlight() { return inFlight(); }
+
     /**
      * Reads exactly {@code dst.remaining()} bytes starting at {@code offset} into {@code dst}.
      * A read that would pass the end of the device fails; it never returns silent zeros.

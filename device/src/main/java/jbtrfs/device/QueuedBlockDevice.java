@@ -29,6 +29,7 @@ abstract class QueuedBlockDevice implements BlockDevice {
     protected final DeviceMetrics metrics;
     private final Semaphore permits;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger peakInFlight = new AtomicInteger();
     private final Object drained = new Object();
     private volatile boolean closed;
 
@@ -141,7 +142,7 @@ abstract class QueuedBlockDevice implements BlockDevice {
                 return false;
             }
         }
-        inFlight.incrementAndGet();
+        peakInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
         if (closed) { // close began after the check above: it must not wait for a request it never sees start
             releaseSlot();
             failNow(p, error(r, p.length, "device closed", Errno.ESHUTDOWN));
@@ -212,6 +213,9 @@ abstract class QueuedBlockDevice implements BlockDevice {
 
     @Override
     public int inFlight() { return inFlight.get(); }
+
+    @Override
+    public int takePeakInFlight() { return peakInFlight.getAndSet(inFlight.get()); }
 
     @Override
     public boolean writable() { return writable; }

@@ -29,6 +29,7 @@ import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Uuids;
 import jbtrfs.volumes.ChunkMap;
+import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 import jbtrfs.volumes.Volume;
 
@@ -51,10 +52,12 @@ public final class Filesystem implements Closeable {
     private final SpaceReport space;
     private final FsOperations operations;
     private final WritableOperations writable;
+    private final TransactionManager transactions;
 
     private Filesystem(BlockDevice device, SuperBlock sb, ReadStats stats, Subvolumes subvolumes, SpaceReport space,
-                       FsOperations operations, WritableOperations writable) {
+                       FsOperations operations, WritableOperations writable, TransactionManager transactions) {
         this.writable = writable;
+        this.transactions = transactions;
         this.device = device;
         this.superBlock = sb;
         this.stats = stats;
@@ -133,11 +136,13 @@ public final class Filesystem implements Closeable {
         }
         FsOperations served = ops;
         WritableOperations writable = null;
+        TransactionManager txm = null;
         if (!options.readOnly()) {
             WriteSupport.check(sb, subvolumes, volume);
-            TransactionManager txm = new TransactionManager(volume, reader, sb);
+            txm = new TransactionManager(volume, reader, sb);
+            TransactionManager live = txm;
             space.setItemSource(chunk -> {
-                jbtrfs.alloc.BlockGroup bg = txm.blockGroups().find(chunk.logical());
+                jbtrfs.alloc.BlockGroup bg = live.blockGroups().find(chunk.logical());
                 return bg == null ? null : new jbtrfs.format.BlockGroupItem(bg.usedNow(), 256, bg.flags());
             });
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
@@ -148,7 +153,7 @@ public final class Filesystem implements Closeable {
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 csumType.displayName());
-        return new Filesystem(device, sb, stats, subvolumes, space, served, writable);
+        return new Filesystem(device, sb, stats, subvolumes, space, served, writable, txm);
     }
 
     private static ChunkMap readChunkTree(SuperBlock sb, TreeBlockReader reader, ChunkMap bootstrap)
@@ -244,6 +249,24 @@ public final class Filesystem implements Closeable {
     /** The live counters (for meters). */
     public ReadStats stats() {
         return stats;
+    }
+
+    /** Tells {@code listener} of every commit (read-write mounts; never called on read-only ones). */
+    public void onCommit(TransactionManager.CommitListener listener) {
+        if (transactions != null) transactions.setListener(listener);
+    }
+
+    /** Bytes of tree blocks the running transaction has changed and not yet written (0 read-only). */
+    public long dirtyMetadataBytes() {
+        TransactionManager t = transactions;
+        if (t == null) return 0;
+        Transaction running = t.running();
+        return running == null ? 0 : running.dirtyBytes();
+    }
+
+    /** Commits made since open. */
+    public long commits() {
+        return transactions == null ? 0 : transactions.commits();
     }
 
     /** Whether changes are refused (a read-only mount, or a read-write one after a failed commit). */

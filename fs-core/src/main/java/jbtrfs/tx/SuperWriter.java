@@ -54,12 +54,12 @@ public final class SuperWriter {
             requests.addAll(volume.writeRequests(e.getKey(), b.duplicate().clear()));
         }
         BlockDevice device = volume.device();
+        device.takePeakInFlight();
         IoBatch batch = device.submit(requests);
-        int peak = Math.max(device.inFlight(), Math.min(requests.size(), device.queueDepth()));
         long t1 = System.nanoTime();
         batch.await();
         long t2 = System.nanoTime();
-        return new Writeout(dirty.size(), (long) requests.size() * nodesize, requests.isEmpty() ? 0 : peak, t1 - t0,
+        return new Writeout(dirty.size(), (long) requests.size() * nodesize, device.takePeakInFlight(), t1 - t0,
                 t2 - t1);
     }
 

@@ -2,10 +2,13 @@ package jbtrfs.fuse;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -36,11 +39,37 @@ final class FilesystemMeters {
             space(registry, fs, type, "used", g -> (double) g.usedBytes());
             space(registry, fs, type, "free", g -> (double) (g.totalBytes() - g.usedBytes()));
         }
+        bindCommits(fs, registry);
         new JvmMemoryMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
+    }
+
+    /** Per commit: duration, tree blocks and bytes written, stage-one submit and stage-two wait, peak in flight. */
+    private static void bindCommits(Filesystem fs, MeterRegistry r) {
+        Timer commits = Timer.builder("jbtrfs.commits").description("transaction commits").register(r);
+        Timer submit = Timer.builder("jbtrfs.commit.stage.submit").description("stage one: submitting every write")
+                .register(r);
+        Timer wait = Timer.builder("jbtrfs.commit.stage.wait").description("stage two: reaping the completions")
+                .register(r);
+        DistributionSummary blocks = DistributionSummary.builder("jbtrfs.commit.tree.blocks")
+                .description("tree blocks written per commit").register(r);
+        DistributionSummary bytes = DistributionSummary.builder("jbtrfs.commit.written").baseUnit("bytes")
+                .description("bytes written per commit (every copy)").register(r);
+        DistributionSummary inFlight = DistributionSummary.builder("jbtrfs.commit.inflight.peak")
+                .description("most requests in flight during a commit's writeout").register(r);
+        fs.onCommit(c -> {
+            commits.record(c.nanos(), TimeUnit.NANOSECONDS);
+            submit.record(c.writeout().submitNanos(), TimeUnit.NANOSECONDS);
+            wait.record(c.writeout().waitNanos(), TimeUnit.NANOSECONDS);
+            blocks.record(c.writeout().treeBlocks());
+            bytes.record(c.writeout().bytes());
+            inFlight.record(c.writeout().peakInFlight());
+        });
+        Gauge.builder("jbtrfs.transaction.dirty", fs, Filesystem::dirtyMetadataBytes).baseUnit("bytes")
+                .description("tree blocks changed by the running transaction, not yet written").register(r);
     }
 
     private static void counter(MeterRegistry r, String name, String tag, String value, ReadStats s,
@@ -56,7 +85,8 @@ final class FilesystemMeters {
         Gauge.builder("jbtrfs.space", fs, x -> {
             try {
                 return x.blockGroups().stream().filter(g -> g.type().equals(type)).mapToDouble(f).sum();
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
+                // a read-write mount's block groups change under this read; the next scrape gets a value
                 return Double.NaN;
             }
         }).tag("type", type).tag("state", state).baseUnit("bytes").description("space in block groups")

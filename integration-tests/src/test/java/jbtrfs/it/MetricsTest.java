@@ -101,4 +101,33 @@ class MetricsTest {
             assertTrue(!Files.readString(Path.of("/proc/self/mounts")).contains(" " + mnt + " "), "not mounted");
         }
     }
+
+    @Test
+    void writeMeters_bytesWrittenAndOneCommitPerSync() throws Exception {
+        int port = freePort();
+        Path mnt = Files.createDirectory(tmp.resolve("rw"));
+        try (Jbtrfs m = Jbtrfs.mountReadWrite(image("rw"), mnt, "-o", "metrics=" + port + ",commit=300")) {
+            String before = get(port, "/metrics");
+            double written0 = value(before, "jbtrfs_fuse_write_bytes_total");
+            double commits0 = value(before, "jbtrfs_commits_seconds_count");
+            byte[] data = new byte[5_000_000];
+            new Random(9).nextBytes(data);
+            Files.write(mnt.resolve("new.bin"), data);
+            // fsync(2): syncfs (sync -f) never reaches a FUSE daemon
+            Shell.sh("sync " + mnt + "/new.bin");
+            String mid = get(port, "/metrics");
+            double written = value(mid, "jbtrfs_fuse_write_bytes_total") - written0;
+            assertTrue(written >= data.length && written <= data.length + (1 << 20), "bytes written: " + written);
+            assertEquals(commits0 + 1, value(mid, "jbtrfs_commits_seconds_count"), "one sync, one commit");
+            assertTrue(value(mid, "jbtrfs_commit_tree_blocks_sum") > 0);
+            assertTrue(value(mid, "jbtrfs_commit_inflight_peak_max") >= 1);
+            assertEquals(0, value(mid, "jbtrfs_transaction_dirty_bytes"));
+            Files.writeString(mnt.resolve("small"), "x");
+            assertTrue(value(get(port, "/metrics"), "jbtrfs_transaction_dirty_bytes") > 0);
+            Shell.sh("sync " + mnt + "/small");
+            Shell.sh("sync " + mnt + "/small");
+            // the second sync had nothing to commit
+            assertEquals(commits0 + 2, value(get(port, "/metrics"), "jbtrfs_commits_seconds_count"));
+        }
+    }
 }
