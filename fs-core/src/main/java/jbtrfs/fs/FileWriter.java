@@ -102,7 +102,7 @@ final class FileWriter {
         if (size % ss == 0 || growingFrom <= size) return;
         long sectorEnd = (size + ss - 1) / ss * ss;
         byte[] zeros = new byte[(int) (Math.min(sectorEnd, growingFrom) - size)];
-        if (zeros.length > 0 && hasDataAt(file, size)) writeRegular(file, size, zeros);
+        if (zeros.length > 0 && hasDataAt(file, size)) writeRegular(file, size, zeros, false);
     }
 
     private boolean hasDataAt(InodeId file, long at) throws FsException {
@@ -112,6 +112,11 @@ final class FileWriter {
 
     /** Writes {@code data} at {@code offset} into new extents (whole sectors: partial ones are read first). */
     private void writeRegular(InodeId file, long offset, byte[] data) throws FsException {
+        writeRegular(file, offset, data, true);
+    }
+
+    /** As above; {@code growSize} false leaves i_size alone (zeroing the tail of the last sector). */
+    private void writeRegular(InodeId file, long offset, byte[] data, boolean growSize) throws FsException {
         long end = offset + data.length;
         long aStart = offset / ss * ss;
         long aEnd = (end + ss - 1) / ss * ss;
@@ -149,8 +154,8 @@ final class FileWriter {
         }
         InodeItem i = w.load(file);
         Timespec now = InodeWriter.now();
-        w.save(file, i.withSize(Math.max(i.size(), end)).withNbytes(i.nbytes() - removed + buf.length)
-                .withTimes(i.atime(), now, now));
+        w.save(file, i.withSize(growSize ? Math.max(i.size(), end) : i.size())
+                .withNbytes(i.nbytes() - removed + buf.length).withTimes(i.atime(), now, now));
     }
 
     /** Extents for {@code length} bytes: as few as the free space allows, none over 128 MiB; all or nothing. */

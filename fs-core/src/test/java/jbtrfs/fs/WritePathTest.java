@@ -70,4 +70,25 @@ class WritePathTest {
         Images.requireRootAndLoop();
         assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 20));
     }
+
+    @Test
+    void fallocateKeepSizePastAnUnalignedEnd_leavesTheSize_andTheTailReadsZero() throws Exception {
+        Path image = Images.mkfs(dir, null, 256);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);
+            byte[] data = new byte[10000];
+            java.util.Arrays.fill(data, (byte) 0x5a);
+            ops.write(f, 0, ByteBuffer.wrap(data));
+            ops.truncate(f, 5001);
+            ops.fallocate(f, FsOperations.FALLOC_FL_KEEP_SIZE, 100_000, 5000);
+            assertEquals(5001, ops.stat(f).size());
+            ops.truncate(f, 9000);
+            byte[] back = new byte[9000];
+            assertEquals(9000, ops.read(f, 0, ByteBuffer.wrap(back)));
+            for (int i = 0; i < 9000; i++) assertEquals(i < 5001 ? 0x5a : 0, back[i], "byte " + i);
+        }
+        Shell.Result check = Shell.attempt(List.of("btrfs", "check", "--readonly", image.toString()));
+        assertEquals(0, check.exitCode(), check.output());
+    }
 }
