@@ -14,7 +14,7 @@ record Target(String name, String description, Path image, String mount, String 
         Sh.sh("sync; " + umount.replace("$MNT", mnt.toString()));
     }
 
-    /** Whether the mounted filesystem takes writes (our mount is read-only until the write path lands). */
+    /** Whether the mounted filesystem takes writes (a read-only mount gets n/a for the write jobs). */
     static boolean writable(Path mnt) throws InterruptedException {
         return Sh.ok("touch " + mnt + "/.probe && rm -f " + mnt + "/.probe");
     }

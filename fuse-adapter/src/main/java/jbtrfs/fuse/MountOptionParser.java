@@ -102,6 +102,9 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                 "subtype=jbtrfs",
                 // like mount(8): a directory with files in it can be mounted over (libfuse2 alone refuses)
                 "nonempty"));
+        // like a kernel mount, every user may use it (permissions are the kernel's to check: default_permissions);
+        // FUSE lets only root give this without user_allow_other in /etc/fuse.conf
+        if ("root".equals(System.getProperty("user.name"))) out.add("allow_other");
         out.add("fsname=" + imagePath.replace(",", "\\,"));
         out.addAll(passThrough);
         return String.join(",", out);
