@@ -42,6 +42,8 @@ final class Directories {
     InodeId lookup(InodeId dir, String name) throws FsException {
         if (dir.objectid() == ObjectIds.EMPTY_SUBVOL_DIR) throw new NotFoundException(name);
         byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        // as btrfs_lookup: a name no entry can have is ENAMETOOLONG, not ENOENT
+        if (bytes.length > NamespaceWriter.NAME_MAX) throw new jbtrfs.NameTooLongException(name);
         return target(dir, bytes, find(dir, bytes));
     }
 

@@ -72,9 +72,29 @@ public final class JbtrfsFuse extends FuseStubFS {
         int run() throws Exception;
     }
 
-    /** The fuse_operations table libfuse calls, for {@link FuseSession}. */
+    /**
+     * The fuse_operations table libfuse calls, for {@link FuseSession}. Sets flag_utime_omit_ok (bit 2 of the flags
+     * word), which jnr-fuse has no setter for: without it libfuse 2 drops a utimensat that sets only one of the
+     * two times instead of passing UTIME_OMIT for the other.
+     */
     Struct nativeOperations() {
+        Pointer mem = Struct.getMemory(fuseOperations);
+        long flags = flagsOffset();
+        mem.putInt(flags, mem.getInt(flags) | (1 << 2));
         return fuseOperations;
+    }
+
+    /** Where the flags word lies: jnr-fuse's member offset (not public API), else after libfuse 2.9's 38 callbacks. */
+    private long flagsOffset() {
+        try {
+            Object member = ru.serce.jnrfuse.struct.FuseOperations.class.getField("flag_nullpath_ok")
+                    .get(fuseOperations);
+            java.lang.reflect.Method offset = member.getClass().getMethod("offset");
+            offset.setAccessible(true);
+            return (Long) offset.invoke(member);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return 38L * jnr.ffi.Runtime.getSystemRuntime().addressSize();
+        }
     }
 
     /** Runs one operation: errors become errnos (logged when unexpected), and the call is metered. */

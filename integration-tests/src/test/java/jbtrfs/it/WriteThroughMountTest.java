@@ -36,6 +36,7 @@ class WriteThroughMountTest {
             truncate -s 1000 "$(ls -S tree/*.h | head -1)"
             setfattr -n user.color -v blue small && setfacl -m u:1234:r small
             chmod 4750 small && chown 12:34 dense && touch -d '2001-02-03 04:05:06.789' small-link
+            touch -m -d @1950000000 tree && touch -a -d @1900000000 tree
             fallocate -l 10M pre && fallocate -k -o 12M -l 1M pre && fallocate -p -o 4096 -l 8192 dense
             mkfifo fifo && mknod chr c 1 3 && mknod blk b 7 0
             mkdir -p a/b/c && mv a/b a/moved && rmdir a/moved/c
