@@ -52,8 +52,6 @@ public final class BlockGroup {
 
     public boolean holds(long type) { return (flags & type & BlockGroupFlags.TYPE_MASK) != 0; }
 
-    long pinnedBytes() { return pinnedBytes; }
-
     /** Bytes usable for allocation now. */
     public long freeBytes() { return freeBytes; }
 
@@ -149,12 +147,6 @@ public final class BlockGroup {
         freeBytes += pinnedBytes;
         pinned.clear();
         pinnedBytes = 0;
-    }
-
-    /** Whether {@code [at, at+size)} overlaps a pinned range (tests). */
-    boolean isPinned(long at, long size) {
-        Map.Entry<Long, Long> e = pinned.floorEntry(at + size - 1);
-        return e != null && e.getValue() > at;
     }
 
     private static void addRange(TreeMap<Long, Long> map, long s, long e) {

@@ -193,13 +193,6 @@ public final class BlockGroups {
         }
     }
 
-    /** Bytes freed in the running transaction, usable once it commits. */
-    public long pinnedBytes(long type) {
-        long n = 0;
-        for (BlockGroup bg : groups.values()) if (bg.holds(type)) n += bg.pinnedBytes();
-        return n;
-    }
-
     /** Sum of every group's used bytes after commit (the superblock's bytes_used). */
     public long usedAfterCommit() {
         long n = 0;

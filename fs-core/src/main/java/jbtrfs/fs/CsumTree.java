@@ -1,6 +1,5 @@
 package jbtrfs.fs;
 
-import jbtrfs.CorruptBlockException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.Key;

@@ -8,15 +8,11 @@ import java.util.Set;
 import java.util.List;
 import java.util.Map;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import jbtrfs.CorruptBlockException;
 import jbtrfs.FsException;
 import jbtrfs.alloc.BlockGroup;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.csum.NameHash;
-import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
 import jbtrfs.format.BlockGroupItem;
@@ -35,7 +31,6 @@ import jbtrfs.format.RootItem;
  * dirty blocks to {@link SuperWriter}. The stages, in order, are {@link #run}'s body.
  */
 public final class Commit {
-    private static final Logger LOG = LoggerFactory.getLogger(Commit.class);
     private static final int MAX_ROUNDS = 256;
     private static final long RESERVED_CHUNK_OBJECTID = 256;
 
@@ -345,8 +340,4 @@ public final class Commit {
         return true;
     }
 
-    /** Commit-time state a caller may want to log or measure. */
-    public static void logSettled(long transid, int rounds, int blocks) {
-        LOG.debug("transaction {} settled in {} rounds, {} tree blocks", transid, rounds, blocks);
-    }
 }

@@ -1,7 +1,6 @@
 package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -17,6 +16,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import jbtrfs.NotSupportedException;
 import jbtrfs.ReadOnlyException;
+import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Scenarios;
 import jbtrfs.testing.Shell;
@@ -45,7 +45,7 @@ class KernelImageWriteTest {
                 churn(ops, rnd, pass);
                 ours = TreeListing.ofOperations(ops);
             }
-            assertCheckClean(image, scenario + " pass " + pass);
+            BtrfsCheck.assertCleanWithData(image, scenario + " pass " + pass);
             assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10),
                     scenario + " pass " + pass);
             // the kernel writes on top of ours
@@ -57,7 +57,7 @@ class KernelImageWriteTest {
             } finally {
                 Shell.sh("umount " + mnt);
             }
-            assertCheckClean(image, scenario + " after the kernel, pass " + pass);
+            BtrfsCheck.assertCleanWithData(image, scenario + " after the kernel, pass " + pass);
         }
     }
 
@@ -115,11 +115,4 @@ class KernelImageWriteTest {
         return b;
     }
 
-    private static void assertCheckClean(Path image, String what) throws Exception {
-        Shell.Result check = Shell.attempt(List.of("btrfs", "check", "--readonly", "--check-data-csum",
-                image.toString()));
-        assertEquals(0, check.exitCode(), what + "\n" + check.output());
-        assertTrue(!check.output().contains("ERROR") && !check.output().contains("WARNING"), what + "\n"
-                + check.output());
-    }
 }

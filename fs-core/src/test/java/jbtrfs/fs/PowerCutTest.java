@@ -18,8 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
+import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
 /**
@@ -56,10 +56,7 @@ class PowerCutTest {
             Files.write(cutImage, dev.powerCut(seed));
             String what = "cut " + i + " at request " + n + " of " + requests + " (seed " + seed + ", " + done
                     + " syncs returned)";
-            Shell.Result check = Shell.attempt(List.of("btrfs", "check", "--readonly", cutImage.toString()));
-            assertEquals(0, check.exitCode(), what + "\n" + check.output());
-            assertTrue(!check.output().contains("ERROR") && !check.output().contains("WARNING"), what + "\n"
-                    + check.output());
+            BtrfsCheck.assertClean(cutImage, what);
             Map<String, String> got;
             try (Filesystem fs = Filesystem.open(cutImage, MountOptions.readOnlyDefaults())) {
                 got = withoutTimes(TreeListing.ofOperations(fs.operations()));

@@ -2,7 +2,6 @@ package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -17,8 +16,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
 /**
@@ -107,10 +106,7 @@ class WriteWorkloadTest {
             listing = TreeListing.ofOperations(ops);
         }
         System.out.println("workload " + mkfsOptions + ": " + model.size() + " files, " + model.values().stream().mapToLong(b -> b.length).sum() + " bytes");
-        Shell.Result check = Shell.attempt(List.of("btrfs", "check", "--readonly", "--check-data-csum",
-                image.toString()));
-        assertEquals(0, check.exitCode(), check.output());
-        assertTrue(!check.output().contains("ERROR") && !check.output().contains("WARNING"), check.output());
+        BtrfsCheck.assertCleanWithData(image, "btrfs check");
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             assertEquals(List.of(), TreeListing.differences(listing, TreeListing.ofOperations(fs.operations()), 10));
         }

@@ -12,6 +12,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
 
@@ -61,9 +62,7 @@ class CrashKillTest {
             loop.waitFor();
             Shell.attempt(List.of("fusermount", "-u", "-z", mnt.toString()));
             Shell.sh("while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
-            Shell.Result check = Shell.attempt(List.of("btrfs", "check", "--readonly", image.toString()));
-            assertEquals(0, check.exitCode(), "kill " + k + "\n" + check.output());
-            assertTrue(!check.output().contains("ERROR") && !check.output().contains("WARNING"), check.output());
+            BtrfsCheck.assertClean(image, "kill " + k);
             List<String> fsynced = Files.readAllLines(log).stream().filter(s -> !s.isBlank()).toList();
             Path kmnt = Files.createDirectories(dir.resolve("kernel"));
             Shell.sh("mount -o loop,ro " + image + " " + kmnt);

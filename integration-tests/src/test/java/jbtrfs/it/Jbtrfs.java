@@ -31,18 +31,17 @@ final class Jbtrfs implements AutoCloseable {
 
     /** {@code jbtrfs mount --read-only [extra] image mountpoint}; fails the test with the output when it fails. */
     static Jbtrfs mount(Path image, Path mountpoint, String... extra) throws Exception {
-        List<String> args = new ArrayList<>(List.of("mount", "--read-only"));
-        args.addAll(List.of(extra));
-        args.add(image.toString());
-        args.add(mountpoint.toString());
-        Shell.Result r = run(args.toArray(new String[0]));
-        assertEquals(0, r.exitCode(), "mount failed: " + r.output());
-        return new Jbtrfs(mountpoint);
+        return mount(true, image, mountpoint, extra);
     }
 
     /** {@code jbtrfs mount [extra] image mountpoint}, read-write; fails the test with the output when it fails. */
     static Jbtrfs mountReadWrite(Path image, Path mountpoint, String... extra) throws Exception {
+        return mount(false, image, mountpoint, extra);
+    }
+
+    private static Jbtrfs mount(boolean readOnly, Path image, Path mountpoint, String... extra) throws Exception {
         List<String> args = new ArrayList<>(List.of("mount"));
+        if (readOnly) args.add("--read-only");
         args.addAll(List.of(extra));
         args.add(image.toString());
         args.add(mountpoint.toString());

@@ -1,7 +1,6 @@
 package jbtrfs.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
@@ -63,21 +63,14 @@ class WriteThroughMountTest {
                         + "mv kernel-0 renamed-by-us\nsync\n", mnt);
                 ours = TreeListing.ofMount(mnt);
             }
-            assertCheckClean(image, mkfsOptions + " pass " + pass);
+            BtrfsCheck.assertCleanWithData(image, mkfsOptions + " pass " + pass);
             assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
             if (pass == 0) {
                 Shell.sh("mount -o loop " + image + " " + mnt + " && mkdir " + mnt + "/kernel-0 && cp -a "
                         + "/usr/share/doc/bash " + mnt + "/kernel-0/ && rm -f " + mnt + "/small && umount " + mnt);
-                assertCheckClean(image, mkfsOptions + " after the kernel");
+                BtrfsCheck.assertCleanWithData(image, mkfsOptions + " after the kernel");
             }
         }
     }
 
-    static void assertCheckClean(Path image, String what) throws Exception {
-        Shell.Result check = Shell.attempt(List.of("btrfs", "check", "--readonly", "--check-data-csum",
-                image.toString()));
-        assertEquals(0, check.exitCode(), what + "\n" + check.output());
-        assertTrue(!check.output().contains("ERROR") && !check.output().contains("WARNING"), what + "\n"
-                + check.output());
-    }
 }

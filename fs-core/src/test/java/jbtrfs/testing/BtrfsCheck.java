@@ -1,0 +1,33 @@
+package jbtrfs.testing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** {@code btrfs check --readonly} as a test assertion: exit 0 and not one ERROR or WARNING line. */
+public final class BtrfsCheck {
+    private BtrfsCheck() {
+    }
+
+    /** Checks the image's metadata. */
+    public static void assertClean(Path image, String what) throws Exception {
+        run(image, what, false);
+    }
+
+    /** Checks the metadata and every data sector against its checksum. */
+    public static void assertCleanWithData(Path image, String what) throws Exception {
+        run(image, what, true);
+    }
+
+    private static void run(Path image, String what, boolean data) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("btrfs", "check", "--readonly"));
+        if (data) cmd.add("--check-data-csum");
+        cmd.add(image.toString());
+        Shell.Result r = Shell.attempt(cmd);
+        assertEquals(0, r.exitCode(), what + "\n" + r.output());
+        assertTrue(!r.output().contains("ERROR") && !r.output().contains("WARNING"), what + "\n" + r.output());
+    }
+}
