@@ -86,6 +86,7 @@ public final class TreeEditor {
 
     /** Deletes the item with {@code key}; returns whether there was one. */
     public boolean delete(TreeRoot root, Key key) throws FsException {
+        if (!contains(root, key)) return false;
         boolean[] found = new boolean[1];
         List<NodePtr> top = delete(root.owner(), root.bytenr(), root.generation(), root.level(), key, found, true);
         if (!found[0]) return false;
@@ -136,15 +137,19 @@ public final class TreeEditor {
         return writeNode(target, owner, level, ptrs);
     }
 
+    /**
+     * Deletes {@code key} below the block at {@code bytenr}, which holds it. Each block is copied before its child
+     * (top-down, as btrfs_search_slot with cow does): a block shared with a snapshot must be copied while its parent
+     * still points at it, so that its children's references follow the kernel's rules.
+     */
     private List<NodePtr> delete(long owner, long bytenr, long gen, int level, Key key, boolean[] found,
                                  boolean isRoot) throws FsException {
         TreeBlock b = store.read(bytenr, gen, level, owner);
+        long target = cow(b, owner);
         if (level == 0) {
             List<LeafItem> items = decodeLeaf(b);
             int pos = position(items, key);
-            if (pos >= items.size() || !items.get(pos).key().equals(key)) return List.of(ptr(b));
             found[0] = true;
-            long target = cow(b, owner);
             items.remove(pos);
             if (items.isEmpty() && !isRoot) {
                 store.free(target, owner, 0);
@@ -156,8 +161,6 @@ public final class TreeEditor {
         int child = childSlot(ptrs, key);
         NodePtr c = ptrs.get(child);
         List<NodePtr> repl = delete(owner, c.blockptr(), c.generation(), level - 1, key, found, false);
-        if (!found[0]) return List.of(ptr(b));
-        long target = cow(b, owner);
         ptrs.remove(child);
         ptrs.addAll(child, repl);
         if (repl.size() == 1) mergeWithSibling(owner, level - 1, ptrs, child);
@@ -166,6 +169,16 @@ public final class TreeEditor {
             return List.of();
         }
         return writeNode(target, owner, level, ptrs);
+    }
+
+    /** Whether the tree under {@code root} holds {@code key} (a read-only walk, nothing copied). */
+    private boolean contains(TreeRoot root, Key key) throws FsException {
+        TreeBlock b = store.read(root.bytenr(), root.generation(), root.level(), root.owner());
+        for (int level = root.level(); level > 0; level--) {
+            int child = childSlot(decodeNode(b), key);
+            b = store.read(b.blockptr(child), b.ptrGeneration(child), level - 1, root.owner());
+        }
+        return b.search(key) >= 0;
     }
 
     /**

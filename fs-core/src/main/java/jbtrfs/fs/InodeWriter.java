@@ -7,7 +7,6 @@ import java.util.Map;
 import jbtrfs.FsException;
 import jbtrfs.NoSpaceException;
 import jbtrfs.NotFoundException;
-import jbtrfs.NotSupportedException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
@@ -75,15 +74,11 @@ final class InodeWriter {
         }
     }
 
-    /** Refuses changes to a subvolume whose blocks may be shared with a snapshot (not supported yet). */
+    /** Refuses changes to a read-only subvolume (a read-only snapshot), as the kernel does (EROFS). */
     void checkWritable(long root) throws FsException {
         RootItem item = subvolumes.rootItem(root);
         if (item == null) throw new NotFoundException("no subvolume " + root);
         if (item.readOnly()) throw new jbtrfs.ReadOnlyException("subvolume " + root + " is read-only");
-        if (item.lastSnapshot() != 0) {
-            throw new NotSupportedException("subvolume " + root + " shares blocks with a snapshot; writing into "
-                    + "snapshotted subvolumes is not supported yet");
-        }
     }
 
     InodeItem load(InodeId id) throws FsException {

@@ -61,6 +61,7 @@ public final class Commit {
         for (int round = 1; round <= MAX_ROUNDS; round++) {
             boolean changed = chunks.writePending(tx);
             changed |= applyDataRefs();
+            changed |= applyTreeRefs();
             changed |= recordNewTreeBlocks();
             changed |= dropFreedTreeBlocks();
             changed |= writeBlockGroupItems();
@@ -99,32 +100,80 @@ public final class Commit {
         return !todo.isEmpty();
     }
 
+    /** Blocks made and dropped in this transaction after their extent items went in: the items go again. */
     private boolean dropFreedTreeBlocks() throws FsException {
         if (tx.freed().isEmpty()) return false;
         List<Transaction.FreedBlock> todo = new ArrayList<>(tx.freed());
         tx.freed().clear();
         TreeRoot extentRoot = tx.root(ObjectIds.EXTENT_TREE);
         for (Transaction.FreedBlock f : todo) {
-            Key key = new Key(f.bytenr(), KeyType.METADATA_ITEM, f.level());
+            Key key = skinny ? new Key(f.bytenr(), KeyType.METADATA_ITEM, f.level())
+                    : new Key(f.bytenr(), KeyType.EXTENT_ITEM, nodesize);
+            if (!tx.editor().delete(extentRoot, key)) {
+                throw new CorruptBlockException(ObjectIds.EXTENT_TREE, f.bytenr(), -1,
+                        "no extent item for dropped tree block " + f.bytenr() + " of tree " + f.owner());
+            }
+            groups.release(f.bytenr(), nodesize);
+        }
+        return true;
+    }
+
+    /**
+     * Folds tree block reference changes into the extent items (inline refs changed in place, new refs as keyed
+     * items, which the kernel finds after the inline ones); a committed block left with no reference is freed.
+     */
+    private boolean applyTreeRefs() throws FsException {
+        Map<Long, TreeRefs.Block> pending = tx.treeRefs().drain();
+        if (pending.isEmpty()) return false;
+        TreeRoot extentRoot = tx.root(ObjectIds.EXTENT_TREE);
+        for (Map.Entry<Long, TreeRefs.Block> e : pending.entrySet()) {
+            long bytenr = e.getKey();
+            TreeRefs.Block b = e.getValue();
+            Key key = new Key(bytenr, KeyType.METADATA_ITEM, b.level);
             Cursor c = tx.tree(ObjectIds.EXTENT_TREE).find(key);
             if (c == null) {
-                key = new Key(f.bytenr(), KeyType.EXTENT_ITEM, nodesize);
+                key = new Key(bytenr, KeyType.EXTENT_ITEM, nodesize);
                 c = tx.tree(ObjectIds.EXTENT_TREE).find(key);
             }
             if (c == null) {
-                throw new CorruptBlockException(ObjectIds.EXTENT_TREE, f.bytenr(), -1,
-                        "no extent item for freed tree block " + f.bytenr() + " of tree " + f.owner());
+                throw new CorruptBlockException(ObjectIds.EXTENT_TREE, bytenr, -1, "no extent item for tree block "
+                        + bytenr);
             }
             ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(),
                     key.type() == KeyType.METADATA_ITEM);
-            if (item.refs() != 1 || (item.flags() & ExtentItem.FLAG_FULL_BACKREF) != 0) {
-                throw new IllegalStateException("tree block " + f.bytenr() + " of tree " + f.owner()
-                        + " is shared (" + item.refs() + " refs); shared blocks are not copied yet");
+            List<ExtentItem.InlineRef> inline = new ArrayList<>(item.inlineRefs());
+            long refs = item.refs();
+            for (Map.Entry<TreeRefs.Ref, Integer> d : b.deltas.entrySet()) {
+                int delta = d.getValue();
+                if (delta == 0) continue;
+                TreeRefs.Ref r = d.getKey();
+                int type = r.parent() != 0 ? KeyType.SHARED_BLOCK_REF : KeyType.TREE_BLOCK_REF;
+                long offset = r.parent() != 0 ? r.parent() : r.root();
+                refs += delta;
+                int at = -1;
+                for (int i = 0; i < inline.size(); i++) {
+                    if (inline.get(i).type() == type && inline.get(i).offset() == offset) at = i;
+                }
+                Key keyed = new Key(bytenr, type, offset);
+                boolean present = at >= 0 || tx.tree(ObjectIds.EXTENT_TREE).find(keyed) != null;
+                if (delta < 0 && present && delta == -1) {
+                    if (at >= 0) inline.remove(at);
+                    else tx.editor().delete(extentRoot, keyed);
+                } else if (delta == 1 && !present) {
+                    tx.editor().insert(extentRoot, keyed, new byte[0]);
+                } else {
+                    throw new IllegalStateException("tree block " + bytenr + ": reference " + r + " changes by "
+                            + delta + " but is " + (present ? "" : "not ") + "there");
+                }
             }
-            tx.editor().delete(extentRoot, key);
-            if (item.inlineRefs().isEmpty()) deleteKeyedRefs(extentRoot, f.bytenr());
-            if (f.committed()) groups.pin(f.bytenr(), nodesize);
-            else groups.release(f.bytenr(), nodesize);
+            if (refs == 0) {
+                tx.editor().delete(extentRoot, key);
+                deleteKeyedRefs(extentRoot, bytenr);
+                groups.pin(bytenr, nodesize);
+            } else {
+                tx.editor().put(extentRoot, key, new ExtentItem(refs, item.generation(), item.flags() | b.setFlags,
+                        item.treeBlockKey(), item.treeBlockLevel(), inline).encode());
+            }
         }
         return true;
     }
@@ -196,7 +245,8 @@ public final class Commit {
                 int at = -1;
                 for (int i = 0; i < inline.size(); i++) {
                     ExtentItem.InlineRef ir = inline.get(i);
-                    if (ir.type() == KeyType.EXTENT_DATA_REF && ir.root() == r.root()
+                    if (r.isShared() ? ir.type() == KeyType.SHARED_DATA_REF && ir.offset() == r.parent()
+                            : ir.type() == KeyType.EXTENT_DATA_REF && ir.root() == r.root()
                             && ir.objectid() == r.objectid() && ir.fileOffset() == r.offset()) {
                         at = i;
                     }
@@ -206,6 +256,17 @@ public final class Commit {
                     if (count < 0) throw new IllegalStateException("ref count below zero on extent " + bytenr);
                     if (count == 0) inline.remove(at);
                     else inline.set(at, inline.get(at).withCount(count));
+                    continue;
+                }
+                if (r.isShared()) {
+                    // SHARED_DATA_REF item: keyed by the parent leaf, its data the count
+                    Key sk = new Key(bytenr, KeyType.SHARED_DATA_REF, r.parent());
+                    Cursor sc = tx.tree(ObjectIds.EXTENT_TREE).find(sk);
+                    int count = (sc == null ? 0 : sc.buffer().getInt(sc.dataOffset())) + delta;
+                    if (count < 0) throw new IllegalStateException("ref count below zero on extent " + bytenr);
+                    if (count == 0) tx.editor().delete(extentRoot, sk);
+                    else tx.editor().put(extentRoot, sk, java.nio.ByteBuffer.allocate(4)
+                            .order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, count).array());
                     continue;
                 }
                 Key rk = dataRefKey(bytenr, r.root(), r.objectid(), r.offset());

@@ -9,8 +9,20 @@ import java.util.Map;
  * folds them into the extent tree.
  */
 public final class DataRefs {
-    /** One reference's identity: the EXTENT_DATA_REF fields. */
-    public record Ref(long root, long objectid, long offset) {
+    /**
+     * One reference's identity: the EXTENT_DATA_REF fields (root, inode, file offset minus extent offset), or with
+     * {@code parent} non-zero a SHARED_DATA_REF from the leaf at {@code parent} (a block shared with a snapshot).
+     */
+    public record Ref(long root, long objectid, long offset, long parent) {
+        public Ref(long root, long objectid, long offset) {
+            this(root, objectid, offset, 0);
+        }
+
+        static Ref shared(long parent) {
+            return new Ref(0, 0, 0, parent);
+        }
+
+        boolean isShared() { return parent != 0; }
     }
 
     /** Pending changes to one data extent. */

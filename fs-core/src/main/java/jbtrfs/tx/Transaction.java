@@ -17,7 +17,13 @@ import jbtrfs.ctree.TreeBlockReader;
 import jbtrfs.ctree.TreeBlockStore;
 import jbtrfs.ctree.TreeEditor;
 import jbtrfs.ctree.TreeRoot;
+import jbtrfs.ctree.Cursor;
 import jbtrfs.format.BlockGroupFlags;
+import jbtrfs.format.ExtentItem;
+import jbtrfs.format.FileExtentItem;
+import jbtrfs.format.Header;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 
 /**
@@ -38,6 +44,8 @@ public final class Transaction implements TreeBlockStore {
     /** Committed tree blocks this transaction no longer references. */
     private final List<FreedBlock> freed = new ArrayList<>();
     private final DataRefs dataRefs = new DataRefs();
+    private final TreeRefs treeRefs = new TreeRefs();
+    private final java.util.function.LongUnaryOperator lastSnapshot;
     private long edits;
 
     /** A tree block made in this transaction. */
@@ -52,8 +60,8 @@ public final class Transaction implements TreeBlockStore {
         }
     }
 
-    /** A tree block whose extent item the commit deletes; {@code committed} ones are pinned, others released. */
-    record FreedBlock(long bytenr, long owner, int level, boolean committed) {
+    /** A block made and dropped in this transaction after the commit recorded its extent item: it goes again. */
+    record FreedBlock(long bytenr, long owner, int level) {
     }
 
     /** Finds the committed root of a tree (from its root item, or the superblock for the root and chunk trees). */
@@ -61,9 +69,14 @@ public final class Transaction implements TreeBlockStore {
         TreeRoot load(long treeId) throws FsException;
     }
 
+    /**
+     * @param lastSnapshot a tree's root item last_snapshot (the transid of its newest snapshot, 0 for none): blocks
+     *                     written up to then may be shared with a snapshot
+     */
     public Transaction(TreeBlockReader reader, BlockGroups blockGroups, long transid, int nodesize, byte[] fsid,
-                       byte[] chunkTreeUuid, RootLoader roots) {
+                       byte[] chunkTreeUuid, RootLoader roots, java.util.function.LongUnaryOperator lastSnapshot) {
         this.reader = reader;
+        this.lastSnapshot = lastSnapshot;
         this.blockGroups = blockGroups;
         this.transid = transid;
         this.roots = roots;
@@ -101,7 +114,11 @@ public final class Transaction implements TreeBlockStore {
     Map<Long, TreeRoot> roots() { return changedRoots; }
 
     /** Whether anything changed. */
-    public boolean isEmpty() { return dirty.isEmpty() && freed.isEmpty() && dataRefs.isEmpty(); }
+    public boolean isEmpty() {
+        return dirty.isEmpty() && freed.isEmpty() && dataRefs.isEmpty() && treeRefs.isEmpty();
+    }
+
+    TreeRefs treeRefs() { return treeRefs; }
 
     Map<Long, ByteBuffer> dirtyBlocks() { return dirty; }
 
@@ -138,16 +155,92 @@ public final class Transaction implements TreeBlockStore {
     }
 
     @Override
-    public void free(long bytenr, long owner, int level) {
+    public void free(long bytenr, long owner, int level) throws FsException {
         edits++;
         NewBlock n = created.remove(bytenr);
         dirty.remove(bytenr);
         if (n == null) {
-            freed.add(new FreedBlock(bytenr, owner, level, true));
+            releaseCommitted(bytenr, owner, level);
         } else if (n.recorded) {
-            freed.add(new FreedBlock(bytenr, owner, level, false));
+            freed.add(new FreedBlock(bytenr, owner, level));
         } else {
             blockGroups.release(bytenr, reader.nodesize());
+        }
+    }
+
+    /**
+     * Tree {@code owner} stops referencing the committed block {@code bytenr}, whose contents now live in blocks
+     * of {@code owner} (a copy, a merge) or nowhere. A block a snapshot may share keeps its children referenced
+     * the kernel's way (update_ref_for_cow): when others still use it and its owner lets it go, its children get
+     * references from the block itself (FULL_BACKREF); otherwise the tree's own copy gets references by root.
+     * Then the tree's reference to the block goes.
+     */
+    private void releaseCommitted(long bytenr, long owner, int level) throws FsException {
+        if (mayBeShared(bytenr, owner)) {
+            TreeBlock block = reader.read(bytenr, 0, level, owner);
+            long[] info = extentInfo(bytenr, level);
+            long refs = info[0];
+            long flags = info[1];
+            if (refs > 1) {
+                if (block.owner() == owner && (flags & ExtentItem.FLAG_FULL_BACKREF) == 0) {
+                    changeChildRefs(block, owner, true, +1);
+                    treeRefs.setFlags(bytenr, level, ExtentItem.FLAG_FULL_BACKREF);
+                } else {
+                    changeChildRefs(block, owner, false, +1);
+                }
+            } else if ((flags & ExtentItem.FLAG_FULL_BACKREF) != 0) {
+                changeChildRefs(block, owner, false, +1);
+                changeChildRefs(block, owner, true, -1);
+            }
+        }
+        treeRefs.change(bytenr, level, TreeRefs.Ref.tree(owner), -1);
+    }
+
+    /** ≈ btrfs_block_can_be_shared: a subvolume's block, not its root, written no later than its last snapshot. */
+    private boolean mayBeShared(long bytenr, long owner) throws FsException {
+        if (!ObjectIds.isSubvolume(owner)) return false;
+        long last = lastSnapshot.applyAsLong(owner);
+        if (last == 0) return false;
+        if (bytenr == roots.load(owner).bytenr()) return false;
+        TreeBlock block = reader.read(bytenr, 0, -1, owner);
+        return block.generation() <= last || (block.flags() & Header.FLAG_RELOC) != 0;
+    }
+
+    /** References and flags of a committed tree block, with this transaction's pending changes: {refs, flags}. */
+    private long[] extentInfo(long bytenr, int level) throws FsException {
+        root(ObjectIds.EXTENT_TREE);
+        BTree extents = tree(ObjectIds.EXTENT_TREE);
+        Cursor c = extents.find(new Key(bytenr, KeyType.METADATA_ITEM, level));
+        boolean skinny = c != null;
+        if (c == null) c = extents.find(new Key(bytenr, KeyType.EXTENT_ITEM, reader.nodesize()));
+        if (c == null) {
+            throw new CorruptBlockException(ObjectIds.EXTENT_TREE, bytenr, -1, "no extent item for tree block "
+                    + bytenr);
+        }
+        ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(), skinny);
+        long[] pending = treeRefs.pending(bytenr);
+        return new long[] {item.refs() + pending[0], item.flags() | pending[1]};
+    }
+
+    /**
+     * Adds ({@code sign} +1) or drops (-1) the references a block holds: its children's tree block refs, or its
+     * file extents' data refs; by root ({@code full} false) or from the block itself ({@code full} true).
+     */
+    private void changeChildRefs(TreeBlock block, long root, boolean full, int sign) {
+        if (block.level() > 0) {
+            for (int i = 0; i < block.nritems(); i++) {
+                treeRefs.change(block.blockptr(i), block.level() - 1,
+                        full ? TreeRefs.Ref.shared(block.bytenr()) : TreeRefs.Ref.tree(root), sign);
+            }
+            return;
+        }
+        for (int i = 0; i < block.nritems(); i++) {
+            Key k = block.key(i);
+            if (k.type() != KeyType.EXTENT_DATA) continue;
+            FileExtentItem fe = FileExtentItem.read(block.buffer(), block.itemOffset(i), block.itemSize(i));
+            if (fe.isInline() || fe.diskBytenr() == 0) continue;
+            dataRefs.change(fe.diskBytenr(), fe.diskNumBytes(), full ? DataRefs.Ref.shared(block.bytenr())
+                    : new DataRefs.Ref(root, k.objectid(), k.offset() - fe.offset()), sign);
         }
     }
 }

@@ -108,7 +108,7 @@ public final class TransactionManager {
                 + aborted);
         if (running == null) {
             running = new Transaction(reader, groups, generation() + 1, nodesize, fsidOfBlocks(), chunkTreeUuid(),
-                    this::committedRoot);
+                    this::committedRoot, this::lastSnapshot);
         }
         return running;
     }
@@ -125,6 +125,27 @@ public final class TransactionManager {
         return new BTree(reader, id, r.bytenr(), r.level(), r.generation());
     }
 
+    /** The committed root item's last_snapshot of tree {@code id} (0 when it has none or cannot be read). */
+    private long lastSnapshot(long id) {
+        try {
+            RootItem item = committedRootItem(id);
+            return item == null ? 0 : item.lastSnapshot();
+        } catch (FsException e) {
+            // unreadable root item: assume shared, the safe side
+            return Long.MAX_VALUE;
+        }
+    }
+
+    private RootItem committedRootItem(long id) throws FsException {
+        Cursor c = committedTree(ObjectIds.ROOT_TREE).seekFloor(Key.last(id, KeyType.ROOT_ITEM));
+        if (!c.valid() || c.key().objectid() != id || c.key().type() != KeyType.ROOT_ITEM) return null;
+        try {
+            return RootItem.read(c.buffer(), c.dataOffset(), c.dataSize());
+        } catch (IllegalArgumentException e) {
+            throw new CorruptBlockException(ObjectIds.ROOT_TREE, c.leaf().bytenr(), c.slot(), e.getMessage());
+        }
+    }
+
     private TreeRoot committedRoot(long id) throws FsException {
         if (id == ObjectIds.ROOT_TREE) {
             return new TreeRoot(id, superBlock.getLong(SuperBlock.OFFSET_ROOT),
@@ -135,17 +156,8 @@ public final class TransactionManager {
                     Byte.toUnsignedInt(superBlock.get(SuperBlock.OFFSET_CHUNK_ROOT_LEVEL)),
                     superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION));
         }
-        BTree rootTree = committedTree(ObjectIds.ROOT_TREE);
-        Cursor c = rootTree.seekFloor(Key.last(id, KeyType.ROOT_ITEM));
-        if (!c.valid() || c.key().objectid() != id || c.key().type() != KeyType.ROOT_ITEM) {
-            throw new NotFoundException("no tree " + id + " in the root tree");
-        }
-        RootItem item;
-        try {
-            item = RootItem.read(c.buffer(), c.dataOffset(), c.dataSize());
-        } catch (IllegalArgumentException e) {
-            throw new CorruptBlockException(ObjectIds.ROOT_TREE, c.leaf().bytenr(), c.slot(), e.getMessage());
-        }
+        RootItem item = committedRootItem(id);
+        if (item == null) throw new NotFoundException("no tree " + id + " in the root tree");
         return new TreeRoot(id, item.bytenr(), item.level(), item.generation());
     }
 
