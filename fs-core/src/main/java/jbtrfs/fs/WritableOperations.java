@@ -37,7 +37,10 @@ final class WritableOperations implements FsOperations {
     private final FileWriter files;
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
+    /** Readers share it; the running transaction changes only under its write lock. */
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /** One change or commit at a time, held across a commit's I/O while readers go on. */
+    private final java.util.concurrent.locks.ReentrantLock changeLock = new java.util.concurrent.locks.ReentrantLock();
     private final ScheduledExecutorService timer;
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
@@ -216,12 +219,57 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void sync() throws FsException {
+        changeLock.lock();
+        try {
+            commitBesideReaders();
+        } finally {
+            changeLock.unlock();
+        }
+    }
+
+    /**
+     * A commit that lets reads run during its I/O: settle under the write lock, then downgrade to the read lock
+     * for the writeout (the change lock keeps every change out), then the write lock again to finish.
+     */
+    private void commitBesideReaders() throws FsException {
+        TransactionManager.Prepared p;
         lock.writeLock().lock();
         try {
-            commitLocked();
+            p = txm.prepareCommit();
+            if (p == null) return;
+            lock.readLock().lock();
+        } catch (FsException e) {
+            afterAbort();
+            throw e;
         } finally {
             lock.writeLock().unlock();
         }
+        try {
+            txm.write(p);
+        } catch (FsException e) {
+            lock.readLock().unlock();
+            lock.writeLock().lock();
+            try {
+                afterAbort();
+            } finally {
+                lock.writeLock().unlock();
+            }
+            throw e;
+        }
+        lock.readLock().unlock();
+        lock.writeLock().lock();
+        try {
+            txm.finish(p);
+            subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** After an abort the committed trees are the ones to read (the running transaction is gone). */
+    private void afterAbort() throws FsException {
+        inodes.reset();
+        subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
     }
 
     /** Commits and stops the timer (unmount). */
@@ -238,9 +286,15 @@ final class WritableOperations implements FsOperations {
         }
     }
 
+    /** A whole commit under the write lock (inside a change that must commit before it can go on). */
     private void commitLocked() throws FsException {
         if (txm.running() == null) return;
-        txm.commit();
+        try {
+            txm.commit();
+        } catch (FsException e) {
+            afterAbort();
+            throw e;
+        }
         subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
     }
 
@@ -260,42 +314,53 @@ final class WritableOperations implements FsOperations {
     }
 
     private <T> T change(Body<T> body) throws FsException {
-        lock.writeLock().lock();
+        changeLock.lock();
         try {
-            if (txm.abortReason() != null) {
-                throw new ReadOnlyException("read-only after a failed commit: " + txm.abortReason());
-            }
-            Transaction before = txm.current();
-            long editsBefore = before.edits();
+            T result;
+            boolean commitNow;
+            lock.writeLock().lock();
             try {
-                T result;
-                try {
-                    result = body.run();
-                } catch (jbtrfs.NoSpaceException e) {
-                    // space freed in this transaction (extents whose last reference went, pinned blocks) is usable
-                    // once it commits: make the commit and try once more
-                    if (before.edits() != editsBefore || before.isEmpty()) throw e;
-                    commitLocked();
-                    before = txm.current();
-                    editsBefore = before.edits();
-                    result = body.run();
-                }
-                if (before.dirtyBytes() > DIRTY_BOUND) commitLocked();
-                return result;
-            } catch (FsException | RuntimeException e) {
-                Transaction now = txm.running();
-                if (now != null && now.edits() != editsBefore) {
-                    LOG.error("a change failed halfway ({}); dropping the transaction, read-only from now",
-                            e.toString(), e);
-                    txm.abort("a change failed halfway: " + e);
-                    inodes.reset();
-                    subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
-                }
-                if (e instanceof RuntimeException re) throw new FsException("internal error: " + re, re);
-                throw e;
+                result = changeLocked(body);
+                Transaction t = txm.running();
+                commitNow = t != null && t.dirtyBytes() > DIRTY_BOUND;
+            } finally {
+                lock.writeLock().unlock();
             }
+            if (commitNow) commitBesideReaders();
+            return result;
         } finally {
-            lock.writeLock().unlock();
+            changeLock.unlock();
+        }
+    }
+
+    private <T> T changeLocked(Body<T> body) throws FsException {
+        if (txm.abortReason() != null) {
+            throw new ReadOnlyException("read-only after a failed commit: " + txm.abortReason());
+        }
+        Transaction before = txm.current();
+        long editsBefore = before.edits();
+        try {
+            try {
+                return body.run();
+            } catch (jbtrfs.NoSpaceException e) {
+                // space freed in this transaction (extents whose last reference went, pinned blocks) is usable
+                // once it commits: make the commit and try once more
+                if (before.edits() != editsBefore || before.isEmpty()) throw e;
+                commitLocked();
+                before = txm.current();
+                editsBefore = before.edits();
+                return body.run();
+            }
+        } catch (FsException | RuntimeException e) {
+            Transaction now = txm.running();
+            if (now != null && now.edits() != editsBefore) {
+                LOG.error("a change failed halfway ({}); dropping the transaction, read-only from now",
+                        e.toString(), e);
+                txm.abort("a change failed halfway: " + e);
+                afterAbort();
+            }
+            if (e instanceof RuntimeException re) throw new FsException("internal error: " + re, re);
+            throw e;
         }
     }
 }

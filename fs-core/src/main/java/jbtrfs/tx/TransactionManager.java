@@ -166,6 +166,33 @@ public final class TransactionManager {
      * stage two reaps), flushes, writes the superblocks. Returns null when there was nothing to commit.
      */
     public CommitStats commit() throws FsException {
+        Prepared p = prepareCommit();
+        if (p == null) return null;
+        write(p);
+        return finish(p);
+    }
+
+    /** A settled transaction and its next superblock, between the commit's stages. */
+    public static final class Prepared {
+        final Transaction tx;
+        final ByteBuffer superBlock;
+        final int rounds;
+        final long startNanos;
+        SuperWriter.Writeout writeout;
+
+        Prepared(Transaction tx, ByteBuffer superBlock, int rounds, long startNanos) {
+            this.tx = tx;
+            this.superBlock = superBlock;
+            this.rounds = rounds;
+            this.startNanos = startNanos;
+        }
+    }
+
+    /**
+     * The commit's first part, which changes memory (callers hold the write lock): settles the derived trees and
+     * builds the superblock. Null when there is nothing to commit.
+     */
+    public Prepared prepareCommit() throws FsException {
         if (aborted != null) throw new ReadOnlyException("the filesystem went read-only after a failed commit: "
                 + aborted);
         Transaction tx = running;
@@ -175,29 +202,48 @@ public final class TransactionManager {
         }
         long t0 = System.nanoTime();
         try {
-            Commit commit = new Commit(tx, csums, nodesize, skinny, blockGroupTree, freeSpaceTree, chunks);
-            int rounds = commit.settle();
-            ByteBuffer sb = nextSuperBlock(tx);
-            SuperWriter.Writeout w = writer.writeBlocks(tx.dirtyBlocks());
-            writer.writeSuperBlocks(sb);
-            superBlock = sb;
-            for (Map.Entry<Long, ByteBuffer> e : tx.dirtyBlocks().entrySet()) {
-                reader.cache(new TreeBlock(e.getKey(), e.getValue().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN)));
-            }
-            groups.committed();
-            running = null;
-            commits++;
-            CommitStats stats = new CommitStats(tx.transid(), rounds, w, System.nanoTime() - t0);
-            LOG.debug("committed transaction {}: {} tree blocks in {} rounds", tx.transid(), w.treeBlocks(), rounds);
-            listener.committed(stats);
-            return stats;
-        } catch (IOException | RuntimeException e) {
-            aborted = "transaction " + tx.transid() + ": " + e.getMessage();
-            running = null;
-            LOG.error("commit of transaction {} failed; the image stays at transaction {}; read-only from now",
-                    tx.transid(), generation(), e);
-            throw new ReadOnlyException("commit failed, the filesystem is read-only now: " + e.getMessage());
+            int rounds = new Commit(tx, csums, nodesize, skinny, blockGroupTree, freeSpaceTree, chunks).settle();
+            return new Prepared(tx, nextSuperBlock(tx), rounds, t0);
+        } catch (RuntimeException e) {
+            throw failed(tx, e);
         }
+    }
+
+    /**
+     * The commit's I/O, which only reads memory (readers may run beside it; no change may): the tree blocks in
+     * two stages, flush, superblocks, flush.
+     */
+    public void write(Prepared p) throws FsException {
+        try {
+            p.writeout = writer.writeBlocks(p.tx.dirtyBlocks());
+            writer.writeSuperBlocks(p.superBlock);
+        } catch (IOException | RuntimeException e) {
+            throw failed(p.tx, e);
+        }
+    }
+
+    /** The commit's last part (write lock again): the written state becomes the committed one. */
+    public CommitStats finish(Prepared p) {
+        superBlock = p.superBlock;
+        for (Map.Entry<Long, ByteBuffer> e : p.tx.dirtyBlocks().entrySet()) {
+            reader.cache(new TreeBlock(e.getKey(), e.getValue().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN)));
+        }
+        groups.committed();
+        running = null;
+        commits++;
+        CommitStats stats = new CommitStats(p.tx.transid(), p.rounds, p.writeout, System.nanoTime() - p.startNanos);
+        LOG.debug("committed transaction {}: {} tree blocks in {} rounds", p.tx.transid(),
+                p.writeout.treeBlocks(), p.rounds);
+        listener.committed(stats);
+        return stats;
+    }
+
+    private ReadOnlyException failed(Transaction tx, Exception e) {
+        aborted = "transaction " + tx.transid() + ": " + e.getMessage();
+        running = null;
+        LOG.error("commit of transaction {} failed; the image stays at transaction {}; read-only from now",
+                tx.transid(), generation(), e);
+        return new ReadOnlyException("commit failed, the filesystem is read-only now: " + e.getMessage());
     }
 
     /** Aborts without writing (the caller hit an error mid-change): the running transaction is dropped. */
