@@ -3,8 +3,6 @@ package jbtrfs.tx;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Map;
 
@@ -18,7 +16,6 @@ import jbtrfs.ctree.TreeRoot;
 import jbtrfs.format.BlockGroupItem;
 import jbtrfs.format.ExtentDataRef;
 import jbtrfs.format.ExtentItem;
-import jbtrfs.format.FreeSpaceInfo;
 import jbtrfs.format.Header;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
@@ -43,10 +40,12 @@ public final class Commit {
     private final boolean freeSpaceTree;
 
     private final ChunkMaker chunks;
+    private final FreeSpaceTreeWriter freeSpace;
 
-    Commit(Transaction tx, CsumItems csums, int nodesize, boolean skinnyMetadata, boolean blockGroupTree,
-           boolean freeSpaceTree, ChunkMaker chunks) {
+    Commit(Transaction tx, CsumItems csums, int nodesize, int sectorsize, boolean skinnyMetadata,
+           boolean blockGroupTree, boolean freeSpaceTree, ChunkMaker chunks) {
         this.chunks = chunks;
+        this.freeSpace = new FreeSpaceTreeWriter(tx, sectorsize);
         this.tx = tx;
         this.groups = tx.blockGroups();
         this.csums = csums;
@@ -309,48 +308,10 @@ public final class Commit {
         return changed;
     }
 
-    /**
-     * Brings each dirty block group's free-space tree items to its free space after commit, changing only the
-     * extents that differ (a full rewrite would copy and split leaves on every round and might never settle).
-     * A group kept as bitmaps is rewritten once as extents.
-     */
+    /** Each dirty block group's free-space tree items, as {@link FreeSpaceTreeWriter} keeps them. */
     private boolean writeFreeSpaceTree() throws FsException {
         boolean changed = false;
-        for (BlockGroup bg : groups.dirty()) {
-            List<long[]> want = bg.freeAfterCommit();
-            TreeRoot root = tx.root(ObjectIds.FREE_SPACE_TREE);
-            Set<Key> have = new LinkedHashSet<>();
-            boolean bitmaps = false;
-            FreeSpaceInfo info = null;
-            Cursor c = tx.tree(ObjectIds.FREE_SPACE_TREE).seek(new Key(bg.start(), KeyType.FREE_SPACE_INFO, 0));
-            while (c.valid() && Long.compareUnsigned(c.key().objectid(), bg.end()) < 0) {
-                Key k = c.key();
-                if (k.type() == KeyType.FREE_SPACE_INFO && k.objectid() == bg.start()) {
-                    info = FreeSpaceInfo.read(c.buffer(), c.dataOffset());
-                } else if (k.type() == KeyType.FREE_SPACE_EXTENT) {
-                    have.add(k);
-                } else if (k.type() == KeyType.FREE_SPACE_BITMAP) {
-                    have.add(k);
-                    bitmaps = true;
-                }
-                c.next();
-            }
-            Set<Key> wantKeys = new LinkedHashSet<>();
-            for (long[] r : want) wantKeys.add(new Key(r[0], KeyType.FREE_SPACE_EXTENT, r[1]));
-            boolean infoRight = info != null && !info.usingBitmaps() && info.extentCount() == want.size();
-            if (infoRight && !bitmaps && have.equals(wantKeys)) continue;
-            for (Key k : have) {
-                if (!wantKeys.contains(k)) tx.editor().delete(root, k);
-            }
-            for (Key k : wantKeys) {
-                if (!have.contains(k)) tx.editor().insert(root, k, new byte[0]);
-            }
-            if (!infoRight) {
-                tx.editor().put(root, new Key(bg.start(), KeyType.FREE_SPACE_INFO, bg.length()),
-                        new FreeSpaceInfo(want.size(), 0).encode());
-            }
-            changed = true;
-        }
+        for (BlockGroup bg : groups.dirty()) changed |= freeSpace.update(bg);
         return changed;
     }
 

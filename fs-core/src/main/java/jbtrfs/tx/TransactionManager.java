@@ -202,7 +202,7 @@ public final class TransactionManager {
         }
         long t0 = System.nanoTime();
         try {
-            int rounds = new Commit(tx, csums, nodesize, skinny, blockGroupTree, freeSpaceTree, chunks).settle();
+            int rounds = new Commit(tx, csums, nodesize, sectorsize, skinny, blockGroupTree, freeSpaceTree, chunks).settle();
             return new Prepared(tx, nextSuperBlock(tx), rounds, t0);
         } catch (RuntimeException e) {
             throw failed(tx, e);

@@ -31,6 +31,15 @@ class ErrnoMapperTest {
         assertEquals(-61, ErrnoMapper.errno(new NoDataException("x")));           // ENODATA
         assertEquals(-22, ErrnoMapper.errno(new InvalidArgumentException("x"))); // EINVAL
         assertEquals(-30, ErrnoMapper.errno(new ReadOnlyException("x")));         // EROFS
+        assertEquals(-17, ErrnoMapper.errno(new jbtrfs.ExistsException("x")));            // EEXIST
+        assertEquals(-39, ErrnoMapper.errno(new jbtrfs.NotEmptyException("x")));          // ENOTEMPTY
+        assertEquals(-28, ErrnoMapper.errno(new jbtrfs.NoSpaceException("x")));           // ENOSPC
+        assertEquals(-18, ErrnoMapper.errno(new jbtrfs.CrossDeviceException("x")));       // EXDEV
+        assertEquals(-36, ErrnoMapper.errno(new jbtrfs.NameTooLongException("x")));      // ENAMETOOLONG
+        assertEquals(-31, ErrnoMapper.errno(new jbtrfs.TooManyLinksException("x")));      // EMLINK
+        assertEquals(-1, ErrnoMapper.errno(new jbtrfs.NotPermittedException("x")));       // EPERM
+        assertEquals(-95, ErrnoMapper.errno(new jbtrfs.NotSupportedException("x")));      // EOPNOTSUPP
+        assertEquals(-27, ErrnoMapper.errno(new jbtrfs.FileTooBigException("x")));        // EFBIG
     }
 
     @Test
