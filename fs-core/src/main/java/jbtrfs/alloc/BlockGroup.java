@@ -114,6 +114,12 @@ public final class BlockGroup {
         return best;
     }
 
+    /** Whether all of [at, at+size) is free for allocation now. */
+    boolean isFree(long at, long size) {
+        Map.Entry<Long, Long> e = free.floorEntry(at);
+        return e != null && e.getValue() >= at + size;
+    }
+
     /** Marks [at, at+size) used; it must be free. */
     void take(long at, long size) {
         Map.Entry<Long, Long> e = free.floorEntry(at);

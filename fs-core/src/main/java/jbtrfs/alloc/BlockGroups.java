@@ -179,6 +179,14 @@ public final class BlockGroups {
         return n;
     }
 
+    /** Takes exactly [at, at+size) for {@code type} when all of it is free in one group; false otherwise. */
+    public boolean tryTake(long at, long size, long type) {
+        BlockGroup bg = find(at);
+        if (bg == null || !bg.holds(type) || at + size > bg.end() || !bg.isFree(at, size)) return false;
+        bg.take(at, size);
+        return true;
+    }
+
     /** Returns space allocated in the running transaction and not committed. */
     public void release(long at, long size) { group(at).release(at, size); }
 

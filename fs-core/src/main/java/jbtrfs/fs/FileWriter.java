@@ -132,6 +132,7 @@ final class FileWriter {
             System.arraycopy(tail, 0, buf, (int) (end - aStart), tail.length);
         }
         System.arraycopy(data, 0, buf, (int) (offset - aStart), data.length);
+        if (!inline && growSize && extendLastExtent(file, inode, aStart, buf, end)) return;
         List<long[]> pieces = allocateData(buf.length);
         w.reserveMetadata(6 + 3 * pieces.size());
         try {
@@ -156,6 +157,48 @@ final class FileWriter {
         Timespec now = InodeWriter.now();
         w.save(file, i.withSize(growSize ? Math.max(i.size(), end) : i.size())
                 .withNbytes(i.nbytes() - removed + buf.length).withTimes(i.atime(), now, now));
+    }
+
+    /**
+     * Sequential writes grow the file's last extent when this transaction made it and the space right after it is
+     * free: large files get extents of up to 128 MiB, as the kernel's delayed allocation gives them, instead of one
+     * per FUSE write. Returns false (nothing done) when the write is not such an append.
+     */
+    private boolean extendLastExtent(InodeId file, InodeItem inode, long aStart, byte[] buf, long end)
+            throws FsException {
+        if (aStart == 0 || aStart != (inode.size() + ss - 1) / ss * ss) return false;
+        List<Extent> before = extents(file, aStart - 1, aStart);
+        if (before.size() != 1 || !extents(file, aStart, Long.MAX_VALUE).isEmpty()) return false;
+        Extent x = before.get(0);
+        FileExtentItem fe = x.fe;
+        if (x.end != aStart || fe.type() != FileExtentItem.TYPE_REG || fe.compression() != 0 || fe.diskBytenr() == 0
+                || fe.offset() != 0 || fe.numBytes() != fe.diskNumBytes()
+                || fe.diskNumBytes() + buf.length > MAX_EXTENT) {
+            return false;
+        }
+        DataRefs.Ref ref = new DataRefs.Ref(file.root(), file.objectid(), x.start);
+        if (!w.tx().dataRefs().onlyNewRef(fe.diskBytenr(), ref)) return false;
+        long at = fe.diskBytenr() + fe.diskNumBytes();
+        w.reserveMetadata(6);
+        if (!w.manager().blockGroups().tryTake(at, buf.length, BlockGroupFlags.DATA)) return false;
+        try {
+            writeData(List.of(new long[] {at, buf.length}), buf);
+        } catch (IOException e) {
+            w.manager().blockGroups().release(at, buf.length);
+            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+        }
+        long grown = fe.diskNumBytes() + buf.length;
+        w.tx().editor().put(w.root(file.root()), x.key, FileExtentItem.encodeRegular(w.transid(),
+                FileExtentItem.TYPE_REG, fe.diskBytenr(), grown, 0, grown, grown));
+        w.tx().dataRefs().grow(fe.diskBytenr(), grown);
+        if ((inode.flags() & InodeItem.FLAG_NODATASUM) == 0) {
+            w.manager().csums().insert(w.tx(), at, checksums(buf, 0, buf.length));
+        }
+        InodeItem i = w.load(file);
+        Timespec now = InodeWriter.now();
+        w.save(file, i.withSize(Math.max(i.size(), end)).withNbytes(i.nbytes() + buf.length)
+                .withTimes(i.atime(), now, now));
+        return true;
     }
 
     /** Extents for {@code length} bytes: as few as the free space allows, none over 128 MiB; all or nothing. */

@@ -27,7 +27,7 @@ public final class DataRefs {
 
     /** Pending changes to one data extent. */
     static final class Extent {
-        final long numBytes;
+        long numBytes;
         final boolean allocatedHere;
         final Map<Ref, Integer> deltas = new LinkedHashMap<>();
 
@@ -53,6 +53,25 @@ public final class DataRefs {
         changes++;
         Extent e = extents.computeIfAbsent(bytenr, b -> new Extent(numBytes, false));
         e.deltas.merge(ref, delta, Integer::sum);
+    }
+
+    /**
+     * Whether {@code bytenr} is an extent this transaction allocated whose only reference is {@code ref}, once:
+     * then it may still grow.
+     */
+    public boolean onlyNewRef(long bytenr, Ref ref) {
+        Extent e = extents.get(bytenr);
+        if (e == null || !e.allocatedHere) return false;
+        for (Map.Entry<Ref, Integer> d : e.deltas.entrySet()) {
+            if (d.getValue() != 0 && !(d.getKey().equals(ref) && d.getValue() == 1)) return false;
+        }
+        return e.deltas.getOrDefault(ref, 0) == 1;
+    }
+
+    /** An extent this transaction allocated grows in place to {@code numBytes} (see {@link #onlyNewRef}). */
+    public void grow(long bytenr, long numBytes) {
+        changes++;
+        extents.get(bytenr).numBytes = numBytes;
     }
 
     boolean isEmpty() { return extents.isEmpty(); }

@@ -2,6 +2,7 @@ package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
 /** Changes through fs-core on mkfs images; btrfs check and the kernel must accept the result. */
@@ -86,5 +88,27 @@ class WritePathTest {
             for (int i = 0; i < 9000; i++) assertEquals(i < 5001 ? 0x5a : 0, back[i], "byte " + i);
         }
         BtrfsCheck.assertClean(image, "btrfs check");
+    }
+
+    @Test
+    void sequentialWrites_growOneExtent_asDelayedAllocationWould() throws Exception {
+        Path image = Images.mkfs(dir, null, 512);
+        byte[] data = new byte[40 << 20];
+        new java.util.Random(4).nextBytes(data);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.mknod(ops.root(), "seq", Stat.S_IFREG | 0644, 0, 0, 0);
+            for (int off = 0; off < data.length; off += 128 << 10) {
+                ops.write(f, off, ByteBuffer.wrap(data, off, 128 << 10));
+            }
+            byte[] back = new byte[data.length];
+            ops.read(f, 0, ByteBuffer.wrap(back));
+            assertArrayEquals(data, back);
+        }
+        BtrfsCheck.assertCleanWithData(image, "after sequential writes");
+        String tree = Shell.sh("btrfs inspect-internal dump-tree -t 5 " + image);
+        long extents = tree.lines().filter(l -> l.contains("EXTENT_DATA")).count();
+        // 40 MiB in 320 writes: a few extents (new data chunks may cut them), not one per write
+        assertTrue(extents <= 4, extents + " extents:\n" + tree);
     }
 }
