@@ -133,6 +133,7 @@ final class FileWriter {
         }
         System.arraycopy(data, 0, buf, (int) (offset - aStart), data.length);
         if (!inline && growSize && extendLastExtent(file, inode, aStart, buf, end)) return;
+        if (!inline && writeIntoPrealloc(file, aStart, buf, end, growSize)) return;
         List<long[]> pieces = allocateData(buf.length);
         w.reserveMetadata(6 + 3 * pieces.size());
         try {
@@ -199,6 +200,80 @@ final class FileWriter {
         w.save(file, i.withSize(Math.max(i.size(), end)).withNbytes(i.nbytes() + buf.length)
                 .withTimes(i.atime(), now, now));
         return true;
+    }
+
+    /**
+     * A write that lands inside one preallocated extent goes into that extent's own space (no copy): the range
+     * becomes a regular extent between what is left preallocated, as the kernel's nocow path does. Only when no
+     * one else can see the extent (its references are all this file's, and no snapshot shares the leaf); the old
+     * state read zeros there, so a crash before the commit shows nothing of it. False when that does not apply.
+     */
+    private boolean writeIntoPrealloc(InodeId file, long aStart, byte[] buf, long end, boolean growSize)
+            throws FsException {
+        long aEnd = aStart + buf.length;
+        List<Extent> hits = extents(file, aStart, aEnd);
+        if (hits.size() != 1) return false;
+        Extent x = hits.get(0);
+        FileExtentItem fe = x.fe;
+        if (!fe.isPrealloc() || fe.compression() != 0 || x.start > aStart || x.end < aEnd) return false;
+        DataRefs.Ref ref = new DataRefs.Ref(file.root(), file.objectid(), x.start - fe.offset());
+        if (!onlyThisFileSees(file, fe, ref)) return false;
+        w.reserveMetadata(8);
+        long physical = fe.diskBytenr() + fe.offset() + (aStart - x.start);
+        try {
+            writeData(List.of(new long[] {physical, buf.length}), buf);
+        } catch (IOException e) {
+            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+        }
+        TreeRoot root = w.root(file.root());
+        long transid = w.transid();
+        w.tx().editor().delete(root, x.key);
+        int pieces = 1;
+        if (x.start < aStart) {
+            w.tx().editor().insert(root, x.key, fe.encodeSlice(fe.offset(), aStart - x.start));
+            pieces++;
+        }
+        w.tx().editor().insert(root, new Key(file.objectid(), KeyType.EXTENT_DATA, aStart),
+                FileExtentItem.encodeRegular(transid, FileExtentItem.TYPE_REG, fe.diskBytenr(), fe.diskNumBytes(),
+                        fe.offset() + (aStart - x.start), buf.length, fe.ramBytes()));
+        if (aEnd < x.end) {
+            w.tx().editor().insert(root, new Key(file.objectid(), KeyType.EXTENT_DATA, aEnd),
+                    fe.encodeSlice(fe.offset() + (aEnd - x.start), x.end - aEnd));
+            pieces++;
+        }
+        if (pieces > 1) w.tx().dataRefs().change(fe.diskBytenr(), fe.diskNumBytes(), ref, pieces - 1);
+        InodeItem i = w.load(file);
+        if ((i.flags() & InodeItem.FLAG_NODATASUM) == 0) {
+            w.manager().csums().insert(w.tx(), physical, checksums(buf, 0, buf.length));
+        }
+        Timespec now = InodeWriter.now();
+        w.save(file, i.withSize(growSize ? Math.max(i.size(), end) : i.size()).withTimes(i.atime(), now, now));
+        return true;
+    }
+
+    /**
+     * Whether extent {@code fe} is referenced only through {@code ref} (this file) and no snapshot may share a
+     * leaf that points at it: made in this transaction, or committed with all its references this file's and
+     * written after the subvolume's last snapshot.
+     */
+    private boolean onlyThisFileSees(InodeId file, FileExtentItem fe, DataRefs.Ref ref) throws FsException {
+        DataRefs refs = w.tx().dataRefs();
+        if (refs.allocatedHere(fe.diskBytenr())) return refs.onlyRef(fe.diskBytenr(), ref);
+        w.root(jbtrfs.format.ObjectIds.EXTENT_TREE);
+        Cursor c = w.tx().tree(jbtrfs.format.ObjectIds.EXTENT_TREE).find(
+                new Key(fe.diskBytenr(), KeyType.EXTENT_ITEM, fe.diskNumBytes()));
+        if (c == null) return false;
+        jbtrfs.format.ExtentItem item = jbtrfs.format.ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(), false);
+        if (item.generation() <= w.lastSnapshot(file.root())) return false;
+        long mine = 0;
+        for (jbtrfs.format.ExtentItem.InlineRef r : item.inlineRefs()) {
+            if (r.type() == KeyType.EXTENT_DATA_REF && r.root() == ref.root() && r.objectid() == ref.objectid()
+                    && r.fileOffset() == ref.offset()) {
+                mine += r.count();
+            }
+        }
+        long[] pending = refs.pending(fe.diskBytenr(), ref);
+        return mine > 0 && item.refs() + pending[0] == mine + pending[1];
     }
 
     /** Extents for {@code length} bytes: as few as the free space allows, none over 128 MiB; all or nothing. */

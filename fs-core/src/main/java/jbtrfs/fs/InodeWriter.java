@@ -81,6 +81,12 @@ final class InodeWriter {
         if (item.readOnly()) throw new jbtrfs.ReadOnlyException("subvolume " + root + " is read-only");
     }
 
+    /** The subvolume's last_snapshot: blocks and extents written up to then may be shared with a snapshot. */
+    long lastSnapshot(long root) throws FsException {
+        RootItem item = subvolumes.rootItem(root);
+        return item == null ? Long.MAX_VALUE : item.lastSnapshot();
+    }
+
     InodeItem load(InodeId id) throws FsException {
         Cursor c = tree(id.root()).find(new Key(id.objectid(), KeyType.INODE_ITEM, 0));
         if (c == null) throw new NotFoundException("no inode " + id);

@@ -68,6 +68,31 @@ public final class DataRefs {
         return e.deltas.getOrDefault(ref, 0) == 1;
     }
 
+    /** Whether this transaction allocated extent {@code bytenr}. */
+    public boolean allocatedHere(long bytenr) {
+        Extent e = extents.get(bytenr);
+        return e != null && e.allocatedHere;
+    }
+
+    /** Whether every pending reference of the new extent {@code bytenr} is {@code ref}. */
+    public boolean onlyRef(long bytenr, Ref ref) {
+        Extent e = extents.get(bytenr);
+        if (e == null) return false;
+        for (Map.Entry<Ref, Integer> d : e.deltas.entrySet()) {
+            if (d.getValue() != 0 && !d.getKey().equals(ref)) return false;
+        }
+        return e.deltas.getOrDefault(ref, 0) > 0;
+    }
+
+    /** Pending changes to a committed extent: {all references' net change, {@code ref}'s net change}. */
+    public long[] pending(long bytenr, Ref ref) {
+        Extent e = extents.get(bytenr);
+        if (e == null) return new long[] {0, 0};
+        long all = 0;
+        for (int d : e.deltas.values()) all += d;
+        return new long[] {all, e.deltas.getOrDefault(ref, 0)};
+    }
+
     /** An extent this transaction allocated grows in place to {@code numBytes} (see {@link #onlyNewRef}). */
     public void grow(long bytenr, long numBytes) {
         changes++;

@@ -111,4 +111,42 @@ class WritePathTest {
         // 40 MiB in 320 writes: a few extents (new data chunks may cut them), not one per write
         assertTrue(extents <= 4, extents + " extents:\n" + tree);
     }
+
+    @Test
+    void writesIntoPreallocatedSpace_takeNoMoreSpace_andReadBack() throws Exception {
+        Path image = Images.mkfs(dir, null, 256);
+        byte[] data = new byte[24 << 20];
+        new java.util.Random(6).nextBytes(data);
+        Map<String, String> ours;
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.mknod(ops.root(), "pre", Stat.S_IFREG | 0644, 0, 0, 0);
+            ops.fallocate(f, 0, 0, data.length);
+            ops.sync();
+            long before = usedBlocks(ops);
+            for (int off = 0; off < data.length; off += 128 << 10) {
+                ops.write(f, off, ByteBuffer.wrap(data, off, 128 << 10));
+                if (off == 8 << 20) ops.sync();
+            }
+            // a write into the middle of what is left, and one across the end of the preallocation
+            ops.sync();
+            assertTrue(usedBlocks(ops) - before < 256, "writes into preallocated space took new space");
+            byte[] back = new byte[data.length];
+            ops.read(f, 0, ByteBuffer.wrap(back));
+            assertArrayEquals(data, back);
+            InodeId g = ops.mknod(ops.root(), "partial", Stat.S_IFREG | 0644, 0, 0, 0);
+            ops.fallocate(g, FsOperations.FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
+            ops.write(g, 300_000, ByteBuffer.wrap(data, 0, 5000));
+            ops.write(g, (1 << 20) - 100, ByteBuffer.wrap(data, 0, 300));
+            ours = TreeListing.ofOperations(ops);
+        }
+        BtrfsCheck.assertCleanWithData(image, "after writes into preallocated extents");
+        Images.requireRootAndLoop();
+        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
+    }
+
+    private static long usedBlocks(FsOperations ops) throws Exception {
+        StatFs s = ops.statfs();
+        return s.blocks() - s.blocksFree();
+    }
 }

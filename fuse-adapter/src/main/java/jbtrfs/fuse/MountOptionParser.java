@@ -98,6 +98,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         // attributes and pages of one name would go stale when another changes; read-only, nothing ever changes
         Set<String> out = new LinkedHashSet<>(List.of(readOnly ? "ro" : "rw", "use_ino", "readdir_ino",
                 "default_permissions", readOnly ? "kernel_cache" : "auto_cache", "max_read=131072",
+                // without big_writes libfuse 2 hands writes over a page at a time
+                "big_writes", "max_write=131072",
                 readOnly ? "attr_timeout=3600" : "attr_timeout=0", "entry_timeout=3600", "negative_timeout=60",
                 "subtype=jbtrfs",
                 // like mount(8): a directory with files in it can be mounted over (libfuse2 alone refuses)
