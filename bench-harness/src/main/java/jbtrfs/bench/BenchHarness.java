@@ -78,10 +78,14 @@ public final class BenchHarness {
                     + " && for i in $(seq 0 $((" + params.get("NRFILES") + " - 1))); do head -c 4096 /dev/zero > meta/f.$i; done"
                     + " && cd / && umount " + mnt);
         }
+        // each Btrfs side starts from the same populated image: the write jobs fill it, and the second side would
+        // otherwise overwrite the first side's files with less space than the first had
+        Path ours = work.resolve("jbtrfs.img");
+        Sh.sh("cp --sparse=always " + btrfs + " " + ours);
         String launcher = repo.resolve("bin/jbtrfs").toString();
         List<Target> targets = List.of(
                 new Target("kernel", "the kernel's Btrfs (loop mount)", btrfs, "mount -o loop $IMG $MNT", "umount $MNT"),
-                new Target("jbtrfs", "jbtrfs (FUSE)", btrfs, launcher + " mount $IMG $MNT 2>/dev/null",
+                new Target("jbtrfs", "jbtrfs (FUSE)", ours, launcher + " mount $IMG $MNT 2>/dev/null",
                         launcher + " umount $MNT"),
                 new Target("fuse2fs", "fuse2fs over ext4 (FUSE)", ext4, "fuse2fs $IMG $MNT", "fusermount -u $MNT"));
 
