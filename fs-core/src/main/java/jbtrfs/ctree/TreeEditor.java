@@ -118,6 +118,7 @@ public final class TreeEditor {
         TreeBlock b = store.read(bytenr, gen, level, owner);
         long target = cow(b, owner);
         if (level == 0) {
+            if (target == b.bytenr() && insertInPlace(target, key, data, replace, owner)) return List.of(ptr(b));
             List<LeafItem> items = decodeLeaf(b);
             int pos = position(items, key);
             if (pos < items.size() && items.get(pos).key().equals(key)) {
@@ -132,9 +133,92 @@ public final class TreeEditor {
         int child = childSlot(ptrs, key);
         NodePtr c = ptrs.get(child);
         List<NodePtr> repl = insert(owner, c.blockptr(), c.generation(), level - 1, key, data, replace);
+        if (target == b.bytenr() && unchanged(c, repl)) return List.of(ptr(b));
         ptrs.remove(child);
         ptrs.addAll(child, repl);
         return writeNode(target, owner, level, ptrs);
+    }
+
+    /**
+     * Removes an item straight from a leaf this transaction already owns when it is not the first and not the
+     * last one (the parent's key and the leaf's place stay). False when that does not apply.
+     */
+    private boolean deleteInPlace(long bytenr, Key key) {
+        ByteBuffer buf = store.dirty(bytenr);
+        if (buf == null) return false;
+        TreeBlock leaf = new TreeBlock(bytenr, buf);
+        int n = leaf.nritems();
+        int pos = leaf.search(key);
+        if (pos <= 0 || n < 2) return false;
+        int len = leaf.itemSize(pos);
+        int lowest = leaf.itemOffset(n - 1);
+        int gone = leaf.itemOffset(pos);
+        // the data of the items after it (lower in the block) moves up over the hole; their headers one slot down
+        if (pos < n - 1) {
+            buf.put(lowest + len, buf, lowest, gone - lowest);
+            for (int i = pos + 1; i < n; i++) {
+                int at = Header.SIZE + i * Item.SIZE + Item.OFFSET_DATA_OFFSET;
+                buf.putInt(at, buf.getInt(at) + len);
+            }
+            int headers = Header.SIZE + pos * Item.SIZE;
+            buf.put(headers, buf, headers + Item.SIZE, (n - 1 - pos) * Item.SIZE);
+        }
+        int last = Header.SIZE + (n - 1) * Item.SIZE;
+        for (int i = 0; i < Item.SIZE; i++) buf.put(last + i, (byte) 0);
+        buf.putInt(Header.OFFSET_NRITEMS, n - 1);
+        store.putDirty(bytenr, buf);
+        return true;
+    }
+
+    /** Whether a child came back as itself: same block, same first key, already this transaction's. */
+    private boolean unchanged(NodePtr before, List<NodePtr> after) {
+        return after.size() == 1 && after.get(0).blockptr() == before.blockptr()
+                && after.get(0).key().equals(before.key()) && before.generation() == transid;
+    }
+
+    /**
+     * Inserts (or replaces with same-sized data) an item straight into a leaf this transaction already owns, when
+     * it fits and the leaf's first key stays: no decode and encode of the whole leaf. False when that does not
+     * apply; nothing changed then.
+     */
+    private boolean insertInPlace(long bytenr, Key key, byte[] data, boolean replace, long owner) {
+        ByteBuffer buf = store.dirty(bytenr);
+        if (buf == null) return false;
+        TreeBlock leaf = new TreeBlock(bytenr, buf);
+        int n = leaf.nritems();
+        int found = leaf.search(key);
+        if (found >= 0) {
+            if (!replace) throw new IllegalArgumentException("key " + key + " exists in tree " + owner);
+            if (leaf.itemSize(found) != data.length) return false;
+            buf.put(leaf.itemOffset(found), data);
+            store.putDirty(bytenr, buf);
+            return true;
+        }
+        int pos = -found - 1;
+        if (pos == 0) return false; // the first key would change: the parent's key with it
+        int lowest = leaf.itemOffset(n - 1);
+        int free = lowest - (Header.SIZE + n * Item.SIZE);
+        if (Item.SIZE + data.length > free) return false;
+        int newEnd = pos == n ? lowest : leaf.itemOffset(pos - 1);
+        // items pos.. keep their data below the new item's: move it down, and their headers one slot up
+        if (pos < n) {
+            buf.put(lowest - data.length, buf, lowest, newEnd - lowest);
+            for (int i = pos; i < n; i++) {
+                int at = Header.SIZE + i * Item.SIZE + Item.OFFSET_DATA_OFFSET;
+                buf.putInt(at, buf.getInt(at) - data.length);
+            }
+            int headers = Header.SIZE + pos * Item.SIZE;
+            buf.put(headers + Item.SIZE, buf, headers, (n - pos) * Item.SIZE);
+        }
+        int h = Header.SIZE + pos * Item.SIZE;
+        int dataAt = newEnd - data.length;
+        key.write(buf, h + Item.OFFSET_KEY);
+        buf.putInt(h + Item.OFFSET_DATA_OFFSET, dataAt - Header.SIZE);
+        buf.putInt(h + Item.OFFSET_DATA_SIZE, data.length);
+        buf.put(dataAt, data);
+        buf.putInt(Header.OFFSET_NRITEMS, n + 1);
+        store.putDirty(bytenr, buf);
+        return true;
     }
 
     /**
@@ -147,9 +231,10 @@ public final class TreeEditor {
         TreeBlock b = store.read(bytenr, gen, level, owner);
         long target = cow(b, owner);
         if (level == 0) {
+            found[0] = true;
+            if (target == b.bytenr() && deleteInPlace(target, key)) return List.of(ptr(b));
             List<LeafItem> items = decodeLeaf(b);
             int pos = position(items, key);
-            found[0] = true;
             items.remove(pos);
             if (items.isEmpty() && !isRoot) {
                 store.free(target, owner, 0);
@@ -161,9 +246,12 @@ public final class TreeEditor {
         int child = childSlot(ptrs, key);
         NodePtr c = ptrs.get(child);
         List<NodePtr> repl = delete(owner, c.blockptr(), c.generation(), level - 1, key, found, false);
+        boolean same = target == b.bytenr() && unchanged(c, repl);
         ptrs.remove(child);
         ptrs.addAll(child, repl);
+        int count = ptrs.size();
         if (repl.size() == 1) mergeWithSibling(owner, level - 1, ptrs, child);
+        if (same && ptrs.size() == count) return List.of(ptr(b));
         if (ptrs.isEmpty() && !isRoot) {
             store.free(target, owner, level);
             return List.of();
