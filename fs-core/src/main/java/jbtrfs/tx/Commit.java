@@ -128,16 +128,8 @@ public final class Commit {
         for (Map.Entry<Long, TreeRefs.Block> e : pending.entrySet()) {
             long bytenr = e.getKey();
             TreeRefs.Block b = e.getValue();
-            Key key = new Key(bytenr, KeyType.METADATA_ITEM, b.level);
-            Cursor c = tx.tree(ObjectIds.EXTENT_TREE).find(key);
-            if (c == null) {
-                key = new Key(bytenr, KeyType.EXTENT_ITEM, nodesize);
-                c = tx.tree(ObjectIds.EXTENT_TREE).find(key);
-            }
-            if (c == null) {
-                throw new CorruptBlockException(ObjectIds.EXTENT_TREE, bytenr, -1, "no extent item for tree block "
-                        + bytenr);
-            }
+            Cursor c = Transaction.treeBlockItem(tx.tree(ObjectIds.EXTENT_TREE), bytenr, b.level, nodesize);
+            Key key = c.key();
             ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(),
                     key.type() == KeyType.METADATA_ITEM);
             List<ExtentItem.InlineRef> inline = new ArrayList<>(item.inlineRefs());

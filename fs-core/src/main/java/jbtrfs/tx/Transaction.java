@@ -209,17 +209,22 @@ public final class Transaction implements TreeBlockStore {
     /** References and flags of a committed tree block, with this transaction's pending changes: {refs, flags}. */
     private long[] extentInfo(long bytenr, int level) throws FsException {
         root(ObjectIds.EXTENT_TREE);
-        BTree extents = tree(ObjectIds.EXTENT_TREE);
+        Cursor c = treeBlockItem(tree(ObjectIds.EXTENT_TREE), bytenr, level, reader.nodesize());
+        ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(),
+                c.key().type() == KeyType.METADATA_ITEM);
+        long[] pending = treeRefs.pending(bytenr);
+        return new long[] {item.refs() + pending[0], item.flags() | pending[1]};
+    }
+
+    /** The extent item of tree block {@code bytenr}: skinny (METADATA_ITEM by level) or not (EXTENT_ITEM). */
+    static Cursor treeBlockItem(BTree extents, long bytenr, int level, int nodesize) throws CorruptBlockException {
         Cursor c = extents.find(new Key(bytenr, KeyType.METADATA_ITEM, level));
-        boolean skinny = c != null;
-        if (c == null) c = extents.find(new Key(bytenr, KeyType.EXTENT_ITEM, reader.nodesize()));
+        if (c == null) c = extents.find(new Key(bytenr, KeyType.EXTENT_ITEM, nodesize));
         if (c == null) {
             throw new CorruptBlockException(ObjectIds.EXTENT_TREE, bytenr, -1, "no extent item for tree block "
                     + bytenr);
         }
-        ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(), skinny);
-        long[] pending = treeRefs.pending(bytenr);
-        return new long[] {item.refs() + pending[0], item.flags() | pending[1]};
+        return c;
     }
 
     /**
