@@ -125,10 +125,10 @@ final class FileWriter {
         if (inline) aStart = 0;
         byte[] buf = new byte[(int) (aEnd - aStart)];
         // the partial sectors at both ends keep the bytes around the write
-        if (aStart < offset) readInto(file, aStart, buf, (int) (offset - aStart), inode.size());
+        if (aStart < offset) readInto(file, aStart, buf, (int) (offset - aStart));
         if (end < aEnd && end < inode.size()) {
             byte[] tail = new byte[(int) (aEnd - end)];
-            readInto(file, end, tail, tail.length, inode.size());
+            readInto(file, end, tail, tail.length);
             System.arraycopy(tail, 0, buf, (int) (end - aStart), tail.length);
         }
         System.arraycopy(data, 0, buf, (int) (offset - aStart), data.length);
@@ -555,12 +555,8 @@ final class FileWriter {
         return i;
     }
 
-    private void readInto(InodeId file, long offset, byte[] dst, int length) throws FsException {
-        readInto(file, offset, dst, length, Long.MAX_VALUE);
-    }
-
     /** Reads the file's current bytes (zeros past EOF) into dst[0, length). */
-    private void readInto(InodeId file, long offset, byte[] dst, int length, long size) throws FsException {
+    private void readInto(InodeId file, long offset, byte[] dst, int length) throws FsException {
         if (length <= 0) return;
         try {
             reader.read(file, offset, ByteBuffer.wrap(dst, 0, length));

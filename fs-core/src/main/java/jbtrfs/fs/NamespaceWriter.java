@@ -72,7 +72,7 @@ final class NamespaceWriter {
         InodeItem item = new InodeItem(transid, transid, size, nbytes, 0, 1, uid & 0xffffffffL, gid & 0xffffffffL,
                 mode, storedDev(rdev), 0, 0, now, now, now, now);
         w.tx().editor().insert(w.root(dir.root()), new Key(ino, KeyType.INODE_ITEM, 0), item.encode());
-        addEntry(dir, parent, n, id, DirItem.typeOfMode(mode), now);
+        addEntry(dir, n, id, DirItem.typeOfMode(mode), now);
         return id;
     }
 
@@ -82,13 +82,13 @@ final class NamespaceWriter {
         if (target.root() != dir.root()) throw new CrossDeviceException("link across subvolumes");
         w.checkWritable(dir.root());
         w.reserveMetadata(5);
-        InodeItem parent = directory(dir);
+        directory(dir);
         InodeItem item = w.load(target);
         if ((item.mode() & Stat.S_IFMT) == Stat.S_IFDIR) throw new NotPermittedException("hard link to a directory");
         if (item.nlink() >= 65535) throw new TooManyLinksException("inode " + target + " has 65535 links");
         if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
         Timespec now = InodeWriter.now();
-        addEntry(dir, parent, n, target, DirItem.typeOfMode(item.mode()), now);
+        addEntry(dir, n, target, DirItem.typeOfMode(item.mode()), now);
         item = w.load(target);
         w.save(target, item.withNlink(item.nlink() + 1).withTimes(item.atime(), now, item.mtime()));
     }
@@ -98,7 +98,7 @@ final class NamespaceWriter {
         byte[] n = checkName(name);
         w.checkWritable(dir.root());
         w.reserveMetadata(8);
-        InodeItem parent = directory(dir);
+        directory(dir);
         DirItem entry = findEntry(dir, n);
         if (entry == null) throw new NotFoundException("no " + name + " in " + dir);
         if (entry.location().type() != KeyType.INODE_ITEM) {
@@ -111,7 +111,7 @@ final class NamespaceWriter {
         if (!directory && isDir) throw new IsDirectoryException(name + " is a directory");
         if (isDir && hasEntries(target)) throw new NotEmptyException(name + " is not empty");
         Timespec now = InodeWriter.now();
-        removeEntry(dir, parent, n, target, now);
+        removeEntry(dir, n, target, now);
         dropLink(target, now);
     }
 
@@ -125,7 +125,7 @@ final class NamespaceWriter {
         }
         w.checkWritable(fromDir.root());
         w.reserveMetadata(14);
-        InodeItem fromParent = directory(fromDir);
+        directory(fromDir);
         directory(toDir);
         DirItem src = findEntry(fromDir, from);
         if (src == null) throw new NotFoundException("no " + fromName + " in " + fromDir);
@@ -150,11 +150,11 @@ final class NamespaceWriter {
             if (movingDir && !victimDir) throw new NotDirectoryException(toName + " is not a directory");
             if (!movingDir && victimDir) throw new IsDirectoryException(toName + " is a directory");
             if (victimDir && hasEntries(victim)) throw new NotEmptyException(toName + " is not empty");
-            removeEntry(toDir, w.load(toDir), to, victim, now);
+            removeEntry(toDir, to, victim, now);
             dropLink(victim, now);
         }
-        removeEntry(fromDir, w.load(fromDir), from, moving, now);
-        addEntry(toDir, w.load(toDir), to, moving, src.type(), now);
+        removeEntry(fromDir, from, moving, now);
+        addEntry(toDir, to, moving, src.type(), now);
         InodeItem m = w.load(moving);
         w.save(moving, m.withTimes(m.atime(), now, m.mtime()));
     }
@@ -175,7 +175,7 @@ final class NamespaceWriter {
     // ---- entries ----
 
     /** Adds the three items of a name and grows the parent. */
-    private void addEntry(InodeId dir, InodeItem parent, byte[] name, InodeId target, int type, Timespec now)
+    private void addEntry(InodeId dir, byte[] name, InodeId target, int type, Timespec now)
             throws FsException {
         long transid = w.transid();
         TreeRoot root = w.root(dir.root());
@@ -216,7 +216,7 @@ final class NamespaceWriter {
     }
 
     /** Removes the three items of a name and shrinks the parent. */
-    private void removeEntry(InodeId dir, InodeItem parent, byte[] name, InodeId target, Timespec now)
+    private void removeEntry(InodeId dir, byte[] name, InodeId target, Timespec now)
             throws FsException {
         TreeRoot root = w.root(dir.root());
         long index = removeRef(dir, target, name);
