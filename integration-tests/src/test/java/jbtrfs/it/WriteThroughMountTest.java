@@ -31,9 +31,9 @@ class WriteThroughMountTest {
             head -c 100000 /dev/urandom >> dense
             truncate -s 3G sparse && dd if=/dev/urandom of=sparse bs=64k count=3 seek=20000 conv=notrunc status=none
             echo small > small && echo more >> small
-            ls tree | head -5 | while read f; do mv "tree/$f" "tree/$f.moved"; done
+            ls tree | sed -n 1,5p | while read f; do mv "tree/$f" "tree/$f.moved"; done
             ln small small-link && ln -s ../small tree/symlink && rm -f tree/*.h.moved
-            truncate -s 1000 "$(ls -S tree/*.h | head -1)"
+            truncate -s 1000 "$(ls -S tree/*.h | sed -n 1p)"
             setfattr -n user.color -v blue small && setfacl -m u:1234:r small
             chmod 4750 small && chown 12:34 dense && touch -d '2001-02-03 04:05:06.789' small-link
             touch -m -d @1950000000 tree && touch -a -d @1900000000 tree
