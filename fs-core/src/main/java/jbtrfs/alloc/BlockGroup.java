@@ -48,6 +48,9 @@ public final class BlockGroup {
 
     void markNew() { isNew = true; dirty = true; }
 
+    /** Its v1 space cache is missing or untrusted: the next commit writes a new one, as for a changed group. */
+    public void markCacheStale() { dirty = true; }
+
     void clearDirty() { dirty = false; isNew = false; }
 
     public boolean holds(long type) { return (flags & type & BlockGroupFlags.TYPE_MASK) != 0; }

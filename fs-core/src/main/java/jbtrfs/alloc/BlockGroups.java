@@ -147,7 +147,8 @@ public final class BlockGroups {
         throw new NoSpaceException("no " + typeName(type) + " space for " + size + " bytes");
     }
 
-    private long tryAllocate(long type, long size, long align) {
+    /** Allocates like {@link #allocate} but never makes a chunk: -1 when the existing groups have no room. */
+    public long tryAllocate(long type, long size, long align) {
         long hint = hints.getOrDefault(type, 0L);
         // from the hint on first (locality), then from the start
         for (int pass = 0; pass < 2; pass++) {

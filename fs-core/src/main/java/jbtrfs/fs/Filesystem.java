@@ -138,8 +138,9 @@ public final class Filesystem implements Closeable {
         WritableOperations writable = null;
         TransactionManager txm = null;
         if (!options.readOnly()) {
-            WriteSupport.check(sb, subvolumes, volume);
-            txm = new TransactionManager(volume, reader, sb);
+            MountOptions.SpaceCache spaceCache = WriteSupport.check(sb, subvolumes, volume, options);
+            txm = new TransactionManager(volume, reader, sb, spaceCache, options.clearCache(),
+                    options.serialWriteout());
             TransactionManager live = txm;
             space.setItemSource(chunk -> {
                 jbtrfs.alloc.BlockGroup bg = live.blockGroups().find(chunk.logical());
@@ -262,6 +263,11 @@ public final class Filesystem implements Closeable {
         if (t == null) return 0;
         Transaction running = t.running();
         return running == null ? 0 : running.dirtyBytes();
+    }
+
+    /** The v1 space caches as a read-write mount found them, by block group (empty otherwise). */
+    public java.util.Map<Long, jbtrfs.spacecache.SpaceCacheLoader.Result> spaceCachesAtMount() {
+        return transactions == null ? java.util.Map.of() : transactions.cachesAtMount();
     }
 
     /** Commits made since open. */

@@ -6,6 +6,7 @@ import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.Features;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.SuperBlock;
+import jbtrfs.spacecache.SpaceCachePages;
 import jbtrfs.volumes.Chunk;
 import jbtrfs.volumes.Volume;
 
@@ -25,7 +26,9 @@ final class WriteSupport {
     private WriteSupport() {
     }
 
-    static void check(SuperBlock sb, Subvolumes subvolumes, Volume volume) throws FsException {
+    /** Checks the image can be written; returns how its free space is kept (the mount options applied). */
+    static MountOptions.SpaceCache check(SuperBlock sb, Subvolumes subvolumes, Volume volume, MountOptions options)
+            throws FsException {
         String hint = "; mount it with --read-only";
         if (sb.logRoot() != 0) {
             throw new UnsupportedImageException("the image has a log tree to replay: mount it once with the kernel, "
@@ -42,11 +45,6 @@ final class WriteSupport {
                     + String.join(", ", Features.compatRoNames(compatRo)) + " (flags 0x" + Long.toHexString(compatRo)
                     + ")" + hint);
         }
-        long fst = Features.COMPAT_RO_FREE_SPACE_TREE | Features.COMPAT_RO_FREE_SPACE_TREE_VALID;
-        if ((sb.compatRoFlags() & fst) != fst) {
-            throw new UnsupportedImageException("read-write needs the free-space tree (space_cache=v2); this image "
-                    + "uses the v1 space cache" + hint);
-        }
         if (subvolumes.rootItem(ObjectIds.QUOTA_TREE) != null) {
             throw new UnsupportedImageException("quotas are enabled; read-write with quotas is not supported" + hint);
         }
@@ -62,5 +60,36 @@ final class WriteSupport {
                 throw new UnsupportedImageException("the device is smaller than the filesystem" + hint);
             }
         }
+        return spaceCache(sb, options, hint);
+    }
+
+    /** The kernel's space_cache / nospace_cache / clear_cache rules for the image's free space. */
+    private static MountOptions.SpaceCache spaceCache(SuperBlock sb, MountOptions options, String hint)
+            throws UnsupportedImageException {
+        MountOptions.SpaceCache asked = options.spaceCache();
+        if ((sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) != 0) {
+            if ((sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE_VALID) == 0) {
+                throw new UnsupportedImageException("the free-space tree is not marked valid" + hint);
+            }
+            if (asked == MountOptions.SpaceCache.V1 || asked == MountOptions.SpaceCache.NONE) {
+                throw new UnsupportedImageException("cannot disable the free-space tree (space_cache=v1 or "
+                        + "nospace_cache on an image that has one; the kernel refuses it too)");
+            }
+            if (options.clearCache()) {
+                throw new UnsupportedImageException("clear_cache would rebuild the free-space tree, which jbtrfs "
+                        + "does not do; use 'btrfs check --clear-space-cache v2'" + hint);
+            }
+            return MountOptions.SpaceCache.V2;
+        }
+        if (asked == MountOptions.SpaceCache.V2) {
+            throw new UnsupportedImageException("space_cache=v2 would create the free-space tree, which jbtrfs does "
+                    + "not do; convert with 'btrfstune --convert-to-free-space-tree' or a kernel mount");
+        }
+        if (asked == MountOptions.SpaceCache.NONE) return asked;
+        if (sb.sectorsize() != SpaceCachePages.PAGE) {
+            throw new UnsupportedImageException("cannot write the v1 space cache of sectorsize " + sb.sectorsize()
+                    + " (use nospace_cache)" + hint);
+        }
+        return MountOptions.SpaceCache.V1;
     }
 }

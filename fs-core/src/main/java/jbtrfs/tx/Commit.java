@@ -41,10 +41,12 @@ public final class Commit {
 
     private final ChunkMaker chunks;
     private final FreeSpaceTreeWriter freeSpace;
+    private final SpaceCacheWriter spaceCache;
 
     Commit(Transaction tx, CsumItems csums, int nodesize, int sectorsize, boolean skinnyMetadata,
-           boolean blockGroupTree, boolean freeSpaceTree, ChunkMaker chunks) {
+           boolean blockGroupTree, boolean freeSpaceTree, ChunkMaker chunks, SpaceCacheWriter spaceCache) {
         this.chunks = chunks;
+        this.spaceCache = spaceCache;
         this.freeSpace = new FreeSpaceTreeWriter(tx, sectorsize);
         this.tx = tx;
         this.groups = tx.blockGroups();
@@ -63,6 +65,7 @@ public final class Commit {
             changed |= applyTreeRefs();
             changed |= recordNewTreeBlocks();
             changed |= dropFreedTreeBlocks();
+            if (spaceCache != null) changed |= spaceCache.update();
             changed |= writeBlockGroupItems();
             if (freeSpaceTree) changed |= writeFreeSpaceTree();
             changed |= writeRootItems();

@@ -5,8 +5,12 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
 
+import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.IoBatch;
@@ -32,6 +36,20 @@ public final class SuperWriter {
 
     /** Figures of one writeout, for meters and logs. */
     public record Writeout(int treeBlocks, long bytes, int peakInFlight, long submitNanos, long waitNanos) {
+    }
+
+    /** Figures of one space cache writeout; {@code failed} holds the block groups whose pages did not land. */
+    public record CacheWriteout(int groups, long bytes, int peakInFlight, long submitNanos, long waitNanos,
+                                Set<Long> failed) {
+        static final CacheWriteout NONE = new CacheWriteout(0, 0, 0, 0, 0, Set.of());
+
+        /** Two writeouts of one commit together. */
+        CacheWriteout plus(CacheWriteout o) {
+            Set<Long> f = new HashSet<>(failed);
+            f.addAll(o.failed);
+            return new CacheWriteout(groups + o.groups, bytes + o.bytes, Math.max(peakInFlight, o.peakInFlight),
+                    submitNanos + o.submitNanos, waitNanos + o.waitNanos, f);
+        }
     }
 
     public SuperWriter(Volume volume, ChecksumType csumType, int nodesize) {
@@ -61,6 +79,63 @@ public final class SuperWriter {
         long t2 = System.nanoTime();
         return new Writeout(dirty.size(), (long) requests.size() * nodesize, device.takePeakInFlight(), t1 - t0,
                 t2 - t1);
+    }
+
+    /**
+     * Writes space cache files (≈ btrfs_start_dirty_block_groups then btrfs_write_dirty_block_groups). Two-stage:
+     * stage one submits the pages of every file without waiting, stage two reaps the completions in order, so the
+     * device has them all in flight. Serial (for comparison only): each file is submitted and waited for before the
+     * next, as the kernel did before "Btrfs: two stage dirty block group writeout".
+     */
+    CacheWriteout writeCaches(List<SpaceCacheWriter.PendingWrite> writes, boolean serial) throws FsException {
+        BlockDevice device = volume.device();
+        device.takePeakInFlight();
+        Set<Long> failed = new HashSet<>();
+        long bytes = 0;
+        long submit = 0;
+        long wait = 0;
+        List<IoRequest> requests = new ArrayList<>();
+        List<Long> owners = new ArrayList<>();
+        for (SpaceCacheWriter.PendingWrite w : writes) {
+            for (IoRequest r : volume.writeRequests(w.extent(), ByteBuffer.wrap(w.pages()))) {
+                requests.add(r);
+                owners.add(w.blockGroup());
+                bytes += r.length();
+            }
+            if (serial) {
+                long t0 = System.nanoTime();
+                IoBatch batch = device.submit(requests);
+                long t1 = System.nanoTime();
+                reap(batch, owners, failed);
+                submit += t1 - t0;
+                wait += System.nanoTime() - t1;
+                requests.clear();
+                owners.clear();
+            }
+        }
+        if (!serial) {
+            long t0 = System.nanoTime();
+            IoBatch batch = device.submit(requests);
+            long t1 = System.nanoTime();
+            reap(batch, owners, failed);
+            submit = t1 - t0;
+            wait = System.nanoTime() - t1;
+        }
+        return new CacheWriteout(writes.size(), bytes, device.takePeakInFlight(), submit, wait, failed);
+    }
+
+    /** Stage two: every completion, in order; a failed request marks its file's group. */
+    private static void reap(IoBatch batch, List<Long> owners, Set<Long> failed) throws FsException {
+        for (int i = 0; i < batch.size(); i++) {
+            try {
+                batch.futures().get(i).get();
+            } catch (ExecutionException e) {
+                failed.add(owners.get(i));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new FsException("interrupted waiting for space cache writes");
+            }
+        }
     }
 
     /**

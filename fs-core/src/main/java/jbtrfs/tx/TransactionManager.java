@@ -3,6 +3,7 @@ package jbtrfs.tx;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.List;
 import java.util.Map;
 
 import org.slf4j.Logger;
@@ -26,6 +27,8 @@ import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
+import jbtrfs.fs.MountOptions;
+import jbtrfs.spacecache.SpaceCacheLoader;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -37,6 +40,7 @@ import jbtrfs.volumes.Volume;
  */
 public final class TransactionManager {
     private static final Logger LOG = LoggerFactory.getLogger(TransactionManager.class);
+    private static final int MAX_CACHE_PASSES = 8;
 
     private final Volume volume;
     private final TreeBlockReader reader;
@@ -50,14 +54,19 @@ public final class TransactionManager {
     private final boolean skinny;
     private final boolean blockGroupTree;
     private final boolean freeSpaceTree;
+    /** Whether commits keep the v1 space cache (space_cache=v1), and write it one group at a time. */
+    private final boolean spaceCacheV1;
+    private final boolean serialWriteout;
+    private final Map<Long, SpaceCacheLoader.Result> cachesAtMount;
     private ByteBuffer superBlock;
     private Transaction running;
     private String aborted;
     private long commits;
     private CommitListener listener = (c) -> { };
 
-    /** What one commit did. */
-    public record CommitStats(long transid, int rounds, SuperWriter.Writeout writeout, long nanos) {
+    /** What one commit did; {@code caches} is null without the v1 space cache. */
+    public record CommitStats(long transid, int rounds, SuperWriter.Writeout writeout,
+                              SuperWriter.CacheWriteout caches, long nanos) {
     }
 
     /** Told of each commit (meters). */
@@ -66,6 +75,17 @@ public final class TransactionManager {
     }
 
     public TransactionManager(Volume volume, TreeBlockReader reader, SuperBlock sb) throws FsException {
+        this(volume, reader, sb, (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) != 0
+                ? MountOptions.SpaceCache.V2 : MountOptions.SpaceCache.V1, false, false);
+    }
+
+    /**
+     * @param spaceCache     how free space is kept (as {@code WriteSupport} resolved the mount options)
+     * @param clearCache     distrust every v1 cache at mount
+     * @param serialWriteout write v1 caches one block group at a time
+     */
+    public TransactionManager(Volume volume, TreeBlockReader reader, SuperBlock sb, MountOptions.SpaceCache spaceCache,
+                              boolean clearCache, boolean serialWriteout) throws FsException {
         this.volume = volume;
         this.reader = reader;
         this.csumType = ChecksumType.fromCode(sb.csumType());
@@ -83,7 +103,14 @@ public final class TransactionManager {
         this.groups = BlockGroups.load(bgTree, extentTree, nodesize, volume.chunks());
         this.chunks = new ChunkMaker(volume, committedTree(ObjectIds.DEV_TREE), sb.devItem(), chunkTreeUuid());
         this.groups.setChunkAllocator(chunks);
+        this.spaceCacheV1 = spaceCache == MountOptions.SpaceCache.V1 && !freeSpaceTree;
+        this.serialWriteout = serialWriteout;
+        this.cachesAtMount = spaceCacheV1 ? SpaceCacheLoader.load(committedTree(ObjectIds.ROOT_TREE), volume, groups,
+                sb.generation(), sb.cacheGeneration(), sectorsize, clearCache) : Map.of();
     }
+
+    /** The v1 space caches as the mount found them, by block group (empty without the v1 cache). */
+    public Map<Long, SpaceCacheLoader.Result> cachesAtMount() { return cachesAtMount; }
 
     public void setListener(CommitListener listener) { this.listener = listener; }
 
@@ -179,6 +206,7 @@ public final class TransactionManager {
         final int rounds;
         final long startNanos;
         SuperWriter.Writeout writeout;
+        SuperWriter.CacheWriteout caches;
 
         Prepared(Transaction tx, ByteBuffer superBlock, int rounds, long startNanos) {
             this.tx = tx;
@@ -202,9 +230,31 @@ public final class TransactionManager {
         }
         long t0 = System.nanoTime();
         try {
-            int rounds = new Commit(tx, csums, nodesize, sectorsize, skinny, blockGroupTree, freeSpaceTree, chunks).settle();
-            return new Prepared(tx, nextSuperBlock(tx), rounds, t0);
-        } catch (RuntimeException e) {
+            SpaceCacheWriter spaceCache = spaceCacheV1 ? new SpaceCacheWriter(tx, sectorsize) : null;
+            Commit commit = new Commit(tx, csums, nodesize, sectorsize, skinny, blockGroupTree, freeSpaceTree, chunks,
+                    spaceCache);
+            int rounds = commit.settle();
+            SuperWriter.CacheWriteout caches = null;
+            if (spaceCache != null) {
+                // the pages go out before the tree blocks that point at them; a failed file is marked invalid by
+                // another settle, and any file that settle changed goes again
+                for (int pass = 0; ; pass++) {
+                    List<SpaceCacheWriter.PendingWrite> todo = spaceCache.unwritten();
+                    if (todo.isEmpty()) break;
+                    if (pass == MAX_CACHE_PASSES) {
+                        throw new IllegalStateException("space caches still changing after " + pass + " writeouts");
+                    }
+                    SuperWriter.CacheWriteout out = writer.writeCaches(todo, serialWriteout);
+                    caches = caches == null ? out : caches.plus(out);
+                    spaceCache.written(todo, out.failed());
+                    rounds += commit.settle();
+                }
+                if (caches == null) caches = SuperWriter.CacheWriteout.NONE;
+            }
+            Prepared p = new Prepared(tx, nextSuperBlock(tx), rounds, t0);
+            p.caches = caches;
+            return p;
+        } catch (IOException | RuntimeException e) {
             throw failed(tx, e);
         }
     }
@@ -231,7 +281,8 @@ public final class TransactionManager {
         groups.committed();
         running = null;
         commits++;
-        CommitStats stats = new CommitStats(p.tx.transid(), p.rounds, p.writeout, System.nanoTime() - p.startNanos);
+        CommitStats stats = new CommitStats(p.tx.transid(), p.rounds, p.writeout, p.caches,
+                System.nanoTime() - p.startNanos);
         LOG.debug("committed transaction {}: {} tree blocks in {} rounds", p.tx.transid(),
                 p.writeout.treeBlocks(), p.rounds);
         listener.committed(stats);
@@ -267,6 +318,8 @@ public final class TransactionManager {
             sb.putLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION, chunk.generation());
         }
         sb.putLong(SuperBlock.OFFSET_BYTES_USED, groups.usedAfterCommit());
+        // the caches written by this commit are current; the others were left exact (their groups did not change)
+        if (spaceCacheV1) sb.putLong(SuperBlock.OFFSET_CACHE_GENERATION, tx.transid());
         sb.putLong(SuperBlock.OFFSET_DEV_ITEM + DevItem.OFFSET_BYTES_USED, chunks.devBytesUsed());
         if (sb.getLong(SuperBlock.OFFSET_UUID_TREE_GENERATION) == oldGen) {
             sb.putLong(SuperBlock.OFFSET_UUID_TREE_GENERATION, tx.transid());

@@ -24,19 +24,6 @@ class WriteSupportTest {
     Path dir;
 
     @Test
-    void v1SpaceCacheImage_refusedReadWrite_mountsReadOnly() throws Exception {
-        Path image = Images.mkfs(dir, null, 256, "-R", "^free-space-tree");
-        UnsupportedImageException e = assertThrows(UnsupportedImageException.class,
-                () -> Filesystem.open(image, MountOptions.readWriteDefaults()));
-        assertTrue(e.getMessage().contains("v1 space cache") && e.getMessage().contains("--read-only"),
-                e.getMessage());
-        assertEquals(1, e.getMessage().lines().count());
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
-            assertTrue(fs.readOnly());
-        }
-    }
-
-    @Test
     void logTreeImage_refusedReadWrite_namingTheFix() throws Exception {
         Path image = Images.mkfs(dir, null, 256);
         // a log root in the superblock: what an fsync after the last commit leaves (the value is never followed)

@@ -86,7 +86,10 @@ final class MountCommand implements Callable<Integer> {
     private int serve(MountOptionParser parsed) throws Exception {
         boolean ro = readOnly || parsed.readOnlyRequested();
         MountOptions mo = new MountOptions(ro, parsed.subvol(), parsed.subvolid(),
-                deviceBackend == null ? null : Backend.parse(deviceBackend), parsed.commitSeconds());
+                deviceBackend == null ? null : Backend.parse(deviceBackend))
+                .withCommitSeconds(parsed.commitSeconds())
+                .withSpaceCache(parsed.spaceCache(), parsed.clearCache())
+                .withSerialWriteout(parsed.serialWriteout());
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);

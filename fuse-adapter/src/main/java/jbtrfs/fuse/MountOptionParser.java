@@ -7,12 +7,14 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, ro, rw) and
+ * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, commit=,
+ * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, ro, rw) and
  * FUSE's, and assembles the FUSE option string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
  * permission checks by the kernel, and long attribute timeouts.
  */
 record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, int readAheadKib,
-                         InetSocketAddress metrics, int threads, int commitSeconds, List<String> passThrough) {
+                         InetSocketAddress metrics, int threads, int commitSeconds, List<String> passThrough,
+                         jbtrfs.fs.MountOptions.SpaceCache spaceCache, boolean clearCache, boolean serialWriteout) {
     static final int DEFAULT_READ_AHEAD_KIB = 1024;
     /**
      * FUSE worker threads: two per CPU, at least four. The kernel hands each request to the reader of /dev/fuse that
@@ -31,6 +33,9 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         int threads = DEFAULT_THREADS;
         int commit = jbtrfs.fs.MountOptions.DEFAULT_COMMIT_SECONDS;
         List<String> pass = new ArrayList<>();
+        jbtrfs.fs.MountOptions.SpaceCache spaceCache = null;
+        boolean clearCache = false;
+        boolean serial = false;
         for (String group : groups) {
             for (String o : group.split(",")) {
                 if (o.isEmpty()) continue;
@@ -64,6 +69,20 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     }
                 } else if (o.startsWith("metrics=")) {
                     metrics = metricsAddress(o.substring(8));
+                } else if (o.equals("space_cache") || o.equals("space_cache=v1")) {
+                    spaceCache = jbtrfs.fs.MountOptions.SpaceCache.V1;
+                } else if (o.equals("space_cache=v2")) {
+                    spaceCache = jbtrfs.fs.MountOptions.SpaceCache.V2;
+                } else if (o.equals("nospace_cache")) {
+                    spaceCache = jbtrfs.fs.MountOptions.SpaceCache.NONE;
+                } else if (o.startsWith("space_cache=")) {
+                    throw new CliException("bad option " + o + ": space_cache takes v1 or v2", 2);
+                } else if (o.equals("clear_cache")) {
+                    clearCache = true;
+                } else if (o.equals("writeout=serial") || o.equals("writeout=two-stage")) {
+                    serial = o.endsWith("serial");
+                } else if (o.startsWith("writeout=")) {
+                    throw new CliException("bad option " + o + ": writeout takes two-stage or serial", 2);
                 } else if (o.equals("ro")) {
                     ro = true;
                 } else if (!o.equals("rw")) {
@@ -71,7 +90,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                 }
             }
         }
-        return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass);
+        return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass, spaceCache,
+                clearCache, serial);
     }
 
     /** "HOST:PORT" or "PORT" (loopback). */

@@ -1,0 +1,102 @@
+package jbtrfs.spacecache;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.UnsupportedImageException;
+import jbtrfs.fs.Filesystem;
+import jbtrfs.fs.FsOperations;
+import jbtrfs.fs.InodeId;
+import jbtrfs.fs.MountOptions;
+import jbtrfs.fs.MountOptions.SpaceCache;
+import jbtrfs.fs.Stat;
+import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+
+/** space_cache=v1|v2, nospace_cache and clear_cache as the kernel's mount options behave. */
+class SpaceCacheOptionsTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void freeSpaceTreeImage_cannotBeTurnedToV1OrCleared_mountsReadOnly() throws Exception {
+        Path image = Images.mkfs(dir, null, 256);
+        for (MountOptions o : new MountOptions[] {MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.V1, false),
+                MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.NONE, false),
+                MountOptions.readWriteDefaults().withSpaceCache(null, true)}) {
+            UnsupportedImageException e = assertThrows(UnsupportedImageException.class, () -> Filesystem.open(image, o));
+            assertTrue(e.getMessage().contains("free-space tree"), e.getMessage());
+            assertEquals(1, e.getMessage().lines().count());
+        }
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults()
+                .withSpaceCache(SpaceCache.V2, false))) {
+            assertFalse(fs.readOnly());
+        }
+    }
+
+    @Test
+    void v1Image_spaceCacheV2_refusedNamingTheConversion() throws Exception {
+        Path image = Images.mkfs(dir, null, 256, "-R", "^free-space-tree");
+        UnsupportedImageException e = assertThrows(UnsupportedImageException.class, () -> Filesystem.open(image,
+                MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.V2, false)));
+        assertTrue(e.getMessage().contains("convert-to-free-space-tree"), e.getMessage());
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            assertTrue(fs.readOnly());
+        }
+    }
+
+    @Test
+    void nospaceCache_writesNoCacheAndLeavesTheCacheGeneration() throws Exception {
+        Path image = Images.mkfs(dir, null, 1024, "-R", "^free-space-tree");
+        write(image, MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.NONE, false), 120);
+        String dump = Shell.sh("btrfs inspect-internal dump-tree -t root " + image);
+        assertFalse(dump.contains("FREE_SPACE"), dump);
+        assertTrue(Shell.sh("btrfs inspect-internal dump-super " + image).matches(
+                "(?s).*cache_generation\\s+18446744073709551615.*"));
+        BtrfsCheck.assertCleanWithData(image, "nospace_cache");
+    }
+
+    @Test
+    void clearCache_distrustsEveryCacheAndWritesNewOnes() throws Exception {
+        Path image = Images.mkfs(dir, null, 2048, "-R", "^free-space-tree");
+        write(image, MountOptions.readWriteDefaults(), 150);
+        assertFalse(SpaceCacheV1Test.cacheFiles(image).isEmpty());
+        Map<Long, long[]> before = SpaceCacheV1Test.cacheFiles(image);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0)
+                .withSpaceCache(null, true))) {
+            assertFalse(fs.spaceCachesAtMount().isEmpty());
+            fs.spaceCachesAtMount().values().forEach(r -> {
+                assertEquals(SpaceCacheLoader.State.INVALID, r.state());
+                assertTrue(r.why().contains("clear_cache"), r.why());
+            });
+            FsOperations ops = fs.operations();
+            ops.mknod(ops.root(), "touch", Stat.S_IFREG | 0644, 0, 0, 0);
+        }
+        // every cache was written again, to new extents
+        Map<Long, long[]> after = SpaceCacheV1Test.cacheFiles(image);
+        assertEquals(before.keySet(), after.keySet());
+        before.forEach((bg, f) -> assertTrue(f[0] != after.get(bg)[0], "cache of " + bg + " not rewritten"));
+        BtrfsCheck.assertClean(image, "after clear_cache");
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults())) {
+            fs.spaceCachesAtMount().values().forEach(r -> assertEquals(SpaceCacheLoader.State.VALID, r.state()));
+        }
+    }
+
+    private static void write(Path image, MountOptions options, int mib) throws Exception {
+        try (Filesystem fs = Filesystem.open(image, options.withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.mknod(ops.root(), "data", Stat.S_IFREG | 0644, 0, 0, 0);
+            ops.write(f, 0, ByteBuffer.wrap(new byte[mib << 20]));
+        }
+    }
+}
