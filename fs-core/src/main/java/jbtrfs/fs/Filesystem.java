@@ -270,6 +270,14 @@ public final class Filesystem implements Closeable {
         return transactions == null ? java.util.Map.of() : transactions.cachesAtMount();
     }
 
+    /**
+     * Marks every v1 space cache for rewriting at the next commit, as clear_cache does at mount (bench-commit uses
+     * it to dirty every block group); nothing on read-only mounts or free-space-tree images.
+     */
+    public void markSpaceCachesStale() throws FsException {
+        if (writable != null) writable.markSpaceCachesStale();
+    }
+
     /** Commits made since open. */
     public long commits() {
         return transactions == null ? 0 : transactions.commits();

@@ -212,6 +212,11 @@ final class WritableOperations implements FsOperations {
         change(() -> { xattrs.remove(id, name); return null; });
     }
 
+    /** Marks every block group's v1 space cache for rewriting at the next commit (clear_cache at run time). */
+    public void markSpaceCachesStale() throws FsException {
+        change(() -> { txm.markSpaceCachesStale(); return null; });
+    }
+
     @Override
     public void fsync(InodeId id, boolean dataOnly) throws FsException {
         sync();

@@ -109,6 +109,14 @@ public final class TransactionManager {
                 sb.generation(), sb.cacheGeneration(), sectorsize, clearCache) : Map.of();
     }
 
+    /** Marks every cached block group's v1 space cache for rewriting at the next commit (none without v1). */
+    public void markSpaceCachesStale() {
+        if (!spaceCacheV1) return;
+        for (jbtrfs.alloc.BlockGroup bg : groups.all()) {
+            if (bg.length() >= jbtrfs.spacecache.SpaceCachePages.MIN_GROUP) bg.markCacheStale();
+        }
+    }
+
     /** The v1 space caches as the mount found them, by block group (empty without the v1 cache). */
     public Map<Long, SpaceCacheLoader.Result> cachesAtMount() { return cachesAtMount; }
 

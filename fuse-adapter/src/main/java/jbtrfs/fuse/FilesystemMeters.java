@@ -6,6 +6,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
@@ -60,7 +61,9 @@ final class FilesystemMeters {
                 .description("bytes written per commit (every copy)").register(r);
         DistributionSummary inFlight = DistributionSummary.builder("jbtrfs.commit.inflight.peak")
                 .description("most requests in flight during a commit's writeout").register(r);
+        SpaceCacheMeters caches = new SpaceCacheMeters(r);
         fs.onCommit(c -> {
+            if (c.caches() != null) caches.record(c.caches());
             commits.record(c.nanos(), TimeUnit.NANOSECONDS);
             submit.record(c.writeout().submitNanos(), TimeUnit.NANOSECONDS);
             wait.record(c.writeout().waitNanos(), TimeUnit.NANOSECONDS);
@@ -70,6 +73,40 @@ final class FilesystemMeters {
         });
         Gauge.builder("jbtrfs.transaction.dirty", fs, Filesystem::dirtyMetadataBytes).baseUnit("bytes")
                 .description("tree blocks changed by the running transaction, not yet written").register(r);
+    }
+
+    /** Per commit of a v1 space cache image: the cache writeout of the dirty block groups. */
+    private static final class SpaceCacheMeters {
+        private final DistributionSummary groups;
+        private final DistributionSummary bytes;
+        private final Timer submit;
+        private final Timer wait;
+        private final DistributionSummary inFlight;
+        private final Counter failed;
+
+        SpaceCacheMeters(MeterRegistry r) {
+            groups = DistributionSummary.builder("jbtrfs.commit.cache.groups")
+                    .description("dirty block groups whose v1 space cache a commit wrote").register(r);
+            bytes = DistributionSummary.builder("jbtrfs.commit.cache.written").baseUnit("bytes")
+                    .description("v1 space cache bytes written per commit (every copy)").register(r);
+            submit = Timer.builder("jbtrfs.commit.cache.submit")
+                    .description("stage one of the cache writeout: submitting every group's pages").register(r);
+            wait = Timer.builder("jbtrfs.commit.cache.wait")
+                    .description("stage two of the cache writeout: reaping the completions").register(r);
+            inFlight = DistributionSummary.builder("jbtrfs.commit.cache.inflight.peak")
+                    .description("most requests in flight during a commit's cache writeout").register(r);
+            failed = Counter.builder("jbtrfs.commit.cache.failed")
+                    .description("space caches whose write failed and were marked invalid").register(r);
+        }
+
+        void record(jbtrfs.tx.SuperWriter.CacheWriteout c) {
+            groups.record(c.groups());
+            bytes.record(c.bytes());
+            submit.record(c.submitNanos(), TimeUnit.NANOSECONDS);
+            wait.record(c.waitNanos(), TimeUnit.NANOSECONDS);
+            inFlight.record(c.peakInFlight());
+            failed.increment(c.failed().size());
+        }
     }
 
     private static void counter(MeterRegistry r, String name, String tag, String value, ReadStats s,

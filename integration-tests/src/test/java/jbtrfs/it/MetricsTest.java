@@ -130,4 +130,26 @@ class MetricsTest {
             assertEquals(commits0 + 2, value(get(port, "/metrics"), "jbtrfs_commits_seconds_count"));
         }
     }
+
+    @Test
+    void spaceCacheMeters_eachCommitCountsItsDirtyGroups_inBothWriteouts() throws Exception {
+        Path image = Images.mkfs(tmp, null, 2048, "-R", "^free-space-tree");
+        for (String writeout : new String[] {"two-stage", "serial"}) {
+            int port = freePort();
+            Path mnt = Files.createDirectories(tmp.resolve("v1-" + writeout));
+            try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, "-o", "metrics=" + port + ",commit=300,space_cache=v1,"
+                    + "writeout=" + writeout)) {
+                Shell.sh("dd if=/dev/zero of=" + mnt + "/" + writeout + " bs=1M count=150 status=none && sync "
+                        + mnt + "/" + writeout);
+                String after = get(port, "/metrics");
+                assertEquals(1, value(after, "jbtrfs_commit_cache_groups_count"), "one commit");
+                assertTrue(value(after, "jbtrfs_commit_cache_groups_sum") >= 1, after);
+                assertTrue(value(after, "jbtrfs_commit_cache_written_bytes_sum") >= 64 * 1024);
+                double peak = value(after, "jbtrfs_commit_cache_inflight_peak_max");
+                assertTrue(writeout.equals("serial") ? peak == 1 : peak >= 1, writeout + ": peak " + peak);
+                assertEquals(0, value(after, "jbtrfs_commit_cache_failed_total"));
+            }
+        }
+        jbtrfs.testing.BtrfsCheck.assertClean(image, "after the v1 mounts");
+    }
 }
