@@ -120,7 +120,7 @@ public final class Filesystem implements Closeable {
         CsumTree.Source csumTree = () -> optionalTree(subvolumes, ObjectIds.CSUM_TREE);
         boolean bgTree = (sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0;
         BTree blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
-        SpaceReport space = new SpaceReport(sb, volume, blockGroups);
+        SpaceReport space = new SpaceReport(sb, volume, blockGroups, subvolumes);
         Inodes inodes = new Inodes(subvolumes, sb.sectorsize());
         CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());
         DataReader data = new DataReader(volume, csums, csumType, sb.sectorsize(), stats);

@@ -12,6 +12,9 @@ import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.BlockGroupItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
+import jbtrfs.format.Features;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.volumes.Chunk;
 import jbtrfs.volumes.Volume;
@@ -24,8 +27,16 @@ final class SpaceReport {
     /** The kernel keeps the first MiB of a device free and never allocates chunks there. */
     private static final long DEVICE_RESERVED = 1L << 20;
 
+    /** The kernel's cap on the global block reserve. */
+    private static final long MAX_GLOBAL_RESERVE = 512L << 20;
+    /** BTRFS_MAX_LEVEL: a tree insert may touch a node per level, and split each (hence twice). */
+    private static final int MAX_LEVEL = 8;
+    /** BTRFS_UNLINK_METADATA_UNITS: the items an unlink touches, kept for the fallback unlink. */
+    private static final int UNLINK_METADATA_UNITS = 6;
+
     private final SuperBlock sb;
     private final Volume volume;
+    private final Subvolumes subvolumes;
     private volatile ItemSource items;
 
     /** Where a chunk's block group item comes from: the committed tree, or a read-write mount's live state. */
@@ -34,9 +45,10 @@ final class SpaceReport {
         BlockGroupItem item(Chunk chunk) throws FsException;
     }
 
-    SpaceReport(SuperBlock sb, Volume volume, BTree blockGroupTree) {
+    SpaceReport(SuperBlock sb, Volume volume, BTree blockGroupTree, Subvolumes subvolumes) {
         this.sb = sb;
         this.volume = volume;
+        this.subvolumes = subvolumes;
         this.items = chunk -> {
             Cursor c = blockGroupTree.find(new Key(chunk.logical(), KeyType.BLOCK_GROUP_ITEM, chunk.length()));
             return c == null ? null : BlockGroupItem.read(c.buffer(), c.dataOffset());
@@ -83,8 +95,8 @@ final class SpaceReport {
 
     /**
      * statfs as btrfs_statfs computes it: total and free scaled by the data profile's copies, available = free
-     * space inside data block groups plus unallocated device space usable for data. The kernel also subtracts
-     * its global block reserve, which depends on run-time state; this leaves it out.
+     * space inside data block groups plus unallocated device space usable for data; the global block reserve
+     * counts as used.
      */
     StatFs statfs() throws FsException {
         long totalUsedDisk = 0;
@@ -104,9 +116,35 @@ final class SpaceReport {
         int bits = Integer.numberOfTrailingZeros(sb.sectorsize());
         long blocks = (sb.totalBytes() / dataFactor) >>> bits;
         long free = blocks - ((totalUsedDisk / dataFactor) >>> bits);
+        long reserve = globalReserve() >>> bits;
+        free = free >= reserve ? free - reserve : 0;
         long unallocated = Math.max(0, sb.devItem().totalBytes() - DEVICE_RESERVED - allocatedDisk);
         long avail = ((dataFreeDisk + unallocated) / dataFactor) >>> bits;
         return new StatFs(sb.sectorsize(), blocks, Math.max(0, free), Math.min(Math.max(0, avail), Math.max(0, free)),
                 0, 0, 255);
+    }
+
+    /**
+     * The kernel's global block reserve (btrfs_update_global_block_rsv): the bytes of the extent, checksum and
+     * free-space trees (and the block-group tree), at least room to insert an item into each of them, the root
+     * tree and the trees an unlink touches, plus the delayed refs of that unlink (twice with the free-space tree); at most
+     * 512 MiB. It is metadata kept back for the commit, so statfs shows it as used.
+     */
+    long globalReserve() throws FsException {
+        boolean fst = (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) != 0;
+        List<Long> trees = new ArrayList<>(List.of(ObjectIds.EXTENT_TREE, ObjectIds.CSUM_TREE));
+        if (fst) trees.add(ObjectIds.FREE_SPACE_TREE);
+        if ((sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0) trees.add(ObjectIds.BLOCK_GROUP_TREE);
+        long used = 0;
+        int items = UNLINK_METADATA_UNITS + 1; // the root tree is always touched too
+        for (long id : trees) {
+            RootItem r = subvolumes.rootItem(id);
+            if (r == null) continue;
+            used += r.bytesUsed();
+            items++;
+        }
+        long perItem = (long) sb.nodesize() * MAX_LEVEL * 2;
+        long delayedRefs = perItem * UNLINK_METADATA_UNITS * (fst ? 2 : 1);
+        return Math.min(Math.max(used, perItem * items + delayedRefs), MAX_GLOBAL_RESERVE);
     }
 }
