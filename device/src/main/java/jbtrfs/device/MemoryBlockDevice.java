@@ -96,6 +96,12 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
         return new MemoryBlockDevice(SparseBytes.readFrom(imageFile), queueDepth, plan, seed, registry);
     }
 
+    /** A device holding a copy of {@code image}: many devices from one image read once. */
+    public static MemoryBlockDevice create(SparseBytes image, int queueDepth, FaultPlan plan, long seed,
+                                           MeterRegistry registry) {
+        return new MemoryBlockDevice(image.copy(), queueDepth, plan, seed, registry);
+    }
+
     /** From now on, remembers every request submitted ({@link #submittedRequests()}); returns this device. */
     public synchronized MemoryBlockDevice recordRequests() {
         if (log == null) log = new ArrayList<>();
