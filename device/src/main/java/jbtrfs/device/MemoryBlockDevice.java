@@ -2,7 +2,9 @@ package jbtrfs.device;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -24,13 +26,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * chooses under the seed to drop it, keep it, or tear it: each 512-byte sector kept or lost on its own.
  *
  * <p>Requests run on one scheduler thread after the plan's latency, so many are in flight at once.
+ *
+ * <p>Content is held in {@link SparseBytes}: pages never written with data cost nothing, so images of a few GiB
+ * that are mostly empty fit in tests.
  */
 public final class MemoryBlockDevice extends QueuedBlockDevice {
     /** Torn writes are torn at this granularity, the sector a disk writes atomically. */
     public static final int SECTOR = 512;
 
-    private final byte[] current;
-    private final byte[] durable;
+    private final SparseBytes current;
+    private final SparseBytes durable;
     private final FaultPlan plan;
     private final SplittableRandom latencyRandom;
     private final ScheduledThreadPoolExecutor scheduler;
@@ -39,6 +44,12 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
     private final Map<Long, Write> volatileWrites = new LinkedHashMap<>();
     private long completedWriteSeq;
     private boolean dead;
+    /** Every request as submitted, when {@link #recordRequests()} asked for it; null otherwise. */
+    private List<Submitted> log;
+
+    /** One submitted request: its number (as {@link FaultPlan#failNth} counts), kind and place. */
+    public record Submitted(long seq, IoRequest.Op op, long offset, int length) {
+    }
 
     /** A write not yet made durable. */
     private static final class Write {
@@ -53,11 +64,12 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
         }
     }
 
-    private MemoryBlockDevice(byte[] image, int queueDepth, FaultPlan plan, long seed, MeterRegistry registry) {
-        super("memory@" + Integer.toHexString(System.identityHashCode(image)), image.length, true, queueDepth,
+    /** Takes {@code image} over (as the current content; the durable content is a copy). */
+    private MemoryBlockDevice(SparseBytes image, int queueDepth, FaultPlan plan, long seed, MeterRegistry registry) {
+        super("memory@" + Integer.toHexString(System.identityHashCode(image)), image.length(), true, queueDepth,
                 DeviceOptions.defaults().withQueueDepth(queueDepth).withRegistry(registry), "memory");
-        this.current = image.clone();
-        this.durable = image.clone();
+        this.current = image;
+        this.durable = image.copy();
         this.plan = plan;
         this.latencyRandom = new SplittableRandom(seed);
         this.scheduler = new ScheduledThreadPoolExecutor(1, r -> {
@@ -75,7 +87,30 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
     /** A device holding a copy of {@code image} (also its durable content). */
     public static MemoryBlockDevice create(byte[] image, int queueDepth, FaultPlan plan, long seed,
                                            MeterRegistry registry) {
-        return new MemoryBlockDevice(image, queueDepth, plan, seed, registry);
+        return new MemoryBlockDevice(SparseBytes.of(image), queueDepth, plan, seed, registry);
+    }
+
+    /** A device holding the content of {@code imageFile}, read page by page: only non-zero pages cost memory. */
+    public static MemoryBlockDevice create(Path imageFile, int queueDepth, FaultPlan plan, long seed,
+                                           MeterRegistry registry) throws IOException {
+        return new MemoryBlockDevice(SparseBytes.readFrom(imageFile), queueDepth, plan, seed, registry);
+    }
+
+    /** A device holding a copy of {@code image}: many devices from one image read once. */
+    public static MemoryBlockDevice create(SparseBytes image, int queueDepth, FaultPlan plan, long seed,
+                                           MeterRegistry registry) {
+        return new MemoryBlockDevice(image.copy(), queueDepth, plan, seed, registry);
+    }
+
+    /** From now on, remembers every request submitted ({@link #submittedRequests()}); returns this device. */
+    public synchronized MemoryBlockDevice recordRequests() {
+        if (log == null) log = new ArrayList<>();
+        return this;
+    }
+
+    /** The requests submitted since {@link #recordRequests()}, in submission order. */
+    public synchronized List<Submitted> submittedRequests() {
+        return log == null ? List.of() : List.copyOf(log);
     }
 
     @Override
@@ -95,6 +130,7 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
             Write w = null;
             long flushUpTo = 0;
             synchronized (this) {
+                if (log != null) log.add(new Submitted(seq, r.op(), r.offset(), p.length));
                 if (r.op() == IoRequest.Op.WRITE) {
                     byte[] data = new byte[p.length];
                     r.buffer().get(r.buffer().position(), data);
@@ -128,9 +164,9 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
                 if (write != null) volatileWrites.remove(seq); // a failed write may not reach the medium at all
             } else {
                 switch (r.op()) {
-                    case READ -> r.buffer().put(r.buffer().position(), current, (int) r.offset(), p.length);
+                    case READ -> current.read(r.offset(), r.buffer(), p.length);
                     case WRITE -> {
-                        System.arraycopy(write.data, 0, current, (int) write.offset, write.data.length);
+                        current.write(write.offset, write.data, 0, write.data.length);
                         write.completedAs = ++completedWriteSeq;
                     }
                     case FLUSH -> makeDurable(flushUpTo);
@@ -152,7 +188,7 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
             }
         }
         covered.sort((a, b) -> Long.compare(a.completedAs, b.completedAs));
-        for (Write w : covered) System.arraycopy(w.data, 0, durable, (int) w.offset, w.data.length);
+        for (Write w : covered) durable.write(w.offset, w.data, 0, w.data.length);
     }
 
     /**
@@ -161,10 +197,19 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
      * {@code seed}.
      */
     public byte[] powerCut(long seed) {
+        return cut(seed).toArray();
+    }
+
+    /** {@link #powerCut(long)}, the medium's content written to {@code file} as a sparse file. */
+    public void powerCutTo(Path file, long seed) throws IOException {
+        cut(seed).writeTo(file);
+    }
+
+    private SparseBytes cut(long seed) {
         Random random = new Random(seed);
         synchronized (this) {
             dead = true;
-            byte[] image = durable.clone();
+            SparseBytes image = durable.copy();
             List<Write> writes = new ArrayList<>(volatileWrites.values());
             // a disk may reorder its cache: survivors land in completion order, in-flight ones last
             writes.sort((a, b) -> Long.compare(a.completedAs == 0 ? Long.MAX_VALUE : a.completedAs,
@@ -173,7 +218,7 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
                 int fate = random.nextInt(3); // 0 dropped, 1 kept, 2 torn
                 for (int s = 0; s < w.data.length; s += SECTOR) {
                     if (fate == 1 || (fate == 2 && random.nextBoolean())) {
-                        System.arraycopy(w.data, s, image, (int) w.offset + s, Math.min(SECTOR, w.data.length - s));
+                        image.write(w.offset + s, w.data, s, Math.min(SECTOR, w.data.length - s));
                     }
                 }
             }
@@ -189,12 +234,12 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
 
     /** A copy of the current (visible, possibly not durable) content. */
     public synchronized byte[] snapshot() {
-        return current.clone();
+        return current.toArray();
     }
 
     /** A copy of what is durable now. */
     public synchronized byte[] durableSnapshot() {
-        return durable.clone();
+        return durable.toArray();
     }
 
     /** Shortcut: reads {@code length} bytes at {@code offset} into a fresh array (through the queue). */

@@ -139,6 +139,25 @@ class MemoryBlockDeviceTest {
     }
 
     @Test
+    void failFromNth_everyLaterRequestFails_recordedInSubmitOrder() throws Exception {
+        MemoryBlockDevice dev = MemoryBlockDevice.create(new byte[SIZE], 8, FaultPlan.none().failFromNth(3), 1,
+                new SimpleMeterRegistry()).recordRequests();
+        List<IoRequest> batch = new ArrayList<>();
+        for (int i = 0; i < 5; i++) batch.add(IoRequest.write(i * 8192L, ByteBuffer.allocate(4096)));
+        IoBatch b = dev.submit(batch);
+        assertThrows(DeviceIoException.class, b::await);
+        for (int i = 0; i < 5; i++) {
+            assertEquals(i >= 2, b.futures().get(i).isCompletedExceptionally(), "request " + i);
+        }
+        assertThrows(DeviceIoException.class, dev::flush);
+        List<MemoryBlockDevice.Submitted> log = dev.submittedRequests();
+        assertEquals(6, log.size());
+        assertEquals(new MemoryBlockDevice.Submitted(2, IoRequest.Op.WRITE, 8192, 4096), log.get(1));
+        assertEquals(IoRequest.Op.FLUSH, log.get(5).op());
+        dev.close();
+    }
+
+    @Test
     void readPastEnd_failsWithPlace_neverZeros() throws Exception {
         MemoryBlockDevice dev = MemoryBlockDevice.create(4096);
         DeviceIoException e = assertThrows(DeviceIoException.class, () -> dev.read(2048, ByteBuffer.allocate(4096)));
