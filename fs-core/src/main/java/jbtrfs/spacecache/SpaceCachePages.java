@@ -28,6 +28,39 @@ public final class SpaceCachePages {
     public record Encoded(byte[] pages, int entries, int bitmaps) {
     }
 
+    /** What a cache file will hold, before its pages are written: the header's counts come from here. */
+    public static final class Layout {
+        private final List<FreeSpaceEntry> entries;
+        private final List<long[]> bitmaps;
+        private final int numPages;
+
+        private Layout(List<FreeSpaceEntry> entries, List<long[]> bitmaps, int numPages) {
+            this.entries = entries;
+            this.bitmaps = bitmaps;
+            this.numPages = numPages;
+        }
+
+        public int entries() { return entries.size(); }
+
+        public int bitmaps() { return bitmaps.size(); }
+
+        /** Whether {@code o} holds the same entries and bitmaps (then its pages would be the same). */
+        public boolean sameAs(Layout o) {
+            if (o == null || numPages != o.numPages || !entries.equals(o.entries) || bitmaps.size() != o.bitmaps.size()) {
+                return false;
+            }
+            for (int i = 0; i < bitmaps.size(); i++) {
+                if (!java.util.Arrays.equals(bitmaps.get(i), o.bitmaps.get(i))) return false;
+            }
+            return true;
+        }
+
+        /** The file's pages with their crcs and {@code generation}. */
+        public Encoded encode(long generation) {
+            return new Encoded(write(entries, bitmaps, numPages, generation), entries.size(), bitmaps.size());
+        }
+    }
+
     /** Why a cache cannot be trusted. */
     public static final class InvalidCacheException extends Exception {
         public InvalidCacheException(String why) {
@@ -53,6 +86,12 @@ public final class SpaceCachePages {
      */
     public static Encoded encode(List<long[]> free, long start, long length, int sectorsize, int numPages,
                                  long generation) {
+        Layout l = layout(free, start, length, sectorsize, numPages);
+        return l == null ? null : l.encode(generation);
+    }
+
+    /** The entries and bitmaps {@link #encode} would write, without writing the pages; null when they do not fit. */
+    public static Layout layout(List<long[]> free, long start, long length, int sectorsize, int numPages) {
         if (headerBytes(numPages) > PAGE) return null;
         long window = bitmapBytes(sectorsize);
         int windows = (int) ((length + window - 1) / window);
@@ -63,7 +102,7 @@ public final class SpaceCachePages {
             int[] extentsPerWindow = new int[windows];
             split(free, start, window, bitmap, sectorsize, entries, bitmaps, extentsPerWindow);
             if (pagesFor(entries.size(), numPages) + bitmaps.size() <= numPages) {
-                return new Encoded(write(entries, bitmaps, numPages, generation), entries.size(), bitmaps.size());
+                return new Layout(entries, bitmaps, numPages);
             }
             int worst = -1;
             for (int w = 0; w < windows; w++) {

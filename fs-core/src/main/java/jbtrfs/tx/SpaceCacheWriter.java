@@ -2,7 +2,6 @@ package jbtrfs.tx;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,8 +53,8 @@ final class SpaceCacheWriter {
         /** Logical address of its new extent, or -1 when none could be had (no cache this time). */
         final long extent;
         final long size;
-        SpaceCachePages.Encoded encoded;
-        byte[] written;
+        SpaceCachePages.Layout layout;
+        SpaceCachePages.Layout written;
         boolean failed;
 
         CacheFile(long blockGroup, Key inode, long extent, long size) {
@@ -68,8 +67,8 @@ final class SpaceCacheWriter {
         long generation(long transid) { return extent < 0 || failed ? 0 : transid; }
     }
 
-    /** A cache file's pages to write at {@code extent}. */
-    record PendingWrite(long blockGroup, long extent, byte[] pages) {
+    /** A cache file's pages to write at {@code extent}, and the layout they serialise. */
+    record PendingWrite(long blockGroup, long extent, byte[] pages, SpaceCachePages.Layout layout) {
     }
 
     SpaceCacheWriter(Transaction tx, int sectorsize) {
@@ -92,15 +91,16 @@ final class SpaceCacheWriter {
                 changed = true;
             }
             if (f.extent >= 0 && !f.failed) {
-                f.encoded = SpaceCachePages.encode(bg.freeAfterCommit(), bg.start(), bg.length(), sectorsize,
-                        (int) (f.size / SpaceCachePages.PAGE), tx.transid());
-                if (f.encoded == null) {
+                // the layout gives the header's counts; the pages (and their crcs) are made once, after settling
+                f.layout = SpaceCachePages.layout(bg.freeAfterCommit(), bg.start(), bg.length(), sectorsize,
+                        (int) (f.size / SpaceCachePages.PAGE));
+                if (f.layout == null) {
                     LOG.warn("free space cache of block group {} does not fit its {} bytes; left invalid",
                             bg.start(), f.size);
                     f.failed = true;
                 } else {
                     changed |= putIfChanged(FreeSpaceHeader.key(bg.start()), new FreeSpaceHeader(f.inode,
-                            tx.transid(), f.encoded.entries(), f.encoded.bitmaps()).encode());
+                            tx.transid(), f.layout.entries(), f.layout.bitmaps()).encode());
                 }
             }
             long size = f.extent < 0 ? 0 : f.size;
@@ -113,9 +113,8 @@ final class SpaceCacheWriter {
     List<PendingWrite> unwritten() {
         List<PendingWrite> out = new ArrayList<>();
         for (CacheFile f : files.values()) {
-            if (f.extent < 0 || f.failed || f.encoded == null) continue;
-            if (f.written != null && Arrays.equals(f.written, f.encoded.pages())) continue;
-            out.add(new PendingWrite(f.blockGroup, f.extent, f.encoded.pages()));
+            if (f.extent < 0 || f.failed || f.layout == null || f.layout.sameAs(f.written)) continue;
+            out.add(new PendingWrite(f.blockGroup, f.extent, f.layout.encode(tx.transid()).pages(), f.layout));
         }
         return out;
     }
@@ -129,7 +128,7 @@ final class SpaceCacheWriter {
                 LOG.warn("writing the free space cache of block group {} failed; it is marked invalid",
                         w.blockGroup());
             } else {
-                f.written = w.pages();
+                f.written = w.layout();
             }
         }
     }
