@@ -69,19 +69,32 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
     /** The read path's synchronous read runs on the caller's thread: no queue hop for a blocking call. */
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        IoRequest r = IoRequest.read(offset, dst);
-        int length = dst.remaining();
+        transfer(IoRequest.read(offset, dst), dst);
+    }
+
+    /**
+     * A synchronous write (a file's data, under the filesystem's lock) runs on the caller's thread too: the hop to
+     * the pool and back cost more than the copy into the page cache.
+     */
+    @Override
+    public void write(long offset, ByteBuffer src) throws IOException {
+        transfer(IoRequest.write(offset, src), src.duplicate());
+    }
+
+    private void transfer(IoRequest r, ByteBuffer b) throws IOException {
+        int length = b.remaining();
         long start = System.nanoTime();
-        metrics.submitted(IoRequest.Op.READ);
+        metrics.submitted(r.op());
         DeviceIoException bad = validate(r);
         if (bad == null) {
             metrics.batch(1);
-            long pos = offset;
+            long pos = r.offset();
             try {
-                while (dst.hasRemaining()) {
-                    int n = channel.read(dst, pos);
+                while (b.hasRemaining()) {
+                    int n = r.op() == IoRequest.Op.READ ? channel.read(b, pos) : channel.write(b, pos);
                     if (n < 0) {
-                        bad = error(r, length, "short read: " + (pos - offset) + " of " + length + " bytes", Errno.EIO);
+                        bad = error(r, length, "short read: " + (pos - r.offset()) + " of " + length + " bytes",
+                                Errno.EIO);
                         break;
                     }
                     pos += n;
@@ -91,10 +104,10 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
             }
         }
         if (bad != null) {
-            metrics.failed(IoRequest.Op.READ, bad.errno(), System.nanoTime() - start);
+            metrics.failed(r.op(), bad.errno(), System.nanoTime() - start);
             throw bad;
         }
-        metrics.succeeded(IoRequest.Op.READ, length, System.nanoTime() - start);
+        metrics.succeeded(r.op(), length, System.nanoTime() - start);
     }
 
     @Override

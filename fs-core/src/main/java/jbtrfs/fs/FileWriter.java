@@ -310,7 +310,12 @@ final class FileWriter {
             reqs.addAll(volume.writeRequests(p[0], ByteBuffer.wrap(buf, pos, (int) p[1]).slice()));
             pos += (int) p[1];
         }
-        volume.device().submit(reqs).await();
+        if (reqs.size() == 1) {
+            // the common case, one copy of one piece: a synchronous write, on the caller's thread where it can be
+            volume.device().write(reqs.get(0).offset(), reqs.get(0).buffer());
+        } else {
+            volume.device().submit(reqs).await();
+        }
     }
 
     private byte[] checksums(byte[] buf, int from, int length) {

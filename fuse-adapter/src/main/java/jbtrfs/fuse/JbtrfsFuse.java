@@ -322,12 +322,20 @@ public final class JbtrfsFuse extends FuseStubFS {
         return new Parent(resolve(dir), path.substring(slash + 1));
     }
 
-    /** Forgets {@code path} and, for a directory, every cached path under it. */
+    /** Forgets {@code path} and, for a directory, every cached path under it (rmdir, rename). */
     private void forget(String path) {
-        pathEpoch.incrementAndGet();
-        paths.remove(path);
+        forgetName(path);
         String prefix = path.endsWith("/") ? path : path + "/";
         paths.keySet().removeIf(p -> p.startsWith(prefix));
+    }
+
+    /**
+     * Forgets one name that has nothing cached under it: a name just made (create, mknod, mkdir, symlink, link)
+     * or a non-directory removed. Scanning the whole cache for each would cost every create the cache's size.
+     */
+    private void forgetName(String path) {
+        pathEpoch.incrementAndGet();
+        paths.remove(path);
     }
 
     @Override
@@ -337,7 +345,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             int m = (int) mode;
             if ((m & Stat.S_IFMT) == 0) m |= Stat.S_IFREG;
             InodeId id = ops.mknod(p.dir(), p.name(), m, 0, uid(), gid());
-            forget(path);
+            forgetName(path);
             fi.fh.set(openFiles.open(id));
             return 0;
         });
@@ -348,7 +356,7 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("mknod", path, () -> {
             Parent p = parent(path);
             ops.mknod(p.dir(), p.name(), (int) mode, rdev, uid(), gid());
-            forget(path);
+            forgetName(path);
             return 0;
         });
     }
@@ -358,7 +366,7 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("mkdir", path, () -> {
             Parent p = parent(path);
             ops.mkdir(p.dir(), p.name(), (int) mode & 07777, uid(), gid());
-            forget(path);
+            forgetName(path);
             return 0;
         });
     }
@@ -368,7 +376,7 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("symlink", linkPath, () -> {
             Parent p = parent(linkPath);
             ops.symlink(p.dir(), p.name(), target, uid(), gid());
-            forget(linkPath);
+            forgetName(linkPath);
             return 0;
         });
     }
@@ -378,7 +386,7 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("link", newpath, () -> {
             Parent p = parent(newpath);
             ops.link(resolve(oldpath), p.dir(), p.name());
-            forget(newpath);
+            forgetName(newpath);
             return 0;
         });
     }
@@ -388,7 +396,7 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("unlink", path, () -> {
             Parent p = parent(path);
             ops.unlink(p.dir(), p.name());
-            forget(path);
+            forgetName(path);
             return 0;
         });
     }
