@@ -20,12 +20,24 @@ public record RootItem(InodeItem inode, long generation, long rootDirid, long by
     public static final int OFFSET_BYTENR = 176;
     public static final int OFFSET_BYTES_USED = 192;
     public static final int OFFSET_LAST_SNAPSHOT = 200;
+    public static final int OFFSET_REFS = 216;
     public static final int OFFSET_LEVEL = 238;
     public static final int OFFSET_GENERATION_V2 = 239;
     public static final int OFFSET_CTRANSID = 295;
     public static final int OFFSET_CTIME = 327;
 
     /** Reads a root item at {@code offset} of {@code size} bytes (legacy items lack the fields from 239 on). */
+    /**
+     * The root item of a new global tree (≈ btrfs_create_tree): its one empty leaf at {@code bytenr}, one
+     * reference, no inode, no uuid.
+     */
+    public static byte[] encodeNewTree(long bytenr, long transid, int nodesize) {
+        ByteBuffer b = ByteBuffer.allocate(SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(OFFSET_GENERATION, transid).putLong(OFFSET_BYTENR, bytenr).putLong(OFFSET_BYTES_USED, nodesize)
+                .putInt(OFFSET_REFS, 1).put(OFFSET_LEVEL, (byte) 0).putLong(OFFSET_GENERATION_V2, transid);
+        return b.array();
+    }
+
     public static RootItem read(ByteBuffer b, int offset, int size) {
         if (size < SIZE_LEGACY) {
             throw new IllegalArgumentException("root item of " + size + " bytes, expected at least " + SIZE_LEGACY);

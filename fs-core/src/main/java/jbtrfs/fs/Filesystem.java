@@ -141,6 +141,12 @@ public final class Filesystem implements Closeable {
             MountOptions.SpaceCache spaceCache = WriteSupport.check(sb, subvolumes, volume, options);
             txm = new TransactionManager(volume, reader, sb, spaceCache, options.clearCache(),
                     options.serialWriteout());
+            if (spaceCache == MountOptions.SpaceCache.V2
+                    && (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) == 0) {
+                LOG.info("creating the free space tree (space_cache=v2 on an image without one)");
+                txm.createFreeSpaceTree();
+                subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
+            }
             TransactionManager live = txm;
             space.setItemSource(chunk -> {
                 jbtrfs.alloc.BlockGroup bg = live.blockGroups().find(chunk.logical());

@@ -12,7 +12,6 @@ import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.BlockGroupItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
-import jbtrfs.format.Features;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
@@ -131,15 +130,15 @@ final class SpaceReport {
      * 512 MiB. It is metadata kept back for the commit, so statfs shows it as used.
      */
     long globalReserve() throws FsException {
-        boolean fst = (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) != 0;
-        List<Long> trees = new ArrayList<>(List.of(ObjectIds.EXTENT_TREE, ObjectIds.CSUM_TREE));
-        if (fst) trees.add(ObjectIds.FREE_SPACE_TREE);
-        if ((sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0) trees.add(ObjectIds.BLOCK_GROUP_TREE);
+        // by the root items, not the mount-time feature flags: space_cache=v2 may have made the free-space tree
+        boolean fst = false;
         long used = 0;
         int items = UNLINK_METADATA_UNITS + 1; // the root tree is always touched too
-        for (long id : trees) {
+        for (long id : new long[] {ObjectIds.EXTENT_TREE, ObjectIds.CSUM_TREE, ObjectIds.FREE_SPACE_TREE,
+                ObjectIds.BLOCK_GROUP_TREE}) {
             RootItem r = subvolumes.rootItem(id);
             if (r == null) continue;
+            fst |= id == ObjectIds.FREE_SPACE_TREE;
             used += r.bytesUsed();
             items++;
         }

@@ -81,11 +81,8 @@ final class WriteSupport {
             }
             return MountOptions.SpaceCache.V2;
         }
-        if (asked == MountOptions.SpaceCache.V2) {
-            throw new UnsupportedImageException("space_cache=v2 would create the free-space tree, which jbtrfs does "
-                    + "not do; convert with 'btrfstune --convert-to-free-space-tree' or a kernel mount");
-        }
-        if (asked == MountOptions.SpaceCache.NONE) return asked;
+        // space_cache=v2 on a v1 image: the mount creates the free-space tree, as the kernel's does
+        if (asked == MountOptions.SpaceCache.V2 || asked == MountOptions.SpaceCache.NONE) return asked;
         if (sb.sectorsize() != SpaceCachePages.PAGE) {
             throw new UnsupportedImageException("cannot write the v1 space cache of sectorsize " + sb.sectorsize()
                     + " (use nospace_cache)" + hint);

@@ -142,7 +142,7 @@ final class SpaceCacheWriter {
         Key inode;
         if (h != null) {
             inode = FreeSpaceHeader.read(h.buffer(), h.dataOffset()).location();
-            truncate(rootTree, inode.objectid());
+            truncate(tx, rootTree, inode.objectid());
         } else {
             inode = new Key(nextObjectid(), KeyType.INODE_ITEM, 0);
             tx.editor().insert(rootTree, inode, inodeItem(0, 0));
@@ -163,8 +163,30 @@ final class SpaceCacheWriter {
         return new CacheFile(bg.start(), inode, at, size);
     }
 
+    /**
+     * Deletes every v1 space cache: headers, inodes and their extents (≈ cleanup_free_space_cache_v1, when the
+     * free-space tree takes over). Returns how many there were.
+     */
+    static int removeAll(Transaction tx) throws FsException {
+        TreeRoot rootTree = tx.root(ObjectIds.ROOT_TREE);
+        List<Key> headers = new ArrayList<>();
+        List<Key> inodes = new ArrayList<>();
+        Cursor c = tx.tree(ObjectIds.ROOT_TREE).seek(new Key(ObjectIds.FREE_SPACE, 0, 0));
+        while (c.valid() && c.key().objectid() == ObjectIds.FREE_SPACE && c.key().type() == 0) {
+            headers.add(c.key());
+            inodes.add(FreeSpaceHeader.read(c.buffer(), c.dataOffset()).location());
+            c.next();
+        }
+        for (int i = 0; i < headers.size(); i++) {
+            truncate(tx, rootTree, inodes.get(i).objectid());
+            tx.editor().delete(rootTree, inodes.get(i));
+            tx.editor().delete(rootTree, headers.get(i));
+        }
+        return headers.size();
+    }
+
     /** Drops the cache file's extents (≈ btrfs_truncate_free_space_cache); they are freed at commit. */
-    private void truncate(TreeRoot rootTree, long ino) throws FsException {
+    private static void truncate(Transaction tx, TreeRoot rootTree, long ino) throws FsException {
         BTree tree = tx.tree(ObjectIds.ROOT_TREE);
         List<Key> keys = new ArrayList<>();
         Cursor c = tree.seek(new Key(ino, KeyType.EXTENT_DATA, 0));

@@ -104,6 +104,13 @@ public final class Transaction implements TreeBlockStore {
         return r;
     }
 
+    /** Makes a new, empty tree {@code id} (its root item is the caller's to insert). */
+    public TreeRoot createTree(long id) throws FsException {
+        TreeRoot r = editor.createTree(id);
+        changedRoots.put(id, r);
+        return r;
+    }
+
     /** The tree {@code id} as this transaction sees it, or null when it has not touched it. */
     public BTree tree(long id) {
         TreeRoot r = changedRoots.get(id);

@@ -53,9 +53,11 @@ public final class TransactionManager {
     private final SuperWriter writer;
     private final boolean skinny;
     private final boolean blockGroupTree;
-    private final boolean freeSpaceTree;
+    private boolean freeSpaceTree;
     /** Whether commits keep the v1 space cache (space_cache=v1), and write it one group at a time. */
-    private final boolean spaceCacheV1;
+    private boolean spaceCacheV1;
+    /** Set when the v1 caches were removed for the free-space tree: the superblock's cache generation goes to 0. */
+    private boolean v1CacheRemoved;
     private final boolean serialWriteout;
     private final Map<Long, SpaceCacheLoader.Result> cachesAtMount;
     private ByteBuffer superBlock;
@@ -107,6 +109,27 @@ public final class TransactionManager {
         this.serialWriteout = serialWriteout;
         this.cachesAtMount = spaceCacheV1 ? SpaceCacheLoader.load(committedTree(ObjectIds.ROOT_TREE), volume, groups,
                 sb.generation(), sb.cacheGeneration(), sectorsize, clearCache) : Map.of();
+    }
+
+    /**
+     * Creates the free-space tree of an image that has none and removes its v1 space caches, and commits
+     * (space_cache=v2 on a v1 image, ≈ btrfs_create_free_space_tree and cleanup_free_space_cache_v1).
+     */
+    public void createFreeSpaceTree() throws FsException {
+        if (freeSpaceTree) return;
+        Transaction tx = current();
+        TreeRoot fst = tx.createTree(ObjectIds.FREE_SPACE_TREE);
+        tx.editor().insert(tx.root(ObjectIds.ROOT_TREE), new Key(ObjectIds.FREE_SPACE_TREE, KeyType.ROOT_ITEM, 0),
+                RootItem.encodeNewTree(fst.bytenr(), tx.transid(), nodesize));
+        int caches = SpaceCacheWriter.removeAll(tx);
+        // every group's items go into the new tree at this commit
+        for (jbtrfs.alloc.BlockGroup bg : groups.all()) bg.markCacheStale();
+        freeSpaceTree = true;
+        spaceCacheV1 = false;
+        v1CacheRemoved = true;
+        commit();
+        LOG.info("created the free space tree ({} block groups); removed {} v1 space caches", groups.all().size(),
+                caches);
     }
 
     /** Marks every cached block group's v1 space cache for rewriting at the next commit (none without v1). */
@@ -328,6 +351,11 @@ public final class TransactionManager {
         sb.putLong(SuperBlock.OFFSET_BYTES_USED, groups.usedAfterCommit());
         // the caches written by this commit are current; the others were left exact (their groups did not change)
         if (spaceCacheV1) sb.putLong(SuperBlock.OFFSET_CACHE_GENERATION, tx.transid());
+        if (v1CacheRemoved) sb.putLong(SuperBlock.OFFSET_CACHE_GENERATION, 0);
+        if (freeSpaceTree) {
+            sb.putLong(SuperBlock.OFFSET_COMPAT_RO_FLAGS, sb.getLong(SuperBlock.OFFSET_COMPAT_RO_FLAGS)
+                    | Features.COMPAT_RO_FREE_SPACE_TREE | Features.COMPAT_RO_FREE_SPACE_TREE_VALID);
+        }
         sb.putLong(SuperBlock.OFFSET_DEV_ITEM + DevItem.OFFSET_BYTES_USED, chunks.devBytesUsed());
         if (sb.getLong(SuperBlock.OFFSET_UUID_TREE_GENERATION) == oldGen) {
             sb.putLong(SuperBlock.OFFSET_UUID_TREE_GENERATION, tx.transid());

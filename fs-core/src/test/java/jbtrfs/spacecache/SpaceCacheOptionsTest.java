@@ -22,6 +22,7 @@ import jbtrfs.fs.Stat;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
+import jbtrfs.testing.TreeListing;
 
 /** space_cache=v1|v2, nospace_cache and clear_cache as the kernel's mount options behave. */
 class SpaceCacheOptionsTest {
@@ -45,14 +46,33 @@ class SpaceCacheOptionsTest {
     }
 
     @Test
-    void v1Image_spaceCacheV2_refusedNamingTheConversion() throws Exception {
-        Path image = Images.mkfs(dir, null, 256, "-R", "^free-space-tree");
-        UnsupportedImageException e = assertThrows(UnsupportedImageException.class, () -> Filesystem.open(image,
-                MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.V2, false)));
-        assertTrue(e.getMessage().contains("convert-to-free-space-tree"), e.getMessage());
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
-            assertTrue(fs.readOnly());
+    void v1Image_spaceCacheV2_createsTheFreeSpaceTreeAndRemovesTheCaches_asTheKernel() throws Exception {
+        Path image = Images.mkfs(dir, null, 2048, "-R", "^free-space-tree");
+        write(image, MountOptions.readWriteDefaults(), 150);
+        assertFalse(SpaceCacheV1Test.cacheFiles(image).isEmpty());
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0)
+                .withSpaceCache(SpaceCache.V2, false))) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.mknod(ops.root(), "after", Stat.S_IFREG | 0644, 0, 0, 0);
+            ops.write(f, 0, ByteBuffer.wrap(new byte[5 << 20]));
+            ops.sync();
         }
+        String sb = Shell.sh("btrfs inspect-internal dump-super " + image);
+        assertTrue(sb.matches("(?s).*compat_ro_flags\\s+0x3\\b.*"), sb);
+        assertTrue(sb.matches("(?s).*cache_generation\\s+0\\n.*"), sb);
+        String root = Shell.sh("btrfs inspect-internal dump-tree -t root " + image);
+        assertFalse(root.contains("FREE_SPACE UNTYPED"), root);
+        assertTrue(root.contains("FREE_SPACE_TREE ROOT_ITEM"), root);
+        BtrfsCheck.assertCleanWithData(image, "after the conversion");
+        // now an image with the tree: the default mount keeps it
+        write(image, MountOptions.readWriteDefaults(), 20);
+        BtrfsCheck.assertCleanWithData(image, "after writes to the converted image");
+        Map<String, String> ours;
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            ours = TreeListing.ofOperations(fs.operations());
+        }
+        Images.requireRootAndLoop();
+        assertEquals(java.util.List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
     }
 
     @Test
@@ -95,7 +115,7 @@ class SpaceCacheOptionsTest {
     private static void write(Path image, MountOptions options, int mib) throws Exception {
         try (Filesystem fs = Filesystem.open(image, options.withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
-            InodeId f = ops.mknod(ops.root(), "data", Stat.S_IFREG | 0644, 0, 0, 0);
+            InodeId f = ops.mknod(ops.root(), "data-" + System.nanoTime(), Stat.S_IFREG | 0644, 0, 0, 0);
             ops.write(f, 0, ByteBuffer.wrap(new byte[mib << 20]));
         }
     }
