@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Durability model (that of a disk with a volatile cache): a write, once completed, is visible to reads
  * but durable only after a flush that was submitted after the write completed has itself completed.
  * {@link #powerCut(long)} keeps the durable image and, for every other write (completed or still in flight),
- * chooses under the seed to drop it, keep it, or tear it: each 512-byte sector kept or lost on its own.
+ * chooses under the seed to drop it, keep it, or tear it: each 4 KiB physical sector kept or lost on its own.
  *
  * <p>Requests run on one scheduler thread after the plan's latency, so many are in flight at once.
  *
@@ -31,8 +31,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * that are mostly empty fit in tests.
  */
 public final class MemoryBlockDevice extends QueuedBlockDevice {
-    /** Torn writes are torn at this granularity, the sector a disk writes atomically. */
+    /** The logical block size the device reports. */
     public static final int SECTOR = 512;
+    /**
+     * Torn writes are torn at this granularity: the physical sector a disk writes atomically (4 KiB on today's
+     * drives). Btrfs relies on it: the kernel and btrfs check read only the primary superblock, 4 KiB, so a torn
+     * one would make any filesystem unmountable, the kernel's as ours.
+     */
+    public static final int ATOMIC_WRITE = 4096;
 
     private final SparseBytes current;
     private final SparseBytes durable;
@@ -216,9 +222,9 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
                     b.completedAs == 0 ? Long.MAX_VALUE : b.completedAs));
             for (Write w : writes) {
                 int fate = random.nextInt(3); // 0 dropped, 1 kept, 2 torn
-                for (int s = 0; s < w.data.length; s += SECTOR) {
+                for (int s = 0; s < w.data.length; s += ATOMIC_WRITE) {
                     if (fate == 1 || (fate == 2 && random.nextBoolean())) {
-                        image.write(w.offset + s, w.data, s, Math.min(SECTOR, w.data.length - s));
+                        image.write(w.offset + s, w.data, s, Math.min(ATOMIC_WRITE, w.data.length - s));
                     }
                 }
             }

@@ -146,6 +146,10 @@ public final class Filesystem implements Closeable {
                 LOG.info("creating the free space tree (space_cache=v2 on an image without one)");
                 txm.createFreeSpaceTree();
                 subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
+            } else if (spaceCache == MountOptions.SpaceCache.V2 && options.clearCache()) {
+                LOG.info("rebuilding the free space tree (clear_cache)");
+                txm.rebuildFreeSpaceTree();
+                subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
             }
             TransactionManager live = txm;
             space.setItemSource(chunk -> {

@@ -75,10 +75,6 @@ final class WriteSupport {
                 throw new UnsupportedImageException("cannot disable the free-space tree (space_cache=v1 or "
                         + "nospace_cache on an image that has one; the kernel refuses it too)");
             }
-            if (options.clearCache()) {
-                throw new UnsupportedImageException("clear_cache would rebuild the free-space tree, which jbtrfs "
-                        + "does not do; use 'btrfs check --clear-space-cache v2'" + hint);
-            }
             return MountOptions.SpaceCache.V2;
         }
         // space_cache=v2 on a v1 image: the mount creates the free-space tree, as the kernel's does

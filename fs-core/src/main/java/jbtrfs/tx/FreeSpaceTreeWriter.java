@@ -27,6 +27,8 @@ final class FreeSpaceTreeWriter {
 
     private final Transaction tx;
     private final int sectorsize;
+    /** Groups whose items this commit already rewrote from scratch (a rebuild does each once). */
+    private final java.util.Set<Long> rebuilt = new java.util.HashSet<>();
 
     FreeSpaceTreeWriter(Transaction tx, int sectorsize) {
         this.tx = tx;
@@ -61,6 +63,13 @@ final class FreeSpaceTreeWriter {
                 have.put(k, d);
             }
             c.next();
+        }
+        if (tx.rebuildsFreeSpaceTree() && rebuilt.add(bg.start())) {
+            // clear_cache: distrust what the tree holds, delete the group's items and write them anew
+            for (Key k : have.keySet()) tx.editor().delete(root, k);
+            if (info != null) tx.editor().delete(root, new Key(bg.start(), KeyType.FREE_SPACE_INFO, bg.length()));
+            have.clear();
+            info = null;
         }
         long[] t = thresholds(bg.length());
         boolean wasBitmaps = info != null && info.usingBitmaps();

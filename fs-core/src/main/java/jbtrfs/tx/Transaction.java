@@ -47,6 +47,8 @@ public final class Transaction implements TreeBlockStore {
     private final TreeRefs treeRefs = new TreeRefs();
     private final java.util.function.LongUnaryOperator lastSnapshot;
     private long edits;
+    private boolean mustCommit;
+    private boolean rebuildFreeSpaceTree;
 
     /** A tree block made in this transaction. */
     static final class NewBlock {
@@ -122,8 +124,19 @@ public final class Transaction implements TreeBlockStore {
 
     /** Whether anything changed. */
     public boolean isEmpty() {
-        return dirty.isEmpty() && freed.isEmpty() && dataRefs.isEmpty() && treeRefs.isEmpty();
+        return !mustCommit && dirty.isEmpty() && freed.isEmpty() && dataRefs.isEmpty() && treeRefs.isEmpty();
     }
+
+    /** Makes this transaction commit even when no tree changed yet (its settle may change some: a rebuild). */
+    public void mustCommit() { mustCommit = true; }
+
+    /** The commit rewrites every dirty group's free-space tree items instead of correcting them. */
+    public void rebuildFreeSpaceTree() {
+        rebuildFreeSpaceTree = true;
+        mustCommit = true;
+    }
+
+    boolean rebuildsFreeSpaceTree() { return rebuildFreeSpaceTree; }
 
     TreeRefs treeRefs() { return treeRefs; }
 

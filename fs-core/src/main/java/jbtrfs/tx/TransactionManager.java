@@ -132,6 +132,20 @@ public final class TransactionManager {
                 caches);
     }
 
+    /**
+     * Rewrites the free-space tree's items of every block group from the free space the extent tree gives, and
+     * commits (clear_cache on an image with the tree, ≈ btrfs_rebuild_free_space_tree, which makes a new tree;
+     * here each group's items are deleted and written again): whatever the tree held, it holds the truth after.
+     */
+    public void rebuildFreeSpaceTree() throws FsException {
+        if (!freeSpaceTree) return;
+        Transaction tx = current();
+        for (jbtrfs.alloc.BlockGroup bg : groups.all()) bg.markCacheStale();
+        tx.rebuildFreeSpaceTree();
+        commit();
+        LOG.info("rebuilt the free space tree ({} block groups)", groups.all().size());
+    }
+
     /** Marks every cached block group's v1 space cache for rewriting at the next commit (none without v1). */
     public void markSpaceCachesStale() {
         if (!spaceCacheV1) return;

@@ -30,11 +30,10 @@ class SpaceCacheOptionsTest {
     Path dir;
 
     @Test
-    void freeSpaceTreeImage_cannotBeTurnedToV1OrCleared_mountsReadOnly() throws Exception {
+    void freeSpaceTreeImage_cannotBeTurnedToV1_mountsReadOnly() throws Exception {
         Path image = Images.mkfs(dir, null, 256);
         for (MountOptions o : new MountOptions[] {MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.V1, false),
-                MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.NONE, false),
-                MountOptions.readWriteDefaults().withSpaceCache(null, true)}) {
+                MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.NONE, false)}) {
             UnsupportedImageException e = assertThrows(UnsupportedImageException.class, () -> Filesystem.open(image, o));
             assertTrue(e.getMessage().contains("free-space tree"), e.getMessage());
             assertEquals(1, e.getMessage().lines().count());
@@ -73,6 +72,28 @@ class SpaceCacheOptionsTest {
         }
         Images.requireRootAndLoop();
         assertEquals(java.util.List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
+    }
+
+    @Test
+    void freeSpaceTreeImage_clearCache_rebuildsEveryGroupsItemsAtMount() throws Exception {
+        Path image = Images.mkfs(dir, null, 1024);
+        write(image, MountOptions.readWriteDefaults(), 60);
+        long before = fstGeneration(image);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withSpaceCache(null, true))) {
+            assertFalse(fs.readOnly());
+        }
+        long generation = Long.parseLong(Shell.sh("btrfs inspect-internal dump-super " + image)
+                .replaceAll("(?s).*\\ngeneration\\s+(\\d+).*", "$1"));
+        // the rebuild's commit rewrote the tree (its root moved to this generation), and check agrees with it
+        assertTrue(generation > before);
+        assertEquals(generation, fstGeneration(image));
+        BtrfsCheck.assertCleanWithData(image, "after clear_cache");
+    }
+
+    private static long fstGeneration(Path image) throws Exception {
+        String root = Shell.sh("btrfs inspect-internal dump-tree -t root " + image);
+        return Long.parseLong(root.replaceAll("(?s).*FREE_SPACE_TREE ROOT_ITEM 0\\)[^\\n]*\\n\\s*generation (\\d+).*",
+                "$1"));
     }
 
     @Test
