@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.TreeMap;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,6 +18,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.PowerCuts;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.TreeListing;
 
@@ -59,7 +59,7 @@ class PowerCutTest {
             BtrfsCheck.assertClean(cutImage, what);
             Map<String, String> got;
             try (Filesystem fs = Filesystem.open(cutImage, MountOptions.readOnlyDefaults())) {
-                got = withoutTimes(TreeListing.ofOperations(fs.operations()));
+                got = PowerCuts.withoutTimes(TreeListing.ofOperations(fs.operations()));
             }
             // state 0 is the empty image; state k the one after the k-th sync
             boolean matches = got.equals(states.get(done)) || (done + 1 < states.size()
@@ -72,15 +72,11 @@ class PowerCutTest {
     /** The workload; returns how many syncs returned; records each committed state when {@code states} is given. */
     private static int run(MemoryBlockDevice dev, List<Map<String, String>> states) throws Exception {
         int synced = 0;
-        Filesystem fs;
-        try {
-            fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0));
-        } catch (Exception e) {
-            return 0;
-        }
+        Filesystem fs = PowerCuts.openOrNull(dev);
+        if (fs == null) return 0;
         try {
             FsOperations ops = fs.operations();
-            if (states != null) states.add(withoutTimes(TreeListing.ofOperations(ops)));
+            if (states != null) states.add(PowerCuts.withoutTimes(TreeListing.ofOperations(ops)));
             Random rnd = new Random(7);
             InodeId root = ops.root();
             for (int round = 0; round < ROUNDS; round++) {
@@ -99,7 +95,7 @@ class PowerCutTest {
                 }
                 ops.sync();
                 synced++;
-                if (states != null) states.add(withoutTimes(TreeListing.ofOperations(ops)));
+                if (states != null) states.add(PowerCuts.withoutTimes(TreeListing.ofOperations(ops)));
             }
             fs.close();
         } catch (Exception e) {
@@ -109,10 +105,4 @@ class PowerCutTest {
         return synced;
     }
 
-    /** Times differ between runs of the same workload; everything else must match. */
-    private static Map<String, String> withoutTimes(Map<String, String> listing) {
-        Map<String, String> out = new TreeMap<>();
-        listing.forEach((k, v) -> out.put(k, v.replaceAll(" [mc]time=\\d+", "")));
-        return out;
-    }
 }

@@ -32,6 +32,7 @@ import jbtrfs.fs.InodeId;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fs.Stat;
 import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.PowerCuts;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
@@ -87,7 +88,7 @@ class SpaceCachePowerCutTest {
             Map<String, String> got;
             Map<Long, SpaceCacheLoader.Result> caches;
             try (Filesystem fs = Filesystem.open(cutImage, MountOptions.readWriteDefaults())) {
-                got = withoutTimes(TreeListing.ofOperations(fs.operations()));
+                got = PowerCuts.withoutTimes(TreeListing.ofOperations(fs.operations()));
                 caches = new TreeMap<>(fs.spaceCachesAtMount());
             }
             boolean matches = got.equals(states.get(done)) || (done + 1 < states.size()
@@ -156,16 +157,12 @@ class SpaceCachePowerCutTest {
     private static int run(MemoryBlockDevice dev, List<Map<String, String>> states, List<long[]> syncs,
                            Map<String, byte[]> model) throws Exception {
         int synced = 0;
-        Filesystem fs;
-        try {
-            fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0));
-        } catch (Exception e) {
-            return 0;
-        }
+        Filesystem fs = PowerCuts.openOrNull(dev);
+        if (fs == null) return 0;
         Map<String, byte[]> files = new LinkedHashMap<>();
         try {
             FsOperations ops = fs.operations();
-            if (states != null) states.add(withoutTimes(TreeListing.ofOperations(ops)));
+            if (states != null) states.add(PowerCuts.withoutTimes(TreeListing.ofOperations(ops)));
             Random rnd = new Random(7);
             for (int round = 0; round < ROUNDS; round++) {
                 for (int f = 0; f < 6; f++) {
@@ -189,7 +186,7 @@ class SpaceCachePowerCutTest {
                 ops.sync();
                 synced++;
                 if (syncs != null) syncs.add(new long[] {before + 1, dev.requestsSubmitted()});
-                if (states != null) states.add(withoutTimes(TreeListing.ofOperations(ops)));
+                if (states != null) states.add(PowerCuts.withoutTimes(TreeListing.ofOperations(ops)));
             }
             fs.close();
         } catch (Exception e) {
@@ -215,12 +212,6 @@ class SpaceCachePowerCutTest {
         return out;
     }
 
-    /** Times differ between runs of the same workload; everything else must match. */
-    private static Map<String, String> withoutTimes(Map<String, String> listing) {
-        Map<String, String> out = new TreeMap<>();
-        listing.forEach((k, v) -> out.put(k, v.replaceAll(" [mc]time=\\d+", "")));
-        return out;
-    }
 
     /**
      * The request numbers of each commit phase in a recorded run: inside a sync, the writes to data chunks are the

@@ -28,7 +28,6 @@ import jbtrfs.fs.Stat;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
-import jbtrfs.testing.TreeListing;
 
 /**
  * The v1 space cache against its two judges: `btrfs check`, which loads every cache and compares it range by range
