@@ -322,7 +322,7 @@ public final class JbtrfsFuse extends FuseStubFS {
         return new Parent(resolve(dir), path.substring(slash + 1));
     }
 
-    /** Forgets {@code path} and, for a directory, every cached path under it (rmdir, rename). */
+    /** Forgets {@code path} and every cached path under it (a rename moves them all). */
     private void forget(String path) {
         forgetName(path);
         String prefix = path.endsWith("/") ? path : path + "/";
@@ -330,8 +330,9 @@ public final class JbtrfsFuse extends FuseStubFS {
     }
 
     /**
-     * Forgets one name that has nothing cached under it: a name just made (create, mknod, mkdir, symlink, link)
-     * or a non-directory removed. Scanning the whole cache for each would cost every create the cache's size.
+     * Forgets one name that has nothing cached under it: a name just made (create, mknod, mkdir, symlink, link),
+     * a non-directory removed, or a directory removed (rmdir needs it empty, and each child removed forgot its own
+     * path). Scanning the whole cache for each would cost every create and rmdir the cache's size.
      */
     private void forgetName(String path) {
         pathEpoch.incrementAndGet();
@@ -406,7 +407,7 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("rmdir", path, () -> {
             Parent p = parent(path);
             ops.rmdir(p.dir(), p.name());
-            forget(path);
+            forgetName(path);
             return 0;
         });
     }
