@@ -48,8 +48,11 @@ public final class BlockGroup {
 
     void markNew() { isNew = true; dirty = true; }
 
-    /** Its v1 space cache is missing or untrusted: the next commit writes a new one, as for a changed group. */
-    public void markCacheStale() { dirty = true; }
+    /**
+     * Its free-space record is missing or untrusted (a v1 cache, or the free-space tree's items on a rebuild): the
+     * next commit writes it again, as for a changed group.
+     */
+    public void markForRewrite() { dirty = true; }
 
     void clearDirty() { dirty = false; isNew = false; }
 

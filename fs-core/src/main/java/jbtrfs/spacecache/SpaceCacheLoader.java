@@ -66,7 +66,7 @@ public final class SpaceCacheLoader {
             if (r.state() == State.VALID) {
                 valid++;
             } else {
-                bg.markCacheStale();
+                bg.markForRewrite();
                 if (r.state() == State.INVALID && all == null) {
                     LOG.warn("free space cache of block group {} not used: {}; rebuilt from the extent tree, "
                             + "rewritten at the next commit", bg.start(), r.why());

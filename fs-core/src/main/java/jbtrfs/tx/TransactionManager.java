@@ -123,7 +123,7 @@ public final class TransactionManager {
                 RootItem.encodeNewTree(fst.bytenr(), tx.transid(), nodesize));
         int caches = SpaceCacheWriter.removeAll(tx);
         // every group's items go into the new tree at this commit
-        for (jbtrfs.alloc.BlockGroup bg : groups.all()) bg.markCacheStale();
+        for (jbtrfs.alloc.BlockGroup bg : groups.all()) bg.markForRewrite();
         freeSpaceTree = true;
         spaceCacheV1 = false;
         v1CacheRemoved = true;
@@ -140,7 +140,7 @@ public final class TransactionManager {
     public void rebuildFreeSpaceTree() throws FsException {
         if (!freeSpaceTree) return;
         Transaction tx = current();
-        for (jbtrfs.alloc.BlockGroup bg : groups.all()) bg.markCacheStale();
+        for (jbtrfs.alloc.BlockGroup bg : groups.all()) bg.markForRewrite();
         tx.rebuildFreeSpaceTree();
         commit();
         LOG.info("rebuilt the free space tree ({} block groups)", groups.all().size());
@@ -150,7 +150,7 @@ public final class TransactionManager {
     public void markSpaceCachesStale() {
         if (!spaceCacheV1) return;
         for (jbtrfs.alloc.BlockGroup bg : groups.all()) {
-            if (bg.length() >= jbtrfs.spacecache.SpaceCachePages.MIN_GROUP) bg.markCacheStale();
+            if (bg.length() >= jbtrfs.spacecache.SpaceCachePages.MIN_GROUP) bg.markForRewrite();
         }
     }
 
