@@ -115,10 +115,10 @@ public final class TreeEditor {
 
     private List<NodePtr> insert(long owner, long bytenr, long gen, int level, Key key, byte[] data,
                                  boolean replace) throws FsException {
-        TreeBlock b = store.read(bytenr, gen, level, owner);
-        long target = cow(b, owner);
+        TreeBlock b = cow(store.read(bytenr, gen, level, owner), owner);
+        long target = b.bytenr();
         if (level == 0) {
-            if (target == b.bytenr() && insertInPlace(target, key, data, replace, owner)) return List.of(ptr(b));
+            if (insertInPlace(target, key, data, replace, owner)) return List.of(ptr(b));
             List<LeafItem> items = decodeLeaf(b);
             int pos = position(items, key);
             if (pos < items.size() && items.get(pos).key().equals(key)) {
@@ -129,19 +129,35 @@ public final class TreeEditor {
             }
             return writeLeaf(target, owner, items);
         }
-        List<NodePtr> ptrs = decodeNode(b);
-        int child = childSlot(ptrs, key);
-        NodePtr c = ptrs.get(child);
+        int child = childSlot(b, key);
+        NodePtr c = new NodePtr(b.key(child), b.blockptr(child), b.ptrGeneration(child));
         List<NodePtr> repl = insert(owner, c.blockptr(), c.generation(), level - 1, key, data, replace);
-        if (target == b.bytenr() && unchanged(c, repl)) return List.of(ptr(b));
+        if (unchanged(c, repl) || setPtrInPlace(target, child, repl)) return List.of(ptr(b));
+        List<NodePtr> ptrs = decodeNode(b);
         ptrs.remove(child);
         ptrs.addAll(child, repl);
         return writeNode(target, owner, level, ptrs);
     }
 
     /**
-     * Removes an item straight from a leaf this transaction already owns when it is not the first and not the
-     * last one (the parent's key and the leaf's place stay). False when that does not apply.
+     * Points slot {@code slot} of a node this transaction already owns at the one block in {@code repl} (the child
+     * was copied, or its first key changed). False, nothing changed, when the child came back as several blocks.
+     */
+    private boolean setPtrInPlace(long bytenr, int slot, List<NodePtr> repl) {
+        if (repl.size() != 1) return false;
+        ByteBuffer buf = store.dirty(bytenr);
+        NodePtr p = repl.get(0);
+        int at = Header.SIZE + slot * KeyPtr.SIZE;
+        p.key().write(buf, at + KeyPtr.OFFSET_KEY);
+        buf.putLong(at + KeyPtr.OFFSET_BLOCKPTR, p.blockptr());
+        buf.putLong(at + KeyPtr.OFFSET_GENERATION, p.generation());
+        store.putDirty(bytenr, buf);
+        return true;
+    }
+
+    /**
+     * Removes an item straight from a leaf this transaction already owns when it is not the only one (a new first
+     * key goes up to the parent through the pointer the caller returns). False when that does not apply.
      */
     private boolean deleteInPlace(long bytenr, Key key) {
         ByteBuffer buf = store.dirty(bytenr);
@@ -149,7 +165,7 @@ public final class TreeEditor {
         TreeBlock leaf = new TreeBlock(bytenr, buf);
         int n = leaf.nritems();
         int pos = leaf.search(key);
-        if (pos <= 0 || n < 2) return false;
+        if (pos < 0 || n < 2) return false;
         int len = leaf.itemSize(pos);
         int lowest = leaf.itemOffset(n - 1);
         int gone = leaf.itemOffset(pos);
@@ -178,8 +194,8 @@ public final class TreeEditor {
 
     /**
      * Inserts (or replaces with same-sized data) an item straight into a leaf this transaction already owns, when
-     * it fits and the leaf's first key stays: no decode and encode of the whole leaf. False when that does not
-     * apply; nothing changed then.
+     * it fits: no decode and encode of the whole leaf (a new first key goes up through the returned pointer).
+     * False when that does not apply; nothing changed then.
      */
     private boolean insertInPlace(long bytenr, Key key, byte[] data, boolean replace, long owner) {
         ByteBuffer buf = store.dirty(bytenr);
@@ -195,11 +211,11 @@ public final class TreeEditor {
             return true;
         }
         int pos = -found - 1;
-        if (pos == 0) return false; // the first key would change: the parent's key with it
-        int lowest = leaf.itemOffset(n - 1);
+        int lowest = n == 0 ? nodesize : leaf.itemOffset(n - 1);
         int free = lowest - (Header.SIZE + n * Item.SIZE);
         if (Item.SIZE + data.length > free) return false;
-        int newEnd = pos == n ? lowest : leaf.itemOffset(pos - 1);
+        // item 0's data ends the block, each next item's lies below the one before
+        int newEnd = pos == n ? lowest : pos == 0 ? nodesize : leaf.itemOffset(pos - 1);
         // items pos.. keep their data below the new item's: move it down, and their headers one slot up
         if (pos < n) {
             buf.put(lowest - data.length, buf, lowest, newEnd - lowest);
@@ -228,11 +244,11 @@ public final class TreeEditor {
      */
     private List<NodePtr> delete(long owner, long bytenr, long gen, int level, Key key, boolean[] found,
                                  boolean isRoot) throws FsException {
-        TreeBlock b = store.read(bytenr, gen, level, owner);
-        long target = cow(b, owner);
+        TreeBlock b = cow(store.read(bytenr, gen, level, owner), owner);
+        long target = b.bytenr();
         if (level == 0) {
             found[0] = true;
-            if (target == b.bytenr() && deleteInPlace(target, key)) return List.of(ptr(b));
+            if (deleteInPlace(target, key)) return List.of(ptr(b));
             List<LeafItem> items = decodeLeaf(b);
             int pos = position(items, key);
             items.remove(pos);
@@ -242,11 +258,15 @@ public final class TreeEditor {
             }
             return writeLeaf(target, owner, items);
         }
-        List<NodePtr> ptrs = decodeNode(b);
-        int child = childSlot(ptrs, key);
-        NodePtr c = ptrs.get(child);
+        int child = childSlot(b, key);
+        NodePtr c = new NodePtr(b.key(child), b.blockptr(child), b.ptrGeneration(child));
         List<NodePtr> repl = delete(owner, c.blockptr(), c.generation(), level - 1, key, found, false);
-        boolean same = target == b.bytenr() && unchanged(c, repl);
+        boolean same = unchanged(c, repl);
+        if (repl.size() == 1 && !underQuarter(repl.get(0), level - 1, owner)
+                && (same || setPtrInPlace(target, child, repl))) {
+            return List.of(ptr(b));
+        }
+        List<NodePtr> ptrs = decodeNode(b);
         ptrs.remove(child);
         ptrs.addAll(child, repl);
         int count = ptrs.size();
@@ -263,7 +283,7 @@ public final class TreeEditor {
     private boolean contains(TreeRoot root, Key key) throws FsException {
         TreeBlock b = store.read(root.bytenr(), root.generation(), root.level(), root.owner());
         for (int level = root.level(); level > 0; level--) {
-            int child = childSlot(decodeNode(b), key);
+            int child = childSlot(b, key);
             b = store.read(b.blockptr(child), b.ptrGeneration(child), level - 1, root.owner());
         }
         return b.search(key) >= 0;
@@ -274,11 +294,7 @@ public final class TreeEditor {
      * and the two fit in one block; {@code ptrs} is the parent's pointer list, changed in place.
      */
     private void mergeWithSibling(long owner, int level, List<NodePtr> ptrs, int slot) throws FsException {
-        NodePtr me = ptrs.get(slot);
-        TreeBlock mine = store.read(me.blockptr(), me.generation(), level, owner);
-        if (level == 0 ? leafUsed(decodeLeaf(mine)) * 4 >= leafCapacity() : mine.nritems() * 4 >= nodeCapacity()) {
-            return;
-        }
+        if (!underQuarter(ptrs.get(slot), level, owner)) return;
         for (int other : new int[] {slot - 1, slot + 1}) {
             if (other < 0 || other >= ptrs.size()) continue;
             int left = Math.min(slot, other);
@@ -291,12 +307,12 @@ public final class TreeEditor {
                 List<LeafItem> items = decodeLeaf(lb);
                 items.addAll(decodeLeaf(rb));
                 if (leafUsed(items) > leafCapacity()) continue;
-                merged = writeLeaf(cow(lb, owner), owner, items);
+                merged = writeLeaf(cow(lb, owner).bytenr(), owner, items);
             } else {
                 List<NodePtr> both = decodeNode(lb);
                 both.addAll(decodeNode(rb));
                 if (both.size() > nodeCapacity()) continue;
-                merged = writeNode(cow(lb, owner), owner, level, both);
+                merged = writeNode(cow(lb, owner).bytenr(), owner, level, both);
             }
             store.free(rb.bytenr(), owner, level);
             ptrs.remove(left + 1);
@@ -306,14 +322,22 @@ public final class TreeEditor {
     }
 
     /**
-     * The address this transaction may write {@code b}'s new contents to: {@code b} itself when this transaction
-     * already copied it, else a newly allocated block (the old one is freed).
+     * The block this transaction edits in place of {@code b}: {@code b} itself when this transaction already copied
+     * it, else a byte copy at a newly allocated address with the header a copied block gets (new address and
+     * generation, this owner, not yet written); the old block is freed.
      */
-    private long cow(TreeBlock b, long owner) throws FsException {
-        if (store.dirty(b.bytenr()) != null) return b.bytenr();
+    private TreeBlock cow(TreeBlock b, long owner) throws FsException {
+        if (store.dirty(b.bytenr()) != null) return b;
         long fresh = store.allocate(owner, b.level());
         store.free(b.bytenr(), owner, b.level());
-        return fresh;
+        ByteBuffer copy = ByteBuffer.allocate(nodesize).order(ByteOrder.LITTLE_ENDIAN);
+        copy.put(0, b.buffer(), 0, nodesize);
+        copy.putLong(Header.OFFSET_BYTENR, fresh);
+        copy.putLong(Header.OFFSET_FLAGS, NEW_BLOCK_FLAGS);
+        copy.putLong(Header.OFFSET_GENERATION, transid);
+        copy.putLong(Header.OFFSET_OWNER, owner);
+        store.putDirty(fresh, copy);
+        return new TreeBlock(fresh, copy.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN));
     }
 
     /** Writes {@code items} at {@code first}, splitting over new blocks when they do not fit one. */
@@ -357,6 +381,15 @@ public final class TreeEditor {
         return out;
     }
 
+    /** Whether the block {@code p} points at is under a quarter full (a candidate for merging). */
+    private boolean underQuarter(NodePtr p, int level, long owner) throws FsException {
+        TreeBlock b = store.read(p.blockptr(), p.generation(), level, owner);
+        if (level > 0) return b.nritems() * 4 < nodeCapacity();
+        long used = 0;
+        for (int i = 0; i < b.nritems(); i++) used += Item.SIZE + b.itemSize(i);
+        return used * 4 < leafCapacity();
+    }
+
     private static NodePtr ptr(TreeBlock b) {
         return new NodePtr(b.nritems() == 0 ? new Key(0, 0, 0) : b.key(0), b.bytenr(), b.generation());
     }
@@ -379,11 +412,10 @@ public final class TreeEditor {
         return lo;
     }
 
-    /** The child whose range holds {@code key}: the last pointer with key <= it, or the first. */
-    private static int childSlot(List<NodePtr> ptrs, Key key) {
-        int slot = 0;
-        for (int i = 1; i < ptrs.size() && ptrs.get(i).key().compareTo(key) <= 0; i++) slot = i;
-        return slot;
+    /** The child of node {@code b} whose range holds {@code key}: the last pointer with key <= it, or the first. */
+    private static int childSlot(TreeBlock b, Key key) {
+        int found = b.search(key);
+        return found >= 0 ? found : Math.max(0, -found - 2);
     }
 
     static List<LeafItem> decodeLeaf(TreeBlock b) {

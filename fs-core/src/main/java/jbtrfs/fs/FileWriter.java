@@ -123,15 +123,18 @@ final class FileWriter {
         InodeItem inode = w.load(file);
         boolean inline = hasInline(file);
         if (inline) aStart = 0;
-        byte[] buf = new byte[(int) (aEnd - aStart)];
-        // the partial sectors at both ends keep the bytes around the write
-        if (aStart < offset) readInto(file, aStart, buf, (int) (offset - aStart));
-        if (end < aEnd && end < inode.size()) {
-            byte[] tail = new byte[(int) (aEnd - end)];
-            readInto(file, end, tail, tail.length);
-            System.arraycopy(tail, 0, buf, (int) (end - aStart), tail.length);
+        byte[] buf = data; // whole sectors go as they came (the caller hands the array over)
+        if (aStart != offset || aEnd != end) {
+            buf = new byte[(int) (aEnd - aStart)];
+            // the partial sectors at both ends keep the bytes around the write
+            if (aStart < offset) readInto(file, aStart, buf, (int) (offset - aStart));
+            if (end < aEnd && end < inode.size()) {
+                byte[] tail = new byte[(int) (aEnd - end)];
+                readInto(file, end, tail, tail.length);
+                System.arraycopy(tail, 0, buf, (int) (end - aStart), tail.length);
+            }
+            System.arraycopy(data, 0, buf, (int) (offset - aStart), data.length);
         }
-        System.arraycopy(data, 0, buf, (int) (offset - aStart), data.length);
         if (!inline && growSize && extendLastExtent(file, inode, aStart, buf, end)) return;
         if (!inline && writeIntoPrealloc(file, aStart, buf, end, growSize)) return;
         List<long[]> pieces = allocateData(buf.length);
@@ -302,19 +305,13 @@ final class FileWriter {
         return out;
     }
 
+    /** Sends {@code buf} (which the device owns from now on) to the pieces; the commit waits for it. */
     private void writeData(List<long[]> pieces, byte[] buf) throws IOException {
-        List<jbtrfs.device.IoRequest> reqs = new ArrayList<>();
         int pos = 0;
         for (long[] p : pieces) {
-            // a piece may cross chunks only if allocation did; it never does (one block group each)
-            reqs.addAll(volume.writeRequests(p[0], ByteBuffer.wrap(buf, pos, (int) p[1]).slice()));
+            // a piece never crosses chunks: allocation gives each one inside one block group
+            volume.writeBehind(p[0], ByteBuffer.wrap(buf, pos, (int) p[1]).slice());
             pos += (int) p[1];
-        }
-        if (reqs.size() == 1) {
-            // the common case, one copy of one piece: a synchronous write, on the caller's thread where it can be
-            volume.device().write(reqs.get(0).offset(), reqs.get(0).buffer());
-        } else {
-            volume.device().submit(reqs).await();
         }
     }
 

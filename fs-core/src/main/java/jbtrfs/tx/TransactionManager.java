@@ -281,6 +281,7 @@ public final class TransactionManager {
             int rounds = commit.settle();
             SuperWriter.CacheWriteout caches = null;
             if (spaceCache != null) {
+                volume.drainWrites(); // file data first: a cache extent may take space a write just left
                 // the pages go out before the tree blocks that point at them; a failed file is marked invalid by
                 // another settle, and any file that settle changed goes again
                 for (int pass = 0; ; pass++) {
@@ -310,6 +311,7 @@ public final class TransactionManager {
      */
     public void write(Prepared p) throws FsException {
         try {
+            volume.drainWrites(); // the file data the new trees point at is on the device before they are
             p.writeout = writer.writeBlocks(p.tx.dirtyBlocks());
             writer.writeSuperBlocks(p.superBlock);
         } catch (IOException | RuntimeException e) {

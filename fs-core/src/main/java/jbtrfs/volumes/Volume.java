@@ -8,20 +8,26 @@ import java.util.List;
 import jbtrfs.FsException;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.IoRequest;
+import jbtrfs.device.WriteBehind;
 
 /**
  * The single device of a filesystem, addressed logically through the {@link ChunkMap}
  * (≈ btrfs_map_block + submit on one device).
  */
 public final class Volume {
+    /** File data in flight at most; a writer past it waits (a bound on the memory the buffers hold). */
+    static final long WRITE_BEHIND_BYTES = 64L << 20;
+
     private final BlockDevice device;
     private final long devid;
     private volatile ChunkMap chunks;
+    private final WriteBehind writeBehind;
 
     public Volume(BlockDevice device, long devid, ChunkMap chunks) {
         this.device = device;
         this.devid = devid;
         this.chunks = chunks;
+        this.writeBehind = device.writable() ? new WriteBehind(device, WRITE_BEHIND_BYTES) : null;
     }
 
     public BlockDevice device() { return device; }
@@ -56,6 +62,7 @@ public final class Volume {
                         + place.devid() + ", which is not this image (device " + devid + ")");
             }
             ByteBuffer part = dst.slice(dst.position(), n);
+            if (writeBehind != null) writeBehind.awaitRange(place.physical(), n);
             device.read(place.physical(), part);
             dst.position(dst.position() + n);
             address += n;
@@ -83,6 +90,24 @@ public final class Volume {
             out.add(IoRequest.write(place.physical(), src.duplicate()));
         }
         return out;
+    }
+
+    /**
+     * Writes file data at {@code logical} on every copy without waiting (the buffer is the device's until done):
+     * reads of the range wait for it, and a commit calls {@link #drainWrites} before its tree blocks point at it.
+     */
+    public void writeBehind(long logical, ByteBuffer src) throws IOException {
+        List<IoRequest> requests = writeRequests(logical, src);
+        if (writeBehind == null) {
+            device.submit(requests).await();
+        } else {
+            writeBehind.write(requests);
+        }
+    }
+
+    /** Waits for every file data write still in flight; throws if any failed (from then on, always). */
+    public void drainWrites() throws IOException {
+        if (writeBehind != null) writeBehind.drain();
     }
 
     /** Adds a chunk made by the running transaction to the map. */
