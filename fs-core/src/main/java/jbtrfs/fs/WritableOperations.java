@@ -194,7 +194,10 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public int write(InodeId file, long offset, ByteBuffer src) throws FsException {
-        return change(() -> files.write(file, offset, src));
+        // each try reads its own view: a try that ran out of space may have taken the bytes before it failed
+        int n = change(() -> files.write(file, offset, src.duplicate()));
+        src.position(src.position() + n);
+        return n;
     }
 
     @Override

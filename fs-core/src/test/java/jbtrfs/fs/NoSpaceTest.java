@@ -64,4 +64,38 @@ class NoSpaceTest {
         Images.requireRootAndLoop();
         assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
     }
+
+    /**
+     * An overwrite that needs the space its own old extents still hold: the write that runs out commits (the old
+     * extents become free) and goes on whole, never a short count, never the other bytes.
+     */
+    @Test
+    void overwriteNeedingPinnedSpace_commitsAndWritesWhole_checkClean() throws Exception {
+        Path image = Images.mkfs(dir, null, 160);
+        Map<String, String> ours;
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);
+            byte[] first = new byte[1 << 20];
+            byte[] second = new byte[1 << 20];
+            java.util.Arrays.fill(first, (byte) 1);
+            java.util.Arrays.fill(second, (byte) 2);
+            int mib = 48; // the image has 79 MiB of data space: two copies of the file do not fit
+            for (int i = 0; i < mib; i++) ops.write(f, (long) i << 20, ByteBuffer.wrap(first));
+            ops.sync();
+            for (int i = 0; i < mib; i++) {
+                assertEquals(second.length, ops.write(f, (long) i << 20, ByteBuffer.wrap(second)), "write of MiB " + i);
+            }
+            byte[] back = new byte[1 << 20];
+            for (int i = 0; i < mib; i++) {
+                ByteBuffer dst = ByteBuffer.wrap(back);
+                ops.read(f, (long) i << 20, dst);
+                assertTrue(java.util.Arrays.equals(second, back), "MiB " + i + " reads other bytes");
+            }
+            ours = TreeListing.ofOperations(ops);
+        }
+        BtrfsCheck.assertClean(image, "btrfs check");
+        Images.requireRootAndLoop();
+        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
+    }
 }
