@@ -16,9 +16,16 @@ import java.util.concurrent.TimeoutException;
  */
 public final class IoBatch {
     private final List<CompletableFuture<IoCompletion>> futures;
+    /** Runs on the waiting thread the requests no engine thread has started yet; null when the engine cannot. */
+    private final Runnable help;
 
     IoBatch(List<CompletableFuture<IoCompletion>> futures) {
+        this(futures, null);
+    }
+
+    IoBatch(List<CompletableFuture<IoCompletion>> futures, Runnable help) {
         this.futures = List.copyOf(futures);
+        this.help = help;
     }
 
     /** The futures, one per request, in submission order. */
@@ -32,7 +39,10 @@ public final class IoBatch {
         return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).handle((v, e) -> null);
     }
 
-    /** Waits for every request; throws the first failure with the others suppressed. */
+    /**
+     * Waits for every request; throws the first failure with the others suppressed. Where the engine allows it,
+     * the waiting thread first runs the requests still queued itself rather than sleep while a pool thread wakes.
+     */
     public List<IoCompletion> await() throws IOException {
         try {
             return await(Long.MAX_VALUE, TimeUnit.NANOSECONDS);
@@ -45,6 +55,7 @@ public final class IoBatch {
     public List<IoCompletion> await(long timeout, TimeUnit unit) throws IOException, TimeoutException {
         long deadline = unit.toNanos(timeout) == Long.MAX_VALUE ? Long.MAX_VALUE
                 : System.nanoTime() + unit.toNanos(timeout);
+        if (help != null) help.run();
         IoCompletion[] done = new IoCompletion[futures.size()];
         IOException first = null;
         for (int i = 0; i < done.length; i++) {

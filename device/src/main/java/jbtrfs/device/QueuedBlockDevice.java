@@ -9,6 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -54,10 +55,16 @@ abstract class QueuedBlockDevice implements BlockDevice {
         /** Engine-specific: aligned copy used when the caller's buffer cannot go to the engine as is. */
         ByteBuffer bounce;
 
+        /** Set by whichever thread runs the request: an engine thread, or the caller waiting for it. */
+        private final AtomicBoolean claimed = new AtomicBoolean();
+
         Pending(IoRequest request) {
             this.request = request;
             this.length = request.length();
         }
+
+        /** True for the one thread that may run this request. */
+        boolean claim() { return claimed.compareAndSet(false, true); }
     }
 
     /**
@@ -65,6 +72,12 @@ abstract class QueuedBlockDevice implements BlockDevice {
      * The list is reused by the caller afterwards: engines must not keep it.
      */
     abstract void start(List<Pending> batch);
+
+    /**
+     * What a thread waiting on {@code batch} may run itself: the engine's requests not yet claimed by its own
+     * threads. Null (the default) when requests only run inside the engine.
+     */
+    Runnable helper(List<Pending> batch) { return null; }
 
     /** Releases the engine's resources once nothing is in flight. */
     abstract void closeEngine() throws IOException;
@@ -102,17 +115,27 @@ abstract class QueuedBlockDevice implements BlockDevice {
         return p.future;
     }
 
+    /** A flush waited for at once: as a batch, so an engine that lets the waiter help runs it there. */
+    @Override
+    public void flush() throws IOException {
+        submit(List.of(IoRequest.flush())).await();
+    }
+
     @Override
     public final IoBatch submit(List<IoRequest> requests) {
         List<CompletableFuture<IoCompletion>> futures = new ArrayList<>(requests.size());
         List<Pending> ready = new ArrayList<>(Math.min(requests.size(), queueDepth));
+        List<Pending> started = new ArrayList<>(requests.size());
         for (IoRequest r : requests) {
             Pending p = new Pending(r);
             futures.add(p.future);
-            if (admit(p, ready)) ready.add(p);
+            if (admit(p, ready)) {
+                ready.add(p);
+                started.add(p);
+            }
         }
         launch(ready);
-        return new IoBatch(futures);
+        return new IoBatch(futures, helper(started));
     }
 
     /**

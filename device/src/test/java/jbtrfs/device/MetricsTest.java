@@ -66,7 +66,7 @@ class MetricsTest {
         dev.close();
     }
 
-    private static double count(SimpleMeterRegistry r, String name, String type) {
+    static double count(SimpleMeterRegistry r, String name, String type) {
         return r.get(name).tag("type", type).counter().count();
     }
 }
