@@ -115,12 +115,6 @@ abstract class QueuedBlockDevice implements BlockDevice {
         return p.future;
     }
 
-    /** A flush waited for at once: as a batch, so an engine that lets the waiter help runs it there. */
-    @Override
-    public void flush() throws IOException {
-        submit(List.of(IoRequest.flush())).await();
-    }
-
     @Override
     public final IoBatch submit(List<IoRequest> requests) {
         List<CompletableFuture<IoCompletion>> futures = new ArrayList<>(requests.size());
