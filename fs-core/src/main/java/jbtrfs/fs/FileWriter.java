@@ -337,9 +337,21 @@ final class FileWriter {
         refs.change(bytenr, length, new DataRefs.Ref(file.root(), file.objectid(), fileOffset), 1);
     }
 
-    /** Explicit hole items for [from, to) (images without NO_HOLES need every byte covered). */
+    /**
+     * Explicit hole items for the parts of [from, to) no extent covers (images without NO_HOLES need every byte
+     * below i_size covered; preallocated extents past EOF may already sit there).
+     */
     private void fillHole(InodeId file, long from, long to) throws FsException {
         if (to <= from) return;
+        long at = from;
+        for (Extent x : extents(file, from, to)) {
+            if (x.start > at) putHole(file, at, x.start);
+            at = Math.max(at, x.end);
+        }
+        if (to > at) putHole(file, at, to);
+    }
+
+    private void putHole(InodeId file, long from, long to) throws FsException {
         w.tx().editor().put(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, from),
                 FileExtentItem.encodeRegular(w.transid(), FileExtentItem.TYPE_REG, 0, 0, 0, to - from, to - from));
     }
@@ -387,19 +399,21 @@ final class FileWriter {
         w.save(file, i.withSize(size).withTimes(i.atime(), now, now));
     }
 
-    /** fallocate(2): preallocate holes in the range, or punch one. */
+    /** fallocate(2): preallocate holes in the range, punch one, or zero the range (preallocating it). */
     void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
         if (offset < 0 || length <= 0) throw new InvalidArgumentException("bad fallocate range");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
         boolean keepSize = (mode & FsOperations.FALLOC_FL_KEEP_SIZE) != 0;
-        if ((mode & ~(FsOperations.FALLOC_FL_KEEP_SIZE | FsOperations.FALLOC_FL_PUNCH_HOLE)) != 0) {
+        boolean zero = (mode & FsOperations.FALLOC_FL_ZERO_RANGE) != 0;
+        if ((mode & ~(FsOperations.FALLOC_FL_KEEP_SIZE | FsOperations.FALLOC_FL_PUNCH_HOLE
+                | FsOperations.FALLOC_FL_ZERO_RANGE)) != 0) {
             throw new jbtrfs.NotSupportedException("fallocate mode " + mode);
         }
         long end = offset + length;
         Timespec now = InodeWriter.now();
         if ((mode & FsOperations.FALLOC_FL_PUNCH_HOLE) != 0) {
-            if (!keepSize) throw new jbtrfs.NotSupportedException("PUNCH_HOLE needs KEEP_SIZE");
+            if (!keepSize || zero) throw new jbtrfs.NotSupportedException("fallocate mode " + mode);
             end = Math.min(end, inode.size());
             if (end <= offset) return;
             if (hasInline(file)) {
@@ -423,23 +437,33 @@ final class FileWriter {
             return;
         }
         if (end > MAX_FILE_SIZE) throw new FileTooBigException("fallocate past the largest file size");
-        if (hasInline(file)) {
-            byte[] content = new byte[(int) inode.size()];
+        long size = inode.size();
+        long s = offset / ss * ss;
+        long e = (end + ss - 1) / ss * ss;
+        if (zero) {
+            // every whole sector of the range gets a new preallocated extent; a partial sector that still holds
+            // file bytes outside the range keeps its extent and is zeroed by a write (as btrfs_zero_range does)
+            if (offset % ss != 0 && s < size) s += ss;
+            if (end % ss != 0 && end < size) e -= ss;
+        }
+        if (hasInline(file) && (!zero || s < e)) {
+            byte[] content = new byte[(int) size];
             readInto(file, 0, content, content.length);
             writeRegular(file, 0, content);
         }
-        zeroTailOfLastSector(file, w.load(file), offset);
-        long s = offset / ss * ss;
-        long e = (end + ss - 1) / ss * ss;
-        // find the holes and allocate all of them before any edit: ENOSPC leaves the file as it was
         List<long[]> gaps = new ArrayList<>();
-        long at = s;
-        for (Extent x : extents(file, s, e)) {
-            if (x.fe.isHole()) continue;
-            if (x.start > at) gaps.add(new long[] {at, x.start});
-            at = Math.max(at, x.end);
+        if (zero) {
+            if (s < e) gaps.add(new long[] {s, e});
+        } else {
+            // find the holes and allocate all of them before any edit: ENOSPC leaves the file as it was
+            long at = s;
+            for (Extent x : extents(file, s, e)) {
+                if (x.fe.isHole()) continue;
+                if (x.start > at) gaps.add(new long[] {at, x.start});
+                at = Math.max(at, x.end);
+            }
+            if (e > at) gaps.add(new long[] {at, e});
         }
-        if (e > at) gaps.add(new long[] {at, e});
         List<List<long[]>> space = new ArrayList<>();
         try {
             for (long[] g : gaps) space.add(allocateData(g[1] - g[0]));
@@ -447,12 +471,22 @@ final class FileWriter {
             for (List<long[]> ps : space) for (long[] p : ps) w.manager().blockGroups().release(p[0], p[1]);
             throw x;
         }
-        w.reserveMetadata(4 + 4 * gaps.size());
+        if (zero) {
+            long headEnd = Math.min(Math.min(Math.max(s, offset), end), size);
+            if (offset < headEnd) write(file, offset, ByteBuffer.wrap(new byte[(int) (headEnd - offset)]));
+            long tailStart = Math.max(Math.max(e, s), offset);
+            if (tailStart < end && end < size) {
+                write(file, tailStart, ByteBuffer.wrap(new byte[(int) (end - tailStart)]));
+            }
+        }
+        zeroTailOfLastSector(file, w.load(file), zero ? Math.max(s, offset) : offset);
+        w.reserveMetadata(5 + 4 * gaps.size());
         long added = 0;
+        long removed = 0;
         long transid = w.transid();
         for (int g = 0; g < gaps.size(); g++) {
             long from = gaps.get(g)[0];
-            dropExtents(file, from, gaps.get(g)[1]); // explicit hole items only
+            removed += dropExtents(file, from, gaps.get(g)[1]); // holes only, unless zeroing
             for (long[] p : space.get(g)) {
                 insertExtent(file, from, p[0], p[1], FileExtentItem.TYPE_PREALLOC, transid);
                 from += p[1];
@@ -460,9 +494,11 @@ final class FileWriter {
             added += gaps.get(g)[1] - gaps.get(g)[0];
         }
         InodeItem i = w.load(file);
-        long size = keepSize ? i.size() : Math.max(i.size(), end);
-        w.save(file, i.withSize(size).withNbytes(i.nbytes() + added).withFlags(i.flags() | InodeItem.FLAG_PREALLOC)
-                .withTimes(i.atime(), now, keepSize ? i.mtime() : now));
+        long newSize = keepSize ? i.size() : Math.max(i.size(), end);
+        if (!noHoles) fillHole(file, (i.size() + ss - 1) / ss * ss, (newSize + ss - 1) / ss * ss);
+        long flags = gaps.isEmpty() ? i.flags() : i.flags() | InodeItem.FLAG_PREALLOC;
+        w.save(file, i.withSize(newSize).withNbytes(i.nbytes() - removed + added).withFlags(flags)
+                .withTimes(i.atime(), now, keepSize && !zero ? i.mtime() : now));
     }
 
     /** Deletes an inode with no names left and everything keyed under it, dropping its extents' references. */

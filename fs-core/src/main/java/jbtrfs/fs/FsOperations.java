@@ -25,6 +25,8 @@ public interface FsOperations {
     int FALLOC_FL_KEEP_SIZE = 1;
     /** fallocate(2) mode bit: deallocate the range (always with KEEP_SIZE). */
     int FALLOC_FL_PUNCH_HOLE = 2;
+    /** fallocate(2) mode bit: the range reads as zeros afterwards, its whole blocks preallocated. */
+    int FALLOC_FL_ZERO_RANGE = 0x10;
 
     /** The top-level subvolume's root directory (what the mountpoint shows). */
     InodeId root();
@@ -130,7 +132,10 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
-    /** fallocate(2) with mode 0, {@link #FALLOC_FL_KEEP_SIZE} and {@link #FALLOC_FL_PUNCH_HOLE}. */
+    /**
+     * fallocate(2) with mode 0, {@link #FALLOC_FL_KEEP_SIZE}, {@link #FALLOC_FL_PUNCH_HOLE} and
+     * {@link #FALLOC_FL_ZERO_RANGE}.
+     */
     default void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
         throw readOnlyError();
     }

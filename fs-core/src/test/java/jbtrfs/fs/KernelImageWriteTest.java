@@ -72,11 +72,13 @@ class KernelImageWriteTest {
             InodeId f = files.get(i);
             try {
                 long size = ops.stat(f).size();
-                switch (rnd.nextInt(5)) {
+                switch (rnd.nextInt(6)) {
                     case 0 -> ops.write(f, size / 3, ByteBuffer.wrap(bytes(rnd, 5000)));
                     case 1 -> ops.write(f, size, ByteBuffer.wrap(bytes(rnd, 70000)));
                     case 2 -> ops.truncate(f, size / 2);
                     case 3 -> ops.unlink(parents.get(i), names.get(i));
+                    case 4 -> ops.fallocate(f, FsOperations.FALLOC_FL_ZERO_RANGE | (rnd.nextBoolean()
+                            ? FsOperations.FALLOC_FL_KEEP_SIZE : 0), size / 5, Math.max(1, size / 3 + 777));
                     default -> ops.fallocate(f, FsOperations.FALLOC_FL_PUNCH_HOLE | FsOperations.FALLOC_FL_KEEP_SIZE,
                             size / 4, Math.max(1, size / 4));
                 }

@@ -7,12 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
@@ -88,6 +91,65 @@ class WritePathTest {
             for (int i = 0; i < 9000; i++) assertEquals(i < 5001 ? 0x5a : 0, back[i], "byte " + i);
         }
         BtrfsCheck.assertClean(image, "btrfs check");
+    }
+
+    /** FALLOC_FL_ZERO_RANGE at every edge: inside a sector, across sectors, across and past EOF, inline files. */
+    @ParameterizedTest(name = "mkfs {0}")
+    @ValueSource(strings = {"", "-O ^no-holes"})
+    void zeroRange_readsZeros_growsOnlyWithoutKeepSize_checkClean_kernelShowsTheSame(String mkfsOptions)
+            throws Exception {
+        Path image = Images.mkfs(dir, null, 256, mkfsOptions.isEmpty() ? new String[0] : mkfsOptions.split(" "));
+        Random rnd = new Random(11);
+        int zero = FsOperations.FALLOC_FL_ZERO_RANGE;
+        int keep = FsOperations.FALLOC_FL_KEEP_SIZE;
+        // per file: its starting size, then (mode, offset, length) for each fallocate
+        long[][] cases = {
+                {300_000, zero, 5000, 20_000, zero, 8192, 8192, zero, 100_100, 200, zero | keep, 299_000, 9000},
+                {300_000, zero, 290_000, 50_000, zero, 400_000, 10_000},
+                {70_000, keep, 69_000, 30_000, zero | keep, 60_000, 20_000, zero, 90_000, 4096},
+                {1000, zero, 100, 200, zero | keep, 900, 5000},
+                {1000, zero, 500, 10_000},
+                {5000, zero, 4097, 100, zero, 0, 1},
+                // preallocated past EOF, then the size grows over it by truncate and by a write (-1: truncate)
+                {10_000, keep, 20_000, 30_000, -1, 30_000, 0, zero | keep, 25_000, 100, -1, 70_000, 0},
+        };
+        Map<String, String> ours;
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            for (int c = 0; c < cases.length; c++) {
+                long[] k = cases[c];
+                byte[] model = new byte[(int) k[0]];
+                rnd.nextBytes(model);
+                InodeId f = ops.mknod(ops.root(), "z" + c, Stat.S_IFREG | 0644, 0, 0, 0);
+                ops.write(f, 0, ByteBuffer.wrap(model));
+                if (c == 1) ops.sync(); // committed extents, shared with nothing, then zeroed
+                for (int i = 1; i < k.length; i += 3) {
+                    int mode = (int) k[i];
+                    long off = k[i + 1];
+                    long len = k[i + 2];
+                    int size;
+                    if (mode == -1) {
+                        ops.truncate(f, off);
+                        size = (int) off;
+                    } else {
+                        ops.fallocate(f, mode, off, len);
+                        size = (int) ((mode & keep) != 0 ? model.length : Math.max(model.length, off + len));
+                    }
+                    model = Arrays.copyOf(model, size);
+                    if (mode != -1 && (mode & zero) != 0) {
+                        Arrays.fill(model, (int) Math.min(off, size), (int) Math.min(off + len, size), (byte) 0);
+                    }
+                    assertEquals(model.length, ops.stat(f).size(), "size of z" + c + " after step " + i / 3);
+                    byte[] back = new byte[model.length + 10];
+                    assertEquals(model.length, ops.read(f, 0, ByteBuffer.wrap(back)));
+                    assertArrayEquals(model, Arrays.copyOf(back, model.length), "z" + c + " after step " + i / 3);
+                }
+            }
+            ours = TreeListing.ofOperations(ops);
+        }
+        BtrfsCheck.assertCleanWithData(image, "after zeroed ranges " + mkfsOptions);
+        Images.requireRootAndLoop();
+        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
     }
 
     @Test

@@ -81,9 +81,14 @@ class WriteWorkloadTest {
                     } else if (kind == 8 && cur.length > 0) {
                         long off = rnd.nextInt(cur.length);
                         long len = 1 + rnd.nextInt(cur.length - (int) off + 5000);
-                        ops.fallocate(f, FsOperations.FALLOC_FL_PUNCH_HOLE | FsOperations.FALLOC_FL_KEEP_SIZE, off, len);
-                        byte[] next = cur.clone();
-                        Arrays.fill(next, (int) off, (int) Math.min(cur.length, off + len), (byte) 0);
+                        // a punched hole, a zeroed range, a zeroed range that may grow the file
+                        int how = rnd.nextInt(3);
+                        ops.fallocate(f, how == 0 ? FsOperations.FALLOC_FL_PUNCH_HOLE | FsOperations.FALLOC_FL_KEEP_SIZE
+                                : how == 1 ? FsOperations.FALLOC_FL_ZERO_RANGE | FsOperations.FALLOC_FL_KEEP_SIZE
+                                : FsOperations.FALLOC_FL_ZERO_RANGE, off, len);
+                        long size = how == 2 ? Math.max(cur.length, off + len) : cur.length;
+                        byte[] next = Arrays.copyOf(cur, (int) size);
+                        Arrays.fill(next, (int) off, (int) Math.min(next.length, off + len), (byte) 0);
                         model.put(path, next);
                     } else {
                         int to = rnd.nextInt(dirs.size());

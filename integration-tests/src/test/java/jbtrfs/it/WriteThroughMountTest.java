@@ -21,7 +21,10 @@ import jbtrfs.testing.TreeListing;
  * shows exactly what our mount showed. Then the kernel writes, we mount and write again, and the same holds.
  */
 class WriteThroughMountTest {
-    /** A varied workload: copies, a 20,000-entry directory, dense and sparse files, every kind of change. */
+    /**
+     * A varied workload: copies, a 20,000-entry directory, dense and sparse files, every kind of change. Commands
+     * are joined by ";" (under set -e a failure inside an && list would go unnoticed).
+     */
     static final String WORKLOAD = """
             set -e
             cp -a /usr/include/linux tree
@@ -29,17 +32,18 @@ class WriteThroughMountTest {
             dd if=/dev/urandom of=dense bs=1M count=48 status=none
             for off in 3 17 29 40; do dd if=/dev/urandom of=dense bs=4k count=3 seek=$((off * 256 + 1)) conv=notrunc status=none; done
             head -c 100000 /dev/urandom >> dense
-            truncate -s 3G sparse && dd if=/dev/urandom of=sparse bs=64k count=3 seek=20000 conv=notrunc status=none
-            echo small > small && echo more >> small
+            truncate -s 3G sparse; dd if=/dev/urandom of=sparse bs=64k count=3 seek=20000 conv=notrunc status=none
+            echo small > small; echo more >> small
             ls tree | sed -n 1,5p | while read f; do mv "tree/$f" "tree/$f.moved"; done
-            ln small small-link && ln -s ../small tree/symlink && rm -f tree/*.h.moved
+            ln small small-link; ln -s ../small tree/symlink; rm -f tree/*.h.moved
             truncate -s 1000 "$(ls -S tree/*.h | sed -n 1p)"
-            setfattr -n user.color -v blue small && setfacl -m u:1234:r small
-            chmod 4750 small && chown 12:34 dense && touch -d '2001-02-03 04:05:06.789' small-link
-            touch -m -d @1950000000 tree && touch -a -d @1900000000 tree
-            fallocate -l 10M pre && fallocate -k -o 12M -l 1M pre && fallocate -p -o 4096 -l 8192 dense
-            mkfifo fifo && mknod chr c 1 3 && mknod blk b 7 0
-            mkdir -p a/b/c && mv a/b a/moved && rmdir a/moved/c
+            setfattr -n user.color -v blue small; setfacl -m u:1234:r small
+            chmod 4750 small; chown 12:34 dense; touch -d '2001-02-03 04:05:06.789' small-link
+            touch -m -d @1950000000 tree; touch -a -d @1900000000 tree
+            fallocate -l 10M pre; fallocate -n -o 12M -l 1M pre; fallocate -p -o 4096 -l 8192 dense
+            fallocate -z -o 5000 -l 70000 dense; fallocate -z -o 10M -l 3M pre; fallocate -z -n -o 50M -l 1M dense
+            mkfifo fifo; mknod chr c 1 3; mknod blk b 7 0
+            mkdir -p a/b/c; mv a/b a/moved; rmdir a/moved/c
             rm -rf many/entry-1*
             sync
             """;
