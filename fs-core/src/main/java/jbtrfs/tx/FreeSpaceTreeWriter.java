@@ -108,13 +108,26 @@ final class FreeSpaceTreeWriter {
             for (int i = next; i < free.size() && free.get(i)[0] < start + len; i++) {
                 long from = Math.max(start, free.get(i)[0]);
                 long to = Math.min(start + len, free.get(i)[0] + free.get(i)[1]);
-                for (long s = (from - start) / sectorsize; s < (to - start) / sectorsize; s++) {
-                    bits[(int) (s >>> 3)] |= (byte) (1 << (s & 7));
-                }
+                setBits(bits, (from - start) / sectorsize, (to - start) / sectorsize);
             }
             out.put(new Key(start, KeyType.FREE_SPACE_BITMAP, len), bits);
         }
         return out;
+    }
+
+    /** Sets bits [from, to): whole bytes at once, the partial ones at the ends bit by bit. */
+    static void setBits(byte[] bits, long from, long to) {
+        long s = from;
+        while (s < to && (s & 7) != 0) {
+            bits[(int) (s >>> 3)] |= (byte) (1 << (s & 7));
+            s++;
+        }
+        long wholeEnd = to & ~7L;
+        if (s < wholeEnd) {
+            Arrays.fill(bits, (int) (s >>> 3), (int) (wholeEnd >>> 3), (byte) 0xff);
+            s = wholeEnd;
+        }
+        for (; s < to; s++) bits[(int) (s >>> 3)] |= (byte) (1 << (s & 7));
     }
 
     private static boolean sameItems(Map<Key, byte[]> a, Map<Key, byte[]> b) {
