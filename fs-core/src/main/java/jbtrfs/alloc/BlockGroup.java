@@ -1,8 +1,10 @@
 package jbtrfs.alloc;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.NavigableMap;
 import java.util.TreeMap;
 
 import jbtrfs.format.BlockGroupFlags;
@@ -19,12 +21,21 @@ public final class BlockGroup {
     private final TreeMap<Long, Long> free = new TreeMap<>();
     /** Freed in the running transaction: free on disk after the commit, not before. */
     private final TreeMap<Long, Long> pinned = new TreeMap<>();
+    /**
+     * Free after the commit as the free-space tree records it: free, pinned and the superblock stripes (the kernel
+     * keeps those free in the tree and leaves them out when it loads it), merged.
+     */
+    private final TreeMap<Long, Long> freeInTree = new TreeMap<>();
     private long freeBytes;
     private long pinnedBytes;
     /** Bytes set aside for superblock copies: neither free nor used. */
     private long bytesSuper;
     private boolean dirty;
     private boolean isNew;
+    /** Every range whose state after the commit changed in the running transaction lies in [changedFrom, changedTo). */
+    private long changedFrom = Long.MAX_VALUE;
+    private long changedTo = Long.MIN_VALUE;
+    private boolean treeItemsWhole;
 
     BlockGroup(long start, long length, long flags) {
         this.start = start;
@@ -46,15 +57,49 @@ public final class BlockGroup {
     /** Whether the running transaction created it (no items on disk yet). */
     public boolean isNew() { return isNew; }
 
-    void markNew() { isNew = true; dirty = true; }
+    void markNew() {
+        isNew = true;
+        changed(start, length);
+    }
 
     /**
      * Its free-space record is missing or untrusted (a v1 cache, or the free-space tree's items on a rebuild): the
      * next commit writes it again, as for a changed group.
      */
-    public void markForRewrite() { dirty = true; }
+    public void markForRewrite() {
+        changed(start, length);
+        treeItemsWhole = false;
+    }
 
-    void clearDirty() { dirty = false; isNew = false; }
+    void clearDirty() {
+        dirty = false;
+        isNew = false;
+        changedFrom = Long.MAX_VALUE;
+        changedTo = Long.MIN_VALUE;
+    }
+
+    private void changed(long at, long size) {
+        dirty = true;
+        changedFrom = Math.min(changedFrom, at);
+        changedTo = Math.max(changedTo, at + size);
+    }
+
+    /**
+     * {from, to}: the part of the group where {@link #freeInTree()} may differ from what the last commit wrote, or
+     * null when nothing changed.
+     */
+    public long[] changedSpan() { return changedFrom < changedTo ? new long[] {changedFrom, changedTo} : null; }
+
+    /** The free ranges (start -> end) the free-space tree holds once the running transaction commits. */
+    public NavigableMap<Long, Long> freeInTree() { return Collections.unmodifiableNavigableMap(freeInTree); }
+
+    /**
+     * Whether this mount wrote the group's free-space tree items whole: from then on they differ from
+     * {@link #freeInTree()} only inside {@link #changedSpan()}, whatever form they had on disk before.
+     */
+    public boolean treeItemsWhole() { return treeItemsWhole; }
+
+    public void treeItemsWritten() { treeItemsWhole = true; }
 
     public boolean holds(long type) { return (flags & type & BlockGroupFlags.TYPE_MASK) != 0; }
 
@@ -75,7 +120,8 @@ public final class BlockGroup {
             Map.Entry<Long, Long> f = free.floorEntry(p);
             if (f != null && f.getValue() > p) {
                 long to = Math.min(e, f.getValue());
-                take(p, to - p);
+                cut(free, p, to - p);
+                freeBytes -= to - p;
                 bytesSuper += to - p;
                 p = to;
             } else {
@@ -128,29 +174,37 @@ public final class BlockGroup {
 
     /** Marks [at, at+size) used; it must be free. */
     void take(long at, long size) {
-        Map.Entry<Long, Long> e = free.floorEntry(at);
+        cut(free, at, size);
+        cut(freeInTree, at, size);
+        freeBytes -= size;
+        changed(at, size);
+    }
+
+    /** Removes [at, at+size) from one range of {@code map} that holds all of it. */
+    private void cut(TreeMap<Long, Long> map, long at, long size) {
+        Map.Entry<Long, Long> e = map.floorEntry(at);
         if (e == null || e.getValue() < at + size) {
             throw new IllegalStateException("taking " + at + "+" + size + " that is not free in block group " + start);
         }
-        free.remove(e.getKey());
-        if (e.getKey() < at) free.put(e.getKey(), at);
-        if (at + size < e.getValue()) free.put(at + size, e.getValue());
-        freeBytes -= size;
-        dirty = true;
+        map.remove(e.getKey());
+        if (e.getKey() < at) map.put(e.getKey(), at);
+        if (at + size < e.getValue()) map.put(at + size, e.getValue());
     }
 
     /** Returns [at, at+size) to the free ranges at once (it was never committed as used). */
     void release(long at, long size) {
         addRange(free, at, at + size);
+        addRange(freeInTree, at, at + size);
         freeBytes += size;
-        dirty = true;
+        changed(at, size);
     }
 
     /** Frees [at, at+size) when the running transaction commits. */
     void pin(long at, long size) {
         addRange(pinned, at, at + size);
+        addRange(freeInTree, at, at + size);
         pinnedBytes += size;
-        dirty = true;
+        changed(at, size);
     }
 
     /** After a commit: what was pinned is free for allocation. */
@@ -186,6 +240,7 @@ public final class BlockGroup {
     /** Seeds a free range at load time. */
     void addFree(long at, long size) {
         addRange(free, at, at + size);
+        addRange(freeInTree, at, at + size);
         freeBytes += size;
     }
 }
