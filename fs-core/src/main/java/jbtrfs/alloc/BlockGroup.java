@@ -32,9 +32,8 @@ public final class BlockGroup {
     private long bytesSuper;
     private boolean dirty;
     private boolean isNew;
-    /** Every range whose state after the commit changed in the running transaction lies in [changedFrom, changedTo). */
-    private long changedFrom = Long.MAX_VALUE;
-    private long changedTo = Long.MIN_VALUE;
+    /** The ranges whose state after the commit changed in the running transaction (start -> end, merged). */
+    private final TreeMap<Long, Long> changed = new TreeMap<>();
     private boolean treeItemsWhole;
 
     BlockGroup(long start, long length, long flags) {
@@ -74,28 +73,36 @@ public final class BlockGroup {
     void clearDirty() {
         dirty = false;
         isNew = false;
-        changedFrom = Long.MAX_VALUE;
-        changedTo = Long.MIN_VALUE;
+        changed.clear();
     }
 
     private void changed(long at, long size) {
         dirty = true;
-        changedFrom = Math.min(changedFrom, at);
-        changedTo = Math.max(changedTo, at + size);
+        // a range freed or taken again overlaps one already here: fold them into one
+        long s = at;
+        long e = at + size;
+        Map.Entry<Long, Long> before = changed.floorEntry(s);
+        if (before != null && before.getValue() >= s) s = before.getKey();
+        for (Map.Entry<Long, Long> r = changed.ceilingEntry(s); r != null && r.getKey() <= e;
+             r = changed.ceilingEntry(s)) {
+            e = Math.max(e, r.getValue());
+            changed.remove(r.getKey());
+        }
+        changed.put(s, e);
     }
 
     /**
-     * {from, to}: the part of the group where {@link #freeInTree()} may differ from what the last commit wrote, or
-     * null when nothing changed.
+     * The parts of the group (start -> end) where {@link #freeInTree()} may differ from what the last commit wrote;
+     * empty when nothing changed.
      */
-    public long[] changedSpan() { return changedFrom < changedTo ? new long[] {changedFrom, changedTo} : null; }
+    public NavigableMap<Long, Long> changedRanges() { return Collections.unmodifiableNavigableMap(changed); }
 
     /** The free ranges (start -> end) the free-space tree holds once the running transaction commits. */
     public NavigableMap<Long, Long> freeInTree() { return Collections.unmodifiableNavigableMap(freeInTree); }
 
     /**
      * Whether this mount wrote the group's free-space tree items whole: from then on they differ from
-     * {@link #freeInTree()} only inside {@link #changedSpan()}, whatever form they had on disk before.
+     * {@link #freeInTree()} only inside {@link #changedRanges()}, whatever form they had on disk before.
      */
     public boolean treeItemsWhole() { return treeItemsWhole; }
 

@@ -1,12 +1,15 @@
 package jbtrfs.tx;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 
 import jbtrfs.FsException;
 import jbtrfs.alloc.BlockGroup;
+import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
 import jbtrfs.format.FreeSpaceInfo;
@@ -24,6 +27,8 @@ final class FreeSpaceTreeWriter {
     /** Bytes of one bitmap item (BTRFS_FREE_SPACE_BITMAP_SIZE): 2048 sectors. */
     static final int BITMAP_BYTES = 256;
     private static final int ITEM_HEADER = 25;
+    /** Past this many changed ranges in a group, one pass over all its items is cheaper than a seek per range. */
+    private static final int MAX_WINDOWS = 512;
 
     private final Transaction tx;
     private final int sectorsize;
@@ -49,35 +54,45 @@ final class FreeSpaceTreeWriter {
     /**
      * Updates {@code bg}'s items; returns whether anything changed. The first time in a mount, and whenever the
      * group switches between extents and bitmaps or is rebuilt, every item of the group is rewritten; after that
-     * only the items that can cover the group's changed span are read and compared (as the kernel edits the tree
-     * per allocation and free), so a commit costs the same on a fragmented group as on an empty one.
+     * only the items that can cover the ranges its allocations and frees touched are read and compared (as the
+     * kernel edits the tree per allocation and free), so a commit costs the same on a fragmented group as on an
+     * empty one.
      */
     boolean update(BlockGroup bg) throws FsException {
-        long[] span = bg.changedSpan();
-        if (span == null) return false;
+        NavigableMap<Long, Long> changed = bg.changedRanges();
+        if (changed.isEmpty()) return false;
         NavigableMap<Long, Long> free = bg.freeInTree();
         TreeRoot root = tx.root(ObjectIds.FREE_SPACE_TREE);
+        BTree tree = tx.tree(ObjectIds.FREE_SPACE_TREE);
         Key infoKey = new Key(bg.start(), KeyType.FREE_SPACE_INFO, bg.length());
-        Cursor ic = tx.tree(ObjectIds.FREE_SPACE_TREE).find(infoKey);
+        Cursor ic = tree.find(infoKey);
         FreeSpaceInfo info = ic == null ? null : FreeSpaceInfo.read(ic.buffer(), ic.dataOffset());
         boolean rebuild = tx.rebuildsFreeSpaceTree() && rebuilt.add(bg.start());
         long[] t = thresholds(bg.length());
         boolean wasBitmaps = info != null && info.usingBitmaps();
         boolean bitmaps = wasBitmaps ? free.size() >= t[1] : free.size() > t[0];
-        long[] window = {bg.start(), bg.end()};
-        if (!rebuild && info != null && bitmaps == wasBitmaps && bg.treeItemsWhole()) {
-            window = bitmaps ? bitmapWindow(bg, span) : extentWindow(free, span);
+        List<long[]> windows;
+        if (!rebuild && info != null && bitmaps == wasBitmaps && bg.treeItemsWhole()
+                && changed.size() <= MAX_WINDOWS) {
+            windows = bitmaps ? bitmapWindows(bg, changed) : extentWindows(free, changed);
+        } else {
+            windows = List.of(new long[] {bg.start(), bg.end()});
         }
         Map<Key, byte[]> have = new LinkedHashMap<>();
-        Cursor c = tx.tree(ObjectIds.FREE_SPACE_TREE).seek(new Key(window[0], 0, 0));
-        while (c.valid() && Long.compareUnsigned(c.key().objectid(), window[1]) < 0) {
-            Key k = c.key();
-            if (k.type() == KeyType.FREE_SPACE_EXTENT || k.type() == KeyType.FREE_SPACE_BITMAP) {
-                byte[] d = new byte[c.dataSize()];
-                c.buffer().get(c.dataOffset(), d);
-                have.put(k, d);
+        Map<Key, byte[]> want = new LinkedHashMap<>();
+        for (long[] w : windows) {
+            Cursor c = tree.seek(new Key(w[0], 0, 0));
+            while (c.valid() && Long.compareUnsigned(c.key().objectid(), w[1]) < 0) {
+                Key k = c.key();
+                if (k.type() == KeyType.FREE_SPACE_EXTENT || k.type() == KeyType.FREE_SPACE_BITMAP) {
+                    byte[] d = new byte[c.dataSize()];
+                    c.buffer().get(c.dataOffset(), d);
+                    have.put(k, d);
+                }
+                c.next();
             }
-            c.next();
+            if (bitmaps) bitmapItems(bg, free, w, want);
+            else extentItems(free, w, want);
         }
         if (rebuild) {
             // clear_cache: distrust what the tree holds, delete the group's items and write them anew
@@ -86,7 +101,6 @@ final class FreeSpaceTreeWriter {
             have.clear();
             info = null;
         }
-        Map<Key, byte[]> want = bitmaps ? bitmapItems(bg, free, window) : extentItems(free, window);
         FreeSpaceInfo wantInfo = new FreeSpaceInfo(free.size(), bitmaps ? FreeSpaceInfo.FLAG_USING_BITMAPS : 0);
         bg.treeItemsWritten();
         if (wantInfo.equals(info) && sameItems(have, want)) return false;
@@ -102,44 +116,71 @@ final class FreeSpaceTreeWriter {
     }
 
     /**
-     * The addresses whose extent items may differ: the span widened to the free ranges touching its ends. A free
-     * range that held or touched an end before the change keeps its part outside the span, so it started (ends)
-     * where the range touching that end now starts (ends).
+     * The address ranges whose extent items may differ: each changed range widened until no free range crosses or
+     * touches a window's ends, overlapping or touching windows merged. An item that held or touched a changed range
+     * keeps its part outside every changed range free, so it starts and ends inside the window that the free range
+     * now holding that part widened: outside the windows, the items and the free ranges agree.
      */
-    static long[] extentWindow(NavigableMap<Long, Long> free, long[] span) {
-        long from = span[0];
-        long to = span[1];
-        Map.Entry<Long, Long> f = free.floorEntry(from);
-        if (f != null && f.getValue() >= from) from = f.getKey();
-        Map.Entry<Long, Long> t = free.floorEntry(to);
-        if (t != null && t.getValue() >= to) to = t.getValue();
-        return new long[] {from, to};
+    static List<long[]> extentWindows(NavigableMap<Long, Long> free, NavigableMap<Long, Long> changed) {
+        List<long[]> windows = new ArrayList<>();
+        for (Map.Entry<Long, Long> r : changed.entrySet()) windows.add(new long[] {r.getKey(), r.getValue()});
+        boolean widened = true;
+        while (widened) {
+            widened = false;
+            for (long[] w : windows) {
+                Map.Entry<Long, Long> f = free.floorEntry(w[0]);
+                if (f != null && f.getKey() < w[0] && f.getValue() >= w[0]) {
+                    w[0] = f.getKey();
+                    widened = true;
+                }
+                Map.Entry<Long, Long> g = free.floorEntry(w[1]);
+                if (g != null && g.getValue() > w[1]) {
+                    w[1] = g.getValue();
+                    widened = true;
+                }
+            }
+            windows = merged(windows);
+        }
+        return windows;
     }
 
-    /** The bitmap items' ranges that hold the span. */
-    private long[] bitmapWindow(BlockGroup bg, long[] span) {
-        long range = (long) sectorsize * BITMAP_BYTES * 8;
-        long from = bg.start() + (span[0] - bg.start()) / range * range;
-        long to = Math.min(bg.end(), bg.start() + (span[1] - bg.start() + range - 1) / range * range);
-        return new long[] {from, to};
-    }
-
-    /** The extent items of the free ranges that start in the window. */
-    private static Map<Key, byte[]> extentItems(NavigableMap<Long, Long> free, long[] window) {
-        Map<Key, byte[]> out = new LinkedHashMap<>();
-        for (Map.Entry<Long, Long> r : free.subMap(window[0], true, window[1], false).entrySet()) {
-            out.put(new Key(r.getKey(), KeyType.FREE_SPACE_EXTENT, r.getValue() - r.getKey()), new byte[0]);
+    /** Sorted by start, overlapping or touching windows as one. */
+    private static List<long[]> merged(List<long[]> windows) {
+        windows.sort((a, b) -> Long.compare(a[0], b[0]));
+        List<long[]> out = new ArrayList<>();
+        for (long[] w : windows) {
+            long[] last = out.isEmpty() ? null : out.get(out.size() - 1);
+            if (last != null && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
+            else out.add(w);
         }
         return out;
     }
 
-    /**
-     * The bitmap items of the window, one per 2048 sectors of the group; bit i (little-endian order) set when
-     * sector i is free.
-     */
-    private Map<Key, byte[]> bitmapItems(BlockGroup bg, NavigableMap<Long, Long> free, long[] window) {
+    /** The bitmap items' ranges that hold the changed ranges, merged. */
+    private List<long[]> bitmapWindows(BlockGroup bg, NavigableMap<Long, Long> changed) {
         long range = (long) sectorsize * BITMAP_BYTES * 8;
-        Map<Key, byte[]> out = new LinkedHashMap<>();
+        List<long[]> windows = new ArrayList<>();
+        for (Map.Entry<Long, Long> r : changed.entrySet()) {
+            long from = bg.start() + (r.getKey() - bg.start()) / range * range;
+            long to = Math.min(bg.end(), bg.start() + (r.getValue() - bg.start() + range - 1) / range * range);
+            windows.add(new long[] {from, to});
+        }
+        return merged(windows);
+    }
+
+    /** Adds the extent items of the free ranges that start in the window to {@code out}. */
+    private static void extentItems(NavigableMap<Long, Long> free, long[] window, Map<Key, byte[]> out) {
+        for (Map.Entry<Long, Long> r : free.subMap(window[0], true, window[1], false).entrySet()) {
+            out.put(new Key(r.getKey(), KeyType.FREE_SPACE_EXTENT, r.getValue() - r.getKey()), new byte[0]);
+        }
+    }
+
+    /**
+     * Adds the bitmap items of the window to {@code out}, one per 2048 sectors of the group; bit i (little-endian
+     * order) set when sector i is free.
+     */
+    private void bitmapItems(BlockGroup bg, NavigableMap<Long, Long> free, long[] window, Map<Key, byte[]> out) {
+        long range = (long) sectorsize * BITMAP_BYTES * 8;
         for (long start = window[0]; start < window[1]; start += range) {
             long end = Math.min(start + range, bg.end());
             byte[] bits = new byte[(int) (((end - start) / sectorsize + 7) / 8)];
@@ -151,7 +192,6 @@ final class FreeSpaceTreeWriter {
             }
             out.put(new Key(start, KeyType.FREE_SPACE_BITMAP, end - start), bits);
         }
-        return out;
     }
 
     /** Sets bits [from, to): whole bytes at once, the partial ones at the ends bit by bit. */

@@ -4,40 +4,52 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 
 import org.junit.jupiter.api.Test;
 
 /**
- * A commit rewrites free-space extent items only inside a window around the span its changes touched: outside it,
- * the free ranges before and after the changes must be the same items, or the tree would keep stale ones.
+ * A commit rewrites free-space extent items only inside windows around the ranges its changes touched: outside
+ * them, the items the tree holds (the free ranges before) must be the free ranges after, or the tree would keep
+ * stale items or miss new ones.
  */
 class FreeSpaceWindowTest {
-    private static final int SECTORS = 512;
+    private static final int SECTORS = 600;
 
     @Test
-    void outsideTheWindow_theFreeRangesBeforeAndAfterAreTheSame() {
+    void outsideTheWindows_theFreeRangesBeforeAndAfterAreTheSame() {
         Random rnd = new Random(5);
         for (int round = 0; round < 20_000; round++) {
             boolean[] before = new boolean[SECTORS];
-            for (int i = 0; i < SECTORS; i++) before[i] = rnd.nextInt(3) == 0;
+            int density = 2 + rnd.nextInt(3);
+            for (int i = 0; i < SECTORS; i++) before[i] = rnd.nextInt(density) == 0;
             boolean[] after = before.clone();
-            // a transaction's allocations and frees, all inside the span it tracks
-            int from = SECTORS;
-            int to = 0;
-            for (int n = rnd.nextInt(4); n >= 0; n--) {
+            // a transaction's allocations and frees, each range recorded as changed
+            TreeMap<Long, Long> changed = new TreeMap<>();
+            for (int n = rnd.nextInt(6); n >= 0; n--) {
                 int at = rnd.nextInt(SECTORS);
-                int len = 1 + rnd.nextInt(Math.min(24, SECTORS - at));
+                int len = 1 + rnd.nextInt(Math.min(30, SECTORS - at));
                 boolean free = rnd.nextBoolean();
                 for (int i = at; i < at + len; i++) after[i] = free;
-                from = Math.min(from, at);
-                to = Math.max(to, at + len);
+                addMerged(changed, at, at + len);
             }
+            TreeMap<Long, Long> old = ranges(before);
             TreeMap<Long, Long> now = ranges(after);
-            long[] w = FreeSpaceTreeWriter.extentWindow(now, new long[] {from, to});
-            assertEquals(outside(ranges(before), w), outside(now, w), "round " + round);
+            List<long[]> windows = FreeSpaceTreeWriter.extentWindows(now, changed);
+            assertEquals(outside(old, windows), outside(now, windows), "round " + round);
         }
+    }
+
+    private static void addMerged(TreeMap<Long, Long> map, long s, long e) {
+        Map.Entry<Long, Long> before = map.floorEntry(s);
+        if (before != null && before.getValue() >= s) s = before.getKey();
+        for (Map.Entry<Long, Long> r = map.ceilingEntry(s); r != null && r.getKey() <= e; r = map.ceilingEntry(s)) {
+            e = Math.max(e, r.getValue());
+            map.remove(r.getKey());
+        }
+        map.put(s, e);
     }
 
     private static TreeMap<Long, Long> ranges(boolean[] free) {
@@ -55,11 +67,12 @@ class FreeSpaceWindowTest {
         return out;
     }
 
-    /** The ranges, as "start..end", that start outside [w0, w1). */
-    private static List<String> outside(TreeMap<Long, Long> ranges, long[] w) {
+    /** The ranges, as "start..end", that start outside every window. */
+    private static List<String> outside(TreeMap<Long, Long> ranges, List<long[]> windows) {
         List<String> out = new ArrayList<>();
         ranges.forEach((s, e) -> {
-            if (s < w[0] || s >= w[1]) out.add(s + ".." + e);
+            for (long[] w : windows) if (s >= w[0] && s < w[1]) return;
+            out.add(s + ".." + e);
         });
         return out;
     }
