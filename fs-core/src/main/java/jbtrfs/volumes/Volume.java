@@ -110,6 +110,11 @@ public final class Volume {
         if (writeBehind != null) writeBehind.drain();
     }
 
+    /** The logical address where the chunk holding {@code logical} ends. */
+    public long chunkEnd(long logical) throws FsException {
+        return chunkAt(logical, 0).end();
+    }
+
     /** Adds a chunk made by the running transaction to the map. */
     public synchronized void addChunk(long logical, jbtrfs.format.ChunkItem item) {
         ChunkMap next = new ChunkMap();
