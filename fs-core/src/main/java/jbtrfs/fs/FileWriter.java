@@ -467,19 +467,20 @@ final class FileWriter {
         List<List<long[]>> space = new ArrayList<>();
         try {
             for (long[] g : gaps) space.add(allocateData(g[1] - g[0]));
-        } catch (NoSpaceException x) {
+            // the partial sectors' zeros: a write that runs out of space here gives the allocations back
+            if (zero) {
+                long headEnd = Math.min(Math.min(Math.max(s, offset), end), size);
+                if (offset < headEnd) write(file, offset, ByteBuffer.wrap(new byte[(int) (headEnd - offset)]));
+                long tailStart = Math.max(Math.max(e, s), offset);
+                if (tailStart < end && end < size) {
+                    write(file, tailStart, ByteBuffer.wrap(new byte[(int) (end - tailStart)]));
+                }
+            }
+            zeroTailOfLastSector(file, w.load(file), zero ? Math.max(s, offset) : offset);
+        } catch (FsException | RuntimeException x) {
             for (List<long[]> ps : space) for (long[] p : ps) w.manager().blockGroups().release(p[0], p[1]);
             throw x;
         }
-        if (zero) {
-            long headEnd = Math.min(Math.min(Math.max(s, offset), end), size);
-            if (offset < headEnd) write(file, offset, ByteBuffer.wrap(new byte[(int) (headEnd - offset)]));
-            long tailStart = Math.max(Math.max(e, s), offset);
-            if (tailStart < end && end < size) {
-                write(file, tailStart, ByteBuffer.wrap(new byte[(int) (end - tailStart)]));
-            }
-        }
-        zeroTailOfLastSector(file, w.load(file), zero ? Math.max(s, offset) : offset);
         w.reserveMetadata(5 + 4 * gaps.size());
         long added = 0;
         long removed = 0;
