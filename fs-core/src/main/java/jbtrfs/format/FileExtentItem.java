@@ -52,9 +52,15 @@ public record FileExtentItem(long generation, long ramBytes, int compression, in
     /** A regular or prealloc extent's 53 bytes, uncompressed. */
     public static byte[] encodeRegular(long generation, int type, long diskBytenr, long diskNumBytes, long offset,
                                        long numBytes, long ramBytes) {
+        return encode(generation, type, 0, diskBytenr, diskNumBytes, offset, numBytes, ramBytes);
+    }
+
+    /** A regular or prealloc extent's 53 bytes with its {@code compression} byte. */
+    public static byte[] encode(long generation, int type, int compression, long diskBytenr, long diskNumBytes,
+                                long offset, long numBytes, long ramBytes) {
         ByteBuffer b = ByteBuffer.allocate(SIZE_REGULAR).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        b.putLong(0, generation).putLong(8, ramBytes).put(20, (byte) type).putLong(21, diskBytenr)
-                .putLong(29, diskNumBytes).putLong(37, offset).putLong(45, numBytes);
+        b.putLong(0, generation).putLong(8, ramBytes).put(16, (byte) compression).put(20, (byte) type)
+                .putLong(21, diskBytenr).putLong(29, diskNumBytes).putLong(37, offset).putLong(45, numBytes);
         return b.array();
     }
 

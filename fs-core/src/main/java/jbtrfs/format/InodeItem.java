@@ -25,6 +25,8 @@ public record InodeItem(long generation, long transid, long size, long nbytes, l
     public static final long FLAG_READONLY = 1L << 2;
     public static final long FLAG_NOCOMPRESS = 1L << 3;
     public static final long FLAG_PREALLOC = 1L << 4;
+    /** chattr +c: compress this file's writes even without a compress mount option. */
+    public static final long FLAG_COMPRESS = 1L << 11;
 
     /** Reads an inode item at {@code offset}. */
     public static InodeItem read(ByteBuffer b, int offset) {

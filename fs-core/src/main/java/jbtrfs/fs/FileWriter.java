@@ -3,6 +3,7 @@ package jbtrfs.fs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import jbtrfs.FileTooBigException;
@@ -11,10 +12,14 @@ import jbtrfs.InvalidArgumentException;
 import jbtrfs.IsDirectoryException;
 import jbtrfs.NoSpaceException;
 import jbtrfs.alloc.BlockGroups;
+import jbtrfs.compress.CompressionType;
+import jbtrfs.compress.Compressor;
+import jbtrfs.compress.Decompressor;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
 import jbtrfs.format.BlockGroupFlags;
+import jbtrfs.format.Features;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
@@ -39,14 +44,18 @@ final class FileWriter {
     private final Volume volume;
     private final ChecksumType csumType;
     private final boolean noHoles;
+    /** The compress mount option, or null. */
+    private final MountOptions.Compression compression;
     private final int ss;
 
-    FileWriter(InodeWriter w, FileData reader, Volume volume, ChecksumType csumType, boolean noHoles) {
+    FileWriter(InodeWriter w, FileData reader, Volume volume, ChecksumType csumType, boolean noHoles,
+               MountOptions.Compression compression) {
         this.w = w;
         this.reader = reader;
         this.volume = volume;
         this.csumType = csumType;
         this.noHoles = noHoles;
+        this.compression = compression;
         this.ss = w.sectorsize();
     }
 
@@ -135,14 +144,26 @@ final class FileWriter {
             }
             System.arraycopy(data, 0, buf, (int) (offset - aStart), data.length);
         }
-        if (!inline && growSize && extendLastExtent(file, inode, aStart, buf, end)) return;
+        MountOptions.Compression compress = compressionFor(inode, buf.length);
+        if (compress == null && !inline && growSize && extendLastExtent(file, inode, aStart, buf, end)) return;
         if (!inline && writeIntoPrealloc(file, aStart, buf, end, growSize)) return;
-        List<long[]> pieces = allocateData(buf.length);
-        w.reserveMetadata(6 + 3 * pieces.size());
+        List<NewExtent> planned = compress == null ? null : compressed(buf, compress);
+        if (planned != null && planned.isEmpty()) {
+            // as the kernel: a file whose data did not compress is not tried again (compress-force still does)
+            if (!compress.force()) w.save(file, inode.withFlags(inode.flags() | InodeItem.FLAG_NOCOMPRESS));
+            planned = null;
+        }
+        if (planned == null) planned = uncompressed(buf);
         try {
-            writeData(pieces, buf);
-        } catch (IOException e) {
-            for (long[] p : pieces) w.manager().blockGroups().release(p[0], p[1]);
+            w.reserveMetadata(6 + 3 * planned.size());
+            for (NewExtent x : planned) {
+                // a piece never crosses chunks: allocation gives each one inside one block group
+                volume.writeBehind(x.bytenr, ByteBuffer.wrap(x.disk, x.diskOffset, (int) x.diskBytes).slice());
+            }
+        } catch (IOException | RuntimeException e) {
+            for (NewExtent x : planned) w.manager().blockGroups().release(x.bytenr, x.diskBytes);
+            if (e instanceof FsException fe) throw fe;
+            if (e instanceof RuntimeException re) throw re;
             throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
         }
         long removed = dropExtents(file, aStart, aEnd);
@@ -150,17 +171,89 @@ final class FileWriter {
         long at = aStart;
         long transid = w.transid();
         boolean sums = (inode.flags() & InodeItem.FLAG_NODATASUM) == 0;
-        int pos = 0;
-        for (long[] p : pieces) {
-            insertExtent(file, at, p[0], p[1], FileExtentItem.TYPE_REG, transid);
-            if (sums) w.manager().csums().insert(w.tx(), p[0], checksums(buf, pos, (int) p[1]));
-            at += p[1];
-            pos += (int) p[1];
+        for (NewExtent x : planned) {
+            insertExtent(file, at, x, transid);
+            if (sums) w.manager().csums().insert(w.tx(), x.bytenr, checksums(x.disk, x.diskOffset, (int) x.diskBytes));
+            at += x.numBytes;
         }
         InodeItem i = w.load(file);
         Timespec now = InodeWriter.now();
         w.save(file, i.withSize(growSize ? Math.max(i.size(), end) : i.size())
                 .withNbytes(i.nbytes() - removed + buf.length).withTimes(i.atime(), now, now));
+    }
+
+    /**
+     * A new extent of a write: {@code numBytes} of the file stored as {@code disk[diskOffset, +diskBytes)} at
+     * {@code bytenr}, compressed or not.
+     */
+    private record NewExtent(long bytenr, long diskBytes, long numBytes, CompressionType compression, byte[] disk,
+                             int diskOffset) {
+    }
+
+    /** Extents for the whole sectors {@code buf}, uncompressed: as few as the free space allows. */
+    private List<NewExtent> uncompressed(byte[] buf) throws FsException {
+        List<NewExtent> out = new ArrayList<>();
+        int pos = 0;
+        for (long[] p : allocateData(buf.length)) {
+            out.add(new NewExtent(p[0], p[1], p[1], CompressionType.NONE, buf, pos));
+            pos += (int) p[1];
+        }
+        return out;
+    }
+
+    /**
+     * How this write is compressed, or null (≈ inode_need_compress): never for nodatasum or nodatacow files or
+     * for one sector (it cannot save space); compress-force always; else not for files marked NOCOMPRESS, and only
+     * with a compress option or the file's +c flag (zlib then, unless the option names another).
+     */
+    private MountOptions.Compression compressionFor(InodeItem inode, int length) {
+        long flags = inode.flags();
+        if (length <= ss || (flags & (InodeItem.FLAG_NODATASUM | InodeItem.FLAG_NODATACOW)) != 0) return null;
+        if (compression != null && compression.force()) return compression;
+        if ((flags & InodeItem.FLAG_NOCOMPRESS) != 0) return null;
+        if (compression != null) return compression;
+        return (flags & InodeItem.FLAG_COMPRESS) != 0
+                ? new MountOptions.Compression(CompressionType.ZLIB, Compressor.DEFAULT_LEVEL, false) : null;
+    }
+
+    /**
+     * Each 128 KiB of {@code buf} compressed into its own extent, as the kernel's compressed extents hold at most
+     * that; a piece that does not save a sector stays uncompressed. Empty when no piece compressed; null when no
+     * single run of free space takes a compressed piece (then the write goes uncompressed, as the kernel falls
+     * back).
+     */
+    private List<NewExtent> compressed(byte[] buf, MountOptions.Compression c) throws FsException {
+        List<NewExtent> out = new ArrayList<>();
+        boolean any = false;
+        BlockGroups groups = w.manager().blockGroups();
+        try {
+            for (int pos = 0; pos < buf.length; pos += Decompressor.MAX_UNCOMPRESSED) {
+                int len = Math.min(Decompressor.MAX_UNCOMPRESSED, buf.length - pos);
+                byte[] z = len > ss ? Compressor.compress(c.type(), c.level(), buf, pos, len, ss) : null;
+                long diskBytes = z == null ? len : (z.length + ss - 1) / ss * ss;
+                if (z == null || diskBytes + ss > len) {
+                    int piece = pos;
+                    for (long[] p : allocateData(len)) {
+                        out.add(new NewExtent(p[0], p[1], p[1], CompressionType.NONE, buf, piece));
+                        piece += (int) p[1];
+                    }
+                    continue;
+                }
+                long at = groups.allocate(BlockGroupFlags.DATA, diskBytes, ss);
+                out.add(new NewExtent(at, diskBytes, len, c.type(), Arrays.copyOf(z, (int) diskBytes), 0));
+                any = true;
+            }
+        } catch (NoSpaceException e) {
+            for (NewExtent x : out) groups.release(x.bytenr, x.diskBytes);
+            return null;
+        }
+        if (!any) {
+            for (NewExtent x : out) groups.release(x.bytenr, x.diskBytes);
+            return List.of();
+        }
+        if (c.type() == CompressionType.LZO) w.manager().requireIncompat(Features.INCOMPAT_COMPRESS_LZO);
+        if (c.type() == CompressionType.ZSTD) w.manager().requireIncompat(Features.INCOMPAT_COMPRESS_ZSTD);
+        return out;
     }
 
     /**
@@ -330,11 +423,22 @@ final class FileWriter {
 
     private void insertExtent(InodeId file, long fileOffset, long bytenr, long length, int type, long transid)
             throws FsException {
+        insertExtent(file, fileOffset, type, bytenr, length, length, CompressionType.NONE, transid);
+    }
+
+    private void insertExtent(InodeId file, long fileOffset, NewExtent x, long transid) throws FsException {
+        insertExtent(file, fileOffset, FileExtentItem.TYPE_REG, x.bytenr, x.diskBytes, x.numBytes, x.compression,
+                transid);
+    }
+
+    /** A new extent's file extent item and its one reference; ram_bytes is the file bytes it holds. */
+    private void insertExtent(InodeId file, long fileOffset, int type, long bytenr, long diskBytes, long numBytes,
+                              CompressionType compression, long transid) throws FsException {
         w.tx().editor().insert(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, fileOffset),
-                FileExtentItem.encodeRegular(transid, type, bytenr, length, 0, length, length));
+                FileExtentItem.encode(transid, type, compression.code(), bytenr, diskBytes, 0, numBytes, numBytes));
         DataRefs refs = w.tx().dataRefs();
-        refs.created(bytenr, length);
-        refs.change(bytenr, length, new DataRefs.Ref(file.root(), file.objectid(), fileOffset), 1);
+        refs.created(bytenr, diskBytes);
+        refs.change(bytenr, diskBytes, new DataRefs.Ref(file.root(), file.objectid(), fileOffset), 1);
     }
 
     /**

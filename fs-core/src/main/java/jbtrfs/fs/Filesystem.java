@@ -158,7 +158,8 @@ public final class Filesystem implements Closeable {
             });
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
                     (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0,
-                    (sb.incompatFlags() & Features.INCOMPAT_EXTENDED_IREF) != 0, options.commitSeconds());
+                    (sb.incompatFlags() & Features.INCOMPAT_EXTENDED_IREF) != 0, options.commitSeconds(),
+                    options.compression());
             served = writable;
         }
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",

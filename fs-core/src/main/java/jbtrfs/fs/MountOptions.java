@@ -15,16 +15,32 @@ import jbtrfs.device.Backend;
  * @param clearCache    the kernel's clear_cache: distrust every v1 space cache and write new ones
  * @param serialWriteout write the v1 space caches one block group at a time (submit, wait, next), for comparison
  *                       with the default two-stage writeout (-o writeout=serial)
+ * @param compression   the kernel's compress= / compress-force=: how writes are compressed; null: not at all (but
+ *                      for files flagged +c, which get zlib as on the kernel)
  */
 public record MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend, int commitSeconds,
-                           SpaceCache spaceCache, boolean clearCache, boolean serialWriteout) {
+                           SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
+                           Compression compression) {
     public static final int DEFAULT_COMMIT_SECONDS = 30;
 
     /** How free space is kept on disk. */
     public enum SpaceCache { V1, V2, NONE }
 
+    /**
+     * A compress mount option: the algorithm, its level (zlib 1-9; zstd's is parsed and checked but writes use
+     * level 3, the only one our compressor has; lzo has none), and whether compress-force tries every write, even
+     * of files whose earlier writes did not compress.
+     */
+    public record Compression(jbtrfs.compress.CompressionType type, int level, boolean force) {
+        public Compression {
+            if (type == null || type == jbtrfs.compress.CompressionType.NONE) {
+                throw new IllegalArgumentException("no compression type");
+            }
+        }
+    }
+
     public MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend) {
-        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false);
+        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null);
     }
 
     public MountOptions(boolean readOnly) {
@@ -37,30 +53,36 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
 
     public MountOptions withCommitSeconds(int seconds) {
         return new MountOptions(readOnly, subvol, subvolid, deviceBackend, seconds, spaceCache, clearCache,
-                serialWriteout);
+                serialWriteout, compression);
     }
 
     public MountOptions withSubvol(String path) {
         return new MountOptions(readOnly, path, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serialWriteout);
+                serialWriteout, compression);
     }
 
     public MountOptions withSubvolid(long id) {
         return new MountOptions(readOnly, subvol, id, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serialWriteout);
+                serialWriteout, compression);
     }
 
     public MountOptions withDeviceBackend(Backend b) {
-        return new MountOptions(readOnly, subvol, subvolid, b, commitSeconds, spaceCache, clearCache, serialWriteout);
+        return new MountOptions(readOnly, subvol, subvolid, b, commitSeconds, spaceCache, clearCache, serialWriteout,
+                compression);
     }
 
     public MountOptions withSpaceCache(SpaceCache mode, boolean clear) {
         return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, mode, clear,
-                serialWriteout);
+                serialWriteout, compression);
     }
 
     public MountOptions withSerialWriteout(boolean serial) {
         return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serial);
+                serial, compression);
+    }
+
+    public MountOptions withCompression(Compression c) {
+        return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
+                serialWriteout, c);
     }
 }

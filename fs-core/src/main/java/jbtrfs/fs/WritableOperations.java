@@ -44,12 +44,13 @@ final class WritableOperations implements FsOperations {
     private final ScheduledExecutorService timer;
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
-                       jbtrfs.volumes.Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds) {
+                       jbtrfs.volumes.Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
+                       MountOptions.Compression compression) {
         this.reads = reads;
         this.txm = txm;
         this.subvolumes = subvolumes;
         this.inodes = new InodeWriter(txm, subvolumes);
-        this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles);
+        this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.names = new NamespaceWriter(inodes, files, extendedRefs);
         this.xattrs = new XattrWriter(inodes);
         subvolumes.setLiveTrees(id -> {

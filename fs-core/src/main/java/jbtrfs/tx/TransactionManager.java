@@ -52,6 +52,8 @@ public final class TransactionManager {
     private final CsumItems csums;
     private final SuperWriter writer;
     private final boolean skinny;
+    /** Incompat bits the next superblock gains (set from FUSE threads, read by the commit). */
+    private final java.util.concurrent.atomic.AtomicLong addedIncompat = new java.util.concurrent.atomic.AtomicLong();
     private final boolean blockGroupTree;
     private boolean freeSpaceTree;
     /** Whether commits keep the v1 space cache (space_cache=v1), and write it one group at a time. */
@@ -168,6 +170,12 @@ public final class TransactionManager {
     public CsumItems csums() { return csums; }
 
     public BlockGroups blockGroups() { return groups; }
+
+    /**
+     * Sets incompat feature bits in the superblock from the next commit on (the kernel sets COMPRESS_LZO and
+     * COMPRESS_ZSTD once it may write such extents).
+     */
+    public void requireIncompat(long bits) { addedIncompat.getAndAccumulate(bits, (a, b) -> a | b); }
 
     /** The generation of the last commit. */
     public long generation() { return superBlock.getLong(SuperBlock.OFFSET_GENERATION); }
@@ -372,6 +380,8 @@ public final class TransactionManager {
             sb.putLong(SuperBlock.OFFSET_COMPAT_RO_FLAGS, sb.getLong(SuperBlock.OFFSET_COMPAT_RO_FLAGS)
                     | Features.COMPAT_RO_FREE_SPACE_TREE | Features.COMPAT_RO_FREE_SPACE_TREE_VALID);
         }
+        sb.putLong(SuperBlock.OFFSET_INCOMPAT_FLAGS, sb.getLong(SuperBlock.OFFSET_INCOMPAT_FLAGS)
+                | addedIncompat.get());
         sb.putLong(SuperBlock.OFFSET_DEV_ITEM + DevItem.OFFSET_BYTES_USED, chunks.devBytesUsed());
         if (sb.getLong(SuperBlock.OFFSET_UUID_TREE_GENERATION) == oldGen) {
             sb.putLong(SuperBlock.OFFSET_UUID_TREE_GENERATION, tx.transid());

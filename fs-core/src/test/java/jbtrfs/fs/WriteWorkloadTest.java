@@ -29,16 +29,25 @@ class WriteWorkloadTest {
     @TempDir
     Path dir;
 
+    /** mkfs options, then after " | " a compression type to mount with (suffix -force for compress-force). */
     @ParameterizedTest(name = "mkfs {0}")
     @ValueSource(strings = {"", "--csum xxhash", "--csum sha256", "--csum blake2", "-n 4096", "-n 65536", "-M",
-            "-O ^no-holes", "-O ^skinny-metadata"})
-    void randomWorkload_checkClean_kernelAgrees(String mkfsOptions) throws Exception {
+            "-O ^no-holes", "-O ^skinny-metadata", "-n 4096 | zstd", "-O ^no-holes | zlib-force", "-M | lzo"})
+    void randomWorkload_checkClean_kernelAgrees(String variant) throws Exception {
+        String mkfsOptions = variant.split(" ?\\| ")[0];
         String[] opts = mkfsOptions.isEmpty() ? new String[0] : mkfsOptions.split(" ");
         Path image = Images.mkfs(dir, null, 512, opts);
         Map<String, byte[]> model = new TreeMap<>();
         Map<String, String> listing;
-        Random rnd = new Random(mkfsOptions.hashCode());
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+        Random rnd = new Random(variant.hashCode());
+        MountOptions.Compression compress = null;
+        if (variant.contains("| ")) {
+            String c = variant.substring(variant.indexOf("| ") + 2);
+            compress = new MountOptions.Compression(jbtrfs.compress.CompressionType.valueOf(
+                    c.replace("-force", "").toUpperCase()), 3, c.endsWith("-force"));
+        }
+        try (Filesystem fs = Filesystem.open(image,
+                MountOptions.readWriteDefaults().withCommitSeconds(0).withCompression(compress))) {
             FsOperations ops = fs.operations();
             InodeId root = ops.root();
             List<InodeId> dirs = new ArrayList<>(List.of(root));
@@ -66,7 +75,9 @@ class WriteWorkloadTest {
                         int len = rnd.nextInt(4) == 0 ? rnd.nextInt(600_000) : rnd.nextInt(9000);
                         long off = rnd.nextInt(3) == 0 ? cur.length : rnd.nextInt(Math.max(1, cur.length + 20000));
                         byte[] data = new byte[len];
-                        rnd.nextBytes(data);
+                        // compressible or not: under a compress option both kinds of extent meet in one file
+                        if (rnd.nextBoolean()) data = CompressedWriteTest.text(rnd, len);
+                        else rnd.nextBytes(data);
                         ops.write(f, off, ByteBuffer.wrap(data));
                         byte[] next = Arrays.copyOf(cur, (int) Math.max(cur.length, off + len));
                         System.arraycopy(data, 0, next, (int) off, len);
@@ -110,7 +121,14 @@ class WriteWorkloadTest {
             }
             listing = TreeListing.ofOperations(ops);
         }
-        System.out.println("workload " + mkfsOptions + ": " + model.size() + " files, " + model.values().stream().mapToLong(b -> b.length).sum() + " bytes");
+        if (compress != null) {
+            // compress-force finds something to compress; without force files that met random bytes stop trying
+            long n = CompressedWriteTest.extentCompression(image).values().stream().flatMap(List::stream)
+                    .filter(c -> c != 0).count();
+            System.out.println("workload " + variant + ": " + n + " compressed extent items");
+            org.junit.jupiter.api.Assertions.assertTrue(n > 0, "no compressed extents");
+        }
+        System.out.println("workload " + variant + ": " + model.size() + " files, " + model.values().stream().mapToLong(b -> b.length).sum() + " bytes");
         BtrfsCheck.assertCleanWithData(image, "btrfs check");
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             assertEquals(List.of(), TreeListing.differences(listing, TreeListing.ofOperations(fs.operations()), 10));

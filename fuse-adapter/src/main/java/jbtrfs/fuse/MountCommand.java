@@ -89,7 +89,8 @@ final class MountCommand implements Callable<Integer> {
                 deviceBackend == null ? null : Backend.parse(deviceBackend))
                 .withCommitSeconds(parsed.commitSeconds())
                 .withSpaceCache(parsed.spaceCache(), parsed.clearCache())
-                .withSerialWriteout(parsed.serialWriteout());
+                .withSerialWriteout(parsed.serialWriteout())
+                .withCompression(ro ? null : parsed.compression());
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);

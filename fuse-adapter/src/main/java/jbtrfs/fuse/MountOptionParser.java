@@ -8,13 +8,15 @@ import java.util.Set;
 
 /**
  * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, commit=,
- * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, ro, rw) and
+ * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, compress[=TYPE[:LEVEL]],
+ * compress-force[=TYPE[:LEVEL]], ro, rw) and
  * FUSE's, and assembles the FUSE option string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
  * permission checks by the kernel, and long attribute timeouts.
  */
 record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, int readAheadKib,
                          InetSocketAddress metrics, int threads, int commitSeconds, List<String> passThrough,
-                         jbtrfs.fs.MountOptions.SpaceCache spaceCache, boolean clearCache, boolean serialWriteout) {
+                         jbtrfs.fs.MountOptions.SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
+                         jbtrfs.fs.MountOptions.Compression compression) {
     static final int DEFAULT_READ_AHEAD_KIB = 1024;
     /**
      * FUSE worker threads: two per CPU, at least four. The kernel hands each request to the reader of /dev/fuse that
@@ -36,6 +38,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         jbtrfs.fs.MountOptions.SpaceCache spaceCache = null;
         boolean clearCache = false;
         boolean serial = false;
+        jbtrfs.fs.MountOptions.Compression compression = null;
         for (String group : groups) {
             for (String o : group.split(",")) {
                 if (o.isEmpty()) continue;
@@ -83,6 +86,9 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     serial = o.endsWith("serial");
                 } else if (o.startsWith("writeout=")) {
                     throw new CliException("bad option " + o + ": writeout takes two-stage or serial", 2);
+                } else if (o.equals("compress") || o.startsWith("compress=") || o.equals("compress-force")
+                        || o.startsWith("compress-force=")) {
+                    compression = compression(o);
                 } else if (o.equals("ro")) {
                     ro = true;
                 } else if (!o.equals("rw")) {
@@ -91,7 +97,48 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
             }
         }
         return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass, spaceCache,
-                clearCache, serial);
+                clearCache, serial, compression);
+    }
+
+    /**
+     * The kernel's compress and compress-force: TYPE zlib (the default, levels 1-9), lzo (no level) or zstd
+     * (levels 1-15), each level 3 when not given; no or none turns compression off.
+     */
+    private static jbtrfs.fs.MountOptions.Compression compression(String o) throws CliException {
+        boolean force = o.startsWith("compress-force");
+        int eq = o.indexOf('=');
+        String value = eq < 0 ? "zlib" : o.substring(eq + 1);
+        if (value.equals("no") || value.equals("none")) return null;
+        int colon = value.indexOf(':');
+        String name = colon < 0 ? value : value.substring(0, colon);
+        jbtrfs.compress.CompressionType type;
+        int maxLevel;
+        switch (name) {
+            case "zlib" -> {
+                type = jbtrfs.compress.CompressionType.ZLIB;
+                maxLevel = 9;
+            }
+            case "lzo" -> {
+                type = jbtrfs.compress.CompressionType.LZO;
+                maxLevel = 0;
+            }
+            case "zstd" -> {
+                type = jbtrfs.compress.CompressionType.ZSTD;
+                maxLevel = 15;
+            }
+            default -> throw new CliException("bad option " + o + ": compress takes zlib, lzo, zstd or no", 2);
+        }
+        int level = jbtrfs.compress.Compressor.DEFAULT_LEVEL;
+        if (colon >= 0) {
+            try {
+                level = Integer.parseInt(value.substring(colon + 1));
+                if (level < 1 || level > maxLevel) throw new NumberFormatException();
+            } catch (NumberFormatException e) {
+                throw new CliException("bad option " + o + ": " + (maxLevel == 0 ? "lzo takes no level"
+                        : name + " levels are 1 to " + maxLevel), 2);
+            }
+        }
+        return new jbtrfs.fs.MountOptions.Compression(type, level, force);
     }
 
     /** "HOST:PORT" or "PORT" (loopback). */

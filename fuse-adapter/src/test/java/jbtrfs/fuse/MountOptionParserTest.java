@@ -81,4 +81,26 @@ class MountOptionParserTest {
             assertTrue(e.getMessage().contains(bad.substring(0, bad.indexOf('='))), e.getMessage());
         }
     }
+
+    @Test
+    void compress_options_are_the_kernels() throws CliException {
+        jbtrfs.fs.MountOptions.Compression c = MountOptionParser.parse(List.of("compress")).compression();
+        assertEquals(new jbtrfs.fs.MountOptions.Compression(jbtrfs.compress.CompressionType.ZLIB, 3, false), c);
+        c = MountOptionParser.parse(List.of("noatime,compress=zstd:7")).compression();
+        assertEquals(new jbtrfs.fs.MountOptions.Compression(jbtrfs.compress.CompressionType.ZSTD, 7, false), c);
+        c = MountOptionParser.parse(List.of("compress-force=lzo")).compression();
+        assertEquals(new jbtrfs.fs.MountOptions.Compression(jbtrfs.compress.CompressionType.LZO, 3, true), c);
+        c = MountOptionParser.parse(List.of("compress-force")).compression();
+        assertEquals(new jbtrfs.fs.MountOptions.Compression(jbtrfs.compress.CompressionType.ZLIB, 3, true), c);
+        // the last one wins, as on the kernel; no turns it off
+        assertNull(MountOptionParser.parse(List.of("compress=zstd", "compress=no")).compression());
+        assertNull(MountOptionParser.parse(List.of("rw")).compression());
+        assertFalse(fuseOptions("/a.img", "compress=zstd").stream().anyMatch(x -> x.startsWith("compress")),
+                "compress is ours, not FUSE's");
+        for (String bad : List.of("compress=gzip", "compress=zlib:10", "compress=zlib:0", "compress=lzo:2",
+                "compress=zstd:16", "compress-force=zstd:x")) {
+            CliException e = assertThrows(CliException.class, () -> MountOptionParser.parse(List.of(bad)), bad);
+            assertTrue(e.getMessage().startsWith("bad option " + bad), e.getMessage());
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package jbtrfs.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,28 +52,38 @@ class WriteThroughMountTest {
     @TempDir
     Path dir;
 
+    /** mkfs options, then after " | " our mount's -o options. */
     @ParameterizedTest(name = "mkfs {0}")
-    @ValueSource(strings = {"", "-O ^no-holes", "-n 65536 --csum sha256", "-n 4096 --csum xxhash"})
-    void workloadThroughOurMount_checkClean_kernelShowsTheSame(String mkfsOptions) throws Exception {
+    @ValueSource(strings = {"", "-O ^no-holes", "-n 65536 --csum sha256", "-n 4096 --csum xxhash",
+            "-n 4096 | compress=zstd"})
+    void workloadThroughOurMount_checkClean_kernelShowsTheSame(String variant) throws Exception {
         Prereq.requireFuse();
         Images.requireRootAndLoop();
+        String mkfsOptions = variant.split(" \\| ")[0];
+        String[] mountOptions = variant.contains(" | ") ? new String[] {"-o", variant.split(" \\| ")[1]}
+                : new String[0];
         String[] opts = mkfsOptions.isEmpty() ? new String[0] : mkfsOptions.split(" ");
         Path image = Images.mkfs(dir, null, 1024, opts);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         for (int pass = 0; pass < 2; pass++) {
             Map<String, String> ours;
-            try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
+            try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, mountOptions)) {
                 Shell.sh(pass == 0 ? WORKLOAD : "set -e\nrm -rf tree/asm* kernel-0/bash\ncp -a /usr/include/sound ours-"
                         + pass + "\ndd if=/dev/urandom of=dense bs=4k count=10 seek=5 conv=notrunc status=none\n"
                         + "mv kernel-0 renamed-by-us\nsync\n", mnt);
                 ours = TreeListing.ofMount(mnt);
             }
-            BtrfsCheck.assertCleanWithData(image, mkfsOptions + " pass " + pass);
+            BtrfsCheck.assertCleanWithData(image, variant + " pass " + pass);
+            if (mountOptions.length > 0 && pass == 0) {
+                // the headers copied in went into compressed extents, as on a kernel mount with the option
+                String dump = Shell.sh("btrfs inspect-internal dump-tree -t 5 " + image);
+                assertTrue(dump.split("extent compression 3 \\(zstd\\)", -1).length > 20, "few zstd extents");
+            }
             assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
             if (pass == 0) {
                 Shell.sh("mount -o loop " + image + " " + mnt + " && mkdir " + mnt + "/kernel-0 && cp -a "
                         + "/usr/share/doc/bash " + mnt + "/kernel-0/ && rm -f " + mnt + "/small && umount " + mnt);
-                BtrfsCheck.assertCleanWithData(image, mkfsOptions + " after the kernel");
+                BtrfsCheck.assertCleanWithData(image, variant + " after the kernel");
             }
         }
     }
