@@ -38,6 +38,8 @@ final class FileWriter {
     /** The largest extent the kernel writes (BTRFS_MAX_EXTENT_SIZE). */
     static final long MAX_EXTENT = 128L << 20;
     static final long MAX_FILE_SIZE = Long.MAX_VALUE;
+    private static final byte[] COMPRESSION_PROP =
+            XattrWriter.COMPRESSION_PROP.getBytes(java.nio.charset.StandardCharsets.UTF_8);
 
     private final InodeWriter w;
     private final FileData reader;
@@ -144,13 +146,27 @@ final class FileWriter {
             }
             System.arraycopy(data, 0, buf, (int) (offset - aStart), data.length);
         }
-        MountOptions.Compression compress = compressionFor(inode, buf.length);
+        MountOptions.Compression compress = compressionFor(file, inode);
+        Extent gathered = compress != null && !inline && growSize ? compressedTail(file, aStart, buf.length) : null;
+        // one sector alone cannot save space: compressed only with the tail it joins
+        if (gathered == null && buf.length <= ss) compress = null;
         if (compress == null && !inline && growSize && extendLastExtent(file, inode, aStart, buf, end)) return;
         if (!inline && writeIntoPrealloc(file, aStart, buf, end, growSize)) return;
+        if (gathered != null) {
+            // the tail's bytes go in front of this write's and are compressed with them
+            byte[] both = new byte[(int) (aStart - gathered.start) + buf.length];
+            readInto(file, gathered.start, both, (int) (aStart - gathered.start));
+            System.arraycopy(buf, 0, both, (int) (aStart - gathered.start), buf.length);
+            aStart = gathered.start;
+            buf = both;
+        }
         List<NewExtent> planned = compress == null ? null : compressed(buf, compress);
         if (planned != null && planned.isEmpty()) {
-            // as the kernel: a file whose data did not compress is not tried again (compress-force still does)
-            if (!compress.force()) w.save(file, inode.withFlags(inode.flags() | InodeItem.FLAG_NOCOMPRESS));
+            // as the kernel: a file whose data did not compress is not tried again (unless forced, or it asked for
+            // compression itself)
+            if (!compress.force() && (inode.flags() & InodeItem.FLAG_COMPRESS) == 0) {
+                w.save(file, inode.withFlags(inode.flags() | InodeItem.FLAG_NOCOMPRESS));
+            }
             planned = null;
         }
         if (planned == null) planned = uncompressed(buf);
@@ -167,6 +183,7 @@ final class FileWriter {
             throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
         }
         long removed = dropExtents(file, aStart, aEnd);
+        if (gathered != null) releaseUnreferenced(gathered.fe);
         if (!noHoles) fillHole(file, (inode.size() + ss - 1) / ss * ss, aStart);
         long at = aStart;
         long transid = w.transid();
@@ -202,18 +219,26 @@ final class FileWriter {
     }
 
     /**
-     * How this write is compressed, or null (≈ inode_need_compress): never for nodatasum or nodatacow files or
-     * for one sector (it cannot save space); compress-force always; else not for files marked NOCOMPRESS, and only
-     * with a compress option or the file's +c flag (zlib then, unless the option names another).
+     * How the file's writes are compressed, or null (≈ inode_need_compress): never for nodatasum or nodatacow
+     * files; compress-force always; else not for files marked NOCOMPRESS, and only with a compress option or the
+     * COMPRESS flag (chattr +c, the btrfs.compression property). The property names the type, else the option
+     * does, else zlib (≈ compress_file_range).
      */
-    private MountOptions.Compression compressionFor(InodeItem inode, int length) {
+    private MountOptions.Compression compressionFor(InodeId file, InodeItem inode) throws FsException {
         long flags = inode.flags();
-        if (length <= ss || (flags & (InodeItem.FLAG_NODATASUM | InodeItem.FLAG_NODATACOW)) != 0) return null;
-        if (compression != null && compression.force()) return compression;
-        if ((flags & InodeItem.FLAG_NOCOMPRESS) != 0) return null;
-        if (compression != null) return compression;
-        return (flags & InodeItem.FLAG_COMPRESS) != 0
-                ? new MountOptions.Compression(CompressionType.ZLIB, Compressor.DEFAULT_LEVEL, false) : null;
+        if ((flags & (InodeItem.FLAG_NODATASUM | InodeItem.FLAG_NODATACOW)) != 0) return null;
+        boolean flagged = (flags & InodeItem.FLAG_COMPRESS) != 0;
+        boolean force = compression != null && compression.force();
+        if (!force && ((flags & InodeItem.FLAG_NOCOMPRESS) != 0 || (compression == null && !flagged))) return null;
+        byte[] prop = flagged ? XattrWriter.get(w, file, COMPRESSION_PROP) : null;
+        CompressionType type = prop == null ? null
+                : XattrWriter.compressionOf(new String(prop, java.nio.charset.StandardCharsets.ISO_8859_1));
+        if (type == null) {
+            return compression != null ? compression
+                    : new MountOptions.Compression(CompressionType.ZLIB, Compressor.DEFAULT_LEVEL, false);
+        }
+        int level = compression != null && compression.type() == type ? compression.level() : Compressor.DEFAULT_LEVEL;
+        return new MountOptions.Compression(type, level, force);
     }
 
     /**
@@ -254,6 +279,40 @@ final class FileWriter {
         if (c.type() == CompressionType.LZO) w.manager().requireIncompat(Features.INCOMPAT_COMPRESS_LZO);
         if (c.type() == CompressionType.ZSTD) w.manager().requireIncompat(Features.INCOMPAT_COMPRESS_ZSTD);
         return out;
+    }
+
+    /**
+     * The file's last extent when a write of {@code length} bytes from {@code aStart} appends to it and both fit in
+     * one compressed extent: this transaction compressed it, nothing else refers to it, the write reaches its end.
+     * Appends of a few KiB each (tar, a log) then end up compressed together, as the kernel's delayed allocation
+     * compresses them, not one small extent per write; null otherwise.
+     */
+    private Extent compressedTail(InodeId file, long aStart, int length) throws FsException {
+        if (aStart == 0) return null;
+        List<Extent> before = extents(file, aStart - 1, aStart);
+        if (before.size() != 1) return null;
+        Extent x = before.get(0);
+        FileExtentItem fe = x.fe;
+        if (fe.type() != FileExtentItem.TYPE_REG || fe.compression() == 0 || fe.diskBytenr() == 0
+                || fe.offset() != 0 || fe.numBytes() != fe.ramBytes() || x.start >= aStart
+                || aStart + length < x.end || aStart - x.start + length > Decompressor.MAX_UNCOMPRESSED
+                || !extents(file, x.end, Long.MAX_VALUE).isEmpty()) {
+            return null;
+        }
+        return w.tx().dataRefs().onlyNewRef(fe.diskBytenr(), new DataRefs.Ref(file.root(), file.objectid(), x.start))
+                ? x : null;
+    }
+
+    /**
+     * Gives back at once an extent this transaction made whose last reference it dropped (its space would
+     * otherwise stay taken until the commit), with its checksums.
+     */
+    private void releaseUnreferenced(FileExtentItem fe) throws FsException {
+        DataRefs refs = w.tx().dataRefs();
+        if (!refs.unreferencedNew(fe.diskBytenr())) return;
+        refs.forget(fe.diskBytenr());
+        w.manager().csums().delete(w.tx(), fe.diskBytenr(), fe.diskNumBytes());
+        w.manager().blockGroups().release(fe.diskBytenr(), fe.diskNumBytes());
     }
 
     /**

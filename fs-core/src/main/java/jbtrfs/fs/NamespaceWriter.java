@@ -70,10 +70,25 @@ final class NamespaceWriter {
                     FileExtentItem.encodeInline(transid, symlinkTarget));
         }
         InodeItem item = new InodeItem(transid, transid, size, nbytes, 0, 1, uid & 0xffffffffL, gid & 0xffffffffL,
-                mode, storedDev(rdev), 0, 0, now, now, now, now);
+                mode, storedDev(rdev), inheritedFlags(parent.flags(), mode), 0, now, now, now, now);
         w.tx().editor().insert(w.root(dir.root()), new Key(ino, KeyType.INODE_ITEM, 0), item.encode());
         addEntry(dir, n, id, DirItem.typeOfMode(mode), now);
         return id;
+    }
+
+    /**
+     * The flags a new inode takes from its directory (≈ btrfs_inherit_iflags): NOCOMPRESS or else COMPRESS, and
+     * NODATACOW (chattr +C), which makes a regular file NODATASUM too.
+     */
+    static long inheritedFlags(long dirFlags, int mode) {
+        long flags = 0;
+        if ((dirFlags & InodeItem.FLAG_NOCOMPRESS) != 0) flags |= InodeItem.FLAG_NOCOMPRESS;
+        else if ((dirFlags & InodeItem.FLAG_COMPRESS) != 0) flags |= InodeItem.FLAG_COMPRESS;
+        if ((dirFlags & InodeItem.FLAG_NODATACOW) != 0) {
+            flags |= InodeItem.FLAG_NODATACOW;
+            if ((mode & Stat.S_IFMT) == Stat.S_IFREG) flags |= InodeItem.FLAG_NODATASUM;
+        }
+        return flags;
     }
 
     /** A new name for {@code target} in {@code dir}. */

@@ -114,12 +114,19 @@ final class WritableOperations implements FsOperations {
             mode = (mode & ~Stat.S_IFMT) | ((mode & Stat.S_IFMT) == 0 ? Stat.S_IFREG : mode & Stat.S_IFMT);
         }
         int m = mode;
-        return change(() -> names.create(dir, name, m, rdev, uid, gid, null));
+        return change(() -> inheriting(dir, names.create(dir, name, m, rdev, uid, gid, null)));
     }
 
     @Override
     public InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid) throws FsException {
-        return change(() -> names.create(dir, name, Stat.S_IFDIR | (mode & 07777), 0, uid, gid, null));
+        return change(() -> inheriting(dir, names.create(dir, name, Stat.S_IFDIR | (mode & 07777), 0, uid, gid,
+                null)));
+    }
+
+    /** {@code child}, new in {@code dir}, after it took the directory's properties. */
+    private InodeId inheriting(InodeId dir, InodeId child) throws FsException {
+        xattrs.inheritProperties(dir, child);
+        return child;
     }
 
     @Override

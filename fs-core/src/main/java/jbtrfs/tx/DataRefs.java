@@ -68,6 +68,20 @@ public final class DataRefs {
         return e.deltas.getOrDefault(ref, 0) == 1;
     }
 
+    /** Whether this transaction allocated extent {@code bytenr} and no reference to it is left. */
+    public boolean unreferencedNew(long bytenr) {
+        Extent e = extents.get(bytenr);
+        if (e == null || !e.allocatedHere) return false;
+        for (int d : e.deltas.values()) if (d != 0) return false;
+        return true;
+    }
+
+    /** Drops what is pending for extent {@code bytenr}: the caller gave its space back already. */
+    public void forget(long bytenr) {
+        changes++;
+        extents.remove(bytenr);
+    }
+
     /** Whether this transaction allocated extent {@code bytenr}. */
     public boolean allocatedHere(long bytenr) {
         Extent e = extents.get(bytenr);

@@ -97,6 +97,13 @@ class CompressedWriteTest {
             InodeId o = create(ops, root, "one-sector.txt", ids);
             ops.write(o, 0, ByteBuffer.wrap(one));
             model.put("one-sector.txt", one);
+            // appends of 10 KiB, as tar writes: gathered into compressed extents of up to 128 KiB
+            byte[] appended = text(rnd, 600 * K + 77);
+            InodeId a = create(ops, root, "appended.txt", ids);
+            for (int off = 0; off < appended.length; off += 10_240) {
+                ops.write(a, off, ByteBuffer.wrap(appended, off, Math.min(10_240, appended.length - off)));
+            }
+            model.put("appended.txt", appended);
             ops.sync();
             // a commit between: the compressed extents are read back from disk, then cut again
             ops.write(t, 200_000, ByteBuffer.wrap(patch));
@@ -113,6 +120,8 @@ class CompressedWriteTest {
         assertTrue(compression.get(ids.get("text.txt")).stream().filter(c -> c == ct.code()).count() >= 7,
                 "text.txt: " + compression.get(ids.get("text.txt")));
         assertTrue(compression.get(ids.get("edited.txt")).contains(ct.code()), "edited.txt");
+        List<Integer> ac = compression.get(ids.get("appended.txt"));
+        assertTrue(ac.size() <= 7 && ac.stream().allMatch(c -> c == ct.code()), "appended.txt: " + ac);
         assertEquals(List.of(ct.code()), compression.get(ids.get("small.txt")), "small.txt");
         assertEquals(List.of(0), compression.get(ids.get("one-sector.txt")), "one-sector.txt");
         List<Integer> rc = compression.get(ids.get("random.bin"));
@@ -120,8 +129,8 @@ class CompressedWriteTest {
         // forced, the text after them compresses; otherwise the file was marked NOCOMPRESS and it does not
         assertEquals(force, rc.contains(ct.code()), "random.bin's text: " + rc);
         String fsTree = Shell.sh("btrfs inspect-internal dump-tree -t 5 " + image);
-        assertEquals(!force, inodeFlags(fsTree, ids.get("random.bin")).contains("NOCOMPRESS"),
-                "random.bin flags: " + inodeFlags(fsTree, ids.get("random.bin")));
+        assertEquals(!force, CompressionPropertyTest.flags(fsTree, ids.get("random.bin")).contains("NOCOMPRESS"),
+                "random.bin flags: " + CompressionPropertyTest.flags(fsTree, ids.get("random.bin")));
         String features = Shell.sh("btrfs inspect-internal dump-super " + image);
         if (ct != CompressionType.ZLIB) {
             assertTrue(features.contains("COMPRESS_" + ct.name()), "incompat flag COMPRESS_" + ct.name());
@@ -171,13 +180,5 @@ class CompressedWriteTest {
             }
         }
         return out;
-    }
-
-    /** The flags text of inode {@code ino}'s INODE_ITEM in a dump-tree listing. */
-    private static String inodeFlags(String dump, long ino) {
-        // the item's own key, not a directory entry's location key
-        int at = dump.indexOf("key (" + ino + " INODE_ITEM 0) itemoff");
-        int flags = dump.indexOf("flags", at);
-        return dump.substring(flags, dump.indexOf('\n', flags));
     }
 }
