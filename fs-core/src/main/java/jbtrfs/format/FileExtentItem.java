@@ -66,8 +66,14 @@ public record FileExtentItem(long generation, long ramBytes, int compression, in
 
     /** An inline extent holding {@code data} uncompressed. */
     public static byte[] encodeInline(long generation, byte[] data) {
+        return encodeInline(generation, data, data.length, 0);
+    }
+
+    /** An inline extent holding {@code data}, which {@code compression} turns into {@code ramBytes} bytes. */
+    public static byte[] encodeInline(long generation, byte[] data, long ramBytes, int compression) {
         ByteBuffer b = ByteBuffer.allocate(OFFSET_INLINE_DATA + data.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        b.putLong(0, generation).putLong(8, data.length).put(20, (byte) TYPE_INLINE).put(OFFSET_INLINE_DATA, data);
+        b.putLong(0, generation).putLong(8, ramBytes).put(16, (byte) compression).put(20, (byte) TYPE_INLINE)
+                .put(OFFSET_INLINE_DATA, data);
         return b.array();
     }
 

@@ -93,11 +93,24 @@ class CompressedWriteTest {
             InodeId s = create(ops, root, "small.txt", ids);
             ops.write(s, 0, ByteBuffer.wrap(small));
             model.put("small.txt", small);
-            byte[] one = text(rnd, 4096);
+            // a file of up to a sector whose compressed bytes fit max_inline is inline compressed, as on the kernel
+            byte[] one = "abcdefgh\n".repeat(456).substring(0, 4096).getBytes(StandardCharsets.US_ASCII);
             InodeId o = create(ops, root, "one-sector.txt", ids);
             ops.write(o, 0, ByteBuffer.wrap(one));
             model.put("one-sector.txt", one);
-            // appends of 10 KiB, as tar writes: gathered into compressed extents of up to 128 KiB
+            byte[] cut = "01234567\n".repeat(400).getBytes(StandardCharsets.US_ASCII);
+            InodeId ct3 = create(ops, root, "cut.txt", ids);
+            ops.write(ct3, 0, ByteBuffer.wrap(cut, 0, 1000));
+            ops.write(ct3, 1000, ByteBuffer.wrap(cut, 1000, 2600));
+            ops.truncate(ct3, 2500);
+            model.put("cut.txt", Arrays.copyOf(cut, 2500));
+            // one that does not compress: a plain sector, and NOCOMPRESS as on the kernel
+            byte[] rand3k = new byte[3000];
+            rnd.nextBytes(rand3k);
+            InodeId r3 = create(ops, root, "rand3k", ids);
+            ops.write(r3, 0, ByteBuffer.wrap(rand3k));
+            model.put("rand3k", rand3k);
+            // appends of 10 KiB, as tar writes: gathered into compressed extents of 64 to 128 KiB
             byte[] appended = text(rnd, 600 * K + 77);
             InodeId a = create(ops, root, "appended.txt", ids);
             for (int off = 0; off < appended.length; off += 10_240) {
@@ -121,16 +134,22 @@ class CompressedWriteTest {
                 "text.txt: " + compression.get(ids.get("text.txt")));
         assertTrue(compression.get(ids.get("edited.txt")).contains(ct.code()), "edited.txt");
         List<Integer> ac = compression.get(ids.get("appended.txt"));
-        assertTrue(ac.size() <= 7 && ac.stream().allMatch(c -> c == ct.code()), "appended.txt: " + ac);
+        assertTrue(ac.size() <= 12 && ac.stream().allMatch(c -> c == ct.code()), "appended.txt: " + ac);
         assertEquals(List.of(ct.code()), compression.get(ids.get("small.txt")), "small.txt");
-        assertEquals(List.of(0), compression.get(ids.get("one-sector.txt")), "one-sector.txt");
+        assertEquals(List.of(ct.code()), compression.get(ids.get("one-sector.txt")), "one-sector.txt");
+        assertEquals(List.of(ct.code()), compression.get(ids.get("cut.txt")), "cut.txt");
+        assertEquals(List.of(0), compression.get(ids.get("rand3k")), "rand3k");
         List<Integer> rc = compression.get(ids.get("random.bin"));
         assertEquals(0, rc.get(0), "random.bin's random bytes");
         // forced, the text after them compresses; otherwise the file was marked NOCOMPRESS and it does not
         assertEquals(force, rc.contains(ct.code()), "random.bin's text: " + rc);
         String fsTree = Shell.sh("btrfs inspect-internal dump-tree -t 5 " + image);
-        assertEquals(!force, CompressionPropertyTest.flags(fsTree, ids.get("random.bin")).contains("NOCOMPRESS"),
-                "random.bin flags: " + CompressionPropertyTest.flags(fsTree, ids.get("random.bin")));
+        for (String incompressible : List.of("random.bin", "rand3k")) {
+            String flags = CompressionPropertyTest.flags(fsTree, ids.get(incompressible));
+            assertEquals(!force, flags.contains("NOCOMPRESS"), incompressible + " " + flags);
+        }
+        assertTrue(fsTree.contains("ram_bytes 4096 compression " + ct.code()), "one-sector.txt inline");
+        assertTrue(fsTree.contains("ram_bytes 2500 compression " + ct.code()), "cut.txt inline");
         String features = Shell.sh("btrfs inspect-internal dump-super " + image);
         if (ct != CompressionType.ZLIB) {
             assertTrue(features.contains("COMPRESS_" + ct.name()), "incompat flag COMPRESS_" + ct.name());
@@ -161,11 +180,11 @@ class CompressedWriteTest {
         return out;
     }
 
-    /** Inode number -> the compression byte of each of its non-inline extent items, from dump-tree. */
+    /** Inode number -> the compression byte of each of its extent items, inline ones too (holes: 0), from dump-tree. */
     static Map<Long, List<Integer>> extentCompression(Path image) throws Exception {
         Map<Long, List<Integer>> out = new HashMap<>();
         Pattern item = Pattern.compile("key \\((\\d+) EXTENT_DATA \\d+\\)");
-        Pattern comp = Pattern.compile("extent compression (\\d+)");
+        Pattern comp = Pattern.compile("(?:extent compression|ram_bytes \\d+ compression) (\\d+)");
         long current = -1;
         for (String line : Shell.sh("btrfs inspect-internal dump-tree -t 5 " + image).split("\n")) {
             Matcher m = item.matcher(line);
