@@ -17,6 +17,12 @@ public enum CompressionType {
         this.displayName = displayName;
     }
 
+    /** The incompat feature bit an image needs once it holds extents of this type (none for zlib). */
+    public long incompatBit() {
+        return this == LZO ? jbtrfs.format.Features.INCOMPAT_COMPRESS_LZO
+                : this == ZSTD ? jbtrfs.format.Features.INCOMPAT_COMPRESS_ZSTD : 0;
+    }
+
     /** The on-disk value. */
     public int code() { return code; }
 

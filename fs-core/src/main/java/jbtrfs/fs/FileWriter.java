@@ -19,7 +19,6 @@ import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
 import jbtrfs.format.BlockGroupFlags;
-import jbtrfs.format.Features;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
@@ -90,7 +89,7 @@ final class FileWriter {
             MountOptions.Compression c = compressionFor(file, inode);
             byte[] z = c == null ? null : Compressor.compress(c.type(), c.level(), all, 0, all.length, ss);
             if (z != null && z.length <= MAX_INLINE) {
-                requireIncompat(c.type());
+                w.manager().requireIncompat(c.type().incompatBit());
                 writeInline(file, all, z, c.type());
                 return len;
             }
@@ -291,7 +290,7 @@ final class FileWriter {
             for (NewExtent x : out) groups.release(x.bytenr, x.diskBytes);
             return List.of();
         }
-        requireIncompat(c.type());
+        w.manager().requireIncompat(c.type().incompatBit());
         return out;
     }
 
@@ -304,12 +303,6 @@ final class FileWriter {
         if (!c.force() && (i.flags() & InodeItem.FLAG_COMPRESS) == 0) {
             w.save(file, i.withFlags(i.flags() | InodeItem.FLAG_NOCOMPRESS));
         }
-    }
-
-    /** LZO and ZSTD extents need their incompat bit in the superblock. */
-    private void requireIncompat(CompressionType type) {
-        if (type == CompressionType.LZO) w.manager().requireIncompat(Features.INCOMPAT_COMPRESS_LZO);
-        if (type == CompressionType.ZSTD) w.manager().requireIncompat(Features.INCOMPAT_COMPRESS_ZSTD);
     }
 
     /**

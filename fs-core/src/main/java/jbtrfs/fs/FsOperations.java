@@ -150,6 +150,16 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
+    /** The inode's attributes as FS_IOC_GETFLAGS reports them ({@link InodeFlags}' FS_*_FL bits). */
+    default long fileFlags(InodeId id) throws FsException {
+        throw new jbtrfs.NotSupportedException("inode flags");
+    }
+
+    /** FS_IOC_SETFLAGS (chattr): sets the attributes {@link InodeFlags} lets change, updates ctime. */
+    default void setFileFlags(InodeId id, long fsFlags) throws FsException {
+        throw readOnlyError();
+    }
+
     /** Makes the inode's changes durable before returning (fsync/fdatasync: a commit). */
     default void fsync(InodeId id, boolean dataOnly) throws FsException {
     }

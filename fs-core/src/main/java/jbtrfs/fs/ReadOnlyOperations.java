@@ -51,6 +51,11 @@ final class ReadOnlyOperations implements FsOperations {
     }
 
     @Override
+    public long fileFlags(InodeId id) throws FsException {
+        return InodeFlags.toFsFlags(inodes.item(id).flags());
+    }
+
+    @Override
     public List<DirEntry> readdir(InodeId dir, long offset, int max) throws FsException {
         return directories.readdir(dir, offset, max, inodes);
     }

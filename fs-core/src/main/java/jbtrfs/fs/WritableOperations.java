@@ -37,6 +37,8 @@ final class WritableOperations implements FsOperations {
     private final FileWriter files;
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
+    /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
+    private final String compressionName;
     /** Readers share it; the running transaction changes only under its write lock. */
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     /** One change or commit at a time, held across a commit's I/O while readers go on. */
@@ -51,6 +53,7 @@ final class WritableOperations implements FsOperations {
         this.subvolumes = subvolumes;
         this.inodes = new InodeWriter(txm, subvolumes);
         this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
+        this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.names = new NamespaceWriter(inodes, files, extendedRefs);
         this.xattrs = new XattrWriter(inodes);
         subvolumes.setLiveTrees(id -> {
@@ -221,6 +224,14 @@ final class WritableOperations implements FsOperations {
     @Override
     public void removeXattr(InodeId id, String name) throws FsException {
         change(() -> { xattrs.remove(id, name); return null; });
+    }
+
+    @Override
+    public long fileFlags(InodeId id) throws FsException { return read(() -> reads.fileFlags(id)); }
+
+    @Override
+    public void setFileFlags(InodeId id, long fsFlags) throws FsException {
+        change(() -> { xattrs.setFileFlags(id, fsFlags, compressionName); return null; });
     }
 
     /** Marks every block group's v1 space cache for rewriting at the next commit (clear_cache at run time). */

@@ -15,7 +15,6 @@ import jbtrfs.compress.CompressionType;
 import jbtrfs.csum.NameHash;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.DirItem;
-import jbtrfs.format.Features;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
@@ -85,9 +84,28 @@ final class XattrWriter {
         CompressionType t = compressionOf(value);
         if (t != null) flags |= InodeItem.FLAG_COMPRESS;
         else if (!value.isEmpty()) flags |= InodeItem.FLAG_NOCOMPRESS;
-        if (t == CompressionType.LZO) w.manager().requireIncompat(Features.INCOMPAT_COMPRESS_LZO);
-        if (t == CompressionType.ZSTD) w.manager().requireIncompat(Features.INCOMPAT_COMPRESS_ZSTD);
+        if (t != null) w.manager().requireIncompat(t.incompatBit());
         if (flags != i.flags()) w.save(id, w.load(id).withFlags(flags));
+    }
+
+    /**
+     * chattr (≈ btrfs_fileattr_set): the flags {@link InodeFlags#apply} allows; +c also records the compression
+     * property as {@code compressionName}, and without +c the property goes. The flags set here win over what the
+     * property would apply, as in the kernel.
+     */
+    void setFileFlags(InodeId id, long fsFlags, String compressionName) throws FsException {
+        w.checkWritable(id.root());
+        w.reserveMetadata(4);
+        InodeItem i = w.load(id);
+        long flags = InodeFlags.apply(i.flags(), fsFlags, i.mode(), i.size());
+        if ((flags & InodeItem.FLAG_COMPRESS) != 0) {
+            store(id, COMPRESSION_PROP_NAME, compressionName.getBytes(StandardCharsets.US_ASCII), 0);
+            w.manager().requireIncompat(compressionOf(compressionName).incompatBit());
+        } else if (get(w, id, COMPRESSION_PROP_NAME) != null) {
+            remove(id, COMPRESSION_PROP);
+        }
+        i = w.load(id);
+        w.save(id, i.withFlags(flags).withTimes(i.atime(), InodeWriter.now(), i.mtime()));
     }
 
     /** A new file or directory takes its parent's compression property, as the kernel's inherit_props does. */

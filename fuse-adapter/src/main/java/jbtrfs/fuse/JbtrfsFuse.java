@@ -39,6 +39,18 @@ import ru.serce.jnrfuse.struct.Timespec;
  * change is EROFS (fs-core's answer).
  */
 public final class JbtrfsFuse extends FuseStubFS {
+    /** _IOR('f', 1, long), _IOW('f', 2, long) and their 32-bit forms (include/uapi/linux/fs.h). */
+    private static final int FS_IOC_GETFLAGS = 0x80086601;
+    private static final int FS_IOC_SETFLAGS = 0x40086602;
+    private static final int FS_IOC32_GETFLAGS = 0x80046601;
+    private static final int FS_IOC32_SETFLAGS = 0x40046602;
+    /** struct fuse_conn_info (libfuse 2.9): offsets of capable and want, and the bit for directory ioctls. */
+    private static final int CONN_CAPABLE = 20;
+    private static final int CONN_WANT = 24;
+    private static final int FUSE_CAP_IOCTL_DIR = 1 << 11;
+    /** _IOR('X', 31, struct fsxattr), 28 bytes. */
+    private static final int FS_IOC_FSGETXATTR = 0x801c581f;
+    private static final int FSXATTR_SIZE = 28;
     private static final Logger LOG = LoggerFactory.getLogger(JbtrfsFuse.class);
     private static final int PATH_CACHE_MAX = 200_000;
     private static final int READDIR_PAGE = 512;
@@ -532,6 +544,43 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int flush(String path, FuseFileInfo fi) {
         return 0;
+    }
+
+    /**
+     * Asks the kernel to pass on ioctls of directories too (FUSE_CAP_IOCTL_DIR in libfuse 2's fuse_conn_info
+     * {@code want}), so lsattr -d and chattr work on them.
+     */
+    @Override
+    public Pointer init(Pointer conn) {
+        if (conn != null && (conn.getInt(CONN_CAPABLE) & FUSE_CAP_IOCTL_DIR) != 0) {
+            conn.putInt(CONN_WANT, conn.getInt(CONN_WANT) | FUSE_CAP_IOCTL_DIR);
+        }
+        return null;
+    }
+
+    /**
+     * lsattr and chattr: FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (an int each way, whatever size the command says),
+     * and FS_IOC_FSGETXATTR, which the kernel asks before it sets flags.
+     */
+    @Override
+    public int ioctl(String path, int cmd, Pointer arg, FuseFileInfo fi, long flags, Pointer data) {
+        return call("ioctl", path, () -> {
+            if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC32_GETFLAGS) {
+                data.putInt(0, (int) ops.fileFlags(handle(path, fi)));
+                return 0;
+            }
+            if (cmd == FS_IOC_FSGETXATTR) {
+                // struct fsxattr: the kernel reads it before any chattr; only fsx_xflags is not zero
+                data.putInt(0, (int) jbtrfs.fs.InodeFlags.toXflags(ops.fileFlags(handle(path, fi))));
+                for (int at = 4; at < FSXATTR_SIZE; at += 4) data.putInt(at, 0);
+                return 0;
+            }
+            if (cmd == FS_IOC_SETFLAGS || cmd == FS_IOC32_SETFLAGS) {
+                ops.setFileFlags(handle(path, fi), data.getInt(0) & 0xffffffffL);
+                return 0;
+            }
+            return -ErrorCodes.ENOTTY();
+        });
     }
 
     private InodeId handle(String path, FuseFileInfo fi) throws FsException {

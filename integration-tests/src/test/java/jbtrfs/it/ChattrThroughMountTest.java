@@ -1,0 +1,72 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+import jbtrfs.testing.TreeListing;
+
+/**
+ * lsattr and chattr through our mount, held to the kernel's: the same script on a fresh image mounted by the
+ * kernel and by us prints the same attributes and the same refusals; new files inherit their directory's
+ * attributes; btrfs check is clean and the kernel shows what we showed.
+ */
+class ChattrThroughMountTest {
+    /** Each line's exit status is printed; +i and +a are refused by us (see InodeFlags) and left out. */
+    static final String SCRIPT = """
+            try() { "$@" 2>/dev/null && echo "$* 0" || echo "$* $?"; }
+            mkdir nocow comp nocomp plain
+            try chattr +C nocow
+            try chattr +c comp
+            try chattr +m nocomp
+            for d in nocow comp nocomp plain; do touch $d/new; mkdir $d/sub; done
+            seq 1 60000 > comp/text
+            seq 1 50000 > nocow/data
+            echo data > full; try chattr +C full
+            touch empty; try chattr +C empty
+            try chattr +c empty
+            try chattr +cm plain/new
+            try chattr +dAS plain/new
+            try chattr -d plain/new
+            try chattr -c comp/new
+            lsattr -R . 2>&1 | sort
+            getfattr -R -d -m btrfs. . 2>/dev/null | grep -v '^$' | sort
+            """;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void chattrAndLsattr_likeTheKernels_checkClean() throws Exception {
+        Prereq.requireFuse();
+        Images.requireRootAndLoop();
+        Path kernelImage = Images.mkfs(Files.createDirectory(dir.resolve("kernel")), null, 512);
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        Shell.sh("mount -o loop " + kernelImage + " " + mnt);
+        String kernel;
+        try {
+            kernel = Shell.sh(SCRIPT, mnt);
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+        Path image = Images.mkfs(Files.createDirectory(dir.resolve("ours")), null, 512);
+        String ours;
+        Map<String, String> listing;
+        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
+            ours = Shell.sh(SCRIPT, mnt);
+            listing = TreeListing.ofMount(mnt);
+        }
+        assertEquals(kernel, ours);
+        BtrfsCheck.assertCleanWithData(image, "after chattr");
+        assertEquals(List.of(), TreeListing.differences(listing, TreeListing.ofKernelMount(image, dir, ""), 10));
+    }
+}
