@@ -343,41 +343,49 @@ final class FileWriter {
     /**
      * Sequential writes grow the file's last extent when this transaction made it and the space right after it is
      * free: large files get extents of up to 128 MiB, as the kernel's delayed allocation gives them, instead of one
-     * per FUSE write. Returns false (nothing done) when the write is not such an append.
+     * per FUSE write. An append that starts inside the file's last, partial sector (tar writes 10 KiB at a time)
+     * writes that sector again in place: it was never committed, and nothing else refers to it. Returns false
+     * (nothing done) when the write is not such an append.
      */
     private boolean extendLastExtent(InodeId file, InodeItem inode, long aStart, byte[] buf, long end)
             throws FsException {
-        if (aStart == 0 || aStart != (inode.size() + ss - 1) / ss * ss) return false;
-        List<Extent> before = extents(file, aStart - 1, aStart);
-        if (before.size() != 1 || !extents(file, aStart, Long.MAX_VALUE).isEmpty()) return false;
+        long sizeUp = (inode.size() + ss - 1) / ss * ss;
+        // the sector the write starts in, when it is the file's partial last one: rewritten, not appended
+        int rewrite = aStart != sizeUp && aStart + ss == sizeUp ? ss : 0;
+        if (aStart == 0 || (aStart != sizeUp && rewrite == 0)) return false;
+        List<Extent> before = extents(file, sizeUp - 1, sizeUp);
+        if (before.size() != 1 || !extents(file, sizeUp, Long.MAX_VALUE).isEmpty()) return false;
         Extent x = before.get(0);
         FileExtentItem fe = x.fe;
-        if (x.end != aStart || fe.type() != FileExtentItem.TYPE_REG || fe.compression() != 0 || fe.diskBytenr() == 0
-                || fe.offset() != 0 || fe.numBytes() != fe.diskNumBytes()
-                || fe.diskNumBytes() + buf.length > MAX_EXTENT) {
+        if (x.end != sizeUp || x.start > aStart - (rewrite == 0 ? 1 : 0) || fe.type() != FileExtentItem.TYPE_REG
+                || fe.compression() != 0 || fe.diskBytenr() == 0 || fe.offset() != 0
+                || fe.numBytes() != fe.diskNumBytes() || fe.diskNumBytes() + buf.length - rewrite > MAX_EXTENT) {
             return false;
         }
         DataRefs.Ref ref = new DataRefs.Ref(file.root(), file.objectid(), x.start);
         if (!w.tx().dataRefs().onlyNewRef(fe.diskBytenr(), ref)) return false;
-        long at = fe.diskBytenr() + fe.diskNumBytes();
+        long tail = fe.diskBytenr() + fe.diskNumBytes();
+        long at = tail - rewrite;
+        long more = buf.length - rewrite;
         w.reserveMetadata(6);
-        if (!w.manager().blockGroups().tryTake(at, buf.length, BlockGroupFlags.DATA)) return false;
+        if (more > 0 && !w.manager().blockGroups().tryTake(tail, more, BlockGroupFlags.DATA)) return false;
         try {
             writeData(List.of(new long[] {at, buf.length}), buf);
         } catch (IOException e) {
-            w.manager().blockGroups().release(at, buf.length);
+            if (more > 0) w.manager().blockGroups().release(tail, more);
             throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
         }
-        long grown = fe.diskNumBytes() + buf.length;
+        long grown = fe.diskNumBytes() + more;
         w.tx().editor().put(w.root(file.root()), x.key, FileExtentItem.encodeRegular(w.transid(),
                 FileExtentItem.TYPE_REG, fe.diskBytenr(), grown, 0, grown, grown));
         w.tx().dataRefs().grow(fe.diskBytenr(), grown);
         if ((inode.flags() & InodeItem.FLAG_NODATASUM) == 0) {
+            if (rewrite > 0) w.manager().csums().delete(w.tx(), at, rewrite);
             w.manager().csums().insert(w.tx(), at, checksums(buf, 0, buf.length));
         }
         InodeItem i = w.load(file);
         Timespec now = InodeWriter.now();
-        w.save(file, i.withSize(Math.max(i.size(), end)).withNbytes(i.nbytes() + buf.length)
+        w.save(file, i.withSize(Math.max(i.size(), end)).withNbytes(i.nbytes() + more)
                 .withTimes(i.atime(), now, now));
         return true;
     }

@@ -175,6 +175,42 @@ class WritePathTest {
     }
 
     @Test
+    void unalignedAppends_growOneExtent_rewritingTheirPartialSector() throws Exception {
+        Path image = Images.mkfs(dir, null, 256);
+        byte[] data = new byte[3 << 20];
+        new java.util.Random(5).nextBytes(data);
+        int off = 0;
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.mknod(ops.root(), "tar-like", Stat.S_IFREG | 0644, 0, 0, 0);
+            // tar's 10 KiB writes, then a few that stay inside one sector
+            while (off < data.length - 3000) {
+                int n = Math.min(10_240, data.length - 3000 - off);
+                ops.write(f, off, ByteBuffer.wrap(data, off, n));
+                off += n;
+            }
+            for (int n : new int[] {1000, 1000, 1000}) {
+                ops.write(f, off, ByteBuffer.wrap(data, off, n));
+                off += n;
+            }
+            // an overwrite ending inside the last sector: in place as well
+            ops.write(f, off - 500, ByteBuffer.wrap(data, 0, 400));
+            System.arraycopy(data, 0, data, off - 500, 400);
+            byte[] back = new byte[off];
+            assertEquals(off, ops.read(f, 0, ByteBuffer.wrap(back)));
+            assertArrayEquals(Arrays.copyOf(data, off), back);
+        }
+        BtrfsCheck.assertCleanWithData(image, "after unaligned appends");
+        String tree = Shell.sh("btrfs inspect-internal dump-tree -t 5 " + image);
+        long extents = tree.lines().filter(l -> l.contains("EXTENT_DATA")).count();
+        assertTrue(extents <= 2, extents + " extents:\n" + tree);
+        // no sector left behind by the rewrites: the extents hold the file's sectors and no more
+        long diskBytes = tree.lines().filter(l -> l.contains("extent data disk byte"))
+                .mapToLong(l -> Long.parseLong(l.trim().split(" ")[6])).sum();
+        assertEquals((off + 4095) / 4096 * 4096L, diskBytes, tree);
+    }
+
+    @Test
     void writesIntoPreallocatedSpace_takeNoMoreSpace_andReadBack() throws Exception {
         Path image = Images.mkfs(dir, null, 256);
         byte[] data = new byte[24 << 20];
