@@ -73,6 +73,9 @@ final class FileWriter {
         if (offset > MAX_FILE_SIZE - len) throw new FileTooBigException("write past the largest file size");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
+        InodeWriter.refuseIf(inode, InodeFlags.IMMUTABLE, file, "write");
+        // append-only: the kernel opens such a file for writing only with O_APPEND, which writes at the end
+        if (offset < inode.size()) InodeWriter.refuseIf(inode, InodeFlags.APPEND, file, "write inside");
         byte[] data = new byte[len];
         src.get(data);
         long end = offset + len;
@@ -557,6 +560,7 @@ final class FileWriter {
         if (size < 0) throw new InvalidArgumentException("negative size");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
+        InodeWriter.refuseIf(inode, InodeWriter.IMMUTABLE_OR_APPEND, file, "truncate");
         Timespec now = InodeWriter.now();
         long old = inode.size();
         if (size < old) {
@@ -597,6 +601,9 @@ final class FileWriter {
         if (offset < 0 || length <= 0) throw new InvalidArgumentException("bad fallocate range");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
+        // as vfs_fallocate: nothing on an immutable file, only KEEP_SIZE preallocation on an append-only one
+        InodeWriter.refuseIf(inode, mode == FsOperations.FALLOC_FL_KEEP_SIZE ? InodeFlags.IMMUTABLE
+                : InodeWriter.IMMUTABLE_OR_APPEND, file, "fallocate");
         boolean keepSize = (mode & FsOperations.FALLOC_FL_KEEP_SIZE) != 0;
         boolean zero = (mode & FsOperations.FALLOC_FL_ZERO_RANGE) != 0;
         if ((mode & ~(FsOperations.FALLOC_FL_KEEP_SIZE | FsOperations.FALLOC_FL_PUNCH_HOLE

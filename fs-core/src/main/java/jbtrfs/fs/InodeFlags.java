@@ -34,11 +34,11 @@ public final class InodeFlags {
             {FS_COMPR_FL, InodeItem.FLAG_COMPRESS}};
 
     /**
-     * What chattr may set here. Immutable and append-only are left out: the kernel enforces them on every write,
-     * link and unlink, which this mount does not, so they are refused rather than recorded and ignored.
+     * What chattr may set here. Immutable and append-only are enforced as the VFS does (writes, truncate, attributes,
+     * xattrs, links, unlinks, renames); who may change them (CAP_LINUX_IMMUTABLE) is the caller's to check.
      */
     static final long SETTABLE = FS_SYNC_FL | FS_NODUMP_FL | FS_NOATIME_FL | FS_DIRSYNC_FL | FS_NOCOW_FL
-            | FS_NOCOMP_FL | FS_COMPR_FL;
+            | FS_NOCOMP_FL | FS_COMPR_FL | FS_IMMUTABLE_FL | FS_APPEND_FL;
 
     private InodeFlags() {
     }

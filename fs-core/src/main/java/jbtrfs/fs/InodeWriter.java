@@ -81,6 +81,17 @@ final class InodeWriter {
         if (item.readOnly()) throw new jbtrfs.ReadOnlyException("subvolume " + root + " is read-only");
     }
 
+    /** Flags that forbid changing an inode (chattr +i) or anything but appending to it (chattr +a). */
+    static final long IMMUTABLE_OR_APPEND = InodeFlags.IMMUTABLE | InodeFlags.APPEND;
+
+    /** EPERM when {@code item} carries any of {@code flags}, as the VFS refuses changes to +i and +a inodes. */
+    static void refuseIf(InodeItem item, long flags, InodeId id, String what) throws jbtrfs.NotPermittedException {
+        if ((item.flags() & flags) != 0) {
+            throw new jbtrfs.NotPermittedException(what + " of " + id + ": it is "
+                    + ((item.flags() & InodeFlags.IMMUTABLE & flags) != 0 ? "immutable" : "append-only"));
+        }
+    }
+
     /** The subvolume's last_snapshot: blocks and extents written up to then may be shared with a snapshot. */
     long lastSnapshot(long root) throws FsException {
         RootItem item = subvolumes.rootItem(root);

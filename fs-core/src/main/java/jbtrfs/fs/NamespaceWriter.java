@@ -52,6 +52,7 @@ final class NamespaceWriter {
         w.checkWritable(dir.root());
         w.reserveMetadata(6);
         InodeItem parent = directory(dir);
+        InodeWriter.refuseIf(parent, InodeFlags.IMMUTABLE, dir, "create in");
         if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
         if ((parent.mode() & S_ISGID) != 0) {
             gid = (int) parent.gid();
@@ -97,8 +98,9 @@ final class NamespaceWriter {
         if (target.root() != dir.root()) throw new CrossDeviceException("link across subvolumes");
         w.checkWritable(dir.root());
         w.reserveMetadata(5);
-        directory(dir);
+        InodeWriter.refuseIf(directory(dir), InodeFlags.IMMUTABLE, dir, "link in");
         InodeItem item = w.load(target);
+        InodeWriter.refuseIf(item, InodeWriter.IMMUTABLE_OR_APPEND, target, "link");
         if ((item.mode() & Stat.S_IFMT) == Stat.S_IFDIR) throw new NotPermittedException("hard link to a directory");
         if (item.nlink() >= 65535) throw new TooManyLinksException("inode " + target + " has 65535 links");
         if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
@@ -113,7 +115,7 @@ final class NamespaceWriter {
         byte[] n = checkName(name);
         w.checkWritable(dir.root());
         w.reserveMetadata(8);
-        directory(dir);
+        InodeWriter.refuseIf(directory(dir), InodeWriter.IMMUTABLE_OR_APPEND, dir, "unlink in");
         DirItem entry = findEntry(dir, n);
         if (entry == null) throw new NotFoundException("no " + name + " in " + dir);
         if (entry.location().type() != KeyType.INODE_ITEM) {
@@ -121,6 +123,7 @@ final class NamespaceWriter {
         }
         InodeId target = new InodeId(dir.root(), entry.location().objectid());
         InodeItem item = w.load(target);
+        InodeWriter.refuseIf(item, InodeWriter.IMMUTABLE_OR_APPEND, target, "unlink");
         boolean isDir = (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         if (directory && !isDir) throw new NotDirectoryException(name + " is not a directory");
         if (!directory && isDir) throw new IsDirectoryException(name + " is a directory");
@@ -140,8 +143,9 @@ final class NamespaceWriter {
         }
         w.checkWritable(fromDir.root());
         w.reserveMetadata(14);
-        directory(fromDir);
-        directory(toDir);
+        InodeWriter.refuseIf(directory(fromDir), InodeWriter.IMMUTABLE_OR_APPEND, fromDir, "rename from");
+        InodeItem toDirItem = directory(toDir);
+        InodeWriter.refuseIf(toDirItem, InodeFlags.IMMUTABLE, toDir, "rename into");
         DirItem src = findEntry(fromDir, from);
         if (src == null) throw new NotFoundException("no " + fromName + " in " + fromDir);
         if (src.location().type() != KeyType.INODE_ITEM) {
@@ -149,6 +153,7 @@ final class NamespaceWriter {
         }
         InodeId moving = new InodeId(fromDir.root(), src.location().objectid());
         InodeItem movingItem = w.load(moving);
+        InodeWriter.refuseIf(movingItem, InodeWriter.IMMUTABLE_OR_APPEND, moving, "rename");
         boolean movingDir = (movingItem.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         if (movingDir && isAncestor(moving, toDir)) {
             throw new jbtrfs.InvalidArgumentException("cannot move a directory into itself");
@@ -161,6 +166,8 @@ final class NamespaceWriter {
             InodeId victim = new InodeId(toDir.root(), dst.location().objectid());
             if (victim.equals(moving)) return; // two names of one inode: rename does nothing
             InodeItem v = w.load(victim);
+            InodeWriter.refuseIf(toDirItem, InodeFlags.APPEND, toDir, "replace in");
+            InodeWriter.refuseIf(v, InodeWriter.IMMUTABLE_OR_APPEND, victim, "replace");
             boolean victimDir = (v.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
             if (movingDir && !victimDir) throw new NotDirectoryException(toName + " is not a directory");
             if (!movingDir && victimDir) throw new IsDirectoryException(toName + " is a directory");

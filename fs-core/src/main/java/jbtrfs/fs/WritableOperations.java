@@ -168,6 +168,7 @@ final class WritableOperations implements FsOperations {
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             var i = inodes.load(id);
+            InodeWriter.refuseIf(i, InodeWriter.IMMUTABLE_OR_APPEND, id, "chmod");
             inodes.save(id, i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777))
                     .withTimes(i.atime(), InodeWriter.now(), i.mtime()));
             return null;
@@ -180,6 +181,7 @@ final class WritableOperations implements FsOperations {
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             var i = inodes.load(id);
+            InodeWriter.refuseIf(i, InodeWriter.IMMUTABLE_OR_APPEND, id, "chown");
             inodes.save(id, i.withOwner(uid == -1 ? i.uid() : uid & 0xffffffffL, gid == -1 ? i.gid() : gid & 0xffffffffL)
                     .withTimes(i.atime(), InodeWriter.now(), i.mtime()));
             return null;
@@ -192,6 +194,7 @@ final class WritableOperations implements FsOperations {
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             var i = inodes.load(id);
+            InodeWriter.refuseIf(i, InodeWriter.IMMUTABLE_OR_APPEND, id, "utimens");
             inodes.save(id, i.withTimes(atime == null ? i.atime() : atime, InodeWriter.now(),
                     mtime == null ? i.mtime() : mtime));
             return null;

@@ -38,6 +38,7 @@ final class XattrWriter {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
         if (n.length > NamespaceWriter.NAME_MAX || n.length == 0) throw new NameTooLongException("xattr name " + name);
         w.checkWritable(id.root());
+        InodeWriter.refuseIf(w.load(id), InodeWriter.IMMUTABLE_OR_APPEND, id, "setxattr");
         if (name.startsWith("btrfs.")) {
             setProperty(id, name, value, flags);
             return;
@@ -102,7 +103,7 @@ final class XattrWriter {
             store(id, COMPRESSION_PROP_NAME, compressionName.getBytes(StandardCharsets.US_ASCII), 0);
             w.manager().requireIncompat(compressionOf(compressionName).incompatBit());
         } else if (get(w, id, COMPRESSION_PROP_NAME) != null) {
-            remove(id, COMPRESSION_PROP);
+            drop(id, COMPRESSION_PROP);
         }
         i = w.load(id);
         w.save(id, i.withFlags(flags).withTimes(i.atime(), InodeWriter.now(), i.mtime()));
@@ -143,11 +144,18 @@ final class XattrWriter {
     }
 
     void remove(InodeId id, String name) throws FsException {
-        byte[] n = name.getBytes(StandardCharsets.UTF_8);
         w.checkWritable(id.root());
+        InodeWriter.refuseIf(w.load(id), InodeWriter.IMMUTABLE_OR_APPEND, id, "removexattr");
         if (name.startsWith("btrfs.") && !name.equals(COMPRESSION_PROP)) {
             throw new InvalidArgumentException("no property " + name);
         }
+        drop(id, name);
+        if (name.equals(COMPRESSION_PROP)) applyCompression(id, "");
+    }
+
+    /** Deletes xattr {@code name} ({@link NoDataException} when it is not there) and updates ctime. */
+    private void drop(InodeId id, String name) throws FsException {
+        byte[] n = name.getBytes(StandardCharsets.UTF_8);
         Key key = new Key(id.objectid(), KeyType.XATTR_ITEM, NameHash.of(n));
         List<DirItem> items = read(id, key);
         if (!items.removeIf(d -> Arrays.equals(d.name(), n))) throw new NoDataException("no xattr " + name);
@@ -155,7 +163,6 @@ final class XattrWriter {
         if (items.isEmpty()) w.tx().editor().delete(w.root(id.root()), key);
         else w.tx().editor().put(w.root(id.root()), key, DirItem.encodeAll(items));
         touch(id);
-        if (name.equals(COMPRESSION_PROP)) applyCompression(id, "");
     }
 
     private List<DirItem> read(InodeId id, Key key) throws FsException {

@@ -4,8 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
 
 import jbtrfs.InvalidArgumentException;
+import jbtrfs.NotPermittedException;
 import jbtrfs.NotSupportedException;
 import jbtrfs.format.InodeItem;
 
@@ -45,10 +49,61 @@ class InodeFlagsTest {
         long flags = InodeFlags.apply(InodeItem.FLAG_PREALLOC, fs, FILE, 10);
         assertEquals(fs, InodeFlags.toFsFlags(flags));
         assertEquals(InodeItem.FLAG_PREALLOC, flags & InodeItem.FLAG_PREALLOC, "flags chattr cannot see stay");
-        assertThrows(NotSupportedException.class, () -> InodeFlags.apply(0, InodeFlags.FS_IMMUTABLE_FL, FILE, 0));
-        assertThrows(NotSupportedException.class, () -> InodeFlags.apply(0, InodeFlags.FS_APPEND_FL, FILE, 0));
-        // already set (by the kernel) and kept: not a change, not refused
-        assertEquals(InodeFlags.IMMUTABLE, InodeFlags.apply(InodeFlags.IMMUTABLE, InodeFlags.FS_IMMUTABLE_FL, FILE, 0));
+        // FS_SECRM_FL, FS_UNRM_FL: btrfs has no such thing
+        assertThrows(NotSupportedException.class, () -> InodeFlags.apply(0, 0x1, FILE, 0));
+        assertThrows(NotSupportedException.class, () -> InodeFlags.apply(0, 0x2, FILE, 0));
+        assertEquals(InodeFlags.IMMUTABLE | InodeFlags.APPEND,
+                InodeFlags.apply(0, InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL, FILE, 0));
         assertEquals(0x8 | 0x80, InodeFlags.toXflags(InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_NODUMP_FL));
+    }
+
+    @TempDir
+    java.nio.file.Path dir;
+
+    @Test
+    void immutableAndAppendOnly_refuseWhatTheVfsRefuses_untilCleared() throws Exception {
+        java.nio.file.Path image = jbtrfs.testing.Images.mkfs(dir, null, 256);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId root = ops.root();
+            InodeId imm = ops.mknod(root, "imm", FILE, 0, 0, 0);
+            ops.write(imm, 0, ByteBuffer.wrap(new byte[5000]));
+            InodeId app = ops.mknod(root, "app", FILE, 0, 0, 0);
+            ops.write(app, 0, ByteBuffer.wrap(new byte[5000]));
+            InodeId d = ops.mkdir(root, "d", 0755, 0, 0);
+            ops.mknod(d, "inside", FILE, 0, 0, 0);
+            ops.setFileFlags(imm, InodeFlags.FS_IMMUTABLE_FL);
+            ops.setFileFlags(app, InodeFlags.FS_APPEND_FL);
+            ops.setFileFlags(d, InodeFlags.FS_IMMUTABLE_FL);
+            for (InodeId f : new InodeId[] {imm, app}) {
+                assertThrows(NotPermittedException.class, () -> ops.truncate(f, 0));
+                assertThrows(NotPermittedException.class, () -> ops.write(f, 0, ByteBuffer.wrap(new byte[1])));
+                assertThrows(NotPermittedException.class, () -> ops.chmod(f, 0600));
+                assertThrows(NotPermittedException.class, () -> ops.chown(f, 1, 1));
+                assertThrows(NotPermittedException.class, () -> ops.setXattr(f, "user.x", new byte[1], 0));
+                assertThrows(NotPermittedException.class, () -> ops.link(f, root, "another"));
+                assertThrows(NotPermittedException.class, () -> ops.fallocate(f, 0, 0, 8192));
+            }
+            assertThrows(NotPermittedException.class, () -> ops.unlink(root, "imm"));
+            assertThrows(NotPermittedException.class, () -> ops.rename(root, "app", root, "moved", 0));
+            // append-only takes appends and KEEP_SIZE preallocation; immutable takes nothing
+            ops.write(app, 5000, ByteBuffer.wrap(new byte[100]));
+            ops.fallocate(app, FsOperations.FALLOC_FL_KEEP_SIZE, 0, 16384);
+            assertThrows(NotPermittedException.class, () -> ops.write(imm, 5000, ByteBuffer.wrap(new byte[1])));
+            // an immutable directory: no new names, no removed ones; its files still change
+            assertThrows(NotPermittedException.class, () -> ops.mknod(d, "new", FILE, 0, 0, 0));
+            assertThrows(NotPermittedException.class, () -> ops.unlink(d, "inside"));
+            assertThrows(NotPermittedException.class, () -> ops.rename(root, "app", d, "app", 0));
+            ops.write(ops.lookup(d, "inside"), 0, ByteBuffer.wrap(new byte[10]));
+            // cleared, everything goes again
+            ops.setFileFlags(imm, 0);
+            ops.setFileFlags(app, 0);
+            ops.setFileFlags(d, 0);
+            ops.truncate(imm, 0);
+            ops.unlink(root, "imm");
+            ops.rename(root, "app", d, "app", 0);
+            ops.unlink(d, "inside");
+        }
+        jbtrfs.testing.BtrfsCheck.assertCleanWithData(image, "after immutable and append-only");
     }
 }

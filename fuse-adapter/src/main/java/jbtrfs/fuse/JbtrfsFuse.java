@@ -14,6 +14,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import jbtrfs.FsException;
 import jbtrfs.fs.DirEntry;
 import jbtrfs.fs.FsOperations;
+import jbtrfs.fs.InodeFlags;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
@@ -56,6 +57,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     private static final int READDIR_PAGE = 512;
     private static final int O_ACCMODE = 3;
     private static final int O_TRUNC = 01000;
+    private static final int O_APPEND = 02000;
     /** The readdir offsets of "." and ".."; entries' own offsets (dir index + 1) start at 3. */
     private static final long DOT_OFFSET = 1;
     private static final long DOTDOT_OFFSET = 2;
@@ -191,6 +193,14 @@ public final class JbtrfsFuse extends FuseStubFS {
             InodeId id = resolve(path);
             Stat st = ops.stat(id);
             if (st.isDirectory()) return -ErrorCodes.EISDIR();
+            if (writing) {
+                // as may_open: an immutable file opens for reading only, an append-only one for appending
+                long attrs = ops.fileFlags(id);
+                if ((attrs & InodeFlags.FS_IMMUTABLE_FL) != 0) return -ErrorCodes.EPERM();
+                if ((attrs & InodeFlags.FS_APPEND_FL) != 0 && ((flags & O_APPEND) == 0 || (flags & O_TRUNC) != 0)) {
+                    return -ErrorCodes.EPERM();
+                }
+            }
             if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != 0 && st.size() != 0) ops.truncate(id, 0);
             fi.fh.set(openFiles.open(id));
             return 0;
@@ -576,7 +586,12 @@ public final class JbtrfsFuse extends FuseStubFS {
                 return 0;
             }
             if (cmd == FS_IOC_SETFLAGS || cmd == FS_IOC32_SETFLAGS) {
-                ops.setFileFlags(handle(path, fi), data.getInt(0) & 0xffffffffL);
+                InodeId id = handle(path, fi);
+                long want = data.getInt(0) & 0xffffffffL;
+                // changing +i or +a takes CAP_LINUX_IMMUTABLE: here, root
+                long guarded = InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL;
+                if (((want ^ ops.fileFlags(id)) & guarded) != 0 && uid() != 0) return -ErrorCodes.EPERM();
+                ops.setFileFlags(id, want);
                 return 0;
             }
             return -ErrorCodes.ENOTTY();

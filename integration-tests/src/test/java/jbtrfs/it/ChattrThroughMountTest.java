@@ -21,7 +21,7 @@ import jbtrfs.testing.TreeListing;
  * attributes; btrfs check is clean and the kernel shows what we showed.
  */
 class ChattrThroughMountTest {
-    /** Each line's exit status is printed; +i and +a are refused by us (see InodeFlags) and left out. */
+    /** Each line's exit status is printed. */
     static final String SCRIPT = """
             try() { "$@" 2>/dev/null && echo "$* 0" || echo "$* $?"; }
             mkdir nocow comp nocomp plain
@@ -38,6 +38,30 @@ class ChattrThroughMountTest {
             try chattr +dAS plain/new
             try chattr -d plain/new
             try chattr -c comp/new
+            echo x > imm; try chattr +i imm
+            echo x > app; try chattr +a app
+            try sh -c 'echo y > imm'
+            try sh -c 'echo y >> imm'
+            try sh -c 'echo y >> app'
+            try sh -c 'echo y > app'
+            try truncate -s 0 app
+            try rm -f imm
+            try mv app app2
+            try chmod 600 imm
+            try chown 5 app
+            try touch -d 2001-01-01 app
+            try setfattr -n user.a -v 1 app
+            try ln imm imm2
+            try fallocate -l 1M app
+            try fallocate -n -l 1M app
+            mkdir idir; touch idir/in; try chattr +i idir
+            try touch idir/x
+            try rm idir/in
+            try mv imm idir/imm
+            try sh -c 'echo z > idir/in'
+            try chattr -i imm
+            try rm imm
+            try setpriv --reuid=1000 chattr -a app
             lsattr -R . 2>&1 | sort
             getfattr -R -d -m btrfs. . 2>/dev/null | grep -v '^$' | sort
             """;
