@@ -117,7 +117,7 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
-    /** Sets atime and mtime (null leaves one unchanged) and updates ctime. */
+    /** Sets atime and mtime (null leaves one unchanged, {@link Timespec#NOW} is the time of the change), ctime. */
     default void utimens(InodeId id, Timespec atime, Timespec mtime) throws FsException {
         throw readOnlyError();
     }

@@ -194,9 +194,11 @@ final class WritableOperations implements FsOperations {
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             var i = inodes.load(id);
-            InodeWriter.refuseIf(i, InodeWriter.IMMUTABLE_OR_APPEND, id, "utimens");
-            inodes.save(id, i.withTimes(atime == null ? i.atime() : atime, InodeWriter.now(),
-                    mtime == null ? i.mtime() : mtime));
+            boolean explicit = (atime != null && atime != Timespec.NOW) || (mtime != null && mtime != Timespec.NOW);
+            InodeWriter.refuseIf(i, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE, id, "utimens");
+            Timespec now = InodeWriter.now();
+            inodes.save(id, i.withTimes(atime == null ? i.atime() : atime == Timespec.NOW ? now : atime, now,
+                    mtime == null ? i.mtime() : mtime == Timespec.NOW ? now : mtime));
             return null;
         });
     }

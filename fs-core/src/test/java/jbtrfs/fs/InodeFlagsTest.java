@@ -86,8 +86,11 @@ class InodeFlagsTest {
             }
             assertThrows(NotPermittedException.class, () -> ops.unlink(root, "imm"));
             assertThrows(NotPermittedException.class, () -> ops.rename(root, "app", root, "moved", 0));
-            // append-only takes appends and KEEP_SIZE preallocation; immutable takes nothing
+            // append-only takes appends, KEEP_SIZE preallocation and a touch; immutable takes nothing
             ops.write(app, 5000, ByteBuffer.wrap(new byte[100]));
+            ops.utimens(app, Timespec.NOW, Timespec.NOW);
+            assertThrows(NotPermittedException.class, () -> ops.utimens(app, null, new Timespec(5, 0)));
+            assertThrows(NotPermittedException.class, () -> ops.utimens(imm, Timespec.NOW, Timespec.NOW));
             ops.fallocate(app, FsOperations.FALLOC_FL_KEEP_SIZE, 0, 16384);
             assertThrows(NotPermittedException.class, () -> ops.write(imm, 5000, ByteBuffer.wrap(new byte[1])));
             // an immutable directory: no new names, no removed ones; its files still change

@@ -488,14 +488,11 @@ public final class JbtrfsFuse extends FuseStubFS {
         });
     }
 
-    /** UTIME_NOW is the current time, UTIME_OMIT (null) leaves the time as it is. */
+    /** UTIME_NOW is the time of the change, UTIME_OMIT (null) leaves the time as it is. */
     private static jbtrfs.fs.Timespec time(Timespec t) {
         long nsec = t.tv_nsec.longValue();
         if (nsec == UTIME_OMIT) return null;
-        if (nsec == UTIME_NOW) {
-            java.time.Instant now = java.time.Instant.now();
-            return new jbtrfs.fs.Timespec(now.getEpochSecond(), now.getNano());
-        }
+        if (nsec == UTIME_NOW) return jbtrfs.fs.Timespec.NOW;
         return new jbtrfs.fs.Timespec(t.tv_sec.get(), (int) nsec);
     }
 

@@ -50,6 +50,8 @@ class ChattrThroughMountTest {
             try chmod 600 imm
             try chown 5 app
             try touch -d 2001-01-01 app
+            try touch app
+            try touch imm
             try setfattr -n user.a -v 1 app
             try ln imm imm2
             try fallocate -l 1M app
