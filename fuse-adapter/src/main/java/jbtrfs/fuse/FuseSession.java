@@ -63,6 +63,7 @@ final class FuseSession {
     }
 
     private static volatile LibFuseLoop lib;
+    private static volatile AttrCacheFilter.LibFuseChannel channelLib;
 
     private final Path mountpoint;
     private final Pointer fuse;
@@ -70,6 +71,8 @@ final class FuseSession {
     private final Pointer session;
     private final Pointer channel;
     private final long bufsize;
+    /** Read-write mounts only: replies pass through it (null: straight to the kernel channel). */
+    private final AttrCacheFilter attrFilter;
     private final List<Thread> workers = new ArrayList<>();
     private final CountDownLatch firstExit = new CountDownLatch(1);
     private final AtomicInteger error = new AtomicInteger();
@@ -78,7 +81,8 @@ final class FuseSession {
     @SuppressWarnings("unused")
     private final JbtrfsFuse callbacks;
 
-    private FuseSession(JbtrfsFuse callbacks, Path mountpoint, Pointer fuse, Pointer mountpointC) {
+    private FuseSession(JbtrfsFuse callbacks, Path mountpoint, Pointer fuse, Pointer mountpointC,
+                        boolean readOnly) {
         this.callbacks = callbacks;
         this.mountpoint = mountpoint;
         this.fuse = fuse;
@@ -86,6 +90,7 @@ final class FuseSession {
         this.session = lib.fuse_get_session(fuse);
         this.channel = lib.fuse_session_next_chan(session, null);
         this.bufsize = lib.fuse_chan_bufsize(channel);
+        this.attrFilter = readOnly ? null : new AttrCacheFilter(channelLib(), channel, bufsize);
     }
 
     private static LibFuseLoop lib() {
@@ -97,11 +102,25 @@ final class FuseSession {
         return lib;
     }
 
+    private static AttrCacheFilter.LibFuseChannel channelLib() {
+        if (channelLib == null) {
+            synchronized (FuseSession.class) {
+                if (channelLib == null) {
+                    channelLib = LibraryLoader.create(AttrCacheFilter.LibFuseChannel.class).failImmediately()
+                            .load("fuse");
+                }
+            }
+        }
+        return channelLib;
+    }
+
     /**
      * Mounts {@code callbacks} at {@code mountpoint} with FUSE arguments {@code fuseArgs} (e.g. "-o", "ro,...") and
-     * starts {@code threads} workers. Returns once the mount is live.
+     * starts {@code threads} workers. Returns once the mount is live. A read-write mount's replies pass through an
+     * {@link AttrCacheFilter}.
      */
-    static FuseSession mount(JbtrfsFuse callbacks, Path mountpoint, List<String> fuseArgs, int threads)
+    static FuseSession mount(JbtrfsFuse callbacks, Path mountpoint, List<String> fuseArgs, int threads,
+                             boolean readOnly)
             throws IOException {
         List<String> argv = new ArrayList<>();
         argv.add("jbtrfs");
@@ -117,7 +136,7 @@ final class FuseSession {
             // libfuse has said why on stderr just before ("fuse: ...")
             throw new IOException("FUSE refused to mount " + mountpoint);
         }
-        FuseSession s = new FuseSession(callbacks, mountpoint, fuse, mp.getValue());
+        FuseSession s = new FuseSession(callbacks, mountpoint, fuse, mp.getValue(), readOnly);
         s.start(Math.max(1, threads));
         return s;
     }
@@ -167,7 +186,13 @@ final class FuseSession {
                     }
                     break;
                 }
-                lib.fuse_session_process_buf(session, bufMem, chp.getPointer(0));
+                if (attrFilter == null) {
+                    lib.fuse_session_process_buf(session, bufMem, chp.getPointer(0));
+                } else {
+                    attrFilter.beforeDispatch(data, (buf.flags.intValue() & FuseBufFlags.FUSE_BUF_IS_FD.intValue()) != 0 ? 0 : res);
+                    lib.fuse_session_process_buf(session, bufMem, attrFilter.channel());
+                    attrFilter.afterDispatch();
+                }
             }
         } catch (Throwable t) {
             LOG.error("FUSE worker {} stopped", Thread.currentThread().getName(), t);

@@ -115,7 +115,7 @@ final class MountCommand implements Callable<Integer> {
         state.clearExit();
         FuseSession session;
         try {
-            session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads());
+            session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly());
         } catch (IOException e) {
             closeQuietly(metrics, state, fs);
             state.clear();

@@ -97,7 +97,7 @@ class JbtrfsFuseMountTest {
         rt = Runtime.getRuntime(libc);
         String options = MountOptionParser.parse(List.of()).fuseOptions("fake-image");
         session = FuseSession.mount(new JbtrfsFuse(new FakeFs(), 4096, new SimpleMeterRegistry()), mnt,
-                List.of("-o", options), 4);
+                List.of("-o", options), 4, true);
         server = new Thread(() -> {
             try {
                 session.await();
