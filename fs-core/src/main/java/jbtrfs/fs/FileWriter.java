@@ -173,6 +173,7 @@ final class FileWriter {
         if (gathered == null && buf.length <= ss) compress = null;
         if (compress == null && !inline && growSize && extendLastExtent(file, inode, aStart, buf, end)) return;
         if (!inline && writeIntoPrealloc(file, aStart, buf, end, growSize)) return;
+        if (!inline && overwriteNoDataCow(file, inode, aStart, buf, end, growSize)) return;
         if (gathered != null) {
             // the tail's bytes go in front of this write's and are compressed with them
             byte[] both = new byte[(int) (aStart - gathered.start) + buf.length];
@@ -418,25 +419,88 @@ final class FileWriter {
         }
         TreeRoot root = w.root(file.root());
         long transid = w.transid();
+        // the written range joins the written pieces of the same extent right before and after it, as the kernel's
+        // btrfs_mark_extent_written merges them: a preallocated file written through ends in one item per extent
+        Extent left = x.start == aStart ? writtenPieceAt(file, aStart - 1, aStart, fe, ref) : null;
+        Extent right = aEnd == x.end ? writtenPieceAt(file, aEnd, aEnd, fe, ref) : null;
         w.tx().editor().delete(root, x.key);
-        int pieces = 1;
+        int items = -1;
         if (x.start < aStart) {
             w.tx().editor().insert(root, x.key, fe.encodeSlice(fe.offset(), aStart - x.start));
-            pieces++;
+            items++;
         }
-        w.tx().editor().insert(root, new Key(file.objectid(), KeyType.EXTENT_DATA, aStart),
+        for (Extent merged : new Extent[] {left, right}) {
+            if (merged == null) continue;
+            w.tx().editor().delete(root, merged.key);
+            items--;
+        }
+        long regStart = left != null ? left.start : aStart;
+        long regEnd = right != null ? right.end : aEnd;
+        w.tx().editor().insert(root, new Key(file.objectid(), KeyType.EXTENT_DATA, regStart),
                 FileExtentItem.encodeRegular(transid, FileExtentItem.TYPE_REG, fe.diskBytenr(), fe.diskNumBytes(),
-                        fe.offset() + (aStart - x.start), buf.length, fe.ramBytes()));
+                        regStart - ref.offset(), regEnd - regStart, fe.ramBytes()));
+        items++;
         if (aEnd < x.end) {
             w.tx().editor().insert(root, new Key(file.objectid(), KeyType.EXTENT_DATA, aEnd),
                     fe.encodeSlice(fe.offset() + (aEnd - x.start), x.end - aEnd));
-            pieces++;
+            items++;
         }
-        if (pieces > 1) w.tx().dataRefs().change(fe.diskBytenr(), fe.diskNumBytes(), ref, pieces - 1);
+        if (items != 0) w.tx().dataRefs().change(fe.diskBytenr(), fe.diskNumBytes(), ref, items);
         InodeItem i = w.load(file);
         if ((i.flags() & InodeItem.FLAG_NODATASUM) == 0) {
             w.manager().csums().insert(w.tx(), physical, checksums(buf, 0, buf.length));
         }
+        Timespec now = InodeWriter.now();
+        w.save(file, i.withSize(growSize ? Math.max(i.size(), end) : i.size()).withTimes(i.atime(), now, now));
+        return true;
+    }
+
+    /**
+     * The regular item of the same extent as {@code prealloc} (and the same reference {@code ref}) that holds file
+     * offset {@code at} and has {@code edge} as its end or start, or null: a written piece to merge with.
+     */
+    private Extent writtenPieceAt(InodeId file, long at, long edge, FileExtentItem prealloc, DataRefs.Ref ref)
+            throws FsException {
+        if (at < 0) return null;
+        List<Extent> hits = extents(file, at, at + 1);
+        if (hits.size() != 1) return null;
+        Extent y = hits.get(0);
+        FileExtentItem fe = y.fe;
+        boolean touches = y.end == edge || y.start == edge;
+        return touches && fe.type() == FileExtentItem.TYPE_REG && fe.compression() == 0
+                && fe.diskBytenr() == prealloc.diskBytenr() && y.start - fe.offset() == ref.offset() ? y : null;
+    }
+
+    /**
+     * A NODATACOW file (chattr +C) is overwritten where its data is, as the kernel's nocow path writes it: when the
+     * write lies inside one regular, uncompressed extent that no one else sees (no reflink, no snapshot since it was
+     * written), the bytes go over the old ones and only the inode's size and times change. Such files keep no
+     * checksums (NODATASUM comes with NODATACOW); one that has them is copied on write, as the kernel does when
+     * csums exist in the range. Like the kernel's, such an overwrite is not atomic across a crash. False when this
+     * does not apply.
+     */
+    private boolean overwriteNoDataCow(InodeId file, InodeItem inode, long aStart, byte[] buf, long end,
+                                       boolean growSize) throws FsException {
+        long nocow = InodeItem.FLAG_NODATACOW | InodeItem.FLAG_NODATASUM;
+        if ((inode.flags() & nocow) != nocow) return false;
+        long aEnd = aStart + buf.length;
+        List<Extent> hits = extents(file, aStart, aEnd);
+        if (hits.size() != 1) return false;
+        Extent x = hits.get(0);
+        FileExtentItem fe = x.fe;
+        if (fe.type() != FileExtentItem.TYPE_REG || fe.compression() != 0 || fe.diskBytenr() == 0
+                || x.start > aStart || x.end < aEnd) {
+            return false;
+        }
+        DataRefs.Ref ref = new DataRefs.Ref(file.root(), file.objectid(), x.start - fe.offset());
+        if (!onlyThisFileSees(file, fe, ref)) return false;
+        w.reserveMetadata(2);
+        try {
+            writeData(List.of(new long[] {fe.diskBytenr() + fe.offset() + (aStart - x.start), buf.length}), buf);
+        } catch (IOException e) {
+            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+        }
+        InodeItem i = w.load(file);
         Timespec now = InodeWriter.now();
         w.save(file, i.withSize(growSize ? Math.max(i.size(), end) : i.size()).withTimes(i.atime(), now, now));
         return true;
