@@ -2,14 +2,11 @@ package jbtrfs.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import jbtrfs.testing.Images;
-import jbtrfs.testing.Shell;
 
 /**
  * The kernel caches attributes of our read-write mount (attr_timeout), and libfuse gives each name of a hard-linked
@@ -46,22 +43,7 @@ class AttrCacheThroughMountTest {
 
     @Test
     void everyNameShowsTheFileAsItIs_likeTheKernels() throws Exception {
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
-        Path kernelImage = Images.mkfs(Files.createDirectory(dir.resolve("kernel")), null, 256);
-        Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        Shell.sh("mount -o loop " + kernelImage + " " + mnt);
-        String kernel;
-        try {
-            kernel = Shell.sh(SCRIPT, mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
-        Path image = Images.mkfs(Files.createDirectory(dir.resolve("ours")), null, 256);
-        String ours;
-        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
-            ours = Shell.sh(SCRIPT, mnt);
-        }
-        assertEquals(kernel, ours);
+        SideBySide.Outputs out = SideBySide.run(dir, SCRIPT, 256);
+        assertEquals(out.kernel(), out.ours());
     }
 }

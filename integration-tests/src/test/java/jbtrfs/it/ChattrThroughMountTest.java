@@ -2,17 +2,13 @@ package jbtrfs.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.BtrfsCheck;
-import jbtrfs.testing.Images;
-import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
 /**
@@ -73,26 +69,10 @@ class ChattrThroughMountTest {
 
     @Test
     void chattrAndLsattr_likeTheKernels_checkClean() throws Exception {
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
-        Path kernelImage = Images.mkfs(Files.createDirectory(dir.resolve("kernel")), null, 512);
-        Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        Shell.sh("mount -o loop " + kernelImage + " " + mnt);
-        String kernel;
-        try {
-            kernel = Shell.sh(SCRIPT, mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
-        Path image = Images.mkfs(Files.createDirectory(dir.resolve("ours")), null, 512);
-        String ours;
-        Map<String, String> listing;
-        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
-            ours = Shell.sh(SCRIPT, mnt);
-            listing = TreeListing.ofMount(mnt);
-        }
-        assertEquals(kernel, ours);
-        BtrfsCheck.assertCleanWithData(image, "after chattr");
-        assertEquals(List.of(), TreeListing.differences(listing, TreeListing.ofKernelMount(image, dir, ""), 10));
+        SideBySide.Outputs out = SideBySide.run(dir, SCRIPT, 512);
+        assertEquals(out.kernel(), out.ours());
+        BtrfsCheck.assertCleanWithData(out.ourImage(), "after chattr");
+        assertEquals(List.of(), TreeListing.differences(out.ourListing(),
+                TreeListing.ofKernelMount(out.ourImage(), dir, ""), 10));
     }
 }
