@@ -25,7 +25,8 @@ import jbtrfs.testing.Shell;
 
 /**
  * The Dockerfile, really built and run: the example container mounts an image bind-mounted from the host, reads
- * it and writes a listing; the host checks it against the kernel's view of the same image. Then the way a user's
+ * it and writes a listing; the host checks it against the kernel's view of the same image. With --rw, a command
+ * in the container writes into the image: btrfs check and the kernel accept what it left. Then the way a user's
  * own JUnit test would start jbtrfs, through Testcontainers.
  */
 class DockerTest {
@@ -86,6 +87,32 @@ class DockerTest {
         }
         assertEquals(kernel, Files.readString(data.resolve("listing.txt")));
         Shell.run(List.of("btrfs", "check", "--readonly", img.toString()));
+    }
+
+    @Test
+    void example_container_writes_an_image_the_kernel_and_btrfs_check_accept() throws Exception {
+        Path data = work.resolve("rw");
+        Path img = image(data).image();
+        // a build step's output written into the image inside the container, then the container is gone
+        Shell.run(List.of("docker", "run", "--rm", "--device", "/dev/fuse", "--cap-add", "SYS_ADMIN",
+                "-v", data + ":/data", "--entrypoint", "/opt/jbtrfs/example", DockerEngine.IMAGE, "--rw",
+                "/data/fs.img", "sh", "-c", "mkdir -p out/deep && seq 1 200000 > out/numbers"
+                        + " && cp random.bin out/deep/copy && ln -s numbers out/link && rm sub/hello.txt"
+                        + " && find . -type f -print0 | sort -z | xargs -0 sha256sum > /data/inside.txt"));
+        Shell.run(List.of("btrfs", "check", "--readonly", img.toString()));
+        Path mnt = Files.createDirectories(work.resolve("kernel-rw"));
+        String kernel;
+        String link;
+        Shell.sh("mount -o loop,ro " + img + " " + mnt);
+        try {
+            kernel = listing(mnt);
+            link = Files.readSymbolicLink(mnt.resolve("out/link")).toString();
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+        assertEquals(Files.readString(data.resolve("inside.txt")), kernel);
+        assertTrue(kernel.contains("./out/deep/copy") && !kernel.contains("hello.txt"), kernel);
+        assertEquals("numbers", link);
     }
 
     /** What the README shows for users: jbtrfs as a Testcontainers container in a JUnit test. */
