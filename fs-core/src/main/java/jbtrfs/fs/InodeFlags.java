@@ -50,15 +50,38 @@ public final class InodeFlags {
         return out;
     }
 
+    /** Pairs of (FS_*_FL, FS_XFLAG_*): the flags struct fsxattr carries too (FS_XFLAG_COMMON, as btrfs has them). */
+    private static final long[][] XFLAGS = {{FS_SYNC_FL, 0x20}, {FS_IMMUTABLE_FL, 0x8}, {FS_APPEND_FL, 0x10},
+            {FS_NODUMP_FL, 0x80}, {FS_NOATIME_FL, 0x40}};
+
     /** FS_XFLAG_* for struct fsxattr from FS_*_FL (≈ fileattr_fill_flags). */
     public static long toXflags(long fsFlags) {
         long x = 0;
-        if ((fsFlags & FS_SYNC_FL) != 0) x |= 0x20;
-        if ((fsFlags & FS_IMMUTABLE_FL) != 0) x |= 0x8;
-        if ((fsFlags & FS_APPEND_FL) != 0) x |= 0x10;
-        if ((fsFlags & FS_NODUMP_FL) != 0) x |= 0x80;
-        if ((fsFlags & FS_NOATIME_FL) != 0) x |= 0x40;
+        for (long[] p : XFLAGS) if ((fsFlags & p[0]) != 0) x |= p[1];
         return x;
+    }
+
+    /**
+     * The FS_*_FL bits FS_IOC_FSSETXATTR asks for, on an inode whose bits are {@code oldFsFlags}: the common flags
+     * from {@code xflags}, the rest kept (≈ fileattr_fill_xflags, vfs_fileattr_set). Anything else struct fsxattr
+     * can ask (other xflags, an extent size hint, a project id) btrfs does not have: EOPNOTSUPP, as
+     * btrfs_fileattr_set answers.
+     */
+    public static long fromXflags(long oldFsFlags, long xflags, long extsize, long projid, long cowextsize)
+            throws NotSupportedException {
+        long known = 0;
+        long common = 0;
+        long fs = 0;
+        for (long[] p : XFLAGS) {
+            known |= p[1];
+            common |= p[0];
+            if ((xflags & p[1]) != 0) fs |= p[0];
+        }
+        if ((xflags & ~known) != 0 || extsize != 0 || projid != 0 || cowextsize != 0) {
+            throw new NotSupportedException("fsxattr xflags 0x" + Long.toHexString(xflags) + ", extsize " + extsize
+                    + ", projid " + projid + ", cowextsize " + cowextsize);
+        }
+        return (oldFsFlags & ~common) | fs;
     }
 
     /**

@@ -31,6 +31,19 @@ class InodeFlagsTest {
     }
 
     @Test
+    void fsxattrFlags_setTheCommonOnes_keepTheRest_andRefuseWhatBtrfsLacks() throws Exception {
+        long old = InodeFlags.FS_NOCOW_FL | InodeFlags.FS_NODUMP_FL;
+        // noatime and sync asked, nodump not: nocow, which fsxattr cannot say, stays
+        assertEquals(InodeFlags.FS_NOCOW_FL | InodeFlags.FS_NOATIME_FL | InodeFlags.FS_SYNC_FL,
+                InodeFlags.fromXflags(old, 0x40 | 0x20, 0, 0, 0));
+        assertEquals(0x80 | 0x8, InodeFlags.toXflags(InodeFlags.fromXflags(0, 0x80 | 0x8, 0, 0, 0)));
+        assertThrows(NotSupportedException.class, () -> InodeFlags.fromXflags(old, 0x1, 0, 0, 0));   // realtime
+        assertThrows(NotSupportedException.class, () -> InodeFlags.fromXflags(old, 0x8000, 0, 0, 0));  // dax
+        assertThrows(NotSupportedException.class, () -> InodeFlags.fromXflags(old, 0, 0, 5, 0));  // a project id
+        assertThrows(NotSupportedException.class, () -> InodeFlags.fromXflags(old, 0, 4096, 0, 0));
+    }
+
+    @Test
     void compressionFlags_excludeEachOtherAndNocow() throws Exception {
         assertEquals(InodeItem.FLAG_COMPRESS, InodeFlags.apply(InodeItem.FLAG_NOCOMPRESS, InodeFlags.FS_COMPR_FL,
                 FILE, 10));

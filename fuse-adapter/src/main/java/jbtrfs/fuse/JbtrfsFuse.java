@@ -51,6 +51,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     private static final int FUSE_CAP_IOCTL_DIR = 1 << 11;
     /** _IOR('X', 31, struct fsxattr), 28 bytes. */
     private static final int FS_IOC_FSGETXATTR = 0x801c581f;
+    private static final int FS_IOC_FSSETXATTR = 0x401c5820;
     private static final int FSXATTR_SIZE = 28;
     private static final Logger LOG = LoggerFactory.getLogger(JbtrfsFuse.class);
     private static final int PATH_CACHE_MAX = 200_000;
@@ -567,7 +568,8 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     /**
      * lsattr and chattr: FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (an int each way, whatever size the command says),
-     * and FS_IOC_FSGETXATTR, which the kernel asks before it sets flags.
+     * and FS_IOC_FSGETXATTR, which the kernel asks before it sets flags; FS_IOC_FSSETXATTR (xfs_io chattr) for the
+     * flags struct fsxattr shares with them.
      */
     @Override
     public int ioctl(String path, int cmd, Pointer arg, FuseFileInfo fi, long flags, Pointer data) {
@@ -584,15 +586,24 @@ public final class JbtrfsFuse extends FuseStubFS {
             }
             if (cmd == FS_IOC_SETFLAGS || cmd == FS_IOC32_SETFLAGS) {
                 InodeId id = handle(path, fi);
-                long want = data.getInt(0) & 0xffffffffL;
-                // changing +i or +a takes CAP_LINUX_IMMUTABLE: here, root
-                long guarded = InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL;
-                if (((want ^ ops.fileFlags(id)) & guarded) != 0 && uid() != 0) return -ErrorCodes.EPERM();
-                ops.setFileFlags(id, want);
-                return 0;
+                return setFileFlags(id, data.getInt(0) & 0xffffffffL);
+            }
+            if (cmd == FS_IOC_FSSETXATTR) {
+                // struct fsxattr: fsx_xflags, fsx_extsize, fsx_nextents, fsx_projid, fsx_cowextsize (u32 each)
+                InodeId id = handle(path, fi);
+                return setFileFlags(id, InodeFlags.fromXflags(ops.fileFlags(id), data.getInt(0) & 0xffffffffL,
+                        data.getInt(4), data.getInt(12), data.getInt(16)));
             }
             return -ErrorCodes.ENOTTY();
         });
+    }
+
+    private int setFileFlags(InodeId id, long want) throws FsException {
+        // changing +i or +a takes CAP_LINUX_IMMUTABLE: here, root
+        long guarded = InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL;
+        if (((want ^ ops.fileFlags(id)) & guarded) != 0 && uid() != 0) return -ErrorCodes.EPERM();
+        ops.setFileFlags(id, want);
+        return 0;
     }
 
     private InodeId handle(String path, FuseFileInfo fi) throws FsException {

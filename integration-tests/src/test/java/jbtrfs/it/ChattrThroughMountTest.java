@@ -13,7 +13,7 @@ import jbtrfs.testing.TreeListing;
 
 /**
  * lsattr and chattr through our mount, held to the kernel's: the same script on a fresh image mounted by the
- * kernel and by us prints the same attributes and the same refusals; new files inherit their directory's
+ * kernel and by us prints the same attributes and the same refusals (FS_IOC_FSSETXATTR's too); new files inherit their directory's
  * attributes; btrfs check is clean and the kernel shows what we showed.
  */
 class ChattrThroughMountTest {
@@ -60,6 +60,26 @@ class ChattrThroughMountTest {
             try chattr -i imm
             try rm imm
             try setpriv --reuid=1000 chattr -a app
+            fsx() { python3 -c '
+            import fcntl, os, struct, sys
+            fd = os.open(sys.argv[1], os.O_RDONLY)
+            b = bytearray(28)
+            fcntl.ioctl(fd, 0x801c581f, b)  # FS_IOC_FSGETXATTR
+            x, ext, n, proj, cow = struct.unpack_from("<5I", b)
+            a = sys.argv[2]
+            if a == "proj": proj = 5
+            elif a.startswith("-"): x &= ~int(a[1:], 0)
+            else: x |= int(a, 0)
+            struct.pack_into("<5I", b, 0, x, ext, n, proj, cow)
+            try:
+                fcntl.ioctl(fd, 0x401c5820, b); r = 0  # FS_IOC_FSSETXATTR, as xfs_io chattr
+            except OSError as e:
+                r = e.errno
+            print("fssetxattr", sys.argv[1], a, r)
+            ' "$@"; }
+            touch xf; mkdir xd; chattr +C xd
+            for f in 0x80 0x40 0x20 proj 0x1 0x2 0x800 0x8000 0x200 -0x80 0x8 -0x8; do fsx xf $f; done
+            fsx xd 0x80; fsx xd 0x10; fsx xd -0x10
             lsattr -R . 2>&1 | sort
             getfattr -R -d -m btrfs. . 2>/dev/null | grep -v '^$' | sort
             """;
