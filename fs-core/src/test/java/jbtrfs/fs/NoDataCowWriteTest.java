@@ -38,7 +38,9 @@ class NoDataCowWriteTest {
             InodeId d = ops.mkdir(ops.root(), "db", 0755, 0, 0);
             ops.setFileFlags(d, InodeFlags.FS_NOCOW_FL);
             InodeId f = ops.mknod(d, "table", Stat.S_IFREG | 0644, 0, 0, 0);
-            for (int off = 0; off < data.length; off += 128 << 10) ops.write(f, off, ByteBuffer.wrap(data, off, 128 << 10));
+            for (int off = 0; off < data.length; off += 128 << 10) {
+                ops.write(f, off, ByteBuffer.wrap(data, off, 128 << 10));
+            }
             InodeId cow = ops.mknod(ops.root(), "plain", Stat.S_IFREG | 0644, 0, 0, 0);
             ops.write(cow, 0, ByteBuffer.wrap(data, 0, 1 << 20));
         }

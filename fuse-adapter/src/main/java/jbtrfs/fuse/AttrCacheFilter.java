@@ -1,7 +1,5 @@
 package jbtrfs.fuse;
 
-import java.util.concurrent.atomic.AtomicLong;
-
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import jnr.ffi.annotations.Delegate;
@@ -92,7 +90,6 @@ final class AttrCacheFilter {
     private final Pointer channel;
     private final SendHook hook = this::send;   // held: libfuse keeps a pointer to its closure
     private final ThreadLocal<InFlight> inFlight = ThreadLocal.withInitial(InFlight::new);
-    private final AtomicLong uncachedReplies = new AtomicLong();
 
     /** A channel that sends through {@code kernelChannel} (the /dev/fuse one) after filtering. */
     AttrCacheFilter(LibFuseChannel lib, Pointer kernelChannel, long bufsize) {
@@ -110,11 +107,6 @@ final class AttrCacheFilter {
     /** The channel to hand to fuse_session_process_buf. */
     Pointer channel() {
         return channel;
-    }
-
-    /** How many replies were sent with attributes not to be cached. */
-    long uncachedReplies() {
-        return uncachedReplies.get();
     }
 
     /** Notes the request in {@code in} (a whole request as read from /dev/fuse) before it is dispatched. */
@@ -162,14 +154,12 @@ final class AttrCacheFilter {
                 if (length >= ENTRY_ATTR + ATTR_END && sharedByNames(arg, ENTRY_ATTR)) {
                     arg.putLong(ENTRY_ATTR_VALID, 0);
                     arg.putInt(ENTRY_ATTR_VALID_NSEC, 0);
-                    uncachedReplies.incrementAndGet();
                 }
             }
             case FUSE_GETATTR, FUSE_SETATTR -> {
                 if (length >= ATTR_OUT_ATTR + ATTR_END && sharedByNames(arg, ATTR_OUT_ATTR)) {
                     arg.putLong(ATTR_OUT_VALID, 0);
                     arg.putInt(ATTR_OUT_VALID_NSEC, 0);
-                    uncachedReplies.incrementAndGet();
                 }
             }
             default -> { }
@@ -178,6 +168,7 @@ final class AttrCacheFilter {
 
     /** Whether the fuse_attr at {@code offset} is a non-directory with more than one name. */
     private static boolean sharedByNames(Pointer arg, int offset) {
-        return (arg.getInt(offset + ATTR_MODE) & S_IFMT) != S_IFDIR && Integer.compareUnsigned(arg.getInt(offset + ATTR_NLINK), 1) > 0;
+        return (arg.getInt(offset + ATTR_MODE) & S_IFMT) != S_IFDIR
+                && Integer.compareUnsigned(arg.getInt(offset + ATTR_NLINK), 1) > 0;
     }
 }

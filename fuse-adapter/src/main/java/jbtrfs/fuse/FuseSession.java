@@ -189,7 +189,8 @@ final class FuseSession {
                 if (attrFilter == null) {
                     lib.fuse_session_process_buf(session, bufMem, chp.getPointer(0));
                 } else {
-                    attrFilter.beforeDispatch(data, (buf.flags.intValue() & FuseBufFlags.FUSE_BUF_IS_FD.intValue()) != 0 ? 0 : res);
+                    boolean inMemory = (buf.flags.intValue() & FuseBufFlags.FUSE_BUF_IS_FD.intValue()) == 0;
+                    attrFilter.beforeDispatch(data, inMemory ? res : 0);
                     lib.fuse_session_process_buf(session, bufMem, attrFilter.channel());
                     attrFilter.afterDispatch();
                 }
