@@ -12,7 +12,8 @@ import jnr.ffi.types.size_t;
  * <p>libfuse 2's high-level API gives every name its own kernel inode (node id). A change made through one name of a
  * hard-linked file (chmod, a write, an unlink of another name) reaches only that name's kernel inode, so attributes
  * cached under the others would go stale. Without caching at all (attr_timeout=0), every path walk asks for every
- * directory's attributes again (default_permissions checks each component): an untar made 17 getattrs a file.
+ * directory's attributes again (default_permissions checks each component): an untar made 26 FUSE callbacks a
+ * file, 17 with caching.
  *
  * <p>So the mount runs with a short attr_timeout, and every reply passes through here on its way to /dev/fuse (a
  * libfuse channel of our own whose send hook this is): a reply that carries a non-directory's attributes with
