@@ -39,6 +39,8 @@ import ru.serce.jnrfuse.struct.FuseBuf;
 final class FuseSession {
     private static final Logger LOG = LoggerFactory.getLogger(FuseSession.class);
     private static final int EINTR = 4;
+    /** The largest write request a read-write mount takes; every worker's buffer holds one whole. */
+    static final int MAX_WRITE = 1 << 20;
 
     /** The parts of libfuse 2.9's API that fuse_main is made of. */
     public interface LibFuseLoop {
@@ -63,7 +65,7 @@ final class FuseSession {
     }
 
     private static volatile LibFuseLoop lib;
-    private static volatile AttrCacheFilter.LibFuseChannel channelLib;
+    private static volatile ReplyFilter.LibFuseChannel channelLib;
 
     private final Path mountpoint;
     private final Pointer fuse;
@@ -72,7 +74,7 @@ final class FuseSession {
     private final Pointer channel;
     private final long bufsize;
     /** Read-write mounts only: replies pass through it (null: straight to the kernel channel). */
-    private final AttrCacheFilter attrFilter;
+    private final ReplyFilter attrFilter;
     private final List<Thread> workers = new ArrayList<>();
     private final CountDownLatch firstExit = new CountDownLatch(1);
     private final AtomicInteger error = new AtomicInteger();
@@ -89,8 +91,9 @@ final class FuseSession {
         this.mountpointC = mountpointC;
         this.session = lib.fuse_get_session(fuse);
         this.channel = lib.fuse_session_next_chan(session, null);
-        this.bufsize = lib.fuse_chan_bufsize(channel);
-        this.attrFilter = readOnly ? null : new AttrCacheFilter(channelLib(), channel, bufsize);
+        long chanBufsize = lib.fuse_chan_bufsize(channel);
+        this.bufsize = readOnly ? chanBufsize : Math.max(chanBufsize, MAX_WRITE + 4096);
+        this.attrFilter = readOnly ? null : new ReplyFilter(channelLib(), channel, chanBufsize, MAX_WRITE);
     }
 
     private static LibFuseLoop lib() {
@@ -102,11 +105,11 @@ final class FuseSession {
         return lib;
     }
 
-    private static AttrCacheFilter.LibFuseChannel channelLib() {
+    private static ReplyFilter.LibFuseChannel channelLib() {
         if (channelLib == null) {
             synchronized (FuseSession.class) {
                 if (channelLib == null) {
-                    channelLib = LibraryLoader.create(AttrCacheFilter.LibFuseChannel.class).failImmediately()
+                    channelLib = LibraryLoader.create(ReplyFilter.LibFuseChannel.class).failImmediately()
                             .load("fuse");
                 }
             }
@@ -117,7 +120,7 @@ final class FuseSession {
     /**
      * Mounts {@code callbacks} at {@code mountpoint} with FUSE arguments {@code fuseArgs} (e.g. "-o", "ro,...") and
      * starts {@code threads} workers. Returns once the mount is live. A read-write mount's replies pass through an
-     * {@link AttrCacheFilter}.
+     * {@link ReplyFilter}.
      */
     static FuseSession mount(JbtrfsFuse callbacks, Path mountpoint, List<String> fuseArgs, int threads,
                              boolean readOnly)

@@ -163,10 +163,11 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
     String fuseOptions(String imagePath, boolean readOnly) {
         // read-write: libfuse's high-level API gives each name of a hard-linked file its own kernel inode, so cached
         // pages of one name would go stale when another changes (auto_cache checks at open), and so would attributes:
-        // AttrCacheFilter keeps those of hard-linked files out of the cache; read-only, nothing ever changes
+        // ReplyFilter keeps those of hard-linked files out of the cache; read-only, nothing ever changes
         Set<String> out = new LinkedHashSet<>(List.of(readOnly ? "ro" : "rw", "use_ino", "readdir_ino",
                 "default_permissions", readOnly ? "kernel_cache" : "auto_cache", "max_read=131072",
-                // without big_writes libfuse 2 hands writes over a page at a time
+                // without big_writes libfuse 2 hands writes over a page at a time; a read-write mount's ReplyFilter
+                // raises max_write to 1 MiB past libfuse's own limit
                 "big_writes", "max_write=131072",
                 readOnly ? "attr_timeout=3600" : "attr_timeout=1", "entry_timeout=3600", "negative_timeout=60",
                 "subtype=jbtrfs",

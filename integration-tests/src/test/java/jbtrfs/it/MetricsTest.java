@@ -132,6 +132,28 @@ class MetricsTest {
     }
 
     @Test
+    void aOneMebibyteWriteArrivesAsOneRequest() throws Exception {
+        // libfuse 2 alone caps a request at 128 KiB: a 1 MiB write came as eight
+        int port = freePort();
+        Path mnt = Files.createDirectory(tmp.resolve("big"));
+        Path image = image("big");
+        Path src = tmp.resolve("eight.bin");
+        byte[] data = new byte[8 << 20];
+        new Random(11).nextBytes(data);
+        Files.write(src, data);
+        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, "-o", "metrics=" + port)) {
+            // the meter appears with the first write
+            assertTrue(!get(port, "/metrics").contains("jbtrfs_fuse_operations_seconds_count{op=\"write\"}"));
+            Shell.sh("dd if=" + src + " of=" + mnt + "/eight.bin bs=1M status=none");
+            double writes = value(get(port, "/metrics"), "jbtrfs_fuse_operations_seconds_count{op=\"write\"}");
+            assertEquals(8, writes, "eight write(2) calls of 1 MiB");
+            Shell.sh("sync " + mnt + "/eight.bin");
+            assertTrue(java.util.Arrays.equals(data, Files.readAllBytes(mnt.resolve("eight.bin"))));
+        }
+        jbtrfs.testing.BtrfsCheck.assertClean(image, "after 1 MiB writes");
+    }
+
+    @Test
     void spaceCacheMeters_eachCommitCountsItsDirtyGroups_inBothWriteouts() throws Exception {
         Path image = Images.mkfs(tmp, null, 2048, "-R", "^free-space-tree");
         for (String writeout : new String[] {"two-stage", "serial"}) {

@@ -6,8 +6,9 @@ import jnr.ffi.annotations.Delegate;
 import jnr.ffi.types.size_t;
 
 /**
- * Lets the kernel cache attributes on a read-write mount everywhere but where libfuse's path-based API would make
- * them wrong: files with more than one name.
+ * Every reply of a read-write mount passes through here on its way to /dev/fuse, for two things libfuse 2 cannot
+ * ask of the kernel: whole 1 MiB write requests (see {@link #withMaxPages}), and attribute caching everywhere but
+ * where libfuse's path-based API would make it wrong: files with more than one name.
  *
  * <p>libfuse 2's high-level API gives every name its own kernel inode (node id). A change made through one name of a
  * hard-linked file (chmod, a write, an unlink of another name) reaches only that name's kernel inode, so attributes
@@ -21,7 +22,7 @@ import jnr.ffi.types.size_t;
  * attribute changes are made visible by invalidating the inode's cached attributes afterwards: the first link to
  * a file (6.x kernels then update only the ctime they cache) and a successful ioctl (chattr changes the ctime).
  */
-final class AttrCacheFilter {
+final class ReplyFilter {
     // opcodes and layouts from linux/fuse.h (protocol 7.12 and later, which every kernel speaks)
     private static final int FUSE_LOOKUP = 1;
     private static final int FUSE_GETATTR = 3;
@@ -32,6 +33,7 @@ final class AttrCacheFilter {
     private static final int FUSE_LINK = 13;
     private static final int FUSE_CREATE = 35;
     private static final int FUSE_IOCTL = 39;
+    private static final int FUSE_INIT = 26;
 
     /** struct fuse_in_header: len u32, opcode u32, unique u64, nodeid u64, uid, gid, pid, padding. */
     private static final int IN_OPCODE = 4;
@@ -40,9 +42,19 @@ final class AttrCacheFilter {
     private static final int IN_HEADER_SIZE = 40;
     /** struct fuse_link_in: oldnodeid u64, right after the header. */
     private static final int LINK_OLDNODEID = IN_HEADER_SIZE;
+    /** struct fuse_init_in: major, minor, max_readahead, flags (u32). */
+    private static final int INIT_IN_FLAGS = IN_HEADER_SIZE + 12;
+    /** struct fuse_init_out as libfuse 2 sends it (24 bytes), then time_gran (7.23, left 0: unchanged), max_pages. */
+    private static final int INIT_OUT_FLAGS = 12;
+    private static final int INIT_OUT_MAX_WRITE = 20;
+    private static final int INIT_OUT_MAX_PAGES = 28;
+    private static final int INIT_OUT_WITH_MAX_PAGES = 32;
+    private static final int FUSE_MAX_PAGES = 1 << 22;
     /** struct fuse_out_header: len u32, error s32, unique u64. */
+    private static final int OUT_LEN = 0;
     private static final int OUT_ERROR = 4;
     private static final int OUT_UNIQUE = 8;
+    private static final int OUT_HEADER_SIZE = 16;
     /** struct fuse_entry_out: nodeid, generation, entry_valid, attr_valid (u64), their nsec (u32 x2), attr. */
     private static final int ENTRY_ATTR_VALID = 24;
     private static final int ENTRY_ATTR_VALID_NSEC = 36;
@@ -83,18 +95,22 @@ final class AttrCacheFilter {
         long unique;
         long nodeid;
         long linkSource;
+        int initFlags;
         boolean succeeded;
     }
 
     private final LibFuseChannel lib;
+    /** Bytes a write request may carry, offered to the kernel at INIT (0: leave libfuse's 128 KiB). */
+    private final int maxWrite;
     private final Pointer kernelChannel;
     private final Pointer channel;
     private final SendHook hook = this::send;   // held: libfuse keeps a pointer to its closure
     private final ThreadLocal<InFlight> inFlight = ThreadLocal.withInitial(InFlight::new);
 
     /** A channel that sends through {@code kernelChannel} (the /dev/fuse one) after filtering. */
-    AttrCacheFilter(LibFuseChannel lib, Pointer kernelChannel, long bufsize) {
+    ReplyFilter(LibFuseChannel lib, Pointer kernelChannel, long bufsize, int maxWrite) {
         this.lib = lib;
+        this.maxWrite = maxWrite;
         this.kernelChannel = kernelChannel;
         Runtime rt = Runtime.getSystemRuntime();
         // struct fuse_chan_ops { receive, send, destroy }: requests are received on the kernel channel, and this
@@ -122,6 +138,7 @@ final class AttrCacheFilter {
         r.unique = in.getLong(IN_UNIQUE);
         r.nodeid = in.getLong(IN_NODEID);
         r.linkSource = r.opcode == FUSE_LINK && length >= LINK_OLDNODEID + 8 ? in.getLong(LINK_OLDNODEID) : 0;
+        r.initFlags = r.opcode == FUSE_INIT && length >= INIT_IN_FLAGS + 4 ? in.getInt(INIT_IN_FLAGS) : 0;
     }
 
     /** Invalidates what the dispatched request changed behind the kernel's back. */
@@ -143,10 +160,37 @@ final class AttrCacheFilter {
             InFlight r = inFlight.get();
             if (header != null && header.getLong(OUT_UNIQUE) == r.unique && header.getInt(OUT_ERROR) == 0) {
                 r.succeeded = true;
+                if (r.opcode == FUSE_INIT && count == 2 && maxWrite > 0 && (r.initFlags & FUSE_MAX_PAGES) != 0) {
+                    Pointer init = withMaxPages(header, iov.getPointer(IOVEC_SIZE), iov.getLong(IOVEC_SIZE + 8));
+                    if (init != null) return lib.fuse_chan_send(kernelChannel, init, 2);
+                }
                 if (count >= 2) filter(r.opcode, iov.getPointer(IOVEC_SIZE), iov.getLong(IOVEC_SIZE + 8));
             }
         }
         return lib.fuse_chan_send(kernelChannel, iov, count);
+    }
+
+    /**
+     * libfuse 2 answers INIT as protocol 7.19, whose requests carry at most 32 pages: a 1 MiB write reached us as
+     * eight, each a round trip with its own getxattr of security.capability. Where the kernel offers FUSE_MAX_PAGES
+     * (4.20 and later), the reply grows by the fields up to max_pages and says FUSE_MAX_PAGES and a max_write of
+     * {@link #maxWrite}, so a 1 MiB write comes whole. The workers' buffers hold such a request.
+     */
+    private Pointer withMaxPages(Pointer header, Pointer arg, long length) {
+        if (length < INIT_OUT_MAX_WRITE + 4 || length >= INIT_OUT_WITH_MAX_PAGES) return null;
+        Runtime rt = Runtime.getSystemRuntime();
+        Pointer init = jnr.ffi.Memory.allocateDirect(rt, INIT_OUT_WITH_MAX_PAGES, true);
+        for (int i = 0; i < length; i++) init.putByte(i, arg.getByte(i));
+        init.putInt(INIT_OUT_FLAGS, init.getInt(INIT_OUT_FLAGS) | FUSE_MAX_PAGES);
+        init.putInt(INIT_OUT_MAX_WRITE, maxWrite);
+        init.putShort(INIT_OUT_MAX_PAGES, (short) (maxWrite / 4096));
+        header.putInt(OUT_LEN, header.getInt(OUT_LEN) + (int) (INIT_OUT_WITH_MAX_PAGES - length));
+        Pointer iov = jnr.ffi.Memory.allocateDirect(rt, 2L * IOVEC_SIZE, true);
+        iov.putPointer(0, header);
+        iov.putLong(8, OUT_HEADER_SIZE);
+        iov.putPointer(IOVEC_SIZE, init);
+        iov.putLong(IOVEC_SIZE + 8, INIT_OUT_WITH_MAX_PAGES);
+        return iov;
     }
 
     private void filter(int opcode, Pointer arg, long length) {
