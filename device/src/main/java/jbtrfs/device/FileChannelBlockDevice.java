@@ -12,25 +12,45 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import com.sun.nio.file.ExtendedOpenOption;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * Positional I/O on a {@link FileChannel} with a small thread pool: portable, works on files and block devices
- * alike, buffered (no O_DIRECT). The fallback where native AIO is missing.
+ * alike, buffered, whose readahead suits FUSE reads. The fallback where native AIO is missing.
+ *
+ * <p>Large aligned writes (a file's data) may go around the page cache instead ({@link DeviceOptions#directIo}):
+ * on a host whose page cache costs more than the disk, buffered 1 MiB writes ran at 500 MiB/s and O_DIRECT ones
+ * at 850. Linux keeps the two coherent: a direct write drops the cached pages of its range.
  */
 final class FileChannelBlockDevice extends QueuedBlockDevice {
     /** Most pool threads: positional I/O blocks a thread per request, and the host has few cores. */
     private static final int MAX_THREADS = 8;
     private static final int LOGICAL_BLOCK_SIZE = 512;
+    /** Shortest write sent around the page cache: tree blocks and superblocks stay buffered, as they are reread. */
+    static final int DIRECT_WRITE_MIN = 64 << 10;
+    private static final Logger LOG = LoggerFactory.getLogger(FileChannelBlockDevice.class);
     private static final AtomicInteger POOL_NUMBER = new AtomicInteger();
 
     private final FileChannel channel;
+    /** The same file opened O_DIRECT for large aligned writes; null where not asked for or not allowed. */
+    private final FileChannel directChannel;
+    /** What O_DIRECT needs offsets, lengths and buffer addresses to be multiples of. */
+    private final int directAlignment;
+    private final AlignedBuffers directBuffers;
     private final ThreadPoolExecutor pool;
     /** Fewest requests a pool task takes from a batch before the batch is spread over another task. */
     private static final int PER_TASK = 8;
     private final int threads;
 
-    private FileChannelBlockDevice(String name, FileChannel channel, long size, DeviceOptions options) {
+    private FileChannelBlockDevice(String name, FileChannel channel, FileChannel directChannel, int directAlignment,
+                                   long size, DeviceOptions options) {
         super(name, size, options.writable(), options.queueDepth(), options, Backend.NIO.cliName());
         this.channel = channel;
+        this.directChannel = directChannel;
+        this.directAlignment = directAlignment;
+        this.directBuffers = directChannel == null ? null : new AlignedBuffers(directAlignment, MAX_THREADS);
         this.threads = Math.min(MAX_THREADS, options.queueDepth());
         int n = POOL_NUMBER.incrementAndGet();
         AtomicInteger t = new AtomicInteger();
@@ -52,10 +72,22 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
             if (size == 0 && !Files.isRegularFile(path)) {
                 size = BlockDeviceSize.of(path);
             }
-            return new FileChannelBlockDevice(path.toString(), ch, size, options);
+            FileChannel direct = options.writable() && options.directIo() ? openDirect(path) : null;
+            int alignment = direct == null ? 0 : Math.max(4096, (int) Files.getFileStore(path).getBlockSize());
+            return new FileChannelBlockDevice(path.toString(), ch, direct, alignment, size, options);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
+        }
+    }
+
+    /** The file opened O_DIRECT for writing, or null where its filesystem refuses (tmpfs) or the JDK lacks it. */
+    private static FileChannel openDirect(Path path) {
+        try {
+            return FileChannel.open(path, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.info("{}: writes stay buffered, O_DIRECT was refused ({})", path, e.toString());
+            return null;
         }
     }
 
@@ -156,11 +188,12 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
                     channel.force(false);
                     finish(p, 0, null);
                 }
-                case READ, WRITE -> {
+                case WRITE -> finish(p, writeAt(r.offset(), r.buffer().duplicate()), null);
+                case READ -> {
                     ByteBuffer b = r.buffer().duplicate();
                     long pos = r.offset();
                     while (b.hasRemaining()) {
-                        int n = r.op() == IoRequest.Op.READ ? channel.read(b, pos) : channel.write(b, pos);
+                        int n = channel.read(b, pos);
                         if (n < 0) break;
                         pos += n;
                     }
@@ -174,6 +207,34 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
         }
     }
 
+    /** Writes all of {@code b} at {@code offset}, around the page cache when it is large and aligned. */
+    private long writeAt(long offset, ByteBuffer b) throws IOException {
+        int length = b.remaining();
+        if (directChannel == null || length < DIRECT_WRITE_MIN || (offset | length) % directAlignment != 0) {
+            for (long pos = offset; b.hasRemaining(); ) pos += channel.write(b, pos);
+            return length;
+        }
+        if (b.isDirect() && b.alignmentOffset(b.position(), directAlignment) == 0) {
+            for (long pos = offset; b.hasRemaining(); ) pos += directChannel.write(b, pos);
+            return length;
+        }
+        // through one pooled aligned buffer of ours: heap arrays and unaligned slices cannot go as they are
+        ByteBuffer aligned = directBuffers.acquire(Math.min(length, AlignedBuffers.MAX_POOLED));
+        try {
+            long pos = offset;
+            while (b.hasRemaining()) {
+                int n = Math.min(b.remaining(), aligned.capacity());
+                aligned.clear().limit(n);
+                aligned.put(b.slice().limit(n)).flip();
+                b.position(b.position() + n);
+                while (aligned.hasRemaining()) pos += directChannel.write(aligned, pos);
+            }
+        } finally {
+            directBuffers.release(aligned);
+        }
+        return length;
+    }
+
     @Override
     void closeEngine() throws IOException {
         pool.shutdown();
@@ -183,5 +244,6 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
             Thread.currentThread().interrupt();
         }
         channel.close();
+        if (directChannel != null) directChannel.close();
     }
 }

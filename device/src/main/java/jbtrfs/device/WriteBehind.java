@@ -2,14 +2,15 @@ package jbtrfs.device;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Writes that return once submitted, not once done: the caller hands its buffers over and goes on while the
- * device works. A read of a range still being written waits for it, as does a later write over it (the engine may
+ * Writes that return once submitted, not once done: the bytes are copied into buffers of our own (aligned, for
+ * O_DIRECT, and reused), so the caller may reuse its buffers at once and goes on while the device works. A read of a range still being written waits for it, as does a later write over it (the engine may
  * reorder requests), and {@link #drain} waits for all of them before the caller flushes. At most {@code maxBytes}
  * are in flight; a writer past that waits.
  *
@@ -23,8 +24,12 @@ public final class WriteBehind {
      */
     public static final int SMALL_WRITE = 64 << 10;
 
+    /** Alignment of the copies: what O_DIRECT asks of buffer addresses on every common filesystem. */
+    private static final int COPY_ALIGNMENT = 4096;
+
     private final BlockDevice device;
     private final long maxBytes;
+    private final AlignedBuffers copies = new AlignedBuffers(COPY_ALIGNMENT, 16);
     /** Writes in flight by device offset; they never overlap. Guarded by this. */
     private final TreeMap<Long, Range> inFlight = new TreeMap<>();
     /** Ranges whose write failed. Guarded by this. */
@@ -44,8 +49,8 @@ public final class WriteBehind {
     }
 
     /**
-     * Submits {@code requests} (writes) and returns without waiting for them; their buffers belong to the device
-     * until done. Throws a failure already known: an earlier write's, or one of these that failed at once.
+     * Submits {@code requests} (writes) and returns without waiting for them; their buffers are the caller's again
+     * on return. Throws a failure already known: an earlier write's, or one of these that failed at once.
      */
     public void write(List<IoRequest> requests) throws IOException {
         if (requests.size() == 1 && requests.get(0).length() < SMALL_WRITE) {
@@ -78,7 +83,12 @@ public final class WriteBehind {
         }
         for (int i = 0; i < requests.size(); i++) {
             Range range = taken.get(i);
-            device.submit(requests.get(i)).whenComplete((c, e) -> done(range, e));
+            ByteBuffer copy = copies.acquire((int) range.length);
+            copy.put(requests.get(i).buffer().duplicate()).flip();
+            device.submit(IoRequest.write(range.offset, copy)).whenComplete((c, e) -> {
+                copies.release(copy);
+                done(range, e);
+            });
         }
         synchronized (this) {
             if (failure != null) throw failure;

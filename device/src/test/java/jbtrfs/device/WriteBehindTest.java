@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 /** Writes that return before they are done: what reads, later writes and drains see of them. */
@@ -51,6 +52,64 @@ class WriteBehindTest {
                     "a read of part of the range waits for the write");
             assertEquals(0, w.bytesInFlight());
         }
+    }
+
+    /** A device that takes its writes' bytes only when {@link #complete} runs: as late as a real engine may. */
+    private static final class LateDevice implements BlockDevice {
+        final byte[] medium = new byte[SIZE];
+        private final List<IoRequest> held = new java.util.ArrayList<>();
+        private final List<CompletableFuture<IoCompletion>> futures = new java.util.ArrayList<>();
+
+        public long size() { return SIZE; }
+        public int logicalBlockSize() { return 512; }
+        public boolean directIo() { return false; }
+        public boolean writable() { return true; }
+        public String backend() { return "late"; }
+        public int queueDepth() { return 64; }
+        public synchronized int inFlight() { return held.size(); }
+        public void read(long offset, ByteBuffer dst) { dst.put(medium, (int) offset, dst.remaining()); }
+        public IoBatch submit(List<IoRequest> requests) { throw new UnsupportedOperationException(); }
+        public void close() { }
+
+        public synchronized CompletableFuture<IoCompletion> submit(IoRequest r) {
+            CompletableFuture<IoCompletion> f = new CompletableFuture<>();
+            held.add(r);
+            futures.add(f);
+            return f;
+        }
+
+        void complete() {
+            List<IoRequest> rs;
+            List<CompletableFuture<IoCompletion>> fs;
+            synchronized (this) {
+                rs = List.copyOf(held);
+                fs = List.copyOf(futures);
+                held.clear();
+                futures.clear();
+            }
+            for (int i = 0; i < rs.size(); i++) {
+                IoRequest r = rs.get(i);
+                r.buffer().duplicate().get(medium, (int) r.offset(), r.length());
+                fs.get(i).complete(new IoCompletion(r, r.length(), 0));
+            }
+        }
+    }
+
+    @Test
+    void theCallersBufferIsFreeOnReturn_theDeviceWritesWhatItHeldThen() throws Exception {
+        LateDevice dev = new LateDevice();
+        WriteBehind w = new WriteBehind(dev, 64L << 20);
+        byte[] data = filled(BIG, 7);
+        ByteBuffer direct = ByteBuffer.allocateDirect(BIG).put(filled(BIG, 8)).flip();
+        w.write(List.of(IoRequest.write(0, ByteBuffer.wrap(data)), IoRequest.write(BIG, direct)));
+        // reused at once, before the device has taken a byte
+        Arrays.fill(data, (byte) 9);
+        direct.clear().put(filled(BIG, 9));
+        assertEquals(2L * BIG, w.bytesInFlight());
+        dev.complete();
+        w.drain();
+        assertArrayEquals(filled(BIG, 7), Arrays.copyOfRange(dev.medium, 0, BIG));
+        assertArrayEquals(filled(BIG, 8), Arrays.copyOfRange(dev.medium, BIG, 2 * BIG));
     }
 
     @Test

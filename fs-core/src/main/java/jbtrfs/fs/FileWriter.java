@@ -76,7 +76,7 @@ final class FileWriter {
         InodeWriter.refuseIf(inode, InodeFlags.IMMUTABLE, file, "write");
         // append-only: the kernel opens such a file for writing only with O_APPEND, which writes at the end
         if (offset < inode.size()) InodeWriter.refuseIf(inode, InodeFlags.APPEND, file, "write inside");
-        byte[] data = new byte[len];
+        byte[] data = incoming(len);
         src.get(data);
         long end = offset + len;
         long newSize = Math.max(inode.size(), end);
@@ -102,6 +102,25 @@ final class FileWriter {
         writeRegular(file, offset, data);
         return len;
     }
+
+    /**
+     * An array for a write's bytes. A FUSE write's size repeats (1 MiB for a stream): each thread reuses one array
+     * of that size, since a fresh one is zeroed and, on a fresh heap, faulted in page by page, which cost more than
+     * the rest of the write. Nothing keeps it past the write: the device copies what it writes behind.
+     */
+    private static byte[] incoming(int len) {
+        if (len > MAX_REUSED_INCOMING) return new byte[len];
+        byte[] a = INCOMING.get();
+        if (a == null || a.length != len) {
+            a = new byte[len];
+            INCOMING.set(a);
+        }
+        return a;
+    }
+
+    /** The largest write whose array is reused: a FUSE write request's most. */
+    private static final int MAX_REUSED_INCOMING = 1 << 20;
+    private static final ThreadLocal<byte[]> INCOMING = new ThreadLocal<>();
 
     /** The largest file kept inline: the kernel's max_inline, and less than a sector. */
     private long inlineLimit() { return Math.min(MAX_INLINE, ss - 1); }
@@ -155,7 +174,7 @@ final class FileWriter {
         InodeItem inode = w.load(file);
         boolean inline = hasInline(file);
         if (inline) aStart = 0;
-        byte[] buf = data; // whole sectors go as they came (the caller hands the array over)
+        byte[] buf = data; // whole sectors go as they came
         if (aStart != offset || aEnd != end) {
             buf = new byte[(int) (aEnd - aStart)];
             // the partial sectors at both ends keep the bytes around the write
@@ -557,7 +576,7 @@ final class FileWriter {
         return out;
     }
 
-    /** Sends {@code buf} (which the device owns from now on) to the pieces; the commit waits for it. */
+    /** Sends {@code buf} to the pieces without waiting (the device copies it); the commit waits for the writes. */
     private void writeData(List<long[]> pieces, byte[] buf) throws IOException {
         int pos = 0;
         for (long[] p : pieces) {

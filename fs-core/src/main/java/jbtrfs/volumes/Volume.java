@@ -93,7 +93,7 @@ public final class Volume {
     }
 
     /**
-     * Writes file data at {@code logical} on every copy without waiting (the buffer is the device's until done):
+     * Writes file data at {@code logical} on every copy without waiting (the bytes are copied first):
      * reads of the range wait for it, and a commit calls {@link #drainWrites} before its tree blocks point at it.
      */
     public void writeBehind(long logical, ByteBuffer src) throws IOException {
