@@ -9,8 +9,11 @@ import java.util.Objects;
  * <p>The I/O is absolute: the buffer's position and limit are read at submit time and never changed, so one
  * buffer may be reused once its request has completed. The buffer must not be touched while the request is in
  * flight.
+ *
+ * <p>{@code bulk}: a write of file data that no one is about to read back, which an engine may send around the
+ * page cache; tree blocks and superblocks are not bulk (they are reread, and a commit writes few of them).
  */
-public record IoRequest(Op op, long offset, ByteBuffer buffer) {
+public record IoRequest(Op op, long offset, ByteBuffer buffer, boolean bulk) {
 
     /** What a request does. */
     public enum Op {
@@ -28,13 +31,18 @@ public record IoRequest(Op op, long offset, ByteBuffer buffer) {
     }
 
     /** A read of {@code dst.remaining()} bytes at {@code offset}. */
-    public static IoRequest read(long offset, ByteBuffer dst) { return new IoRequest(Op.READ, offset, dst); }
+    public static IoRequest read(long offset, ByteBuffer dst) { return new IoRequest(Op.READ, offset, dst, false); }
 
     /** A write of {@code src.remaining()} bytes at {@code offset}. */
-    public static IoRequest write(long offset, ByteBuffer src) { return new IoRequest(Op.WRITE, offset, src); }
+    public static IoRequest write(long offset, ByteBuffer src) { return new IoRequest(Op.WRITE, offset, src, false); }
+
+    /** A bulk write (file data) of {@code src.remaining()} bytes at {@code offset}. */
+    public static IoRequest bulkWrite(long offset, ByteBuffer src) {
+        return new IoRequest(Op.WRITE, offset, src, true);
+    }
 
     /** A flush: writes completed before it was submitted are durable when it completes. */
-    public static IoRequest flush() { return new IoRequest(Op.FLUSH, 0, null); }
+    public static IoRequest flush() { return new IoRequest(Op.FLUSH, 0, null, false); }
 
     /** Bytes this request moves (0 for a flush). */
     public int length() { return buffer == null ? 0 : buffer.remaining(); }

@@ -85,7 +85,7 @@ public final class WriteBehind {
             Range range = taken.get(i);
             ByteBuffer copy = copies.acquire((int) range.length);
             copy.put(requests.get(i).buffer().duplicate()).flip();
-            device.submit(IoRequest.write(range.offset, copy)).whenComplete((c, e) -> {
+            device.submit(IoRequest.bulkWrite(range.offset, copy)).whenComplete((c, e) -> {
                 copies.release(copy);
                 done(range, e);
             });

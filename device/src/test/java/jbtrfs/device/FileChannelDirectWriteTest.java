@@ -90,8 +90,8 @@ class FileChannelDirectWriteTest {
             byte[] heap = random(MIB, 1);
             ByteBuffer aligned = AlignedBuffers.allocateAligned(MIB, 4096).put(random(MIB, 2)).flip();
             byte[] unaligned = random(MIB - 512, 3);
-            d.submit(List.of(IoRequest.write(0, ByteBuffer.wrap(heap)), IoRequest.write(MIB, aligned),
-                    IoRequest.write(2L * MIB + 512, ByteBuffer.wrap(unaligned)))).await();
+            d.submit(List.of(IoRequest.bulkWrite(0, ByteBuffer.wrap(heap)), IoRequest.bulkWrite(MIB, aligned),
+                    IoRequest.bulkWrite(2L * MIB + 512, ByteBuffer.wrap(unaligned)))).await();
             assertArrayEquals(heap, read(d, 0, MIB));
             assertArrayEquals(random(MIB, 2), read(d, MIB, MIB));
             assertArrayEquals(unaligned, read(d, 2L * MIB + 512, MIB - 512));
@@ -109,7 +109,7 @@ class FileChannelDirectWriteTest {
         Path f = file();
         try (BlockDevice d = open(f, false)) {
             assertEquals(0, directDescriptors(f));
-            d.submit(List.of(IoRequest.write(0, ByteBuffer.wrap(random(MIB, 4))))).await();
+            d.submit(List.of(IoRequest.bulkWrite(0, ByteBuffer.wrap(random(MIB, 4))))).await();
             assertArrayEquals(random(MIB, 4), read(d, 0, MIB));
         }
     }
