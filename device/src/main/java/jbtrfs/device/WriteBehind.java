@@ -10,9 +10,10 @@ import java.util.TreeMap;
 
 /**
  * Writes that return once submitted, not once done: the bytes are copied into buffers of our own (aligned, for
- * O_DIRECT, and reused), so the caller may reuse its buffers at once and goes on while the device works. A read of a range still being written waits for it, as does a later write over it (the engine may
- * reorder requests), and {@link #drain} waits for all of them before the caller flushes. At most {@code maxBytes}
- * are in flight; a writer past that waits.
+ * O_DIRECT, and reused), so the caller may reuse its buffers at once and goes on while the device works. A read of
+ * a range still being written waits for it, as does a later write over it (the engine may reorder requests), and
+ * {@link #drain} waits for all of them before the caller flushes. At most {@code maxBytes} are in flight; a writer
+ * past that waits. They are bulk writes ({@link IoRequest#bulk}): file data.
  *
  * <p>A failed write is remembered: a read of its range, every later write and every drain report it, so nothing
  * claims a durability it lacks.
