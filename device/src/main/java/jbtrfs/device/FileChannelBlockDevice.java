@@ -73,12 +73,32 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
                 size = BlockDeviceSize.of(path);
             }
             FileChannel direct = options.writable() && options.directIo() ? openDirect(path) : null;
-            int alignment = direct == null ? 0 : Math.max(4096, (int) Files.getFileStore(path).getBlockSize());
+            int alignment = direct == null ? 0 : directAlignment(path);
+            if (alignment == 0 && direct != null) {
+                direct.close();
+                direct = null;
+            }
             return new FileChannelBlockDevice(path.toString(), ch, direct, alignment, size, options);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
+    }
+
+    /**
+     * What O_DIRECT on {@code path} needs offsets, lengths and addresses aligned to: its filesystem's block size, at
+     * least 4 KiB (a block device's path answers for devtmpfs, whose 4 KiB covers any logical block size up to it).
+     * 0 where that is unknown or unusable: then writes stay buffered.
+     */
+    private static int directAlignment(Path path) {
+        try {
+            long bs = Math.max(4096, Files.getFileStore(path).getBlockSize());
+            if (Long.bitCount(bs) == 1 && bs <= AlignedBuffers.MAX_POOLED) return (int) bs;
+            LOG.info("{}: writes stay buffered, block size {} is no alignment O_DIRECT can use", path, bs);
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.info("{}: writes stay buffered, the block size is unknown ({})", path, e.toString());
+        }
+        return 0;
     }
 
     /** The file opened O_DIRECT for writing, or null where its filesystem refuses (tmpfs) or the JDK lacks it. */
