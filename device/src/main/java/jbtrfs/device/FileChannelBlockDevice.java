@@ -38,7 +38,6 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
     private final FileChannel directChannel;
     /** What O_DIRECT needs offsets, lengths and buffer addresses to be multiples of. */
     private final int directAlignment;
-    private final AlignedBuffers directBuffers;
     private final ThreadPoolExecutor pool;
     /** Fewest requests a pool task takes from a batch before the batch is spread over another task. */
     private static final int PER_TASK = 8;
@@ -50,7 +49,6 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
         this.channel = channel;
         this.directChannel = directChannel;
         this.directAlignment = directAlignment;
-        this.directBuffers = directChannel == null ? null : new AlignedBuffers(directAlignment, MAX_THREADS);
         this.threads = Math.min(MAX_THREADS, options.queueDepth());
         int n = POOL_NUMBER.incrementAndGet();
         AtomicInteger t = new AtomicInteger();
@@ -93,7 +91,7 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
     private static int directAlignment(Path path) {
         try {
             long bs = Math.max(4096, Files.getFileStore(path).getBlockSize());
-            if (Long.bitCount(bs) == 1 && bs <= AlignedBuffers.MAX_POOLED) return (int) bs;
+            if (Long.bitCount(bs) == 1 && bs <= 1 << 20) return (int) bs;
             LOG.info("{}: writes stay buffered, block size {} is no alignment O_DIRECT can use", path, bs);
         } catch (IOException | UnsupportedOperationException e) {
             LOG.info("{}: writes stay buffered, the block size is unknown ({})", path, e.toString());
@@ -227,31 +225,17 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
         }
     }
 
-    /** Writes all of {@code b} at {@code offset}, around the page cache when it is bulk, large and aligned. */
+    /**
+     * Writes all of {@code b} at {@code offset}: around the page cache when it is bulk, large, and aligned in offset,
+     * length and memory (the write-behind's buffers are), else buffered.
+     */
     private long writeAt(long offset, ByteBuffer b, boolean bulk) throws IOException {
         int length = b.remaining();
-        if (!bulk || directChannel == null || length < DIRECT_WRITE_MIN || (offset | length) % directAlignment != 0) {
-            for (long pos = offset; b.hasRemaining(); ) pos += channel.write(b, pos);
-            return length;
-        }
-        if (b.isDirect() && b.alignmentOffset(b.position(), directAlignment) == 0) {
-            for (long pos = offset; b.hasRemaining(); ) pos += directChannel.write(b, pos);
-            return length;
-        }
-        // through one pooled aligned buffer of ours: heap arrays and unaligned slices cannot go as they are
-        ByteBuffer aligned = directBuffers.acquire(Math.min(length, AlignedBuffers.MAX_POOLED));
-        try {
-            long pos = offset;
-            while (b.hasRemaining()) {
-                int n = Math.min(b.remaining(), aligned.capacity());
-                aligned.clear().limit(n);
-                aligned.put(b.slice().limit(n)).flip();
-                b.position(b.position() + n);
-                while (aligned.hasRemaining()) pos += directChannel.write(aligned, pos);
-            }
-        } finally {
-            directBuffers.release(aligned);
-        }
+        boolean direct = bulk && directChannel != null && length >= DIRECT_WRITE_MIN
+                && (offset | length) % directAlignment == 0
+                && b.isDirect() && b.alignmentOffset(b.position(), directAlignment) == 0;
+        FileChannel to = direct ? directChannel : channel;
+        for (long pos = offset; b.hasRemaining(); ) pos += to.write(b, pos);
         return length;
     }
 

@@ -74,7 +74,7 @@ final class FuseSession {
     private final Pointer channel;
     private final long bufsize;
     /** Read-write mounts only: replies pass through it (null: straight to the kernel channel). */
-    private final ReplyFilter attrFilter;
+    private final ReplyFilter replyFilter;
     private final List<Thread> workers = new ArrayList<>();
     private final CountDownLatch firstExit = new CountDownLatch(1);
     private final AtomicInteger error = new AtomicInteger();
@@ -93,7 +93,7 @@ final class FuseSession {
         this.channel = lib.fuse_session_next_chan(session, null);
         long chanBufsize = lib.fuse_chan_bufsize(channel);
         this.bufsize = readOnly ? chanBufsize : Math.max(chanBufsize, MAX_WRITE + 4096);
-        this.attrFilter = readOnly ? null : new ReplyFilter(channelLib(), channel, chanBufsize, MAX_WRITE);
+        this.replyFilter = readOnly ? null : new ReplyFilter(channelLib(), channel, chanBufsize, MAX_WRITE);
     }
 
     private static LibFuseLoop lib() {
@@ -189,13 +189,13 @@ final class FuseSession {
                     }
                     break;
                 }
-                if (attrFilter == null) {
+                if (replyFilter == null) {
                     lib.fuse_session_process_buf(session, bufMem, chp.getPointer(0));
                 } else {
                     boolean inMemory = (buf.flags.intValue() & FuseBufFlags.FUSE_BUF_IS_FD.intValue()) == 0;
-                    attrFilter.beforeDispatch(data, inMemory ? res : 0);
-                    lib.fuse_session_process_buf(session, bufMem, attrFilter.channel());
-                    attrFilter.afterDispatch();
+                    replyFilter.beforeDispatch(data, inMemory ? res : 0);
+                    lib.fuse_session_process_buf(session, bufMem, replyFilter.channel());
+                    replyFilter.afterDispatch();
                 }
             }
         } catch (Throwable t) {
