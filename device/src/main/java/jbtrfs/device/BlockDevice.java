@@ -50,6 +50,14 @@ public interface BlockDevice extends Closeable {
      */
     void read(long offset, ByteBuffer dst) throws IOException;
 
+    /**
+     * {@link #read} of file data: bytes the reader's own cache (the kernel's, above FUSE) keeps, so an engine may
+     * read them around the host's page cache. Tree blocks and superblocks go through {@link #read}.
+     */
+    default void readBulk(long offset, ByteBuffer dst) throws IOException {
+        read(offset, dst);
+    }
+
     /** Submits one request; the future fails with a {@link DeviceIoException}. Blocks while the queue is full. */
     CompletableFuture<IoCompletion> submit(IoRequest request);
 
