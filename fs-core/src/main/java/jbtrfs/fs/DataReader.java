@@ -36,7 +36,7 @@ final class DataReader {
 
     /**
      * Reads {@code length} bytes (a whole number of sectors) at sector-aligned {@code logical} into {@code dst}
-     * (heap buffer, position advanced), verifying checksums unless {@code verify} is false. {@code what} names the
+     * (position advanced), verifying checksums unless {@code verify} is false. {@code what} names the
      * file for messages.
      */
     void read(long logical, int length, ByteBuffer dst, boolean verify, String what) throws IOException {
@@ -54,7 +54,7 @@ final class DataReader {
         for (int mirror = 0; mirror < copies; mirror++) {
             dst.position(start);
             ByteBuffer part = dst.slice(start, length);
-            volume.read(logical, part, mirror);
+            volume.readData(logical, part, mirror);
             badSector = verify ? firstBadSector(dst, start, sectors, expected, present) : -1;
             if (badSector < 0) {
                 if (mirror > 0) stats.mirrorRetry();

@@ -47,6 +47,15 @@ public final class Volume {
      * The range must lie inside one chunk.
      */
     public void read(long logical, ByteBuffer dst, int mirror) throws IOException {
+        read(logical, dst, mirror, false);
+    }
+
+    /** {@link #read} of file data, which the device may read around the host's page cache. */
+    public void readData(long logical, ByteBuffer dst, int mirror) throws IOException {
+        read(logical, dst, mirror, true);
+    }
+
+    private void read(long logical, ByteBuffer dst, int mirror, boolean bulk) throws IOException {
         int length = dst.remaining();
         Chunk chunk = chunkAt(logical, length);
         if (Long.compareUnsigned(logical + length, chunk.end()) > 0) {
@@ -63,7 +72,8 @@ public final class Volume {
             }
             ByteBuffer part = dst.slice(dst.position(), n);
             if (writeBehind != null) writeBehind.awaitRange(place.physical(), n);
-            device.read(place.physical(), part);
+            if (bulk) device.readBulk(place.physical(), part);
+            else device.read(place.physical(), part);
             dst.position(dst.position() + n);
             address += n;
         }
