@@ -39,8 +39,8 @@ import ru.serce.jnrfuse.struct.FuseBuf;
 final class FuseSession {
     private static final Logger LOG = LoggerFactory.getLogger(FuseSession.class);
     private static final int EINTR = 4;
-    /** The largest write request a read-write mount takes; every worker's buffer holds one whole. */
-    static final int MAX_WRITE = 1 << 20;
+    /** The most file data one read or write request carries (max_read, max_write); a worker's buffer holds one. */
+    static final int MAX_DATA = 1 << 20;
 
     /** The parts of libfuse 2.9's API that fuse_main is made of. */
     public interface LibFuseLoop {
@@ -73,7 +73,7 @@ final class FuseSession {
     private final Pointer session;
     private final Pointer channel;
     private final long bufsize;
-    /** Read-write mounts only: replies pass through it (null: straight to the kernel channel). */
+    /** Every reply passes through it on its way to the kernel channel. */
     private final ReplyFilter replyFilter;
     private final List<Thread> workers = new ArrayList<>();
     private final CountDownLatch firstExit = new CountDownLatch(1);
@@ -92,8 +92,8 @@ final class FuseSession {
         this.session = lib.fuse_get_session(fuse);
         this.channel = lib.fuse_session_next_chan(session, null);
         long chanBufsize = lib.fuse_chan_bufsize(channel);
-        this.bufsize = readOnly ? chanBufsize : Math.max(chanBufsize, MAX_WRITE + 4096);
-        this.replyFilter = readOnly ? null : new ReplyFilter(channelLib(), channel, chanBufsize, MAX_WRITE);
+        this.bufsize = Math.max(chanBufsize, MAX_DATA + 4096);
+        this.replyFilter = new ReplyFilter(channelLib(), channel, chanBufsize, MAX_DATA, !readOnly);
     }
 
     private static LibFuseLoop lib() {
@@ -119,8 +119,8 @@ final class FuseSession {
 
     /**
      * Mounts {@code callbacks} at {@code mountpoint} with FUSE arguments {@code fuseArgs} (e.g. "-o", "ro,...") and
-     * starts {@code threads} workers. Returns once the mount is live. A read-write mount's replies pass through an
-     * {@link ReplyFilter}.
+     * starts {@code threads} workers. Returns once the mount is live. Replies pass through a
+     * {@link ReplyFilter}, which filters attributes only where {@code readOnly} is false.
      */
     static FuseSession mount(JbtrfsFuse callbacks, Path mountpoint, List<String> fuseArgs, int threads,
                              boolean readOnly)
@@ -189,14 +189,10 @@ final class FuseSession {
                     }
                     break;
                 }
-                if (replyFilter == null) {
-                    lib.fuse_session_process_buf(session, bufMem, chp.getPointer(0));
-                } else {
-                    boolean inMemory = (buf.flags.intValue() & FuseBufFlags.FUSE_BUF_IS_FD.intValue()) == 0;
-                    replyFilter.beforeDispatch(data, inMemory ? res : 0);
-                    lib.fuse_session_process_buf(session, bufMem, replyFilter.channel());
-                    replyFilter.afterDispatch();
-                }
+                boolean inMemory = (buf.flags.intValue() & FuseBufFlags.FUSE_BUF_IS_FD.intValue()) == 0;
+                replyFilter.beforeDispatch(data, inMemory ? res : 0);
+                lib.fuse_session_process_buf(session, bufMem, replyFilter.channel());
+                replyFilter.afterDispatch();
             }
         } catch (Throwable t) {
             LOG.error("FUSE worker {} stopped", Thread.currentThread().getName(), t);

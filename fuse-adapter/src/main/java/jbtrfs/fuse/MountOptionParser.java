@@ -165,7 +165,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         // pages of one name would go stale when another changes (auto_cache checks at open), and so would attributes:
         // ReplyFilter keeps those of hard-linked files out of the cache; read-only, nothing ever changes
         Set<String> out = new LinkedHashSet<>(List.of(readOnly ? "ro" : "rw", "use_ino", "readdir_ino",
-                "default_permissions", readOnly ? "kernel_cache" : "auto_cache", "max_read=131072",
+                // 1 MiB reads where ReplyFilter's max_pages allows them (else the kernel sends 128 KiB)
+                "default_permissions", readOnly ? "kernel_cache" : "auto_cache", "max_read=" + FuseSession.MAX_DATA,
                 // without big_writes libfuse 2 hands writes over a page at a time; a read-write mount's ReplyFilter
                 // raises max_write to 1 MiB past libfuse's own limit
                 "big_writes", "max_write=131072",

@@ -6,9 +6,9 @@ import jnr.ffi.annotations.Delegate;
 import jnr.ffi.types.size_t;
 
 /**
- * Every reply of a read-write mount passes through here on its way to /dev/fuse, for two things libfuse 2 cannot
- * ask of the kernel: whole 1 MiB write requests (see {@link #withMaxPages}), and attribute caching everywhere but
- * where libfuse's path-based API would make it wrong: files with more than one name.
+ * Every reply passes through here on its way to /dev/fuse, for two things libfuse 2 cannot ask of the kernel:
+ * whole 1 MiB read and write requests (see {@link #withMaxPages}), and, on read-write mounts, attribute caching
+ * everywhere but where libfuse's path-based API would make it wrong: files with more than one name.
  *
  * <p>libfuse 2's high-level API gives every name its own kernel inode (node id). A change made through one name of a
  * hard-linked file (chmod, a write, an unlink of another name) reaches only that name's kernel inode, so attributes
@@ -102,15 +102,18 @@ final class ReplyFilter {
     private final LibFuseChannel lib;
     /** Bytes a write request may carry, offered to the kernel at INIT (0: leave libfuse's 128 KiB). */
     private final int maxWrite;
+    /** Read-write mounts: keep hard-linked files' attributes out of the cache (read-only ones never change). */
+    private final boolean attributes;
     private final Pointer kernelChannel;
     private final Pointer channel;
     private final SendHook hook = this::send;   // held: libfuse keeps a pointer to its closure
     private final ThreadLocal<InFlight> inFlight = ThreadLocal.withInitial(InFlight::new);
 
     /** A channel that sends through {@code kernelChannel} (the /dev/fuse one) after filtering. */
-    ReplyFilter(LibFuseChannel lib, Pointer kernelChannel, long bufsize, int maxWrite) {
+    ReplyFilter(LibFuseChannel lib, Pointer kernelChannel, long bufsize, int maxWrite, boolean attributes) {
         this.lib = lib;
         this.maxWrite = maxWrite;
+        this.attributes = attributes;
         this.kernelChannel = kernelChannel;
         Runtime rt = Runtime.getSystemRuntime();
         // struct fuse_chan_ops { receive, send, destroy }: requests are received on the kernel channel, and this
@@ -164,7 +167,7 @@ final class ReplyFilter {
                     Pointer init = withMaxPages(header, iov.getPointer(IOVEC_SIZE), iov.getLong(IOVEC_SIZE + 8));
                     if (init != null) return lib.fuse_chan_send(kernelChannel, init, 2);
                 }
-                if (count >= 2) filter(r.opcode, iov.getPointer(IOVEC_SIZE), iov.getLong(IOVEC_SIZE + 8));
+                if (count >= 2 && attributes) filter(r.opcode, iov.getPointer(IOVEC_SIZE), iov.getLong(IOVEC_SIZE + 8));
             }
         }
         return lib.fuse_chan_send(kernelChannel, iov, count);
@@ -172,9 +175,10 @@ final class ReplyFilter {
 
     /**
      * libfuse 2 answers INIT as protocol 7.19, whose requests carry at most 32 pages: a 1 MiB write reached us as
-     * eight, each a round trip with its own getxattr of security.capability. Where the kernel offers FUSE_MAX_PAGES
-     * (4.20 and later), the reply grows by the fields up to max_pages and says FUSE_MAX_PAGES and a max_write of
-     * {@link #maxWrite}, so a 1 MiB write comes whole. The workers' buffers hold such a request.
+     * eight, each a round trip with its own getxattr of security.capability, and a 1 MiB readahead as eight reads.
+     * Where the kernel offers FUSE_MAX_PAGES (4.20 and later), the reply grows by the fields up to max_pages and
+     * says FUSE_MAX_PAGES and a max_write of {@link #maxWrite}, so a 1 MiB write comes whole, and so does a read up
+     * to the mount's max_read. The workers' buffers hold such a request.
      */
     private Pointer withMaxPages(Pointer header, Pointer arg, long length) {
         if (length < INIT_OUT_MAX_WRITE + 4 || length >= INIT_OUT_WITH_MAX_PAGES) return null;

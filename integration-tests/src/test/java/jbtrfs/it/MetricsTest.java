@@ -41,6 +41,17 @@ class MetricsTest {
         return Images.mkfs(tmp, src, 256);
     }
 
+    /** Whether the image's filesystem takes O_DIRECT (tmpfs does not; the daemon then reads through the cache). */
+    private static boolean directIoWorks(Path image) {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(image,
+                java.nio.file.StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT)) {
+            return true;
+        } catch (Exception e) {
+            System.out.println(image + ": no O_DIRECT here (" + e + "), the page cache check is left out");
+            return false;
+        }
+    }
+
     private static int freePort() throws Exception {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
@@ -152,6 +163,36 @@ class MetricsTest {
             assertTrue(java.util.Arrays.equals(data, Files.readAllBytes(mnt.resolve("eight.bin"))));
         }
         jbtrfs.testing.BtrfsCheck.assertClean(image, "after 1 MiB writes");
+    }
+
+    @Test
+    void aOneMebibyteReadaheadArrivesAsOneRequest_readOnlyAndReadWrite() throws Exception {
+        // libfuse 2 alone caps a request at 128 KiB (and the mount said max_read=131072): 256 reads for 32 MiB
+        Prereq.requireFuseMaxPages();
+        Path src = Files.createDirectory(tmp.resolve("src-readahead"));
+        byte[] data = new byte[32 << 20];
+        new Random(12).nextBytes(data);
+        Files.write(src.resolve("big.bin"), data);
+        Path image = Images.mkfs(tmp, src, 256);
+        boolean direct = directIoWorks(image);
+        for (boolean readOnly : new boolean[] {true, false}) {
+            // the host's cached pages of the image go, so that what the reads bring back in can be told
+            Shell.sh("dd if=" + image + " iflag=nocache count=0 status=none");
+            int port = freePort();
+            Path mnt = Files.createDirectory(tmp.resolve("readahead-" + (readOnly ? "ro" : "rw")));
+            String[] options = {"-o", "metrics=" + port};
+            try (Jbtrfs m = readOnly ? Jbtrfs.mount(image, mnt, options) : Jbtrfs.mountReadWrite(image, mnt, options)) {
+                // a fresh mount: nothing of the file is in the kernel's cache yet
+                assertTrue(java.util.Arrays.equals(data, Files.readAllBytes(mnt.resolve("big.bin"))));
+                double reads = value(get(port, "/metrics"), "jbtrfs_fuse_operations_seconds_count{op=\"read\"}");
+                System.out.println((readOnly ? "read-only" : "read-write") + ": 32 MiB read in " + reads + " requests");
+                assertTrue(reads >= 32 && reads <= 40, reads + " read requests for 32 MiB");
+                long cached = Long.parseLong(Shell.sh("fincore --bytes --noheadings --output RES " + image).trim());
+                System.out.println("the host caches " + cached + " bytes of the image");
+                // file data goes around the host's page cache (tree blocks do not)
+                if (direct) assertTrue(cached < 8 << 20, cached + " bytes of the image cached after reading 32 MiB");
+            }
+        }
     }
 
     @Test
