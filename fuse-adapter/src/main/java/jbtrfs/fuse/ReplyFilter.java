@@ -147,7 +147,7 @@ final class ReplyFilter {
     /** Invalidates what the dispatched request changed behind the kernel's back. */
     void afterDispatch() {
         InFlight r = inFlight.get();
-        if (!r.succeeded) return;
+        if (!r.succeeded || !attributes) return;
         if (r.opcode == FUSE_LINK && r.linkSource != 0) invalidate(r.linkSource);
         else if (r.opcode == FUSE_IOCTL) invalidate(r.nodeid);
     }
