@@ -84,7 +84,7 @@ final class FuseSession {
     private final JbtrfsFuse callbacks;
 
     private FuseSession(JbtrfsFuse callbacks, Path mountpoint, Pointer fuse, Pointer mountpointC,
-                        boolean readOnly) {
+                        boolean readOnly, int readAheadKib) {
         this.callbacks = callbacks;
         this.mountpoint = mountpoint;
         this.fuse = fuse;
@@ -93,7 +93,8 @@ final class FuseSession {
         this.channel = lib.fuse_session_next_chan(session, null);
         long chanBufsize = lib.fuse_chan_bufsize(channel);
         this.bufsize = Math.max(chanBufsize, MAX_DATA + 4096);
-        this.replyFilter = new ReplyFilter(channelLib(), channel, chanBufsize, MAX_DATA, !readOnly);
+        this.replyFilter = new ReplyFilter(channelLib(), channel, chanBufsize, MAX_DATA, readAheadKib << 10,
+                !readOnly);
     }
 
     private static LibFuseLoop lib() {
@@ -120,10 +121,11 @@ final class FuseSession {
     /**
      * Mounts {@code callbacks} at {@code mountpoint} with FUSE arguments {@code fuseArgs} (e.g. "-o", "ro,...") and
      * starts {@code threads} workers. Returns once the mount is live. Replies pass through a
-     * {@link ReplyFilter}, which filters attributes only where {@code readOnly} is false.
+     * {@link ReplyFilter}, which filters attributes only where {@code readOnly} is false. The readahead window
+     * ({@code readAheadKib}) is set before any worker answers the kernel's INIT, so no file is opened before it.
      */
     static FuseSession mount(JbtrfsFuse callbacks, Path mountpoint, List<String> fuseArgs, int threads,
-                             boolean readOnly)
+                             boolean readOnly, int readAheadKib)
             throws IOException {
         List<String> argv = new ArrayList<>();
         argv.add("jbtrfs");
@@ -139,7 +141,9 @@ final class FuseSession {
             // libfuse has said why on stderr just before ("fuse: ...")
             throw new IOException("FUSE refused to mount " + mountpoint);
         }
-        FuseSession s = new FuseSession(callbacks, mountpoint, fuse, mp.getValue(), readOnly);
+        // the mount is in the table now, and every use of it waits for the INIT reply that the workers send
+        Readahead.apply(mountpoint, readAheadKib);
+        FuseSession s = new FuseSession(callbacks, mountpoint, fuse, mp.getValue(), readOnly, readAheadKib);
         s.start(Math.max(1, threads));
         return s;
     }

@@ -115,7 +115,8 @@ final class MountCommand implements Callable<Integer> {
         state.clearExit();
         FuseSession session;
         try {
-            session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly());
+            session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly(),
+                    parsed.readAheadKib());
         } catch (IOException e) {
             closeQuietly(metrics, state, fs);
             state.clear();
@@ -131,9 +132,6 @@ final class MountCommand implements Callable<Integer> {
                 Thread.currentThread().interrupt();
             }
         }, "jbtrfs-shutdown"));
-        Thread readahead = new Thread(() -> Readahead.apply(mountpoint, parsed.readAheadKib()), "jbtrfs-readahead");
-        readahead.setDaemon(true);
-        readahead.start();
         try {
             int result;
             try {

@@ -9,9 +9,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Raises the FUSE mount's readahead. libfuse2 caps one read request at 128 KiB and the kernel's default window is
- * the same, so a sequential reader has one request in flight; a 1 MiB window keeps several FUSE threads busy.
- * The knob is the mount's backing device info in sysfs, writable by root only: others keep the default.
+ * Raises the FUSE mount's readahead. The kernel's default window is 128 KiB, so a sequential reader got 128 KiB
+ * requests, one or two in flight; a 1 MiB window gives 1 MiB requests (ReplyFilter's max_pages). The knob is the
+ * mount's backing device info in sysfs, writable by root only: others keep the default. A file takes the window
+ * when it is opened, so it is set before the FUSE workers answer INIT (until then the mount serves nobody), and
+ * the INIT reply says the same window: the kernel keeps the smaller of the two.
  */
 final class Readahead {
     private static final Logger LOG = LoggerFactory.getLogger(Readahead.class);

@@ -45,6 +45,7 @@ final class ReplyFilter {
     /** struct fuse_init_in: major, minor, max_readahead, flags (u32). */
     private static final int INIT_IN_FLAGS = IN_HEADER_SIZE + 12;
     /** struct fuse_init_out as libfuse 2 sends it (24 bytes), then time_gran (7.23, left 0: unchanged), max_pages. */
+    private static final int INIT_OUT_MAX_READAHEAD = 8;
     private static final int INIT_OUT_FLAGS = 12;
     private static final int INIT_OUT_MAX_WRITE = 20;
     private static final int INIT_OUT_MAX_PAGES = 28;
@@ -102,6 +103,8 @@ final class ReplyFilter {
     private final LibFuseChannel lib;
     /** Bytes a write request may carry, offered to the kernel at INIT (0: leave libfuse's 128 KiB). */
     private final int maxWrite;
+    /** The readahead window in bytes, said at INIT (0: libfuse's answer, the kernel's offer). */
+    private final int maxReadahead;
     /** Read-write mounts: keep hard-linked files' attributes out of the cache (read-only ones never change). */
     private final boolean attributes;
     private final Pointer kernelChannel;
@@ -110,9 +113,11 @@ final class ReplyFilter {
     private final ThreadLocal<InFlight> inFlight = ThreadLocal.withInitial(InFlight::new);
 
     /** A channel that sends through {@code kernelChannel} (the /dev/fuse one) after filtering. */
-    ReplyFilter(LibFuseChannel lib, Pointer kernelChannel, long bufsize, int maxWrite, boolean attributes) {
+    ReplyFilter(LibFuseChannel lib, Pointer kernelChannel, long bufsize, int maxWrite, int maxReadahead,
+                boolean attributes) {
         this.lib = lib;
         this.maxWrite = maxWrite;
+        this.maxReadahead = maxReadahead;
         this.attributes = attributes;
         this.kernelChannel = kernelChannel;
         Runtime rt = Runtime.getSystemRuntime();
@@ -163,6 +168,12 @@ final class ReplyFilter {
             InFlight r = inFlight.get();
             if (header != null && header.getLong(OUT_UNIQUE) == r.unique && header.getInt(OUT_ERROR) == 0) {
                 r.succeeded = true;
+                if (r.opcode == FUSE_INIT && count == 2 && maxReadahead > 0
+                        && iov.getLong(IOVEC_SIZE + 8) >= INIT_OUT_MAX_READAHEAD + 4) {
+                    // libfuse repeats the kernel's offer (128 KiB), and the kernel keeps the smaller of the reply and
+                    // the window set in sysfs before (Readahead)
+                    iov.getPointer(IOVEC_SIZE).putInt(INIT_OUT_MAX_READAHEAD, maxReadahead);
+                }
                 if (r.opcode == FUSE_INIT && count == 2 && maxWrite > 0 && (r.initFlags & FUSE_MAX_PAGES) != 0) {
                     Pointer init = withMaxPages(header, iov.getPointer(IOVEC_SIZE), iov.getLong(IOVEC_SIZE + 8));
                     if (init != null) return lib.fuse_chan_send(kernelChannel, init, 2);

@@ -95,9 +95,9 @@ class JbtrfsFuseMountTest {
         mnt = Files.createDirectory(dir.resolve("mnt"));
         libc = LibraryLoader.create(LibC.class).load("c");
         rt = Runtime.getRuntime(libc);
-        String options = MountOptionParser.parse(List.of()).fuseOptions("fake-image");
+        MountOptionParser parsed = MountOptionParser.parse(List.of());
         session = FuseSession.mount(new JbtrfsFuse(new FakeFs(), 4096, new SimpleMeterRegistry()), mnt,
-                List.of("-o", options), 4, true);
+                List.of("-o", parsed.fuseOptions("fake-image")), 4, true, parsed.readAheadKib());
         server = new Thread(() -> {
             try {
                 session.await();
