@@ -167,8 +167,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         Set<String> out = new LinkedHashSet<>(List.of(readOnly ? "ro" : "rw", "use_ino", "readdir_ino",
                 // 1 MiB reads where ReplyFilter's max_pages allows them (else the kernel sends 128 KiB)
                 "default_permissions", readOnly ? "kernel_cache" : "auto_cache", "max_read=" + FuseSession.MAX_DATA,
-                // without big_writes libfuse 2 hands writes over a page at a time; a read-write mount's ReplyFilter
-                // raises max_write to 1 MiB past libfuse's own limit
+                // without big_writes libfuse 2 hands writes over a page at a time; ReplyFilter raises max_write to
+                // 1 MiB past libfuse's own limit
                 "big_writes", "max_write=131072",
                 readOnly ? "attr_timeout=3600" : "attr_timeout=1", "entry_timeout=3600", "negative_timeout=60",
                 "subtype=jbtrfs",

@@ -5,25 +5,35 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-/** Reads /proc/self/mountinfo: whether a directory is a mountpoint, and of what type. */
+/** Reads /proc/self/mountinfo: whether a directory is a mountpoint, of what type, on what device. */
 final class MountTable {
     private static final Path MOUNTINFO = Path.of("/proc/self/mountinfo");
 
     private MountTable() {
     }
 
-    /** The filesystem type mounted at {@code dir} ("fuse.jbtrfs", "ext4", ...), or null when none is. */
+    /** One mount: its device number ("major:minor") and filesystem type ("fuse.jbtrfs", "ext4", ...). */
+    record Mount(String device, String type) {
+    }
+
+    /** The filesystem type mounted at {@code dir}, or null when none is. */
     static String typeAt(Path dir) throws IOException {
+        Mount m = at(dir);
+        return m == null ? null : m.type();
+    }
+
+    /** The mount on top at {@code dir} (the last listed there), or null when none is. */
+    static Mount at(Path dir) throws IOException {
         String want = dir.toAbsolutePath().normalize().toString();
-        String type = null;
+        Mount top = null;
         for (String line : Files.readAllLines(MOUNTINFO)) {
             // id parent major:minor root mountpoint options [optional fields] - type source superoptions
             String[] f = line.split(" ");
             if (f.length < 5 || !unescape(f[4]).equals(want)) continue;
             int dash = List.of(f).indexOf("-");
-            if (dash > 0 && dash + 1 < f.length) type = f[dash + 1];
+            if (dash > 0 && dash + 1 < f.length) top = new Mount(f[2], f[dash + 1]);
         }
-        return type;
+        return top;
     }
 
     private static String unescape(String s) {

@@ -3,7 +3,6 @@ package jbtrfs.fuse;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,16 +20,16 @@ final class Readahead {
     private Readahead() {
     }
 
-    /** Waits (up to 10 s) for {@code mountpoint} to show in the mount table, then sets its bdi's read_ahead_kb. */
+    /** Sets the read_ahead_kb of the jbtrfs mount at {@code mountpoint} (mounted already: no waiting). */
     static void apply(Path mountpoint, int kib) {
         try {
-            String dev = null;
-            for (int i = 0; i < 200 && dev == null; i++) {
-                dev = deviceOf(mountpoint);
-                if (dev == null) Thread.sleep(50);
+            MountTable.Mount m = MountTable.at(mountpoint);
+            if (m == null || !m.type().equals("fuse.jbtrfs")) {
+                LOG.info("readahead stays at the kernel default ({} is no jbtrfs mount in /proc/self/mountinfo)",
+                        mountpoint);
+                return;
             }
-            if (dev == null) return;
-            Path knob = Path.of("/sys/class/bdi", dev, "read_ahead_kb");
+            Path knob = Path.of("/sys/class/bdi", m.device(), "read_ahead_kb");
             if (!Files.isWritable(knob)) {
                 LOG.info("readahead stays at the kernel default ({} is not writable)", knob);
                 return;
@@ -39,18 +38,6 @@ final class Readahead {
             LOG.info("readahead {} KiB ({})", kib, knob);
         } catch (IOException e) {
             LOG.info("readahead stays at the kernel default: {}", e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
-    }
-
-    /** "major:minor" of the mount at {@code mountpoint}, from /proc/self/mountinfo, or null. */
-    private static String deviceOf(Path mountpoint) throws IOException {
-        String want = mountpoint.toAbsolutePath().normalize().toString();
-        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-            String[] f = line.split(" ");
-            if (f.length > 4 && f[4].equals(want) && List.of(f).contains("fuse.jbtrfs")) return f[2];
-        }
-        return null;
     }
 }
