@@ -28,6 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import jbtrfs.testing.Images;
+import jbtrfs.testing.TestImage;
+
 /**
  * Decompresses extents the kernel wrote (loop mount with compress-force) and compares them with the files' known
  * content; then corrupts those real extents. Needs root and loop devices; skips with a printed reason otherwise.
@@ -112,7 +115,7 @@ class KernelCompressedExtentsTest {
 
     @BeforeAll
     static void writeImages() throws IOException {
-        TestImage.assumeKernelMount();
+        Images.requireKernelBtrfs();
         for (CompressionType type : new CompressionType[] {CompressionType.ZLIB, CompressionType.LZO,
                 CompressionType.ZSTD}) {
             EXTENTS.put(type, writeImage(type, type.displayName(), new String[0]));

@@ -14,7 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import jbtrfs.compress.TestImage;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+import jbtrfs.testing.TestImage;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -37,7 +39,7 @@ class KernelNameHashTest {
 
     @BeforeAll
     static void writeImage() throws IOException {
-        TestImage.assumeKernelMount();
+        Images.requireKernelBtrfs();
         image = TestImage.mkfs(dir.resolve("names.img"));
         Path mnt = image.mount("");
         try {
@@ -50,7 +52,7 @@ class KernelNameHashTest {
             // Created by the shell from a UTF-8 list: under LANG=C, Java cannot encode non-ASCII paths itself.
             Path list = dir.resolve("names.txt");
             Files.write(list, String.join("\n", names).concat("\n").getBytes(StandardCharsets.UTF_8));
-            TestImage.run(List.of("sh", "-c", "cd \"$1\" && while IFS= read -r n; do printf %s \"$n\" > \"$n\"; done",
+            Shell.stdout(List.of("sh", "-c", "cd \"$1\" && while IFS= read -r n; do printf %s \"$n\" > \"$n\"; done",
                     "sh", sub.toString()), list);
             UserDefinedFileAttributeView xattrs = Files.getFileAttributeView(sub.resolve("f"),
                     UserDefinedFileAttributeView.class);
@@ -68,9 +70,9 @@ class KernelNameHashTest {
             byte[] data = new byte[64 * 1024];
             new java.util.Random(1).nextBytes(data);
             Path source = Files.write(mnt.resolve("reflink-source"), data);
-            TestImage.run(List.of("sync"));
+            Shell.stdout(List.of("sync"));
             for (int i = 0; i < 60; i++) {
-                TestImage.run(List.of("cp", "--reflink=always", source.toString(),
+                Shell.stdout(List.of("cp", "--reflink=always", source.toString(),
                         mnt.resolve("reflink-" + i).toString()));
             }
         } finally {

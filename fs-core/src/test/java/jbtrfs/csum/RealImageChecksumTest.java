@@ -13,7 +13,8 @@ import java.util.Arrays;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import jbtrfs.compress.TestImage;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.TestImage;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -40,7 +41,7 @@ class RealImageChecksumTest {
     @ParameterizedTest
     @EnumSource(ChecksumType.class)
     void mkfsImage_allChecksumsVerify(ChecksumType type) throws IOException {
-        TestImage.assumeProgs();
+        Images.requireMkfs();
         Path root = Files.createDirectories(dir.resolve("rootdir"));
         writeFiles(root);
         TestImage image = TestImage.mkfs(dir.resolve("img"), "--csum", mkfsName(type), "--rootdir", root.toString());
@@ -50,7 +51,7 @@ class RealImageChecksumTest {
     @ParameterizedTest
     @EnumSource(ChecksumType.class)
     void kernelWrittenImage_allChecksumsVerify(ChecksumType type) throws IOException {
-        TestImage.assumeKernelMount();
+        Images.requireKernelBtrfs();
         try (TestImage image = TestImage.mkfs(dir.resolve("img"), "--csum", mkfsName(type))) {
             writeFiles(image.mount(""));
             image.umount();

@@ -45,6 +45,28 @@ public final class Images {
         assumeTrue(root && loop, "needs root and loop devices");
     }
 
+    /** {@link #requireMkfs} and {@link #requireRootAndLoop}, and a kernel with btrfs (loaded here if need be). */
+    public static void requireKernelBtrfs() {
+        requireMkfs();
+        requireRootAndLoop();
+        boolean btrfs = btrfsInKernel();
+        if (!btrfs) System.out.println("SKIP: the kernel has no btrfs (not in /proc/filesystems, modprobe failed)");
+        assumeTrue(btrfs, "the kernel has no btrfs");
+    }
+
+    private static boolean btrfsInKernel() {
+        try {
+            if (Files.readString(Path.of("/proc/filesystems")).contains("btrfs")) return true;
+            Shell.attempt(List.of("modprobe", "btrfs"));
+            return Files.readString(Path.of("/proc/filesystems")).contains("btrfs");
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     /**
      * A fresh image that the kernel wrote: mkfs, loop mount (with {@code mountOptions}), run the scenario script
      * inside, unmount.

@@ -1,6 +1,8 @@
 package jbtrfs.testing;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -15,6 +17,37 @@ public final class Shell {
     /** Runs {@code cmd}; returns its output (stdout and stderr), or throws with it on a non-zero exit. */
     public static String run(List<String> cmd) throws IOException, InterruptedException {
         return run(new ProcessBuilder(cmd), cmd.toString());
+    }
+
+    /**
+     * Runs {@code cmd}; returns its standard output alone (for parsing: btrfs-progs warns on stderr), or throws with
+     * its error output on a non-zero exit. Interruption is an IOException, for callers that only do I/O.
+     */
+    public static String stdout(List<String> cmd) throws IOException {
+        return stdout(cmd, null);
+    }
+
+    /** {@link #stdout(List)} with {@code stdin} (a file) as the command's input; null: none. */
+    public static String stdout(List<String> cmd, Path stdin) throws IOException {
+        Path err = Files.createTempFile("jbtrfs-cmd", ".err");
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile());
+            if (stdin != null) pb.redirectInput(stdin.toFile());
+            Process p = pb.start();
+            if (stdin == null) p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(TIMEOUT_S, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException("timed out: " + cmd);
+            }
+            if (p.exitValue() != 0) throw new IOException(cmd + " exited " + p.exitValue() + ": " + Files.readString(err));
+            return out;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted: " + cmd, e);
+        } finally {
+            Files.deleteIfExists(err);
+        }
     }
 
     /** Runs a bash script with -eu -o pipefail. */

@@ -1,22 +1,20 @@
-package jbtrfs.compress;
+package jbtrfs.testing;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * A Btrfs image file made by mkfs.btrfs and, as root, written by the kernel through a loop mount; read back with
- * btrfs-progs' dump-tree. Test support for checking our codecs against what the real tools write.
+ * btrfs-progs' dump-tree. Test support for checking our codecs against what the real tools write; skip with
+ * {@link Images#requireMkfs} and {@link Images#requireKernelBtrfs}.
  */
 public final class TestImage implements AutoCloseable {
     private static final Pattern LEAF = Pattern.compile("^leaf (\\d+) items \\d+");
@@ -42,55 +40,6 @@ public final class TestImage implements AutoCloseable {
     private TestImage(Path image) {
         this.image = image;
         this.mountPoint = image.resolveSibling(image.getFileName() + ".mnt");
-    }
-
-    /** Skips the calling test (printing why) unless btrfs-progs is installed. */
-    public static void assumeProgs() {
-        assume(onPath("mkfs.btrfs") && onPath("btrfs"), "mkfs.btrfs / btrfs (btrfs-progs) not installed");
-    }
-
-    /** Skips the calling test (printing why) unless we can loop-mount Btrfs images (root, loop devices). */
-    public static void assumeKernelMount() {
-        assumeProgs();
-        assume("root".equals(System.getProperty("user.name")) || uidIsZero(), "not root: cannot loop-mount images");
-        assume(Files.exists(Path.of("/dev/loop-control")), "no /dev/loop-control: no loop devices");
-        assume(btrfsInKernel(), "the kernel has no btrfs (not in /proc/filesystems and modprobe failed)");
-    }
-
-    private static void assume(boolean ok, String reason) {
-        if (!ok) {
-            System.out.println("SKIPPED: " + reason);
-        }
-        Assumptions.assumeTrue(ok, reason);
-    }
-
-    private static boolean onPath(String tool) {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin:/usr/sbin:/sbin").split(":")) {
-            if (Files.isExecutable(Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return Files.isExecutable(Path.of("/usr/sbin", tool)) || Files.isExecutable(Path.of("/sbin", tool));
-    }
-
-    private static boolean uidIsZero() {
-        try {
-            return "0".equals(run(List.of("id", "-u")).trim());
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static boolean btrfsInKernel() {
-        try {
-            if (Files.readString(Path.of("/proc/filesystems")).contains("btrfs")) {
-                return true;
-            }
-            run(List.of("modprobe", "btrfs"));
-            return Files.readString(Path.of("/proc/filesystems")).contains("btrfs");
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     /** Makes a sparse 512 MiB image at {@code image} with {@code mkfs.btrfs -q -f ARGS}. */
@@ -223,37 +172,7 @@ public final class TestImage implements AutoCloseable {
         return map;
     }
 
-    /** Runs a command, returning its stdout; fails with its stderr on a non-zero exit. */
-    public static String run(List<String> cmd) throws IOException {
-        return run(cmd, null);
-    }
-
-    /** Runs a command with {@code stdin} (a file, or null for none), returning its stdout; fails on non-zero exit. */
-    public static String run(List<String> cmd, Path stdin) throws IOException {
-        Path err = Files.createTempFile("jbtrfs-cmd", ".err");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile());
-            if (stdin != null) {
-                pb.redirectInput(stdin.toFile());
-            }
-            Process p = pb.start();
-            if (stdin == null) {
-                p.getOutputStream().close();
-            }
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException("timed out: " + cmd);
-            }
-            if (p.exitValue() != 0) {
-                throw new IOException(cmd + " exited " + p.exitValue() + ": " + Files.readString(err));
-            }
-            return new String(out, StandardCharsets.UTF_8);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted: " + cmd, e);
-        } finally {
-            Files.deleteIfExists(err);
-        }
+    private static String run(List<String> cmd) throws IOException {
+        return Shell.stdout(cmd);
     }
 }
