@@ -294,12 +294,26 @@ public final class Filesystem implements Closeable {
         return transactions == null ? 0 : transactions.commits();
     }
 
+    /** The abort that turned a read-write mount read-only, or null (never on read-only mounts). */
+    public jbtrfs.TransactionAbortedException aborted() {
+        return transactions == null ? null : transactions.aborted();
+    }
+
+    /** Tells {@code listener} of the abort, once, when it happens (read-write mounts). */
+    public void onAbort(java.util.function.Consumer<jbtrfs.TransactionAbortedException> listener) {
+        if (transactions != null) transactions.setAbortListener(listener);
+    }
+
     /** Whether changes are refused (a read-only mount, or a read-write one after a failed commit). */
     public boolean readOnly() {
         return writable == null || writable.readOnly();
     }
 
-    /** Commits what is pending (read-write mounts), then closes the device. */
+    /**
+     * Commits what is pending (read-write mounts), then closes the device. Throws
+     * {@link jbtrfs.TransactionAbortedException} when the filesystem aborted, earlier or in this last commit: the
+     * changes since the last commit were not written, and whoever unmounts must say so.
+     */
     @Override
     public void close() throws IOException {
         try {

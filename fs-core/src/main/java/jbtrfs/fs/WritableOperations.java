@@ -23,7 +23,9 @@ import jbtrfs.tx.TransactionManager;
  * {@code commit} seconds, on fsync and sync, and when the transaction's dirty tree blocks pass a bound.
  *
  * <p>A change that fails after it began editing aborts the transaction (the image keeps its last commit) and turns
- * the filesystem read-only, as the kernel does: a half-made change must never be committed.
+ * the filesystem read-only, as the kernel does: a half-made change must never be committed. So does a failed
+ * commit. After an abort every change gets EROFS ({@link ReadOnlyException}) and every fsync, sync and the
+ * unmount's commit EIO ({@link jbtrfs.TransactionAbortedException}): what was written since the last commit is lost.
  */
 final class WritableOperations implements FsOperations {
     private static final Logger LOG = LoggerFactory.getLogger(WritableOperations.class);
@@ -117,12 +119,12 @@ final class WritableOperations implements FsOperations {
             mode = (mode & ~Stat.S_IFMT) | ((mode & Stat.S_IFMT) == 0 ? Stat.S_IFREG : mode & Stat.S_IFMT);
         }
         int m = mode;
-        return change(() -> inheriting(dir, names.create(dir, name, m, rdev, uid, gid, null)));
+        return change("mknod", () -> inheriting(dir, names.create(dir, name, m, rdev, uid, gid, null)));
     }
 
     @Override
     public InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid) throws FsException {
-        return change(() -> inheriting(dir, names.create(dir, name, Stat.S_IFDIR | (mode & 07777), 0, uid, gid,
+        return change("mkdir", () -> inheriting(dir, names.create(dir, name, Stat.S_IFDIR | (mode & 07777), 0, uid, gid,
                 null)));
     }
 
@@ -139,32 +141,32 @@ final class WritableOperations implements FsOperations {
         if (t.length >= Math.min(4096, txm.sectorsize())) {
             throw new jbtrfs.NameTooLongException("symlink target of " + t.length + " bytes");
         }
-        return change(() -> names.create(dir, name, Stat.S_IFLNK | 0777, 0, uid, gid, t));
+        return change("symlink", () -> names.create(dir, name, Stat.S_IFLNK | 0777, 0, uid, gid, t));
     }
 
     @Override
     public void link(InodeId target, InodeId dir, String name) throws FsException {
-        change(() -> { names.link(target, dir, name); return null; });
+        change("link", () -> { names.link(target, dir, name); return null; });
     }
 
     @Override
     public void unlink(InodeId dir, String name) throws FsException {
-        change(() -> { names.remove(dir, name, false); return null; });
+        change("unlink", () -> { names.remove(dir, name, false); return null; });
     }
 
     @Override
     public void rmdir(InodeId dir, String name) throws FsException {
-        change(() -> { names.remove(dir, name, true); return null; });
+        change("rmdir", () -> { names.remove(dir, name, true); return null; });
     }
 
     @Override
     public void rename(InodeId fromDir, String fromName, InodeId toDir, String toName, int flags) throws FsException {
-        change(() -> { names.rename(fromDir, fromName, toDir, toName, flags); return null; });
+        change("rename", () -> { names.rename(fromDir, fromName, toDir, toName, flags); return null; });
     }
 
     @Override
     public void chmod(InodeId id, int mode) throws FsException {
-        change(() -> {
+        change("chmod", () -> {
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             var i = inodes.load(id);
@@ -177,7 +179,7 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void chown(InodeId id, int uid, int gid) throws FsException {
-        change(() -> {
+        change("chown", () -> {
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             var i = inodes.load(id);
@@ -190,7 +192,7 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void utimens(InodeId id, Timespec atime, Timespec mtime) throws FsException {
-        change(() -> {
+        change("utimens", () -> {
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             var i = inodes.load(id);
@@ -205,30 +207,30 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void truncate(InodeId file, long size) throws FsException {
-        change(() -> { files.truncate(file, size); return null; });
+        change("truncate", () -> { files.truncate(file, size); return null; });
     }
 
     @Override
     public int write(InodeId file, long offset, ByteBuffer src) throws FsException {
         // each try reads its own view: a try that ran out of space may have taken the bytes before it failed
-        int n = change(() -> files.write(file, offset, src.duplicate()));
+        int n = change("write", () -> files.write(file, offset, src.duplicate()));
         src.position(src.position() + n);
         return n;
     }
 
     @Override
     public void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
-        change(() -> { files.fallocate(file, mode, offset, length); return null; });
+        change("fallocate", () -> { files.fallocate(file, mode, offset, length); return null; });
     }
 
     @Override
     public void setXattr(InodeId id, String name, byte[] value, int flags) throws FsException {
-        change(() -> { xattrs.set(id, name, value, flags); return null; });
+        change("setxattr", () -> { xattrs.set(id, name, value, flags); return null; });
     }
 
     @Override
     public void removeXattr(InodeId id, String name) throws FsException {
-        change(() -> { xattrs.remove(id, name); return null; });
+        change("removexattr", () -> { xattrs.remove(id, name); return null; });
     }
 
     @Override
@@ -236,12 +238,12 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void setFileFlags(InodeId id, long fsFlags) throws FsException {
-        change(() -> { xattrs.setFileFlags(id, fsFlags, compressionName); return null; });
+        change("setflags", () -> { xattrs.setFileFlags(id, fsFlags, compressionName); return null; });
     }
 
     /** Marks every block group's v1 space cache for rewriting at the next commit (clear_cache at run time). */
     public void markSpaceCachesStale() throws FsException {
-        change(() -> { txm.markSpaceCachesStale(); return null; });
+        change("clear_cache", () -> { txm.markSpaceCachesStale(); return null; });
     }
 
     @Override
@@ -304,15 +306,21 @@ final class WritableOperations implements FsOperations {
         subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
     }
 
-    /** Commits and stops the timer (unmount). */
+    /**
+     * Stops the timer and commits (unmount). After an abort, earlier or by this commit, it throws the
+     * {@link jbtrfs.TransactionAbortedException}: the changes since the last commit are lost and the caller must say so.
+     */
     void close() throws FsException {
         timer.shutdownNow();
-        if (txm.abortReason() == null) sync();
+        sync();
     }
 
     private void timedCommit() {
+        if (txm.aborted() != null) return; // said once, when it aborted; fsync and unmount report it
         try {
             sync();
+        } catch (jbtrfs.TransactionAbortedException e) {
+            // the abort logged its one line
         } catch (FsException | RuntimeException e) {
             LOG.error("periodic commit failed: {}", e.getMessage());
         }
@@ -345,14 +353,14 @@ final class WritableOperations implements FsOperations {
         }
     }
 
-    private <T> T change(Body<T> body) throws FsException {
+    private <T> T change(String operation, Body<T> body) throws FsException {
         changeLock.lock();
         try {
             T result;
             boolean commitNow;
             lock.writeLock().lock();
             try {
-                result = changeLocked(body);
+                result = changeLocked(operation, body);
                 Transaction t = txm.running();
                 commitNow = t != null && t.dirtyBytes() > DIRTY_BOUND;
             } finally {
@@ -365,10 +373,8 @@ final class WritableOperations implements FsOperations {
         }
     }
 
-    private <T> T changeLocked(Body<T> body) throws FsException {
-        if (txm.abortReason() != null) {
-            throw new ReadOnlyException("read-only after a failed commit: " + txm.abortReason());
-        }
+    private <T> T changeLocked(String operation, Body<T> body) throws FsException {
+        txm.refuseChangeIfAborted();
         Transaction before = txm.current();
         long editsBefore = before.edits();
         try {
@@ -386,9 +392,8 @@ final class WritableOperations implements FsOperations {
         } catch (FsException | RuntimeException e) {
             Transaction now = txm.running();
             if (now != null && now.edits() != editsBefore) {
-                LOG.error("a change failed halfway ({}); dropping the transaction, read-only from now",
-                        e.toString(), e);
-                txm.abort("a change failed halfway: " + e);
+                // the caller gets its own error; the abort says the rest once (log, stats, unmount)
+                txm.abort(operation + " (failed halfway)", e);
                 afterAbort();
             }
             if (e instanceof RuntimeException re) throw new FsException("internal error: " + re, re);

@@ -13,6 +13,7 @@ import jbtrfs.CorruptBlockException;
 import jbtrfs.FsException;
 import jbtrfs.NotFoundException;
 import jbtrfs.ReadOnlyException;
+import jbtrfs.TransactionAbortedException;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
@@ -35,8 +36,9 @@ import jbtrfs.volumes.Volume;
  * Owns the running transaction and commits it (≈ the transaction half of btrfs_fs_info). Callers hold the
  * filesystem's write lock around {@link #current()} edits and {@link #commit()}.
  *
- * <p>A failed commit aborts: nothing of it was referenced by a superblock, so the image is still the last
- * committed transaction; the filesystem turns read-only.
+ * <p>A failed commit aborts (≈ btrfs_abort_transaction): nothing of it was referenced by a superblock, so the image
+ * is still the last committed transaction; the filesystem turns read-only, every later change gets
+ * {@link ReadOnlyException} and every later commit the {@link TransactionAbortedException} (EIO).
  */
 public final class TransactionManager {
     private static final Logger LOG = LoggerFactory.getLogger(TransactionManager.class);
@@ -64,7 +66,9 @@ public final class TransactionManager {
     private final Map<Long, SpaceCacheLoader.Result> cachesAtMount;
     private ByteBuffer superBlock;
     private Transaction running;
-    private String aborted;
+    /** Set once, by the first failure; read by FUSE threads and meters without the lock. */
+    private volatile TransactionAbortedException aborted;
+    private volatile java.util.function.Consumer<TransactionAbortedException> abortListener = a -> { };
     private long commits;
     private CommitListener listener = (c) -> { };
 
@@ -161,6 +165,11 @@ public final class TransactionManager {
 
     public void setListener(CommitListener listener) { this.listener = listener; }
 
+    /** Told once, when the filesystem aborts (the daemon records the reason for stats and umount). */
+    public void setAbortListener(java.util.function.Consumer<TransactionAbortedException> listener) {
+        this.abortListener = listener;
+    }
+
     public int nodesize() { return nodesize; }
 
     public int sectorsize() { return sectorsize; }
@@ -184,8 +193,7 @@ public final class TransactionManager {
 
     /** The running transaction, started when none runs; {@link ReadOnlyException} after an abort. */
     public Transaction current() throws FsException {
-        if (aborted != null) throw new ReadOnlyException("the filesystem went read-only after a failed commit: "
-                + aborted);
+        refuseChangeIfAborted();
         if (running == null) {
             running = new Transaction(reader, groups, generation() + 1, nodesize, fsidOfBlocks(), chunkTreeUuid(),
                     this::committedRoot, this::lastSnapshot);
@@ -197,7 +205,27 @@ public final class TransactionManager {
     public Transaction running() { return running; }
 
     /** Why the filesystem went read-only, or null. */
-    public String abortReason() { return aborted; }
+    public String abortReason() {
+        TransactionAbortedException a = aborted;
+        return a == null ? null : a.reason();
+    }
+
+    /** The abort that turned the filesystem read-only, or null. */
+    public TransactionAbortedException aborted() { return aborted; }
+
+    /** A change after an abort is refused as on a read-only mount (EROFS). */
+    public void refuseChangeIfAborted() throws ReadOnlyException {
+        TransactionAbortedException a = aborted;
+        if (a != null) {
+            throw new ReadOnlyException("read-only since transaction " + a.transid() + " was aborted: " + a.reason());
+        }
+    }
+
+    /** Durability asked after an abort (fsync, sync, unmount) cannot be given: the abort again (EIO). */
+    public void refuseCommitIfAborted() throws TransactionAbortedException {
+        TransactionAbortedException a = aborted;
+        if (a != null) throw a.again();
+    }
 
     /** The tree {@code id} as of the last commit. */
     public BTree committedTree(long id) throws FsException {
@@ -274,14 +302,14 @@ public final class TransactionManager {
      * builds the superblock. Null when there is nothing to commit.
      */
     public Prepared prepareCommit() throws FsException {
-        if (aborted != null) throw new ReadOnlyException("the filesystem went read-only after a failed commit: "
-                + aborted);
+        refuseCommitIfAborted();
         Transaction tx = running;
         if (tx == null || tx.isEmpty()) {
             running = null;
             return null;
         }
         long t0 = System.nanoTime();
+        String stage = "settling the trees";
         try {
             SpaceCacheWriter spaceCache = spaceCacheV1 ? new SpaceCacheWriter(tx, sectorsize) : null;
             Commit commit = new Commit(tx, csums, nodesize, sectorsize, skinny, blockGroupTree, freeSpaceTree, chunks,
@@ -298,18 +326,21 @@ public final class TransactionManager {
                     if (pass == MAX_CACHE_PASSES) {
                         throw new IllegalStateException("space caches still changing after " + pass + " writeouts");
                     }
+                    stage = "writing the space caches";
                     SuperWriter.CacheWriteout out = writer.writeCaches(todo, serialWriteout);
                     caches = caches == null ? out : caches.plus(out);
                     spaceCache.written(todo, out.failed());
+                    stage = "settling the trees";
                     rounds += commit.settle();
                 }
                 if (caches == null) caches = SuperWriter.CacheWriteout.NONE;
             }
+            stage = "building the superblock";
             Prepared p = new Prepared(tx, nextSuperBlock(tx), rounds, t0);
             p.caches = caches;
             return p;
         } catch (IOException | RuntimeException e) {
-            throw failed(tx, e);
+            throw failed(tx.transid(), "commit (" + stage + ")", e);
         }
     }
 
@@ -318,12 +349,15 @@ public final class TransactionManager {
      * two stages, flush, superblocks, flush.
      */
     public void write(Prepared p) throws FsException {
+        String stage = "writing the file data";
         try {
             volume.drainWrites(); // the file data the new trees point at is on the device before they are
+            stage = "writing the tree blocks";
             p.writeout = writer.writeBlocks(p.tx.dirtyBlocks());
+            stage = "writing the superblocks";
             writer.writeSuperBlocks(p.superBlock);
         } catch (IOException | RuntimeException e) {
-            throw failed(p.tx, e);
+            throw failed(p.tx.transid(), "commit (" + stage + ")", e);
         }
     }
 
@@ -344,18 +378,47 @@ public final class TransactionManager {
         return stats;
     }
 
-    private ReadOnlyException failed(Transaction tx, Exception e) {
-        aborted = "transaction " + tx.transid() + ": " + e.getMessage();
-        running = null;
-        LOG.error("commit of transaction {} failed; the image stays at transaction {}; read-only from now",
-                tx.transid(), generation(), e);
-        return new ReadOnlyException("commit failed, the filesystem is read-only now: " + e.getMessage());
+    /**
+     * Aborts the running transaction because {@code operation} failed with {@code e} (a change that failed halfway,
+     * or the commit itself): the transaction is dropped, the image keeps its last commit, the filesystem turns
+     * read-only. One ERROR line says so; the stack trace goes with it only for an internal error (a bug), else
+     * to debug. Returns the abort to throw; a second failure keeps the first abort's reason.
+     */
+    public TransactionAbortedException abort(String operation, Exception e) {
+        long transid = running != null ? running.transid() : generation() + 1;
+        return failed(transid, operation, e);
     }
 
-    /** Aborts without writing (the caller hit an error mid-change): the running transaction is dropped. */
-    public void abort(String why) {
-        aborted = why;
+    private TransactionAbortedException failed(long transid, String operation, Exception e) {
         running = null;
+        TransactionAbortedException first = aborted;
+        if (first != null) {
+            LOG.debug("{} failed after the abort of transaction {}", operation, first.transid(), e);
+            return first.again();
+        }
+        TransactionAbortedException a = new TransactionAbortedException(transid, generation(),
+                operation + " failed: " + describe(e), e);
+        aborted = a;
+        String line = "transaction " + transid + " aborted: " + a.reason() + "; the image stays at transaction "
+                + generation() + ", read-only from now on";
+        if (e instanceof RuntimeException) {
+            LOG.error(line, e);
+        } else {
+            LOG.error(line);
+            LOG.debug("abort of transaction {}", transid, e);
+        }
+        abortListener.accept(a);
+        return a;
+    }
+
+    /** The failure in words: our own errors say what is wrong; an unchecked exception is a bug of ours. */
+    private static String describe(Exception e) {
+        if (e instanceof RuntimeException) {
+            return "internal error: " + (e.getMessage() == null ? e.getClass().getSimpleName()
+                    : e.getMessage().lines().findFirst().orElse(""));
+        }
+        String m = e.getMessage();
+        return m == null ? e.getClass().getSimpleName() : m.lines().findFirst().orElse(m);
     }
 
     private ByteBuffer nextSuperBlock(Transaction tx) throws FsException {

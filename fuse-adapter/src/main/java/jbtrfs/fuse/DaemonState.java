@@ -13,14 +13,14 @@ import java.util.List;
  * Where a background daemon leaves its pid and log, keyed by mountpoint, so {@code umount} and people find it from
  * the mountpoint alone: $XDG_RUNTIME_DIR/jbtrfs, else /run/jbtrfs as root, else /tmp/jbtrfs-UID.
  */
-record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile) {
+record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, Path abortFile) {
 
     static DaemonState forMountpoint(Path mountpoint) throws IOException {
         Path dir = stateDir();
         Files.createDirectories(dir);
         String key = hash(mountpoint.toAbsolutePath().normalize().toString());
         return new DaemonState(dir.resolve(key + ".pid"), dir.resolve(key + ".log"), dir.resolve(key + ".metrics"),
-                dir.resolve(key + ".exit"));
+                dir.resolve(key + ".exit"), dir.resolve(key + ".abort"));
     }
 
     private static Path stateDir() {
@@ -70,8 +70,13 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile) 
 
     /** Records how the daemon ended (0: unmounted and closed cleanly), for {@code umount} to report. */
     void writeExit(int code) {
+        writeExit(code, null);
+    }
+
+    /** Records how the daemon ended and, when it failed, the one line umount prints. */
+    void writeExit(int code, String reason) {
         try {
-            Files.writeString(exitFile, code + "\n");
+            Files.writeString(exitFile, code + "\n" + (reason == null ? "" : oneLine(reason) + "\n"));
         } catch (IOException e) {
             // umount then reports an unclean exit, which is the safe side
         }
@@ -79,19 +84,54 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile) 
 
     /** The daemon's recorded exit code, or -1 when it recorded none (it died, or is still running). */
     int readExit() {
+        String first = line(exitFile, 0);
         try {
-            return Integer.parseInt(Files.readString(exitFile).trim());
-        } catch (IOException | NumberFormatException e) {
+            return first == null ? -1 : Integer.parseInt(first.trim());
+        } catch (NumberFormatException e) {
             return -1;
         }
     }
 
+    /** The one line the daemon left with its failed exit, or null. */
+    String readExitReason() {
+        return line(exitFile, 1);
+    }
+
+    /** Records that the filesystem aborted (one line), as it happens: stats shows it, umount reports it. */
+    void writeAbort(String line) {
+        try {
+            Files.writeString(abortFile, oneLine(line) + "\n");
+        } catch (IOException e) {
+            // the exit record still carries the loss to umount
+        }
+    }
+
+    /** The recorded abort, or null when the filesystem did not abort. */
+    String readAbort() {
+        return line(abortFile, 0);
+    }
+
+    /** Forgets the last daemon's end and abort (a new daemon starts). */
     void clearExit() {
         try {
             Files.deleteIfExists(exitFile);
+            Files.deleteIfExists(abortFile);
         } catch (IOException ignored) {
             // a stale exit file only hides a crash from umount's report
         }
+    }
+
+    private static String line(Path file, int index) {
+        try {
+            List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            return lines.size() > index && !lines.get(index).isBlank() ? lines.get(index).trim() : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static String oneLine(String s) {
+        return s.replace('\n', ' ').replace('\r', ' ');
     }
 
     void clear() {

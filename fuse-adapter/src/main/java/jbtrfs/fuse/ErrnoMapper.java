@@ -23,6 +23,8 @@ final class ErrnoMapper {
         if (t instanceof IsDirectoryException) return -ErrorCodes.EISDIR();
         if (t instanceof NoDataException) return -ErrorCodes.ENODATA();
         if (t instanceof InvalidArgumentException) return -ErrorCodes.EINVAL();
+        // after an abort a change is refused (EROFS) but durability asked for cannot be given (EIO), as the kernel's
+        if (t instanceof jbtrfs.TransactionAbortedException) return -ErrorCodes.EIO();
         if (t instanceof ReadOnlyException) return -ErrorCodes.EROFS();
         if (t instanceof jbtrfs.ExistsException) return -ErrorCodes.EEXIST();
         if (t instanceof jbtrfs.NotEmptyException) return -ErrorCodes.ENOTEMPTY();

@@ -73,6 +73,9 @@ final class FilesystemMeters {
         });
         Gauge.builder("jbtrfs.transaction.dirty", fs, Filesystem::dirtyMetadataBytes).baseUnit("bytes")
                 .description("tree blocks changed by the running transaction, not yet written").register(r);
+        Gauge.builder("jbtrfs.transaction.aborted", fs, f -> f.aborted() == null ? 0 : 1)
+                .description("1 once a transaction was aborted (read-only since, changes after the last commit lost)")
+                .register(r);
     }
 
     /** Per commit of a v1 space cache image: the cache writeout of the dirty block groups. */

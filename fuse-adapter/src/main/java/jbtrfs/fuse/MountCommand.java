@@ -16,6 +16,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import jbtrfs.TransactionAbortedException;
 import jbtrfs.device.Backend;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.MountOptions;
@@ -31,6 +32,8 @@ import picocli.CommandLine.Parameters;
 final class MountCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(MountCommand.class);
     private static final long MOUNT_TIMEOUT_MS = 60_000;
+    /** How long SIGTERM waits for the last commit before the JVM halts. */
+    private static final long SHUTDOWN_CLOSE_S = 20;
 
     @Option(names = "--read-only", description = "Mount read-only (also -o ro); images we cannot write safely need it.")
     boolean readOnly;
@@ -97,6 +100,8 @@ final class MountCommand implements Callable<Integer> {
         FilesystemMeters.bind(fs, registry);
         MetricsServer metrics = null;
         DaemonState state = DaemonState.forMountpoint(mountpoint);
+        state.clearExit();
+        fs.onAbort(a -> state.writeAbort(a.getMessage()));
         if (parsed.metrics() != null) {
             try {
                 metrics = MetricsServer.start(parsed.metrics(), (PrometheusMeterRegistry) registry);
@@ -112,7 +117,6 @@ final class MountCommand implements Callable<Integer> {
         fuseArgs.add(parsed.fuseOptions(image.toAbsolutePath().toString(), fs.readOnly()));
         LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
         state.writePid(ProcessHandle.current().pid());
-        state.clearExit();
         FuseSession session;
         try {
             session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly(),
@@ -127,17 +131,29 @@ final class MountCommand implements Callable<Integer> {
             // SIGTERM/SIGINT: unmount, and let the main thread close the filesystem before the JVM halts
             session.unmount();
             try {
-                if (!closed.await(20, TimeUnit.SECONDS)) LOG.warn("shutdown: the filesystem did not close in time");
+                if (!closed.await(SHUTDOWN_CLOSE_S, TimeUnit.SECONDS)) {
+                    String line = "stopped before the last commit finished: changes since the last commit were "
+                            + "not written";
+                    LOG.error(line);
+                    state.writeExit(1, line);
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
         }, "jbtrfs-shutdown"));
         try {
             int result;
+            String lost;
             try {
                 result = session.await();
             } finally {
-                closeQuietly(metrics, state, fs);
+                lost = closeQuietly(metrics, state, fs);
+            }
+            if (lost != null) {
+                // before the latch opens: on SIGTERM the JVM halts (exit 143) once it does
+                state.writeExit(1, lost);
+                System.err.println("jbtrfs: " + lost);
+                return 1;
             }
             if (result != 0) {
                 LOG.error("the FUSE session ended with error {}", -result);
@@ -152,16 +168,31 @@ final class MountCommand implements Callable<Integer> {
         }
     }
 
-    private static void closeQuietly(MetricsServer metrics, DaemonState state, Filesystem fs) {
+    /**
+     * Closes the filesystem (its last commit) and the metrics endpoint. Returns null when everything was written,
+     * else the one line that says what was lost: a daemon that lost changes must never exit 0.
+     */
+    private static String closeQuietly(MetricsServer metrics, DaemonState state, Filesystem fs) {
         if (metrics != null) {
             metrics.close();
             state.clearMetrics();
         }
         try {
             fs.close();
+        } catch (TransactionAbortedException e) {
+            return lostChanges(e); // the abort logged its reason when it happened
         } catch (IOException | RuntimeException e) {
-            LOG.error("closing the filesystem", e);
+            LOG.error("closing the filesystem failed", e);
+            return "unmounted, but closing the filesystem failed: " + e.getMessage();
         }
+        TransactionAbortedException a = fs.aborted();
+        return a == null ? null : lostChanges(a);
+    }
+
+    /** What an unmount after an abort says, in one line. */
+    static String lostChanges(TransactionAbortedException a) {
+        return "unmounted, but changes since the last commit (transaction " + a.committedGeneration()
+                + ") were not written: " + a.reason();
     }
 
     /** Starts {@code jbtrfs mount -f} in the background with its output in a log file; waits until it is live. */

@@ -26,7 +26,8 @@ final class StatsCommand implements Callable<Integer> {
         if (!"fuse.jbtrfs".equals(MountTable.typeAt(mountpoint))) {
             throw new CliException("not a jbtrfs mount: " + mountpoint);
         }
-        String address = DaemonState.forMountpoint(mountpoint).readMetrics();
+        DaemonState state = DaemonState.forMountpoint(mountpoint);
+        String address = state.readMetrics();
         if (address == null) {
             throw new CliException("metrics are off for " + mountpoint + " (mount it with -o metrics=127.0.0.1:9464)");
         }
@@ -42,6 +43,9 @@ final class StatsCommand implements Callable<Integer> {
             throw new CliException("cannot reach the daemon's metrics at " + address + ": " + e.getMessage());
         }
         System.out.print(format(r.body()));
+        // the gauge says 0 or 1; the daemon recorded the reason beside its pid when it aborted
+        String abort = state.readAbort();
+        if (abort != null) System.out.println("read-only since " + abort);
         return 0;
     }
 

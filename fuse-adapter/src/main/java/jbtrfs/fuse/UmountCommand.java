@@ -47,16 +47,23 @@ final class UmountCommand implements Callable<Integer> {
             }
             if (state.readExit() != 0) {
                 state.clear();
-                throw new CliException("unmounted, but the daemon (pid " + daemon.get().pid()
-                        + ") did not shut down cleanly (log " + state.logFile() + ")");
+                String reason = state.readExitReason();
+                throw new CliException((reason != null ? reason : withAbort(state, "unmounted, but the daemon (pid "
+                        + daemon.get().pid() + ") did not shut down cleanly")) + " (log " + state.logFile() + ")");
             }
         } else if (pid > 0 && state.readExit() != 0) {
             state.clear();
-            throw new CliException("unmounted, but its daemon (pid " + pid + ") had died before (log "
-                    + state.logFile() + ")");
+            throw new CliException(withAbort(state, "unmounted, but its daemon (pid " + pid + ") had died before")
+                    + " (log " + state.logFile() + ")");
         }
         state.clear();
         return 0;
+    }
+
+    /** {@code line}, and the abort the daemon recorded before it died, if any (its changes were lost then). */
+    private static String withAbort(DaemonState state, String line) {
+        String abort = state.readAbort();
+        return abort == null ? line : line + "; changes since the last commit were not written: " + abort;
     }
 
     /**

@@ -46,6 +46,8 @@ class ErrnoMapperTest {
     void damage_and_anything_unknown_is_eio() {
         assertEquals(-5, ErrnoMapper.errno(new ChecksumMismatchException("x")));
         assertEquals(-5, ErrnoMapper.errno(new CorruptBlockException(5, 4096, 3, "bad")));
+        // fsync after an abort: EIO, while a change after it is EROFS
+        assertEquals(-5, ErrnoMapper.errno(new jbtrfs.TransactionAbortedException(8, 7, "commit failed", null)));
         assertEquals(-5, ErrnoMapper.errno(new UnsupportedImageException("x")));
         assertEquals(-5, ErrnoMapper.errno(new FsException("x")));
         assertEquals(-5, ErrnoMapper.errno(new IOException("x")));
@@ -62,5 +64,6 @@ class ErrnoMapperTest {
         assertFalse(ErrnoMapper.expected(new ChecksumMismatchException("x")));
         assertFalse(ErrnoMapper.expected(new CorruptBlockException(5, 4096, -1, "bad")));
         assertFalse(ErrnoMapper.expected(new IllegalStateException("bug")));
+        assertFalse(ErrnoMapper.expected(new jbtrfs.TransactionAbortedException(8, 7, "commit failed", null)));
     }
 }
