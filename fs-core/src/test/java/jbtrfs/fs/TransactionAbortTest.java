@@ -26,6 +26,7 @@ import jbtrfs.device.IoRequest;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.PowerCuts;
 import jbtrfs.testing.Shell;
@@ -91,7 +92,7 @@ class TransactionAbortTest {
         // so dropping its reference at the commit finds nothing to drop
         Path image = dir.resolve("damaged.img");
         Files.write(image, committed);
-        long ino = TreeBlockPatch.inodeOf(image, "victim");
+        long ino = ImageDamage.inodeOf(image, "victim");
         int nodesize = SuperBlock.decode(ByteBuffer.wrap(committed, (int) SUPERBLOCKS[0], SuperBlock.SIZE).slice()
                 .order(java.nio.ByteOrder.LITTLE_ENDIAN)).nodesize();
         TreeBlockPatch.patchItem(image, 5, ino, "EXTENT_DATA", 0, nodesize, (leaf, at) -> leaf.putLong(at + 21, 1L << 40));

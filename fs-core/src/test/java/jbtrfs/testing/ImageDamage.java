@@ -63,13 +63,22 @@ public final class ImageDamage {
         return out;
     }
 
-    /** The disk bytenr of the extent at file offset 0 of the file named {@code name} in the top-level tree. */
-    public static long firstExtentOf(Path image, String name) throws IOException, InterruptedException {
-        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
+    /** The inode number of the file or directory named {@code name} in the top-level tree (dump-tree). */
+    public static long inodeOf(Path image, String name) throws IOException, InterruptedException {
+        return inodeOf(Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString())), name);
+    }
+
+    private static long inodeOf(String dump, String name) throws IOException {
         Matcher ref = Pattern.compile("key \\((\\d+) INODE_REF \\d+\\)[^\\n]*\\n[^\\n]*name: " + Pattern.quote(name)
                 + "\\n").matcher(dump);
         if (!ref.find()) throw new IOException("no inode ref named " + name + " in dump-tree");
-        Matcher ext = Pattern.compile("key \\(" + ref.group(1) + " EXTENT_DATA 0\\)[^\\n]*\\n[^\\n]*\\n"
+        return Long.parseLong(ref.group(1));
+    }
+
+    /** The disk bytenr of the extent at file offset 0 of the file named {@code name} in the top-level tree. */
+    public static long firstExtentOf(Path image, String name) throws IOException, InterruptedException {
+        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
+        Matcher ext = Pattern.compile("key \\(" + inodeOf(dump, name) + " EXTENT_DATA 0\\)[^\\n]*\\n[^\\n]*\\n"
                 + "\\s*extent data disk byte (\\d+)").matcher(dump);
         if (!ext.find()) throw new IOException("no extent for " + name + " in dump-tree");
         return Long.parseLong(ext.group(1));

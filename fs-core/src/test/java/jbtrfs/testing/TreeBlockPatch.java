@@ -57,13 +57,4 @@ public final class TreeBlockPatch {
         }
         return leaf;
     }
-
-    /** The inode number of the entry {@code name} of the top-level subvolume's root directory (dump-tree). */
-    public static long inodeOf(Path image, String name) throws IOException, InterruptedException {
-        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
-        Matcher ref = Pattern.compile("key \\((\\d+) INODE_REF 256\\)[^\\n]*\\n[^\\n]*name: " + Pattern.quote(name)
-                + "\\n").matcher(dump);
-        if (!ref.find()) throw new IOException("no inode ref named " + name + " in dump-tree");
-        return Long.parseLong(ref.group(1));
-    }
 }

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeBlockPatch;
@@ -42,7 +43,7 @@ class LostWritesThroughMountTest {
         Files.write(src.resolve("victim"), new byte[64 << 10]);
         Files.writeString(src.resolve("keep"), "kept\n");
         image = Images.mkfs(tmp, src, 256, "-n", "16384");
-        long ino = TreeBlockPatch.inodeOf(image, "victim");
+        long ino = ImageDamage.inodeOf(image, "victim");
         // disk_bytenr (struct btrfs_file_extent_item offset 21): 1 TiB, sector-aligned (the kernel's tree checker
         // passes it) and in no chunk, so no extent item can be there
         TreeBlockPatch.patchItem(image, 5, ino, "EXTENT_DATA", 0, 16384, (leaf, at) -> leaf.putLong(at + 21, 1L << 40));
@@ -59,8 +60,7 @@ class LostWritesThroughMountTest {
         assertEquals(0, rm.exitCode(), "rm, as on the kernel, returns 0 (the back reference goes at the commit): "
                 + rm.output());
 
-        Shell.Result umount = Jbtrfs.run("umount", mnt.toString());
-        assertLostInOneLine(umount);
+        assertLostInOneLine(Jbtrfs.run("umount", mnt.toString()));
         assertStillTheLastCommit(mnt);
     }
 
@@ -81,8 +81,7 @@ class LostWritesThroughMountTest {
         assertTrue(stats.output().matches("(?s).*jbtrfs_transaction_aborted\\s+1\\n.*"), stats.output());
         assertTrue(stats.output().contains("read-only since transaction "), stats.output());
 
-        Shell.Result umount = Jbtrfs.run("umount", mnt.toString());
-        assertLostInOneLine(umount);
+        assertLostInOneLine(Jbtrfs.run("umount", mnt.toString()));
         assertStillTheLastCommit(mnt);
     }
 
