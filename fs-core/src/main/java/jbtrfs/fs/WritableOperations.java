@@ -393,7 +393,7 @@ final class WritableOperations implements FsOperations {
             Transaction now = txm.running();
             if (now != null && now.edits() != editsBefore) {
                 // the caller gets its own error; the abort says the rest once (log, stats, unmount)
-                txm.abort(operation + " (failed halfway)", e);
+                txm.abort(operation + " failed halfway", e);
                 afterAbort();
             }
             if (e instanceof RuntimeException re) throw new FsException("internal error: " + re, re);

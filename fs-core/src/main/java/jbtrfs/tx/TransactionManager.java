@@ -66,9 +66,7 @@ public final class TransactionManager {
     private final Map<Long, SpaceCacheLoader.Result> cachesAtMount;
     private ByteBuffer superBlock;
     private Transaction running;
-    /** Set once, by the first failure; read by FUSE threads and meters without the lock. */
-    private volatile TransactionAbortedException aborted;
-    private volatile java.util.function.Consumer<TransactionAbortedException> abortListener = a -> { };
+    private final AbortState aborted = new AbortState();
     private long commits;
     private CommitListener listener = (c) -> { };
 
@@ -167,7 +165,7 @@ public final class TransactionManager {
 
     /** Told once, when the filesystem aborts (the daemon records the reason for stats and umount). */
     public void setAbortListener(java.util.function.Consumer<TransactionAbortedException> listener) {
-        this.abortListener = listener;
+        aborted.setListener(listener);
     }
 
     public int nodesize() { return nodesize; }
@@ -206,26 +204,15 @@ public final class TransactionManager {
 
     /** Why the filesystem went read-only, or null. */
     public String abortReason() {
-        TransactionAbortedException a = aborted;
+        TransactionAbortedException a = aborted.get();
         return a == null ? null : a.reason();
     }
 
     /** The abort that turned the filesystem read-only, or null. */
-    public TransactionAbortedException aborted() { return aborted; }
+    public TransactionAbortedException aborted() { return aborted.get(); }
 
     /** A change after an abort is refused as on a read-only mount (EROFS). */
-    public void refuseChangeIfAborted() throws ReadOnlyException {
-        TransactionAbortedException a = aborted;
-        if (a != null) {
-            throw new ReadOnlyException("read-only since transaction " + a.transid() + " was aborted: " + a.reason());
-        }
-    }
-
-    /** Durability asked after an abort (fsync, sync, unmount) cannot be given: the abort again (EIO). */
-    public void refuseCommitIfAborted() throws TransactionAbortedException {
-        TransactionAbortedException a = aborted;
-        if (a != null) throw a.again();
-    }
+    public void refuseChangeIfAborted() throws ReadOnlyException { aborted.refuseChange(); }
 
     /** The tree {@code id} as of the last commit. */
     public BTree committedTree(long id) throws FsException {
@@ -302,14 +289,14 @@ public final class TransactionManager {
      * builds the superblock. Null when there is nothing to commit.
      */
     public Prepared prepareCommit() throws FsException {
-        refuseCommitIfAborted();
+        aborted.refuseCommit();
         Transaction tx = running;
         if (tx == null || tx.isEmpty()) {
             running = null;
             return null;
         }
         long t0 = System.nanoTime();
-        String stage = "settling the trees";
+        String stage = "while settling the trees";
         try {
             SpaceCacheWriter spaceCache = spaceCacheV1 ? new SpaceCacheWriter(tx, sectorsize) : null;
             Commit commit = new Commit(tx, csums, nodesize, sectorsize, skinny, blockGroupTree, freeSpaceTree, chunks,
@@ -326,21 +313,21 @@ public final class TransactionManager {
                     if (pass == MAX_CACHE_PASSES) {
                         throw new IllegalStateException("space caches still changing after " + pass + " writeouts");
                     }
-                    stage = "writing the space caches";
+                    stage = "while writing the space caches";
                     SuperWriter.CacheWriteout out = writer.writeCaches(todo, serialWriteout);
                     caches = caches == null ? out : caches.plus(out);
                     spaceCache.written(todo, out.failed());
-                    stage = "settling the trees";
+                    stage = "while settling the trees";
                     rounds += commit.settle();
                 }
                 if (caches == null) caches = SuperWriter.CacheWriteout.NONE;
             }
-            stage = "building the superblock";
+            stage = "while building the superblock";
             Prepared p = new Prepared(tx, nextSuperBlock(tx), rounds, t0);
             p.caches = caches;
             return p;
         } catch (IOException | RuntimeException e) {
-            throw failed(tx.transid(), "commit (" + stage + ")", e);
+            throw failed(tx.transid(), "the commit failed " + stage, e);
         }
     }
 
@@ -349,15 +336,15 @@ public final class TransactionManager {
      * two stages, flush, superblocks, flush.
      */
     public void write(Prepared p) throws FsException {
-        String stage = "writing the file data";
+        String stage = "while writing the file data";
         try {
             volume.drainWrites(); // the file data the new trees point at is on the device before they are
-            stage = "writing the tree blocks";
+            stage = "while writing the tree blocks";
             p.writeout = writer.writeBlocks(p.tx.dirtyBlocks());
-            stage = "writing the superblocks";
+            stage = "while writing the superblocks";
             writer.writeSuperBlocks(p.superBlock);
         } catch (IOException | RuntimeException e) {
-            throw failed(p.tx.transid(), "commit (" + stage + ")", e);
+            throw failed(p.tx.transid(), "the commit failed " + stage, e);
         }
     }
 
@@ -379,46 +366,16 @@ public final class TransactionManager {
     }
 
     /**
-     * Aborts the running transaction because {@code operation} failed with {@code e} (a change that failed halfway,
-     * or the commit itself): the transaction is dropped, the image keeps its last commit, the filesystem turns
-     * read-only. One ERROR line says so; the stack trace goes with it only for an internal error (a bug), else
-     * to debug. Returns the abort to throw; a second failure keeps the first abort's reason.
+     * Aborts the running transaction because of {@code e}; {@code what} says what failed ("unlink failed halfway"):
+     * the transaction is dropped, the image keeps its last commit, the filesystem turns read-only. Returns the abort.
      */
-    public TransactionAbortedException abort(String operation, Exception e) {
-        long transid = running != null ? running.transid() : generation() + 1;
-        return failed(transid, operation, e);
+    public TransactionAbortedException abort(String what, Exception e) {
+        return failed(running != null ? running.transid() : generation() + 1, what, e);
     }
 
-    private TransactionAbortedException failed(long transid, String operation, Exception e) {
+    private TransactionAbortedException failed(long transid, String what, Exception e) {
         running = null;
-        TransactionAbortedException first = aborted;
-        if (first != null) {
-            LOG.debug("{} failed after the abort of transaction {}", operation, first.transid(), e);
-            return first.again();
-        }
-        TransactionAbortedException a = new TransactionAbortedException(transid, generation(),
-                operation + " failed: " + describe(e), e);
-        aborted = a;
-        String line = "transaction " + transid + " aborted: " + a.reason() + "; the image stays at transaction "
-                + generation() + ", read-only from now on";
-        if (e instanceof RuntimeException) {
-            LOG.error(line, e);
-        } else {
-            LOG.error(line);
-            LOG.debug("abort of transaction {}", transid, e);
-        }
-        abortListener.accept(a);
-        return a;
-    }
-
-    /** The failure in words: our own errors say what is wrong; an unchecked exception is a bug of ours. */
-    private static String describe(Exception e) {
-        if (e instanceof RuntimeException) {
-            return "internal error: " + (e.getMessage() == null ? e.getClass().getSimpleName()
-                    : e.getMessage().lines().findFirst().orElse(""));
-        }
-        String m = e.getMessage();
-        return m == null ? e.getClass().getSimpleName() : m.lines().findFirst().orElse(m);
+        return aborted.abort(transid, generation(), what, e);
     }
 
     private ByteBuffer nextSuperBlock(Transaction tx) throws FsException {
