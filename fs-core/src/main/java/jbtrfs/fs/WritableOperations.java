@@ -308,7 +308,8 @@ final class WritableOperations implements FsOperations {
 
     /**
      * Stops the timer and commits (unmount). After an abort, earlier or by this commit, it throws the
-     * {@link jbtrfs.TransactionAbortedException}: the changes since the last commit are lost and the caller must say so.
+     * {@link jbtrfs.TransactionAbortedException}: the changes since the last commit are lost and the caller must say
+     * so.
      */
     void close() throws FsException {
         timer.shutdownNow();

@@ -65,7 +65,8 @@ final class AbortState {
 
     /** The failure in words: our own errors say what is wrong; an unchecked exception is a bug of ours. */
     private static String describe(Exception e) {
-        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+        String m = e.getMessage() == null ? e.getClass().getSimpleName()
+                : e.getMessage().lines().findFirst().orElse("");
         return e instanceof RuntimeException ? "internal error: " + m : m;
     }
 }

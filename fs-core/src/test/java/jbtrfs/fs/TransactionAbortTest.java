@@ -61,7 +61,9 @@ class TransactionAbortTest {
         FsOperations ops = fs.operations();
         InodeId a = ops.mkdir(ops.root(), "a", 0755, 0, 0);
         Random rnd = new Random(3);
-        for (int i = 0; i < 8; i++) write(ops, ops.mknod(a, "f" + i, Stat.S_IFREG | 0644, 0, 0, 0), 0, 5000 + rnd.nextInt(90_000));
+        for (int i = 0; i < 8; i++) {
+            write(ops, ops.mknod(a, "f" + i, Stat.S_IFREG | 0644, 0, 0, 0), 0, 5000 + rnd.nextInt(90_000));
+        }
         // preallocated: its reads are zeros that never touch the device, so the listings still read it once damaged
         ops.fallocate(ops.mknod(ops.root(), "victim", Stat.S_IFREG | 0644, 0, 0, 0), 0, 0, 8192);
         fs.close();
@@ -95,7 +97,8 @@ class TransactionAbortTest {
         long ino = ImageDamage.inodeOf(image, "victim");
         int nodesize = SuperBlock.decode(ByteBuffer.wrap(committed, (int) SUPERBLOCKS[0], SuperBlock.SIZE).slice()
                 .order(java.nio.ByteOrder.LITTLE_ENDIAN)).nodesize();
-        TreeBlockPatch.patchItem(image, 5, ino, "EXTENT_DATA", 0, nodesize, (leaf, at) -> leaf.putLong(at + 21, 1L << 40));
+        TreeBlockPatch.patchItem(image, 5, ino, "EXTENT_DATA", 0, nodesize,
+                (leaf, at) -> leaf.putLong(at + 21, 1L << 40));
         committed = Files.readAllBytes(image);
         committedListing = listing(committed);
         damaged = image;
@@ -113,7 +116,8 @@ class TransactionAbortTest {
 
     /** Runs the second workload twice: once to find the request {@code target} picks, once failing it. */
     private void assertAborts(Predicate<MemoryBlockDevice.Submitted> target, String stage) throws Exception {
-        MemoryBlockDevice clean = MemoryBlockDevice.create(committed, 64, FaultPlan.none(), 1, new SimpleMeterRegistry())
+        MemoryBlockDevice clean = MemoryBlockDevice.create(committed, 64, FaultPlan.none(), 1,
+                new SimpleMeterRegistry())
                 .recordRequests();
         Filesystem fs = PowerCuts.openOrNull(clean);
         assertNotNull(fs);

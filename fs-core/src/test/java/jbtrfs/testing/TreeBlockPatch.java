@@ -35,7 +35,9 @@ public final class TreeBlockPatch {
                 image.toString()));
         Matcher item = Pattern.compile("item \\d+ key \\(" + objectid + " " + type + " " + offset
                 + "\\) itemoff (\\d+) itemsize \\d+").matcher(dump);
-        if (!item.find()) throw new IOException("no item (" + objectid + " " + type + " " + offset + ") in tree " + tree);
+        if (!item.find()) {
+            throw new IOException("no item (" + objectid + " " + type + " " + offset + ") in tree " + tree);
+        }
         long leaf = -1;
         Matcher block = BLOCK.matcher(dump);
         while (block.find() && block.start() < item.start()) leaf = Long.parseLong(block.group(1));

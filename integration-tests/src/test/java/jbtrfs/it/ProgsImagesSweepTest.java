@@ -64,7 +64,8 @@ class ProgsImagesSweepTest {
     void every_progs_image_ends_in_an_answer_never_in_a_silent_loss() throws Exception {
         String dir = System.getProperty("jbtrfs.progsTests");
         if (dir == null || !Files.isDirectory(Path.of(dir))) {
-            System.out.println("SKIP: the btrfs-progs image sweep is opt-in: -Djbtrfs.progsTests=/path/to/btrfs-progs/tests");
+            System.out.println("SKIP: the btrfs-progs image sweep is opt-in: "
+                    + "-Djbtrfs.progsTests=/path/to/btrfs-progs/tests");
         }
         assumeTrue(dir != null && Files.isDirectory(Path.of(dir)), "opt-in: -Djbtrfs.progsTests");
         Prereq.requireFuse();
@@ -83,7 +84,8 @@ class ProgsImagesSweepTest {
         for (Result r : results) {
             assertTrue(r.outcome() != Outcome.SILENT_LOSS, r.image() + ": " + r.detail());
             if (NAMED.stream().anyMatch(r.image()::contains)) {
-                assertTrue(!r.outcome().problem, "issue 16's image " + r.image() + ": " + r.outcome() + " " + r.detail());
+                assertTrue(!r.outcome().problem, "issue 16's image " + r.image() + ": " + r.outcome() + " "
+                        + r.detail());
             }
         }
     }
