@@ -154,7 +154,7 @@ final class FileWriter {
      */
     private void zeroTailOfLastSector(InodeId file, InodeItem inode, long growingFrom) throws FsException {
         long size = inode.size();
-        if (size % ss == 0 || growingFrom <= size) return;
+        if (size % ss == 0 || !before(size, growingFrom)) return;
         long sectorEnd = roundUp(size, ss);
         byte[] zeros = new byte[(int) (FileOffsets.min(sectorEnd, growingFrom) - size)];
         if (zeros.length > 0 && hasDataAt(file, size)) writeRegular(file, size, zeros, false);
@@ -556,6 +556,8 @@ final class FileWriter {
 
     /** Extents for {@code length} bytes: as few as the free space allows, none over 128 MiB; all or nothing. */
     private List<long[]> allocateData(long length) throws FsException {
+        // a range of 2^63 bytes (fallocate of every file offset) reads negative here: no device holds it
+        if (length < 0) throw new NoSpaceException("no data space left for " + Long.toUnsignedString(length) + " bytes");
         BlockGroups groups = w.manager().blockGroups();
         List<long[]> out = new ArrayList<>();
         long left = length;
@@ -757,14 +759,14 @@ final class FileWriter {
             for (long[] g : gaps) space.add(allocateData(g[1] - g[0]));
             // the partial sectors' zeros: a write that runs out of space here gives the allocations back
             if (zero) {
-                long headEnd = Math.min(Math.min(Math.max(s, offset), end), size);
+                long headEnd = Math.min(FileOffsets.min(FileOffsets.max(s, offset), end), size);
                 if (offset < headEnd) write(file, offset, ByteBuffer.wrap(new byte[(int) (headEnd - offset)]));
                 long tailStart = FileOffsets.max(FileOffsets.max(e, s), offset);
                 if (before(tailStart, end) && end < size) {
                     write(file, tailStart, ByteBuffer.wrap(new byte[(int) (end - tailStart)]));
                 }
             }
-            zeroTailOfLastSector(file, w.load(file), zero ? Math.max(s, offset) : offset);
+            zeroTailOfLastSector(file, w.load(file), zero ? FileOffsets.max(s, offset) : offset);
         } catch (FsException | RuntimeException x) {
             for (List<long[]> ps : space) for (long[] p : ps) w.manager().blockGroups().release(p[0], p[1]);
             throw x;
