@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -16,11 +18,13 @@ import jbtrfs.FileTooBigException;
 import jbtrfs.NoSpaceException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
 
 /**
  * Writes, truncates and fallocates whose ranges end at the largest file offset (the kernel's MAX_LFS_FILESIZE,
  * 2^63 - 1: the last sector ends at 2^63, past a signed long), as xfstests generic/564 leaves them: the bytes read
- * back, the extents cover exactly the sectors written, btrfs check is clean with the files and after their deletes.
+ * back, the extents cover exactly the sectors written, btrfs check is clean with the files and after their deletes;
+ * the kernel's own extents there read back and delete clean too.
  */
 class LargestFileOffsetTest {
     private static final long MAX = Long.MAX_VALUE;
@@ -97,6 +101,33 @@ class LargestFileOffsetTest {
             ops.sync();
         }
         BtrfsCheck.assertClean(image, "after the deletes");
+    }
+
+    @Test
+    void kernelWrittenExtentsEndingAtTheLargestOffset_readBack_deleteClean() throws Exception {
+        Images.requireKernelBtrfs();
+        Path image = Images.mkfs(dir, null, 256);
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        Shell.sh("mount -o loop " + image + " " + mnt);
+        try {
+            Shell.sh("python3 -c 'import os; fd = os.open(\"copy\", os.O_WRONLY | os.O_CREAT, 0o644); "
+                    + "os.pwrite(fd, b\"a\" * 65536, " + (MAX - 65536) + ")'\n"
+                    + "fallocate -o " + (MAX - 30000) + " -l 30000 prealloc\n", mnt);
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId copy = ops.lookup(ops.root(), "copy");
+            assertEquals(sectorsFrom(MAX - 65536) * SECTOR / 512, ops.stat(copy).blocks());
+            assertArrayEquals(filled(65536, 0x61), tail(ops, copy, 65536));
+            InodeId prealloc = ops.lookup(ops.root(), "prealloc");
+            assertEquals(sectorsFrom(MAX - 30000) * SECTOR / 512, ops.stat(prealloc).blocks());
+            assertArrayEquals(new byte[30000], tail(ops, prealloc, 30000));
+            ops.unlink(ops.root(), "copy");
+            ops.unlink(ops.root(), "prealloc");
+        }
+        BtrfsCheck.assertClean(image, "after deleting the kernel's files");
     }
 
     /** The sectors from the one holding {@code offset} to the end of the largest file. */
