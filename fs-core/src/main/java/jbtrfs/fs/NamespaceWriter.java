@@ -123,7 +123,7 @@ final class NamespaceWriter {
             throw new NotPermittedException(name + " is a subvolume; delete it with btrfs subvolume delete");
         }
         InodeId target = new InodeId(dir.root(), entry.location().objectid());
-        InodeItem item = w.load(target);
+        InodeItem item = entryInode(dir, n, target);
         InodeWriter.refuseIf(item, InodeWriter.IMMUTABLE_OR_APPEND, target, "unlink");
         boolean isDir = (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         if (directory && !isDir) throw new NotDirectoryException(name + " is not a directory");
@@ -153,7 +153,7 @@ final class NamespaceWriter {
             throw new NotPermittedException("renaming subvolumes is not supported yet");
         }
         InodeId moving = new InodeId(fromDir.root(), src.location().objectid());
-        InodeItem movingItem = w.load(moving);
+        InodeItem movingItem = entryInode(fromDir, from, moving);
         InodeWriter.refuseIf(movingItem, InodeWriter.IMMUTABLE_OR_APPEND, moving, "rename");
         boolean movingDir = (movingItem.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         if (movingDir && isAncestor(moving, toDir)) {
@@ -166,7 +166,7 @@ final class NamespaceWriter {
             if (dst.location().type() != KeyType.INODE_ITEM) throw new NotPermittedException(toName + " is a subvolume");
             InodeId victim = new InodeId(toDir.root(), dst.location().objectid());
             if (victim.equals(moving)) return; // two names of one inode: rename does nothing
-            InodeItem v = w.load(victim);
+            InodeItem v = entryInode(toDir, to, victim);
             InodeWriter.refuseIf(toDirItem, InodeFlags.APPEND, toDir, "replace in");
             InodeWriter.refuseIf(v, InodeWriter.IMMUTABLE_OR_APPEND, victim, "replace");
             boolean victimDir = (v.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
@@ -280,6 +280,16 @@ final class NamespaceWriter {
             throw damaged(xc, dir, name, "dir index " + index + " names another entry");
         }
         return index;
+    }
+
+    /** The inode a name points at; a name whose inode is missing is corrupt, and is left as it is. */
+    private InodeItem entryInode(InodeId dir, byte[] name, InodeId target) throws FsException {
+        try {
+            return w.load(target);
+        } catch (NotFoundException e) {
+            Cursor ic = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
+            throw damaged(ic, dir, name, "it names inode " + target.objectid() + ", which does not exist");
+        }
     }
 
     /** The position of the first of {@code items} named {@code name} that points at inode {@code target}, or -1. */

@@ -29,8 +29,8 @@ import jbtrfs.tx.Transaction;
 /**
  * A directory holding one name twice (as btrfs-progs' fsck-tests/067-dupe-filename: two inodes, each with its own
  * dir item, dir index and inode ref, all named foo), made here by renaming a second file's items by hand: unlink
- * removes the one name lookup finds, as the kernel's does on the same image; names missing an item are refused
- * as corrupt, nothing changed, and the rest of the directory keeps working.
+ * removes the one name lookup finds, as the kernel's does on the same image; names missing their inode ref or
+ * their inode are refused as corrupt, nothing changed, and the rest of the directory keeps working.
  */
 class DuplicateNameTest {
     private static final byte[] FOO = "foo".getBytes(StandardCharsets.UTF_8);
@@ -75,7 +75,7 @@ class DuplicateNameTest {
     }
 
     @Test
-    void aNameMissingItsInodeRef_isRefusedAsCorrupt_andTheRestKeepsWorking() throws Exception {
+    void namesMissingTheirInodeRefOrInode_areRefusedAsCorrupt_andTheRestKeepsWorking() throws Exception {
         Path image = Images.mkfs(dir, null, 256);
         long bar;
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
@@ -84,8 +84,12 @@ class DuplicateNameTest {
             bar = ops.mknod(ops.root(), "bar", Stat.S_IFREG | 0644, 0, 0, 0).objectid();
             ops.mknod(ops.root(), "kept", Stat.S_IFREG | 0644, 0, 0, 0);
             ops.mknod(ops.root(), "other", Stat.S_IFREG | 0644, 0, 0, 0);
+            long lost = ops.mknod(ops.root(), "lost", Stat.S_IFREG | 0644, 0, 0, 0).objectid();
             // bar's dir items say foo and its inode ref is gone: lookup finds it, nothing names it back
             renameItemsByHand(fs, ops.root(), "bar", bar, FOO, true);
+            // lost's inode item is gone: its name points at nothing
+            Transaction t = fs.transactions().current();
+            t.editor().delete(t.root(ops.root().root()), new Key(lost, KeyType.INODE_ITEM, 0));
             ops.sync();
         }
         List<String> before = checkProblems(image);
@@ -98,11 +102,15 @@ class DuplicateNameTest {
             assertThrows(CorruptBlockException.class, () -> ops.unlink(root, "foo"));
             assertThrows(CorruptBlockException.class, () -> ops.rename(root, "foo", root, "moved", 0));
             assertThrows(CorruptBlockException.class, () -> ops.rename(root, "kept", root, "foo", 0));
+            assertThrows(CorruptBlockException.class, () -> ops.unlink(root, "lost"));
+            assertThrows(CorruptBlockException.class, () -> ops.rename(root, "lost", root, "found", 0));
+            assertThrows(CorruptBlockException.class, () -> ops.rename(root, "kept", root, "lost", 0));
             assertFalse(ops.readOnly(), "a refusal changes nothing and aborts nothing");
             ops.rename(root, "other", root, "renamed", 0);
             ops.unlink(root, "kept");
             ops.mknod(root, "new", Stat.S_IFREG | 0644, 0, 0, 0);
-            assertEquals(List.of("foo " + bar, "renamed " + (bar + 2), "new " + (bar + 3)), names(ops));
+            assertEquals(List.of("foo " + bar, "lost " + (bar + 3), "renamed " + (bar + 2), "new " + (bar + 4)),
+                    names(ops));
         }
         assertEquals(before, checkProblems(image), "btrfs check after the changes: no worse");
     }
