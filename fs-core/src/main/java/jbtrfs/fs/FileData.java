@@ -81,8 +81,8 @@ final class FileData {
             long extStart = k.offset();
             long extEnd = extStart + (fe.isInline() ? fe.ramBytes() : fe.numBytes());
             long from = Math.max(offset, extStart);
-            long to = Math.min(end, extEnd);
-            if (from < to) {
+            long to = FileOffsets.min(end, extEnd); // an extent may end at 2^63
+            if (FileOffsets.before(from, to)) {
                 copyExtent(file, c, fe, extStart, from, to, out, (int) (from - offset), verify);
             }
             c.next();

@@ -26,6 +26,10 @@ import jbtrfs.format.KeyType;
 import jbtrfs.tx.DataRefs;
 import jbtrfs.volumes.Volume;
 
+import static jbtrfs.fs.FileOffsets.TO_END;
+import static jbtrfs.fs.FileOffsets.before;
+import static jbtrfs.fs.FileOffsets.roundUp;
+
 /**
  * File contents: writes go copy-on-write to newly allocated extents (the old extents' overlapped parts are cut out
  * of the file, their back references adjusted), with a checksum per sector; small files live inline in their
@@ -127,14 +131,14 @@ final class FileWriter {
 
     /** Whether the file has no extents, or only an inline one. */
     private boolean onlyInlineOrNothing(InodeId file) throws FsException {
-        for (Extent e : extents(file, 0, Long.MAX_VALUE)) if (!e.fe.isInline()) return false;
+        for (Extent e : extents(file, 0, TO_END)) if (!e.fe.isInline()) return false;
         return true;
     }
 
     /** The whole file {@code all} as its one inline extent, stored as {@code compressed} when not null. */
     private void writeInline(InodeId file, byte[] all, byte[] compressed, CompressionType type) throws FsException {
         w.reserveMetadata(4);
-        long removed = dropExtents(file, 0, Long.MAX_VALUE);
+        long removed = dropExtents(file, 0, TO_END);
         w.tx().editor().put(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, 0),
                 compressed == null ? FileExtentItem.encodeInline(w.transid(), all)
                         : FileExtentItem.encodeInline(w.transid(), compressed, all.length, type.code()));
@@ -150,9 +154,9 @@ final class FileWriter {
      */
     private void zeroTailOfLastSector(InodeId file, InodeItem inode, long growingFrom) throws FsException {
         long size = inode.size();
-        if (size % ss == 0 || growingFrom <= size) return;
-        long sectorEnd = (size + ss - 1) / ss * ss;
-        byte[] zeros = new byte[(int) (Math.min(sectorEnd, growingFrom) - size)];
+        if (size % ss == 0 || !before(size, growingFrom)) return;
+        long sectorEnd = roundUp(size, ss);
+        byte[] zeros = new byte[(int) (FileOffsets.min(sectorEnd, growingFrom) - size)];
         if (zeros.length > 0 && hasDataAt(file, size)) writeRegular(file, size, zeros, false);
     }
 
@@ -170,7 +174,7 @@ final class FileWriter {
     private void writeRegular(InodeId file, long offset, byte[] data, boolean growSize) throws FsException {
         long end = offset + data.length;
         long aStart = offset / ss * ss;
-        long aEnd = (end + ss - 1) / ss * ss;
+        long aEnd = roundUp(end, ss);
         InodeItem inode = w.load(file);
         boolean inline = hasInline(file);
         if (inline) aStart = 0;
@@ -179,7 +183,7 @@ final class FileWriter {
             buf = new byte[(int) (aEnd - aStart)];
             // the partial sectors at both ends keep the bytes around the write
             if (aStart < offset) readInto(file, aStart, buf, (int) (offset - aStart));
-            if (end < aEnd && end < inode.size()) {
+            if (before(end, aEnd) && end < inode.size()) {
                 byte[] tail = new byte[(int) (aEnd - end)];
                 readInto(file, end, tail, tail.length);
                 System.arraycopy(tail, 0, buf, (int) (end - aStart), tail.length);
@@ -221,7 +225,7 @@ final class FileWriter {
         }
         long removed = dropExtents(file, aStart, aEnd);
         if (gathered != null) releaseUnreferenced(gathered.fe);
-        if (!noHoles) fillHole(file, (inode.size() + ss - 1) / ss * ss, aStart);
+        if (!noHoles) fillHole(file, roundUp(inode.size(), ss), aStart);
         long at = aStart;
         long transid = w.transid();
         boolean sums = (inode.flags() & InodeItem.FLAG_NODATASUM) == 0;
@@ -342,9 +346,9 @@ final class FileWriter {
         FileExtentItem fe = x.fe;
         if (fe.type() != FileExtentItem.TYPE_REG || fe.compression() == 0 || fe.diskBytenr() == 0
                 || fe.offset() != 0 || fe.numBytes() != fe.ramBytes() || x.start >= aStart
-                || aStart + length < x.end || aStart - x.start >= GATHER_LIMIT
+                || before(aStart + length, x.end) || aStart - x.start >= GATHER_LIMIT
                 || aStart - x.start + length > Decompressor.MAX_UNCOMPRESSED
-                || !extents(file, x.end, Long.MAX_VALUE).isEmpty()) {
+                || !extents(file, x.end, TO_END).isEmpty()) {
             return null;
         }
         return w.tx().dataRefs().onlyNewRef(fe.diskBytenr(), new DataRefs.Ref(file.root(), file.objectid(), x.start))
@@ -372,12 +376,12 @@ final class FileWriter {
      */
     private boolean extendLastExtent(InodeId file, InodeItem inode, long aStart, byte[] buf, long end)
             throws FsException {
-        long sizeUp = (inode.size() + ss - 1) / ss * ss;
+        long sizeUp = roundUp(inode.size(), ss);
         // the sector the write starts in, when it is the file's partial last one: rewritten, not appended
         int rewrite = aStart != sizeUp && aStart + ss == sizeUp ? ss : 0;
         if (aStart == 0 || (aStart != sizeUp && rewrite == 0)) return false;
         List<Extent> before = extents(file, sizeUp - 1, sizeUp);
-        if (before.size() != 1 || !extents(file, sizeUp, Long.MAX_VALUE).isEmpty()) return false;
+        if (before.size() != 1 || !extents(file, sizeUp, TO_END).isEmpty()) return false;
         Extent x = before.get(0);
         FileExtentItem fe = x.fe;
         if (x.end != sizeUp || x.start > aStart - (rewrite == 0 ? 1 : 0) || fe.type() != FileExtentItem.TYPE_REG
@@ -426,7 +430,7 @@ final class FileWriter {
         if (hits.size() != 1) return false;
         Extent x = hits.get(0);
         FileExtentItem fe = x.fe;
-        if (!fe.isPrealloc() || fe.compression() != 0 || x.start > aStart || x.end < aEnd) return false;
+        if (!fe.isPrealloc() || fe.compression() != 0 || x.start > aStart || before(x.end, aEnd)) return false;
         DataRefs.Ref ref = new DataRefs.Ref(file.root(), file.objectid(), x.start - fe.offset());
         if (!onlyThisFileSees(file, fe, ref)) return false;
         w.reserveMetadata(8);
@@ -459,7 +463,7 @@ final class FileWriter {
                 FileExtentItem.encodeRegular(transid, FileExtentItem.TYPE_REG, fe.diskBytenr(), fe.diskNumBytes(),
                         regStart - ref.offset(), regEnd - regStart, fe.ramBytes()));
         items++;
-        if (aEnd < x.end) {
+        if (before(aEnd, x.end)) {
             w.tx().editor().insert(root, new Key(file.objectid(), KeyType.EXTENT_DATA, aEnd),
                     fe.encodeSlice(fe.offset() + (aEnd - x.start), x.end - aEnd));
             items++;
@@ -508,7 +512,7 @@ final class FileWriter {
         Extent x = hits.get(0);
         FileExtentItem fe = x.fe;
         if (fe.type() != FileExtentItem.TYPE_REG || fe.compression() != 0 || fe.diskBytenr() == 0
-                || x.start > aStart || x.end < aEnd) {
+                || x.start > aStart || before(x.end, aEnd)) {
             return false;
         }
         DataRefs.Ref ref = new DataRefs.Ref(file.root(), file.objectid(), x.start - fe.offset());
@@ -552,6 +556,8 @@ final class FileWriter {
 
     /** Extents for {@code length} bytes: as few as the free space allows, none over 128 MiB; all or nothing. */
     private List<long[]> allocateData(long length) throws FsException {
+        // a range of 2^63 bytes (fallocate of every file offset) reads negative here: no device holds it
+        if (length < 0) throw new NoSpaceException("no data space left for " + Long.toUnsignedString(length) + " bytes");
         BlockGroups groups = w.manager().blockGroups();
         List<long[]> out = new ArrayList<>();
         long left = length;
@@ -624,13 +630,13 @@ final class FileWriter {
      * below i_size covered; preallocated extents past EOF may already sit there).
      */
     private void fillHole(InodeId file, long from, long to) throws FsException {
-        if (to <= from) return;
+        if (!before(from, to)) return;
         long at = from;
         for (Extent x : extents(file, from, to)) {
-            if (x.start > at) putHole(file, at, x.start);
-            at = Math.max(at, x.end);
+            if (before(at, x.start)) putHole(file, at, x.start);
+            at = FileOffsets.max(at, x.end);
         }
-        if (to > at) putHole(file, at, to);
+        if (before(at, to)) putHole(file, at, to);
     }
 
     private void putHole(InodeId file, long from, long to) throws FsException {
@@ -653,13 +659,13 @@ final class FileWriter {
                 // to more than max_inline that no longer compresses enough) one sector
                 byte[] keep = new byte[(int) size];
                 readInto(file, 0, keep, keep.length);
-                long removed = dropExtents(file, 0, Long.MAX_VALUE);
+                long removed = dropExtents(file, 0, TO_END);
                 InodeItem i = w.load(file);
                 w.save(file, i.withSize(0).withNbytes(i.nbytes() - removed).withTimes(i.atime(), now, now));
                 if (keep.length > 0) write(file, 0, ByteBuffer.wrap(keep));
                 return;
             }
-            long removed = dropExtents(file, (size + ss - 1) / ss * ss, Long.MAX_VALUE);
+            long removed = dropExtents(file, roundUp(size, ss), TO_END);
             InodeItem i = w.load(file);
             w.save(file, i.withSize(size).withNbytes(i.nbytes() - removed).withTimes(i.atime(), now, now));
             return;
@@ -673,7 +679,7 @@ final class FileWriter {
                 zeroTailOfLastSector(file, inode, size);
             }
             w.reserveMetadata(4);
-            if (!noHoles) fillHole(file, (old + ss - 1) / ss * ss, (size + ss - 1) / ss * ss);
+            if (!noHoles) fillHole(file, roundUp(old, ss), roundUp(size, ss));
         }
         InodeItem i = w.load(file);
         w.save(file, i.withSize(size).withTimes(i.atime(), now, now));
@@ -682,6 +688,8 @@ final class FileWriter {
     /** fallocate(2): preallocate holes in the range, punch one, or zero the range (preallocating it). */
     void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
         if (offset < 0 || length <= 0) throw new InvalidArgumentException("bad fallocate range");
+        // as vfs_fallocate, for every mode: an end past the largest file size, or one that wraps, is EFBIG
+        if (offset > MAX_FILE_SIZE - length) throw new FileTooBigException("fallocate past the largest file size");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
         // as vfs_fallocate: nothing on an immutable file, only KEEP_SIZE preallocation on an append-only one
@@ -703,63 +711,62 @@ final class FileWriter {
                 byte[] zeros = new byte[(int) (end - offset)];
                 write(file, offset, ByteBuffer.wrap(zeros));
             } else {
-                long s = (offset + ss - 1) / ss * ss;
+                long s = roundUp(offset, ss);
                 long e = end / ss * ss;
-                if (s > e) {
+                if (before(e, s)) {
                     writeRegular(file, offset, new byte[(int) (end - offset)]);
                 } else {
                     if (offset < s) writeRegular(file, offset, new byte[(int) (s - offset)]);
                     if (e < end) writeRegular(file, e, new byte[(int) (end - e)]);
                     w.reserveMetadata(8);
                     long removed = dropExtents(file, s, e);
-                    if (!noHoles && e > s) fillHole(file, s, e);
+                    if (!noHoles && before(s, e)) fillHole(file, s, e);
                     InodeItem i = w.load(file);
                     w.save(file, i.withNbytes(i.nbytes() - removed).withTimes(i.atime(), now, now));
                 }
             }
             return;
         }
-        if (end > MAX_FILE_SIZE) throw new FileTooBigException("fallocate past the largest file size");
         long size = inode.size();
         long s = offset / ss * ss;
-        long e = (end + ss - 1) / ss * ss;
+        long e = roundUp(end, ss);
         if (zero) {
             // every whole sector of the range gets a new preallocated extent; a partial sector that still holds
             // file bytes outside the range keeps its extent and is zeroed by a write (as btrfs_zero_range does)
             if (offset % ss != 0 && s < size) s += ss;
             if (end % ss != 0 && end < size) e -= ss;
         }
-        if (hasInline(file) && (!zero || s < e)) {
+        if (hasInline(file) && (!zero || before(s, e))) {
             byte[] content = new byte[(int) size];
             readInto(file, 0, content, content.length);
             writeRegular(file, 0, content);
         }
         List<long[]> gaps = new ArrayList<>();
         if (zero) {
-            if (s < e) gaps.add(new long[] {s, e});
+            if (before(s, e)) gaps.add(new long[] {s, e});
         } else {
             // find the holes and allocate all of them before any edit: ENOSPC leaves the file as it was
             long at = s;
             for (Extent x : extents(file, s, e)) {
                 if (x.fe.isHole()) continue;
                 if (x.start > at) gaps.add(new long[] {at, x.start});
-                at = Math.max(at, x.end);
+                at = FileOffsets.max(at, x.end);
             }
-            if (e > at) gaps.add(new long[] {at, e});
+            if (before(at, e)) gaps.add(new long[] {at, e});
         }
         List<List<long[]>> space = new ArrayList<>();
         try {
             for (long[] g : gaps) space.add(allocateData(g[1] - g[0]));
             // the partial sectors' zeros: a write that runs out of space here gives the allocations back
             if (zero) {
-                long headEnd = Math.min(Math.min(Math.max(s, offset), end), size);
+                long headEnd = Math.min(FileOffsets.min(FileOffsets.max(s, offset), end), size);
                 if (offset < headEnd) write(file, offset, ByteBuffer.wrap(new byte[(int) (headEnd - offset)]));
-                long tailStart = Math.max(Math.max(e, s), offset);
-                if (tailStart < end && end < size) {
+                long tailStart = FileOffsets.max(FileOffsets.max(e, s), offset);
+                if (before(tailStart, end) && end < size) {
                     write(file, tailStart, ByteBuffer.wrap(new byte[(int) (end - tailStart)]));
                 }
             }
-            zeroTailOfLastSector(file, w.load(file), zero ? Math.max(s, offset) : offset);
+            zeroTailOfLastSector(file, w.load(file), zero ? FileOffsets.max(s, offset) : offset);
         } catch (FsException | RuntimeException x) {
             for (List<long[]> ps : space) for (long[] p : ps) w.manager().blockGroups().release(p[0], p[1]);
             throw x;
@@ -779,7 +786,7 @@ final class FileWriter {
         }
         InodeItem i = w.load(file);
         long newSize = keepSize ? i.size() : Math.max(i.size(), end);
-        if (!noHoles) fillHole(file, (i.size() + ss - 1) / ss * ss, (newSize + ss - 1) / ss * ss);
+        if (!noHoles) fillHole(file, roundUp(i.size(), ss), roundUp(newSize, ss));
         long flags = gaps.isEmpty() ? i.flags() : i.flags() | InodeItem.FLAG_PREALLOC;
         w.save(file, i.withSize(newSize).withNbytes(i.nbytes() - removed + added).withFlags(flags)
                 .withTimes(i.atime(), now, keepSize && !zero ? i.mtime() : now));
@@ -787,7 +794,7 @@ final class FileWriter {
 
     /** Deletes an inode with no names left and everything keyed under it, dropping its extents' references. */
     void deleteInode(InodeId id) throws FsException {
-        dropExtents(id, 0, Long.MAX_VALUE);
+        dropExtents(id, 0, TO_END);
         TreeRoot root = w.root(id.root());
         List<Key> keys = new ArrayList<>();
         Cursor c = w.tree(id.root()).seek(Key.first(id.objectid(), 0));
@@ -800,7 +807,7 @@ final class FileWriter {
 
     // ---- extents ----
 
-    /** A file extent item and the file range it covers. */
+    /** A file extent item and the file range it covers; {@code end} is unsigned (the last extent may end at 2^63). */
     private record Extent(Key key, FileExtentItem fe, long start, long end) {
     }
 
@@ -819,7 +826,7 @@ final class FileWriter {
             FileExtentItem fe = FileExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize());
             long s = k.offset();
             long e = fe.isInline() ? s + Math.max(fe.ramBytes(), 1) : s + fe.numBytes();
-            if (e > from) out.add(new Extent(k, fe, s, e));
+            if (before(from, e)) out.add(new Extent(k, fe, s, e));
             c.next();
         }
         return out;
@@ -847,17 +854,17 @@ final class FileWriter {
             }
             boolean hole = x.fe.isHole();
             int kept = 0;
-            if (x.start < from) {
+            if (before(x.start, from)) {
                 w.tx().editor().insert(root, x.key, x.fe.encodeSlice(x.fe.offset(), from - x.start));
                 kept++;
             }
-            if (x.end > to) {
+            if (before(to, x.end)) {
                 w.tx().editor().insert(root, new Key(file.objectid(), KeyType.EXTENT_DATA, to),
                         x.fe.encodeSlice(x.fe.offset() + (to - x.start), x.end - to));
                 kept++;
             }
             if (!hole) {
-                removed += Math.min(x.end, to) - Math.max(x.start, from);
+                removed += FileOffsets.min(x.end, to) - FileOffsets.max(x.start, from);
                 if (kept != 1) {
                     refs.change(x.fe.diskBytenr(), x.fe.diskNumBytes(),
                             new DataRefs.Ref(file.root(), file.objectid(), x.start - x.fe.offset()), kept - 1);

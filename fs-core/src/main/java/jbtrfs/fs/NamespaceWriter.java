@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import jbtrfs.CorruptBlockException;
 import jbtrfs.CrossDeviceException;
 import jbtrfs.ExistsException;
 import jbtrfs.FsException;
@@ -122,7 +123,7 @@ final class NamespaceWriter {
             throw new NotPermittedException(name + " is a subvolume; delete it with btrfs subvolume delete");
         }
         InodeId target = new InodeId(dir.root(), entry.location().objectid());
-        InodeItem item = w.load(target);
+        InodeItem item = entryInode(dir, n, target);
         InodeWriter.refuseIf(item, InodeWriter.IMMUTABLE_OR_APPEND, target, "unlink");
         boolean isDir = (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         if (directory && !isDir) throw new NotDirectoryException(name + " is not a directory");
@@ -152,7 +153,7 @@ final class NamespaceWriter {
             throw new NotPermittedException("renaming subvolumes is not supported yet");
         }
         InodeId moving = new InodeId(fromDir.root(), src.location().objectid());
-        InodeItem movingItem = w.load(moving);
+        InodeItem movingItem = entryInode(fromDir, from, moving);
         InodeWriter.refuseIf(movingItem, InodeWriter.IMMUTABLE_OR_APPEND, moving, "rename");
         boolean movingDir = (movingItem.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         if (movingDir && isAncestor(moving, toDir)) {
@@ -165,13 +166,15 @@ final class NamespaceWriter {
             if (dst.location().type() != KeyType.INODE_ITEM) throw new NotPermittedException(toName + " is a subvolume");
             InodeId victim = new InodeId(toDir.root(), dst.location().objectid());
             if (victim.equals(moving)) return; // two names of one inode: rename does nothing
-            InodeItem v = w.load(victim);
+            InodeItem v = entryInode(toDir, to, victim);
             InodeWriter.refuseIf(toDirItem, InodeFlags.APPEND, toDir, "replace in");
             InodeWriter.refuseIf(v, InodeWriter.IMMUTABLE_OR_APPEND, victim, "replace");
             boolean victimDir = (v.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
             if (movingDir && !victimDir) throw new NotDirectoryException(toName + " is not a directory");
             if (!movingDir && victimDir) throw new IsDirectoryException(toName + " is a directory");
             if (victimDir && hasEntries(victim)) throw new NotEmptyException(toName + " is not empty");
+            // both names whole before either goes: a damaged directory is refused with nothing changed
+            locate(fromDir, from, moving);
             removeEntry(toDir, to, victim, now);
             dropLink(victim, now);
         }
@@ -237,26 +240,95 @@ final class NamespaceWriter {
         w.save(dir, p.withSize(p.size() + 2L * name.length).withTimes(p.atime(), now, now));
     }
 
-    /** Removes the three items of a name and shrinks the parent. */
+    /**
+     * Removes the three items of one name and shrinks the parent (≈ btrfs_unlink_inode): the first dir item of
+     * that name naming {@code target} (the one lookup found; a damaged directory may hold the name twice), the
+     * inode ref of that name, and the DIR_INDEX the ref gives. Nothing else goes.
+     */
     private void removeEntry(InodeId dir, byte[] name, InodeId target, Timespec now)
             throws FsException {
         TreeRoot root = w.root(dir.root());
-        long index = removeRef(dir, target, name);
+        long index = locate(dir, name, target);
+        removeRef(dir, target, name);
         Key itemKey = new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name));
-        Cursor ic = w.tree(dir.root()).find(itemKey);
-        if (ic != null) {
-            List<DirItem> items = new ArrayList<>(Subvolumes.readDirItems(ic));
-            items.removeIf(d -> Arrays.equals(d.name(), name));
-            if (items.isEmpty()) w.tx().editor().delete(root, itemKey);
-            else w.tx().editor().put(root, itemKey, DirItem.encodeAll(items));
-        }
+        List<DirItem> items = new ArrayList<>(Subvolumes.readDirItems(w.tree(dir.root()).find(itemKey)));
+        items.remove(entryOf(items, name, target));
+        if (items.isEmpty()) w.tx().editor().delete(root, itemKey);
+        else w.tx().editor().put(root, itemKey, DirItem.encodeAll(items));
         w.tx().editor().delete(root, new Key(dir.objectid(), KeyType.DIR_INDEX, index));
         InodeItem p = w.load(dir);
         w.save(dir, p.withSize(p.size() - 2L * name.length).withTimes(p.atime(), now, now));
     }
 
-    /** Removes the inode ref (or extended ref) of {@code name} under {@code dir}; returns its dir index. */
-    private long removeRef(InodeId dir, InodeId target, byte[] name) throws FsException {
+    /**
+     * Checks, before anything changes, that the name {@code name} of {@code target} in {@code dir} has all three
+     * items: a dir item, an inode ref (or extref) and the DIR_INDEX at the ref's index naming the same. Returns that
+     * index. A damaged directory is refused as corrupt: removing half a name (or another name's index) would
+     * make it worse, where the kernel would abort its transaction.
+     */
+    private long locate(InodeId dir, byte[] name, InodeId target) throws FsException {
+        Cursor ic = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
+        if (ic == null || entryOf(Subvolumes.readDirItems(ic), name, target) < 0) {
+            throw new NotFoundException("no " + str(name) + " naming inode " + target + " in " + dir);
+        }
+        long index = refIndex(dir, target, name);
+        if (index < 0) throw damaged(ic, dir, name, "inode " + target.objectid() + " has no ref of that name");
+        Cursor xc = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_INDEX, index));
+        if (xc == null) throw damaged(ic, dir, name, "its dir index " + index + " is missing");
+        List<DirItem> indexed = Subvolumes.readDirItems(xc);
+        if (indexed.size() != 1 || entryOf(indexed, name, target) != 0) {
+            throw damaged(xc, dir, name, "dir index " + index + " names another entry");
+        }
+        return index;
+    }
+
+    /** The inode a name points at; a name whose inode is missing is corrupt, and is left as it is. */
+    private InodeItem entryInode(InodeId dir, byte[] name, InodeId target) throws FsException {
+        try {
+            return w.load(target);
+        } catch (NotFoundException e) {
+            Cursor ic = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
+            throw damaged(ic, dir, name, "it names inode " + target.objectid() + ", which does not exist");
+        }
+    }
+
+    /** The position of the first of {@code items} named {@code name} that points at inode {@code target}, or -1. */
+    private static int entryOf(List<DirItem> items, byte[] name, InodeId target) {
+        for (int i = 0; i < items.size(); i++) {
+            DirItem d = items.get(i);
+            if (Arrays.equals(d.name(), name) && d.location().type() == KeyType.INODE_ITEM
+                    && d.location().objectid() == target.objectid()) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static CorruptBlockException damaged(Cursor at, InodeId dir, byte[] name, String problem) {
+        return new CorruptBlockException(dir.root(), at.leaf().bytenr(), at.slot(),
+                "directory " + dir.objectid() + ", entry " + str(name) + ": " + problem);
+    }
+
+    /** The dir index of the inode ref (or extended ref) named {@code name} under {@code dir}, or -1. */
+    private long refIndex(InodeId dir, InodeId target, byte[] name) throws FsException {
+        Cursor rc = w.tree(dir.root()).find(new Key(target.objectid(), KeyType.INODE_REF, dir.objectid()));
+        if (rc != null) {
+            for (InodeRef r : InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize())) {
+                if (Arrays.equals(r.name(), name)) return r.index();
+            }
+        }
+        Cursor ec = w.tree(dir.root()).find(
+                new Key(target.objectid(), KeyType.INODE_EXTREF, NameHash.extref(dir.objectid(), name)));
+        if (ec != null) {
+            for (InodeExtref r : InodeExtref.readAll(ec.buffer(), ec.dataOffset(), ec.dataSize())) {
+                if (r.parentObjectid() == dir.objectid() && Arrays.equals(r.name(), name)) return r.index();
+            }
+        }
+        return -1;
+    }
+
+    /** Removes the first inode ref (or extended ref) of {@code name} under {@code dir}, which {@link #locate} found. */
+    private void removeRef(InodeId dir, InodeId target, byte[] name) throws FsException {
         TreeRoot root = w.root(dir.root());
         Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
         Cursor rc = w.tree(dir.root()).find(refKey);
@@ -264,28 +336,25 @@ final class NamespaceWriter {
             List<InodeRef> refs = new ArrayList<>(InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize()));
             for (int i = 0; i < refs.size(); i++) {
                 if (Arrays.equals(refs.get(i).name(), name)) {
-                    long index = refs.remove(i).index();
+                    refs.remove(i);
                     if (refs.isEmpty()) w.tx().editor().delete(root, refKey);
                     else w.tx().editor().put(root, refKey, InodeRef.encodeAll(refs));
-                    return index;
+                    return;
                 }
             }
         }
         Key extKey = new Key(target.objectid(), KeyType.INODE_EXTREF, NameHash.extref(dir.objectid(), name));
         Cursor ec = w.tree(dir.root()).find(extKey);
-        if (ec != null) {
-            List<InodeExtref> ext = new ArrayList<>(InodeExtref.readAll(ec.buffer(), ec.dataOffset(), ec.dataSize()));
-            for (int i = 0; i < ext.size(); i++) {
-                InodeExtref r = ext.get(i);
-                if (r.parentObjectid() == dir.objectid() && Arrays.equals(r.name(), name)) {
-                    ext.remove(i);
-                    if (ext.isEmpty()) w.tx().editor().delete(root, extKey);
-                    else w.tx().editor().put(root, extKey, InodeExtref.encodeAll(ext));
-                    return r.index();
-                }
+        List<InodeExtref> ext = new ArrayList<>(InodeExtref.readAll(ec.buffer(), ec.dataOffset(), ec.dataSize()));
+        for (int i = 0; i < ext.size(); i++) {
+            InodeExtref r = ext.get(i);
+            if (r.parentObjectid() == dir.objectid() && Arrays.equals(r.name(), name)) {
+                ext.remove(i);
+                if (ext.isEmpty()) w.tx().editor().delete(root, extKey);
+                else w.tx().editor().put(root, extKey, InodeExtref.encodeAll(ext));
+                return;
             }
         }
-        throw new NotFoundException("inode " + target + " has no ref named " + str(name) + " in " + dir);
     }
 
     /** One name fewer: ctime moves; at zero names the inode and everything it holds goes. */
