@@ -83,9 +83,13 @@ final class ImageHolders {
             String[] f = line.trim().split("\\s+");
             if (f.length < 6 || !f[1].equals("FLOCK")) continue;
             String[] dev = f[5].split(":");
-            if (dev.length == 3 && Long.parseLong(dev[0], 16) == id.major() && Long.parseLong(dev[1], 16) == id.minor()
-                    && Long.parseLong(dev[2]) == id.ino()) {
-                out.add(new Holder(Long.parseLong(f[4]), f[3].equals("WRITE")));
+            try {
+                if (dev.length == 3 && Long.parseLong(dev[0], 16) == id.major()
+                        && Long.parseLong(dev[1], 16) == id.minor() && Long.parseLong(dev[2]) == id.ino()) {
+                    out.add(new Holder(Long.parseLong(f[4]), f[3].equals("WRITE")));
+                }
+            } catch (NumberFormatException e) {
+                // a line in a format this does not know names no holder it could report
             }
         }
         return out;
@@ -102,7 +106,8 @@ final class ImageHolders {
                 .collect(Collectors.joining(", "));
         List<Mount> fuse = mountsOf(image, id).stream().filter(m -> m.type().startsWith("fuse")).toList();
         if (fuse.isEmpty()) {
-            String comm = pids.size() == 1 ? " (" + firstLine(Path.of("/proc", pids.iterator().next() + "", "comm")) + ")"
+            // not (yet) a FUSE mount of it: the holding program's name says more than a pid alone
+            String comm = pids.size() == 1 ? " (" + firstLine(Path.of("/proc/" + pids.iterator().next() + "/comm")) + ")"
                     : "";
             return "image is in use: locked " + mode + " by " + who + comm;
         }
@@ -114,7 +119,7 @@ final class ImageHolders {
     /** The line for a block device that an O_EXCL open found busy: a kernel mount, a stacked device, or unknown. */
     static String describeExclusiveHolder(Path device, Identity id) {
         if (!flockHolders(id).isEmpty()) return describeLockHolders(device, id);
-        List<Mount> mounts = mountsOf(device, id);
+        List<Mount> mounts = kernelMountsOf(device, id);
         if (!mounts.isEmpty()) return describeKernelMounts(mounts);
         List<String> stacked = stackedHolders(id);
         if (!stacked.isEmpty()) return "image is in use: held by " + String.join(", ", stacked);
@@ -157,6 +162,11 @@ final class ImageHolders {
         return out;
     }
 
+    /** {@link #mountsOf} without FUSE mounts: the kernel's own filesystems on a block device. */
+    static List<Mount> kernelMountsOf(Path device, Identity id) {
+        return mountsOf(device, id).stream().filter(m -> !m.type().startsWith("fuse")).toList();
+    }
+
     /**
      * Loop devices whose backing file is the image. The identity comes from LOOP_GET_STATUS64 (lo_device, lo_inode:
      * the open backing file itself, whatever became of its path); sysfs's backing_file path, stat'ed, is the fallback
@@ -176,7 +186,7 @@ final class ImageHolders {
                 if (backingId == null || !backingId.sameFile(image)) continue;
                 boolean ro = "1".equals(firstLine(dir.resolve("ro")));
                 Identity nodeId = statOrNull(node.toString());
-                out.add(new Loop(node.toString(), ro, nodeId == null ? List.of() : mountsOf(node, nodeId)));
+                out.add(new Loop(node.toString(), ro, nodeId == null ? List.of() : kernelMountsOf(node, nodeId)));
             }
         } catch (IOException e) {
             // no /sys/block: no loop devices to find

@@ -95,8 +95,7 @@ public final class ImageLock implements Closeable {
      */
     private static String blockDeviceConflict(LibC libc, Path device, ImageHolders.Identity id, boolean writable) {
         if (writable) return null;
-        List<ImageHolders.Mount> mounts = ImageHolders.mountsOf(device, id).stream()
-                .filter(m -> !m.type().startsWith("fuse")).toList();
+        List<ImageHolders.Mount> mounts = ImageHolders.kernelMountsOf(device, id);
         if (mounts.stream().anyMatch(m -> !m.readOnly())) return ImageHolders.describeKernelMounts(mounts);
         if (!mounts.isEmpty()) return null; // read-only kernel mounts hold it exclusively and change nothing
         int probe = libc.open(device.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_EXCL, 0);
