@@ -80,6 +80,22 @@ public interface BlockDevice extends Closeable {
                 .withBackend(Backend.NIO).withQueueDepth(8));
     }
 
+    /**
+     * {@link #open}, holding an {@link ImageLock} on the image until the device is closed: exclusive when writable,
+     * shared otherwise. A mount opens its image this way; {@link ImageInUseException} names who holds it.
+     */
+    static BlockDevice openLocked(Path path, DeviceOptions options) throws IOException {
+        ImageLock lock = ImageLock.acquire(path, options.writable());
+        try {
+            QueuedBlockDevice device = (QueuedBlockDevice) open(path, options);
+            device.holdLock(lock);
+            return device;
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
     /** Opens a file or block device with the given options; {@link Backend#AUTO} picks the fastest that works. */
     static BlockDevice open(Path path, DeviceOptions options) throws IOException {
         return switch (options.backend()) {

@@ -2,6 +2,8 @@ package jbtrfs.device;
 
 /** The few Linux errno values the device layer reports itself (kernel values, asm-generic/errno-base.h). */
 public final class Errno {
+    /** No such file or directory. */
+    public static final int ENOENT = 2;
     /** Interrupted while waiting for queue space. */
     public static final int EINTR = 4;
     /** I/O error (also: a short read or write). */
@@ -12,6 +14,8 @@ public final class Errno {
     public static final int EBADF = 9;
     /** Try again (AIO ring full). */
     public static final int EAGAIN = 11;
+    /** Device or resource busy (an O_EXCL open of a mounted block device). */
+    public static final int EBUSY = 16;
     /** Bad argument (for example misaligned O_DIRECT offset or length). */
     public static final int EINVAL = 22;
     /** Device closed while the request was queued. */

@@ -4,17 +4,28 @@ import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.IgnoreError;
 import jnr.ffi.annotations.SaveError;
 
-/** The few libc calls the device needs that Java does not offer: open with O_DIRECT, ioctl sizes, fdatasync. */
+/**
+ * The few libc calls the device needs that Java does not offer: open with O_DIRECT or O_EXCL, ioctl sizes and loop
+ * status, fdatasync, flock.
+ */
 public interface LibC {
     /** Open flags (Linux x86_64 / aarch64 values, asm-generic/fcntl.h). */
     int O_RDONLY = 0;
     int O_RDWR = 2;
+    /** On a block device (without O_CREAT): fails with EBUSY while it is mounted or another O_EXCL open holds it. */
+    int O_EXCL = 0x80;
     int O_DIRECT = 0x4000;
     int O_CLOEXEC = 0x80000;
     /** ioctl: u64 size in bytes of a block device (_IOR(0x12, 114, size_t)). */
     long BLKGETSIZE64 = 0x80081272L;
     /** ioctl: int logical sector size of a block device (_IO(0x12, 104)). */
     long BLKSSZGET = 0x1268L;
+    /** ioctl: struct loop_info64 of a loop device (linux/loop.h). */
+    long LOOP_GET_STATUS64 = 0x4C05L;
+    /** flock operations (sys/file.h): shared, exclusive, fail with EWOULDBLOCK instead of waiting. */
+    int LOCK_SH = 1;
+    int LOCK_EX = 2;
+    int LOCK_NB = 4;
 
     @SaveError
     int open(String path, int flags, int mode);
@@ -27,6 +38,9 @@ public interface LibC {
 
     @SaveError
     int fdatasync(int fd);
+
+    @SaveError
+    int flock(int fd, int operation);
 
     @SaveError
     long pread(int fd, long buf, long count, long offset);

@@ -33,6 +33,8 @@ abstract class QueuedBlockDevice implements BlockDevice {
     private final AtomicInteger peakInFlight = new AtomicInteger();
     private final Object drained = new Object();
     private volatile boolean closed;
+    /** The claim on the image, let go only once the last request has completed; null when none was taken. */
+    private ImageLock lock;
 
     QueuedBlockDevice(String name, long size, boolean writable, int queueDepth, DeviceOptions options,
                       String backendName) {
@@ -239,6 +241,9 @@ abstract class QueuedBlockDevice implements BlockDevice {
 
     boolean isClosed() { return closed; }
 
+    /** Holds {@code imageLock} until this device is closed. */
+    void holdLock(ImageLock imageLock) { this.lock = imageLock; }
+
     /** Waits for one request and turns its failure into the {@link IOException} it carries. */
     static IoCompletion await(CompletableFuture<IoCompletion> f) throws IOException {
         try {
@@ -275,6 +280,7 @@ abstract class QueuedBlockDevice implements BlockDevice {
             closeEngine();
         } finally {
             metrics.close();
+            if (lock != null) lock.close();
         }
     }
 }

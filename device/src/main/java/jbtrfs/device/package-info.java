@@ -27,6 +27,12 @@
  *       or tears unflushed writes at sector granularity under a seed, and {@link jbtrfs.device.FaultPlan}.</li>
  * </ul>
  *
+ * <h2>The image lock</h2>
+ * {@link jbtrfs.device.BlockDevice#openLocked} (what a mount uses) holds an {@link jbtrfs.device.ImageLock} until
+ * the device closes: flock on a file, exclusive to write and shared to read, plus O_EXCL on a block device to
+ * write; loop devices backed by the file and kernel mounts of the device count as holders. A conflict is an
+ * {@link jbtrfs.device.ImageInUseException} whose one-line message names the holder.
+ *
  * <h2>Meters</h2>
  * On the registry in {@link jbtrfs.device.DeviceOptions}, tagged backend and device: {@code jbtrfs.device.inflight}
  * (gauge), {@code jbtrfs.device.requests.submitted} / {@code .completed} and {@code jbtrfs.device.bytes} (by

@@ -77,7 +77,9 @@ public final class Filesystem implements Closeable {
         try {
             DeviceOptions deviceOptions = DeviceOptions.defaults().withWritable(!options.readOnly()).withQueueDepth(64)
                     .withBackend(options.deviceBackend() == null ? Backend.NIO : options.deviceBackend());
-            device = BlockDevice.open(image, registry == null ? deviceOptions : deviceOptions.withRegistry(registry));
+            // the image lock (exclusive to write, shared to read) is held by the device until it closes
+            device = BlockDevice.openLocked(image,
+                    registry == null ? deviceOptions : deviceOptions.withRegistry(registry));
         } catch (NoSuchFileException e) {
             throw new UnsupportedImageException("image not found: " + image);
         }

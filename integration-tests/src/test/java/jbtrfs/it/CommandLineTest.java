@@ -47,12 +47,7 @@ class CommandLineTest {
 
     /** The refusal: exit code 1 and exactly one line, "jbtrfs: ...". */
     private static String refusal(String... args) throws Exception {
-        Shell.Result r = Jbtrfs.run(args);
-        assertEquals(1, r.exitCode(), r.output());
-        List<String> lines = r.output().lines().filter(l -> !l.isBlank()).toList();
-        assertEquals(1, lines.size(), "one line: " + r.output());
-        assertTrue(lines.get(0).startsWith("jbtrfs: "), lines.get(0));
-        return lines.get(0).substring(8);
+        return Jbtrfs.refusal(args);
     }
 
     @Test

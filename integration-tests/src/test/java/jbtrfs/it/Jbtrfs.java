@@ -1,6 +1,7 @@
 package jbtrfs.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +28,16 @@ final class Jbtrfs implements AutoCloseable {
         cmd.add(launcher().toString());
         cmd.addAll(List.of(args));
         return Shell.attempt(cmd);
+    }
+
+    /** The refusal: exit code 1 and exactly one line, "jbtrfs: ...". */
+    static String refusal(String... args) throws Exception {
+        Shell.Result r = run(args);
+        assertEquals(1, r.exitCode(), r.output());
+        List<String> lines = r.output().lines().filter(l -> !l.isBlank()).toList();
+        assertEquals(1, lines.size(), "one line: " + r.output());
+        assertTrue(lines.get(0).startsWith("jbtrfs: "), lines.get(0));
+        return lines.get(0).substring(8);
     }
 
     /** {@code jbtrfs mount --read-only [extra] image mountpoint}; fails the test with the output when it fails. */

@@ -1,0 +1,164 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+
+/**
+ * The image lock through {@code bin/jbtrfs}: a second read-write mount, a reader of a written image, a writer of a
+ * read one, and any mount of an image the kernel has on a writable loop device are refused with one line naming
+ * the holder, before FUSE mounts anything; readers share; once the holder is gone the mount goes through.
+ */
+class ImageLockThroughMountTest {
+    @TempDir
+    Path tmp;
+    private Path image;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Prereq.requireFuse();
+        Images.requireKernelBtrfs();
+        image = Images.mkfs(tmp, null, 256);
+    }
+
+    @Test
+    void aSecondReadWriteMount_isRefusedNamingTheFirst_whichKeepsWorking() throws Exception {
+        Path a = dir("a");
+        Path b = dir("b");
+        try (Jbtrfs first = Jbtrfs.mountReadWrite(image, a)) {
+            Shell.sh("for i in $(seq 1 50); do echo file $i > f$i; done", a);
+            String line = Jbtrfs.refusal("mount", image.toString(), b.toString());
+            Matcher m = Pattern.compile("image is in use: mounted read-write by jbtrfs pid (\\d+) at (.*)").matcher(line);
+            assertTrue(m.matches(), line);
+            assertEquals(a.toString(), m.group(2));
+            String cmdline = Files.readString(Path.of("/proc", m.group(1), "cmdline"), StandardCharsets.UTF_8);
+            assertTrue(cmdline.contains("mount\0-f\0") && cmdline.endsWith(a + "\0"), "pid " + m.group(1) + ": " + cmdline);
+            assertFalse(mounted(b), "nothing mounted at " + b);
+            assertEquals(line, Jbtrfs.refusal("mount", "--read-only", image.toString(), b.toString()), "a reader too");
+            Shell.sh("for i in $(seq 51 100); do echo file $i > f$i; done", a);
+        }
+        BtrfsCheck.assertClean(image, "after the refused mounts");
+        Path kernel = dir("kernel");
+        Shell.sh("mount -o loop,ro " + image + " " + kernel);
+        try {
+            assertEquals("100\n", Shell.sh("ls | grep -c '^f'", kernel));
+            assertEquals("file 1\nfile 100\n", Shell.sh("cat f1 f100", kernel));
+        } finally {
+            Shell.sh("umount " + kernel);
+        }
+    }
+
+    @Test
+    void readOnlyMountsShare_andKeepAWriterOut_untilTheyUnmount() throws Exception {
+        Path a = dir("a");
+        Path b = dir("b");
+        Path c = dir("c");
+        try (Jbtrfs first = Jbtrfs.mount(image, a); Jbtrfs second = Jbtrfs.mount(image, b)) {
+            assertEquals(Shell.sh("ls -la --time-style=+", a), Shell.sh("ls -la --time-style=+", b));
+            String line = Jbtrfs.refusal("mount", image.toString(), c.toString());
+            assertTrue(line.matches("image is in use: mounted read-only by jbtrfs pids \\d+, \\d+ at " + a + ", " + b)
+                    || line.matches("image is in use: mounted read-only by jbtrfs pids \\d+, \\d+ at " + b + ", " + a),
+                    line);
+        }
+        writeOnceTheHolderIsGone(c);
+    }
+
+    @Test
+    void aKernelLoopMount_keepsOutOurWriterAndReader_untilItIsUnmounted() throws Exception {
+        Path kernel = dir("kernel");
+        Path ours = dir("ours");
+        Shell.sh("mount -o loop " + image + " " + kernel);
+        try {
+            String loop = Shell.sh("findmnt -n -o SOURCE " + kernel).trim();
+            String expected = "image is attached to " + loop + " (mounted at " + kernel + " by the kernel)";
+            assertEquals(expected, Jbtrfs.refusal("mount", image.toString(), ours.toString()));
+            assertEquals(expected, Jbtrfs.refusal("mount", "--read-only", image.toString(), ours.toString()));
+            assertFalse(mounted(ours));
+        } finally {
+            Shell.sh("umount " + kernel);
+        }
+        writeOnceTheHolderIsGone(ours);
+    }
+
+    @Test
+    void aReadOnlyLoopDevice_admitsOurReader_notOurWriter() throws Exception {
+        Path kernel = dir("kernel");
+        Path ours = dir("ours");
+        String loop = Shell.sh("losetup -r --find --show " + image).trim();
+        try {
+            assertEquals("image is attached to " + loop + " (read-only, not mounted)",
+                    Jbtrfs.refusal("mount", image.toString(), ours.toString()));
+            Shell.sh("mount -o ro " + loop + " " + kernel);
+            try {
+                assertEquals("image is attached to " + loop + " (read-only, mounted at " + kernel + " by the kernel)",
+                        Jbtrfs.refusal("mount", image.toString(), ours.toString()));
+                try (Jbtrfs reader = Jbtrfs.mount(image, ours)) {
+                    assertEquals(Shell.sh("ls -la --time-style=+", kernel), Shell.sh("ls -la --time-style=+", ours));
+                }
+            } finally {
+                Shell.sh("umount " + kernel);
+            }
+        } finally {
+            Shell.sh("losetup -d " + loop);
+        }
+        writeOnceTheHolderIsGone(ours);
+    }
+
+    @Test
+    void aBlockDeviceTheKernelMounts_isRefused_andOneWeWrite_theKernelCannotMount() throws Exception {
+        Path kernel = dir("kernel");
+        Path ours = dir("ours");
+        String loop = Shell.sh("losetup --find --show " + image).trim();
+        try {
+            Shell.sh("mount " + loop + " " + kernel);
+            try {
+                String expected = "image is in use: mounted at " + kernel + " by the kernel";
+                assertEquals(expected, Jbtrfs.refusal("mount", loop, ours.toString()));
+                assertEquals(expected, Jbtrfs.refusal("mount", "--read-only", loop, ours.toString()));
+            } finally {
+                Shell.sh("umount " + kernel);
+            }
+            try (Jbtrfs writer = Jbtrfs.mountReadWrite(Path.of(loop), ours)) {
+                Shell.sh("echo written > after", ours);
+                // our O_EXCL claim: the kernel's mount of the device fails (EBUSY) while we write
+                assertNotEquals(0, Shell.attempt(List.of("mount", loop, kernel.toString())).exitCode());
+                assertFalse(mounted(kernel));
+            }
+        } finally {
+            Shell.attempt(List.of("umount", kernel.toString()));
+            Shell.sh("losetup -d " + loop);
+        }
+        BtrfsCheck.assertClean(image, "written through " + loop);
+    }
+
+    /** Once the holder is gone, our read-write mount goes through and writes. */
+    private void writeOnceTheHolderIsGone(Path mnt) throws Exception {
+        try (Jbtrfs writer = Jbtrfs.mountReadWrite(image, mnt)) {
+            Shell.sh("echo written > after", mnt);
+        }
+    }
+
+    private Path dir(String name) throws Exception {
+        return Files.createDirectory(tmp.resolve(name));
+    }
+
+    private static boolean mounted(Path dir) throws Exception {
+        return Files.readString(Path.of("/proc/self/mounts")).contains(" " + dir + " ");
+    }
+}
