@@ -312,7 +312,8 @@ final class WritableOperations implements FsOperations {
      * so.
      */
     void close() throws FsException {
-        timer.shutdownNow();
+        // not shutdownNow: interrupting a periodic commit in its I/O would abort it; sync waits for it instead
+        timer.shutdown();
         sync();
     }
 
