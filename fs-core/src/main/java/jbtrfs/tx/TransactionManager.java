@@ -320,7 +320,7 @@ public final class TransactionManager {
     public void write(Prepared p) throws FsException {
         try {
             volume.drainWrites(); // the file data the new trees point at is on the device before they are
-            p.writeout = writer.writeBlocks(p.tx.dirtyBlocks());
+            p.writeout = writer.writeBlocks(p.tx, fsidOfBlocks());
             writer.writeSuperBlocks(p.superBlock);
         } catch (IOException | RuntimeException e) {
             throw failed(p.tx, e);
