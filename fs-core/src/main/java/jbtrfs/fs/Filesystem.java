@@ -289,6 +289,11 @@ public final class Filesystem implements Closeable {
         if (writable != null) writable.markSpaceCachesStale();
     }
 
+    /** The commit machinery of a read-write mount (tools and tests that look at a running transaction); null read-only. */
+    public TransactionManager transactions() {
+        return transactions;
+    }
+
     /** Commits made since open. */
     public long commits() {
         return transactions == null ? 0 : transactions.commits();
