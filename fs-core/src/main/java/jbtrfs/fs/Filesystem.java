@@ -105,6 +105,11 @@ public final class Filesystem implements Closeable {
         TreeBlockReader reader = new TreeBlockReader(volume, csumType, sb.nodesize(), sb.treeBlockFsid(),
                 TREE_BLOCK_CACHE_BYTES, stats);
         volume.setChunks(readChunkTree(sb, reader, bootstrap));
+        String pastEnd = volume.chunks().stripePastEnd(sb.devItem().devid(), device.size());
+        if (pastEnd != null) {
+            // read-write refuses it (WriteSupport); read-only serves what lies inside and EIOs the rest
+            LOG.warn("{}; reads there fail with EIO", pastEnd);
+        }
 
         BTree rootTree = new BTree(reader, ObjectIds.ROOT_TREE, sb.root(), sb.rootLevel(), sb.generation());
         try {

@@ -24,6 +24,22 @@ public record Chunk(long logical, ChunkItem item) {
         return 1;
     }
 
+    /**
+     * Bytes each stripe takes on its device (≈ btrfs_calc_stripe_length): the whole length for SINGLE, DUP and
+     * the RAID1s, the length over the data stripes for the striped and parity profiles.
+     */
+    public long stripeLength() {
+        long p = item.type() & BlockGroupFlags.PROFILE_MASK;
+        int n = item.numStripes();
+        int dataStripes;
+        if (p == BlockGroupFlags.RAID0) dataStripes = n;
+        else if (p == BlockGroupFlags.RAID10) dataStripes = n / Math.max(1, item.subStripes());
+        else if (p == BlockGroupFlags.RAID5) dataStripes = n - 1;
+        else if (p == BlockGroupFlags.RAID6) dataStripes = n - 2;
+        else dataStripes = 1;
+        return item.length() / Math.max(1, dataStripes);
+    }
+
     /** Whether the profile stripes data across devices in stripe_len units (RAID0, RAID10). */
     boolean striped() {
         long p = item.type() & BlockGroupFlags.PROFILE_MASK;

@@ -70,6 +70,12 @@ public final class Volume {
                 throw new FsException("logical " + Long.toUnsignedString(address) + " lies on device "
                         + place.devid() + ", which is not this image (device " + devid + ")");
             }
+            if (Long.compareUnsigned(place.physical() + n, device.size()) > 0) {
+                // a chunk that lies past the end of the device (a damaged or truncated image): EIO, never a short read
+                throw new FsException("read of " + n + " bytes at logical " + Long.toUnsignedString(address)
+                        + " lies at physical " + Long.toUnsignedString(place.physical()) + ", past the end of the "
+                        + "device (" + device.size() + " bytes)");
+            }
             ByteBuffer part = dst.slice(dst.position(), n);
             if (writeBehind != null) writeBehind.awaitRange(place.physical(), n);
             if (bulk) device.readBulk(place.physical(), part);
