@@ -136,17 +136,18 @@ final class ItemChecker {
             int dataLen = Short.toUnsignedInt(b.getShort(at + 25));
             int nameLen = Short.toUnsignedInt(b.getShort(at + 27));
             int type = Byte.toUnsignedInt(b.get(at + 29)) & 0x0f;
-            if (type >= FT_MAX) return "dir item type is " + type + ", expected below " + FT_MAX;
+            if (type == DirItem.FT_UNKNOWN || type >= FT_MAX) {
+                return "dir item type is " + type + ", expected 1 to " + (FT_MAX - 1);
+            }
             if (xattr != (type == DirItem.FT_XATTR)) {
                 return (xattr ? "xattr item type is " + type + ", expected " + DirItem.FT_XATTR
                         : "dir item type is " + DirItem.FT_XATTR + " (xattr), expected a file type");
             }
             int locType = Byte.toUnsignedInt(b.get(at + Key.OFFSET_TYPE));
-            if (!xattr && locType != KeyType.INODE_ITEM && locType != KeyType.ROOT_ITEM) {
+            if (locType != 0 && locType != KeyType.INODE_ITEM && locType != KeyType.ROOT_ITEM) {
                 return "dir item location key type is " + locType + ", expected INODE_ITEM or ROOT_ITEM";
             }
             if (!xattr && nameLen > NAME_LEN) return "dir item name_len is " + nameLen + ", expected at most " + NAME_LEN;
-            if (!xattr && dataLen != 0) return "dir item data_len is " + dataLen + ", expected 0";
             int end = p + DirItem.SIZE_WITHOUT_NAME + nameLen + dataLen;
             if (end > size) {
                 return "dir item name_len " + nameLen + " + data_len " + dataLen + " end at byte " + end

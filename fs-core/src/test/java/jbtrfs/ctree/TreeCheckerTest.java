@@ -101,11 +101,12 @@ class TreeCheckerTest {
         cases.add(data("inode ref name_len", 3, d -> d.putShort(8, (short) 3), "inode ref name of 3 bytes"));
         cases.add(data("dir item name_len", 4, d -> d.putShort(27, (short) 200), "dir item name_len 200 + data_len 0"
                 + " end at byte 230, expected at most 33"));
-        cases.add(data("dir item data_len", 4, d -> resize(d.putShort(25, (short) 1), 34),
-                "dir item data_len is 1, expected 0"));
+        cases.add(data("dir item data_len", 4, d -> d.putShort(25, (short) 1),
+                "dir item name_len 3 + data_len 1 end at byte 34, expected at most 33"));
         cases.add(data("dir item xattr type", 4, d -> d.put(29, (byte) DirItem.FT_XATTR),
                 "dir item type is 8 (xattr), expected a file type"));
-        cases.add(data("dir item type", 4, d -> d.put(29, (byte) 9), "dir item type is 9, expected below 9"));
+        cases.add(data("dir item type", 4, d -> d.put(29, (byte) 9), "dir item type is 9, expected 1 to 8"));
+        cases.add(data("dir item type unknown", 4, d -> d.put(29, (byte) 0), "dir item type is 0, expected 1 to 8"));
         cases.add(data("dir item location", 4, d -> d.put(Key.OFFSET_TYPE, (byte) KeyType.DIR_ITEM),
                 "location key type is 84, expected INODE_ITEM or ROOT_ITEM"));
         cases.add(new Case("dir item name hash", items -> {
