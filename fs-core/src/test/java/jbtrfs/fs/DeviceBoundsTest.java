@@ -15,16 +15,21 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.CorruptBlockException;
 import jbtrfs.FsException;
 import jbtrfs.UnsupportedImageException;
+import jbtrfs.format.Header;
+import jbtrfs.format.Item;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
 
 /**
- * Chunks and the device item against the device's size at mount (as bko-200403: a chunk past the end): read-write
- * is refused with one line naming the chunk, its stripe's physical end and the device size; read-only mounts, and
- * reads of what lies past the end fail with a typed error (EIO), while the rest reads.
+ * Chunks, dev extents and block groups against the device at mount (as bko-200403: a chunk past the end):
+ * read-write is refused with one line naming the chunk, its stripe's physical end and the device size; read-only
+ * mounts, and reads of what lies past the end fail with a typed error (EIO), while the rest reads.
  */
 class DeviceBoundsTest {
     /**
@@ -65,6 +70,55 @@ class DeviceBoundsTest {
             });
             assertTrue(e.getMessage().contains("past the end of the device (" + CUT + " bytes)"), e.getMessage());
         }
+    }
+
+    @Test
+    void dev_extent_past_the_end_refuses_read_write() throws Exception {
+        Path image = Images.mkfs(dir, null, 128);
+        long size = Files.size(image);
+        // the first dev extent (the data chunk's, at physical 13 MiB) claims the whole device in length
+        ImageDamage.patchTreeBlock(image, ImageDamage.treeRoot(image, "dev"), NODESIZE,
+                leaf -> setItemField(leaf, KeyType.DEV_EXTENT, 24, size));
+        UnsupportedImageException refused = assertThrows(UnsupportedImageException.class,
+                () -> Filesystem.open(image, MountOptions.readWriteDefaults()).close());
+        assertTrue(refused.getMessage().matches("dev extent of chunk at logical \\d+ ends at physical \\d+, past the end "
+                + "of the device \\(" + size + " bytes\\); mount it with --read-only"), refused.getMessage());
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            assertTrue(fs.readOnly());
+        }
+    }
+
+    @Test
+    void block_group_without_its_chunk_refuses_read_write() throws Exception {
+        Path image = Images.mkfs(dir, null, 128);
+        // the second block group item says half its chunk's length (the extent tree is one leaf here: no parent key)
+        ImageDamage.patchTreeBlock(image, ImageDamage.treeRoot(image, "extent"), NODESIZE, leaf -> {
+            int slot = slotOf(leaf, KeyType.BLOCK_GROUP_ITEM, 1);
+            int at = Header.SIZE + slot * Item.SIZE + Key.OFFSET_OFFSET;
+            leaf.putLong(at, leaf.getLong(at) / 2);
+        });
+        CorruptBlockException e = assertThrows(CorruptBlockException.class,
+                () -> Filesystem.open(image, MountOptions.readWriteDefaults()).close());
+        assertTrue(e.getMessage().contains("has no chunk of the same start and length"), e.getMessage());
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            assertTrue(fs.readOnly());
+        }
+    }
+
+    private static final int NODESIZE = 16384;
+
+    /** The slot of the {@code nth} (0-based) item of {@code type} in a leaf. */
+    private static int slotOf(ByteBuffer leaf, int type, int nth) {
+        for (int i = 0; i < leaf.getInt(Header.OFFSET_NRITEMS); i++) {
+            if (Key.read(leaf, Header.SIZE + i * Item.SIZE).type() == type && nth-- == 0) return i;
+        }
+        throw new AssertionError("no item of type " + type + " in the leaf");
+    }
+
+    /** Sets the u64 at {@code field} of the first item of {@code type}'s data. */
+    private static void setItemField(ByteBuffer leaf, int type, int field, long value) {
+        int at = Header.SIZE + slotOf(leaf, type, 0) * Item.SIZE;
+        leaf.putLong(Header.SIZE + leaf.getInt(at + Item.OFFSET_DATA_OFFSET) + field, value);
     }
 
     private static final int BIG = 60_000_000;

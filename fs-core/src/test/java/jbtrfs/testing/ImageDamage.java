@@ -48,6 +48,36 @@ public final class ImageDamage {
         }
     }
 
+    /**
+     * Changes every copy of the tree block at {@code logical} of a crc32c image and re-seals its checksum, so that
+     * the reader's checks past the checksum meet the damage.
+     */
+    public static void patchTreeBlock(Path image, long logical, int nodesize, Consumer<ByteBuffer> patch)
+            throws IOException, InterruptedException {
+        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+            for (long off : physicalCopies(image, logical)) {
+                byte[] raw = new byte[nodesize];
+                raf.seek(off);
+                raf.readFully(raw);
+                ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+                patch.accept(b);
+                CRC32C crc = new CRC32C();
+                crc.update(raw, CSUM_SIZE, nodesize - CSUM_SIZE);
+                b.putInt(0, (int) crc.getValue());
+                raf.seek(off);
+                raf.write(raw);
+            }
+        }
+    }
+
+    /** The logical address of the root block of tree {@code tree} (a dump-tree -t name or id), as dump-tree says. */
+    public static long treeRoot(Path image, String tree) throws IOException, InterruptedException {
+        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", tree, image.toString()));
+        Matcher m = Pattern.compile("(?m)^(?:leaf|node) (\\d+) ").matcher(dump);
+        if (!m.find()) throw new IOException("dump-tree -t " + tree + " shows no block: " + dump);
+        return Long.parseLong(m.group(1));
+    }
+
     /** The physical offset of the first copy of {@code logical}, as btrfs-map-logical says. */
     public static long physical(Path image, long logical) throws IOException, InterruptedException {
         return physicalCopies(image, logical).get(0);
