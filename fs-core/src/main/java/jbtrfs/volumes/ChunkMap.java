@@ -33,6 +33,15 @@ public final class ChunkMap {
         return byLogical.values();
     }
 
+    /** The first chunk item that is not valid for a filesystem of {@code sectorsize}, in one line; null when none. */
+    public String invalidChunk(int sectorsize) {
+        for (Chunk c : byLogical.values()) {
+            String problem = c.problem(sectorsize);
+            if (problem != null) return "chunk at logical " + Long.toUnsignedString(c.logical()) + ": " + problem;
+        }
+        return null;
+    }
+
     /**
      * The first chunk with a stripe on device {@code devid} that ends past {@code deviceSize} bytes, in one line
      * naming the chunk's logical start, the stripe's physical end and the device size; null when every stripe fits.

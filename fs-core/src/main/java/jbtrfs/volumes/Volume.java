@@ -64,7 +64,12 @@ public final class Volume {
         }
         long address = logical;
         while (dst.hasRemaining()) {
-            int n = (int) Math.min(dst.remaining(), chunk.contiguousBytes(address));
+            long contiguous = chunk.contiguousBytes(address);
+            if (contiguous <= 0) {
+                throw new FsException("logical " + Long.toUnsignedString(address) + " has no bytes left in its chunk at "
+                        + Long.toUnsignedString(chunk.logical()));
+            }
+            int n = (int) Math.min(dst.remaining(), contiguous);
             Chunk.Placement place = chunk.place(address, mirror);
             if (place.devid() != devid) {
                 throw new FsException("logical " + Long.toUnsignedString(address) + " lies on device "
