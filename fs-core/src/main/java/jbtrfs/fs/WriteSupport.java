@@ -80,12 +80,12 @@ final class WriteSupport {
                 throw new CorruptBlockException(ObjectIds.DEV_TREE, c.leaf().bytenr(), c.slot(), "dev extent of "
                         + c.dataSize() + " bytes, expected " + DevExtent.SIZE);
             }
+            DevExtent extent = DevExtent.read(c.buffer(), c.dataOffset());
             long start = c.key().offset();
-            long end = start + DevExtent.read(c.buffer(), c.dataOffset()).length();
+            long end = start + extent.length();
             if (Long.compareUnsigned(end, start) < 0 || Long.compareUnsigned(end, size) > 0) {
                 throw new UnsupportedImageException("dev extent of chunk at logical "
-                        + Long.toUnsignedString(DevExtent.read(c.buffer(), c.dataOffset()).chunkOffset())
-                        + " ends at physical " + Long.toUnsignedString(end) + ", past the end of the device ("
+                        + Long.toUnsignedString(extent.chunkOffset()) + " ends at physical " + Long.toUnsignedString(end) + ", past the end of the device ("
                         + size + " bytes)" + hint);
             }
             c.next();
