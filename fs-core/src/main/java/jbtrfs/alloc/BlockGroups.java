@@ -49,6 +49,13 @@ public final class BlockGroups {
             Key k = c.key();
             if (k.type() == KeyType.BLOCK_GROUP_ITEM) {
                 BlockGroupItem item = BlockGroupItem.read(c.buffer(), c.dataOffset());
+                // ≈ the kernel's check_chunk_block_group_mappings: a group is exactly one chunk
+                Chunk chunk = chunks.find(k.objectid());
+                if (chunk == null || chunk.logical() != k.objectid() || chunk.length() != k.offset()) {
+                    throw new CorruptBlockException(blockGroupTree.id(), c.leaf().bytenr(), c.slot(), "block group "
+                            + k + " has no chunk of the same start and length" + (chunk == null ? ""
+                            : " (chunk at " + Long.toUnsignedString(chunk.logical()) + " of " + chunk.length() + ")"));
+                }
                 bgs.groups.put(k.objectid(), new BlockGroup(k.objectid(), k.offset(), item.flags()));
             }
             c.next();

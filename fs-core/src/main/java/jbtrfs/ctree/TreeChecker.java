@@ -1,18 +1,70 @@
 package jbtrfs.ctree;
 
 import java.nio.ByteBuffer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
+import jbtrfs.CorruptBlockException;
 import jbtrfs.format.Header;
 import jbtrfs.format.Item;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyPtr;
+import jbtrfs.format.ObjectIds;
 
 /**
  * Structural checks run on every tree block read (≈ the kernel's tree-checker): the header matches where the
  * block was found, and items, pointers and keys fit and are ordered. Returns the problem, or null.
  */
-final class TreeChecker {
+public final class TreeChecker {
+    /** The slot a problem of {@link #check} names, when it names one. */
+    private static final Pattern SLOT = Pattern.compile("^slot (\\d+) ");
+
     private TreeChecker() {
+    }
+
+    /**
+     * The write-time check (≈ btrfs_check_leaf / btrfs_check_node before a block is written): the read-time
+     * checks with this transaction's generation and the block's owner and level, then every item's size and inner
+     * layout ({@link ItemChecker}) or every key pointer. A block that fails must not reach the device.
+     */
+    public static void checkBeforeWrite(ByteBuffer b, long bytenr, byte[] fsid, int nodesize, long transid,
+                                        long owner, int level, int csumSize) throws CorruptBlockException {
+        String problem = check(b, bytenr, fsid, nodesize, transid, level);
+        if (problem != null) {
+            Matcher m = SLOT.matcher(problem);
+            throw new CorruptBlockException(owner, bytenr, m.find() ? Integer.parseInt(m.group(1)) : -1, problem);
+        }
+        long headerOwner = b.getLong(Header.OFFSET_OWNER);
+        if (headerOwner != owner) {
+            throw new CorruptBlockException(owner, bytenr, -1, "header owner is " + headerOwner + ", expected " + owner);
+        }
+        int nritems = b.getInt(Header.OFFSET_NRITEMS);
+        if (level == 0 && nritems == 0 && (owner == ObjectIds.ROOT_TREE || owner == ObjectIds.CHUNK_TREE
+                || owner == ObjectIds.DEV_TREE || owner == ObjectIds.FS_TREE)) {
+            throw new CorruptBlockException(owner, bytenr, -1, "empty leaf, expected items (tree " + owner
+                    + " is never empty)");
+        }
+        for (int slot = 0; slot < nritems; slot++) {
+            if (level == 0) {
+                int at = Header.SIZE + slot * Item.SIZE;
+                int off = Header.SIZE + b.getInt(at + Item.OFFSET_DATA_OFFSET);
+                int size = b.getInt(at + Item.OFFSET_DATA_SIZE);
+                Key key = Key.read(b, at + Item.OFFSET_KEY);
+                problem = ItemChecker.check(b, key, off, size, nodesize, csumSize, transid);
+                if (problem != null) problem = "item " + key + ": " + problem;
+            } else {
+                int at = Header.SIZE + slot * KeyPtr.SIZE;
+                long blockptr = b.getLong(at + KeyPtr.OFFSET_BLOCKPTR);
+                long generation = b.getLong(at + KeyPtr.OFFSET_GENERATION);
+                if (blockptr == 0) {
+                    problem = "key pointer blockptr is 0";
+                } else if (generation == 0 || Long.compareUnsigned(generation, transid) > 0) {
+                    problem = "key pointer generation is " + Long.toUnsignedString(generation)
+                            + ", expected 1.." + transid;
+                }
+            }
+            if (problem != null) throw new CorruptBlockException(owner, bytenr, slot, problem);
+        }
     }
 
     static String check(ByteBuffer b, long bytenr, byte[] fsid, int nodesize, long expectedGeneration,

@@ -5,7 +5,9 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
+import jbtrfs.CorruptBlockException;
 import jbtrfs.FsException;
+import jbtrfs.InvalidArgumentException;
 import jbtrfs.format.Header;
 import jbtrfs.format.Item;
 import jbtrfs.format.Key;
@@ -59,12 +61,13 @@ public final class TreeEditor {
         return new TreeRoot(owner, bytenr, 0, transid);
     }
 
-    /** Inserts an item; {@link IllegalArgumentException} when the key exists or the item can never fit a leaf. */
+    /**
+     * Inserts an item. The key already there is a damaged tree (our callers insert only what they found absent,
+     * as the kernel's btrfs_insert_item does): {@link CorruptBlockException}, EUCLEAN-like, naming the leaf and
+     * slot. An item that can never fit a leaf is {@link InvalidArgumentException}.
+     */
     public void insert(TreeRoot root, Key key, byte[] data) throws FsException {
-        if (Item.SIZE + data.length > leafCapacity()) {
-            throw new IllegalArgumentException("an item of " + data.length + " bytes does not fit a " + nodesize
-                    + "-byte leaf");
-        }
+        checkFits(data);
         List<NodePtr> top = insert(root.owner(), root.bytenr(), root.generation(), root.level(), key, data, false);
         setRoot(root, top, root.level());
     }
@@ -73,12 +76,21 @@ public final class TreeEditor {
      * Sets the data of the item with {@code key}, inserting it when absent (the item may grow or shrink).
      */
     public void put(TreeRoot root, Key key, byte[] data) throws FsException {
-        if (Item.SIZE + data.length > leafCapacity()) {
-            throw new IllegalArgumentException("an item of " + data.length + " bytes does not fit a " + nodesize
-                    + "-byte leaf");
-        }
+        checkFits(data);
         List<NodePtr> top = insert(root.owner(), root.bytenr(), root.generation(), root.level(), key, data, true);
         setRoot(root, top, root.level());
+    }
+
+    private void checkFits(byte[] data) throws InvalidArgumentException {
+        if (Item.SIZE + data.length > leafCapacity()) {
+            throw new InvalidArgumentException("an item of " + data.length + " bytes does not fit a " + nodesize
+                    + "-byte leaf");
+        }
+    }
+
+    /** The key of an insert is already in the leaf at {@code slot}. */
+    private static CorruptBlockException exists(long owner, long bytenr, int slot, Key key) {
+        return new CorruptBlockException(owner, bytenr, slot, "key " + key + " already exists (insert of a new item)");
     }
 
     /** The largest item data a leaf can hold. */
@@ -122,7 +134,7 @@ public final class TreeEditor {
             List<LeafItem> items = decodeLeaf(b);
             int pos = position(items, key);
             if (pos < items.size() && items.get(pos).key().equals(key)) {
-                if (!replace) throw new IllegalArgumentException("key " + key + " exists in tree " + owner);
+                if (!replace) throw exists(owner, target, pos, key);
                 items.set(pos, new LeafItem(key, data.clone()));
             } else {
                 items.add(pos, new LeafItem(key, data.clone()));
@@ -197,14 +209,15 @@ public final class TreeEditor {
      * it fits: no decode and encode of the whole leaf (a new first key goes up through the returned pointer).
      * False when that does not apply; nothing changed then.
      */
-    private boolean insertInPlace(long bytenr, Key key, byte[] data, boolean replace, long owner) {
+    private boolean insertInPlace(long bytenr, Key key, byte[] data, boolean replace, long owner)
+            throws CorruptBlockException {
         ByteBuffer buf = store.dirty(bytenr);
         if (buf == null) return false;
         TreeBlock leaf = new TreeBlock(bytenr, buf);
         int n = leaf.nritems();
         int found = leaf.search(key);
         if (found >= 0) {
-            if (!replace) throw new IllegalArgumentException("key " + key + " exists in tree " + owner);
+            if (!replace) throw exists(owner, bytenr, found, key);
             if (leaf.itemSize(found) != data.length) return false;
             buf.put(leaf.itemOffset(found), data);
             store.putDirty(bytenr, buf);
@@ -251,6 +264,11 @@ public final class TreeEditor {
             if (deleteInPlace(target, key)) return List.of(ptr(b));
             List<LeafItem> items = decodeLeaf(b);
             int pos = position(items, key);
+            if (pos == items.size() || !items.get(pos).key().equals(key)) {
+                // contains() found it on the same path: the tree's keys are out of order
+                throw new CorruptBlockException(owner, target, pos, "key " + key + " to delete is not in the leaf "
+                        + "its parent points to");
+            }
             items.remove(pos);
             if (items.isEmpty() && !isRoot) {
                 store.free(target, owner, 0);

@@ -103,10 +103,19 @@ public final class Filesystem implements Closeable {
         } catch (IllegalArgumentException e) {
             throw new UnsupportedImageException("corrupt sys_chunk_array in the superblock: " + e.getMessage());
         }
+        String invalid = bootstrap.invalidChunk(sb.sectorsize());
+        if (invalid != null) throw new UnsupportedImageException("corrupt sys_chunk_array in the superblock: " + invalid);
         Volume volume = new Volume(device, sb.devItem().devid(), bootstrap);
         TreeBlockReader reader = new TreeBlockReader(volume, csumType, sb.nodesize(), sb.treeBlockFsid(),
                 TREE_BLOCK_CACHE_BYTES, stats);
         volume.setChunks(readChunkTree(sb, reader, bootstrap));
+        invalid = volume.chunks().invalidChunk(sb.sectorsize());
+        if (invalid != null) throw new UnsupportedImageException("corrupt chunk tree: " + invalid);
+        String pastEnd = volume.chunks().stripePastEnd(sb.devItem().devid(), device.size());
+        if (pastEnd != null) {
+            // read-write refuses it (WriteSupport); read-only serves what lies inside and EIOs the rest
+            LOG.warn("{}; reads there fail with EIO", pastEnd);
+        }
 
         BTree rootTree = new BTree(reader, ObjectIds.ROOT_TREE, sb.root(), sb.rootLevel(), sb.generation());
         try {
@@ -294,6 +303,11 @@ public final class Filesystem implements Closeable {
      */
     public void markSpaceCachesStale() throws FsException {
         if (writable != null) writable.markSpaceCachesStale();
+    }
+
+    /** The commit machinery of a read-write mount (tools and tests that look at a running transaction); null read-only. */
+    public TransactionManager transactions() {
+        return transactions;
     }
 
     /** Commits made since open. */

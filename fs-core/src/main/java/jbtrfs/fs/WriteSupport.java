@@ -1,9 +1,14 @@
 package jbtrfs.fs;
 
+import jbtrfs.CorruptBlockException;
 import jbtrfs.FsException;
 import jbtrfs.UnsupportedImageException;
+import jbtrfs.ctree.Cursor;
 import jbtrfs.format.BlockGroupFlags;
+import jbtrfs.format.DevExtent;
 import jbtrfs.format.Features;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.spacecache.SpaceCachePages;
@@ -54,13 +59,37 @@ final class WriteSupport {
                 throw new UnsupportedImageException("cannot write RAID profiles (chunk at " + c.logical() + ")" + hint);
             }
         }
-        if (sb.devItem().totalBytes() != volume.device().size()) {
-            // a larger device is fine for the kernel too, but we only write within total_bytes
-            if (sb.devItem().totalBytes() > volume.device().size()) {
-                throw new UnsupportedImageException("the device is smaller than the filesystem" + hint);
-            }
-        }
+        checkDeviceBounds(sb, subvolumes, volume, hint);
         return spaceCache(sb, options, hint);
+    }
+
+    /**
+     * Everything the image places on its device lies inside it (≈ the kernel's btrfs_verify_dev_extents, which
+     * refuses any mount): every chunk stripe, every dev extent. A device smaller than the dev item's total_bytes
+     * is refused for any mount already (SuperBlocks.checkSupported, as the kernel's read_one_dev).
+     */
+    private static void checkDeviceBounds(SuperBlock sb, Subvolumes subvolumes, Volume volume, String hint)
+            throws FsException {
+        long size = volume.device().size();
+        long devid = sb.devItem().devid();
+        String past = volume.chunks().stripePastEnd(devid, size);
+        if (past != null) throw new UnsupportedImageException(past + hint);
+        Cursor c = subvolumes.tree(ObjectIds.DEV_TREE).seek(new Key(devid, KeyType.DEV_EXTENT, 0));
+        while (c.valid() && c.key().objectid() == devid && c.key().type() == KeyType.DEV_EXTENT) {
+            if (c.dataSize() < DevExtent.SIZE) {
+                throw new CorruptBlockException(ObjectIds.DEV_TREE, c.leaf().bytenr(), c.slot(), "dev extent of "
+                        + c.dataSize() + " bytes, expected " + DevExtent.SIZE);
+            }
+            DevExtent extent = DevExtent.read(c.buffer(), c.dataOffset());
+            long start = c.key().offset();
+            long end = start + extent.length();
+            if (Long.compareUnsigned(end, start) < 0 || Long.compareUnsigned(end, size) > 0) {
+                throw new UnsupportedImageException("dev extent of chunk at logical "
+                        + Long.toUnsignedString(extent.chunkOffset()) + " ends at physical " + Long.toUnsignedString(end) + ", past the end of the device ("
+                        + size + " bytes)" + hint);
+            }
+            c.next();
+        }
     }
 
     /** The kernel's space_cache / nospace_cache / clear_cache rules for the image's free space. */

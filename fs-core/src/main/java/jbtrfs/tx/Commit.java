@@ -133,8 +133,7 @@ public final class Commit {
             TreeRefs.Block b = e.getValue();
             Cursor c = Transaction.treeBlockItem(tx.tree(ObjectIds.EXTENT_TREE), bytenr, b.level, nodesize);
             Key key = c.key();
-            ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(),
-                    key.type() == KeyType.METADATA_ITEM);
+            ExtentItem item = extentItem(c, key.type() == KeyType.METADATA_ITEM);
             List<ExtentItem.InlineRef> inline = new ArrayList<>(item.inlineRefs());
             long refs = item.refs();
             for (Map.Entry<TreeRefs.Ref, Integer> d : b.deltas.entrySet()) {
@@ -156,8 +155,9 @@ public final class Commit {
                 } else if (delta == 1 && !present) {
                     tx.editor().insert(extentRoot, keyed, new byte[0]);
                 } else {
-                    throw new IllegalStateException("tree block " + bytenr + ": reference " + r + " changes by "
-                            + delta + " but is " + (present ? "" : "not ") + "there");
+                    throw new CorruptBlockException(ObjectIds.EXTENT_TREE, c.leaf().bytenr(), c.slot(), "tree block "
+                            + bytenr + ": reference " + r + " changes by " + delta + " but is " + (present ? ""
+                            : "not ") + "there");
                 }
             }
             if (refs == 0) {
@@ -228,7 +228,7 @@ public final class Commit {
             if (c == null) {
                 throw new CorruptBlockException(ObjectIds.EXTENT_TREE, bytenr, -1, "no extent item " + key);
             }
-            ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(), false);
+            ExtentItem item = extentItem(c, false);
             List<ExtentItem.InlineRef> inline = new ArrayList<>(item.inlineRefs());
             long refs = item.refs();
             for (Map.Entry<DataRefs.Ref, Integer> d : x.deltas.entrySet()) {
@@ -247,7 +247,7 @@ public final class Commit {
                 }
                 if (at >= 0) {
                     int count = inline.get(at).count() + delta;
-                    if (count < 0) throw new IllegalStateException("ref count below zero on extent " + bytenr);
+                    if (count < 0) throw refsBelowZero(c, bytenr);
                     if (count == 0) inline.remove(at);
                     else inline.set(at, inline.get(at).withCount(count));
                     continue;
@@ -257,7 +257,7 @@ public final class Commit {
                     Key sk = new Key(bytenr, KeyType.SHARED_DATA_REF, r.parent());
                     Cursor sc = tx.tree(ObjectIds.EXTENT_TREE).find(sk);
                     int count = (sc == null ? 0 : sc.buffer().getInt(sc.dataOffset())) + delta;
-                    if (count < 0) throw new IllegalStateException("ref count below zero on extent " + bytenr);
+                    if (count < 0) throw refsBelowZero(c, bytenr);
                     if (count == 0) tx.editor().delete(extentRoot, sk);
                     else tx.editor().put(extentRoot, sk, java.nio.ByteBuffer.allocate(4)
                             .order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, count).array());
@@ -266,7 +266,7 @@ public final class Commit {
                 Key rk = dataRefKey(bytenr, r.root(), r.objectid(), r.offset());
                 Cursor rc = tx.tree(ObjectIds.EXTENT_TREE).find(rk);
                 int count = (rc == null ? 0 : ExtentDataRef.read(rc.buffer(), rc.dataOffset()).count()) + delta;
-                if (count < 0) throw new IllegalStateException("ref count below zero on extent " + bytenr);
+                if (count < 0) throw refsBelowZero(c, bytenr);
                 if (count == 0) tx.editor().delete(extentRoot, rk);
                 else tx.editor().put(extentRoot, rk, new ExtentDataRef(r.root(), r.objectid(), r.offset(), count)
                         .encode());
@@ -281,6 +281,24 @@ public final class Commit {
             }
         }
         return true;
+    }
+
+    /** The extent item under {@code c}; one that does not decode is a corrupt extent tree leaf. */
+    private static ExtentItem extentItem(Cursor c, boolean skinny) throws CorruptBlockException {
+        try {
+            return ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(), skinny);
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+            throw new CorruptBlockException(ObjectIds.EXTENT_TREE, c.leaf().bytenr(), c.slot(), e.getMessage());
+        }
+    }
+
+    /**
+     * A back reference count the extent tree holds is smaller than what this transaction drops from it; names the
+     * leaf and slot of the extent's item.
+     */
+    private static CorruptBlockException refsBelowZero(Cursor item, long bytenr) {
+        return new CorruptBlockException(ObjectIds.EXTENT_TREE, item.leaf().bytenr(), item.slot(),
+                "reference count of extent " + bytenr + " would go below zero");
     }
 
     private static Key dataRefKey(long bytenr, long root, long objectid, long offset) {

@@ -10,8 +10,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 
+import jbtrfs.CorruptBlockException;
 import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
+import jbtrfs.ctree.TreeChecker;
 import jbtrfs.device.AlignedBuffers;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.IoBatch;
@@ -65,9 +67,15 @@ public final class SuperWriter {
         this.nodesize = nodesize;
     }
 
-    /** Stage one and two for the tree blocks; returns when every copy is on the device (not yet flushed). */
-    public Writeout writeBlocks(Map<Long, ByteBuffer> dirty) throws IOException {
+    /**
+     * Stage one and two for the tree blocks of {@code tx}; returns when every copy is on the device (not yet
+     * flushed). Every block passes the write-time tree checker first: one that fails, or a copy that would land
+     * past the end of the device, stops the writeout before any request goes out.
+     */
+    Writeout writeBlocks(Transaction tx, byte[] fsid) throws IOException {
         long t0 = System.nanoTime();
+        Map<Long, ByteBuffer> dirty = tx.dirtyBlocks();
+        checkBlocks(tx, fsid);
         byte[] csum = new byte[ChecksumType.CSUM_SIZE];
         for (ByteBuffer b : dirty.values()) {
             b.putLong(Header.OFFSET_FLAGS, b.getLong(Header.OFFSET_FLAGS) | Header.FLAG_WRITTEN);
@@ -103,12 +111,32 @@ public final class SuperWriter {
             i += n;
         }
         BlockDevice device = volume.device();
+        for (IoRequest r : requests) {
+            if (r.offset() < 0 || r.offset() + r.length() > device.size()) {
+                throw new FsException("tree block write of " + r.length() + " bytes at physical " + r.offset()
+                        + " ends past the end of the device (" + device.size() + " bytes)");
+            }
+        }
         device.takePeakInFlight();
         IoBatch batch = device.submit(requests);
         long t1 = System.nanoTime();
         batch.await();
         long t2 = System.nanoTime();
         return new Writeout(dirty.size(), bytes, device.takePeakInFlight(), t1 - t0, t2 - t1);
+    }
+
+    /** The write-time tree checker over every dirty block of {@code tx} (each one was made by it). */
+    private void checkBlocks(Transaction tx, byte[] fsid) throws CorruptBlockException {
+        for (Map.Entry<Long, ByteBuffer> e : tx.dirtyBlocks().entrySet()) {
+            long bytenr = e.getKey();
+            Transaction.NewBlock made = tx.created().get(bytenr);
+            if (made == null) {
+                throw new CorruptBlockException(e.getValue().getLong(Header.OFFSET_OWNER), bytenr, -1,
+                        "dirty block was not allocated by transaction " + tx.transid());
+            }
+            TreeChecker.checkBeforeWrite(e.getValue(), bytenr, fsid, nodesize, tx.transid(), made.owner, made.level,
+                    csumType.size());
+        }
     }
 
     /**

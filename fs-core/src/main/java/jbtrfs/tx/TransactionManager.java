@@ -340,7 +340,7 @@ public final class TransactionManager {
         try {
             volume.drainWrites(); // the file data the new trees point at is on the device before they are
             stage = "while writing the tree blocks";
-            p.writeout = writer.writeBlocks(p.tx.dirtyBlocks());
+            p.writeout = writer.writeBlocks(p.tx, fsidOfBlocks());
             stage = "while writing the superblocks";
             writer.writeSuperBlocks(p.superBlock);
         } catch (IOException | RuntimeException e) {

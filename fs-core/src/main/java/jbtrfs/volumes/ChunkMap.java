@@ -8,6 +8,7 @@ import java.util.TreeMap;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
+import jbtrfs.format.Stripe;
 
 /**
  * Logical-to-chunk mapping (≈ btrfs_mapping_tree): first bootstrapped from the superblock's sys_chunk_array,
@@ -30,6 +31,36 @@ public final class ChunkMap {
 
     public Collection<Chunk> chunks() {
         return byLogical.values();
+    }
+
+    /** The first chunk item that is not valid for a filesystem of {@code sectorsize}, in one line; null when none. */
+    public String invalidChunk(int sectorsize) {
+        for (Chunk c : byLogical.values()) {
+            String problem = c.problem(sectorsize);
+            if (problem != null) return "chunk at logical " + Long.toUnsignedString(c.logical()) + ": " + problem;
+        }
+        return null;
+    }
+
+    /**
+     * The first chunk with a stripe on device {@code devid} that ends past {@code deviceSize} bytes, in one line
+     * naming the chunk's logical start, the stripe's physical end and the device size; null when every stripe fits.
+     */
+    public String stripePastEnd(long devid, long deviceSize) {
+        for (Chunk c : byLogical.values()) {
+            long stripeLength = c.stripeLength();
+            for (int i = 0; i < c.item().stripes().size(); i++) {
+                Stripe s = c.item().stripes().get(i);
+                if (s.devid() != devid) continue;
+                long end = s.offset() + stripeLength;
+                if (Long.compareUnsigned(end, s.offset()) < 0 || Long.compareUnsigned(end, deviceSize) > 0) {
+                    return "chunk at logical " + Long.toUnsignedString(c.logical()) + ": stripe " + i + " ends at "
+                            + "physical " + Long.toUnsignedString(end) + ", past the end of the device ("
+                            + deviceSize + " bytes)";
+                }
+            }
+        }
+        return null;
     }
 
     /**

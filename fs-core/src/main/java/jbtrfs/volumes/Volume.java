@@ -64,11 +64,22 @@ public final class Volume {
         }
         long address = logical;
         while (dst.hasRemaining()) {
-            int n = (int) Math.min(dst.remaining(), chunk.contiguousBytes(address));
+            long contiguous = chunk.contiguousBytes(address);
+            if (contiguous <= 0) {
+                throw new FsException("logical " + Long.toUnsignedString(address) + " has no bytes left in its chunk at "
+                        + Long.toUnsignedString(chunk.logical()));
+            }
+            int n = (int) Math.min(dst.remaining(), contiguous);
             Chunk.Placement place = chunk.place(address, mirror);
             if (place.devid() != devid) {
                 throw new FsException("logical " + Long.toUnsignedString(address) + " lies on device "
                         + place.devid() + ", which is not this image (device " + devid + ")");
+            }
+            if (Long.compareUnsigned(place.physical() + n, device.size()) > 0) {
+                // a chunk that lies past the end of the device (a damaged or truncated image): EIO, never a short read
+                throw new FsException("read of " + n + " bytes at logical " + Long.toUnsignedString(address)
+                        + " lies at physical " + Long.toUnsignedString(place.physical()) + ", past the end of the "
+                        + "device (" + device.size() + " bytes)");
             }
             ByteBuffer part = dst.slice(dst.position(), n);
             if (writeBehind != null) writeBehind.awaitRange(place.physical(), n);

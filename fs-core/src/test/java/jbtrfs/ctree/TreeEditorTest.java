@@ -109,7 +109,10 @@ class TreeEditorTest {
                     if (model.containsKey(k)) {
                         Key dup = k;
                         TreeEditor e = editor;
-                        assertThrows(IllegalArgumentException.class, () -> e.insert(root, dup, data));
+                        CorruptBlockException ex = assertThrows(CorruptBlockException.class,
+                                () -> e.insert(root, dup, data));
+                        assertEquals(5, ex.root());
+                        assertTrue(ex.slot() >= 0 && ex.getMessage().contains("already exists"), ex.getMessage());
                     } else {
                         editor.insert(root, k, data);
                         model.put(k, data);
@@ -190,5 +193,30 @@ class TreeEditorTest {
         assertEquals(7, b.owner());
         List<TreeEditor.LeafItem> items = TreeEditor.decodeLeaf(b);
         assertArrayEquals(new byte[] {3}, items.get(2).data());
+    }
+
+    /**
+     * An insert of a key the leaf already holds (a damaged tree, as on fsck-tests images) is a corruption error
+     * naming the tree, the leaf and the slot, both in a leaf this transaction owns (changed in place) and in a
+     * committed one (copied first).
+     */
+    @org.junit.jupiter.api.Test
+    void insert_of_an_existing_key_is_a_corruption_error_naming_leaf_and_slot() throws Exception {
+        MemoryStore store = new MemoryStore(4096);
+        TreeEditor editor = new TreeEditor(store, 4096, 1, FSID, CHUNK_UUID);
+        TreeRoot root = editor.createTree(7);
+        for (int i = 0; i < 3; i++) editor.insert(root, new Key(-10, 128, i * 4096L), new byte[] {(byte) i});
+        TreeEditor dirtyLeaf = editor;
+        CorruptBlockException inPlace = assertThrows(CorruptBlockException.class,
+                () -> dirtyLeaf.insert(root, new Key(-10, 128, 4096), new byte[] {9}));
+        assertEquals(7, inPlace.root());
+        assertEquals(root.bytenr(), inPlace.bytenr());
+        assertEquals(1, inPlace.slot());
+        store.commit();
+        TreeEditor next = new TreeEditor(store, 4096, 2, FSID, CHUNK_UUID);
+        CorruptBlockException copied = assertThrows(CorruptBlockException.class,
+                () -> next.insert(root, new Key(-10, 128, 8192), new byte[] {9, 9}));
+        assertEquals(2, copied.slot());
+        assertTrue(copied.getMessage().contains("EXTENT_CSUM 8192) already exists"), copied.getMessage());
     }
 }

@@ -33,19 +33,42 @@ public final class ImageDamage {
     /** Changes both superblock copies of a crc32c image (below 256 GiB) and re-seals their checksums. */
     public static void patchSuperblocks(Path image, Consumer<ByteBuffer> patch) throws IOException {
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
-            for (long off : SUPERBLOCKS) {
-                byte[] raw = new byte[SUPERBLOCK_SIZE];
-                raf.seek(off);
-                raf.readFully(raw);
-                ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-                patch.accept(b);
-                CRC32C crc = new CRC32C();
-                crc.update(raw, CSUM_SIZE, SUPERBLOCK_SIZE - CSUM_SIZE);
-                b.putInt(0, (int) crc.getValue());
-                raf.seek(off);
-                raf.write(raw);
-            }
+            for (long off : SUPERBLOCKS) patchAndSeal(raf, off, SUPERBLOCK_SIZE, patch);
         }
+    }
+
+    /** Reads {@code size} bytes at {@code off}, patches them, re-seals the crc32c in their first bytes, writes them. */
+    private static void patchAndSeal(RandomAccessFile raf, long off, int size, Consumer<ByteBuffer> patch)
+            throws IOException {
+        byte[] raw = new byte[size];
+        raf.seek(off);
+        raf.readFully(raw);
+        ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+        patch.accept(b);
+        CRC32C crc = new CRC32C();
+        crc.update(raw, CSUM_SIZE, size - CSUM_SIZE);
+        b.putInt(0, (int) crc.getValue());
+        raf.seek(off);
+        raf.write(raw);
+    }
+
+    /**
+     * Changes every copy of the tree block at {@code logical} of a crc32c image and re-seals its checksum, so that
+     * the reader's checks past the checksum meet the damage.
+     */
+    public static void patchTreeBlock(Path image, long logical, int nodesize, Consumer<ByteBuffer> patch)
+            throws IOException, InterruptedException {
+        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+            for (long off : physicalCopies(image, logical)) patchAndSeal(raf, off, nodesize, patch);
+        }
+    }
+
+    /** The logical address of the root block of tree {@code tree} (a dump-tree -t name or id), as dump-tree says. */
+    public static long treeRoot(Path image, String tree) throws IOException, InterruptedException {
+        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", tree, image.toString()));
+        Matcher m = Pattern.compile("(?m)^(?:leaf|node) (\\d+) ").matcher(dump);
+        if (!m.find()) throw new IOException("dump-tree -t " + tree + " shows no block: " + dump);
+        return Long.parseLong(m.group(1));
     }
 
     /** The physical offset of the first copy of {@code logical}, as btrfs-map-logical says. */
