@@ -287,11 +287,6 @@ public final class Filesystem implements Closeable {
         return running == null ? 0 : running.dirtyBytes();
     }
 
-    /** The read-write mount's transactions, or null read-only (tests damage trees through their editor). */
-    TransactionManager transactions() {
-        return transactions;
-    }
-
     /** The v1 space caches as a read-write mount found them, by block group (empty otherwise). */
     public java.util.Map<Long, jbtrfs.spacecache.SpaceCacheLoader.Result> spaceCachesAtMount() {
         return transactions == null ? java.util.Map.of() : transactions.cachesAtMount();
