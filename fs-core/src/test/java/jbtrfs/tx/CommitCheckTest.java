@@ -1,0 +1,77 @@
+package jbtrfs.tx;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.zip.CRC32C;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.FsException;
+import jbtrfs.format.Header;
+import jbtrfs.fs.Filesystem;
+import jbtrfs.fs.FsOperations;
+import jbtrfs.fs.MountOptions;
+import jbtrfs.testing.ImageDamage;
+import jbtrfs.testing.TestImage;
+
+/** The commit check of -Djbtrfs.verifyCommits (which the poms set for tests) stops a commit that would lie. */
+class CommitCheckTest {
+    @TempDir
+    Path dir;
+
+    /**
+     * A data block group item that claims 4096 bytes used where no extent lies (what btrfs check reports as "block
+     * group used ... extent items"): a commit that leaves the group alone would carry the lie on; the check refuses
+     * it, the commit aborts and the image stays at its last generation.
+     */
+    @Test
+    void blockGroupItemUsedUnlikeItsExtentItems_failsTheCommit_imageStaysAtTheLastCommit() throws Exception {
+        if (!CommitCheck.ENABLED) System.out.println("SKIP: needs -Djbtrfs.verifyCommits=true (the poms set it)");
+        assumeTrue(CommitCheck.ENABLED, "needs -Djbtrfs.verifyCommits=true");
+        try (TestImage img = TestImage.mkfs(dir.resolve("bg.img"))) {
+            int nodesize = (int) img.superField("nodesize");
+            TestImage.Item data = img.items("extent").stream()
+                    .filter(i -> i.type().equals("BLOCK_GROUP_ITEM") && i.bodyText().contains("DATA")).findFirst()
+                    .orElseThrow();
+            assertTrue(data.bodyText().contains("used 0 "), data.bodyText());
+            for (long at : ImageDamage.physicalCopies(img.path(), data.leaf())) {
+                patchTreeBlock(img.path(), at, nodesize, b -> b.putLong(Header.SIZE + data.itemoff(), 4096));
+            }
+            long generation = img.superField("generation");
+            try (Filesystem fs = Filesystem.open(img.path(), MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+                FsOperations ops = fs.operations();
+                ops.mkdir(ops.root(), "d", 0755, 0, 0);
+                FsException e = assertThrows(FsException.class, ops::sync);
+                assertTrue(e.getMessage().contains("space accounting") && e.getMessage().contains(
+                        "block group " + data.objectid() + ": its item says used 4096, its extent items hold 0"),
+                        e.getMessage());
+            }
+            assertEquals(generation, img.superField("generation"));
+        }
+    }
+
+    /** Changes the tree block at physical offset {@code at} and seals its crc32c again. */
+    private static void patchTreeBlock(Path image, long at, int nodesize, java.util.function.Consumer<ByteBuffer> patch)
+            throws Exception {
+        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+            byte[] raw = new byte[nodesize];
+            raf.seek(at);
+            raf.readFully(raw);
+            ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+            patch.accept(b);
+            CRC32C crc = new CRC32C();
+            crc.update(raw, 32, nodesize - 32);
+            b.putInt(0, (int) crc.getValue());
+            raf.seek(at);
+            raf.write(raw);
+        }
+    }
+}
