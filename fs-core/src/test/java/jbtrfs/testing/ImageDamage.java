@@ -32,19 +32,31 @@ public final class ImageDamage {
 
     /** Changes both superblock copies of a crc32c image (below 256 GiB) and re-seals their checksums. */
     public static void patchSuperblocks(Path image, Consumer<ByteBuffer> patch) throws IOException {
+        for (long off : SUPERBLOCKS) patchSealed(image, off, SUPERBLOCK_SIZE, patch);
+    }
+
+    /**
+     * Changes the tree block of a crc32c image at physical offset {@code at} (one copy: see
+     * {@link #physicalCopies}) and re-seals its checksum, so that the checks behind the checksum meet the change.
+     */
+    public static void patchTreeBlock(Path image, long at, int nodesize, Consumer<ByteBuffer> patch)
+            throws IOException {
+        patchSealed(image, at, nodesize, patch);
+    }
+
+    /** Patches {@code length} bytes at {@code at}, then writes the crc32c of all but the checksum field in front. */
+    private static void patchSealed(Path image, long at, int length, Consumer<ByteBuffer> patch) throws IOException {
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
-            for (long off : SUPERBLOCKS) {
-                byte[] raw = new byte[SUPERBLOCK_SIZE];
-                raf.seek(off);
-                raf.readFully(raw);
-                ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-                patch.accept(b);
-                CRC32C crc = new CRC32C();
-                crc.update(raw, CSUM_SIZE, SUPERBLOCK_SIZE - CSUM_SIZE);
-                b.putInt(0, (int) crc.getValue());
-                raf.seek(off);
-                raf.write(raw);
-            }
+            byte[] raw = new byte[length];
+            raf.seek(at);
+            raf.readFully(raw);
+            ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+            patch.accept(b);
+            CRC32C crc = new CRC32C();
+            crc.update(raw, CSUM_SIZE, length - CSUM_SIZE);
+            b.putInt(0, (int) crc.getValue());
+            raf.seek(at);
+            raf.write(raw);
         }
     }
 

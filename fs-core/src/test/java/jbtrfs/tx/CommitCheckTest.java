@@ -5,11 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.util.zip.CRC32C;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,7 +39,8 @@ class CommitCheckTest {
                     .orElseThrow();
             assertTrue(data.bodyText().contains("used 0 "), data.bodyText());
             for (long at : ImageDamage.physicalCopies(img.path(), data.leaf())) {
-                patchTreeBlock(img.path(), at, nodesize, b -> b.putLong(Header.SIZE + data.itemoff(), 4096));
+                ImageDamage.patchTreeBlock(img.path(), at, nodesize,
+                        b -> b.putLong(Header.SIZE + data.itemoff(), 4096));
             }
             long generation = img.superField("generation");
             try (Filesystem fs = Filesystem.open(img.path(), MountOptions.readWriteDefaults().withCommitSeconds(0))) {
@@ -55,23 +52,6 @@ class CommitCheckTest {
                         e.getMessage());
             }
             assertEquals(generation, img.superField("generation"));
-        }
-    }
-
-    /** Changes the tree block at physical offset {@code at} and seals its crc32c again. */
-    private static void patchTreeBlock(Path image, long at, int nodesize, java.util.function.Consumer<ByteBuffer> patch)
-            throws Exception {
-        try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
-            byte[] raw = new byte[nodesize];
-            raf.seek(at);
-            raf.readFully(raw);
-            ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-            patch.accept(b);
-            CRC32C crc = new CRC32C();
-            crc.update(raw, 32, nodesize - 32);
-            b.putInt(0, (int) crc.getValue());
-            raf.seek(at);
-            raf.write(raw);
         }
     }
 }
