@@ -766,7 +766,9 @@ final class FileWriter {
                     write(file, tailStart, ByteBuffer.wrap(new byte[(int) (end - tailStart)]));
                 }
             }
-            zeroTailOfLastSector(file, w.load(file), zero ? FileOffsets.max(s, offset) : offset);
+            // preallocation keeps the extent under the last sector, so its bytes past EOF are zeroed up to the
+            // range's end, as btrfs_fallocate zeroes the block at i_size (zeroing writes the sectors it cannot keep)
+            zeroTailOfLastSector(file, w.load(file), zero ? FileOffsets.max(s, offset) : end);
         } catch (FsException | RuntimeException x) {
             for (List<long[]> ps : space) for (long[] p : ps) w.manager().blockGroups().release(p[0], p[1]);
             throw x;

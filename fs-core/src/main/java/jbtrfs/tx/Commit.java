@@ -35,6 +35,7 @@ public final class Commit {
     private final BlockGroups groups;
     private final CsumItems csums;
     private final int nodesize;
+    private final int sectorsize;
     private final boolean skinny;
     private final long blockGroupTree;
     private final boolean freeSpaceTree;
@@ -52,6 +53,7 @@ public final class Commit {
         this.groups = tx.blockGroups();
         this.csums = csums;
         this.nodesize = nodesize;
+        this.sectorsize = sectorsize;
         this.skinny = skinnyMetadata;
         this.blockGroupTree = blockGroupTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE;
         this.freeSpaceTree = freeSpaceTree;
@@ -69,7 +71,10 @@ public final class Commit {
             changed |= writeBlockGroupItems();
             if (freeSpaceTree) changed |= writeFreeSpaceTree();
             changed |= writeRootItems();
-            if (!changed) return round;
+            if (!changed) {
+                if (CommitCheck.ENABLED) CommitCheck.verify(tx, nodesize, sectorsize, blockGroupTree, freeSpaceTree);
+                return round;
+            }
         }
         throw new IllegalStateException("the commit's tree updates did not settle in " + MAX_ROUNDS + " rounds");
     }
