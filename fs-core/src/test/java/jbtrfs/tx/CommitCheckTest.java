@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.FsException;
+import jbtrfs.TransactionAbortedException;
 import jbtrfs.format.Header;
 import jbtrfs.format.Item;
 import jbtrfs.format.KeyType;
@@ -43,14 +44,14 @@ class CommitCheckTest {
             ImageDamage.patchTreeBlock(img.path(), data.leaf(), nodesize,
                     b -> b.putLong(Header.SIZE + data.itemoff(), 4096));
             long generation = img.superField("generation");
-            try (Filesystem fs = Filesystem.open(img.path(), MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-                FsOperations ops = fs.operations();
-                ops.mkdir(ops.root(), "d", 0755, 0, 0);
-                FsException e = assertThrows(FsException.class, ops::sync);
-                assertTrue(e.getMessage().contains("space accounting") && e.getMessage().contains(
-                        "block group " + data.objectid() + ": its item says used 4096, its extent items hold 0"),
-                        e.getMessage());
-            }
+            Filesystem fs = Filesystem.open(img.path(), MountOptions.readWriteDefaults().withCommitSeconds(0));
+            FsOperations ops = fs.operations();
+            ops.mkdir(ops.root(), "d", 0755, 0, 0);
+            FsException e = assertThrows(FsException.class, ops::sync);
+            assertTrue(e.getMessage().contains("space accounting") && e.getMessage().contains(
+                    "block group " + data.objectid() + ": its item says used 4096, its extent items hold 0"),
+                    e.getMessage());
+            assertThrows(TransactionAbortedException.class, fs::close);
             assertEquals(generation, img.superField("generation"));
         }
     }
@@ -82,13 +83,13 @@ class CommitCheckTest {
                 }
             });
             long generation = img.superField("generation");
-            try (Filesystem fs = Filesystem.open(img.path(), MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-                FsOperations ops = fs.operations();
-                ops.mkdir(ops.root(), "d", 0755, 0, 0);
-                FsException e = assertThrows(FsException.class, ops::sync);
-                assertTrue(e.getMessage().contains("space accounting") && e.getMessage().contains(dataGroup
-                        + " FREE_SPACE_EXTENT " + longer) && e.getMessage().contains("lies outside"), e.getMessage());
-            }
+            Filesystem fs = Filesystem.open(img.path(), MountOptions.readWriteDefaults().withCommitSeconds(0));
+            FsOperations ops = fs.operations();
+            ops.mkdir(ops.root(), "d", 0755, 0, 0);
+            FsException e = assertThrows(FsException.class, ops::sync);
+            assertTrue(e.getMessage().contains("space accounting") && e.getMessage().contains(dataGroup
+                    + " FREE_SPACE_EXTENT " + longer) && e.getMessage().contains("lies outside"), e.getMessage());
+            assertThrows(TransactionAbortedException.class, fs::close);
             assertEquals(generation, img.superField("generation"));
         }
     }

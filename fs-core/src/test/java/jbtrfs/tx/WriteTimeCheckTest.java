@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.NotFoundException;
 import jbtrfs.ReadOnlyException;
+import jbtrfs.TransactionAbortedException;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.format.Header;
@@ -46,53 +47,54 @@ class WriteTimeCheckTest {
         byte[] image = Files.readAllBytes(Images.mkfs(dir, null, 128));
         MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
         long committed;
-        try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
-            ops.mkdir(ops.root(), "kept", 0755, 0, 0);
-            ops.sync();
-            TransactionManager txm = fs.transactions();
-            committed = txm.generation();
-            ops.mknod(ops.root(), "lost", Stat.S_IFREG | 0644, 0, 0, 0);
-            Transaction tx = txm.running();
-            // the new inode's item, in a leaf of the fs tree this transaction made: give it no file type
-            long leaf = 0;
-            int slot = -1;
-            search:
-            for (Map.Entry<Long, ByteBuffer> e : tx.dirtyBlocks().entrySet()) {
-                ByteBuffer b = e.getValue();
-                if (b.getLong(Header.OFFSET_OWNER) != ObjectIds.FS_TREE || b.get(Header.OFFSET_LEVEL) != 0) continue;
-                for (int i = 0; i < b.getInt(Header.OFFSET_NRITEMS); i++) {
-                    int at = Header.SIZE + i * Item.SIZE;
-                    Key k = Key.read(b, at);
-                    if (k.type() == KeyType.INODE_ITEM && k.objectid() > ObjectIds.FIRST_FREE) {
-                        b.putInt(Header.SIZE + b.getInt(at + Item.OFFSET_DATA_OFFSET) + 52, 0644);
-                        leaf = e.getKey();
-                        slot = i;
-                        break search;
-                    }
+        Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0));
+        FsOperations ops = fs.operations();
+        ops.mkdir(ops.root(), "kept", 0755, 0, 0);
+        ops.sync();
+        TransactionManager txm = fs.transactions();
+        committed = txm.generation();
+        ops.mknod(ops.root(), "lost", Stat.S_IFREG | 0644, 0, 0, 0);
+        Transaction tx = txm.running();
+        // the new inode's item, in a leaf of the fs tree this transaction made: give it no file type
+        long leaf = 0;
+        int slot = -1;
+        search:
+        for (Map.Entry<Long, ByteBuffer> e : tx.dirtyBlocks().entrySet()) {
+            ByteBuffer b = e.getValue();
+            if (b.getLong(Header.OFFSET_OWNER) != ObjectIds.FS_TREE || b.get(Header.OFFSET_LEVEL) != 0) continue;
+            for (int i = 0; i < b.getInt(Header.OFFSET_NRITEMS); i++) {
+                int at = Header.SIZE + i * Item.SIZE;
+                Key k = Key.read(b, at);
+                if (k.type() == KeyType.INODE_ITEM && k.objectid() > ObjectIds.FIRST_FREE) {
+                    b.putInt(Header.SIZE + b.getInt(at + Item.OFFSET_DATA_OFFSET) + 52, 0644);
+                    leaf = e.getKey();
+                    slot = i;
+                    break search;
                 }
             }
-            assertTrue(slot >= 0, "the transaction has a dirty fs tree leaf with the new inode");
-            byte[] before = dev.snapshot();
-            long requests = dev.requestsSubmitted();
-
-            ReadOnlyException e = assertThrows(ReadOnlyException.class, ops::sync);
-            assertTrue(e.getMessage().contains("corrupt tree block " + leaf + " (root 5, slot " + slot + ")")
-                    && e.getMessage().contains("inode mode is 0644, expected a file type"), e.getMessage());
-            assertEquals(requests, dev.requestsSubmitted(), "no request of the failed commit went to the device");
-            assertArrayEquals(before, dev.snapshot(), "the device is unchanged");
-            assertTrue(fs.readOnly());
-            assertNotNull(txm.abortReason());
-            assertThrows(ReadOnlyException.class, () -> ops.mkdir(ops.root(), "later", 0755, 0, 0));
         }
+        assertTrue(slot >= 0, "the transaction has a dirty fs tree leaf with the new inode");
+        byte[] before = dev.snapshot();
+        long requests = dev.requestsSubmitted();
+
+        TransactionAbortedException e = assertThrows(TransactionAbortedException.class, ops::sync);
+        assertTrue(e.getMessage().contains("corrupt tree block " + leaf + " (root 5, slot " + slot + ")")
+                && e.getMessage().contains("inode mode is 0644, expected a file type"), e.getMessage());
+        assertEquals(requests, dev.requestsSubmitted(), "no request of the failed commit went to the device");
+        assertArrayEquals(before, dev.snapshot(), "the device is unchanged");
+        assertTrue(fs.readOnly());
+        assertNotNull(txm.abortReason());
+        assertThrows(ReadOnlyException.class, () -> ops.mkdir(ops.root(), "later", 0755, 0, 0));
+        // the unmount says what was lost
+        assertThrows(TransactionAbortedException.class, fs::close);
         Path after = dir.resolve("after.img");
         Files.write(after, dev.snapshot());
         BtrfsCheck.assertClean(after, "after the refused commit");
-        try (Filesystem fs = Filesystem.open(after, MountOptions.readOnlyDefaults())) {
-            assertEquals(committed, fs.superBlock().generation(), "the image is at the last commit");
-            InodeId root = fs.operations().root();
-            assertNotNull(fs.operations().lookup(root, "kept"));
-            assertThrows(NotFoundException.class, () -> fs.operations().lookup(root, "lost"));
+        try (Filesystem reopened = Filesystem.open(after, MountOptions.readOnlyDefaults())) {
+            assertEquals(committed, reopened.superBlock().generation(), "the image is at the last commit");
+            InodeId root = reopened.operations().root();
+            assertNotNull(reopened.operations().lookup(root, "kept"));
+            assertThrows(NotFoundException.class, () -> reopened.operations().lookup(root, "lost"));
         }
     }
 }
