@@ -48,7 +48,7 @@ public final class BlockGroups {
         while (c.valid()) {
             Key k = c.key();
             if (k.type() == KeyType.BLOCK_GROUP_ITEM) {
-                BlockGroupItem item = BlockGroupItem.read(c.buffer(), c.dataOffset());
+                BlockGroupItem item = c.decode(BlockGroupItem.SIZE, BlockGroupItem::read);
                 bgs.groups.put(k.objectid(), new BlockGroup(k.objectid(), k.offset(), item.flags()));
             }
             c.next();

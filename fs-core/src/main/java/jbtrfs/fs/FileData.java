@@ -72,12 +72,7 @@ final class FileData {
             if (k.objectid() != ino || k.type() != KeyType.EXTENT_DATA || Long.compareUnsigned(k.offset(), end) >= 0) {
                 break;
             }
-            FileExtentItem fe;
-            try {
-                fe = FileExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize());
-            } catch (IllegalArgumentException e) {
-                throw new CorruptBlockException(file.root(), c.leaf().bytenr(), c.slot(), e.getMessage());
-            }
+            FileExtentItem fe = c.decode(FileExtentItem::read);
             long extStart = k.offset();
             long extEnd = extStart + (fe.isInline() ? fe.ramBytes() : fe.numBytes());
             long from = Math.max(offset, extStart);

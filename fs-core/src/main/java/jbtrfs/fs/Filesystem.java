@@ -97,7 +97,7 @@ public final class Filesystem implements Closeable {
         ReadStats stats = new ReadStats();
         ChunkMap bootstrap;
         try {
-            bootstrap = ChunkMap.fromSysChunkArray(sb.sysChunkArray());
+            bootstrap = ChunkMap.fromSysChunkArray(sb.sysChunkArray(), sb.sectorsize());
         } catch (IllegalArgumentException e) {
             throw new UnsupportedImageException("corrupt sys_chunk_array in the superblock: " + e.getMessage());
         }
@@ -177,7 +177,7 @@ public final class Filesystem implements Closeable {
         try {
             Cursor c = chunkTree.seek(Key.first(ObjectIds.FIRST_CHUNK_TREE, KeyType.CHUNK_ITEM));
             while (c.valid() && c.key().type() == KeyType.CHUNK_ITEM) {
-                full.add(c.key().offset(), ChunkItem.read(c.buffer(), c.dataOffset(), c.dataSize()));
+                full.addChecked(c.key().offset(), c.decode(ChunkItem::read), sb.sectorsize());
                 c.next();
             }
         } catch (FsException | IllegalArgumentException e) {

@@ -133,8 +133,8 @@ public final class Commit {
             TreeRefs.Block b = e.getValue();
             Cursor c = Transaction.treeBlockItem(tx.tree(ObjectIds.EXTENT_TREE), bytenr, b.level, nodesize);
             Key key = c.key();
-            ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(),
-                    key.type() == KeyType.METADATA_ITEM);
+            ExtentItem item = c.decode((buf, off, size) -> ExtentItem.read(buf, off, size,
+                    key.type() == KeyType.METADATA_ITEM));
             List<ExtentItem.InlineRef> inline = new ArrayList<>(item.inlineRefs());
             long refs = item.refs();
             for (Map.Entry<TreeRefs.Ref, Integer> d : b.deltas.entrySet()) {
@@ -228,7 +228,7 @@ public final class Commit {
             if (c == null) {
                 throw new CorruptBlockException(ObjectIds.EXTENT_TREE, bytenr, -1, "no extent item " + key);
             }
-            ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(), false);
+            ExtentItem item = c.decode((buf, off, size) -> ExtentItem.read(buf, off, size, false));
             List<ExtentItem.InlineRef> inline = new ArrayList<>(item.inlineRefs());
             long refs = item.refs();
             for (Map.Entry<DataRefs.Ref, Integer> d : x.deltas.entrySet()) {
@@ -265,7 +265,7 @@ public final class Commit {
                 }
                 Key rk = dataRefKey(bytenr, r.root(), r.objectid(), r.offset());
                 Cursor rc = tx.tree(ObjectIds.EXTENT_TREE).find(rk);
-                int count = (rc == null ? 0 : ExtentDataRef.read(rc.buffer(), rc.dataOffset()).count()) + delta;
+                int count = (rc == null ? 0 : rc.decode(ExtentDataRef.SIZE, ExtentDataRef::read).count()) + delta;
                 if (count < 0) throw new IllegalStateException("ref count below zero on extent " + bytenr);
                 if (count == 0) tx.editor().delete(extentRoot, rk);
                 else tx.editor().put(extentRoot, rk, new ExtentDataRef(r.root(), r.objectid(), r.offset(), count)

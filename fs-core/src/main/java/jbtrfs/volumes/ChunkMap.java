@@ -8,6 +8,7 @@ import java.util.TreeMap;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
+import jbtrfs.format.MalformedItemException;
 
 /**
  * Logical-to-chunk mapping (≈ btrfs_mapping_tree): first bootstrapped from the superblock's sys_chunk_array,
@@ -33,24 +34,36 @@ public final class ChunkMap {
     }
 
     /**
+     * Adds a chunk read from the image, after the kernel's chunk checks ({@link ChunkItem#problem}); a chunk that
+     * fails them is a {@link MalformedItemException} naming its start and what is wrong.
+     */
+    public void addChecked(long logical, ChunkItem item, int sectorsize) {
+        String problem = item.problem(logical, sectorsize);
+        if (problem != null) {
+            throw new MalformedItemException("chunk at " + Long.toUnsignedString(logical) + ": " + problem);
+        }
+        add(logical, item);
+    }
+
+    /**
      * Parses the superblock's sys_chunk_array: (disk key, chunk item) pairs describing the SYSTEM chunks,
      * which hold the chunk tree itself.
      */
-    public static ChunkMap fromSysChunkArray(ByteBuffer array) {
+    public static ChunkMap fromSysChunkArray(ByteBuffer array, int sectorsize) {
         ChunkMap map = new ChunkMap();
         int p = 0;
         int end = array.limit();
         while (p < end) {
             if (p + Key.SIZE > end) {
-                throw new IllegalArgumentException("sys_chunk_array ends inside a key at byte " + p);
+                throw new MalformedItemException("sys_chunk_array ends inside a key at byte " + p);
             }
             Key key = Key.read(array, p);
             p += Key.SIZE;
             if (key.type() != KeyType.CHUNK_ITEM) {
-                throw new IllegalArgumentException("sys_chunk_array holds key " + key + ", expected a CHUNK_ITEM");
+                throw new MalformedItemException("sys_chunk_array holds key " + key + ", expected a CHUNK_ITEM");
             }
             ChunkItem item = ChunkItem.read(array, p, end - p);
-            map.add(key.offset(), item);
+            map.addChecked(key.offset(), item, sectorsize);
             p += ChunkItem.size(item.numStripes());
         }
         return map;

@@ -64,7 +64,12 @@ public final class Volume {
         }
         long address = logical;
         while (dst.hasRemaining()) {
-            int n = (int) Math.min(dst.remaining(), chunk.contiguousBytes(address));
+            long contiguous = chunk.contiguousBytes(address); // unsigned: a chunk may span more than 2^63
+            int n = Long.compareUnsigned(contiguous, dst.remaining()) < 0 ? (int) contiguous : dst.remaining();
+            if (n <= 0) {
+                throw new FsException("chunk at logical " + Long.toUnsignedString(chunk.logical())
+                        + " maps no bytes at " + Long.toUnsignedString(address));
+            }
             Chunk.Placement place = chunk.place(address, mirror);
             if (place.devid() != devid) {
                 throw new FsException("logical " + Long.toUnsignedString(address) + " lies on device "

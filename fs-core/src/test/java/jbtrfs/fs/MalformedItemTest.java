@@ -1,0 +1,130 @@
+package jbtrfs.fs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.CorruptBlockException;
+import jbtrfs.FsException;
+import jbtrfs.UnsupportedImageException;
+import jbtrfs.device.SparseBytes;
+import jbtrfs.format.SuperBlock;
+import jbtrfs.testing.FuzzBase;
+import jbtrfs.testing.ImageDamage;
+import jbtrfs.testing.ImageMutator;
+import jbtrfs.testing.ImageWalk;
+import jbtrfs.testing.Images;
+
+/**
+ * Items whose bytes contradict their format, with checksums sealed again so that the decoders meet them: each is
+ * a corruption error naming tree, block and slot (or a one-line refusal at open), never an unchecked exception.
+ * The cases the fuzzer ({@link ImageFuzzTest}) and btrfs-progs' fuzz images found.
+ */
+class MalformedItemTest {
+    private static final int FILE_SIZE = 100_000; // one data extent of 102400 bytes, 25 sectors
+    private static final int EXTENT_ITEM = 168;
+    private static final int DIR_INDEX = 96;
+    private static final int CHUNK_ITEM = 228;
+    private static final long DUP = 1L << 5;
+
+    @TempDir
+    Path tmp;
+
+    private FuzzBase image(String... mkfsOptions) throws Exception {
+        Path src = Files.createDirectory(tmp.resolve("src"));
+        byte[] data = new byte[FILE_SIZE];
+        new Random(5).nextBytes(data);
+        Files.write(src.resolve("file"), data);
+        return FuzzBase.of("test", Images.mkfs(tmp, src, 256, mkfsOptions));
+    }
+
+    private Path write(SparseBytes image) throws Exception {
+        Path out = tmp.resolve("damaged-" + System.nanoTime() + ".img");
+        image.writeTo(out);
+        return out;
+    }
+
+    /** format.ExtentItem.read used to throw IllegalArgumentException "unknown inline ref type 0" (issue 16). */
+    @Test
+    void extent_item_with_inline_ref_type_0_is_a_corrupt_block_when_its_file_goes() throws Exception {
+        FuzzBase base = image();
+        SparseBytes damaged = base.copy();
+        String key = new ImageMutator(base).patchItem(damaged, (o, t, off) -> t == EXTENT_ITEM && off == 102400,
+                (leaf, at, size) -> leaf.put(at + 24, (byte) 0)); // the first inline ref's type byte
+        assertNotNull(key, "no data extent item of 102400 bytes");
+        Path image = write(damaged);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            assertTrue(ImageWalk.walk(fs.operations()).errors().isEmpty(), "reads never need the extent item");
+        }
+        FsException e = assertThrows(FsException.class, () -> {
+            try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+                fs.operations().unlink(fs.operations().root(), "file");
+            }
+        });
+        // the commit at close meets it (the extent's references settle there), aborts and says where, in one line
+        String msg = e.getMessage();
+        assertTrue(msg.matches(".*corrupt tree block \\d+ \\(root 2, slot \\d+\\): item " + Pattern.quote(key)
+                .replace(" 168 ", " EXTENT_ITEM ") + ": inline ref at byte 24 has type 0, expected .*"), msg);
+        assertTrue(!msg.contains("\n") && !msg.contains("internal error"), msg);
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            assertTrue(!(c instanceof RuntimeException), "unchecked inside: " + c);
+        }
+    }
+
+    @Test
+    void dir_index_whose_name_overruns_its_item_is_a_corrupt_block_and_the_rest_reads() throws Exception {
+        FuzzBase base = image();
+        SparseBytes damaged = base.copy();
+        assertNotNull(new ImageMutator(base).patchItem(damaged, (o, t, off) -> o == 256 && t == DIR_INDEX,
+                (leaf, at, size) -> leaf.putShort(at + 27, (short) 0xffff)));
+        try (Filesystem fs = Filesystem.open(write(damaged), MountOptions.readOnlyDefaults())) {
+            FsOperations ops = fs.operations();
+            CorruptBlockException e = assertThrows(CorruptBlockException.class, () -> ops.readdir(ops.root(), 0, 100));
+            assertEquals(5, e.root(), e.getMessage());
+            assertTrue(e.getMessage().contains("dir item name 65535"), e.getMessage());
+            assertEquals(FILE_SIZE, ops.stat(ops.lookup(ops.root(), "file")).size(), "lookup goes by DIR_ITEM");
+        }
+    }
+
+    /** bko-97031, sys-chunk-stripe-len-bogus: the kernel accepts no stripe_len but 64 KiB. */
+    @Test
+    void sys_chunk_array_chunk_with_stripe_len_0_is_refused_in_one_line() throws Exception {
+        Path image = image().copyTo(tmp.resolve("stripe-len.img"));
+        ImageDamage.patchSuperblocks(image, b -> b.putLong(SuperBlock.OFFSET_SYS_CHUNK_ARRAY + 17 + 16, 0));
+        String msg = refusal(image);
+        assertTrue(msg.matches("corrupt sys_chunk_array in the superblock: chunk at \\d+: stripe_len 0, expected 65536"),
+                msg);
+    }
+
+    /** bko-97041: a chunk whose stripe count its profile cannot have (here DUP with one stripe). */
+    @Test
+    void chunk_tree_dup_chunk_with_one_stripe_is_refused_in_one_line() throws Exception {
+        FuzzBase base = image();
+        SparseBytes damaged = base.copy();
+        long start = base.dupChunks().get(base.dupChunks().size() - 1); // mkfs makes metadata and system DUP
+        assertNotNull(new ImageMutator(base).patchItem(damaged, (o, t, off) -> t == CHUNK_ITEM && off == start,
+                (leaf, at, size) -> {
+                    assertEquals(DUP, leaf.getLong(at + 24) & DUP);
+                    leaf.putShort(at + 44, (short) 1);
+                }));
+        assertEquals("cannot read the chunk tree: chunk at " + start + ": 1 stripes, expected 2 for its profile",
+                refusal(write(damaged)));
+    }
+
+    private static String refusal(Path image) {
+        UnsupportedImageException e = assertThrows(UnsupportedImageException.class,
+                () -> Filesystem.open(image, MountOptions.readOnlyDefaults()).close());
+        assertTrue(!e.getMessage().contains("\n"), e.getMessage());
+        return e.getMessage();
+    }
+}
