@@ -119,7 +119,13 @@ public final class Filesystem implements Closeable {
         Subvolumes subvolumes = new Subvolumes(rootTree, reader);
         CsumTree.Source csumTree = () -> optionalTree(subvolumes, ObjectIds.CSUM_TREE);
         boolean bgTree = (sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0;
-        BTree blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
+        BTree blockGroups;
+        try {
+            blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
+        } catch (FsException e) {
+            throw new UnsupportedImageException("cannot read the " + (bgTree ? "block group" : "extent") + " tree: "
+                    + e.getMessage());
+        }
         SpaceReport space = new SpaceReport(sb, volume, blockGroups, subvolumes);
         Inodes inodes = new Inodes(subvolumes, sb.sectorsize());
         CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());

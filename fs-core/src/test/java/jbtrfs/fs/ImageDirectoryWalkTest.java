@@ -24,7 +24,9 @@ import jbtrfs.testing.ImageWalk;
  * (btrfs-progs' fuzz-tests and fsck-tests, unpacked to raw images), which the repo does not carry. Each must open
  * and walk, or be refused, with FsExceptions only. Runs only when asked:
  * {@code mvn -o -pl fs-core -am test -Dtest=ImageDirectoryWalkTest -Djbtrfs.walkImages=DIR
- * -Dsurefire.failIfNoSpecifiedTests=false}; prints one line an image.
+ * -Dsurefire.failIfNoSpecifiedTests=false}; prints one line an image. With {@code -Djbtrfs.walkImages.rw=true},
+ * a copy of each is then opened read-write, walked, given a new file and one fewer, and closed (a commit): an
+ * FsException that wraps an unchecked one ("internal error") fails too.
  */
 class ImageDirectoryWalkTest {
     private static final long TIMEOUT_S = 60;
@@ -45,7 +47,8 @@ class ImageDirectoryWalkTest {
             return t;
         });
         for (Path image : images) {
-            Future<String> f = pool.submit(() -> openAndWalk(image));
+            boolean rw = Boolean.getBoolean("jbtrfs.walkImages.rw");
+            Future<String> f = pool.submit(() -> openAndWalk(image) + (rw ? "; read-write: " + writeCopy(image) : ""));
             String line;
             try {
                 line = f.get(TIMEOUT_S, TimeUnit.SECONDS);
@@ -65,6 +68,53 @@ class ImageDirectoryWalkTest {
         pool.shutdownNow();
         assertTrue(failures.isEmpty(), failures.size() + " of " + images.size() + " images:\n"
                 + String.join("\n", failures));
+    }
+
+    /** Read-write on a copy: walk, create and write a file, remove one, close; what happened in a few words. */
+    private static String writeCopy(Path image) throws Exception {
+        Path copy = Files.createTempFile("jbtrfs-walk", ".img");
+        try {
+            new ProcessBuilder("cp", "--sparse=always", image.toString(), copy.toString()).inheritIO().start()
+                    .waitFor();
+            Filesystem fs;
+            try {
+                fs = Filesystem.open(copy, MountOptions.readWriteDefaults().withCommitSeconds(0));
+            } catch (FsException e) {
+                return "refused: " + typed(e);
+            }
+            String change = "changed";
+            try {
+                FsOperations ops = fs.operations();
+                ImageWalk.walk(ops);
+                InodeId f = ops.mknod(ops.root(), "walk-new", Stat.S_IFREG | 0644, 0, 0, 0);
+                ops.write(f, 0, java.nio.ByteBuffer.wrap(new byte[5000]));
+                for (DirEntry e : ops.readdir(ops.root(), 0, 64)) {
+                    if (e.type() == 8 && !e.name().equals("walk-new")) {
+                        ops.unlink(ops.root(), e.name());
+                        break;
+                    }
+                }
+            } catch (FsException e) {
+                change = "change refused: " + typed(e);
+            }
+            try {
+                fs.close();
+                return change + ", committed";
+            } catch (FsException e) {
+                return change + ", commit failed: " + typed(e);
+            }
+        } finally {
+            Files.deleteIfExists(copy);
+        }
+    }
+
+    /** The message of a typed error; one that wraps an unchecked exception fails the test. */
+    private static String typed(FsException e) {
+        for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+            if (c instanceof RuntimeException || c instanceof Error) throw new AssertionError("unchecked inside", e);
+        }
+        if (e.getMessage().contains("internal error")) throw new AssertionError("untyped: " + e.getMessage(), e);
+        return e.getClass().getSimpleName() + ": " + e.getMessage();
     }
 
     private static String openAndWalk(Path image) throws Exception {

@@ -55,7 +55,8 @@ import jbtrfs.testing.Shell;
  * {@code -Djbtrfs.fuzz.from=SEED -Djbtrfs.fuzz.images=1} replays.
  */
 class ImageFuzzTest {
-    private static final int TIMEOUT_S = 60;
+    private static final int TIMEOUT_S = 90;
+    private static final int CHECK_TIMEOUT_S = 20;
     private static final String NEW_FILE = "fuzz-written";
 
     @TempDir
@@ -138,10 +139,15 @@ class ImageFuzzTest {
             try {
                 problems = f.get(TIMEOUT_S, TimeUnit.SECONDS);
             } catch (TimeoutException e) {
+                Thread stuck = WORKER.get();
+                StringBuilder where = new StringBuilder();
+                for (StackTraceElement el : stuck == null ? new StackTraceElement[0] : stuck.getStackTrace()) {
+                    if (where.length() < 2000) where.append("\n      at ").append(el);
+                }
                 f.cancel(true);
                 pool.shutdownNow();
                 pool = newPool();
-                problems = List.of("hung: no answer in " + TIMEOUT_S + " s");
+                problems = List.of("hung: no answer in " + TIMEOUT_S + " s, at" + where);
             } catch (ExecutionException e) {
                 problems = List.of("test harness: " + stack(e.getCause()));
             }
@@ -175,10 +181,15 @@ class ImageFuzzTest {
         }
     }
 
+    /** The pool's thread, whose stack a hang report shows. */
+    private static final java.util.concurrent.atomic.AtomicReference<Thread> WORKER =
+            new java.util.concurrent.atomic.AtomicReference<>();
+
     private static ExecutorService newPool() {
         return Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "fuzz-image");
             t.setDaemon(true);
+            WORKER.set(t);
             return t;
         });
     }
@@ -293,16 +304,23 @@ class ImageFuzzTest {
         }
     }
 
-    /** btrfs check --readonly: exit 0 and no ERROR line; a crash or a hang of check counts as not clean. */
+    /**
+     * btrfs check --readonly: exit 0 and no ERROR line. A crash of check, or a check still running after
+     * {@value #CHECK_TIMEOUT_S} s (btrfs-progs loops on some damage), counts as not clean.
+     */
     private static boolean checkClean(Path image) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("btrfs", "check", "--readonly", image.toString()).redirectErrorStream(true)
-                .start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            return false;
+        Path out = Files.createTempFile(dir, "check", ".out");
+        try {
+            Process p = new ProcessBuilder("btrfs", "check", "--readonly", image.toString())
+                    .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+            if (!p.waitFor(CHECK_TIMEOUT_S, TimeUnit.SECONDS)) {
+                p.destroyForcibly().waitFor();
+                return false;
+            }
+            return p.exitValue() == 0 && !Files.readString(out).contains("ERROR");
+        } finally {
+            Files.deleteIfExists(out);
         }
-        return p.exitValue() == 0 && !out.contains("ERROR");
     }
 
     private static MemoryBlockDevice device(SparseBytes image, long seed) {

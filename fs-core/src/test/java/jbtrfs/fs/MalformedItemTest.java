@@ -106,6 +106,14 @@ class MalformedItemTest {
                 msg);
     }
 
+    /** The fuzzer's seed 1272: a size past the 2048 bytes of the array used to be an IndexOutOfBoundsException. */
+    @Test
+    void sys_chunk_array_size_past_the_array_is_refused_in_one_line() throws Exception {
+        Path image = image().copyTo(tmp.resolve("sys-array-size.img"));
+        ImageDamage.patchSuperblocks(image, b -> b.putInt(SuperBlock.OFFSET_SYS_CHUNK_ARRAY_SIZE, -1));
+        assertEquals("corrupt superblock: sys_chunk_array_size 4294967295, expected 97..2048", refusal(image));
+    }
+
     /** bko-97041: a chunk whose stripe count its profile cannot have (here DUP with one stripe). */
     @Test
     void chunk_tree_dup_chunk_with_one_stripe_is_refused_in_one_line() throws Exception {
