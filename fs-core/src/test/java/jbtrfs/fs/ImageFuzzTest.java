@@ -63,6 +63,7 @@ class ImageFuzzTest {
     static Path dir;
 
     private static final List<FuzzBase> BASES = new ArrayList<>();
+    private static final java.util.Map<FuzzBase, ImageMutator> MUTATORS = new java.util.HashMap<>();
 
     @BeforeAll
     static void makeBaseImages() throws Exception {
@@ -74,7 +75,9 @@ class ImageFuzzTest {
             Path image = Images.mkfs(dir, null, 256, opts.toArray(String[]::new));
             content(image);
             BtrfsCheck.assertClean(image, name + " base image");
-            BASES.add(FuzzBase.of(name, image));
+            FuzzBase base = FuzzBase.of(name, image);
+            BASES.add(base);
+            MUTATORS.put(base, new ImageMutator(base));
         }
     }
 
@@ -197,7 +200,7 @@ class ImageFuzzTest {
     /** One image: read-only, then read-write on a fresh copy; returns the problems found (empty: fine). */
     private static List<String> fuzzOne(FuzzBase base, long seed, String[] mutation, Tally tally) throws Exception {
         SparseBytes damaged = base.copy();
-        mutation[0] = new ImageMutator(base).mutate(damaged, seed);
+        mutation[0] = MUTATORS.get(base).mutate(damaged, seed);
         List<String> problems = new ArrayList<>();
         readOnly(damaged, seed, problems, tally);
         readWrite(damaged, base, seed, problems, tally);

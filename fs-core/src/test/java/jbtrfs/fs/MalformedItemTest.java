@@ -96,6 +96,38 @@ class MalformedItemTest {
         }
     }
 
+    /** A compressed inline extent's ram_bytes of 2^64 - 1 used to be a NegativeArraySizeException on read. */
+    @Test
+    void compressed_inline_extent_larger_than_a_sector_is_a_corrupt_block() throws Exception {
+        Path image = Images.mkfs(tmp, null, 256);
+        MountOptions zstd = MountOptions.readWriteDefaults().withCommitSeconds(0)
+                .withCompression(new MountOptions.Compression(jbtrfs.compress.CompressionType.ZSTD, 3, false));
+        long ino;
+        try (Filesystem fs = Filesystem.open(image, zstd)) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.mknod(ops.root(), "small", Stat.S_IFREG | 0644, 0, 0, 0);
+            ops.write(f, 0, ByteBuffer.wrap("text again and again\n".repeat(100).getBytes()));
+            ino = f.objectid();
+        }
+        FuzzBase base = FuzzBase.of("zstd", image);
+        SparseBytes damaged = base.copy();
+        assertNotNull(new ImageMutator(base).patchItem(damaged, (o, t, off) -> o == ino && t == 108 && off == 0,
+                (leaf, at, size) -> {
+                    assertEquals(0, leaf.get(at + 20), "an inline extent");
+                    assertEquals(3, leaf.get(at + 16), "zstd");
+                    leaf.putLong(at + 8, -1);
+                }));
+        try (Filesystem fs = Filesystem.open(write(damaged), MountOptions.readOnlyDefaults())) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.lookup(ops.root(), "small");
+            CorruptBlockException e = assertThrows(CorruptBlockException.class,
+                    () -> ops.read(f, 0, ByteBuffer.allocate(4096)));
+            assertEquals(5, e.root(), e.getMessage());
+            assertTrue(e.getMessage().endsWith("compressed inline extent of 18446744073709551615 bytes, expected at "
+                    + "most the sectorsize 4096"), e.getMessage());
+        }
+    }
+
     /** bko-97031, sys-chunk-stripe-len-bogus: the kernel accepts no stripe_len but 64 KiB. */
     @Test
     void sys_chunk_array_chunk_with_stripe_len_0_is_refused_in_one_line() throws Exception {

@@ -88,9 +88,24 @@ public final class ImageMutator {
             Map.entry(228, CHUNK_FIELDS));
 
     private final FuzzBase base;
+    /** (leaf, slot) of every item of the base image whose body layout {@link #BODY_FIELDS} knows. */
+    private final List<long[]> bodyItems = new ArrayList<>();
 
-    public ImageMutator(FuzzBase base) {
+    public ImageMutator(FuzzBase base) throws IOException {
         this.base = base;
+        SparseBytes image = base.copy();
+        int nodesize = base.nodesize();
+        for (long logical : base.treeBlocks()) {
+            byte[] raw = new byte[nodesize];
+            image.read(base.physical(logical, nodesize)[0], raw, 0, nodesize);
+            ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
+            if (b.get(100) != 0) continue;
+            for (int slot = 0; slot < b.getInt(96); slot++) {
+                if (BODY_FIELDS.containsKey(Byte.toUnsignedInt(b.get(HEADER + slot * ITEM + 8)))) {
+                    bodyItems.add(new long[] {logical, slot});
+                }
+            }
+        }
     }
 
     /** Applies the damage of {@code seed} to {@code image} (a copy of the base); returns what was changed. */
@@ -106,7 +121,11 @@ public final class ImageMutator {
         int kind = r.nextInt(100);
         if (kind < 12) return mutateSuper(image, r, SUPER_FIELDS, "superblock");
         if (kind < 18) return mutateSuper(image, r, SYS_ARRAY_FIELDS, "sys_chunk_array");
-        long logical = base.treeBlocks().get(r.nextInt(base.treeBlocks().size()));
+        // a fifth of the damage goes to the bodies of items whose layout we know, wherever they are: picked by
+        // block first, the few file extent, inode ref or extent items would rarely be met
+        boolean targeted = kind >= 80 && !bodyItems.isEmpty();
+        long[] target = targeted ? bodyItems.get(r.nextInt(bodyItems.size())) : null;
+        long logical = targeted ? target[0] : base.treeBlocks().get(r.nextInt(base.treeBlocks().size()));
         int nodesize = base.nodesize();
         long[] copies = base.physical(logical, nodesize);
         byte[] raw = new byte[nodesize];
@@ -126,7 +145,7 @@ public final class ImageMutator {
             change = "item " + slot + " " + itemName(b, slot) + " header "
                     + set(b, HEADER + slot * ITEM, pick(r, ITEM_FIELDS), r);
         } else {
-            int slot = r.nextInt(nritems);
+            int slot = targeted && target[1] < nritems ? (int) target[1] : r.nextInt(nritems);
             change = "item " + slot + " " + itemName(b, slot) + " body " + mutateBody(b, slot, r);
         }
         seal(b, nodesize);
