@@ -131,8 +131,10 @@ public final class ImageMutator {
         byte[] raw = new byte[nodesize];
         image.read(copies[0], raw, 0, nodesize);
         ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
-        int nritems = b.getInt(96);
         int level = b.get(100);
+        // an earlier change of this seed may have damaged the header: only slots inside the block are chosen
+        int nritems = (int) Math.min(Integer.toUnsignedLong(b.getInt(96)),
+                (nodesize - HEADER) / (level == 0 ? ITEM : KEY_PTR));
         String where = "tree block " + logical + " (owner " + b.getLong(88) + ", level " + level + ")";
         String change;
         if (kind < 35 || nritems <= 0) {
@@ -205,6 +207,9 @@ public final class ImageMutator {
         int type = Byte.toUnsignedInt(b.get(at + 8));
         int dataStart = HEADER + b.getInt(at + 17);
         int size = b.getInt(at + 21);
+        if (dataStart < HEADER || size < 0 || (long) dataStart + size > b.capacity()) {
+            return "(outside the block, header " + set(b, at, pick(r, ITEM_FIELDS), r) + ")";
+        }
         List<Field> fitting = new ArrayList<>();
         for (Field f : BODY_FIELDS.getOrDefault(type, List.of())) {
             if (f.offset() + f.width() <= size) fitting.add(f);
