@@ -124,6 +124,12 @@ public final class Commit {
      * Folds tree block reference changes into the extent items (inline refs changed in place, new refs as keyed
      * items, which the kernel finds after the inline ones); a committed block left with no reference is freed.
      */
+    /** A data reference count the change would take below zero: the extent tree holds fewer than point at it. */
+    private static CorruptBlockException belowZero(Cursor extentItem, DataRefs.Ref r, int count) {
+        return extentItem.corrupt("data reference " + r + " would count " + count + " (the extent tree holds fewer "
+                + "references than the files that point at the extent)");
+    }
+
     private boolean applyTreeRefs() throws FsException {
         Map<Long, TreeRefs.Block> pending = tx.treeRefs().drain();
         if (pending.isEmpty()) return false;
@@ -156,8 +162,9 @@ public final class Commit {
                 } else if (delta == 1 && !present) {
                     tx.editor().insert(extentRoot, keyed, new byte[0]);
                 } else {
-                    throw new IllegalStateException("tree block " + bytenr + ": reference " + r + " changes by "
-                            + delta + " but is " + (present ? "" : "not ") + "there");
+                    // the extent tree disagrees with the trees that point at the block: it is damaged
+                    throw c.corrupt("back reference " + r + " of tree block " + bytenr + " changes by " + delta
+                            + " but is " + (present ? "" : "not ") + "there");
                 }
             }
             if (refs == 0) {
@@ -247,7 +254,7 @@ public final class Commit {
                 }
                 if (at >= 0) {
                     int count = inline.get(at).count() + delta;
-                    if (count < 0) throw new IllegalStateException("ref count below zero on extent " + bytenr);
+                    if (count < 0) throw belowZero(c, r, count);
                     if (count == 0) inline.remove(at);
                     else inline.set(at, inline.get(at).withCount(count));
                     continue;
@@ -256,8 +263,8 @@ public final class Commit {
                     // SHARED_DATA_REF item: keyed by the parent leaf, its data the count
                     Key sk = new Key(bytenr, KeyType.SHARED_DATA_REF, r.parent());
                     Cursor sc = tx.tree(ObjectIds.EXTENT_TREE).find(sk);
-                    int count = (sc == null ? 0 : sc.buffer().getInt(sc.dataOffset())) + delta;
-                    if (count < 0) throw new IllegalStateException("ref count below zero on extent " + bytenr);
+                    int count = (sc == null ? 0 : sc.decode(4, (b, off) -> b.getInt(off))) + delta;
+                    if (count < 0) throw belowZero(c, r, count);
                     if (count == 0) tx.editor().delete(extentRoot, sk);
                     else tx.editor().put(extentRoot, sk, java.nio.ByteBuffer.allocate(4)
                             .order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, count).array());
@@ -266,7 +273,7 @@ public final class Commit {
                 Key rk = dataRefKey(bytenr, r.root(), r.objectid(), r.offset());
                 Cursor rc = tx.tree(ObjectIds.EXTENT_TREE).find(rk);
                 int count = (rc == null ? 0 : rc.decode(ExtentDataRef.SIZE, ExtentDataRef::read).count()) + delta;
-                if (count < 0) throw new IllegalStateException("ref count below zero on extent " + bytenr);
+                if (count < 0) throw belowZero(c, r, count);
                 if (count == 0) tx.editor().delete(extentRoot, rk);
                 else tx.editor().put(extentRoot, rk, new ExtentDataRef(r.root(), r.objectid(), r.offset(), count)
                         .encode());

@@ -51,12 +51,15 @@ import jbtrfs.testing.Shell;
  *
  * <p>Image {@code N} is variant {@code N mod 11} damaged with seed {@code N}: 300 in CI ({@code
  * -Djbtrfs.fuzz.images=10000} runs more, {@code -Djbtrfs.fuzz.from=N} starts at image N, {@code
- * -Djbtrfs.fuzz.variant=NAME} keeps one variant); a failure names variant, seed and the damage, which
+ * -Djbtrfs.fuzz.variant=NAME} keeps one variant, {@code -Djbtrfs.fuzz.verbose=true} prints every image's damage);
+ * a failure names variant, seed and the damage, which
  * {@code -Djbtrfs.fuzz.from=SEED -Djbtrfs.fuzz.images=1} replays.
  */
 class ImageFuzzTest {
     private static final int TIMEOUT_S = 90;
     private static final int CHECK_TIMEOUT_S = 20;
+    /** -Djbtrfs.fuzz.verbose=true: a line for every image, before the log lines of the next. */
+    private static final boolean VERBOSE = Boolean.getBoolean("jbtrfs.fuzz.verbose");
     private static final String NEW_FILE = "fuzz-written";
 
     @TempDir
@@ -154,6 +157,7 @@ class ImageFuzzTest {
             } catch (ExecutionException e) {
                 problems = List.of("test harness: " + stack(e.getCause()));
             }
+            if (VERBOSE) System.out.println("FUZZ seed " + seed + " " + base.variant() + " [" + mutation[0] + "]");
             for (String p : problems) {
                 String line = "variant " + base.variant() + " seed " + seed + " [" + mutation[0] + "]: " + p;
                 System.out.println("FUZZ FAILURE " + line);

@@ -81,6 +81,53 @@ class MalformedItemTest {
         }
     }
 
+    /** Commit.applyDataRefs used to throw IllegalStateException "ref count below zero". */
+    @Test
+    void extent_data_ref_count_below_what_points_at_the_extent_is_a_corrupt_block() throws Exception {
+        FuzzBase base = image();
+        SparseBytes damaged = base.copy();
+        String key = new ImageMutator(base).patchItem(damaged, (o, t, off) -> t == EXTENT_ITEM && off == 102400,
+                (leaf, at, size) -> {
+                    assertEquals(178, Byte.toUnsignedInt(leaf.get(at + 24)), "an inline EXTENT_DATA_REF");
+                    leaf.putInt(at + 25 + 24, 0); // its count, after root, objectid and offset
+                });
+        assertNotNull(key);
+        FsException e = assertThrows(FsException.class, () -> {
+            try (Filesystem fs = Filesystem.open(write(damaged), MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+                fs.operations().unlink(fs.operations().root(), "file");
+            }
+        });
+        assertTrue(e.getMessage().matches(".*corrupt tree block \\d+ \\(root 2, slot \\d+\\): item "
+                + Pattern.quote(key).replace(" 168 ", " EXTENT_ITEM ") + ": data reference .* would count -1 .*"),
+                e.getMessage());
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            assertTrue(!(c instanceof RuntimeException), "unchecked inside: " + c);
+        }
+    }
+
+    /**
+     * The fuzzer's seeds 7329 and 7891: a DATA block group whose item said SYSTEM got the chunk tree's new blocks,
+     * which the sys_chunk_array cannot map; the commit went through and the image no longer opened.
+     */
+    @Test
+    void block_group_whose_flags_differ_from_its_chunk_is_refused_read_write() throws Exception {
+        FuzzBase base = image();
+        SparseBytes damaged = base.copy();
+        long[] start = {-1};
+        assertNotNull(new ImageMutator(base).patchItem(damaged, (o, t, off) -> {
+            start[0] = o;
+            return t == 192 && o == base.dataChunk();
+        }, (leaf, at, size) -> leaf.putLong(at + 16, 2))); // flags: SYSTEM
+        Path image = write(damaged);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            assertTrue(ImageWalk.walk(fs.operations()).errors().isEmpty(), "reads never need the block group items");
+        }
+        FsException e = assertThrows(FsException.class,
+                () -> Filesystem.open(image, MountOptions.readWriteDefaults()).close());
+        assertTrue(e.getMessage().matches(".*corrupt tree block \\d+ \\(root (2|10), slot \\d+\\): item \\(" + start[0]
+                + " BLOCK_GROUP_ITEM \\d+\\): block group flags 0x2 do not match its chunk's type 0x1"), e.getMessage());
+    }
+
     @Test
     void dir_index_whose_name_overruns_its_item_is_a_corrupt_block_and_the_rest_reads() throws Exception {
         FuzzBase base = image();

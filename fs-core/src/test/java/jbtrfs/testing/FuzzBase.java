@@ -20,7 +20,7 @@ import jbtrfs.device.SparseBytes;
 public final class FuzzBase {
     private static final Pattern BLOCK = Pattern.compile("(?m)^(?:leaf|node) (\\d+) (?:items|level) ");
     private static final Pattern CHUNK = Pattern.compile(
-            "key \\(FIRST_CHUNK_TREE CHUNK_ITEM (\\d+)\\)[^\\n]*\\n\\s*length (\\d+) ");
+            "key \\(FIRST_CHUNK_TREE CHUNK_ITEM (\\d+)\\)[^\\n]*\\n\\s*length (\\d+) owner \\d+ stripe_len \\d+ type (\\S+)");
     private static final Pattern STRIPE = Pattern.compile("^\\s*stripe \\d+ devid \\d+ offset (\\d+)");
 
     private final String variant;
@@ -30,15 +30,17 @@ public final class FuzzBase {
     private final List<Long> treeBlocks;
     /** Chunks by logical start: {length, physical offset of each stripe...}. */
     private final TreeMap<Long, long[]> chunks;
+    private final long dataChunk;
 
     private FuzzBase(String variant, SparseBytes bytes, int nodesize, ChecksumType csumType, List<Long> treeBlocks,
-                     TreeMap<Long, long[]> chunks) {
+                     TreeMap<Long, long[]> chunks, long dataChunk) {
         this.variant = variant;
         this.bytes = bytes;
         this.nodesize = nodesize;
         this.csumType = csumType;
         this.treeBlocks = treeBlocks;
         this.chunks = chunks;
+        this.dataChunk = dataChunk;
     }
 
     /** Reads {@code image} (a valid single-device image) and maps its tree blocks with btrfs-progs. */
@@ -54,7 +56,11 @@ public final class FuzzBase {
                 image.toString()));
         TreeMap<Long, long[]> chunks = new TreeMap<>();
         Matcher c = CHUNK.matcher(chunkDump);
+        long dataChunk = -1;
         while (c.find()) {
+            if (dataChunk < 0 && c.group(3).startsWith("DATA") && !c.group(3).contains("METADATA")) {
+                dataChunk = Long.parseLong(c.group(1));
+            }
             List<Long> stripes = new ArrayList<>();
             String rest = chunkDump.substring(c.end());
             for (String line : rest.split("\n")) {
@@ -68,7 +74,8 @@ public final class FuzzBase {
             chunks.put(Long.parseLong(c.group(1)), v);
         }
         if (blocks.isEmpty() || chunks.isEmpty()) throw new IOException("dump-tree found no blocks in " + image);
-        return new FuzzBase(variant, SparseBytes.readFrom(image), nodesize, csum, List.copyOf(blocks), chunks);
+        return new FuzzBase(variant, SparseBytes.readFrom(image), nodesize, csum, List.copyOf(blocks), chunks,
+                dataChunk);
     }
 
     private static String field(String dumpSuper, String name) throws IOException {
@@ -100,6 +107,9 @@ public final class FuzzBase {
 
     /** Logical addresses of every tree block of every tree. */
     public List<Long> treeBlocks() { return treeBlocks; }
+
+    /** The logical start of the first chunk dump-tree calls DATA (not mixed), or -1. */
+    public long dataChunk() { return dataChunk; }
 
     /** Logical starts of the chunks with two stripes (DUP on one device), in address order. */
     public List<Long> dupChunks() {
