@@ -66,19 +66,9 @@ class MalformedItemTest {
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             assertTrue(ImageWalk.walk(fs.operations()).errors().isEmpty(), "reads never need the extent item");
         }
-        FsException e = assertThrows(FsException.class, () -> {
-            try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-                fs.operations().unlink(fs.operations().root(), "file");
-            }
-        });
         // the commit at close meets it (the extent's references settle there), aborts and says where, in one line
-        String msg = e.getMessage();
-        assertTrue(msg.matches(".*corrupt tree block \\d+ \\(root 2, slot \\d+\\): item " + Pattern.quote(key)
-                .replace(" 168 ", " EXTENT_ITEM ") + ": inline ref at byte 24 has type 0, expected .*"), msg);
-        assertTrue(!msg.contains("\n") && !msg.contains("internal error"), msg);
-        for (Throwable c = e; c != null; c = c.getCause()) {
-            assertTrue(!(c instanceof RuntimeException), "unchecked inside: " + c);
-        }
+        String msg = unlinkThenCommitError(image);
+        assertTrue(msg.matches(inExtentItem(key) + "inline ref at byte 24 has type 0, expected .*"), msg);
     }
 
     /** Commit.applyDataRefs used to throw IllegalStateException "ref count below zero". */
@@ -92,17 +82,8 @@ class MalformedItemTest {
                     leaf.putInt(at + 25 + 24, 0); // its count, after root, objectid and offset
                 });
         assertNotNull(key);
-        FsException e = assertThrows(FsException.class, () -> {
-            try (Filesystem fs = Filesystem.open(write(damaged), MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-                fs.operations().unlink(fs.operations().root(), "file");
-            }
-        });
-        assertTrue(e.getMessage().matches(".*corrupt tree block \\d+ \\(root 2, slot \\d+\\): item "
-                + Pattern.quote(key).replace(" 168 ", " EXTENT_ITEM ") + ": data reference .* would count -1 .*"),
-                e.getMessage());
-        for (Throwable c = e; c != null; c = c.getCause()) {
-            assertTrue(!(c instanceof RuntimeException), "unchecked inside: " + c);
-        }
+        String msg = unlinkThenCommitError(write(damaged));
+        assertTrue(msg.matches(inExtentItem(key) + "data reference .* would count -1 .*"), msg);
     }
 
     /**
@@ -206,6 +187,26 @@ class MalformedItemTest {
                 }));
         assertEquals("cannot read the chunk tree: chunk at " + start + ": 1 stripes, expected 2 for its profile",
                 refusal(write(damaged)));
+    }
+
+    /** Removes "file" on a read-write mount and closes it; returns the error, typed and one line, it must end in. */
+    private static String unlinkThenCommitError(Path image) {
+        FsException e = assertThrows(FsException.class, () -> {
+            try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+                fs.operations().unlink(fs.operations().root(), "file");
+            }
+        });
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            assertTrue(!(c instanceof RuntimeException), "unchecked inside: " + c);
+        }
+        assertTrue(!e.getMessage().contains("\n") && !e.getMessage().contains("internal error"), e.getMessage());
+        return e.getMessage();
+    }
+
+    /** The start of a message about the extent tree's item {@code key} ("(objectid 168 offset)"), as a regex. */
+    private static String inExtentItem(String key) {
+        return ".*corrupt tree block \\d+ \\(root 2, slot \\d+\\): item " + Pattern.quote(key)
+                .replace(" 168 ", " EXTENT_ITEM ") + ": ";
     }
 
     private static String refusal(Path image) {
