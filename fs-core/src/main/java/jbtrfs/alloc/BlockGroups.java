@@ -48,14 +48,8 @@ public final class BlockGroups {
         while (c.valid()) {
             Key k = c.key();
             if (k.type() == KeyType.BLOCK_GROUP_ITEM) {
-                BlockGroupItem item = BlockGroupItem.read(c.buffer(), c.dataOffset());
-                // ≈ the kernel's check_chunk_block_group_mappings: a group is exactly one chunk
-                Chunk chunk = chunks.find(k.objectid());
-                if (chunk == null || chunk.logical() != k.objectid() || chunk.length() != k.offset()) {
-                    throw new CorruptBlockException(blockGroupTree.id(), c.leaf().bytenr(), c.slot(), "block group "
-                            + k + " has no chunk of the same start and length" + (chunk == null ? ""
-                            : " (chunk at " + Long.toUnsignedString(chunk.logical()) + " of " + chunk.length() + ")"));
-                }
+                BlockGroupItem item = c.decode(BlockGroupItem.SIZE, BlockGroupItem::read);
+                checkAgainstChunk(c, item, chunks);
                 bgs.groups.put(k.objectid(), new BlockGroup(k.objectid(), k.offset(), item.flags()));
             }
             c.next();
@@ -90,6 +84,25 @@ public final class BlockGroups {
             bg.clearDirty();
         }
         return bgs;
+    }
+
+    /**
+     * A block group lies exactly on a chunk of its type and profile, as the kernel's read_one_block_group checks:
+     * a group whose flags say SYSTEM over a DATA chunk would have its tree blocks put where the sys_chunk_array
+     * cannot find them.
+     */
+    private static void checkAgainstChunk(Cursor c, BlockGroupItem item, ChunkMap chunks)
+            throws CorruptBlockException {
+        Key k = c.key();
+        Chunk chunk = chunks.find(k.objectid());
+        long mask = BlockGroupFlags.TYPE_MASK | BlockGroupFlags.PROFILE_MASK;
+        if (chunk == null || chunk.logical() != k.objectid() || chunk.length() != k.offset()) {
+            throw c.corrupt("block group has no chunk of its start and length");
+        }
+        if ((chunk.item().type() & mask) != (item.flags() & mask)) {
+            throw c.corrupt("block group flags 0x" + Long.toHexString(item.flags()) + " do not match its chunk's type 0x"
+                    + Long.toHexString(chunk.item().type()));
+        }
     }
 
     public void setChunkAllocator(ChunkAllocator allocator) { this.chunkAllocator = allocator; }

@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 
 import jbtrfs.CorruptBlockException;
 import jbtrfs.format.Key;
+import jbtrfs.format.MalformedItemException;
 
 /**
  * A position on one item of a {@link BTree} (≈ btrfs_path for reading): the blocks and slots from the root down
@@ -34,6 +35,41 @@ public final class Cursor {
     public int dataSize() { return leaf().itemSize(slots[0]); }
 
     public TreeBlock leaf() { return blocks[0]; }
+
+    /** Decodes an item's data: (leaf buffer, absolute offset, size) to a value. */
+    @FunctionalInterface
+    public interface ItemDecoder<T> {
+        T decode(ByteBuffer leaf, int offset, int size);
+    }
+
+    /** Decodes a fixed-size item's data: (leaf buffer, absolute offset) to a value. */
+    @FunctionalInterface
+    public interface FixedDecoder<T> {
+        T decode(ByteBuffer leaf, int offset);
+    }
+
+    /**
+     * Decodes the item here with {@code decoder}; a malformed item (the decoder's {@link MalformedItemException},
+     * or a read past the block) is a {@link CorruptBlockException} naming tree, block, slot and key.
+     */
+    public <T> T decode(ItemDecoder<T> decoder) throws CorruptBlockException {
+        try {
+            return decoder.decode(buffer(), dataOffset(), dataSize());
+        } catch (MalformedItemException | IndexOutOfBoundsException e) {
+            throw corrupt(e.getMessage());
+        }
+    }
+
+    /** {@link #decode} of an item that must hold at least {@code size} bytes (a fixed-size struct). */
+    public <T> T decode(int size, FixedDecoder<T> decoder) throws CorruptBlockException {
+        if (dataSize() < size) throw corrupt("item of " + dataSize() + " bytes, expected " + size);
+        return decode((b, off, n) -> decoder.decode(b, off));
+    }
+
+    /** A CorruptBlockException for the item here: {@code problem} with the item's key. */
+    public CorruptBlockException corrupt(String problem) {
+        return new CorruptBlockException(tree.id(), leaf().bytenr(), slots[0], "item " + key() + ": " + problem);
+    }
 
     public int slot() { return slots[0]; }
 

@@ -32,7 +32,7 @@ public record DirItem(Key location, long transid, int type, byte[] name, byte[] 
             int dataLen = Short.toUnsignedInt(b.getShort(p + 25));
             int nameLen = Short.toUnsignedInt(b.getShort(p + 27));
             if (p + SIZE_WITHOUT_NAME + nameLen + dataLen > end) {
-                throw new IllegalArgumentException("dir item name " + nameLen + " + data " + dataLen
+                throw new MalformedItemException("dir item name " + nameLen + " + data " + dataLen
                         + " bytes overrun its item");
             }
             byte[] name = new byte[nameLen];

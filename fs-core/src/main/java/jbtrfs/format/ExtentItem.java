@@ -48,34 +48,51 @@ public record ExtentItem(long refs, long generation, long flags, Key treeBlockKe
         }
     }
 
-    /** Decodes the item at {@code offset} of {@code size} bytes; {@code skinny} for METADATA_ITEM keys. */
+    /**
+     * Decodes the item at {@code offset} of {@code size} bytes; {@code skinny} for METADATA_ITEM keys. A size that
+     * cannot hold what the flags promise, an inline ref of unknown type or one past the item's end is a
+     * {@link MalformedItemException}.
+     */
     public static ExtentItem read(ByteBuffer b, int offset, int size, boolean skinny) {
-        if (size < SIZE) throw new IllegalArgumentException("extent item of " + size + " bytes");
+        if (size < SIZE) throw new MalformedItemException("extent item of " + size + " bytes, expected at least " + SIZE);
         long flags = b.getLong(offset + 16);
         int p = offset + SIZE;
+        int end = offset + size;
         Key key = null;
         int level = 0;
         if ((flags & FLAG_TREE_BLOCK) != 0 && !skinny) {
+            if (p + TREE_BLOCK_INFO_SIZE > end) {
+                throw new MalformedItemException("tree block extent item of " + size + " bytes, expected at least "
+                        + (SIZE + TREE_BLOCK_INFO_SIZE));
+            }
             key = Key.read(b, p);
             level = Byte.toUnsignedInt(b.get(p + Key.SIZE));
             p += TREE_BLOCK_INFO_SIZE;
         }
         List<InlineRef> refs = new ArrayList<>(2);
-        int end = offset + size;
         while (p < end) {
             int type = Byte.toUnsignedInt(b.get(p));
+            int refSize = switch (type) {
+                case KeyType.TREE_BLOCK_REF, KeyType.SHARED_BLOCK_REF -> 1 + 8;
+                case KeyType.SHARED_DATA_REF -> 1 + 8 + 4;
+                case KeyType.EXTENT_DATA_REF -> 1 + ExtentDataRef.SIZE;
+                default -> throw new MalformedItemException("inline ref at byte " + (p - offset) + " has type " + type
+                        + ", expected TREE_BLOCK_REF, SHARED_BLOCK_REF, EXTENT_DATA_REF or SHARED_DATA_REF");
+            };
+            if (p + refSize > end) {
+                throw new MalformedItemException("inline ref of type " + type + " at byte " + (p - offset) + " needs "
+                        + refSize + " bytes, the item has " + (end - p) + " left");
+            }
             InlineRef r = switch (type) {
                 case KeyType.TREE_BLOCK_REF, KeyType.SHARED_BLOCK_REF -> new InlineRef(type, b.getLong(p + 1), 0, 0, 0, 1);
                 case KeyType.SHARED_DATA_REF -> new InlineRef(type, b.getLong(p + 1), 0, 0, 0, b.getInt(p + 9));
-                case KeyType.EXTENT_DATA_REF -> {
+                default -> {
                     ExtentDataRef d = ExtentDataRef.read(b, p + 1);
                     yield InlineRef.dataRef(d.root(), d.objectid(), d.offset(), d.count());
                 }
-                default -> throw new IllegalArgumentException("unknown inline ref type " + type);
             };
-            if (p + r.size() > end) throw new IllegalArgumentException("inline ref overruns its extent item");
             refs.add(r);
-            p += r.size();
+            p += refSize;
         }
         return new ExtentItem(b.getLong(offset), b.getLong(offset + 8), flags, key, level, refs);
     }

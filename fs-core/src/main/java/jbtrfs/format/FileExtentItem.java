@@ -22,7 +22,7 @@ public record FileExtentItem(long generation, long ramBytes, int compression, in
     /** Reads a file extent item at {@code offset} of {@code size} bytes. */
     public static FileExtentItem read(ByteBuffer b, int offset, int size) {
         if (size < OFFSET_INLINE_DATA) {
-            throw new IllegalArgumentException("file extent item of " + size + " bytes");
+            throw new MalformedItemException("file extent item of " + size + " bytes");
         }
         int type = Byte.toUnsignedInt(b.get(offset + 20));
         long gen = b.getLong(offset);
@@ -35,7 +35,7 @@ public record FileExtentItem(long generation, long ramBytes, int compression, in
                     offset + OFFSET_INLINE_DATA, size - OFFSET_INLINE_DATA);
         }
         if (size < SIZE_REGULAR) {
-            throw new IllegalArgumentException("regular file extent item of " + size + " bytes, expected "
+            throw new MalformedItemException("regular file extent item of " + size + " bytes, expected "
                     + SIZE_REGULAR);
         }
         return new FileExtentItem(gen, ram, compression, encryption, other, type, b.getLong(offset + 21),

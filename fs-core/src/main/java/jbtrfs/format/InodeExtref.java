@@ -19,7 +19,7 @@ public record InodeExtref(long parentObjectid, long index, byte[] name) {
         while (p + SIZE_WITHOUT_NAME <= end) {
             int nameLen = Short.toUnsignedInt(b.getShort(p + 16));
             if (p + SIZE_WITHOUT_NAME + nameLen > end) {
-                throw new IllegalArgumentException("inode extref name of " + nameLen + " bytes overruns its item");
+                throw new MalformedItemException("inode extref name of " + nameLen + " bytes overruns its item");
             }
             byte[] name = new byte[nameLen];
             b.get(p + SIZE_WITHOUT_NAME, name);

@@ -19,7 +19,7 @@ public record InodeRef(long index, byte[] name) {
         while (p + SIZE_WITHOUT_NAME <= end) {
             int nameLen = Short.toUnsignedInt(b.getShort(p + 8));
             if (p + SIZE_WITHOUT_NAME + nameLen > end) {
-                throw new IllegalArgumentException("inode ref name of " + nameLen + " bytes overruns its item");
+                throw new MalformedItemException("inode ref name of " + nameLen + " bytes overruns its item");
             }
             byte[] name = new byte[nameLen];
             b.get(p + SIZE_WITHOUT_NAME, name);

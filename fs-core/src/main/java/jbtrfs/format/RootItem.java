@@ -40,7 +40,7 @@ public record RootItem(InodeItem inode, long generation, long rootDirid, long by
 
     public static RootItem read(ByteBuffer b, int offset, int size) {
         if (size < SIZE_LEGACY) {
-            throw new IllegalArgumentException("root item of " + size + " bytes, expected at least " + SIZE_LEGACY);
+            throw new MalformedItemException("root item of " + size + " bytes, expected at least " + SIZE_LEGACY);
         }
         boolean full = size >= SIZE;
         return new RootItem(InodeItem.read(b, offset), b.getLong(offset + 160), b.getLong(offset + 168),

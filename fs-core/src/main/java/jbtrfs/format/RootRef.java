@@ -13,7 +13,7 @@ public record RootRef(long dirid, long sequence, byte[] name) {
     public static RootRef read(ByteBuffer b, int offset, int size) {
         int nameLen = Short.toUnsignedInt(b.getShort(offset + 16));
         if (SIZE_WITHOUT_NAME + nameLen > size) {
-            throw new IllegalArgumentException("root ref name of " + nameLen + " bytes overruns its item");
+            throw new MalformedItemException("root ref name of " + nameLen + " bytes overruns its item");
         }
         byte[] name = new byte[nameLen];
         b.get(offset + SIZE_WITHOUT_NAME, name);

@@ -81,7 +81,8 @@ public record SuperBlock(ByteBuffer raw, byte[] fsid, long bytenr, long flags, l
 
     /** A copy of the sys_chunk_array bytes that bootstrap the chunk tree. */
     public ByteBuffer sysChunkArray() {
-        int n = Math.min(sysChunkArraySize, SYS_CHUNK_ARRAY_MAX);
+        int n = Integer.compareUnsigned(sysChunkArraySize, SYS_CHUNK_ARRAY_MAX) > 0 ? SYS_CHUNK_ARRAY_MAX
+                : sysChunkArraySize; // a larger size is refused at open (SuperBlocks.checkSupported)
         return raw.slice(OFFSET_SYS_CHUNK_ARRAY, n).order(ByteOrder.LITTLE_ENDIAN);
     }
 }

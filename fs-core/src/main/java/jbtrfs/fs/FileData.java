@@ -72,12 +72,8 @@ final class FileData {
             if (k.objectid() != ino || k.type() != KeyType.EXTENT_DATA || Long.compareUnsigned(k.offset(), end) >= 0) {
                 break;
             }
-            FileExtentItem fe;
-            try {
-                fe = FileExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize());
-            } catch (IllegalArgumentException e) {
-                throw new CorruptBlockException(file.root(), c.leaf().bytenr(), c.slot(), e.getMessage());
-            }
+            FileExtentItem fe = c.decode(FileExtentItem::read);
+            if (fe.isInline()) checkInline(c, fe);
             long extStart = k.offset();
             long extEnd = extStart + (fe.isInline() ? fe.ramBytes() : fe.numBytes());
             long from = Math.max(offset, extStart);
@@ -116,9 +112,9 @@ final class FileData {
         long inExtent = fe.offset() + (from - extStart);
         if (fe.compression() != 0) {
             byte[] plain = decompressedExtent(fe, verify, what);
-            if (inExtent + n > plain.length) {
+            if (inExtent < 0 || inExtent + n > plain.length) { // offset is unsigned on disk
                 throw new CorruptBlockException(file.root(), c.leaf().bytenr(), c.slot(), "file extent reaches byte "
-                        + (inExtent + n) + " of a compressed extent of " + plain.length + " bytes");
+                        + Long.toUnsignedString(inExtent + n) + " of a compressed extent of " + plain.length + " bytes");
             }
             out.put(outPos, plain, (int) inExtent, n);
             return;
@@ -140,6 +136,22 @@ final class FileData {
         }
     }
 
+    /**
+     * An inline extent's ram_bytes as the kernel's tree-checker holds it: uncompressed, the bytes the item holds;
+     * compressed, at most a sector (only files below max_inline, at most a sector, are inlined). A damaged one
+     * would end the extent anywhere, or size a buffer to it.
+     */
+    private void checkInline(Cursor c, FileExtentItem fe) throws CorruptBlockException {
+        if (fe.compression() == 0 && fe.ramBytes() != fe.inlineSize()) {
+            throw c.corrupt("inline extent of ram_bytes " + Long.toUnsignedString(fe.ramBytes()) + " holds "
+                    + fe.inlineSize() + " bytes");
+        }
+        if (fe.compression() != 0 && (fe.ramBytes() < 0 || fe.ramBytes() > sectorsize)) {
+            throw c.corrupt("compressed inline extent of " + Long.toUnsignedString(fe.ramBytes())
+                    + " bytes, expected at most the sectorsize " + sectorsize);
+        }
+    }
+
     private byte[] inlineData(Cursor c, FileExtentItem fe, InodeId file) throws IOException {
         ByteBuffer payload = c.buffer().slice(fe.inlineOffset(), fe.inlineSize());
         if (fe.compression() == 0) {
@@ -147,7 +159,7 @@ final class FileData {
             payload.get(b);
             return b;
         }
-        int ram = (int) Math.min(fe.ramBytes(), Integer.MAX_VALUE);
+        int ram = (int) fe.ramBytes(); // checkInline: at most a sector
         byte[] plain = new byte[ram];
         Decompressor.decompressInline(compression(fe, "inline extent of inode " + file), payload, plain, ram,
                 sectorsize);
@@ -161,8 +173,10 @@ final class FileData {
             plain = decompressed.get(cacheKey);
         }
         if (plain != null && plain.length == fe.ramBytes()) return plain;
-        if (fe.diskNumBytes() > 128L << 20 || fe.ramBytes() > 128L << 20) {
-            throw new FsException("compressed extent of " + fe.diskNumBytes() + " -> " + fe.ramBytes()
+        if (Long.compareUnsigned(fe.diskNumBytes(), 128L << 20) > 0
+                || Long.compareUnsigned(fe.ramBytes(), 128L << 20) > 0) {
+            throw new FsException("compressed extent of " + Long.toUnsignedString(fe.diskNumBytes()) + " -> "
+                    + Long.toUnsignedString(fe.ramBytes())
                     + " bytes is larger than Btrfs allows (" + what + ")");
         }
         ByteBuffer disk = ByteBuffer.allocate((int) fe.diskNumBytes());

@@ -541,7 +541,7 @@ final class FileWriter {
         Cursor c = w.tx().tree(jbtrfs.format.ObjectIds.EXTENT_TREE).find(
                 new Key(fe.diskBytenr(), KeyType.EXTENT_ITEM, fe.diskNumBytes()));
         if (c == null) return false;
-        jbtrfs.format.ExtentItem item = jbtrfs.format.ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(), false);
+        jbtrfs.format.ExtentItem item = c.decode((b, off, size) -> jbtrfs.format.ExtentItem.read(b, off, size, false));
         if (item.generation() <= w.lastSnapshot(file.root())) return false;
         long mine = 0;
         for (jbtrfs.format.ExtentItem.InlineRef r : item.inlineRefs()) {
@@ -825,7 +825,7 @@ final class FileWriter {
             Key k = c.key();
             if (k.objectid() != ino || k.type() != KeyType.EXTENT_DATA) break;
             if (Long.compareUnsigned(k.offset(), to) >= 0) break;
-            FileExtentItem fe = FileExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize());
+            FileExtentItem fe = c.decode(FileExtentItem::read);
             long s = k.offset();
             long e = fe.isInline() ? s + Math.max(fe.ramBytes(), 1) : s + fe.numBytes();
             if (before(from, e)) out.add(new Extent(k, fe, s, e));

@@ -99,18 +99,14 @@ public final class Filesystem implements Closeable {
         ReadStats stats = new ReadStats();
         ChunkMap bootstrap;
         try {
-            bootstrap = ChunkMap.fromSysChunkArray(sb.sysChunkArray());
+            bootstrap = ChunkMap.fromSysChunkArray(sb.sysChunkArray(), sb.sectorsize());
         } catch (IllegalArgumentException e) {
             throw new UnsupportedImageException("corrupt sys_chunk_array in the superblock: " + e.getMessage());
         }
-        String invalid = bootstrap.invalidChunk(sb.sectorsize());
-        if (invalid != null) throw new UnsupportedImageException("corrupt sys_chunk_array in the superblock: " + invalid);
         Volume volume = new Volume(device, sb.devItem().devid(), bootstrap);
         TreeBlockReader reader = new TreeBlockReader(volume, csumType, sb.nodesize(), sb.treeBlockFsid(),
                 TREE_BLOCK_CACHE_BYTES, stats);
         volume.setChunks(readChunkTree(sb, reader, bootstrap));
-        invalid = volume.chunks().invalidChunk(sb.sectorsize());
-        if (invalid != null) throw new UnsupportedImageException("corrupt chunk tree: " + invalid);
         String pastEnd = volume.chunks().stripePastEnd(sb.devItem().devid(), device.size());
         if (pastEnd != null) {
             // read-write refuses it (WriteSupport); read-only serves what lies inside and EIOs the rest
@@ -130,7 +126,13 @@ public final class Filesystem implements Closeable {
         Subvolumes subvolumes = new Subvolumes(rootTree, reader);
         CsumTree.Source csumTree = () -> optionalTree(subvolumes, ObjectIds.CSUM_TREE);
         boolean bgTree = (sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0;
-        BTree blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
+        BTree blockGroups;
+        try {
+            blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
+        } catch (FsException e) {
+            throw new UnsupportedImageException("cannot read the " + (bgTree ? "block group" : "extent") + " tree: "
+                    + e.getMessage());
+        }
         SpaceReport space = new SpaceReport(sb, volume, blockGroups, subvolumes);
         Inodes inodes = new Inodes(subvolumes, sb.sectorsize());
         CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());
@@ -188,7 +190,7 @@ public final class Filesystem implements Closeable {
         try {
             Cursor c = chunkTree.seek(Key.first(ObjectIds.FIRST_CHUNK_TREE, KeyType.CHUNK_ITEM));
             while (c.valid() && c.key().type() == KeyType.CHUNK_ITEM) {
-                full.add(c.key().offset(), ChunkItem.read(c.buffer(), c.dataOffset(), c.dataSize()));
+                full.addChecked(c.key().offset(), c.decode(ChunkItem::read), sb.sectorsize());
                 c.next();
             }
         } catch (FsException | IllegalArgumentException e) {

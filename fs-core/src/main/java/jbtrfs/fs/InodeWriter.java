@@ -101,7 +101,7 @@ final class InodeWriter {
     InodeItem load(InodeId id) throws FsException {
         Cursor c = tree(id.root()).find(new Key(id.objectid(), KeyType.INODE_ITEM, 0));
         if (c == null) throw new NotFoundException("no inode " + id);
-        return InodeItem.read(c.buffer(), c.dataOffset());
+        return c.decode(InodeItem.SIZE, InodeItem::read);
     }
 
     /** Writes the inode item back, stamped with this transaction (transid, sequence). */

@@ -34,7 +34,7 @@ final class Inodes {
             throw new CorruptBlockException(id.root(), c.leaf().bytenr(), c.slot(), "inode item of "
                     + c.dataSize() + " bytes, expected " + InodeItem.SIZE);
         }
-        return InodeItem.read(c.buffer(), c.dataOffset());
+        return c.decode(InodeItem.SIZE, InodeItem::read);
     }
 
     Stat stat(InodeId id) throws FsException {
@@ -75,7 +75,7 @@ final class Inodes {
         for (int depth = 0; cur != ObjectIds.FIRST_FREE_DIR && depth < 4096; depth++) {
             Cursor c = tree.seek(Key.first(cur, KeyType.INODE_REF));
             if (!c.valid() || c.key().objectid() != cur || c.key().type() != KeyType.INODE_REF) break;
-            List<InodeRef> refs = InodeRef.readAll(c.buffer(), c.dataOffset(), c.dataSize());
+            List<InodeRef> refs = c.decode(InodeRef::readAll);
             if (refs.isEmpty()) break;
             parts.add(0, new String(refs.get(0).name(), StandardCharsets.UTF_8));
             cur = c.key().offset();

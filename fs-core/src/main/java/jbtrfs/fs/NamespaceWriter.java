@@ -209,7 +209,7 @@ final class NamespaceWriter {
         Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
         Cursor rc = w.tree(dir.root()).find(refKey);
         List<InodeRef> refs = rc == null ? new ArrayList<>()
-                : new ArrayList<>(InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize()));
+                : new ArrayList<>(rc.decode(InodeRef::readAll));
         refs.add(new InodeRef(index, name));
         byte[] refData = InodeRef.encodeAll(refs);
         if (refData.length <= w.tx().editor().maxItemData()) {
@@ -219,7 +219,7 @@ final class NamespaceWriter {
             Key extKey = new Key(target.objectid(), KeyType.INODE_EXTREF, NameHash.extref(dir.objectid(), name));
             Cursor ec = w.tree(dir.root()).find(extKey);
             List<InodeExtref> ext = ec == null ? new ArrayList<>()
-                    : new ArrayList<>(InodeExtref.readAll(ec.buffer(), ec.dataOffset(), ec.dataSize()));
+                    : new ArrayList<>(ec.decode(InodeExtref::readAll));
             ext.add(new InodeExtref(dir.objectid(), index, name));
             byte[] extData = InodeExtref.encodeAll(ext);
             if (extData.length > w.tx().editor().maxItemData()) {
@@ -333,7 +333,7 @@ final class NamespaceWriter {
         Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
         Cursor rc = w.tree(dir.root()).find(refKey);
         if (rc != null) {
-            List<InodeRef> refs = new ArrayList<>(InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize()));
+            List<InodeRef> refs = new ArrayList<>(rc.decode(InodeRef::readAll));
             for (int i = 0; i < refs.size(); i++) {
                 if (Arrays.equals(refs.get(i).name(), name)) {
                     refs.remove(i);
@@ -345,7 +345,7 @@ final class NamespaceWriter {
         }
         Key extKey = new Key(target.objectid(), KeyType.INODE_EXTREF, NameHash.extref(dir.objectid(), name));
         Cursor ec = w.tree(dir.root()).find(extKey);
-        List<InodeExtref> ext = new ArrayList<>(InodeExtref.readAll(ec.buffer(), ec.dataOffset(), ec.dataSize()));
+        List<InodeExtref> ext = new ArrayList<>(ec.decode(InodeExtref::readAll));
         for (int i = 0; i < ext.size(); i++) {
             InodeExtref r = ext.get(i);
             if (r.parentObjectid() == dir.objectid() && Arrays.equals(r.name(), name)) {

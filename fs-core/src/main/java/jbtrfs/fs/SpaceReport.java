@@ -50,7 +50,7 @@ final class SpaceReport {
         this.subvolumes = subvolumes;
         this.items = chunk -> {
             Cursor c = blockGroupTree.find(new Key(chunk.logical(), KeyType.BLOCK_GROUP_ITEM, chunk.length()));
-            return c == null ? null : BlockGroupItem.read(c.buffer(), c.dataOffset());
+            return c == null ? null : c.decode(BlockGroupItem.SIZE, BlockGroupItem::read);
         };
     }
 

@@ -55,11 +55,7 @@ final class Subvolumes {
     RootItem rootItem(long id) throws CorruptBlockException {
         Cursor c = rootTree.seekFloor(Key.last(id, KeyType.ROOT_ITEM));
         if (!c.valid() || c.key().objectid() != id || c.key().type() != KeyType.ROOT_ITEM) return null;
-        try {
-            return RootItem.read(c.buffer(), c.dataOffset(), c.dataSize());
-        } catch (IllegalArgumentException e) {
-            throw new CorruptBlockException(ObjectIds.ROOT_TREE, c.leaf().bytenr(), c.slot(), e.getMessage());
-        }
+        return c.decode(RootItem::read);
     }
 
     /** The tree with objectid {@code id}; {@link NotFoundException} when the root tree has no live root item. */
@@ -100,7 +96,7 @@ final class Subvolumes {
     boolean linked(long parent, long dirid, byte[] name, long child) throws CorruptBlockException {
         Cursor c = rootTree.find(new Key(parent, KeyType.ROOT_REF, child));
         if (c == null) return false;
-        RootRef ref = RootRef.read(c.buffer(), c.dataOffset(), c.dataSize());
+        RootRef ref = c.decode(RootRef::read);
         return ref.dirid() == dirid && Arrays.equals(ref.name(), name) && rootItem(child) != null;
     }
 
@@ -111,7 +107,7 @@ final class Subvolumes {
         while (c.valid() && Long.compareUnsigned(c.key().objectid(), ObjectIds.LAST_FREE) <= 0) {
             Key k = c.key();
             if (k.type() == KeyType.ROOT_ITEM) {
-                RootItem item = RootItem.read(c.buffer(), c.dataOffset(), c.dataSize());
+                RootItem item = c.decode(RootItem::read);
                 long id = k.objectid();
                 if (item.refs() > 0) {
                     out.add(new FsInfo.SubvolumeSummary(id, path(id), item.generation(), item.readOnly(),
@@ -133,7 +129,7 @@ final class Subvolumes {
                 return "<unlinked>/" + String.join("/", parts);
             }
             long parent = c.key().offset();
-            RootRef ref = RootRef.read(c.buffer(), c.dataOffset(), c.dataSize());
+            RootRef ref = c.decode(RootRef::read);
             parts.add(0, new String(ref.name(), StandardCharsets.UTF_8));
             List<String> dirParts = Inodes.pathOfDirectory(tree(parent), ref.dirid());
             parts.addAll(0, dirParts);
@@ -143,10 +139,6 @@ final class Subvolumes {
     }
 
     static List<DirItem> readDirItems(Cursor c) throws CorruptBlockException {
-        try {
-            return DirItem.readAll(c.buffer(), c.dataOffset(), c.dataSize());
-        } catch (IllegalArgumentException e) {
-            throw new CorruptBlockException(c.leaf().owner(), c.leaf().bytenr(), c.slot(), e.getMessage());
-        }
+        return c.decode(DirItem::readAll);
     }
 }

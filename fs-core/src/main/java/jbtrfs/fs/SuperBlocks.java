@@ -10,7 +10,9 @@ import org.slf4j.LoggerFactory;
 import jbtrfs.UnsupportedImageException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.device.BlockDevice;
+import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Features;
+import jbtrfs.format.Key;
 import jbtrfs.format.SuperBlock;
 
 /**
@@ -92,6 +94,24 @@ final class SuperBlocks {
             throw new UnsupportedImageException("unsupported nodesize " + sb.nodesize() + " (sectorsize "
                     + sb.sectorsize() + ")");
         }
+        int sysArray = sb.sysChunkArraySize();
+        if (Integer.compareUnsigned(sysArray, SuperBlock.SYS_CHUNK_ARRAY_MAX) > 0
+                || sysArray < Key.SIZE + ChunkItem.size(1)) {
+            throw new UnsupportedImageException("corrupt superblock: sys_chunk_array_size "
+                    + Integer.toUnsignedString(sysArray) + ", expected " + (Key.SIZE + ChunkItem.size(1)) + ".."
+                    + SuperBlock.SYS_CHUNK_ARRAY_MAX);
+        }
+        if (sb.rootLevel() >= MAX_LEVEL || sb.chunkRootLevel() >= MAX_LEVEL || sb.logRootLevel() >= MAX_LEVEL) {
+            throw new UnsupportedImageException("corrupt superblock: root levels " + sb.rootLevel() + ", "
+                    + sb.chunkRootLevel() + ", " + sb.logRootLevel() + " (root, chunk root, log root), expected below "
+                    + MAX_LEVEL);
+        }
+        for (long root : new long[] {sb.root(), sb.chunkRoot(), sb.logRoot()}) {
+            if (root % sb.sectorsize() != 0) {
+                throw new UnsupportedImageException("corrupt superblock: tree root " + Long.toUnsignedString(root)
+                        + " is not aligned to the sectorsize " + sb.sectorsize());
+            }
+        }
         if (sb.numDevices() != 1) {
             throw new UnsupportedImageException("multi-device filesystems are not supported (this one has "
                     + sb.numDevices() + " devices)");
@@ -101,6 +121,9 @@ final class SuperBlocks {
                     + sb.devItem().totalBytes() + " bytes, the image has " + deviceSize);
         }
     }
+
+    /** BTRFS_MAX_LEVEL: tree levels are 0..7. */
+    private static final int MAX_LEVEL = 8;
 
     private static boolean powerOfTwoBetween(int v, int min, int max) {
         return v >= min && v <= max && Integer.bitCount(v) == 1;

@@ -85,7 +85,7 @@ public final class SpaceCacheLoader {
         FreeSpaceHeader header = FreeSpaceHeader.read(h.buffer(), h.dataOffset());
         Cursor ic = rootTree.find(header.location());
         if (ic == null) return invalid(bg, "its inode " + header.location().objectid() + " is missing");
-        InodeItem inode = InodeItem.read(ic.buffer(), ic.dataOffset());
+        InodeItem inode = ic.decode(InodeItem.SIZE, InodeItem::read);
         if (inode.generation() == 0 || inode.size() == 0) return new Result(bg.start(), State.MISSING,
                 "marked invalid by its writer");
         if (inode.generation() != header.generation()) {
@@ -124,7 +124,7 @@ public final class SpaceCacheLoader {
         long covered = 0;
         Cursor c = rootTree.seek(new Key(ino, KeyType.EXTENT_DATA, 0));
         while (c.valid() && c.key().objectid() == ino && c.key().type() == KeyType.EXTENT_DATA) {
-            FileExtentItem fe = FileExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize());
+            FileExtentItem fe = c.decode(FileExtentItem::read);
             if (fe.type() != FileExtentItem.TYPE_REG || fe.compression() != 0 || fe.isHole()
                     || c.key().offset() != covered || covered + fe.numBytes() > size) {
                 return null;

@@ -56,7 +56,7 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
         this.devBytesUsed = devItem.bytesUsed();
         Cursor c = devTree.seek(Key.first(devid, KeyType.DEV_EXTENT));
         while (c.valid() && c.key().objectid() == devid && c.key().type() == KeyType.DEV_EXTENT) {
-            devExtents.put(c.key().offset(), DevExtent.read(c.buffer(), c.dataOffset()).length());
+            devExtents.put(c.key().offset(), c.decode(DevExtent.SIZE, DevExtent::read).length());
             c.next();
         }
     }

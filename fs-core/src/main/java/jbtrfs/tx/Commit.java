@@ -129,6 +129,12 @@ public final class Commit {
      * Folds tree block reference changes into the extent items (inline refs changed in place, new refs as keyed
      * items, which the kernel finds after the inline ones); a committed block left with no reference is freed.
      */
+    /** A data reference count the change would take below zero: the extent tree holds fewer than point at it. */
+    private static CorruptBlockException belowZero(Cursor extentItem, DataRefs.Ref r, int count) {
+        return extentItem.corrupt("data reference " + r + " would count " + count + " (the extent tree holds fewer "
+                + "references than the files that point at the extent)");
+    }
+
     private boolean applyTreeRefs() throws FsException {
         Map<Long, TreeRefs.Block> pending = tx.treeRefs().drain();
         if (pending.isEmpty()) return false;
@@ -138,7 +144,8 @@ public final class Commit {
             TreeRefs.Block b = e.getValue();
             Cursor c = Transaction.treeBlockItem(tx.tree(ObjectIds.EXTENT_TREE), bytenr, b.level, nodesize);
             Key key = c.key();
-            ExtentItem item = extentItem(c, key.type() == KeyType.METADATA_ITEM);
+            ExtentItem item = c.decode((buf, off, size) -> ExtentItem.read(buf, off, size,
+                    key.type() == KeyType.METADATA_ITEM));
             List<ExtentItem.InlineRef> inline = new ArrayList<>(item.inlineRefs());
             long refs = item.refs();
             for (Map.Entry<TreeRefs.Ref, Integer> d : b.deltas.entrySet()) {
@@ -160,9 +167,9 @@ public final class Commit {
                 } else if (delta == 1 && !present) {
                     tx.editor().insert(extentRoot, keyed, new byte[0]);
                 } else {
-                    throw new CorruptBlockException(ObjectIds.EXTENT_TREE, c.leaf().bytenr(), c.slot(), "tree block "
-                            + bytenr + ": reference " + r + " changes by " + delta + " but is " + (present ? ""
-                            : "not ") + "there");
+                    // the extent tree disagrees with the trees that point at the block: it is damaged
+                    throw c.corrupt("back reference " + r + " of tree block " + bytenr + " changes by " + delta
+                            + " but is " + (present ? "" : "not ") + "there");
                 }
             }
             if (refs == 0) {
@@ -233,7 +240,7 @@ public final class Commit {
             if (c == null) {
                 throw new CorruptBlockException(ObjectIds.EXTENT_TREE, bytenr, -1, "no extent item " + key);
             }
-            ExtentItem item = extentItem(c, false);
+            ExtentItem item = c.decode((buf, off, size) -> ExtentItem.read(buf, off, size, false));
             List<ExtentItem.InlineRef> inline = new ArrayList<>(item.inlineRefs());
             long refs = item.refs();
             for (Map.Entry<DataRefs.Ref, Integer> d : x.deltas.entrySet()) {
@@ -252,7 +259,7 @@ public final class Commit {
                 }
                 if (at >= 0) {
                     int count = inline.get(at).count() + delta;
-                    if (count < 0) throw refsBelowZero(c, bytenr);
+                    if (count < 0) throw belowZero(c, r, count);
                     if (count == 0) inline.remove(at);
                     else inline.set(at, inline.get(at).withCount(count));
                     continue;
@@ -261,8 +268,8 @@ public final class Commit {
                     // SHARED_DATA_REF item: keyed by the parent leaf, its data the count
                     Key sk = new Key(bytenr, KeyType.SHARED_DATA_REF, r.parent());
                     Cursor sc = tx.tree(ObjectIds.EXTENT_TREE).find(sk);
-                    int count = (sc == null ? 0 : sc.buffer().getInt(sc.dataOffset())) + delta;
-                    if (count < 0) throw refsBelowZero(c, bytenr);
+                    int count = (sc == null ? 0 : sc.decode(4, (b, off) -> b.getInt(off))) + delta;
+                    if (count < 0) throw belowZero(c, r, count);
                     if (count == 0) tx.editor().delete(extentRoot, sk);
                     else tx.editor().put(extentRoot, sk, java.nio.ByteBuffer.allocate(4)
                             .order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, count).array());
@@ -270,8 +277,8 @@ public final class Commit {
                 }
                 Key rk = dataRefKey(bytenr, r.root(), r.objectid(), r.offset());
                 Cursor rc = tx.tree(ObjectIds.EXTENT_TREE).find(rk);
-                int count = (rc == null ? 0 : ExtentDataRef.read(rc.buffer(), rc.dataOffset()).count()) + delta;
-                if (count < 0) throw refsBelowZero(c, bytenr);
+                int count = (rc == null ? 0 : rc.decode(ExtentDataRef.SIZE, ExtentDataRef::read).count()) + delta;
+                if (count < 0) throw belowZero(c, r, count);
                 if (count == 0) tx.editor().delete(extentRoot, rk);
                 else tx.editor().put(extentRoot, rk, new ExtentDataRef(r.root(), r.objectid(), r.offset(), count)
                         .encode());
@@ -286,24 +293,6 @@ public final class Commit {
             }
         }
         return true;
-    }
-
-    /** The extent item under {@code c}; one that does not decode is a corrupt extent tree leaf. */
-    private static ExtentItem extentItem(Cursor c, boolean skinny) throws CorruptBlockException {
-        try {
-            return ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(), skinny);
-        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
-            throw new CorruptBlockException(ObjectIds.EXTENT_TREE, c.leaf().bytenr(), c.slot(), e.getMessage());
-        }
-    }
-
-    /**
-     * A back reference count the extent tree holds is smaller than what this transaction drops from it; names the
-     * leaf and slot of the extent's item.
-     */
-    private static CorruptBlockException refsBelowZero(Cursor item, long bytenr) {
-        return new CorruptBlockException(ObjectIds.EXTENT_TREE, item.leaf().bytenr(), item.slot(),
-                "reference count of extent " + bytenr + " would go below zero");
     }
 
     private static Key dataRefKey(long bytenr, long root, long objectid, long offset) {

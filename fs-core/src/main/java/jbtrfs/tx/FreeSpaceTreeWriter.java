@@ -66,7 +66,7 @@ final class FreeSpaceTreeWriter {
         BTree tree = tx.tree(ObjectIds.FREE_SPACE_TREE);
         Key infoKey = new Key(bg.start(), KeyType.FREE_SPACE_INFO, bg.length());
         Cursor ic = tree.find(infoKey);
-        FreeSpaceInfo info = ic == null ? null : FreeSpaceInfo.read(ic.buffer(), ic.dataOffset());
+        FreeSpaceInfo info = ic == null ? null : ic.decode(FreeSpaceInfo.SIZE, FreeSpaceInfo::read);
         boolean rebuild = tx.rebuildsFreeSpaceTree() && rebuilt.add(bg.start());
         long[] t = thresholds(bg.length());
         boolean wasBitmaps = info != null && info.usingBitmaps();

@@ -191,7 +191,7 @@ final class SpaceCacheWriter {
         List<Key> keys = new ArrayList<>();
         Cursor c = tree.seek(new Key(ino, KeyType.EXTENT_DATA, 0));
         while (c.valid() && c.key().objectid() == ino && c.key().type() == KeyType.EXTENT_DATA) {
-            FileExtentItem fe = FileExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize());
+            FileExtentItem fe = c.decode(FileExtentItem::read);
             if (!fe.isInline() && !fe.isHole()) {
                 tx.dataRefs().change(fe.diskBytenr(), fe.diskNumBytes(),
                         new DataRefs.Ref(ObjectIds.ROOT_TREE, ino, c.key().offset() - fe.offset()), -1);

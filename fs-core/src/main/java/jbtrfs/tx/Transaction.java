@@ -230,8 +230,8 @@ public final class Transaction implements TreeBlockStore {
     private long[] extentInfo(long bytenr, int level) throws FsException {
         root(ObjectIds.EXTENT_TREE);
         Cursor c = treeBlockItem(tree(ObjectIds.EXTENT_TREE), bytenr, level, reader.nodesize());
-        ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(),
-                c.key().type() == KeyType.METADATA_ITEM);
+        boolean skinny = c.key().type() == KeyType.METADATA_ITEM;
+        ExtentItem item = c.decode((buf, off, size) -> ExtentItem.read(buf, off, size, skinny));
         long[] pending = treeRefs.pending(bytenr);
         return new long[] {item.refs() + pending[0], item.flags() | pending[1]};
     }
@@ -251,7 +251,7 @@ public final class Transaction implements TreeBlockStore {
      * Adds ({@code sign} +1) or drops (-1) the references a block holds: its children's tree block refs, or its
      * file extents' data refs; by root ({@code full} false) or from the block itself ({@code full} true).
      */
-    private void changeChildRefs(TreeBlock block, long root, boolean full, int sign) {
+    private void changeChildRefs(TreeBlock block, long root, boolean full, int sign) throws CorruptBlockException {
         if (block.level() > 0) {
             for (int i = 0; i < block.nritems(); i++) {
                 treeRefs.change(block.blockptr(i), block.level() - 1,
@@ -262,7 +262,12 @@ public final class Transaction implements TreeBlockStore {
         for (int i = 0; i < block.nritems(); i++) {
             Key k = block.key(i);
             if (k.type() != KeyType.EXTENT_DATA) continue;
-            FileExtentItem fe = FileExtentItem.read(block.buffer(), block.itemOffset(i), block.itemSize(i));
+            FileExtentItem fe;
+            try {
+                fe = FileExtentItem.read(block.buffer(), block.itemOffset(i), block.itemSize(i));
+            } catch (jbtrfs.format.MalformedItemException e) {
+                throw new CorruptBlockException(block.owner(), block.bytenr(), i, "item " + k + ": " + e.getMessage());
+            }
             if (fe.isInline() || fe.diskBytenr() == 0) continue;
             dataRefs.change(fe.diskBytenr(), fe.diskNumBytes(), full ? DataRefs.Ref.shared(block.bytenr())
                     : new DataRefs.Ref(root, k.objectid(), k.offset() - fe.offset()), sign);

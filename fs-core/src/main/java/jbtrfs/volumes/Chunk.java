@@ -43,41 +43,6 @@ public record Chunk(long logical, ChunkItem item) {
     /** stripe_len of every chunk (BTRFS_STRIPE_LEN). */
     static final long STRIPE_LEN = 64 * 1024;
 
-    /**
-     * What is wrong with this chunk item for a filesystem of {@code sectorsize}, or null (the kernel's rules for a
-     * valid chunk: a sector-aligned range that does not wrap, 64 KiB stripe_len, one type, at most one profile,
-     * and the stripe count the profile needs).
-     */
-    public String problem(int sectorsize) {
-        long len = item.length();
-        long type = item.type();
-        int n = item.numStripes();
-        if (len <= 0 || len % sectorsize != 0) return "length " + Long.toUnsignedString(len)
-                + ", expected a positive multiple of the sectorsize " + sectorsize + " below 2^63";
-        if (logical % sectorsize != 0) return "logical start is not a multiple of the sectorsize " + sectorsize;
-        if (Long.compareUnsigned(end(), logical) < 0) return "logical start + length " + Long.toUnsignedString(len)
-                + " wraps past 2^64";
-        if (item.stripeLen() != STRIPE_LEN) return "stripe_len " + item.stripeLen() + ", expected " + STRIPE_LEN;
-        if (item.sectorSize() != sectorsize) return "sector_size " + item.sectorSize() + ", expected " + sectorsize;
-        long unknown = type & ~(BlockGroupFlags.TYPE_MASK | BlockGroupFlags.PROFILE_MASK);
-        long profile = type & BlockGroupFlags.PROFILE_MASK;
-        if (unknown != 0 || (type & BlockGroupFlags.TYPE_MASK) == 0 || Long.bitCount(profile) > 1) {
-            return "type 0x" + Long.toHexString(type) + ", expected one of DATA, METADATA, SYSTEM (or mixed) and at "
-                    + "most one profile";
-        }
-        boolean stripesOk = profile == 0 ? n == 1
-                : profile == BlockGroupFlags.DUP ? n == 2
-                : profile == BlockGroupFlags.RAID10 ? item.subStripes() == 2 && n % 2 == 0
-                : profile == BlockGroupFlags.RAID1 || profile == BlockGroupFlags.RAID5 ? n >= 2
-                : profile == BlockGroupFlags.RAID6 || profile == BlockGroupFlags.RAID1C3 ? n >= 3
-                : profile != BlockGroupFlags.RAID1C4 || n >= 4;
-        if (!stripesOk) {
-            return n + " stripes (sub_stripes " + item.subStripes() + ") for profile "
-                    + BlockGroupFlags.profileName(type);
-        }
-        return null;
-    }
-
     /** Whether the profile stripes data across devices in stripe_len units (RAID0, RAID10). */
     boolean striped() {
         long p = item.type() & BlockGroupFlags.PROFILE_MASK;

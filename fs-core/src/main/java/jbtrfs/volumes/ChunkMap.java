@@ -8,6 +8,7 @@ import java.util.TreeMap;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
+import jbtrfs.format.MalformedItemException;
 import jbtrfs.format.Stripe;
 
 /**
@@ -33,15 +34,6 @@ public final class ChunkMap {
         return byLogical.values();
     }
 
-    /** The first chunk item that is not valid for a filesystem of {@code sectorsize}, in one line; null when none. */
-    public String invalidChunk(int sectorsize) {
-        for (Chunk c : byLogical.values()) {
-            String problem = c.problem(sectorsize);
-            if (problem != null) return "chunk at logical " + Long.toUnsignedString(c.logical()) + ": " + problem;
-        }
-        return null;
-    }
-
     /**
      * The first chunk with a stripe on device {@code devid} that ends past {@code deviceSize} bytes, in one line
      * naming the chunk's logical start, the stripe's physical end and the device size; null when every stripe fits.
@@ -64,24 +56,36 @@ public final class ChunkMap {
     }
 
     /**
+     * Adds a chunk read from the image, after the kernel's chunk checks ({@link ChunkItem#problem}); a chunk that
+     * fails them is a {@link MalformedItemException} naming its start and what is wrong.
+     */
+    public void addChecked(long logical, ChunkItem item, int sectorsize) {
+        String problem = item.problem(logical, sectorsize);
+        if (problem != null) {
+            throw new MalformedItemException("chunk at " + Long.toUnsignedString(logical) + ": " + problem);
+        }
+        add(logical, item);
+    }
+
+    /**
      * Parses the superblock's sys_chunk_array: (disk key, chunk item) pairs describing the SYSTEM chunks,
      * which hold the chunk tree itself.
      */
-    public static ChunkMap fromSysChunkArray(ByteBuffer array) {
+    public static ChunkMap fromSysChunkArray(ByteBuffer array, int sectorsize) {
         ChunkMap map = new ChunkMap();
         int p = 0;
         int end = array.limit();
         while (p < end) {
             if (p + Key.SIZE > end) {
-                throw new IllegalArgumentException("sys_chunk_array ends inside a key at byte " + p);
+                throw new MalformedItemException("sys_chunk_array ends inside a key at byte " + p);
             }
             Key key = Key.read(array, p);
             p += Key.SIZE;
             if (key.type() != KeyType.CHUNK_ITEM) {
-                throw new IllegalArgumentException("sys_chunk_array holds key " + key + ", expected a CHUNK_ITEM");
+                throw new MalformedItemException("sys_chunk_array holds key " + key + ", expected a CHUNK_ITEM");
             }
             ChunkItem item = ChunkItem.read(array, p, end - p);
-            map.add(key.offset(), item);
+            map.addChecked(key.offset(), item, sectorsize);
             p += ChunkItem.size(item.numStripes());
         }
         return map;

@@ -64,12 +64,12 @@ public final class Volume {
         }
         long address = logical;
         while (dst.hasRemaining()) {
-            long contiguous = chunk.contiguousBytes(address);
-            if (contiguous <= 0) {
-                throw new FsException("logical " + Long.toUnsignedString(address) + " has no bytes left in its chunk at "
-                        + Long.toUnsignedString(chunk.logical()));
+            long contiguous = chunk.contiguousBytes(address); // unsigned: a chunk may span more than 2^63
+            int n = Long.compareUnsigned(contiguous, dst.remaining()) < 0 ? (int) contiguous : dst.remaining();
+            if (n <= 0) {
+                throw new FsException("chunk at logical " + Long.toUnsignedString(chunk.logical())
+                        + " maps no bytes at " + Long.toUnsignedString(address));
             }
-            int n = (int) Math.min(dst.remaining(), contiguous);
             Chunk.Placement place = chunk.place(address, mirror);
             if (place.devid() != devid) {
                 throw new FsException("logical " + Long.toUnsignedString(address) + " lies on device "

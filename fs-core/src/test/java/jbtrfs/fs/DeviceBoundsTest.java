@@ -99,7 +99,7 @@ class DeviceBoundsTest {
         });
         CorruptBlockException e = assertThrows(CorruptBlockException.class,
                 () -> Filesystem.open(image, MountOptions.readWriteDefaults()).close());
-        assertTrue(e.getMessage().contains("has no chunk of the same start and length"), e.getMessage());
+        assertTrue(e.getMessage().contains("has no chunk of its start and length"), e.getMessage());
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             assertTrue(fs.readOnly());
         }

@@ -2,6 +2,7 @@ package jbtrfs.volumes;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.Test;
 
 import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.ChunkItem;
+import jbtrfs.format.MalformedItemException;
 import jbtrfs.format.Stripe;
 
 /**
@@ -24,31 +26,30 @@ class ChunkMapTest {
     @Test
     void valid_chunks_pass() {
         ChunkMap map = new ChunkMap();
-        map.add(13 * MIB, item(8 * MIB, BlockGroupFlags.DATA, 1, 13 * MIB));
-        map.add(22 * MIB, item(8 * MIB, BlockGroupFlags.SYSTEM | BlockGroupFlags.DUP, 2, 22 * MIB));
-        assertNull(map.invalidChunk(SECTOR));
+        map.addChecked(13 * MIB, item(8 * MIB, BlockGroupFlags.DATA, 1, 13 * MIB), SECTOR);
+        map.addChecked(22 * MIB, item(8 * MIB, BlockGroupFlags.SYSTEM | BlockGroupFlags.DUP, 2, 22 * MIB), SECTOR);
+        assertEquals(2, map.chunks().size());
         assertNull(map.stripePastEnd(1, 38 * MIB));
     }
 
     @Test
     void each_bad_field_is_named() {
         long data = BlockGroupFlags.DATA;
-        assertProblem(13 * MIB, item(0, data, 1, 0), "length 0, expected a positive multiple of the sectorsize");
-        assertProblem(13 * MIB, item(-4096L, data, 1, 0), "length 18446744073709547520, expected a positive");
-        assertProblem(13 * MIB, item(8 * MIB + 512, data, 1, 0), "expected a positive multiple of the sectorsize");
-        assertProblem(13 * MIB + 512, item(8 * MIB, data, 1, 0), "logical start is not a multiple of the sectorsize");
+        assertProblem(13 * MIB, item(0, data, 1, 0), "length 0 is not a non-zero multiple of 4096");
+        assertProblem(13 * MIB, item(-4096L, data, 1, 0), "wraps past 2^64");
+        assertProblem(13 * MIB, item(8 * MIB + 512, data, 1, 0), "is not a non-zero multiple of 4096");
+        assertProblem(13 * MIB + 512, item(8 * MIB, data, 1, 0), "is not sector-aligned");
         assertProblem(-4 * MIB, item(8 * MIB, data, 1, 0), "wraps past 2^64");
         assertProblem(13 * MIB, new ChunkItem(8 * MIB, 2, 4096, data, SECTOR, SECTOR, SECTOR, 1, 0, stripes(1, 0)),
                 "stripe_len 4096, expected 65536");
         assertProblem(13 * MIB, new ChunkItem(8 * MIB, 2, 65536, data, SECTOR, SECTOR, 8192, 1, 0, stripes(1, 0)),
                 "sector_size 8192, expected 4096");
-        assertProblem(13 * MIB, item(8 * MIB, 0, 1, 0), "type 0x0, expected one of");
-        assertProblem(13 * MIB, item(8 * MIB, data | (1L << 20), 1, 0), "type 0x100001");
+        assertProblem(13 * MIB, item(8 * MIB, 0, 1, 0), "type 0x0 is not one of DATA");
+        assertProblem(13 * MIB, item(8 * MIB, data | (1L << 20), 1, 0), "type 0x100001 has unknown bits");
         assertProblem(13 * MIB, item(8 * MIB, data | BlockGroupFlags.DUP | BlockGroupFlags.RAID1, 2, 0),
-                "at most one profile");
-        assertProblem(13 * MIB, item(8 * MIB, data | BlockGroupFlags.DUP, 1, 0), "1 stripes (sub_stripes 0) for "
-                + "profile DUP");
-        assertProblem(13 * MIB, item(8 * MIB, data, 2, 0), "2 stripes (sub_stripes 0) for profile single");
+                "has more than one profile");
+        assertProblem(13 * MIB, item(8 * MIB, data | BlockGroupFlags.DUP, 1, 0), "1 stripes, expected 2");
+        assertProblem(13 * MIB, item(8 * MIB, data, 2, 0), "2 stripes, expected 1");
     }
 
     @Test
@@ -64,11 +65,10 @@ class ChunkMapTest {
     }
 
     private static void assertProblem(long logical, ChunkItem item, String says) {
-        ChunkMap map = new ChunkMap();
-        map.add(logical, item);
-        String problem = map.invalidChunk(SECTOR);
-        assertTrue(problem != null && problem.startsWith("chunk at logical " + Long.toUnsignedString(logical) + ": ")
-                && problem.contains(says), String.valueOf(problem));
+        String problem = assertThrows(MalformedItemException.class, () -> new ChunkMap().addChecked(logical, item,
+                SECTOR)).getMessage();
+        assertTrue(problem.startsWith("chunk at " + Long.toUnsignedString(logical) + ": ") && problem.contains(says),
+                problem);
     }
 
     /** A chunk whose stripes lie one after another from {@code physical}, each {@code length} long. */
