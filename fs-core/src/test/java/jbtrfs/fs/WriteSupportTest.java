@@ -26,7 +26,7 @@ class WriteSupportTest {
     void logTreeImage_refusedReadWrite_namingTheFix() throws Exception {
         Path image = Images.mkfs(dir, null, 256);
         // a log root in the superblock: what an fsync after the last commit leaves (the value is never followed)
-        setSuperField(image, SuperBlock.OFFSET_LOG_ROOT, 30_000_000L);
+        setSuperField(image, SuperBlock.OFFSET_LOG_ROOT, 30L << 20); // sector-aligned, as validate_super wants
         UnsupportedImageException e = assertThrows(UnsupportedImageException.class,
                 () -> Filesystem.open(image, MountOptions.readWriteDefaults()));
         assertTrue(e.getMessage().contains("zero-log"), e.getMessage());
