@@ -9,7 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
@@ -221,7 +220,7 @@ class ImageFuzzTest {
         Path before = dir.resolve("before-" + seed + ".img");
         try {
             dev.powerCutTo(after, seed); // after a clean close nothing is volatile: this is what the medium holds
-            checkWritten(after, data, removed[0], problems);
+            FuzzImages.checkWritten(after, NEW_FILE, data, removed[0], problems);
             tally.checked.incrementAndGet();
             if (!checkClean(after)) {
                 damaged.writeTo(before);
@@ -230,31 +229,6 @@ class ImageFuzzTest {
         } finally {
             Files.deleteIfExists(after);
             Files.deleteIfExists(before);
-        }
-    }
-
-    /** The committed image shows the new file with its bytes and not the removed one. */
-    private static void checkWritten(Path image, byte[] data, String removed, List<String> problems) {
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
-            FsOperations ops = fs.operations();
-            InodeId f = ops.lookup(ops.root(), NEW_FILE);
-            ByteBuffer b = ByteBuffer.allocate(data.length + 1);
-            int n = ops.read(f, 0, b);
-            if (n != data.length || !Arrays.equals(Arrays.copyOf(b.array(), n), data)) {
-                problems.add("write lost: after the commit " + NEW_FILE + " reads " + n + " bytes, not ours");
-            }
-            if (removed != null) {
-                try {
-                    ops.lookup(ops.root(), removed);
-                    problems.add("unlink lost: " + removed + " is back after the commit");
-                } catch (jbtrfs.NotFoundException expected) {
-                    // gone, as committed
-                }
-            }
-        } catch (FsException e) {
-            problems.add("write lost: close() committed, then the image reads: " + e.getMessage());
-        } catch (Throwable t) {
-            problems.add("reopen after commit: " + stack(t));
         }
     }
 

@@ -12,6 +12,8 @@ import java.util.function.Predicate;
 
 import org.junit.jupiter.params.provider.Arguments;
 
+import jbtrfs.FsException;
+import jbtrfs.NotFoundException;
 import jbtrfs.compress.CompressionType;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
@@ -56,6 +58,37 @@ public final class FuzzImages {
             out.add(FuzzBase.of(name, image));
         }
         return out;
+    }
+
+    /**
+     * After a commit that reported success, the image at {@code image} must show {@code file} holding {@code data}
+     * (null: it was not written) and not {@code removed} (null: nothing was); what it does not show goes to
+     * {@code problems}, as a lost write.
+     */
+    public static void checkWritten(Path image, String file, byte[] data, String removed, List<String> problems) {
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            FsOperations ops = fs.operations();
+            if (data != null) {
+                ByteBuffer b = ByteBuffer.allocate(data.length + 1);
+                int n = ops.read(ops.lookup(ops.root(), file), 0, b);
+                if (n != data.length || !Arrays.equals(Arrays.copyOf(b.array(), n), data)) {
+                    problems.add("write lost: after the commit " + file + " reads " + n + " bytes, not ours");
+                }
+            }
+            if (removed != null) {
+                try {
+                    ops.lookup(ops.root(), removed);
+                    problems.add("unlink lost: " + removed + " is back after the commit");
+                } catch (NotFoundException expected) {
+                    // gone, as committed
+                }
+            }
+        } catch (FsException e) {
+            problems.add("write lost: the commit was reported done, then the image reads: " + e.getMessage());
+        } catch (Exception | Error e) {
+            StackTraceElement[] st = e.getStackTrace();
+            problems.add("reopen after commit: " + e + (st.length > 0 ? " at " + st[0] : ""));
+        }
     }
 
     /**

@@ -2,7 +2,6 @@ package jbtrfs.it;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,11 +17,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import jbtrfs.FsException;
 import jbtrfs.device.SparseBytes;
-import jbtrfs.fs.Filesystem;
-import jbtrfs.fs.FsOperations;
-import jbtrfs.fs.MountOptions;
 import jbtrfs.testing.FuzzBase;
 import jbtrfs.testing.FuzzImages;
 import jbtrfs.testing.ImageMutator;
@@ -184,7 +179,10 @@ class FuzzedImagesThroughMountTest {
                 }
                 return "walked with " + errors + " errors, " + changes + ", commit failed";
             }
-            if (wrote || removed != null) assertWritten(image, wrote, removed, problems);
+            if (wrote || removed != null) {
+                FuzzImages.checkWritten(image, NEW_FILE, wrote ? CONTENT.getBytes(StandardCharsets.UTF_8) : null,
+                        removed, problems);
+            }
             if (!checkClean(image)) {
                 Path before = dir.resolve("before-" + seed + ".img");
                 damaged.writeTo(before);
@@ -254,31 +252,6 @@ class FuzzedImagesThroughMountTest {
             return null;
         }
         return r;
-    }
-
-    /** The unmount exited 0: reopened, the new file has its bytes and the removed file is gone. */
-    private static void assertWritten(Path image, boolean wrote, String removed, List<String> problems) {
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
-            FsOperations ops = fs.operations();
-            if (wrote) {
-                ByteBuffer b = ByteBuffer.allocate(4096);
-                int got = ops.read(ops.lookup(ops.root(), NEW_FILE), 0, b);
-                String s = new String(b.array(), 0, Math.max(got, 0), StandardCharsets.UTF_8);
-                if (!CONTENT.equals(s)) problems.add("write lost: umount exited 0 and " + NEW_FILE + " reads " + s);
-            }
-            if (removed != null) {
-                try {
-                    ops.lookup(ops.root(), removed);
-                    problems.add("rm lost: umount exited 0 and " + removed + " is back");
-                } catch (jbtrfs.NotFoundException expected) {
-                    // gone, as committed
-                }
-            }
-        } catch (FsException e) {
-            problems.add("write lost: umount exited 0, then the image reads: " + e.getMessage());
-        } catch (Exception e) {
-            problems.add("reopen after umount: " + e);
-        }
     }
 
     /** btrfs check --readonly: exit 0 and no ERROR line within the step's time. */
