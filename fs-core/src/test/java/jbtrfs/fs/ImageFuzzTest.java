@@ -6,11 +6,9 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
@@ -25,19 +23,16 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.provider.Arguments;
 
 import jbtrfs.FsException;
-import jbtrfs.compress.CompressionType;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.device.SparseBytes;
-import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.FuzzBase;
+import jbtrfs.testing.FuzzImages;
 import jbtrfs.testing.ImageMutator;
 import jbtrfs.testing.ImageWalk;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.MkfsVariants;
 import jbtrfs.testing.Shell;
 
 /**
@@ -71,58 +66,9 @@ class ImageFuzzTest {
     @BeforeAll
     static void makeBaseImages() throws Exception {
         Images.requireMkfs();
-        for (Arguments a : MkfsVariants.arguments().toList()) {
-            String name = (String) a.get()[0];
-            List<String> opts = new ArrayList<>(Arrays.asList((String[]) a.get()[1]));
-            opts.addAll(List.of("-U", "1f0e6c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"));
-            Path image = Images.mkfs(dir, null, 256, opts.toArray(String[]::new));
-            content(image);
-            BtrfsCheck.assertClean(image, name + " base image");
-            FuzzBase base = FuzzBase.of(name, image);
+        for (FuzzBase base : FuzzImages.bases(dir, name -> true)) {
             BASES.add(base);
             MUTATORS.put(base, new ImageMutator(base));
-        }
-    }
-
-    /**
-     * The content, written in-process so that every run lays it out alike (mkfs --rootdir would follow the host
-     * directory's readdir order, and the same seed would damage another block): files around the inline and sector
-     * sizes, a directory of 150 names three levels down, a symlink, a hard link, xattrs on a file and a directory,
-     * and zstd-compressed extents, regular and inline.
-     */
-    private static void content(Path image) throws IOException {
-        Random r = new Random(16);
-        MountOptions rw = MountOptions.readWriteDefaults().withCommitSeconds(0);
-        try (Filesystem fs = Filesystem.open(image, rw)) {
-            FsOperations ops = fs.operations();
-            InodeId root = ops.root();
-            for (int size : new int[] {0, 100, 2000, 3000, 4096, 5000, 70_000, 300_000}) {
-                byte[] b = new byte[size];
-                r.nextBytes(b);
-                InodeId f = ops.mknod(root, "f" + size, Stat.S_IFREG | 0644, 0, 0, 0);
-                if (size > 0) ops.write(f, 0, ByteBuffer.wrap(b));
-            }
-            InodeId a = ops.mkdir(root, "a", 0755, 0, 0);
-            InodeId many = ops.mkdir(ops.mkdir(ops.mkdir(a, "b", 0755, 0, 0), "c", 0755, 0, 0), "many", 0755, 0, 0);
-            for (int i = 0; i < 150; i++) {
-                InodeId f = ops.mknod(many, "entry-" + i + "-" + "x".repeat(i % 30), Stat.S_IFREG | 0644, 0, 0, 0);
-                ops.write(f, 0, ByteBuffer.wrap(("" + i).getBytes(StandardCharsets.UTF_8)));
-            }
-            ops.symlink(root, "link", "f100", 0, 0);
-            ops.link(ops.lookup(root, "f5000"), a, "hardlink");
-            InodeId f100 = ops.lookup(root, "f100");
-            ops.setXattr(f100, "user.comment", "hello xattr".getBytes(StandardCharsets.UTF_8), 0);
-            ops.setXattr(f100, "user.big", new byte[1500], 0);
-            ops.setXattr(a, "user.dir", "on a directory".getBytes(StandardCharsets.UTF_8), 0);
-        }
-        MountOptions compress = MountOptions.readWriteDefaults().withCommitSeconds(0)
-                .withCompression(new MountOptions.Compression(CompressionType.ZSTD, 3, false));
-        try (Filesystem fs = Filesystem.open(image, compress)) {
-            FsOperations ops = fs.operations();
-            InodeId d = ops.mkdir(ops.root(), "compressed", 0755, 0, 0);
-            byte[] text = "compressible text line, again and again\n".repeat(5000).getBytes(StandardCharsets.UTF_8);
-            ops.write(ops.mknod(d, "big", Stat.S_IFREG | 0644, 0, 0, 0), 0, ByteBuffer.wrap(text));
-            ops.write(ops.mknod(d, "small", Stat.S_IFREG | 0644, 0, 0, 0), 0, ByteBuffer.wrap(text, 0, 3000));
         }
     }
 
@@ -274,7 +220,7 @@ class ImageFuzzTest {
         Path before = dir.resolve("before-" + seed + ".img");
         try {
             dev.powerCutTo(after, seed); // after a clean close nothing is volatile: this is what the medium holds
-            checkWritten(after, data, removed[0], problems);
+            FuzzImages.checkWritten(after, NEW_FILE, data, removed[0], problems);
             tally.checked.incrementAndGet();
             if (!checkClean(after)) {
                 damaged.writeTo(before);
@@ -283,31 +229,6 @@ class ImageFuzzTest {
         } finally {
             Files.deleteIfExists(after);
             Files.deleteIfExists(before);
-        }
-    }
-
-    /** The committed image shows the new file with its bytes and not the removed one. */
-    private static void checkWritten(Path image, byte[] data, String removed, List<String> problems) {
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
-            FsOperations ops = fs.operations();
-            InodeId f = ops.lookup(ops.root(), NEW_FILE);
-            ByteBuffer b = ByteBuffer.allocate(data.length + 1);
-            int n = ops.read(f, 0, b);
-            if (n != data.length || !Arrays.equals(Arrays.copyOf(b.array(), n), data)) {
-                problems.add("write lost: after the commit " + NEW_FILE + " reads " + n + " bytes, not ours");
-            }
-            if (removed != null) {
-                try {
-                    ops.lookup(ops.root(), removed);
-                    problems.add("unlink lost: " + removed + " is back after the commit");
-                } catch (jbtrfs.NotFoundException expected) {
-                    // gone, as committed
-                }
-            }
-        } catch (FsException e) {
-            problems.add("write lost: close() committed, then the image reads: " + e.getMessage());
-        } catch (Throwable t) {
-            problems.add("reopen after commit: " + stack(t));
         }
     }
 

@@ -3,15 +3,21 @@ package jbtrfs.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import jbtrfs.testing.Shell;
 
 /** Runs {@code bin/jbtrfs} from the repository under test, and holds a mount that {@link #close} unmounts. */
 final class Jbtrfs implements AutoCloseable {
+    private static final Pattern PID = Pattern.compile("daemon pid (\\d+)");
     private final Path mountpoint;
 
     private Jbtrfs(Path mountpoint) {
@@ -59,6 +65,29 @@ final class Jbtrfs implements AutoCloseable {
         Shell.Result r = run(args.toArray(new String[0]));
         assertEquals(0, r.exitCode(), "mount failed: " + r.output());
         return new Jbtrfs(mountpoint);
+    }
+
+    /** Lazily unmounts what is left and kills the daemon this test started, if it still runs. */
+    static void cleanUp(Path mnt, String mountOutput) throws Exception {
+        if (Files.readString(Path.of("/proc/self/mounts")).contains(" " + mnt + " ")) {
+            Shell.attempt(List.of("fusermount", "-u", "-z", mnt.toString()));
+        }
+        Matcher m = PID.matcher(mountOutput);
+        if (m.find()) {
+            ProcessHandle.of(Long.parseLong(m.group(1))).ifPresent(h -> {
+                if (h.info().commandLine().map(c -> c.contains("jbtrfs")).orElse(false)) h.destroyForcibly();
+            });
+        }
+    }
+
+    /** The daemon's log, where DaemonState puts it for {@code mnt} (root: /run/jbtrfs). */
+    static Path log(Path mnt) throws Exception {
+        byte[] d = MessageDigest.getInstance("SHA-256").digest(mnt.toAbsolutePath().normalize().toString()
+                .getBytes(StandardCharsets.UTF_8));
+        String xdg = System.getenv("XDG_RUNTIME_DIR");
+        Path dir = xdg != null && !xdg.isEmpty() && Files.isDirectory(Path.of(xdg)) ? Path.of(xdg, "jbtrfs")
+                : Path.of("/run/jbtrfs");
+        return dir.resolve(HexFormat.of().formatHex(d, 0, 8) + ".log");
     }
 
     @Override

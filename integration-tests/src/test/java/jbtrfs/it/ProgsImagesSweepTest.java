@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -41,7 +38,6 @@ class ProgsImagesSweepTest {
     private static final Pattern UNCHECKED = Pattern.compile("(java\\.\\w+\\.\\w*(?:IllegalArgument|IndexOutOfBounds"
             + "|NullPointer|Arithmetic|IllegalState|BufferUnderflow|BufferOverflow|NegativeArraySize|ClassCast)"
             + "Exception[^\\n]*)");
-    private static final Pattern PID = Pattern.compile("daemon pid (\\d+)");
     private static final String CONTENT = "written by the sweep\n";
 
     enum Outcome {
@@ -108,9 +104,9 @@ class ProgsImagesSweepTest {
         String checkBefore = checkExit(image);
         Path mnt = Files.createDirectories(tmp.resolve("mnt"));
         Shell.Result mount = sh("timeout -k 5 90 " + Jbtrfs.launcher() + " mount -o commit=0 " + image + " " + mnt);
-        List<String> unchecked = unchecked(mount.output() + read(log(mnt)));
+        List<String> unchecked = unchecked(mount.output() + read(Jbtrfs.log(mnt)));
         if (mount.exitCode() == 124 || mount.exitCode() == 137) {
-            cleanUp(mnt, mount.output());
+            Jbtrfs.cleanUp(mnt, mount.output());
             return new Result(name, Outcome.HANG, "mount", unchecked);
         }
         if (mount.exitCode() != 0) {
@@ -127,13 +123,13 @@ class ProgsImagesSweepTest {
         String victim = find.output().strip().lines().findFirst().orElse("");
         Shell.Result rm = victim.isEmpty() ? null : sh("timeout -k 5 60 rm -- '" + victim + "'");
         Shell.Result umount = sh("timeout -k 5 120 " + Jbtrfs.launcher() + " umount " + mnt);
-        unchecked = unchecked(mount.output() + read(log(mnt)));
+        unchecked = unchecked(mount.output() + read(Jbtrfs.log(mnt)));
         String ops = "write=" + write.exitCode() + " rm=" + (rm == null ? "none" : rm.exitCode());
         if (write.exitCode() >= 124 || (rm != null && rm.exitCode() >= 124) || umount.exitCode() >= 124) {
-            cleanUp(mnt, mount.output());
+            Jbtrfs.cleanUp(mnt, mount.output());
             return new Result(name, Outcome.HANG, ops + " umount=" + umount.exitCode(), unchecked);
         }
-        cleanUp(mnt, mount.output());
+        Jbtrfs.cleanUp(mnt, mount.output());
         if (umount.exitCode() != 0) {
             List<String> lines = umount.output().strip().lines().toList();
             boolean line = lines.size() == 1 && lines.get(0).startsWith("jbtrfs: unmounted, but changes since");
@@ -143,7 +139,7 @@ class ProgsImagesSweepTest {
         // a clean unmount: what returned 0 must be there
         Shell.Result remount = sh("timeout -k 5 90 " + Jbtrfs.launcher() + " mount --read-only " + image + " " + mnt);
         if (remount.exitCode() != 0) {
-            cleanUp(mnt, remount.output());
+            Jbtrfs.cleanUp(mnt, remount.output());
             return new Result(name, Outcome.UNMOUNTABLE_AFTER, ops + ": " + remount.output().strip(), unchecked);
         }
         List<String> lost = new ArrayList<>();
@@ -152,7 +148,7 @@ class ProgsImagesSweepTest {
             if (rm != null && rm.exitCode() == 0 && Files.exists(Path.of(victim))) lost.add("the rm of " + victim);
         } finally {
             sh("timeout -k 5 120 " + Jbtrfs.launcher() + " umount " + mnt);
-            cleanUp(mnt, remount.output());
+            Jbtrfs.cleanUp(mnt, remount.output());
         }
         if (!lost.isEmpty()) return new Result(name, Outcome.SILENT_LOSS, ops + ": lost " + lost, unchecked);
         if (checkBefore.equals("0") && !checkExit(image).equals("0")) {
@@ -182,27 +178,6 @@ class ProgsImagesSweepTest {
 
     private static String checkExit(Path image) throws Exception {
         return Integer.toString(sh("timeout -k 5 120 btrfs check --readonly " + image + " >/dev/null 2>&1").exitCode());
-    }
-
-    /** Lazily unmounts what is left and kills the daemon this test started, if it still runs. */
-    private static void cleanUp(Path mnt, String mountOutput) throws Exception {
-        if (Files.readString(Path.of("/proc/self/mounts")).contains(" " + mnt + " ")) sh("fusermount -u -z " + mnt);
-        Matcher m = PID.matcher(mountOutput);
-        if (m.find()) {
-            ProcessHandle.of(Long.parseLong(m.group(1))).ifPresent(h -> {
-                if (h.info().commandLine().map(c -> c.contains("jbtrfs")).orElse(false)) h.destroyForcibly();
-            });
-        }
-    }
-
-    /** The daemon's log, where DaemonState puts it for {@code mnt} (root: /run/jbtrfs). */
-    private static Path log(Path mnt) throws Exception {
-        byte[] d = MessageDigest.getInstance("SHA-256").digest(mnt.toAbsolutePath().normalize().toString()
-                .getBytes(StandardCharsets.UTF_8));
-        String xdg = System.getenv("XDG_RUNTIME_DIR");
-        Path dir = xdg != null && !xdg.isEmpty() && Files.isDirectory(Path.of(xdg)) ? Path.of(xdg, "jbtrfs")
-                : Path.of("/run/jbtrfs");
-        return dir.resolve(HexFormat.of().formatHex(d, 0, 8) + ".log");
     }
 
     private static List<String> unchecked(String text) {
