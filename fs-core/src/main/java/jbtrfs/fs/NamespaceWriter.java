@@ -313,14 +313,14 @@ final class NamespaceWriter {
     private long refIndex(InodeId dir, InodeId target, byte[] name) throws FsException {
         Cursor rc = w.tree(dir.root()).find(new Key(target.objectid(), KeyType.INODE_REF, dir.objectid()));
         if (rc != null) {
-            for (InodeRef r : InodeRef.readAll(rc.buffer(), rc.dataOffset(), rc.dataSize())) {
+            for (InodeRef r : rc.decode(InodeRef::readAll)) {
                 if (Arrays.equals(r.name(), name)) return r.index();
             }
         }
         Cursor ec = w.tree(dir.root()).find(
                 new Key(target.objectid(), KeyType.INODE_EXTREF, NameHash.extref(dir.objectid(), name)));
         if (ec != null) {
-            for (InodeExtref r : InodeExtref.readAll(ec.buffer(), ec.dataOffset(), ec.dataSize())) {
+            for (InodeExtref r : ec.decode(InodeExtref::readAll)) {
                 if (r.parentObjectid() == dir.objectid() && Arrays.equals(r.name(), name)) return r.index();
             }
         }

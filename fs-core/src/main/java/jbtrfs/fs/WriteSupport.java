@@ -80,7 +80,7 @@ final class WriteSupport {
                 throw new CorruptBlockException(ObjectIds.DEV_TREE, c.leaf().bytenr(), c.slot(), "dev extent of "
                         + c.dataSize() + " bytes, expected " + DevExtent.SIZE);
             }
-            DevExtent extent = DevExtent.read(c.buffer(), c.dataOffset());
+            DevExtent extent = c.decode(DevExtent.SIZE, DevExtent::read);
             long start = c.key().offset();
             long end = start + extent.length();
             if (Long.compareUnsigned(end, start) < 0 || Long.compareUnsigned(end, size) > 0) {

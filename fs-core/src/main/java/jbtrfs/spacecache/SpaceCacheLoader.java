@@ -82,7 +82,7 @@ public final class SpaceCacheLoader {
             throws FsException, IOException {
         Cursor h = rootTree.find(FreeSpaceHeader.key(bg.start()));
         if (h == null) return new Result(bg.start(), State.MISSING, "no cache");
-        FreeSpaceHeader header = FreeSpaceHeader.read(h.buffer(), h.dataOffset());
+        FreeSpaceHeader header = h.decode(FreeSpaceHeader.SIZE, FreeSpaceHeader::read);
         Cursor ic = rootTree.find(header.location());
         if (ic == null) return invalid(bg, "its inode " + header.location().objectid() + " is missing");
         InodeItem inode = ic.decode(InodeItem.SIZE, InodeItem::read);

@@ -86,7 +86,7 @@ final class CommitCheck {
             long sum = used.get(bg.start());
             Cursor c = items.find(new Key(bg.start(), KeyType.BLOCK_GROUP_ITEM, bg.length()));
             if (c == null) throw fail("block group " + bg.start() + " has no item");
-            long inItem = BlockGroupItem.read(c.buffer(), c.dataOffset()).used();
+            long inItem = c.decode(BlockGroupItem.SIZE, BlockGroupItem::read).used();
             if (inItem != sum) {
                 throw fail("block group " + bg.start() + ": its item says used " + inItem + ", its extent items hold "
                         + sum);
@@ -118,7 +118,7 @@ final class CommitCheck {
                     throw fail("free-space info " + k + " overlaps block group " + bg.start() + "+" + bg.length());
                 }
                 if (bg == null) continue; // mkfs leaves the infos of its first, removed groups; check ignores them
-                infos.put(bg.start(), FreeSpaceInfo.read(c.buffer(), c.dataOffset()));
+                infos.put(bg.start(), c.decode(FreeSpaceInfo.SIZE, FreeSpaceInfo::read));
                 recorded.put(bg.start(), new TreeMap<>());
                 continue;
             }

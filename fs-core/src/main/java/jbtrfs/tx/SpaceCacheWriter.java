@@ -141,7 +141,7 @@ final class SpaceCacheWriter {
         Cursor h = tx.tree(ObjectIds.ROOT_TREE).find(FreeSpaceHeader.key(bg.start()));
         Key inode;
         if (h != null) {
-            inode = FreeSpaceHeader.read(h.buffer(), h.dataOffset()).location();
+            inode = h.decode(FreeSpaceHeader.SIZE, FreeSpaceHeader::read).location();
             truncate(tx, rootTree, inode.objectid());
         } else {
             inode = new Key(nextObjectid(), KeyType.INODE_ITEM, 0);
@@ -174,7 +174,7 @@ final class SpaceCacheWriter {
         Cursor c = tx.tree(ObjectIds.ROOT_TREE).seek(new Key(ObjectIds.FREE_SPACE, 0, 0));
         while (c.valid() && c.key().objectid() == ObjectIds.FREE_SPACE && c.key().type() == 0) {
             headers.add(c.key());
-            inodes.add(FreeSpaceHeader.read(c.buffer(), c.dataOffset()).location());
+            inodes.add(c.decode(FreeSpaceHeader.SIZE, FreeSpaceHeader::read).location());
             c.next();
         }
         for (int i = 0; i < headers.size(); i++) {
