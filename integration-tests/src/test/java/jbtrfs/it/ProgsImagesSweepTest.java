@@ -121,6 +121,7 @@ class ProgsImagesSweepTest {
         Shell.Result find = sh("timeout -k 5 60 find " + mnt + " -xdev -type f ! -name jbtrfs-sweep-new 2>/dev/null"
                 + " | head -1");
         String victim = find.output().strip().lines().findFirst().orElse("");
+        long namesBefore = victim.isEmpty() ? 0 : namesLike(victim);
         Shell.Result rm = victim.isEmpty() ? null : sh("timeout -k 5 60 rm -- '" + victim + "'");
         Shell.Result umount = sh("timeout -k 5 120 " + Jbtrfs.launcher() + " umount " + mnt);
         unchecked = unchecked(mount.output() + read(Jbtrfs.log(mnt)));
@@ -145,7 +146,8 @@ class ProgsImagesSweepTest {
         List<String> lost = new ArrayList<>();
         try {
             if (write.exitCode() == 0 && !CONTENT.equals(readOrNull(created))) lost.add("the written file");
-            if (rm != null && rm.exitCode() == 0 && Files.exists(Path.of(victim))) lost.add("the rm of " + victim);
+            // one name fewer: a damaged directory may hold the name twice (fsck-tests/067), and rm takes one
+            if (rm != null && rm.exitCode() == 0 && namesLike(victim) >= namesBefore) lost.add("the rm of " + victim);
         } finally {
             sh("timeout -k 5 120 " + Jbtrfs.launcher() + " umount " + mnt);
             Jbtrfs.cleanUp(mnt, remount.output());
@@ -204,6 +206,14 @@ class ProgsImagesSweepTest {
             return Files.readString(p);
         } catch (IOException e) {
             return "";
+        }
+    }
+
+    /** How many entries of {@code path}'s directory carry its name. */
+    private static long namesLike(String path) throws IOException {
+        Path p = Path.of(path);
+        try (var names = Files.list(p.getParent())) {
+            return names.filter(q -> q.getFileName().equals(p.getFileName())).count();
         }
     }
 
