@@ -1,0 +1,110 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+
+/**
+ * Mounting like any filesystem: mount(8) and umount(8) with type fuse.jbtrfs run the helpers the quick start
+ * installs in /sbin; they print nothing on success, one line on failure, and umount returns only after the
+ * daemon's last commit, so the kernel can mount the image at once.
+ */
+class MountHelperTest {
+    @TempDir
+    Path tmp;
+    Path mnt;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Prereq.requireFuse();
+        boolean installed = Files.isExecutable(Path.of("/sbin/mount.fuse.jbtrfs"))
+                && Files.isExecutable(Path.of("/sbin/umount.fuse.jbtrfs"));
+        if (!installed) System.out.println("SKIP: /sbin/mount.fuse.jbtrfs is not installed (bin/quickstart does it)");
+        assumeTrue(installed, "mount helpers not installed");
+        mnt = Files.createDirectory(tmp.resolve("mnt"));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (mnt != null && mounted()) Shell.attempt(List.of("fusermount", "-u", "-z", mnt.toString()));
+    }
+
+    private boolean mounted() throws Exception {
+        return Files.readString(Path.of("/proc/self/mounts")).contains(" " + mnt + " fuse.jbtrfs ");
+    }
+
+    private Path image(byte[] content) throws Exception {
+        Path src = Files.createDirectory(tmp.resolve("src"));
+        Files.write(src.resolve("data"), content);
+        return Images.mkfs(tmp, src, 256);
+    }
+
+    @Test
+    void mountAndUmount_printNothing_andUmountWaitsForTheLastCommit() throws Exception {
+        Images.requireRootAndLoop();
+        byte[] content = new byte[200_000];
+        new Random(7).nextBytes(content);
+        Path image = image(content);
+
+        Shell.Result m = Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", image.toString(), mnt.toString(),
+                "-o", "rw,noatime,x-jbtrfs-test"));
+        assertEquals(0, m.exitCode(), m.output());
+        assertEquals("", m.output());
+        assertTrue(mounted(), "not mounted");
+        assertArrayEquals(content, Files.readAllBytes(mnt.resolve("data")));
+        Files.write(mnt.resolve("written"), content);
+
+        Shell.Result u = Shell.attempt(List.of("umount", mnt.toString()));
+        assertEquals(0, u.exitCode(), u.output());
+        assertEquals("", u.output());
+        // no daemon left, so the image is free: the kernel mounts it at once and sees the write
+        Path kmnt = Files.createDirectory(tmp.resolve("kmnt"));
+        Shell.run(List.of("mount", "-o", "loop,ro", image.toString(), kmnt.toString()));
+        try {
+            assertArrayEquals(content, Files.readAllBytes(kmnt.resolve("written")));
+        } finally {
+            Shell.run(List.of("umount", kmnt.toString()));
+        }
+        assertEquals(0, Shell.attempt(List.of("btrfs", "check", "--readonly", image.toString())).exitCode());
+    }
+
+    @Test
+    void fstabLine_mountsReadOnly_withItsOptions() throws Exception {
+        byte[] content = "from fstab\n".getBytes();
+        Path image = image(content);
+        Path fstab = tmp.resolve("fstab");
+        Files.writeString(fstab, image + " " + mnt + " fuse.jbtrfs ro,noauto,nofail,read_ahead_kb=512 0 0\n");
+
+        Shell.Result m = Shell.attempt(List.of("mount", "-T", fstab.toString(), mnt.toString()));
+        assertEquals(0, m.exitCode(), m.output());
+        assertEquals("", m.output());
+        String line = Files.readString(Path.of("/proc/self/mounts")).lines()
+                .filter(l -> l.contains(" " + mnt + " ")).findFirst().orElseThrow();
+        assertTrue(line.contains(" ro,") || line.contains(" ro "), line);
+        assertArrayEquals(content, Files.readAllBytes(mnt.resolve("data")));
+        assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
+        assertTrue(!mounted(), "still mounted");
+    }
+
+    @Test
+    void failedMount_isOneLine_withMountsFailureStatus() throws Exception {
+        Path missing = tmp.resolve("missing.img");
+        Shell.Result m = Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", missing.toString(), mnt.toString()));
+        assertEquals(32, m.exitCode(), m.output());
+        assertEquals(List.of("jbtrfs: image not found: " + missing), m.output().lines().toList());
+    }
+}
