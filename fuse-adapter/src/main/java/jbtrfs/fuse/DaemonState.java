@@ -13,14 +13,14 @@ import java.util.List;
  * Where a background daemon leaves its pid and log, keyed by mountpoint, so {@code umount} and people find it from
  * the mountpoint alone: $XDG_RUNTIME_DIR/jbtrfs, else /run/jbtrfs as root, else /tmp/jbtrfs-UID.
  */
-record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, Path abortFile) {
+record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, Path abortFile, Path remountFile) {
 
     static DaemonState forMountpoint(Path mountpoint) throws IOException {
         Path dir = stateDir();
         Files.createDirectories(dir);
         String key = hash(mountpoint.toAbsolutePath().normalize().toString());
         return new DaemonState(dir.resolve(key + ".pid"), dir.resolve(key + ".log"), dir.resolve(key + ".metrics"),
-                dir.resolve(key + ".exit"), dir.resolve(key + ".abort"));
+                dir.resolve(key + ".exit"), dir.resolve(key + ".abort"), dir.resolve(key + ".remount"));
     }
 
     private static Path stateDir() {
@@ -121,6 +121,23 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
         }
     }
 
+    /**
+     * What the daemon says of its mount's read-only state, for {@code jbtrfs remount}: {@link RemountWatcher}'s
+     * words (one line).
+     */
+    void writeRemount(String line) {
+        try {
+            Files.writeString(remountFile, oneLine(line) + "\n");
+        } catch (IOException e) {
+            // remount then waits in vain and says the daemon did not answer: the safe side
+        }
+    }
+
+    /** The daemon's last word on remounting, or null. */
+    String readRemount() {
+        return line(remountFile, 0);
+    }
+
     private static String line(Path file, int index) {
         try {
             List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
@@ -137,6 +154,7 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
     void clear() {
         try {
             Files.deleteIfExists(pidFile);
+            Files.deleteIfExists(remountFile);
         } catch (IOException ignored) {
             // a stale pid file only costs umount a wait on a process that is gone
         }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 /** The {@code jbtrfs} command line: mount, umount, info, stats, bench-device, bench-commit. Errors are one line and a non-zero exit. */
 @Command(name = "jbtrfs", mixinStandardHelpOptions = true, version = "jbtrfs 0.1.0",
         description = "A userspace Btrfs over FUSE.",
-        subcommands = {MountCommand.class, UmountCommand.class, InfoCommand.class, StatsCommand.class,
+        subcommands = {MountCommand.class, UmountCommand.class, RemountCommand.class, InfoCommand.class, StatsCommand.class,
                 BenchDeviceCommand.class, BenchCommitCommand.class})
 public final class JbtrfsCommand implements Runnable {
 

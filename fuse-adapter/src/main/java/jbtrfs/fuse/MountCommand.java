@@ -126,6 +126,7 @@ final class MountCommand implements Callable<Integer> {
             state.clear();
             throw new CliException(e.getMessage());
         }
+        RemountWatcher remounts = RemountWatcher.start(mountpoint, fs.operations(), state);
         CountDownLatch closed = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             // SIGTERM/SIGINT: unmount, and let the main thread close the filesystem before the JVM halts
@@ -147,6 +148,7 @@ final class MountCommand implements Callable<Integer> {
             try {
                 result = session.await();
             } finally {
+                remounts.close();
                 lost = closeQuietly(metrics, state, fs);
             }
             if (lost != null) {

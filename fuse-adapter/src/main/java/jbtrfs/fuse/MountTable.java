@@ -12,8 +12,15 @@ final class MountTable {
     private MountTable() {
     }
 
-    /** One mount: its device number ("major:minor") and filesystem type ("fuse.jbtrfs", "ext4", ...). */
-    record Mount(String device, String type) {
+    /**
+     * One mount: its device number ("major:minor"), filesystem type ("fuse.jbtrfs", "ext4", ...) and per-mount
+     * options ("rw,nosuid,nodev,relatime").
+     */
+    record Mount(String device, String type, String options) {
+        /** Whether the mount is read-only (remount,ro sets this; the filesystem's own flags may differ). */
+        boolean readOnly() {
+            return List.of(options.split(",")).contains("ro");
+        }
     }
 
     /** The filesystem type mounted at {@code dir}, or null when none is. */
@@ -31,7 +38,7 @@ final class MountTable {
             String[] f = line.split(" ");
             if (f.length < 5 || !unescape(f[4]).equals(want)) continue;
             int dash = List.of(f).indexOf("-");
-            if (dash > 0 && dash + 1 < f.length) top = new Mount(f[2], f[dash + 1]);
+            if (dash > 0 && dash + 1 < f.length) top = new Mount(f[2], f[dash + 1], f[5]);
         }
         return top;
     }

@@ -2,6 +2,7 @@ package jbtrfs.it;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -106,5 +107,62 @@ class MountHelperTest {
         Shell.Result m = Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", missing.toString(), mnt.toString()));
         assertEquals(32, m.exitCode(), m.output());
         assertEquals(List.of("jbtrfs: image not found: " + missing), m.output().lines().toList());
+    }
+
+    @Test
+    void remountRo_commitsFirst_thenRemountRw_writesAgain() throws Exception {
+        Images.requireRootAndLoop();
+        byte[] content = new byte[100_000];
+        new Random(9).nextBytes(content);
+        Path image = image(content);
+        assertEquals(0, Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", image.toString(), mnt.toString()))
+                .exitCode());
+        Files.write(mnt.resolve("before"), content);
+
+        Shell.Result ro = Shell.attempt(List.of("mount", "-o", "remount,ro", mnt.toString()));
+        assertEquals(0, ro.exitCode(), ro.output());
+        assertEquals("", ro.output());
+        assertTrue(mountLine().contains(" ro,"), mountLine());
+        assertThrows(java.io.IOException.class, () -> Files.write(mnt.resolve("refused"), content));
+        // the commit at remount,ro is on the image already: a copy taken now holds the file
+        Path copy = tmp.resolve("copy.img");
+        Files.copy(image, copy);
+        assertEquals(0, Shell.attempt(List.of("btrfs", "check", "--readonly", copy.toString())).exitCode());
+        assertArrayEquals(content, kernelRead(copy, "before"));
+
+        Shell.Result rw = Shell.attempt(List.of("mount", "-o", "remount,rw", mnt.toString()));
+        assertEquals(0, rw.exitCode(), rw.output());
+        assertEquals("", rw.output());
+        Files.write(mnt.resolve("after"), content);
+        assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
+        assertArrayEquals(content, kernelRead(image, "after"));
+    }
+
+    @Test
+    void readOnlyImage_refusesRemountRw_inOneLine() throws Exception {
+        Path image = image("x".getBytes());
+        assertEquals(0, Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", "-o", "ro", image.toString(),
+                mnt.toString())).exitCode());
+        Shell.Result rw = Shell.attempt(List.of("mount", "-o", "remount,rw", mnt.toString()));
+        assertEquals(32, rw.exitCode(), rw.output());
+        assertEquals(List.of("jbtrfs: the image was mounted read-only: unmount it and mount it read-write"),
+                rw.output().lines().toList());
+        assertTrue(mountLine().contains(" ro,"), mountLine());
+        assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
+    }
+
+    private String mountLine() throws Exception {
+        return Files.readString(Path.of("/proc/self/mounts")).lines().filter(l -> l.contains(" " + mnt + " "))
+                .findFirst().orElse("(not mounted)");
+    }
+
+    private byte[] kernelRead(Path image, String name) throws Exception {
+        Path kmnt = Files.createTempDirectory(tmp, "kmnt");
+        Shell.run(List.of("mount", "-o", "loop,ro", image.toString(), kmnt.toString()));
+        try {
+            return Files.readAllBytes(kmnt.resolve(name));
+        } finally {
+            Shell.run(List.of("umount", kmnt.toString()));
+        }
     }
 }
