@@ -176,7 +176,13 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                 "nonempty"));
         // like a kernel mount, every user may use it (permissions are the kernel's to check: default_permissions);
         // FUSE lets only root give this without user_allow_other in /etc/fuse.conf
-        if ("root".equals(System.getProperty("user.name"))) out.add("allow_other");
+        if ("root".equals(System.getProperty("user.name"))) {
+            out.add("allow_other");
+            // as root, device nodes and set-user-ID work as on a kernel mount (a root filesystem image must be
+            // usable in a chroot); libfuse's own default is nodev,nosuid
+            if (!passThrough.contains("nodev")) out.add("dev");
+            if (!passThrough.contains("nosuid")) out.add("suid");
+        }
         out.add("fsname=" + imagePath.replace(",", "\\,"));
         out.addAll(passThrough);
         return String.join(",", out);

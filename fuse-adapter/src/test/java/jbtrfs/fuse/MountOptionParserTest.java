@@ -39,6 +39,17 @@ class MountOptionParserTest {
     }
 
     @Test
+    void asRoot_devAndSuid_likeAKernelMount_unlessNodevOrNosuid() throws CliException {
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+                "dev and suid are root's defaults only");
+        List<String> o = fuseOptions("/a.img", "rw");
+        assertTrue(o.contains("dev") && o.contains("suid"), o::toString);
+        List<String> n = fuseOptions("/a.img", "nodev,nosuid");
+        assertFalse(n.contains("dev") || n.contains("suid"), n::toString);
+        assertTrue(n.contains("nodev") && n.contains("nosuid"), n::toString);
+    }
+
+    @Test
     void our_own_options_do_not_reach_fuse() throws CliException {
         MountOptionParser p = MountOptionParser.parse(List.of("subvol=/snap/a,read_ahead_kb=4096", "threads=3,rw",
                 "metrics=9464"));

@@ -151,6 +151,24 @@ class MountHelperTest {
         assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
     }
 
+    @Test
+    void asRoot_deviceNodesWork_likeAKernelMount_andNodevStopsThem() throws Exception {
+        Path image = image("x".getBytes());
+        assertEquals(0, Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", image.toString(), mnt.toString()))
+                .exitCode());
+        assertTrue(!mountLine().contains("nodev") && !mountLine().contains("nosuid"), mountLine());
+        Shell.run(List.of("mknod", mnt.resolve("null").toString(), "c", "1", "3"));
+        Shell.run(List.of("sh", "-c", "echo through > " + mnt.resolve("null")));
+        assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
+
+        assertEquals(0, Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", "-o", "nodev", image.toString(),
+                mnt.toString())).exitCode());
+        assertTrue(mountLine().contains("nodev"), mountLine());
+        Shell.Result refused = Shell.attempt(List.of("sh", "-c", "echo through > " + mnt.resolve("null")));
+        assertTrue(refused.exitCode() != 0 && refused.output().contains("Permission denied"), refused.output());
+        assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
+    }
+
     private String mountLine() throws Exception {
         return Files.readString(Path.of("/proc/self/mounts")).lines().filter(l -> l.contains(" " + mnt + " "))
                 .findFirst().orElse("(not mounted)");
