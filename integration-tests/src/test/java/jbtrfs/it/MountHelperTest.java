@@ -61,10 +61,7 @@ class MountHelperTest {
         new Random(7).nextBytes(content);
         Path image = image(content);
 
-        Shell.Result m = Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", image.toString(), mnt.toString(),
-                "-o", "rw,noatime,x-jbtrfs-test"));
-        assertEquals(0, m.exitCode(), m.output());
-        assertEquals("", m.output());
+        mountType(image, "-o", "rw,noatime,x-jbtrfs-test");
         assertTrue(mounted(), "not mounted");
         assertArrayEquals(content, Files.readAllBytes(mnt.resolve("data")));
         Files.write(mnt.resolve("written"), content);
@@ -115,8 +112,7 @@ class MountHelperTest {
         byte[] content = new byte[100_000];
         new Random(9).nextBytes(content);
         Path image = image(content);
-        assertEquals(0, Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", image.toString(), mnt.toString()))
-                .exitCode());
+        mountType(image);
         Files.write(mnt.resolve("before"), content);
 
         Shell.Result ro = Shell.attempt(List.of("mount", "-o", "remount,ro", mnt.toString()));
@@ -141,8 +137,7 @@ class MountHelperTest {
     @Test
     void readOnlyImage_refusesRemountRw_inOneLine() throws Exception {
         Path image = image("x".getBytes());
-        assertEquals(0, Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", "-o", "ro", image.toString(),
-                mnt.toString())).exitCode());
+        mountType(image, "-o", "ro");
         Shell.Result rw = Shell.attempt(List.of("mount", "-o", "remount,rw", mnt.toString()));
         assertEquals(32, rw.exitCode(), rw.output());
         assertEquals(List.of("jbtrfs: the image was mounted read-only: unmount it and mount it read-write"),
@@ -154,19 +149,27 @@ class MountHelperTest {
     @Test
     void asRoot_deviceNodesWork_likeAKernelMount_andNodevStopsThem() throws Exception {
         Path image = image("x".getBytes());
-        assertEquals(0, Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", image.toString(), mnt.toString()))
-                .exitCode());
+        mountType(image);
         assertTrue(!mountLine().contains("nodev") && !mountLine().contains("nosuid"), mountLine());
         Shell.run(List.of("mknod", mnt.resolve("null").toString(), "c", "1", "3"));
         Shell.run(List.of("sh", "-c", "echo through > " + mnt.resolve("null")));
         assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
 
-        assertEquals(0, Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", "-o", "nodev", image.toString(),
-                mnt.toString())).exitCode());
+        mountType(image, "-o", "nodev");
         assertTrue(mountLine().contains("nodev"), mountLine());
         Shell.Result refused = Shell.attempt(List.of("sh", "-c", "echo through > " + mnt.resolve("null")));
         assertTrue(refused.exitCode() != 0 && refused.output().contains("Permission denied"), refused.output());
         assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
+    }
+
+    /** {@code mount -t fuse.jbtrfs [options] image mnt}, which must succeed and print nothing. */
+    private void mountType(Path image, String... options) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(List.of("mount", "-t", "fuse.jbtrfs"));
+        cmd.addAll(List.of(options));
+        cmd.addAll(List.of(image.toString(), mnt.toString()));
+        Shell.Result m = Shell.attempt(cmd);
+        assertEquals(0, m.exitCode(), m.output());
+        assertEquals("", m.output());
     }
 
     private String mountLine() throws Exception {
