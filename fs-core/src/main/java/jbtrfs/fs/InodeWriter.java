@@ -16,6 +16,7 @@ import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.RootItem;
+import jbtrfs.format.Timespec;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 

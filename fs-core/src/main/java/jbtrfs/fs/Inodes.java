@@ -14,6 +14,7 @@ import jbtrfs.format.InodeRef;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.Timespec;
 
 /** Inode items and what stat(2) shows for them, as the kernel fills the VFS inode from the item. */
 final class Inodes {

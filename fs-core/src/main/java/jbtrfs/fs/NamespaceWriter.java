@@ -26,6 +26,7 @@ import jbtrfs.format.InodeItem;
 import jbtrfs.format.InodeRef;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
+import jbtrfs.format.Timespec;
 
 /**
  * Names: new inodes, links, unlinks and renames as the items the kernel keeps for them: the inode's INODE_REF

@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import jbtrfs.FsException;
 import jbtrfs.ReadOnlyException;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.Timespec;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 
