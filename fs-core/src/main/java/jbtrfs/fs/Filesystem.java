@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.function.Consumer;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +30,8 @@ import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Uuids;
 import jbtrfs.volumes.ChunkMap;
+import jbtrfs.tx.CommitSettings;
+import jbtrfs.tx.SuperWriter;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 import jbtrfs.volumes.Volume;
@@ -152,8 +155,8 @@ public final class Filesystem implements Closeable {
         TransactionManager txm = null;
         if (!options.readOnly()) {
             MountOptions.SpaceCache spaceCache = WriteSupport.check(sb, subvolumes, volume, options);
-            txm = new TransactionManager(volume, reader, sb, spaceCache, options.clearCache(),
-                    options.serialWriteout());
+            txm = new TransactionManager(volume, reader, sb, new CommitSettings(
+                    spaceCache == MountOptions.SpaceCache.V1, options.clearCache(), options.serialWriteout()));
             if (spaceCache == MountOptions.SpaceCache.V2
                     && (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) == 0) {
                 LOG.info("creating the free space tree (space_cache=v2 on an image without one)");
@@ -277,8 +280,18 @@ public final class Filesystem implements Closeable {
     }
 
     /** Tells {@code listener} of every commit (read-write mounts; never called on read-only ones). */
-    public void onCommit(TransactionManager.CommitListener listener) {
-        if (transactions != null) transactions.setListener(listener);
+    public void onCommit(Consumer<CommitReport> listener) {
+        if (transactions != null) transactions.setListener(stats -> listener.accept(report(stats)));
+    }
+
+    private static CommitReport report(TransactionManager.CommitStats s) {
+        SuperWriter.Writeout w = s.writeout();
+        SuperWriter.CacheWriteout c = s.caches();
+        return new CommitReport(s.transid(), s.nanos(),
+                new CommitReport.Writeout(w.treeBlocks(), w.bytes(), w.peakInFlight(), w.submitNanos(),
+                        w.waitNanos(), 0),
+                c == null ? null : new CommitReport.Writeout(c.groups(), c.bytes(), c.peakInFlight(),
+                        c.submitNanos(), c.waitNanos(), c.failed().size()));
     }
 
     /** Bytes of tree blocks the running transaction has changed and not yet written (0 read-only). */
