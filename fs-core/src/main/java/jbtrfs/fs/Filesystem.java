@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.function.Consumer;
 
 import org.slf4j.Logger;
@@ -96,6 +97,14 @@ public final class Filesystem implements Closeable {
 
     /** Opens the filesystem on {@code device}; the device is closed with the filesystem. */
     public static Filesystem open(BlockDevice device, MountOptions options) throws IOException {
+        return open(device, options, Clock.systemUTC());
+    }
+
+    /**
+     * Opens the filesystem on {@code device}, stamping inode times from {@code clock} (tests fix it); the device is
+     * closed with the filesystem.
+     */
+    public static Filesystem open(BlockDevice device, MountOptions options, Clock clock) throws IOException {
         SuperBlock sb = SuperBlocks.readBest(device);
         SuperBlocks.checkSupported(sb, device.size());
         ChecksumType csumType = ChecksumType.fromCode(sb.csumType());
@@ -137,7 +146,7 @@ public final class Filesystem implements Closeable {
                     + e.getMessage());
         }
         SpaceReport space = new SpaceReport(sb, volume, blockGroups, subvolumes);
-        Inodes inodes = new Inodes(subvolumes, sb.sectorsize());
+        Inodes inodes = new Inodes(subvolumes, sb.sectorsize(), clock);
         CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());
         DataReader data = new DataReader(volume, csums, csumType, sb.sectorsize(), stats);
         Directories directories = new Directories(subvolumes);
@@ -175,7 +184,7 @@ public final class Filesystem implements Closeable {
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
                     (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0,
                     (sb.incompatFlags() & Features.INCOMPAT_EXTENDED_IREF) != 0, options.commitSeconds(),
-                    options.compression());
+                    options.compression(), clock);
             served = writable;
         }
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
