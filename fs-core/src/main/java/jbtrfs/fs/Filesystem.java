@@ -43,7 +43,7 @@ import jbtrfs.volumes.Volume;
  * <p>{@link #open} reads the superblock, bootstraps the chunk tree from the sys_chunk_array, reads the chunk tree
  * and the root tree, and checks the feature flags; an image it cannot serve is refused with an
  * {@link UnsupportedImageException} whose message is one line naming the problem. {@link #operations()} is what
- * the FUSE adapter calls.
+ * the FUSE adapter calls. The package overview ({@code package-info.java}) traces a write and a commit.
  */
 public final class Filesystem implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(Filesystem.class);
