@@ -3,6 +3,7 @@ package jbtrfs.fs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
@@ -15,8 +16,10 @@ import org.junit.jupiter.api.io.TempDir;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
+import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Timespec;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
 
 /** The times a change stamps on inodes come from the clock Filesystem.open was given. */
 class InodeClockTest {
@@ -70,6 +73,30 @@ class InodeClockTest {
             assertEquals(changed, ops.stat(ops.root()).ctime());
             ops.utimens(file, Timespec.NOW, Timespec.NOW);
             assertTimes(ops.stat(file), changed, changed, changed, created);
+        }
+    }
+
+    @Test
+    void placeholderOfASubvolumeASnapshotDidNotCopy_showsTheClocksTime() throws Exception {
+        Images.requireRootAndLoop();
+        Path image = Images.mkfs(dir, null, 160);
+        Path mnt = Files.createTempDirectory(dir, "kernel-rw");
+        Shell.sh("mount -o loop " + image + " " + mnt);
+        try {
+            Shell.sh("btrfs -q subvolume create sub && btrfs -q subvolume create sub/nested"
+                    + " && btrfs -q subvolume snapshot sub snap", mnt);
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        Instant lookedUp = Instant.ofEpochMilli(1_234_567_890_123L);
+        try (Filesystem fs = Filesystem.open(dev, MountOptions.readOnlyDefaults(),
+                Clock.fixed(lookedUp, ZoneOffset.UTC))) {
+            Stat s = fs.operations().stat(fs.operations().resolve("/snap/nested"));
+            // the kernel's new_simple_dir: inode 2, stamped with the time of the lookup (to the millisecond here)
+            assertEquals(ObjectIds.EMPTY_SUBVOL_DIR, s.ino());
+            Timespec t = timespec(lookedUp);
+            assertTimes(s, t, t, t, t);
         }
     }
 
