@@ -146,8 +146,8 @@ final class InodeWriter {
     /**
      * The system clock's time now.
      *
-     * @deprecated FileWriter's calls (slice s21-filewriter splits it) move to {@link #time()} at the merge, so that
-     *             file writes follow the injected clock too
+     * @deprecated only FileWriter still calls it; its calls move to {@link #time()}, so that file writes follow the
+     *             injected clock too
      */
     @Deprecated
     static Timespec now() {
