@@ -3,7 +3,6 @@ package jbtrfs.fs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
@@ -19,7 +18,6 @@ import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Timespec;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Shell;
 
 /** The times a change stamps on inodes come from the clock Filesystem.open was given. */
 class InodeClockTest {
@@ -78,16 +76,8 @@ class InodeClockTest {
 
     @Test
     void placeholderOfASubvolumeASnapshotDidNotCopy_showsTheClocksTime() throws Exception {
-        Images.requireRootAndLoop();
-        Path image = Images.mkfs(dir, null, 160);
-        Path mnt = Files.createTempDirectory(dir, "kernel-rw");
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            Shell.sh("btrfs -q subvolume create sub && btrfs -q subvolume create sub/nested"
-                    + " && btrfs -q subvolume snapshot sub snap", mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Path image = Images.kernelWritten(dir, 160, "", "btrfs -q subvolume create sub"
+                + " && btrfs -q subvolume create sub/nested && btrfs -q subvolume snapshot sub snap");
         MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
         Instant lookedUp = Instant.ofEpochMilli(1_234_567_890_123L);
         try (Filesystem fs = Filesystem.open(dev, MountOptions.readOnlyDefaults(),
