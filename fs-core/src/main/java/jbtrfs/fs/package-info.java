@@ -32,7 +32,8 @@
  * <li>The dirty block group writeout (v1 space cache only): with the file data written behind drained, the cache
  *     pages of every dirty block group go out in two stages, stage one submitting every group's pages without
  *     waiting, stage two reaping the completions; a group whose write failed has its cache marked invalid by
- *     another settle. Then the next superblock is built (roots, bytes used, backup roots).</li>
+ *     another settle.</li>
+ * <li>The next superblock is built from the settled trees (roots, generation, bytes used, backup roots).</li>
  * <li>Tree blocks (read lock: the write lock is downgraded, so reads go on while the change lock keeps changes
  *     out): the file data still in flight is drained, every dirty block passes the write-time tree checker, is
  *     marked WRITTEN and checksummed, and adjacent blocks go out as one write per copy; stage one submits them all,
