@@ -2,8 +2,6 @@ package jbtrfs.format;
 
 import java.nio.ByteBuffer;
 
-import jbtrfs.fs.Timespec;
-
 /**
  * btrfs_inode_item (160 bytes): generation 0, transid 8, size 16, nbytes 24, block_group 32, nlink u32 40,
  * uid u32 44, gid u32 48, mode u32 52, rdev 56, flags 64, sequence 72, reserved 80..111, then four 12-byte
@@ -17,7 +15,6 @@ public record InodeItem(long generation, long transid, long size, long nbytes, l
     public static final int OFFSET_CTIME = 124;
     public static final int OFFSET_MTIME = 136;
     public static final int OFFSET_OTIME = 148;
-    public static final int TIMESPEC_SIZE = 12;
 
     /** Inode flags (BTRFS_INODE_*). */
     public static final long FLAG_NODATASUM = 1L;
@@ -34,13 +31,8 @@ public record InodeItem(long generation, long transid, long size, long nbytes, l
                 b.getLong(offset + 32), Integer.toUnsignedLong(b.getInt(offset + 40)),
                 Integer.toUnsignedLong(b.getInt(offset + 44)), Integer.toUnsignedLong(b.getInt(offset + 48)),
                 b.getInt(offset + 52), b.getLong(offset + 56), b.getLong(offset + 64), b.getLong(offset + 72),
-                readTime(b, offset + OFFSET_ATIME), readTime(b, offset + OFFSET_CTIME),
-                readTime(b, offset + OFFSET_MTIME), readTime(b, offset + OFFSET_OTIME));
-    }
-
-    /** Reads a 12-byte btrfs_timespec. */
-    public static Timespec readTime(ByteBuffer b, int offset) {
-        return new Timespec(b.getLong(offset), b.getInt(offset + 8));
+                Timespec.read(b, offset + OFFSET_ATIME), Timespec.read(b, offset + OFFSET_CTIME),
+                Timespec.read(b, offset + OFFSET_MTIME), Timespec.read(b, offset + OFFSET_OTIME));
     }
 
     /** Encodes this inode item into its 160 bytes (the reserved bytes zero). */
@@ -56,15 +48,10 @@ public record InodeItem(long generation, long transid, long size, long nbytes, l
                 .putLong(offset + 24, nbytes).putLong(offset + 32, blockGroup).putInt(offset + 40, (int) nlink)
                 .putInt(offset + 44, (int) uid).putInt(offset + 48, (int) gid).putInt(offset + 52, mode)
                 .putLong(offset + 56, rdev).putLong(offset + 64, flags).putLong(offset + 72, sequence);
-        writeTime(b, offset + OFFSET_ATIME, atime);
-        writeTime(b, offset + OFFSET_CTIME, ctime);
-        writeTime(b, offset + OFFSET_MTIME, mtime);
-        writeTime(b, offset + OFFSET_OTIME, otime);
-    }
-
-    /** Writes a 12-byte btrfs_timespec. */
-    public static void writeTime(ByteBuffer b, int offset, Timespec t) {
-        b.putLong(offset, t.sec()).putInt(offset + 8, t.nsec());
+        atime.write(b, offset + OFFSET_ATIME);
+        ctime.write(b, offset + OFFSET_CTIME);
+        mtime.write(b, offset + OFFSET_MTIME);
+        otime.write(b, offset + OFFSET_OTIME);
     }
 
     public InodeItem withSize(long newSize) {

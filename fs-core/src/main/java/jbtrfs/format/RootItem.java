@@ -2,8 +2,6 @@ package jbtrfs.format;
 
 import java.nio.ByteBuffer;
 
-import jbtrfs.fs.Timespec;
-
 /**
  * btrfs_root_item (439 bytes; older images have 239): inode item 0, generation 160, root_dirid 168, bytenr 176,
  * byte_limit 184, bytes_used 192, last_snapshot 200, flags 208, refs u32 216, drop_progress key 220,
@@ -48,7 +46,7 @@ public record RootItem(InodeItem inode, long generation, long rootDirid, long by
                 Byte.toUnsignedInt(b.get(offset + 238)), full ? b.getLong(offset + 239) : 0,
                 full ? Uuids.read(b, offset + 247) : new byte[16], full ? Uuids.read(b, offset + 263) : new byte[16],
                 full ? b.getLong(offset + 295) : 0, full ? b.getLong(offset + 303) : 0,
-                full ? InodeItem.readTime(b, offset + 339) : new Timespec(0, 0), b.getLong(offset + 200));
+                full ? Timespec.read(b, offset + 339) : new Timespec(0, 0), b.getLong(offset + 200));
     }
 
     public boolean readOnly() { return (flags & FLAG_SUBVOL_RDONLY) != 0; }

@@ -23,6 +23,7 @@ import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
+import jbtrfs.format.Timespec;
 import jbtrfs.tx.DataRefs;
 import jbtrfs.volumes.Volume;
 

@@ -4,6 +4,8 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.util.function.Consumer;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +31,8 @@ import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Uuids;
 import jbtrfs.volumes.ChunkMap;
+import jbtrfs.tx.CommitSettings;
+import jbtrfs.tx.SuperWriter;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 import jbtrfs.volumes.Volume;
@@ -39,7 +43,7 @@ import jbtrfs.volumes.Volume;
  * <p>{@link #open} reads the superblock, bootstraps the chunk tree from the sys_chunk_array, reads the chunk tree
  * and the root tree, and checks the feature flags; an image it cannot serve is refused with an
  * {@link UnsupportedImageException} whose message is one line naming the problem. {@link #operations()} is what
- * the FUSE adapter calls.
+ * the FUSE adapter calls. The package overview ({@code package-info.java}) traces a write and a commit.
  */
 public final class Filesystem implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(Filesystem.class);
@@ -93,6 +97,14 @@ public final class Filesystem implements Closeable {
 
     /** Opens the filesystem on {@code device}; the device is closed with the filesystem. */
     public static Filesystem open(BlockDevice device, MountOptions options) throws IOException {
+        return open(device, options, Clock.systemUTC());
+    }
+
+    /**
+     * Opens the filesystem on {@code device}, stamping inode times from {@code clock} (tests fix it); the device is
+     * closed with the filesystem.
+     */
+    public static Filesystem open(BlockDevice device, MountOptions options, Clock clock) throws IOException {
         SuperBlock sb = SuperBlocks.readBest(device);
         SuperBlocks.checkSupported(sb, device.size());
         ChecksumType csumType = ChecksumType.fromCode(sb.csumType());
@@ -134,7 +146,7 @@ public final class Filesystem implements Closeable {
                     + e.getMessage());
         }
         SpaceReport space = new SpaceReport(sb, volume, blockGroups, subvolumes);
-        Inodes inodes = new Inodes(subvolumes, sb.sectorsize());
+        Inodes inodes = new Inodes(subvolumes, sb.sectorsize(), clock);
         CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());
         DataReader data = new DataReader(volume, csums, csumType, sb.sectorsize(), stats);
         Directories directories = new Directories(subvolumes);
@@ -152,8 +164,8 @@ public final class Filesystem implements Closeable {
         TransactionManager txm = null;
         if (!options.readOnly()) {
             MountOptions.SpaceCache spaceCache = WriteSupport.check(sb, subvolumes, volume, options);
-            txm = new TransactionManager(volume, reader, sb, spaceCache, options.clearCache(),
-                    options.serialWriteout());
+            txm = new TransactionManager(volume, reader, sb, new CommitSettings(
+                    spaceCache == MountOptions.SpaceCache.V1, options.clearCache(), options.serialWriteout()));
             if (spaceCache == MountOptions.SpaceCache.V2
                     && (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) == 0) {
                 LOG.info("creating the free space tree (space_cache=v2 on an image without one)");
@@ -172,7 +184,7 @@ public final class Filesystem implements Closeable {
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
                     (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0,
                     (sb.incompatFlags() & Features.INCOMPAT_EXTENDED_IREF) != 0, options.commitSeconds(),
-                    options.compression());
+                    options.compression(), clock);
             served = writable;
         }
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
@@ -277,8 +289,18 @@ public final class Filesystem implements Closeable {
     }
 
     /** Tells {@code listener} of every commit (read-write mounts; never called on read-only ones). */
-    public void onCommit(TransactionManager.CommitListener listener) {
-        if (transactions != null) transactions.setListener(listener);
+    public void onCommit(Consumer<CommitReport> listener) {
+        if (transactions != null) transactions.setListener(stats -> listener.accept(report(stats)));
+    }
+
+    private static CommitReport report(TransactionManager.CommitStats s) {
+        SuperWriter.Writeout w = s.writeout();
+        SuperWriter.CacheWriteout c = s.caches();
+        return new CommitReport(s.transid(), s.nanos(),
+                new CommitReport.Writeout(w.treeBlocks(), w.bytes(), w.peakInFlight(), w.submitNanos(),
+                        w.waitNanos(), 0),
+                c == null ? null : new CommitReport.Writeout(c.groups(), c.bytes(), c.peakInFlight(),
+                        c.submitNanos(), c.waitNanos(), c.failed().size()));
     }
 
     /** Bytes of tree blocks the running transaction has changed and not yet written (0 read-only). */

@@ -5,6 +5,7 @@ import java.util.List;
 
 import jbtrfs.FsException;
 import jbtrfs.ReadOnlyException;
+import jbtrfs.format.Timespec;
 
 /**
  * The operations the FUSE adapter calls, by inode. Safe to call from many threads at once.

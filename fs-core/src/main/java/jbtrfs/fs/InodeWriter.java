@@ -1,5 +1,6 @@
 package jbtrfs.fs;
 
+import java.time.Clock;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
@@ -16,6 +17,7 @@ import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.RootItem;
+import jbtrfs.format.Timespec;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 
@@ -33,10 +35,13 @@ final class InodeWriter {
     private final TransactionManager txm;
     private final Subvolumes subvolumes;
     private final Map<Long, Long> nextObjectid = new HashMap<>();
+    /** The source of every time a change stamps on an inode (tests fix it). */
+    private final Clock clock;
 
-    InodeWriter(TransactionManager txm, Subvolumes subvolumes) {
+    InodeWriter(TransactionManager txm, Subvolumes subvolumes, Clock clock) {
         this.txm = txm;
         this.subvolumes = subvolumes;
+        this.clock = clock;
     }
 
     TransactionManager manager() { return txm; }
@@ -133,8 +138,23 @@ final class InodeWriter {
     /** Forget cached inode numbers (after an abort, the tree is the committed one again). */
     void reset() { nextObjectid.clear(); }
 
+    /** The clock's time now, as an inode stores it. */
+    Timespec time() {
+        return timespec(clock.instant());
+    }
+
+    /**
+     * The system clock's time now.
+     *
+     * @deprecated only FileWriter still calls it; its calls move to {@link #time()}, so that file writes follow the
+     *             injected clock too
+     */
+    @Deprecated
     static Timespec now() {
-        Instant i = Instant.now();
+        return timespec(Instant.now());
+    }
+
+    private static Timespec timespec(Instant i) {
         return new Timespec(i.getEpochSecond(), i.getNano());
     }
 }

@@ -1,6 +1,7 @@
 package jbtrfs.fs;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,15 +15,19 @@ import jbtrfs.format.InodeRef;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.Timespec;
 
 /** Inode items and what stat(2) shows for them, as the kernel fills the VFS inode from the item. */
 final class Inodes {
     private final Subvolumes subvolumes;
     private final int sectorsize;
+    /** The time of a placeholder directory: the moment it is looked up. */
+    private final Clock clock;
 
-    Inodes(Subvolumes subvolumes, int sectorsize) {
+    Inodes(Subvolumes subvolumes, int sectorsize, Clock clock) {
         this.subvolumes = subvolumes;
         this.sectorsize = sectorsize;
+        this.clock = clock;
     }
 
     /** The inode item of {@code id}. */
@@ -51,8 +56,8 @@ final class Inodes {
      * The directory the kernel shows where a snapshot holds a subvolume it did not copy (new_simple_dir):
      * inode 2, mode 0755, times of the moment it is looked up.
      */
-    private static Stat placeholderStat() {
-        long now = System.currentTimeMillis();
+    private Stat placeholderStat() {
+        long now = clock.millis();
         Timespec t = new Timespec(now / 1000, (int) (now % 1000) * 1_000_000);
         return new Stat(ObjectIds.EMPTY_SUBVOL_DIR, Stat.S_IFDIR | 0755, 1, 0, 0, 0, 0, 0, t, t, t, t);
     }

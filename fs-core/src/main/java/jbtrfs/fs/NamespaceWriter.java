@@ -26,6 +26,7 @@ import jbtrfs.format.InodeItem;
 import jbtrfs.format.InodeRef;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
+import jbtrfs.format.Timespec;
 
 /**
  * Names: new inodes, links, unlinks and renames as the items the kernel keeps for them: the inode's INODE_REF
@@ -61,7 +62,7 @@ final class NamespaceWriter {
         }
         long ino = w.newObjectid(dir.root());
         InodeId id = new InodeId(dir.root(), ino);
-        Timespec now = InodeWriter.now();
+        Timespec now = w.time();
         long transid = w.transid();
         long size = 0;
         long nbytes = 0;
@@ -105,7 +106,7 @@ final class NamespaceWriter {
         if ((item.mode() & Stat.S_IFMT) == Stat.S_IFDIR) throw new NotPermittedException("hard link to a directory");
         if (item.nlink() >= 65535) throw new TooManyLinksException("inode " + target + " has 65535 links");
         if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
-        Timespec now = InodeWriter.now();
+        Timespec now = w.time();
         addEntry(dir, n, target, DirItem.typeOfMode(item.mode()), now);
         item = w.load(target);
         w.save(target, item.withNlink(item.nlink() + 1).withTimes(item.atime(), now, item.mtime()));
@@ -129,7 +130,7 @@ final class NamespaceWriter {
         if (directory && !isDir) throw new NotDirectoryException(name + " is not a directory");
         if (!directory && isDir) throw new IsDirectoryException(name + " is a directory");
         if (isDir && hasEntries(target)) throw new NotEmptyException(name + " is not empty");
-        Timespec now = InodeWriter.now();
+        Timespec now = w.time();
         removeEntry(dir, n, target, now);
         dropLink(target, now);
     }
@@ -159,7 +160,7 @@ final class NamespaceWriter {
         if (movingDir && isAncestor(moving, toDir)) {
             throw new jbtrfs.InvalidArgumentException("cannot move a directory into itself");
         }
-        Timespec now = InodeWriter.now();
+        Timespec now = w.time();
         DirItem dst = findEntry(toDir, to);
         if (dst != null) {
             if ((flags & FsOperations.RENAME_NOREPLACE) != 0) throw new ExistsException(toName + " exists");

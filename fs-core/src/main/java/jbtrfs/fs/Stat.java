@@ -1,5 +1,7 @@
 package jbtrfs.fs;
 
+import jbtrfs.format.Timespec;
+
 /**
  * What stat(2) shows for an inode, as the kernel fills it from the inode item.
  *

@@ -2,6 +2,7 @@ package jbtrfs.fs;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -14,6 +15,7 @@ import org.slf4j.LoggerFactory;
 import jbtrfs.FsException;
 import jbtrfs.ReadOnlyException;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.Timespec;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 
@@ -49,11 +51,11 @@ final class WritableOperations implements FsOperations {
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
                        jbtrfs.volumes.Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
-                       MountOptions.Compression compression) {
+                       MountOptions.Compression compression, Clock clock) {
         this.reads = reads;
         this.txm = txm;
         this.subvolumes = subvolumes;
-        this.inodes = new InodeWriter(txm, subvolumes);
+        this.inodes = new InodeWriter(txm, subvolumes, clock);
         this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.names = new NamespaceWriter(inodes, files, extendedRefs);
@@ -172,7 +174,7 @@ final class WritableOperations implements FsOperations {
             var i = inodes.load(id);
             InodeWriter.refuseIf(i, InodeWriter.IMMUTABLE_OR_APPEND, id, "chmod");
             inodes.save(id, i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777))
-                    .withTimes(i.atime(), InodeWriter.now(), i.mtime()));
+                    .withTimes(i.atime(), inodes.time(), i.mtime()));
             return null;
         });
     }
@@ -185,7 +187,7 @@ final class WritableOperations implements FsOperations {
             var i = inodes.load(id);
             InodeWriter.refuseIf(i, InodeWriter.IMMUTABLE_OR_APPEND, id, "chown");
             inodes.save(id, i.withOwner(uid == -1 ? i.uid() : uid & 0xffffffffL, gid == -1 ? i.gid() : gid & 0xffffffffL)
-                    .withTimes(i.atime(), InodeWriter.now(), i.mtime()));
+                    .withTimes(i.atime(), inodes.time(), i.mtime()));
             return null;
         });
     }
@@ -198,7 +200,7 @@ final class WritableOperations implements FsOperations {
             var i = inodes.load(id);
             boolean explicit = (atime != null && atime != Timespec.NOW) || (mtime != null && mtime != Timespec.NOW);
             InodeWriter.refuseIf(i, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE, id, "utimens");
-            Timespec now = InodeWriter.now();
+            Timespec now = inodes.time();
             inodes.save(id, i.withTimes(atime == null ? i.atime() : atime == Timespec.NOW ? now : atime, now,
                     mtime == null ? i.mtime() : mtime == Timespec.NOW ? now : mtime));
             return null;

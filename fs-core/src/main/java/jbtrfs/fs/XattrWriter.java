@@ -106,7 +106,7 @@ final class XattrWriter {
             drop(id, COMPRESSION_PROP);
         }
         i = w.load(id);
-        w.save(id, i.withFlags(flags).withTimes(i.atime(), InodeWriter.now(), i.mtime()));
+        w.save(id, i.withFlags(flags).withTimes(i.atime(), w.time(), i.mtime()));
     }
 
     /** A new file or directory takes its parent's compression property, as the kernel's inherit_props does. */
@@ -172,6 +172,6 @@ final class XattrWriter {
 
     private void touch(InodeId id) throws FsException {
         InodeItem i = w.load(id);
-        w.save(id, i.withTimes(i.atime(), InodeWriter.now(), i.mtime()));
+        w.save(id, i.withTimes(i.atime(), w.time(), i.mtime()));
     }
 }

@@ -22,7 +22,7 @@ import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
-import jbtrfs.fs.Timespec;
+import jbtrfs.format.Timespec;
 import jbtrfs.spacecache.SpaceCachePages;
 
 /**

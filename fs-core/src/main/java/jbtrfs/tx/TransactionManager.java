@@ -28,7 +28,6 @@ import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
-import jbtrfs.fs.MountOptions;
 import jbtrfs.spacecache.SpaceCacheLoader;
 import jbtrfs.volumes.Volume;
 
@@ -81,17 +80,12 @@ public final class TransactionManager {
     }
 
     public TransactionManager(Volume volume, TreeBlockReader reader, SuperBlock sb) throws FsException {
-        this(volume, reader, sb, (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) != 0
-                ? MountOptions.SpaceCache.V2 : MountOptions.SpaceCache.V1, false, false);
+        this(volume, reader, sb, CommitSettings.IMAGE_DEFAULTS);
     }
 
-    /**
-     * @param spaceCache     how free space is kept (as {@code WriteSupport} resolved the mount options)
-     * @param clearCache     distrust every v1 cache at mount
-     * @param serialWriteout write v1 caches one block group at a time
-     */
-    public TransactionManager(Volume volume, TreeBlockReader reader, SuperBlock sb, MountOptions.SpaceCache spaceCache,
-                              boolean clearCache, boolean serialWriteout) throws FsException {
+    /** @param settings what the commit takes from the mount options (as {@code WriteSupport} resolved them) */
+    public TransactionManager(Volume volume, TreeBlockReader reader, SuperBlock sb, CommitSettings settings)
+            throws FsException {
         this.volume = volume;
         this.reader = reader;
         this.csumType = ChecksumType.fromCode(sb.csumType());
@@ -109,10 +103,10 @@ public final class TransactionManager {
         this.groups = BlockGroups.load(bgTree, extentTree, nodesize, volume.chunks());
         this.chunks = new ChunkMaker(volume, committedTree(ObjectIds.DEV_TREE), sb.devItem(), chunkTreeUuid());
         this.groups.setChunkAllocator(chunks);
-        this.spaceCacheV1 = spaceCache == MountOptions.SpaceCache.V1 && !freeSpaceTree;
-        this.serialWriteout = serialWriteout;
+        this.spaceCacheV1 = settings.spaceCacheV1() && !freeSpaceTree;
+        this.serialWriteout = settings.serialWriteout();
         this.cachesAtMount = spaceCacheV1 ? SpaceCacheLoader.load(committedTree(ObjectIds.ROOT_TREE), volume, groups,
-                sb.generation(), sb.cacheGeneration(), sectorsize, clearCache) : Map.of();
+                sb.generation(), sb.cacheGeneration(), sectorsize, settings.clearCache()) : Map.of();
     }
 
     /**

@@ -16,7 +16,7 @@ import jbtrfs.format.Header;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
-import jbtrfs.fs.Timespec;
+import jbtrfs.format.Timespec;
 
 /**
  * What the write-time tree checker costs a block, beside the checksum every written block gets anyway (a

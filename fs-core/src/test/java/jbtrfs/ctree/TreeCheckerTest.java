@@ -32,7 +32,7 @@ import jbtrfs.format.KeyPtr;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.RootItem;
-import jbtrfs.fs.Timespec;
+import jbtrfs.format.Timespec;
 
 /**
  * The write-time tree checker on hand-made blocks: a good leaf with one item of each checked type passes, and each

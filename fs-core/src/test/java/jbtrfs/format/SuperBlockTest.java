@@ -28,6 +28,8 @@ class SuperBlockTest {
         assertEquals(101, Header.SIZE);
         assertEquals(98, DevItem.SIZE);
         assertEquals(160, InodeItem.SIZE);
+        assertEquals(12, Timespec.SIZE);
+        assertEquals(InodeItem.SIZE, InodeItem.OFFSET_OTIME + Timespec.SIZE);
         assertEquals(439, RootItem.SIZE);
         assertEquals(32, Stripe.SIZE);
         assertEquals(48 + 32, ChunkItem.size(1));

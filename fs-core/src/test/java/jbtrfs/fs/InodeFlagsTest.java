@@ -12,6 +12,7 @@ import jbtrfs.InvalidArgumentException;
 import jbtrfs.NotPermittedException;
 import jbtrfs.NotSupportedException;
 import jbtrfs.format.InodeItem;
+import jbtrfs.format.Timespec;
 
 /** chattr's rules as btrfs_check_fsflags and btrfs_fileattr_set apply them; the kernel parity is in integration-tests. */
 class InodeFlagsTest {

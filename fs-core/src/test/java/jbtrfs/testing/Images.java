@@ -67,19 +67,24 @@ public final class Images {
         }
     }
 
-    /**
-     * A fresh image that the kernel wrote: mkfs, loop mount (with {@code mountOptions}), run the scenario script
-     * inside, unmount.
-     */
+    /** A fresh image that the kernel wrote with {@code scenario}'s script (compress-X mounts with compress-force=X). */
     public static Path kernelWritten(Path dir, String scenario, int sizeMiB) throws Exception {
+        String opts = scenario.startsWith("compress-") ? ",compress-force=" + scenario.substring(9) : "";
+        // no pipefail: `yes | head` ends yes with SIGPIPE by design
+        return kernelWritten(dir, sizeMiB, opts, "set +o pipefail\n" + Scenarios.script(scenario));
+    }
+
+    /**
+     * A fresh image that the kernel wrote: mkfs, loop mount with {@code mountOptions} (each led by a comma, or
+     * empty), run {@code script} inside, unmount.
+     */
+    public static Path kernelWritten(Path dir, int sizeMiB, String mountOptions, String script) throws Exception {
         requireRootAndLoop();
         Path image = mkfs(dir, null, sizeMiB);
         Path mnt = Files.createTempDirectory(dir, "kernel-rw");
-        String opts = scenario.startsWith("compress-") ? ",compress-force=" + scenario.substring(9) : "";
-        Shell.sh("mount -o loop" + opts + " " + image + " " + mnt);
+        Shell.sh("mount -o loop" + mountOptions + " " + image + " " + mnt);
         try {
-            // no pipefail: `yes | head` ends yes with SIGPIPE by design
-            Shell.sh("set +o pipefail\n" + Scenarios.script(scenario), mnt);
+            Shell.sh(script, mnt);
         } finally {
             Shell.sh("umount " + mnt);
             Files.delete(mnt);

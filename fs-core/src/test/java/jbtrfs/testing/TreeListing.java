@@ -180,7 +180,7 @@ public final class TreeListing {
         return t.to(TimeUnit.SECONDS) * 1_000_000_000L + t.toInstant().getNano();
     }
 
-    private static long ns(jbtrfs.fs.Timespec t) {
+    private static long ns(jbtrfs.format.Timespec t) {
         return t.sec() * 1_000_000_000L + t.nsec();
     }
 

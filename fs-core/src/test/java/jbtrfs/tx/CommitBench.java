@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
+import jbtrfs.fs.CommitReport;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
@@ -39,7 +40,7 @@ public final class CommitBench {
             Process mkfs = new ProcessBuilder("mkfs.btrfs", "-q", "-f", image.toString()).inheritIO().start();
             if (mkfs.waitFor() != 0) throw new IllegalStateException("mkfs.btrfs failed");
             MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
-            List<TransactionManager.CommitStats> stats = new ArrayList<>();
+            List<CommitReport> stats = new ArrayList<>();
             try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
                 fs.onCommit(stats::add);
                 FsOperations ops = fs.operations();
@@ -58,14 +59,14 @@ public final class CommitBench {
                     long c0 = cpu.getCurrentThreadCpuTime();
                     ops.sync();
                     long c1 = cpu.getCurrentThreadCpuTime();
-                    TransactionManager.CommitStats s = stats.get(stats.size() - 1);
-                    int n = s.writeout().treeBlocks();
+                    CommitReport s = stats.get(stats.size() - 1);
+                    int n = s.treeBlocks().count();
                     System.out.printf("round %d: %d tree blocks, stage one %.1f ms, commit %.1f ms wall, %.1f ms CPU "
-                            + "(%.1f us a block)%n", r, n, s.writeout().submitNanos() / 1e6, s.nanos() / 1e6,
+                            + "(%.1f us a block)%n", r, n, s.treeBlocks().submitNanos() / 1e6, s.nanos() / 1e6,
                             (c1 - c0) / 1e6, (c1 - c0) / 1e3 / n);
                     if (r >= 2) {
                         blocks += n;
-                        stage1 += s.writeout().submitNanos();
+                        stage1 += s.treeBlocks().submitNanos();
                         total += c1 - c0;
                     }
                 }

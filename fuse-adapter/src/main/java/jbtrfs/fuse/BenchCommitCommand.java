@@ -14,13 +14,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import jbtrfs.device.Backend;
+import jbtrfs.fs.CommitReport;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsInfo;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fs.Stat;
-import jbtrfs.tx.SuperWriter;
-import jbtrfs.tx.TransactionManager;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -53,8 +52,8 @@ final class BenchCommitCommand implements Callable<Integer> {
     private final PrintStream out = System.out;
 
     /** One measured commit. */
-    private record Sample(boolean serial, long commitNanos, SuperWriter.CacheWriteout caches,
-                          SuperWriter.Writeout blocks) {
+    private record Sample(boolean serial, long commitNanos, CommitReport.Writeout caches,
+                          CommitReport.Writeout blocks) {
     }
 
     @Override
@@ -72,10 +71,10 @@ final class BenchCommitCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "round %d %-9s commit %7.1f ms, cache writeout %7.1f ms (submit %.1f, wait "
                                 + "%.1f; %d groups, %d KiB, peak %d in flight)%n", r, serial ? "serial" : "two-stage",
                         s.commitNanos / 1e6, (s.caches.submitNanos() + s.caches.waitNanos()) / 1e6,
-                        s.caches.submitNanos() / 1e6, s.caches.waitNanos() / 1e6, s.caches.groups(),
+                        s.caches.submitNanos() / 1e6, s.caches.waitNanos() / 1e6, s.caches.count(),
                         s.caches.bytes() >> 10, s.caches.peakInFlight());
                 out.printf(Locale.ROOT, "          tree blocks %d in %.1f ms; the rest (settle, flushes, superblocks) "
-                        + "%.1f ms%n", s.blocks.treeBlocks(), (s.blocks.submitNanos() + s.blocks.waitNanos()) / 1e6,
+                        + "%.1f ms%n", s.blocks.count(), (s.blocks.submitNanos() + s.blocks.waitNanos()) / 1e6,
                         (s.commitNanos - s.caches.submitNanos() - s.caches.waitNanos() - s.blocks.submitNanos()
                                 - s.blocks.waitNanos()) / 1e6);
             }
@@ -86,8 +85,8 @@ final class BenchCommitCommand implements Callable<Integer> {
         double twoStageCacheMs = median(samples, false, true);
         Sample last = samples.get(samples.size() - 1);
         // the typical cache file: a 1 GiB group's 256 KiB (the average, in whole 4 KiB pages)
-        long writeSize = last.caches.groups() == 0 ? 256 << 10
-                : Math.max(4096, last.caches.bytes() / last.caches.groups() / 4096 * 4096);
+        long writeSize = last.caches.count() == 0 ? 256 << 10
+                : Math.max(4096, last.caches.bytes() / last.caches.count() / 4096 * 4096);
         double qd1 = fioSeconds > 0 ? fio(1, writeSize) : 0;
         double qd64 = fioSeconds > 0 ? fio(64, writeSize) : 0;
         double speedup = twoStageMs > 0 ? serialMs / twoStageMs : 0;
@@ -101,7 +100,7 @@ final class BenchCommitCommand implements Callable<Integer> {
         }
         out.printf(Locale.ROOT, "{\"block_groups\":%d,\"cache_bytes\":%d,\"serial_ms\":%.1f,\"two_stage_ms\":%.1f,"
                         + "\"speedup\":%.2f,\"serial_cache_ms\":%.1f,\"two_stage_cache_ms\":%.1f,"
-                        + "\"fio_qd1_iops\":%.0f,\"fio_qd64_iops\":%.0f}%n", last.caches.groups(), last.caches.bytes(),
+                        + "\"fio_qd1_iops\":%.0f,\"fio_qd64_iops\":%.0f}%n", last.caches.count(), last.caches.bytes(),
                 serialMs, twoStageMs, speedup, serialCacheMs, twoStageCacheMs, qd1, qd64);
         return 0;
     }
@@ -174,7 +173,7 @@ final class BenchCommitCommand implements Callable<Integer> {
         MountOptions mo = MountOptions.readWriteDefaults().withCommitSeconds(0).withDeviceBackend(device)
                 .withSerialWriteout(serial);
         try (Filesystem fs = Filesystem.open(file, mo)) {
-            TransactionManager.CommitStats[] last = new TransactionManager.CommitStats[1];
+            CommitReport[] last = new CommitReport[1];
             fs.onCommit(s -> last[0] = s);
             FsOperations ops = fs.operations();
             // the first commit of a mount also sets up its buffers: warm up, then measure the second
@@ -183,8 +182,10 @@ final class BenchCommitCommand implements Callable<Integer> {
                 ops.mknod(ops.root(), n, Stat.S_IFREG | 0644, 0, 0, 0);
                 ops.sync();
             }
-            if (last[0] == null || last[0].caches() == null) throw new CliException("the commit wrote no cache", 1);
-            return new Sample(serial, last[0].nanos(), last[0].caches(), last[0].writeout());
+            if (last[0] == null || last[0].spaceCaches() == null) {
+                throw new CliException("the commit wrote no cache", 1);
+            }
+            return new Sample(serial, last[0].nanos(), last[0].spaceCaches(), last[0].treeBlocks());
         }
     }
 

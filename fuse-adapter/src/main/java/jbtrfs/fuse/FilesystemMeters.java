@@ -17,6 +17,7 @@ import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import jbtrfs.ReadStats;
+import jbtrfs.fs.CommitReport;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsInfo;
 
@@ -63,13 +64,13 @@ final class FilesystemMeters {
                 .description("most requests in flight during a commit's writeout").register(r);
         SpaceCacheMeters caches = new SpaceCacheMeters(r);
         fs.onCommit(c -> {
-            if (c.caches() != null) caches.record(c.caches());
+            if (c.spaceCaches() != null) caches.record(c.spaceCaches());
             commits.record(c.nanos(), TimeUnit.NANOSECONDS);
-            submit.record(c.writeout().submitNanos(), TimeUnit.NANOSECONDS);
-            wait.record(c.writeout().waitNanos(), TimeUnit.NANOSECONDS);
-            blocks.record(c.writeout().treeBlocks());
-            bytes.record(c.writeout().bytes());
-            inFlight.record(c.writeout().peakInFlight());
+            submit.record(c.treeBlocks().submitNanos(), TimeUnit.NANOSECONDS);
+            wait.record(c.treeBlocks().waitNanos(), TimeUnit.NANOSECONDS);
+            blocks.record(c.treeBlocks().count());
+            bytes.record(c.treeBlocks().bytes());
+            inFlight.record(c.treeBlocks().peakInFlight());
         });
         Gauge.builder("jbtrfs.transaction.dirty", fs, Filesystem::dirtyMetadataBytes).baseUnit("bytes")
                 .description("tree blocks changed by the running transaction, not yet written").register(r);
@@ -102,13 +103,13 @@ final class FilesystemMeters {
                     .description("space caches whose write failed and were marked invalid").register(r);
         }
 
-        void record(jbtrfs.tx.SuperWriter.CacheWriteout c) {
-            groups.record(c.groups());
+        void record(CommitReport.Writeout c) {
+            groups.record(c.count());
             bytes.record(c.bytes());
             submit.record(c.submitNanos(), TimeUnit.NANOSECONDS);
             wait.record(c.waitNanos(), TimeUnit.NANOSECONDS);
             inFlight.record(c.peakInFlight());
-            failed.increment(c.failed().size());
+            failed.increment(c.failed());
         }
     }
 

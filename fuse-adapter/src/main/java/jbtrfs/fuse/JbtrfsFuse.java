@@ -490,11 +490,11 @@ public final class JbtrfsFuse extends FuseStubFS {
     }
 
     /** UTIME_NOW is the time of the change, UTIME_OMIT (null) leaves the time as it is. */
-    private static jbtrfs.fs.Timespec time(Timespec t) {
+    private static jbtrfs.format.Timespec time(Timespec t) {
         long nsec = t.tv_nsec.longValue();
         if (nsec == UTIME_OMIT) return null;
-        if (nsec == UTIME_NOW) return jbtrfs.fs.Timespec.NOW;
-        return new jbtrfs.fs.Timespec(t.tv_sec.get(), (int) nsec);
+        if (nsec == UTIME_NOW) return jbtrfs.format.Timespec.NOW;
+        return new jbtrfs.format.Timespec(t.tv_sec.get(), (int) nsec);
     }
 
     @Override

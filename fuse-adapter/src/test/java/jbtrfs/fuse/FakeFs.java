@@ -14,12 +14,12 @@ import jbtrfs.IsDirectoryException;
 import jbtrfs.NoDataException;
 import jbtrfs.NotDirectoryException;
 import jbtrfs.NotFoundException;
+import jbtrfs.format.Timespec;
 import jbtrfs.fs.DirEntry;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
-import jbtrfs.fs.Timespec;
 
 /**
  * An in-memory {@link FsOperations} with one of everything the adapter serves: a file with xattrs and a second

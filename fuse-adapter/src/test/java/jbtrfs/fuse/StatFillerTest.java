@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
 
+import jbtrfs.format.Timespec;
 import jbtrfs.fs.Stat;
-import jbtrfs.fs.Timespec;
 import jnr.ffi.Memory;
 import jnr.ffi.Runtime;
 import jnr.ffi.Struct;

@@ -1,0 +1,127 @@
+package jbtrfs.fs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.device.FaultPlan;
+import jbtrfs.device.MemoryBlockDevice;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.format.Timespec;
+import jbtrfs.testing.Images;
+
+/** The times a change stamps on inodes come from the clock Filesystem.open was given. */
+class InodeClockTest {
+    private static final Instant CREATED = Instant.ofEpochSecond(1_500_000_000L, 123_456_789);
+    private static final Instant CHANGED = Instant.ofEpochSecond(1_600_000_000L, 987_654_321);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void newInodes_takeTheClocksTime_andKeepItThroughACommit() throws Exception {
+        Path image = Images.mkfs(dir, null, 160);
+        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        Timespec created = timespec(CREATED);
+        InodeId file;
+        InodeId sub;
+        try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0),
+                Clock.fixed(CREATED, ZoneOffset.UTC))) {
+            FsOperations ops = fs.operations();
+            file = ops.mknod(ops.root(), "file", Stat.S_IFREG | 0644, 0, 0, 0);
+            sub = ops.mkdir(ops.root(), "dir", 0755, 0, 0);
+            assertTimes(ops.stat(file), created, created, created, created);
+            assertTimes(ops.stat(sub), created, created, created, created);
+            // the directory that gained them changed then too
+            assertEquals(created, ops.stat(ops.root()).mtime());
+            assertEquals(created, ops.stat(ops.root()).ctime());
+        }
+        MemoryBlockDevice committed = MemoryBlockDevice.create(dev.snapshot(), 64, FaultPlan.none(), 1,
+                new SimpleMeterRegistry());
+        try (Filesystem fs = Filesystem.open(committed, MountOptions.readOnlyDefaults())) {
+            assertTimes(fs.operations().stat(file), created, created, created, created);
+        }
+    }
+
+    @Test
+    void laterChanges_stampTheClocksNewTime_onlyWhereTheKernelDoes() throws Exception {
+        Path image = Images.mkfs(dir, null, 160);
+        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        SettableClock clock = new SettableClock(CREATED);
+        try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0), clock)) {
+            FsOperations ops = fs.operations();
+            InodeId file = ops.mknod(ops.root(), "file", Stat.S_IFREG | 0644, 0, 0, 0);
+            InodeId gone = ops.mknod(ops.root(), "gone", Stat.S_IFREG | 0644, 0, 0, 0);
+            clock.now = CHANGED;
+            Timespec created = timespec(CREATED);
+            Timespec changed = timespec(CHANGED);
+            ops.setXattr(file, "user.k", "v".getBytes(StandardCharsets.UTF_8), 0);
+            assertTimes(ops.stat(file), created, created, changed, created);
+            ops.unlink(ops.root(), "gone");
+            assertEquals(changed, ops.stat(ops.root()).mtime());
+            assertEquals(changed, ops.stat(ops.root()).ctime());
+            ops.utimens(file, Timespec.NOW, Timespec.NOW);
+            assertTimes(ops.stat(file), changed, changed, changed, created);
+        }
+    }
+
+    @Test
+    void placeholderOfASubvolumeASnapshotDidNotCopy_showsTheClocksTime() throws Exception {
+        Path image = Images.kernelWritten(dir, 160, "", "btrfs -q subvolume create sub"
+                + " && btrfs -q subvolume create sub/nested && btrfs -q subvolume snapshot sub snap");
+        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        Instant lookedUp = Instant.ofEpochMilli(1_234_567_890_123L);
+        try (Filesystem fs = Filesystem.open(dev, MountOptions.readOnlyDefaults(),
+                Clock.fixed(lookedUp, ZoneOffset.UTC))) {
+            Stat s = fs.operations().stat(fs.operations().resolve("/snap/nested"));
+            // the kernel's new_simple_dir: inode 2, stamped with the time of the lookup (to the millisecond here)
+            assertEquals(ObjectIds.EMPTY_SUBVOL_DIR, s.ino());
+            Timespec t = timespec(lookedUp);
+            assertTimes(s, t, t, t, t);
+        }
+    }
+
+    private static void assertTimes(Stat s, Timespec atime, Timespec mtime, Timespec ctime, Timespec otime) {
+        assertEquals(atime, s.atime(), "atime");
+        assertEquals(mtime, s.mtime(), "mtime");
+        assertEquals(ctime, s.ctime(), "ctime");
+        assertEquals(otime, s.otime(), "otime");
+    }
+
+    private static Timespec timespec(Instant i) {
+        return new Timespec(i.getEpochSecond(), i.getNano());
+    }
+
+    /** A clock the test moves. */
+    private static final class SettableClock extends Clock {
+        volatile Instant now;
+
+        SettableClock(Instant start) {
+            now = start;
+        }
+
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+}
