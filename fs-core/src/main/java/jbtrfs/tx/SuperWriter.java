@@ -28,11 +28,6 @@ import jbtrfs.volumes.Volume;
  * superblock lands the disk still holds the previous transaction, whose blocks were never overwritten.
  */
 public final class SuperWriter {
-    /** Backup root slots in the superblock: 4 of 168 bytes from 2859. */
-    static final int OFFSET_BACKUP_ROOTS = 2859;
-    static final int BACKUP_ROOT_SIZE = 168;
-    static final int BACKUP_ROOTS = 4;
-
     /** The most bytes of adjacent tree blocks one write carries: a big commit still has many writes in flight. */
     private static final int MAX_MERGED_WRITE = 1 << 20;
 

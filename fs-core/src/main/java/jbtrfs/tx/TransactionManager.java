@@ -26,6 +26,7 @@ import jbtrfs.format.Features;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.RootBackup;
 import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.fs.MountOptions;
@@ -412,40 +413,21 @@ public final class TransactionManager {
 
     /** Fills the next slot of the backup-roots ring with this commit's roots (≈ backup_super_roots). */
     private void writeBackupRoot(ByteBuffer sb, Transaction tx) throws FsException {
-        int newest = 0;
-        long newestGen = -1;
-        for (int i = 0; i < SuperWriter.BACKUP_ROOTS; i++) {
-            long gen = sb.getLong(SuperWriter.OFFSET_BACKUP_ROOTS + i * SuperWriter.BACKUP_ROOT_SIZE + 8);
-            if (gen > newestGen) {
-                newestGen = gen;
-                newest = i;
-            }
-        }
-        int slot = newestGen < 0 ? 0 : (newest + 1) % SuperWriter.BACKUP_ROOTS;
-        int at = SuperWriter.OFFSET_BACKUP_ROOTS + slot * SuperWriter.BACKUP_ROOT_SIZE;
-        for (int i = 0; i < SuperWriter.BACKUP_ROOT_SIZE; i++) sb.put(at + i, (byte) 0);
-        long[][] trees = {{ObjectIds.ROOT_TREE, 0, 152}, {ObjectIds.CHUNK_TREE, 16, 153},
-                {ObjectIds.EXTENT_TREE, 32, 154}, {ObjectIds.FS_TREE, 48, 155}, {ObjectIds.DEV_TREE, 64, 156},
-                {ObjectIds.CSUM_TREE, 80, 157}};
-        for (long[] t : trees) {
-            TreeRoot r;
-            if (t[0] == ObjectIds.ROOT_TREE) {
-                r = new TreeRoot(t[0], sb.getLong(SuperBlock.OFFSET_ROOT),
-                        Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_ROOT_LEVEL)), tx.transid());
-            } else if (t[0] == ObjectIds.CHUNK_TREE) {
-                r = new TreeRoot(t[0], sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT),
-                        Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_CHUNK_ROOT_LEVEL)),
-                        sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION));
-            } else {
-                r = tx.roots().containsKey(t[0]) ? tx.roots().get(t[0]) : committedRoot(t[0]);
-            }
-            sb.putLong(at + (int) t[1], r.bytenr());
-            sb.putLong(at + (int) t[1] + 8, r.generation());
-            sb.put(at + (int) t[2], (byte) r.level());
-        }
-        sb.putLong(at + 96, sb.getLong(SuperBlock.OFFSET_TOTAL_BYTES));
-        sb.putLong(at + 104, sb.getLong(SuperBlock.OFFSET_BYTES_USED));
-        sb.putLong(at + 112, sb.getLong(SuperBlock.OFFSET_NUM_DEVICES));
+        RootBackup.Root chunk = new RootBackup.Root(sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT),
+                sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION),
+                Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_CHUNK_ROOT_LEVEL)));
+        RootBackup backup = new RootBackup(new RootBackup.Root(sb.getLong(SuperBlock.OFFSET_ROOT), tx.transid(),
+                Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_ROOT_LEVEL))), chunk, backupRoot(tx, ObjectIds.EXTENT_TREE),
+                backupRoot(tx, ObjectIds.FS_TREE), backupRoot(tx, ObjectIds.DEV_TREE), backupRoot(tx, ObjectIds.CSUM_TREE),
+                sb.getLong(SuperBlock.OFFSET_TOTAL_BYTES), sb.getLong(SuperBlock.OFFSET_BYTES_USED),
+                sb.getLong(SuperBlock.OFFSET_NUM_DEVICES));
+        backup.write(sb, RootBackup.offsetInSuper(RootBackup.nextSlot(sb)));
+    }
+
+    /** Tree {@code id}'s root after this commit: the transaction's when it changed the tree, else the committed. */
+    private RootBackup.Root backupRoot(Transaction tx, long id) throws FsException {
+        TreeRoot r = tx.roots().containsKey(id) ? tx.roots().get(id) : committedRoot(id);
+        return new RootBackup.Root(r.bytenr(), r.generation(), r.level());
     }
 
     private byte[] fsidOfBlocks() {
