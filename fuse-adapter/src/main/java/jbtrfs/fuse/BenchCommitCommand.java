@@ -19,6 +19,7 @@ import jbtrfs.fs.FsInfo;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fs.Stat;
+import jbtrfs.tx.DirtyBlockGroupWriteout;
 import jbtrfs.tx.SuperWriter;
 import jbtrfs.tx.TransactionManager;
 import picocli.CommandLine.Command;
@@ -53,7 +54,7 @@ final class BenchCommitCommand implements Callable<Integer> {
     private final PrintStream out = System.out;
 
     /** One measured commit. */
-    private record Sample(boolean serial, long commitNanos, SuperWriter.CacheWriteout caches,
+    private record Sample(boolean serial, long commitNanos, DirtyBlockGroupWriteout.CacheWriteout caches,
                           SuperWriter.Writeout blocks) {
     }
 

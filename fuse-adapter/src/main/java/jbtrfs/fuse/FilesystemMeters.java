@@ -102,7 +102,7 @@ final class FilesystemMeters {
                     .description("space caches whose write failed and were marked invalid").register(r);
         }
 
-        void record(jbtrfs.tx.SuperWriter.CacheWriteout c) {
+        void record(jbtrfs.tx.DirtyBlockGroupWriteout.CacheWriteout c) {
             groups.record(c.groups());
             bytes.record(c.bytes());
             submit.record(c.submitNanos(), TimeUnit.NANOSECONDS);
