@@ -66,7 +66,8 @@ final class Commit {
                 stage = "while writing the file data";
                 volume.drainWrites();
                 stage = "while writing the tree blocks";
-                blocks = writer.waitBlockIo(writer.startBlockWrites(tx, txm.fsidOfBlocks()));
+                SuperWriter.BlocksInFlight inFlight = writer.startBlockWrites(tx, txm.fsidOfBlocks()); // stage one
+                blocks = writer.waitBlockIo(inFlight); // stage two
                 // superblocks: flush, every copy, flush
                 stage = "while writing the superblocks";
                 writer.writeSuperBlocks(superBlock);
