@@ -142,14 +142,16 @@ class CommitTest {
 
     @Test
     void failedCachePageWrite_marksThatCacheInvalid_andTheCommitLands() throws Exception {
-        List<Long> cacheWrites = requestsOfTheCommit(r -> r.op() == IoRequest.Op.WRITE, false);
-        MemoryBlockDevice dev = device(FaultPlan.none().failNth(cacheWrites.get(0)));
+        List<MemoryBlockDevice.Submitted> cacheWrite = requestsOfTheCommit(r -> r.op() == IoRequest.Op.WRITE,
+                Phase.PREPARE).subList(0, 1);
+        MemoryBlockDevice dev = device(FaultPlan.none().failNth(cacheWrite.get(0).seq()));
         Filesystem fs = open(dev);
         workload(fs.operations());
         long generation = fs.transactions().generation();
 
         TransactionManager.CommitStats stats = fs.transactions().commit(new RecordingLocks(dev));
 
+        assertHit(dev, cacheWrite);
         assertEquals(1, stats.caches().failed().size(), stats.caches().toString());
         assertNull(fs.aborted());
         assertEquals(generation + 1, superBlock(dev).getLong(SuperBlock.OFFSET_GENERATION));
@@ -181,9 +183,10 @@ class CommitTest {
             default -> r -> r.op() == IoRequest.Op.WRITE && isSuperblock(r.offset());
         };
         FaultPlan plan = FaultPlan.none();
-        List<Long> picked = requestsOfTheCommit(pick, true);
+        List<MemoryBlockDevice.Submitted> picked = requestsOfTheCommit(pick, Phase.WRITEOUT);
         // every superblock copy fails (one good copy would be a whole commit); otherwise the first such request
-        for (long seq : target.startsWith("every") ? picked : picked.subList(0, 1)) plan = plan.failNth(seq);
+        List<MemoryBlockDevice.Submitted> failing = target.startsWith("every") ? picked : picked.subList(0, 1);
+        for (MemoryBlockDevice.Submitted r : failing) plan = plan.failNth(r.seq());
         MemoryBlockDevice dev = device(plan);
         Filesystem fs = open(dev);
         workload(fs.operations());
@@ -197,6 +200,7 @@ class CommitTest {
 
         TransactionAbortedException e = assertThrows(TransactionAbortedException.class, () -> txm.commit(locks));
 
+        assertHit(dev, failing);
         assertTrue(e.reason().contains(stage), e.reason());
         assertEquals(List.of("downgrade", "upgrade"), locks.events, "the write lock is back before the abort");
         assertEquals(generation + 1, e.transid());
@@ -210,26 +214,38 @@ class CommitTest {
         BtrfsCheck.assertClean(imageOf(dev), "after the abort at " + target);
     }
 
+    /** Where a request of the clean run's commit falls: the prepare (write lock) or the writeout (read lock). */
+    private enum Phase { PREPARE, WRITEOUT }
+
     /**
-     * The requests of a clean run's commit that {@code pick} picks, in order, from its writeout (under the read
-     * lock) or from before it (the runs make the same requests, so a fault plan can name them).
+     * The requests of a clean run's commit that {@code pick} picks in {@code phase}, in order (the runs make the
+     * same requests, so a fault plan can name them; {@link #assertHit} checks that it did).
      */
-    private static List<Long> requestsOfTheCommit(Predicate<MemoryBlockDevice.Submitted> pick, boolean writeout)
-            throws Exception {
+    private static List<MemoryBlockDevice.Submitted> requestsOfTheCommit(Predicate<MemoryBlockDevice.Submitted> pick,
+                                                                         Phase phase) throws Exception {
         MemoryBlockDevice dev = device(FaultPlan.none());
         Filesystem fs = open(dev);
         workload(fs.operations());
         long first = dev.requestsSubmitted();
         RecordingLocks locks = new RecordingLocks(dev);
         fs.transactions().commit(locks);
-        List<Long> out = new ArrayList<>();
-        for (MemoryBlockDevice.Submitted r : writeout ? between(dev.submittedRequests(), locks.atDowngrade,
-                locks.atUpgrade) : between(dev.submittedRequests(), first, locks.atDowngrade)) {
-            if (pick.test(r)) out.add(r.seq());
+        List<MemoryBlockDevice.Submitted> made = dev.submittedRequests();
+        List<MemoryBlockDevice.Submitted> out = new ArrayList<>();
+        for (MemoryBlockDevice.Submitted r : switch (phase) {
+            case PREPARE -> between(made, first, locks.atDowngrade);
+            case WRITEOUT -> between(made, locks.atDowngrade, locks.atUpgrade);
+        }) {
+            if (pick.test(r)) out.add(r);
         }
         fs.close();
-        assertFalse(out.isEmpty(), "the commit made no such request");
+        assertFalse(out.isEmpty(), "the run made no such request in its " + phase);
         return out;
+    }
+
+    /** The faulty run made the same requests as the clean one: the faults hit the requests they were meant for. */
+    private static void assertHit(MemoryBlockDevice dev, List<MemoryBlockDevice.Submitted> targets) {
+        List<MemoryBlockDevice.Submitted> made = dev.submittedRequests();
+        for (MemoryBlockDevice.Submitted r : targets) assertEquals(r, made.get((int) r.seq() - 1));
     }
 
     /**
