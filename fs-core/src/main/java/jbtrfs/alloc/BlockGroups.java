@@ -33,7 +33,8 @@ public final class BlockGroups {
     private final int nodesize;
     private ChunkAllocator chunkAllocator;
 
-    private BlockGroups(int nodesize) {
+    /** No groups yet: {@link #load} fills them from the trees, {@link #addNew} one by one. */
+    BlockGroups(int nodesize) {
         this.nodesize = nodesize;
     }
 

@@ -32,6 +32,7 @@ import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Uuids;
 import jbtrfs.volumes.ChunkMap;
 import jbtrfs.tx.CommitSettings;
+import jbtrfs.tx.DirtyBlockGroupWriteout;
 import jbtrfs.tx.SuperWriter;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
@@ -165,7 +166,7 @@ public final class Filesystem implements Closeable {
         if (!options.readOnly()) {
             MountOptions.SpaceCache spaceCache = WriteSupport.check(sb, subvolumes, volume, options);
             txm = new TransactionManager(volume, reader, sb, new CommitSettings(
-                    spaceCache == MountOptions.SpaceCache.V1, options.clearCache(), options.serialWriteout()));
+                    spaceCache == MountOptions.SpaceCache.V1, options.clearCache(), options.serialWriteout()), clock);
             if (spaceCache == MountOptions.SpaceCache.V2
                     && (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) == 0) {
                 LOG.info("creating the free space tree (space_cache=v2 on an image without one)");
@@ -295,7 +296,7 @@ public final class Filesystem implements Closeable {
 
     private static CommitReport report(TransactionManager.CommitStats s) {
         SuperWriter.Writeout w = s.writeout();
-        SuperWriter.CacheWriteout c = s.caches();
+        DirtyBlockGroupWriteout.CacheWriteout c = s.caches();
         return new CommitReport(s.transid(), s.nanos(),
                 new CommitReport.Writeout(w.treeBlocks(), w.bytes(), w.peakInFlight(), w.submitNanos(),
                         w.waitNanos(), 0),

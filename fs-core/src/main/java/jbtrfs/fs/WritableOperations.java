@@ -16,6 +16,7 @@ import jbtrfs.FsException;
 import jbtrfs.ReadOnlyException;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Timespec;
+import jbtrfs.tx.CommitLocks;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 
@@ -48,6 +49,20 @@ final class WritableOperations implements FsOperations {
     /** One change or commit at a time, held across a commit's I/O while readers go on. */
     private final java.util.concurrent.locks.ReentrantLock changeLock = new java.util.concurrent.locks.ReentrantLock();
     private final ScheduledExecutorService timer;
+    /** A commit's writeout under the read lock: readers go on beside it. */
+    private final CommitLocks besideReaders = new CommitLocks() {
+        @Override
+        public void downgrade() {
+            lock.readLock().lock();
+            lock.writeLock().unlock();
+        }
+
+        @Override
+        public void upgrade() {
+            lock.readLock().unlock();
+            lock.writeLock().lock();
+        }
+    };
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
                        jbtrfs.volumes.Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
@@ -264,39 +279,16 @@ final class WritableOperations implements FsOperations {
     }
 
     /**
-     * A commit that lets reads run during its I/O: settle under the write lock, then downgrade to the read lock
-     * for the writeout (the change lock keeps every change out), then the write lock again to finish.
+     * A commit that lets reads run during its I/O: it settles under the write lock, downgrades to the read lock for
+     * the writeout (the change lock keeps every change out), and takes the write lock again to finish.
      */
     private void commitBesideReaders() throws FsException {
-        TransactionManager.Prepared p;
         lock.writeLock().lock();
         try {
-            p = txm.prepareCommit();
-            if (p == null) return;
-            lock.readLock().lock();
+            if (txm.commit(besideReaders) != null) subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
         } catch (FsException e) {
             afterAbort();
             throw e;
-        } finally {
-            lock.writeLock().unlock();
-        }
-        try {
-            txm.write(p);
-        } catch (FsException e) {
-            lock.readLock().unlock();
-            lock.writeLock().lock();
-            try {
-                afterAbort();
-            } finally {
-                lock.writeLock().unlock();
-            }
-            throw e;
-        }
-        lock.readLock().unlock();
-        lock.writeLock().lock();
-        try {
-            txm.finish(p);
-            subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
         } finally {
             lock.writeLock().unlock();
         }

@@ -1,6 +1,7 @@
 package jbtrfs.tx;
 
 import java.nio.ByteBuffer;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,7 +32,7 @@ import jbtrfs.spacecache.SpaceCachePages;
  * dropped (freed when the commit lands, so the committed cache stays intact until then) and a new one allocated.
  * Then, each settle round, the group's pages are serialised from its free space after the commit, and the header
  * (generation, entries, bitmaps) and inode item follow them; the settle loop ends when no round moves anything, so
- * the pages describe the final state. The commit writes the pages (two stages, {@link SuperWriter#writeCaches}); a group whose
+ * the pages describe the final state. {@link DirtyBlockGroupWriteout} writes the pages (two stages); a group whose
  * write failed gets inode generation 0 in the next settle (the kernel's BTRFS_DC_ERROR): ignored, never trusted.
  */
 final class SpaceCacheWriter {
@@ -71,11 +72,11 @@ final class SpaceCacheWriter {
     record PendingWrite(long blockGroup, long extent, byte[] pages, SpaceCachePages.Layout layout) {
     }
 
-    SpaceCacheWriter(Transaction tx, int sectorsize) {
+    SpaceCacheWriter(Transaction tx, int sectorsize, Clock clock) {
         this.tx = tx;
         this.groups = tx.blockGroups();
         this.sectorsize = sectorsize;
-        long ms = System.currentTimeMillis();
+        long ms = clock.millis();
         this.now = new Timespec(ms / 1000, (int) (ms % 1000) * 1_000_000);
     }
 

@@ -5,16 +5,12 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.HashSet;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ExecutionException;
 
 import jbtrfs.CorruptBlockException;
 import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.TreeChecker;
-import jbtrfs.device.AlignedBuffers;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.IoBatch;
 import jbtrfs.device.IoRequest;
@@ -23,42 +19,21 @@ import jbtrfs.format.SuperBlock;
 import jbtrfs.volumes.Volume;
 
 /**
- * The write half of a commit: stage one checksums every dirty tree block and submits all copies without waiting;
- * stage two reaps the completions, flushes, writes every superblock copy, and flushes again. Until the first
- * superblock lands the disk still holds the previous transaction, whose blocks were never overwritten.
+ * The tree block and superblock writes of a commit (≈ btrfs_write_and_wait_transaction and write_all_supers):
+ * stage one checksums every dirty tree block and submits all copies without waiting; stage two reaps the
+ * completions; then a flush, every superblock copy, and a flush again. Until the first superblock lands the disk
+ * still holds the previous transaction, whose blocks were never overwritten.
  */
 public final class SuperWriter {
-    /** Backup root slots in the superblock: 4 of 168 bytes from 2859. */
-    static final int OFFSET_BACKUP_ROOTS = 2859;
-    static final int BACKUP_ROOT_SIZE = 168;
-    static final int BACKUP_ROOTS = 4;
-
     /** The most bytes of adjacent tree blocks one write carries: a big commit still has many writes in flight. */
     private static final int MAX_MERGED_WRITE = 1 << 20;
 
     private final Volume volume;
     private final ChecksumType csumType;
     private final int nodesize;
-    /** O_DIRECT wants page-aligned memory; the kernel's pages are 4 KiB. */
-    private static final int ALIGNMENT = 4096;
-    private ByteBuffer staging;
 
     /** Figures of one writeout, for meters and logs. */
     public record Writeout(int treeBlocks, long bytes, int peakInFlight, long submitNanos, long waitNanos) {
-    }
-
-    /** Figures of one space cache writeout; {@code failed} holds the block groups whose pages did not land. */
-    public record CacheWriteout(int groups, long bytes, int peakInFlight, long submitNanos, long waitNanos,
-                                Set<Long> failed) {
-        static final CacheWriteout NONE = new CacheWriteout(0, 0, 0, 0, 0, Set.of());
-
-        /** Two writeouts of one commit together. */
-        CacheWriteout plus(CacheWriteout o) {
-            Set<Long> f = new HashSet<>(failed);
-            f.addAll(o.failed);
-            return new CacheWriteout(groups + o.groups, bytes + o.bytes, Math.max(peakInFlight, o.peakInFlight),
-                    submitNanos + o.submitNanos, waitNanos + o.waitNanos, f);
-        }
     }
 
     public SuperWriter(Volume volume, ChecksumType csumType, int nodesize) {
@@ -67,12 +42,16 @@ public final class SuperWriter {
         this.nodesize = nodesize;
     }
 
+    /** Stage one's tree block writes, in flight. */
+    record BlocksInFlight(IoBatch batch, int treeBlocks, long bytes, long startNanos, long submittedNanos) {
+    }
+
     /**
-     * Stage one and two for the tree blocks of {@code tx}; returns when every copy is on the device (not yet
-     * flushed). Every block passes the write-time tree checker first: one that fails, or a copy that would land
-     * past the end of the device, stops the writeout before any request goes out.
+     * Stage one for the tree blocks of {@code tx}: checksums them and submits every copy without waiting. Every
+     * block passes the write-time tree checker first: one that fails, or a copy that would land past the end of
+     * the device, stops the writeout before any request goes out.
      */
-    Writeout writeBlocks(Transaction tx, byte[] fsid) throws IOException {
+    BlocksInFlight startBlockWrites(Transaction tx, byte[] fsid) throws IOException {
         long t0 = System.nanoTime();
         Map<Long, ByteBuffer> dirty = tx.dirtyBlocks();
         checkBlocks(tx, fsid);
@@ -119,10 +98,15 @@ public final class SuperWriter {
         }
         device.takePeakInFlight();
         IoBatch batch = device.submit(requests);
-        long t1 = System.nanoTime();
-        batch.await();
+        return new BlocksInFlight(batch, dirty.size(), bytes, t0, System.nanoTime());
+    }
+
+    /** Stage two for the tree blocks: returns when every copy is on the device (not yet flushed). */
+    Writeout waitBlockIo(BlocksInFlight f) throws IOException {
+        f.batch().await();
         long t2 = System.nanoTime();
-        return new Writeout(dirty.size(), bytes, device.takePeakInFlight(), t1 - t0, t2 - t1);
+        return new Writeout(f.treeBlocks(), f.bytes(), volume.device().takePeakInFlight(),
+                f.submittedNanos() - f.startNanos(), t2 - f.submittedNanos());
     }
 
     /** The write-time tree checker over every dirty block of {@code tx} (each one was made by it). */
@@ -136,84 +120,6 @@ public final class SuperWriter {
             }
             TreeChecker.checkBeforeWrite(e.getValue(), bytenr, fsid, nodesize, tx.transid(), made.owner, made.level,
                     csumType.size());
-        }
-    }
-
-    /**
-     * Writes space cache files (≈ btrfs_start_dirty_block_groups then btrfs_write_dirty_block_groups). Two-stage:
-     * stage one submits the pages of every file without waiting, stage two reaps the completions in order, so the
-     * device has them all in flight. Serial (for comparison only): each file is submitted and waited for before the
-     * next, as the kernel did before "Btrfs: two stage dirty block group writeout".
-     */
-    CacheWriteout writeCaches(List<SpaceCacheWriter.PendingWrite> writes, boolean serial) throws FsException {
-        BlockDevice device = volume.device();
-        long t0 = System.nanoTime();
-        // the pages go out from one aligned direct buffer kept across commits: no bounce copy, no allocation
-        int total = 0;
-        for (SpaceCacheWriter.PendingWrite w : writes) total += w.pages().length;
-        ByteBuffer pages = staging(total);
-        List<ByteBuffer> sources = new ArrayList<>(writes.size());
-        for (SpaceCacheWriter.PendingWrite w : writes) {
-            ByteBuffer slice = pages.slice(pages.position(), w.pages().length);
-            slice.put(0, w.pages());
-            sources.add(slice);
-            pages.position(pages.position() + w.pages().length);
-        }
-        device.takePeakInFlight();
-        Set<Long> failed = new HashSet<>();
-        long bytes = 0;
-        long submit = System.nanoTime() - t0;
-        long wait = 0;
-        List<IoRequest> requests = new ArrayList<>();
-        List<Long> owners = new ArrayList<>();
-        for (int i = 0; i < writes.size(); i++) {
-            SpaceCacheWriter.PendingWrite w = writes.get(i);
-            for (IoRequest r : volume.writeRequests(w.extent(), sources.get(i))) {
-                requests.add(r);
-                owners.add(w.blockGroup());
-                bytes += r.length();
-            }
-            if (serial) {
-                long t1 = System.nanoTime();
-                IoBatch batch = device.submit(requests);
-                long t2 = System.nanoTime();
-                reap(batch, owners, failed);
-                submit += t2 - t1;
-                wait += System.nanoTime() - t2;
-                requests.clear();
-                owners.clear();
-            }
-        }
-        if (!serial) {
-            long t1 = System.nanoTime();
-            IoBatch batch = device.submit(requests);
-            long t2 = System.nanoTime();
-            reap(batch, owners, failed);
-            submit += t2 - t1;
-            wait = System.nanoTime() - t2;
-        }
-        return new CacheWriteout(writes.size(), bytes, device.takePeakInFlight(), submit, wait, failed);
-    }
-
-    /** The staging buffer for {@code size} bytes of cache pages, aligned for O_DIRECT, position 0. */
-    private ByteBuffer staging(int size) {
-        if (staging == null || staging.capacity() < size) {
-            staging = AlignedBuffers.allocateAligned(Math.max(size, 1 << 20), ALIGNMENT);
-        }
-        return staging.clear();
-    }
-
-    /** Stage two: every completion, in order; a failed request marks its file's group. */
-    private static void reap(IoBatch batch, List<Long> owners, Set<Long> failed) throws FsException {
-        for (int i = 0; i < batch.size(); i++) {
-            try {
-                batch.futures().get(i).get();
-            } catch (ExecutionException e) {
-                failed.add(owners.get(i));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new FsException("interrupted waiting for space cache writes");
-            }
         }
     }
 

@@ -1,9 +1,8 @@
 package jbtrfs.tx;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.List;
+import java.time.Clock;
 import java.util.Map;
 
 import org.slf4j.Logger;
@@ -26,6 +25,7 @@ import jbtrfs.format.Features;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.RootBackup;
 import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.spacecache.SpaceCacheLoader;
@@ -41,7 +41,6 @@ import jbtrfs.volumes.Volume;
  */
 public final class TransactionManager {
     private static final Logger LOG = LoggerFactory.getLogger(TransactionManager.class);
-    private static final int MAX_CACHE_PASSES = 8;
 
     private final Volume volume;
     private final TreeBlockReader reader;
@@ -52,6 +51,9 @@ public final class TransactionManager {
     private final ChunkMaker chunks;
     private final CsumItems csums;
     private final SuperWriter writer;
+    private final DirtyBlockGroupWriteout cacheWriteout;
+    /** Wall time for the times a commit stamps (root item ctime, cache inodes). */
+    private final Clock clock;
     private final boolean skinny;
     /** Incompat bits the next superblock gains (set from FUSE threads, read by the commit). */
     private final java.util.concurrent.atomic.AtomicLong addedIncompat = new java.util.concurrent.atomic.AtomicLong();
@@ -61,7 +63,6 @@ public final class TransactionManager {
     private boolean spaceCacheV1;
     /** Set when the v1 caches were removed for the free-space tree: the superblock's cache generation goes to 0. */
     private boolean v1CacheRemoved;
-    private final boolean serialWriteout;
     private final Map<Long, SpaceCacheLoader.Result> cachesAtMount;
     private ByteBuffer superBlock;
     private Transaction running;
@@ -71,7 +72,7 @@ public final class TransactionManager {
 
     /** What one commit did; {@code caches} is null without the v1 space cache. */
     public record CommitStats(long transid, int rounds, SuperWriter.Writeout writeout,
-                              SuperWriter.CacheWriteout caches, long nanos) {
+                              DirtyBlockGroupWriteout.CacheWriteout caches, long nanos) {
     }
 
     /** Told of each commit (meters). */
@@ -86,6 +87,13 @@ public final class TransactionManager {
     /** @param settings what the commit takes from the mount options (as {@code WriteSupport} resolved them) */
     public TransactionManager(Volume volume, TreeBlockReader reader, SuperBlock sb, CommitSettings settings)
             throws FsException {
+        this(volume, reader, sb, settings, Clock.systemUTC());
+    }
+
+    /** As above, with the clock a commit reads its times from. */
+    public TransactionManager(Volume volume, TreeBlockReader reader, SuperBlock sb, CommitSettings settings,
+                              Clock clock) throws FsException {
+        this.clock = clock;
         this.volume = volume;
         this.reader = reader;
         this.csumType = ChecksumType.fromCode(sb.csumType());
@@ -104,7 +112,7 @@ public final class TransactionManager {
         this.chunks = new ChunkMaker(volume, committedTree(ObjectIds.DEV_TREE), sb.devItem(), chunkTreeUuid());
         this.groups.setChunkAllocator(chunks);
         this.spaceCacheV1 = settings.spaceCacheV1() && !freeSpaceTree;
-        this.serialWriteout = settings.serialWriteout();
+        this.cacheWriteout = new DirtyBlockGroupWriteout(volume, settings.serialWriteout());
         this.cachesAtMount = spaceCacheV1 ? SpaceCacheLoader.load(committedTree(ObjectIds.ROOT_TREE), volume, groups,
                 sb.generation(), sb.cacheGeneration(), sectorsize, settings.clearCache()) : Map.of();
     }
@@ -250,114 +258,44 @@ public final class TransactionManager {
         return new TreeRoot(id, item.bytenr(), item.level(), item.generation());
     }
 
-    /**
-     * Commits the running transaction: settles the derived trees, writes the tree blocks (stage one submits all,
-     * stage two reaps), flushes, writes the superblocks. Returns null when there was nothing to commit.
-     */
+    /** Commits the running transaction under the caller's write lock throughout; null when there was nothing. */
     public CommitStats commit() throws FsException {
-        Prepared p = prepareCommit();
-        if (p == null) return null;
-        write(p);
-        return finish(p);
-    }
-
-    /** A settled transaction and its next superblock, between the commit's stages. */
-    public static final class Prepared {
-        final Transaction tx;
-        final ByteBuffer superBlock;
-        final int rounds;
-        final long startNanos;
-        SuperWriter.Writeout writeout;
-        SuperWriter.CacheWriteout caches;
-
-        Prepared(Transaction tx, ByteBuffer superBlock, int rounds, long startNanos) {
-            this.tx = tx;
-            this.superBlock = superBlock;
-            this.rounds = rounds;
-            this.startNanos = startNanos;
-        }
+        return commit(CommitLocks.HELD);
     }
 
     /**
-     * The commit's first part, which changes memory (callers hold the write lock): settles the derived trees and
-     * builds the superblock. Null when there is nothing to commit.
+     * Commits the running transaction ({@link Commit#run} has the stages), the caller's write lock held and
+     * downgraded to the read lock for the writeout as {@code locks} says. Returns null when there was nothing to
+     * commit; throws the abort when it failed.
      */
-    public Prepared prepareCommit() throws FsException {
+    public CommitStats commit(CommitLocks locks) throws FsException {
         aborted.refuseCommit();
         Transaction tx = running;
         if (tx == null || tx.isEmpty()) {
             running = null;
             return null;
         }
-        long t0 = System.nanoTime();
-        String stage = "while settling the trees";
-        try {
-            SpaceCacheWriter spaceCache = spaceCacheV1 ? new SpaceCacheWriter(tx, sectorsize) : null;
-            Commit commit = new Commit(tx, csums, nodesize, sectorsize, skinny, blockGroupTree, freeSpaceTree, chunks,
-                    spaceCache);
-            int rounds = commit.settle();
-            SuperWriter.CacheWriteout caches = null;
-            if (spaceCache != null) {
-                volume.drainWrites(); // file data first: a cache extent may take space a write just left
-                // the pages go out before the tree blocks that point at them; a failed file is marked invalid by
-                // another settle, and any file that settle changed goes again
-                for (int pass = 0; ; pass++) {
-                    List<SpaceCacheWriter.PendingWrite> todo = spaceCache.unwritten();
-                    if (todo.isEmpty()) break;
-                    if (pass == MAX_CACHE_PASSES) {
-                        throw new IllegalStateException("space caches still changing after " + pass + " writeouts");
-                    }
-                    stage = "while writing the space caches";
-                    SuperWriter.CacheWriteout out = writer.writeCaches(todo, serialWriteout);
-                    caches = caches == null ? out : caches.plus(out);
-                    spaceCache.written(todo, out.failed());
-                    stage = "while settling the trees";
-                    rounds += commit.settle();
-                }
-                if (caches == null) caches = SuperWriter.CacheWriteout.NONE;
-            }
-            stage = "while building the superblock";
-            Prepared p = new Prepared(tx, nextSuperBlock(tx), rounds, t0);
-            p.caches = caches;
-            return p;
-        } catch (IOException | RuntimeException e) {
-            throw failed(tx.transid(), "the commit failed " + stage, e);
-        }
+        SpaceCacheWriter spaceCache = spaceCacheV1 ? new SpaceCacheWriter(tx, sectorsize, clock) : null;
+        DerivedTrees trees = new DerivedTrees(tx, csums, nodesize, sectorsize, skinny, blockGroupTree, freeSpaceTree,
+                chunks, spaceCache, clock);
+        return new Commit(this, tx, volume, trees, spaceCache, cacheWriteout, writer).run(locks);
     }
 
-    /**
-     * The commit's I/O, which only reads memory (readers may run beside it; no change may): the tree blocks in
-     * two stages, flush, superblocks, flush.
-     */
-    public void write(Prepared p) throws FsException {
-        String stage = "while writing the file data";
-        try {
-            volume.drainWrites(); // the file data the new trees point at is on the device before they are
-            stage = "while writing the tree blocks";
-            p.writeout = writer.writeBlocks(p.tx, fsidOfBlocks());
-            stage = "while writing the superblocks";
-            writer.writeSuperBlocks(p.superBlock);
-        } catch (IOException | RuntimeException e) {
-            throw failed(p.tx.transid(), "the commit failed " + stage, e);
-        }
-    }
-
-    /** The commit's last part (write lock again): the written state becomes the committed one. */
-    public CommitStats finish(Prepared p) {
-        superBlock = p.superBlock;
-        for (Map.Entry<Long, ByteBuffer> e : p.tx.dirtyBlocks().entrySet()) {
+    /** The commit's superblock is on the device: it and the tree blocks it points at become the committed ones. */
+    void switchRoots(Transaction tx, ByteBuffer written) {
+        superBlock = written;
+        for (Map.Entry<Long, ByteBuffer> e : tx.dirtyBlocks().entrySet()) {
             reader.cache(new TreeBlock(e.getKey(), e.getValue().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN)));
         }
-        groups.committed();
+    }
+
+    /** The committed transaction is over: the next change starts another. */
+    void ended() {
         running = null;
         commits++;
-        CommitStats stats = new CommitStats(p.tx.transid(), p.rounds, p.writeout, p.caches,
-                System.nanoTime() - p.startNanos);
-        LOG.debug("committed transaction {}: {} tree blocks in {} rounds", p.tx.transid(),
-                p.writeout.treeBlocks(), p.rounds);
-        listener.committed(stats);
-        return stats;
     }
+
+    void tellListener(CommitStats stats) { listener.committed(stats); }
 
     /**
      * Aborts the running transaction because of {@code e}; {@code what} says what failed ("unlink failed halfway"):
@@ -367,12 +305,13 @@ public final class TransactionManager {
         return failed(running != null ? running.transid() : generation() + 1, what, e);
     }
 
-    private TransactionAbortedException failed(long transid, String what, Exception e) {
+    TransactionAbortedException failed(long transid, String what, Exception e) {
         running = null;
         return aborted.abort(transid, generation(), what, e);
     }
 
-    private ByteBuffer nextSuperBlock(Transaction tx) throws FsException {
+    /** The superblock of {@code tx}'s commit: its roots, sizes, features and a new backup root. */
+    ByteBuffer nextSuperBlock(Transaction tx) throws FsException {
         ByteBuffer sb = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
         sb.put(0, superBlock, 0, SuperBlock.SIZE);
         long oldGen = generation();
@@ -406,43 +345,25 @@ public final class TransactionManager {
 
     /** Fills the next slot of the backup-roots ring with this commit's roots (≈ backup_super_roots). */
     private void writeBackupRoot(ByteBuffer sb, Transaction tx) throws FsException {
-        int newest = 0;
-        long newestGen = -1;
-        for (int i = 0; i < SuperWriter.BACKUP_ROOTS; i++) {
-            long gen = sb.getLong(SuperWriter.OFFSET_BACKUP_ROOTS + i * SuperWriter.BACKUP_ROOT_SIZE + 8);
-            if (gen > newestGen) {
-                newestGen = gen;
-                newest = i;
-            }
-        }
-        int slot = newestGen < 0 ? 0 : (newest + 1) % SuperWriter.BACKUP_ROOTS;
-        int at = SuperWriter.OFFSET_BACKUP_ROOTS + slot * SuperWriter.BACKUP_ROOT_SIZE;
-        for (int i = 0; i < SuperWriter.BACKUP_ROOT_SIZE; i++) sb.put(at + i, (byte) 0);
-        long[][] trees = {{ObjectIds.ROOT_TREE, 0, 152}, {ObjectIds.CHUNK_TREE, 16, 153},
-                {ObjectIds.EXTENT_TREE, 32, 154}, {ObjectIds.FS_TREE, 48, 155}, {ObjectIds.DEV_TREE, 64, 156},
-                {ObjectIds.CSUM_TREE, 80, 157}};
-        for (long[] t : trees) {
-            TreeRoot r;
-            if (t[0] == ObjectIds.ROOT_TREE) {
-                r = new TreeRoot(t[0], sb.getLong(SuperBlock.OFFSET_ROOT),
-                        Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_ROOT_LEVEL)), tx.transid());
-            } else if (t[0] == ObjectIds.CHUNK_TREE) {
-                r = new TreeRoot(t[0], sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT),
-                        Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_CHUNK_ROOT_LEVEL)),
-                        sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION));
-            } else {
-                r = tx.roots().containsKey(t[0]) ? tx.roots().get(t[0]) : committedRoot(t[0]);
-            }
-            sb.putLong(at + (int) t[1], r.bytenr());
-            sb.putLong(at + (int) t[1] + 8, r.generation());
-            sb.put(at + (int) t[2], (byte) r.level());
-        }
-        sb.putLong(at + 96, sb.getLong(SuperBlock.OFFSET_TOTAL_BYTES));
-        sb.putLong(at + 104, sb.getLong(SuperBlock.OFFSET_BYTES_USED));
-        sb.putLong(at + 112, sb.getLong(SuperBlock.OFFSET_NUM_DEVICES));
+        RootBackup.Root root = new RootBackup.Root(sb.getLong(SuperBlock.OFFSET_ROOT), tx.transid(),
+                Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_ROOT_LEVEL)));
+        RootBackup.Root chunk = new RootBackup.Root(sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT),
+                sb.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION),
+                Byte.toUnsignedInt(sb.get(SuperBlock.OFFSET_CHUNK_ROOT_LEVEL)));
+        RootBackup backup = new RootBackup(root, chunk, backupRoot(tx, ObjectIds.EXTENT_TREE),
+                backupRoot(tx, ObjectIds.FS_TREE), backupRoot(tx, ObjectIds.DEV_TREE),
+                backupRoot(tx, ObjectIds.CSUM_TREE), sb.getLong(SuperBlock.OFFSET_TOTAL_BYTES),
+                sb.getLong(SuperBlock.OFFSET_BYTES_USED), sb.getLong(SuperBlock.OFFSET_NUM_DEVICES));
+        backup.write(sb, RootBackup.offsetInSuper(RootBackup.nextSlot(sb)));
     }
 
-    private byte[] fsidOfBlocks() {
+    /** Tree {@code id}'s root after this commit: the transaction's when it changed the tree, else the committed. */
+    private RootBackup.Root backupRoot(Transaction tx, long id) throws FsException {
+        TreeRoot r = tx.roots().containsKey(id) ? tx.roots().get(id) : committedRoot(id);
+        return new RootBackup.Root(r.bytenr(), r.generation(), r.level());
+    }
+
+    byte[] fsidOfBlocks() {
         return SuperBlock.decode(superBlock).treeBlockFsid();
     }
 
