@@ -160,6 +160,31 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
+    /**
+     * lseek(2)'s SEEK_DATA ({@code hole} false) or SEEK_HOLE ({@code hole} true) from {@code offset}, answered from
+     * the file's extents as the kernel's Btrfs answers (btrfs_find_delalloc_in_range aside). ENXIO at or past EOF.
+     */
+    default long seekData(InodeId file, long offset, boolean hole) throws FsException {
+        throw new jbtrfs.NotSupportedException("SEEK_DATA and SEEK_HOLE");
+    }
+
+    /** O_TMPFILE: a new regular file with no name (nlink 0, an orphan item) in {@code dir}'s subvolume. */
+    default InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
+        throw readOnlyError();
+    }
+
+    /**
+     * The transport holds no more references to {@code id} (the kernel forgot it): an inode whose last name went
+     * while it was in use (nlink 0, orphan item) is freed now. A transport that never evicts does not call it.
+     */
+    default void evict(InodeId id) throws FsException {
+    }
+
+    /** Clears S_ISUID, and S_ISGID where group execute is set (should_remove_suid), as a write by a user must. */
+    default void killSuidSgid(InodeId id) throws FsException {
+        throw readOnlyError();
+    }
+
     /** Makes the inode's changes durable before returning (fsync/fdatasync: a commit). */
     default void fsync(InodeId id, boolean dataOnly) throws FsException {
     }

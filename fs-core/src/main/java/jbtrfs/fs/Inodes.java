@@ -44,7 +44,7 @@ final class Inodes {
         long rdev = type == Stat.S_IFCHR || type == Stat.S_IFBLK ? userspaceDev(i.rdev()) : 0;
         long blocks = ((i.nbytes() + sectorsize - 1) / sectorsize * sectorsize) >>> 9;
         return new Stat(id.objectid(), i.mode(), i.nlink(), (int) i.uid(), (int) i.gid(), rdev, i.size(), blocks,
-                i.atime(), i.mtime(), i.ctime(), i.otime());
+                i.atime(), i.mtime(), i.ctime(), i.otime(), i.generation(), i.flags());
     }
 
     /**
@@ -54,7 +54,7 @@ final class Inodes {
     private static Stat placeholderStat() {
         long now = System.currentTimeMillis();
         Timespec t = new Timespec(now / 1000, (int) (now % 1000) * 1_000_000);
-        return new Stat(ObjectIds.EMPTY_SUBVOL_DIR, Stat.S_IFDIR | 0755, 1, 0, 0, 0, 0, 0, t, t, t, t);
+        return new Stat(ObjectIds.EMPTY_SUBVOL_DIR, Stat.S_IFDIR | 0755, 1, 0, 0, 0, 0, 0, t, t, t, t, 0, 0);
     }
 
     /**
