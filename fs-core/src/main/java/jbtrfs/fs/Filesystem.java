@@ -141,7 +141,7 @@ public final class Filesystem implements Closeable {
         InodeId root = mountRoot(options, subvolumes, directories);
         FileData fileData = new FileData(subvolumes, inodes, data);
         ReadOnlyOperations ops = new ReadOnlyOperations(root, inodes, directories, fileData, new Xattrs(subvolumes),
-                space);
+                space, new SeekData(subvolumes, inodes, sb.sectorsize()));
         try {
             ops.stat(ops.root());
         } catch (FsException e) {

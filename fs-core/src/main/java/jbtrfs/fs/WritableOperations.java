@@ -108,6 +108,11 @@ final class WritableOperations implements FsOperations {
     @Override
     public StatFs statfs() throws FsException { return read(reads::statfs); }
 
+    @Override
+    public long seekData(InodeId file, long offset, boolean hole) throws FsException {
+        return read(() -> reads.seekData(file, offset, hole));
+    }
+
     // ---- changes ----
 
     @Override
