@@ -211,6 +211,32 @@ final class WritableOperations implements FsOperations {
     }
 
     @Override
+    public void killSuidSgid(InodeId id) throws FsException {
+        // the common case (no bit to clear) answers under the read lock and starts no transaction
+        if (removedPrivileges(stat(id).mode()) == 0) return;
+        change("kill suid", () -> {
+            var i = inodes.load(id);
+            int kill = removedPrivileges(i.mode());
+            if (kill == 0) return null;
+            inodes.checkWritable(id.root());
+            inodes.reserveMetadata(1);
+            inodes.save(id, i.withMode(i.mode() & ~kill).withTimes(i.atime(), InodeWriter.now(), i.mtime()));
+            return null;
+        });
+    }
+
+    /**
+     * The mode bits a write by an unprivileged user clears (the kernel's should_remove_suid, as FUSE's
+     * HANDLE_KILLPRIV_V2 asks): set-user-ID, and set-group-ID where group execute is set; regular files only.
+     */
+    static int removedPrivileges(int mode) {
+        if ((mode & Stat.S_IFMT) != Stat.S_IFREG) return 0;
+        int kill = mode & 04000;
+        if ((mode & 02000) != 0 && (mode & 00010) != 0) kill |= 02000;
+        return kill;
+    }
+
+    @Override
     public void truncate(InodeId file, long size) throws FsException {
         change("truncate", () -> { files.truncate(file, size); return null; });
     }
