@@ -35,6 +35,8 @@ import jbtrfs.format.KeyType;
 final class NamespaceWriter {
     static final int NAME_MAX = 255;
     private static final int S_ISGID = 02000;
+    /** renameat2's RENAME_WHITEOUT (overlayfs leaves a whiteout device in the old name's place). */
+    private static final int RENAME_WHITEOUT = 4;
 
     private final InodeWriter w;
     private final FileWriter files;
@@ -134,13 +136,15 @@ final class NamespaceWriter {
         dropLink(target, now);
     }
 
-    /** rename(2) without flags (NOREPLACE is checked here too). */
+    /** renameat2(2): plain, {@link FsOperations#RENAME_NOREPLACE} or {@link FsOperations#RENAME_EXCHANGE}. */
     void rename(InodeId fromDir, String fromName, InodeId toDir, String toName, int flags) throws FsException {
+        checkRenameFlags(flags);
         byte[] from = checkName(fromName);
         byte[] to = checkName(toName);
         if (fromDir.root() != toDir.root()) throw new CrossDeviceException("rename across subvolumes");
         if ((flags & FsOperations.RENAME_EXCHANGE) != 0) {
-            throw new jbtrfs.NotSupportedException("RENAME_EXCHANGE is not supported yet");
+            exchange(fromDir, from, toDir, to);
+            return;
         }
         w.checkWritable(fromDir.root());
         w.reserveMetadata(14);
@@ -184,6 +188,60 @@ final class NamespaceWriter {
         w.save(moving, m.withTimes(m.atime(), now, m.mtime()));
     }
 
+    /** The VFS's checks of renameat2's flags: known ones only, EXCHANGE alone; WHITEOUT we do not make. */
+    private static void checkRenameFlags(int flags) throws FsException {
+        int known = FsOperations.RENAME_NOREPLACE | FsOperations.RENAME_EXCHANGE | RENAME_WHITEOUT;
+        if ((flags & ~known) != 0) throw new jbtrfs.InvalidArgumentException("unknown rename flags " + flags);
+        if ((flags & FsOperations.RENAME_EXCHANGE) != 0 && (flags & ~FsOperations.RENAME_EXCHANGE) != 0) {
+            throw new jbtrfs.InvalidArgumentException("RENAME_EXCHANGE with other flags");
+        }
+        if ((flags & RENAME_WHITEOUT) != 0) throw new jbtrfs.InvalidArgumentException("RENAME_WHITEOUT");
+    }
+
+    /**
+     * RENAME_EXCHANGE (≈ btrfs_rename_exchange): both names must exist; each name then points at the other's inode,
+     * with new dir indexes taken in both directories before either name goes; a directory's inode ref (its "..")
+     * follows it; both inodes' ctime moves, both directories' mtime and ctime.
+     */
+    private void exchange(InodeId fromDir, byte[] from, InodeId toDir, byte[] to) throws FsException {
+        w.checkWritable(fromDir.root());
+        w.reserveMetadata(20);
+        InodeWriter.refuseIf(directory(fromDir), InodeWriter.IMMUTABLE_OR_APPEND, fromDir, "exchange in");
+        InodeWriter.refuseIf(directory(toDir), InodeWriter.IMMUTABLE_OR_APPEND, toDir, "exchange in");
+        DirItem a = findEntry(fromDir, from);
+        if (a == null) throw new NotFoundException("no " + str(from) + " in " + fromDir);
+        DirItem b = findEntry(toDir, to);
+        if (b == null) throw new NotFoundException("no " + str(to) + " in " + toDir);
+        if (a.location().type() != KeyType.INODE_ITEM || b.location().type() != KeyType.INODE_ITEM) {
+            throw new NotPermittedException("exchanging subvolumes is not supported yet");
+        }
+        InodeId ia = new InodeId(fromDir.root(), a.location().objectid());
+        InodeId ib = new InodeId(toDir.root(), b.location().objectid());
+        if (ia.equals(ib)) return; // two names of one inode: nothing to do, as the VFS decides
+        InodeItem ai = entryInode(fromDir, from, ia);
+        InodeItem bi = entryInode(toDir, to, ib);
+        InodeWriter.refuseIf(ai, InodeWriter.IMMUTABLE_OR_APPEND, ia, "exchange");
+        InodeWriter.refuseIf(bi, InodeWriter.IMMUTABLE_OR_APPEND, ib, "exchange");
+        if (isDir(ai) && isAncestor(ia, toDir) || isDir(bi) && isAncestor(ib, fromDir)) {
+            throw new jbtrfs.InvalidArgumentException("cannot exchange a directory with something inside it");
+        }
+        locate(fromDir, from, ia);
+        locate(toDir, to, ib);
+        long indexA = nextIndex(toDir);
+        long indexB = fromDir.equals(toDir) ? indexA + 1 : nextIndex(fromDir);
+        Timespec now = InodeWriter.now();
+        removeEntry(fromDir, from, ia, now);
+        removeEntry(toDir, to, ib, now);
+        addEntry(toDir, to, ia, a.type(), now, indexA);
+        addEntry(fromDir, from, ib, b.type(), now, indexB);
+        for (InodeId id : List.of(ia, ib)) {
+            InodeItem i = w.load(id);
+            w.save(id, i.withTimes(i.atime(), now, i.mtime()));
+        }
+    }
+
+    private static boolean isDir(InodeItem item) { return (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR; }
+
     private boolean isAncestor(InodeId dir, InodeId of) throws FsException {
         InodeId cur = of;
         for (int depth = 0; depth < 4096; depth++) {
@@ -199,12 +257,17 @@ final class NamespaceWriter {
 
     // ---- entries ----
 
-    /** Adds the three items of a name and grows the parent. */
+    /** Adds the three items of a name, at the directory's next index, and grows the parent. */
     private void addEntry(InodeId dir, byte[] name, InodeId target, int type, Timespec now)
+            throws FsException {
+        addEntry(dir, name, target, type, now, nextIndex(dir));
+    }
+
+    /** Adds the three items of a name at dir index {@code index} and grows the parent. */
+    private void addEntry(InodeId dir, byte[] name, InodeId target, int type, Timespec now, long index)
             throws FsException {
         long transid = w.transid();
         TreeRoot root = w.root(dir.root());
-        long index = nextIndex(dir);
         // the inode ref: appended to the item for this parent if the inode already has a name there
         Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
         Cursor rc = w.tree(dir.root()).find(refKey);
