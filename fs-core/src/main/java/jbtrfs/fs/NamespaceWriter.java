@@ -41,11 +41,16 @@ final class NamespaceWriter {
     private final InodeWriter w;
     private final FileWriter files;
     private final boolean extendedRefs;
+    private final Orphans orphans;
+    /** Whether an inode whose last name goes lives on as an orphan until {@link Orphans#evict} (else it goes now). */
+    private final boolean evicting;
 
-    NamespaceWriter(InodeWriter w, FileWriter files, boolean extendedRefs) {
+    NamespaceWriter(InodeWriter w, FileWriter files, boolean extendedRefs, Orphans orphans, boolean evicting) {
         this.w = w;
         this.files = files;
         this.extendedRefs = extendedRefs;
+        this.orphans = orphans;
+        this.evicting = evicting;
     }
 
     /** Creates an inode of {@code mode} named {@code name} in {@code dir}; returns it. */
@@ -57,13 +62,35 @@ final class NamespaceWriter {
         InodeItem parent = directory(dir);
         InodeWriter.refuseIf(parent, InodeFlags.IMMUTABLE, dir, "create in");
         if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
+        Timespec now = InodeWriter.now();
+        InodeId id = newInode(dir, parent, mode, rdev, uid, gid, symlinkTarget, 1, now);
+        addEntry(dir, n, id, DirItem.typeOfMode(mode), now);
+        return id;
+    }
+
+    /**
+     * O_TMPFILE (≈ btrfs_tmpfile): a regular file in {@code dir}'s subvolume with no name, nlink 0 and an orphan
+     * item, owned and flagged as a file created in {@code dir} would be; {@link #link} names it.
+     */
+    InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
+        w.checkWritable(dir.root());
+        w.reserveMetadata(4);
+        InodeItem parent = directory(dir);
+        InodeWriter.refuseIf(parent, InodeFlags.IMMUTABLE, dir, "create in");
+        InodeId id = newInode(dir, parent, Stat.S_IFREG | (mode & 07777), 0, uid, gid, null, 0, InodeWriter.now());
+        orphans.add(id);
+        return id;
+    }
+
+    /** The items of a new inode of {@code nlink} names in {@code dir}'s subvolume (the names are the caller's). */
+    private InodeId newInode(InodeId dir, InodeItem parent, int mode, long rdev, int uid, int gid,
+                             byte[] symlinkTarget, int nlink, Timespec now) throws FsException {
         if ((parent.mode() & S_ISGID) != 0) {
             gid = (int) parent.gid();
             if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) mode |= S_ISGID;
         }
         long ino = w.newObjectid(dir.root());
         InodeId id = new InodeId(dir.root(), ino);
-        Timespec now = InodeWriter.now();
         long transid = w.transid();
         long size = 0;
         long nbytes = 0;
@@ -73,10 +100,9 @@ final class NamespaceWriter {
             w.tx().editor().insert(w.root(dir.root()), new Key(ino, KeyType.EXTENT_DATA, 0),
                     FileExtentItem.encodeInline(transid, symlinkTarget));
         }
-        InodeItem item = new InodeItem(transid, transid, size, nbytes, 0, 1, uid & 0xffffffffL, gid & 0xffffffffL,
-                mode, storedDev(rdev), inheritedFlags(parent.flags(), mode), 0, now, now, now, now);
+        InodeItem item = new InodeItem(transid, transid, size, nbytes, 0, nlink, uid & 0xffffffffL,
+                gid & 0xffffffffL, mode, storedDev(rdev), inheritedFlags(parent.flags(), mode), 0, now, now, now, now);
         w.tx().editor().insert(w.root(dir.root()), new Key(ino, KeyType.INODE_ITEM, 0), item.encode());
-        addEntry(dir, n, id, DirItem.typeOfMode(mode), now);
         return id;
     }
 
@@ -110,6 +136,8 @@ final class NamespaceWriter {
         Timespec now = InodeWriter.now();
         addEntry(dir, n, target, DirItem.typeOfMode(item.mode()), now);
         item = w.load(target);
+        // its first name: an O_TMPFILE (or an orphan) is an orphan no more (btrfs_link)
+        if (item.nlink() == 0) orphans.delete(target);
         w.save(target, item.withNlink(item.nlink() + 1).withTimes(item.atime(), now, item.mtime()));
     }
 
@@ -420,12 +448,16 @@ final class NamespaceWriter {
         }
     }
 
-    /** One name fewer: ctime moves; at zero names the inode and everything it holds goes. */
+    /**
+     * One name fewer: ctime moves; at zero names the inode and everything it holds goes, or, where the transport
+     * evicts, it lives on with nlink 0 and an orphan item until evicted (btrfs_unlink's btrfs_orphan_add).
+     */
     private void dropLink(InodeId target, Timespec now) throws FsException {
         InodeItem item = w.load(target);
         boolean isDir = (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         long nlink = isDir ? 0 : item.nlink() - 1;
-        if (nlink > 0) {
+        if (nlink > 0 || evicting) {
+            if (nlink == 0) orphans.add(target);
             w.save(target, item.withNlink(nlink).withTimes(item.atime(), now, item.mtime()));
             return;
         }

@@ -39,6 +39,7 @@ final class WritableOperations implements FsOperations {
     private final FileWriter files;
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
+    private final Orphans orphans;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
     /** Readers share it; the running transaction changes only under its write lock. */
@@ -49,14 +50,15 @@ final class WritableOperations implements FsOperations {
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
                        jbtrfs.volumes.Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
-                       MountOptions.Compression compression) {
+                       MountOptions.Compression compression, boolean evicting) {
         this.reads = reads;
         this.txm = txm;
         this.subvolumes = subvolumes;
         this.inodes = new InodeWriter(txm, subvolumes);
         this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
-        this.names = new NamespaceWriter(inodes, files, extendedRefs);
+        this.orphans = new Orphans(inodes, files);
+        this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
         subvolumes.setLiveTrees(id -> {
             Transaction t = txm.running();
@@ -167,6 +169,33 @@ final class WritableOperations implements FsOperations {
     @Override
     public void rename(InodeId fromDir, String fromName, InodeId toDir, String toName, int flags) throws FsException {
         change("rename", () -> { names.rename(fromDir, fromName, toDir, toName, flags); return null; });
+    }
+
+    @Override
+    public InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
+        return change("tmpfile", () -> inheriting(dir, names.tmpfile(dir, mode, uid, gid)));
+    }
+
+    @Override
+    public void evict(InodeId id) throws FsException {
+        // most evicted inodes still have names: answered under the read lock, no transaction started
+        try {
+            if (read(() -> reads.stat(id)).nlink() != 0) return;
+        } catch (jbtrfs.NotFoundException e) {
+            return; // freed already
+        }
+        change("evict", () -> { orphans.evict(id); return null; });
+    }
+
+    /**
+     * Orphan cleanup at mount (btrfs_orphan_cleanup): frees the inodes that orphan items name in the top level and
+     * every writable subvolume, left by a crash of ours or the kernel's while files were open and unlinked.
+     */
+    void cleanupOrphans() throws FsException {
+        for (long root : Orphans.writableSubvolumes(subvolumes.rootTree())) {
+            if (read(() -> Orphans.listed(subvolumes.tree(root))).isEmpty()) continue;
+            change("orphan cleanup", () -> orphans.cleanup(root));
+        }
     }
 
     @Override
