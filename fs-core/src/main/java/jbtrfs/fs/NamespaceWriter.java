@@ -101,24 +101,10 @@ final class NamespaceWriter {
                     FileExtentItem.encodeInline(transid, symlinkTarget));
         }
         InodeItem item = new InodeItem(transid, transid, size, nbytes, 0, nlink, uid & 0xffffffffL,
-                gid & 0xffffffffL, mode, storedDev(rdev), inheritedFlags(parent.flags(), mode), 0, now, now, now, now);
+                gid & 0xffffffffL, mode, Inodes.storedDev(rdev), InodeFlags.inherited(parent.flags(), mode), 0,
+                now, now, now, now);
         w.tx().editor().insert(w.root(dir.root()), new Key(ino, KeyType.INODE_ITEM, 0), item.encode());
         return id;
-    }
-
-    /**
-     * The flags a new inode takes from its directory (≈ btrfs_inherit_iflags): NOCOMPRESS or else COMPRESS, and
-     * NODATACOW (chattr +C), which makes a regular file NODATASUM too.
-     */
-    static long inheritedFlags(long dirFlags, int mode) {
-        long flags = 0;
-        if ((dirFlags & InodeItem.FLAG_NOCOMPRESS) != 0) flags |= InodeItem.FLAG_NOCOMPRESS;
-        else if ((dirFlags & InodeItem.FLAG_COMPRESS) != 0) flags |= InodeItem.FLAG_COMPRESS;
-        if ((dirFlags & InodeItem.FLAG_NODATACOW) != 0) {
-            flags |= InodeItem.FLAG_NODATACOW;
-            if ((mode & Stat.S_IFMT) == Stat.S_IFREG) flags |= InodeItem.FLAG_NODATASUM;
-        }
-        return flags;
     }
 
     /** A new name for {@code target} in {@code dir}. */
@@ -498,13 +484,6 @@ final class NamespaceWriter {
             throw new jbtrfs.InvalidArgumentException("bad name '" + name + "'");
         }
         return n;
-    }
-
-    /** The kernel's internal dev_t (major << 20 | minor) from the user-space (new_encode_dev) form. */
-    static long storedDev(long rdev) {
-        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
-        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
-        return (major << 20) | (minor & 0xfffff);
     }
 
     private static String str(byte[] b) { return new String(b, StandardCharsets.UTF_8); }
