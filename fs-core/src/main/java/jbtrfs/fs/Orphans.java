@@ -57,7 +57,13 @@ final class Orphans {
             return;
         }
         if (item.nlink() != 0) return;
-        w.checkWritable(id.root());
+        try {
+            w.checkWritable(id.root());
+        } catch (jbtrfs.ReadOnlyException e) {
+            // a read-only snapshot taken while the file was open keeps it, as it keeps everything else
+            LOG.debug("not freeing {}: {}", id, e.getMessage());
+            return;
+        }
         w.reserveMetadata(16);
         files.deleteInode(id);
         delete(id);
