@@ -40,6 +40,7 @@ final class WritableOperations implements FsOperations {
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
     private final Orphans orphans;
+    private final boolean evicting;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
     /** Readers share it; the running transaction changes only under its write lock. */
@@ -58,6 +59,7 @@ final class WritableOperations implements FsOperations {
         this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.orphans = new Orphans(inodes, files);
+        this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
         subvolumes.setLiveTrees(id -> {
@@ -369,12 +371,17 @@ final class WritableOperations implements FsOperations {
     /**
      * Stops the timer and commits (unmount). After an abort, earlier or by this commit, it throws the
      * {@link jbtrfs.TransactionAbortedException}: the changes since the last commit are lost and the caller must say
-     * so.
+     * so. Where the transport evicts, inodes still unnamed at unmount are freed first, as the kernel's unmount
+     * evicts them: nothing holds them any more.
      */
     void close() throws FsException {
         // not shutdownNow: interrupting a periodic commit in its I/O would abort it; sync waits for it instead
         timer.shutdown();
         sync();
+        if (evicting) {
+            cleanupOrphans(); // over the root tree just committed, which knows every subvolume made since mount
+            sync();
+        }
     }
 
     private void timedCommit() {

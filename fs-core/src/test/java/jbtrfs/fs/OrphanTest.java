@@ -83,14 +83,19 @@ class OrphanTest {
         } finally {
             Shell.sh("umount " + mnt);
         }
+        Path crashed = dir.resolve("ours-crashed.img");
         try (Filesystem fs = Filesystem.open(image, evicting())) {
             FsOperations ops = fs.operations();
             InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);
             ops.write(f, 0, ByteBuffer.wrap(random(SIZE)));
             ops.sync();
             ops.unlink(ops.root(), "f");
-            // the daemon dies here: committed, never evicted
+            ops.sync();
+            // the image a kill -9 leaves here: committed, never evicted
+            Files.copy(image, crashed, StandardCopyOption.REPLACE_EXISTING);
         }
+        assertEquals(List.of(), orphanShapes(dumpFsTree(image)), "our unmount frees what is still unnamed");
+        image = crashed;
         assertEquals(orphanShapes(dumpFsTree(Path.of(kernelImage + ".crashed"))), orphanShapes(dumpFsTree(image)));
         BtrfsCheck.assertCleanWithData(image, "our image with an orphan");
         long usedBefore = bytesUsed(image);
