@@ -92,6 +92,21 @@ class RenameFlagsTest {
         Map<String, String> kernelTree = movedTimes(before, TreeListing.ofKernelMount(image, dir, ""));
         Map<String, String> ourTree = movedTimes(before, TreeListing.ofKernelMount(ours, dir, ""));
         assertEquals(List.of(), TreeListing.differences(kernelTree, ourTree, 10));
+        assertEquals(readdirOrder(image, mnt), readdirOrder(ours, mnt), "readdir order (the dir indexes)");
+    }
+
+    /** Every directory's names in readdir order, which on Btrfs is DIR_INDEX order, as the kernel lists them. */
+    private static String readdirOrder(Path image, Path mnt) throws Exception {
+        Shell.sh("mount -o loop,ro " + image + " " + mnt);
+        try {
+            return Shell.stdout(List.of("python3", "-c", """
+                    import os, sys
+                    for d, dirs, files in sorted(os.walk(sys.argv[1])):
+                        print(os.path.relpath(d, sys.argv[1]), os.listdir(d))
+                    """, mnt.toString()));
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
     }
 
     @Test
