@@ -36,25 +36,18 @@ class KillSuidSgidTest {
         StringBuilder make = new StringBuilder();
         for (String m : MODES) make.append("printf abc > f").append(m).append(" && chown 0:1000 f").append(m)
                 .append(" && chmod ").append(m).append(" f").append(m).append('\n');
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            Shell.sh(make + "sync", mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Images.kernelScript(image, mnt, make + "sync");
         Path ours = dir.resolve("ours.img");
         Files.copy(image, ours, StandardCopyOption.REPLACE_EXISTING);
 
         List<String> kernel = new ArrayList<>();
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
+        Images.withKernelMount(image, mnt, "", () -> {
             for (String m : MODES) {
                 Shell.sh("setpriv --reuid=1000 --regid=1000 --clear-groups -- sh -c 'printf x >> f" + m + "'", mnt);
                 kernel.add("f" + m + " " + Shell.stdout(List.of("stat", "-c", "%a", mnt + "/f" + m)).trim());
             }
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+            return null;
+        });
 
         List<String> got = new ArrayList<>();
         try (Filesystem fs = Filesystem.open(ours, MountOptions.readWriteDefaults().withCommitSeconds(0))) {

@@ -30,12 +30,13 @@ import jbtrfs.testing.Shell;
  */
 class OrphanTest {
     private static final int SIZE = 2_000_000;
-    private static final Pattern ORPHAN = Pattern.compile("key \\(ORPHAN ORPHAN_ITEM (\\d+)\\) itemoff \\d+ itemsize (\\d+)");
+    private static final Pattern ORPHAN =
+            Pattern.compile("key \\(ORPHAN ORPHAN_ITEM (\\d+)\\) itemoff \\d+ itemsize (\\d+)");
 
     @TempDir
     Path dir;
 
-    private static MountOptions evicting() {
+    static MountOptions evicting() {
         return MountOptions.readWriteDefaults().withCommitSeconds(0).withEvictingTransport(true);
     }
 
@@ -45,16 +46,10 @@ class OrphanTest {
         Path image = Images.mkfs(dir, null, 128);
         Path crashed = dir.resolve("crashed.img");
         Path mnt = Files.createTempDirectory(dir, "mnt");
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            // the copy taken while the fd is open is the image a crash leaves
-            Shell.sh("btrfs -q subvolume create sv && head -c " + SIZE + " /dev/urandom > f && head -c " + SIZE
-                    + " /dev/urandom > sv/g && sync"
-                    + " && exec 3< f 4< sv/g && rm f sv/g && sync && cp --sparse=always " + image + " " + crashed
-                    + " && exec 3<&- 4<&-", mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        // the copy taken while the fd is open is the image a crash leaves
+        Images.kernelScript(image, mnt, "btrfs -q subvolume create sv && head -c " + SIZE + " /dev/urandom > f"
+                + " && head -c " + SIZE + " /dev/urandom > sv/g && sync && exec 3< f 4< sv/g && rm f sv/g && sync"
+                + " && cp --sparse=always " + image + " " + crashed + " && exec 3<&- 4<&-");
         assertEquals(1, orphanShapes(dumpFsTree(crashed)).size(), "the kernel left an orphan in the top level");
         assertEquals(1, orphanShapes(dumpTree(crashed, 256)).size(), "and one in subvolume 256");
         BtrfsCheck.assertClean(crashed, "the kernel's image with an orphan");
@@ -76,13 +71,8 @@ class OrphanTest {
         Path kernelImage = dir.resolve("kernel.img");
         Files.copy(image, kernelImage, StandardCopyOption.REPLACE_EXISTING);
         Path mnt = Files.createTempDirectory(dir, "mnt");
-        Shell.sh("mount -o loop " + kernelImage + " " + mnt);
-        try {
-            Shell.sh("head -c " + SIZE + " /dev/urandom > f && sync && exec 3< f && rm f && sync && cp --sparse=always "
-                    + kernelImage + " " + kernelImage + ".crashed && exec 3<&-", mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Images.kernelScript(kernelImage, mnt, "head -c " + SIZE + " /dev/urandom > f && sync && exec 3< f && rm f"
+                + " && sync && cp --sparse=always " + kernelImage + " " + kernelImage + ".crashed && exec 3<&-");
         Path crashed = dir.resolve("ours-crashed.img");
         try (Filesystem fs = Filesystem.open(image, evicting())) {
             FsOperations ops = fs.operations();
@@ -99,7 +89,7 @@ class OrphanTest {
         assertEquals(orphanShapes(dumpFsTree(Path.of(kernelImage + ".crashed"))), orphanShapes(dumpFsTree(image)));
         BtrfsCheck.assertCleanWithData(image, "our image with an orphan");
         long usedBefore = bytesUsed(image);
-        Shell.sh("mount -o loop " + image + " " + mnt + " && umount " + mnt);
+        Images.withKernelMount(image, mnt, "", () -> null); // the kernel's mount runs btrfs_orphan_cleanup
         assertEquals(List.of(), orphanShapes(dumpFsTree(image)), "the kernel's mount cleaned our orphan");
         assertTrue(bytesUsed(image) <= usedBefore - SIZE, "space returned");
         BtrfsCheck.assertCleanWithData(image, "after the kernel's orphan cleanup");
@@ -201,8 +191,8 @@ class OrphanTest {
     }
 
     /**
-     * One line per orphan item of a subvolume tree's dump: its item size, and the inode item it names (links, mode, size,
-     * which the kernel's and ours must share), with the inode number left out.
+     * One line per orphan item of a subvolume tree's dump: its item size, and the inode item it names (links, mode,
+     * size, which the kernel's and ours must share), with the inode number left out.
      */
     static List<String> orphanShapes(String dump) {
         List<String> out = new ArrayList<>();

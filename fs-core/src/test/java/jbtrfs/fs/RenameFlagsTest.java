@@ -71,12 +71,7 @@ class RenameFlagsTest {
         Images.requireKernelBtrfs();
         Path image = Images.mkfs(dir, null, 128);
         Path mnt = Files.createTempDirectory(dir, "mnt");
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            Shell.sh(SETUP, mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Images.kernelScript(image, mnt, SETUP);
         Map<String, String> before = TreeListing.ofKernelMount(image, dir, "");
         Path ours = dir.resolve("ours.img");
         Files.copy(image, ours, StandardCopyOption.REPLACE_EXISTING);
@@ -97,16 +92,11 @@ class RenameFlagsTest {
 
     /** Every directory's names in readdir order, which on Btrfs is DIR_INDEX order, as the kernel lists them. */
     private static String readdirOrder(Path image, Path mnt) throws Exception {
-        Shell.sh("mount -o loop,ro " + image + " " + mnt);
-        try {
-            return Shell.stdout(List.of("python3", "-c", """
-                    import os, sys
-                    for d, dirs, files in sorted(os.walk(sys.argv[1])):
-                        print(os.path.relpath(d, sys.argv[1]), os.listdir(d))
-                    """, mnt.toString()));
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        return Images.withKernelMount(image, mnt, "ro", () -> Shell.stdout(List.of("python3", "-c", """
+                import os, sys
+                for d, dirs, files in sorted(os.walk(sys.argv[1])):
+                    print(os.path.relpath(d, sys.argv[1]), os.listdir(d))
+                """, mnt.toString())));
     }
 
     @Test
@@ -137,12 +127,7 @@ class RenameFlagsTest {
                 """;
         List<String> cmd = new ArrayList<>(List.of("python3", "-c", script, mnt.toString()));
         for (String[] s : STEPS) cmd.addAll(List.of(s));
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            return List.of(Shell.stdout(cmd).trim().split("\n"));
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        return Images.withKernelMount(image, mnt, "", () -> List.of(Shell.stdout(cmd).trim().split("\n")));
     }
 
     private static String ourRename(FsOperations ops, int flags, String from, String to) throws Exception {

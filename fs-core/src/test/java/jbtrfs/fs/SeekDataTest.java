@@ -53,12 +53,7 @@ class SeekDataTest {
         Images.requireKernelBtrfs();
         Path image = Images.mkfs(dir, null, 128, mkfsOptions.split(" "));
         Path mnt = Files.createTempDirectory(dir, "mnt");
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            Shell.sh(LAYOUTS, mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Images.kernelScript(image, mnt, LAYOUTS);
         assertSame(kernelAnswers(image, mnt, FILES), ourAnswers(image, FILES));
     }
 
@@ -132,30 +127,25 @@ class SeekDataTest {
 
     /** "file offset data hole" lines from lseek on a read-only kernel mount; -1 for ENXIO. */
     private static List<String> kernelAnswers(Path image, Path mnt, List<String> files) throws Exception {
-        Shell.sh("mount -o loop,ro " + image + " " + mnt);
-        try {
-            String script = """
-                    import os, sys
-                    def seek(fd, off, how):
-                        try:
-                            return os.lseek(fd, off, how)
-                        except OSError:
-                            return -1
-                    os.chdir(sys.argv[1])
-                    for name in sys.argv[2:]:
-                        fd = os.open(name, os.O_RDONLY)
-                        size = os.fstat(fd).st_size
-                        for base in range(0, size + 8192, 4096):
-                            for off in (base, base + 1):
-                                print(name, off, seek(fd, off, os.SEEK_DATA), seek(fd, off, os.SEEK_HOLE))
-                        os.close(fd)
-                    """;
-            List<String> cmd = new ArrayList<>(List.of("python3", "-c", script, mnt.toString()));
-            cmd.addAll(files);
-            return List.of(Shell.stdout(cmd).split("\n"));
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        String script = """
+                import os, sys
+                def seek(fd, off, how):
+                    try:
+                        return os.lseek(fd, off, how)
+                    except OSError:
+                        return -1
+                os.chdir(sys.argv[1])
+                for name in sys.argv[2:]:
+                    fd = os.open(name, os.O_RDONLY)
+                    size = os.fstat(fd).st_size
+                    for base in range(0, size + 8192, 4096):
+                        for off in (base, base + 1):
+                            print(name, off, seek(fd, off, os.SEEK_DATA), seek(fd, off, os.SEEK_HOLE))
+                    os.close(fd)
+                """;
+        List<String> cmd = new ArrayList<>(List.of("python3", "-c", script, mnt.toString()));
+        cmd.addAll(files);
+        return Images.withKernelMount(image, mnt, "ro", () -> List.of(Shell.stdout(cmd).split("\n")));
     }
 
     private static List<String> ourAnswers(Path image, List<String> files) throws Exception {

@@ -15,7 +15,6 @@ import org.junit.jupiter.api.io.TempDir;
 import jbtrfs.NotFoundException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
 /**
@@ -27,10 +26,6 @@ class TmpfileTest {
 
     @TempDir
     Path dir;
-
-    private static MountOptions evicting() {
-        return MountOptions.readWriteDefaults().withCommitSeconds(0).withEvictingTransport(true);
-    }
 
     @Test
     void tmpfile_sameOrphanAsKernels_linkatNamesIt() throws Exception {
@@ -52,14 +47,10 @@ class TmpfileTest {
                 os.link("/proc/self/fd/%d" % fd, "named", dst_dir_fd=os.open(".", os.O_RDONLY), follow_symlinks=True)
                 os.close(fd)
                 """;
-        Shell.sh("mount -o loop " + kernelImage + " " + mnt);
-        try {
-            Shell.sh("python3 -c '" + script + "' " + data + " " + kernelImage + " " + kernelCrashed, mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Images.kernelScript(kernelImage, mnt, "python3 -c '" + script + "' " + data + " " + kernelImage + " "
+                + kernelCrashed);
         Path ourCrashed = dir.resolve("ours-crashed.img");
-        try (Filesystem fs = Filesystem.open(image, evicting())) {
+        try (Filesystem fs = Filesystem.open(image, OrphanTest.evicting())) {
             FsOperations ops = fs.operations();
             InodeId tmp = ops.tmpfile(ops.root(), 0640, 0, 0);
             ops.write(tmp, 0, ByteBuffer.wrap(DATA));
@@ -86,7 +77,7 @@ class TmpfileTest {
         Images.requireMkfs();
         Path image = Images.mkfs(dir, null, 128);
         long usedAtStart = OrphanTest.bytesUsed(image);
-        try (Filesystem fs = Filesystem.open(image, evicting())) {
+        try (Filesystem fs = Filesystem.open(image, OrphanTest.evicting())) {
             FsOperations ops = fs.operations();
             InodeId tmp = ops.tmpfile(ops.root(), 0600, 0, 0);
             ops.write(tmp, 0, ByteBuffer.wrap(new byte[1 << 20]));
