@@ -189,6 +189,15 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
+    /**
+     * {@link #killSuidSgid(InodeId)} for a caller in groups {@code callerGroups} (its fsgid and supplementary groups):
+     * S_ISGID without group execute goes too when the file's group is not one of them, as the kernel's
+     * setattr_should_drop_sgid rules for a writer outside the file's group.
+     */
+    default void killSuidSgid(InodeId id, int[] callerGroups) throws FsException {
+        throw readOnlyError();
+    }
+
     /** Makes the inode's changes durable before returning (fsync/fdatasync: a commit). */
     default void fsync(InodeId id, boolean dataOnly) throws FsException {
     }
