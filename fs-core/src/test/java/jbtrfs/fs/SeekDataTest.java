@@ -31,6 +31,7 @@ class SeekDataTest {
             fallocate -l 1M prealloc && xfs_io -c 'pwrite -q 262144 8192' prealloc
             fallocate -n -o 1048576 -l 262144 prealloc
             touch keepsize && fallocate -n -l 131072 keepsize
+            fallocate -l 131072 allprealloc
             head -c 600000 /dev/urandom > punched && fallocate -p -o 81920 -l 204800 punched
             echo hello > inline
             head -c 3000 /dev/urandom > unaligned && truncate -s 10000 unaligned
@@ -41,8 +42,8 @@ class SeekDataTest {
             xfs_io -c 'pwrite -q 180000 100' tail
             sync
             """;
-    private static final List<String> FILES = List.of("sparse", "prealloc", "keepsize", "punched", "inline",
-            "unaligned", "c/compressed", "c/compressed-sparse", "tail");
+    private static final List<String> FILES = List.of("sparse", "prealloc", "keepsize", "allprealloc", "punched",
+            "inline", "unaligned", "c/compressed", "c/compressed-sparse", "tail");
 
     @TempDir
     Path dir;
@@ -73,9 +74,11 @@ class SeekDataTest {
             ops.fallocate(g, 0, 0, 262144);
             ops.write(g, 65536, ByteBuffer.wrap(new byte[8192]));
             ops.truncate(g, 300000);
-            live = answers(ops, List.of("ours", "prealloc"));
+            // every byte of i_size stored, all of it prealloc: the PREALLOC flag keeps it off the quick path
+            ops.fallocate(ops.mknod(ops.root(), "allprealloc", Stat.S_IFREG | 0644, 0, 0, 0), 0, 0, 131072);
+            live = answers(ops, List.of("ours", "prealloc", "allprealloc"));
         }
-        List<String> files = List.of("ours", "prealloc");
+        List<String> files = List.of("ours", "prealloc", "allprealloc");
         Path mnt = Files.createTempDirectory(dir, "mnt");
         List<String> kernel = kernelAnswers(image, mnt, files);
         assertSame(kernel, live);
