@@ -34,7 +34,6 @@ import jbtrfs.format.KeyType;
  */
 final class NamespaceWriter {
     static final int NAME_MAX = 255;
-    private static final int S_ISGID = 02000;
     /** renameat2's RENAME_WHITEOUT (overlayfs leaves a whiteout device in the old name's place). */
     private static final int RENAME_WHITEOUT = 4;
 
@@ -85,9 +84,9 @@ final class NamespaceWriter {
     /** The items of a new inode of {@code nlink} names in {@code dir}'s subvolume (the names are the caller's). */
     private InodeId newInode(InodeId dir, InodeItem parent, int mode, long rdev, int uid, int gid,
                              byte[] symlinkTarget, int nlink, Timespec now) throws FsException {
-        if ((parent.mode() & S_ISGID) != 0) {
+        if ((parent.mode() & SetIdBits.S_ISGID) != 0) {
             gid = (int) parent.gid();
-            if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) mode |= S_ISGID;
+            if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) mode |= SetIdBits.S_ISGID;
         }
         long ino = w.newObjectid(dir.root());
         InodeId id = new InodeId(dir.root(), ino);

@@ -250,34 +250,16 @@ final class WritableOperations implements FsOperations {
     public void killSuidSgid(InodeId id, int[] callerGroups) throws FsException {
         // the common case (no bit to clear) answers under the read lock and starts no transaction
         Stat st = stat(id);
-        if (removedPrivileges(st.mode(), st.gid(), callerGroups) == 0) return;
+        if (SetIdBits.killedByWrite(st.mode(), st.gid(), callerGroups) == 0) return;
         change("kill suid", () -> {
             var i = inodes.load(id);
-            int kill = removedPrivileges(i.mode(), (int) i.gid(), callerGroups);
+            int kill = SetIdBits.killedByWrite(i.mode(), (int) i.gid(), callerGroups);
             if (kill == 0) return null;
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             inodes.save(id, i.withMode(i.mode() & ~kill).withTimes(i.atime(), InodeWriter.now(), i.mtime()));
             return null;
         });
-    }
-
-    /**
-     * The mode bits a write by an unprivileged user clears (the kernel's setattr_should_drop_suidgid): on regular
-     * files, set-user-ID, and set-group-ID where group execute is set or the writer is outside the file's group
-     * ({@code callerGroups} not holding {@code gid}; null: a member, FUSE's HANDLE_KILLPRIV_V2 rule).
-     */
-    static int removedPrivileges(int mode, int gid, int[] callerGroups) {
-        if ((mode & Stat.S_IFMT) != Stat.S_IFREG) return 0;
-        int kill = mode & 04000;
-        if ((mode & 02000) != 0 && ((mode & 00010) != 0 || !member(gid, callerGroups))) kill |= 02000;
-        return kill;
-    }
-
-    private static boolean member(int gid, int[] groups) {
-        if (groups == null) return true;
-        for (int g : groups) if (g == gid) return true;
-        return false;
     }
 
     @Override

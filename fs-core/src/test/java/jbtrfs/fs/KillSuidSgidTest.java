@@ -78,9 +78,9 @@ class KillSuidSgidTest {
 
     @Test
     void directoriesAndOtherTypes_keepTheirBits() {
-        assertEquals(0, WritableOperations.removedPrivileges(Stat.S_IFDIR | 06777, 0, new int[] {1}));
-        assertEquals(06000, WritableOperations.removedPrivileges(Stat.S_IFREG | 06777, 0, null));
-        assertEquals(04000, WritableOperations.removedPrivileges(Stat.S_IFREG | 06767, 0, null));
-        assertEquals(06000, WritableOperations.removedPrivileges(Stat.S_IFREG | 06767, 0, new int[] {1}));
+        assertEquals(0, SetIdBits.killedByWrite(Stat.S_IFDIR | 06777, 0, new int[] {1}));
+        assertEquals(06000, SetIdBits.killedByWrite(Stat.S_IFREG | 06777, 0, null));
+        assertEquals(04000, SetIdBits.killedByWrite(Stat.S_IFREG | 06767, 0, null));
+        assertEquals(06000, SetIdBits.killedByWrite(Stat.S_IFREG | 06767, 0, new int[] {1}));
     }
 }
