@@ -161,6 +161,44 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
+    /**
+     * lseek(2)'s SEEK_DATA ({@code hole} false) or SEEK_HOLE ({@code hole} true) from {@code offset}, answered from
+     * the file's extents as the kernel's Btrfs answers (btrfs_find_delalloc_in_range aside). ENXIO
+     * ({@link jbtrfs.NoSuchAddressException}) at or past EOF, and for SEEK_DATA when only holes follow.
+     */
+    default long seekData(InodeId file, long offset, boolean hole) throws FsException {
+        throw new jbtrfs.NotSupportedException("SEEK_DATA and SEEK_HOLE");
+    }
+
+    /**
+     * O_TMPFILE: a new regular file with no name (nlink 0, an orphan item) in {@code dir}'s subvolume; {@link #link}
+     * names it, {@link #evict} frees it unnamed.
+     */
+    default InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
+        throw readOnlyError();
+    }
+
+    /**
+     * The transport holds no more references to {@code id} (the kernel forgot it): an inode whose last name went
+     * while it was in use (nlink 0, orphan item) is freed now. A transport that never evicts does not call it.
+     */
+    default void evict(InodeId id) throws FsException {
+    }
+
+    /** Clears S_ISUID, and S_ISGID where group execute is set (should_remove_suid), as a write by a user must. */
+    default void killSuidSgid(InodeId id) throws FsException {
+        throw readOnlyError();
+    }
+
+    /**
+     * {@link #killSuidSgid(InodeId)} for a caller in groups {@code callerGroups} (its fsgid and supplementary groups):
+     * S_ISGID without group execute goes too when the file's group is not one of them, as the kernel's
+     * setattr_should_drop_sgid rules for a writer outside the file's group.
+     */
+    default void killSuidSgid(InodeId id, int[] callerGroups) throws FsException {
+        throw readOnlyError();
+    }
+
     /** Makes the inode's changes durable before returning (fsync/fdatasync: a commit). */
     default void fsync(InodeId id, boolean dataOnly) throws FsException {
     }

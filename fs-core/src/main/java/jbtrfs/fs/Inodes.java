@@ -49,7 +49,7 @@ final class Inodes {
         long rdev = type == Stat.S_IFCHR || type == Stat.S_IFBLK ? userspaceDev(i.rdev()) : 0;
         long blocks = ((i.nbytes() + sectorsize - 1) / sectorsize * sectorsize) >>> 9;
         return new Stat(id.objectid(), i.mode(), i.nlink(), (int) i.uid(), (int) i.gid(), rdev, i.size(), blocks,
-                i.atime(), i.mtime(), i.ctime(), i.otime());
+                i.atime(), i.mtime(), i.ctime(), i.otime(), i.generation(), i.flags());
     }
 
     /**
@@ -59,7 +59,7 @@ final class Inodes {
     private Stat placeholderStat() {
         long now = clock.millis();
         Timespec t = new Timespec(now / 1000, (int) (now % 1000) * 1_000_000);
-        return new Stat(ObjectIds.EMPTY_SUBVOL_DIR, Stat.S_IFDIR | 0755, 1, 0, 0, 0, 0, 0, t, t, t, t);
+        return new Stat(ObjectIds.EMPTY_SUBVOL_DIR, Stat.S_IFDIR | 0755, 1, 0, 0, 0, 0, 0, t, t, t, t, 0, 0);
     }
 
     /**
@@ -71,6 +71,13 @@ final class Inodes {
         long major = kdev >>> 20;
         long minor = kdev & 0xfffff;
         return ((major & 0xfffff000L) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00L) << 12) | (minor & 0xff);
+    }
+
+    /** The kernel's internal dev_t (major << 20 | minor) from the user-space (new_encode_dev) form. */
+    static long storedDev(long rdev) {
+        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+        return (major << 20) | (minor & 0xfffff);
     }
 
     /** Names from the subvolume's root directory down to directory {@code dirid}, via each directory's inode ref. */

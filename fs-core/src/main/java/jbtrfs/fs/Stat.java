@@ -10,9 +10,12 @@ import jbtrfs.format.Timespec;
  * @param rdev   device number for character and block devices, in the kernel's new_encode_dev form
  * @param blocks 512-byte blocks in use, as the kernel reports them
  * @param otime  creation time (statx btime)
+ * @param generation the inode item's generation (the transaction that created it): file handles carry it
+ * @param flags  the inode item's flags (InodeItem.FLAG_*): chattr attributes, statx attributes
  */
 public record Stat(long ino, int mode, long nlink, int uid, int gid, long rdev, long size, long blocks,
-                   Timespec atime, Timespec mtime, Timespec ctime, Timespec otime) {
+                   Timespec atime, Timespec mtime, Timespec ctime, Timespec otime, long generation,
+                   long flags) {
     public static final int S_IFMT = 0170000;
     public static final int S_IFSOCK = 0140000;
     public static final int S_IFLNK = 0120000;

@@ -91,4 +91,27 @@ public final class Images {
         }
         return image;
     }
+
+    /** What runs while an image is mounted. */
+    public interface MountedBody<T> {
+        T run() throws Exception;
+    }
+
+    /**
+     * Runs {@code body} while the kernel has {@code image} loop-mounted at {@code mnt} (with ",{@code options}" when
+     * not empty), and unmounts whatever it did.
+     */
+    public static <T> T withKernelMount(Path image, Path mnt, String options, MountedBody<T> body) throws Exception {
+        Shell.sh("mount -o loop" + (options.isEmpty() ? "" : "," + options) + " " + image + " " + mnt);
+        try {
+            return body.run();
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+    }
+
+    /** Runs the bash {@code script} inside {@code mnt} while the kernel has {@code image} mounted there read-write. */
+    public static String kernelScript(Path image, Path mnt, String script) throws Exception {
+        return withKernelMount(image, mnt, "", () -> Shell.sh(script, mnt));
+    }
 }

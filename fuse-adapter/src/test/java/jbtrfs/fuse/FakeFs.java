@@ -100,7 +100,7 @@ final class FakeFs implements FsOperations {
     }
 
     private static Stat stat(long ino, int mode, long nlink, long rdev, long size) {
-        return new Stat(ino, mode, nlink, 1234, 5678, rdev, size, (size + 511) / 512, ATIME, MTIME, CTIME, MTIME);
+        return new Stat(ino, mode, nlink, 1234, 5678, rdev, size, (size + 511) / 512, ATIME, MTIME, CTIME, MTIME, 1, 0);
     }
 
     private Node node(InodeId id) throws FsException {

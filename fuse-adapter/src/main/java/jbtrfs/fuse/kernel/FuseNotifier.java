@@ -1,0 +1,14 @@
+package jbtrfs.fuse.kernel;
+
+/**
+ * Unsolicited messages to the kernel. Never call these from inside the request whose change they announce (the
+ * kernel may be holding the locks that request took): hand them to another thread.
+ */
+public interface FuseNotifier {
+    /** FUSE_NOTIFY_INVAL_INODE: drop cached attributes and the page cache of {@code [offset, offset+length)}
+     * ({@code length} 0: to the end; {@code offset} negative: attributes only). */
+    void invalInode(long nodeId, long offset, long length) throws java.io.IOException;
+
+    /** FUSE_NOTIFY_INVAL_ENTRY: drop the cached name {@code name} in directory {@code parent}. */
+    void invalEntry(long parent, byte[] name) throws java.io.IOException;
+}
