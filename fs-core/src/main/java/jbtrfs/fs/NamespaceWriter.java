@@ -37,10 +37,10 @@ final class NamespaceWriter {
     private static final int S_ISGID = 02000;
 
     private final InodeWriter w;
-    private final FileWriter files;
+    private final FileExtentWriter files;
     private final boolean extendedRefs;
 
-    NamespaceWriter(InodeWriter w, FileWriter files, boolean extendedRefs) {
+    NamespaceWriter(InodeWriter w, FileExtentWriter files, boolean extendedRefs) {
         this.w = w;
         this.files = files;
         this.extendedRefs = extendedRefs;

@@ -36,7 +36,7 @@ final class WritableOperations implements FsOperations {
     private final TransactionManager txm;
     private final Subvolumes subvolumes;
     private final InodeWriter inodes;
-    private final FileWriter files;
+    private final FileExtentWriter files;
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
@@ -54,7 +54,7 @@ final class WritableOperations implements FsOperations {
         this.txm = txm;
         this.subvolumes = subvolumes;
         this.inodes = new InodeWriter(txm, subvolumes);
-        this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
+        this.files = new FileExtentWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.names = new NamespaceWriter(inodes, files, extendedRefs);
         this.xattrs = new XattrWriter(inodes);
