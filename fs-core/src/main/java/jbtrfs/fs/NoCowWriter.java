@@ -164,7 +164,7 @@ final class NoCowWriter {
                 mine += r.count();
             }
         }
-        long[] pending = refs.pending(fe.diskBytenr(), ref);
-        return mine > 0 && item.refs() + pending[0] == mine + pending[1];
+        DataRefs.Pending pending = refs.pending(fe.diskBytenr(), ref);
+        return mine > 0 && item.refs() + pending.all() == mine + pending.ref();
     }
 }
