@@ -42,7 +42,7 @@ final class FileExtentWriter {
     private final boolean noHoles;
     private final FileExtents extents;
     private final DataSpace space;
-    private final CompressedExtents compressed;
+    private final CompressedExtents compressedExtents;
     private final NoCowWriter nocow;
     private final Fallocate fallocate;
     private final int ss;
@@ -54,7 +54,7 @@ final class FileExtentWriter {
         this.noHoles = noHoles;
         this.extents = new FileExtents(w);
         this.space = new DataSpace(w, volume, csumType);
-        this.compressed = new CompressedExtents(w, extents, space, compression);
+        this.compressedExtents = new CompressedExtents(w, extents, space, compression);
         this.nocow = new NoCowWriter(w, extents, space);
         this.fallocate = new Fallocate(w, this, extents, space, noHoles);
         this.ss = w.sectorsize();
@@ -83,14 +83,14 @@ final class FileExtentWriter {
                 return len;
             }
             // up to a sector, a file whose compressed bytes fit max_inline is inline compressed, as on the kernel
-            MountOptions.Compression c = compressed.compressionFor(file, inode);
+            MountOptions.Compression c = compressedExtents.compressionFor(file, inode);
             byte[] z = c == null ? null : Compressor.compress(c.type(), c.level(), all, 0, all.length, ss);
             if (z != null && z.length <= MAX_INLINE) {
                 w.manager().requireIncompat(c.type().incompatBit());
                 writeInline(file, all, z, c.type());
                 return len;
             }
-            if (c != null) compressed.markIncompressible(file, c);
+            if (c != null) compressedExtents.markIncompressible(file, c);
         }
         zeroTailOfLastSector(file, inode, offset);
         writeRegular(file, offset, data);
@@ -175,9 +175,9 @@ final class FileExtentWriter {
             }
             System.arraycopy(data, 0, buf, (int) (offset - aStart), data.length);
         }
-        MountOptions.Compression compress = compressed.compressionFor(file, inode);
-        FileExtents.Extent gathered =
-                compress != null && !inline && growSize ? compressed.gatherableTail(file, aStart, buf.length) : null;
+        MountOptions.Compression compress = compressedExtents.compressionFor(file, inode);
+        FileExtents.Extent gathered = compress != null && !inline && growSize
+                ? compressedExtents.gatherableTail(file, aStart, buf.length) : null;
         // one sector alone cannot save space: compressed only with the tail it joins
         if (gathered == null && buf.length <= ss) compress = null;
         if (compress == null && !inline && growSize && extendLastExtent(file, inode, aStart, buf, end)) return;
@@ -191,9 +191,9 @@ final class FileExtentWriter {
             aStart = gathered.start();
             buf = both;
         }
-        List<FileExtents.NewExtent> planned = compress == null ? null : compressed.compress(buf, compress);
+        List<FileExtents.NewExtent> planned = compress == null ? null : compressedExtents.compress(buf, compress);
         if (planned != null && planned.isEmpty()) {
-            compressed.markIncompressible(file, compress);
+            compressedExtents.markIncompressible(file, compress);
             planned = null;
         }
         if (planned == null) planned = uncompressed(buf);
@@ -258,7 +258,8 @@ final class FileExtentWriter {
         FileExtentItem fe = x.fe();
         if (x.end() != sizeUp || x.start() > aStart - (rewrite == 0 ? 1 : 0) || fe.type() != FileExtentItem.TYPE_REG
                 || fe.compression() != 0 || fe.diskBytenr() == 0 || fe.offset() != 0
-                || fe.numBytes() != fe.diskNumBytes() || fe.diskNumBytes() + buf.length - rewrite > DataSpace.MAX_EXTENT) {
+                || fe.numBytes() != fe.diskNumBytes()
+                || fe.diskNumBytes() + buf.length - rewrite > DataSpace.MAX_EXTENT) {
             return false;
         }
         DataRefs.Ref ref = new DataRefs.Ref(file.root(), file.objectid(), x.start());
