@@ -143,17 +143,6 @@ final class InodeWriter {
         return timespec(clock.instant());
     }
 
-    /**
-     * The system clock's time now.
-     *
-     * @deprecated only FileWriter still calls it; its calls move to {@link #time()}, so that file writes follow the
-     *             injected clock too
-     */
-    @Deprecated
-    static Timespec now() {
-        return timespec(Instant.now());
-    }
-
     private static Timespec timespec(Instant i) {
         return new Timespec(i.getEpochSecond(), i.getNano());
     }

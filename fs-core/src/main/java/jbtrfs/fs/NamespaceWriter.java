@@ -39,13 +39,13 @@ final class NamespaceWriter {
     private static final int RENAME_WHITEOUT = 4;
 
     private final InodeWriter w;
-    private final FileWriter files;
+    private final FileExtentWriter files;
     private final boolean extendedRefs;
     private final Orphans orphans;
     /** Whether an inode whose last name goes lives on as an orphan until {@link Orphans#evict} (else it goes now). */
     private final boolean evicting;
 
-    NamespaceWriter(InodeWriter w, FileWriter files, boolean extendedRefs, Orphans orphans, boolean evicting) {
+    NamespaceWriter(InodeWriter w, FileExtentWriter files, boolean extendedRefs, Orphans orphans, boolean evicting) {
         this.w = w;
         this.files = files;
         this.extendedRefs = extendedRefs;

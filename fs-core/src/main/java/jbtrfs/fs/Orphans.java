@@ -26,9 +26,9 @@ final class Orphans {
     private static final Logger LOG = LoggerFactory.getLogger(Orphans.class);
 
     private final InodeWriter w;
-    private final FileWriter files;
+    private final FileExtentWriter files;
 
-    Orphans(InodeWriter w, FileWriter files) {
+    Orphans(InodeWriter w, FileExtentWriter files) {
         this.w = w;
         this.files = files;
     }

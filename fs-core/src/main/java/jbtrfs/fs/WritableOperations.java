@@ -39,7 +39,7 @@ final class WritableOperations implements FsOperations {
     private final TransactionManager txm;
     private final Subvolumes subvolumes;
     private final InodeWriter inodes;
-    private final FileWriter files;
+    private final FileExtentWriter files;
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
     private final Orphans orphans;
@@ -73,7 +73,7 @@ final class WritableOperations implements FsOperations {
         this.txm = txm;
         this.subvolumes = subvolumes;
         this.inodes = new InodeWriter(txm, subvolumes, clock);
-        this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
+        this.files = new FileExtentWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.orphans = new Orphans(inodes, files);
         this.evicting = evicting;

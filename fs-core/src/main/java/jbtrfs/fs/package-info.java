@@ -3,14 +3,14 @@
  * superblock, maps the chunks and checks the features ({@code WriteSupport} for read-write mounts);
  * {@link jbtrfs.fs.FsOperations} is the facade: {@code ReadOnlyOperations} over {@code Inodes}, {@code Directories},
  * {@code FileData} and {@code Xattrs} on a read-only mount, {@code WritableOperations} with {@code InodeWriter},
- * {@code NamespaceWriter}, {@code FileWriter} and {@code XattrWriter} on a read-write one. It may use every package
+ * {@code NamespaceWriter}, {@code FileExtentWriter} and {@code XattrWriter} on a read-write one. It may use every package
  * below it: tx, spacecache, alloc, ctree, volumes, format, csum, compress, the root package and the device.
  *
  * <h2>A write, from FUSE to the device</h2>
  * The adapter turns the request's path or node into an {@link jbtrfs.fs.InodeId} and calls
  * {@link jbtrfs.fs.FsOperations#write}. {@code WritableOperations} takes the change lock (one change or commit at a
  * time) and the write lock (readers wait), starts a transaction if none runs ({@code tx.TransactionManager.current})
- * and hands the bytes to {@code FileWriter}. For a file past the inline size it reads the partial sectors at both
+ * and hands the bytes to {@code FileExtentWriter}. For a file past the inline size it reads the partial sectors at both
  * ends, allocates new extents from {@code alloc.BlockGroups} (data is copy-on-write too, unless nodatacow or
  * preallocated), reserves the metadata space the change needs (so that it never stops halfway), sends the bytes to
  * the device without waiting ({@code volumes.Volume.writeBehind}), cuts the overwritten range out of the old extents

@@ -98,13 +98,17 @@ public final class DataRefs {
         return e.deltas.getOrDefault(ref, 0) > 0;
     }
 
-    /** Pending changes to a committed extent: {all references' net change, {@code ref}'s net change}. */
-    public long[] pending(long bytenr, Ref ref) {
+    /** The net changes pending for a committed extent: of all its references, and of one of them. */
+    public record Pending(long all, long ref) {
+    }
+
+    /** Pending changes to a committed extent: all references' net change, and {@code ref}'s. */
+    public Pending pending(long bytenr, Ref ref) {
         Extent e = extents.get(bytenr);
-        if (e == null) return new long[] {0, 0};
+        if (e == null) return new Pending(0, 0);
         long all = 0;
         for (int d : e.deltas.values()) all += d;
-        return new long[] {all, e.deltas.getOrDefault(ref, 0)};
+        return new Pending(all, e.deltas.getOrDefault(ref, 0));
     }
 
     /** An extent this transaction allocated grows in place to {@code numBytes} (see {@link #onlyNewRef}). */
