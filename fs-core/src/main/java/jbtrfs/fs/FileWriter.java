@@ -6,11 +6,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import jbtrfs.FileTooBigException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
-import jbtrfs.IsDirectoryException;
-import jbtrfs.NoSpaceException;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.compress.CompressionType;
 import jbtrfs.compress.Compressor;
@@ -73,8 +70,8 @@ final class FileWriter {
     int write(InodeId file, long offset, ByteBuffer src) throws FsException {
         int len = src.remaining();
         if (len == 0) return 0;
-        if (offset < 0) throw new InvalidArgumentException("negative offset");
-        if (offset > MAX_FILE_SIZE - len) throw new FileTooBigException("write past the largest file size");
+        if (offset < 0) throw new FsException(Errno.EINVAL, "negative offset");
+        if (offset > MAX_FILE_SIZE - len) throw new FsException(Errno.EFBIG, "write past the largest file size");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
         InodeWriter.refuseIf(inode, InodeFlags.IMMUTABLE, file, "write");
@@ -221,7 +218,7 @@ final class FileWriter {
             for (NewExtent x : planned) w.manager().blockGroups().release(x.bytenr, x.diskBytes);
             if (e instanceof FsException fe) throw fe;
             if (e instanceof RuntimeException re) throw re;
-            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "writing data of " + file + ": " + e.getMessage(), e);
         }
         long removed = dropExtents(file, aStart, aEnd);
         if (gathered != null) releaseUnreferenced(gathered.fe);
@@ -309,7 +306,8 @@ final class FileWriter {
                 out.add(new NewExtent(at, diskBytes, len, c.type(), Arrays.copyOf(z, (int) diskBytes), 0));
                 any = true;
             }
-        } catch (NoSpaceException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOSPC) throw e;
             for (NewExtent x : out) groups.release(x.bytenr, x.diskBytes);
             return null;
         }
@@ -400,7 +398,7 @@ final class FileWriter {
             writeData(List.of(new long[] {at, buf.length}), buf);
         } catch (IOException e) {
             if (more > 0) w.manager().blockGroups().release(tail, more);
-            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "writing data of " + file + ": " + e.getMessage(), e);
         }
         long grown = fe.diskNumBytes() + more;
         w.tx().editor().put(w.root(file.root()), x.key, FileExtentItem.encodeRegular(w.transid(),
@@ -438,7 +436,7 @@ final class FileWriter {
         try {
             writeData(List.of(new long[] {physical, buf.length}), buf);
         } catch (IOException e) {
-            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "writing data of " + file + ": " + e.getMessage(), e);
         }
         TreeRoot root = w.root(file.root());
         long transid = w.transid();
@@ -521,7 +519,7 @@ final class FileWriter {
         try {
             writeData(List.of(new long[] {fe.diskBytenr() + fe.offset() + (aStart - x.start), buf.length}), buf);
         } catch (IOException e) {
-            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "writing data of " + file + ": " + e.getMessage(), e);
         }
         InodeItem i = w.load(file);
         Timespec now = InodeWriter.now();
@@ -557,7 +555,7 @@ final class FileWriter {
     /** Extents for {@code length} bytes: as few as the free space allows, none over 128 MiB; all or nothing. */
     private List<long[]> allocateData(long length) throws FsException {
         // a range of 2^63 bytes (fallocate of every file offset) reads negative here: no device holds it
-        if (length < 0) throw new NoSpaceException("no data space left for " + Long.toUnsignedString(length) + " bytes");
+        if (length < 0) throw new FsException(Errno.ENOSPC, "no data space left for " + Long.toUnsignedString(length) + " bytes");
         BlockGroups groups = w.manager().blockGroups();
         List<long[]> out = new ArrayList<>();
         long left = length;
@@ -567,7 +565,8 @@ final class FileWriter {
                 long at;
                 try {
                     at = groups.allocate(BlockGroupFlags.DATA, want, ss);
-                } catch (NoSpaceException e) {
+                } catch (FsException e) {
+                    if (e.errno() != Errno.ENOSPC) throw e;
                     want = Math.min(want, groups.largestFree(BlockGroupFlags.DATA) / ss * ss);
                     if (want <= 0) throw e;
                     at = groups.allocate(BlockGroupFlags.DATA, want, ss);
@@ -575,9 +574,10 @@ final class FileWriter {
                 out.add(new long[] {at, want});
                 left -= want;
             }
-        } catch (NoSpaceException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOSPC) throw e;
             for (long[] p : out) groups.release(p[0], p[1]);
-            throw new NoSpaceException("no data space left for " + length + " bytes");
+            throw new FsException(Errno.ENOSPC, "no data space left for " + length + " bytes");
         }
         return out;
     }
@@ -646,7 +646,7 @@ final class FileWriter {
 
     /** truncate(2). */
     void truncate(InodeId file, long size) throws FsException {
-        if (size < 0) throw new InvalidArgumentException("negative size");
+        if (size < 0) throw new FsException(Errno.EINVAL, "negative size");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
         InodeWriter.refuseIf(inode, InodeWriter.IMMUTABLE_OR_APPEND, file, "truncate");
@@ -687,9 +687,9 @@ final class FileWriter {
 
     /** fallocate(2): preallocate holes in the range, punch one, or zero the range (preallocating it). */
     void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
-        if (offset < 0 || length <= 0) throw new InvalidArgumentException("bad fallocate range");
+        if (offset < 0 || length <= 0) throw new FsException(Errno.EINVAL, "bad fallocate range");
         // as vfs_fallocate, for every mode: an end past the largest file size, or one that wraps, is EFBIG
-        if (offset > MAX_FILE_SIZE - length) throw new FileTooBigException("fallocate past the largest file size");
+        if (offset > MAX_FILE_SIZE - length) throw new FsException(Errno.EFBIG, "fallocate past the largest file size");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
         // as vfs_fallocate: nothing on an immutable file, only KEEP_SIZE preallocation on an append-only one
@@ -699,12 +699,12 @@ final class FileWriter {
         boolean zero = (mode & FsOperations.FALLOC_FL_ZERO_RANGE) != 0;
         if ((mode & ~(FsOperations.FALLOC_FL_KEEP_SIZE | FsOperations.FALLOC_FL_PUNCH_HOLE
                 | FsOperations.FALLOC_FL_ZERO_RANGE)) != 0) {
-            throw new jbtrfs.NotSupportedException("fallocate mode " + mode);
+            throw new FsException(Errno.EOPNOTSUPP, "fallocate mode " + mode);
         }
         long end = offset + length;
         Timespec now = InodeWriter.now();
         if ((mode & FsOperations.FALLOC_FL_PUNCH_HOLE) != 0) {
-            if (!keepSize || zero) throw new jbtrfs.NotSupportedException("fallocate mode " + mode);
+            if (!keepSize || zero) throw new FsException(Errno.EOPNOTSUPP, "fallocate mode " + mode);
             end = Math.min(end, inode.size());
             if (end <= offset) return;
             if (hasInline(file)) {
@@ -881,8 +881,8 @@ final class FileWriter {
     private InodeItem regular(InodeId file) throws FsException {
         InodeItem i = w.load(file);
         int type = i.mode() & Stat.S_IFMT;
-        if (type == Stat.S_IFDIR) throw new IsDirectoryException(file + " is a directory");
-        if (type != Stat.S_IFREG) throw new InvalidArgumentException(file + " is not a regular file");
+        if (type == Stat.S_IFDIR) throw new FsException(Errno.EISDIR, file + " is a directory");
+        if (type != Stat.S_IFREG) throw new FsException(Errno.EINVAL, file + " is not a regular file");
         return i;
     }
 
@@ -894,7 +894,7 @@ final class FileWriter {
         } catch (FsException e) {
             throw e;
         } catch (IOException e) {
-            throw new FsException("reading " + file + " for a write: " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "reading " + file + " for a write: " + e.getMessage(), e);
         }
     }
 }

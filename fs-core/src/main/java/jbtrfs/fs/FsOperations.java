@@ -3,13 +3,13 @@ package jbtrfs.fs;
 import java.nio.ByteBuffer;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.ReadOnlyException;
 
 /**
  * The operations the FUSE adapter calls, by inode. Safe to call from many threads at once.
  * Errors are {@link FsException} subclasses that map one-to-one to errnos. The changing operations fail with
- * {@link ReadOnlyException} on a read-only filesystem (their default here).
+ * {@link Errno#EROFS} on a read-only filesystem (their default here).
  */
 public interface FsOperations {
 
@@ -57,7 +57,7 @@ public interface FsOperations {
     /** Names of the inode's extended attributes, in the order listxattr(2) gives them on the kernel. */
     List<String> listXattr(InodeId id) throws FsException;
 
-    /** The value of one extended attribute; {@link jbtrfs.NoDataException} when it is not set. */
+    /** The value of one extended attribute; {@link Errno#ENODATA} when it is not set. */
     byte[] getXattr(InodeId id, String name) throws FsException;
 
     StatFs statfs() throws FsException;
@@ -145,14 +145,14 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
-    /** removexattr(2); {@link jbtrfs.NoDataException} when it is not set. */
+    /** removexattr(2); {@link Errno#ENODATA} when it is not set. */
     default void removeXattr(InodeId id, String name) throws FsException {
         throw readOnlyError();
     }
 
     /** The inode's attributes as FS_IOC_GETFLAGS reports them ({@link InodeFlags}' FS_*_FL bits). */
     default long fileFlags(InodeId id) throws FsException {
-        throw new jbtrfs.NotSupportedException("inode flags");
+        throw new FsException(Errno.EOPNOTSUPP, "inode flags");
     }
 
     /** FS_IOC_SETFLAGS (chattr): sets the attributes {@link InodeFlags} lets change, updates ctime. */
@@ -168,7 +168,7 @@ public interface FsOperations {
     default void sync() throws FsException {
     }
 
-    private static ReadOnlyException readOnlyError() {
-        return new ReadOnlyException("the filesystem is mounted read-only");
+    private static FsException readOnlyError() {
+        return new FsException(Errno.EROFS, "the filesystem is mounted read-only");
     }
 }

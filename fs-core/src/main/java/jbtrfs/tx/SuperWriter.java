@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.concurrent.ExecutionException;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.TreeChecker;
@@ -113,7 +114,7 @@ public final class SuperWriter {
         BlockDevice device = volume.device();
         for (IoRequest r : requests) {
             if (r.offset() < 0 || r.offset() + r.length() > device.size()) {
-                throw new FsException("tree block write of " + r.length() + " bytes at physical " + r.offset()
+                throw new FsException(Errno.EIO, "tree block write of " + r.length() + " bytes at physical " + r.offset()
                         + " ends past the end of the device (" + device.size() + " bytes)");
             }
         }
@@ -212,7 +213,7 @@ public final class SuperWriter {
                 failed.add(owners.get(i));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new FsException("interrupted waiting for space cache writes");
+                throw new FsException(Errno.EIO, "interrupted waiting for space cache writes");
             }
         }
     }

@@ -71,7 +71,6 @@ public final class JbtrfsFuse extends FuseStubFS {
     /** Moves on every name change; a resolution that saw it move is not cached. */
     private final java.util.concurrent.atomic.AtomicLong pathEpoch = new java.util.concurrent.atomic.AtomicLong();
     private final OpenFiles openFiles = new OpenFiles();
-    private final java.util.Set<String> loggedTraces = ConcurrentHashMap.newKeySet();
     private final FuseMetrics metrics;
 
     /** {@code blksize} is st_blksize (the kernel shows the sectorsize); meters go to {@code registry}. */
@@ -120,7 +119,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             result = body.run();
         } catch (Throwable e) {
             // nothing may escape into libfuse: an exception there would leave the request without its errno
-            result = fail(op, path, e);
+            result = ErrnoMapper.reply(LOG, op, path, e);
         }
         metrics.record(op, System.nanoTime() - start, result);
         return result;
@@ -143,27 +142,6 @@ public final class JbtrfsFuse extends FuseStubFS {
             if (pathEpoch.get() != epoch) paths.remove(path);
         }
         return id;
-    }
-
-    /** Whether no error of this class was thrown from the same place before: its stack trace is then worth a log. */
-    private boolean firstOfItsKind(Throwable t) {
-        StackTraceElement[] st = t.getStackTrace();
-        String where = t.getClass().getName() + (st.length > 0 ? "@" + st[0] : "");
-        return loggedTraces.size() < 1000 && loggedTraces.add(where);
-    }
-
-    private int fail(String op, String path, Throwable t) {
-        int errno = ErrnoMapper.errno(t);
-        if (!ErrnoMapper.expected(t)) {
-            if (t instanceof FsException) {
-                LOG.warn("{} {}: {}", op, path, t.getMessage());
-            } else if (firstOfItsKind(t)) {
-                LOG.error("{} {}: unexpected error", op, path, t);
-            } else {
-                LOG.error("{} {}: unexpected error {} (stack trace logged before)", op, path, t.toString());
-            }
-        }
-        return errno;
     }
 
     @Override
