@@ -8,8 +8,8 @@ import jbtrfs.FsException;
 
 /**
  * The operations the FUSE adapter calls, by inode. Safe to call from many threads at once.
- * Errors are {@link FsException} subclasses that map one-to-one to errnos. The changing operations fail with
- * {@link Errno#EROFS} on a read-only filesystem (their default here).
+ * Errors are {@link FsException}s, each carrying the errno a transport answers with. The changing operations fail
+ * with {@link Errno#EROFS} on a read-only filesystem (their default here).
  */
 public interface FsOperations {
 
@@ -27,6 +27,15 @@ public interface FsOperations {
     int FALLOC_FL_PUNCH_HOLE = 2;
     /** fallocate(2) mode bit: the range reads as zeros afterwards, its whole blocks preallocated. */
     int FALLOC_FL_ZERO_RANGE = 0x10;
+    /** open(2) flags (asm-generic/fcntl.h): the access mode bits and its three values. */
+    int O_ACCMODE = 03;
+    int O_RDONLY = 0;
+    int O_WRONLY = 01;
+    int O_RDWR = 02;
+    /** open(2) flag: empty a regular file. */
+    int O_TRUNC = 01000;
+    /** open(2) flag: every write appends. */
+    int O_APPEND = 02000;
 
     /** The top-level subvolume's root directory (what the mountpoint shows). */
     InodeId root();
@@ -61,6 +70,21 @@ public interface FsOperations {
     byte[] getXattr(InodeId id, String name) throws FsException;
 
     StatFs statfs() throws FsException;
+
+    /**
+     * open(2) of an existing inode with {@code flags}: the errno the kernel gives, in fs/namei.c's order (EISDIR,
+     * EROFS, EPERM for an immutable or append-only file), and O_TRUNC empties a regular file as the kernel's does.
+     */
+    default void open(InodeId id, int flags) throws FsException {
+        Stat st = stat(id);
+        MayOpen.check(this, id, st, flags);
+        if ((flags & O_TRUNC) != 0 && st.isRegular() && st.size() != 0) truncate(id, 0);
+    }
+
+    /** opendir: ENOTDIR unless {@code id} is a directory. */
+    default void opendir(InodeId id) throws FsException {
+        if (!stat(id).isDirectory()) throw new FsException(Errno.ENOTDIR, "inode " + id + " is not a directory");
+    }
 
     // ---- changes (read-write mounts) ----
 
@@ -158,6 +182,18 @@ public interface FsOperations {
     /** FS_IOC_SETFLAGS (chattr): sets the attributes {@link InodeFlags} lets change, updates ctime. */
     default void setFileFlags(InodeId id, long fsFlags) throws FsException {
         throw readOnlyError();
+    }
+
+    /**
+     * FS_IOC_SETFLAGS asked by user {@code uid}: changing immutable or append-only takes CAP_LINUX_IMMUTABLE
+     * (here: root), else EPERM, as the kernel's fileattr_set_prepare.
+     */
+    default void setFileFlags(InodeId id, long fsFlags, int uid) throws FsException {
+        long guarded = InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL;
+        if (((fsFlags ^ fileFlags(id)) & guarded) != 0 && uid != 0) {
+            throw new FsException(Errno.EPERM, "changing immutable or append-only of " + id + " takes root");
+        }
+        setFileFlags(id, fsFlags);
     }
 
     /** Makes the inode's changes durable before returning (fsync/fdatasync: a commit). */

@@ -11,6 +11,7 @@ import org.slf4j.LoggerFactory;
 import com.kenai.jffi.MemoryIO;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.fs.DirEntry;
 import jbtrfs.fs.FsOperations;
@@ -26,7 +27,6 @@ import jnr.ffi.types.mode_t;
 import jnr.ffi.types.off_t;
 import jnr.ffi.types.uid_t;
 import jnr.ffi.types.size_t;
-import ru.serce.jnrfuse.ErrorCodes;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
@@ -56,9 +56,6 @@ public final class JbtrfsFuse extends FuseStubFS {
     private static final Logger LOG = LoggerFactory.getLogger(JbtrfsFuse.class);
     private static final int PATH_CACHE_MAX = 200_000;
     private static final int READDIR_PAGE = 512;
-    private static final int O_ACCMODE = 3;
-    private static final int O_TRUNC = 01000;
-    private static final int O_APPEND = 02000;
     /** The readdir offsets of "." and ".."; entries' own offsets (dir index + 1) start at 3. */
     private static final long DOT_OFFSET = 1;
     private static final long DOTDOT_OFFSET = 2;
@@ -165,22 +162,9 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     @Override
     public int open(String path, FuseFileInfo fi) {
-        int flags = fi.flags.intValue();
-        boolean writing = (flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0;
-        if (writing && ops.readOnly()) return -ErrorCodes.EROFS();
         return call("open", path, () -> {
             InodeId id = resolve(path);
-            Stat st = ops.stat(id);
-            if (st.isDirectory()) return -ErrorCodes.EISDIR();
-            if (writing) {
-                // as may_open: an immutable file opens for reading only, an append-only one for appending
-                long attrs = ops.fileFlags(id);
-                if ((attrs & InodeFlags.FS_IMMUTABLE_FL) != 0) return -ErrorCodes.EPERM();
-                if ((attrs & InodeFlags.FS_APPEND_FL) != 0 && ((flags & O_APPEND) == 0 || (flags & O_TRUNC) != 0)) {
-                    return -ErrorCodes.EPERM();
-                }
-            }
-            if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != 0 && st.size() != 0) ops.truncate(id, 0);
+            ops.open(id, fi.flags.intValue());
             fi.fh.set(openFiles.open(id));
             return 0;
         });
@@ -208,7 +192,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int opendir(String path, FuseFileInfo fi) {
         return call("opendir", path, () -> {
-            if (!ops.stat(resolve(path)).isDirectory()) return -ErrorCodes.ENOTDIR();
+            ops.opendir(resolve(path));
             return 0;
         });
     }
@@ -276,7 +260,8 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("getxattr", path, () -> {
             byte[] v = ops.getXattr(resolve(path), name);
             if (size == 0) return v.length;
-            if (size < v.length) return -ErrorCodes.ERANGE();
+            // the caller's buffer, which only the transport knows, is too small: getxattr(2)'s answer
+            if (size < v.length) return -Errno.ERANGE.number();
             value.put(0, v, 0, v.length);
             return v.length;
         });
@@ -293,7 +278,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             }
             byte[] all = out.toByteArray();
             if (size == 0) return all.length;
-            if (size < all.length) return -ErrorCodes.ERANGE();
+            if (size < all.length) return -Errno.ERANGE.number();
             list.put(0, all, 0, all.length);
             return all.length;
         });
@@ -572,15 +557,13 @@ public final class JbtrfsFuse extends FuseStubFS {
                 return setFileFlags(id, InodeFlags.fromXflags(ops.fileFlags(id), data.getInt(0) & 0xffffffffL,
                         data.getInt(4), data.getInt(12), data.getInt(16)));
             }
-            return -ErrorCodes.ENOTTY();
+            // a command this transport does not decode
+            return -Errno.ENOTTY.number();
         });
     }
 
     private int setFileFlags(InodeId id, long want) throws FsException {
-        // changing +i or +a takes CAP_LINUX_IMMUTABLE: here, root
-        long guarded = InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL;
-        if (((want ^ ops.fileFlags(id)) & guarded) != 0 && uid() != 0) return -ErrorCodes.EPERM();
-        ops.setFileFlags(id, want);
+        ops.setFileFlags(id, want, uid());
         return 0;
     }
 
