@@ -1,6 +1,7 @@
 package jbtrfs;
 
 import java.io.IOException;
+import java.util.Objects;
 
 /**
  * Every filesystem error, with the errno it answers: {@code new FsException(Errno.ENOENT, "no such name")}.
@@ -15,7 +16,7 @@ public class FsException extends IOException {
 
     public FsException(Errno errno, String message, Throwable cause) {
         super(message, cause);
-        this.errno = errno;
+        this.errno = Objects.requireNonNull(errno, "errno");
         // Throwable's constructor asked for the stack before errno was set (see fillInStackTrace): take it now
         if (!frequent(errno)) super.fillInStackTrace();
     }
