@@ -5,8 +5,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NoSpaceException;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.compress.CompressionType;
 import jbtrfs.compress.Compressor;
@@ -99,7 +99,8 @@ final class CompressedExtents {
                 out.add(new FileExtents.NewExtent(at, diskBytes, len, c.type(), Arrays.copyOf(z, (int) diskBytes), 0));
                 any = true;
             }
-        } catch (NoSpaceException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOSPC) throw e;
             for (FileExtents.NewExtent x : out) groups.release(x.bytenr(), x.diskBytes());
             return null;
         }

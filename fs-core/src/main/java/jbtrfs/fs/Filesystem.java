@@ -11,9 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import jbtrfs.FsException;
-import jbtrfs.NotFoundException;
 import jbtrfs.ReadStats;
-import jbtrfs.UnsupportedImageException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
@@ -37,13 +35,14 @@ import jbtrfs.tx.SuperWriter;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 import jbtrfs.volumes.Volume;
+import jbtrfs.Errno;
 
 /**
  * An opened Btrfs image: the entry point of fs-core.
  *
  * <p>{@link #open} reads the superblock, bootstraps the chunk tree from the sys_chunk_array, reads the chunk tree
  * and the root tree, and checks the feature flags; an image it cannot serve is refused with an
- * {@link UnsupportedImageException} whose message is one line naming the problem. {@link #operations()} is what
+ * {@link Errno#EINVAL} whose message is one line naming the problem. {@link #operations()} is what
  * the FUSE adapter calls. The package overview ({@code package-info.java}) traces a write and a commit.
  */
 public final class Filesystem implements Closeable {
@@ -86,7 +85,7 @@ public final class Filesystem implements Closeable {
             device = BlockDevice.openLocked(image,
                     registry == null ? deviceOptions : deviceOptions.withRegistry(registry));
         } catch (NoSuchFileException e) {
-            throw new UnsupportedImageException("image not found: " + image);
+            throw new FsException(Errno.EINVAL, "image not found: " + image);
         }
         try {
             return open(device, options);
@@ -114,7 +113,7 @@ public final class Filesystem implements Closeable {
         try {
             bootstrap = ChunkMap.fromSysChunkArray(sb.sysChunkArray(), sb.sectorsize());
         } catch (IllegalArgumentException e) {
-            throw new UnsupportedImageException("corrupt sys_chunk_array in the superblock: " + e.getMessage());
+            throw new FsException(Errno.EINVAL, "corrupt sys_chunk_array in the superblock: " + e.getMessage());
         }
         Volume volume = new Volume(device, sb.devItem().devid(), bootstrap);
         TreeBlockReader reader = new TreeBlockReader(volume, csumType, sb.nodesize(), sb.treeBlockFsid(),
@@ -130,7 +129,7 @@ public final class Filesystem implements Closeable {
         try {
             rootTree.seek(Key.first(0, 0));
         } catch (FsException e) {
-            throw new UnsupportedImageException("cannot read the root tree: " + e.getMessage());
+            throw new FsException(Errno.EINVAL, "cannot read the root tree: " + e.getMessage());
         }
         if (sb.logRoot() != 0) {
             LOG.warn("the image has a log tree (an fsync after the last commit); the kernel would replay it, "
@@ -143,7 +142,7 @@ public final class Filesystem implements Closeable {
         try {
             blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
         } catch (FsException e) {
-            throw new UnsupportedImageException("cannot read the " + (bgTree ? "block group" : "extent") + " tree: "
+            throw new FsException(Errno.EINVAL, "cannot read the " + (bgTree ? "block group" : "extent") + " tree: "
                     + e.getMessage());
         }
         SpaceReport space = new SpaceReport(sb, volume, blockGroups, subvolumes);
@@ -158,7 +157,7 @@ public final class Filesystem implements Closeable {
         try {
             ops.stat(ops.root());
         } catch (FsException e) {
-            throw new UnsupportedImageException("cannot read the root directory: " + e.getMessage());
+            throw new FsException(Errno.EINVAL, "cannot read the root directory: " + e.getMessage());
         }
         FsOperations served = ops;
         WritableOperations writable = null;
@@ -210,7 +209,7 @@ public final class Filesystem implements Closeable {
     }
 
     private static ChunkMap readChunkTree(SuperBlock sb, TreeBlockReader reader, ChunkMap bootstrap)
-            throws UnsupportedImageException {
+            throws FsException {
         BTree chunkTree = new BTree(reader, ObjectIds.CHUNK_TREE, sb.chunkRoot(), sb.chunkRootLevel(),
                 sb.chunkRootGeneration());
         ChunkMap full = new ChunkMap();
@@ -222,7 +221,7 @@ public final class Filesystem implements Closeable {
                 c.next();
             }
         } catch (FsException | IllegalArgumentException e) {
-            throw new UnsupportedImageException("cannot read the chunk tree: " + e.getMessage());
+            throw new FsException(Errno.EINVAL, "cannot read the chunk tree: " + e.getMessage());
         }
         return full;
     }
@@ -240,27 +239,29 @@ public final class Filesystem implements Closeable {
                 if (part.isEmpty()) continue;
                 try {
                     cur = directories.lookup(cur, part);
-                } catch (NotFoundException e) {
-                    throw new UnsupportedImageException("subvol=" + options.subvol() + ": no such subvolume");
+                } catch (FsException e) {
+                    if (e.errno() != Errno.ENOENT) throw e;
+                    throw new FsException(Errno.EINVAL, "subvol=" + options.subvol() + ": no such subvolume");
                 }
             }
             RootItem item = subvolumes.rootItem(cur.root());
             if (item == null || cur.objectid() != item.rootDirid()) {
-                throw new UnsupportedImageException("subvol=" + options.subvol() + " is not a subvolume");
+                throw new FsException(Errno.EINVAL, "subvol=" + options.subvol() + " is not a subvolume");
             }
             id = cur.root();
         } else {
             id = subvolumes.defaultSubvolume();
         }
         RootItem item = ObjectIds.isSubvolume(id) ? subvolumes.rootItem(id) : null;
-        if (item == null) throw new UnsupportedImageException("no subvolume with id " + id);
+        if (item == null) throw new FsException(Errno.EINVAL, "no subvolume with id " + id);
         return new InodeId(id, item.rootDirid());
     }
 
     private static BTree optionalTree(Subvolumes subvolumes, long id) throws FsException {
         try {
             return subvolumes.tree(id);
-        } catch (NotFoundException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
             return null;
         }
     }

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.TreeChecker;
@@ -92,7 +93,7 @@ public final class SuperWriter {
         BlockDevice device = volume.device();
         for (IoRequest r : requests) {
             if (r.offset() < 0 || r.offset() + r.length() > device.size()) {
-                throw new FsException("tree block write of " + r.length() + " bytes at physical " + r.offset()
+                throw new FsException(Errno.EIO, "tree block write of " + r.length() + " bytes at physical " + r.offset()
                         + " ends past the end of the device (" + device.size() + " bytes)");
             }
         }

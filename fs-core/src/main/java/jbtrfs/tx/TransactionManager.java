@@ -9,9 +9,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NotFoundException;
-import jbtrfs.ReadOnlyException;
 import jbtrfs.TransactionAbortedException;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.csum.ChecksumType;
@@ -37,7 +36,7 @@ import jbtrfs.volumes.Volume;
  *
  * <p>A failed commit aborts (≈ btrfs_abort_transaction): nothing of it was referenced by a superblock, so the image
  * is still the last committed transaction; the filesystem turns read-only, every later change gets
- * {@link ReadOnlyException} and every later commit the {@link TransactionAbortedException} (EIO).
+ * {@link Errno#EROFS} and every later commit the {@link TransactionAbortedException} (EIO).
  */
 public final class TransactionManager {
     private static final Logger LOG = LoggerFactory.getLogger(TransactionManager.class);
@@ -191,7 +190,7 @@ public final class TransactionManager {
 
     public long commits() { return commits; }
 
-    /** The running transaction, started when none runs; {@link ReadOnlyException} after an abort. */
+    /** The running transaction, started when none runs; {@link Errno#EROFS} after an abort. */
     public Transaction current() throws FsException {
         refuseChangeIfAborted();
         if (running == null) {
@@ -214,7 +213,7 @@ public final class TransactionManager {
     public TransactionAbortedException aborted() { return aborted.get(); }
 
     /** A change after an abort is refused as on a read-only mount (EROFS). */
-    public void refuseChangeIfAborted() throws ReadOnlyException { aborted.refuseChange(); }
+    public void refuseChangeIfAborted() throws FsException { aborted.refuseChange(); }
 
     /** The tree {@code id} as of the last commit. */
     public BTree committedTree(long id) throws FsException {
@@ -254,7 +253,7 @@ public final class TransactionManager {
                     superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION));
         }
         RootItem item = committedRootItem(id);
-        if (item == null) throw new NotFoundException("no tree " + id + " in the root tree");
+        if (item == null) throw new FsException(Errno.ENOENT, "no tree " + id + " in the root tree");
         return new TreeRoot(id, item.bytenr(), item.level(), item.generation());
     }
 

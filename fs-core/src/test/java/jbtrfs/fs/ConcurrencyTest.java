@@ -20,6 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.testing.BtrfsCheck;
@@ -82,7 +84,8 @@ class ConcurrencyTest {
                         try {
                             f = ops.lookup(d, name);
                             ops.truncate(f, 0);
-                        } catch (jbtrfs.NotFoundException e) {
+                        } catch (FsException e) {
+                            if (e.errno() != Errno.ENOENT) throw e;
                             f = ops.mknod(d, name, Stat.S_IFREG | 0644, 0, 0, 0);
                         }
                         ops.write(f, 0, ByteBuffer.wrap(data));

@@ -2,8 +2,8 @@ package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -24,8 +24,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import jbtrfs.NoDataException;
-import jbtrfs.NotFoundException;
+import jbtrfs.Errno;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.TreeGenerator;
 
@@ -55,7 +54,7 @@ class FilesystemReadTest {
             for (Map.Entry<String, Path> e : expected.entrySet()) {
                 checkEntry(ops, e.getKey(), e.getValue());
             }
-            assertThrows(NotFoundException.class, () -> ops.resolve("/no-such-file"));
+            assertErrno(Errno.ENOENT, () -> ops.resolve("/no-such-file"));
             assertEquals(0, fs.counters().dataChecksumFailures());
         }
     }
@@ -104,7 +103,7 @@ class FilesystemReadTest {
                 view.read(x, v);
                 assertArrayEquals(v.array(), ops.getXattr(id, "user." + x), "xattr " + x + " of " + rel);
             }
-            assertThrows(NoDataException.class, () -> ops.getXattr(id, "user.absent"));
+            assertErrno(Errno.ENODATA, () -> ops.getXattr(id, "user.absent"));
         }
     }
 }

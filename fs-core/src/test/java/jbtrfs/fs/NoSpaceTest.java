@@ -1,8 +1,8 @@
 package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -12,7 +12,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import jbtrfs.NoSpaceException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.TreeListing;
@@ -41,7 +42,8 @@ class NoSpaceTest {
                     try {
                         ops.write(f, (long) mb << 20, ByteBuffer.wrap(chunk));
                         written += chunk.length;
-                    } catch (NoSpaceException e) {
+                    } catch (FsException e) {
+                        if (e.errno() != Errno.ENOSPC) throw e;
                         full = true;
                         break;
                     }
@@ -52,7 +54,7 @@ class NoSpaceTest {
             assertTrue(written >= (75L << 20), "filled after only " + written + " bytes");
             StatFs st = ops.statfs();
             assertTrue(st.blocksAvailable() * st.blockSize() < (8L << 20), "statfs still shows " + st.blocksAvailable() + " blocks free");
-            assertThrows(NoSpaceException.class, () -> ops.fallocate(ops.lookup(root, "f0"), 0, 64L << 20, 64L << 20));
+            assertErrno(Errno.ENOSPC, () -> ops.fallocate(ops.lookup(root, "f0"), 0, 64L << 20, 64L << 20));
             ops.sync();
             for (int i = 0; i < files / 2; i++) ops.unlink(root, "f" + i);
             InodeId again = ops.mknod(root, "again", Stat.S_IFREG | 0644, 0, 0, 0);

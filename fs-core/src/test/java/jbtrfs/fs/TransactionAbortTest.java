@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -19,7 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.ReadOnlyException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.IoRequest;
@@ -159,11 +161,11 @@ class TransactionAbortTest {
         assertEquals(committedGeneration, abort.committedGeneration());
         assertTrue(fs.readOnly());
         InodeId f0 = ops.lookup(ops.lookup(ops.root(), "a"), "f0");
-        assertEquals(ReadOnlyException.class, assertThrows(ReadOnlyException.class,
+        assertEquals(FsException.class, assertErrno(Errno.EROFS,
                 () -> ops.mkdir(ops.root(), "later", 0755, 0, 0)).getClass());
-        assertEquals(ReadOnlyException.class, assertThrows(ReadOnlyException.class,
+        assertEquals(FsException.class, assertErrno(Errno.EROFS,
                 () -> ops.write(f0, 0, ByteBuffer.wrap(new byte[100]))).getClass());
-        assertEquals(ReadOnlyException.class, assertThrows(ReadOnlyException.class,
+        assertEquals(FsException.class, assertErrno(Errno.EROFS,
                 () -> ops.unlink(ops.root(), "victim")).getClass());
         assertThrows(TransactionAbortedException.class, () -> ops.fsync(f0, false));
         assertThrows(TransactionAbortedException.class, () -> ops.fsync(f0, true));

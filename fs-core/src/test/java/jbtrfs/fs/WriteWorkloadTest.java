@@ -16,6 +16,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.TreeListing;
@@ -140,7 +142,8 @@ class WriteWorkloadTest {
     private static InodeId lookupOrNull(FsOperations ops, InodeId d, String name) throws Exception {
         try {
             return ops.lookup(d, name);
-        } catch (jbtrfs.NotFoundException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
             return null;
         }
     }

@@ -11,6 +11,7 @@ import org.slf4j.LoggerFactory;
 import com.kenai.jffi.MemoryIO;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.fs.DirEntry;
 import jbtrfs.fs.FsOperations;
@@ -26,7 +27,6 @@ import jnr.ffi.types.mode_t;
 import jnr.ffi.types.off_t;
 import jnr.ffi.types.uid_t;
 import jnr.ffi.types.size_t;
-import ru.serce.jnrfuse.ErrorCodes;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
@@ -56,9 +56,6 @@ public final class JbtrfsFuse extends FuseStubFS {
     private static final Logger LOG = LoggerFactory.getLogger(JbtrfsFuse.class);
     private static final int PATH_CACHE_MAX = 200_000;
     private static final int READDIR_PAGE = 512;
-    private static final int O_ACCMODE = 3;
-    private static final int O_TRUNC = 01000;
-    private static final int O_APPEND = 02000;
     /** The readdir offsets of "." and ".."; entries' own offsets (dir index + 1) start at 3. */
     private static final long DOT_OFFSET = 1;
     private static final long DOTDOT_OFFSET = 2;
@@ -71,7 +68,6 @@ public final class JbtrfsFuse extends FuseStubFS {
     /** Moves on every name change; a resolution that saw it move is not cached. */
     private final java.util.concurrent.atomic.AtomicLong pathEpoch = new java.util.concurrent.atomic.AtomicLong();
     private final OpenFiles openFiles = new OpenFiles();
-    private final java.util.Set<String> loggedTraces = ConcurrentHashMap.newKeySet();
     private final FuseMetrics metrics;
 
     /** {@code blksize} is st_blksize (the kernel shows the sectorsize); meters go to {@code registry}. */
@@ -120,7 +116,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             result = body.run();
         } catch (Throwable e) {
             // nothing may escape into libfuse: an exception there would leave the request without its errno
-            result = fail(op, path, e);
+            result = ErrnoMapper.reply(LOG, op, path, e);
         }
         metrics.record(op, System.nanoTime() - start, result);
         return result;
@@ -145,27 +141,6 @@ public final class JbtrfsFuse extends FuseStubFS {
         return id;
     }
 
-    /** Whether no error of this class was thrown from the same place before: its stack trace is then worth a log. */
-    private boolean firstOfItsKind(Throwable t) {
-        StackTraceElement[] st = t.getStackTrace();
-        String where = t.getClass().getName() + (st.length > 0 ? "@" + st[0] : "");
-        return loggedTraces.size() < 1000 && loggedTraces.add(where);
-    }
-
-    private int fail(String op, String path, Throwable t) {
-        int errno = ErrnoMapper.errno(t);
-        if (!ErrnoMapper.expected(t)) {
-            if (t instanceof FsException) {
-                LOG.warn("{} {}: {}", op, path, t.getMessage());
-            } else if (firstOfItsKind(t)) {
-                LOG.error("{} {}: unexpected error", op, path, t);
-            } else {
-                LOG.error("{} {}: unexpected error {} (stack trace logged before)", op, path, t.toString());
-            }
-        }
-        return errno;
-    }
-
     @Override
     public int getattr(String path, FileStat stat) {
         return call("getattr", path, () -> {
@@ -187,22 +162,9 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     @Override
     public int open(String path, FuseFileInfo fi) {
-        int flags = fi.flags.intValue();
-        boolean writing = (flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0;
-        if (writing && ops.readOnly()) return -ErrorCodes.EROFS();
         return call("open", path, () -> {
             InodeId id = resolve(path);
-            Stat st = ops.stat(id);
-            if (st.isDirectory()) return -ErrorCodes.EISDIR();
-            if (writing) {
-                // as may_open: an immutable file opens for reading only, an append-only one for appending
-                long attrs = ops.fileFlags(id);
-                if ((attrs & InodeFlags.FS_IMMUTABLE_FL) != 0) return -ErrorCodes.EPERM();
-                if ((attrs & InodeFlags.FS_APPEND_FL) != 0 && ((flags & O_APPEND) == 0 || (flags & O_TRUNC) != 0)) {
-                    return -ErrorCodes.EPERM();
-                }
-            }
-            if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != 0 && st.size() != 0) ops.truncate(id, 0);
+            ops.open(id, fi.flags.intValue());
             fi.fh.set(openFiles.open(id));
             return 0;
         });
@@ -230,7 +192,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int opendir(String path, FuseFileInfo fi) {
         return call("opendir", path, () -> {
-            if (!ops.stat(resolve(path)).isDirectory()) return -ErrorCodes.ENOTDIR();
+            ops.opendir(resolve(path));
             return 0;
         });
     }
@@ -298,7 +260,8 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("getxattr", path, () -> {
             byte[] v = ops.getXattr(resolve(path), name);
             if (size == 0) return v.length;
-            if (size < v.length) return -ErrorCodes.ERANGE();
+            // the caller's buffer, which only the transport knows, is too small: getxattr(2)'s answer
+            if (size < v.length) return -Errno.ERANGE.number();
             value.put(0, v, 0, v.length);
             return v.length;
         });
@@ -315,7 +278,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             }
             byte[] all = out.toByteArray();
             if (size == 0) return all.length;
-            if (size < all.length) return -ErrorCodes.ERANGE();
+            if (size < all.length) return -Errno.ERANGE.number();
             list.put(0, all, 0, all.length);
             return all.length;
         });
@@ -594,15 +557,13 @@ public final class JbtrfsFuse extends FuseStubFS {
                 return setFileFlags(id, InodeFlags.fromXflags(ops.fileFlags(id), data.getInt(0) & 0xffffffffL,
                         data.getInt(4), data.getInt(12), data.getInt(16)));
             }
-            return -ErrorCodes.ENOTTY();
+            // a command this transport does not decode
+            return -Errno.ENOTTY.number();
         });
     }
 
     private int setFileFlags(InodeId id, long want) throws FsException {
-        // changing +i or +a takes CAP_LINUX_IMMUTABLE: here, root
-        long guarded = InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL;
-        if (((want ^ ops.fileFlags(id)) & guarded) != 0 && uid() != 0) return -ErrorCodes.EPERM();
-        ops.setFileFlags(id, want);
+        ops.setFileFlags(id, want, uid());
         return 0;
     }
 
