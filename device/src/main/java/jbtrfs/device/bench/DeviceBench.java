@@ -59,7 +59,7 @@ public final class DeviceBench {
         } catch (IllegalArgumentException e) {
             out.println("bench-device: " + e.getMessage());
             out.println("usage: bench-device --file F --size 1G --rw randwrite|randread|write|read --bs 4k --qd N"
-                    + " --seconds S [--backend aio|uring|nio]");
+                    + " --seconds S [--backend aio|nio]");
             return 2;
         }
         try {

@@ -53,6 +53,11 @@ class DeviceBenchTest {
         assertEquals(2, DeviceBench.run(new String[] {"--file", "x", "--rw", "sideways"},
                 new PrintStream(bytes, true, StandardCharsets.UTF_8)));
         assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("usage:"));
+        bytes.reset();
+        assertEquals(2, DeviceBench.run(new String[] {"--file", "x", "--backend", "uring"},
+                new PrintStream(bytes, true, StandardCharsets.UTF_8)));
+        assertTrue(bytes.toString(StandardCharsets.UTF_8).startsWith(
+                "bench-device: unknown device backend 'uring' (expected aio, nio or auto)\n"), bytes.toString());
         assertEquals(1L << 30, DeviceBench.parseSize("1G"));
         assertEquals(4096, DeviceBench.parseSize("4k"));
     }
