@@ -239,8 +239,6 @@ abstract class QueuedBlockDevice implements BlockDevice {
     @Override
     public boolean writable() { return writable; }
 
-    boolean isClosed() { return closed; }
-
     /** Holds {@code imageLock} until this device is closed. */
     void holdLock(ImageLock imageLock) { this.lock = imageLock; }
 
