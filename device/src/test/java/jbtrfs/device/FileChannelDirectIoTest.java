@@ -17,9 +17,11 @@ import java.util.Random;
 import java.util.stream.Stream;
 
 import com.sun.nio.file.ExtendedOpenOption;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 
 /**
  * The NIO backend's large aligned bulk writes and reads go around the page cache, and stay coherent with its
@@ -41,8 +43,7 @@ class FileChannelDirectIoTest {
         try (FileChannel probe = FileChannel.open(f, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT)) {
             return f;
         } catch (IOException | UnsupportedOperationException e) {
-            System.out.println("skipped: " + dir + " refuses O_DIRECT (" + e + ")");
-            Assumptions.abort(dir + " refuses O_DIRECT");
+            Prereq.require(false, dir + " refuses O_DIRECT (" + e + ")");
             return null;
         }
     }
@@ -119,19 +120,10 @@ class FileChannelDirectIoTest {
         }
     }
 
-    /** Runs a command; its standard output, or a skip (printed) where the command is missing. */
+    /** Runs a command; its output, or a skip (printed) where the command is missing. */
     private static String sh(String... command) throws IOException, InterruptedException {
-        Process p;
-        try {
-            p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            System.out.println("skipped: " + command[0] + " is missing (" + e.getMessage() + ")");
-            Assumptions.abort(command[0] + " is missing");
-            return null;
-        }
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", command) + ": " + out);
-        return out;
+        Prereq.requireBinary(command[0], "coreutils");
+        return Shell.run(List.of(command));
     }
 
     /** Drops the host's cached pages of {@code f} (GNU dd's nocache: posix_fadvise DONTNEED). */

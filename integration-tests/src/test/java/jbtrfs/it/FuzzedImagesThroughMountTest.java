@@ -22,6 +22,7 @@ import jbtrfs.testing.FuzzBase;
 import jbtrfs.testing.FuzzImages;
 import jbtrfs.testing.ImageMutator;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**

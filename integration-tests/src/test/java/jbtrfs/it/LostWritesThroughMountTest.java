@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeBlockPatch;
 

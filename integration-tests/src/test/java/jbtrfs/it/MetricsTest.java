@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /** The metrics endpoint scraped by a real HTTP client while a mount serves reads. */
@@ -145,7 +146,7 @@ class MetricsTest {
     @Test
     void aOneMebibyteWriteArrivesAsOneRequest() throws Exception {
         // libfuse 2 alone caps a request at 128 KiB: a 1 MiB write came as eight
-        Prereq.requireFuseMaxPages();
+        Prereq.requireKernel(4, 20, "FUSE_MAX_PAGES");
         int port = freePort();
         Path mnt = Files.createDirectory(tmp.resolve("big"));
         Path image = image("big");
@@ -168,7 +169,7 @@ class MetricsTest {
     @Test
     void aOneMebibyteReadaheadArrivesAsOneRequest_readOnlyAndReadWrite() throws Exception {
         // libfuse 2 alone caps a request at 128 KiB (and the mount said max_read=131072): 256 reads for 32 MiB
-        Prereq.requireFuseMaxPages();
+        Prereq.requireKernel(4, 20, "FUSE_MAX_PAGES");
         Path src = Files.createDirectory(tmp.resolve("src-readahead"));
         byte[] data = new byte[32 << 20];
         new Random(12).nextBytes(data);

@@ -10,11 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+
+import jbtrfs.testing.Prereq;
 
 /** The command's contract: the flags, the file it lays out, and the JSON last line (not its numbers). */
 class DeviceBenchTest {
@@ -28,8 +29,7 @@ class DeviceBenchTest {
     @CsvSource({"nio,randwrite", "nio,read", "aio,randread", "aio,write"})
     void printsOneJsonObjectLast(String backend, String rw) {
         boolean aio = jbtrfs.device.LibAio.load() != null;
-        if (backend.equals("aio") && !aio) System.out.println("SKIPPED: native AIO (libaio.so.1) not available");
-        Assumptions.assumeTrue(!backend.equals("aio") || aio, "native AIO not available");
+        Prereq.require(!backend.equals("aio") || aio, "native AIO (libaio.so.1) is not available");
         Path f = dir.resolve("b.img");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         int rc = DeviceBench.run(new String[] {"--file", f.toString(), "--size", "8M", "--rw", rw, "--bs", "4k",
