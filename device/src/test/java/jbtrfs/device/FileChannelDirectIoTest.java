@@ -12,6 +12,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -105,9 +106,9 @@ class FileChannelDirectIoTest {
         }
         // and the file holds them, as another reader of it sees
         byte[] all = Files.readAllBytes(f);
-        assertArrayEquals(random(MIB, 1), java.util.Arrays.copyOfRange(all, 0, MIB));
-        assertArrayEquals(random(MIB, 2), java.util.Arrays.copyOfRange(all, MIB, 2 * MIB));
-        assertArrayEquals(random(MIB - 512, 3), java.util.Arrays.copyOfRange(all, 2 * MIB + 512, 3 * MIB));
+        assertArrayEquals(random(MIB, 1), Arrays.copyOfRange(all, 0, MIB));
+        assertArrayEquals(random(MIB, 2), Arrays.copyOfRange(all, MIB, 2 * MIB));
+        assertArrayEquals(random(MIB - 512, 3), Arrays.copyOfRange(all, 2 * MIB + 512, 3 * MIB));
     }
 
     @Test
@@ -147,7 +148,7 @@ class FileChannelDirectIoTest {
     }
 
     private static byte[] expected(int offset, int length) {
-        return java.util.Arrays.copyOfRange(random(4 * MIB, 7), offset, offset + length);
+        return Arrays.copyOfRange(random(4 * MIB, 7), offset, offset + length);
     }
 
     @Test
@@ -192,8 +193,8 @@ class FileChannelDirectIoTest {
             d.write(MIB, ByteBuffer.wrap(fresh));
             ByteBuffer b = ByteBuffer.allocate(2 * MIB);
             d.readBulk(0, b);
-            assertArrayEquals(expected(0, MIB), java.util.Arrays.copyOfRange(b.array(), 0, MIB));
-            assertArrayEquals(fresh, java.util.Arrays.copyOfRange(b.array(), MIB, 2 * MIB));
+            assertArrayEquals(expected(0, MIB), Arrays.copyOfRange(b.array(), 0, MIB));
+            assertArrayEquals(fresh, Arrays.copyOfRange(b.array(), MIB, 2 * MIB));
         }
     }
 

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -75,7 +76,7 @@ class LoopDeviceTest {
                 assertArrayEquals(data, back.array(), b.toString());
                 // the last sector is readable, one past it is not
                 dev.read(SIZE - 512, ByteBuffer.allocate(512));
-                DeviceIoException e = org.junit.jupiter.api.Assertions.assertThrows(DeviceIoException.class,
+                DeviceIoException e = Assertions.assertThrows(DeviceIoException.class,
                         () -> dev.read(SIZE - 512, ByteBuffer.allocate(1024)));
                 assertEquals(Errno.ENXIO, e.errno());
             }

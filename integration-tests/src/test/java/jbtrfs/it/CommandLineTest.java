@@ -9,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
@@ -41,7 +42,7 @@ class CommandLineTest {
         Path src = Files.createDirectory(tmp.resolve("src" + System.nanoTime()));
         Files.write(src.resolve("good"), new byte[300_000]);
         byte[] b = new byte[300_000];
-        new java.util.Random(1).nextBytes(b);
+        new Random(1).nextBytes(b);
         Files.write(src.resolve("victim"), b);
         return Images.mkfs(tmp, src, 256);
     }

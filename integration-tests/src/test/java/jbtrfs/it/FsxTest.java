@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
@@ -70,6 +71,6 @@ class FsxTest {
 
     private static String head(String text, int lines) {
         String[] all = text.split("\n");
-        return String.join("\n", java.util.Arrays.asList(all).subList(0, Math.min(lines, all.length)));
+        return String.join("\n", Arrays.asList(all).subList(0, Math.min(lines, all.length)));
     }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -97,7 +98,7 @@ class LostWritesThroughMountTest {
             assertTrue(mounted(mnt), "the mount came up: " + Files.readString(stderr));
             assertEquals(0, Shell.attempt(List.of("rm", mnt.resolve("victim").toString())).exitCode());
             daemon.destroy(); // SIGTERM: unmount, the last commit aborts
-            assertTrue(daemon.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the daemon exits");
+            assertTrue(daemon.waitFor(60, TimeUnit.SECONDS), "the daemon exits");
         } finally {
             daemon.destroyForcibly();
         }

@@ -3,13 +3,18 @@ package jbtrfs.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.nio.file.ExtendedOpenOption;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -18,6 +23,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
@@ -44,8 +50,8 @@ class MetricsTest {
 
     /** Whether the image's filesystem takes O_DIRECT (tmpfs does not; the daemon then reads through the cache). */
     private static boolean directIoWorks(Path image) {
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(image,
-                java.nio.file.StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT)) {
+        try (FileChannel ch = FileChannel.open(image,
+                StandardOpenOption.READ, ExtendedOpenOption.DIRECT)) {
             return true;
         } catch (Exception e) {
             System.out.println(image + ": no O_DIRECT here (" + e + "), the page cache check is left out");
@@ -102,7 +108,7 @@ class MetricsTest {
     @Test
     void a_port_in_use_fails_the_mount_cleanly() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("m"));
-        try (ServerSocket busy = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             int port = busy.getLocalPort();
             Shell.Result r = Jbtrfs.run("mount", "--read-only", "-o", "metrics=127.0.0.1:" + port,
                     image("c").toString(), mnt.toString());
@@ -161,9 +167,9 @@ class MetricsTest {
             double writes = value(get(port, "/metrics"), "jbtrfs_fuse_operations_seconds_count{op=\"write\"}");
             assertEquals(8, writes, "eight write(2) calls of 1 MiB");
             Shell.sh("sync " + mnt + "/eight.bin");
-            assertTrue(java.util.Arrays.equals(data, Files.readAllBytes(mnt.resolve("eight.bin"))));
+            assertTrue(Arrays.equals(data, Files.readAllBytes(mnt.resolve("eight.bin"))));
         }
-        jbtrfs.testing.BtrfsCheck.assertClean(image, "after 1 MiB writes");
+        BtrfsCheck.assertClean(image, "after 1 MiB writes");
     }
 
     @Test
@@ -184,7 +190,7 @@ class MetricsTest {
             String[] options = {"-o", "metrics=" + port};
             try (Jbtrfs m = readOnly ? Jbtrfs.mount(image, mnt, options) : Jbtrfs.mountReadWrite(image, mnt, options)) {
                 // a fresh mount: nothing of the file is in the kernel's cache yet
-                assertTrue(java.util.Arrays.equals(data, Files.readAllBytes(mnt.resolve("big.bin"))));
+                assertTrue(Arrays.equals(data, Files.readAllBytes(mnt.resolve("big.bin"))));
                 double reads = value(get(port, "/metrics"), "jbtrfs_fuse_operations_seconds_count{op=\"read\"}");
                 System.out.println((readOnly ? "read-only" : "read-write") + ": 32 MiB read in " + reads + " requests");
                 assertTrue(reads >= 32 && reads <= 40, reads + " read requests for 32 MiB");
@@ -215,6 +221,6 @@ class MetricsTest {
                 assertEquals(0, value(after, "jbtrfs_commit_cache_failed_total"));
             }
         }
-        jbtrfs.testing.BtrfsCheck.assertClean(image, "after the v1 mounts");
+        BtrfsCheck.assertClean(image, "after the v1 mounts");
     }
 }

@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Shell {
     /** How long a command may run unless its caller says otherwise. */
-    public static final Duration TIMEOUT = Duration.ofSeconds(300);
+    public static final Duration TIMEOUT = Duration.ofMinutes(5);
 
     private Shell() {
     }

@@ -20,7 +20,6 @@ import jbtrfs.device.AlignedBuffers;
 import jbtrfs.device.Backend;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.DeviceOptions;
-import jbtrfs.device.IoCompletion;
 import jbtrfs.device.IoRequest;
 
 /**
@@ -237,10 +236,10 @@ public final class DeviceBench {
             long offset = block * bs;
             IoRequest r = writes ? IoRequest.write(offset, buffers[slot]) : IoRequest.read(offset, buffers[slot]);
             long t0 = System.nanoTime();
-            device.submit(r).whenComplete((c, e) -> done(slot, t0, c, e));
+            device.submit(r).whenComplete((c, e) -> done(slot, t0, e));
         }
 
-        private void done(int slot, long t0, IoCompletion c, Throwable e) {
+        private void done(int slot, long t0, Throwable e) {
             long now = System.nanoTime();
             if (e != null) {
                 failure.compareAndSet(null, e);

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import jbtrfs.device.LibAio;
 import jbtrfs.testing.Prereq;
 
 /** The command's contract: the flags, the file it lays out, and the JSON last line (not its numbers). */
@@ -28,7 +29,7 @@ class DeviceBenchTest {
     @ParameterizedTest
     @CsvSource({"nio,randwrite", "nio,read", "aio,randread", "aio,write"})
     void printsOneJsonObjectLast(String backend, String rw) {
-        boolean aio = jbtrfs.device.LibAio.load() != null;
+        boolean aio = LibAio.load() != null;
         Prereq.require(!backend.equals("aio") || aio, "native AIO (libaio.so.1) is not available");
         Path f = dir.resolve("b.img");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -57,7 +58,8 @@ class DeviceBenchTest {
         assertEquals(2, DeviceBench.run(new String[] {"--file", "x", "--backend", "uring"},
                 new PrintStream(bytes, true, StandardCharsets.UTF_8)));
         assertTrue(bytes.toString(StandardCharsets.UTF_8).startsWith(
-                "bench-device: unknown device backend 'uring' (expected aio, nio or auto)\n"), bytes.toString());
+                "bench-device: unknown device backend 'uring' (expected aio, nio or auto)\n"),
+                bytes.toString(StandardCharsets.UTF_8));
         assertEquals(1L << 30, DeviceBench.parseSize("1G"));
         assertEquals(4096, DeviceBench.parseSize("4k"));
     }
