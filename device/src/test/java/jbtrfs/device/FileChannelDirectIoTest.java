@@ -199,7 +199,7 @@ class FileChannelDirectIoTest {
     }
 
     @Test
-    void aReadOnlyDeviceReadsBulkAroundTheCache() throws Exception {
+    void readOnlyDevice_readsBulkAroundTheCache() throws Exception {
         Path f = filled(file());
         try (BlockDevice d = BlockDevice.openReadOnly(f)) {
             assertEquals(1, directDescriptors(f));

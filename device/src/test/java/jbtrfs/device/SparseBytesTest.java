@@ -57,7 +57,7 @@ class SparseBytesTest {
     }
 
     @Test
-    void zerosAllocateNothing() {
+    void zeros_allocateNothing() {
         SparseBytes s = new SparseBytes(GIB);
         s.write(5 * PAGE + 10, new byte[3 * PAGE], 0, 3 * PAGE);
         assertEquals(0, s.allocatedBytes());

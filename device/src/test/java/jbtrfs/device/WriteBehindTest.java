@@ -159,7 +159,7 @@ class WriteBehindTest {
     }
 
     @Test
-    void neverMoreThanTheBoundInFlight() throws Exception {
+    void inFlight_neverMoreThanTheBound() throws Exception {
         try (MemoryBlockDevice dev = device(FaultPlan.none().latency(Duration.ofMillis(5), Duration.ofMillis(5)), 3)) {
             long bound = 3L * BIG;
             WriteBehind w = new WriteBehind(dev, bound);
@@ -174,7 +174,7 @@ class WriteBehindTest {
     }
 
     @Test
-    void aFailedWriteIsReportedByEveryLaterDrainWriteAndReadOfItsRange() throws Exception {
+    void failedWrite_isReportedByEveryLaterDrainWriteAndReadOfItsRange() throws Exception {
         // request 2 (the second write) fails on the device
         try (MemoryBlockDevice dev = device(FaultPlan.none().failNth(2).latency(Duration.ofMillis(20), Duration.ZERO), 4)) {
             WriteBehind w = new WriteBehind(dev, 64L << 20);

@@ -21,7 +21,7 @@ class BenchQuickTest {
     Path tmp;
 
     @Test
-    void quick_run_writes_table_json_and_chart() throws Exception {
+    void quickRun_writesTableJsonAndChart() throws Exception {
         Prereq.requireFuse();
         Prereq.requireBinary("fio", "apt-get install fio");
         Prereq.requireBinary("fuse2fs", "apt-get install fuse2fs");

@@ -61,7 +61,7 @@ class FuzzedImagesThroughMountTest {
     Path dir;
 
     @Test
-    void sampled_fuzz_images_are_refused_in_one_line_or_served_with_errnos_and_no_write_lost() throws Exception {
+    void sampledFuzzImages_areRefusedInOneLineOrServedWithErrnos_noWriteLost() throws Exception {
         Prereq.requireFuse();
         Images.requireMkfs();
         long t0 = System.nanoTime();

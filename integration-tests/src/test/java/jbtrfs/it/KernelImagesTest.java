@@ -40,7 +40,7 @@ class KernelImagesTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("scenarios")
-    void our_mount_shows_what_the_kernel_shows(String scenario) throws Exception {
+    void ourMount_showsWhatTheKernelShows(String scenario) throws Exception {
         Path image = Images.kernelWritten(tmp, scenario, 512);
         Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, "");
         Map<String, String> ours;
@@ -53,7 +53,7 @@ class KernelImagesTest {
     }
 
     @Test
-    void subvol_option_mounts_that_subvolume() throws Exception {
+    void subvolOption_mountsThatSubvolume() throws Exception {
         Path image = Images.kernelWritten(tmp, "subvolumes-snapshots", 512);
         Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, ",subvol=sub");
         Path mnt = Files.createTempDirectory(tmp, "ours");

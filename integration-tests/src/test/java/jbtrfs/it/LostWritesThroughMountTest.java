@@ -54,7 +54,7 @@ class LostWritesThroughMountTest {
     }
 
     @Test
-    void rm_then_umount_reports_the_changes_lost_in_one_line() throws Exception {
+    void rmThenUmount_reportsTheChangesLostInOneLine() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         mount(mnt, "commit=0");
         Files.writeString(mnt.resolve("new"), "written after the mount\n");
@@ -67,7 +67,7 @@ class LostWritesThroughMountTest {
     }
 
     @Test
-    void fsync_eio_then_erofs_then_stats_and_umount_report_the_abort() throws Exception {
+    void fsync_eioThenErofs_statsAndUmountReportTheAbort() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         mount(mnt, "commit=0,metrics=127.0.0.1:0");
         assertEquals(0, Shell.attempt(List.of("rm", mnt.resolve("victim").toString())).exitCode());
@@ -88,7 +88,7 @@ class LostWritesThroughMountTest {
     }
 
     @Test
-    void a_foreground_daemon_stopped_by_sigterm_exits_non_zero_with_the_line() throws Exception {
+    void foregroundDaemonStoppedBySigterm_exitsNonZeroWithTheLine() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         Path stderr = tmp.resolve("stderr");
         Process daemon = new ProcessBuilder(Jbtrfs.launcher().toString(), "mount", "-f", "-o", "commit=0",

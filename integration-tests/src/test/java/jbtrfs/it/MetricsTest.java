@@ -80,7 +80,7 @@ class MetricsTest {
     }
 
     @Test
-    void counters_follow_the_workload_on_two_mounts() throws Exception {
+    void counters_followTheWorkloadOnTwoMounts() throws Exception {
         int p1 = freePort();
         int p2 = freePort();
         Path m1 = Files.createDirectory(tmp.resolve("m1"));
@@ -106,7 +106,7 @@ class MetricsTest {
     }
 
     @Test
-    void a_port_in_use_fails_the_mount_cleanly() throws Exception {
+    void portInUse_failsTheMountCleanly() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("m"));
         try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             int port = busy.getLocalPort();
@@ -150,7 +150,7 @@ class MetricsTest {
     }
 
     @Test
-    void aOneMebibyteWriteArrivesAsOneRequest() throws Exception {
+    void oneMebibyteWrite_arrivesAsOneRequest() throws Exception {
         // libfuse 2 alone caps a request at 128 KiB: a 1 MiB write came as eight
         Prereq.requireKernel(4, 20, "FUSE_MAX_PAGES");
         int port = freePort();
@@ -173,7 +173,7 @@ class MetricsTest {
     }
 
     @Test
-    void aOneMebibyteReadaheadArrivesAsOneRequest_readOnlyAndReadWrite() throws Exception {
+    void oneMebibyteReadahead_arrivesAsOneRequest_readOnlyAndReadWrite() throws Exception {
         // libfuse 2 alone caps a request at 128 KiB (and the mount said max_read=131072): 256 reads for 32 MiB
         Prereq.requireKernel(4, 20, "FUSE_MAX_PAGES");
         Path src = Files.createDirectory(tmp.resolve("src-readahead"));

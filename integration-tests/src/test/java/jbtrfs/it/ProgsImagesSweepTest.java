@@ -57,7 +57,7 @@ class ProgsImagesSweepTest {
     Path tmp;
 
     @Test
-    void every_progs_image_ends_in_an_answer_never_in_a_silent_loss() throws Exception {
+    void everyProgsImage_endsInAnAnswer_neverInASilentLoss() throws Exception {
         String dir = System.getProperty("jbtrfs.progsTests");
         Prereq.require(dir != null && Files.isDirectory(Path.of(dir)),
                 "the btrfs-progs image sweep is opt-in: -Djbtrfs.progsTests=/path/to/btrfs-progs/tests");

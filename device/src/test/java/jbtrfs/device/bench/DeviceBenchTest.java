@@ -28,7 +28,7 @@ class DeviceBenchTest {
 
     @ParameterizedTest
     @CsvSource({"nio,randwrite", "nio,read", "aio,randread", "aio,write"})
-    void printsOneJsonObjectLast(String backend, String rw) {
+    void run_printsOneJsonObjectLast(String backend, String rw) {
         boolean aio = LibAio.load() != null;
         Prereq.require(!backend.equals("aio") || aio, "native AIO (libaio.so.1) is not available");
         Path f = dir.resolve("b.img");
