@@ -153,7 +153,10 @@ class ImageLockTest {
         return out;
     }
 
+    /** Runs {@code cmd}; its exit code, with what it printed shown beside the test's output. */
     private static int run(String... cmd) throws Exception {
-        return new ProcessBuilder(cmd).inheritIO().start().waitFor();
+        Shell.Result r = Shell.attempt(List.of(cmd));
+        System.out.print(r.output());
+        return r.exitCode();
     }
 }
