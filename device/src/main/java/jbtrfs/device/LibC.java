@@ -4,6 +4,8 @@ import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.IgnoreError;
 import jnr.ffi.annotations.SaveError;
 
+import java.util.Locale;
+
 /**
  * The few libc calls the device needs that Java does not offer: open with O_DIRECT or O_EXCL, ioctl sizes and loop
  * status, fdatasync, flock.
@@ -62,7 +64,7 @@ public interface LibC {
 
         private static LibC tryLoad() {
             try {
-                if (!System.getProperty("os.name", "").toLowerCase().contains("linux")) return null;
+                if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) return null;
                 return LibraryLoader.create(LibC.class).load("c");
             } catch (Throwable t) {
                 return null;

@@ -249,7 +249,7 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
     }
 
     /** Shortcut: reads {@code length} bytes at {@code offset} into a fresh array (through the queue). */
-    public byte[] readBytes(long offset, int length) throws java.io.IOException {
+    public byte[] readBytes(long offset, int length) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(length);
         read(offset, b);
         return b.array();

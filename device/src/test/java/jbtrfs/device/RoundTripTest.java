@@ -51,7 +51,7 @@ class RoundTripTest {
                     batch.add(IoRequest.write(offset, b));
                     System.arraycopy(data, 0, model, (int) offset, data.length); // later writes in a batch win
                 }
-                batch = dropOverlaps(batch, model, dev);
+                batch = dropOverlaps(batch, dev);
                 dev.submit(batch).await();
             }
             // read back: one batch of the whole device in 64 KiB pieces, then unaligned synchronous reads
@@ -87,7 +87,7 @@ class RoundTripTest {
      * Overlapping writes within one batch have no defined order on a real disk: when a batch has any, its
      * requests are submitted one at a time in order (as the model applied them) and nothing is left to submit.
      */
-    private static List<IoRequest> dropOverlaps(List<IoRequest> batch, byte[] model, BlockDevice dev)
+    private static List<IoRequest> dropOverlaps(List<IoRequest> batch, BlockDevice dev)
             throws Exception {
         for (int i = 0; i < batch.size(); i++) {
             for (int j = 0; j < i; j++) {

@@ -14,6 +14,9 @@ import java.util.Random;
 import java.util.zip.Deflater;
 import org.junit.jupiter.api.Test;
 
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
+
 /**
  * Round trips through independent compressors (JDK Deflater, aircompressor's LZO and zstd compressors) framed the
  * way Btrfs frames them. Kernel-written extents are checked in {@link KernelCompressedExtentsTest}.
@@ -166,26 +169,22 @@ class DecompressorRoundTripTest {
     }
     /** Output of the zstd command-line tool for {@code data}, or a skipped test when it is not installed. */
     static byte[] zstdCli(byte[] data, String... options) throws Exception {
-        boolean installed = java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/zstd"));
-        if (!installed) {
-            System.out.println("SKIPPED: /usr/bin/zstd (package zstd) not installed");
-        }
-        org.junit.jupiter.api.Assumptions.assumeTrue(installed, "/usr/bin/zstd not installed");
+        Prereq.require(java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/zstd")),
+                "/usr/bin/zstd (package zstd) is not installed");
         java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("/usr/bin/zstd", "-q", "-c"));
         cmd.addAll(java.util.List.of(options));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        Thread feeder = new Thread(() -> {
-            try (var in = p.getOutputStream()) {
-                in.write(data);
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
-        feeder.start();
-        byte[] out = p.getInputStream().readAllBytes();
-        feeder.join();
-        assertEquals(0, p.waitFor(), "zstd exit status");
-        return out;
+        java.nio.file.Path in = java.nio.file.Files.createTempFile("jbtrfs-zstd", ".in");
+        java.nio.file.Path out = java.nio.file.Files.createTempFile("jbtrfs-zstd", ".zst");
+        try {
+            java.nio.file.Files.write(in, data);
+            // zstd's output is binary: it goes to a file, not through the runner's text
+            Shell.Result r = Shell.exec(new ProcessBuilder(cmd).redirectOutput(out.toFile()), in, Shell.TIMEOUT);
+            assertEquals(0, r.exitCode(), "zstd exit status: " + r.stderr());
+            return java.nio.file.Files.readAllBytes(out);
+        } finally {
+            java.nio.file.Files.delete(in);
+            java.nio.file.Files.delete(out);
+        }
     }
 
     @Test

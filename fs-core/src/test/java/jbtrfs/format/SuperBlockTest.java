@@ -1,7 +1,6 @@
 package jbtrfs.format;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -14,6 +13,9 @@ import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 
 /** Our superblock decoder against what {@code btrfs inspect-internal dump-super} prints for the same image. */
 class SuperBlockTest {
@@ -40,8 +42,7 @@ class SuperBlockTest {
 
     @Test
     void decode_matches_dump_super() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/btrfs")) || Files.isExecutable(Path.of("/bin/btrfs")),
-                "btrfs-progs is not installed");
+        Prereq.requireBinary("btrfs", "apt-get install btrfs-progs");
         Path image = tmp.resolve("sb.img");
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
             raf.setLength(300L << 20);
@@ -82,9 +83,6 @@ class SuperBlockTest {
     }
 
     private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), out);
-        return out;
+        return Shell.run(List.of(cmd));
     }
 }

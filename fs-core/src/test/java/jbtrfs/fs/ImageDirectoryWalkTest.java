@@ -1,7 +1,6 @@
 package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +17,8 @@ import org.junit.jupiter.api.Test;
 
 import jbtrfs.FsException;
 import jbtrfs.testing.ImageWalk;
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 
 /**
  * Opens every image of a directory read-only and walks it ({@link ImageWalk}): for damaged images from elsewhere
@@ -34,8 +35,7 @@ class ImageDirectoryWalkTest {
     @Test
     void every_image_opens_or_is_refused_with_a_typed_error() throws Exception {
         String dir = System.getProperty("jbtrfs.walkImages");
-        if (dir == null) System.out.println("SKIP: -Djbtrfs.walkImages=DIR names no directory of images");
-        assumeTrue(dir != null, "no -Djbtrfs.walkImages");
+        Prereq.require(dir != null, "-Djbtrfs.walkImages=DIR names no directory of images");
         List<Path> images;
         try (Stream<Path> s = Files.list(Path.of(dir))) {
             images = s.filter(p -> p.toString().endsWith(".raw") || p.toString().endsWith(".img")).sorted().toList();
@@ -74,8 +74,7 @@ class ImageDirectoryWalkTest {
     private static String writeCopy(Path image) throws Exception {
         Path copy = Files.createTempFile("jbtrfs-walk", ".img");
         try {
-            new ProcessBuilder("cp", "--sparse=always", image.toString(), copy.toString()).inheritIO().start()
-                    .waitFor();
+            Shell.run(List.of("cp", "--sparse=always", image.toString(), copy.toString()));
             Filesystem fs;
             try {
                 fs = Filesystem.open(copy, MountOptions.readWriteDefaults().withCommitSeconds(0));

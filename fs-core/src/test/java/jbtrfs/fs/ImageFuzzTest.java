@@ -8,6 +8,7 @@ import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -239,13 +240,16 @@ class ImageFuzzTest {
     private static boolean checkClean(Path image) throws IOException, InterruptedException {
         Path out = Files.createTempFile(dir, "check", ".out");
         try {
-            Process p = new ProcessBuilder("btrfs", "check", "--readonly", image.toString())
-                    .redirectErrorStream(true).redirectOutput(out.toFile()).start();
-            if (!p.waitFor(CHECK_TIMEOUT_S, TimeUnit.SECONDS)) {
-                p.destroyForcibly().waitFor();
-                return false;
+            ProcessBuilder pb = new ProcessBuilder("btrfs", "check", "--readonly", image.toString())
+                    .redirectErrorStream(true).redirectOutput(out.toFile());
+            Shell.Result r;
+            try {
+                r = Shell.exec(pb, null, Duration.ofSeconds(CHECK_TIMEOUT_S));
+            } catch (IOException e) {
+                if (e.getMessage().startsWith("timed out")) return false; // Shell killed it
+                throw e;
             }
-            return p.exitValue() == 0 && !Files.readString(out).contains("ERROR");
+            return r.exitCode() == 0 && !Files.readString(out).contains("ERROR");
         } finally {
             Files.deleteIfExists(out);
         }

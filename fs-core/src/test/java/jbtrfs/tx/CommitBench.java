@@ -16,6 +16,7 @@ import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fs.Stat;
+import jbtrfs.testing.Shell;
 
 /**
  * What a commit of many dirty tree blocks costs, stage one (check, checksum, submit) apart (a benchmark command,
@@ -37,8 +38,7 @@ public final class CommitBench {
             try (var raf = new java.io.RandomAccessFile(image.toFile(), "rw")) {
                 raf.setLength(2L << 30);
             }
-            Process mkfs = new ProcessBuilder("mkfs.btrfs", "-q", "-f", image.toString()).inheritIO().start();
-            if (mkfs.waitFor() != 0) throw new IllegalStateException("mkfs.btrfs failed");
+            Shell.run(List.of("mkfs.btrfs", "-q", "-f", image.toString()));
             MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
             List<CommitReport> stats = new ArrayList<>();
             try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0))) {

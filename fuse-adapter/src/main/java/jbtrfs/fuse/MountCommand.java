@@ -47,7 +47,7 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = {"-f", "--foreground"}, description = "Stay in the foreground and log to stderr.")
     boolean foreground;
 
-    @Option(names = "--device-backend", paramLabel = "aio|uring|nio",
+    @Option(names = "--device-backend", paramLabel = "aio|nio",
             description = "How the image is read (default: nio, buffered, whose readahead suits FUSE reads).")
     String deviceBackend;
 
