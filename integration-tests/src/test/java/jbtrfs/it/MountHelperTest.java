@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -32,10 +32,9 @@ class MountHelperTest {
     @BeforeEach
     void setUp() throws Exception {
         Prereq.requireFuse();
-        boolean installed = Files.isExecutable(Path.of("/sbin/mount.fuse.jbtrfs"))
-                && Files.isExecutable(Path.of("/sbin/umount.fuse.jbtrfs"));
-        if (!installed) System.out.println("SKIP: /sbin/mount.fuse.jbtrfs is not installed (bin/quickstart does it)");
-        assumeTrue(installed, "mount helpers not installed");
+        Prereq.require(Files.isExecutable(Path.of("/sbin/mount.fuse.jbtrfs"))
+                && Files.isExecutable(Path.of("/sbin/umount.fuse.jbtrfs")),
+                "/sbin/mount.fuse.jbtrfs is not installed (bin/quickstart links it)");
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
 
