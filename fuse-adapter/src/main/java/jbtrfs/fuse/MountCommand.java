@@ -39,7 +39,8 @@ final class MountCommand implements Callable<Integer> {
     boolean readOnly;
 
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
-            + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
+            + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, transport=libfuse|native (default libfuse), "
+            + "[no_]writeback_cache (native), "
             + "and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
@@ -111,20 +112,27 @@ final class MountCommand implements Callable<Integer> {
             }
             state.writeMetrics(parsed.metrics().getHostString() + ":" + metrics.port());
         }
-        JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize(), registry);
-        List<String> fuseArgs = new ArrayList<>();
-        fuseArgs.add("-o");
-        fuseArgs.add(parsed.fuseOptions(image.toAbsolutePath().toString(), fs.readOnly()));
-        LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
+        boolean nativeTransport = parsed.transport() == MountOptionParser.Transport.NATIVE;
         state.writePid(ProcessHandle.current().pid());
-        FuseSession session;
+        MountedSession session;
         try {
-            session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly(),
-                    parsed.readAheadKib());
-        } catch (IOException e) {
+            if (nativeTransport) {
+                jbtrfs.fuse.kernel.FuseHandler handler = NativeTransport.handler(fs.operations(),
+                        fs.superBlock().sectorsize(), fs.readOnly(), registry);
+                LOG.info("mounting {} at {} (native transport)", image, mountpoint);
+                session = NativeTransport.mount(handler, image, mountpoint, parsed, fs.readOnly());
+            } else {
+                JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize(), registry);
+                List<String> fuseArgs = List.of("-o", parsed.fuseOptions(image.toAbsolutePath().toString(),
+                        fs.readOnly()));
+                LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
+                session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly(),
+                        parsed.readAheadKib());
+            }
+        } catch (IOException | CliException e) {
             closeQuietly(metrics, state, fs);
             state.clear();
-            throw new CliException(e.getMessage());
+            throw e instanceof CliException c ? c : new CliException(e.getMessage());
         }
         CountDownLatch closed = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
