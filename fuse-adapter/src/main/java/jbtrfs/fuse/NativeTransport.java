@@ -2,6 +2,7 @@ package jbtrfs.fuse;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,6 +15,8 @@ import jbtrfs.fuse.kernel.FuseHandler;
 import jbtrfs.fuse.kernel.KernelSession;
 import jbtrfs.fuse.kernel.MountSpec;
 import jbtrfs.fuse.kernel.SessionOptions;
+import jbtrfs.fuse.node.NodeHandler;
+import jbtrfs.fuse.node.NodeOptions;
 
 /**
  * {@code -o transport=native}: the mount served over /dev/fuse by {@link KernelSession}, its requests answered by
@@ -27,11 +30,15 @@ final class NativeTransport {
     private NativeTransport() {
     }
 
-    /** The handler serving {@code ops}: the node layer ({@code jbtrfs.fuse.node}). */
-    static FuseHandler handler(FsOperations ops, int blksize, boolean readOnly, MeterRegistry registry)
-            throws CliException {
-        throw new CliException("transport=native needs the node layer (jbtrfs.fuse.node), which this build lacks: "
-                + "use transport=libfuse", 2);
+    /**
+     * The handler serving {@code ops}: the node layer. Read-only, nothing changes under the kernel, so it keeps
+     * names and attributes for an hour, as the libfuse path's options say; read-write, the node layer's defaults.
+     */
+    static FuseHandler handler(FsOperations ops, int blksize, boolean readOnly, boolean rawInodes,
+                               MeterRegistry registry) {
+        NodeOptions options = NodeOptions.defaults().withRawInodes(rawInodes);
+        if (readOnly) options = options.withTimeouts(Duration.ofHours(1), Duration.ofHours(1));
+        return new NodeHandler(ops, blksize, options, registry);
     }
 
     /**
