@@ -2,27 +2,17 @@ package jbtrfs.fuse.kernel;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A test handler that reads each request's struct and names through {@link InArgs} as a real one would, answers
  * 0, and records what it saw. Opcodes it does not read are ENOSYS.
  */
-final class RecordingHandler implements FuseHandler {
-    final AtomicInteger inits = new AtomicInteger();
-    final AtomicInteger destroys = new AtomicInteger();
+final class RecordingHandler extends CountingHandler {
     final List<Long> forgotten = new CopyOnWriteArrayList<>();
     final List<Long> handled = new CopyOnWriteArrayList<>();
     final List<Boolean> interruptedSeen = new CopyOnWriteArrayList<>();
-    volatile FuseConnection connection;
     volatile RuntimeException toThrow;
     volatile boolean leaveUnanswered;
-
-    @Override
-    public void init(FuseConnection c, FuseNotifier notifier) {
-        connection = c;
-        inits.incrementAndGet();
-    }
 
     @Override
     public void handle(FuseRequest r) {
@@ -75,10 +65,5 @@ final class RecordingHandler implements FuseHandler {
             }
             default -> r.fail(FuseAbi.ENOSYS);
         }
-    }
-
-    @Override
-    public void destroy() {
-        destroys.incrementAndGet();
     }
 }
