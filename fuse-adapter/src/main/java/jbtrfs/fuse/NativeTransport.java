@@ -30,8 +30,7 @@ final class NativeTransport {
     /** The handler serving {@code ops}: the node layer ({@code jbtrfs.fuse.node}). */
     static FuseHandler handler(FsOperations ops, int blksize, boolean readOnly, MeterRegistry registry)
             throws CliException {
-        throw new CliException("transport=native needs the node layer (jbtrfs.fuse.node), which this build lacks: "
-                + "use transport=libfuse", 2);
+        return new jbtrfs.fuse.node.NodeHandler(ops, blksize, jbtrfs.fuse.node.NodeOptions.defaults(), registry);
     }
 
     /**
