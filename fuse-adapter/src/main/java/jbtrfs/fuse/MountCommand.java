@@ -118,7 +118,7 @@ final class MountCommand implements Callable<Integer> {
         try {
             if (nativeTransport) {
                 jbtrfs.fuse.kernel.FuseHandler handler = NativeTransport.handler(fs.operations(),
-                        fs.superBlock().sectorsize(), fs.readOnly(), registry);
+                        fs.superBlock().sectorsize(), fs.readOnly(), registry, parsed);
                 LOG.info("mounting {} at {} (native transport)", image, mountpoint);
                 session = NativeTransport.mount(handler, image, mountpoint, parsed, fs.readOnly());
             } else {

@@ -27,10 +27,15 @@ final class NativeTransport {
     private NativeTransport() {
     }
 
-    /** The handler serving {@code ops}: the node layer ({@code jbtrfs.fuse.node}). */
-    static FuseHandler handler(FsOperations ops, int blksize, boolean readOnly, MeterRegistry registry)
-            throws CliException {
-        return new jbtrfs.fuse.node.NodeHandler(ops, blksize, jbtrfs.fuse.node.NodeOptions.defaults(), registry);
+    /**
+     * The handler serving {@code ops}: the node layer ({@code jbtrfs.fuse.node}), with the libfuse path's timeouts;
+     * {@code -o raw_inodes} shows the kernel's inode numbers (for comparisons) instead of numbers unique on the mount.
+     */
+    static FuseHandler handler(FsOperations ops, int blksize, boolean readOnly, MeterRegistry registry,
+                               MountOptionParser parsed) throws CliException {
+        return new jbtrfs.fuse.node.NodeHandler(ops, blksize,
+                jbtrfs.fuse.node.NodeOptions.forMount(readOnly, parsed.passThrough().contains("raw_inodes")),
+                registry);
     }
 
     /**
@@ -88,8 +93,8 @@ final class NativeTransport {
                 case "suid" -> flags &= ~MountSpec.MS_NOSUID;
                 case "dev" -> flags &= ~MountSpec.MS_NODEV;
                 case "exec" -> flags &= ~MountSpec.MS_NOEXEC;
-                case "atime", "async" -> {
-                    // the defaults
+                case "atime", "async", "raw_inodes" -> {
+                    // the defaults; raw_inodes is the node layer's (handler)
                 }
                 default -> ignored.add(o);
             }
