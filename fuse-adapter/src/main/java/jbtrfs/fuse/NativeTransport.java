@@ -2,7 +2,6 @@ package jbtrfs.fuse;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,14 +30,12 @@ final class NativeTransport {
     }
 
     /**
-     * The handler serving {@code ops}: the node layer. Read-only, nothing changes under the kernel, so it keeps
-     * names and attributes for an hour, as the libfuse path's options say; read-write, the node layer's defaults.
+     * The handler serving {@code ops}: the node layer ({@code jbtrfs.fuse.node}), with the libfuse path's timeouts;
+     * {@code rawInodes} shows the kernel's inode numbers (for comparisons) instead of numbers unique on the mount.
      */
     static FuseHandler handler(FsOperations ops, int blksize, boolean readOnly, boolean rawInodes,
                                MeterRegistry registry) {
-        NodeOptions options = NodeOptions.defaults().withRawInodes(rawInodes);
-        if (readOnly) options = options.withTimeouts(Duration.ofHours(1), Duration.ofHours(1));
-        return new NodeHandler(ops, blksize, options, registry);
+        return new NodeHandler(ops, blksize, NodeOptions.forMount(readOnly, rawInodes), registry);
     }
 
     /**

@@ -51,10 +51,14 @@ final class Jbtrfs implements AutoCloseable {
         return cmd;
     }
 
-    /** {@code -o transport=...} as {@code -Djbtrfs.transport} asks, or nothing. */
+    /**
+     * {@code -o transport=...} as {@code -Djbtrfs.transport} asks, or nothing. The native transport is given
+     * raw_inodes: the tests compare st_ino with the kernel's, which repeats numbers across subvolumes.
+     */
     static List<String> transportOptions() {
         String transport = System.getProperty("jbtrfs.transport", "");
-        return transport.isEmpty() ? List.of() : List.of("-o", "transport=" + transport);
+        if (transport.isEmpty()) return List.of();
+        return List.of("-o", "transport=" + transport + (transport.equals("native") ? ",raw_inodes" : ""));
     }
 
     /** {@code mount} and the transport option, for a shell command line. */

@@ -34,7 +34,7 @@ final class DirectoryRequests {
     /** ENOTDIR unless a directory; the handle only counts the node as open. */
     void opendir(FuseRequest r) throws FsException {
         if (!ops.stat(nodes.inode(r)).isDirectory()) throw new ReplyError(ReplyError.ENOTDIR);
-        FileRequests.replyOpen(r, nodes.table.open(r.nodeId()));
+        FileRequests.replyOpen(r, nodes.table.open(r.nodeId()), 0);
     }
 
     /**

@@ -34,6 +34,12 @@ final class FileRequests {
     static final int FUSE_OPEN_KILL_SUIDGID = 1;
     static final int FUSE_WRITE_KILL_SUIDGID = 1 << 2;
     static final int FUSE_FSYNC_FDATASYNC = 1;
+    /**
+     * fuse_open_out.open_flags: keep the page cache across opens. Every change of file data passes through the kernel
+     * (what changes it otherwise, a snapshot say, invalidates through NodeHandler.invalidateInode), so what it
+     * caches stays true; without it each open would drop (and first write back) the file's pages.
+     */
+    static final int FOPEN_KEEP_CACHE = 1 << 1;
     static final int O_ACCMODE = 3;
     static final int O_TRUNC = 01000;
     static final int O_APPEND = 02000;
@@ -147,12 +153,13 @@ final class FileRequests {
             ops.truncate(id, 0);
             if ((openFlags & FUSE_OPEN_KILL_SUIDGID) != 0) ops.killSuidSgid(id);
         }
-        replyOpen(r, nodes.table.open(r.nodeId()));
+        replyOpen(r, nodes.table.open(r.nodeId()), FOPEN_KEEP_CACHE);
     }
 
-    static void replyOpen(FuseRequest r, long fh) {
+    /** fuse_open_out: fh, open_flags, backing_id. */
+    static void replyOpen(FuseRequest r, long fh, int openFlags) {
         ByteBuffer b = r.replyBuffer(Nodes.OPEN_OUT_SIZE);
-        b.putLong(fh).putInt(0).putInt(0);
+        b.putLong(fh).putInt(openFlags).putInt(0);
         r.reply(b);
     }
 

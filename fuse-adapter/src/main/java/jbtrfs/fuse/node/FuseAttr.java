@@ -37,16 +37,18 @@ final class FuseAttr {
         b.putInt((int) s.rdev()).putInt(blksize).putInt(0);
     }
 
-    /** struct fuse_entry_out; node id 0 with a timeout is a cached "no such name". */
+    /** struct fuse_entry_out of a node. */
     static void putEntry(ByteBuffer b, long nodeId, Stat s, long ino, int blksize, NodeOptions o) {
-        b.putLong(nodeId).putLong(s == null ? 0 : s.generation());
+        b.putLong(nodeId).putLong(s.generation());
         b.putLong(o.entryTimeout().getSeconds()).putLong(o.attrTimeout().getSeconds());
         b.putInt(o.entryTimeout().getNano()).putInt(o.attrTimeout().getNano());
-        if (s == null) {
-            b.position(b.position() + ATTR_SIZE);
-        } else {
-            putAttr(b, s, ino, blksize);
-        }
+        putAttr(b, s, ino, blksize);
+    }
+
+    /** struct fuse_entry_out of node id 0: a "no such name" the kernel keeps for {@code valid}. */
+    static void putNegativeEntry(ByteBuffer b, Duration valid) {
+        b.putLong(0).putLong(0).putLong(valid.getSeconds()).putLong(0).putInt(valid.getNano()).putInt(0);
+        for (int i = 0; i < ATTR_SIZE; i += 8) b.putLong(0);
     }
 
     /** A fuse_entry_out of node id 0 with no timeouts: in a READDIRPLUS reply, an entry that hands over nothing. */

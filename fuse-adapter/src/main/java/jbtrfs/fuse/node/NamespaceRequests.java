@@ -31,7 +31,7 @@ final class NamespaceRequests {
     /**
      * A name in a directory. "." and ".." come from the kernel only for a node found by file handle (EXPORT_SUPPORT):
      * "." is the node itself, ".." the directory it was last seen in. A missing name is a negative entry the kernel
-     * keeps for the entry timeout (node id 0), or ENOENT when names are not cached.
+     * keeps for the negative timeout (node id 0), or ENOENT when names are not cached.
      */
     void lookup(FuseRequest r) throws FsException {
         String name = r.in().cstring();
@@ -51,9 +51,9 @@ final class NamespaceRequests {
         try {
             id = ops.lookup(dir, name);
         } catch (NotFoundException e) {
-            if (nodes.options.entryTimeout().isZero()) throw e;
+            if (nodes.options.negativeTimeout().isZero()) throw e;
             ByteBuffer b = r.replyBuffer(FuseAttr.ENTRY_OUT_SIZE);
-            FuseAttr.putEntry(b, 0, null, 0, nodes.blksize, nodes.options);
+            FuseAttr.putNegativeEntry(b, nodes.options.negativeTimeout());
             r.reply(b);
             return;
         }
@@ -149,7 +149,7 @@ final class NamespaceRequests {
         int m = masked(mode, umask);
         if ((m & Stat.S_IFMT) == 0) m |= Stat.S_IFREG;
         InodeId id = ops.mknod(nodes.inode(r), name, m, 0, r.uid(), r.gid());
-        nodes.replyCreated(r, id, r.nodeId(), 0);
+        nodes.replyCreated(r, id, r.nodeId(), FileRequests.FOPEN_KEEP_CACHE);
     }
 
     /** O_TMPFILE: fuse_create_in as CREATE's (the name that follows is the kernel's placeholder, not used). */
@@ -160,7 +160,7 @@ final class NamespaceRequests {
         int umask = in.u32();
         int m = masked(mode, umask);
         if ((m & Stat.S_IFMT) == 0) m |= Stat.S_IFREG;
-        nodes.replyCreated(r, ops.tmpfile(nodes.inode(r), m, r.uid(), r.gid()), 0, 0);
+        nodes.replyCreated(r, ops.tmpfile(nodes.inode(r), m, r.uid(), r.gid()), 0, FileRequests.FOPEN_KEEP_CACHE);
     }
 
     /** fuse_forget_in: nlookup. Never answered, not even when short (the kernel waits for no reply). */

@@ -134,7 +134,7 @@ class NodeHandlerTest {
             assertEquals(0, k.rename2(NodeIds.ROOT_ID, "a", NodeIds.ROOT_ID, "c", 0));
             KernelSide.Entry gone = k.lookup(NodeIds.ROOT_ID, "a");
             assertEquals(0, gone.nodeId(), "a negative entry");
-            assertEquals(1, gone.entryValid(), "kept for the entry timeout");
+            assertEquals(1, gone.entryValid(), "kept for the negative timeout");
         }
     }
 
@@ -162,7 +162,7 @@ class NodeHandlerTest {
     void errors_areErrnos_andNeverAnsweredTwice() throws Exception {
         try (Filesystem fs = Filesystem.open(image(true), MountOptions.readOnlyDefaults())) {
             KernelSide k = new KernelSide(handler(fs.operations(),
-                    NodeOptions.defaults().withTimeouts(Duration.ZERO, Duration.ZERO)));
+                    NodeOptions.defaults().withTimeouts(Duration.ZERO, Duration.ZERO, Duration.ZERO)));
             assertEquals(ENOENT, k.send(NodeHandler.LOOKUP, NodeIds.ROOT_ID, FakeRequest.body().name("none")).errno(),
                     "no negative entry without an entry timeout");
             assertEquals(ENOSYS, k.send(NodeHandler.FLUSH, NodeIds.ROOT_ID, FakeRequest.body()).errno());
