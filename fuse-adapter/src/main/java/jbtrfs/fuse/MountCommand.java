@@ -94,7 +94,9 @@ final class MountCommand implements Callable<Integer> {
                 .withCommitSeconds(parsed.commitSeconds())
                 .withSpaceCache(parsed.spaceCache(), parsed.clearCache())
                 .withSerialWriteout(parsed.serialWriteout())
-                .withCompression(ro ? null : parsed.compression());
+                .withCompression(ro ? null : parsed.compression())
+                // the native transport says when the kernel forgets an inode: open, unlinked files live on till then
+                .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE);
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);
