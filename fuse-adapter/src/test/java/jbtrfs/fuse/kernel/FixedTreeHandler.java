@@ -3,6 +3,7 @@ package jbtrfs.fuse.kernel;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -12,19 +13,29 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class FixedTreeHandler extends CountingHandler {
     static final byte[] NAME = "hello.txt".getBytes(StandardCharsets.US_ASCII);
     static final byte[] DATA = "hello from the kernel protocol\n".getBytes(StandardCharsets.US_ASCII);
+    /** A name whose LOOKUP waits until the kernel interrupts it (or 30 s pass). */
+    static final byte[] SLOW = "slow".getBytes(StandardCharsets.US_ASCII);
     static final long FILE_NODE = 2;
     static final long FILE_INO = 257;
     static final long ROOT_INO = 256;
     private static final int ENOENT = 2;
     private static final int ENOSYS = 38;
+    private static final int EINTR = 4;
 
     final AtomicInteger forgets = new AtomicInteger();
+    /** LOOKUPs of {@link #SLOW} that ended because the kernel sent INTERRUPT for them. */
+    final AtomicInteger interruptedLookups = new AtomicInteger();
+    final CountDownLatch slowLookupStarted = new CountDownLatch(1);
 
     @Override
     public void handle(FuseRequest r) {
         switch (r.opcode()) {
             case FuseAbi.LOOKUP -> {
                 byte[] name = r.in().cstringBytes();
+                if (r.nodeId() == 1 && Arrays.equals(name, SLOW)) {
+                    lookupUntilInterrupted(r);
+                    return;
+                }
                 if (r.nodeId() != 1 || !Arrays.equals(name, NAME)) {
                     r.fail(ENOENT);
                     return;
@@ -76,6 +87,21 @@ final class FixedTreeHandler extends CountingHandler {
             }
             default -> r.fail(ENOSYS);
         }
+    }
+
+    private void lookupUntilInterrupted(FuseRequest r) {
+        slowLookupStarted.countDown();
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!r.interrupted() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (r.interrupted()) interruptedLookups.incrementAndGet();
+        r.fail(EINTR);
     }
 
     private static void entry(ByteBuffer b) {
