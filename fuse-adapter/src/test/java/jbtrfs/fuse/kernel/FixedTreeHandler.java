@@ -18,6 +18,8 @@ final class FixedTreeHandler extends CountingHandler {
     static final long FILE_NODE = 2;
     static final long FILE_INO = 257;
     static final long ROOT_INO = 256;
+    /** Names and attributes are cached an hour: only a notification makes the kernel ask again. */
+    private static final long CACHE_SECONDS = 3600;
     private static final int ENOENT = 2;
     private static final int ENOSYS = 38;
     private static final int EINTR = 4;
@@ -26,6 +28,12 @@ final class FixedTreeHandler extends CountingHandler {
     /** LOOKUPs of {@link #SLOW} that ended because the kernel sent INTERRUPT for them. */
     final AtomicInteger interruptedLookups = new AtomicInteger();
     final CountDownLatch slowLookupStarted = new CountDownLatch(1);
+    /**
+     * The file's owner and whether its name is found: changed behind the kernel's back, then notified (not its
+     * size, which a writeback-caching kernel keeps itself).
+     */
+    volatile int fileUid;
+    volatile boolean hidden;
 
     @Override
     public void handle(FuseRequest r) {
@@ -36,7 +44,7 @@ final class FixedTreeHandler extends CountingHandler {
                     lookupUntilInterrupted(r);
                     return;
                 }
-                if (r.nodeId() != 1 || !Arrays.equals(name, NAME)) {
+                if (r.nodeId() != 1 || !Arrays.equals(name, NAME) || hidden) {
                     r.fail(ENOENT);
                     return;
                 }
@@ -46,7 +54,7 @@ final class FixedTreeHandler extends CountingHandler {
             }
             case FuseAbi.GETATTR -> {
                 ByteBuffer b = r.replyBuffer(104);
-                b.putLong(1).putInt(0).putInt(0);
+                b.putLong(CACHE_SECONDS).putInt(0).putInt(0);
                 attr(b, r.nodeId());
                 r.reply(b);
             }
@@ -104,16 +112,17 @@ final class FixedTreeHandler extends CountingHandler {
         r.fail(EINTR);
     }
 
-    private static void entry(ByteBuffer b) {
-        b.putLong(FILE_NODE).putLong(1).putLong(1).putLong(1).putInt(0).putInt(0);
+    private void entry(ByteBuffer b) {
+        b.putLong(FILE_NODE).putLong(1).putLong(CACHE_SECONDS).putLong(CACHE_SECONDS).putInt(0).putInt(0);
         attr(b, FILE_NODE);
     }
 
     /** struct fuse_attr of the root or the file. */
-    private static void attr(ByteBuffer b, long node) {
+    private void attr(ByteBuffer b, long node) {
         boolean root = node == 1;
         b.putLong(root ? ROOT_INO : FILE_INO).putLong(root ? 0 : DATA.length).putLong(root ? 0 : 8);
         b.putLong(1_700_000_000L).putLong(1_700_000_001L).putLong(1_700_000_002L).putInt(0).putInt(0).putInt(0);
-        b.putInt(root ? 0040755 : 0100644).putInt(root ? 2 : 1).putInt(0).putInt(0).putInt(0).putInt(4096).putInt(0);
+        b.putInt(root ? 0040755 : 0100644).putInt(root ? 2 : 1).putInt(root ? 0 : fileUid).putInt(0).putInt(0)
+                .putInt(4096).putInt(0);
     }
 }
