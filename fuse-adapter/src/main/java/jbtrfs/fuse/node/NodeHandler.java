@@ -1,0 +1,260 @@
+package jbtrfs.fuse.node;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import jbtrfs.FsException;
+import jbtrfs.fs.FsOperations;
+import jbtrfs.fs.InodeId;
+import jbtrfs.fuse.ErrnoMapper;
+import jbtrfs.fuse.FuseMetrics;
+import jbtrfs.fuse.kernel.FuseConnection;
+import jbtrfs.fuse.kernel.FuseHandler;
+import jbtrfs.fuse.kernel.FuseNotifier;
+import jbtrfs.fuse.kernel.FuseRequest;
+import jbtrfs.fuse.kernel.MalformedRequestException;
+
+/**
+ * The node layer of the native transport: each FUSE opcode onto {@link FsOperations}, by node id (see
+ * {@link NodeIds}). Errors reach the kernel as errnos through {@link ErrnoMapper}, as on the libfuse path, and are
+ * metered by {@link FuseMetrics} under the same names (the op tag is the opcode's name in lower case). Opcodes it
+ * does not serve are ENOSYS, after which the kernel stops sending most of them: FLUSH, GETLK/SETLK (the kernel
+ * locks locally), BMAP, POLL, COPY_FILE_RANGE (the kernel copies instead).
+ */
+public final class NodeHandler implements FuseHandler {
+    static final int LOOKUP = 1;
+    static final int FORGET = 2;
+    static final int GETATTR = 3;
+    static final int SETATTR = 4;
+    static final int READLINK = 5;
+    static final int SYMLINK = 6;
+    static final int MKNOD = 8;
+    static final int MKDIR = 9;
+    static final int UNLINK = 10;
+    static final int RMDIR = 11;
+    static final int RENAME = 12;
+    static final int LINK = 13;
+    static final int OPEN = 14;
+    static final int READ = 15;
+    static final int WRITE = 16;
+    static final int STATFS = 17;
+    static final int RELEASE = 18;
+    static final int FSYNC = 20;
+    static final int SETXATTR = 21;
+    static final int GETXATTR = 22;
+    static final int LISTXATTR = 23;
+    static final int REMOVEXATTR = 24;
+    static final int FLUSH = 25;
+    static final int OPENDIR = 27;
+    static final int READDIR = 28;
+    static final int RELEASEDIR = 29;
+    static final int FSYNCDIR = 30;
+    static final int ACCESS = 34;
+    static final int CREATE = 35;
+    static final int IOCTL = 39;
+    static final int BATCH_FORGET = 42;
+    static final int FALLOCATE = 43;
+    static final int READDIRPLUS = 44;
+    static final int RENAME2 = 45;
+    static final int LSEEK = 46;
+    static final int SYNCFS = 50;
+    static final int TMPFILE = 51;
+    static final int STATX = 52;
+    private static final String[] NAMES = names();
+    private static final Logger LOG = LoggerFactory.getLogger(NodeHandler.class);
+
+    private final FsOperations ops;
+    private final Nodes nodes;
+    private final NamespaceRequests names;
+    private final FileRequests files;
+    private final DirectoryRequests dirs;
+    private final XattrRequests xattrs;
+    private final IoctlRequests ioctls;
+    private final FuseMetrics metrics;
+    /** Evictions and invalidations: never on the request that caused them. */
+    private final ExecutorService background;
+    private final Set<String> loggedTraces = ConcurrentHashMap.newKeySet();
+    private volatile FuseNotifier notifier;
+
+    /** {@code blksize} is st_blksize (the kernel shows the sectorsize); meters go to {@code registry}. */
+    public NodeHandler(FsOperations ops, int blksize, NodeOptions options, MeterRegistry registry) {
+        this.ops = ops;
+        this.background = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "jbtrfs-nodes");
+            t.setDaemon(true);
+            return t;
+        });
+        NodeIds ids = new NodeIds(ops.root(), options.rawInodes());
+        this.nodes = new Nodes(ops, ids, new NodeTable(ops, ids, background), options, blksize);
+        this.metrics = new FuseMetrics(registry);
+        this.names = new NamespaceRequests(nodes);
+        this.files = new FileRequests(nodes, metrics);
+        this.dirs = new DirectoryRequests(nodes);
+        this.xattrs = new XattrRequests(nodes);
+        this.ioctls = new IoctlRequests(nodes);
+    }
+
+    @Override
+    public void init(FuseConnection connection, FuseNotifier notifier) {
+        nodes.connected(connection);
+        this.notifier = notifier;
+    }
+
+    @Override
+    public void handle(FuseRequest r) throws Exception {
+        long start = System.nanoTime();
+        int result = 0;
+        try {
+            dispatch(r);
+        } catch (MalformedRequestException e) {
+            result = -ReplyError.EINVAL;
+            throw e;
+        } catch (ReplyError e) {
+            result = -e.errno();
+            r.fail(e.errno());
+        } catch (Exception e) {
+            result = ErrnoMapper.errno(e);
+            log(r, e);
+            r.fail(-result);
+        } finally {
+            metrics.record(name(r.opcode()), System.nanoTime() - start, result);
+        }
+    }
+
+    private void dispatch(FuseRequest r) throws FsException {
+        switch (r.opcode()) {
+            case LOOKUP -> names.lookup(r);
+            case FORGET -> names.forget(r);
+            case BATCH_FORGET -> names.batchForget(r);
+            case MKNOD -> names.mknod(r);
+            case MKDIR -> names.mkdir(r);
+            case SYMLINK -> names.symlink(r);
+            case LINK -> names.link(r);
+            case UNLINK -> names.unlink(r);
+            case RMDIR -> names.rmdir(r);
+            case RENAME -> names.rename(r, false);
+            case RENAME2 -> names.rename(r, true);
+            case CREATE -> names.create(r);
+            case TMPFILE -> names.tmpfile(r);
+            case GETATTR -> files.getattr(r);
+            case STATX -> files.statx(r);
+            case SETATTR -> files.setattr(r);
+            case READLINK -> files.readlink(r);
+            case OPEN -> files.open(r);
+            case READ -> files.read(r);
+            case WRITE -> files.write(r);
+            case RELEASE, RELEASEDIR -> files.release(r);
+            case FSYNC, FSYNCDIR -> files.fsync(r);
+            case FALLOCATE -> files.fallocate(r);
+            case LSEEK -> files.lseek(r);
+            case ACCESS -> files.access(r);
+            case STATFS -> files.statfs(r);
+            case OPENDIR -> dirs.opendir(r);
+            case READDIR -> dirs.list(r, false);
+            case READDIRPLUS -> dirs.list(r, true);
+            case SETXATTR -> xattrs.setxattr(r);
+            case GETXATTR -> xattrs.getxattr(r);
+            case LISTXATTR -> xattrs.listxattr(r);
+            case REMOVEXATTR -> xattrs.removexattr(r);
+            case IOCTL -> ioctls.ioctl(r);
+            case SYNCFS -> {
+                ops.sync();
+                r.reply();
+            }
+            default -> throw new ReplyError(ReplyError.ENOSYS);
+        }
+    }
+
+    /** Evictions still queued run first; then everything is committed. */
+    @Override
+    public void destroy() throws Exception {
+        background.shutdown();
+        if (!background.awaitTermination(30, TimeUnit.SECONDS)) LOG.warn("evictions still running at unmount");
+        ops.sync();
+    }
+
+    /**
+     * Tells the kernel that what it caches of {@code id} (attributes, and data unless {@code attributesOnly}) changed
+     * without it, e.g. by a snapshot or a commit of another name. Sent later, on another thread: never call the
+     * kernel from inside the request that made the change. Nothing is sent for a node the kernel does not hold.
+     */
+    public void invalidateInode(InodeId id, boolean attributesOnly) {
+        FuseNotifier n = notifier;
+        long nodeId = nodes.ids.nodeId(id);
+        if (n == null || (nodeId != NodeIds.ROOT_ID && nodes.table.lookups(nodeId) == 0)) return;
+        background.execute(() -> notify("inode " + id, () -> n.invalInode(nodeId, attributesOnly ? -1 : 0, 0)));
+    }
+
+    /** Tells the kernel that the name {@code name} in directory {@code dir} changed without it; as above. */
+    public void invalidateEntry(InodeId dir, String name) {
+        FuseNotifier n = notifier;
+        long nodeId = nodes.ids.nodeId(dir);
+        if (n == null || (nodeId != NodeIds.ROOT_ID && nodes.table.lookups(nodeId) == 0)) return;
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        background.execute(() -> notify("entry " + name + " in " + dir, () -> n.invalEntry(nodeId, bytes)));
+    }
+
+    /** How many nodes the kernel holds (lookup count or handles above zero). */
+    int nodeCount() {
+        return nodes.table.size();
+    }
+
+    @FunctionalInterface
+    private interface Notification {
+        void send() throws IOException;
+    }
+
+    private static void notify(String what, Notification n) {
+        try {
+            n.send();
+        } catch (IOException e) {
+            // the kernel may have dropped the node meanwhile (ENOENT): nothing of it is cached then
+            LOG.debug("invalidating {}: {}", what, e.getMessage());
+        }
+    }
+
+    private void log(FuseRequest r, Exception e) {
+        if (ErrnoMapper.expected(e)) return;
+        String op = name(r.opcode());
+        if (e instanceof FsException) {
+            LOG.warn("{} node {}: {}", op, r.nodeId(), e.getMessage());
+        } else if (firstOfItsKind(e)) {
+            LOG.error("{} node {}: unexpected error", op, r.nodeId(), e);
+        } else {
+            LOG.error("{} node {}: unexpected error {} (stack trace logged before)", op, r.nodeId(), e.toString());
+        }
+    }
+
+    /** Whether no error of this class was thrown from the same place before: its stack trace is then worth a log. */
+    private boolean firstOfItsKind(Throwable t) {
+        StackTraceElement[] st = t.getStackTrace();
+        String where = t.getClass().getName() + (st.length > 0 ? "@" + st[0] : "");
+        return loggedTraces.size() < 1000 && loggedTraces.add(where);
+    }
+
+    static String name(int opcode) {
+        return opcode >= 0 && opcode < NAMES.length && NAMES[opcode] != null ? NAMES[opcode] : "opcode" + opcode;
+    }
+
+    private static String[] names() {
+        String[] n = new String[54];
+        String all = "1 lookup 2 forget 3 getattr 4 setattr 5 readlink 6 symlink 8 mknod 9 mkdir 10 unlink 11 rmdir "
+                + "12 rename 13 link 14 open 15 read 16 write 17 statfs 18 release 20 fsync 21 setxattr 22 getxattr "
+                + "23 listxattr 24 removexattr 25 flush 27 opendir 28 readdir 29 releasedir 30 fsyncdir 31 getlk "
+                + "32 setlk 33 setlkw 34 access 35 create 37 bmap 39 ioctl 40 poll 42 batch_forget 43 fallocate "
+                + "44 readdirplus 45 rename2 46 lseek 47 copy_file_range 50 syncfs 51 tmpfile 52 statx "
+                + "53 copy_file_range_64";
+        String[] parts = all.split(" ");
+        for (int i = 0; i < parts.length; i += 2) n[Integer.parseInt(parts[i])] = parts[i + 1];
+        return n;
+    }
+}

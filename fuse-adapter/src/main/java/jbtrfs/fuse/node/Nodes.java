@@ -1,0 +1,75 @@
+package jbtrfs.fuse.node;
+
+import java.nio.ByteBuffer;
+
+import jbtrfs.FsException;
+import jbtrfs.fs.FsOperations;
+import jbtrfs.fs.InodeId;
+import jbtrfs.fs.Stat;
+import jbtrfs.fuse.kernel.FuseConnection;
+import jbtrfs.fuse.kernel.FuseRequest;
+
+/**
+ * What every request class shares: fs-core, the node ids and table, the options, what INIT settled, and the
+ * replies that hand the kernel a node (each of which adds one to its lookup count, after the reply is built).
+ */
+final class Nodes {
+    /** struct fuse_open_out: fh, open_flags, backing_id. */
+    static final int OPEN_OUT_SIZE = 16;
+
+    final FsOperations ops;
+    final NodeIds ids;
+    final NodeTable table;
+    final NodeOptions options;
+    final int blksize;
+    private volatile FuseConnection connection = new FuseConnection(0, 0, 0, 0);
+
+    Nodes(FsOperations ops, NodeIds ids, NodeTable table, NodeOptions options, int blksize) {
+        this.ops = ops;
+        this.ids = ids;
+        this.table = table;
+        this.options = options;
+        this.blksize = blksize;
+    }
+
+    void connected(FuseConnection c) {
+        connection = c;
+    }
+
+    boolean granted(long initFlag) {
+        return connection.granted(initFlag);
+    }
+
+    /** The inode a request is about. */
+    InodeId inode(FuseRequest r) {
+        return ids.inode(r.nodeId());
+    }
+
+    /** Replies fuse_entry_out of {@code id}, found in or made in directory node {@code parent}, and counts it. */
+    void replyEntry(FuseRequest r, InodeId id, long parent) throws FsException {
+        ByteBuffer b = r.replyBuffer(FuseAttr.ENTRY_OUT_SIZE);
+        putCountedEntry(b, id, parent);
+        r.reply(b);
+    }
+
+    /** Replies fuse_entry_out and fuse_open_out (CREATE, TMPFILE): the node counted, a handle opened on it. */
+    void replyCreated(FuseRequest r, InodeId id, long parent, int openFlags) throws FsException {
+        ByteBuffer b = r.replyBuffer(FuseAttr.ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
+        long nodeId = putCountedEntry(b, id, parent);
+        b.putLong(table.open(nodeId)).putInt(openFlags).putInt(0);
+        r.reply(b);
+    }
+
+    /**
+     * fuse_entry_out of {@code id} (in directory node {@code parent}, 0 when not known) into {@code b}, counted as handed to the kernel;
+     * returns its node id. Nothing is counted when the stat or the encoding fails.
+     */
+    long putCountedEntry(ByteBuffer b, InodeId id, long parent) throws FsException {
+        Stat st = ops.stat(id);
+        long nodeId = ids.nodeId(id);
+        FuseAttr.putEntry(b, nodeId, st, ids.ino(id), blksize, options);
+        table.lookedUp(nodeId);
+        if (st.isDirectory() && parent != 0) table.parent(nodeId, parent);
+        return nodeId;
+    }
+}

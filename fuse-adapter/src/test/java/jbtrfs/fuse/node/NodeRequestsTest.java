@@ -1,0 +1,196 @@
+package jbtrfs.fuse.node;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.fs.Filesystem;
+import jbtrfs.fs.FsOperations;
+import jbtrfs.fs.InodeFlags;
+import jbtrfs.fs.MountOptions;
+import jbtrfs.fs.Stat;
+import jbtrfs.fs.StatFs;
+import jbtrfs.testing.Images;
+
+/**
+ * The node layer's requests one by one over a read-write filesystem on an image mkfs.btrfs made: each reply against
+ * what fs-core then holds. Skips (saying why) without mkfs.btrfs.
+ */
+class NodeRequestsTest {
+    private static final int S_IFREG = 0100000;
+    private static final int S_IFIFO = 0010000;
+    private static final long ROOT = NodeIds.ROOT_ID;
+
+    @TempDir
+    Path tmp;
+    private Filesystem fs;
+    private FsOperations ops;
+    private NodeHandler handler;
+    private KernelSide k;
+
+    @BeforeEach
+    void mount() throws Exception {
+        fs = Filesystem.open(Images.mkfs(tmp, null, 256), MountOptions.readWriteDefaults());
+        ops = fs.operations();
+        handler = new NodeHandler(ops, 4096, NodeOptions.defaults(), new SimpleMeterRegistry());
+        k = new KernelSide(handler);
+    }
+
+    @AfterEach
+    void unmount() throws Exception {
+        handler.destroy();
+        fs.close();
+    }
+
+    private Stat stat(String name) throws Exception {
+        return ops.stat(ops.lookup(ops.root(), name));
+    }
+
+    /** fuse_setattr_in with the fields SETATTR reads. */
+    private KernelSide.Attr setattr(long node, int valid, long size, long atime, long mtime, int nsec, int mode,
+                                    int uid, int gid) throws Exception {
+        ByteBuffer b = k.send(NodeHandler.SETATTR, node, FakeRequest.body().u32(valid).u32(0).u64(0).u64(size).u64(0)
+                .u64(atime).u64(mtime).u64(0).u32(nsec).u32(nsec).u32(0).u32(mode).u32(0).u32(uid).u32(gid).u32(0))
+                .payload();
+        b.position(16);
+        return KernelSide.Attr.decode(b);
+    }
+
+    @Test
+    void setattr_changesModeOwnerSizeAndTimes_asAsked() throws Exception {
+        long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
+        KernelSide.Attr a = setattr(f, FileRequests.FATTR_MODE | FileRequests.FATTR_UID | FileRequests.FATTR_GID, 0,
+                0, 0, 0, 0600, 1000, 100);
+        assertEquals(S_IFREG | 0600, a.mode());
+        assertEquals(1000, a.uid());
+        assertEquals(100, a.gid());
+        a = setattr(f, FileRequests.FATTR_SIZE, 12345, 0, 0, 0, 0, 0, 0);
+        assertEquals(12345, a.size());
+        assertEquals(12345, stat("f").size());
+        a = setattr(f, FileRequests.FATTR_ATIME | FileRequests.FATTR_MTIME, 0, 1_000_000, 2_000_000, 123, 0, 0, 0);
+        assertEquals(1_000_000, a.atime());
+        assertEquals(2_000_000, a.mtime());
+        assertEquals(123, a.mtimensec());
+        assertEquals(2_000_000, stat("f").mtime().sec());
+        long before = System.currentTimeMillis() / 1000;
+        a = setattr(f, FileRequests.FATTR_MTIME | FileRequests.FATTR_MTIME_NOW, 0, 0, 7, 0, 0, 0, 0);
+        assertTrue(a.mtime() >= before, "UTIME_NOW is the time of the change, not the 7 sent beside it");
+        assertEquals(1_000_000, a.atime(), "atime left as it was");
+        assertEquals(a, k.getattr(f));
+    }
+
+    @Test
+    void xattrs_setGetListRemove_withSizeProbes() throws Exception {
+        long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
+        byte[] value = "value".getBytes(StandardCharsets.UTF_8);
+        FakeRequest.Body set = FakeRequest.body().u32(value.length).u32(0).name("user.a").bytes(value);
+        assertEquals(0, k.send(NodeHandler.SETXATTR, f, set).errno());
+        FakeRequest.Body create = FakeRequest.body().u32(value.length).u32(FsOperations.XATTR_CREATE).name("user.a")
+                .bytes(value);
+        assertEquals(17, k.send(NodeHandler.SETXATTR, f, create).errno(), "XATTR_CREATE of an existing name");
+        assertEquals(5, k.send(NodeHandler.GETXATTR, f, FakeRequest.body().u32(0).u32(0).name("user.a")).payload()
+                .getInt());
+        assertEquals(34, k.send(NodeHandler.GETXATTR, f, FakeRequest.body().u32(2).u32(0).name("user.a")).errno());
+        assertEquals("value", text(k.send(NodeHandler.GETXATTR, f, FakeRequest.body().u32(100).u32(0)
+                .name("user.a")).payload()));
+        assertEquals(7, k.send(NodeHandler.LISTXATTR, f, FakeRequest.body().u32(0).u32(0)).payload().getInt());
+        assertEquals("user.a\0", text(k.send(NodeHandler.LISTXATTR, f, FakeRequest.body().u32(64).u32(0)).payload()));
+        assertEquals(0, k.send(NodeHandler.REMOVEXATTR, f, FakeRequest.body().name("user.a")).errno());
+        assertEquals(61, k.send(NodeHandler.GETXATTR, f, FakeRequest.body().u32(0).u32(0).name("user.a")).errno());
+    }
+
+    private static String text(ByteBuffer b) {
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
+        return new String(out, StandardCharsets.UTF_8);
+    }
+
+    private FakeRequest ioctl(long node, int cmd, int inSize, int outSize, byte[] in, int uid) throws Exception {
+        FakeRequest.Body body = FakeRequest.body().u64(0).u32(0).u32(cmd).u64(0).u32(inSize).u32(outSize).bytes(in);
+        return k.send(new FakeRequest(NodeHandler.IOCTL, node, body).asUser(uid));
+    }
+
+    private static byte[] le32(long v) {
+        return ByteBuffer.allocate(4).order(java.nio.ByteOrder.nativeOrder()).putInt((int) v).array();
+    }
+
+    @Test
+    void ioctl_getsAndSetsFlags_asChattrDoes() throws Exception {
+        long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
+        assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_NODUMP_FL), 0).errno());
+        ByteBuffer got = ioctl(f, IoctlRequests.FS_IOC_GETFLAGS, 0, 8, new byte[0], 0).payload();
+        assertEquals(0, got.getInt(), "fuse_ioctl_out.result");
+        got.position(16);
+        assertEquals(InodeFlags.FS_NODUMP_FL, got.getInt());
+        ByteBuffer got32 = ioctl(f, IoctlRequests.FS_IOC32_GETFLAGS, 0, 4, new byte[0], 0).payload();
+        assertEquals(InodeFlags.FS_NODUMP_FL, got32.getInt(16));
+        ByteBuffer x = ioctl(f, IoctlRequests.FS_IOC_FSGETXATTR, 0, 28, new byte[0], 0).payload();
+        assertEquals(16 + 28, x.remaining());
+        assertEquals(InodeFlags.toXflags(InodeFlags.FS_NODUMP_FL), x.getInt(16) & 0xffffffffL);
+        assertEquals(1, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_IMMUTABLE_FL), 1000)
+                .errno(), "EPERM: +i takes CAP_LINUX_IMMUTABLE");
+        assertEquals(25, ioctl(f, 0x1234, 0, 0, new byte[0], 0).errno(), "ENOTTY");
+        assertEquals(InodeFlags.FS_NODUMP_FL, ops.fileFlags(ops.lookup(ops.root(), "f")));
+    }
+
+    @Test
+    void namesMadeHere_countEachNodeOnce_andDotsFindItAgain() throws Exception {
+        KernelSide.Entry dir = KernelSide.Entry.decode(k.send(NodeHandler.MKDIR, ROOT, FakeRequest.body().u32(0755)
+                .u32(022).name("d")).payload());
+        KernelSide.Entry fifo = KernelSide.Entry.decode(k.send(NodeHandler.MKNOD, dir.nodeId(), FakeRequest.body()
+                .u32(S_IFIFO | 0600).u32(0).u32(022).u32(0).name("p")).payload());
+        KernelSide.Entry link = KernelSide.Entry.decode(k.send(NodeHandler.SYMLINK, dir.nodeId(), FakeRequest.body()
+                .name("l").name("../target")).payload());
+        KernelSide.Entry hard = KernelSide.Entry.decode(k.send(NodeHandler.LINK, ROOT, FakeRequest.body()
+                .u64(fifo.nodeId()).name("p2")).payload());
+        assertEquals(0040755, dir.attr().mode());
+        assertEquals(S_IFIFO | 0600, fifo.attr().mode());
+        assertEquals(fifo.nodeId(), hard.nodeId());
+        assertEquals(2, hard.attr().nlink());
+        assertEquals("../target", text(k.send(NodeHandler.READLINK, link.nodeId(), FakeRequest.body()).payload()));
+        assertEquals(3, handler.nodeCount());
+        assertEquals(dir.nodeId(), k.lookup(dir.nodeId(), ".").nodeId(), "\".\": the node itself (file handles)");
+        assertEquals(ROOT, k.lookup(dir.nodeId(), "..").nodeId(), "\"..\": where it was made");
+        assertEquals(stat("d").ino(), dir.attr().ino());
+        assertEquals(0, k.send(NodeHandler.UNLINK, ROOT, FakeRequest.body().name("p2")).errno());
+        assertEquals(39, k.send(NodeHandler.RMDIR, ROOT, FakeRequest.body().name("d")).errno(), "ENOTEMPTY");
+        assertEquals(1, k.getattr(fifo.nodeId()).nlink());
+    }
+
+    @Test
+    void openWithTrunc_emptiesTheFile_andAnImmutableFileOpensForReadingOnly() throws Exception {
+        KernelSide.Created c = k.create(ROOT, "f", S_IFREG | 0644);
+        long f = c.entry().nodeId();
+        k.write(f, c.fh(), 0, new byte[10_000]);
+        k.release(f, c.fh());
+        k.release(f, k.open(f, 02 | FileRequests.O_TRUNC));
+        assertEquals(0, k.getattr(f).size());
+        assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_IMMUTABLE_FL), 0).errno());
+        assertEquals(1, k.send(NodeHandler.OPEN, f, FakeRequest.body().u32(02).u32(0)).errno(), "EPERM");
+        k.release(f, k.open(f, 0));
+        assertEquals(0, handler.nodeCount() - 1, "only f, whose handles are all released");
+    }
+
+    @Test
+    void statfs_isFsCoresStatfs() throws Exception {
+        ByteBuffer b = k.send(NodeHandler.STATFS, ROOT, FakeRequest.body()).payload();
+        StatFs s = ops.statfs();
+        assertEquals(80, b.remaining());
+        assertEquals(s.blocks(), b.getLong());
+        assertEquals(s.blocksFree(), b.getLong());
+        assertEquals(s.blocksAvailable(), b.getLong());
+        assertEquals(s.files(), b.getLong());
+        assertEquals(s.filesFree(), b.getLong());
+        assertEquals(s.blockSize(), b.getInt());
+        assertEquals(s.nameMax(), b.getInt());
+    }
+}
