@@ -12,6 +12,7 @@ import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
 import jbtrfs.fs.Timespec;
 import jbtrfs.fuse.FuseMetrics;
+import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseRequest;
 import jbtrfs.fuse.kernel.InArgs;
 
@@ -98,10 +99,13 @@ final class FileRequests {
         }
         if ((valid & FATTR_SIZE) != 0) ops.truncate(id, size);
         if ((valid & (FATTR_ATIME | FATTR_MTIME)) != 0) {
+            // with writeback caching the kernel keeps mtime itself and sends its clock instead of FATTR_MTIME_NOW;
+            // beside FATTR_ATIME_NOW that is a touch, which an append-only inode allows and an explicit time not
+            if ((valid & FATTR_ATIME_NOW) != 0 && nodes.granted(FuseAbi.WRITEBACK_CACHE)) valid |= FATTR_MTIME_NOW;
             ops.utimens(id, time(valid, FATTR_ATIME, FATTR_ATIME_NOW, atime, atimensec),
                     time(valid, FATTR_MTIME, FATTR_MTIME_NOW, mtime, mtimensec));
         }
-        if ((valid & FATTR_KILL_SUIDGID) != 0) ops.killSuidSgid(id);
+        if ((valid & FATTR_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
         replyAttr(r, id);
     }
 
@@ -151,7 +155,7 @@ final class FileRequests {
         }
         if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != 0) {
             ops.truncate(id, 0);
-            if ((openFlags & FUSE_OPEN_KILL_SUIDGID) != 0) ops.killSuidSgid(id);
+            if ((openFlags & FUSE_OPEN_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
         }
         replyOpen(r, nodes.table.open(r.nodeId()), FOPEN_KEEP_CACHE);
     }
@@ -192,7 +196,7 @@ final class FileRequests {
         if (size < 0) throw new ReplyError(ReplyError.EINVAL);
         ByteBuffer data = in.bytes(size);
         InodeId id = nodes.inode(r);
-        if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) != 0) ops.killSuidSgid(id);
+        if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
         int n = ops.write(id, offset, data);
         metrics.bytesWritten(n);
         ByteBuffer b = r.replyBuffer(8);

@@ -16,6 +16,8 @@ import jbtrfs.fuse.kernel.FuseRequest;
 final class Nodes {
     /** struct fuse_open_out: fh, open_flags, backing_id. */
     static final int OPEN_OUT_SIZE = 16;
+    private static final int S_ISUID = 04000;
+    private static final int S_ISGID = 02000;
 
     final FsOperations ops;
     final NodeIds ids;
@@ -43,6 +45,14 @@ final class Nodes {
     /** The inode a request is about. */
     InodeId inode(FuseRequest r) {
         return ids.inode(r.nodeId());
+    }
+
+    /**
+     * Clears suid and sgid as the kernel asks (FATTR_KILL_SUIDGID, FUSE_OPEN_KILL_SUIDGID, FUSE_WRITE_KILL_SUIDGID):
+     * the kernel asks on every write by a user, so an inode with neither bit set is left alone without a change.
+     */
+    void killSuidSgid(InodeId id) throws FsException {
+        if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) != 0) ops.killSuidSgid(id);
     }
 
     /** Replies fuse_entry_out of {@code id}, found in or made in directory node {@code parent}, and counts it. */

@@ -24,6 +24,7 @@ import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.MountOptions;
+import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.MalformedRequestException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
@@ -163,22 +164,22 @@ class NodeHandlerTest {
         try (Filesystem fs = Filesystem.open(image(true), MountOptions.readOnlyDefaults())) {
             KernelSide k = new KernelSide(handler(fs.operations(),
                     NodeOptions.defaults().withTimeouts(Duration.ZERO, Duration.ZERO, Duration.ZERO)));
-            assertEquals(ENOENT, k.send(NodeHandler.LOOKUP, NodeIds.ROOT_ID, FakeRequest.body().name("none")).errno(),
+            assertEquals(ENOENT, k.send(FuseAbi.LOOKUP, NodeIds.ROOT_ID, FakeRequest.body().name("none")).errno(),
                     "no negative entry without an entry timeout");
-            assertEquals(ENOSYS, k.send(NodeHandler.FLUSH, NodeIds.ROOT_ID, FakeRequest.body()).errno());
+            assertEquals(ENOSYS, k.send(FuseAbi.FLUSH, NodeIds.ROOT_ID, FakeRequest.body()).errno());
             assertEquals(ENOSYS, k.send(4242, NodeIds.ROOT_ID, FakeRequest.body()).errno());
-            assertEquals(EISDIR, k.send(NodeHandler.OPEN, NodeIds.ROOT_ID, FakeRequest.body().u32(0).u32(0)).errno());
+            assertEquals(EISDIR, k.send(FuseAbi.OPEN, NodeIds.ROOT_ID, FakeRequest.body().u32(0).u32(0)).errno());
             long top = k.lookup(NodeIds.ROOT_ID, "top.txt").nodeId();
-            assertEquals(30, k.send(NodeHandler.OPEN, top, FakeRequest.body().u32(2).u32(0)).errno(), "EROFS");
-            assertEquals(8, k.send(NodeHandler.LISTXATTR, top, FakeRequest.body().u32(0).u32(0)).payload().remaining(),
+            assertEquals(30, k.send(FuseAbi.OPEN, top, FakeRequest.body().u32(2).u32(0)).errno(), "EROFS");
+            assertEquals(8, k.send(FuseAbi.LISTXATTR, top, FakeRequest.body().u32(0).u32(0)).payload().remaining(),
                     "a size-0 probe is answered with fuse_getxattr_out");
-            assertEquals(ENODATA, k.send(NodeHandler.GETXATTR, top, FakeRequest.body().u32(0).u32(0).name("user.x"))
+            assertEquals(ENODATA, k.send(FuseAbi.GETXATTR, top, FakeRequest.body().u32(0).u32(0).name("user.x"))
                     .errno());
             assertThrows(MalformedRequestException.class,
-                    () -> k.send(NodeHandler.LOOKUP, NodeIds.ROOT_ID, FakeRequest.body().bytes(new byte[] {'x'})));
+                    () -> k.send(FuseAbi.LOOKUP, NodeIds.ROOT_ID, FakeRequest.body().bytes(new byte[] {'x'})));
             assertThrows(MalformedRequestException.class,
-                    () -> k.send(NodeHandler.READ, top, FakeRequest.body().u64(0).u64(0)));
-            FakeRequest batch = k.send(NodeHandler.BATCH_FORGET, 0, FakeRequest.body().u32(5).u32(0).u64(top));
+                    () -> k.send(FuseAbi.READ, top, FakeRequest.body().u64(0).u64(0)));
+            FakeRequest batch = k.send(FuseAbi.BATCH_FORGET, 0, FakeRequest.body().u32(5).u32(0).u64(top));
             assertTrue(batch.noReplySent(), "a short BATCH_FORGET is still not answered");
         }
     }

@@ -19,6 +19,8 @@ import jbtrfs.fs.InodeFlags;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
+import jbtrfs.fuse.kernel.FuseAbi;
+import jbtrfs.fuse.kernel.FuseConnection;
 import jbtrfs.testing.Images;
 
 /**
@@ -58,7 +60,7 @@ class NodeRequestsTest {
     /** fuse_setattr_in with the fields SETATTR reads. */
     private KernelSide.Attr setattr(long node, int valid, long size, long atime, long mtime, int nsec, int mode,
                                     int uid, int gid) throws Exception {
-        ByteBuffer b = k.send(NodeHandler.SETATTR, node, FakeRequest.body().u32(valid).u32(0).u64(0).u64(size).u64(0)
+        ByteBuffer b = k.send(FuseAbi.SETATTR, node, FakeRequest.body().u32(valid).u32(0).u64(0).u64(size).u64(0)
                 .u64(atime).u64(mtime).u64(0).u32(nsec).u32(nsec).u32(0).u32(mode).u32(0).u32(uid).u32(gid).u32(0))
                 .payload();
         b.position(16);
@@ -89,23 +91,41 @@ class NodeRequestsTest {
     }
 
     @Test
+    void setattr_kernelClockBesideAtimeNow_isATouch_whichAnAppendOnlyFileAllows() throws Exception {
+        handler.init(new FuseConnection(45, FuseAbi.WRITEBACK_CACHE, 1 << 20, 256), null);
+        long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
+        assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_APPEND_FL), 0).errno());
+        int atime = FileRequests.FATTR_ATIME | FileRequests.FATTR_MTIME;
+        long now = System.currentTimeMillis() / 1000;
+        assertEquals(1, k.send(FuseAbi.SETATTR, f, setattrBody(atime, now, now)).errno(),
+                "EPERM: explicit times on an append-only file (touch -d)");
+        assertEquals(0, k.send(FuseAbi.SETATTR, f, setattrBody(atime | FileRequests.FATTR_ATIME_NOW, 0, now))
+                .errno(), "touch: the kernel's clock for mtime, ATIME_NOW for atime");
+    }
+
+    private static FakeRequest.Body setattrBody(int valid, long atime, long mtime) {
+        return FakeRequest.body().u32(valid).u32(0).u64(0).u64(0).u64(0).u64(atime).u64(mtime).u64(0).u32(0).u32(0)
+                .u32(0).u32(0).u32(0).u32(0).u32(0).u32(0);
+    }
+
+    @Test
     void xattrs_setGetListRemove_withSizeProbes() throws Exception {
         long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
         byte[] value = "value".getBytes(StandardCharsets.UTF_8);
         FakeRequest.Body set = FakeRequest.body().u32(value.length).u32(0).name("user.a").bytes(value);
-        assertEquals(0, k.send(NodeHandler.SETXATTR, f, set).errno());
+        assertEquals(0, k.send(FuseAbi.SETXATTR, f, set).errno());
         FakeRequest.Body create = FakeRequest.body().u32(value.length).u32(FsOperations.XATTR_CREATE).name("user.a")
                 .bytes(value);
-        assertEquals(17, k.send(NodeHandler.SETXATTR, f, create).errno(), "XATTR_CREATE of an existing name");
-        assertEquals(5, k.send(NodeHandler.GETXATTR, f, FakeRequest.body().u32(0).u32(0).name("user.a")).payload()
+        assertEquals(17, k.send(FuseAbi.SETXATTR, f, create).errno(), "XATTR_CREATE of an existing name");
+        assertEquals(5, k.send(FuseAbi.GETXATTR, f, FakeRequest.body().u32(0).u32(0).name("user.a")).payload()
                 .getInt());
-        assertEquals(34, k.send(NodeHandler.GETXATTR, f, FakeRequest.body().u32(2).u32(0).name("user.a")).errno());
-        assertEquals("value", text(k.send(NodeHandler.GETXATTR, f, FakeRequest.body().u32(100).u32(0)
+        assertEquals(34, k.send(FuseAbi.GETXATTR, f, FakeRequest.body().u32(2).u32(0).name("user.a")).errno());
+        assertEquals("value", text(k.send(FuseAbi.GETXATTR, f, FakeRequest.body().u32(100).u32(0)
                 .name("user.a")).payload()));
-        assertEquals(7, k.send(NodeHandler.LISTXATTR, f, FakeRequest.body().u32(0).u32(0)).payload().getInt());
-        assertEquals("user.a\0", text(k.send(NodeHandler.LISTXATTR, f, FakeRequest.body().u32(64).u32(0)).payload()));
-        assertEquals(0, k.send(NodeHandler.REMOVEXATTR, f, FakeRequest.body().name("user.a")).errno());
-        assertEquals(61, k.send(NodeHandler.GETXATTR, f, FakeRequest.body().u32(0).u32(0).name("user.a")).errno());
+        assertEquals(7, k.send(FuseAbi.LISTXATTR, f, FakeRequest.body().u32(0).u32(0)).payload().getInt());
+        assertEquals("user.a\0", text(k.send(FuseAbi.LISTXATTR, f, FakeRequest.body().u32(64).u32(0)).payload()));
+        assertEquals(0, k.send(FuseAbi.REMOVEXATTR, f, FakeRequest.body().name("user.a")).errno());
+        assertEquals(61, k.send(FuseAbi.GETXATTR, f, FakeRequest.body().u32(0).u32(0).name("user.a")).errno());
     }
 
     private static String text(ByteBuffer b) {
@@ -116,7 +136,7 @@ class NodeRequestsTest {
 
     private FakeRequest ioctl(long node, int cmd, int inSize, int outSize, byte[] in, int uid) throws Exception {
         FakeRequest.Body body = FakeRequest.body().u64(0).u32(0).u32(cmd).u64(0).u32(inSize).u32(outSize).bytes(in);
-        return k.send(new FakeRequest(NodeHandler.IOCTL, node, body).asUser(uid));
+        return k.send(new FakeRequest(FuseAbi.IOCTL, node, body).asUser(uid));
     }
 
     private static byte[] le32(long v) {
@@ -144,25 +164,25 @@ class NodeRequestsTest {
 
     @Test
     void namesMadeHere_countEachNodeOnce_andDotsFindItAgain() throws Exception {
-        KernelSide.Entry dir = KernelSide.Entry.decode(k.send(NodeHandler.MKDIR, ROOT, FakeRequest.body().u32(0755)
+        KernelSide.Entry dir = KernelSide.Entry.decode(k.send(FuseAbi.MKDIR, ROOT, FakeRequest.body().u32(0755)
                 .u32(022).name("d")).payload());
-        KernelSide.Entry fifo = KernelSide.Entry.decode(k.send(NodeHandler.MKNOD, dir.nodeId(), FakeRequest.body()
+        KernelSide.Entry fifo = KernelSide.Entry.decode(k.send(FuseAbi.MKNOD, dir.nodeId(), FakeRequest.body()
                 .u32(S_IFIFO | 0600).u32(0).u32(022).u32(0).name("p")).payload());
-        KernelSide.Entry link = KernelSide.Entry.decode(k.send(NodeHandler.SYMLINK, dir.nodeId(), FakeRequest.body()
+        KernelSide.Entry link = KernelSide.Entry.decode(k.send(FuseAbi.SYMLINK, dir.nodeId(), FakeRequest.body()
                 .name("l").name("../target")).payload());
-        KernelSide.Entry hard = KernelSide.Entry.decode(k.send(NodeHandler.LINK, ROOT, FakeRequest.body()
+        KernelSide.Entry hard = KernelSide.Entry.decode(k.send(FuseAbi.LINK, ROOT, FakeRequest.body()
                 .u64(fifo.nodeId()).name("p2")).payload());
         assertEquals(0040755, dir.attr().mode());
         assertEquals(S_IFIFO | 0600, fifo.attr().mode());
         assertEquals(fifo.nodeId(), hard.nodeId());
         assertEquals(2, hard.attr().nlink());
-        assertEquals("../target", text(k.send(NodeHandler.READLINK, link.nodeId(), FakeRequest.body()).payload()));
+        assertEquals("../target", text(k.send(FuseAbi.READLINK, link.nodeId(), FakeRequest.body()).payload()));
         assertEquals(3, handler.nodeCount());
         assertEquals(dir.nodeId(), k.lookup(dir.nodeId(), ".").nodeId(), "\".\": the node itself (file handles)");
         assertEquals(ROOT, k.lookup(dir.nodeId(), "..").nodeId(), "\"..\": where it was made");
         assertEquals(stat("d").ino(), dir.attr().ino());
-        assertEquals(0, k.send(NodeHandler.UNLINK, ROOT, FakeRequest.body().name("p2")).errno());
-        assertEquals(39, k.send(NodeHandler.RMDIR, ROOT, FakeRequest.body().name("d")).errno(), "ENOTEMPTY");
+        assertEquals(0, k.send(FuseAbi.UNLINK, ROOT, FakeRequest.body().name("p2")).errno());
+        assertEquals(39, k.send(FuseAbi.RMDIR, ROOT, FakeRequest.body().name("d")).errno(), "ENOTEMPTY");
         assertEquals(1, k.getattr(fifo.nodeId()).nlink());
     }
 
@@ -175,14 +195,14 @@ class NodeRequestsTest {
         k.release(f, k.open(f, 02 | FileRequests.O_TRUNC));
         assertEquals(0, k.getattr(f).size());
         assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_IMMUTABLE_FL), 0).errno());
-        assertEquals(1, k.send(NodeHandler.OPEN, f, FakeRequest.body().u32(02).u32(0)).errno(), "EPERM");
+        assertEquals(1, k.send(FuseAbi.OPEN, f, FakeRequest.body().u32(02).u32(0)).errno(), "EPERM");
         k.release(f, k.open(f, 0));
         assertEquals(0, handler.nodeCount() - 1, "only f, whose handles are all released");
     }
 
     @Test
     void statfs_isFsCoresStatfs() throws Exception {
-        ByteBuffer b = k.send(NodeHandler.STATFS, ROOT, FakeRequest.body()).payload();
+        ByteBuffer b = k.send(FuseAbi.STATFS, ROOT, FakeRequest.body()).payload();
         StatFs s = ops.statfs();
         assertEquals(80, b.remaining());
         assertEquals(s.blocks(), b.getLong());
