@@ -141,7 +141,7 @@ public final class Filesystem implements Closeable {
         InodeId root = mountRoot(options, subvolumes, directories);
         FileData fileData = new FileData(subvolumes, inodes, data);
         ReadOnlyOperations ops = new ReadOnlyOperations(root, inodes, directories, fileData, new Xattrs(subvolumes),
-                space);
+                space, new SeekData(subvolumes, inodes, sb.sectorsize()));
         try {
             ops.stat(ops.root());
         } catch (FsException e) {
@@ -172,13 +172,28 @@ public final class Filesystem implements Closeable {
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
                     (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0,
                     (sb.incompatFlags() & Features.INCOMPAT_EXTENDED_IREF) != 0, options.commitSeconds(),
-                    options.compression());
+                    options.compression(), options.evictingTransport());
+            try {
+                writable.cleanupOrphans();
+            } catch (FsException e) {
+                closeQuietly(writable);
+                throw e;
+            }
             served = writable;
         }
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 csumType.displayName());
         return new Filesystem(device, sb, stats, subvolumes, space, served, writable, txm);
+    }
+
+    /** Stops a mount that failed while opening; what its close says, the open's own error already said. */
+    private static void closeQuietly(WritableOperations writable) {
+        try {
+            writable.close();
+        } catch (FsException e) {
+            LOG.debug("closing after a failed open: {}", e.getMessage());
+        }
     }
 
     private static ChunkMap readChunkTree(SuperBlock sb, TreeBlockReader reader, ChunkMap bootstrap)

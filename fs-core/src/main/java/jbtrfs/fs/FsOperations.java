@@ -162,13 +162,17 @@ public interface FsOperations {
 
     /**
      * lseek(2)'s SEEK_DATA ({@code hole} false) or SEEK_HOLE ({@code hole} true) from {@code offset}, answered from
-     * the file's extents as the kernel's Btrfs answers (btrfs_find_delalloc_in_range aside). ENXIO at or past EOF.
+     * the file's extents as the kernel's Btrfs answers (btrfs_find_delalloc_in_range aside). ENXIO
+     * ({@link jbtrfs.NoSuchAddressException}) at or past EOF, and for SEEK_DATA when only holes follow.
      */
     default long seekData(InodeId file, long offset, boolean hole) throws FsException {
         throw new jbtrfs.NotSupportedException("SEEK_DATA and SEEK_HOLE");
     }
 
-    /** O_TMPFILE: a new regular file with no name (nlink 0, an orphan item) in {@code dir}'s subvolume. */
+    /**
+     * O_TMPFILE: a new regular file with no name (nlink 0, an orphan item) in {@code dir}'s subvolume; {@link #link}
+     * names it, {@link #evict} frees it unnamed.
+     */
     default InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
         throw readOnlyError();
     }

@@ -120,4 +120,19 @@ public final class InodeFlags {
         else if ((fsFlags & FS_COMPR_FL) != 0) flags |= InodeItem.FLAG_COMPRESS;
         return flags;
     }
+
+    /**
+     * The flags a new inode takes from its directory (≈ btrfs_inherit_iflags): NOCOMPRESS or else COMPRESS, and
+     * NODATACOW (chattr +C), which makes a regular file NODATASUM too.
+     */
+    static long inherited(long dirFlags, int mode) {
+        long flags = 0;
+        if ((dirFlags & InodeItem.FLAG_NOCOMPRESS) != 0) flags |= InodeItem.FLAG_NOCOMPRESS;
+        else if ((dirFlags & InodeItem.FLAG_COMPRESS) != 0) flags |= InodeItem.FLAG_COMPRESS;
+        if ((dirFlags & InodeItem.FLAG_NODATACOW) != 0) {
+            flags |= InodeItem.FLAG_NODATACOW;
+            if ((mode & Stat.S_IFMT) == Stat.S_IFREG) flags |= InodeItem.FLAG_NODATASUM;
+        }
+        return flags;
+    }
 }

@@ -68,6 +68,13 @@ final class Inodes {
         return ((major & 0xfffff000L) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00L) << 12) | (minor & 0xff);
     }
 
+    /** The kernel's internal dev_t (major << 20 | minor) from the user-space (new_encode_dev) form. */
+    static long storedDev(long rdev) {
+        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+        return (major << 20) | (minor & 0xfffff);
+    }
+
     /** Names from the subvolume's root directory down to directory {@code dirid}, via each directory's inode ref. */
     static List<String> pathOfDirectory(BTree tree, long dirid) throws CorruptBlockException {
         List<String> parts = new ArrayList<>();

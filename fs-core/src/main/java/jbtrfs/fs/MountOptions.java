@@ -17,10 +17,13 @@ import jbtrfs.device.Backend;
  *                       with the default two-stage writeout (-o writeout=serial)
  * @param compression   the kernel's compress= / compress-force=: how writes are compressed; null: not at all (but
  *                      for files flagged +c, which get zlib as on the kernel)
+ * @param evictingTransport the transport tells the filesystem when it forgets an inode ({@link FsOperations#evict}):
+ *                      an inode whose last name goes lives on with an orphan item until then, as on the kernel; off
+ *                      (libfuse, which hides open-unlinked files under .fuse_hidden names), it is freed at once
  */
 public record MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend, int commitSeconds,
                            SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
-                           Compression compression) {
+                           Compression compression, boolean evictingTransport) {
     public static final int DEFAULT_COMMIT_SECONDS = 30;
 
     /** How free space is kept on disk. */
@@ -40,7 +43,7 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
     }
 
     public MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend) {
-        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null);
+        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null, false);
     }
 
     public MountOptions(boolean readOnly) {
@@ -53,36 +56,41 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
 
     public MountOptions withCommitSeconds(int seconds) {
         return new MountOptions(readOnly, subvol, subvolid, deviceBackend, seconds, spaceCache, clearCache,
-                serialWriteout, compression);
+                serialWriteout, compression, evictingTransport);
     }
 
     public MountOptions withSubvol(String path) {
         return new MountOptions(readOnly, path, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serialWriteout, compression);
+                serialWriteout, compression, evictingTransport);
     }
 
     public MountOptions withSubvolid(long id) {
         return new MountOptions(readOnly, subvol, id, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serialWriteout, compression);
+                serialWriteout, compression, evictingTransport);
     }
 
     public MountOptions withDeviceBackend(Backend b) {
         return new MountOptions(readOnly, subvol, subvolid, b, commitSeconds, spaceCache, clearCache, serialWriteout,
-                compression);
+                compression, evictingTransport);
     }
 
     public MountOptions withSpaceCache(SpaceCache mode, boolean clear) {
         return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, mode, clear,
-                serialWriteout, compression);
+                serialWriteout, compression, evictingTransport);
     }
 
     public MountOptions withSerialWriteout(boolean serial) {
         return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serial, compression);
+                serial, compression, evictingTransport);
     }
 
     public MountOptions withCompression(Compression c) {
         return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serialWriteout, c);
+                serialWriteout, c, evictingTransport);
+    }
+
+    public MountOptions withEvictingTransport(boolean evicting) {
+        return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
+                serialWriteout, compression, evicting);
     }
 }

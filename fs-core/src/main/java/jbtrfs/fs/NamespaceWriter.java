@@ -35,15 +35,22 @@ import jbtrfs.format.KeyType;
 final class NamespaceWriter {
     static final int NAME_MAX = 255;
     private static final int S_ISGID = 02000;
+    /** renameat2's RENAME_WHITEOUT (overlayfs leaves a whiteout device in the old name's place). */
+    private static final int RENAME_WHITEOUT = 4;
 
     private final InodeWriter w;
     private final FileWriter files;
     private final boolean extendedRefs;
+    private final Orphans orphans;
+    /** Whether an inode whose last name goes lives on as an orphan until {@link Orphans#evict} (else it goes now). */
+    private final boolean evicting;
 
-    NamespaceWriter(InodeWriter w, FileWriter files, boolean extendedRefs) {
+    NamespaceWriter(InodeWriter w, FileWriter files, boolean extendedRefs, Orphans orphans, boolean evicting) {
         this.w = w;
         this.files = files;
         this.extendedRefs = extendedRefs;
+        this.orphans = orphans;
+        this.evicting = evicting;
     }
 
     /** Creates an inode of {@code mode} named {@code name} in {@code dir}; returns it. */
@@ -55,13 +62,35 @@ final class NamespaceWriter {
         InodeItem parent = directory(dir);
         InodeWriter.refuseIf(parent, InodeFlags.IMMUTABLE, dir, "create in");
         if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
+        Timespec now = InodeWriter.now();
+        InodeId id = newInode(dir, parent, mode, rdev, uid, gid, symlinkTarget, 1, now);
+        addEntry(dir, n, id, DirItem.typeOfMode(mode), now);
+        return id;
+    }
+
+    /**
+     * O_TMPFILE (≈ btrfs_tmpfile): a regular file in {@code dir}'s subvolume with no name, nlink 0 and an orphan
+     * item, owned and flagged as a file created in {@code dir} would be; {@link #link} names it.
+     */
+    InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
+        w.checkWritable(dir.root());
+        w.reserveMetadata(4);
+        InodeItem parent = directory(dir);
+        InodeWriter.refuseIf(parent, InodeFlags.IMMUTABLE, dir, "create in");
+        InodeId id = newInode(dir, parent, Stat.S_IFREG | (mode & 07777), 0, uid, gid, null, 0, InodeWriter.now());
+        orphans.add(id);
+        return id;
+    }
+
+    /** The items of a new inode of {@code nlink} names in {@code dir}'s subvolume (the names are the caller's). */
+    private InodeId newInode(InodeId dir, InodeItem parent, int mode, long rdev, int uid, int gid,
+                             byte[] symlinkTarget, int nlink, Timespec now) throws FsException {
         if ((parent.mode() & S_ISGID) != 0) {
             gid = (int) parent.gid();
             if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) mode |= S_ISGID;
         }
         long ino = w.newObjectid(dir.root());
         InodeId id = new InodeId(dir.root(), ino);
-        Timespec now = InodeWriter.now();
         long transid = w.transid();
         long size = 0;
         long nbytes = 0;
@@ -71,26 +100,11 @@ final class NamespaceWriter {
             w.tx().editor().insert(w.root(dir.root()), new Key(ino, KeyType.EXTENT_DATA, 0),
                     FileExtentItem.encodeInline(transid, symlinkTarget));
         }
-        InodeItem item = new InodeItem(transid, transid, size, nbytes, 0, 1, uid & 0xffffffffL, gid & 0xffffffffL,
-                mode, storedDev(rdev), inheritedFlags(parent.flags(), mode), 0, now, now, now, now);
+        InodeItem item = new InodeItem(transid, transid, size, nbytes, 0, nlink, uid & 0xffffffffL,
+                gid & 0xffffffffL, mode, Inodes.storedDev(rdev), InodeFlags.inherited(parent.flags(), mode), 0,
+                now, now, now, now);
         w.tx().editor().insert(w.root(dir.root()), new Key(ino, KeyType.INODE_ITEM, 0), item.encode());
-        addEntry(dir, n, id, DirItem.typeOfMode(mode), now);
         return id;
-    }
-
-    /**
-     * The flags a new inode takes from its directory (≈ btrfs_inherit_iflags): NOCOMPRESS or else COMPRESS, and
-     * NODATACOW (chattr +C), which makes a regular file NODATASUM too.
-     */
-    static long inheritedFlags(long dirFlags, int mode) {
-        long flags = 0;
-        if ((dirFlags & InodeItem.FLAG_NOCOMPRESS) != 0) flags |= InodeItem.FLAG_NOCOMPRESS;
-        else if ((dirFlags & InodeItem.FLAG_COMPRESS) != 0) flags |= InodeItem.FLAG_COMPRESS;
-        if ((dirFlags & InodeItem.FLAG_NODATACOW) != 0) {
-            flags |= InodeItem.FLAG_NODATACOW;
-            if ((mode & Stat.S_IFMT) == Stat.S_IFREG) flags |= InodeItem.FLAG_NODATASUM;
-        }
-        return flags;
     }
 
     /** A new name for {@code target} in {@code dir}. */
@@ -108,6 +122,8 @@ final class NamespaceWriter {
         Timespec now = InodeWriter.now();
         addEntry(dir, n, target, DirItem.typeOfMode(item.mode()), now);
         item = w.load(target);
+        // its first name: an O_TMPFILE (or an orphan) is an orphan no more (btrfs_link)
+        if (item.nlink() == 0) orphans.delete(target);
         w.save(target, item.withNlink(item.nlink() + 1).withTimes(item.atime(), now, item.mtime()));
     }
 
@@ -134,13 +150,15 @@ final class NamespaceWriter {
         dropLink(target, now);
     }
 
-    /** rename(2) without flags (NOREPLACE is checked here too). */
+    /** renameat2(2): plain, {@link FsOperations#RENAME_NOREPLACE} or {@link FsOperations#RENAME_EXCHANGE}. */
     void rename(InodeId fromDir, String fromName, InodeId toDir, String toName, int flags) throws FsException {
+        checkRenameFlags(flags);
         byte[] from = checkName(fromName);
         byte[] to = checkName(toName);
         if (fromDir.root() != toDir.root()) throw new CrossDeviceException("rename across subvolumes");
         if ((flags & FsOperations.RENAME_EXCHANGE) != 0) {
-            throw new jbtrfs.NotSupportedException("RENAME_EXCHANGE is not supported yet");
+            exchange(fromDir, from, toDir, to);
+            return;
         }
         w.checkWritable(fromDir.root());
         w.reserveMetadata(14);
@@ -184,6 +202,60 @@ final class NamespaceWriter {
         w.save(moving, m.withTimes(m.atime(), now, m.mtime()));
     }
 
+    /** The VFS's checks of renameat2's flags: known ones only, EXCHANGE alone; WHITEOUT we do not make. */
+    private static void checkRenameFlags(int flags) throws FsException {
+        int known = FsOperations.RENAME_NOREPLACE | FsOperations.RENAME_EXCHANGE | RENAME_WHITEOUT;
+        if ((flags & ~known) != 0) throw new jbtrfs.InvalidArgumentException("unknown rename flags " + flags);
+        if ((flags & FsOperations.RENAME_EXCHANGE) != 0 && (flags & ~FsOperations.RENAME_EXCHANGE) != 0) {
+            throw new jbtrfs.InvalidArgumentException("RENAME_EXCHANGE with other flags");
+        }
+        if ((flags & RENAME_WHITEOUT) != 0) throw new jbtrfs.InvalidArgumentException("RENAME_WHITEOUT");
+    }
+
+    /**
+     * RENAME_EXCHANGE (≈ btrfs_rename_exchange): both names must exist; each name then points at the other's inode,
+     * with new dir indexes taken in both directories before either name goes; a directory's inode ref (its "..")
+     * follows it; both inodes' ctime moves, both directories' mtime and ctime.
+     */
+    private void exchange(InodeId fromDir, byte[] from, InodeId toDir, byte[] to) throws FsException {
+        w.checkWritable(fromDir.root());
+        w.reserveMetadata(20);
+        InodeWriter.refuseIf(directory(fromDir), InodeWriter.IMMUTABLE_OR_APPEND, fromDir, "exchange in");
+        InodeWriter.refuseIf(directory(toDir), InodeWriter.IMMUTABLE_OR_APPEND, toDir, "exchange in");
+        DirItem a = findEntry(fromDir, from);
+        if (a == null) throw new NotFoundException("no " + str(from) + " in " + fromDir);
+        DirItem b = findEntry(toDir, to);
+        if (b == null) throw new NotFoundException("no " + str(to) + " in " + toDir);
+        if (a.location().type() != KeyType.INODE_ITEM || b.location().type() != KeyType.INODE_ITEM) {
+            throw new NotPermittedException("exchanging subvolumes is not supported yet");
+        }
+        InodeId ia = new InodeId(fromDir.root(), a.location().objectid());
+        InodeId ib = new InodeId(toDir.root(), b.location().objectid());
+        if (ia.equals(ib)) return; // two names of one inode: nothing to do, as the VFS decides
+        InodeItem ai = entryInode(fromDir, from, ia);
+        InodeItem bi = entryInode(toDir, to, ib);
+        InodeWriter.refuseIf(ai, InodeWriter.IMMUTABLE_OR_APPEND, ia, "exchange");
+        InodeWriter.refuseIf(bi, InodeWriter.IMMUTABLE_OR_APPEND, ib, "exchange");
+        if (isDir(ai) && isAncestor(ia, toDir) || isDir(bi) && isAncestor(ib, fromDir)) {
+            throw new jbtrfs.InvalidArgumentException("cannot exchange a directory with something inside it");
+        }
+        locate(fromDir, from, ia);
+        locate(toDir, to, ib);
+        long indexA = nextIndex(toDir);
+        long indexB = fromDir.equals(toDir) ? indexA + 1 : nextIndex(fromDir);
+        Timespec now = InodeWriter.now();
+        removeEntry(fromDir, from, ia, now);
+        removeEntry(toDir, to, ib, now);
+        addEntry(toDir, to, ia, a.type(), now, indexA);
+        addEntry(fromDir, from, ib, b.type(), now, indexB);
+        for (InodeId id : List.of(ia, ib)) {
+            InodeItem i = w.load(id);
+            w.save(id, i.withTimes(i.atime(), now, i.mtime()));
+        }
+    }
+
+    private static boolean isDir(InodeItem item) { return (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR; }
+
     private boolean isAncestor(InodeId dir, InodeId of) throws FsException {
         InodeId cur = of;
         for (int depth = 0; depth < 4096; depth++) {
@@ -199,12 +271,17 @@ final class NamespaceWriter {
 
     // ---- entries ----
 
-    /** Adds the three items of a name and grows the parent. */
+    /** Adds the three items of a name, at the directory's next index, and grows the parent. */
     private void addEntry(InodeId dir, byte[] name, InodeId target, int type, Timespec now)
+            throws FsException {
+        addEntry(dir, name, target, type, now, nextIndex(dir));
+    }
+
+    /** Adds the three items of a name at dir index {@code index} and grows the parent. */
+    private void addEntry(InodeId dir, byte[] name, InodeId target, int type, Timespec now, long index)
             throws FsException {
         long transid = w.transid();
         TreeRoot root = w.root(dir.root());
-        long index = nextIndex(dir);
         // the inode ref: appended to the item for this parent if the inode already has a name there
         Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
         Cursor rc = w.tree(dir.root()).find(refKey);
@@ -357,12 +434,16 @@ final class NamespaceWriter {
         }
     }
 
-    /** One name fewer: ctime moves; at zero names the inode and everything it holds goes. */
+    /**
+     * One name fewer: ctime moves; at zero names the inode and everything it holds goes, or, where the transport
+     * evicts, it lives on with nlink 0 and an orphan item until evicted (btrfs_unlink's btrfs_orphan_add).
+     */
     private void dropLink(InodeId target, Timespec now) throws FsException {
         InodeItem item = w.load(target);
         boolean isDir = (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         long nlink = isDir ? 0 : item.nlink() - 1;
-        if (nlink > 0) {
+        if (nlink > 0 || evicting) {
+            if (nlink == 0) orphans.add(target);
             w.save(target, item.withNlink(nlink).withTimes(item.atime(), now, item.mtime()));
             return;
         }
@@ -403,13 +484,6 @@ final class NamespaceWriter {
             throw new jbtrfs.InvalidArgumentException("bad name '" + name + "'");
         }
         return n;
-    }
-
-    /** The kernel's internal dev_t (major << 20 | minor) from the user-space (new_encode_dev) form. */
-    static long storedDev(long rdev) {
-        long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
-        long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
-        return (major << 20) | (minor & 0xfffff);
     }
 
     private static String str(byte[] b) { return new String(b, StandardCharsets.UTF_8); }

@@ -16,15 +16,17 @@ final class ReadOnlyOperations implements FsOperations {
     private final FileData fileData;
     private final Xattrs xattrs;
     private final SpaceReport space;
+    private final SeekData seekData;
 
     ReadOnlyOperations(InodeId root, Inodes inodes, Directories directories, FileData fileData, Xattrs xattrs,
-                       SpaceReport space) {
+                       SpaceReport space, SeekData seekData) {
         this.root = root;
         this.inodes = inodes;
         this.directories = directories;
         this.fileData = fileData;
         this.xattrs = xattrs;
         this.space = space;
+        this.seekData = seekData;
     }
 
     @Override
@@ -94,6 +96,11 @@ final class ReadOnlyOperations implements FsOperations {
     @Override
     public byte[] getXattr(InodeId id, String name) throws FsException {
         return xattrs.get(id, name);
+    }
+
+    @Override
+    public long seekData(InodeId file, long offset, boolean hole) throws FsException {
+        return seekData.find(file, offset, hole);
     }
 
     @Override

@@ -39,6 +39,8 @@ final class WritableOperations implements FsOperations {
     private final FileWriter files;
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
+    private final Orphans orphans;
+    private final boolean evicting;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
     /** Readers share it; the running transaction changes only under its write lock. */
@@ -49,14 +51,16 @@ final class WritableOperations implements FsOperations {
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
                        jbtrfs.volumes.Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
-                       MountOptions.Compression compression) {
+                       MountOptions.Compression compression, boolean evicting) {
         this.reads = reads;
         this.txm = txm;
         this.subvolumes = subvolumes;
         this.inodes = new InodeWriter(txm, subvolumes);
         this.files = new FileWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
-        this.names = new NamespaceWriter(inodes, files, extendedRefs);
+        this.orphans = new Orphans(inodes, files);
+        this.evicting = evicting;
+        this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
         subvolumes.setLiveTrees(id -> {
             Transaction t = txm.running();
@@ -107,6 +111,11 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public StatFs statfs() throws FsException { return read(reads::statfs); }
+
+    @Override
+    public long seekData(InodeId file, long offset, boolean hole) throws FsException {
+        return read(() -> reads.seekData(file, offset, hole));
+    }
 
     // ---- changes ----
 
@@ -165,6 +174,33 @@ final class WritableOperations implements FsOperations {
     }
 
     @Override
+    public InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
+        return change("tmpfile", () -> inheriting(dir, names.tmpfile(dir, mode, uid, gid)));
+    }
+
+    @Override
+    public void evict(InodeId id) throws FsException {
+        // most evicted inodes still have names: answered under the read lock, no transaction started
+        try {
+            if (read(() -> reads.stat(id)).nlink() != 0) return;
+        } catch (jbtrfs.NotFoundException e) {
+            return; // freed already
+        }
+        change("evict", () -> { orphans.evict(id); return null; });
+    }
+
+    /**
+     * Orphan cleanup at mount (btrfs_orphan_cleanup): frees the inodes that orphan items name in the top level and
+     * every writable subvolume, left by a crash of ours or the kernel's while files were open and unlinked.
+     */
+    void cleanupOrphans() throws FsException {
+        for (long root : Orphans.writableSubvolumes(subvolumes.rootTree())) {
+            if (read(() -> Orphans.listed(subvolumes.tree(root))).isEmpty()) continue;
+            change("orphan cleanup", () -> orphans.cleanup(root));
+        }
+    }
+
+    @Override
     public void chmod(InodeId id, int mode) throws FsException {
         change("chmod", () -> {
             inodes.checkWritable(id.root());
@@ -203,6 +239,32 @@ final class WritableOperations implements FsOperations {
                     mtime == null ? i.mtime() : mtime == Timespec.NOW ? now : mtime));
             return null;
         });
+    }
+
+    @Override
+    public void killSuidSgid(InodeId id) throws FsException {
+        // the common case (no bit to clear) answers under the read lock and starts no transaction
+        if (removedPrivileges(stat(id).mode()) == 0) return;
+        change("kill suid", () -> {
+            var i = inodes.load(id);
+            int kill = removedPrivileges(i.mode());
+            if (kill == 0) return null;
+            inodes.checkWritable(id.root());
+            inodes.reserveMetadata(1);
+            inodes.save(id, i.withMode(i.mode() & ~kill).withTimes(i.atime(), InodeWriter.now(), i.mtime()));
+            return null;
+        });
+    }
+
+    /**
+     * The mode bits a write by an unprivileged user clears (the kernel's should_remove_suid, as FUSE's
+     * HANDLE_KILLPRIV_V2 asks): set-user-ID, and set-group-ID where group execute is set; regular files only.
+     */
+    static int removedPrivileges(int mode) {
+        if ((mode & Stat.S_IFMT) != Stat.S_IFREG) return 0;
+        int kill = mode & 04000;
+        if ((mode & 02000) != 0 && (mode & 00010) != 0) kill |= 02000;
+        return kill;
     }
 
     @Override
@@ -309,12 +371,17 @@ final class WritableOperations implements FsOperations {
     /**
      * Stops the timer and commits (unmount). After an abort, earlier or by this commit, it throws the
      * {@link jbtrfs.TransactionAbortedException}: the changes since the last commit are lost and the caller must say
-     * so.
+     * so. Where the transport evicts, inodes still unnamed at unmount are freed first, as the kernel's unmount
+     * evicts them: nothing holds them any more.
      */
     void close() throws FsException {
         // not shutdownNow: interrupting a periodic commit in its I/O would abort it; sync waits for it instead
         timer.shutdown();
         sync();
+        if (evicting) {
+            cleanupOrphans(); // over the root tree just committed, which knows every subvolume made since mount
+            sync();
+        }
     }
 
     private void timedCommit() {

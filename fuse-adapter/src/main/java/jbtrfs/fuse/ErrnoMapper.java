@@ -35,6 +35,7 @@ public final class ErrnoMapper {
         if (t instanceof jbtrfs.NotPermittedException) return -ErrorCodes.EPERM();
         if (t instanceof jbtrfs.NotSupportedException) return -ErrorCodes.EOPNOTSUPP();
         if (t instanceof jbtrfs.FileTooBigException) return -ErrorCodes.EFBIG();
+        if (t instanceof jbtrfs.NoSuchAddressException) return -ErrorCodes.ENXIO();
         if (t instanceof ChecksumMismatchException || t instanceof CorruptBlockException) return -ErrorCodes.EIO();
         if (t instanceof IOException) return -ErrorCodes.EIO();
         return -ErrorCodes.EIO();
@@ -47,6 +48,7 @@ public final class ErrnoMapper {
                 || t instanceof ReadOnlyException || t instanceof jbtrfs.ExistsException
                 || t instanceof jbtrfs.NotEmptyException || t instanceof jbtrfs.NoSpaceException
                 || t instanceof jbtrfs.CrossDeviceException || t instanceof jbtrfs.NameTooLongException
-                || t instanceof jbtrfs.NotPermittedException || t instanceof jbtrfs.NotSupportedException;
+                || t instanceof jbtrfs.NotPermittedException || t instanceof jbtrfs.NotSupportedException
+                || t instanceof jbtrfs.NoSuchAddressException;
     }
 }

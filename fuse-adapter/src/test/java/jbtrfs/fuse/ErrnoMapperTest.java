@@ -38,6 +38,7 @@ class ErrnoMapperTest {
         assertEquals(-36, ErrnoMapper.errno(new jbtrfs.NameTooLongException("x")));      // ENAMETOOLONG
         assertEquals(-31, ErrnoMapper.errno(new jbtrfs.TooManyLinksException("x")));      // EMLINK
         assertEquals(-1, ErrnoMapper.errno(new jbtrfs.NotPermittedException("x")));       // EPERM
+        assertEquals(-6, ErrnoMapper.errno(new jbtrfs.NoSuchAddressException("x")));      // ENXIO
         assertEquals(-95, ErrnoMapper.errno(new jbtrfs.NotSupportedException("x")));      // EOPNOTSUPP
         assertEquals(-27, ErrnoMapper.errno(new jbtrfs.FileTooBigException("x")));        // EFBIG
     }
