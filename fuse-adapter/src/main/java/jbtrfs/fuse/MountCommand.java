@@ -40,7 +40,7 @@ final class MountCommand implements Callable<Integer> {
 
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, transport=libfuse|native (default libfuse), "
-            + "[no_]writeback_cache (native), "
+            + "[no_]writeback_cache and raw_inodes (native), "
             + "and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
@@ -118,7 +118,7 @@ final class MountCommand implements Callable<Integer> {
         try {
             if (nativeTransport) {
                 jbtrfs.fuse.kernel.FuseHandler handler = NativeTransport.handler(fs.operations(),
-                        fs.superBlock().sectorsize(), fs.readOnly(), registry, parsed);
+                        fs.superBlock().sectorsize(), fs.readOnly(), parsed.rawInodes(), registry);
                 LOG.info("mounting {} at {} (native transport)", image, mountpoint);
                 session = NativeTransport.mount(handler, image, mountpoint, parsed, fs.readOnly());
             } else {
@@ -129,10 +129,10 @@ final class MountCommand implements Callable<Integer> {
                 session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly(),
                         parsed.readAheadKib());
             }
-        } catch (IOException | CliException e) {
+        } catch (IOException e) {
             closeQuietly(metrics, state, fs);
             state.clear();
-            throw e instanceof CliException c ? c : new CliException(e.getMessage());
+            throw new CliException(e.getMessage());
         }
         CountDownLatch closed = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -14,6 +14,8 @@ import jbtrfs.fuse.kernel.FuseHandler;
 import jbtrfs.fuse.kernel.KernelSession;
 import jbtrfs.fuse.kernel.MountSpec;
 import jbtrfs.fuse.kernel.SessionOptions;
+import jbtrfs.fuse.node.NodeHandler;
+import jbtrfs.fuse.node.NodeOptions;
 
 /**
  * {@code -o transport=native}: the mount served over /dev/fuse by {@link KernelSession}, its requests answered by
@@ -29,13 +31,11 @@ final class NativeTransport {
 
     /**
      * The handler serving {@code ops}: the node layer ({@code jbtrfs.fuse.node}), with the libfuse path's timeouts;
-     * {@code -o raw_inodes} shows the kernel's inode numbers (for comparisons) instead of numbers unique on the mount.
+     * {@code rawInodes} shows the kernel's inode numbers (for comparisons) instead of numbers unique on the mount.
      */
-    static FuseHandler handler(FsOperations ops, int blksize, boolean readOnly, MeterRegistry registry,
-                               MountOptionParser parsed) throws CliException {
-        return new jbtrfs.fuse.node.NodeHandler(ops, blksize,
-                jbtrfs.fuse.node.NodeOptions.forMount(readOnly, parsed.passThrough().contains("raw_inodes")),
-                registry);
+    static FuseHandler handler(FsOperations ops, int blksize, boolean readOnly, boolean rawInodes,
+                               MeterRegistry registry) {
+        return new NodeHandler(ops, blksize, NodeOptions.forMount(readOnly, rawInodes), registry);
     }
 
     /**
@@ -93,8 +93,8 @@ final class NativeTransport {
                 case "suid" -> flags &= ~MountSpec.MS_NOSUID;
                 case "dev" -> flags &= ~MountSpec.MS_NODEV;
                 case "exec" -> flags &= ~MountSpec.MS_NOEXEC;
-                case "atime", "async", "raw_inodes" -> {
-                    // the defaults; raw_inodes is the node layer's (handler)
+                case "atime", "async" -> {
+                    // the defaults
                 }
                 default -> ignored.add(o);
             }

@@ -26,6 +26,8 @@ class NativeTransportTest {
         assertEquals(MountOptionParser.Transport.NATIVE, p.transport());
         assertFalse(p.writebackCache());
         assertTrue(MountOptionParser.parse(List.of("transport=native")).writebackCache());
+        assertFalse(p.rawInodes());
+        assertTrue(MountOptionParser.parse(List.of("raw_inodes")).rawInodes());
         assertTrue(p.passThrough().isEmpty(), "transport and writeback_cache are ours: " + p.passThrough());
         CliException e = assertThrows(CliException.class,
                 () -> MountOptionParser.parse(List.of("transport=uring")));

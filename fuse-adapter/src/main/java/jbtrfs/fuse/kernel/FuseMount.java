@@ -66,7 +66,8 @@ final class FuseMount {
         }
         boolean two = helper.getFileName().toString().equals("fusermount");
         String target = spec.mountpoint().toAbsolutePath().toString();
-        List<String> argv = List.of(helper.toString(), "-o", spec.fusermountOptions(two), "--", target);
+        // argv[0] the bare name: its complaints then read "fusermount: ...", which jbtrfs mount repeats
+        List<String> argv = List.of(helper.getFileName().toString(), "-o", spec.fusermountOptions(two), "--", target);
         int pid;
         try {
             // sv[1] has no O_CLOEXEC, so the helper inherits it (a Java Process would close it)
@@ -83,7 +84,7 @@ final class FuseMount {
         int status = waitFor(libc, pid);
         if (fd < 0) {
             throw new IOException(helper.getFileName() + " did not mount " + target + " (exit " + status
-                    + "; it said why above)");
+                    + "; it said why just before)");
         }
         LOG.info("mounted {} at {} through {}", spec.source(), target, helper);
         return new DevFuseChannel(libc, fd);

@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A test-only FUSE handler over a fixed tree: the root directory (node 1) holding one file, hello.txt (node 2,
  * inode 257). Enough for ls, cat and stat; every other opcode is ENOSYS.
  */
-final class FixedTreeHandler implements FuseHandler {
+final class FixedTreeHandler extends CountingHandler {
     static final byte[] NAME = "hello.txt".getBytes(StandardCharsets.US_ASCII);
     static final byte[] DATA = "hello from the kernel protocol\n".getBytes(StandardCharsets.US_ASCII);
     static final long FILE_NODE = 2;
@@ -18,16 +18,7 @@ final class FixedTreeHandler implements FuseHandler {
     private static final int ENOENT = 2;
     private static final int ENOSYS = 38;
 
-    final AtomicInteger inits = new AtomicInteger();
-    final AtomicInteger destroys = new AtomicInteger();
     final AtomicInteger forgets = new AtomicInteger();
-    volatile FuseConnection connection;
-
-    @Override
-    public void init(FuseConnection c, FuseNotifier notifier) {
-        connection = c;
-        inits.incrementAndGet();
-    }
 
     @Override
     public void handle(FuseRequest r) {
@@ -85,11 +76,6 @@ final class FixedTreeHandler implements FuseHandler {
             }
             default -> r.fail(ENOSYS);
         }
-    }
-
-    @Override
-    public void destroy() {
-        destroys.incrementAndGet();
     }
 
     private static void entry(ByteBuffer b) {

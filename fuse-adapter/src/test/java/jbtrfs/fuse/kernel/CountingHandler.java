@@ -1,0 +1,21 @@
+package jbtrfs.fuse.kernel;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** A test handler's bookkeeping: how often init and destroy ran, and what INIT settled. */
+abstract class CountingHandler implements FuseHandler {
+    final AtomicInteger inits = new AtomicInteger();
+    final AtomicInteger destroys = new AtomicInteger();
+    volatile FuseConnection connection;
+
+    @Override
+    public void init(FuseConnection c, FuseNotifier notifier) {
+        connection = c;
+        inits.incrementAndGet();
+    }
+
+    @Override
+    public void destroy() {
+        destroys.incrementAndGet();
+    }
+}
