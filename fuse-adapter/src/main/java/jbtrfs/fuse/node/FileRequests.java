@@ -12,7 +12,6 @@ import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
 import jbtrfs.fs.Timespec;
 import jbtrfs.fuse.FuseMetrics;
-import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseRequest;
 import jbtrfs.fuse.kernel.InArgs;
 
@@ -30,6 +29,7 @@ final class FileRequests {
     static final int FATTR_MTIME = 1 << 5;
     static final int FATTR_ATIME_NOW = 1 << 7;
     static final int FATTR_MTIME_NOW = 1 << 8;
+    static final int FATTR_CTIME = 1 << 10;
     static final int FATTR_KILL_SUIDGID = 1 << 11;
     /** fuse_open_in.open_flags and fuse_write_in.write_flags: clear suid/sgid as a write by a user must. */
     static final int FUSE_OPEN_KILL_SUIDGID = 1;
@@ -72,9 +72,11 @@ final class FileRequests {
     }
 
     /**
-     * fuse_setattr_in: each field its fs-core call, in chmod, chown, truncate, utimens order, then the suid/sgid
-     * clearing the kernel asks for (FATTR_KILL_SUIDGID: a chown, or a truncate by a user). FATTR_CTIME (the kernel's
-     * own ctime, with writeback caching) is not applied: every change here sets ctime to its own time.
+     * fuse_setattr_in: each field its fs-core call, in chmod, chown, truncate order, then the suid/sgid clearing the
+     * kernel asks for (FATTR_KILL_SUIDGID: a chown, or a truncate by a user), then the times. With writeback caching
+     * the kernel keeps mtime and ctime of regular files itself and sends them (FATTR_CTIME, its clock in place of
+     * FATTR_MTIME_NOW): they are stored as sent, so that what it shows and what the image holds agree; a NOW beside
+     * them (a touch) is the kernel's ctime, and allowed on an append-only inode as a touch is.
      */
     void setattr(FuseRequest r) throws FsException {
         InArgs in = r.in();
@@ -84,10 +86,10 @@ final class FileRequests {
         in.skip(8);
         long atime = in.u64();
         long mtime = in.u64();
-        in.skip(8);
+        long ctime = in.u64();
         int atimensec = in.u32();
         int mtimensec = in.u32();
-        in.skip(4);
+        int ctimensec = in.u32();
         int mode = in.u32();
         in.skip(4);
         int uid = in.u32();
@@ -98,15 +100,23 @@ final class FileRequests {
             ops.chown(id, (valid & FATTR_UID) != 0 ? uid : -1, (valid & FATTR_GID) != 0 ? gid : -1);
         }
         if ((valid & FATTR_SIZE) != 0) ops.truncate(id, size);
-        if ((valid & (FATTR_ATIME | FATTR_MTIME)) != 0) {
-            // with writeback caching the kernel keeps mtime itself and sends its clock instead of FATTR_MTIME_NOW;
-            // beside FATTR_ATIME_NOW that is a touch, which an append-only inode allows and an explicit time not
-            if ((valid & FATTR_ATIME_NOW) != 0 && nodes.granted(FuseAbi.WRITEBACK_CACHE)) valid |= FATTR_MTIME_NOW;
+        if ((valid & FATTR_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
+        if ((valid & FATTR_CTIME) != 0) {
+            Timespec c = new Timespec(ctime, ctimensec);
+            ops.setTimes(id, kernelTime(valid, FATTR_ATIME, FATTR_ATIME_NOW, atime, atimensec, c),
+                    kernelTime(valid, FATTR_MTIME, FATTR_MTIME_NOW, mtime, mtimensec, c), c,
+                    (valid & (FATTR_ATIME_NOW | FATTR_MTIME_NOW)) != 0);
+        } else if ((valid & (FATTR_ATIME | FATTR_MTIME)) != 0) {
             ops.utimens(id, time(valid, FATTR_ATIME, FATTR_ATIME_NOW, atime, atimensec),
                     time(valid, FATTR_MTIME, FATTR_MTIME_NOW, mtime, mtimensec));
         }
-        if ((valid & FATTR_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
         replyAttr(r, id);
+    }
+
+    /** A time SETATTR sets beside the kernel's ctime: null to leave it, the ctime for NOW. */
+    private static Timespec kernelTime(int valid, int set, int now, long sec, int nsec, Timespec ctime) {
+        if ((valid & set) == 0) return null;
+        return (valid & now) != 0 ? ctime : new Timespec(sec, nsec);
     }
 
     /** A time SETATTR sets: null to leave it, {@link Timespec#NOW} for the time of the change. */

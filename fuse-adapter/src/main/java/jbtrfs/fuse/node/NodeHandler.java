@@ -46,7 +46,6 @@ public final class NodeHandler implements FuseHandler {
     /** Evictions and invalidations: never on the request that caused them. */
     private final ExecutorService background;
     private final Set<String> loggedTraces = ConcurrentHashMap.newKeySet();
-    private volatile FuseNotifier notifier;
 
     /** {@code blksize} is st_blksize (the kernel shows the sectorsize); meters go to {@code registry}. */
     public NodeHandler(FsOperations ops, int blksize, NodeOptions options, MeterRegistry registry) {
@@ -68,8 +67,7 @@ public final class NodeHandler implements FuseHandler {
 
     @Override
     public void init(FuseConnection connection, FuseNotifier notifier) {
-        nodes.connected(connection);
-        this.notifier = notifier;
+        nodes.connected(connection, notifier);
     }
 
     @Override
@@ -151,7 +149,7 @@ public final class NodeHandler implements FuseHandler {
      * kernel from inside the request that made the change. Nothing is sent for a node the kernel does not hold.
      */
     public void invalidateInode(InodeId id, boolean attributesOnly) {
-        FuseNotifier n = notifier;
+        FuseNotifier n = nodes.notifier();
         long nodeId = nodes.ids.nodeId(id);
         if (n == null || (nodeId != NodeIds.ROOT_ID && nodes.table.lookups(nodeId) == 0)) return;
         background.execute(() -> notify("inode " + id, () -> n.invalInode(nodeId, attributesOnly ? -1 : 0, 0)));
@@ -159,7 +157,7 @@ public final class NodeHandler implements FuseHandler {
 
     /** Tells the kernel that the name {@code name} in directory {@code dir} changed without it; as above. */
     public void invalidateEntry(InodeId dir, String name) {
-        FuseNotifier n = notifier;
+        FuseNotifier n = nodes.notifier();
         long nodeId = nodes.ids.nodeId(dir);
         if (n == null || (nodeId != NodeIds.ROOT_ID && nodes.table.lookups(nodeId) == 0)) return;
         byte[] bytes = name.getBytes(StandardCharsets.UTF_8);

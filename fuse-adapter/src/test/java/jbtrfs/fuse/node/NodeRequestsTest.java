@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -21,6 +23,7 @@ import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
 import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseConnection;
+import jbtrfs.fuse.kernel.FuseNotifier;
 import jbtrfs.testing.Images;
 
 /**
@@ -91,21 +94,32 @@ class NodeRequestsTest {
     }
 
     @Test
-    void setattr_kernelClockBesideAtimeNow_isATouch_whichAnAppendOnlyFileAllows() throws Exception {
-        handler.init(new FuseConnection(45, FuseAbi.WRITEBACK_CACHE, 1 << 20, 256), null);
+    void setattr_timesOfAKernelKeepingThemItself_areStoredAsSent_andATouchIsAllowedOnAppendOnly() throws Exception {
         long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
+        int kernel = FileRequests.FATTR_ATIME | FileRequests.FATTR_MTIME | FileRequests.FATTR_CTIME;
+        KernelSide.Attr a = attr(k.send(FuseAbi.SETATTR, f, setattrBody(kernel, 1_000, 2_000, 3_000, 7)).payload());
+        assertEquals(List.of(1_000L, 2_000L, 3_000L, 7), List.of(a.atime(), a.mtime(), a.ctime(), a.ctimensec()));
+        a = attr(k.send(FuseAbi.SETATTR, f, setattrBody(FileRequests.FATTR_UID | FileRequests.FATTR_CTIME, 0, 0,
+                4_000, 9)).payload());
+        assertEquals(4_000, a.ctime(), "chown: the kernel's ctime, not the daemon's");
         assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_APPEND_FL), 0).errno());
-        int atime = FileRequests.FATTR_ATIME | FileRequests.FATTR_MTIME;
-        long now = System.currentTimeMillis() / 1000;
-        assertEquals(1, k.send(FuseAbi.SETATTR, f, setattrBody(atime, now, now)).errno(),
+        assertEquals(1, k.send(FuseAbi.SETATTR, f, setattrBody(kernel, 5_000, 5_000, 5_000, 0)).errno(),
                 "EPERM: explicit times on an append-only file (touch -d)");
-        assertEquals(0, k.send(FuseAbi.SETATTR, f, setattrBody(atime | FileRequests.FATTR_ATIME_NOW, 0, now))
-                .errno(), "touch: the kernel's clock for mtime, ATIME_NOW for atime");
+        a = attr(k.send(FuseAbi.SETATTR, f, setattrBody(kernel | FileRequests.FATTR_ATIME_NOW, 0, 6_000, 6_000, 0))
+                .payload());
+        assertEquals(List.of(6_000L, 6_000L, 6_000L), List.of(a.atime(), a.mtime(), a.ctime()),
+                "touch: the kernel's clock for mtime and ctime, and for atime's NOW");
     }
 
-    private static FakeRequest.Body setattrBody(int valid, long atime, long mtime) {
-        return FakeRequest.body().u32(valid).u32(0).u64(0).u64(0).u64(0).u64(atime).u64(mtime).u64(0).u32(0).u32(0)
-                .u32(0).u32(0).u32(0).u32(0).u32(0).u32(0);
+    private static KernelSide.Attr attr(ByteBuffer attrOut) {
+        attrOut.position(16);
+        return KernelSide.Attr.decode(attrOut);
+    }
+
+    /** fuse_setattr_in with times and uid 0. */
+    private static FakeRequest.Body setattrBody(int valid, long atime, long mtime, long ctime, int ctimensec) {
+        return FakeRequest.body().u32(valid).u32(0).u64(0).u64(0).u64(0).u64(atime).u64(mtime).u64(ctime).u32(0)
+                .u32(0).u32(ctimensec).u32(0).u32(0).u32(0).u32(0).u32(0);
     }
 
     @Test
@@ -144,9 +158,22 @@ class NodeRequestsTest {
     }
 
     @Test
-    void ioctl_getsAndSetsFlags_asChattrDoes() throws Exception {
+    void ioctl_getsAndSetsFlags_asChattrDoes_andDropsTheKernelsAttributes() throws Exception {
+        List<String> sent = new ArrayList<>();
+        handler.init(new FuseConnection(45, 0, 1 << 20, 256), new FuseNotifier() {
+            @Override
+            public void invalInode(long nodeId, long offset, long length) {
+                sent.add("inode " + nodeId + " " + offset + " " + length);
+            }
+
+            @Override
+            public void invalEntry(long parent, byte[] name) {
+                sent.add("entry " + parent);
+            }
+        });
         long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
         assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_NODUMP_FL), 0).errno());
+        assertEquals(List.of("inode " + f + " -1 0"), sent, "chattr changed ctime, which the kernel does not know");
         ByteBuffer got = ioctl(f, IoctlRequests.FS_IOC_GETFLAGS, 0, 8, new byte[0], 0).payload();
         assertEquals(0, got.getInt(), "fuse_ioctl_out.result");
         got.position(16);
