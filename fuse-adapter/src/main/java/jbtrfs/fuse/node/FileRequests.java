@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 import jbtrfs.FsException;
+import jbtrfs.NotPermittedException;
 import jbtrfs.NotSupportedException;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeFlags;
@@ -34,6 +35,8 @@ final class FileRequests {
     /** fuse_open_in.open_flags and fuse_write_in.write_flags: clear suid/sgid as a write by a user must. */
     static final int FUSE_OPEN_KILL_SUIDGID = 1;
     static final int FUSE_WRITE_KILL_SUIDGID = 1 << 2;
+    /** fuse_write_in.write_flags: the kernel writes back its page cache (writeback caching). */
+    static final int FUSE_WRITE_CACHE = 1;
     static final int FUSE_FSYNC_FDATASYNC = 1;
     /**
      * fuse_open_out.open_flags: keep the page cache across opens. Every change of file data passes through the kernel
@@ -179,15 +182,10 @@ final class FileRequests {
 
     /** fuse_read_in: fh, offset, size. The data goes straight into the reply buffer. */
     void read(FuseRequest r) throws FsException {
-        InArgs in = r.in();
-        in.skip(8);
-        long offset = in.u64();
-        int size = in.u32();
-        if (size < 0) throw new ReplyError(ReplyError.EINVAL);
-        ByteBuffer b = r.replyBuffer(size);
-        b.limit(size);
-        int n = ops.read(nodes.inode(r), offset, b);
-        b.limit(size).position(n);
+        ReadIn read = ReadIn.of(r);
+        ByteBuffer b = read.reply();
+        int n = ops.read(nodes.inode(r), read.offset(), b);
+        b.limit(read.size()).position(n);
         metrics.bytesRead(n);
         r.reply(b);
     }
@@ -207,11 +205,34 @@ final class FileRequests {
         ByteBuffer data = in.bytes(size);
         InodeId id = nodes.inode(r);
         if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
-        int n = ops.write(id, offset, data);
+        int n;
+        try {
+            n = ops.write(id, offset, data);
+        } catch (NotPermittedException e) {
+            n = writeBackAppended(id, offset, data, writeFlags, e);
+        }
         metrics.bytesWritten(n);
         ByteBuffer b = r.replyBuffer(8);
         b.putInt(n).putInt(0);
         r.reply(b);
+    }
+
+    /**
+     * Writing back cached pages (FUSE_WRITE_CACHE) of an append-only file: the kernel sends whole pages, which start
+     * below the end of the file, and fs-core refuses any write there. Only an O_APPEND open could dirty them (OPEN
+     * refuses any other for writing), so what lies below the end is what the file holds: the rest is written, and
+     * the whole range answered as written, or the appended data would be lost.
+     */
+    private int writeBackAppended(InodeId id, long offset, ByteBuffer data, int writeFlags, NotPermittedException e)
+            throws FsException {
+        long size = ops.stat(id).size();
+        boolean appendOnly = (ops.fileFlags(id) & InodeFlags.FS_APPEND_FL) != 0;
+        if ((writeFlags & FUSE_WRITE_CACHE) == 0 || !appendOnly || offset >= size) throw e;
+        int whole = data.remaining();
+        long skip = Math.min(size - offset, whole);
+        data.position(data.position() + (int) skip);
+        if (data.hasRemaining()) ops.write(id, size, data);
+        return whole;
     }
 
     /** RELEASE and RELEASEDIR: fuse_release_in's fh. */

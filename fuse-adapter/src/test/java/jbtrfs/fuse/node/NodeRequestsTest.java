@@ -228,6 +228,25 @@ class NodeRequestsTest {
     }
 
     @Test
+    void writeBackOfAnAppendOnlyFile_writesWhatLiesPastTheEnd_whileAWriteInsideIsRefused() throws Exception {
+        KernelSide.Created c = k.create(ROOT, "f", S_IFREG | 0644);
+        long f = c.entry().nodeId();
+        k.write(f, c.fh(), 0, "ab".getBytes(StandardCharsets.UTF_8));
+        assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_APPEND_FL), 0).errno());
+        byte[] page = "abcd".getBytes(StandardCharsets.UTF_8);
+        assertEquals(1, k.send(FuseAbi.WRITE, f, writeBody(c.fh(), 0, page, 0)).errno(), "EPERM: a write inside");
+        FakeRequest back = k.send(FuseAbi.WRITE, f, writeBody(c.fh(), 0, page, FileRequests.FUSE_WRITE_CACHE));
+        assertEquals(4, back.payload().getInt(), "the whole cached page answered as written");
+        assertEquals("abcd", new String(k.read(f, c.fh(), 0, 100), StandardCharsets.UTF_8));
+        k.release(f, c.fh());
+    }
+
+    private static FakeRequest.Body writeBody(long fh, long offset, byte[] data, int writeFlags) {
+        return FakeRequest.body().u64(fh).u64(offset).u32(data.length).u32(writeFlags).u64(0).u32(0).u32(0)
+                .bytes(data);
+    }
+
+    @Test
     void statfs_isFsCoresStatfs() throws Exception {
         ByteBuffer b = k.send(FuseAbi.STATFS, ROOT, FakeRequest.body()).payload();
         StatFs s = ops.statfs();
