@@ -39,8 +39,8 @@ final class MountCommand implements Callable<Integer> {
     boolean readOnly;
 
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
-            + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, transport=libfuse|native (default libfuse), "
-            + "[no_]writeback_cache and raw_inodes (native), "
+            + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
+            + "transport=libfuse|native (default libfuse), [no_]writeback_cache and raw_inodes (native), "
             + "and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
@@ -94,7 +94,9 @@ final class MountCommand implements Callable<Integer> {
                 .withCommitSeconds(parsed.commitSeconds())
                 .withSpaceCache(parsed.spaceCache(), parsed.clearCache())
                 .withSerialWriteout(parsed.serialWriteout())
-                .withCompression(ro ? null : parsed.compression());
+                .withCompression(ro ? null : parsed.compression())
+                // the native transport says when the kernel forgets an inode: open, unlinked files live on till then
+                .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE);
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);

@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Real mounts through {@link KernelSession} of a fixed one-file tree: ls, cat and stat see it, the unmount ends the
- * session and the handler's destroy runs once. As root with mount(2), and through fusermount's fd passing.
+ * Real mounts through {@link KernelSession} of a fixed one-file tree: ls, cat and stat see it, a signal to a
+ * process waiting on a LOOKUP reaches it as INTERRUPT, notifications drop what the kernel cached, the unmount ends
+ * the session and the handler's destroy runs once. As root with mount(2), and through fusermount's fd passing.
  */
 class KernelSessionMountTest {
     @TempDir
@@ -60,6 +61,23 @@ class KernelSessionMountTest {
             assertEquals("257 31 81a4 1\n", run("stat", "-c", "%i %s %f %h", mnt.resolve("hello.txt").toString()));
             assertEquals("256 directory\n", run("stat", "-c", "%i %F", mnt.toString()));
             assertTrue(run("ls", mnt.resolve("missing").toString()).contains("No such file"));
+            // a signal to a process waiting on a request makes the kernel send INTERRUPT naming it
+            Process stat = new ProcessBuilder("stat", mnt.resolve("slow").toString()).start();
+            assertTrue(handler.slowLookupStarted.await(30, TimeUnit.SECONDS), "the LOOKUP arrived");
+            run("kill", "-INT", Long.toString(stat.pid()));
+            assertTrue(stat.waitFor(30, TimeUnit.SECONDS), "stat ended on the signal");
+            assertEquals(1, handler.interruptedLookups.get(), "the LOOKUP saw its INTERRUPT");
+            assertEquals("hello.txt\n", run("ls", mnt.toString()), "the worker serves on");
+            // changes the kernel did not make are seen once notified, not before (names and attributes kept an hour)
+            handler.fileUid = 4321;
+            assertEquals("0\n", run("stat", "-c", "%u", mnt.resolve("hello.txt").toString()));
+            handler.notifier.invalInode(FixedTreeHandler.FILE_NODE, -1, 0);
+            assertEquals("4321\n", run("stat", "-c", "%u", mnt.resolve("hello.txt").toString()));
+            handler.hidden = true;
+            assertEquals("4321\n", run("stat", "-c", "%u", mnt.resolve("hello.txt").toString()));
+            handler.notifier.invalEntry(1, FixedTreeHandler.NAME);
+            assertTrue(run("stat", mnt.resolve("hello.txt").toString()).contains("No such file"));
+            handler.notifier.invalEntry(1, "never-looked-up".getBytes(StandardCharsets.US_ASCII));
             assertEquals(1, handler.inits.get());
             assertTrue(handler.connection.granted(FuseAbi.MAX_PAGES), "1 MiB requests");
             assertEquals(0, handler.destroys.get(), "no destroy while mounted");
