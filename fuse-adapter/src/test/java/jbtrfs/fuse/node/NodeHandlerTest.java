@@ -160,6 +160,29 @@ class NodeHandlerTest {
     }
 
     @Test
+    void anOpenUnlinkedFile_livesUntilReleasedAndForgotten_thenEvictFreesIt() throws Exception {
+        try (Filesystem fs = Filesystem.open(image(false),
+                MountOptions.readWriteDefaults().withEvictingTransport(true))) {
+            FsOperations ops = fs.operations();
+            NodeHandler h = handler(ops, NodeOptions.defaults());
+            KernelSide k = new KernelSide(h);
+            KernelSide.Created c = k.create(NodeIds.ROOT_ID, "f", S_IFREG | 0644);
+            long node = c.entry().nodeId();
+            byte[] data = new byte[10_000];
+            new Random(3).nextBytes(data);
+            k.write(node, c.fh(), 0, data);
+            assertEquals(0, k.send(FuseAbi.UNLINK, NodeIds.ROOT_ID, FakeRequest.body().name("f")).errno());
+            assertEquals(0, k.getattr(node).nlink());
+            assertArrayEquals(data, k.read(node, c.fh(), 0, data.length), "readable with no name");
+            k.release(node, c.fh());
+            k.forget(node, 1);
+            h.destroy();
+            assertThrows(jbtrfs.NotFoundException.class, () -> ops.stat(new NodeIds(ops.root(), false).inode(node)),
+                    "freed once the kernel forgot it");
+        }
+    }
+
+    @Test
     void errors_areErrnos_andNeverAnsweredTwice() throws Exception {
         try (Filesystem fs = Filesystem.open(image(true), MountOptions.readOnlyDefaults())) {
             KernelSide k = new KernelSide(handler(fs.operations(),

@@ -246,6 +246,41 @@ class NodeRequestsTest {
                 .bytes(data);
     }
 
+    private FakeRequest lseek(long node, long offset, int whence) throws Exception {
+        return k.send(FuseAbi.LSEEK, node, FakeRequest.body().u64(0).u64(offset).u32(whence).u32(0));
+    }
+
+    @Test
+    void lseek_seekDataAndSeekHole_comeFromTheExtents_andPastTheEndIsEnxio() throws Exception {
+        KernelSide.Created c = k.create(ROOT, "sparse", S_IFREG | 0644);
+        long f = c.entry().nodeId();
+        k.write(f, c.fh(), 0, new byte[4096]);
+        k.write(f, c.fh(), 1 << 20, new byte[4096]);
+        assertEquals(4096, lseek(f, 0, FileRequests.SEEK_HOLE).payload().getLong());
+        assertEquals(1 << 20, lseek(f, 4096, FileRequests.SEEK_DATA).payload().getLong());
+        assertEquals((1 << 20) + 4096, lseek(f, 1 << 20, FileRequests.SEEK_HOLE).payload().getLong(), "EOF");
+        assertEquals(6, lseek(f, 2 << 20, FileRequests.SEEK_DATA).errno(), "ENXIO");
+        assertEquals(22, lseek(f, 0, 0).errno(), "SEEK_SET is the kernel's own: EINVAL here");
+        k.release(f, c.fh());
+    }
+
+    @Test
+    void tmpfile_isOpenWithNoName_untilLinkNamesIt() throws Exception {
+        ByteBuffer b = k.send(FuseAbi.TMPFILE, ROOT, FakeRequest.body().u32(02).u32(S_IFREG | 0600).u32(022).u32(0)
+                .name("/")).payload();
+        KernelSide.Entry e = KernelSide.Entry.decode(b);
+        long fh = b.getLong();
+        assertEquals(0, e.attr().nlink());
+        assertEquals(S_IFREG | 0600, e.attr().mode());
+        k.write(e.nodeId(), fh, 0, "tmp".getBytes(StandardCharsets.UTF_8));
+        KernelSide.Entry named = KernelSide.Entry.decode(k.send(FuseAbi.LINK, ROOT, FakeRequest.body()
+                .u64(e.nodeId()).name("t")).payload());
+        assertEquals(e.nodeId(), named.nodeId());
+        assertEquals(1, named.attr().nlink());
+        assertEquals(3, stat("t").size());
+        k.release(e.nodeId(), fh);
+    }
+
     @Test
     void statfs_isFsCoresStatfs() throws Exception {
         ByteBuffer b = k.send(FuseAbi.STATFS, ROOT, FakeRequest.body()).payload();
