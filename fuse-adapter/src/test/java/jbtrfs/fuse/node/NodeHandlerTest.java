@@ -183,6 +183,37 @@ class NodeHandlerTest {
     }
 
     @Test
+    void invalidations_reachTheKernelLater_forNodesItHoldsOnly() throws Exception {
+        try (Filesystem fs = Filesystem.open(image(true), MountOptions.readOnlyDefaults())) {
+            FsOperations ops = fs.operations();
+            NodeHandler h = handler(ops, NodeOptions.defaults());
+            List<String> sent = java.util.Collections.synchronizedList(new ArrayList<>());
+            h.init(new jbtrfs.fuse.kernel.FuseConnection(45, 0, 1 << 20, 256), new jbtrfs.fuse.kernel.FuseNotifier() {
+                @Override
+                public void invalInode(long nodeId, long offset, long length) {
+                    sent.add(Thread.currentThread().getName() + " inode " + nodeId + " " + offset);
+                }
+
+                @Override
+                public void invalEntry(long parent, byte[] name) {
+                    sent.add(Thread.currentThread().getName() + " entry " + parent + " "
+                            + new String(name, java.nio.charset.StandardCharsets.UTF_8));
+                }
+            });
+            KernelSide k = new KernelSide(h);
+            long top = k.lookup(NodeIds.ROOT_ID, "top.txt").nodeId();
+            InodeId topId = ops.lookup(ops.root(), "top.txt");
+            InodeId many = ops.lookup(ops.root(), "many");
+            h.invalidateInode(topId, false);
+            h.invalidateInode(many, true);
+            h.invalidateEntry(ops.root(), "gone");
+            h.destroy();
+            assertEquals(List.of("jbtrfs-nodes inode " + top + " 0", "jbtrfs-nodes entry 1 gone"), sent,
+                    "on the background thread; nothing for \"many\", which the kernel was never shown");
+        }
+    }
+
+    @Test
     void errors_areErrnos_andNeverAnsweredTwice() throws Exception {
         try (Filesystem fs = Filesystem.open(image(true), MountOptions.readOnlyDefaults())) {
             KernelSide k = new KernelSide(handler(fs.operations(),
