@@ -9,7 +9,6 @@ import jbtrfs.fs.DirEntry;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fuse.kernel.FuseRequest;
-import jbtrfs.fuse.kernel.InArgs;
 
 /**
  * OPENDIR, READDIR and READDIRPLUS. Entries are struct fuse_dirent (ino, off, namelen, type, the name padded to 8
@@ -42,13 +41,10 @@ final class DirectoryRequests {
      * READDIRPLUS counts each entry it hands over with a node id (not "." and "..", which the kernel skips).
      */
     void list(FuseRequest r, boolean plus) throws FsException {
-        InArgs in = r.in();
-        in.skip(8);
-        long offset = in.u64();
-        int size = in.u32();
-        if (size < 0) throw new ReplyError(ReplyError.EINVAL);
-        ByteBuffer b = r.replyBuffer(size);
-        b.limit(size);
+        ReadIn read = ReadIn.of(r);
+        long offset = read.offset();
+        int size = read.size();
+        ByteBuffer b = read.reply();
         long dirNode = r.nodeId();
         InodeId dir = nodes.inode(r);
         if (offset < DOTDOT_OFFSET) {

@@ -29,10 +29,13 @@ final class FileRequests {
     static final int FATTR_MTIME = 1 << 5;
     static final int FATTR_ATIME_NOW = 1 << 7;
     static final int FATTR_MTIME_NOW = 1 << 8;
+    static final int FATTR_CTIME = 1 << 10;
     static final int FATTR_KILL_SUIDGID = 1 << 11;
     /** fuse_open_in.open_flags and fuse_write_in.write_flags: clear suid/sgid as a write by a user must. */
     static final int FUSE_OPEN_KILL_SUIDGID = 1;
     static final int FUSE_WRITE_KILL_SUIDGID = 1 << 2;
+    /** fuse_write_in.write_flags: the kernel writes back its page cache (writeback caching). */
+    static final int FUSE_WRITE_CACHE = 1;
     static final int FUSE_FSYNC_FDATASYNC = 1;
     /**
      * fuse_open_out.open_flags: keep the page cache across opens. Every change of file data passes through the kernel
@@ -71,9 +74,11 @@ final class FileRequests {
     }
 
     /**
-     * fuse_setattr_in: each field its fs-core call, in chmod, chown, truncate, utimens order, then the suid/sgid
-     * clearing the kernel asks for (FATTR_KILL_SUIDGID: a chown, or a truncate by a user). FATTR_CTIME (the kernel's
-     * own ctime, with writeback caching) is not applied: every change here sets ctime to its own time.
+     * fuse_setattr_in: each field its fs-core call, in chmod, chown, truncate order, then the suid/sgid clearing the
+     * kernel asks for (FATTR_KILL_SUIDGID: a chown, or a truncate by a user), then the times. With writeback caching
+     * the kernel keeps mtime and ctime of regular files itself and sends them (FATTR_CTIME, its clock in place of
+     * FATTR_MTIME_NOW): they are stored as sent, so that what it shows and what the image holds agree; a NOW beside
+     * them (a touch) is the kernel's ctime, and allowed on an append-only inode as a touch is.
      */
     void setattr(FuseRequest r) throws FsException {
         InArgs in = r.in();
@@ -83,10 +88,10 @@ final class FileRequests {
         in.skip(8);
         long atime = in.u64();
         long mtime = in.u64();
-        in.skip(8);
+        long ctime = in.u64();
         int atimensec = in.u32();
         int mtimensec = in.u32();
-        in.skip(4);
+        int ctimensec = in.u32();
         int mode = in.u32();
         in.skip(4);
         int uid = in.u32();
@@ -97,12 +102,23 @@ final class FileRequests {
             ops.chown(id, (valid & FATTR_UID) != 0 ? uid : -1, (valid & FATTR_GID) != 0 ? gid : -1);
         }
         if ((valid & FATTR_SIZE) != 0) ops.truncate(id, size);
-        if ((valid & (FATTR_ATIME | FATTR_MTIME)) != 0) {
+        if ((valid & FATTR_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
+        if ((valid & FATTR_CTIME) != 0) {
+            Timespec c = new Timespec(ctime, ctimensec);
+            ops.setTimes(id, kernelTime(valid, FATTR_ATIME, FATTR_ATIME_NOW, atime, atimensec, c),
+                    kernelTime(valid, FATTR_MTIME, FATTR_MTIME_NOW, mtime, mtimensec, c), c,
+                    (valid & (FATTR_ATIME_NOW | FATTR_MTIME_NOW)) != 0);
+        } else if ((valid & (FATTR_ATIME | FATTR_MTIME)) != 0) {
             ops.utimens(id, time(valid, FATTR_ATIME, FATTR_ATIME_NOW, atime, atimensec),
                     time(valid, FATTR_MTIME, FATTR_MTIME_NOW, mtime, mtimensec));
         }
-        if ((valid & FATTR_KILL_SUIDGID) != 0) ops.killSuidSgid(id);
         replyAttr(r, id);
+    }
+
+    /** A time SETATTR sets beside the kernel's ctime: null to leave it, the ctime for NOW. */
+    private static Timespec kernelTime(int valid, int set, int now, long sec, int nsec, Timespec ctime) {
+        if ((valid & set) == 0) return null;
+        return (valid & now) != 0 ? ctime : new Timespec(sec, nsec);
     }
 
     /** A time SETATTR sets: null to leave it, {@link Timespec#NOW} for the time of the change. */
@@ -151,7 +167,7 @@ final class FileRequests {
         }
         if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != 0) {
             ops.truncate(id, 0);
-            if ((openFlags & FUSE_OPEN_KILL_SUIDGID) != 0) ops.killSuidSgid(id);
+            if ((openFlags & FUSE_OPEN_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
         }
         replyOpen(r, nodes.table.open(r.nodeId()), FOPEN_KEEP_CACHE);
     }
@@ -165,15 +181,10 @@ final class FileRequests {
 
     /** fuse_read_in: fh, offset, size. The data goes straight into the reply buffer. */
     void read(FuseRequest r) throws FsException {
-        InArgs in = r.in();
-        in.skip(8);
-        long offset = in.u64();
-        int size = in.u32();
-        if (size < 0) throw new ReplyError(ReplyError.EINVAL);
-        ByteBuffer b = r.replyBuffer(size);
-        b.limit(size);
-        int n = ops.read(nodes.inode(r), offset, b);
-        b.limit(size).position(n);
+        ReadIn read = ReadIn.of(r);
+        ByteBuffer b = read.reply();
+        int n = ops.read(nodes.inode(r), read.offset(), b);
+        b.limit(read.size()).position(n);
         metrics.bytesRead(n);
         r.reply(b);
     }
@@ -192,12 +203,36 @@ final class FileRequests {
         if (size < 0) throw new ReplyError(ReplyError.EINVAL);
         ByteBuffer data = in.bytes(size);
         InodeId id = nodes.inode(r);
-        if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) != 0) ops.killSuidSgid(id);
-        int n = ops.write(id, offset, data);
+        if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
+        int n;
+        try {
+            n = ops.write(id, offset, data);
+        } catch (FsException e) {
+            if (e.errno() != Errno.EPERM) throw e;
+            n = writeBackAppended(id, offset, data, writeFlags, e);
+        }
         metrics.bytesWritten(n);
         ByteBuffer b = r.replyBuffer(8);
         b.putInt(n).putInt(0);
         r.reply(b);
+    }
+
+    /**
+     * Writing back cached pages (FUSE_WRITE_CACHE) of an append-only file: the kernel sends whole pages, which start
+     * below the end of the file, and fs-core refuses any write there. Only an O_APPEND open could dirty them (OPEN
+     * refuses any other for writing), so what lies below the end is what the file holds: the rest is written, and
+     * the whole range answered as written, or the appended data would be lost.
+     */
+    private int writeBackAppended(InodeId id, long offset, ByteBuffer data, int writeFlags, FsException e)
+            throws FsException {
+        long size = ops.stat(id).size();
+        boolean appendOnly = (ops.fileFlags(id) & InodeFlags.FS_APPEND_FL) != 0;
+        if ((writeFlags & FUSE_WRITE_CACHE) == 0 || !appendOnly || offset >= size) throw e;
+        int whole = data.remaining();
+        long skip = Math.min(size - offset, whole);
+        data.position(data.position() + (int) skip);
+        if (data.hasRemaining()) ops.write(id, size, data);
+        return whole;
     }
 
     /** RELEASE and RELEASEDIR: fuse_release_in's fh. */

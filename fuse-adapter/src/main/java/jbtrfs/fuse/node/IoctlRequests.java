@@ -57,12 +57,14 @@ final class IoctlRequests {
         } else if (cmd == FS_IOC_SETFLAGS || cmd == FS_IOC32_SETFLAGS) {
             ByteBuffer data = data(in, inSize, 4);
             setFileFlags(r, id, data.getInt(0) & 0xffffffffL);
+            nodes.attributesChanged(r.nodeId());
             r.reply(reply(r, outSize, 0));
         } else if (cmd == FS_IOC_FSSETXATTR) {
             // struct fsxattr: fsx_xflags, fsx_extsize, fsx_nextents, fsx_projid, fsx_cowextsize (u32 each)
             ByteBuffer d = data(in, inSize, FSXATTR_SIZE);
             setFileFlags(r, id, InodeFlags.fromXflags(ops.fileFlags(id), d.getInt(0) & 0xffffffffL, d.getInt(4),
                     d.getInt(12), d.getInt(16)));
+            nodes.attributesChanged(r.nodeId());
             r.reply(reply(r, outSize, 0));
         } else {
             throw new ReplyError(ReplyError.ENOTTY);

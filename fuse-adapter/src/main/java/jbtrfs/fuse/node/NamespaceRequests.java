@@ -7,6 +7,7 @@ import jbtrfs.FsException;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
+import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseRequest;
 import jbtrfs.fuse.kernel.InArgs;
 
@@ -15,8 +16,6 @@ import jbtrfs.fuse.kernel.InArgs;
  * BATCH_FORGET, which take back what the replies that name a node gave.
  */
 final class NamespaceRequests {
-    /** INIT flag: the kernel leaves the umask to us (fuse_mknod_in.umask etc.). */
-    static final long FUSE_DONT_MASK = 1L << 6;
     private static final int RENAME_WHITEOUT = 1 << 2;
     private static final int RENAME_FLAGS = FsOperations.RENAME_NOREPLACE | FsOperations.RENAME_EXCHANGE;
 
@@ -187,6 +186,6 @@ final class NamespaceRequests {
 
     /** The umask is ours to apply only when INIT granted FUSE_DONT_MASK; otherwise the kernel applied it. */
     private int masked(int mode, int umask) {
-        return nodes.granted(FUSE_DONT_MASK) ? mode & ~(umask & 0777) : mode;
+        return nodes.granted(FuseAbi.DONT_MASK) ? mode & ~(umask & 0777) : mode;
     }
 }

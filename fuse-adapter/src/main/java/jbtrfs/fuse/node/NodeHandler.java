@@ -17,6 +17,7 @@ import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fuse.ErrnoMapper;
 import jbtrfs.fuse.FuseMetrics;
+import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseConnection;
 import jbtrfs.fuse.kernel.FuseHandler;
 import jbtrfs.fuse.kernel.FuseNotifier;
@@ -31,44 +32,6 @@ import jbtrfs.fuse.kernel.MalformedRequestException;
  * locks locally), BMAP, POLL, COPY_FILE_RANGE (the kernel copies instead).
  */
 public final class NodeHandler implements FuseHandler {
-    static final int LOOKUP = 1;
-    static final int FORGET = 2;
-    static final int GETATTR = 3;
-    static final int SETATTR = 4;
-    static final int READLINK = 5;
-    static final int SYMLINK = 6;
-    static final int MKNOD = 8;
-    static final int MKDIR = 9;
-    static final int UNLINK = 10;
-    static final int RMDIR = 11;
-    static final int RENAME = 12;
-    static final int LINK = 13;
-    static final int OPEN = 14;
-    static final int READ = 15;
-    static final int WRITE = 16;
-    static final int STATFS = 17;
-    static final int RELEASE = 18;
-    static final int FSYNC = 20;
-    static final int SETXATTR = 21;
-    static final int GETXATTR = 22;
-    static final int LISTXATTR = 23;
-    static final int REMOVEXATTR = 24;
-    static final int FLUSH = 25;
-    static final int OPENDIR = 27;
-    static final int READDIR = 28;
-    static final int RELEASEDIR = 29;
-    static final int FSYNCDIR = 30;
-    static final int ACCESS = 34;
-    static final int CREATE = 35;
-    static final int IOCTL = 39;
-    static final int BATCH_FORGET = 42;
-    static final int FALLOCATE = 43;
-    static final int READDIRPLUS = 44;
-    static final int RENAME2 = 45;
-    static final int LSEEK = 46;
-    static final int SYNCFS = 50;
-    static final int TMPFILE = 51;
-    static final int STATX = 52;
     private static final String[] NAMES = names();
     private static final Logger LOG = LoggerFactory.getLogger(NodeHandler.class);
 
@@ -83,7 +46,6 @@ public final class NodeHandler implements FuseHandler {
     /** Evictions and invalidations: never on the request that caused them. */
     private final ExecutorService background;
     private final Set<String> loggedTraces = ConcurrentHashMap.newKeySet();
-    private volatile FuseNotifier notifier;
 
     /** {@code blksize} is st_blksize (the kernel shows the sectorsize); meters go to {@code registry}. */
     public NodeHandler(FsOperations ops, int blksize, NodeOptions options, MeterRegistry registry) {
@@ -105,8 +67,7 @@ public final class NodeHandler implements FuseHandler {
 
     @Override
     public void init(FuseConnection connection, FuseNotifier notifier) {
-        nodes.connected(connection);
-        this.notifier = notifier;
+        nodes.connected(connection, notifier);
     }
 
     @Override
@@ -132,41 +93,41 @@ public final class NodeHandler implements FuseHandler {
 
     private void dispatch(FuseRequest r) throws FsException {
         switch (r.opcode()) {
-            case LOOKUP -> names.lookup(r);
-            case FORGET -> names.forget(r);
-            case BATCH_FORGET -> names.batchForget(r);
-            case MKNOD -> names.mknod(r);
-            case MKDIR -> names.mkdir(r);
-            case SYMLINK -> names.symlink(r);
-            case LINK -> names.link(r);
-            case UNLINK -> names.unlink(r);
-            case RMDIR -> names.rmdir(r);
-            case RENAME -> names.rename(r, false);
-            case RENAME2 -> names.rename(r, true);
-            case CREATE -> names.create(r);
-            case TMPFILE -> names.tmpfile(r);
-            case GETATTR -> files.getattr(r);
-            case STATX -> files.statx(r);
-            case SETATTR -> files.setattr(r);
-            case READLINK -> files.readlink(r);
-            case OPEN -> files.open(r);
-            case READ -> files.read(r);
-            case WRITE -> files.write(r);
-            case RELEASE, RELEASEDIR -> files.release(r);
-            case FSYNC, FSYNCDIR -> files.fsync(r);
-            case FALLOCATE -> files.fallocate(r);
-            case LSEEK -> files.lseek(r);
-            case ACCESS -> files.access(r);
-            case STATFS -> files.statfs(r);
-            case OPENDIR -> dirs.opendir(r);
-            case READDIR -> dirs.list(r, false);
-            case READDIRPLUS -> dirs.list(r, true);
-            case SETXATTR -> xattrs.setxattr(r);
-            case GETXATTR -> xattrs.getxattr(r);
-            case LISTXATTR -> xattrs.listxattr(r);
-            case REMOVEXATTR -> xattrs.removexattr(r);
-            case IOCTL -> ioctls.ioctl(r);
-            case SYNCFS -> {
+            case FuseAbi.LOOKUP -> names.lookup(r);
+            case FuseAbi.FORGET -> names.forget(r);
+            case FuseAbi.BATCH_FORGET -> names.batchForget(r);
+            case FuseAbi.MKNOD -> names.mknod(r);
+            case FuseAbi.MKDIR -> names.mkdir(r);
+            case FuseAbi.SYMLINK -> names.symlink(r);
+            case FuseAbi.LINK -> names.link(r);
+            case FuseAbi.UNLINK -> names.unlink(r);
+            case FuseAbi.RMDIR -> names.rmdir(r);
+            case FuseAbi.RENAME -> names.rename(r, false);
+            case FuseAbi.RENAME2 -> names.rename(r, true);
+            case FuseAbi.CREATE -> names.create(r);
+            case FuseAbi.TMPFILE -> names.tmpfile(r);
+            case FuseAbi.GETATTR -> files.getattr(r);
+            case FuseAbi.STATX -> files.statx(r);
+            case FuseAbi.SETATTR -> files.setattr(r);
+            case FuseAbi.READLINK -> files.readlink(r);
+            case FuseAbi.OPEN -> files.open(r);
+            case FuseAbi.READ -> files.read(r);
+            case FuseAbi.WRITE -> files.write(r);
+            case FuseAbi.RELEASE, FuseAbi.RELEASEDIR -> files.release(r);
+            case FuseAbi.FSYNC, FuseAbi.FSYNCDIR -> files.fsync(r);
+            case FuseAbi.FALLOCATE -> files.fallocate(r);
+            case FuseAbi.LSEEK -> files.lseek(r);
+            case FuseAbi.ACCESS -> files.access(r);
+            case FuseAbi.STATFS -> files.statfs(r);
+            case FuseAbi.OPENDIR -> dirs.opendir(r);
+            case FuseAbi.READDIR -> dirs.list(r, false);
+            case FuseAbi.READDIRPLUS -> dirs.list(r, true);
+            case FuseAbi.SETXATTR -> xattrs.setxattr(r);
+            case FuseAbi.GETXATTR -> xattrs.getxattr(r);
+            case FuseAbi.LISTXATTR -> xattrs.listxattr(r);
+            case FuseAbi.REMOVEXATTR -> xattrs.removexattr(r);
+            case FuseAbi.IOCTL -> ioctls.ioctl(r);
+            case FuseAbi.SYNCFS -> {
                 ops.sync();
                 r.reply();
             }
@@ -188,7 +149,7 @@ public final class NodeHandler implements FuseHandler {
      * kernel from inside the request that made the change. Nothing is sent for a node the kernel does not hold.
      */
     public void invalidateInode(InodeId id, boolean attributesOnly) {
-        FuseNotifier n = notifier;
+        FuseNotifier n = nodes.notifier();
         long nodeId = nodes.ids.nodeId(id);
         if (n == null || (nodeId != NodeIds.ROOT_ID && nodes.table.lookups(nodeId) == 0)) return;
         background.execute(() -> notify("inode " + id, () -> n.invalInode(nodeId, attributesOnly ? -1 : 0, 0)));
@@ -196,7 +157,7 @@ public final class NodeHandler implements FuseHandler {
 
     /** Tells the kernel that the name {@code name} in directory {@code dir} changed without it; as above. */
     public void invalidateEntry(InodeId dir, String name) {
-        FuseNotifier n = notifier;
+        FuseNotifier n = nodes.notifier();
         long nodeId = nodes.ids.nodeId(dir);
         if (n == null || (nodeId != NodeIds.ROOT_ID && nodes.table.lookups(nodeId) == 0)) return;
         byte[] bytes = name.getBytes(StandardCharsets.UTF_8);

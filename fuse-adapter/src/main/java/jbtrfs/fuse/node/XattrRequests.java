@@ -6,14 +6,12 @@ import java.nio.charset.StandardCharsets;
 
 import jbtrfs.FsException;
 import jbtrfs.fs.FsOperations;
+import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseRequest;
 import jbtrfs.fuse.kernel.InArgs;
 
 /** SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR; a size of 0 asks only how big the answer is (fuse_getxattr_out). */
 final class XattrRequests {
-    /** INIT flag: fuse_setxattr_in carries setxattr_flags and padding (16 bytes, else 8). */
-    static final long FUSE_SETXATTR_EXT = 1L << 29;
-
     private final Nodes nodes;
     private final FsOperations ops;
 
@@ -27,7 +25,7 @@ final class XattrRequests {
         InArgs in = r.in();
         int size = in.u32();
         int flags = in.u32();
-        if (nodes.granted(FUSE_SETXATTR_EXT)) in.skip(8);
+        if (nodes.granted(FuseAbi.SETXATTR_EXT)) in.skip(8);
         String name = in.cstring();
         if (size < 0) throw new ReplyError(ReplyError.EINVAL);
         ByteBuffer value = in.bytes(size);

@@ -5,6 +5,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
+import jbtrfs.fuse.kernel.FuseAbi;
+
 
 /** Drives a {@link NodeHandler} as the kernel would, one request at a time, and decodes the replies. */
 final class KernelSide {
@@ -57,7 +59,7 @@ final class KernelSide {
     }
 
     Entry lookup(long dir, String name) throws Exception {
-        return Entry.decode(send(NodeHandler.LOOKUP, dir, FakeRequest.body().name(name)).payload());
+        return Entry.decode(send(FuseAbi.LOOKUP, dir, FakeRequest.body().name(name)).payload());
     }
 
     /** The entry of a path from the root, one LOOKUP per name. */
@@ -73,13 +75,13 @@ final class KernelSide {
     }
 
     Attr getattr(long node) throws Exception {
-        ByteBuffer b = send(NodeHandler.GETATTR, node, FakeRequest.body().u32(0).u32(0).u64(0)).payload();
+        ByteBuffer b = send(FuseAbi.GETATTR, node, FakeRequest.body().u32(0).u32(0).u64(0)).payload();
         b.position(16);
         return Attr.decode(b);
     }
 
     void forget(long node, long count) throws Exception {
-        FakeRequest r = send(NodeHandler.FORGET, node, FakeRequest.body().u64(count));
+        FakeRequest r = send(FuseAbi.FORGET, node, FakeRequest.body().u64(count));
         if (!r.noReplySent()) throw new AssertionError("FORGET was answered");
     }
 
@@ -88,27 +90,27 @@ final class KernelSide {
     }
 
     Created create(long dir, String name, int mode) throws Exception {
-        ByteBuffer b = send(NodeHandler.CREATE, dir, FakeRequest.body().u32(02 | 0100).u32(mode).u32(022).u32(0)
+        ByteBuffer b = send(FuseAbi.CREATE, dir, FakeRequest.body().u32(02 | 0100).u32(mode).u32(022).u32(0)
                 .name(name)).payload();
         Entry e = Entry.decode(b);
         return new Created(e, b.getLong());
     }
 
     long open(long node, int flags) throws Exception {
-        return send(NodeHandler.OPEN, node, FakeRequest.body().u32(flags).u32(0)).payload().getLong();
+        return send(FuseAbi.OPEN, node, FakeRequest.body().u32(flags).u32(0)).payload().getLong();
     }
 
     void release(long node, long fh) throws Exception {
-        send(NodeHandler.RELEASE, node, FakeRequest.body().u64(fh).u32(0).u32(0).u64(0)).payload();
+        send(FuseAbi.RELEASE, node, FakeRequest.body().u64(fh).u32(0).u32(0).u64(0)).payload();
     }
 
     int write(long node, long fh, long offset, byte[] data) throws Exception {
-        return send(NodeHandler.WRITE, node, FakeRequest.body().u64(fh).u64(offset).u32(data.length).u32(0).u64(0)
+        return send(FuseAbi.WRITE, node, FakeRequest.body().u64(fh).u64(offset).u32(data.length).u32(0).u64(0)
                 .u32(0).u32(0).bytes(data)).payload().getInt();
     }
 
     byte[] read(long node, long fh, long offset, int size) throws Exception {
-        ByteBuffer b = send(NodeHandler.READ, node, FakeRequest.body().u64(fh).u64(offset).u32(size).u32(0).u64(0)
+        ByteBuffer b = send(FuseAbi.READ, node, FakeRequest.body().u64(fh).u64(offset).u32(size).u32(0).u64(0)
                 .u32(0).u32(0)).payload();
         byte[] out = new byte[b.remaining()];
         b.get(out);
@@ -117,7 +119,7 @@ final class KernelSide {
 
     /** One READDIR or READDIRPLUS reply from {@code offset}, at most {@code size} bytes. */
     List<Dirent> readdir(long dir, long offset, int size, boolean plus) throws Exception {
-        ByteBuffer b = send(plus ? NodeHandler.READDIRPLUS : NodeHandler.READDIR, dir, FakeRequest.body().u64(0)
+        ByteBuffer b = send(plus ? FuseAbi.READDIRPLUS : FuseAbi.READDIR, dir, FakeRequest.body().u64(0)
                 .u64(offset).u32(size).u32(0).u64(0).u32(0).u32(0)).payload();
         List<Dirent> out = new ArrayList<>();
         while (b.hasRemaining()) {
@@ -149,7 +151,7 @@ final class KernelSide {
 
     /** RENAME2; the errno (0 for success). */
     int rename2(long fromDir, String from, long toDir, String to, int flags) throws Exception {
-        return send(NodeHandler.RENAME2, fromDir, FakeRequest.body().u64(toDir).u32(flags).u32(0).name(from).name(to))
+        return send(FuseAbi.RENAME2, fromDir, FakeRequest.body().u64(toDir).u32(flags).u32(0).name(from).name(to))
                 .errno();
     }
 }

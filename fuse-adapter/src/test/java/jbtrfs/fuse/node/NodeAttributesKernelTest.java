@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.MountOptions;
+import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
 
@@ -83,7 +84,7 @@ class NodeAttributesKernelTest {
 
     /** STATX's btime, in ns. */
     private static long btime(KernelSide k, long node) throws Exception {
-        ByteBuffer b = k.send(NodeHandler.STATX, node, FakeRequest.body().u32(0).u32(0).u64(0).u32(0).u32(0x800))
+        ByteBuffer b = k.send(FuseAbi.STATX, node, FakeRequest.body().u32(0).u32(0).u64(0).u32(0).u32(0x800))
                 .payload();
         assertTrue((b.getInt(32) & 0x800) != 0, "STATX_BTIME in the mask");
         int at = 32 + 64 + 16;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,10 +21,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.Errno;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.MountOptions;
+import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.MalformedRequestException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
@@ -159,26 +162,80 @@ class NodeHandlerTest {
     }
 
     @Test
+    void anOpenUnlinkedFile_livesUntilReleasedAndForgotten_thenEvictFreesIt() throws Exception {
+        try (Filesystem fs = Filesystem.open(image(false),
+                MountOptions.readWriteDefaults().withEvictingTransport(true))) {
+            FsOperations ops = fs.operations();
+            NodeHandler h = handler(ops, NodeOptions.defaults());
+            KernelSide k = new KernelSide(h);
+            KernelSide.Created c = k.create(NodeIds.ROOT_ID, "f", S_IFREG | 0644);
+            long node = c.entry().nodeId();
+            byte[] data = new byte[10_000];
+            new Random(3).nextBytes(data);
+            k.write(node, c.fh(), 0, data);
+            assertEquals(0, k.send(FuseAbi.UNLINK, NodeIds.ROOT_ID, FakeRequest.body().name("f")).errno());
+            assertEquals(0, k.getattr(node).nlink());
+            assertArrayEquals(data, k.read(node, c.fh(), 0, data.length), "readable with no name");
+            k.release(node, c.fh());
+            k.forget(node, 1);
+            h.destroy();
+            assertErrno(Errno.ENOENT, () -> ops.stat(new NodeIds(ops.root(), false).inode(node)),
+                    "freed once the kernel forgot it");
+        }
+    }
+
+    @Test
+    void invalidations_reachTheKernelLater_forNodesItHoldsOnly() throws Exception {
+        try (Filesystem fs = Filesystem.open(image(true), MountOptions.readOnlyDefaults())) {
+            FsOperations ops = fs.operations();
+            NodeHandler h = handler(ops, NodeOptions.defaults());
+            List<String> sent = java.util.Collections.synchronizedList(new ArrayList<>());
+            h.init(new jbtrfs.fuse.kernel.FuseConnection(45, 0, 1 << 20, 256), new jbtrfs.fuse.kernel.FuseNotifier() {
+                @Override
+                public void invalInode(long nodeId, long offset, long length) {
+                    sent.add(Thread.currentThread().getName() + " inode " + nodeId + " " + offset);
+                }
+
+                @Override
+                public void invalEntry(long parent, byte[] name) {
+                    sent.add(Thread.currentThread().getName() + " entry " + parent + " "
+                            + new String(name, java.nio.charset.StandardCharsets.UTF_8));
+                }
+            });
+            KernelSide k = new KernelSide(h);
+            long top = k.lookup(NodeIds.ROOT_ID, "top.txt").nodeId();
+            InodeId topId = ops.lookup(ops.root(), "top.txt");
+            InodeId many = ops.lookup(ops.root(), "many");
+            h.invalidateInode(topId, false);
+            h.invalidateInode(many, true);
+            h.invalidateEntry(ops.root(), "gone");
+            h.destroy();
+            assertEquals(List.of("jbtrfs-nodes inode " + top + " 0", "jbtrfs-nodes entry 1 gone"), sent,
+                    "on the background thread; nothing for \"many\", which the kernel was never shown");
+        }
+    }
+
+    @Test
     void errors_areErrnos_andNeverAnsweredTwice() throws Exception {
         try (Filesystem fs = Filesystem.open(image(true), MountOptions.readOnlyDefaults())) {
             KernelSide k = new KernelSide(handler(fs.operations(),
                     NodeOptions.defaults().withTimeouts(Duration.ZERO, Duration.ZERO, Duration.ZERO)));
-            assertEquals(ENOENT, k.send(NodeHandler.LOOKUP, NodeIds.ROOT_ID, FakeRequest.body().name("none")).errno(),
+            assertEquals(ENOENT, k.send(FuseAbi.LOOKUP, NodeIds.ROOT_ID, FakeRequest.body().name("none")).errno(),
                     "no negative entry without an entry timeout");
-            assertEquals(ENOSYS, k.send(NodeHandler.FLUSH, NodeIds.ROOT_ID, FakeRequest.body()).errno());
+            assertEquals(ENOSYS, k.send(FuseAbi.FLUSH, NodeIds.ROOT_ID, FakeRequest.body()).errno());
             assertEquals(ENOSYS, k.send(4242, NodeIds.ROOT_ID, FakeRequest.body()).errno());
-            assertEquals(EISDIR, k.send(NodeHandler.OPEN, NodeIds.ROOT_ID, FakeRequest.body().u32(0).u32(0)).errno());
+            assertEquals(EISDIR, k.send(FuseAbi.OPEN, NodeIds.ROOT_ID, FakeRequest.body().u32(0).u32(0)).errno());
             long top = k.lookup(NodeIds.ROOT_ID, "top.txt").nodeId();
-            assertEquals(30, k.send(NodeHandler.OPEN, top, FakeRequest.body().u32(2).u32(0)).errno(), "EROFS");
-            assertEquals(8, k.send(NodeHandler.LISTXATTR, top, FakeRequest.body().u32(0).u32(0)).payload().remaining(),
+            assertEquals(30, k.send(FuseAbi.OPEN, top, FakeRequest.body().u32(2).u32(0)).errno(), "EROFS");
+            assertEquals(8, k.send(FuseAbi.LISTXATTR, top, FakeRequest.body().u32(0).u32(0)).payload().remaining(),
                     "a size-0 probe is answered with fuse_getxattr_out");
-            assertEquals(ENODATA, k.send(NodeHandler.GETXATTR, top, FakeRequest.body().u32(0).u32(0).name("user.x"))
+            assertEquals(ENODATA, k.send(FuseAbi.GETXATTR, top, FakeRequest.body().u32(0).u32(0).name("user.x"))
                     .errno());
             assertThrows(MalformedRequestException.class,
-                    () -> k.send(NodeHandler.LOOKUP, NodeIds.ROOT_ID, FakeRequest.body().bytes(new byte[] {'x'})));
+                    () -> k.send(FuseAbi.LOOKUP, NodeIds.ROOT_ID, FakeRequest.body().bytes(new byte[] {'x'})));
             assertThrows(MalformedRequestException.class,
-                    () -> k.send(NodeHandler.READ, top, FakeRequest.body().u64(0).u64(0)));
-            FakeRequest batch = k.send(NodeHandler.BATCH_FORGET, 0, FakeRequest.body().u32(5).u32(0).u64(top));
+                    () -> k.send(FuseAbi.READ, top, FakeRequest.body().u64(0).u64(0)));
+            FakeRequest batch = k.send(FuseAbi.BATCH_FORGET, 0, FakeRequest.body().u32(5).u32(0).u64(top));
             assertTrue(batch.noReplySent(), "a short BATCH_FORGET is still not answered");
         }
     }
