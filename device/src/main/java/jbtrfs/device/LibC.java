@@ -1,10 +1,10 @@
 package jbtrfs.device;
 
+import java.util.Locale;
+
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.IgnoreError;
 import jnr.ffi.annotations.SaveError;
-
-import java.util.Locale;
 
 /**
  * The few libc calls the device needs that Java does not offer: open with O_DIRECT or O_EXCL, ioctl sizes and loop

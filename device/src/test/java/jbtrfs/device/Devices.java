@@ -1,10 +1,10 @@
 package jbtrfs.device;
 
-import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import jbtrfs.testing.Prereq;
 
 /** Opens a device of each backend over a fresh file (or memory) for tests. */

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -17,10 +16,12 @@ import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
-import com.sun.nio.file.ExtendedOpenOption;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.sun.nio.file.ExtendedOpenOption;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 

@@ -1,5 +1,8 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FileOffsets.TO_END;
+import static jbtrfs.fs.FileOffsets.before;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,9 +18,6 @@ import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeItem;
 import jbtrfs.tx.DataRefs;
-
-import static jbtrfs.fs.FileOffsets.TO_END;
-import static jbtrfs.fs.FileOffsets.before;
 
 /**
  * Compressed writes (≈ compress_file_range): whether a file's data is compressed and how, each 128 KiB of a write

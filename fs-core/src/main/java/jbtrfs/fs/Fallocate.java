@@ -1,5 +1,8 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FileOffsets.before;
+import static jbtrfs.fs.FileOffsets.roundUp;
+
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -8,9 +11,6 @@ import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Timespec;
-
-import static jbtrfs.fs.FileOffsets.before;
-import static jbtrfs.fs.FileOffsets.roundUp;
 
 /**
  * fallocate(2) (≈ btrfs_fallocate): preallocated extents over a range's holes, hole punching (≈ btrfs_punch_hole)

@@ -2,6 +2,7 @@ package jbtrfs.fs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -202,7 +203,7 @@ final class FileData {
     String readlink(InodeId id, InodeItem inode) throws IOException {
         ByteBuffer target = ByteBuffer.allocate((int) Math.min(inode.size(), 4096));
         readRange(id, inode, 0, target);
-        return new String(target.array(), java.nio.charset.StandardCharsets.UTF_8);
+        return new String(target.array(), StandardCharsets.UTF_8);
     }
 
 }

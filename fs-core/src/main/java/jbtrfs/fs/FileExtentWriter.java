@@ -1,5 +1,9 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FileOffsets.TO_END;
+import static jbtrfs.fs.FileOffsets.before;
+import static jbtrfs.fs.FileOffsets.roundUp;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -20,10 +24,6 @@ import jbtrfs.format.KeyType;
 import jbtrfs.format.Timespec;
 import jbtrfs.tx.DataRefs;
 import jbtrfs.volumes.Volume;
-
-import static jbtrfs.fs.FileOffsets.TO_END;
-import static jbtrfs.fs.FileOffsets.before;
-import static jbtrfs.fs.FileOffsets.roundUp;
 
 /**
  * File contents (≈ the kernel's buffered write and cow_file_range): writes go copy-on-write to newly allocated

@@ -5,21 +5,27 @@ import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.ReadStats;
+import jbtrfs.TransactionAbortedException;
+import jbtrfs.alloc.BlockGroup;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeBlockReader;
-import io.micrometer.core.instrument.MeterRegistry;
 import jbtrfs.device.Backend;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.DeviceOptions;
+import jbtrfs.format.BlockGroupItem;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Features;
 import jbtrfs.format.Key;
@@ -28,14 +34,14 @@ import jbtrfs.format.ObjectIds;
 import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Uuids;
-import jbtrfs.volumes.ChunkMap;
+import jbtrfs.spacecache.SpaceCacheLoader.Result;
 import jbtrfs.tx.CommitSettings;
 import jbtrfs.tx.DirtyBlockGroupWriteout;
 import jbtrfs.tx.SuperWriter;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
+import jbtrfs.volumes.ChunkMap;
 import jbtrfs.volumes.Volume;
-import jbtrfs.Errno;
 
 /**
  * An opened Btrfs image: the entry point of fs-core.
@@ -178,8 +184,8 @@ public final class Filesystem implements Closeable {
             }
             TransactionManager live = txm;
             space.setItemSource(chunk -> {
-                jbtrfs.alloc.BlockGroup bg = live.blockGroups().find(chunk.logical());
-                return bg == null ? null : new jbtrfs.format.BlockGroupItem(bg.usedNow(), 256, bg.flags());
+                BlockGroup bg = live.blockGroups().find(chunk.logical());
+                return bg == null ? null : new BlockGroupItem(bg.usedNow(), 256, bg.flags());
             });
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
                     (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0,
@@ -290,7 +296,7 @@ public final class Filesystem implements Closeable {
     }
 
     /** Block groups summed by type and profile (what {@link #info()} shows, without the subvolume walk). */
-    public java.util.List<FsInfo.BlockGroupSummary> blockGroups() throws IOException {
+    public List<FsInfo.BlockGroupSummary> blockGroups() throws IOException {
         return space.summaries();
     }
 
@@ -329,8 +335,8 @@ public final class Filesystem implements Closeable {
     }
 
     /** The v1 space caches as a read-write mount found them, by block group (empty otherwise). */
-    public java.util.Map<Long, jbtrfs.spacecache.SpaceCacheLoader.Result> spaceCachesAtMount() {
-        return transactions == null ? java.util.Map.of() : transactions.cachesAtMount();
+    public Map<Long, Result> spaceCachesAtMount() {
+        return transactions == null ? Map.of() : transactions.cachesAtMount();
     }
 
     /**
@@ -352,12 +358,12 @@ public final class Filesystem implements Closeable {
     }
 
     /** The abort that turned a read-write mount read-only, or null (never on read-only mounts). */
-    public jbtrfs.TransactionAbortedException aborted() {
+    public TransactionAbortedException aborted() {
         return transactions == null ? null : transactions.aborted();
     }
 
     /** Tells {@code listener} of the abort, once, when it happens (read-write mounts). */
-    public void onAbort(java.util.function.Consumer<jbtrfs.TransactionAbortedException> listener) {
+    public void onAbort(Consumer<TransactionAbortedException> listener) {
         if (transactions != null) transactions.setAbortListener(listener);
     }
 

@@ -1,5 +1,7 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FileOffsets.before;
+
 import java.io.IOException;
 import java.util.List;
 
@@ -15,8 +17,6 @@ import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Timespec;
 import jbtrfs.tx.DataRefs;
-
-import static jbtrfs.fs.FileOffsets.before;
 
 /**
  * Writes that go where the data already is (≈ run_delalloc_nocow): into a preallocated extent, and over the data

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import org.slf4j.Logger;
@@ -14,11 +15,13 @@ import org.slf4j.LoggerFactory;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
+import jbtrfs.TransactionAbortedException;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Timespec;
 import jbtrfs.tx.CommitLocks;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
+import jbtrfs.volumes.Volume;
 
 /**
  * {@link FsOperations} on a read-write mount. Reads share a read lock and see the running transaction's trees;
@@ -49,7 +52,7 @@ final class WritableOperations implements FsOperations {
     /** Readers share it; the running transaction changes only under its write lock. */
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     /** One change or commit at a time, held across a commit's I/O while readers go on. */
-    private final java.util.concurrent.locks.ReentrantLock changeLock = new java.util.concurrent.locks.ReentrantLock();
+    private final ReentrantLock changeLock = new ReentrantLock();
     private final ScheduledExecutorService timer;
     /** A commit's writeout under the read lock: readers go on beside it. */
     private final CommitLocks besideReaders = new CommitLocks() {
@@ -67,7 +70,7 @@ final class WritableOperations implements FsOperations {
     };
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
-                       jbtrfs.volumes.Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
+                       Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
                        MountOptions.Compression compression, Clock clock, boolean evicting) {
         this.reads = reads;
         this.txm = txm;
@@ -393,7 +396,7 @@ final class WritableOperations implements FsOperations {
         if (txm.aborted() != null) return; // said once, when it aborted; fsync and unmount report it
         try {
             sync();
-        } catch (jbtrfs.TransactionAbortedException e) {
+        } catch (TransactionAbortedException e) {
             // the abort logged its one line
         } catch (FsException | RuntimeException e) {
             LOG.error("periodic commit failed: {}", e.getMessage());

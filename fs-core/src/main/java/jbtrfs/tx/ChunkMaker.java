@@ -1,5 +1,7 @@
 package jbtrfs.tx;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -163,7 +165,7 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
             if (c == null) throw new FsException(Errno.EIO, "no dev item for device " + devid);
             byte[] data = new byte[c.dataSize()];
             c.buffer().get(c.dataOffset(), data);
-            java.nio.ByteBuffer.wrap(data).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN)
                     .putLong(DevItem.OFFSET_BYTES_USED, devBytesUsed);
             tx.editor().put(chunkRoot, key, data);
         }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -59,7 +60,7 @@ public final class SuperWriter {
         byte[] csum = new byte[ChecksumType.CSUM_SIZE];
         for (ByteBuffer b : dirty.values()) {
             b.putLong(Header.OFFSET_FLAGS, b.getLong(Header.OFFSET_FLAGS) | Header.FLAG_WRITTEN);
-            java.util.Arrays.fill(csum, (byte) 0);
+            Arrays.fill(csum, (byte) 0);
             csumType.compute(b, Header.CSUM_START, nodesize - Header.CSUM_START, csum);
             b.put(Header.OFFSET_CSUM, csum);
         }

@@ -10,6 +10,7 @@ import jbtrfs.FsException;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.IoRequest;
 import jbtrfs.device.WriteBehind;
+import jbtrfs.format.ChunkItem;
 
 /**
  * The single device of a filesystem, addressed logically through the {@link ChunkMap}
@@ -138,7 +139,7 @@ public final class Volume {
     }
 
     /** Adds a chunk made by the running transaction to the map. */
-    public synchronized void addChunk(long logical, jbtrfs.format.ChunkItem item) {
+    public synchronized void addChunk(long logical, ChunkItem item) {
         ChunkMap next = new ChunkMap();
         for (Chunk c : chunks.chunks()) next.add(c.logical(), c.item());
         next.add(logical, item);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -54,7 +55,7 @@ class SuperBlockTest {
             if (kv.length == 2) want.putIfAbsent(kv[0], kv[1]);
         }
         ByteBuffer raw = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        try (var ch = java.nio.channels.FileChannel.open(image)) {
+        try (var ch = FileChannel.open(image)) {
             ch.read(raw, SuperBlock.MIRROR_OFFSETS[0]);
         }
         SuperBlock sb = SuperBlock.decode(raw.flip());

@@ -1,9 +1,9 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -12,22 +12,23 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
 
-import jbtrfs.testing.ImageDamage;
-import jbtrfs.testing.Images;
-import jbtrfs.testing.Shell;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.format.SuperBlock;
-import jbtrfs.Errno;
+import jbtrfs.testing.ImageDamage;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
 
 /**
  * Damaged images: refused at open with one line naming the problem, or EIO (a typed exception) exactly where the
@@ -172,10 +173,10 @@ class CorruptImageTest {
                     .contains("data checksum mismatch"));
             ByteBuffer before = ByteBuffer.allocate(8192);
             assertEquals(8192, ops.read(id, 0, before));
-            assertArrayEquals(java.util.Arrays.copyOf(want, 8192), before.array());
+            assertArrayEquals(Arrays.copyOf(want, 8192), before.array());
             ByteBuffer after = ByteBuffer.allocate(4096);
             assertEquals(4096, ops.read(id, 12288, after));
-            assertArrayEquals(java.util.Arrays.copyOfRange(want, 12288, 16384), after.array());
+            assertArrayEquals(Arrays.copyOfRange(want, 12288, 16384), after.array());
             ops.read(ops.resolve("/file2"), 0, ByteBuffer.allocate(200_000));
             assertEquals(2, fs.counters().dataChecksumFailures());
         }

@@ -1,16 +1,17 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
@@ -64,7 +65,7 @@ class DeviceBoundsTest {
             InodeId big = ops.lookup(root, "big");
             ByteBuffer first = ByteBuffer.allocate(1 << 20);
             ops.read(big, 0, first);
-            assertArrayEquals(java.util.Arrays.copyOf(bigData(), 1 << 20), first.array(), "data inside the device");
+            assertArrayEquals(Arrays.copyOf(bigData(), 1 << 20), first.array(), "data inside the device");
             // somewhere in the file the data lies past the cut: that read is an FsException (EIO), no other kind
             FsException e = assertThrows(FsException.class, () -> {
                 for (long off = 0; off < BIG; off += 1 << 20) ops.read(big, off, ByteBuffer.allocate(1 << 20));

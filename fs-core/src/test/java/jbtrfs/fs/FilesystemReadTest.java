@@ -1,9 +1,9 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -85,13 +86,13 @@ class FilesystemReadTest {
             ByteBuffer got = ByteBuffer.allocate(want.length + 10);
             int n = ops.read(id, 0, got);
             assertEquals(want.length, n, "bytes read of " + rel);
-            assertArrayEquals(want, java.util.Arrays.copyOf(got.array(), n), "content of " + rel);
+            assertArrayEquals(want, Arrays.copyOf(got.array(), n), "content of " + rel);
             if (want.length > 5000) {
                 // an unaligned read from the middle
                 ByteBuffer mid = ByteBuffer.allocate(3001);
                 int m = ops.read(id, 1234, mid);
-                assertArrayEquals(java.util.Arrays.copyOfRange(want, 1234, 1234 + m),
-                        java.util.Arrays.copyOf(mid.array(), m), "mid read of " + rel);
+                assertArrayEquals(Arrays.copyOfRange(want, 1234, 1234 + m),
+                        Arrays.copyOf(mid.array(), m), "mid read of " + rel);
             }
         } else if (st.isSymlink()) {
             assertEquals(Files.readSymbolicLink(p).toString(), ops.readlink(id), "target of " + rel);

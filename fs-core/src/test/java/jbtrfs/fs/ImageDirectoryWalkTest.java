@@ -2,10 +2,14 @@ package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -56,10 +60,10 @@ class ImageDirectoryWalkTest {
                 f.cancel(true);
                 line = "HUNG (over " + TIMEOUT_S + " s)";
                 failures.add(image.getFileName() + ": " + line);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 Throwable t = e.getCause();
-                java.io.StringWriter sw = new java.io.StringWriter();
-                t.printStackTrace(new java.io.PrintWriter(sw));
+                StringWriter sw = new StringWriter();
+                t.printStackTrace(new PrintWriter(sw));
                 line = "UNCHECKED " + sw.toString().lines().limit(8).reduce((a, b) -> a + "\n    " + b).orElse("");
                 failures.add(image.getFileName() + ": " + t);
             }
@@ -86,7 +90,7 @@ class ImageDirectoryWalkTest {
                 FsOperations ops = fs.operations();
                 ImageWalk.walk(ops);
                 InodeId f = ops.mknod(ops.root(), "walk-new", Stat.S_IFREG | 0644, 0, 0, 0);
-                ops.write(f, 0, java.nio.ByteBuffer.wrap(new byte[5000]));
+                ops.write(f, 0, ByteBuffer.wrap(new byte[5000]));
                 for (DirEntry e : ops.readdir(ops.root(), 0, 64)) {
                     if (e.type() == 8 && !e.name().equals("walk-new")) {
                         ops.unlink(ops.root(), e.name());

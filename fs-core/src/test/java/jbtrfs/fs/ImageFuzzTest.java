@@ -10,7 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -19,12 +21,13 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.FsException;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
@@ -62,7 +65,7 @@ class ImageFuzzTest {
     static Path dir;
 
     private static final List<FuzzBase> BASES = new ArrayList<>();
-    private static final java.util.Map<FuzzBase, ImageMutator> MUTATORS = new java.util.HashMap<>();
+    private static final Map<FuzzBase, ImageMutator> MUTATORS = new HashMap<>();
 
     @BeforeAll
     static void makeBaseImages() throws Exception {
@@ -136,8 +139,8 @@ class ImageFuzzTest {
     }
 
     /** The pool's thread, whose stack a hang report shows. */
-    private static final java.util.concurrent.atomic.AtomicReference<Thread> WORKER =
-            new java.util.concurrent.atomic.AtomicReference<>();
+    private static final AtomicReference<Thread> WORKER =
+            new AtomicReference<>();
 
     private static ExecutorService newPool() {
         return Executors.newSingleThreadExecutor(r -> {

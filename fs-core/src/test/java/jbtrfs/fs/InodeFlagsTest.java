@@ -1,16 +1,19 @@
 package jbtrfs.fs;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static jbtrfs.testing.FsAssertions.assertErrno;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.ByteBuffer;
-
 import jbtrfs.Errno;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Timespec;
+import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.Images;
 
 /** chattr's rules as btrfs_check_fsflags and btrfs_fileattr_set apply them; the kernel parity is in integration-tests. */
 class InodeFlagsTest {
@@ -70,11 +73,11 @@ class InodeFlagsTest {
     }
 
     @TempDir
-    java.nio.file.Path dir;
+    Path dir;
 
     @Test
     void immutableAndAppendOnly_refuseWhatTheVfsRefuses_untilCleared() throws Exception {
-        java.nio.file.Path image = jbtrfs.testing.Images.mkfs(dir, null, 256);
+        Path image = Images.mkfs(dir, null, 256);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
             InodeId root = ops.root();
@@ -119,6 +122,6 @@ class InodeFlagsTest {
             ops.rename(root, "app", d, "app", 0);
             ops.unlink(d, "inside");
         }
-        jbtrfs.testing.BtrfsCheck.assertCleanWithData(image, "after immutable and append-only");
+        BtrfsCheck.assertCleanWithData(image, "after immutable and append-only");
     }
 }

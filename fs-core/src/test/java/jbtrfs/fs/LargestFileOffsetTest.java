@@ -1,8 +1,8 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

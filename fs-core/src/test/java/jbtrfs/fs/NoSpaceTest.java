@@ -1,11 +1,12 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -31,7 +32,7 @@ class NoSpaceTest {
             FsOperations ops = fs.operations();
             InodeId root = ops.root();
             byte[] chunk = new byte[1 << 20];
-            java.util.Arrays.fill(chunk, (byte) 7);
+            Arrays.fill(chunk, (byte) 7);
             int files = 0;
             long written = 0;
             boolean full = false;
@@ -80,8 +81,8 @@ class NoSpaceTest {
             InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);
             byte[] first = new byte[1 << 20];
             byte[] second = new byte[1 << 20];
-            java.util.Arrays.fill(first, (byte) 1);
-            java.util.Arrays.fill(second, (byte) 2);
+            Arrays.fill(first, (byte) 1);
+            Arrays.fill(second, (byte) 2);
             int mib = 48; // the image has 79 MiB of data space: two copies of the file do not fit
             for (int i = 0; i < mib; i++) ops.write(f, (long) i << 20, ByteBuffer.wrap(first));
             ops.sync();
@@ -92,7 +93,7 @@ class NoSpaceTest {
             for (int i = 0; i < mib; i++) {
                 ByteBuffer dst = ByteBuffer.wrap(back);
                 ops.read(f, (long) i << 20, dst);
-                assertTrue(java.util.Arrays.equals(second, back), "MiB " + i + " reads other bytes");
+                assertTrue(Arrays.equals(second, back), "MiB " + i + " reads other bytes");
             }
             ours = TreeListing.ofOperations(ops);
         }

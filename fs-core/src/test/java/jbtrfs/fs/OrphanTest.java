@@ -1,9 +1,9 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -19,6 +19,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.Errno;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.ObjectIds;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
@@ -161,8 +163,8 @@ class OrphanTest {
             // what an old kernel's truncate or a half-made link leaves: orphan items of a named and a missing inode
             var tx = fs.transactions().current();
             for (long ino : new long[] {kept.objectid(), 4242}) {
-                tx.editor().put(tx.root(5), new jbtrfs.format.Key(jbtrfs.format.ObjectIds.ORPHAN,
-                        jbtrfs.format.KeyType.ORPHAN_ITEM, ino), new byte[0]);
+                tx.editor().put(tx.root(5), new jbtrfs.format.Key(ObjectIds.ORPHAN,
+                        KeyType.ORPHAN_ITEM, ino), new byte[0]);
             }
         }
         assertEquals(2, orphanShapes(dumpFsTree(image)).size());

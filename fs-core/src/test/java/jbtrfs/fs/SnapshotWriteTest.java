@@ -1,12 +1,13 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -74,7 +75,7 @@ class SnapshotWriteTest {
                 // the read-only snapshot still holds the original bytes
                 byte[] frozen = new byte[100];
                 ops.read(ops.resolve("/frozen/d/f7"), 0, ByteBuffer.wrap(frozen));
-                assertArrayEquals("file 7\n".getBytes(), java.util.Arrays.copyOf(frozen, 7));
+                assertArrayEquals("file 7\n".getBytes(), Arrays.copyOf(frozen, 7));
                 ours = TreeListing.ofOperations(ops);
             }
             BtrfsCheck.assertCleanWithData(image, "nodesize " + nodesize + " pass " + pass);

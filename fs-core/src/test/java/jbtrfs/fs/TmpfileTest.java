@@ -1,7 +1,7 @@
 package jbtrfs.fs;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static jbtrfs.testing.FsAssertions.assertErrno;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

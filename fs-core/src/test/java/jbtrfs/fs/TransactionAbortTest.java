@@ -1,12 +1,13 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -98,7 +99,7 @@ class TransactionAbortTest {
         Files.write(image, committed);
         long ino = ImageDamage.inodeOf(image, "victim");
         int nodesize = SuperBlock.decode(ByteBuffer.wrap(committed, (int) SUPERBLOCKS[0], SuperBlock.SIZE).slice()
-                .order(java.nio.ByteOrder.LITTLE_ENDIAN)).nodesize();
+                .order(ByteOrder.LITTLE_ENDIAN)).nodesize();
         TreeBlockPatch.patchItem(image, 5, ino, "EXTENT_DATA", 0, nodesize,
                 (leaf, at) -> leaf.putLong(at + 21, 1L << 40));
         committed = Files.readAllBytes(image);
@@ -224,7 +225,7 @@ class TransactionAbortTest {
     }
 
     private static long generation(byte[] image) {
-        return ByteBuffer.wrap(image).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        return ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN)
                 .getLong((int) SUPERBLOCKS[0] + SuperBlock.OFFSET_GENERATION);
     }
 }

@@ -1,7 +1,7 @@
 package jbtrfs.fs;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
 import static jbtrfs.testing.FsAssertions.assertErrno;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

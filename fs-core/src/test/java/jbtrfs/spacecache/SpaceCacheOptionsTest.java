@@ -1,12 +1,13 @@
 package jbtrfs.spacecache;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
@@ -17,8 +18,8 @@ import jbtrfs.FsException;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
-import jbtrfs.fs.MountOptions.SpaceCache;
 import jbtrfs.fs.MountOptions;
+import jbtrfs.fs.MountOptions.SpaceCache;
 import jbtrfs.fs.Stat;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
@@ -72,7 +73,7 @@ class SpaceCacheOptionsTest {
             ours = TreeListing.ofOperations(fs.operations());
         }
         Images.requireRootAndLoop();
-        assertEquals(java.util.List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
+        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
     }
 
     @Test

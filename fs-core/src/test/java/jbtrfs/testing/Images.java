@@ -1,6 +1,7 @@
 package jbtrfs.testing;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +20,7 @@ public final class Images {
     public static Path mkfs(Path dir, Path source, int sizeMiB, String... options) throws IOException, InterruptedException {
         requireMkfs();
         Path image = dir.resolve("image-" + System.nanoTime() + ".img");
-        try (var raf = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+        try (var raf = new RandomAccessFile(image.toFile(), "rw")) {
             raf.setLength((long) sizeMiB << 20);
         }
         List<String> cmd = new ArrayList<>(List.of("mkfs.btrfs", "-q", "-f"));

@@ -1,9 +1,13 @@
 package jbtrfs.fuse;
 
+import java.io.ByteArrayOutputStream;
+import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,18 +23,20 @@ import jbtrfs.fs.InodeFlags;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
+import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
 import jnr.ffi.types.dev_t;
 import jnr.ffi.types.gid_t;
 import jnr.ffi.types.mode_t;
 import jnr.ffi.types.off_t;
-import jnr.ffi.types.uid_t;
 import jnr.ffi.types.size_t;
+import jnr.ffi.types.uid_t;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
 import ru.serce.jnrfuse.struct.FuseFileInfo;
+import ru.serce.jnrfuse.struct.FuseOperations;
 import ru.serce.jnrfuse.struct.Statvfs;
 import ru.serce.jnrfuse.struct.Timespec;
 
@@ -66,7 +72,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     private final int blksize;
     private final ConcurrentHashMap<String, InodeId> paths = new ConcurrentHashMap<>();
     /** Moves on every name change; a resolution that saw it move is not cached. */
-    private final java.util.concurrent.atomic.AtomicLong pathEpoch = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong pathEpoch = new AtomicLong();
     private final OpenFiles openFiles = new OpenFiles();
     private final FuseMetrics metrics;
 
@@ -98,9 +104,9 @@ public final class JbtrfsFuse extends FuseStubFS {
     /** Where the flags word lies: jnr-fuse's member offset (not public API), else after libfuse 2.9's 38 callbacks. */
     private long flagsOffset() {
         try {
-            Object member = ru.serce.jnrfuse.struct.FuseOperations.class.getField("flag_nullpath_ok")
+            Object member = FuseOperations.class.getField("flag_nullpath_ok")
                     .get(fuseOperations);
-            java.lang.reflect.Method offset = member.getClass().getMethod("offset");
+            Method offset = member.getClass().getMethod("offset");
             offset.setAccessible(true);
             return (Long) offset.invoke(member);
         } catch (ReflectiveOperationException | RuntimeException e) {
@@ -203,7 +209,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             InodeId dir = resolve(path);
             // one stat buffer for the whole page: the filler reads st_ino and the type bits of st_mode, and copies
             FileStat st = new FileStat(jnr.ffi.Runtime.getSystemRuntime());
-            Pointer stMem = jnr.ffi.Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), Struct.size(st), true);
+            Pointer stMem = Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), Struct.size(st), true);
             st.useMemory(stMem);
             if (offset < DOT_OFFSET) {
                 if (filler.apply(buf, cName("."), null, DOT_OFFSET) != 0) return 0;
@@ -230,7 +236,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     /** A name as the filler wants it: UTF-8 and NUL-terminated, whatever the JVM's default charset. */
     private static ByteBuffer cName(String name) {
         byte[] b = name.getBytes(StandardCharsets.UTF_8);
-        return ByteBuffer.wrap(java.util.Arrays.copyOf(b, b.length + 1));
+        return ByteBuffer.wrap(Arrays.copyOf(b, b.length + 1));
     }
 
     /** The S_IFMT bits of a dirent type, so readdir carries the type. */
@@ -271,7 +277,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     public int listxattr(String path, Pointer list, @size_t long size) {
         return call("listxattr", path, () -> {
             List<String> names = ops.listXattr(resolve(path));
-            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
             for (String n : names) {
                 out.writeBytes(n.getBytes(StandardCharsets.UTF_8));
                 out.write(0);
@@ -543,7 +549,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             }
             if (cmd == FS_IOC_FSGETXATTR) {
                 // struct fsxattr: the kernel reads it before any chattr; only fsx_xflags is not zero
-                data.putInt(0, (int) jbtrfs.fs.InodeFlags.toXflags(ops.fileFlags(handle(path, fi))));
+                data.putInt(0, (int) InodeFlags.toXflags(ops.fileFlags(handle(path, fi))));
                 for (int at = 4; at < FSXATTR_SIZE; at += 4) data.putInt(at, 0);
                 return 0;
             }

@@ -3,7 +3,6 @@ package jbtrfs.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.sun.nio.file.ExtendedOpenOption;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -22,6 +21,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import com.sun.nio.file.ExtendedOpenOption;
 
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;

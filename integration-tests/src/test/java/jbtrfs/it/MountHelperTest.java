@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
@@ -118,7 +120,7 @@ class MountHelperTest {
         assertEquals(0, ro.exitCode(), ro.output());
         assertEquals("", ro.output());
         assertTrue(mountLine().contains(" ro,"), mountLine());
-        assertThrows(java.io.IOException.class, () -> Files.write(mnt.resolve("refused"), content));
+        assertThrows(IOException.class, () -> Files.write(mnt.resolve("refused"), content));
         // the commit at remount,ro is on the image already: a copy taken now holds the file
         Path copy = tmp.resolve("copy.img");
         Files.copy(image, copy);
@@ -163,7 +165,7 @@ class MountHelperTest {
 
     /** {@code mount -t fuse.jbtrfs [options] image mnt}, which must succeed and print nothing. */
     private void mountType(Path image, String... options) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(List.of("mount", "-t", "fuse.jbtrfs"));
+        List<String> cmd = new ArrayList<>(List.of("mount", "-t", "fuse.jbtrfs"));
         cmd.addAll(List.of(options));
         cmd.addAll(List.of(image.toString(), mnt.toString()));
         Shell.Result m = Shell.attempt(cmd);

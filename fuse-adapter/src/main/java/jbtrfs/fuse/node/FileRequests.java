@@ -5,12 +5,12 @@ import java.nio.charset.StandardCharsets;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
+import jbtrfs.format.Timespec;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeFlags;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
-import jbtrfs.format.Timespec;
 import jbtrfs.fuse.FuseMetrics;
 import jbtrfs.fuse.kernel.FuseRequest;
 import jbtrfs.fuse.kernel.InArgs;

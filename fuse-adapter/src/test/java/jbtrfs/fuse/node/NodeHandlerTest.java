@@ -1,16 +1,18 @@
 package jbtrfs.fuse.node;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static jbtrfs.testing.FsAssertions.assertErrno;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
@@ -27,6 +29,8 @@ import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fuse.kernel.FuseAbi;
+import jbtrfs.fuse.kernel.FuseConnection;
+import jbtrfs.fuse.kernel.FuseNotifier;
 import jbtrfs.fuse.kernel.MalformedRequestException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
@@ -189,8 +193,8 @@ class NodeHandlerTest {
         try (Filesystem fs = Filesystem.open(image(true), MountOptions.readOnlyDefaults())) {
             FsOperations ops = fs.operations();
             NodeHandler h = handler(ops, NodeOptions.defaults());
-            List<String> sent = java.util.Collections.synchronizedList(new ArrayList<>());
-            h.init(new jbtrfs.fuse.kernel.FuseConnection(45, 0, 1 << 20, 256), new jbtrfs.fuse.kernel.FuseNotifier() {
+            List<String> sent = Collections.synchronizedList(new ArrayList<>());
+            h.init(new FuseConnection(45, 0, 1 << 20, 256), new FuseNotifier() {
                 @Override
                 public void invalInode(long nodeId, long offset, long length) {
                     sent.add(Thread.currentThread().getName() + " inode " + nodeId + " " + offset);
@@ -199,7 +203,7 @@ class NodeHandlerTest {
                 @Override
                 public void invalEntry(long parent, byte[] name) {
                     sent.add(Thread.currentThread().getName() + " entry " + parent + " "
-                            + new String(name, java.nio.charset.StandardCharsets.UTF_8));
+                            + new String(name, StandardCharsets.UTF_8));
                 }
             });
             KernelSide k = new KernelSide(h);
