@@ -33,7 +33,7 @@ class ConcurrencyTest {
     Path dir;
 
     @Test
-    void readsRunWhileACommitWaitsOnTheDevice() throws Exception {
+    void reads_runWhileACommitWaitsOnTheDevice() throws Exception {
         byte[] image = Files.readAllBytes(Images.mkfs(dir, null, 160));
         // every request takes 150 ms: a commit (writes, flush, superblocks, flush) takes at least 600 ms
         MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64,
