@@ -2,6 +2,7 @@ package jbtrfs.format;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.function.Consumer;
 
 /**
  * btrfs_inode_item (160 bytes): generation 0, transid 8, size 16, nbytes 24, block_group 32, nlink u32 40,
@@ -55,44 +56,87 @@ public record InodeItem(long generation, long transid, long size, long nbytes, l
         otime.write(b, offset + OFFSET_OTIME);
     }
 
-    public InodeItem withSize(long newSize) {
-        return new InodeItem(generation, transid, newSize, nbytes, blockGroup, nlink, uid, gid, mode, rdev, flags,
-                sequence, atime, ctime, mtime, otime);
-    }
+    public InodeItem withSize(long newSize) { return with(c -> c.size = newSize); }
 
-    public InodeItem withNbytes(long newNbytes) {
-        return new InodeItem(generation, transid, size, newNbytes, blockGroup, nlink, uid, gid, mode, rdev, flags,
-                sequence, atime, ctime, mtime, otime);
-    }
+    public InodeItem withNbytes(long newNbytes) { return with(c -> c.nbytes = newNbytes); }
 
-    public InodeItem withNlink(long newNlink) {
-        return new InodeItem(generation, transid, size, nbytes, blockGroup, newNlink, uid, gid, mode, rdev, flags,
-                sequence, atime, ctime, mtime, otime);
-    }
+    public InodeItem withNlink(long newNlink) { return with(c -> c.nlink = newNlink); }
 
     public InodeItem withOwner(long newUid, long newGid) {
-        return new InodeItem(generation, transid, size, nbytes, blockGroup, nlink, newUid, newGid, mode, rdev, flags,
-                sequence, atime, ctime, mtime, otime);
+        return with(c -> {
+            c.uid = newUid;
+            c.gid = newGid;
+        });
     }
 
-    public InodeItem withMode(int newMode) {
-        return new InodeItem(generation, transid, size, nbytes, blockGroup, nlink, uid, gid, newMode, rdev, flags,
-                sequence, atime, ctime, mtime, otime);
-    }
+    public InodeItem withMode(int newMode) { return with(c -> c.mode = newMode); }
 
-    public InodeItem withFlags(long newFlags) {
-        return new InodeItem(generation, transid, size, nbytes, blockGroup, nlink, uid, gid, mode, rdev, newFlags,
-                sequence, atime, ctime, mtime, otime);
-    }
+    public InodeItem withFlags(long newFlags) { return with(c -> c.flags = newFlags); }
 
     public InodeItem withTimes(Timespec newAtime, Timespec newCtime, Timespec newMtime) {
-        return new InodeItem(generation, transid, size, nbytes, blockGroup, nlink, uid, gid, mode, rdev, flags,
-                sequence, newAtime, newCtime, newMtime, otime);
+        return with(c -> {
+            c.atime = newAtime;
+            c.ctime = newCtime;
+            c.mtime = newMtime;
+        });
     }
 
     /** The item as changed in transaction {@code newTransid}: transid set, sequence (i_version) bumped. */
     public InodeItem touched(long newTransid) {
-        return new InodeItem(generation, newTransid, size, nbytes, blockGroup, nlink, uid, gid, mode, rdev, flags,
-                sequence + 1, atime, ctime, mtime, otime);
+        return with(c -> {
+            c.transid = newTransid;
+            c.sequence++;
+        });
+    }
+
+    /** A copy with {@code change} applied: one place lists the sixteen fields, not one per with-er. */
+    private InodeItem with(Consumer<Copy> change) {
+        Copy c = new Copy(this);
+        change.accept(c);
+        return c.build();
+    }
+
+    /** The fields of an InodeItem, open to change. */
+    private static final class Copy {
+        long generation;
+        long transid;
+        long size;
+        long nbytes;
+        long blockGroup;
+        long nlink;
+        long uid;
+        long gid;
+        int mode;
+        long rdev;
+        long flags;
+        long sequence;
+        Timespec atime;
+        Timespec ctime;
+        Timespec mtime;
+        Timespec otime;
+
+        Copy(InodeItem i) {
+            generation = i.generation;
+            transid = i.transid;
+            size = i.size;
+            nbytes = i.nbytes;
+            blockGroup = i.blockGroup;
+            nlink = i.nlink;
+            uid = i.uid;
+            gid = i.gid;
+            mode = i.mode;
+            rdev = i.rdev;
+            flags = i.flags;
+            sequence = i.sequence;
+            atime = i.atime;
+            ctime = i.ctime;
+            mtime = i.mtime;
+            otime = i.otime;
+        }
+
+        InodeItem build() {
+            return new InodeItem(generation, transid, size, nbytes, blockGroup, nlink, uid, gid, mode, rdev, flags,
+                    sequence, atime, ctime, mtime, otime);
+        }
     }
 }

@@ -1,5 +1,7 @@
 package jbtrfs.fs;
 
+import java.util.function.Consumer;
+
 import jbtrfs.compress.CompressionType;
 import jbtrfs.device.Backend;
 
@@ -55,43 +57,63 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
 
     public static MountOptions readOnlyDefaults() { return new MountOptions(true); }
 
-    public MountOptions withCommitSeconds(int seconds) {
-        return new MountOptions(readOnly, subvol, subvolid, deviceBackend, seconds, spaceCache, clearCache,
-                serialWriteout, compression, evictingTransport);
-    }
+    public MountOptions withCommitSeconds(int seconds) { return with(c -> c.commitSeconds = seconds); }
 
-    public MountOptions withSubvol(String path) {
-        return new MountOptions(readOnly, path, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serialWriteout, compression, evictingTransport);
-    }
+    public MountOptions withSubvol(String path) { return with(c -> c.subvol = path); }
 
-    public MountOptions withSubvolid(long id) {
-        return new MountOptions(readOnly, subvol, id, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serialWriteout, compression, evictingTransport);
-    }
+    public MountOptions withSubvolid(long id) { return with(c -> c.subvolid = id); }
 
-    public MountOptions withDeviceBackend(Backend b) {
-        return new MountOptions(readOnly, subvol, subvolid, b, commitSeconds, spaceCache, clearCache, serialWriteout,
-                compression, evictingTransport);
-    }
+    public MountOptions withDeviceBackend(Backend b) { return with(c -> c.deviceBackend = b); }
 
     public MountOptions withSpaceCache(SpaceCache mode, boolean clear) {
-        return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, mode, clear,
-                serialWriteout, compression, evictingTransport);
+        return with(c -> {
+            c.spaceCache = mode;
+            c.clearCache = clear;
+        });
     }
 
-    public MountOptions withSerialWriteout(boolean serial) {
-        return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serial, compression, evictingTransport);
+    public MountOptions withSerialWriteout(boolean serial) { return with(c -> c.serialWriteout = serial); }
+
+    public MountOptions withCompression(Compression compress) { return with(c -> c.compression = compress); }
+
+    public MountOptions withEvictingTransport(boolean evicting) { return with(c -> c.evictingTransport = evicting); }
+
+    /** A copy with {@code change} applied: one place lists the fields, not one per with-er. */
+    private MountOptions with(Consumer<Copy> change) {
+        Copy c = new Copy(this);
+        change.accept(c);
+        return c.build();
     }
 
-    public MountOptions withCompression(Compression c) {
-        return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serialWriteout, c, evictingTransport);
-    }
+    /** The fields of a MountOptions, open to change. */
+    private static final class Copy {
+        boolean readOnly;
+        String subvol;
+        long subvolid;
+        Backend deviceBackend;
+        int commitSeconds;
+        SpaceCache spaceCache;
+        boolean clearCache;
+        boolean serialWriteout;
+        Compression compression;
+        boolean evictingTransport;
 
-    public MountOptions withEvictingTransport(boolean evicting) {
-        return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                serialWriteout, compression, evicting);
+        Copy(MountOptions o) {
+            readOnly = o.readOnly;
+            subvol = o.subvol;
+            subvolid = o.subvolid;
+            deviceBackend = o.deviceBackend;
+            commitSeconds = o.commitSeconds;
+            spaceCache = o.spaceCache;
+            clearCache = o.clearCache;
+            serialWriteout = o.serialWriteout;
+            compression = o.compression;
+            evictingTransport = o.evictingTransport;
+        }
+
+        MountOptions build() {
+            return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
+                    serialWriteout, compression, evictingTransport);
+        }
     }
 }
