@@ -94,6 +94,19 @@ class DecompressorRoundTripTest {
         return Arrays.copyOf(out, n);
     }
 
+    /** The three algorithms Btrfs writes. */
+    static final List<CompressionType> TYPES = List.of(CompressionType.ZLIB, CompressionType.LZO, CompressionType.ZSTD);
+
+    /** {@code data} compressed as a Btrfs extent holds it with {@code type}, lzo framed in 4 KiB sectors. */
+    static byte[] compressed(CompressionType type, byte[] data) {
+        return switch (type) {
+            case ZLIB -> zlib(data);
+            case LZO -> btrfsLzo(data, SECTOR);
+            case ZSTD -> zstd(data);
+            default -> throw new IllegalArgumentException("not a compression: " + type);
+        };
+    }
+
     /** Pads to a whole number of sectors, as a regular extent sits on disk. */
     static ByteBuffer onDisk(byte[] compressed) {
         int len = (compressed.length + SECTOR - 1) / SECTOR * SECTOR;
@@ -146,21 +159,17 @@ class DecompressorRoundTripTest {
     @Test
     void inline_streamEndingEarly_isAnError() {
         byte[] data = text(100);
-        assertThrows(CorruptCompressedDataException.class, () -> Decompressor.decompressInline(CompressionType.ZLIB,
-                ByteBuffer.wrap(zlib(data)), new byte[200], 200, SECTOR));
-        assertThrows(CorruptCompressedDataException.class, () -> Decompressor.decompressInline(CompressionType.ZSTD,
-                ByteBuffer.wrap(zstd(data)), new byte[200], 200, SECTOR));
-        assertThrows(CorruptCompressedDataException.class, () -> Decompressor.decompressInline(CompressionType.LZO,
-                ByteBuffer.wrap(btrfsLzo(data, SECTOR)), new byte[200], 200, SECTOR));
+        for (CompressionType type : TYPES) {
+            assertThrows(CorruptCompressedDataException.class, () -> Decompressor.decompressInline(type,
+                    ByteBuffer.wrap(compressed(type, data)), new byte[200], 200, SECTOR), type.toString());
+        }
     }
 
     @Test
     void inline_roundTrip() throws Exception {
         byte[] data = text(100);
-        for (CompressionType type : new CompressionType[] {CompressionType.ZLIB, CompressionType.LZO,
-                CompressionType.ZSTD}) {
-            byte[] c = type == CompressionType.ZLIB ? zlib(data) : type == CompressionType.LZO
-                    ? btrfsLzo(data, SECTOR) : zstd(data);
+        for (CompressionType type : TYPES) {
+            byte[] c = compressed(type, data);
             byte[] dst = new byte[100];
             Decompressor.decompressInline(type, ByteBuffer.wrap(c), dst, 100, SECTOR);
             assertArrayEquals(data, dst, type.toString());
@@ -170,10 +179,8 @@ class DecompressorRoundTripTest {
     @Test
     void longerOutputThanRamBytes_isTruncatedLikeTheKernel() throws Exception {
         byte[] data = text(20000);
-        for (CompressionType type : new CompressionType[] {CompressionType.ZLIB, CompressionType.LZO,
-                CompressionType.ZSTD}) {
-            byte[] c = type == CompressionType.ZLIB ? zlib(data) : type == CompressionType.LZO
-                    ? btrfsLzo(data, SECTOR) : zstd(data);
+        for (CompressionType type : TYPES) {
+            byte[] c = compressed(type, data);
             assertArrayEquals(Arrays.copyOf(data, 10000), decompress(type, onDisk(c), 10000), type.toString());
         }
     }
