@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -17,7 +16,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 import jbtrfs.Errno;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Shell;
 
 /**
  * Writes, truncates and fallocates whose ranges end at the largest file offset (the kernel's MAX_LFS_FILESIZE,
@@ -105,16 +103,10 @@ class LargestFileOffsetTest {
     @Test
     void kernelWrittenExtentsEndingAtTheLargestOffset_readBack_deleteClean() throws Exception {
         Images.requireKernelBtrfs();
-        Path image = Images.mkfs(dir, null, 256);
-        Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            Shell.sh("python3 -c 'import os; fd = os.open(\"copy\", os.O_WRONLY | os.O_CREAT, 0o644); "
-                    + "os.pwrite(fd, b\"a\" * 65536, " + (MAX - 65536) + ")'\n"
-                    + "fallocate -o " + (MAX - 30000) + " -l 30000 prealloc\n", mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Path image = Images.kernelWritten(dir, 256, "",
+                "python3 -c 'import os; fd = os.open(\"copy\", os.O_WRONLY | os.O_CREAT, 0o644); "
+                + "os.pwrite(fd, b\"a\" * 65536, " + (MAX - 65536) + ")'\n"
+                + "fallocate -o " + (MAX - 30000) + " -l 30000 prealloc\n");
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
             InodeId copy = ops.lookup(ops.root(), "copy");

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -73,19 +72,12 @@ class NoDataCowWriteTest {
     @Test
     void aSnapshotOrAReflinkOfANocowFile_keepsItsBytes_whenTheFileIsOverwritten() throws Exception {
         Images.requireRootAndLoop();
-        Path image = Images.mkfs(dir, null, 256);
-        Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            Shell.sh("""
-                    btrfs -q subvolume create sv && mkdir sv/d && chattr +C sv/d
-                    head -c 1M /dev/urandom > sv/d/snapped && head -c 1M /dev/urandom > sv/d/cloned
-                    cp --reflink=always sv/d/cloned sv/d/clone && sync
-                    btrfs -q subvolume snapshot sv snap
-                    """, mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Path image = Images.kernelWritten(dir, 256, "", """
+                btrfs -q subvolume create sv && mkdir sv/d && chattr +C sv/d
+                head -c 1M /dev/urandom > sv/d/snapped && head -c 1M /dev/urandom > sv/d/cloned
+                cp --reflink=always sv/d/cloned sv/d/clone && sync
+                btrfs -q subvolume snapshot sv snap
+                """);
         Map<String, String> ours;
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
