@@ -9,6 +9,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.UnaryOperator;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
+import jbtrfs.format.InodeItem;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Timespec;
 import jbtrfs.tx.CommitLocks;
@@ -223,56 +225,47 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void chmod(InodeId id, int mode) throws FsException {
-        change("chmod", () -> {
-            inodes.checkWritable(id.root());
-            inodes.reserveMetadata(1);
-            var i = inodes.load(id);
-            InodeWriter.refuseIf(i, InodeWriter.IMMUTABLE_OR_APPEND, id, "chmod");
-            inodes.save(id, i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777))
-                    .withTimes(i.atime(), inodes.time(), i.mtime()));
-            return null;
-        });
+        setattr("chmod", id, InodeWriter.IMMUTABLE_OR_APPEND, i -> i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777))
+                .withTimes(i.atime(), inodes.time(), i.mtime()));
     }
 
     @Override
     public void chown(InodeId id, int uid, int gid) throws FsException {
-        change("chown", () -> {
-            inodes.checkWritable(id.root());
-            inodes.reserveMetadata(1);
-            var i = inodes.load(id);
-            InodeWriter.refuseIf(i, InodeWriter.IMMUTABLE_OR_APPEND, id, "chown");
-            inodes.save(id, i.withOwner(uid == -1 ? i.uid() : uid & 0xffffffffL, gid == -1 ? i.gid() : gid & 0xffffffffL)
-                    .withTimes(i.atime(), inodes.time(), i.mtime()));
-            return null;
-        });
+        setattr("chown", id, InodeWriter.IMMUTABLE_OR_APPEND, i -> i.withOwner(uid == -1 ? i.uid() : uid & 0xffffffffL,
+                gid == -1 ? i.gid() : gid & 0xffffffffL).withTimes(i.atime(), inodes.time(), i.mtime()));
     }
 
     @Override
     public void utimens(InodeId id, Timespec atime, Timespec mtime) throws FsException {
-        change("utimens", () -> {
-            inodes.checkWritable(id.root());
-            inodes.reserveMetadata(1);
-            var i = inodes.load(id);
-            boolean explicit = (atime != null && atime != Timespec.NOW) || (mtime != null && mtime != Timespec.NOW);
-            InodeWriter.refuseIf(i, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE, id, "utimens");
+        boolean explicit = (atime != null && atime != Timespec.NOW) || (mtime != null && mtime != Timespec.NOW);
+        setattr("utimens", id, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE, i -> {
             Timespec now = inodes.time();
-            inodes.save(id, i.withTimes(atime == null ? i.atime() : atime == Timespec.NOW ? now : atime, now,
-                    mtime == null ? i.mtime() : mtime == Timespec.NOW ? now : mtime));
-            return null;
+            return i.withTimes(atime == null ? i.atime() : atime == Timespec.NOW ? now : atime, now,
+                    mtime == null ? i.mtime() : mtime == Timespec.NOW ? now : mtime);
         });
     }
 
     @Override
     public void setTimes(InodeId id, Timespec atime, Timespec mtime, Timespec ctime, boolean touch)
             throws FsException {
-        change("utimens", () -> {
+        boolean explicit = !touch && (atime != null || mtime != null);
+        setattr("utimens", id, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE,
+                i -> i.withTimes(atime == null ? i.atime() : atime, ctime == null ? inodes.time() : ctime,
+                        mtime == null ? i.mtime() : mtime));
+    }
+
+    /**
+     * One attribute change, with the checks every setattr makes first: a writable subvolume, metadata reserved, and
+     * none of {@code refusedFlags} on the inode.
+     */
+    private void setattr(String operation, InodeId id, long refusedFlags, UnaryOperator<InodeItem> edit)
+            throws FsException {
+        change(operation, () -> {
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             var i = inodes.load(id);
-            boolean explicit = !touch && (atime != null || mtime != null);
-            InodeWriter.refuseIf(i, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE, id, "utimens");
-            inodes.save(id, i.withTimes(atime == null ? i.atime() : atime, ctime == null ? inodes.time() : ctime,
-                    mtime == null ? i.mtime() : mtime));
+            InodeWriter.refuseIf(i, refusedFlags, id, operation);
+            inodes.save(id, edit.apply(i));
             return null;
         });
     }
