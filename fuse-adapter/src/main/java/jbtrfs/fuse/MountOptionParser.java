@@ -65,25 +65,11 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                         throw new CliException("bad option " + o + ": subvolid takes a number", 2);
                     }
                 } else if (o.startsWith("read_ahead_kb=")) {
-                    try {
-                        readAhead = Integer.parseInt(o.substring(14));
-                    } catch (NumberFormatException e) {
-                        throw new CliException("bad option " + o + ": read_ahead_kb takes a number", 2);
-                    }
+                    readAhead = number(o, Integer.MIN_VALUE, Integer.MAX_VALUE, "a number");
                 } else if (o.startsWith("threads=")) {
-                    try {
-                        threads = Integer.parseInt(o.substring(8));
-                        if (threads < 1 || threads > 256) throw new NumberFormatException();
-                    } catch (NumberFormatException e) {
-                        throw new CliException("bad option " + o + ": threads takes a number from 1 to 256", 2);
-                    }
+                    threads = number(o, 1, 256, "a number from 1 to 256");
                 } else if (o.startsWith("commit=")) {
-                    try {
-                        commit = Integer.parseInt(o.substring(7));
-                        if (commit < 0 || commit > 300) throw new NumberFormatException();
-                    } catch (NumberFormatException e) {
-                        throw new CliException("bad option " + o + ": commit takes seconds from 0 to 300", 2);
-                    }
+                    commit = number(o, 0, 300, "seconds from 0 to 300");
                 } else if (o.startsWith("metrics=")) {
                     metrics = metricsAddress(o.substring(8));
                 } else if (o.equals("space_cache") || o.equals("space_cache=v1")) {
@@ -161,6 +147,18 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
             }
         }
         return new Compression(type, level, force);
+    }
+
+    /** The whole number after the = of option {@code o}, from {@code min} to {@code max}; else "NAME takes WHAT". */
+    private static int number(String o, int min, int max, String what) throws CliException {
+        int eq = o.indexOf('=');
+        try {
+            int n = Integer.parseInt(o.substring(eq + 1));
+            if (n < min || n > max) throw new NumberFormatException();
+            return n;
+        } catch (NumberFormatException e) {
+            throw new CliException("bad option " + o + ": " + o.substring(0, eq) + " takes " + what, 2);
+        }
     }
 
     /** "HOST:PORT" or "PORT" (loopback). */
