@@ -75,11 +75,8 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
 
     /** Records how the daemon ended and, when it failed, the one line umount prints. */
     void writeExit(int code, String reason) {
-        try {
-            Files.writeString(exitFile, code + "\n" + (reason == null ? "" : oneLine(reason) + "\n"));
-        } catch (IOException e) {
-            // umount then reports an unclean exit, which is the safe side
-        }
+        // lost, umount reports an unclean exit, which is the safe side
+        record(exitFile, code + "\n" + (reason == null ? "" : oneLine(reason) + "\n"));
     }
 
     /** The daemon's recorded exit code, or -1 when it recorded none (it died, or is still running). */
@@ -99,11 +96,8 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
 
     /** Records that the filesystem aborted (one line), as it happens: stats shows it, umount reports it. */
     void writeAbort(String line) {
-        try {
-            Files.writeString(abortFile, oneLine(line) + "\n");
-        } catch (IOException e) {
-            // the exit record still carries the loss to umount
-        }
+        // lost, the exit record still carries the loss to umount
+        record(abortFile, oneLine(line) + "\n");
     }
 
     /** The recorded abort, or null when the filesystem did not abort. */
@@ -126,16 +120,22 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
      * words (one line).
      */
     void writeRemount(String line) {
-        try {
-            Files.writeString(remountFile, oneLine(line) + "\n");
-        } catch (IOException e) {
-            // remount then waits in vain and says the daemon did not answer: the safe side
-        }
+        // lost, remount waits in vain and says the daemon did not answer: the safe side
+        record(remountFile, oneLine(line) + "\n");
     }
 
     /** The daemon's last word on remounting, or null. */
     String readRemount() {
         return line(remountFile, 0);
+    }
+
+    /** Writes a record whose loss each caller has weighed: a failed write is dropped, never thrown. */
+    private static void record(Path file, String text) {
+        try {
+            Files.writeString(file, text);
+        } catch (IOException e) {
+            // the caller's comment says what the loss costs
+        }
     }
 
     private static String line(Path file, int index) {
