@@ -331,6 +331,22 @@ public final class JbtrfsFuse extends FuseStubFS {
         paths.remove(path);
     }
 
+    /** Makes or removes the name {@code path} in its parent directory; the path cache forgets it. */
+    private int nameChange(String op, String path, NameChange change) {
+        return call(op, path, () -> {
+            Parent p = parent(path);
+            change.apply(p.dir(), p.name());
+            forgetName(path);
+            return 0;
+        });
+    }
+
+    /** What {@link #nameChange} does to one name in one directory. */
+    @FunctionalInterface
+    private interface NameChange {
+        void apply(InodeId dir, String name) throws Exception;
+    }
+
     @Override
     public int create(String path, @mode_t long mode, FuseFileInfo fi) {
         return call("create", path, () -> {
@@ -346,62 +362,32 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     @Override
     public int mknod(String path, @mode_t long mode, @dev_t long rdev) {
-        return call("mknod", path, () -> {
-            Parent p = parent(path);
-            ops.mknod(p.dir(), p.name(), (int) mode, rdev, uid(), gid());
-            forgetName(path);
-            return 0;
-        });
+        return nameChange("mknod", path, (dir, name) -> ops.mknod(dir, name, (int) mode, rdev, uid(), gid()));
     }
 
     @Override
     public int mkdir(String path, @mode_t long mode) {
-        return call("mkdir", path, () -> {
-            Parent p = parent(path);
-            ops.mkdir(p.dir(), p.name(), (int) mode & 07777, uid(), gid());
-            forgetName(path);
-            return 0;
-        });
+        return nameChange("mkdir", path, (dir, name) -> ops.mkdir(dir, name, (int) mode & 07777, uid(), gid()));
     }
 
     @Override
     public int symlink(String target, String linkPath) {
-        return call("symlink", linkPath, () -> {
-            Parent p = parent(linkPath);
-            ops.symlink(p.dir(), p.name(), target, uid(), gid());
-            forgetName(linkPath);
-            return 0;
-        });
+        return nameChange("symlink", linkPath, (dir, name) -> ops.symlink(dir, name, target, uid(), gid()));
     }
 
     @Override
     public int link(String oldpath, String newpath) {
-        return call("link", newpath, () -> {
-            Parent p = parent(newpath);
-            ops.link(resolve(oldpath), p.dir(), p.name());
-            forgetName(newpath);
-            return 0;
-        });
+        return nameChange("link", newpath, (dir, name) -> ops.link(resolve(oldpath), dir, name));
     }
 
     @Override
     public int unlink(String path) {
-        return call("unlink", path, () -> {
-            Parent p = parent(path);
-            ops.unlink(p.dir(), p.name());
-            forgetName(path);
-            return 0;
-        });
+        return nameChange("unlink", path, ops::unlink);
     }
 
     @Override
     public int rmdir(String path) {
-        return call("rmdir", path, () -> {
-            Parent p = parent(path);
-            ops.rmdir(p.dir(), p.name());
-            forgetName(path);
-            return 0;
-        });
+        return nameChange("rmdir", path, ops::rmdir);
     }
 
     @Override
