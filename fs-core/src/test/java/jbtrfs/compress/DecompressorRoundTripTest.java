@@ -42,6 +42,15 @@ class DecompressorRoundTripTest {
         return Arrays.copyOf(sb.toString().getBytes(StandardCharsets.US_ASCII), n);
     }
 
+    /** {@link #text} of {@code n} bytes, the same {@code noiseBytes} random bytes (seeded) at each offset. */
+    static byte[] textWithNoise(int n, long seed, int noiseBytes, int... at) {
+        byte[] data = text(n);
+        byte[] noise = new byte[noiseBytes];
+        new Random(seed).nextBytes(noise);
+        for (int offset : at) System.arraycopy(noise, 0, data, offset, noise.length);
+        return data;
+    }
+
     static byte[] zlib(byte[] data) {
         Deflater d = new Deflater(3);
         d.setInput(data);
@@ -131,10 +140,7 @@ class DecompressorRoundTripTest {
 
     @Test
     void lzo_roundTrip_mixedContent() throws Exception {
-        byte[] data = text(128 * 1024);
-        byte[] noise = new byte[20000];
-        new Random(7).nextBytes(noise);
-        System.arraycopy(noise, 0, data, 50000, noise.length);
+        byte[] data = textWithNoise(128 * 1024, 7, 20000, 50000);
         assertArrayEquals(data, decompress(CompressionType.LZO, onDisk(btrfsLzo(data, SECTOR)), data.length));
     }
 
@@ -226,11 +232,7 @@ class DecompressorRoundTripTest {
     @Test
     void lzo_largerSectors_roundTrip() throws Exception {
         // Sectors of 16 and 64 KiB (the kernel here mounts only 4 KiB ones): segments, padding and long matches.
-        byte[] data = text(128 * 1024);
-        byte[] noise = new byte[30_000];
-        new Random(8).nextBytes(noise);
-        System.arraycopy(noise, 0, data, 10_000, noise.length);
-        System.arraycopy(noise, 0, data, 90_000, noise.length); // repeats 80000 bytes later
+        byte[] data = textWithNoise(128 * 1024, 8, 30_000, 10_000, 90_000); // the noise repeats 80000 bytes later
         for (int sector : new int[] {8192, 16384, 65536}) {
             byte[] framed = btrfsLzo(data, sector);
             int padded = (framed.length + sector - 1) / sector * sector;
