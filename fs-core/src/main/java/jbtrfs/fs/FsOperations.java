@@ -199,6 +199,17 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
+    /**
+     * copy_file_range(2) of {@code length} bytes from {@code src} at {@code srcOffset} to {@code dst} at
+     * {@code dstOffset} ({@code flags} must be 0); returns the bytes copied, fewer than asked at the source's EOF
+     * and where the kernel's Btrfs shortens a reflink to whole sectors. Shares the extents where the kernel's Btrfs
+     * would reflink, copies the bytes otherwise.
+     */
+    default long copyFileRange(InodeId src, long srcOffset, InodeId dst, long dstOffset, long length, int flags)
+            throws FsException {
+        throw readOnlyError();
+    }
+
     /** Makes the inode's changes durable before returning (fsync/fdatasync: a commit). */
     default void fsync(InodeId id, boolean dataOnly) throws FsException {
     }

@@ -43,6 +43,7 @@ final class WritableOperations implements FsOperations {
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
     private final Orphans orphans;
+    private final CloneRange clones;
     private final boolean evicting;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
@@ -76,6 +77,7 @@ final class WritableOperations implements FsOperations {
         this.files = new FileExtentWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.orphans = new Orphans(inodes, files);
+        this.clones = new CloneRange(inodes, files, noHoles);
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
@@ -296,6 +298,29 @@ final class WritableOperations implements FsOperations {
     public void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
         change("fallocate", () -> { files.fallocate(file, mode, offset, length); return null; });
     }
+
+    @Override
+    public long copyFileRange(InodeId src, long srcOffset, InodeId dst, long dstOffset, long length, int flags)
+            throws FsException {
+        CloneRange.Outcome o = change("copy_file_range", () -> clones.run(src, srcOffset, dst, dstOffset, length,
+                flags));
+        if (o.shared()) return o.length();
+        // the kernel's fallback (do_splice_direct): the bytes read and written in pieces, each its own change
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(o.length(), COPY_PIECE));
+        long done = 0;
+        while (done < o.length()) {
+            buf.clear().limit((int) Math.min(buf.capacity(), o.length() - done));
+            int n = read(src, srcOffset + done, buf);
+            if (n <= 0) break;
+            buf.flip();
+            write(dst, dstOffset + done, buf);
+            done += n;
+        }
+        return done;
+    }
+
+    /** The most bytes a copy_file_range that copies reads and writes at once. */
+    private static final int COPY_PIECE = 1 << 20;
 
     @Override
     public void setXattr(InodeId id, String name, byte[] value, int flags) throws FsException {

@@ -1,0 +1,118 @@
+package jbtrfs.fs;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import jbtrfs.FileTooBigException;
+import jbtrfs.FsException;
+import jbtrfs.InvalidArgumentException;
+import jbtrfs.format.FileExtentItem;
+import jbtrfs.format.InodeItem;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.Timespec;
+import jbtrfs.tx.DataRefs;
+
+import static jbtrfs.fs.FileOffsets.roundUp;
+
+/**
+ * copy_file_range(2) inside one filesystem as the kernel's Btrfs answers it (≈ vfs_copy_file_range with
+ * btrfs_remap_file_range and fs/btrfs/reflink.c): where the kernel would reflink, the destination range gets file
+ * extent items over the source's disk extents, with a back reference each; where it would not (unaligned offsets,
+ * an inline extent in the range, data checksums on one side only), the caller copies the bytes, as the kernel's
+ * VFS falls back to a copy then.
+ */
+final class CloneRange {
+    /** What the call does: share {@code length} bytes' extents (done), or copy {@code length} bytes (the caller). */
+    record Outcome(long length, boolean shared) {
+    }
+
+    private final InodeWriter w;
+    private final FileExtentWriter files;
+    private final FileExtents extents;
+    private final boolean noHoles;
+    private final int ss;
+
+    CloneRange(InodeWriter w, FileExtentWriter files, boolean noHoles) {
+        this.w = w;
+        this.files = files;
+        this.extents = new FileExtents(w);
+        this.noHoles = noHoles;
+        this.ss = w.sectorsize();
+    }
+
+    /**
+     * Checks the call as generic_copy_file_checks does, then shares the range's extents when the kernel would
+     * (generic_remap_checks and generic_remap_check_len with REMAP_FILE_CAN_SHORTEN: an unaligned length is cut to
+     * whole sectors unless it reaches the source's EOF and the destination's).
+     */
+    Outcome run(InodeId src, long srcOff, InodeId dst, long dstOff, long length, int flags) throws FsException {
+        if (flags != 0) throw new InvalidArgumentException("copy_file_range flags " + flags);
+        if (srcOff < 0 || dstOff < 0 || length < 0) throw new InvalidArgumentException("negative offset or length");
+        InodeItem in = files.regular(src);
+        InodeItem out = files.regular(dst);
+        w.checkWritable(dst.root());
+        InodeWriter.refuseIf(out, InodeFlags.IMMUTABLE, dst, "copy_file_range");
+        long len = srcOff >= in.size() ? 0 : Math.min(length, in.size() - srcOff);
+        if (dstOff > FileExtentWriter.MAX_FILE_SIZE - len) throw new FileTooBigException("copy past the largest size");
+        if (src.equals(dst) && srcOff < dstOff + len && dstOff < srcOff + len) {
+            throw new InvalidArgumentException("overlapping ranges of one file");
+        }
+        if (len == 0) return new Outcome(0, false);
+        long asked = len;
+        if (srcOff % ss != 0 || dstOff % ss != 0 || !sameChecksums(in, out)) return new Outcome(len, false);
+        boolean toEof = srcOff + len == in.size();
+        if (len % ss != 0 && (!toEof || dstOff + len < out.size())) len -= len % ss;
+        if (len == 0) return new Outcome(asked, false);
+        long span = toEof && len % ss != 0 ? roundUp(len, ss) : len;
+        List<FileExtents.Extent> source = extents.overlapping(src, srcOff, srcOff + span);
+        for (FileExtents.Extent x : source) {
+            if (x.fe().isInline()) return new Outcome(asked, false);
+        }
+        share(dst, dstOff, srcOff, span, len, source);
+        return new Outcome(len, true);
+    }
+
+    private static boolean sameChecksums(InodeItem a, InodeItem b) {
+        return (a.flags() & InodeItem.FLAG_NODATASUM) == (b.flags() & InodeItem.FLAG_NODATASUM);
+    }
+
+    /**
+     * The destination's [dstOff, +span) drops what it held and refers to the source's extents over
+     * [srcOff, +span); holes stay holes. The file grows to dstOff + len when that is past its end (≈ btrfs_clone,
+     * after btrfs_cont_expand fills the gap up to dstOff).
+     */
+    private void share(InodeId dst, long dstOff, long srcOff, long span, long len, List<FileExtents.Extent> source)
+            throws FsException {
+        w.reserveMetadata(8 + 2 * source.size());
+        InodeItem out = w.load(dst);
+        long oldSize = out.size();
+        if (dstOff > oldSize) {
+            files.zeroTailOfLastSector(dst, out, dstOff);
+            if (!noHoles) extents.fillHole(dst, roundUp(oldSize, ss), dstOff);
+        }
+        long removed = extents.drop(dst, dstOff, dstOff + span);
+        long added = 0;
+        long transid = w.transid();
+        DataRefs refs = w.tx().dataRefs();
+        for (FileExtents.Extent x : source) {
+            FileExtentItem fe = x.fe();
+            if (fe.isHole()) continue;
+            long from = Math.max(x.start(), srcOff);
+            long to = FileOffsets.min(x.end(), srcOff + span);
+            long at = dstOff + (from - srcOff);
+            long offset = fe.offset() + (from - x.start());
+            w.tx().editor().insert(w.root(dst.root()), new Key(dst.objectid(), KeyType.EXTENT_DATA, at),
+                    FileExtentItem.encode(transid, fe.type(), fe.compression(), fe.diskBytenr(), fe.diskNumBytes(),
+                            offset, to - from, fe.ramBytes()));
+            refs.change(fe.diskBytenr(), fe.diskNumBytes(), new DataRefs.Ref(dst.root(), dst.objectid(), at - offset),
+                    1);
+            added += to - from;
+        }
+        long newSize = Math.max(oldSize, dstOff + len);
+        if (!noHoles) extents.fillHole(dst, dstOff, FileOffsets.min(dstOff + span, roundUp(newSize, ss)));
+        InodeItem i = w.load(dst);
+        Timespec now = w.time();
+        w.save(dst, i.withSize(newSize).withNbytes(i.nbytes() - removed + added).withTimes(i.atime(), now, now));
+    }
+}
