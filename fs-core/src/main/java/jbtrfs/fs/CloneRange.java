@@ -18,7 +18,7 @@ import static jbtrfs.fs.FileOffsets.roundUp;
 /**
  * copy_file_range(2) inside one filesystem as the kernel's Btrfs answers it (≈ vfs_copy_file_range with
  * btrfs_remap_file_range and fs/btrfs/reflink.c): where the kernel would reflink, the destination range gets file
- * extent items over the source's disk extents, with a back reference each; where it would not (unaligned offsets,
+ * extent items over the source's disk extents, with a back reference each (hole items copied where the image keeps them); where it would not (unaligned offsets,
  * an inline extent in the range, data checksums on one side only), the caller copies the bytes, as the kernel's
  * VFS falls back to a copy then.
  */
@@ -97,7 +97,8 @@ final class CloneRange {
         DataRefs refs = w.tx().dataRefs();
         for (FileExtents.Extent x : source) {
             FileExtentItem fe = x.fe();
-            if (fe.isHole()) continue;
+            // a hole item is copied like an extent's (its ram_bytes kept), where the image has hole items
+            if (fe.isHole() && noHoles) continue;
             long from = Math.max(x.start(), srcOff);
             long to = FileOffsets.min(x.end(), srcOff + span);
             long at = dstOff + (from - srcOff);
@@ -105,6 +106,7 @@ final class CloneRange {
             w.tx().editor().insert(w.root(dst.root()), new Key(dst.objectid(), KeyType.EXTENT_DATA, at),
                     FileExtentItem.encode(transid, fe.type(), fe.compression(), fe.diskBytenr(), fe.diskNumBytes(),
                             offset, to - from, fe.ramBytes()));
+            if (fe.isHole()) continue;
             refs.change(fe.diskBytenr(), fe.diskNumBytes(), new DataRefs.Ref(dst.root(), dst.objectid(), at - offset),
                     1);
             added += to - from;

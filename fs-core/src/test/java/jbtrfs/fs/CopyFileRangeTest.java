@@ -1,6 +1,7 @@
 package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -18,13 +19,15 @@ import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.TestImage;
 
 /**
- * copyFileRange on files the kernel wrote (plain, compressed, prealloc, sparse, inline) against the kernel's own
+ * copyFileRange on files the kernel wrote (plain, compressed, prealloc, sparse, inline, nodatacow; with and without NO_HOLES) against the kernel's own
  * copy_file_range of the same calls on a copy of the image: the same byte counts, the same file extent items (which
  * extents are shared, at which offsets), the same back references, the same contents; btrfs check clean. A write
  * over the source afterwards and the source's deletion leave the copies as they were.
@@ -40,7 +43,10 @@ class CopyFileRangeTest {
             xfs_io -f -c 'pwrite -q 1048576 4096' -c 'pwrite -q 3145728 4096' sparse
             echo hello > inline
             head -c 70000 /dev/urandom > target
+            touch nocow && chattr +C nocow && head -c 65536 /dev/urandom >> nocow
             btrfs -q subvolume create sub
+            sync
+            btrfs -q subvolume snapshot -r . ro
             sync
             """;
 
@@ -60,7 +66,14 @@ class CopyFileRangeTest {
             new Call("plain", 0, "sub/plain", 0, 300000),        // into a second subvolume
             new Call("plain", 4096, "target", 8192, 20000),      // an unaligned length: cut to whole sectors
             new Call("plain", 294912, "target", 0, 5088),        // the EOF sector into the middle: cut to 4096
+            new Call("nocow", 0, "d/nocow", 0, 65536),           // no data checksums to checksums: copied
             new Call("plain", 0, "plain", 307200, 8192));        // within one file, past its end
+
+    /** Calls the kernel refuses, each with the errno it answers. */
+    private static final List<Call> REFUSED = List.of(
+            new Call("plain", 0, "plain", 4096, 8192),            // overlapping ranges of one file: EINVAL
+            new Call("d", 0, "d/whole", 0, 4096),                 // a directory: EISDIR
+            new Call("plain", 0, "ro/target", 0, 4096));          // a read-only snapshot: EROFS
 
     private static final Pattern DISK = Pattern.compile("disk byte (\\d+)");
     private static final Pattern GENERATION = Pattern.compile("generation \\d+ ");
@@ -71,10 +84,13 @@ class CopyFileRangeTest {
     @TempDir
     Path dir;
 
-    @Test
-    void kernelWrittenFiles_shareWhatTheKernelsCopyFileRangeShares() throws Exception {
+    @ParameterizedTest(name = "mkfs {0}")
+    @ValueSource(strings = {"-O no-holes", "-O ^no-holes"})
+    void kernelWrittenFiles_shareWhatTheKernelsCopyFileRangeShares(String mkfsOptions) throws Exception {
         Images.requireKernelBtrfs();
-        Path ours = Images.kernelWritten(dir, 256, "", SOURCES);
+        Path ours = Images.mkfs(dir, null, 256, mkfsOptions.split(" "));
+        Path mnt = Files.createTempDirectory(dir, "mnt");
+        Images.kernelScript(ours, mnt, SOURCES);
         Path kernel = Files.copy(ours, dir.resolve("kernel.img"), StandardCopyOption.REPLACE_EXISTING);
         Set<Long> before = diskBytenrs(ours);
         assertTrue(before.size() > 5, "the kernel's sources have extents: " + before);
@@ -86,13 +102,13 @@ class CopyFileRangeTest {
                 ourCounts.add(ops.copyFileRange(ops.resolve(c.src), c.srcOff, orCreate(ops, c.dst), c.dstOff,
                         c.length, 0));
             }
+            for (Call c : REFUSED) ourCounts.add(refusal(ops, c));
             // copy-on-write and references: the copies keep their bytes
             byte[] over = new byte[4096];
             Arrays.fill(over, (byte) 0xaa);
             ops.write(ops.resolve("plain"), 0, ByteBuffer.wrap(over));
             ops.unlink(ops.resolve("c"), "comp");
         }
-        Path mnt = Files.createTempDirectory(dir, "mnt");
         List<Long> kernelCounts = new ArrayList<>();
         for (String n : Images.kernelScript(kernel, mnt, "python3 -c '" + kernelCalls() + "'").trim().split("\n")) {
             kernelCounts.add(Long.parseLong(n));
@@ -100,13 +116,41 @@ class CopyFileRangeTest {
         assertEquals(kernelCounts, ourCounts, "bytes each copy_file_range copied: kernel, ours");
 
         BtrfsCheck.assertCleanWithData(ours, "after our copyFileRange calls");
-        for (String tree : List.of("5", "256")) {
-            assertEquals(fileItems(kernel, tree, before), fileItems(ours, tree, before), "tree " + tree
-                    + ": file extent items and inode sizes (disk bytenrs of extents the sources had kept)");
+        for (String tree : List.of("5", "256", "257")) {
+            assertEquals(List.of(), differences(fileItems(kernel, tree, before), fileItems(ours, tree, before)),
+                    "tree " + tree + ": file extent items and inode sizes (disk bytenrs of the sources' extents)");
         }
         assertEquals(dataRefs(kernel, before), dataRefs(ours, before), "back references of the sources' extents");
         String contents = "find . -type f | sort | xargs sha256sum";
         assertEquals(Images.kernelScript(kernel, mnt, contents), Images.kernelScript(ours, mnt, contents));
+    }
+
+    /** The negated errno our call fails with (0 if it does not). */
+    private static long refusal(FsOperations ops, Call c) throws Exception {
+        try {
+            ops.copyFileRange(ops.resolve(c.src), c.srcOff, ops.resolve(c.dst), c.dstOff, c.length, 0);
+            return 0;
+        } catch (jbtrfs.InvalidArgumentException e) {
+            return -22;
+        } catch (jbtrfs.IsDirectoryException e) {
+            return -21;
+        } catch (jbtrfs.ReadOnlyException e) {
+            return -30;
+        }
+    }
+
+    @Test
+    void readOnlyMount_refusesWithErofs() throws Exception {
+        Images.requireMkfs();
+        Path src = Files.createDirectory(dir.resolve("src"));
+        Files.write(src.resolve("f"), new byte[8192]);
+        Files.write(src.resolve("g"), new byte[0]);
+        try (Filesystem fs = Filesystem.open(Images.mkfs(dir, src, 128), MountOptions.readOnlyDefaults())) {
+            FsOperations ops = fs.operations();
+            InodeId f = ops.resolve("/f");
+            InodeId g = ops.resolve("/g");
+            assertThrows(jbtrfs.ReadOnlyException.class, () -> ops.copyFileRange(f, 0, g, 0, 8192, 0));
+        }
     }
 
     private static InodeId orCreate(FsOperations ops, String path) throws Exception {
@@ -128,6 +172,15 @@ class CopyFileRangeTest {
             py.append("print(os.copy_file_range(s, d, %d, %d, %d)); os.close(s); os.close(d)\n"
                     .formatted(c.length, c.srcOff, c.dstOff));
         }
+        for (Call c : REFUSED) {
+            py.append("""
+                    try:
+                        s = os.open("%s", os.O_RDONLY); d = os.open("%s", os.O_WRONLY)
+                        print(os.copy_file_range(s, d, %d, %d, %d))
+                    except OSError as e:
+                        print(-e.errno)
+                    """.formatted(c.src, c.dst, c.length, c.srcOff, c.dstOff));
+        }
         py.append("f = os.open(\"plain\", os.O_WRONLY); os.pwrite(f, b\"\\xaa\" * 4096, 0); os.close(f)\n");
         py.append("os.unlink(\"c/comp\"); os.sync()\n");
         return py.toString();
@@ -136,7 +189,7 @@ class CopyFileRangeTest {
     /** Disk bytenrs of the image's data extents. */
     private static Set<Long> diskBytenrs(Path image) throws Exception {
         Set<Long> out = new HashSet<>();
-        for (String tree : List.of("5", "256")) {
+        for (String tree : List.of("5", "256", "257")) {
             Matcher m = DISK.matcher(TestImage.existing(image).dumpTree(tree));
             while (m.find()) if (!m.group(1).equals("0")) out.add(Long.parseLong(m.group(1)));
         }
@@ -161,6 +214,19 @@ class CopyFileRangeTest {
                 Matcher m = SIZES.matcher(body);
                 if (m.find()) out.put(item.objectid(), m.group());
             }
+        }
+        return out;
+    }
+
+    /** "key: kernel | ours" where the two differ. */
+    private static List<String> differences(TreeMap<String, String> kernel, TreeMap<String, String> ours) {
+        TreeMap<String, String> keys = new TreeMap<>(kernel);
+        keys.putAll(ours);
+        List<String> out = new ArrayList<>();
+        for (String k : keys.keySet()) {
+            String a = kernel.getOrDefault(k, "-");
+            String b = ours.getOrDefault(k, "-");
+            if (!a.equals(b)) out.add(k + ": " + a.replace('\n', ';') + " | " + b.replace('\n', ';'));
         }
         return out;
     }
