@@ -67,6 +67,7 @@ class CopyFileRangeTest {
             new Call("plain", 4096, "target", 8192, 20000),      // an unaligned length: cut to whole sectors
             new Call("plain", 294912, "target", 0, 5088),        // the EOF sector into the middle: cut to 4096
             new Call("nocow", 0, "d/nocow", 0, 65536),           // no data checksums to checksums: copied
+            new Call("fresh", 0, "d/fresh", 0, 98304),           // extents of this transaction
             new Call("plain", 0, "plain", 307200, 8192));        // within one file, past its end
 
     /** Calls the kernel refuses, each with the errno it answers. */
@@ -98,16 +99,18 @@ class CopyFileRangeTest {
         List<Long> ourCounts = new ArrayList<>();
         try (Filesystem fs = Filesystem.open(ours, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
+            // written before the calls, not committed: its extent is new in the transaction that shares it
+            InodeId fresh = ops.mknod(ops.root(), "fresh", Stat.S_IFREG | 0644, 0, 0, 0);
+            ops.write(fresh, 0, ByteBuffer.wrap(filled(98304, 0x5a)));
             for (Call c : CALLS) {
                 ourCounts.add(ops.copyFileRange(ops.resolve(c.src), c.srcOff, orCreate(ops, c.dst), c.dstOff,
                         c.length, 0));
             }
             for (Call c : REFUSED) ourCounts.add(refusal(ops, c));
             // copy-on-write and references: the copies keep their bytes
-            byte[] over = new byte[4096];
-            Arrays.fill(over, (byte) 0xaa);
-            ops.write(ops.resolve("plain"), 0, ByteBuffer.wrap(over));
+            ops.write(ops.resolve("plain"), 0, ByteBuffer.wrap(filled(4096, 0xaa)));
             ops.unlink(ops.resolve("c"), "comp");
+            ops.write(fresh, 98304, ByteBuffer.wrap(filled(4096, 0x5b))); // an append must not grow a shared extent
         }
         List<Long> kernelCounts = new ArrayList<>();
         for (String n : Images.kernelScript(kernel, mnt, "python3 -c '" + kernelCalls() + "'").trim().split("\n")) {
@@ -166,6 +169,7 @@ class CopyFileRangeTest {
     /** The same calls, the same write and unlink, as python on the kernel's mount; prints each call's count. */
     private static String kernelCalls() {
         StringBuilder py = new StringBuilder("import os\n");
+        py.append("fr = os.open(\"fresh\", os.O_WRONLY | os.O_CREAT, 0o644); os.write(fr, b\"\\x5a\" * 98304)\n");
         for (Call c : CALLS) {
             py.append("s = os.open(\"%s\", os.O_RDONLY); d = os.open(\"%s\", os.O_WRONLY | os.O_CREAT, 0o644)\n"
                     .formatted(c.src, c.dst));
@@ -182,8 +186,15 @@ class CopyFileRangeTest {
                     """.formatted(c.src, c.dst, c.length, c.srcOff, c.dstOff));
         }
         py.append("f = os.open(\"plain\", os.O_WRONLY); os.pwrite(f, b\"\\xaa\" * 4096, 0); os.close(f)\n");
-        py.append("os.unlink(\"c/comp\"); os.sync()\n");
+        py.append("os.unlink(\"c/comp\")\n");
+        py.append("os.pwrite(fr, b\"\\x5b\" * 4096, 98304); os.close(fr); os.sync()\n");
         return py.toString();
+    }
+
+    private static byte[] filled(int length, int value) {
+        byte[] b = new byte[length];
+        Arrays.fill(b, (byte) value);
+        return b;
     }
 
     /** Disk bytenrs of the image's data extents. */
