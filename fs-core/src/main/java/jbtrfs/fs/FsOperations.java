@@ -123,6 +123,17 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
+    /**
+     * SETATTR's times from a kernel that keeps them itself (FUSE with writeback caching, which sends its own clock):
+     * atime and mtime as {@link #utimens} takes them, ctime set to {@code ctime} (null: the time of the change).
+     * {@code touch}: the explicit times stand for UTIME_NOW, which an append-only inode allows, as utimens allows
+     * {@link Timespec#NOW}. This default ignores ctime.
+     */
+    default void setTimes(InodeId id, Timespec atime, Timespec mtime, Timespec ctime, boolean touch)
+            throws FsException {
+        utimens(id, touch && atime != null ? Timespec.NOW : atime, touch && mtime != null ? Timespec.NOW : mtime);
+    }
+
     /** Changes a regular file's size, freeing or zero-extending; updates mtime and ctime. */
     default void truncate(InodeId file, long size) throws FsException {
         throw readOnlyError();

@@ -261,6 +261,21 @@ final class WritableOperations implements FsOperations {
     }
 
     @Override
+    public void setTimes(InodeId id, Timespec atime, Timespec mtime, Timespec ctime, boolean touch)
+            throws FsException {
+        change("utimens", () -> {
+            inodes.checkWritable(id.root());
+            inodes.reserveMetadata(1);
+            var i = inodes.load(id);
+            boolean explicit = !touch && (atime != null || mtime != null);
+            InodeWriter.refuseIf(i, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE, id, "utimens");
+            inodes.save(id, i.withTimes(atime == null ? i.atime() : atime, ctime == null ? inodes.time() : ctime,
+                    mtime == null ? i.mtime() : mtime));
+            return null;
+        });
+    }
+
+    @Override
     public void killSuidSgid(InodeId id) throws FsException {
         killSuidSgid(id, null);
     }

@@ -13,11 +13,11 @@ import jbtrfs.ReadOnlyException;
 import ru.serce.jnrfuse.ErrorCodes;
 
 /** The one place exceptions become errnos (negative, as FUSE wants them): specific first, EIO last. */
-final class ErrnoMapper {
+public final class ErrnoMapper {
     private ErrnoMapper() {
     }
 
-    static int errno(Throwable t) {
+    public static int errno(Throwable t) {
         if (t instanceof NotFoundException) return -ErrorCodes.ENOENT();
         if (t instanceof NotDirectoryException) return -ErrorCodes.ENOTDIR();
         if (t instanceof IsDirectoryException) return -ErrorCodes.EISDIR();
@@ -42,7 +42,7 @@ final class ErrnoMapper {
     }
 
     /** Whether the error is an ordinary answer (not worth a log line), like a name that does not exist. */
-    static boolean expected(Throwable t) {
+    public static boolean expected(Throwable t) {
         return t instanceof NotFoundException || t instanceof NoDataException || t instanceof NotDirectoryException
                 || t instanceof IsDirectoryException || t instanceof InvalidArgumentException
                 || t instanceof ReadOnlyException || t instanceof jbtrfs.ExistsException

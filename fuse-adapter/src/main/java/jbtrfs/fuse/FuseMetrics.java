@@ -11,14 +11,14 @@ import io.micrometer.core.instrument.Timer;
  * Meters of the FUSE side: each operation's latency ({@code jbtrfs.fuse.operations}, tag op), its errors by errno
  * ({@code jbtrfs.fuse.errors}), and the bytes read through the mount ({@code jbtrfs.fuse.read.bytes}).
  */
-final class FuseMetrics {
+public final class FuseMetrics {
     private final MeterRegistry registry;
     private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> errors = new ConcurrentHashMap<>();
     private final Counter bytesRead;
     private final Counter bytesWritten;
 
-    FuseMetrics(MeterRegistry registry) {
+    public FuseMetrics(MeterRegistry registry) {
         this.registry = registry;
         this.bytesRead = Counter.builder("jbtrfs.fuse.read.bytes").baseUnit("bytes")
                 .description("bytes returned by read calls").register(registry);
@@ -27,7 +27,7 @@ final class FuseMetrics {
     }
 
     /** Records one call of {@code op} that took {@code nanos} and returned {@code result} (negative: an errno). */
-    void record(String op, long nanos, int result) {
+    public void record(String op, long nanos, int result) {
         timers.computeIfAbsent(op, o -> Timer.builder("jbtrfs.fuse.operations").tag("op", o)
                 .description("FUSE operations served").publishPercentiles(0.5, 0.99).register(registry))
                 .record(nanos, TimeUnit.NANOSECONDS);
@@ -38,11 +38,11 @@ final class FuseMetrics {
         }
     }
 
-    void bytesRead(int n) {
+    public void bytesRead(int n) {
         bytesRead.increment(n);
     }
 
-    void bytesWritten(int n) {
+    public void bytesWritten(int n) {
         bytesWritten.increment(n);
     }
 }

@@ -36,7 +36,7 @@ import ru.serce.jnrfuse.struct.FuseBuf;
  * option behaves as usual. The session ends when the mount goes away (umount, fusermount -u): every worker's read of
  * /dev/fuse then fails with ENODEV.
  */
-final class FuseSession {
+final class FuseSession implements MountedSession {
     private static final Logger LOG = LoggerFactory.getLogger(FuseSession.class);
     private static final int EINTR = 4;
     /** The most file data one read or write request carries (max_read, max_write); a worker's buffer holds one. */
@@ -210,7 +210,8 @@ final class FuseSession {
      * Waits until the session ends (the mount is gone), then releases libfuse's side. Returns 0, or the negative
      * errno that ended it.
      */
-    int await() throws InterruptedException {
+    @Override
+    public int await() throws InterruptedException {
         firstExit.await();
         // the mount normally went away and took every worker with it; after an error the others are still blocked
         // in a read of /dev/fuse, and only the unmount releases them
@@ -225,7 +226,8 @@ final class FuseSession {
     }
 
     /** Unmounts lazily (as fusermount -u -z), once; the workers then end and {@link #await} returns. */
-    void unmount() {
+    @Override
+    public void unmount() {
         if (!unmounted.compareAndSet(false, true)) return;
         Path fusermount = Fusermount.path();
         try {

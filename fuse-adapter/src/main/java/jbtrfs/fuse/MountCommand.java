@@ -40,6 +40,7 @@ final class MountCommand implements Callable<Integer> {
 
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
+            + "transport=libfuse|native (default libfuse), [no_]writeback_cache and raw_inodes (native), "
             + "and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
@@ -93,7 +94,9 @@ final class MountCommand implements Callable<Integer> {
                 .withCommitSeconds(parsed.commitSeconds())
                 .withSpaceCache(parsed.spaceCache(), parsed.clearCache())
                 .withSerialWriteout(parsed.serialWriteout())
-                .withCompression(ro ? null : parsed.compression());
+                .withCompression(ro ? null : parsed.compression())
+                // the native transport says when the kernel forgets an inode: open, unlinked files live on till then
+                .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE);
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);
@@ -111,16 +114,23 @@ final class MountCommand implements Callable<Integer> {
             }
             state.writeMetrics(parsed.metrics().getHostString() + ":" + metrics.port());
         }
-        JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize(), registry);
-        List<String> fuseArgs = new ArrayList<>();
-        fuseArgs.add("-o");
-        fuseArgs.add(parsed.fuseOptions(image.toAbsolutePath().toString(), fs.readOnly()));
-        LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
+        boolean nativeTransport = parsed.transport() == MountOptionParser.Transport.NATIVE;
         state.writePid(ProcessHandle.current().pid());
-        FuseSession session;
+        MountedSession session;
         try {
-            session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly(),
-                    parsed.readAheadKib());
+            if (nativeTransport) {
+                jbtrfs.fuse.kernel.FuseHandler handler = NativeTransport.handler(fs.operations(),
+                        fs.superBlock().sectorsize(), fs.readOnly(), parsed.rawInodes(), registry);
+                LOG.info("mounting {} at {} (native transport)", image, mountpoint);
+                session = NativeTransport.mount(handler, image, mountpoint, parsed, fs.readOnly());
+            } else {
+                JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize(), registry);
+                List<String> fuseArgs = List.of("-o", parsed.fuseOptions(image.toAbsolutePath().toString(),
+                        fs.readOnly()));
+                LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
+                session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly(),
+                        parsed.readAheadKib());
+            }
         } catch (IOException e) {
             closeQuietly(metrics, state, fs);
             state.clear();

@@ -9,14 +9,19 @@ import java.util.Set;
 /**
  * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, commit=,
  * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, compress[=TYPE[:LEVEL]],
- * compress-force[=TYPE[:LEVEL]], ro, rw) and
+ * compress-force[=TYPE[:LEVEL]], transport=native|libfuse, [no_]writeback_cache and raw_inodes (native only), ro, rw)
+ * and
  * FUSE's, and assembles the FUSE option string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
  * permission checks by the kernel, and long attribute timeouts.
  */
 record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, int readAheadKib,
                          InetSocketAddress metrics, int threads, int commitSeconds, List<String> passThrough,
                          jbtrfs.fs.MountOptions.SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
-                         jbtrfs.fs.MountOptions.Compression compression) {
+                         jbtrfs.fs.MountOptions.Compression compression, Transport transport,
+                         boolean writebackCache, boolean rawInodes) {
+    /** How requests reach us: libfuse 2 through jnr-fuse (the default this release), or /dev/fuse spoken directly. */
+    enum Transport { LIBFUSE, NATIVE }
+
     static final int DEFAULT_READ_AHEAD_KIB = 1024;
     /**
      * FUSE worker threads: two per CPU, at least four. The kernel hands each request to the reader of /dev/fuse that
@@ -39,6 +44,9 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         boolean clearCache = false;
         boolean serial = false;
         jbtrfs.fs.MountOptions.Compression compression = null;
+        Transport transport = Transport.LIBFUSE;
+        boolean writeback = true;
+        boolean rawInodes = false;
         for (String group : groups) {
             for (String o : group.split(",")) {
                 if (o.isEmpty()) continue;
@@ -89,6 +97,14 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                 } else if (o.equals("compress") || o.startsWith("compress=") || o.equals("compress-force")
                         || o.startsWith("compress-force=")) {
                     compression = compression(o);
+                } else if (o.equals("transport=native") || o.equals("transport=libfuse")) {
+                    transport = o.endsWith("native") ? Transport.NATIVE : Transport.LIBFUSE;
+                } else if (o.startsWith("transport=")) {
+                    throw new CliException("bad option " + o + ": transport takes native or libfuse", 2);
+                } else if (o.equals("writeback_cache") || o.equals("no_writeback_cache")) {
+                    writeback = o.equals("writeback_cache");
+                } else if (o.equals("raw_inodes")) {
+                    rawInodes = true;
                 } else if (o.equals("ro")) {
                     ro = true;
                 } else if (!o.equals("rw")) {
@@ -97,7 +113,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
             }
         }
         return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass, spaceCache,
-                clearCache, serial, compression);
+                clearCache, serial, compression, transport, writeback, rawInodes);
     }
 
     /**

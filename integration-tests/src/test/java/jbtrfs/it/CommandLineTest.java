@@ -150,7 +150,7 @@ class CommandLineTest {
         Path image = Images.mkfs(tmp, src, 256);
         // as a container or CI job without a locale starts us
         String env = "env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C LC_ALL=C ";
-        Shell.sh(env + Jbtrfs.launcher() + " mount --read-only " + image + " " + mnt);
+        Shell.sh(env + Jbtrfs.launcher() + " " + Jbtrfs.mountWords() + " --read-only " + image + " " + mnt);
         try {
             assertEquals("u", Files.readString(mnt.resolve(name)));
             try (var list = Files.list(mnt)) {

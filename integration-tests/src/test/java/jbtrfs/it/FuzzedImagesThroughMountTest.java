@@ -108,8 +108,8 @@ class FuzzedImagesThroughMountTest {
         damaged.writeTo(image);
         Path mnt = Files.createDirectories(dir.resolve("mnt"));
         try {
-            Shell.Result mount = timed("mount --read-only", problems, Jbtrfs.launcher().toString(), "mount",
-                    "--read-only", image.toString(), mnt.toString());
+            Shell.Result mount = timed("mount --read-only", problems, Jbtrfs.command("mount",
+                    "--read-only", image.toString(), mnt.toString()).toArray(new String[0]));
             if (mount == null) return "hung at mount";
             if (mount.exitCode() != 0) {
                 judgeRefusal("read-only mount", mount, problems);
@@ -140,8 +140,8 @@ class FuzzedImagesThroughMountTest {
         damaged.writeTo(image);
         Path mnt = Files.createDirectories(dir.resolve("mnt"));
         try {
-            Shell.Result mount = timed("mount", problems, Jbtrfs.launcher().toString(), "mount", "-o", "commit=0",
-                    image.toString(), mnt.toString());
+            Shell.Result mount = timed("mount", problems, Jbtrfs.command("mount", "-o", "commit=0",
+                    image.toString(), mnt.toString()).toArray(new String[0]));
             if (mount == null) return "hung at mount";
             if (mount.exitCode() != 0) {
                 judgeRefusal("read-write mount", mount, problems);

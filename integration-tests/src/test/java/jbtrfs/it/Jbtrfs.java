@@ -30,10 +30,40 @@ final class Jbtrfs implements AutoCloseable {
 
     /** Runs the launcher with {@code args}: exit code and output. */
     static Shell.Result run(String... args) throws Exception {
+        return Shell.attempt(command(args));
+    }
+
+    /**
+     * The launcher's command line for {@code args}. Run with {@code -Djbtrfs.transport=native} (or libfuse), every
+     * mount a test starts passes {@code -o transport=...}, so that the whole suite runs on either FUSE transport;
+     * unset, the launcher's default.
+     */
+    static List<String> command(String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(launcher().toString());
-        cmd.addAll(List.of(args));
-        return Shell.attempt(cmd);
+        if (args.length > 0 && args[0].equals("mount")) {
+            cmd.add("mount");
+            cmd.addAll(transportOptions());
+            cmd.addAll(List.of(args).subList(1, args.length));
+        } else {
+            cmd.addAll(List.of(args));
+        }
+        return cmd;
+    }
+
+    /**
+     * {@code -o transport=...} as {@code -Djbtrfs.transport} asks, or nothing. The native transport is given
+     * raw_inodes: the tests compare st_ino with the kernel's, which repeats numbers across subvolumes.
+     */
+    static List<String> transportOptions() {
+        String transport = System.getProperty("jbtrfs.transport", "");
+        if (transport.isEmpty()) return List.of();
+        return List.of("-o", "transport=" + transport + (transport.equals("native") ? ",raw_inodes" : ""));
+    }
+
+    /** {@code mount} and the transport option, for a shell command line. */
+    static String mountWords() {
+        return String.join(" ", command("mount").subList(1, 1 + 1 + transportOptions().size()));
     }
 
     /** The refusal: exit code 1 and exactly one line, "jbtrfs: ...". */

@@ -89,8 +89,8 @@ class LostWritesThroughMountTest {
     void a_foreground_daemon_stopped_by_sigterm_exits_non_zero_with_the_line() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         Path stderr = tmp.resolve("stderr");
-        Process daemon = new ProcessBuilder(Jbtrfs.launcher().toString(), "mount", "-f", "-o", "commit=0",
-                image.toString(), mnt.toString()).redirectErrorStream(true).redirectOutput(stderr.toFile()).start();
+        Process daemon = new ProcessBuilder(Jbtrfs.command("mount", "-f", "-o", "commit=0",
+                image.toString(), mnt.toString())).redirectErrorStream(true).redirectOutput(stderr.toFile()).start();
         try {
             for (int i = 0; i < 600 && !mounted(mnt); i++) Thread.sleep(100);
             assertTrue(mounted(mnt), "the mount came up: " + Files.readString(stderr));

@@ -103,7 +103,7 @@ class ProgsImagesSweepTest {
         if (unpack != null) return new Result(name, Outcome.NOT_RESTORABLE, unpack, List.of());
         String checkBefore = checkExit(image);
         Path mnt = Files.createDirectories(tmp.resolve("mnt"));
-        Shell.Result mount = sh("timeout -k 5 90 " + Jbtrfs.launcher() + " mount -o commit=0 " + image + " " + mnt);
+        Shell.Result mount = sh("timeout -k 5 90 " + Jbtrfs.launcher() + " " + Jbtrfs.mountWords() + " -o commit=0 " + image + " " + mnt);
         List<String> unchecked = unchecked(mount.output() + read(Jbtrfs.log(mnt)));
         if (mount.exitCode() == 124 || mount.exitCode() == 137) {
             Jbtrfs.cleanUp(mnt, mount.output());
@@ -138,7 +138,7 @@ class ProgsImagesSweepTest {
                     ops + ": " + String.join(" | ", lines), unchecked);
         }
         // a clean unmount: what returned 0 must be there
-        Shell.Result remount = sh("timeout -k 5 90 " + Jbtrfs.launcher() + " mount --read-only " + image + " " + mnt);
+        Shell.Result remount = sh("timeout -k 5 90 " + Jbtrfs.launcher() + " " + Jbtrfs.mountWords() + " --read-only " + image + " " + mnt);
         if (remount.exitCode() != 0) {
             Jbtrfs.cleanUp(mnt, remount.output());
             return new Result(name, Outcome.UNMOUNTABLE_AFTER, ops + ": " + remount.output().strip(), unchecked);

@@ -1,0 +1,74 @@
+package jbtrfs.fuse.kernel;
+
+import jnr.ffi.LibraryLoader;
+import jnr.ffi.annotations.IgnoreError;
+import jnr.ffi.annotations.SaveError;
+
+/**
+ * The libc calls the transport makes itself. Buffers pass as native addresses (direct buffers, jnr Memory), so no
+ * call copies; not FileChannel, which closes the fd when a thread blocked in it is interrupted. Public only because
+ * jnr-ffi implements it from another class loader.
+ */
+public interface FuseLibC {
+    int O_RDWR = 2;
+    int O_CLOEXEC = 0x80000;
+    int AF_UNIX = 1;
+    int SOCK_STREAM = 1;
+    int SOL_SOCKET = 1;
+    int SCM_RIGHTS = 1;
+    int MNT_DETACH = 2;
+
+    @SaveError
+    int open(String path, int flags, int mode);
+
+    @SaveError
+    int close(int fd);
+
+    @SaveError
+    long read(int fd, long buf, long count);
+
+    @SaveError
+    long writev(int fd, long iov, int iovcnt);
+
+    @SaveError
+    int ioctl(int fd, long request, long argAddress);
+
+    @SaveError
+    int mount(String source, String target, String type, long flags, String data);
+
+    @SaveError
+    int umount2(String target, int flags);
+
+    @SaveError
+    int socketpair(int domain, int type, int protocol, int[] sv);
+
+    @SaveError
+    long recvmsg(int fd, long msghdr, int flags);
+
+    @SaveError
+    int posix_spawnp(long pidOut, String file, long fileActions, long attr, long argv, long envp);
+
+    @SaveError
+    int waitpid(int pid, long status, int options);
+
+    @IgnoreError
+    int getuid();
+
+    @IgnoreError
+    int getgid();
+
+    @IgnoreError
+    String strerror(int errno);
+
+    static FuseLibC get() {
+        return Holder.LIBC;
+    }
+
+    /** Loaded on first use. */
+    final class Holder {
+        static final FuseLibC LIBC = LibraryLoader.create(FuseLibC.class).failImmediately().load("c");
+
+        private Holder() {
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package jbtrfs.fuse.node;
+
+import java.nio.ByteBuffer;
+
+import jbtrfs.FsException;
+import jbtrfs.fs.FsOperations;
+import jbtrfs.fs.InodeId;
+import jbtrfs.fs.Stat;
+import jbtrfs.fuse.kernel.FuseConnection;
+import jbtrfs.fuse.kernel.FuseNotifier;
+import jbtrfs.fuse.kernel.FuseRequest;
+
+/**
+ * What every request class shares: fs-core, the node ids and table, the options, what INIT settled, and the
+ * replies that hand the kernel a node (each of which adds one to its lookup count, after the reply is built).
+ */
+final class Nodes {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Nodes.class);
+    /** struct fuse_open_out: fh, open_flags, backing_id. */
+    static final int OPEN_OUT_SIZE = 16;
+    private static final int S_ISUID = 04000;
+    private static final int S_ISGID = 02000;
+
+    final FsOperations ops;
+    final NodeIds ids;
+    final NodeTable table;
+    final NodeOptions options;
+    final int blksize;
+    private volatile FuseConnection connection = new FuseConnection(0, 0, 0, 0);
+    private volatile FuseNotifier notifier;
+
+    Nodes(FsOperations ops, NodeIds ids, NodeTable table, NodeOptions options, int blksize) {
+        this.ops = ops;
+        this.ids = ids;
+        this.table = table;
+        this.options = options;
+        this.blksize = blksize;
+    }
+
+    void connected(FuseConnection c, FuseNotifier n) {
+        connection = c;
+        notifier = n;
+    }
+
+    /** Where invalidations go; null before INIT. */
+    FuseNotifier notifier() {
+        return notifier;
+    }
+
+    /**
+     * Drops the kernel's cached attributes of a node a request changed behind the kernel's back (an ioctl: the
+     * kernel refreshes nothing after one), before the reply, so that the caller's next stat sees the change. Sent
+     * from the request itself because it is attributes only: for those the kernel takes no lock the request may
+     * hold (no pages are touched). A failure only costs the change its visibility until the attribute timeout.
+     */
+    void attributesChanged(long nodeId) {
+        FuseNotifier n = notifier;
+        if (n == null) return;
+        try {
+            n.invalInode(nodeId, -1, 0);
+        } catch (java.io.IOException e) {
+            LOG.debug("invalidating the attributes of node {}: {}", nodeId, e.getMessage());
+        }
+    }
+
+    boolean granted(long initFlag) {
+        return connection.granted(initFlag);
+    }
+
+    /** The inode a request is about. */
+    InodeId inode(FuseRequest r) {
+        return ids.inode(r.nodeId());
+    }
+
+    /**
+     * Clears suid and sgid as the kernel asks (FATTR_KILL_SUIDGID, FUSE_OPEN_KILL_SUIDGID, FUSE_WRITE_KILL_SUIDGID):
+     * the kernel asks on every write by a user, so an inode with neither bit set is left alone without a change.
+     */
+    void killSuidSgid(InodeId id) throws FsException {
+        if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) != 0) ops.killSuidSgid(id);
+    }
+
+    /** Replies fuse_entry_out of {@code id}, found in or made in directory node {@code parent}, and counts it. */
+    void replyEntry(FuseRequest r, InodeId id, long parent) throws FsException {
+        ByteBuffer b = r.replyBuffer(FuseAttr.ENTRY_OUT_SIZE);
+        putCountedEntry(b, id, parent);
+        r.reply(b);
+    }
+
+    /** Replies fuse_entry_out and fuse_open_out (CREATE, TMPFILE): the node counted, a handle opened on it. */
+    void replyCreated(FuseRequest r, InodeId id, long parent, int openFlags) throws FsException {
+        ByteBuffer b = r.replyBuffer(FuseAttr.ENTRY_OUT_SIZE + OPEN_OUT_SIZE);
+        long nodeId = putCountedEntry(b, id, parent);
+        b.putLong(table.open(nodeId)).putInt(openFlags).putInt(0);
+        r.reply(b);
+    }
+
+    /**
+     * fuse_entry_out of {@code id} (in directory node {@code parent}, 0 when not known) into {@code b}, counted as handed to the kernel;
+     * returns its node id. Nothing is counted when the stat or the encoding fails.
+     */
+    long putCountedEntry(ByteBuffer b, InodeId id, long parent) throws FsException {
+        Stat st = ops.stat(id);
+        long nodeId = ids.nodeId(id);
+        FuseAttr.putEntry(b, nodeId, st, ids.ino(id), blksize, options);
+        table.lookedUp(nodeId);
+        if (st.isDirectory() && parent != 0) table.parent(nodeId, parent);
+        return nodeId;
+    }
+}
