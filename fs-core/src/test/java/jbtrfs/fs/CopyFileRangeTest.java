@@ -42,6 +42,7 @@ class CopyFileRangeTest {
             fallocate -l 262144 prealloc && xfs_io -c 'pwrite -q 65536 8192' prealloc
             xfs_io -f -c 'pwrite -q 1048576 4096' -c 'pwrite -q 3145728 4096' sparse
             echo hello > inline
+            echo small > small && echo small > small0
             head -c 70000 /dev/urandom > target
             touch nocow && chattr +C nocow && head -c 65536 /dev/urandom >> nocow
             btrfs -q subvolume create sub
@@ -66,6 +67,8 @@ class CopyFileRangeTest {
             new Call("plain", 0, "sub/plain", 0, 300000),        // into a second subvolume
             new Call("plain", 4096, "target", 8192, 20000),      // an unaligned length: cut to whole sectors
             new Call("plain", 294912, "target", 0, 5088),        // the EOF sector into the middle: cut to 4096
+            new Call("plain", 0, "small", 4096, 65536),          // behind an inline extent, which stays
+            new Call("plain", 0, "small0", 0, 65536),            // over an inline extent
             new Call("nocow", 0, "d/nocow", 0, 65536),           // no data checksums to checksums: copied
             new Call("fresh", 0, "d/fresh", 0, 98304),           // extents of this transaction
             new Call("plain", 0, "plain", 307200, 8192));        // within one file, past its end
