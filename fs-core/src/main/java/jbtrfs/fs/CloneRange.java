@@ -23,9 +23,18 @@ import static jbtrfs.fs.FileOffsets.roundUp;
  * VFS falls back to a copy then.
  */
 final class CloneRange {
-    /** What the call does: share {@code length} bytes' extents (done), or copy {@code length} bytes (the caller). */
-    record Outcome(long length, boolean shared) {
+    /**
+     * What the call does: share {@code length} bytes' extents over {@code span} (the length up to whole sectors),
+     * batch by batch through {@link #shareNext}, or copy {@code length} bytes (the caller; 0: nothing).
+     */
+    record Outcome(long length, boolean shared, long span) {
+        static Outcome copy(long length) {
+            return new Outcome(length, false, 0);
+        }
     }
+
+    /** Source items shared per call of {@link #shareNext}: the metadata one change reserves stays bounded. */
+    static final int BATCH = 8;
 
     private final InodeWriter w;
     private final FileExtentWriter files;
@@ -42,11 +51,11 @@ final class CloneRange {
     }
 
     /**
-     * Checks the call as generic_copy_file_checks does, then shares the range's extents when the kernel would
+     * Checks the call as generic_copy_file_checks does, then decides whether the kernel would share the extents
      * (generic_remap_checks and generic_remap_check_len with REMAP_FILE_CAN_SHORTEN: an unaligned length is cut to
-     * whole sectors unless it reaches the source's EOF and the destination's).
+     * whole sectors unless it reaches the source's EOF and the destination's). Changes nothing.
      */
-    Outcome run(InodeId src, long srcOff, InodeId dst, long dstOff, long length, int flags) throws FsException {
+    Outcome plan(InodeId src, long srcOff, InodeId dst, long dstOff, long length, int flags) throws FsException {
         if (flags != 0) throw new InvalidArgumentException("copy_file_range flags " + flags);
         if (srcOff < 0 || dstOff < 0 || length < 0) throw new InvalidArgumentException("negative offset or length");
         InodeItem in = files.regular(src);
@@ -58,19 +67,14 @@ final class CloneRange {
         if (src.equals(dst) && srcOff < dstOff + len && dstOff < srcOff + len) {
             throw new InvalidArgumentException("overlapping ranges of one file");
         }
-        if (len == 0) return new Outcome(0, false);
+        if (len == 0) return Outcome.copy(0);
         long asked = len;
-        if (srcOff % ss != 0 || dstOff % ss != 0 || !sameChecksums(in, out)) return new Outcome(len, false);
+        if (srcOff % ss != 0 || dstOff % ss != 0 || !sameChecksums(in, out)) return Outcome.copy(len);
         boolean toEof = srcOff + len == in.size();
         if (len % ss != 0 && (!toEof || dstOff + len < out.size())) len -= len % ss;
-        if (len == 0) return new Outcome(asked, false);
-        long span = toEof && len % ss != 0 ? roundUp(len, ss) : len;
-        List<FileExtents.Extent> source = extents.overlapping(src, srcOff, srcOff + span);
-        for (FileExtents.Extent x : source) {
-            if (x.fe().isInline()) return new Outcome(asked, false);
-        }
-        share(dst, dstOff, srcOff, span, len, source);
-        return new Outcome(len, true);
+        // an inline extent only ever starts a file, and is shorter than a sector
+        if (len == 0 || (srcOff == 0 && extents.hasInline(src))) return Outcome.copy(asked);
+        return new Outcome(len, true, toEof && len % ss != 0 ? roundUp(len, ss) : len);
     }
 
     private static boolean sameChecksums(InodeItem a, InodeItem b) {
@@ -78,20 +82,28 @@ final class CloneRange {
     }
 
     /**
-     * The destination's [dstOff, +span) drops what it held and refers to the source's extents over
-     * [srcOff, +span); holes stay holes. The file grows to dstOff + len when that is past its end (≈ btrfs_clone,
-     * after btrfs_cont_expand fills the gap up to dstOff).
+     * Shares the next at most {@link #BATCH} source extents of a planned call, from {@code done} bytes into its
+     * span; returns how far into the span it got. The destination's range drops what it held and refers to the
+     * source's extents; holes stay holes. The file grows up to dstOff + length as the batches go (≈ btrfs_clone,
+     * which goes extent by extent, after btrfs_cont_expand filled the gap up to dstOff).
      */
-    private void share(InodeId dst, long dstOff, long srcOff, long span, long len, List<FileExtents.Extent> source)
-            throws FsException {
-        w.reserveMetadata(8 + 2 * source.size());
+    long shareNext(InodeId src, long srcOff, InodeId dst, long dstOff, Outcome plan, long done) throws FsException {
+        long span = plan.span();
+        List<FileExtents.Extent> source = extents.overlapping(src, srcOff + done, srcOff + span);
+        long upTo = span;
+        if (source.size() > BATCH) {
+            source = source.subList(0, BATCH);
+            upTo = Math.min(source.get(BATCH - 1).end() - srcOff, span);
+        }
+        int held = extents.overlapping(dst, dstOff + done, dstOff + upTo).size();
+        w.reserveMetadata(8 + 2 * (source.size() + held));
         InodeItem out = w.load(dst);
         long oldSize = out.size();
-        if (dstOff > oldSize) {
+        if (done == 0 && dstOff > oldSize) {
             files.zeroTailOfLastSector(dst, out, dstOff);
             if (!noHoles) extents.fillHole(dst, roundUp(oldSize, ss), dstOff);
         }
-        long removed = extents.drop(dst, dstOff, dstOff + span);
+        long removed = extents.drop(dst, dstOff + done, dstOff + upTo);
         long added = 0;
         long transid = w.transid();
         DataRefs refs = w.tx().dataRefs();
@@ -99,8 +111,8 @@ final class CloneRange {
             FileExtentItem fe = x.fe();
             // a hole item is copied like an extent's (its ram_bytes kept), where the image has hole items
             if (fe.isHole() && noHoles) continue;
-            long from = Math.max(x.start(), srcOff);
-            long to = FileOffsets.min(x.end(), srcOff + span);
+            long from = Math.max(x.start(), srcOff + done);
+            long to = FileOffsets.min(x.end(), srcOff + upTo);
             long at = dstOff + (from - srcOff);
             long offset = fe.offset() + (from - x.start());
             w.tx().editor().insert(w.root(dst.root()), new Key(dst.objectid(), KeyType.EXTENT_DATA, at),
@@ -111,10 +123,11 @@ final class CloneRange {
                     1);
             added += to - from;
         }
-        long newSize = Math.max(oldSize, dstOff + len);
-        if (!noHoles) extents.fillHole(dst, dstOff, FileOffsets.min(dstOff + span, roundUp(newSize, ss)));
+        long newSize = Math.max(oldSize, dstOff + Math.min(upTo, plan.length()));
+        if (!noHoles) extents.fillHole(dst, dstOff + done, FileOffsets.min(dstOff + upTo, roundUp(newSize, ss)));
         InodeItem i = w.load(dst);
         Timespec now = w.time();
         w.save(dst, i.withSize(newSize).withNbytes(i.nbytes() - removed + added).withTimes(i.atime(), now, now));
+        return upTo;
     }
 }

@@ -317,9 +317,18 @@ final class WritableOperations implements FsOperations {
     @Override
     public long copyFileRange(InodeId src, long srcOffset, InodeId dst, long dstOffset, long length, int flags)
             throws FsException {
-        CloneRange.Outcome o = change("copy_file_range", () -> clones.run(src, srcOffset, dst, dstOffset, length,
+        // under the change lock: fs-core's writers read through the running transaction, which this may start
+        CloneRange.Outcome o = change("copy_file_range", () -> clones.plan(src, srcOffset, dst, dstOffset, length,
                 flags));
-        if (o.shared()) return o.length();
+        if (o.shared()) {
+            // batch by batch, as the kernel's clone goes extent by extent, each its own change
+            long done = 0;
+            while (done < o.span()) {
+                long from = done;
+                done = change("copy_file_range", () -> clones.shareNext(src, srcOffset, dst, dstOffset, o, from));
+            }
+            return o.length();
+        }
         // the kernel's fallback (do_splice_direct): the bytes read and written in pieces, each its own change
         ByteBuffer buf = ByteBuffer.allocate((int) Math.min(o.length(), COPY_PIECE));
         long done = 0;

@@ -43,6 +43,8 @@ class CopyFileRangeTest {
             xfs_io -f -c 'pwrite -q 1048576 4096' -c 'pwrite -q 3145728 4096' sparse
             echo hello > inline
             echo small > small && echo small > small0
+            args=(); for i in $(seq 0 2 300); do args+=(-c "pwrite -q -S $i $((i * 4096)) 4096"); done
+            xfs_io -f "${args[@]}" frag
             head -c 70000 /dev/urandom > target
             touch nocow && chattr +C nocow && head -c 65536 /dev/urandom >> nocow
             btrfs -q subvolume create sub
@@ -67,6 +69,8 @@ class CopyFileRangeTest {
             new Call("plain", 0, "sub/plain", 0, 300000),        // into a second subvolume
             new Call("plain", 4096, "target", 8192, 20000),      // an unaligned length: cut to whole sectors
             new Call("plain", 294912, "target", 0, 5088),        // the EOF sector into the middle: cut to 4096
+            new Call("frag", 0, "d/frag", 0, 1236992),           // 151 extents: shared in batches
+            new Call("frag", 24576, "d/frag2", 4096, 819200),    // from and to the middle of batches
             new Call("plain", 0, "small", 4096, 65536),          // behind an inline extent, which stays
             new Call("plain", 0, "small0", 0, 65536),            // over an inline extent
             new Call("nocow", 0, "d/nocow", 0, 65536),           // no data checksums to checksums: copied
