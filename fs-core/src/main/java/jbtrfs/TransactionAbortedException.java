@@ -3,7 +3,7 @@ package jbtrfs;
 /**
  * The running transaction was aborted (≈ btrfs_abort_transaction): its changes are lost, the image stays at the last
  * commit and the filesystem is read-only. Asking for durability after that (fsync, sync, unmount) gets this (EIO);
- * a change gets {@link ReadOnlyException} (EROFS), as on the kernel's aborted Btrfs.
+ * a change gets {@link Errno#EROFS}, as on the kernel's aborted Btrfs.
  */
 public final class TransactionAbortedException extends FsException {
     private final long transid;
@@ -11,7 +11,7 @@ public final class TransactionAbortedException extends FsException {
     private final String reason;
 
     public TransactionAbortedException(long transid, long committedGeneration, String reason, Throwable cause) {
-        super("transaction " + transid + " aborted: " + reason + " (the image stays at transaction "
+        super(Errno.EIO, "transaction " + transid + " aborted: " + reason + " (the image stays at transaction "
                 + committedGeneration + ")", cause);
         this.transid = transid;
         this.committedGeneration = committedGeneration;

@@ -3,6 +3,7 @@ package jbtrfs.bench;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
+import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +40,7 @@ public final class BenchHarness {
         }
         if (jobsDir == null) jobsDir = repo.resolve("bench/jobs/v1");
         if (out == null) {
-            out = repo.resolve("results").resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+            out = repo.resolve("results").resolve(LocalDateTime.now(ZoneId.systemDefault()).format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
         if (!"root".equals(System.getProperty("user.name"))) {
             System.err.println("bench: needs root (loop mounts for the kernel's side, dropping caches)");
@@ -115,7 +116,7 @@ public final class BenchHarness {
         System.err.println();
         List<String> names = targets.stream().map(Target::name).toList();
         String header = "Job set " + jobsDir.getFileName() + (quick ? " (--quick)" : "") + ", "
-                + LocalDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE_TIME) + ", SIZE " + params.get("SIZE")
+                + LocalDateTime.now(ZoneId.systemDefault()).format(DateTimeFormatter.ISO_LOCAL_DATE_TIME) + ", SIZE " + params.get("SIZE")
                 + ", RUNTIME " + params.get("RUNTIME") + " s, NRFILES " + params.get("NRFILES") + ", untar of "
                 + tree + " (" + tarFiles + " entries); caches dropped before each job. n/a: the mount is read-only.";
         String md = report.markdown(names, header);

@@ -3,6 +3,7 @@ package jbtrfs.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -39,7 +40,7 @@ record Job(String name, Path fioFile) {
             return tarFiles / ((System.nanoTime() - t0) / 1e9);
         }
         if (name.equals("metadata-create-w")) Files.createDirectories(dir.resolve("meta-w"));
-        Map<String, String> env = new java.util.HashMap<>(params);
+        Map<String, String> env = new HashMap<>(params);
         env.put("DIR", dir.toString());
         String out = Sh.run(List.of("fio", "--output-format=json", fioFile.toString()), env);
         Files.writeString(json, out);

@@ -2,24 +2,26 @@ package jbtrfs.bench;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
-/** Runs commands for the harness; a failure carries what the command printed. */
+import jbtrfs.testing.Shell;
+
+/** The harness's commands, through the tests' runner; a failure carries what the command printed. */
 final class Sh {
+    /** One job or setup step: an untar through fuse2fs takes minutes, a hung mount must not hold the run forever. */
+    private static final Duration LIMIT = Duration.ofHours(1);
+
     private Sh() {
     }
 
+    /** Runs {@code cmd} with {@code env} added; returns its standard output. */
     static String run(List<String> cmd, Map<String, String> env) throws IOException, InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false);
-        pb.environment().putAll(env);
-        Process p = pb.redirectError(ProcessBuilder.Redirect.PIPE).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        String err = new String(p.getErrorStream().readAllBytes());
-        if (p.waitFor() != 0) throw new IOException(String.join(" ", cmd) + " failed: " + err.trim() + " " + out.trim());
-        return out;
+        return Shell.run(cmd, env, LIMIT);
     }
 
+    /** Runs a bash script with -eu -o pipefail; returns its standard output. */
     static String sh(String script) throws IOException, InterruptedException {
         return run(List.of("bash", "-euo", "pipefail", "-c", script), Map.of());
     }

@@ -101,7 +101,6 @@ public interface BlockDevice extends Closeable {
         return switch (options.backend()) {
             case NIO -> FileChannelBlockDevice.open(path, options);
             case AIO -> AioBlockDevice.open(path, options);
-            case URING -> throw new IOException("the io_uring backend is not built yet; use --device-backend aio or nio");
             case AUTO -> AioBlockDevice.available() ? AioBlockDevice.open(path, options)
                     : FileChannelBlockDevice.open(path, options);
         };

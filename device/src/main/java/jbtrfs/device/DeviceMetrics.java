@@ -1,13 +1,15 @@
 package jbtrfs.device;
 
+import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
-import java.util.function.IntSupplier;
 
 /**
  * The device's Micrometer meters, all tagged with the backend and the device path.
@@ -32,14 +34,13 @@ final class DeviceMetrics {
     private final Timer[] latency = new Timer[IoRequest.Op.values().length];
     private final DistributionSummary batchSize;
     private final ConcurrentHashMap<Integer, Counter> errors = new ConcurrentHashMap<>();
-    private final Gauge inFlight;
 
     DeviceMetrics(MeterRegistry registry, String backend, String device, IntSupplier inFlightNow) {
         this.registry = registry;
         this.backend = backend;
         this.device = device;
         for (IoRequest.Op op : IoRequest.Op.values()) {
-            String type = op.name().toLowerCase();
+            String type = op.name().toLowerCase(Locale.ROOT);
             int i = op.ordinal();
             submitted[i] = Counter.builder(SUBMITTED).tag("backend", backend).tag("device", device).tag("type", type)
                     .description("requests handed to the device").register(registry);
@@ -52,7 +53,7 @@ final class DeviceMetrics {
         }
         batchSize = DistributionSummary.builder(BATCH_SIZE).tag("backend", backend).tag("device", device)
                 .description("requests per submit call").register(registry);
-        inFlight = Gauge.builder(IN_FLIGHT, inFlightNow, s -> s.getAsInt()).tag("backend", backend)
+        Gauge.builder(IN_FLIGHT, inFlightNow, s -> s.getAsInt()).tag("backend", backend)
                 .tag("device", device).strongReference(true).description("requests submitted and not yet completed")
                 .register(registry);
     }

@@ -34,11 +34,6 @@ public final class IoBatch {
     /** Number of requests in the batch. */
     public int size() { return futures.size(); }
 
-    /** A future that completes when every request has (successfully or not). */
-    public CompletableFuture<Void> allDone() {
-        return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).handle((v, e) -> null);
-    }
-
     /**
      * Waits for every request; throws the first failure with the others suppressed. Where the engine allows it,
      * the waiting thread first runs the requests still queued itself rather than sleep while a pool thread wakes.

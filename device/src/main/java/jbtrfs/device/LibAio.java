@@ -9,8 +9,8 @@ import jnr.ffi.annotations.IgnoreError;
  *
  * <p>Structures (linux/aio_abi.h, little-endian 64-bit): {@code struct iocb} is 64 bytes: aio_data u64 @0,
  * aio_key u32 @8, aio_rw_flags u32 @12, aio_lio_opcode u16 @16, aio_reqprio s16 @18, aio_fildes u32 @20,
- * aio_buf u64 @24, aio_nbytes u64 @32, aio_offset s64 @40, reserved u64 @48, aio_flags u32 @56, aio_resfd u32
- * @60. {@code struct io_event} is 32 bytes: data u64 @0, obj u64 @8, res s64 @16, res2 s64 @24.
+ * aio_buf u64 @24, aio_nbytes u64 @32, aio_offset s64 @40, reserved u64 @48, aio_flags u32 @56,
+ * aio_resfd u32 @60. {@code struct io_event} is 32 bytes: data u64 @0, obj u64 @8, res s64 @16, res2 s64 @24.
  */
 public interface LibAio {
     int IOCB_SIZE = 64;

@@ -1,5 +1,7 @@
 package jbtrfs.device;
 
+import java.util.Locale;
+
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.IgnoreError;
 import jnr.ffi.annotations.SaveError;
@@ -62,7 +64,7 @@ public interface LibC {
 
         private static LibC tryLoad() {
             try {
-                if (!System.getProperty("os.name", "").toLowerCase().contains("linux")) return null;
+                if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) return null;
                 return LibraryLoader.create(LibC.class).load("c");
             } catch (Throwable t) {
                 return null;

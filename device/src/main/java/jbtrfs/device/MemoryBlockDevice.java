@@ -1,7 +1,5 @@
 package jbtrfs.device;
 
-import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -15,6 +13,9 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 /**
  * A device in memory for tests, with a write cache that only a completed flush empties, injected faults
@@ -249,7 +250,7 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
     }
 
     /** Shortcut: reads {@code length} bytes at {@code offset} into a fresh array (through the queue). */
-    public byte[] readBytes(long offset, int length) throws java.io.IOException {
+    public byte[] readBytes(long offset, int length) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(length);
         read(offset, b);
         return b.array();

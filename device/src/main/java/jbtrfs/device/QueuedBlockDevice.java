@@ -5,6 +5,7 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
@@ -102,7 +103,7 @@ abstract class QueuedBlockDevice implements BlockDevice {
     }
 
     DeviceIoException error(IoRequest r, long length, String what, int errno) {
-        return new DeviceIoException(r.op().name().toLowerCase() + " failed on " + name + ": " + what,
+        return new DeviceIoException(r.op().name().toLowerCase(Locale.ROOT) + " failed on " + name + ": " + what,
                 r.offset(), length, errno);
     }
 
@@ -195,7 +196,7 @@ abstract class QueuedBlockDevice implements BlockDevice {
             int errno = (int) -result;
             failure = error(r, p.length, detail != null ? detail : "errno " + errno, errno);
         } else if (r.op() != IoRequest.Op.FLUSH && result != p.length) {
-            failure = error(r, p.length, "short " + r.op().name().toLowerCase() + ": " + result + " of " + p.length
+            failure = error(r, p.length, "short " + r.op().name().toLowerCase(Locale.ROOT) + ": " + result + " of " + p.length
                     + " bytes" + (detail != null ? " (" + detail + ")" : ""), Errno.EIO);
         }
         // free the slot before the caller hears of it, so a completion callback can submit again at once
@@ -238,8 +239,6 @@ abstract class QueuedBlockDevice implements BlockDevice {
 
     @Override
     public boolean writable() { return writable; }
-
-    boolean isClosed() { return closed; }
 
     /** Holds {@code imageLock} until this device is closed. */
     void holdLock(ImageLock imageLock) { this.lock = imageLock; }

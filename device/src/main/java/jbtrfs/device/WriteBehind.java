@@ -136,6 +136,7 @@ public final class WriteBehind {
         return after != null && after.getValue().overlaps(offset, length);
     }
 
+    @SuppressWarnings("WaitNotInLoop") // every caller waits in a loop over its own condition
     private void waitHere() throws InterruptedIOException {
         try {
             wait();

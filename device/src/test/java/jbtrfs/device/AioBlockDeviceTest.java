@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -15,9 +14,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 
 /** Native AIO specifics: O_DIRECT and its fallback, short reads, clean shutdown, no leaks. */
 class AioBlockDeviceTest {
@@ -26,7 +30,7 @@ class AioBlockDeviceTest {
 
     @BeforeEach
     void needAio() {
-        Prereq.aio();
+        Prereq.require(AioBlockDevice.available(), "native AIO (Linux, libaio.so.1 from libaio1) is not available");
     }
 
     private static DeviceOptions aio(int qd) {
@@ -75,7 +79,7 @@ class AioBlockDeviceTest {
     @Test
     void tmpfs_opensAndRoundTrips_withOrWithoutODirect() throws Exception {
         Path shm = Path.of("/dev/shm");
-        Prereq.assume(Files.isDirectory(shm) && Files.getFileStore(shm).type().equals("tmpfs"), "no tmpfs at /dev/shm");
+        Prereq.require(Files.isDirectory(shm) && Files.getFileStore(shm).type().equals("tmpfs"), "no tmpfs at /dev/shm");
         Path d = Files.createTempDirectory(shm, "jbtrfs-device");
         try {
             roundTrip(file(d, "t.img", 1 << 20));
@@ -90,9 +94,9 @@ class AioBlockDeviceTest {
     @Test
     void ramfsRefusesODirect_fallsBackToBuffered() throws Exception {
         Path mnt = Files.createDirectories(dir.resolve("ramfs"));
-        Prereq.assume(Prereq.isRoot(), "needs root to mount ramfs");
-        Process p = new ProcessBuilder("mount", "-t", "ramfs", "ramfs", mnt.toString()).inheritIO().start();
-        Prereq.assume(p.waitFor() == 0, "mount -t ramfs failed");
+        Prereq.requireRoot("to mount ramfs");
+        Shell.Result mount = Shell.attempt(List.of("mount", "-t", "ramfs", "ramfs", mnt.toString()));
+        Prereq.require(mount.exitCode() == 0, "mount -t ramfs failed: " + mount.output().trim());
         try {
             Path f = file(mnt, "r.img", 1 << 20);
             try (BlockDevice dev = BlockDevice.open(f, aio(8))) {
@@ -101,7 +105,7 @@ class AioBlockDeviceTest {
             }
             roundTrip(f);
         } finally {
-            new ProcessBuilder("umount", mnt.toString()).inheritIO().start().waitFor();
+            Shell.run(List.of("umount", mnt.toString()));
         }
     }
 

@@ -1,10 +1,11 @@
 package jbtrfs.device;
 
-import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Assumptions;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import jbtrfs.testing.Prereq;
 
 /** Opens a device of each backend over a fresh file (or memory) for tests. */
 final class Devices {
@@ -24,7 +25,7 @@ final class Devices {
         }
         Backend backend = Backend.parse(kind);
         if (backend == Backend.AIO) {
-            Assumptions.assumeTrue(AioBlockDevice.available(), "skipped: native AIO (libaio.so.1) not available");
+            Prereq.require(AioBlockDevice.available(), "native AIO (libaio.so.1) is not available");
         }
         return BlockDevice.open(file, DeviceOptions.defaults().withBackend(backend).withQueueDepth(queueDepth)
                 .withRegistry(registry));

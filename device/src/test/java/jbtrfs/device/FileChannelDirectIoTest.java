@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -12,14 +11,19 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
 
-import com.sun.nio.file.ExtendedOpenOption;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import com.sun.nio.file.ExtendedOpenOption;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 
 /**
  * The NIO backend's large aligned bulk writes and reads go around the page cache, and stay coherent with its
@@ -41,8 +45,7 @@ class FileChannelDirectIoTest {
         try (FileChannel probe = FileChannel.open(f, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT)) {
             return f;
         } catch (IOException | UnsupportedOperationException e) {
-            System.out.println("skipped: " + dir + " refuses O_DIRECT (" + e + ")");
-            Assumptions.abort(dir + " refuses O_DIRECT");
+            Prereq.require(false, dir + " refuses O_DIRECT (" + e + ")");
             return null;
         }
     }
@@ -104,9 +107,9 @@ class FileChannelDirectIoTest {
         }
         // and the file holds them, as another reader of it sees
         byte[] all = Files.readAllBytes(f);
-        assertArrayEquals(random(MIB, 1), java.util.Arrays.copyOfRange(all, 0, MIB));
-        assertArrayEquals(random(MIB, 2), java.util.Arrays.copyOfRange(all, MIB, 2 * MIB));
-        assertArrayEquals(random(MIB - 512, 3), java.util.Arrays.copyOfRange(all, 2 * MIB + 512, 3 * MIB));
+        assertArrayEquals(random(MIB, 1), Arrays.copyOfRange(all, 0, MIB));
+        assertArrayEquals(random(MIB, 2), Arrays.copyOfRange(all, MIB, 2 * MIB));
+        assertArrayEquals(random(MIB - 512, 3), Arrays.copyOfRange(all, 2 * MIB + 512, 3 * MIB));
     }
 
     @Test
@@ -119,19 +122,10 @@ class FileChannelDirectIoTest {
         }
     }
 
-    /** Runs a command; its standard output, or a skip (printed) where the command is missing. */
+    /** Runs a command; its output, or a skip (printed) where the command is missing. */
     private static String sh(String... command) throws IOException, InterruptedException {
-        Process p;
-        try {
-            p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            System.out.println("skipped: " + command[0] + " is missing (" + e.getMessage() + ")");
-            Assumptions.abort(command[0] + " is missing");
-            return null;
-        }
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), String.join(" ", command) + ": " + out);
-        return out;
+        Prereq.requireBinary(command[0], "coreutils");
+        return Shell.run(List.of(command));
     }
 
     /** Drops the host's cached pages of {@code f} (GNU dd's nocache: posix_fadvise DONTNEED). */
@@ -155,7 +149,7 @@ class FileChannelDirectIoTest {
     }
 
     private static byte[] expected(int offset, int length) {
-        return java.util.Arrays.copyOfRange(random(4 * MIB, 7), offset, offset + length);
+        return Arrays.copyOfRange(random(4 * MIB, 7), offset, offset + length);
     }
 
     @Test
@@ -200,13 +194,13 @@ class FileChannelDirectIoTest {
             d.write(MIB, ByteBuffer.wrap(fresh));
             ByteBuffer b = ByteBuffer.allocate(2 * MIB);
             d.readBulk(0, b);
-            assertArrayEquals(expected(0, MIB), java.util.Arrays.copyOfRange(b.array(), 0, MIB));
-            assertArrayEquals(fresh, java.util.Arrays.copyOfRange(b.array(), MIB, 2 * MIB));
+            assertArrayEquals(expected(0, MIB), Arrays.copyOfRange(b.array(), 0, MIB));
+            assertArrayEquals(fresh, Arrays.copyOfRange(b.array(), MIB, 2 * MIB));
         }
     }
 
     @Test
-    void aReadOnlyDeviceReadsBulkAroundTheCache() throws Exception {
+    void readOnlyDevice_readsBulkAroundTheCache() throws Exception {
         Path f = filled(file());
         try (BlockDevice d = BlockDevice.openReadOnly(f)) {
             assertEquals(1, directDescriptors(f));

@@ -20,6 +20,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
+
 /**
  * The image lock: flock semantics (per open file description, so two opens in one JVM conflict; another process's
  * flock(1) conflicts both ways), held by a device until it closes, and loop devices backed by the file.
@@ -34,7 +37,7 @@ class ImageLockTest {
 
     @BeforeEach
     void image() throws IOException {
-        Prereq.assume(LibC.load() != null, "libc cannot be bound (not Linux)");
+        Prereq.require(LibC.load() != null, "libc cannot be bound (not Linux)");
         image = dir.resolve("image.img");
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
             raf.setLength(8 << 20);
@@ -68,7 +71,7 @@ class ImageLockTest {
 
     @Test
     void anotherProcessesFlock_conflictsBothWays() throws Exception {
-        Prereq.assume(Files.isExecutable(Path.of("/usr/bin/flock")), "flock(1) from util-linux is not installed");
+        Prereq.requireBinary("flock", "util-linux");
         // flock(1) holds the lock until we close its standard input
         Process holder = new ProcessBuilder("flock", "-x", image.toString(), "-c", "echo locked; cat >/dev/null").start();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(holder.getInputStream(),
@@ -103,7 +106,7 @@ class ImageLockTest {
 
     @Test
     void loopDevices_aReadOnlyOneAdmitsReaders_aWritableOneNobody() throws Exception {
-        Prereq.assume(Prereq.isRoot() && Files.exists(Path.of("/dev/loop-control")), "needs root and loop devices");
+        Prereq.requireRootAndLoop();
         String ro = attach("-r");
         ImageInUseException e = assertThrows(ImageInUseException.class, () -> ImageLock.acquire(image, true));
         assertEquals("image is attached to " + ro + " (read-only, not mounted)", e.getMessage());
@@ -123,7 +126,7 @@ class ImageLockTest {
 
     @Test
     void aBlockDevice_isClaimedExclusivelyToWrite() throws Exception {
-        Prereq.assume(Prereq.isRoot() && Files.exists(Path.of("/dev/loop-control")), "needs root and loop devices");
+        Prereq.requireRootAndLoop();
         Path loop = Path.of(attach());
         try (ImageLock writer = ImageLock.acquire(loop, true)) {
             ImageInUseException e = assertThrows(ImageInUseException.class, () -> ImageLock.acquire(loop, true));
@@ -143,14 +146,17 @@ class ImageLockTest {
         List<String> cmd = new ArrayList<>(List.of("losetup", "--find", "--show"));
         cmd.addAll(List.of(flags));
         cmd.add(image.toString());
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        Prereq.assume(p.waitFor() == 0 && out.startsWith("/dev/loop"), "losetup failed: " + out);
+        Shell.Result r = Shell.attempt(cmd);
+        String out = r.output().trim();
+        Prereq.require(r.exitCode() == 0 && out.startsWith("/dev/loop"), "losetup failed: " + out);
         loops.add(out);
         return out;
     }
 
+    /** Runs {@code cmd}; its exit code, with what it printed shown beside the test's output. */
     private static int run(String... cmd) throws Exception {
-        return new ProcessBuilder(cmd).inheritIO().start().waitFor();
+        Shell.Result r = Shell.attempt(List.of(cmd));
+        System.out.print(r.output());
+        return r.exitCode();
     }
 }

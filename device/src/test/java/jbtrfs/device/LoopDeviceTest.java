@@ -3,18 +3,23 @@ package jbtrfs.device;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
+
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 
 /** A real block device (a loop device over a file): size from BLKGETSIZE64, sector size from BLKSSZGET. */
 class LoopDeviceTest {
@@ -26,21 +31,21 @@ class LoopDeviceTest {
 
     @BeforeEach
     void attach() throws Exception {
-        Prereq.assume(Prereq.isRoot(), "needs root for losetup");
+        Prereq.requireRoot("for losetup");
         Path backing = dir.resolve("backing.img");
         try (RandomAccessFile raf = new RandomAccessFile(backing.toFile(), "rw")) {
             raf.setLength(SIZE);
         }
-        Process p = new ProcessBuilder("losetup", "--find", "--show", backing.toString()).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        Prereq.assume(p.waitFor() == 0 && out.startsWith("/dev/loop"), "losetup failed: "
-                + new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+        Shell.Result r = Shell.exec(new ProcessBuilder("losetup", "--find", "--show", backing.toString()), null,
+                Shell.TIMEOUT);
+        String out = r.stdout().trim();
+        Prereq.require(r.exitCode() == 0 && out.startsWith("/dev/loop"), "losetup failed: " + r.stderr());
         loop = Path.of(out);
     }
 
     @AfterEach
     void detach() throws Exception {
-        if (loop != null) new ProcessBuilder("losetup", "-d", loop.toString()).inheritIO().start().waitFor();
+        if (loop != null) Shell.run(List.of("losetup", "-d", loop.toString()));
     }
 
     @Test
@@ -72,7 +77,7 @@ class LoopDeviceTest {
                 assertArrayEquals(data, back.array(), b.toString());
                 // the last sector is readable, one past it is not
                 dev.read(SIZE - 512, ByteBuffer.allocate(512));
-                DeviceIoException e = org.junit.jupiter.api.Assertions.assertThrows(DeviceIoException.class,
+                DeviceIoException e = Assertions.assertThrows(DeviceIoException.class,
                         () -> dev.read(SIZE - 512, ByteBuffer.allocate(1024)));
                 assertEquals(Errno.ENXIO, e.errno());
             }

@@ -25,7 +25,7 @@ class MetricsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"aio", "nio", "memory"})
-    void countersBytesLatencyBatches(String kind) throws Exception {
+    void everyBackend_countsBytesLatencyAndBatches(String kind) throws Exception {
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         try (BlockDevice dev = Devices.open(kind, dir, 1 << 20, 16, registry)) {
             List<IoRequest> writes = new ArrayList<>();

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,9 +13,12 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 /** Random batches written, read back and compared with a model, on every backend. */
 class RoundTripTest {
@@ -51,7 +53,7 @@ class RoundTripTest {
                     batch.add(IoRequest.write(offset, b));
                     System.arraycopy(data, 0, model, (int) offset, data.length); // later writes in a batch win
                 }
-                batch = dropOverlaps(batch, model, dev);
+                batch = dropOverlaps(batch, dev);
                 dev.submit(batch).await();
             }
             // read back: one batch of the whole device in 64 KiB pieces, then unaligned synchronous reads
@@ -87,7 +89,7 @@ class RoundTripTest {
      * Overlapping writes within one batch have no defined order on a real disk: when a batch has any, its
      * requests are submitted one at a time in order (as the model applied them) and nothing is left to submit.
      */
-    private static List<IoRequest> dropOverlaps(List<IoRequest> batch, byte[] model, BlockDevice dev)
+    private static List<IoRequest> dropOverlaps(List<IoRequest> batch, BlockDevice dev)
             throws Exception {
         for (int i = 0; i < batch.size(); i++) {
             for (int j = 0; j < i; j++) {

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -12,9 +11,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.testing.Shell;
 
 /** Sparse storage: absent pages read as zeros, zeros allocate nothing, a 1 GiB image costs what it holds. */
 class SparseBytesTest {
@@ -54,7 +58,7 @@ class SparseBytesTest {
     }
 
     @Test
-    void zerosAllocateNothing() {
+    void zeros_allocateNothing() {
         SparseBytes s = new SparseBytes(GIB);
         s.write(5 * PAGE + 10, new byte[3 * PAGE], 0, 3 * PAGE);
         assertEquals(0, s.allocatedBytes());
@@ -115,9 +119,7 @@ class SparseBytesTest {
 
     /** Bytes the file system allocated to {@code file} (Java has no attribute for it; stat has). */
     private static long allocatedBytes(Path file) throws Exception {
-        Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).redirectErrorStream(true).start();
-        String[] out = new String(p.getInputStream().readAllBytes()).trim().split(" ");
-        assertEquals(0, p.waitFor(), String.join(" ", out));
+        String[] out = Shell.run(List.of("stat", "-c", "%b %B", file.toString())).trim().split(" ", -1);
         return Long.parseLong(out[0]) * Long.parseLong(out[1]);
     }
 

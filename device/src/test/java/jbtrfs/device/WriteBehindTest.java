@@ -5,15 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+
 import org.junit.jupiter.api.Test;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 /** Writes that return before they are done: what reads, later writes and drains see of them. */
 class WriteBehindTest {
@@ -57,20 +60,31 @@ class WriteBehindTest {
     /** A device that takes its writes' bytes only when {@link #complete} runs: as late as a real engine may. */
     private static final class LateDevice implements BlockDevice {
         final byte[] medium = new byte[SIZE];
-        private final List<IoRequest> held = new java.util.ArrayList<>();
-        private final List<CompletableFuture<IoCompletion>> futures = new java.util.ArrayList<>();
+        private final List<IoRequest> held = new ArrayList<>();
+        private final List<CompletableFuture<IoCompletion>> futures = new ArrayList<>();
 
+        @Override
         public long size() { return SIZE; }
+        @Override
         public int logicalBlockSize() { return 512; }
+        @Override
         public boolean directIo() { return false; }
+        @Override
         public boolean writable() { return true; }
+        @Override
         public String backend() { return "late"; }
+        @Override
         public int queueDepth() { return 64; }
+        @Override
         public synchronized int inFlight() { return held.size(); }
+        @Override
         public void read(long offset, ByteBuffer dst) { dst.put(medium, (int) offset, dst.remaining()); }
+        @Override
         public IoBatch submit(List<IoRequest> requests) { throw new UnsupportedOperationException(); }
+        @Override
         public void close() { }
 
+        @Override
         public synchronized CompletableFuture<IoCompletion> submit(IoRequest r) {
             CompletableFuture<IoCompletion> f = new CompletableFuture<>();
             held.add(r);
@@ -147,7 +161,7 @@ class WriteBehindTest {
     }
 
     @Test
-    void neverMoreThanTheBoundInFlight() throws Exception {
+    void inFlight_neverMoreThanTheBound() throws Exception {
         try (MemoryBlockDevice dev = device(FaultPlan.none().latency(Duration.ofMillis(5), Duration.ofMillis(5)), 3)) {
             long bound = 3L * BIG;
             WriteBehind w = new WriteBehind(dev, bound);
@@ -162,7 +176,7 @@ class WriteBehindTest {
     }
 
     @Test
-    void aFailedWriteIsReportedByEveryLaterDrainWriteAndReadOfItsRange() throws Exception {
+    void failedWrite_isReportedByEveryLaterDrainWriteAndReadOfItsRange() throws Exception {
         // request 2 (the second write) fails on the device
         try (MemoryBlockDevice dev = device(FaultPlan.none().failNth(2).latency(Duration.ofMillis(20), Duration.ZERO), 4)) {
             WriteBehind w = new WriteBehind(dev, 64L << 20);

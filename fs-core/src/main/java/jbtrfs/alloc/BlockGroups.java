@@ -7,8 +7,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NoSpaceException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.BlockGroupFlags;
@@ -156,7 +156,7 @@ public final class BlockGroups {
 
     /**
      * Allocates {@code size} bytes aligned to {@code align} in a block group of {@code type}, making a new chunk
-     * when none has room; {@link NoSpaceException} when the device has none left either.
+     * when none has room; {@link Errno#ENOSPC} when the device has none left either.
      */
     public long allocate(long type, long size, long align) throws FsException {
         long at = tryAllocate(type, size, align);
@@ -165,7 +165,7 @@ public final class BlockGroups {
             at = tryAllocate(type, size, align);
             if (at >= 0) return at;
         }
-        throw new NoSpaceException("no " + typeName(type) + " space for " + size + " bytes");
+        throw new FsException(Errno.ENOSPC, "no " + typeName(type) + " space for " + size + " bytes");
     }
 
     /** Allocates like {@link #allocate} but never makes a chunk: -1 when the existing groups have no room. */

@@ -1,5 +1,7 @@
 package jbtrfs.compress;
 
+import jbtrfs.format.Features;
+
 /** The {@code compression} byte of a {@code btrfs_file_extent_item}. */
 public enum CompressionType {
     NONE(0, "none"),
@@ -19,8 +21,8 @@ public enum CompressionType {
 
     /** The incompat feature bit an image needs once it holds extents of this type (none for zlib). */
     public long incompatBit() {
-        return this == LZO ? jbtrfs.format.Features.INCOMPAT_COMPRESS_LZO
-                : this == ZSTD ? jbtrfs.format.Features.INCOMPAT_COMPRESS_ZSTD : 0;
+        return this == LZO ? Features.INCOMPAT_COMPRESS_LZO
+                : this == ZSTD ? Features.INCOMPAT_COMPRESS_ZSTD : 0;
     }
 
     /** The on-disk value. */

@@ -1,11 +1,13 @@
 package jbtrfs.compress;
 
-import io.airlift.compress.zstd.ZstdDecompressor;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.zip.Adler32;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
+
+import io.airlift.compress.zstd.ZstdDecompressor;
 
 /**
  * Decompresses the data of compressed file extents exactly as the kernel reads them (fs/btrfs/zlib.c, lzo.c, zstd.c).
@@ -59,7 +61,7 @@ public final class Decompressor {
 
     private static void run(CompressionType type, ByteBuffer src, byte[] dst, int dstLength, int sectorSize,
             boolean inline) throws CorruptCompressedDataException {
-        java.util.Objects.checkFromIndexSize(0, dstLength, dst.length);
+        Objects.checkFromIndexSize(0, dstLength, dst.length);
         if (sectorSize < 512 || Integer.bitCount(sectorSize) != 1) {
             throw new IllegalArgumentException("sector size " + sectorSize + " is not a power of two >= 512");
         }

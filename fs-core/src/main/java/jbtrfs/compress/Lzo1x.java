@@ -1,5 +1,7 @@
 package jbtrfs.compress;
 
+import java.util.Objects;
+
 /**
  * Raw LZO1X block decompression, with the acceptance rules of the kernel's {@code lzo1x_decompress_safe}.
  *
@@ -51,8 +53,8 @@ final class Lzo1x {
         /** As {@link Lzo1x#decompress}. */
         int decompress(byte[] in, int inOff, int inLen, byte[] out, int outOff, int outMax)
                 throws CorruptCompressedDataException {
-            java.util.Objects.checkFromIndexSize(inOff, inLen, in.length);
-            java.util.Objects.checkFromIndexSize(outOff, outMax, out.length);
+            Objects.checkFromIndexSize(inOff, inLen, in.length);
+            Objects.checkFromIndexSize(outOff, outMax, out.length);
             this.in = in;
             this.inStart = inOff;
             this.inEnd = inOff + inLen;

@@ -1,12 +1,16 @@
 package jbtrfs.csum;
 
 import java.nio.ByteBuffer;
+import java.security.DigestException;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.zip.CRC32C;
-import net.openhft.hashing.LongHashFunction;
+
 import org.bouncycastle.crypto.digests.Blake2bDigest;
+
+import net.openhft.hashing.LongHashFunction;
 
 /**
  * The checksum algorithms of the superblock's {@code csum_type}, each computing the bytes Btrfs stores.
@@ -68,7 +72,7 @@ public enum ChecksumType {
      * limit are neither used nor changed; heap and direct buffers both work.
      */
     public void compute(ByteBuffer data, int offset, int length, byte[] out32) {
-        java.util.Objects.checkFromIndexSize(offset, length, data.capacity());
+        Objects.checkFromIndexSize(offset, length, data.capacity());
         if (out32.length < CSUM_SIZE) {
             throw new IllegalArgumentException("checksum output needs " + CSUM_SIZE + " bytes, got " + out32.length);
         }
@@ -108,7 +112,7 @@ public enum ChecksumType {
                 }
                 try {
                     md.digest(out32, 0, 32);
-                } catch (java.security.DigestException e) {
+                } catch (DigestException e) {
                     throw new IllegalStateException("sha256 digest failed", e);
                 }
                 break;
@@ -142,7 +146,7 @@ public enum ChecksumType {
      * bytes stored in {@code storedCsum} at absolute index {@code storedOffset}.
      */
     public boolean matches(ByteBuffer data, int offset, int length, ByteBuffer storedCsum, int storedOffset) {
-        java.util.Objects.checkFromIndexSize(storedOffset, size, storedCsum.capacity());
+        Objects.checkFromIndexSize(storedOffset, size, storedCsum.capacity());
         byte[] computed = DIGESTS.get().computed;
         compute(data, offset, length, computed);
         for (int i = 0; i < size; i++) {

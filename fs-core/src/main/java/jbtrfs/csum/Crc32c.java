@@ -1,6 +1,7 @@
 package jbtrfs.csum;
 
 import java.nio.ByteBuffer;
+import java.util.Objects;
 
 /**
  * Raw seeded CRC32C (Castagnoli, reflected polynomial 0x82F63B78), as btrfs-progs' {@code crc32c(seed, data, len)}.
@@ -34,7 +35,7 @@ public final class Crc32c {
 
     /** Feeds {@code length} bytes of {@code data} from {@code offset} into register {@code crc}; returns it. */
     public static int update(int crc, byte[] data, int offset, int length) {
-        java.util.Objects.checkFromIndexSize(offset, length, data.length);
+        Objects.checkFromIndexSize(offset, length, data.length);
         int i = offset;
         int end = offset + length;
         for (; end - i >= 8; i += 8) {
@@ -60,7 +61,7 @@ public final class Crc32c {
      * the buffer's position and limit are not used or changed.
      */
     public static int update(int crc, ByteBuffer data, int offset, int length) {
-        java.util.Objects.checkFromIndexSize(offset, length, data.capacity());
+        Objects.checkFromIndexSize(offset, length, data.capacity());
         if (data.hasArray()) {
             return update(crc, data.array(), data.arrayOffset() + offset, length);
         }

@@ -6,8 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
 import jbtrfs.format.Header;
 import jbtrfs.format.Item;
 import jbtrfs.format.Key;
@@ -64,7 +64,7 @@ public final class TreeEditor {
     /**
      * Inserts an item. The key already there is a damaged tree (our callers insert only what they found absent,
      * as the kernel's btrfs_insert_item does): {@link CorruptBlockException}, EUCLEAN-like, naming the leaf and
-     * slot. An item that can never fit a leaf is {@link InvalidArgumentException}.
+     * slot. An item that can never fit a leaf is {@link Errno#EINVAL}.
      */
     public void insert(TreeRoot root, Key key, byte[] data) throws FsException {
         checkFits(data);
@@ -81,9 +81,9 @@ public final class TreeEditor {
         setRoot(root, top, root.level());
     }
 
-    private void checkFits(byte[] data) throws InvalidArgumentException {
+    private void checkFits(byte[] data) throws FsException {
         if (Item.SIZE + data.length > leafCapacity()) {
-            throw new InvalidArgumentException("an item of " + data.length + " bytes does not fit a " + nodesize
+            throw new FsException(Errno.EINVAL, "an item of " + data.length + " bytes does not fit a " + nodesize
                     + "-byte leaf");
         }
     }

@@ -1,6 +1,7 @@
 package jbtrfs.format;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /** btrfs_block_group_item (24 bytes): used 0, chunk_objectid 8, flags 16. Keyed (start, BLOCK_GROUP_ITEM, length). */
 public record BlockGroupItem(long used, long chunkObjectid, long flags) {
@@ -12,7 +13,7 @@ public record BlockGroupItem(long used, long chunkObjectid, long flags) {
     }
 
     public byte[] encode() {
-        ByteBuffer b = ByteBuffer.allocate(SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, used).putLong(8, chunkObjectid).putLong(16, flags);
         return b.array();
     }

@@ -1,6 +1,7 @@
 package jbtrfs.format;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -81,7 +82,7 @@ public record ChunkItem(long length, long owner, long stripeLen, long type, int 
     }
 
     public byte[] encode() {
-        ByteBuffer b = ByteBuffer.allocate(size(stripes.size())).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(size(stripes.size())).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, length).putLong(8, owner).putLong(16, stripeLen).putLong(24, type).putInt(32, ioAlign)
                 .putInt(36, ioWidth).putInt(40, sectorSize).putShort(44, (short) stripes.size())
                 .putShort(46, (short) subStripes);

@@ -1,6 +1,8 @@
 package jbtrfs.format;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -63,7 +65,7 @@ public record DirItem(Key location, long transid, int type, byte[] name, byte[] 
     /** Encodes this dir item (to be packed after others with the same key). */
     public byte[] encode() {
         ByteBuffer b = ByteBuffer.allocate(SIZE_WITHOUT_NAME + name.length + data.length)
-                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                .order(ByteOrder.LITTLE_ENDIAN);
         location.write(b, 0);
         b.putLong(17, transid).putShort(25, (short) data.length).putShort(27, (short) name.length)
                 .put(29, (byte) type).put(SIZE_WITHOUT_NAME, name).put(SIZE_WITHOUT_NAME + name.length, data);
@@ -72,7 +74,7 @@ public record DirItem(Key location, long transid, int type, byte[] name, byte[] 
 
     /** Packs dir items into one item's data. */
     public static byte[] encodeAll(List<DirItem> items) {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (DirItem d : items) out.writeBytes(d.encode());
         return out.toByteArray();
     }

@@ -38,11 +38,6 @@ public record ExtentItem(long refs, long generation, long flags, Key treeBlockKe
             };
         }
 
-        /** How many references this entry stands for. */
-        public int refCount() {
-            return type == KeyType.EXTENT_DATA_REF || type == KeyType.SHARED_DATA_REF ? count : 1;
-        }
-
         public InlineRef withCount(int newCount) {
             return new InlineRef(type, offset, root, objectid, fileOffset, newCount);
         }

@@ -1,6 +1,7 @@
 package jbtrfs.format;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * btrfs_file_extent_item: generation 0, ram_bytes 8, compression u8 16, encryption u8 17, other_encoding u16 18,
@@ -58,7 +59,7 @@ public record FileExtentItem(long generation, long ramBytes, int compression, in
     /** A regular or prealloc extent's 53 bytes with its {@code compression} byte. */
     public static byte[] encode(long generation, int type, int compression, long diskBytenr, long diskNumBytes,
                                 long offset, long numBytes, long ramBytes) {
-        ByteBuffer b = ByteBuffer.allocate(SIZE_REGULAR).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(SIZE_REGULAR).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, generation).putLong(8, ramBytes).put(16, (byte) compression).put(20, (byte) type)
                 .putLong(21, diskBytenr).putLong(29, diskNumBytes).putLong(37, offset).putLong(45, numBytes);
         return b.array();
@@ -71,7 +72,7 @@ public record FileExtentItem(long generation, long ramBytes, int compression, in
 
     /** An inline extent holding {@code data}, which {@code compression} turns into {@code ramBytes} bytes. */
     public static byte[] encodeInline(long generation, byte[] data, long ramBytes, int compression) {
-        ByteBuffer b = ByteBuffer.allocate(OFFSET_INLINE_DATA + data.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(OFFSET_INLINE_DATA + data.length).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, generation).putLong(8, ramBytes).put(16, (byte) compression).put(20, (byte) TYPE_INLINE)
                 .put(OFFSET_INLINE_DATA, data);
         return b.array();
@@ -79,7 +80,7 @@ public record FileExtentItem(long generation, long ramBytes, int compression, in
 
     /** This regular/prealloc item re-encoded with another offset into its extent and length. */
     public byte[] encodeSlice(long newOffset, long newNumBytes) {
-        ByteBuffer b = ByteBuffer.allocate(SIZE_REGULAR).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(SIZE_REGULAR).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, generation).putLong(8, ramBytes).put(16, (byte) compression).put(17, (byte) encryption)
                 .putShort(18, (short) otherEncoding).put(20, (byte) type).putLong(21, diskBytenr)
                 .putLong(29, diskNumBytes).putLong(37, newOffset).putLong(45, newNumBytes);

@@ -1,6 +1,7 @@
 package jbtrfs.format;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -33,7 +34,7 @@ public record InodeExtref(long parentObjectid, long index, byte[] name) {
     public static byte[] encodeAll(List<InodeExtref> refs) {
         int size = 0;
         for (InodeExtref r : refs) size += SIZE_WITHOUT_NAME + r.name.length;
-        ByteBuffer b = ByteBuffer.allocate(size).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
         int p = 0;
         for (InodeExtref r : refs) {
             b.putLong(p, r.parentObjectid).putLong(p + 8, r.index).putShort(p + 16, (short) r.name.length)

@@ -1,6 +1,7 @@
 package jbtrfs.format;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * btrfs_inode_item (160 bytes): generation 0, transid 8, size 16, nbytes 24, block_group 32, nlink u32 40,
@@ -37,7 +38,7 @@ public record InodeItem(long generation, long transid, long size, long nbytes, l
 
     /** Encodes this inode item into its 160 bytes (the reserved bytes zero). */
     public byte[] encode() {
-        ByteBuffer b = ByteBuffer.allocate(SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
         write(b, 0);
         return b.array();
     }

@@ -1,6 +1,8 @@
 package jbtrfs.format;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,14 +33,14 @@ public record InodeRef(long index, byte[] name) {
 
     /** Encodes this ref (to be packed after others with the same key). */
     public byte[] encode() {
-        ByteBuffer b = ByteBuffer.allocate(SIZE_WITHOUT_NAME + name.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(SIZE_WITHOUT_NAME + name.length).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, index).putShort(8, (short) name.length).put(SIZE_WITHOUT_NAME, name);
         return b.array();
     }
 
     /** Packs refs into one item's data. */
     public static byte[] encodeAll(List<InodeRef> refs) {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (InodeRef r : refs) out.writeBytes(r.encode());
         return out.toByteArray();
     }

@@ -1,6 +1,7 @@
 package jbtrfs.format;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * btrfs_root_item (439 bytes; older images have 239): inode item 0, generation 160, root_dirid 168, bytenr 176,
@@ -30,7 +31,7 @@ public record RootItem(InodeItem inode, long generation, long rootDirid, long by
      * reference, no inode, no uuid.
      */
     public static byte[] encodeNewTree(long bytenr, long transid, int nodesize) {
-        ByteBuffer b = ByteBuffer.allocate(SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(OFFSET_GENERATION, transid).putLong(OFFSET_BYTENR, bytenr).putLong(OFFSET_BYTES_USED, nodesize)
                 .putInt(OFFSET_REFS, 1).put(OFFSET_LEVEL, (byte) 0).putLong(OFFSET_GENERATION_V2, transid);
         return b.array();

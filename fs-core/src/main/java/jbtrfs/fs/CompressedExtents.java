@@ -1,12 +1,15 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FileOffsets.TO_END;
+import static jbtrfs.fs.FileOffsets.before;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NoSpaceException;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.compress.CompressionType;
 import jbtrfs.compress.Compressor;
@@ -15,9 +18,6 @@ import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeItem;
 import jbtrfs.tx.DataRefs;
-
-import static jbtrfs.fs.FileOffsets.TO_END;
-import static jbtrfs.fs.FileOffsets.before;
 
 /**
  * Compressed writes (≈ compress_file_range): whether a file's data is compressed and how, each 128 KiB of a write
@@ -99,7 +99,8 @@ final class CompressedExtents {
                 out.add(new FileExtents.NewExtent(at, diskBytes, len, c.type(), Arrays.copyOf(z, (int) diskBytes), 0));
                 any = true;
             }
-        } catch (NoSpaceException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOSPC) throw e;
             for (FileExtents.NewExtent x : out) groups.release(x.bytenr(), x.diskBytes());
             return null;
         }

@@ -1,5 +1,6 @@
 package jbtrfs.fs;
 
+import jbtrfs.FsException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.Key;
@@ -17,7 +18,7 @@ final class CsumTree {
 
     /** Where the csum tree comes from at each lookup (a read-write mount changes it); null when there is none. */
     interface Source {
-        BTree tree() throws jbtrfs.FsException;
+        BTree tree() throws FsException;
     }
 
     CsumTree(Source source, int sectorsize, int csumSize) {
@@ -32,7 +33,7 @@ final class CsumTree {
      * Fills {@code out} with the checksums of the {@code sectors} sectors from {@code logical} (sector-aligned),
      * {@code csumSize} bytes each; {@code present[i]} says whether sector i has one.
      */
-    void lookup(long logical, int sectors, byte[] out, boolean[] present) throws jbtrfs.FsException {
+    void lookup(long logical, int sectors, byte[] out, boolean[] present) throws FsException {
         BTree tree = source.tree();
         if (tree == null) return;
         long end = logical + (long) sectors * sectorsize;

@@ -6,7 +6,8 @@ import java.nio.ByteBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import jbtrfs.ChecksumMismatchException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.ReadStats;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.volumes.Volume;
@@ -65,7 +66,7 @@ final class DataReader {
                     logical + badSector * sectorsize, what, mirror + 1, copies);
         }
         stats.dataChecksumFailure();
-        throw new ChecksumMismatchException("data checksum mismatch at logical " + (logical + badSector * sectorsize)
+        throw new FsException(Errno.EIO, "data checksum mismatch at logical " + (logical + badSector * sectorsize)
                 + " (" + what + ")" + (copies > 1 ? " on all " + copies + " copies" : ""));
     }
 

@@ -6,8 +6,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NoSpaceException;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.format.BlockGroupFlags;
@@ -40,7 +40,7 @@ final class DataSpace {
     /** Extents for {@code length} bytes: as few as the free space allows, none over 128 MiB; all or nothing. */
     List<DiskExtent> allocate(long length) throws FsException {
         // a range of 2^63 bytes (fallocate of every file offset) reads negative here: no device holds it
-        if (length < 0) throw new NoSpaceException("no data space left for " + Long.toUnsignedString(length) + " bytes");
+        if (length < 0) throw new FsException(Errno.ENOSPC, "no data space left for " + Long.toUnsignedString(length) + " bytes");
         BlockGroups groups = w.manager().blockGroups();
         List<DiskExtent> out = new ArrayList<>();
         long left = length;
@@ -50,7 +50,8 @@ final class DataSpace {
                 long at;
                 try {
                     at = groups.allocate(BlockGroupFlags.DATA, want, ss);
-                } catch (NoSpaceException e) {
+                } catch (FsException e) {
+                    if (e.errno() != Errno.ENOSPC) throw e;
                     want = Math.min(want, groups.largestFree(BlockGroupFlags.DATA) / ss * ss);
                     if (want <= 0) throw e;
                     at = groups.allocate(BlockGroupFlags.DATA, want, ss);
@@ -58,9 +59,10 @@ final class DataSpace {
                 out.add(new DiskExtent(at, want));
                 left -= want;
             }
-        } catch (NoSpaceException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOSPC) throw e;
             release(out);
-            throw new NoSpaceException("no data space left for " + length + " bytes");
+            throw new FsException(Errno.ENOSPC, "no data space left for " + length + " bytes");
         }
         return out;
     }

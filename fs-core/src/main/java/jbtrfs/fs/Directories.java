@@ -5,9 +5,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NotDirectoryException;
-import jbtrfs.NotFoundException;
 import jbtrfs.csum.NameHash;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
@@ -36,14 +35,14 @@ final class Directories {
                 if (Arrays.equals(d.name(), name)) return d;
             }
         }
-        throw new NotFoundException("no entry " + new String(name, StandardCharsets.UTF_8) + " in directory " + dir);
+        throw new FsException(Errno.ENOENT, "no entry " + new String(name, StandardCharsets.UTF_8) + " in directory " + dir);
     }
 
     InodeId lookup(InodeId dir, String name) throws FsException {
-        if (dir.objectid() == ObjectIds.EMPTY_SUBVOL_DIR) throw new NotFoundException(name);
+        if (dir.objectid() == ObjectIds.EMPTY_SUBVOL_DIR) throw new FsException(Errno.ENOENT, name);
         byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
         // as btrfs_lookup: a name no entry can have is ENAMETOOLONG, not ENOENT
-        if (bytes.length > NamespaceWriter.NAME_MAX) throw new jbtrfs.NameTooLongException(name);
+        if (bytes.length > NamespaceWriter.NAME_MAX) throw new FsException(Errno.ENAMETOOLONG, name);
         return target(dir, bytes, find(dir, bytes));
     }
 
@@ -64,7 +63,7 @@ final class Directories {
     List<DirEntry> readdir(InodeId dir, long offset, int max, Inodes inodes) throws FsException {
         List<DirEntry> out = new ArrayList<>();
         if (dir.objectid() == ObjectIds.EMPTY_SUBVOL_DIR) return out;
-        if (!inodes.stat(dir).isDirectory()) throw new NotDirectoryException("inode " + dir + " is not a directory");
+        if (!inodes.stat(dir).isDirectory()) throw new FsException(Errno.ENOTDIR, "inode " + dir + " is not a directory");
         BTree tree = subvolumes.tree(dir.root());
         Cursor c = tree.seek(new Key(dir.objectid(), KeyType.DIR_INDEX, offset));
         while (c.valid() && out.size() < max) {

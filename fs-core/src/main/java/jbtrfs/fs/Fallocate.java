@@ -1,18 +1,16 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FileOffsets.before;
+import static jbtrfs.fs.FileOffsets.roundUp;
+
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
-import jbtrfs.FileTooBigException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
-import jbtrfs.NotSupportedException;
-import jbtrfs.format.Timespec;
 import jbtrfs.format.InodeItem;
-
-import static jbtrfs.fs.FileOffsets.before;
-import static jbtrfs.fs.FileOffsets.roundUp;
+import jbtrfs.format.Timespec;
 
 /**
  * fallocate(2) (≈ btrfs_fallocate): preallocated extents over a range's holes, hole punching (≈ btrfs_punch_hole)
@@ -42,10 +40,10 @@ final class Fallocate {
 
     /** fallocate(2): preallocate holes in the range, punch one, or zero the range (preallocating it). */
     void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
-        if (offset < 0 || length <= 0) throw new InvalidArgumentException("bad fallocate range");
+        if (offset < 0 || length <= 0) throw new FsException(Errno.EINVAL, "bad fallocate range");
         // as vfs_fallocate, for every mode: an end past the largest file size, or one that wraps, is EFBIG
         if (offset > FileExtentWriter.MAX_FILE_SIZE - length) {
-            throw new FileTooBigException("fallocate past the largest file size");
+            throw new FsException(Errno.EFBIG, "fallocate past the largest file size");
         }
         w.checkWritable(file.root());
         InodeItem inode = writer.regular(file);
@@ -56,11 +54,11 @@ final class Fallocate {
         boolean zero = (mode & FsOperations.FALLOC_FL_ZERO_RANGE) != 0;
         if ((mode & ~(FsOperations.FALLOC_FL_KEEP_SIZE | FsOperations.FALLOC_FL_PUNCH_HOLE
                 | FsOperations.FALLOC_FL_ZERO_RANGE)) != 0) {
-            throw new NotSupportedException("fallocate mode " + mode);
+            throw new FsException(Errno.EOPNOTSUPP, "fallocate mode " + mode);
         }
         long end = offset + length;
         if ((mode & FsOperations.FALLOC_FL_PUNCH_HOLE) != 0) {
-            if (!keepSize || zero) throw new NotSupportedException("fallocate mode " + mode);
+            if (!keepSize || zero) throw new FsException(Errno.EOPNOTSUPP, "fallocate mode " + mode);
             punchHole(file, inode, offset, end);
             return;
         }

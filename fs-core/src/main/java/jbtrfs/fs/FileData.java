@@ -2,12 +2,13 @@ package jbtrfs.fs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.IsDirectoryException;
 import jbtrfs.compress.CompressionType;
 import jbtrfs.compress.Decompressor;
 import jbtrfs.ctree.BTree;
@@ -44,7 +45,7 @@ final class FileData {
 
     int read(InodeId file, long offset, ByteBuffer dst) throws IOException {
         InodeItem inode = inodes.item(file);
-        if ((inode.mode() & Stat.S_IFMT) == Stat.S_IFDIR) throw new IsDirectoryException("inode " + file);
+        if ((inode.mode() & Stat.S_IFMT) == Stat.S_IFDIR) throw new FsException(Errno.EISDIR, "inode " + file);
         if (offset < 0 || offset >= inode.size() || !dst.hasRemaining()) return 0;
         int want = (int) Math.min(dst.remaining(), inode.size() - offset);
         ByteBuffer out = dst.slice(dst.position(), want);
@@ -98,7 +99,7 @@ final class FileData {
         int n = (int) (to - from);
         String what = "inode " + file + " offset " + from;
         if (fe.encryption() != 0 || fe.otherEncoding() != 0) {
-            throw new FsException("unsupported extent encoding (encryption " + fe.encryption() + ", other "
+            throw new FsException(Errno.EIO, "unsupported extent encoding (encryption " + fe.encryption() + ", other "
                     + fe.otherEncoding() + ") in " + what);
         }
         if (fe.isInline()) {
@@ -175,7 +176,7 @@ final class FileData {
         if (plain != null && plain.length == fe.ramBytes()) return plain;
         if (Long.compareUnsigned(fe.diskNumBytes(), 128L << 20) > 0
                 || Long.compareUnsigned(fe.ramBytes(), 128L << 20) > 0) {
-            throw new FsException("compressed extent of " + Long.toUnsignedString(fe.diskNumBytes()) + " -> "
+            throw new FsException(Errno.EIO, "compressed extent of " + Long.toUnsignedString(fe.diskNumBytes()) + " -> "
                     + Long.toUnsignedString(fe.ramBytes())
                     + " bytes is larger than Btrfs allows (" + what + ")");
         }
@@ -194,7 +195,7 @@ final class FileData {
         try {
             return CompressionType.fromCode(fe.compression());
         } catch (IllegalArgumentException e) {
-            throw new FsException("unknown compression type " + fe.compression() + " in " + what);
+            throw new FsException(Errno.EIO, "unknown compression type " + fe.compression() + " in " + what);
         }
     }
 
@@ -202,7 +203,7 @@ final class FileData {
     String readlink(InodeId id, InodeItem inode) throws IOException {
         ByteBuffer target = ByteBuffer.allocate((int) Math.min(inode.size(), 4096));
         readRange(id, inode, 0, target);
-        return new String(target.array(), java.nio.charset.StandardCharsets.UTF_8);
+        return new String(target.array(), StandardCharsets.UTF_8);
     }
 
 }

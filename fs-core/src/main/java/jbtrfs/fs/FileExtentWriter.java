@@ -1,31 +1,29 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FileOffsets.TO_END;
+import static jbtrfs.fs.FileOffsets.before;
+import static jbtrfs.fs.FileOffsets.roundUp;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
-import jbtrfs.FileTooBigException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
-import jbtrfs.IsDirectoryException;
 import jbtrfs.compress.CompressionType;
 import jbtrfs.compress.Compressor;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
-import jbtrfs.format.Timespec;
 import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
+import jbtrfs.format.Timespec;
 import jbtrfs.tx.DataRefs;
 import jbtrfs.volumes.Volume;
-
-import static jbtrfs.fs.FileOffsets.TO_END;
-import static jbtrfs.fs.FileOffsets.before;
-import static jbtrfs.fs.FileOffsets.roundUp;
 
 /**
  * File contents (≈ the kernel's buffered write and cow_file_range): writes go copy-on-write to newly allocated
@@ -64,8 +62,8 @@ final class FileExtentWriter {
     int write(InodeId file, long offset, ByteBuffer src) throws FsException {
         int len = src.remaining();
         if (len == 0) return 0;
-        if (offset < 0) throw new InvalidArgumentException("negative offset");
-        if (offset > MAX_FILE_SIZE - len) throw new FileTooBigException("write past the largest file size");
+        if (offset < 0) throw new FsException(Errno.EINVAL, "negative offset");
+        if (offset > MAX_FILE_SIZE - len) throw new FsException(Errno.EFBIG, "write past the largest file size");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
         InodeWriter.refuseIf(inode, InodeFlags.IMMUTABLE, file, "write");
@@ -207,7 +205,7 @@ final class FileExtentWriter {
             for (FileExtents.NewExtent x : planned) w.manager().blockGroups().release(x.bytenr(), x.diskBytes());
             if (e instanceof FsException fe) throw fe;
             if (e instanceof RuntimeException re) throw re;
-            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "writing data of " + file + ": " + e.getMessage(), e);
         }
         long removed = extents.drop(file, aStart, aEnd);
         if (gathered != null) extents.releaseUnreferenced(gathered.fe());
@@ -274,7 +272,7 @@ final class FileExtentWriter {
             space.writeBehind(at, buf, 0, buf.length);
         } catch (IOException e) {
             if (more > 0) w.manager().blockGroups().release(tail, more);
-            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "writing data of " + file + ": " + e.getMessage(), e);
         }
         long grown = fe.diskNumBytes() + more;
         w.tx().editor().put(w.root(file.root()), x.key(), FileExtentItem.encodeRegular(w.transid(),
@@ -293,7 +291,7 @@ final class FileExtentWriter {
 
     /** truncate(2). */
     void truncate(InodeId file, long size) throws FsException {
-        if (size < 0) throw new InvalidArgumentException("negative size");
+        if (size < 0) throw new FsException(Errno.EINVAL, "negative size");
         w.checkWritable(file.root());
         InodeItem inode = regular(file);
         InodeWriter.refuseIf(inode, InodeWriter.IMMUTABLE_OR_APPEND, file, "truncate");
@@ -355,8 +353,8 @@ final class FileExtentWriter {
     InodeItem regular(InodeId file) throws FsException {
         InodeItem i = w.load(file);
         int type = i.mode() & Stat.S_IFMT;
-        if (type == Stat.S_IFDIR) throw new IsDirectoryException(file + " is a directory");
-        if (type != Stat.S_IFREG) throw new InvalidArgumentException(file + " is not a regular file");
+        if (type == Stat.S_IFDIR) throw new FsException(Errno.EISDIR, file + " is a directory");
+        if (type != Stat.S_IFREG) throw new FsException(Errno.EINVAL, file + " is not a regular file");
         return i;
     }
 
@@ -368,7 +366,7 @@ final class FileExtentWriter {
         } catch (FsException e) {
             throw e;
         } catch (IOException e) {
-            throw new FsException("reading " + file + " for a write: " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "reading " + file + " for a write: " + e.getMessage(), e);
         }
     }
 }

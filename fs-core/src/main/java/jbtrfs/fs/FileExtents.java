@@ -1,5 +1,7 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FileOffsets.before;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -11,8 +13,6 @@ import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.tx.DataRefs;
-
-import static jbtrfs.fs.FileOffsets.before;
 
 /**
  * A file's file extent items: finding the ones over a range, cutting a range out of them (≈ btrfs_drop_extents),

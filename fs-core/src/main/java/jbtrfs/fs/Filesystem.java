@@ -5,23 +5,27 @@ import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NotFoundException;
 import jbtrfs.ReadStats;
-import jbtrfs.UnsupportedImageException;
+import jbtrfs.TransactionAbortedException;
+import jbtrfs.alloc.BlockGroup;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeBlockReader;
-import io.micrometer.core.instrument.MeterRegistry;
 import jbtrfs.device.Backend;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.DeviceOptions;
+import jbtrfs.format.BlockGroupItem;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Features;
 import jbtrfs.format.Key;
@@ -30,12 +34,13 @@ import jbtrfs.format.ObjectIds;
 import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Uuids;
-import jbtrfs.volumes.ChunkMap;
+import jbtrfs.spacecache.SpaceCacheLoader.Result;
 import jbtrfs.tx.CommitSettings;
 import jbtrfs.tx.DirtyBlockGroupWriteout;
 import jbtrfs.tx.SuperWriter;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
+import jbtrfs.volumes.ChunkMap;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -43,7 +48,7 @@ import jbtrfs.volumes.Volume;
  *
  * <p>{@link #open} reads the superblock, bootstraps the chunk tree from the sys_chunk_array, reads the chunk tree
  * and the root tree, and checks the feature flags; an image it cannot serve is refused with an
- * {@link UnsupportedImageException} whose message is one line naming the problem. {@link #operations()} is what
+ * {@link Errno#EINVAL} whose message is one line naming the problem. {@link #operations()} is what
  * the FUSE adapter calls. The package overview ({@code package-info.java}) traces a write and a commit.
  */
 public final class Filesystem implements Closeable {
@@ -86,7 +91,7 @@ public final class Filesystem implements Closeable {
             device = BlockDevice.openLocked(image,
                     registry == null ? deviceOptions : deviceOptions.withRegistry(registry));
         } catch (NoSuchFileException e) {
-            throw new UnsupportedImageException("image not found: " + image);
+            throw new FsException(Errno.EINVAL, "image not found: " + image);
         }
         try {
             return open(device, options);
@@ -114,7 +119,7 @@ public final class Filesystem implements Closeable {
         try {
             bootstrap = ChunkMap.fromSysChunkArray(sb.sysChunkArray(), sb.sectorsize());
         } catch (IllegalArgumentException e) {
-            throw new UnsupportedImageException("corrupt sys_chunk_array in the superblock: " + e.getMessage());
+            throw new FsException(Errno.EINVAL, "corrupt sys_chunk_array in the superblock: " + e.getMessage());
         }
         Volume volume = new Volume(device, sb.devItem().devid(), bootstrap);
         TreeBlockReader reader = new TreeBlockReader(volume, csumType, sb.nodesize(), sb.treeBlockFsid(),
@@ -130,7 +135,7 @@ public final class Filesystem implements Closeable {
         try {
             rootTree.seek(Key.first(0, 0));
         } catch (FsException e) {
-            throw new UnsupportedImageException("cannot read the root tree: " + e.getMessage());
+            throw new FsException(Errno.EINVAL, "cannot read the root tree: " + e.getMessage());
         }
         if (sb.logRoot() != 0) {
             LOG.warn("the image has a log tree (an fsync after the last commit); the kernel would replay it, "
@@ -143,7 +148,7 @@ public final class Filesystem implements Closeable {
         try {
             blockGroups = subvolumes.tree(bgTree ? ObjectIds.BLOCK_GROUP_TREE : ObjectIds.EXTENT_TREE);
         } catch (FsException e) {
-            throw new UnsupportedImageException("cannot read the " + (bgTree ? "block group" : "extent") + " tree: "
+            throw new FsException(Errno.EINVAL, "cannot read the " + (bgTree ? "block group" : "extent") + " tree: "
                     + e.getMessage());
         }
         SpaceReport space = new SpaceReport(sb, volume, blockGroups, subvolumes);
@@ -158,7 +163,7 @@ public final class Filesystem implements Closeable {
         try {
             ops.stat(ops.root());
         } catch (FsException e) {
-            throw new UnsupportedImageException("cannot read the root directory: " + e.getMessage());
+            throw new FsException(Errno.EINVAL, "cannot read the root directory: " + e.getMessage());
         }
         FsOperations served = ops;
         WritableOperations writable = null;
@@ -179,8 +184,8 @@ public final class Filesystem implements Closeable {
             }
             TransactionManager live = txm;
             space.setItemSource(chunk -> {
-                jbtrfs.alloc.BlockGroup bg = live.blockGroups().find(chunk.logical());
-                return bg == null ? null : new jbtrfs.format.BlockGroupItem(bg.usedNow(), 256, bg.flags());
+                BlockGroup bg = live.blockGroups().find(chunk.logical());
+                return bg == null ? null : new BlockGroupItem(bg.usedNow(), 256, bg.flags());
             });
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
                     (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0,
@@ -210,7 +215,7 @@ public final class Filesystem implements Closeable {
     }
 
     private static ChunkMap readChunkTree(SuperBlock sb, TreeBlockReader reader, ChunkMap bootstrap)
-            throws UnsupportedImageException {
+            throws FsException {
         BTree chunkTree = new BTree(reader, ObjectIds.CHUNK_TREE, sb.chunkRoot(), sb.chunkRootLevel(),
                 sb.chunkRootGeneration());
         ChunkMap full = new ChunkMap();
@@ -222,7 +227,7 @@ public final class Filesystem implements Closeable {
                 c.next();
             }
         } catch (FsException | IllegalArgumentException e) {
-            throw new UnsupportedImageException("cannot read the chunk tree: " + e.getMessage());
+            throw new FsException(Errno.EINVAL, "cannot read the chunk tree: " + e.getMessage());
         }
         return full;
     }
@@ -240,27 +245,29 @@ public final class Filesystem implements Closeable {
                 if (part.isEmpty()) continue;
                 try {
                     cur = directories.lookup(cur, part);
-                } catch (NotFoundException e) {
-                    throw new UnsupportedImageException("subvol=" + options.subvol() + ": no such subvolume");
+                } catch (FsException e) {
+                    if (e.errno() != Errno.ENOENT) throw e;
+                    throw new FsException(Errno.EINVAL, "subvol=" + options.subvol() + ": no such subvolume");
                 }
             }
             RootItem item = subvolumes.rootItem(cur.root());
             if (item == null || cur.objectid() != item.rootDirid()) {
-                throw new UnsupportedImageException("subvol=" + options.subvol() + " is not a subvolume");
+                throw new FsException(Errno.EINVAL, "subvol=" + options.subvol() + " is not a subvolume");
             }
             id = cur.root();
         } else {
             id = subvolumes.defaultSubvolume();
         }
         RootItem item = ObjectIds.isSubvolume(id) ? subvolumes.rootItem(id) : null;
-        if (item == null) throw new UnsupportedImageException("no subvolume with id " + id);
+        if (item == null) throw new FsException(Errno.EINVAL, "no subvolume with id " + id);
         return new InodeId(id, item.rootDirid());
     }
 
     private static BTree optionalTree(Subvolumes subvolumes, long id) throws FsException {
         try {
             return subvolumes.tree(id);
-        } catch (NotFoundException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
             return null;
         }
     }
@@ -289,7 +296,7 @@ public final class Filesystem implements Closeable {
     }
 
     /** Block groups summed by type and profile (what {@link #info()} shows, without the subvolume walk). */
-    public java.util.List<FsInfo.BlockGroupSummary> blockGroups() throws IOException {
+    public List<FsInfo.BlockGroupSummary> blockGroups() throws IOException {
         return space.summaries();
     }
 
@@ -328,8 +335,8 @@ public final class Filesystem implements Closeable {
     }
 
     /** The v1 space caches as a read-write mount found them, by block group (empty otherwise). */
-    public java.util.Map<Long, jbtrfs.spacecache.SpaceCacheLoader.Result> spaceCachesAtMount() {
-        return transactions == null ? java.util.Map.of() : transactions.cachesAtMount();
+    public Map<Long, Result> spaceCachesAtMount() {
+        return transactions == null ? Map.of() : transactions.cachesAtMount();
     }
 
     /**
@@ -351,12 +358,12 @@ public final class Filesystem implements Closeable {
     }
 
     /** The abort that turned a read-write mount read-only, or null (never on read-only mounts). */
-    public jbtrfs.TransactionAbortedException aborted() {
+    public TransactionAbortedException aborted() {
         return transactions == null ? null : transactions.aborted();
     }
 
     /** Tells {@code listener} of the abort, once, when it happens (read-write mounts). */
-    public void onAbort(java.util.function.Consumer<jbtrfs.TransactionAbortedException> listener) {
+    public void onAbort(Consumer<TransactionAbortedException> listener) {
         if (transactions != null) transactions.setAbortListener(listener);
     }
 

@@ -3,14 +3,14 @@ package jbtrfs.fs;
 import java.nio.ByteBuffer;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.ReadOnlyException;
 import jbtrfs.format.Timespec;
 
 /**
  * The operations the FUSE adapter calls, by inode. Safe to call from many threads at once.
- * Errors are {@link FsException} subclasses that map one-to-one to errnos. The changing operations fail with
- * {@link ReadOnlyException} on a read-only filesystem (their default here).
+ * Errors are {@link FsException}s, each carrying the errno a transport answers with. The changing operations fail
+ * with {@link Errno#EROFS} on a read-only filesystem (their default here).
  */
 public interface FsOperations {
 
@@ -28,6 +28,15 @@ public interface FsOperations {
     int FALLOC_FL_PUNCH_HOLE = 2;
     /** fallocate(2) mode bit: the range reads as zeros afterwards, its whole blocks preallocated. */
     int FALLOC_FL_ZERO_RANGE = 0x10;
+    /** open(2) flags (asm-generic/fcntl.h): the access mode bits and its three values. */
+    int O_ACCMODE = 03;
+    int O_RDONLY = 0;
+    int O_WRONLY = 01;
+    int O_RDWR = 02;
+    /** open(2) flag: empty a regular file. */
+    int O_TRUNC = 01000;
+    /** open(2) flag: every write appends. */
+    int O_APPEND = 02000;
 
     /** The top-level subvolume's root directory (what the mountpoint shows). */
     InodeId root();
@@ -58,10 +67,25 @@ public interface FsOperations {
     /** Names of the inode's extended attributes, in the order listxattr(2) gives them on the kernel. */
     List<String> listXattr(InodeId id) throws FsException;
 
-    /** The value of one extended attribute; {@link jbtrfs.NoDataException} when it is not set. */
+    /** The value of one extended attribute; {@link Errno#ENODATA} when it is not set. */
     byte[] getXattr(InodeId id, String name) throws FsException;
 
     StatFs statfs() throws FsException;
+
+    /**
+     * open(2) of an existing inode with {@code flags}: the errno the kernel gives, in fs/namei.c's order (EISDIR,
+     * EROFS, EPERM for an immutable or append-only file), and O_TRUNC empties a regular file as the kernel's does.
+     */
+    default void open(InodeId id, int flags) throws FsException {
+        Stat st = stat(id);
+        MayOpen.check(this, id, st, flags);
+        if ((flags & O_TRUNC) != 0 && st.isRegular() && st.size() != 0) truncate(id, 0);
+    }
+
+    /** opendir: ENOTDIR unless {@code id} is a directory. */
+    default void opendir(InodeId id) throws FsException {
+        if (!stat(id).isDirectory()) throw new FsException(Errno.ENOTDIR, "inode " + id + " is not a directory");
+    }
 
     // ---- changes (read-write mounts) ----
 
@@ -157,14 +181,14 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
-    /** removexattr(2); {@link jbtrfs.NoDataException} when it is not set. */
+    /** removexattr(2); {@link Errno#ENODATA} when it is not set. */
     default void removeXattr(InodeId id, String name) throws FsException {
         throw readOnlyError();
     }
 
     /** The inode's attributes as FS_IOC_GETFLAGS reports them ({@link InodeFlags}' FS_*_FL bits). */
     default long fileFlags(InodeId id) throws FsException {
-        throw new jbtrfs.NotSupportedException("inode flags");
+        throw new FsException(Errno.EOPNOTSUPP, "inode flags");
     }
 
     /** FS_IOC_SETFLAGS (chattr): sets the attributes {@link InodeFlags} lets change, updates ctime. */
@@ -175,10 +199,10 @@ public interface FsOperations {
     /**
      * lseek(2)'s SEEK_DATA ({@code hole} false) or SEEK_HOLE ({@code hole} true) from {@code offset}, answered from
      * the file's extents as the kernel's Btrfs answers (btrfs_find_delalloc_in_range aside). ENXIO
-     * ({@link jbtrfs.NoSuchAddressException}) at or past EOF, and for SEEK_DATA when only holes follow.
+     * ({@link Errno#ENXIO}) at or past EOF, and for SEEK_DATA when only holes follow.
      */
     default long seekData(InodeId file, long offset, boolean hole) throws FsException {
-        throw new jbtrfs.NotSupportedException("SEEK_DATA and SEEK_HOLE");
+        throw new FsException(Errno.EOPNOTSUPP, "SEEK_DATA and SEEK_HOLE");
     }
 
     /**
@@ -221,6 +245,18 @@ public interface FsOperations {
         throw readOnlyError();
     }
 
+    /**
+     * FS_IOC_SETFLAGS asked by user {@code uid}: changing immutable or append-only takes CAP_LINUX_IMMUTABLE
+     * (here: root), else EPERM, as the kernel's fileattr_set_prepare.
+     */
+    default void setFileFlags(InodeId id, long fsFlags, int uid) throws FsException {
+        long guarded = InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL;
+        if (((fsFlags ^ fileFlags(id)) & guarded) != 0 && uid != 0) {
+            throw new FsException(Errno.EPERM, "changing immutable or append-only of " + id + " takes root");
+        }
+        setFileFlags(id, fsFlags);
+    }
+
     /** Makes the inode's changes durable before returning (fsync/fdatasync: a commit). */
     default void fsync(InodeId id, boolean dataOnly) throws FsException {
     }
@@ -229,7 +265,7 @@ public interface FsOperations {
     default void sync() throws FsException {
     }
 
-    private static ReadOnlyException readOnlyError() {
-        return new ReadOnlyException("the filesystem is mounted read-only");
+    private static FsException readOnlyError() {
+        return new FsException(Errno.EROFS, "the filesystem is mounted read-only");
     }
 }

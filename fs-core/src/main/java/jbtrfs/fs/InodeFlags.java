@@ -1,7 +1,7 @@
 package jbtrfs.fs;
 
-import jbtrfs.InvalidArgumentException;
-import jbtrfs.NotSupportedException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.format.InodeItem;
 
 /**
@@ -68,7 +68,7 @@ public final class InodeFlags {
      * btrfs_fileattr_set answers.
      */
     public static long fromXflags(long oldFsFlags, long xflags, long extsize, long projid, long cowextsize)
-            throws NotSupportedException {
+            throws FsException {
         long known = 0;
         long common = 0;
         long fs = 0;
@@ -78,7 +78,7 @@ public final class InodeFlags {
             if ((xflags & p[1]) != 0) fs |= p[0];
         }
         if ((xflags & ~known) != 0 || extsize != 0 || projid != 0 || cowextsize != 0) {
-            throw new NotSupportedException("fsxattr xflags 0x" + Long.toHexString(xflags) + ", extsize " + extsize
+            throw new FsException(Errno.EOPNOTSUPP, "fsxattr xflags 0x" + Long.toHexString(xflags) + ", extsize " + extsize
                     + ", projid " + projid + ", cowextsize " + cowextsize);
         }
         return (oldFsFlags & ~common) | fs;
@@ -89,17 +89,16 @@ public final class InodeFlags {
      * {@code mode} and size {@code size} (≈ btrfs_check_fsflags and btrfs_fileattr_set): nocow changes a regular
      * file only while it is empty (its checksums go with it), compression flags exclude each other and nocow.
      */
-    static long apply(long old, long fsFlags, int mode, long size) throws InvalidArgumentException,
-            NotSupportedException {
+    static long apply(long old, long fsFlags, int mode, long size) throws FsException {
         long changed = fsFlags ^ toFsFlags(old);
         if ((changed & ~SETTABLE) != 0) {
-            throw new NotSupportedException("inode flags 0x" + Long.toHexString(changed & ~SETTABLE));
+            throw new FsException(Errno.EOPNOTSUPP, "inode flags 0x" + Long.toHexString(changed & ~SETTABLE));
         }
         if ((fsFlags & FS_NOCOMP_FL) != 0 && (fsFlags & FS_COMPR_FL) != 0) {
-            throw new InvalidArgumentException("compress and nocompress together");
+            throw new FsException(Errno.EINVAL, "compress and nocompress together");
         }
         if ((fsFlags & FS_NOCOW_FL) != 0 && (fsFlags & (FS_COMPR_FL | FS_NOCOMP_FL)) != 0) {
-            throw new InvalidArgumentException("nocow and compression flags together");
+            throw new FsException(Errno.EINVAL, "nocow and compression flags together");
         }
         long flags = old;
         for (long[] p : SIMPLE) {

@@ -5,9 +5,8 @@ import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NoSpaceException;
-import jbtrfs.NotFoundException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
@@ -63,7 +62,7 @@ final class InodeWriter {
 
     /**
      * Makes sure {@code items} item changes and the commit after them fit in metadata space, adding a metadata
-     * chunk now if need be; {@link NoSpaceException} before anything changed otherwise.
+     * chunk now if need be; {@link Errno#ENOSPC} before anything changed otherwise.
      */
     void reserveMetadata(int items) throws FsException {
         long need = (long) (items * BLOCKS_PER_ITEM + COMMIT_RESERVE_BLOCKS) * txm.nodesize();
@@ -74,25 +73,26 @@ final class InodeWriter {
         try {
             long at = groups.allocate(BlockGroupFlags.METADATA, need, txm.nodesize());
             groups.release(at, need);
-        } catch (NoSpaceException e) {
-            throw new NoSpaceException("no metadata space left for the change");
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOSPC) throw e;
+            throw new FsException(Errno.ENOSPC, "no metadata space left for the change");
         }
     }
 
     /** Refuses changes to a read-only subvolume (a read-only snapshot), as the kernel does (EROFS). */
     void checkWritable(long root) throws FsException {
         RootItem item = subvolumes.rootItem(root);
-        if (item == null) throw new NotFoundException("no subvolume " + root);
-        if (item.readOnly()) throw new jbtrfs.ReadOnlyException("subvolume " + root + " is read-only");
+        if (item == null) throw new FsException(Errno.ENOENT, "no subvolume " + root);
+        if (item.readOnly()) throw new FsException(Errno.EROFS, "subvolume " + root + " is read-only");
     }
 
     /** Flags that forbid changing an inode (chattr +i) or anything but appending to it (chattr +a). */
     static final long IMMUTABLE_OR_APPEND = InodeFlags.IMMUTABLE | InodeFlags.APPEND;
 
     /** EPERM when {@code item} carries any of {@code flags}, as the VFS refuses changes to +i and +a inodes. */
-    static void refuseIf(InodeItem item, long flags, InodeId id, String what) throws jbtrfs.NotPermittedException {
+    static void refuseIf(InodeItem item, long flags, InodeId id, String what) throws FsException {
         if ((item.flags() & flags) != 0) {
-            throw new jbtrfs.NotPermittedException(what + " of " + id + ": it is "
+            throw new FsException(Errno.EPERM, what + " of " + id + ": it is "
                     + ((item.flags() & InodeFlags.IMMUTABLE & flags) != 0 ? "immutable" : "append-only"));
         }
     }
@@ -105,7 +105,7 @@ final class InodeWriter {
 
     InodeItem load(InodeId id) throws FsException {
         Cursor c = tree(id.root()).find(new Key(id.objectid(), KeyType.INODE_ITEM, 0));
-        if (c == null) throw new NotFoundException("no inode " + id);
+        if (c == null) throw new FsException(Errno.ENOENT, "no inode " + id);
         return c.decode(InodeItem.SIZE, InodeItem::read);
     }
 

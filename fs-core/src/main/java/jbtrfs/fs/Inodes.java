@@ -6,8 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NotFoundException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.InodeItem;
@@ -34,7 +34,7 @@ final class Inodes {
     InodeItem item(InodeId id) throws FsException {
         BTree tree = subvolumes.tree(id.root());
         Cursor c = tree.find(new Key(id.objectid(), KeyType.INODE_ITEM, 0));
-        if (c == null) throw new NotFoundException("no inode " + id);
+        if (c == null) throw new FsException(Errno.ENOENT, "no inode " + id);
         if (c.dataSize() < InodeItem.SIZE) {
             throw new CorruptBlockException(id.root(), c.leaf().bytenr(), c.slot(), "inode item of "
                     + c.dataSize() + " bytes, expected " + InodeItem.SIZE);

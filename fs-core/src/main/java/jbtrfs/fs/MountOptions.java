@@ -1,5 +1,6 @@
 package jbtrfs.fs;
 
+import jbtrfs.compress.CompressionType;
 import jbtrfs.device.Backend;
 
 /**
@@ -34,9 +35,9 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
      * level 3, the only one our compressor has; lzo has none), and whether compress-force tries every write, even
      * of files whose earlier writes did not compress.
      */
-    public record Compression(jbtrfs.compress.CompressionType type, int level, boolean force) {
+    public record Compression(CompressionType type, int level, boolean force) {
         public Compression {
-            if (type == null || type == jbtrfs.compress.CompressionType.NONE) {
+            if (type == null || type == CompressionType.NONE) {
                 throw new IllegalArgumentException("no compression type");
             }
         }

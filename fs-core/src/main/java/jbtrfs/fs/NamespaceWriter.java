@@ -6,16 +6,8 @@ import java.util.Arrays;
 import java.util.List;
 
 import jbtrfs.CorruptBlockException;
-import jbtrfs.CrossDeviceException;
-import jbtrfs.ExistsException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.IsDirectoryException;
-import jbtrfs.NameTooLongException;
-import jbtrfs.NotDirectoryException;
-import jbtrfs.NotEmptyException;
-import jbtrfs.NotFoundException;
-import jbtrfs.NotPermittedException;
-import jbtrfs.TooManyLinksException;
 import jbtrfs.csum.NameHash;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
@@ -61,7 +53,7 @@ final class NamespaceWriter {
         w.reserveMetadata(6);
         InodeItem parent = directory(dir);
         InodeWriter.refuseIf(parent, InodeFlags.IMMUTABLE, dir, "create in");
-        if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
+        if (findEntry(dir, n) != null) throw new FsException(Errno.EEXIST, name + " exists in " + dir);
         Timespec now = w.time();
         InodeId id = newInode(dir, parent, mode, rdev, uid, gid, symlinkTarget, 1, now);
         addEntry(dir, n, id, DirItem.typeOfMode(mode), now);
@@ -110,15 +102,15 @@ final class NamespaceWriter {
     /** A new name for {@code target} in {@code dir}. */
     void link(InodeId target, InodeId dir, String name) throws FsException {
         byte[] n = checkName(name);
-        if (target.root() != dir.root()) throw new CrossDeviceException("link across subvolumes");
+        if (target.root() != dir.root()) throw new FsException(Errno.EXDEV, "link across subvolumes");
         w.checkWritable(dir.root());
         w.reserveMetadata(5);
         InodeWriter.refuseIf(directory(dir), InodeFlags.IMMUTABLE, dir, "link in");
         InodeItem item = w.load(target);
         InodeWriter.refuseIf(item, InodeWriter.IMMUTABLE_OR_APPEND, target, "link");
-        if ((item.mode() & Stat.S_IFMT) == Stat.S_IFDIR) throw new NotPermittedException("hard link to a directory");
-        if (item.nlink() >= 65535) throw new TooManyLinksException("inode " + target + " has 65535 links");
-        if (findEntry(dir, n) != null) throw new ExistsException(name + " exists in " + dir);
+        if ((item.mode() & Stat.S_IFMT) == Stat.S_IFDIR) throw new FsException(Errno.EPERM, "hard link to a directory");
+        if (item.nlink() >= 65535) throw new FsException(Errno.EMLINK, "inode " + target + " has 65535 links");
+        if (findEntry(dir, n) != null) throw new FsException(Errno.EEXIST, name + " exists in " + dir);
         Timespec now = w.time();
         addEntry(dir, n, target, DirItem.typeOfMode(item.mode()), now);
         item = w.load(target);
@@ -134,17 +126,17 @@ final class NamespaceWriter {
         w.reserveMetadata(8);
         InodeWriter.refuseIf(directory(dir), InodeWriter.IMMUTABLE_OR_APPEND, dir, "unlink in");
         DirItem entry = findEntry(dir, n);
-        if (entry == null) throw new NotFoundException("no " + name + " in " + dir);
+        if (entry == null) throw new FsException(Errno.ENOENT, "no " + name + " in " + dir);
         if (entry.location().type() != KeyType.INODE_ITEM) {
-            throw new NotPermittedException(name + " is a subvolume; delete it with btrfs subvolume delete");
+            throw new FsException(Errno.EPERM, name + " is a subvolume; delete it with btrfs subvolume delete");
         }
         InodeId target = new InodeId(dir.root(), entry.location().objectid());
         InodeItem item = entryInode(dir, n, target);
         InodeWriter.refuseIf(item, InodeWriter.IMMUTABLE_OR_APPEND, target, "unlink");
         boolean isDir = (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
-        if (directory && !isDir) throw new NotDirectoryException(name + " is not a directory");
-        if (!directory && isDir) throw new IsDirectoryException(name + " is a directory");
-        if (isDir && hasEntries(target)) throw new NotEmptyException(name + " is not empty");
+        if (directory && !isDir) throw new FsException(Errno.ENOTDIR, name + " is not a directory");
+        if (!directory && isDir) throw new FsException(Errno.EISDIR, name + " is a directory");
+        if (isDir && hasEntries(target)) throw new FsException(Errno.ENOTEMPTY, name + " is not empty");
         Timespec now = w.time();
         removeEntry(dir, n, target, now);
         dropLink(target, now);
@@ -155,7 +147,7 @@ final class NamespaceWriter {
         checkRenameFlags(flags);
         byte[] from = checkName(fromName);
         byte[] to = checkName(toName);
-        if (fromDir.root() != toDir.root()) throw new CrossDeviceException("rename across subvolumes");
+        if (fromDir.root() != toDir.root()) throw new FsException(Errno.EXDEV, "rename across subvolumes");
         if ((flags & FsOperations.RENAME_EXCHANGE) != 0) {
             exchange(fromDir, from, toDir, to);
             return;
@@ -166,31 +158,31 @@ final class NamespaceWriter {
         InodeItem toDirItem = directory(toDir);
         InodeWriter.refuseIf(toDirItem, InodeFlags.IMMUTABLE, toDir, "rename into");
         DirItem src = findEntry(fromDir, from);
-        if (src == null) throw new NotFoundException("no " + fromName + " in " + fromDir);
+        if (src == null) throw new FsException(Errno.ENOENT, "no " + fromName + " in " + fromDir);
         if (src.location().type() != KeyType.INODE_ITEM) {
-            throw new NotPermittedException("renaming subvolumes is not supported yet");
+            throw new FsException(Errno.EPERM, "renaming subvolumes is not supported yet");
         }
         InodeId moving = new InodeId(fromDir.root(), src.location().objectid());
         InodeItem movingItem = entryInode(fromDir, from, moving);
         InodeWriter.refuseIf(movingItem, InodeWriter.IMMUTABLE_OR_APPEND, moving, "rename");
         boolean movingDir = (movingItem.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         if (movingDir && isAncestor(moving, toDir)) {
-            throw new jbtrfs.InvalidArgumentException("cannot move a directory into itself");
+            throw new FsException(Errno.EINVAL, "cannot move a directory into itself");
         }
         Timespec now = w.time();
         DirItem dst = findEntry(toDir, to);
         if (dst != null) {
-            if ((flags & FsOperations.RENAME_NOREPLACE) != 0) throw new ExistsException(toName + " exists");
-            if (dst.location().type() != KeyType.INODE_ITEM) throw new NotPermittedException(toName + " is a subvolume");
+            if ((flags & FsOperations.RENAME_NOREPLACE) != 0) throw new FsException(Errno.EEXIST, toName + " exists");
+            if (dst.location().type() != KeyType.INODE_ITEM) throw new FsException(Errno.EPERM, toName + " is a subvolume");
             InodeId victim = new InodeId(toDir.root(), dst.location().objectid());
             if (victim.equals(moving)) return; // two names of one inode: rename does nothing
             InodeItem v = entryInode(toDir, to, victim);
             InodeWriter.refuseIf(toDirItem, InodeFlags.APPEND, toDir, "replace in");
             InodeWriter.refuseIf(v, InodeWriter.IMMUTABLE_OR_APPEND, victim, "replace");
             boolean victimDir = (v.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
-            if (movingDir && !victimDir) throw new NotDirectoryException(toName + " is not a directory");
-            if (!movingDir && victimDir) throw new IsDirectoryException(toName + " is a directory");
-            if (victimDir && hasEntries(victim)) throw new NotEmptyException(toName + " is not empty");
+            if (movingDir && !victimDir) throw new FsException(Errno.ENOTDIR, toName + " is not a directory");
+            if (!movingDir && victimDir) throw new FsException(Errno.EISDIR, toName + " is a directory");
+            if (victimDir && hasEntries(victim)) throw new FsException(Errno.ENOTEMPTY, toName + " is not empty");
             // both names whole before either goes: a damaged directory is refused with nothing changed
             locate(fromDir, from, moving);
             removeEntry(toDir, to, victim, now);
@@ -205,11 +197,11 @@ final class NamespaceWriter {
     /** The VFS's checks of renameat2's flags: known ones only, EXCHANGE alone; WHITEOUT we do not make. */
     private static void checkRenameFlags(int flags) throws FsException {
         int known = FsOperations.RENAME_NOREPLACE | FsOperations.RENAME_EXCHANGE | RENAME_WHITEOUT;
-        if ((flags & ~known) != 0) throw new jbtrfs.InvalidArgumentException("unknown rename flags " + flags);
+        if ((flags & ~known) != 0) throw new FsException(Errno.EINVAL, "unknown rename flags " + flags);
         if ((flags & FsOperations.RENAME_EXCHANGE) != 0 && (flags & ~FsOperations.RENAME_EXCHANGE) != 0) {
-            throw new jbtrfs.InvalidArgumentException("RENAME_EXCHANGE with other flags");
+            throw new FsException(Errno.EINVAL, "RENAME_EXCHANGE with other flags");
         }
-        if ((flags & RENAME_WHITEOUT) != 0) throw new jbtrfs.InvalidArgumentException("RENAME_WHITEOUT");
+        if ((flags & RENAME_WHITEOUT) != 0) throw new FsException(Errno.EINVAL, "RENAME_WHITEOUT");
     }
 
     /**
@@ -223,11 +215,11 @@ final class NamespaceWriter {
         InodeWriter.refuseIf(directory(fromDir), InodeWriter.IMMUTABLE_OR_APPEND, fromDir, "exchange in");
         InodeWriter.refuseIf(directory(toDir), InodeWriter.IMMUTABLE_OR_APPEND, toDir, "exchange in");
         DirItem a = findEntry(fromDir, from);
-        if (a == null) throw new NotFoundException("no " + str(from) + " in " + fromDir);
+        if (a == null) throw new FsException(Errno.ENOENT, "no " + str(from) + " in " + fromDir);
         DirItem b = findEntry(toDir, to);
-        if (b == null) throw new NotFoundException("no " + str(to) + " in " + toDir);
+        if (b == null) throw new FsException(Errno.ENOENT, "no " + str(to) + " in " + toDir);
         if (a.location().type() != KeyType.INODE_ITEM || b.location().type() != KeyType.INODE_ITEM) {
-            throw new NotPermittedException("exchanging subvolumes is not supported yet");
+            throw new FsException(Errno.EPERM, "exchanging subvolumes is not supported yet");
         }
         InodeId ia = new InodeId(fromDir.root(), a.location().objectid());
         InodeId ib = new InodeId(toDir.root(), b.location().objectid());
@@ -237,7 +229,7 @@ final class NamespaceWriter {
         InodeWriter.refuseIf(ai, InodeWriter.IMMUTABLE_OR_APPEND, ia, "exchange");
         InodeWriter.refuseIf(bi, InodeWriter.IMMUTABLE_OR_APPEND, ib, "exchange");
         if (isDir(ai) && isAncestor(ia, toDir) || isDir(bi) && isAncestor(ib, fromDir)) {
-            throw new jbtrfs.InvalidArgumentException("cannot exchange a directory with something inside it");
+            throw new FsException(Errno.EINVAL, "cannot exchange a directory with something inside it");
         }
         locate(fromDir, from, ia);
         locate(toDir, to, ib);
@@ -300,11 +292,11 @@ final class NamespaceWriter {
             ext.add(new InodeExtref(dir.objectid(), index, name));
             byte[] extData = InodeExtref.encodeAll(ext);
             if (extData.length > w.tx().editor().maxItemData()) {
-                throw new TooManyLinksException("no room for another name of inode " + target + " in " + dir);
+                throw new FsException(Errno.EMLINK, "no room for another name of inode " + target + " in " + dir);
             }
             w.tx().editor().put(root, extKey, extData);
         } else {
-            throw new TooManyLinksException("no room for another name of inode " + target + " in " + dir);
+            throw new FsException(Errno.EMLINK, "no room for another name of inode " + target + " in " + dir);
         }
         DirItem d = new DirItem(new Key(target.objectid(), KeyType.INODE_ITEM, 0), transid, type, name, new byte[0]);
         Key itemKey = new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name));
@@ -346,7 +338,7 @@ final class NamespaceWriter {
     private long locate(InodeId dir, byte[] name, InodeId target) throws FsException {
         Cursor ic = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
         if (ic == null || entryOf(Subvolumes.readDirItems(ic), name, target) < 0) {
-            throw new NotFoundException("no " + str(name) + " naming inode " + target + " in " + dir);
+            throw new FsException(Errno.ENOENT, "no " + str(name) + " naming inode " + target + " in " + dir);
         }
         long index = refIndex(dir, target, name);
         if (index < 0) throw damaged(ic, dir, name, "inode " + target.objectid() + " has no ref of that name");
@@ -363,7 +355,8 @@ final class NamespaceWriter {
     private InodeItem entryInode(InodeId dir, byte[] name, InodeId target) throws FsException {
         try {
             return w.load(target);
-        } catch (NotFoundException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
             Cursor ic = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
             throw damaged(ic, dir, name, "it names inode " + target.objectid() + ", which does not exist");
         }
@@ -473,15 +466,15 @@ final class NamespaceWriter {
 
     private InodeItem directory(InodeId dir) throws FsException {
         InodeItem item = w.load(dir);
-        if ((item.mode() & Stat.S_IFMT) != Stat.S_IFDIR) throw new NotDirectoryException(dir + " is not a directory");
+        if ((item.mode() & Stat.S_IFMT) != Stat.S_IFDIR) throw new FsException(Errno.ENOTDIR, dir + " is not a directory");
         return item;
     }
 
     static byte[] checkName(String name) throws FsException {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
-        if (n.length > NAME_MAX) throw new NameTooLongException("name of " + n.length + " bytes");
+        if (n.length > NAME_MAX) throw new FsException(Errno.ENAMETOOLONG, "name of " + n.length + " bytes");
         if (n.length == 0 || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0) {
-            throw new jbtrfs.InvalidArgumentException("bad name '" + name + "'");
+            throw new FsException(Errno.EINVAL, "bad name '" + name + "'");
         }
         return n;
     }

@@ -1,21 +1,22 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FileOffsets.before;
+
 import java.io.IOException;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeRoot;
-import jbtrfs.format.Timespec;
 import jbtrfs.format.ExtentItem;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.Timespec;
 import jbtrfs.tx.DataRefs;
-
-import static jbtrfs.fs.FileOffsets.before;
 
 /**
  * Writes that go where the data already is (≈ run_delalloc_nocow): into a preallocated extent, and over the data
@@ -140,7 +141,7 @@ final class NoCowWriter {
         try {
             space.writeBehind(bytenr, buf, 0, buf.length);
         } catch (IOException e) {
-            throw new FsException("writing data of " + file + ": " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "writing data of " + file + ": " + e.getMessage(), e);
         }
     }
 

@@ -6,8 +6,8 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NotFoundException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.InodeItem;
@@ -53,13 +53,15 @@ final class Orphans {
         InodeItem item;
         try {
             item = w.load(id);
-        } catch (NotFoundException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
             return;
         }
         if (item.nlink() != 0) return;
         try {
             w.checkWritable(id.root());
-        } catch (jbtrfs.ReadOnlyException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.EROFS) throw e;
             // a read-only snapshot taken while the file was open keeps it, as it keeps everything else
             LOG.debug("not freeing {}: {}", id, e.getMessage());
             return;
@@ -92,7 +94,8 @@ final class Orphans {
             InodeItem item;
             try {
                 item = w.load(id);
-            } catch (NotFoundException e) {
+            } catch (FsException e) {
+                if (e.errno() != Errno.ENOENT) throw e;
                 item = null;
             }
             w.reserveMetadata(16);

@@ -4,8 +4,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
 import jbtrfs.format.InodeItem;
 
 /** {@link FsOperations} over an image opened read-only: each call is a few tree searches, no shared mutable state. */
@@ -66,14 +66,14 @@ final class ReadOnlyOperations implements FsOperations {
     public String readlink(InodeId id) throws FsException {
         InodeItem inode = inodes.item(id);
         if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFLNK) {
-            throw new InvalidArgumentException("inode " + id + " is not a symbolic link");
+            throw new FsException(Errno.EINVAL, "inode " + id + " is not a symbolic link");
         }
         try {
             return fileData.readlink(id, inode);
         } catch (FsException e) {
             throw e;
         } catch (IOException e) {
-            throw new FsException("reading link " + id + ": " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "reading link " + id + ": " + e.getMessage(), e);
         }
     }
 
@@ -84,7 +84,7 @@ final class ReadOnlyOperations implements FsOperations {
         } catch (FsException e) {
             throw e;
         } catch (IOException e) {
-            throw new FsException("reading " + file + " at " + offset + ": " + e.getMessage(), e);
+            throw new FsException(Errno.EIO, "reading " + file + " at " + offset + ": " + e.getMessage(), e);
         }
     }
 

@@ -1,8 +1,7 @@
 package jbtrfs.fs;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
-import jbtrfs.NoSuchAddressException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.FileExtentItem;
@@ -31,7 +30,7 @@ final class SeekData {
     long find(InodeId file, long offset, boolean hole) throws FsException {
         InodeItem inode = inodes.item(file);
         if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFREG) {
-            throw new InvalidArgumentException("SEEK_DATA/SEEK_HOLE on inode " + file + ", not a regular file");
+            throw new FsException(Errno.EINVAL, "SEEK_DATA/SEEK_HOLE on inode " + file + ", not a regular file");
         }
         long size = inode.size();
         if (size == 0 || offset >= size) throw pastEnd(file, offset, size);
@@ -85,7 +84,7 @@ final class SeekData {
         return keyOffset + fe.numBytes();
     }
 
-    private static NoSuchAddressException pastEnd(InodeId file, long offset, long size) {
-        return new NoSuchAddressException("no data at or after " + offset + " in inode " + file + " of size " + size);
+    private static FsException pastEnd(InodeId file, long offset, long size) {
+        return new FsException(Errno.ENXIO, "no data at or after " + offset + " in inode " + file + " of size " + size);
     }
 }

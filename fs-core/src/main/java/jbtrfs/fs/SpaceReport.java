@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
@@ -66,7 +67,7 @@ final class SpaceReport {
         for (Chunk chunk : volume.chunks().chunks()) {
             BlockGroupItem item = items.item(chunk);
             if (item == null) {
-                throw new FsException("chunk at " + Long.toUnsignedString(chunk.logical()) + " has no block group item");
+                throw new FsException(Errno.EIO, "chunk at " + Long.toUnsignedString(chunk.logical()) + " has no block group item");
             }
             out.add(new BlockGroup(chunk, item));
         }

@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NotFoundException;
 import jbtrfs.csum.NameHash;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
@@ -58,7 +58,7 @@ final class Subvolumes {
         return c.decode(RootItem::read);
     }
 
-    /** The tree with objectid {@code id}; {@link NotFoundException} when the root tree has no live root item. */
+    /** The tree with objectid {@code id}; {@link Errno#ENOENT} when the root tree has no live root item. */
     BTree tree(long id) throws FsException {
         LiveTrees l = live;
         if (l != null) {
@@ -69,7 +69,7 @@ final class Subvolumes {
         if (t != null) return t;
         RootItem item = rootItem(id);
         if (item == null || item.refs() == 0) {
-            throw new NotFoundException("no tree " + id + " in the root tree");
+            throw new FsException(Errno.ENOENT, "no tree " + id + " in the root tree");
         }
         t = new BTree(reader, id, item.bytenr(), item.level(), item.generation());
         BTree raced = trees.putIfAbsent(id, t);

@@ -7,7 +7,8 @@ import java.nio.ByteOrder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import jbtrfs.UnsupportedImageException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.format.ChunkItem;
@@ -25,7 +26,7 @@ final class SuperBlocks {
     private SuperBlocks() {
     }
 
-    /** The newest valid superblock; a one-line {@link UnsupportedImageException} when there is none. */
+    /** The newest valid superblock; a one-line {@link Errno#EINVAL} when there is none. */
     static SuperBlock readBest(BlockDevice device) throws IOException {
         SuperBlock best = null;
         int copiesInside = 0;
@@ -52,14 +53,14 @@ final class SuperBlocks {
             if (best == null || sb.generation() > best.generation()) best = sb;
         }
         if (copiesInside == 0) {
-            throw new UnsupportedImageException("not a Btrfs image: " + device.size()
+            throw new FsException(Errno.EINVAL, "not a Btrfs image: " + device.size()
                     + " bytes is too small to hold a superblock");
         }
         if (withMagic == 0) {
-            throw new UnsupportedImageException("not a Btrfs image: no superblock magic at 64 KiB");
+            throw new FsException(Errno.EINVAL, "not a Btrfs image: no superblock magic at 64 KiB");
         }
         if (best == null) {
-            throw new UnsupportedImageException("no valid superblock: " + firstProblem + " on every copy ("
+            throw new FsException(Errno.EINVAL, "no valid superblock: " + firstProblem + " on every copy ("
                     + withMagic + " with the Btrfs magic)");
         }
         return best;
@@ -80,44 +81,44 @@ final class SuperBlocks {
     }
 
     /** Refuses what the read path cannot serve, with one line naming it. */
-    static void checkSupported(SuperBlock sb, long deviceSize) throws UnsupportedImageException {
+    static void checkSupported(SuperBlock sb, long deviceSize) throws FsException {
         long unsupported = sb.incompatFlags() & ~Features.INCOMPAT_READ_SUPPORTED;
         if (unsupported != 0) {
-            throw new UnsupportedImageException("unsupported incompat feature: "
+            throw new FsException(Errno.EINVAL, "unsupported incompat feature: "
                     + String.join(", ", Features.incompatNames(unsupported))
                     + " (flags 0x" + Long.toHexString(unsupported) + ")");
         }
         if (!powerOfTwoBetween(sb.sectorsize(), 4096, 65536)) {
-            throw new UnsupportedImageException("unsupported sectorsize " + sb.sectorsize());
+            throw new FsException(Errno.EINVAL, "unsupported sectorsize " + sb.sectorsize());
         }
         if (!powerOfTwoBetween(sb.nodesize(), 4096, 65536) || sb.nodesize() < sb.sectorsize()) {
-            throw new UnsupportedImageException("unsupported nodesize " + sb.nodesize() + " (sectorsize "
+            throw new FsException(Errno.EINVAL, "unsupported nodesize " + sb.nodesize() + " (sectorsize "
                     + sb.sectorsize() + ")");
         }
         int sysArray = sb.sysChunkArraySize();
         if (Integer.compareUnsigned(sysArray, SuperBlock.SYS_CHUNK_ARRAY_MAX) > 0
                 || sysArray < Key.SIZE + ChunkItem.size(1)) {
-            throw new UnsupportedImageException("corrupt superblock: sys_chunk_array_size "
+            throw new FsException(Errno.EINVAL, "corrupt superblock: sys_chunk_array_size "
                     + Integer.toUnsignedString(sysArray) + ", expected " + (Key.SIZE + ChunkItem.size(1)) + ".."
                     + SuperBlock.SYS_CHUNK_ARRAY_MAX);
         }
         if (sb.rootLevel() >= MAX_LEVEL || sb.chunkRootLevel() >= MAX_LEVEL || sb.logRootLevel() >= MAX_LEVEL) {
-            throw new UnsupportedImageException("corrupt superblock: root levels " + sb.rootLevel() + ", "
+            throw new FsException(Errno.EINVAL, "corrupt superblock: root levels " + sb.rootLevel() + ", "
                     + sb.chunkRootLevel() + ", " + sb.logRootLevel() + " (root, chunk root, log root), expected below "
                     + MAX_LEVEL);
         }
         for (long root : new long[] {sb.root(), sb.chunkRoot(), sb.logRoot()}) {
             if (root % sb.sectorsize() != 0) {
-                throw new UnsupportedImageException("corrupt superblock: tree root " + Long.toUnsignedString(root)
+                throw new FsException(Errno.EINVAL, "corrupt superblock: tree root " + Long.toUnsignedString(root)
                         + " is not aligned to the sectorsize " + sb.sectorsize());
             }
         }
         if (sb.numDevices() != 1) {
-            throw new UnsupportedImageException("multi-device filesystems are not supported (this one has "
+            throw new FsException(Errno.EINVAL, "multi-device filesystems are not supported (this one has "
                     + sb.numDevices() + " devices)");
         }
         if (sb.devItem().totalBytes() > deviceSize) {
-            throw new UnsupportedImageException("image is truncated: the filesystem needs "
+            throw new FsException(Errno.EINVAL, "image is truncated: the filesystem needs "
                     + sb.devItem().totalBytes() + " bytes, the image has " + deviceSize);
         }
     }

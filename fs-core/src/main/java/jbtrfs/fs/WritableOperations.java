@@ -7,18 +7,21 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.ReadOnlyException;
+import jbtrfs.TransactionAbortedException;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Timespec;
 import jbtrfs.tx.CommitLocks;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
+import jbtrfs.volumes.Volume;
 
 /**
  * {@link FsOperations} on a read-write mount. Reads share a read lock and see the running transaction's trees;
@@ -27,7 +30,7 @@ import jbtrfs.tx.TransactionManager;
  *
  * <p>A change that fails after it began editing aborts the transaction (the image keeps its last commit) and turns
  * the filesystem read-only, as the kernel does: a half-made change must never be committed. So does a failed
- * commit. After an abort every change gets EROFS ({@link ReadOnlyException}) and every fsync, sync and the
+ * commit. After an abort every change gets EROFS ({@link Errno#EROFS}) and every fsync, sync and the
  * unmount's commit EIO ({@link jbtrfs.TransactionAbortedException}): what was written since the last commit is lost.
  */
 final class WritableOperations implements FsOperations {
@@ -50,7 +53,7 @@ final class WritableOperations implements FsOperations {
     /** Readers share it; the running transaction changes only under its write lock. */
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     /** One change or commit at a time, held across a commit's I/O while readers go on. */
-    private final java.util.concurrent.locks.ReentrantLock changeLock = new java.util.concurrent.locks.ReentrantLock();
+    private final ReentrantLock changeLock = new ReentrantLock();
     private final ScheduledExecutorService timer;
     /** A commit's writeout under the read lock: readers go on beside it. */
     private final CommitLocks besideReaders = new CommitLocks() {
@@ -68,7 +71,7 @@ final class WritableOperations implements FsOperations {
     };
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
-                       jbtrfs.volumes.Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
+                       Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
                        MountOptions.Compression compression, Clock clock, boolean evicting) {
         this.reads = reads;
         this.txm = txm;
@@ -165,9 +168,9 @@ final class WritableOperations implements FsOperations {
     @Override
     public InodeId symlink(InodeId dir, String name, String target, int uid, int gid) throws FsException {
         byte[] t = target.getBytes(StandardCharsets.UTF_8);
-        if (t.length == 0) throw new jbtrfs.NotFoundException("empty symlink target");
+        if (t.length == 0) throw new FsException(Errno.ENOENT, "empty symlink target");
         if (t.length >= Math.min(4096, txm.sectorsize())) {
-            throw new jbtrfs.NameTooLongException("symlink target of " + t.length + " bytes");
+            throw new FsException(Errno.ENAMETOOLONG, "symlink target of " + t.length + " bytes");
         }
         return change("symlink", () -> names.create(dir, name, Stat.S_IFLNK | 0777, 0, uid, gid, t));
     }
@@ -202,7 +205,8 @@ final class WritableOperations implements FsOperations {
         // most evicted inodes still have names: answered under the read lock, no transaction started
         try {
             if (read(() -> reads.stat(id)).nlink() != 0) return;
-        } catch (jbtrfs.NotFoundException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
             return; // freed already
         }
         change("evict", () -> { orphans.evict(id); return null; });
@@ -426,7 +430,7 @@ final class WritableOperations implements FsOperations {
         if (txm.aborted() != null) return; // said once, when it aborted; fsync and unmount report it
         try {
             sync();
-        } catch (jbtrfs.TransactionAbortedException e) {
+        } catch (TransactionAbortedException e) {
             // the abort logged its one line
         } catch (FsException | RuntimeException e) {
             LOG.error("periodic commit failed: {}", e.getMessage());
@@ -487,7 +491,8 @@ final class WritableOperations implements FsOperations {
         try {
             try {
                 return body.run();
-            } catch (jbtrfs.NoSpaceException e) {
+            } catch (FsException e) {
+                if (e.errno() != Errno.ENOSPC) throw e;
                 // space freed in this transaction (extents whose last reference went, pinned blocks) is usable
                 // once it commits: make the commit and try once more
                 if (before.edits() != editsBefore || before.isEmpty()) throw e;
@@ -503,7 +508,7 @@ final class WritableOperations implements FsOperations {
                 txm.abort(operation + " failed halfway", e);
                 afterAbort();
             }
-            if (e instanceof RuntimeException re) throw new FsException("internal error: " + re, re);
+            if (e instanceof RuntimeException re) throw new FsException(Errno.EIO, "internal error: " + re, re);
             throw e;
         }
     }

@@ -1,8 +1,8 @@
 package jbtrfs.fs;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.UnsupportedImageException;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.DevExtent;
@@ -36,27 +36,27 @@ final class WriteSupport {
             throws FsException {
         String hint = "; mount it with --read-only";
         if (sb.logRoot() != 0) {
-            throw new UnsupportedImageException("the image has a log tree to replay: mount it once with the kernel, "
+            throw new FsException(Errno.EINVAL, "the image has a log tree to replay: mount it once with the kernel, "
                     + "or run 'btrfs rescue zero-log'" + hint);
         }
         long incompat = sb.incompatFlags() & ~INCOMPAT_WRITE_SUPPORTED;
         if (incompat != 0) {
-            throw new UnsupportedImageException("cannot write images with incompat feature "
+            throw new FsException(Errno.EINVAL, "cannot write images with incompat feature "
                     + String.join(", ", Features.incompatNames(incompat)) + hint);
         }
         long compatRo = sb.compatRoFlags() & ~COMPAT_RO_WRITE_SUPPORTED;
         if (compatRo != 0) {
-            throw new UnsupportedImageException("cannot write images with compat_ro feature "
+            throw new FsException(Errno.EINVAL, "cannot write images with compat_ro feature "
                     + String.join(", ", Features.compatRoNames(compatRo)) + " (flags 0x" + Long.toHexString(compatRo)
                     + ")" + hint);
         }
         if (subvolumes.rootItem(ObjectIds.QUOTA_TREE) != null) {
-            throw new UnsupportedImageException("quotas are enabled; read-write with quotas is not supported" + hint);
+            throw new FsException(Errno.EINVAL, "quotas are enabled; read-write with quotas is not supported" + hint);
         }
         for (Chunk c : volume.chunks().chunks()) {
             long profile = c.item().type() & BlockGroupFlags.PROFILE_MASK;
             if (profile != 0 && profile != BlockGroupFlags.DUP) {
-                throw new UnsupportedImageException("cannot write RAID profiles (chunk at " + c.logical() + ")" + hint);
+                throw new FsException(Errno.EINVAL, "cannot write RAID profiles (chunk at " + c.logical() + ")" + hint);
             }
         }
         checkDeviceBounds(sb, subvolumes, volume, hint);
@@ -73,7 +73,7 @@ final class WriteSupport {
         long size = volume.device().size();
         long devid = sb.devItem().devid();
         String past = volume.chunks().stripePastEnd(devid, size);
-        if (past != null) throw new UnsupportedImageException(past + hint);
+        if (past != null) throw new FsException(Errno.EINVAL, past + hint);
         Cursor c = subvolumes.tree(ObjectIds.DEV_TREE).seek(new Key(devid, KeyType.DEV_EXTENT, 0));
         while (c.valid() && c.key().objectid() == devid && c.key().type() == KeyType.DEV_EXTENT) {
             if (c.dataSize() < DevExtent.SIZE) {
@@ -84,7 +84,7 @@ final class WriteSupport {
             long start = c.key().offset();
             long end = start + extent.length();
             if (Long.compareUnsigned(end, start) < 0 || Long.compareUnsigned(end, size) > 0) {
-                throw new UnsupportedImageException("dev extent of chunk at logical "
+                throw new FsException(Errno.EINVAL, "dev extent of chunk at logical "
                         + Long.toUnsignedString(extent.chunkOffset()) + " ends at physical " + Long.toUnsignedString(end) + ", past the end of the device ("
                         + size + " bytes)" + hint);
             }
@@ -94,14 +94,14 @@ final class WriteSupport {
 
     /** The kernel's space_cache / nospace_cache / clear_cache rules for the image's free space. */
     private static MountOptions.SpaceCache spaceCache(SuperBlock sb, MountOptions options, String hint)
-            throws UnsupportedImageException {
+            throws FsException {
         MountOptions.SpaceCache asked = options.spaceCache();
         if ((sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) != 0) {
             if ((sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE_VALID) == 0) {
-                throw new UnsupportedImageException("the free-space tree is not marked valid" + hint);
+                throw new FsException(Errno.EINVAL, "the free-space tree is not marked valid" + hint);
             }
             if (asked == MountOptions.SpaceCache.V1 || asked == MountOptions.SpaceCache.NONE) {
-                throw new UnsupportedImageException("cannot disable the free-space tree (space_cache=v1 or "
+                throw new FsException(Errno.EINVAL, "cannot disable the free-space tree (space_cache=v1 or "
                         + "nospace_cache on an image that has one; the kernel refuses it too)");
             }
             return MountOptions.SpaceCache.V2;
@@ -109,7 +109,7 @@ final class WriteSupport {
         // space_cache=v2 on a v1 image: the mount creates the free-space tree, as the kernel's does
         if (asked == MountOptions.SpaceCache.V2 || asked == MountOptions.SpaceCache.NONE) return asked;
         if (sb.sectorsize() != SpaceCachePages.PAGE) {
-            throw new UnsupportedImageException("cannot write the v1 space cache of sectorsize " + sb.sectorsize()
+            throw new FsException(Errno.EINVAL, "cannot write the v1 space cache of sectorsize " + sb.sectorsize()
                     + " (use nospace_cache)" + hint);
         }
         return MountOptions.SpaceCache.V1;

@@ -5,12 +5,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import jbtrfs.ExistsException;
-import jbtrfs.InvalidArgumentException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NameTooLongException;
-import jbtrfs.NoDataException;
-import jbtrfs.NoSpaceException;
 import jbtrfs.compress.CompressionType;
 import jbtrfs.csum.NameHash;
 import jbtrfs.ctree.Cursor;
@@ -36,7 +32,7 @@ final class XattrWriter {
 
     void set(InodeId id, String name, byte[] value, int flags) throws FsException {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
-        if (n.length > NamespaceWriter.NAME_MAX || n.length == 0) throw new NameTooLongException("xattr name " + name);
+        if (n.length > NamespaceWriter.NAME_MAX || n.length == 0) throw new FsException(Errno.ENAMETOOLONG, "xattr name " + name);
         w.checkWritable(id.root());
         InodeWriter.refuseIf(w.load(id), InodeWriter.IMMUTABLE_OR_APPEND, id, "setxattr");
         if (name.startsWith("btrfs.")) {
@@ -48,18 +44,18 @@ final class XattrWriter {
 
     /** setxattr of a btrfs. property (≈ btrfs_set_prop): checked, stored (an empty value removes it), applied. */
     private void setProperty(InodeId id, String name, byte[] value, int flags) throws FsException {
-        if (!name.equals(COMPRESSION_PROP)) throw new InvalidArgumentException("no property " + name);
+        if (!name.equals(COMPRESSION_PROP)) throw new FsException(Errno.EINVAL, "no property " + name);
         InodeItem inode = w.load(id);
         String v = new String(value, StandardCharsets.ISO_8859_1);
         int type = inode.mode() & Stat.S_IFMT;
         if ((type != Stat.S_IFREG && type != Stat.S_IFDIR)
                 || (inode.flags() & (InodeItem.FLAG_NODATACOW | InodeItem.FLAG_NODATASUM)) != 0
                 || (!v.isEmpty() && compressionOf(v) == null && !v.equals("no") && !v.equals("none"))) {
-            throw new InvalidArgumentException("bad value for " + name + " on " + id);
+            throw new FsException(Errno.EINVAL, "bad value for " + name + " on " + id);
         }
         if (value.length == 0) {
             if (get(w, id, COMPRESSION_PROP_NAME) != null) remove(id, name);
-            else if ((flags & FsOperations.XATTR_REPLACE) != 0) throw new NoDataException("no xattr " + name);
+            else if ((flags & FsOperations.XATTR_REPLACE) != 0) throw new FsException(Errno.ENODATA, "no xattr " + name);
         } else {
             store(id, COMPRESSION_PROP_NAME, value, flags);
         }
@@ -132,12 +128,12 @@ final class XattrWriter {
         Key key = new Key(id.objectid(), KeyType.XATTR_ITEM, NameHash.of(n));
         List<DirItem> items = read(id, key);
         boolean exists = items.removeIf(d -> Arrays.equals(d.name(), n));
-        if (exists && (flags & FsOperations.XATTR_CREATE) != 0) throw new ExistsException("xattr " + name + " exists");
-        if (!exists && (flags & FsOperations.XATTR_REPLACE) != 0) throw new NoDataException("no xattr " + name);
+        if (exists && (flags & FsOperations.XATTR_CREATE) != 0) throw new FsException(Errno.EEXIST, "xattr " + name + " exists");
+        if (!exists && (flags & FsOperations.XATTR_REPLACE) != 0) throw new FsException(Errno.ENODATA, "no xattr " + name);
         items.add(new DirItem(new Key(0, 0, 0), w.transid(), DirItem.FT_XATTR, n, value.clone()));
         byte[] data = DirItem.encodeAll(items);
         // the kernel's limit: the whole item must fit in one leaf (ENOSPC past it)
-        if (data.length > w.tx().editor().maxItemData()) throw new NoSpaceException("xattr value too large");
+        if (data.length > w.tx().editor().maxItemData()) throw new FsException(Errno.ENOSPC, "xattr value too large");
         w.reserveMetadata(3);
         w.tx().editor().put(w.root(id.root()), key, data);
         touch(id);
@@ -147,18 +143,18 @@ final class XattrWriter {
         w.checkWritable(id.root());
         InodeWriter.refuseIf(w.load(id), InodeWriter.IMMUTABLE_OR_APPEND, id, "removexattr");
         if (name.startsWith("btrfs.") && !name.equals(COMPRESSION_PROP)) {
-            throw new InvalidArgumentException("no property " + name);
+            throw new FsException(Errno.EINVAL, "no property " + name);
         }
         drop(id, name);
         if (name.equals(COMPRESSION_PROP)) applyCompression(id, "");
     }
 
-    /** Deletes xattr {@code name} ({@link NoDataException} when it is not there) and updates ctime. */
+    /** Deletes xattr {@code name} ({@link Errno#ENODATA} when it is not there) and updates ctime. */
     private void drop(InodeId id, String name) throws FsException {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
         Key key = new Key(id.objectid(), KeyType.XATTR_ITEM, NameHash.of(n));
         List<DirItem> items = read(id, key);
-        if (!items.removeIf(d -> Arrays.equals(d.name(), n))) throw new NoDataException("no xattr " + name);
+        if (!items.removeIf(d -> Arrays.equals(d.name(), n))) throw new FsException(Errno.ENODATA, "no xattr " + name);
         w.reserveMetadata(3);
         if (items.isEmpty()) w.tx().editor().delete(w.root(id.root()), key);
         else w.tx().editor().put(w.root(id.root()), key, DirItem.encodeAll(items));

@@ -5,8 +5,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NoDataException;
 import jbtrfs.csum.NameHash;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
@@ -49,6 +49,6 @@ final class Xattrs {
                 }
             }
         }
-        throw new NoDataException("no xattr " + name + " on inode " + id);
+        throw new FsException(Errno.ENODATA, "no xattr " + name + " on inode " + id);
     }
 }

@@ -3,7 +3,9 @@ package jbtrfs.spacecache;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map.Entry;
 import java.util.TreeMap;
 import java.util.zip.CRC32C;
 
@@ -50,7 +52,7 @@ public final class SpaceCachePages {
                 return false;
             }
             for (int i = 0; i < bitmaps.size(); i++) {
-                if (!java.util.Arrays.equals(bitmaps.get(i), o.bitmaps.get(i))) return false;
+                if (!Arrays.equals(bitmaps.get(i), o.bitmaps.get(i))) return false;
             }
             return true;
         }
@@ -157,7 +159,7 @@ public final class SpaceCachePages {
         }
         // an extent and a bitmap may share an offset: the extent comes first (the kernel's tree_insert_offset)
         List<FreeSpaceEntry> all = new ArrayList<>();
-        for (java.util.Map.Entry<Long, long[]> b : bits.entrySet()) {
+        for (Entry<Long, long[]> b : bits.entrySet()) {
             int w = (int) ((b.getKey() - start) / window);
             all.add(new FreeSpaceEntry(b.getKey(), bitmapFree[w], FreeSpaceEntry.TYPE_BITMAP));
         }
@@ -298,7 +300,7 @@ public final class SpaceCachePages {
             page++;
         }
         List<long[]> out = new ArrayList<>(ranges.size());
-        for (java.util.Map.Entry<Long, Long> r : ranges.entrySet()) {
+        for (Entry<Long, Long> r : ranges.entrySet()) {
             out.add(new long[] {r.getKey(), r.getValue() - r.getKey()});
         }
         return out;
@@ -316,8 +318,8 @@ public final class SpaceCachePages {
         if (s < start || e > start + length || e <= s) {
             throw new InvalidCacheException("free range " + s + "+" + len + " lies outside the group");
         }
-        java.util.Map.Entry<Long, Long> before = ranges.floorEntry(s);
-        java.util.Map.Entry<Long, Long> after = ranges.ceilingEntry(s);
+        Entry<Long, Long> before = ranges.floorEntry(s);
+        Entry<Long, Long> after = ranges.ceilingEntry(s);
         if ((before != null && before.getValue() > s) || (after != null && after.getKey() < e)) {
             throw new InvalidCacheException("free range " + s + "+" + len + " overlaps another entry");
         }

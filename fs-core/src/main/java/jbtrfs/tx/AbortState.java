@@ -5,7 +5,8 @@ import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import jbtrfs.ReadOnlyException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
 
 /**
@@ -24,10 +25,10 @@ final class AbortState {
     void setListener(Consumer<TransactionAbortedException> listener) { this.listener = listener; }
 
     /** A change after an abort is refused as on a read-only mount (EROFS). */
-    void refuseChange() throws ReadOnlyException {
+    void refuseChange() throws FsException {
         TransactionAbortedException a = aborted;
         if (a != null) {
-            throw new ReadOnlyException("read-only since transaction " + a.transid() + " was aborted: " + a.reason());
+            throw new FsException(Errno.EROFS, "read-only since transaction " + a.transid() + " was aborted: " + a.reason());
         }
     }
 

@@ -1,5 +1,7 @@
 package jbtrfs.tx;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -8,6 +10,7 @@ import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.alloc.BlockGroup;
 import jbtrfs.alloc.BlockGroups;
@@ -159,10 +162,10 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
             devItemDirty = false;
             Key key = new Key(ObjectIds.DEV_ITEMS, KeyType.DEV_ITEM, devid);
             Cursor c = tx.tree(ObjectIds.CHUNK_TREE).find(key);
-            if (c == null) throw new FsException("no dev item for device " + devid);
+            if (c == null) throw new FsException(Errno.EIO, "no dev item for device " + devid);
             byte[] data = new byte[c.dataSize()];
             c.buffer().get(c.dataOffset(), data);
-            java.nio.ByteBuffer.wrap(data).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN)
                     .putLong(DevItem.OFFSET_BYTES_USED, devBytesUsed);
             tx.editor().put(chunkRoot, key, data);
         }

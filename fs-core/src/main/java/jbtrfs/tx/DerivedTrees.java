@@ -278,8 +278,8 @@ final class DerivedTrees {
                     int count = (sc == null ? 0 : sc.decode(4, (b, off) -> b.getInt(off))) + delta;
                     if (count < 0) throw belowZero(c, r, count);
                     if (count == 0) tx.editor().delete(extentRoot, sk);
-                    else tx.editor().put(extentRoot, sk, java.nio.ByteBuffer.allocate(4)
-                            .order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, count).array());
+                    else tx.editor().put(extentRoot, sk, ByteBuffer.allocate(4)
+                            .order(ByteOrder.LITTLE_ENDIAN).putInt(0, count).array());
                     continue;
                 }
                 Key rk = dataRefKey(bytenr, r.root(), r.objectid(), r.offset());

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.device.AlignedBuffers;
 import jbtrfs.device.BlockDevice;
@@ -126,7 +127,7 @@ public final class DirtyBlockGroupWriteout {
                 f.failed.add(f.owners.get(i));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new FsException("interrupted waiting for space cache writes");
+                throw new FsException(Errno.EIO, "interrupted waiting for space cache writes");
             }
         }
         f.waitNanos += System.nanoTime() - t2;

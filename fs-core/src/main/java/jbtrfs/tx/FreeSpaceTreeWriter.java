@@ -2,10 +2,12 @@ package jbtrfs.tx;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Set;
 
 import jbtrfs.FsException;
 import jbtrfs.alloc.BlockGroup;
@@ -33,7 +35,7 @@ final class FreeSpaceTreeWriter {
     private final Transaction tx;
     private final int sectorsize;
     /** Groups whose items this commit already rewrote from scratch (a rebuild does each once). */
-    private final java.util.Set<Long> rebuilt = new java.util.HashSet<>();
+    private final Set<Long> rebuilt = new HashSet<>();
 
     FreeSpaceTreeWriter(Transaction tx, int sectorsize) {
         this.tx = tx;

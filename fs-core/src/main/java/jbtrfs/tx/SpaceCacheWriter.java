@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -121,7 +122,7 @@ final class SpaceCacheWriter {
     }
 
     /** The writes went out; those of {@code failedGroups} did not, and their caches turn invalid. */
-    void written(List<PendingWrite> writes, java.util.Set<Long> failedGroups) {
+    void written(List<PendingWrite> writes, Set<Long> failedGroups) {
         for (PendingWrite w : writes) {
             CacheFile f = files.get(w.blockGroup());
             if (failedGroups.contains(w.blockGroup())) {

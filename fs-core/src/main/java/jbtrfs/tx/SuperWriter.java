@@ -4,10 +4,12 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.TreeChecker;
@@ -58,7 +60,7 @@ public final class SuperWriter {
         byte[] csum = new byte[ChecksumType.CSUM_SIZE];
         for (ByteBuffer b : dirty.values()) {
             b.putLong(Header.OFFSET_FLAGS, b.getLong(Header.OFFSET_FLAGS) | Header.FLAG_WRITTEN);
-            java.util.Arrays.fill(csum, (byte) 0);
+            Arrays.fill(csum, (byte) 0);
             csumType.compute(b, Header.CSUM_START, nodesize - Header.CSUM_START, csum);
             b.put(Header.OFFSET_CSUM, csum);
         }
@@ -92,7 +94,7 @@ public final class SuperWriter {
         BlockDevice device = volume.device();
         for (IoRequest r : requests) {
             if (r.offset() < 0 || r.offset() + r.length() > device.size()) {
-                throw new FsException("tree block write of " + r.length() + " bytes at physical " + r.offset()
+                throw new FsException(Errno.EIO, "tree block write of " + r.length() + " bytes at physical " + r.offset()
                         + " ends past the end of the device (" + device.size() + " bytes)");
             }
         }

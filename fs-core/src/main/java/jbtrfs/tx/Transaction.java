@@ -7,23 +7,25 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongUnaryOperator;
 
 import jbtrfs.CorruptBlockException;
 import jbtrfs.FsException;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeBlock;
 import jbtrfs.ctree.TreeBlockReader;
 import jbtrfs.ctree.TreeBlockStore;
 import jbtrfs.ctree.TreeEditor;
 import jbtrfs.ctree.TreeRoot;
-import jbtrfs.ctree.Cursor;
 import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.ExtentItem;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.Header;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
+import jbtrfs.format.MalformedItemException;
 import jbtrfs.format.ObjectIds;
 
 /**
@@ -45,7 +47,7 @@ public final class Transaction implements TreeBlockStore {
     private final List<FreedBlock> freed = new ArrayList<>();
     private final DataRefs dataRefs = new DataRefs();
     private final TreeRefs treeRefs = new TreeRefs();
-    private final java.util.function.LongUnaryOperator lastSnapshot;
+    private final LongUnaryOperator lastSnapshot;
     private long edits;
     private boolean mustCommit;
     private boolean rebuildFreeSpaceTree;
@@ -76,7 +78,7 @@ public final class Transaction implements TreeBlockStore {
      *                     written up to then may be shared with a snapshot
      */
     public Transaction(TreeBlockReader reader, BlockGroups blockGroups, long transid, int nodesize, byte[] fsid,
-                       byte[] chunkTreeUuid, RootLoader roots, java.util.function.LongUnaryOperator lastSnapshot) {
+                       byte[] chunkTreeUuid, RootLoader roots, LongUnaryOperator lastSnapshot) {
         this.reader = reader;
         this.lastSnapshot = lastSnapshot;
         this.blockGroups = blockGroups;
@@ -265,7 +267,7 @@ public final class Transaction implements TreeBlockStore {
             FileExtentItem fe;
             try {
                 fe = FileExtentItem.read(block.buffer(), block.itemOffset(i), block.itemSize(i));
-            } catch (jbtrfs.format.MalformedItemException e) {
+            } catch (MalformedItemException e) {
                 throw new CorruptBlockException(block.owner(), block.bytenr(), i, "item " + k + ": " + e.getMessage());
             }
             if (fe.isInline() || fe.diskBytenr() == 0) continue;

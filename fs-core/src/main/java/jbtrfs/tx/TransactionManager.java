@@ -4,15 +4,17 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Clock;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NotFoundException;
-import jbtrfs.ReadOnlyException;
 import jbtrfs.TransactionAbortedException;
+import jbtrfs.alloc.BlockGroup;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
@@ -22,6 +24,7 @@ import jbtrfs.ctree.TreeBlockReader;
 import jbtrfs.ctree.TreeRoot;
 import jbtrfs.format.DevItem;
 import jbtrfs.format.Features;
+import jbtrfs.format.Header;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
@@ -29,6 +32,7 @@ import jbtrfs.format.RootBackup;
 import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.spacecache.SpaceCacheLoader;
+import jbtrfs.spacecache.SpaceCachePages;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -37,7 +41,7 @@ import jbtrfs.volumes.Volume;
  *
  * <p>A failed commit aborts (≈ btrfs_abort_transaction): nothing of it was referenced by a superblock, so the image
  * is still the last committed transaction; the filesystem turns read-only, every later change gets
- * {@link ReadOnlyException} and every later commit the {@link TransactionAbortedException} (EIO).
+ * {@link Errno#EROFS} and every later commit the {@link TransactionAbortedException} (EIO).
  */
 public final class TransactionManager {
     private static final Logger LOG = LoggerFactory.getLogger(TransactionManager.class);
@@ -56,7 +60,7 @@ public final class TransactionManager {
     private final Clock clock;
     private final boolean skinny;
     /** Incompat bits the next superblock gains (set from FUSE threads, read by the commit). */
-    private final java.util.concurrent.atomic.AtomicLong addedIncompat = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong addedIncompat = new AtomicLong();
     private final boolean blockGroupTree;
     private boolean freeSpaceTree;
     /** Whether commits keep the v1 space cache (space_cache=v1), and write it one group at a time. */
@@ -129,7 +133,7 @@ public final class TransactionManager {
                 RootItem.encodeNewTree(fst.bytenr(), tx.transid(), nodesize));
         int caches = SpaceCacheWriter.removeAll(tx);
         // every group's items go into the new tree at this commit
-        for (jbtrfs.alloc.BlockGroup bg : groups.all()) bg.markForRewrite();
+        for (BlockGroup bg : groups.all()) bg.markForRewrite();
         freeSpaceTree = true;
         spaceCacheV1 = false;
         v1CacheRemoved = true;
@@ -146,7 +150,7 @@ public final class TransactionManager {
     public void rebuildFreeSpaceTree() throws FsException {
         if (!freeSpaceTree) return;
         Transaction tx = current();
-        for (jbtrfs.alloc.BlockGroup bg : groups.all()) bg.markForRewrite();
+        for (BlockGroup bg : groups.all()) bg.markForRewrite();
         tx.rebuildFreeSpaceTree();
         commit();
         LOG.info("rebuilt the free space tree ({} block groups)", groups.all().size());
@@ -155,8 +159,8 @@ public final class TransactionManager {
     /** Marks every cached block group's v1 space cache for rewriting at the next commit (none without v1). */
     public void markSpaceCachesStale() {
         if (!spaceCacheV1) return;
-        for (jbtrfs.alloc.BlockGroup bg : groups.all()) {
-            if (bg.length() >= jbtrfs.spacecache.SpaceCachePages.MIN_GROUP) bg.markForRewrite();
+        for (BlockGroup bg : groups.all()) {
+            if (bg.length() >= SpaceCachePages.MIN_GROUP) bg.markForRewrite();
         }
     }
 
@@ -166,7 +170,7 @@ public final class TransactionManager {
     public void setListener(CommitListener listener) { this.listener = listener; }
 
     /** Told once, when the filesystem aborts (the daemon records the reason for stats and umount). */
-    public void setAbortListener(java.util.function.Consumer<TransactionAbortedException> listener) {
+    public void setAbortListener(Consumer<TransactionAbortedException> listener) {
         aborted.setListener(listener);
     }
 
@@ -191,7 +195,7 @@ public final class TransactionManager {
 
     public long commits() { return commits; }
 
-    /** The running transaction, started when none runs; {@link ReadOnlyException} after an abort. */
+    /** The running transaction, started when none runs; {@link Errno#EROFS} after an abort. */
     public Transaction current() throws FsException {
         refuseChangeIfAborted();
         if (running == null) {
@@ -214,7 +218,7 @@ public final class TransactionManager {
     public TransactionAbortedException aborted() { return aborted.get(); }
 
     /** A change after an abort is refused as on a read-only mount (EROFS). */
-    public void refuseChangeIfAborted() throws ReadOnlyException { aborted.refuseChange(); }
+    public void refuseChangeIfAborted() throws FsException { aborted.refuseChange(); }
 
     /** The tree {@code id} as of the last commit. */
     public BTree committedTree(long id) throws FsException {
@@ -254,7 +258,7 @@ public final class TransactionManager {
                     superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION));
         }
         RootItem item = committedRootItem(id);
-        if (item == null) throw new NotFoundException("no tree " + id + " in the root tree");
+        if (item == null) throw new FsException(Errno.ENOENT, "no tree " + id + " in the root tree");
         return new TreeRoot(id, item.bytenr(), item.level(), item.generation());
     }
 
@@ -371,7 +375,7 @@ public final class TransactionManager {
         // every tree block carries the chunk tree's uuid: copy it from the chunk root's header
         TreeBlock b = reader.read(superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT), 0, -1, ObjectIds.CHUNK_TREE);
         byte[] u = new byte[16];
-        b.buffer().get(jbtrfs.format.Header.OFFSET_CHUNK_TREE_UUID, u);
+        b.buffer().get(Header.OFFSET_CHUNK_TREE_UUID, u);
         return u;
     }
 }

@@ -5,10 +5,12 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.IoRequest;
 import jbtrfs.device.WriteBehind;
+import jbtrfs.format.ChunkItem;
 
 /**
  * The single device of a filesystem, addressed logically through the {@link ChunkMap}
@@ -59,7 +61,7 @@ public final class Volume {
         int length = dst.remaining();
         Chunk chunk = chunkAt(logical, length);
         if (Long.compareUnsigned(logical + length, chunk.end()) > 0) {
-            throw new FsException("read of " + length + " bytes at logical " + Long.toUnsignedString(logical)
+            throw new FsException(Errno.EIO, "read of " + length + " bytes at logical " + Long.toUnsignedString(logical)
                     + " crosses the end of its chunk at " + Long.toUnsignedString(chunk.end()));
         }
         long address = logical;
@@ -67,17 +69,17 @@ public final class Volume {
             long contiguous = chunk.contiguousBytes(address); // unsigned: a chunk may span more than 2^63
             int n = Long.compareUnsigned(contiguous, dst.remaining()) < 0 ? (int) contiguous : dst.remaining();
             if (n <= 0) {
-                throw new FsException("chunk at logical " + Long.toUnsignedString(chunk.logical())
+                throw new FsException(Errno.EIO, "chunk at logical " + Long.toUnsignedString(chunk.logical())
                         + " maps no bytes at " + Long.toUnsignedString(address));
             }
             Chunk.Placement place = chunk.place(address, mirror);
             if (place.devid() != devid) {
-                throw new FsException("logical " + Long.toUnsignedString(address) + " lies on device "
+                throw new FsException(Errno.EIO, "logical " + Long.toUnsignedString(address) + " lies on device "
                         + place.devid() + ", which is not this image (device " + devid + ")");
             }
             if (Long.compareUnsigned(place.physical() + n, device.size()) > 0) {
                 // a chunk that lies past the end of the device (a damaged or truncated image): EIO, never a short read
-                throw new FsException("read of " + n + " bytes at logical " + Long.toUnsignedString(address)
+                throw new FsException(Errno.EIO, "read of " + n + " bytes at logical " + Long.toUnsignedString(address)
                         + " lies at physical " + Long.toUnsignedString(place.physical()) + ", past the end of the "
                         + "device (" + device.size() + " bytes)");
             }
@@ -98,14 +100,14 @@ public final class Volume {
         int length = src.remaining();
         Chunk chunk = chunkAt(logical, length);
         if (chunk.striped() || Long.compareUnsigned(logical + length, chunk.end()) > 0) {
-            throw new FsException("write of " + length + " bytes at logical " + Long.toUnsignedString(logical)
+            throw new FsException(Errno.EIO, "write of " + length + " bytes at logical " + Long.toUnsignedString(logical)
                     + " does not lie in one unstriped chunk");
         }
         List<IoRequest> out = new ArrayList<>(chunk.copies());
         for (int mirror = 0; mirror < chunk.copies(); mirror++) {
             Chunk.Placement place = chunk.place(logical, mirror);
             if (place.devid() != devid) {
-                throw new FsException("logical " + Long.toUnsignedString(logical) + " lies on device "
+                throw new FsException(Errno.EIO, "logical " + Long.toUnsignedString(logical) + " lies on device "
                         + place.devid() + ", which is not this image (device " + devid + ")");
             }
             out.add(IoRequest.write(place.physical(), src.duplicate()));
@@ -137,7 +139,7 @@ public final class Volume {
     }
 
     /** Adds a chunk made by the running transaction to the map. */
-    public synchronized void addChunk(long logical, jbtrfs.format.ChunkItem item) {
+    public synchronized void addChunk(long logical, ChunkItem item) {
         ChunkMap next = new ChunkMap();
         for (Chunk c : chunks.chunks()) next.add(c.logical(), c.item());
         next.add(logical, item);
@@ -147,7 +149,7 @@ public final class Volume {
     private Chunk chunkAt(long logical, int length) throws FsException {
         Chunk c = chunks.find(logical);
         if (c == null) {
-            throw new FsException("no chunk maps logical address " + Long.toUnsignedString(logical)
+            throw new FsException(Errno.EIO, "no chunk maps logical address " + Long.toUnsignedString(logical)
                     + " (length " + length + ")");
         }
         return c;

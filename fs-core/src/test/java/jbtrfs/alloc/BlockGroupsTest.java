@@ -1,10 +1,10 @@
 package jbtrfs.alloc;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -12,7 +12,8 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import jbtrfs.NoSpaceException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Stripe;
@@ -78,10 +79,10 @@ class BlockGroupsTest {
         assertEquals(DATA_AT + GROUP, groups.allocate(BlockGroupFlags.DATA, 2 * MIB, 4096));
         assertEquals(List.of(DATA_AT + GROUP), made);
         assertEquals(MIB + GROUP - 2 * MIB, groups.freeBytes(BlockGroupFlags.DATA));
-        NoSpaceException e = assertThrows(NoSpaceException.class,
+        FsException e = assertErrno(Errno.ENOSPC,
                 () -> groups.allocate(BlockGroupFlags.DATA, GROUP, 4096));
         assertEquals("no data space for " + GROUP + " bytes", e.getMessage());
-        assertThrows(NoSpaceException.class, () -> groups.allocateTreeBlock(BlockGroupFlags.METADATA),
+        assertErrno(Errno.ENOSPC, () -> groups.allocateTreeBlock(BlockGroupFlags.METADATA),
                 "no metadata group at all");
     }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.zip.Deflater;
@@ -48,7 +49,7 @@ class DecompressorTest {
     /** Btrfs LZO framing around per-sector LZO1X segments. */
     static byte[] lzo(byte[] plain) {
         LzoCompressor c = new LzoCompressor();
-        ByteBuffer out = ByteBuffer.allocate(plain.length * 2 + 4 * SECTOR).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = ByteBuffer.allocate(plain.length * 2 + 4 * SECTOR).order(ByteOrder.LITTLE_ENDIAN);
         out.position(4);
         for (int off = 0; off < plain.length; off += SECTOR) {
             int len = Math.min(SECTOR, plain.length - off);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -21,6 +22,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
@@ -341,7 +343,7 @@ class KernelCompressedExtentsTest {
     static List<byte[]> framingCorruptions(Extent e) {
         List<byte[]> out = new ArrayList<>();
         byte[] b = e.onDisk();
-        ByteBuffer le = ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer le = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         switch (e.type()) {
             case ZLIB -> {
                 byte[] c = b.clone();
@@ -358,13 +360,13 @@ class KernelCompressedExtentsTest {
             case LZO -> {
                 int total = le.getInt(0);
                 byte[] c = b.clone();
-                ByteBuffer.wrap(c).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, b.length + 1);
+                ByteBuffer.wrap(c).order(ByteOrder.LITTLE_ENDIAN).putInt(0, b.length + 1);
                 out.add(c); // total longer than the extent
                 c = b.clone();
-                ByteBuffer.wrap(c).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(4, 5000);
+                ByteBuffer.wrap(c).order(ByteOrder.LITTLE_ENDIAN).putInt(4, 5000);
                 out.add(c); // first segment longer than lzo1x_worst_compress(4096)
                 c = b.clone();
-                ByteBuffer.wrap(c).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(4, total);
+                ByteBuffer.wrap(c).order(ByteOrder.LITTLE_ENDIAN).putInt(4, total);
                 out.add(c); // first segment runs past the total
                 c = b.clone();
                 int segEnd = 8 + le.getInt(4);
@@ -394,7 +396,7 @@ class KernelCompressedExtentsTest {
     static int streamEnd(Extent e) {
         byte[] b = e.onDisk();
         if (e.type() == CompressionType.LZO) {
-            return ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0);
+            return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
         }
         int end = b.length;
         while (end > 0 && b[end - 1] == 0) {

@@ -81,7 +81,7 @@ class Lzo1xTest {
     }
 
     @Test
-    void everyMatchForm() throws Exception {
+    void everyMatchForm_decodesToTheInput() throws Exception {
         Stream s = new Stream();
         longRun(s, bytes(2100, 1)); // state 4 after a run
         // 0000DDSS H after a run: 3 bytes at (H << 2) + D + 2049 = 12*4 + 3 + 2049 = 2100; then 2 literals.

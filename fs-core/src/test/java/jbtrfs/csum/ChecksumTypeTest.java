@@ -8,13 +8,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.ArrayList;
-import java.util.List;
+
 import org.junit.jupiter.api.Test;
 
 class ChecksumTypeTest {
@@ -123,7 +125,7 @@ class ChecksumTypeTest {
                     for (int round = 0; round < 200; round++) {
                         for (int i = 0; i < inputs.length; i++) {
                             for (ChecksumType t : ChecksumType.values()) {
-                                if (!java.util.Arrays.equals(expected[i][t.ordinal()], csum(t, inputs[i]))) {
+                                if (!Arrays.equals(expected[i][t.ordinal()], csum(t, inputs[i]))) {
                                     return false;
                                 }
                             }

@@ -12,15 +12,18 @@ import java.nio.file.Path;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import jbtrfs.testing.Images;
-import jbtrfs.testing.Shell;
-import jbtrfs.testing.TestImage;
+
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Shell;
+import jbtrfs.testing.TestImage;
 
 /**
  * Checks {@link NameHash} against the key offsets the kernel wrote: DIR_ITEM and XATTR_ITEM (name hash),
@@ -68,7 +71,7 @@ class KernelNameHashTest {
             }
             // Many references to one data extent: past the inline refs, EXTENT_DATA_REF items get keyed by hash.
             byte[] data = new byte[64 * 1024];
-            new java.util.Random(1).nextBytes(data);
+            new Random(1).nextBytes(data);
             Path source = Files.write(mnt.resolve("reflink-source"), data);
             Shell.stdout(List.of("sync"));
             for (int i = 0; i < 60; i++) {

@@ -3,6 +3,7 @@ package jbtrfs.ctree;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,7 +44,7 @@ public final class TreeCheckBench {
             byte[] name = ("file-" + ino).getBytes(StandardCharsets.UTF_8);
             editor.insert(root, new Key(ino, KeyType.INODE_ITEM, 0),
                     new InodeItem(1, 1, 1000, 0, 0, 1, 0, 0, 0100644, 0, 0, 0, t, t, t, t).encode());
-            ByteBuffer ref = ByteBuffer.allocate(10 + name.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer ref = ByteBuffer.allocate(10 + name.length).order(ByteOrder.LITTLE_ENDIAN);
             ref.putLong(0, ino).putShort(8, (short) name.length).put(10, name);
             editor.insert(root, new Key(ino, KeyType.INODE_REF, 256), ref.array());
             byte[] xname = "user.bench".getBytes(StandardCharsets.UTF_8);

@@ -16,6 +16,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -200,7 +201,7 @@ class TreeEditorTest {
      * naming the tree, the leaf and the slot, both in a leaf this transaction owns (changed in place) and in a
      * committed one (copied first).
      */
-    @org.junit.jupiter.api.Test
+    @Test
     void insert_of_an_existing_key_is_a_corruption_error_naming_leaf_and_slot() throws Exception {
         MemoryStore store = new MemoryStore(4096);
         TreeEditor editor = new TreeEditor(store, 4096, 1, FSID, CHUNK_UUID);

@@ -1,11 +1,11 @@
 package jbtrfs.format;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -14,6 +14,9 @@ import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 
 /** Our superblock decoder against what {@code btrfs inspect-internal dump-super} prints for the same image. */
 class SuperBlockTest {
@@ -40,8 +43,7 @@ class SuperBlockTest {
 
     @Test
     void decode_matches_dump_super() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/btrfs")) || Files.isExecutable(Path.of("/bin/btrfs")),
-                "btrfs-progs is not installed");
+        Prereq.requireBinary("btrfs", "apt-get install btrfs-progs");
         Path image = tmp.resolve("sb.img");
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
             raf.setLength(300L << 20);
@@ -53,7 +55,7 @@ class SuperBlockTest {
             if (kv.length == 2) want.putIfAbsent(kv[0], kv[1]);
         }
         ByteBuffer raw = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        try (var ch = java.nio.channels.FileChannel.open(image)) {
+        try (var ch = FileChannel.open(image)) {
             ch.read(raw, SuperBlock.MIRROR_OFFSETS[0]);
         }
         SuperBlock sb = SuperBlock.decode(raw.flip());
@@ -82,9 +84,6 @@ class SuperBlockTest {
     }
 
     private static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), out);
-        return out;
+        return Shell.run(List.of(cmd));
     }
 }

@@ -1,5 +1,6 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,14 +11,15 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Random;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.UnsupportedImageException;
 import jbtrfs.format.Header;
 import jbtrfs.format.Item;
 import jbtrfs.format.Key;
@@ -48,7 +50,7 @@ class DeviceBoundsTest {
         // total_bytes as if the filesystem had been made on the smaller device: only the chunks lie past its end
         ImageDamage.patchSuperblocks(image, sb -> sb.putLong(SuperBlock.OFFSET_TOTAL_BYTES, CUT)
                 .putLong(SuperBlock.OFFSET_DEV_ITEM + 8, CUT));
-        UnsupportedImageException refused = assertThrows(UnsupportedImageException.class,
+        FsException refused = assertErrno(Errno.EINVAL,
                 () -> Filesystem.open(image, MountOptions.readWriteDefaults()).close());
         String line = refused.getMessage();
         assertTrue(line.matches("chunk at logical \\d+: stripe 0 ends at physical \\d+, past the end of the device "
@@ -63,7 +65,7 @@ class DeviceBoundsTest {
             InodeId big = ops.lookup(root, "big");
             ByteBuffer first = ByteBuffer.allocate(1 << 20);
             ops.read(big, 0, first);
-            assertArrayEquals(java.util.Arrays.copyOf(bigData(), 1 << 20), first.array(), "data inside the device");
+            assertArrayEquals(Arrays.copyOf(bigData(), 1 << 20), first.array(), "data inside the device");
             // somewhere in the file the data lies past the cut: that read is an FsException (EIO), no other kind
             FsException e = assertThrows(FsException.class, () -> {
                 for (long off = 0; off < BIG; off += 1 << 20) ops.read(big, off, ByteBuffer.allocate(1 << 20));
@@ -79,7 +81,7 @@ class DeviceBoundsTest {
         // the first dev extent (the data chunk's, at physical 13 MiB) claims the whole device in length
         ImageDamage.patchTreeBlock(image, ImageDamage.treeRoot(image, "dev"), NODESIZE,
                 leaf -> setItemField(leaf, KeyType.DEV_EXTENT, 24, size));
-        UnsupportedImageException refused = assertThrows(UnsupportedImageException.class,
+        FsException refused = assertErrno(Errno.EINVAL,
                 () -> Filesystem.open(image, MountOptions.readWriteDefaults()).close());
         assertTrue(refused.getMessage().matches("dev extent of chunk at logical \\d+ ends at physical \\d+, past the end "
                 + "of the device \\(" + size + " bytes\\); mount it with --read-only"), refused.getMessage());

@@ -26,10 +26,11 @@ import jbtrfs.testing.Shell;
 import jbtrfs.testing.TestImage;
 
 /**
- * What cutting a range out of a file (≈ btrfs_drop_extents, reached through punch hole, truncate and overwrite)
- * does to file extent items that start before it, end after it, lie inside it or cover it exactly, and to inline,
- * compressed and preallocated extents: the items and back references dump-tree reads after the commit, the bytes
- * read back, and btrfs check (with data checksums) clean. One cut per file, on a fresh mkfs'd image.
+ * What cutting a range out of a file (≈ btrfs_drop_extents, reached through punch hole, zero range, truncate and
+ * overwrite) does to file extent items that start before it, end after it, lie inside it or cover it exactly, and
+ * to inline, compressed and preallocated extents: the items and back references dump-tree reads after the commit,
+ * the bytes read back, and btrfs check (with data checksums) clean. One cut per file, on a fresh mkfs'd image; the
+ * kernel makes one set of the same cuts for comparison.
  */
 class FileExtentsTest {
     private static final int K = 1024;
@@ -253,6 +254,9 @@ class FileExtentsTest {
             ops.fallocate(d, 0, 0, 64 * K);
             ops.sync();
             punch(ops, d, 16 * K, 16 * K);
+            InodeId e = create(ops, "e", data);
+            ops.fallocate(e, FsOperations.FALLOC_FL_ZERO_RANGE, 16 * K, 16 * K);
+            ops.sync();
         }
         TestImage kernel = mkfs();
         Path src = Files.write(dir.resolve("data"), data);
@@ -263,11 +267,12 @@ class FileExtentsTest {
                     fallocate -p -o 16384 -l 16384 a && truncate -s 10000 b
                     dd if=%1$s of=c bs=16384 count=1 seek=1 conv=notrunc status=none && sync
                     fallocate -l 65536 d && sync && fallocate -p -o 16384 -l 16384 d && sync
+                    cp %1$s e && sync && fallocate -z -o 16384 -l 16384 e && sync
                     """.formatted(src), mnt);
         } finally {
             kernel.umount();
         }
-        for (long ino = INO; ino < INO + 4; ino++) {
+        for (long ino = INO; ino < INO + 5; ino++) {
             assertEquals(shape(fileItems(kernel, ino)), shape(fileItems(ours, ino)), "file " + ino);
         }
         BtrfsCheck.assertCleanWithData(ours.path(), "after the cuts the kernel made too");

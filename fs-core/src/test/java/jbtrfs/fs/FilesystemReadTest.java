@@ -1,8 +1,8 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -24,8 +25,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import jbtrfs.NoDataException;
-import jbtrfs.NotFoundException;
+import jbtrfs.Errno;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.TreeGenerator;
 
@@ -55,7 +55,7 @@ class FilesystemReadTest {
             for (Map.Entry<String, Path> e : expected.entrySet()) {
                 checkEntry(ops, e.getKey(), e.getValue());
             }
-            assertThrows(NotFoundException.class, () -> ops.resolve("/no-such-file"));
+            assertErrno(Errno.ENOENT, () -> ops.resolve("/no-such-file"));
             assertEquals(0, fs.counters().dataChecksumFailures());
         }
     }
@@ -86,13 +86,13 @@ class FilesystemReadTest {
             ByteBuffer got = ByteBuffer.allocate(want.length + 10);
             int n = ops.read(id, 0, got);
             assertEquals(want.length, n, "bytes read of " + rel);
-            assertArrayEquals(want, java.util.Arrays.copyOf(got.array(), n), "content of " + rel);
+            assertArrayEquals(want, Arrays.copyOf(got.array(), n), "content of " + rel);
             if (want.length > 5000) {
                 // an unaligned read from the middle
                 ByteBuffer mid = ByteBuffer.allocate(3001);
                 int m = ops.read(id, 1234, mid);
-                assertArrayEquals(java.util.Arrays.copyOfRange(want, 1234, 1234 + m),
-                        java.util.Arrays.copyOf(mid.array(), m), "mid read of " + rel);
+                assertArrayEquals(Arrays.copyOfRange(want, 1234, 1234 + m),
+                        Arrays.copyOf(mid.array(), m), "mid read of " + rel);
             }
         } else if (st.isSymlink()) {
             assertEquals(Files.readSymbolicLink(p).toString(), ops.readlink(id), "target of " + rel);
@@ -104,7 +104,7 @@ class FilesystemReadTest {
                 view.read(x, v);
                 assertArrayEquals(v.array(), ops.getXattr(id, "user." + x), "xattr " + x + " of " + rel);
             }
-            assertThrows(NoDataException.class, () -> ops.getXattr(id, "user.absent"));
+            assertErrno(Errno.ENODATA, () -> ops.getXattr(id, "user.absent"));
         }
     }
 }

@@ -1,12 +1,15 @@
 package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -18,6 +21,8 @@ import org.junit.jupiter.api.Test;
 
 import jbtrfs.FsException;
 import jbtrfs.testing.ImageWalk;
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 
 /**
  * Opens every image of a directory read-only and walks it ({@link ImageWalk}): for damaged images from elsewhere
@@ -34,8 +39,7 @@ class ImageDirectoryWalkTest {
     @Test
     void every_image_opens_or_is_refused_with_a_typed_error() throws Exception {
         String dir = System.getProperty("jbtrfs.walkImages");
-        if (dir == null) System.out.println("SKIP: -Djbtrfs.walkImages=DIR names no directory of images");
-        assumeTrue(dir != null, "no -Djbtrfs.walkImages");
+        Prereq.require(dir != null, "-Djbtrfs.walkImages=DIR names no directory of images");
         List<Path> images;
         try (Stream<Path> s = Files.list(Path.of(dir))) {
             images = s.filter(p -> p.toString().endsWith(".raw") || p.toString().endsWith(".img")).sorted().toList();
@@ -56,10 +60,10 @@ class ImageDirectoryWalkTest {
                 f.cancel(true);
                 line = "HUNG (over " + TIMEOUT_S + " s)";
                 failures.add(image.getFileName() + ": " + line);
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 Throwable t = e.getCause();
-                java.io.StringWriter sw = new java.io.StringWriter();
-                t.printStackTrace(new java.io.PrintWriter(sw));
+                StringWriter sw = new StringWriter();
+                t.printStackTrace(new PrintWriter(sw));
                 line = "UNCHECKED " + sw.toString().lines().limit(8).reduce((a, b) -> a + "\n    " + b).orElse("");
                 failures.add(image.getFileName() + ": " + t);
             }
@@ -74,8 +78,7 @@ class ImageDirectoryWalkTest {
     private static String writeCopy(Path image) throws Exception {
         Path copy = Files.createTempFile("jbtrfs-walk", ".img");
         try {
-            new ProcessBuilder("cp", "--sparse=always", image.toString(), copy.toString()).inheritIO().start()
-                    .waitFor();
+            Shell.run(List.of("cp", "--sparse=always", image.toString(), copy.toString()));
             Filesystem fs;
             try {
                 fs = Filesystem.open(copy, MountOptions.readWriteDefaults().withCommitSeconds(0));
@@ -87,7 +90,7 @@ class ImageDirectoryWalkTest {
                 FsOperations ops = fs.operations();
                 ImageWalk.walk(ops);
                 InodeId f = ops.mknod(ops.root(), "walk-new", Stat.S_IFREG | 0644, 0, 0, 0);
-                ops.write(f, 0, java.nio.ByteBuffer.wrap(new byte[5000]));
+                ops.write(f, 0, ByteBuffer.wrap(new byte[5000]));
                 for (DirEntry e : ops.readdir(ops.root(), 0, 64)) {
                     if (e.type() == 8 && !e.name().equals("walk-new")) {
                         ops.unlink(ops.root(), e.name());

@@ -8,8 +8,11 @@ import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -18,12 +21,13 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.FsException;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
@@ -61,7 +65,7 @@ class ImageFuzzTest {
     static Path dir;
 
     private static final List<FuzzBase> BASES = new ArrayList<>();
-    private static final java.util.Map<FuzzBase, ImageMutator> MUTATORS = new java.util.HashMap<>();
+    private static final Map<FuzzBase, ImageMutator> MUTATORS = new HashMap<>();
 
     @BeforeAll
     static void makeBaseImages() throws Exception {
@@ -135,8 +139,8 @@ class ImageFuzzTest {
     }
 
     /** The pool's thread, whose stack a hang report shows. */
-    private static final java.util.concurrent.atomic.AtomicReference<Thread> WORKER =
-            new java.util.concurrent.atomic.AtomicReference<>();
+    private static final AtomicReference<Thread> WORKER =
+            new AtomicReference<>();
 
     private static ExecutorService newPool() {
         return Executors.newSingleThreadExecutor(r -> {
@@ -239,13 +243,16 @@ class ImageFuzzTest {
     private static boolean checkClean(Path image) throws IOException, InterruptedException {
         Path out = Files.createTempFile(dir, "check", ".out");
         try {
-            Process p = new ProcessBuilder("btrfs", "check", "--readonly", image.toString())
-                    .redirectErrorStream(true).redirectOutput(out.toFile()).start();
-            if (!p.waitFor(CHECK_TIMEOUT_S, TimeUnit.SECONDS)) {
-                p.destroyForcibly().waitFor();
-                return false;
+            ProcessBuilder pb = new ProcessBuilder("btrfs", "check", "--readonly", image.toString())
+                    .redirectErrorStream(true).redirectOutput(out.toFile());
+            Shell.Result r;
+            try {
+                r = Shell.exec(pb, null, Duration.ofSeconds(CHECK_TIMEOUT_S));
+            } catch (IOException e) {
+                if (e.getMessage().startsWith("timed out")) return false; // Shell killed it
+                throw e;
             }
-            return p.exitValue() == 0 && !Files.readString(out).contains("ERROR");
+            return r.exitCode() == 0 && !Files.readString(out).contains("ERROR");
         } finally {
             Files.deleteIfExists(out);
         }

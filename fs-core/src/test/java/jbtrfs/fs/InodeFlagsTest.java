@@ -1,18 +1,19 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.ByteBuffer;
-
-import jbtrfs.InvalidArgumentException;
-import jbtrfs.NotPermittedException;
-import jbtrfs.NotSupportedException;
+import jbtrfs.Errno;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Timespec;
+import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.Images;
 
 /** chattr's rules as btrfs_check_fsflags and btrfs_fileattr_set apply them; the kernel parity is in integration-tests. */
 class InodeFlagsTest {
@@ -38,10 +39,10 @@ class InodeFlagsTest {
         assertEquals(InodeFlags.FS_NOCOW_FL | InodeFlags.FS_NOATIME_FL | InodeFlags.FS_SYNC_FL,
                 InodeFlags.fromXflags(old, 0x40 | 0x20, 0, 0, 0));
         assertEquals(0x80 | 0x8, InodeFlags.toXflags(InodeFlags.fromXflags(0, 0x80 | 0x8, 0, 0, 0)));
-        assertThrows(NotSupportedException.class, () -> InodeFlags.fromXflags(old, 0x1, 0, 0, 0));   // realtime
-        assertThrows(NotSupportedException.class, () -> InodeFlags.fromXflags(old, 0x8000, 0, 0, 0));  // dax
-        assertThrows(NotSupportedException.class, () -> InodeFlags.fromXflags(old, 0, 0, 5, 0));  // a project id
-        assertThrows(NotSupportedException.class, () -> InodeFlags.fromXflags(old, 0, 4096, 0, 0));
+        assertErrno(Errno.EOPNOTSUPP, () -> InodeFlags.fromXflags(old, 0x1, 0, 0, 0));   // realtime
+        assertErrno(Errno.EOPNOTSUPP, () -> InodeFlags.fromXflags(old, 0x8000, 0, 0, 0));  // dax
+        assertErrno(Errno.EOPNOTSUPP, () -> InodeFlags.fromXflags(old, 0, 0, 5, 0));  // a project id
+        assertErrno(Errno.EOPNOTSUPP, () -> InodeFlags.fromXflags(old, 0, 4096, 0, 0));
     }
 
     @Test
@@ -51,9 +52,9 @@ class InodeFlagsTest {
         assertEquals(InodeItem.FLAG_NOCOMPRESS, InodeFlags.apply(InodeItem.FLAG_COMPRESS, InodeFlags.FS_NOCOMP_FL,
                 FILE, 10));
         assertEquals(0, InodeFlags.apply(InodeItem.FLAG_COMPRESS, 0, FILE, 10));
-        assertThrows(InvalidArgumentException.class, () -> InodeFlags.apply(0,
+        assertErrno(Errno.EINVAL, () -> InodeFlags.apply(0,
                 InodeFlags.FS_COMPR_FL | InodeFlags.FS_NOCOMP_FL, FILE, 0));
-        assertThrows(InvalidArgumentException.class, () -> InodeFlags.apply(0,
+        assertErrno(Errno.EINVAL, () -> InodeFlags.apply(0,
                 InodeFlags.FS_COMPR_FL | InodeFlags.FS_NOCOW_FL, DIR, 0));
     }
 
@@ -64,19 +65,19 @@ class InodeFlagsTest {
         assertEquals(fs, InodeFlags.toFsFlags(flags));
         assertEquals(InodeItem.FLAG_PREALLOC, flags & InodeItem.FLAG_PREALLOC, "flags chattr cannot see stay");
         // FS_SECRM_FL, FS_UNRM_FL: btrfs has no such thing
-        assertThrows(NotSupportedException.class, () -> InodeFlags.apply(0, 0x1, FILE, 0));
-        assertThrows(NotSupportedException.class, () -> InodeFlags.apply(0, 0x2, FILE, 0));
+        assertErrno(Errno.EOPNOTSUPP, () -> InodeFlags.apply(0, 0x1, FILE, 0));
+        assertErrno(Errno.EOPNOTSUPP, () -> InodeFlags.apply(0, 0x2, FILE, 0));
         assertEquals(InodeFlags.IMMUTABLE | InodeFlags.APPEND,
                 InodeFlags.apply(0, InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL, FILE, 0));
         assertEquals(0x8 | 0x80, InodeFlags.toXflags(InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_NODUMP_FL));
     }
 
     @TempDir
-    java.nio.file.Path dir;
+    Path dir;
 
     @Test
     void immutableAndAppendOnly_refuseWhatTheVfsRefuses_untilCleared() throws Exception {
-        java.nio.file.Path image = jbtrfs.testing.Images.mkfs(dir, null, 256);
+        Path image = Images.mkfs(dir, null, 256);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
             InodeId root = ops.root();
@@ -90,27 +91,27 @@ class InodeFlagsTest {
             ops.setFileFlags(app, InodeFlags.FS_APPEND_FL);
             ops.setFileFlags(d, InodeFlags.FS_IMMUTABLE_FL);
             for (InodeId f : new InodeId[] {imm, app}) {
-                assertThrows(NotPermittedException.class, () -> ops.truncate(f, 0));
-                assertThrows(NotPermittedException.class, () -> ops.write(f, 0, ByteBuffer.wrap(new byte[1])));
-                assertThrows(NotPermittedException.class, () -> ops.chmod(f, 0600));
-                assertThrows(NotPermittedException.class, () -> ops.chown(f, 1, 1));
-                assertThrows(NotPermittedException.class, () -> ops.setXattr(f, "user.x", new byte[1], 0));
-                assertThrows(NotPermittedException.class, () -> ops.link(f, root, "another"));
-                assertThrows(NotPermittedException.class, () -> ops.fallocate(f, 0, 0, 8192));
+                assertErrno(Errno.EPERM, () -> ops.truncate(f, 0));
+                assertErrno(Errno.EPERM, () -> ops.write(f, 0, ByteBuffer.wrap(new byte[1])));
+                assertErrno(Errno.EPERM, () -> ops.chmod(f, 0600));
+                assertErrno(Errno.EPERM, () -> ops.chown(f, 1, 1));
+                assertErrno(Errno.EPERM, () -> ops.setXattr(f, "user.x", new byte[1], 0));
+                assertErrno(Errno.EPERM, () -> ops.link(f, root, "another"));
+                assertErrno(Errno.EPERM, () -> ops.fallocate(f, 0, 0, 8192));
             }
-            assertThrows(NotPermittedException.class, () -> ops.unlink(root, "imm"));
-            assertThrows(NotPermittedException.class, () -> ops.rename(root, "app", root, "moved", 0));
+            assertErrno(Errno.EPERM, () -> ops.unlink(root, "imm"));
+            assertErrno(Errno.EPERM, () -> ops.rename(root, "app", root, "moved", 0));
             // append-only takes appends, KEEP_SIZE preallocation and a touch; immutable takes nothing
             ops.write(app, 5000, ByteBuffer.wrap(new byte[100]));
             ops.utimens(app, Timespec.NOW, Timespec.NOW);
-            assertThrows(NotPermittedException.class, () -> ops.utimens(app, null, new Timespec(5, 0)));
-            assertThrows(NotPermittedException.class, () -> ops.utimens(imm, Timespec.NOW, Timespec.NOW));
+            assertErrno(Errno.EPERM, () -> ops.utimens(app, null, new Timespec(5, 0)));
+            assertErrno(Errno.EPERM, () -> ops.utimens(imm, Timespec.NOW, Timespec.NOW));
             ops.fallocate(app, FsOperations.FALLOC_FL_KEEP_SIZE, 0, 16384);
-            assertThrows(NotPermittedException.class, () -> ops.write(imm, 5000, ByteBuffer.wrap(new byte[1])));
+            assertErrno(Errno.EPERM, () -> ops.write(imm, 5000, ByteBuffer.wrap(new byte[1])));
             // an immutable directory: no new names, no removed ones; its files still change
-            assertThrows(NotPermittedException.class, () -> ops.mknod(d, "new", FILE, 0, 0, 0));
-            assertThrows(NotPermittedException.class, () -> ops.unlink(d, "inside"));
-            assertThrows(NotPermittedException.class, () -> ops.rename(root, "app", d, "app", 0));
+            assertErrno(Errno.EPERM, () -> ops.mknod(d, "new", FILE, 0, 0, 0));
+            assertErrno(Errno.EPERM, () -> ops.unlink(d, "inside"));
+            assertErrno(Errno.EPERM, () -> ops.rename(root, "app", d, "app", 0));
             ops.write(ops.lookup(d, "inside"), 0, ByteBuffer.wrap(new byte[10]));
             // cleared, everything goes again
             ops.setFileFlags(imm, 0);
@@ -121,6 +122,6 @@ class InodeFlagsTest {
             ops.rename(root, "app", d, "app", 0);
             ops.unlink(d, "inside");
         }
-        jbtrfs.testing.BtrfsCheck.assertCleanWithData(image, "after immutable and append-only");
+        BtrfsCheck.assertCleanWithData(image, "after immutable and append-only");
     }
 }

@@ -1,8 +1,8 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -14,8 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import jbtrfs.FileTooBigException;
-import jbtrfs.NoSpaceException;
+import jbtrfs.Errno;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
@@ -52,13 +51,13 @@ class LargestFileOffsetTest {
             assertArrayEquals(a, tail(ops, copy, 65536));
 
             InodeId refused = ops.mknod(root, "refused", Stat.S_IFREG | 0644, 0, 0, 0);
-            assertThrows(FileTooBigException.class, () -> ops.write(refused, MAX - 10, ByteBuffer.wrap(new byte[11])));
-            assertThrows(FileTooBigException.class, () -> ops.write(refused, MAX, ByteBuffer.wrap(new byte[1])));
-            assertThrows(FileTooBigException.class, () -> ops.fallocate(refused, 0, MAX - 1, 2));
-            assertThrows(FileTooBigException.class, () -> ops.fallocate(refused, punch, MAX - 1, 2));
-            assertThrows(FileTooBigException.class, () -> ops.fallocate(refused, 0, 1, MAX));
+            assertErrno(Errno.EFBIG, () -> ops.write(refused, MAX - 10, ByteBuffer.wrap(new byte[11])));
+            assertErrno(Errno.EFBIG, () -> ops.write(refused, MAX, ByteBuffer.wrap(new byte[1])));
+            assertErrno(Errno.EFBIG, () -> ops.fallocate(refused, 0, MAX - 1, 2));
+            assertErrno(Errno.EFBIG, () -> ops.fallocate(refused, punch, MAX - 1, 2));
+            assertErrno(Errno.EFBIG, () -> ops.fallocate(refused, 0, 1, MAX));
             // every offset at once: no device holds it, and nothing is left half done
-            assertThrows(NoSpaceException.class, () -> ops.fallocate(refused, 0, 0, MAX));
+            assertErrno(Errno.ENOSPC, () -> ops.fallocate(refused, 0, 0, MAX));
             assertEquals(0, ops.stat(refused).size());
             assertEquals(0, ops.stat(refused).blocks());
 

@@ -1,18 +1,20 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import jbtrfs.NoSpaceException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.TreeListing;
@@ -30,7 +32,7 @@ class NoSpaceTest {
             FsOperations ops = fs.operations();
             InodeId root = ops.root();
             byte[] chunk = new byte[1 << 20];
-            java.util.Arrays.fill(chunk, (byte) 7);
+            Arrays.fill(chunk, (byte) 7);
             int files = 0;
             long written = 0;
             boolean full = false;
@@ -41,7 +43,8 @@ class NoSpaceTest {
                     try {
                         ops.write(f, (long) mb << 20, ByteBuffer.wrap(chunk));
                         written += chunk.length;
-                    } catch (NoSpaceException e) {
+                    } catch (FsException e) {
+                        if (e.errno() != Errno.ENOSPC) throw e;
                         full = true;
                         break;
                     }
@@ -52,7 +55,7 @@ class NoSpaceTest {
             assertTrue(written >= (75L << 20), "filled after only " + written + " bytes");
             StatFs st = ops.statfs();
             assertTrue(st.blocksAvailable() * st.blockSize() < (8L << 20), "statfs still shows " + st.blocksAvailable() + " blocks free");
-            assertThrows(NoSpaceException.class, () -> ops.fallocate(ops.lookup(root, "f0"), 0, 64L << 20, 64L << 20));
+            assertErrno(Errno.ENOSPC, () -> ops.fallocate(ops.lookup(root, "f0"), 0, 64L << 20, 64L << 20));
             ops.sync();
             for (int i = 0; i < files / 2; i++) ops.unlink(root, "f" + i);
             InodeId again = ops.mknod(root, "again", Stat.S_IFREG | 0644, 0, 0, 0);
@@ -78,8 +81,8 @@ class NoSpaceTest {
             InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);
             byte[] first = new byte[1 << 20];
             byte[] second = new byte[1 << 20];
-            java.util.Arrays.fill(first, (byte) 1);
-            java.util.Arrays.fill(second, (byte) 2);
+            Arrays.fill(first, (byte) 1);
+            Arrays.fill(second, (byte) 2);
             int mib = 48; // the image has 79 MiB of data space: two copies of the file do not fit
             for (int i = 0; i < mib; i++) ops.write(f, (long) i << 20, ByteBuffer.wrap(first));
             ops.sync();
@@ -90,7 +93,7 @@ class NoSpaceTest {
             for (int i = 0; i < mib; i++) {
                 ByteBuffer dst = ByteBuffer.wrap(back);
                 ops.read(f, (long) i << 20, dst);
-                assertTrue(java.util.Arrays.equals(second, back), "MiB " + i + " reads other bytes");
+                assertTrue(Arrays.equals(second, back), "MiB " + i + " reads other bytes");
             }
             ours = TreeListing.ofOperations(ops);
         }

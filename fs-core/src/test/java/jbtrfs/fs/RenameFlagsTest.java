@@ -1,7 +1,7 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,12 +17,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import jbtrfs.CrossDeviceException;
-import jbtrfs.ExistsException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
-import jbtrfs.NotEmptyException;
-import jbtrfs.NotFoundException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
@@ -107,9 +103,9 @@ class RenameFlagsTest {
         Path image = Images.mkfs(dir, src, 128);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
-            assertThrows(InvalidArgumentException.class, () -> ops.rename(ops.root(), "a", ops.root(), "b", 4));
-            assertThrows(InvalidArgumentException.class, () -> ops.rename(ops.root(), "a", ops.root(), "b", 8));
-            assertThrows(InvalidArgumentException.class, () -> ops.rename(ops.root(), "a", ops.root(), "b", 6));
+            assertErrno(Errno.EINVAL, () -> ops.rename(ops.root(), "a", ops.root(), "b", 4));
+            assertErrno(Errno.EINVAL, () -> ops.rename(ops.root(), "a", ops.root(), "b", 8));
+            assertErrno(Errno.EINVAL, () -> ops.rename(ops.root(), "a", ops.root(), "b", 6));
             ops.lookup(ops.root(), "a");
         }
     }
@@ -136,18 +132,8 @@ class RenameFlagsTest {
             InodeId toDir = ops.resolve(parent(to));
             ops.rename(fromDir, base(from), toDir, base(to), flags);
             return "0";
-        } catch (NotFoundException e) {
-            return "ENOENT";
-        } catch (InvalidArgumentException e) {
-            return "EINVAL";
-        } catch (CrossDeviceException e) {
-            return "EXDEV";
-        } catch (ExistsException e) {
-            return "EEXIST";
-        } catch (NotEmptyException e) {
-            return "ENOTEMPTY";
         } catch (FsException e) {
-            return e.getClass().getSimpleName();
+            return e.errno().name();
         }
     }
 

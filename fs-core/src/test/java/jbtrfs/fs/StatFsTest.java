@@ -2,12 +2,13 @@ package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
@@ -34,7 +35,7 @@ class StatFsTest {
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults())) {
             FsOperations ops = fs.operations();
             InodeId f = ops.mknod(ops.root(), "ours", Stat.S_IFREG | 0644, 0, 0, 0);
-            ops.write(f, 0, java.nio.ByteBuffer.wrap(new byte[30 << 20]));
+            ops.write(f, 0, ByteBuffer.wrap(new byte[30 << 20]));
             ops.unlink(ops.lookup(ops.root(), "linux"), "kernel.h");
         }
         assertEquals(kernelStatfs(image, mnt), ours(image), "after our writes: bsize blocks bfree bavail");

@@ -1,7 +1,7 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -12,7 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import jbtrfs.NotFoundException;
+import jbtrfs.Errno;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.TreeListing;
@@ -82,7 +82,7 @@ class TmpfileTest {
             InodeId tmp = ops.tmpfile(ops.root(), 0600, 0, 0);
             ops.write(tmp, 0, ByteBuffer.wrap(new byte[1 << 20]));
             ops.evict(tmp);
-            assertThrows(NotFoundException.class, () -> ops.stat(tmp));
+            assertErrno(Errno.ENOENT, () -> ops.stat(tmp));
         }
         assertEquals(List.of(), OrphanTest.orphanShapes(OrphanTest.dumpFsTree(image)));
         assertEquals(usedAtStart, OrphanTest.bytesUsed(image), "space returned");

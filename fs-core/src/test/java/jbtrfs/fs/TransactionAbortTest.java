@@ -1,11 +1,13 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,7 +21,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.ReadOnlyException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.IoRequest;
@@ -96,7 +99,7 @@ class TransactionAbortTest {
         Files.write(image, committed);
         long ino = ImageDamage.inodeOf(image, "victim");
         int nodesize = SuperBlock.decode(ByteBuffer.wrap(committed, (int) SUPERBLOCKS[0], SuperBlock.SIZE).slice()
-                .order(java.nio.ByteOrder.LITTLE_ENDIAN)).nodesize();
+                .order(ByteOrder.LITTLE_ENDIAN)).nodesize();
         TreeBlockPatch.patchItem(image, 5, ino, "EXTENT_DATA", 0, nodesize,
                 (leaf, at) -> leaf.putLong(at + 21, 1L << 40));
         committed = Files.readAllBytes(image);
@@ -159,11 +162,11 @@ class TransactionAbortTest {
         assertEquals(committedGeneration, abort.committedGeneration());
         assertTrue(fs.readOnly());
         InodeId f0 = ops.lookup(ops.lookup(ops.root(), "a"), "f0");
-        assertEquals(ReadOnlyException.class, assertThrows(ReadOnlyException.class,
+        assertEquals(FsException.class, assertErrno(Errno.EROFS,
                 () -> ops.mkdir(ops.root(), "later", 0755, 0, 0)).getClass());
-        assertEquals(ReadOnlyException.class, assertThrows(ReadOnlyException.class,
+        assertEquals(FsException.class, assertErrno(Errno.EROFS,
                 () -> ops.write(f0, 0, ByteBuffer.wrap(new byte[100]))).getClass());
-        assertEquals(ReadOnlyException.class, assertThrows(ReadOnlyException.class,
+        assertEquals(FsException.class, assertErrno(Errno.EROFS,
                 () -> ops.unlink(ops.root(), "victim")).getClass());
         assertThrows(TransactionAbortedException.class, () -> ops.fsync(f0, false));
         assertThrows(TransactionAbortedException.class, () -> ops.fsync(f0, true));
@@ -222,7 +225,7 @@ class TransactionAbortTest {
     }
 
     private static long generation(byte[] image) {
-        return ByteBuffer.wrap(image).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        return ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN)
                 .getLong((int) SUPERBLOCKS[0] + SuperBlock.OFFSET_GENERATION);
     }
 }

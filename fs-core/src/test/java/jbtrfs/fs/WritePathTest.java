@@ -80,7 +80,7 @@ class WritePathTest {
             FsOperations ops = fs.operations();
             InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);
             byte[] data = new byte[10000];
-            java.util.Arrays.fill(data, (byte) 0x5a);
+            Arrays.fill(data, (byte) 0x5a);
             ops.write(f, 0, ByteBuffer.wrap(data));
             ops.truncate(f, 5001);
             ops.fallocate(f, FsOperations.FALLOC_FL_KEEP_SIZE, 100_000, 5000);
@@ -156,7 +156,7 @@ class WritePathTest {
     void sequentialWrites_growOneExtent_asDelayedAllocationWould() throws Exception {
         Path image = Images.mkfs(dir, null, 512);
         byte[] data = new byte[40 << 20];
-        new java.util.Random(4).nextBytes(data);
+        new Random(4).nextBytes(data);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
             InodeId f = ops.mknod(ops.root(), "seq", Stat.S_IFREG | 0644, 0, 0, 0);
@@ -178,7 +178,7 @@ class WritePathTest {
     void unalignedAppends_growOneExtent_rewritingTheirPartialSector() throws Exception {
         Path image = Images.mkfs(dir, null, 256);
         byte[] data = new byte[3 << 20];
-        new java.util.Random(5).nextBytes(data);
+        new Random(5).nextBytes(data);
         int off = 0;
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
@@ -214,7 +214,7 @@ class WritePathTest {
     void writesIntoPreallocatedSpace_takeNoMoreSpace_andReadBack() throws Exception {
         Path image = Images.mkfs(dir, null, 256);
         byte[] data = new byte[24 << 20];
-        new java.util.Random(6).nextBytes(data);
+        new Random(6).nextBytes(data);
         Map<String, String> ours;
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();

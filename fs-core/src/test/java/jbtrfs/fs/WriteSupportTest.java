@@ -1,6 +1,6 @@
 package jbtrfs.fs;
 
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
@@ -12,7 +12,8 @@ import java.nio.file.StandardOpenOption;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import jbtrfs.UnsupportedImageException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.testing.Images;
@@ -27,7 +28,7 @@ class WriteSupportTest {
         Path image = Images.mkfs(dir, null, 256);
         // a log root in the superblock: what an fsync after the last commit leaves (the value is never followed)
         setSuperField(image, SuperBlock.OFFSET_LOG_ROOT, 30L << 20); // sector-aligned, as validate_super wants
-        UnsupportedImageException e = assertThrows(UnsupportedImageException.class,
+        FsException e = assertErrno(Errno.EINVAL,
                 () -> Filesystem.open(image, MountOptions.readWriteDefaults()));
         assertTrue(e.getMessage().contains("zero-log"), e.getMessage());
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
@@ -40,7 +41,7 @@ class WriteSupportTest {
         Path image = Images.mkfs(dir, null, 256);
         ByteBuffer sb = readSuper(image);
         setSuperField(image, SuperBlock.OFFSET_COMPAT_RO_FLAGS, sb.getLong(SuperBlock.OFFSET_COMPAT_RO_FLAGS) | (1L << 40));
-        UnsupportedImageException e = assertThrows(UnsupportedImageException.class,
+        FsException e = assertErrno(Errno.EINVAL,
                 () -> Filesystem.open(image, MountOptions.readWriteDefaults()));
         assertTrue(e.getMessage().contains("compat_ro"), e.getMessage());
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {

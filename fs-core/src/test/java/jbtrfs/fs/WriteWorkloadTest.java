@@ -12,10 +12,14 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.Errno;
+import jbtrfs.FsException;
+import jbtrfs.compress.CompressionType;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.TreeListing;
@@ -43,7 +47,7 @@ class WriteWorkloadTest {
         MountOptions.Compression compress = null;
         if (variant.contains("| ")) {
             String c = variant.substring(variant.indexOf("| ") + 2);
-            compress = new MountOptions.Compression(jbtrfs.compress.CompressionType.valueOf(
+            compress = new MountOptions.Compression(CompressionType.valueOf(
                     c.replace("-force", "").toUpperCase()), 3, c.endsWith("-force"));
         }
         try (Filesystem fs = Filesystem.open(image,
@@ -126,7 +130,7 @@ class WriteWorkloadTest {
             long n = CompressedWriteTest.extentCompression(image).values().stream().flatMap(List::stream)
                     .filter(c -> c != 0).count();
             System.out.println("workload " + variant + ": " + n + " compressed extent items");
-            org.junit.jupiter.api.Assertions.assertTrue(n > 0, "no compressed extents");
+            Assertions.assertTrue(n > 0, "no compressed extents");
         }
         System.out.println("workload " + variant + ": " + model.size() + " files, " + model.values().stream().mapToLong(b -> b.length).sum() + " bytes");
         BtrfsCheck.assertCleanWithData(image, "btrfs check");
@@ -140,7 +144,8 @@ class WriteWorkloadTest {
     private static InodeId lookupOrNull(FsOperations ops, InodeId d, String name) throws Exception {
         try {
             return ops.lookup(d, name);
-        } catch (jbtrfs.NotFoundException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
             return null;
         }
     }

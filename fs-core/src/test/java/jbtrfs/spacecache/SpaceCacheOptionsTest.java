@@ -1,18 +1,20 @@
 package jbtrfs.spacecache;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import jbtrfs.UnsupportedImageException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
@@ -34,7 +36,7 @@ class SpaceCacheOptionsTest {
         Path image = Images.mkfs(dir, null, 256);
         for (MountOptions o : new MountOptions[] {MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.V1, false),
                 MountOptions.readWriteDefaults().withSpaceCache(SpaceCache.NONE, false)}) {
-            UnsupportedImageException e = assertThrows(UnsupportedImageException.class, () -> Filesystem.open(image, o));
+            FsException e = assertErrno(Errno.EINVAL, () -> Filesystem.open(image, o));
             assertTrue(e.getMessage().contains("free-space tree"), e.getMessage());
             assertEquals(1, e.getMessage().lines().count());
         }
@@ -71,7 +73,7 @@ class SpaceCacheOptionsTest {
             ours = TreeListing.ofOperations(fs.operations());
         }
         Images.requireRootAndLoop();
-        assertEquals(java.util.List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
+        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
     }
 
     @Test

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * {@code btrfs check --readonly} as a test assertion: exit 0, not one ERROR or WARNING line, and no complaint about
@@ -13,7 +14,7 @@ import java.util.List;
  */
 public final class BtrfsCheck {
     /** What check prints of a v1 cache it cannot use (its progress line "[3/7] checking free space cache" aside). */
-    private static final java.util.regex.Pattern SPACE_CACHE_COMPLAINT = java.util.regex.Pattern.compile(
+    private static final Pattern SPACE_CACHE_COMPLAINT = Pattern.compile(
             "free space cache for block group|wrong amount of free space|cache appears valid but isn't"
             + "|csum mismatch on free space cache|space cache generation|free space inode generation"
             + "|cache and super generation|entries left in the space cache|no free space entry for|wanted offset"

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map.Entry;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
@@ -113,7 +114,7 @@ public final class FuzzBase {
 
     /** Logical starts of the chunks with two stripes (DUP on one device), in address order. */
     public List<Long> dupChunks() {
-        return chunks.entrySet().stream().filter(e -> e.getValue().length == 3).map(java.util.Map.Entry::getKey)
+        return chunks.entrySet().stream().filter(e -> e.getValue().length == 3).map(Entry::getKey)
                 .toList();
     }
 

@@ -5,6 +5,7 @@ import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
@@ -80,7 +81,7 @@ public final class ImageDamage {
     public static List<Long> physicalCopies(Path image, long logical) throws IOException, InterruptedException {
         String map = Shell.run(List.of("btrfs-map-logical", "-l", Long.toString(logical), image.toString()));
         Matcher m = Pattern.compile("mirror \\d+ logical \\d+ physical (\\d+)").matcher(map);
-        List<Long> out = new java.util.ArrayList<>();
+        List<Long> out = new ArrayList<>();
         while (m.find()) out.add(Long.parseLong(m.group(1)));
         if (out.isEmpty()) throw new IOException("btrfs-map-logical did not map " + logical + ": " + map);
         return out;

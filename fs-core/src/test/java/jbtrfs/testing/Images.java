@@ -1,8 +1,7 @@
 package jbtrfs.testing;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,16 +13,14 @@ public final class Images {
     }
 
     public static void requireMkfs() {
-        boolean present = Files.isExecutable(Path.of("/usr/sbin/mkfs.btrfs")) || Files.isExecutable(Path.of("/sbin/mkfs.btrfs"));
-        if (!present) System.out.println("SKIP: mkfs.btrfs is not installed (apt-get install btrfs-progs)");
-        assumeTrue(present, "mkfs.btrfs is not installed");
+        Prereq.requireBinary("mkfs.btrfs", "apt-get install btrfs-progs");
     }
 
     /** mkfs.btrfs --rootdir {@code source} into a new sparse image of {@code sizeMiB}, with extra options. */
     public static Path mkfs(Path dir, Path source, int sizeMiB, String... options) throws IOException, InterruptedException {
         requireMkfs();
         Path image = dir.resolve("image-" + System.nanoTime() + ".img");
-        try (var raf = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+        try (var raf = new RandomAccessFile(image.toFile(), "rw")) {
             raf.setLength((long) sizeMiB << 20);
         }
         List<String> cmd = new ArrayList<>(List.of("mkfs.btrfs", "-q", "-f"));
@@ -39,19 +36,14 @@ public final class Images {
 
     /** Skips (printing why) unless this is root with loop devices, as kernel-written images need. */
     public static void requireRootAndLoop() {
-        boolean root = "root".equals(System.getProperty("user.name"));
-        boolean loop = Files.exists(Path.of("/dev/loop-control"));
-        if (!root || !loop) System.out.println("SKIP: kernel-written images need root and loop devices");
-        assumeTrue(root && loop, "needs root and loop devices");
+        Prereq.requireRootAndLoop();
     }
 
     /** {@link #requireMkfs} and {@link #requireRootAndLoop}, and a kernel with btrfs (loaded here if need be). */
     public static void requireKernelBtrfs() {
         requireMkfs();
         requireRootAndLoop();
-        boolean btrfs = btrfsInKernel();
-        if (!btrfs) System.out.println("SKIP: the kernel has no btrfs (not in /proc/filesystems, modprobe failed)");
-        assumeTrue(btrfs, "the kernel has no btrfs");
+        Prereq.require(btrfsInKernel(), "the kernel has no btrfs (not in /proc/filesystems, modprobe failed)");
     }
 
     private static boolean btrfsInKernel() {

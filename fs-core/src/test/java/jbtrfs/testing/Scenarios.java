@@ -1,5 +1,7 @@
 package jbtrfs.testing;
 
+import java.util.List;
+
 /**
  * Shell workloads run by the kernel inside a fresh loop-mounted Btrfs (the current directory). Deterministic in
  * shape; contents come from /dev/urandom.
@@ -25,7 +27,7 @@ public final class Scenarios {
             """;
 
     /** Every scenario's name. */
-    public static final java.util.List<String> NAMES = java.util.List.of("compress-zstd", "compress-lzo",
+    public static final List<String> NAMES = List.of("compress-zstd", "compress-lzo",
             "compress-zlib", "reflink-prealloc-holes", "subvolumes-snapshots", "default-subvolume", "churn",
             "hardlinks-extrefs");
 

@@ -1,7 +1,9 @@
 package jbtrfs.testing;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -16,6 +18,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import jbtrfs.format.Timespec;
 import jbtrfs.fs.DirEntry;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
@@ -144,7 +147,7 @@ public final class TreeListing {
 
     private static String entries(List<String> names) {
         return names.isEmpty() ? "" : " entries=" + names.size() + ":" + sha256(String.join("/", names).getBytes(
-                java.nio.charset.StandardCharsets.UTF_8));
+                StandardCharsets.UTF_8));
     }
 
     private static String xattrLine(List<String> nameValues) {
@@ -180,7 +183,7 @@ public final class TreeListing {
         return t.to(TimeUnit.SECONDS) * 1_000_000_000L + t.toInstant().getNano();
     }
 
-    private static long ns(jbtrfs.format.Timespec t) {
+    private static long ns(Timespec t) {
         return t.sec() * 1_000_000_000L + t.nsec();
     }
 
@@ -192,7 +195,7 @@ public final class TreeListing {
     /** The short content hash of a file, read in pieces (files may be larger than an array). */
     public static String sha256(Path file) throws IOException {
         MessageDigest md = digest();
-        try (java.io.InputStream in = Files.newInputStream(file)) {
+        try (InputStream in = Files.newInputStream(file)) {
             byte[] buf = new byte[1 << 20];
             for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
         }

@@ -1,5 +1,8 @@
 package jbtrfs.tx;
 
+import java.io.RandomAccessFile;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -7,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.fs.CommitReport;
@@ -16,6 +18,7 @@ import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fs.Stat;
+import jbtrfs.testing.Shell;
 
 /**
  * What a commit of many dirty tree blocks costs, stage one (check, checksum, submit) apart (a benchmark command,
@@ -34,11 +37,10 @@ public final class CommitBench {
         int files = args.length > 1 ? Integer.parseInt(args[1]) : 4000;
         Path image = Files.createTempFile("commit-bench", ".img");
         try {
-            try (var raf = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            try (var raf = new RandomAccessFile(image.toFile(), "rw")) {
                 raf.setLength(2L << 30);
             }
-            Process mkfs = new ProcessBuilder("mkfs.btrfs", "-q", "-f", image.toString()).inheritIO().start();
-            if (mkfs.waitFor() != 0) throw new IllegalStateException("mkfs.btrfs failed");
+            Shell.run(List.of("mkfs.btrfs", "-q", "-f", image.toString()));
             MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
             List<CommitReport> stats = new ArrayList<>();
             try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
@@ -48,7 +50,7 @@ public final class CommitBench {
                 long blocks = 0;
                 long stage1 = 0;
                 long total = 0;
-                java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+                ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
                 for (int r = 0; r < rounds; r++) {
                     InodeId d = ops.mkdir(ops.root(), "r" + r, 0755, 0, 0);
                     for (int i = 0; i < files; i++) {

@@ -3,7 +3,6 @@ package jbtrfs.tx;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
 
@@ -19,6 +18,7 @@ import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.testing.ImageDamage;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.TestImage;
 
 /** The commit check of -Djbtrfs.verifyCommits (which the poms set for tests) stops a commit that would lie. */
@@ -33,8 +33,7 @@ class CommitCheckTest {
      */
     @Test
     void blockGroupItemUsedUnlikeItsExtentItems_failsTheCommit_imageStaysAtTheLastCommit() throws Exception {
-        if (!CommitCheck.ENABLED) System.out.println("SKIP: needs -Djbtrfs.verifyCommits=true (the poms set it)");
-        assumeTrue(CommitCheck.ENABLED, "needs -Djbtrfs.verifyCommits=true");
+        Prereq.require(CommitCheck.ENABLED, "needs -Djbtrfs.verifyCommits=true (the poms set it)");
         try (TestImage img = TestImage.mkfs(dir.resolve("bg.img"))) {
             int nodesize = (int) img.superField("nodesize");
             TestImage.Item data = img.items("extent").stream()
@@ -62,8 +61,7 @@ class CommitCheckTest {
      */
     @Test
     void freeSpaceExtentPastItsBlockGroup_failsTheCommit_imageStaysAtTheLastCommit() throws Exception {
-        if (!CommitCheck.ENABLED) System.out.println("SKIP: needs -Djbtrfs.verifyCommits=true (the poms set it)");
-        assumeTrue(CommitCheck.ENABLED, "needs -Djbtrfs.verifyCommits=true");
+        Prereq.require(CommitCheck.ENABLED, "needs -Djbtrfs.verifyCommits=true (the poms set it)");
         try (TestImage img = TestImage.mkfs(dir.resolve("fst.img"))) {
             int nodesize = (int) img.superField("nodesize");
             long dataGroup = Long.parseLong(img.items("extent").stream()

@@ -1,5 +1,6 @@
 package jbtrfs.tx;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -11,12 +12,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import jbtrfs.NotFoundException;
-import jbtrfs.ReadOnlyException;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.Errno;
 import jbtrfs.TransactionAbortedException;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
@@ -84,7 +84,7 @@ class WriteTimeCheckTest {
         assertArrayEquals(before, dev.snapshot(), "the device is unchanged");
         assertTrue(fs.readOnly());
         assertNotNull(txm.abortReason());
-        assertThrows(ReadOnlyException.class, () -> ops.mkdir(ops.root(), "later", 0755, 0, 0));
+        assertErrno(Errno.EROFS, () -> ops.mkdir(ops.root(), "later", 0755, 0, 0));
         // the unmount says what was lost
         assertThrows(TransactionAbortedException.class, fs::close);
         Path after = dir.resolve("after.img");
@@ -94,7 +94,7 @@ class WriteTimeCheckTest {
             assertEquals(committed, reopened.superBlock().generation(), "the image is at the last commit");
             InodeId root = reopened.operations().root();
             assertNotNull(reopened.operations().lookup(root, "kept"));
-            assertThrows(NotFoundException.class, () -> reopened.operations().lookup(root, "lost"));
+            assertErrno(Errno.ENOENT, () -> reopened.operations().lookup(root, "lost"));
         }
     }
 }

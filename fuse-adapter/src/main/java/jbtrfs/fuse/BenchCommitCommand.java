@@ -2,6 +2,8 @@ package jbtrfs.fuse;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -110,7 +112,7 @@ final class BenchCommitCommand implements Callable<Integer> {
         if (Files.exists(file) && dataGroups() >= blockGroups) return;
         if (!Files.exists(file)) {
             Files.createDirectories(file.toAbsolutePath().getParent());
-            try (var f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            try (var f = new RandomAccessFile(file.toFile(), "rw")) {
                 // room for the data groups, their metadata and headroom; a sparse file costs nothing
                 f.setLength((blockGroups + 8) * GIB);
             }
@@ -144,7 +146,7 @@ final class BenchCommitCommand implements Callable<Integer> {
         }
         FsOperations ops = fs.operations();
         var pad = ops.mknod(ops.root(), "pad", Stat.S_IFREG | 0644, 0, 0, 0);
-        java.nio.ByteBuffer zeros = java.nio.ByteBuffer.allocate(1 << 20);
+        ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
         // leave a margin: a write past the free space would make a new chunk
         for (long at = 0; at + (64L << 20) < free; at += zeros.capacity()) {
             ops.write(pad, at, zeros.clear());

@@ -1,5 +1,6 @@
 package jbtrfs.fuse;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -12,7 +13,7 @@ import picocli.CommandLine.Unmatched;
         + "--bs 4k --qd 32 --seconds 10 [--backend aio|nio]); the last line is JSON.")
 final class BenchDeviceCommand implements Callable<Integer> {
     @Unmatched
-    List<String> args = new java.util.ArrayList<>();
+    List<String> args = new ArrayList<>();
 
     @Override
     public Integer call() throws Exception {

@@ -3,6 +3,8 @@ package jbtrfs.fuse;
 import java.io.PrintWriter;
 import java.util.List;
 
+import org.slf4j.LoggerFactory;
+
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -37,7 +39,7 @@ public final class JbtrfsCommand implements Runnable {
                 err.flush();
                 return c.exitCode();
             }
-            org.slf4j.LoggerFactory.getLogger(JbtrfsCommand.class).debug("failure", e);
+            LoggerFactory.getLogger(JbtrfsCommand.class).debug("failure", e);
             String msg = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
             err.println("jbtrfs: " + msg.lines().findFirst().orElse(msg));
             err.flush();

@@ -1,9 +1,13 @@
 package jbtrfs.fuse;
 
+import java.io.ByteArrayOutputStream;
+import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -11,6 +15,7 @@ import org.slf4j.LoggerFactory;
 import com.kenai.jffi.MemoryIO;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.fs.DirEntry;
 import jbtrfs.fs.FsOperations;
@@ -18,19 +23,20 @@ import jbtrfs.fs.InodeFlags;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
+import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
 import jnr.ffi.types.dev_t;
 import jnr.ffi.types.gid_t;
 import jnr.ffi.types.mode_t;
 import jnr.ffi.types.off_t;
-import jnr.ffi.types.uid_t;
 import jnr.ffi.types.size_t;
-import ru.serce.jnrfuse.ErrorCodes;
+import jnr.ffi.types.uid_t;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
 import ru.serce.jnrfuse.struct.FuseFileInfo;
+import ru.serce.jnrfuse.struct.FuseOperations;
 import ru.serce.jnrfuse.struct.Statvfs;
 import ru.serce.jnrfuse.struct.Timespec;
 
@@ -56,9 +62,6 @@ public final class JbtrfsFuse extends FuseStubFS {
     private static final Logger LOG = LoggerFactory.getLogger(JbtrfsFuse.class);
     private static final int PATH_CACHE_MAX = 200_000;
     private static final int READDIR_PAGE = 512;
-    private static final int O_ACCMODE = 3;
-    private static final int O_TRUNC = 01000;
-    private static final int O_APPEND = 02000;
     /** The readdir offsets of "." and ".."; entries' own offsets (dir index + 1) start at 3. */
     private static final long DOT_OFFSET = 1;
     private static final long DOTDOT_OFFSET = 2;
@@ -69,9 +72,8 @@ public final class JbtrfsFuse extends FuseStubFS {
     private final int blksize;
     private final ConcurrentHashMap<String, InodeId> paths = new ConcurrentHashMap<>();
     /** Moves on every name change; a resolution that saw it move is not cached. */
-    private final java.util.concurrent.atomic.AtomicLong pathEpoch = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong pathEpoch = new AtomicLong();
     private final OpenFiles openFiles = new OpenFiles();
-    private final java.util.Set<String> loggedTraces = ConcurrentHashMap.newKeySet();
     private final FuseMetrics metrics;
 
     /** {@code blksize} is st_blksize (the kernel shows the sectorsize); meters go to {@code registry}. */
@@ -102,9 +104,9 @@ public final class JbtrfsFuse extends FuseStubFS {
     /** Where the flags word lies: jnr-fuse's member offset (not public API), else after libfuse 2.9's 38 callbacks. */
     private long flagsOffset() {
         try {
-            Object member = ru.serce.jnrfuse.struct.FuseOperations.class.getField("flag_nullpath_ok")
+            Object member = FuseOperations.class.getField("flag_nullpath_ok")
                     .get(fuseOperations);
-            java.lang.reflect.Method offset = member.getClass().getMethod("offset");
+            Method offset = member.getClass().getMethod("offset");
             offset.setAccessible(true);
             return (Long) offset.invoke(member);
         } catch (ReflectiveOperationException | RuntimeException e) {
@@ -120,7 +122,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             result = body.run();
         } catch (Throwable e) {
             // nothing may escape into libfuse: an exception there would leave the request without its errno
-            result = fail(op, path, e);
+            result = ErrnoMapper.reply(LOG, op, path, e);
         }
         metrics.record(op, System.nanoTime() - start, result);
         return result;
@@ -145,27 +147,6 @@ public final class JbtrfsFuse extends FuseStubFS {
         return id;
     }
 
-    /** Whether no error of this class was thrown from the same place before: its stack trace is then worth a log. */
-    private boolean firstOfItsKind(Throwable t) {
-        StackTraceElement[] st = t.getStackTrace();
-        String where = t.getClass().getName() + (st.length > 0 ? "@" + st[0] : "");
-        return loggedTraces.size() < 1000 && loggedTraces.add(where);
-    }
-
-    private int fail(String op, String path, Throwable t) {
-        int errno = ErrnoMapper.errno(t);
-        if (!ErrnoMapper.expected(t)) {
-            if (t instanceof FsException) {
-                LOG.warn("{} {}: {}", op, path, t.getMessage());
-            } else if (firstOfItsKind(t)) {
-                LOG.error("{} {}: unexpected error", op, path, t);
-            } else {
-                LOG.error("{} {}: unexpected error {} (stack trace logged before)", op, path, t.toString());
-            }
-        }
-        return errno;
-    }
-
     @Override
     public int getattr(String path, FileStat stat) {
         return call("getattr", path, () -> {
@@ -187,22 +168,9 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     @Override
     public int open(String path, FuseFileInfo fi) {
-        int flags = fi.flags.intValue();
-        boolean writing = (flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0;
-        if (writing && ops.readOnly()) return -ErrorCodes.EROFS();
         return call("open", path, () -> {
             InodeId id = resolve(path);
-            Stat st = ops.stat(id);
-            if (st.isDirectory()) return -ErrorCodes.EISDIR();
-            if (writing) {
-                // as may_open: an immutable file opens for reading only, an append-only one for appending
-                long attrs = ops.fileFlags(id);
-                if ((attrs & InodeFlags.FS_IMMUTABLE_FL) != 0) return -ErrorCodes.EPERM();
-                if ((attrs & InodeFlags.FS_APPEND_FL) != 0 && ((flags & O_APPEND) == 0 || (flags & O_TRUNC) != 0)) {
-                    return -ErrorCodes.EPERM();
-                }
-            }
-            if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != 0 && st.size() != 0) ops.truncate(id, 0);
+            ops.open(id, fi.flags.intValue());
             fi.fh.set(openFiles.open(id));
             return 0;
         });
@@ -230,7 +198,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int opendir(String path, FuseFileInfo fi) {
         return call("opendir", path, () -> {
-            if (!ops.stat(resolve(path)).isDirectory()) return -ErrorCodes.ENOTDIR();
+            ops.opendir(resolve(path));
             return 0;
         });
     }
@@ -241,7 +209,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             InodeId dir = resolve(path);
             // one stat buffer for the whole page: the filler reads st_ino and the type bits of st_mode, and copies
             FileStat st = new FileStat(jnr.ffi.Runtime.getSystemRuntime());
-            Pointer stMem = jnr.ffi.Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), Struct.size(st), true);
+            Pointer stMem = Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), Struct.size(st), true);
             st.useMemory(stMem);
             if (offset < DOT_OFFSET) {
                 if (filler.apply(buf, cName("."), null, DOT_OFFSET) != 0) return 0;
@@ -268,7 +236,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     /** A name as the filler wants it: UTF-8 and NUL-terminated, whatever the JVM's default charset. */
     private static ByteBuffer cName(String name) {
         byte[] b = name.getBytes(StandardCharsets.UTF_8);
-        return ByteBuffer.wrap(java.util.Arrays.copyOf(b, b.length + 1));
+        return ByteBuffer.wrap(Arrays.copyOf(b, b.length + 1));
     }
 
     /** The S_IFMT bits of a dirent type, so readdir carries the type. */
@@ -298,7 +266,8 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("getxattr", path, () -> {
             byte[] v = ops.getXattr(resolve(path), name);
             if (size == 0) return v.length;
-            if (size < v.length) return -ErrorCodes.ERANGE();
+            // the caller's buffer, which only the transport knows, is too small: getxattr(2)'s answer
+            if (size < v.length) return -Errno.ERANGE.number();
             value.put(0, v, 0, v.length);
             return v.length;
         });
@@ -308,14 +277,14 @@ public final class JbtrfsFuse extends FuseStubFS {
     public int listxattr(String path, Pointer list, @size_t long size) {
         return call("listxattr", path, () -> {
             List<String> names = ops.listXattr(resolve(path));
-            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
             for (String n : names) {
                 out.writeBytes(n.getBytes(StandardCharsets.UTF_8));
                 out.write(0);
             }
             byte[] all = out.toByteArray();
             if (size == 0) return all.length;
-            if (size < all.length) return -ErrorCodes.ERANGE();
+            if (size < all.length) return -Errno.ERANGE.number();
             list.put(0, all, 0, all.length);
             return all.length;
         });
@@ -580,7 +549,7 @@ public final class JbtrfsFuse extends FuseStubFS {
             }
             if (cmd == FS_IOC_FSGETXATTR) {
                 // struct fsxattr: the kernel reads it before any chattr; only fsx_xflags is not zero
-                data.putInt(0, (int) jbtrfs.fs.InodeFlags.toXflags(ops.fileFlags(handle(path, fi))));
+                data.putInt(0, (int) InodeFlags.toXflags(ops.fileFlags(handle(path, fi))));
                 for (int at = 4; at < FSXATTR_SIZE; at += 4) data.putInt(at, 0);
                 return 0;
             }
@@ -594,15 +563,13 @@ public final class JbtrfsFuse extends FuseStubFS {
                 return setFileFlags(id, InodeFlags.fromXflags(ops.fileFlags(id), data.getInt(0) & 0xffffffffL,
                         data.getInt(4), data.getInt(12), data.getInt(16)));
             }
-            return -ErrorCodes.ENOTTY();
+            // a command this transport does not decode
+            return -Errno.ENOTTY.number();
         });
     }
 
     private int setFileFlags(InodeId id, long want) throws FsException {
-        // changing +i or +a takes CAP_LINUX_IMMUTABLE: here, root
-        long guarded = InodeFlags.FS_IMMUTABLE_FL | InodeFlags.FS_APPEND_FL;
-        if (((want ^ ops.fileFlags(id)) & guarded) != 0 && uid() != 0) return -ErrorCodes.EPERM();
-        ops.setFileFlags(id, want);
+        ops.setFileFlags(id, want, uid());
         return 0;
     }
 

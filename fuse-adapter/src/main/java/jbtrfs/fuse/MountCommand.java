@@ -1,6 +1,8 @@
 package jbtrfs.fuse;
 
+import java.io.File;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,6 +22,7 @@ import jbtrfs.TransactionAbortedException;
 import jbtrfs.device.Backend;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.MountOptions;
+import jbtrfs.fuse.kernel.FuseHandler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -48,7 +51,7 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = {"-f", "--foreground"}, description = "Stay in the foreground and log to stderr.")
     boolean foreground;
 
-    @Option(names = "--device-backend", paramLabel = "aio|uring|nio",
+    @Option(names = "--device-backend", paramLabel = "aio|nio",
             description = "How the image is read (default: nio, buffered, whose readahead suits FUSE reads).")
     String deviceBackend;
 
@@ -119,7 +122,7 @@ final class MountCommand implements Callable<Integer> {
         MountedSession session;
         try {
             if (nativeTransport) {
-                jbtrfs.fuse.kernel.FuseHandler handler = NativeTransport.handler(fs.operations(),
+                FuseHandler handler = NativeTransport.handler(fs.operations(),
                         fs.superBlock().sectorsize(), fs.readOnly(), parsed.rawInodes(), registry);
                 LOG.info("mounting {} at {} (native transport)", image, mountpoint);
                 session = NativeTransport.mount(handler, image, mountpoint, parsed, fs.readOnly());
@@ -217,7 +220,7 @@ final class MountCommand implements Callable<Integer> {
         if (setsid != null) cmd.add(setsid.toString());
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         // JVM options (JBTRFS_JAVA_OPTS through the launcher) go to the daemon too
-        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.add("-jar");
         cmd.add(Path.of(MountCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
         cmd.add("mount");
@@ -234,7 +237,7 @@ final class MountCommand implements Callable<Integer> {
         cmd.add(image.toAbsolutePath().toString());
         cmd.add(mountpoint.toAbsolutePath().toString());
         Process child = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(state.logFile().toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(state.logFile().toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .start();
         state.clearExit();
         state.writePid(child.pid());

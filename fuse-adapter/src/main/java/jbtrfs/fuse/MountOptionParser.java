@@ -6,6 +6,12 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
+import jbtrfs.compress.CompressionType;
+import jbtrfs.compress.Compressor;
+import jbtrfs.fs.MountOptions;
+import jbtrfs.fs.MountOptions.Compression;
+import jbtrfs.fs.MountOptions.SpaceCache;
+
 /**
  * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, commit=,
  * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, compress[=TYPE[:LEVEL]],
@@ -16,8 +22,8 @@ import java.util.Set;
  */
 record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested, int readAheadKib,
                          InetSocketAddress metrics, int threads, int commitSeconds, List<String> passThrough,
-                         jbtrfs.fs.MountOptions.SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
-                         jbtrfs.fs.MountOptions.Compression compression, Transport transport,
+                         SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
+                         Compression compression, Transport transport,
                          boolean writebackCache, boolean rawInodes) {
     /** How requests reach us: libfuse 2 through jnr-fuse (the default this release), or /dev/fuse spoken directly. */
     enum Transport { LIBFUSE, NATIVE }
@@ -38,12 +44,12 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         int readAhead = DEFAULT_READ_AHEAD_KIB;
         InetSocketAddress metrics = null;
         int threads = DEFAULT_THREADS;
-        int commit = jbtrfs.fs.MountOptions.DEFAULT_COMMIT_SECONDS;
+        int commit = MountOptions.DEFAULT_COMMIT_SECONDS;
         List<String> pass = new ArrayList<>();
-        jbtrfs.fs.MountOptions.SpaceCache spaceCache = null;
+        SpaceCache spaceCache = null;
         boolean clearCache = false;
         boolean serial = false;
-        jbtrfs.fs.MountOptions.Compression compression = null;
+        Compression compression = null;
         Transport transport = Transport.LIBFUSE;
         boolean writeback = true;
         boolean rawInodes = false;
@@ -81,11 +87,11 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                 } else if (o.startsWith("metrics=")) {
                     metrics = metricsAddress(o.substring(8));
                 } else if (o.equals("space_cache") || o.equals("space_cache=v1")) {
-                    spaceCache = jbtrfs.fs.MountOptions.SpaceCache.V1;
+                    spaceCache = SpaceCache.V1;
                 } else if (o.equals("space_cache=v2")) {
-                    spaceCache = jbtrfs.fs.MountOptions.SpaceCache.V2;
+                    spaceCache = SpaceCache.V2;
                 } else if (o.equals("nospace_cache")) {
-                    spaceCache = jbtrfs.fs.MountOptions.SpaceCache.NONE;
+                    spaceCache = SpaceCache.NONE;
                 } else if (o.startsWith("space_cache=")) {
                     throw new CliException("bad option " + o + ": space_cache takes v1 or v2", 2);
                 } else if (o.equals("clear_cache")) {
@@ -120,31 +126,31 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
      * The kernel's compress and compress-force: TYPE zlib (the default, levels 1-9), lzo (no level) or zstd
      * (levels 1-15), each level 3 when not given; no or none turns compression off.
      */
-    private static jbtrfs.fs.MountOptions.Compression compression(String o) throws CliException {
+    private static Compression compression(String o) throws CliException {
         boolean force = o.startsWith("compress-force");
         int eq = o.indexOf('=');
         String value = eq < 0 ? "zlib" : o.substring(eq + 1);
         if (value.equals("no") || value.equals("none")) return null;
         int colon = value.indexOf(':');
         String name = colon < 0 ? value : value.substring(0, colon);
-        jbtrfs.compress.CompressionType type;
+        CompressionType type;
         int maxLevel;
         switch (name) {
             case "zlib" -> {
-                type = jbtrfs.compress.CompressionType.ZLIB;
+                type = CompressionType.ZLIB;
                 maxLevel = 9;
             }
             case "lzo" -> {
-                type = jbtrfs.compress.CompressionType.LZO;
+                type = CompressionType.LZO;
                 maxLevel = 0;
             }
             case "zstd" -> {
-                type = jbtrfs.compress.CompressionType.ZSTD;
+                type = CompressionType.ZSTD;
                 maxLevel = 15;
             }
             default -> throw new CliException("bad option " + o + ": compress takes zlib, lzo, zstd or no", 2);
         }
-        int level = jbtrfs.compress.Compressor.DEFAULT_LEVEL;
+        int level = Compressor.DEFAULT_LEVEL;
         if (colon >= 0) {
             try {
                 level = Integer.parseInt(value.substring(colon + 1));
@@ -154,7 +160,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                         : name + " levels are 1 to " + maxLevel), 2);
             }
         }
-        return new jbtrfs.fs.MountOptions.Compression(type, level, force);
+        return new Compression(type, level, force);
     }
 
     /** "HOST:PORT" or "PORT" (loopback). */

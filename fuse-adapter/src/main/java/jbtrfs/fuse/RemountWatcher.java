@@ -1,5 +1,6 @@
 package jbtrfs.fuse;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -72,7 +73,7 @@ final class RemountWatcher implements AutoCloseable {
                 LOG.error("the commit at remount,ro failed: {}", e.getMessage());
                 state.writeRemount(RO_FAILED + e.getMessage());
             }
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             // the next look tries again; remount waits for an answer and says so if none comes
             LOG.warn("could not read the mount table: {}", e.toString());
         }

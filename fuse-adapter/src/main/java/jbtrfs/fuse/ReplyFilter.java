@@ -1,5 +1,6 @@
 package jbtrfs.fuse;
 
+import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import jnr.ffi.annotations.Delegate;
@@ -123,7 +124,7 @@ final class ReplyFilter {
         Runtime rt = Runtime.getSystemRuntime();
         // struct fuse_chan_ops { receive, send, destroy }: requests are received on the kernel channel, and this
         // channel is never added to the session, so never destroyed by it
-        Pointer ops = jnr.ffi.Memory.allocateDirect(rt, 3L * rt.addressSize(), true);
+        Pointer ops = Memory.allocateDirect(rt, 3L * rt.addressSize(), true);
         ops.putPointer(rt.addressSize(), rt.getClosureManager().getClosurePointer(SendHook.class, hook));
         this.channel = lib.fuse_chan_new(ops, lib.fuse_chan_fd(kernelChannel), bufsize, null);
         if (channel == null) throw new IllegalStateException("fuse_chan_new failed");
@@ -194,13 +195,13 @@ final class ReplyFilter {
     private Pointer withMaxPages(Pointer header, Pointer arg, long length) {
         if (length < INIT_OUT_MAX_WRITE + 4 || length >= INIT_OUT_WITH_MAX_PAGES) return null;
         Runtime rt = Runtime.getSystemRuntime();
-        Pointer init = jnr.ffi.Memory.allocateDirect(rt, INIT_OUT_WITH_MAX_PAGES, true);
+        Pointer init = Memory.allocateDirect(rt, INIT_OUT_WITH_MAX_PAGES, true);
         for (int i = 0; i < length; i++) init.putByte(i, arg.getByte(i));
         init.putInt(INIT_OUT_FLAGS, init.getInt(INIT_OUT_FLAGS) | FUSE_MAX_PAGES);
         init.putInt(INIT_OUT_MAX_WRITE, maxWrite);
         init.putShort(INIT_OUT_MAX_PAGES, (short) (maxWrite / 4096));
         header.putInt(OUT_LEN, header.getInt(OUT_LEN) + (int) (INIT_OUT_WITH_MAX_PAGES - length));
-        Pointer iov = jnr.ffi.Memory.allocateDirect(rt, 2L * IOVEC_SIZE, true);
+        Pointer iov = Memory.allocateDirect(rt, 2L * IOVEC_SIZE, true);
         iov.putPointer(0, header);
         iov.putLong(8, OUT_HEADER_SIZE);
         iov.putPointer(IOVEC_SIZE, init);

@@ -1,5 +1,6 @@
 package jbtrfs.fuse;
 
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -39,7 +40,7 @@ final class StatsCommand implements Callable<Integer> {
             r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build().send(
                     HttpRequest.newBuilder(URI.create("http://" + host + "/metrics")).timeout(Duration.ofSeconds(10))
                             .build(), HttpResponse.BodyHandlers.ofString());
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             throw new CliException("cannot reach the daemon's metrics at " + address + ": " + e.getMessage());
         }
         System.out.print(format(r.body()));

@@ -1,5 +1,6 @@
 package jbtrfs.fuse;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -79,7 +80,7 @@ final class UmountCommand implements Callable<Integer> {
                 // pid (comm) state ...: comm may hold spaces and parentheses, the state follows the last ')'
                 int close = s.lastIndexOf(')');
                 if (close > 0 && close + 2 < s.length() && s.charAt(close + 2) == 'Z') return true;
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 return true;   // gone between the two looks
             }
             if (System.nanoTime() > deadline) return false;

@@ -54,6 +54,8 @@ class CliErrorsTest {
                 .isOneLine("mountpoint is not a directory: " + file);
         run("mount", "--read-only", img.toString(), "/proc").isOneLine("mountpoint is busy: /proc already has a proc mount");
         run("mount", "--read-only", "-o", "threads=none", img.toString(), mnt.toString()).isOneLine("threads");
+        run("mount", "--read-only", "--device-backend", "uring", img.toString(), mnt.toString())
+                .isOneLine("unknown device backend 'uring' (expected aio, nio or auto)");
     }
 
     @Test

@@ -2,55 +2,68 @@ package jbtrfs.fuse;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
 
 import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
 
-import jbtrfs.ChecksumMismatchException;
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
-import jbtrfs.IsDirectoryException;
-import jbtrfs.NoDataException;
-import jbtrfs.NotDirectoryException;
-import jbtrfs.NotFoundException;
-import jbtrfs.ReadOnlyException;
-import jbtrfs.UnsupportedImageException;
+import jbtrfs.TransactionAbortedException;
 
 /** Errno values are Linux's (asm-generic/errno-base.h, errno.h), written out so a wrong mapping cannot hide. */
 class ErrnoMapperTest {
+    private static final Map<Errno, Integer> LINUX = Map.ofEntries(
+            Map.entry(Errno.EPERM, 1), Map.entry(Errno.ENOENT, 2), Map.entry(Errno.EIO, 5), Map.entry(Errno.ENXIO, 6),
+            Map.entry(Errno.E2BIG, 7), Map.entry(Errno.EBADF, 9), Map.entry(Errno.EAGAIN, 11),
+            Map.entry(Errno.EACCES, 13), Map.entry(Errno.EEXIST, 17), Map.entry(Errno.EXDEV, 18),
+            Map.entry(Errno.ENOTDIR, 20), Map.entry(Errno.EISDIR, 21), Map.entry(Errno.EINVAL, 22),
+            Map.entry(Errno.ENOTTY, 25), Map.entry(Errno.EFBIG, 27), Map.entry(Errno.ENOSPC, 28),
+            Map.entry(Errno.EROFS, 30), Map.entry(Errno.EMLINK, 31), Map.entry(Errno.ERANGE, 34),
+            Map.entry(Errno.ENAMETOOLONG, 36), Map.entry(Errno.ENOSYS, 38), Map.entry(Errno.ENOTEMPTY, 39),
+            Map.entry(Errno.ENODATA, 61), Map.entry(Errno.EOVERFLOW, 75), Map.entry(Errno.EOPNOTSUPP, 95),
+            Map.entry(Errno.EUCLEAN, 117));
 
-    @Test
-    void each_error_maps_to_its_own_errno() {
-        assertEquals(-2, ErrnoMapper.errno(new NotFoundException("x")));          // ENOENT
-        assertEquals(-20, ErrnoMapper.errno(new NotDirectoryException("x")));     // ENOTDIR
-        assertEquals(-21, ErrnoMapper.errno(new IsDirectoryException("x")));      // EISDIR
-        assertEquals(-61, ErrnoMapper.errno(new NoDataException("x")));           // ENODATA
-        assertEquals(-22, ErrnoMapper.errno(new InvalidArgumentException("x"))); // EINVAL
-        assertEquals(-30, ErrnoMapper.errno(new ReadOnlyException("x")));         // EROFS
-        assertEquals(-17, ErrnoMapper.errno(new jbtrfs.ExistsException("x")));            // EEXIST
-        assertEquals(-39, ErrnoMapper.errno(new jbtrfs.NotEmptyException("x")));          // ENOTEMPTY
-        assertEquals(-28, ErrnoMapper.errno(new jbtrfs.NoSpaceException("x")));           // ENOSPC
-        assertEquals(-18, ErrnoMapper.errno(new jbtrfs.CrossDeviceException("x")));       // EXDEV
-        assertEquals(-36, ErrnoMapper.errno(new jbtrfs.NameTooLongException("x")));      // ENAMETOOLONG
-        assertEquals(-31, ErrnoMapper.errno(new jbtrfs.TooManyLinksException("x")));      // EMLINK
-        assertEquals(-1, ErrnoMapper.errno(new jbtrfs.NotPermittedException("x")));       // EPERM
-        assertEquals(-6, ErrnoMapper.errno(new jbtrfs.NoSuchAddressException("x")));      // ENXIO
-        assertEquals(-95, ErrnoMapper.errno(new jbtrfs.NotSupportedException("x")));      // EOPNOTSUPP
-        assertEquals(-27, ErrnoMapper.errno(new jbtrfs.FileTooBigException("x")));        // EFBIG
+    /** A Logger that records the level and arguments of each call (only warn and error are expected). */
+    private static final class RecordingLog {
+        final List<String> levels = new ArrayList<>();
+        final List<Object[]> args = new ArrayList<>();
+        final Logger logger = (Logger) Proxy.newProxyInstance(Logger.class.getClassLoader(),
+                new Class<?>[] {Logger.class}, (proxy, method, a) -> {
+                    if (method.getName().startsWith("is")) return true;
+                    if (method.getName().equals("getName")) return "test";
+                    levels.add(method.getName());
+                    args.add(a);
+                    return null;
+                });
     }
 
     @Test
-    void damage_and_anything_unknown_is_eio() {
-        assertEquals(-5, ErrnoMapper.errno(new ChecksumMismatchException("x")));
+    void errno_isLinuxNumberOfEveryErrno_negative() {
+        assertEquals(EnumSet.allOf(Errno.class), EnumSet.copyOf(LINUX.keySet()), "the table names every Errno");
+        for (Errno e : Errno.values()) {
+            assertEquals(LINUX.get(e), e.number(), e.name());
+            assertEquals(-LINUX.get(e), ErrnoMapper.errno(new FsException(e, "x")), e.name());
+            assertEquals(e, ErrnoMapper.errnoOf(new FsException(e, "x")));
+        }
+    }
+
+    @Test
+    void errno_damageAndAnythingUnknown_isEio() {
         assertEquals(-5, ErrnoMapper.errno(new CorruptBlockException(5, 4096, 3, "bad")));
         // fsync after an abort: EIO, while a change after it is EROFS
-        assertEquals(-5, ErrnoMapper.errno(new jbtrfs.TransactionAbortedException(8, 7, "commit failed", null)));
-        assertEquals(-5, ErrnoMapper.errno(new UnsupportedImageException("x")));
-        assertEquals(-5, ErrnoMapper.errno(new FsException("x")));
+        assertEquals(-5, ErrnoMapper.errno(new TransactionAbortedException(8, 7, "commit failed", null)));
         assertEquals(-5, ErrnoMapper.errno(new IOException("x")));
         assertEquals(-5, ErrnoMapper.errno(new UncheckedIOException(new IOException("x"))));
         assertEquals(-5, ErrnoMapper.errno(new IllegalStateException("bug")));
@@ -58,13 +71,57 @@ class ErrnoMapperTest {
     }
 
     @Test
-    void ordinary_answers_are_expected_and_damage_is_not() {
-        assertTrue(ErrnoMapper.expected(new NotFoundException("x")));
-        assertTrue(ErrnoMapper.expected(new NoDataException("x")));
-        assertTrue(ErrnoMapper.expected(new ReadOnlyException("x")));
-        assertFalse(ErrnoMapper.expected(new ChecksumMismatchException("x")));
+    void reply_ordinaryAnswer_logsNothing() {
+        RecordingLog log = new RecordingLog();
+        for (Errno e : Errno.values()) {
+            if (!e.ordinary()) continue;
+            assertEquals(-e.number(), ErrnoMapper.reply(log.logger, "op", "/p", new FsException(e, "x")));
+        }
+        // EMLINK and EFBIG were logged as unexpected before they became plain errnos
+        assertTrue(Errno.EMLINK.ordinary() && Errno.EFBIG.ordinary());
+        assertEquals(List.of(), log.levels);
+    }
+
+    @Test
+    void reply_damage_logsOneWarningLine() {
+        RecordingLog log = new RecordingLog();
+        assertEquals(-5, ErrnoMapper.reply(log.logger, "read", "/f", new CorruptBlockException(5, 4096, -1, "bad")));
+        assertEquals(-117, ErrnoMapper.reply(log.logger, "read", "/f", new FsException(Errno.EUCLEAN, "bad")));
+        assertEquals(List.of("warn", "warn"), log.levels);
+        assertNull(throwableIn(log.args.get(0)), "one line, no stack trace");
+    }
+
+    @Test
+    void reply_bug_logsItsStackTraceOnceFromEachPlace() {
+        RecordingLog log = new RecordingLog();
+        for (int i = 0; i < 2; i++) {
+            assertEquals(-5, ErrnoMapper.reply(log.logger, "write", "/f", new IllegalStateException("bug " + i)));
+        }
+        assertEquals(List.of("error", "error"), log.levels);
+        assertNotNull(throwableIn(log.args.get(0)), "the first one with its stack trace");
+        assertNull(throwableIn(log.args.get(1)), "the same place again without");
+    }
+
+    @Test
+    void expected_ordinaryAnswersOnly() {
+        assertTrue(ErrnoMapper.expected(new FsException(Errno.ENOENT, "x")));
+        assertTrue(ErrnoMapper.expected(new FsException(Errno.ENODATA, "x")));
+        assertTrue(ErrnoMapper.expected(new FsException(Errno.EROFS, "x")));
+        assertFalse(ErrnoMapper.expected(new FsException(Errno.EIO, "x")));
         assertFalse(ErrnoMapper.expected(new CorruptBlockException(5, 4096, -1, "bad")));
         assertFalse(ErrnoMapper.expected(new IllegalStateException("bug")));
-        assertFalse(ErrnoMapper.expected(new jbtrfs.TransactionAbortedException(8, 7, "commit failed", null)));
+        assertFalse(ErrnoMapper.expected(new TransactionAbortedException(8, 7, "commit failed", null)));
+    }
+
+    /** The Throwable among a log call's arguments (SLF4J takes a last Throwable as the stack to print), or null. */
+    private static Throwable throwableIn(Object[] args) {
+        for (Object a : args) {
+            if (a instanceof Throwable t) return t;
+            if (a instanceof Object[] more) {
+                Throwable t = throwableIn(more);
+                if (t != null) return t;
+            }
+        }
+        return null;
     }
 }

@@ -7,13 +7,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import jbtrfs.ChecksumMismatchException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
-import jbtrfs.IsDirectoryException;
-import jbtrfs.NoDataException;
-import jbtrfs.NotDirectoryException;
-import jbtrfs.NotFoundException;
 import jbtrfs.format.Timespec;
 import jbtrfs.fs.DirEntry;
 import jbtrfs.fs.FsOperations;
@@ -104,12 +99,12 @@ final class FakeFs implements FsOperations {
     }
 
     private Node node(InodeId id) throws FsException {
-        if (id.root() != TREE) throw new NotFoundException("no tree " + id.root());
+        if (id.root() != TREE) throw new FsException(Errno.ENOENT, "no tree " + id.root());
         if (id.objectid() >= HUGE_FIRST_INO && id.objectid() < HUGE_FIRST_INO + HUGE_ENTRIES) {
             return new Node(stat(id.objectid(), Stat.S_IFREG | 0600, 1, 0, 0), null, Map.of(), null);
         }
         Node n = nodes.get(id.objectid());
-        if (n == null) throw new NotFoundException("no inode " + id);
+        if (n == null) throw new FsException(Errno.ENOENT, "no inode " + id);
         return n;
     }
 
@@ -129,12 +124,12 @@ final class FakeFs implements FsOperations {
                     // not one of ours
                 }
             }
-            throw new NotFoundException(name);
+            throw new FsException(Errno.ENOENT, name);
         }
         Node d = node(dir);
-        if (d.entries() == null) throw new NotDirectoryException(dir.toString());
+        if (d.entries() == null) throw new FsException(Errno.ENOTDIR, dir.toString());
         Long ino = d.entries().get(name);
-        if (ino == null) throw new NotFoundException(name);
+        if (ino == null) throw new FsException(Errno.ENOENT, name);
         return new InodeId(TREE, ino);
     }
 
@@ -163,7 +158,7 @@ final class FakeFs implements FsOperations {
             return out;
         }
         Node d = node(dir);
-        if (d.entries() == null) throw new NotDirectoryException(dir.toString());
+        if (d.entries() == null) throw new FsException(Errno.ENOTDIR, dir.toString());
         long index = 2;
         for (Map.Entry<String, Long> e : d.entries().entrySet()) {
             if (index + 1 > offset && out.size() < max) {
@@ -178,14 +173,14 @@ final class FakeFs implements FsOperations {
     @Override
     public String readlink(InodeId id) throws FsException {
         String t = node(id).target();
-        if (t == null) throw new InvalidArgumentException("not a symlink: " + id);
+        if (t == null) throw new FsException(Errno.EINVAL, "not a symlink: " + id);
         return t;
     }
 
     @Override
     public int read(InodeId file, long offset, ByteBuffer dst) throws FsException {
         Node n = node(file);
-        if (n.entries() != null) throw new IsDirectoryException(file.toString());
+        if (n.entries() != null) throw new FsException(Errno.EISDIR, file.toString());
         long size = n.stat().size();
         if (offset >= size) return 0;
         int len = (int) Math.min(dst.remaining(), size - offset);
@@ -195,7 +190,7 @@ final class FakeFs implements FsOperations {
             case 258 -> {
                 for (int i = 0; i < len; i++) dst.put(bigByte(offset + i));
             }
-            case 266 -> throw new ChecksumMismatchException("data checksum mismatch at " + offset);
+            case 266 -> throw new FsException(Errno.EIO, "data checksum mismatch at " + offset);
             case 267 -> throw new IllegalStateException("a bug in the read path");
             default -> {
                 for (int i = 0; i < len; i++) dst.put((byte) 0);
@@ -212,7 +207,7 @@ final class FakeFs implements FsOperations {
     @Override
     public byte[] getXattr(InodeId id, String name) throws FsException {
         byte[] v = node(id).xattrs().get(name);
-        if (v == null) throw new NoDataException(name);
+        if (v == null) throw new FsException(Errno.ENODATA, name);
         return v.clone();
     }
 

@@ -12,8 +12,10 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileStore;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
@@ -353,8 +355,8 @@ class JbtrfsFuseMountTest {
     void missing_names_and_non_directories_fail_as_the_kernel_does() {
         assertFalse(Files.exists(mnt.resolve("nope")));
         assertFalse(Files.exists(mnt.resolve("huge/entry-100000")));
-        assertThrows(java.nio.file.NotDirectoryException.class, () -> Files.newDirectoryStream(mnt.resolve("hello.txt")).close());
-        java.nio.file.FileSystemException e = assertThrows(java.nio.file.FileSystemException.class,
+        assertThrows(NotDirectoryException.class, () -> Files.newDirectoryStream(mnt.resolve("hello.txt")).close());
+        FileSystemException e = assertThrows(FileSystemException.class,
                 () -> Files.readAllBytes(mnt.resolve("hello.txt/x")));
         assertEquals("Not a directory", e.getReason());
     }

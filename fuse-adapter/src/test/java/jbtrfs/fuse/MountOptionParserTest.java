@@ -9,7 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Arrays;
 import java.util.List;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+
+import jbtrfs.compress.CompressionType;
+import jbtrfs.fs.MountOptions.Compression;
 
 class MountOptionParserTest {
 
@@ -40,7 +44,7 @@ class MountOptionParserTest {
 
     @Test
     void asRoot_devAndSuid_likeAKernelMount_unlessNodevOrNosuid() throws CliException {
-        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")),
                 "dev and suid are root's defaults only");
         List<String> o = fuseOptions("/a.img", "rw");
         assertTrue(o.contains("dev") && o.contains("suid"), o::toString);
@@ -95,14 +99,14 @@ class MountOptionParserTest {
 
     @Test
     void compress_options_are_the_kernels() throws CliException {
-        jbtrfs.fs.MountOptions.Compression c = MountOptionParser.parse(List.of("compress")).compression();
-        assertEquals(new jbtrfs.fs.MountOptions.Compression(jbtrfs.compress.CompressionType.ZLIB, 3, false), c);
+        Compression c = MountOptionParser.parse(List.of("compress")).compression();
+        assertEquals(new Compression(CompressionType.ZLIB, 3, false), c);
         c = MountOptionParser.parse(List.of("noatime,compress=zstd:7")).compression();
-        assertEquals(new jbtrfs.fs.MountOptions.Compression(jbtrfs.compress.CompressionType.ZSTD, 7, false), c);
+        assertEquals(new Compression(CompressionType.ZSTD, 7, false), c);
         c = MountOptionParser.parse(List.of("compress-force=lzo")).compression();
-        assertEquals(new jbtrfs.fs.MountOptions.Compression(jbtrfs.compress.CompressionType.LZO, 3, true), c);
+        assertEquals(new Compression(CompressionType.LZO, 3, true), c);
         c = MountOptionParser.parse(List.of("compress-force")).compression();
-        assertEquals(new jbtrfs.fs.MountOptions.Compression(jbtrfs.compress.CompressionType.ZLIB, 3, true), c);
+        assertEquals(new Compression(CompressionType.ZLIB, 3, true), c);
         // the last one wins, as on the kernel; no turns it off
         assertNull(MountOptionParser.parse(List.of("compress=zstd", "compress=no")).compression());
         assertNull(MountOptionParser.parse(List.of("rw")).compression());

@@ -3,7 +3,6 @@ package jbtrfs.it;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /** The fio harness end to end in its --quick mode: every job measured or n/a, fio's JSON kept, a chart drawn. */
@@ -21,11 +21,10 @@ class BenchQuickTest {
     Path tmp;
 
     @Test
-    void quick_run_writes_table_json_and_chart() throws Exception {
+    void quickRun_writesTableJsonAndChart() throws Exception {
         Prereq.requireFuse();
-        boolean tools = Shell.attempt(List.of("sh", "-c", "command -v fio && command -v fuse2fs")).exitCode() == 0;
-        if (!tools) System.out.println("SKIP: fio or fuse2fs is not installed");
-        assumeTrue(tools, "fio or fuse2fs is not installed");
+        Prereq.requireBinary("fio", "apt-get install fio");
+        Prereq.requireBinary("fuse2fs", "apt-get install fuse2fs");
         Path out = tmp.resolve("out");
         Path repo = Jbtrfs.launcher().getParent().getParent();
         Shell.run(List.of(repo.resolve("bench/run").toString(), "--quick", "--out", out.toString(), "--work",

@@ -9,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -40,7 +42,7 @@ class CommandLineTest {
         Path src = Files.createDirectory(tmp.resolve("src" + System.nanoTime()));
         Files.write(src.resolve("good"), new byte[300_000]);
         byte[] b = new byte[300_000];
-        new java.util.Random(1).nextBytes(b);
+        new Random(1).nextBytes(b);
         Files.write(src.resolve("victim"), b);
         return Images.mkfs(tmp, src, 256);
     }
@@ -51,7 +53,7 @@ class CommandLineTest {
     }
 
     @Test
-    void mount_refusals_are_one_line() throws Exception {
+    void mountRefusals_areOneLine() throws Exception {
         assertEquals("image not found: " + tmp.resolve("nope.img"),
                 refusal("mount", "--read-only", tmp.resolve("nope.img").toString(), mnt.toString()));
         Path image = image();
@@ -71,7 +73,7 @@ class CommandLineTest {
     }
 
     @Test
-    void damaged_superblocks_and_features_are_refused_by_name() throws Exception {
+    void damagedSuperblocksAndFeatures_areRefusedByName() throws Exception {
         Path image = image();
         ImageDamage.patchSuperblocks(image, b -> b.putLong(188, b.getLong(188) | (1L << 13)));
         assertEquals("unsupported incompat feature: extent_tree_v2 (flags 0x2000)",
@@ -89,7 +91,7 @@ class CommandLineTest {
     }
 
     @Test
-    void damaged_data_is_eio_for_that_file_only() throws Exception {
+    void damagedData_isEioForThatFileOnly() throws Exception {
         Path image = image();
         ImageDamage.flipByte(image, ImageDamage.physical(image, ImageDamage.firstExtentOf(image, "victim")) + 5000);
         try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
@@ -103,7 +105,7 @@ class CommandLineTest {
     }
 
     @Test
-    void a_directory_of_100k_entries_lists_completely() throws Exception {
+    void directoryOf100kEntries_listsCompletely() throws Exception {
         Path src = Files.createDirectories(tmp.resolve("bigsrc/big"));
         for (int i = 0; i < 100_000; i++) Files.createFile(src.resolve("f" + i));
         Path image = Images.mkfs(tmp, tmp.resolve("bigsrc"), 512);
@@ -116,7 +118,7 @@ class CommandLineTest {
     }
 
     @Test
-    void info_agrees_with_dump_super() throws Exception {
+    void info_agreesWithDumpSuper() throws Exception {
         Path image = image();
         Shell.Result r = Jbtrfs.run("info", image.toString());
         assertEquals(0, r.exitCode(), r.output());
@@ -131,7 +133,7 @@ class CommandLineTest {
     }
 
     @Test
-    void bench_device_prints_json_last() throws Exception {
+    void benchDevice_printsJsonLast() throws Exception {
         Path file = tmp.resolve("bench.img");
         Shell.Result r = Jbtrfs.run("bench-device", "--file", file.toString(), "--size", "16M", "--rw", "randread",
                 "--bs", "4k", "--qd", "4", "--seconds", "1", "--backend", "nio");
@@ -143,7 +145,7 @@ class CommandLineTest {
     }
 
     @Test
-    void unicode_names_survive_a_c_locale() throws Exception {
+    void unicodeNames_surviveACLocale() throws Exception {
         Path src = Files.createDirectory(tmp.resolve("usrc"));
         String name = "unicod\u00e9-\u4e2d\u6587-\uD83D\uDE00";
         Files.writeString(src.resolve(name), "u");
@@ -162,7 +164,7 @@ class CommandLineTest {
     }
 
     @Test
-    void writes_are_refused_with_erofs() throws Exception {
+    void readOnlyMount_refusesWritesWithErofs() throws Exception {
         Path image = image();
         try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
             Shell.Result touch = Shell.attempt(List.of("touch", mnt.resolve("new").toString()));

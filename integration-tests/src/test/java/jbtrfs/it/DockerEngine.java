@@ -1,6 +1,5 @@
 package jbtrfs.it;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -8,6 +7,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -27,9 +27,8 @@ final class DockerEngine implements AutoCloseable {
 
     /** A running engine with our image built; skips (printing why) where docker cannot run. */
     static DockerEngine start(Path work) throws Exception {
-        boolean cli = Shell.attempt(List.of("sh", "-c", "command -v docker && command -v dockerd")).exitCode() == 0;
-        if (!cli) System.out.println("SKIP: docker is not installed (apt-get install docker.io)");
-        assumeTrue(cli, "docker is not installed");
+        Prereq.requireBinary("docker", "apt-get install docker.io");
+        Prereq.requireBinary("dockerd", "apt-get install docker.io");
         Process daemon = null;
         if (!answers()) {
             daemon = new ProcessBuilder("dockerd").redirectErrorStream(true)
@@ -39,8 +38,7 @@ final class DockerEngine implements AutoCloseable {
                 daemon.destroy();
                 String log = Files.readString(work.resolve("dockerd.log"));
                 String last = log.lines().reduce((a, b) -> b).orElse("no output");
-                System.out.println("SKIP: no Docker engine can run here: dockerd did not come up (" + last + ")");
-                assumeTrue(false, "dockerd did not come up");
+                Prereq.require(false, "no Docker engine can run here: dockerd did not come up (" + last + ")");
             }
         }
         DockerEngine engine = new DockerEngine(daemon);

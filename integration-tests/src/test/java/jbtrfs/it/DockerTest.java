@@ -21,6 +21,7 @@ import com.github.dockerjava.api.model.Capability;
 import com.github.dockerjava.api.model.Device;
 
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -72,7 +73,7 @@ class DockerTest {
     }
 
     @Test
-    void example_container_reads_what_the_kernel_reads() throws Exception {
+    void exampleContainer_readsWhatTheKernelReads() throws Exception {
         Path data = work.resolve("data");
         Path img = image(data).image();
         Shell.run(List.of("docker", "run", "--rm", "--device", "/dev/fuse", "--cap-add", "SYS_ADMIN",
@@ -90,7 +91,7 @@ class DockerTest {
     }
 
     @Test
-    void example_container_writes_an_image_the_kernel_and_btrfs_check_accept() throws Exception {
+    void exampleContainer_writesAnImageTheKernelAndBtrfsCheckAccept() throws Exception {
         Path data = work.resolve("rw");
         Path img = image(data).image();
         // a build step's output written into the image inside the container, then the container is gone
@@ -117,7 +118,7 @@ class DockerTest {
 
     /** What the README shows for users: jbtrfs as a Testcontainers container in a JUnit test. */
     @Test
-    void testcontainers_runs_jbtrfs_in_the_foreground() throws Exception {
+    void testcontainers_runJbtrfsInTheForeground() throws Exception {
         Path data = work.resolve("tc");
         Made made = image(data);
         try (GenericContainer<?> jbtrfs = new GenericContainer<>(DockerEngine.IMAGE)

@@ -2,6 +2,8 @@ package jbtrfs.it;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +24,8 @@ import jbtrfs.testing.FuzzBase;
 import jbtrfs.testing.FuzzImages;
 import jbtrfs.testing.ImageMutator;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.MkfsVariants;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -57,7 +61,7 @@ class FuzzedImagesThroughMountTest {
     Path dir;
 
     @Test
-    void sampled_fuzz_images_are_refused_in_one_line_or_served_with_errnos_and_no_write_lost() throws Exception {
+    void sampledFuzzImages_areRefusedInOneLineOrServedWithErrnos_noWriteLost() throws Exception {
         Prereq.requireFuse();
         Images.requireMkfs();
         long t0 = System.nanoTime();
@@ -91,14 +95,14 @@ class FuzzedImagesThroughMountTest {
     }
 
     private static String variantName(int index) {
-        return (String) jbtrfs.testing.MkfsVariants.arguments().toList().get(index).get()[0];
+        return (String) MkfsVariants.arguments().toList().get(index).get()[0];
     }
 
     private static ImageMutator mutator(FuzzBase base) {
         try {
             return new ImageMutator(base);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

@@ -15,6 +15,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Scenarios;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
@@ -39,7 +40,7 @@ class KernelImagesTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("scenarios")
-    void our_mount_shows_what_the_kernel_shows(String scenario) throws Exception {
+    void ourMount_showsWhatTheKernelShows(String scenario) throws Exception {
         Path image = Images.kernelWritten(tmp, scenario, 512);
         Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, "");
         Map<String, String> ours;
@@ -52,7 +53,7 @@ class KernelImagesTest {
     }
 
     @Test
-    void subvol_option_mounts_that_subvolume() throws Exception {
+    void subvolOption_mountsThatSubvolume() throws Exception {
         Path image = Images.kernelWritten(tmp, "subvolumes-snapshots", 512);
         Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, ",subvol=sub");
         Path mnt = Files.createTempDirectory(tmp, "ours");

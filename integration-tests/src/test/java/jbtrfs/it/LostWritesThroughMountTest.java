@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeBlockPatch;
 
@@ -52,7 +54,7 @@ class LostWritesThroughMountTest {
     }
 
     @Test
-    void rm_then_umount_reports_the_changes_lost_in_one_line() throws Exception {
+    void rmThenUmount_reportsTheChangesLostInOneLine() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         mount(mnt, "commit=0");
         Files.writeString(mnt.resolve("new"), "written after the mount\n");
@@ -65,7 +67,7 @@ class LostWritesThroughMountTest {
     }
 
     @Test
-    void fsync_eio_then_erofs_then_stats_and_umount_report_the_abort() throws Exception {
+    void fsync_eioThenErofs_statsAndUmountReportTheAbort() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         mount(mnt, "commit=0,metrics=127.0.0.1:0");
         assertEquals(0, Shell.attempt(List.of("rm", mnt.resolve("victim").toString())).exitCode());
@@ -86,7 +88,7 @@ class LostWritesThroughMountTest {
     }
 
     @Test
-    void a_foreground_daemon_stopped_by_sigterm_exits_non_zero_with_the_line() throws Exception {
+    void foregroundDaemonStoppedBySigterm_exitsNonZeroWithTheLine() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         Path stderr = tmp.resolve("stderr");
         Process daemon = new ProcessBuilder(Jbtrfs.command("mount", "-f", "-o", "commit=0",
@@ -96,7 +98,7 @@ class LostWritesThroughMountTest {
             assertTrue(mounted(mnt), "the mount came up: " + Files.readString(stderr));
             assertEquals(0, Shell.attempt(List.of("rm", mnt.resolve("victim").toString())).exitCode());
             daemon.destroy(); // SIGTERM: unmount, the last commit aborts
-            assertTrue(daemon.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the daemon exits");
+            assertTrue(daemon.waitFor(60, TimeUnit.SECONDS), "the daemon exits");
         } finally {
             daemon.destroyForcibly();
         }

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /** A 4 GiB copy through the mount with default settings keeps the daemon under 1 GiB resident. */

@@ -3,13 +3,17 @@ package jbtrfs.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -18,7 +22,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.sun.nio.file.ExtendedOpenOption;
+
+import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /** The metrics endpoint scraped by a real HTTP client while a mount serves reads. */
@@ -43,8 +51,8 @@ class MetricsTest {
 
     /** Whether the image's filesystem takes O_DIRECT (tmpfs does not; the daemon then reads through the cache). */
     private static boolean directIoWorks(Path image) {
-        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(image,
-                java.nio.file.StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT)) {
+        try (FileChannel ch = FileChannel.open(image,
+                StandardOpenOption.READ, ExtendedOpenOption.DIRECT)) {
             return true;
         } catch (Exception e) {
             System.out.println(image + ": no O_DIRECT here (" + e + "), the page cache check is left out");
@@ -73,7 +81,7 @@ class MetricsTest {
     }
 
     @Test
-    void counters_follow_the_workload_on_two_mounts() throws Exception {
+    void counters_followTheWorkloadOnTwoMounts() throws Exception {
         int p1 = freePort();
         int p2 = freePort();
         Path m1 = Files.createDirectory(tmp.resolve("m1"));
@@ -99,9 +107,9 @@ class MetricsTest {
     }
 
     @Test
-    void a_port_in_use_fails_the_mount_cleanly() throws Exception {
+    void portInUse_failsTheMountCleanly() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("m"));
-        try (ServerSocket busy = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             int port = busy.getLocalPort();
             Shell.Result r = Jbtrfs.run("mount", "--read-only", "-o", "metrics=127.0.0.1:" + port,
                     image("c").toString(), mnt.toString());
@@ -143,9 +151,9 @@ class MetricsTest {
     }
 
     @Test
-    void aOneMebibyteWriteArrivesAsOneRequest() throws Exception {
+    void oneMebibyteWrite_arrivesAsOneRequest() throws Exception {
         // libfuse 2 alone caps a request at 128 KiB: a 1 MiB write came as eight
-        Prereq.requireFuseMaxPages();
+        Prereq.requireKernel(4, 20, "FUSE_MAX_PAGES");
         int port = freePort();
         Path mnt = Files.createDirectory(tmp.resolve("big"));
         Path image = image("big");
@@ -160,15 +168,15 @@ class MetricsTest {
             double writes = value(get(port, "/metrics"), "jbtrfs_fuse_operations_seconds_count{op=\"write\"}");
             assertEquals(8, writes, "eight write(2) calls of 1 MiB");
             Shell.sh("sync " + mnt + "/eight.bin");
-            assertTrue(java.util.Arrays.equals(data, Files.readAllBytes(mnt.resolve("eight.bin"))));
+            assertTrue(Arrays.equals(data, Files.readAllBytes(mnt.resolve("eight.bin"))));
         }
-        jbtrfs.testing.BtrfsCheck.assertClean(image, "after 1 MiB writes");
+        BtrfsCheck.assertClean(image, "after 1 MiB writes");
     }
 
     @Test
-    void aOneMebibyteReadaheadArrivesAsOneRequest_readOnlyAndReadWrite() throws Exception {
+    void oneMebibyteReadahead_arrivesAsOneRequest_readOnlyAndReadWrite() throws Exception {
         // libfuse 2 alone caps a request at 128 KiB (and the mount said max_read=131072): 256 reads for 32 MiB
-        Prereq.requireFuseMaxPages();
+        Prereq.requireKernel(4, 20, "FUSE_MAX_PAGES");
         Path src = Files.createDirectory(tmp.resolve("src-readahead"));
         byte[] data = new byte[32 << 20];
         new Random(12).nextBytes(data);
@@ -183,7 +191,7 @@ class MetricsTest {
             String[] options = {"-o", "metrics=" + port};
             try (Jbtrfs m = readOnly ? Jbtrfs.mount(image, mnt, options) : Jbtrfs.mountReadWrite(image, mnt, options)) {
                 // a fresh mount: nothing of the file is in the kernel's cache yet
-                assertTrue(java.util.Arrays.equals(data, Files.readAllBytes(mnt.resolve("big.bin"))));
+                assertTrue(Arrays.equals(data, Files.readAllBytes(mnt.resolve("big.bin"))));
                 double reads = value(get(port, "/metrics"), "jbtrfs_fuse_operations_seconds_count{op=\"read\"}");
                 System.out.println((readOnly ? "read-only" : "read-write") + ": 32 MiB read in " + reads + " requests");
                 assertTrue(reads >= 32 && reads <= 40, reads + " read requests for 32 MiB");
@@ -214,6 +222,6 @@ class MetricsTest {
                 assertEquals(0, value(after, "jbtrfs_commit_cache_failed_total"));
             }
         }
-        jbtrfs.testing.BtrfsCheck.assertClean(image, "after the v1 mounts");
+        BtrfsCheck.assertClean(image, "after the v1 mounts");
     }
 }

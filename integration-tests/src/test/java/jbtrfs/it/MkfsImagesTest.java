@@ -15,6 +15,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeGenerator;
 import jbtrfs.testing.TreeListing;
@@ -44,7 +45,7 @@ class MkfsImagesTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("jbtrfs.testing.MkfsVariants#arguments")
-    void our_mount_shows_what_the_kernel_shows(String name, String[] options) throws Exception {
+    void ourMount_showsWhatTheKernelShows(String name, String[] options) throws Exception {
         Path image = Images.mkfs(work, source, 256, options);
         Path mnt = Files.createTempDirectory(work, "mnt-" + name);
         Map<String, String> kernel = TreeListing.ofKernelMount(image, work, "");

@@ -4,10 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -32,10 +34,9 @@ class MountHelperTest {
     @BeforeEach
     void setUp() throws Exception {
         Prereq.requireFuse();
-        boolean installed = Files.isExecutable(Path.of("/sbin/mount.fuse.jbtrfs"))
-                && Files.isExecutable(Path.of("/sbin/umount.fuse.jbtrfs"));
-        if (!installed) System.out.println("SKIP: /sbin/mount.fuse.jbtrfs is not installed (bin/quickstart does it)");
-        assumeTrue(installed, "mount helpers not installed");
+        Prereq.require(Files.isExecutable(Path.of("/sbin/mount.fuse.jbtrfs"))
+                && Files.isExecutable(Path.of("/sbin/umount.fuse.jbtrfs")),
+                "/sbin/mount.fuse.jbtrfs is not installed (bin/quickstart links it)");
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
 
@@ -119,7 +120,7 @@ class MountHelperTest {
         assertEquals(0, ro.exitCode(), ro.output());
         assertEquals("", ro.output());
         assertTrue(mountLine().contains(" ro,"), mountLine());
-        assertThrows(java.io.IOException.class, () -> Files.write(mnt.resolve("refused"), content));
+        assertThrows(IOException.class, () -> Files.write(mnt.resolve("refused"), content));
         // the commit at remount,ro is on the image already: a copy taken now holds the file
         Path copy = tmp.resolve("copy.img");
         Files.copy(image, copy);
@@ -164,7 +165,7 @@ class MountHelperTest {
 
     /** {@code mount -t fuse.jbtrfs [options] image mnt}, which must succeed and print nothing. */
     private void mountType(Path image, String... options) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(List.of("mount", "-t", "fuse.jbtrfs"));
+        List<String> cmd = new ArrayList<>(List.of("mount", "-t", "fuse.jbtrfs"));
         cmd.addAll(List.of(options));
         cmd.addAll(List.of(image.toString(), mnt.toString()));
         Shell.Result m = Shell.attempt(cmd);

@@ -1,7 +1,6 @@
 package jbtrfs.it;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,6 +16,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -57,13 +57,10 @@ class ProgsImagesSweepTest {
     Path tmp;
 
     @Test
-    void every_progs_image_ends_in_an_answer_never_in_a_silent_loss() throws Exception {
+    void everyProgsImage_endsInAnAnswer_neverInASilentLoss() throws Exception {
         String dir = System.getProperty("jbtrfs.progsTests");
-        if (dir == null || !Files.isDirectory(Path.of(dir))) {
-            System.out.println("SKIP: the btrfs-progs image sweep is opt-in: "
-                    + "-Djbtrfs.progsTests=/path/to/btrfs-progs/tests");
-        }
-        assumeTrue(dir != null && Files.isDirectory(Path.of(dir)), "opt-in: -Djbtrfs.progsTests");
+        Prereq.require(dir != null && Files.isDirectory(Path.of(dir)),
+                "the btrfs-progs image sweep is opt-in: -Djbtrfs.progsTests=/path/to/btrfs-progs/tests");
         Prereq.requireFuse();
         long t0 = System.nanoTime();
         List<Result> results = new ArrayList<>();

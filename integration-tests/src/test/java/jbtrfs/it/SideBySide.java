@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 

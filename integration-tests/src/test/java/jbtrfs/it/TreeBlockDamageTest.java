@@ -16,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -36,7 +37,7 @@ class TreeBlockDamageTest {
     }
 
     @Test
-    void a_damaged_fs_tree_leaf_is_eio_for_its_inodes_only() throws Exception {
+    void damagedFsTreeLeaf_isEioForItsInodesOnly() throws Exception {
         Path src = Files.createDirectories(tmp.resolve("src/many"));
         for (int i = 0; i < 600; i++) Files.writeString(src.resolve("file-" + i), "content " + i);
         // single metadata: no second copy to repair from, so both readers must see the damage

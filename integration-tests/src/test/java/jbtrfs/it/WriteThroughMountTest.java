@@ -14,6 +14,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 

@@ -1,6 +1,5 @@
 package jbtrfs.device.bench;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -16,11 +15,12 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.device.AlignedBuffers;
 import jbtrfs.device.Backend;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.DeviceOptions;
-import jbtrfs.device.IoCompletion;
 import jbtrfs.device.IoRequest;
 
 /**
@@ -59,7 +59,7 @@ public final class DeviceBench {
         } catch (IllegalArgumentException e) {
             out.println("bench-device: " + e.getMessage());
             out.println("usage: bench-device --file F --size 1G --rw randwrite|randread|write|read --bs 4k --qd N"
-                    + " --seconds S [--backend aio|uring|nio]");
+                    + " --seconds S [--backend aio|nio]");
             return 2;
         }
         try {
@@ -237,10 +237,10 @@ public final class DeviceBench {
             long offset = block * bs;
             IoRequest r = writes ? IoRequest.write(offset, buffers[slot]) : IoRequest.read(offset, buffers[slot]);
             long t0 = System.nanoTime();
-            device.submit(r).whenComplete((c, e) -> done(slot, t0, c, e));
+            device.submit(r).whenComplete((c, e) -> done(slot, t0, e));
         }
 
-        private void done(int slot, long t0, IoCompletion c, Throwable e) {
+        private void done(int slot, long t0, Throwable e) {
             long now = System.nanoTime();
             if (e != null) {
                 failure.compareAndSet(null, e);

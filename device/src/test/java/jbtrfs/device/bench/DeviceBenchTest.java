@@ -10,11 +10,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.Assumptions;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+
+import jbtrfs.device.LibAio;
+import jbtrfs.testing.Prereq;
 
 /** The command's contract: the flags, the file it lays out, and the JSON last line (not its numbers). */
 class DeviceBenchTest {
@@ -26,10 +29,9 @@ class DeviceBenchTest {
 
     @ParameterizedTest
     @CsvSource({"nio,randwrite", "nio,read", "aio,randread", "aio,write"})
-    void printsOneJsonObjectLast(String backend, String rw) {
-        boolean aio = jbtrfs.device.LibAio.load() != null;
-        if (backend.equals("aio") && !aio) System.out.println("SKIPPED: native AIO (libaio.so.1) not available");
-        Assumptions.assumeTrue(!backend.equals("aio") || aio, "native AIO not available");
+    void run_printsOneJsonObjectLast(String backend, String rw) {
+        boolean aio = LibAio.load() != null;
+        Prereq.require(!backend.equals("aio") || aio, "native AIO (libaio.so.1) is not available");
         Path f = dir.resolve("b.img");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         int rc = DeviceBench.run(new String[] {"--file", f.toString(), "--size", "8M", "--rw", rw, "--bs", "4k",
@@ -53,6 +55,12 @@ class DeviceBenchTest {
         assertEquals(2, DeviceBench.run(new String[] {"--file", "x", "--rw", "sideways"},
                 new PrintStream(bytes, true, StandardCharsets.UTF_8)));
         assertTrue(bytes.toString(StandardCharsets.UTF_8).contains("usage:"));
+        bytes.reset();
+        assertEquals(2, DeviceBench.run(new String[] {"--file", "x", "--backend", "uring"},
+                new PrintStream(bytes, true, StandardCharsets.UTF_8)));
+        assertTrue(bytes.toString(StandardCharsets.UTF_8).startsWith(
+                "bench-device: unknown device backend 'uring' (expected aio, nio or auto)\n"),
+                bytes.toString(StandardCharsets.UTF_8));
         assertEquals(1L << 30, DeviceBench.parseSize("1G"));
         assertEquals(4096, DeviceBench.parseSize("4k"));
     }

@@ -2,6 +2,7 @@ package jbtrfs.fuse.kernel;
 
 import java.io.File;
 import java.io.IOException;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -101,7 +102,7 @@ final class FuseMount {
         ByteBuffer pidOut = direct(8);
         int rc = libc.posix_spawnp(MEMORY.getDirectBufferAddress(pidOut), file, 0, 0, cStrings(argv, keep),
                 cStrings(env, keep));
-        java.lang.ref.Reference.reachabilityFence(keep);
+        Reference.reachabilityFence(keep);
         if (rc != 0) throw new IOException("cannot run " + file + ": " + libc.strerror(rc));
         return pidOut.getInt(0);
     }
@@ -131,8 +132,8 @@ final class FuseMount {
                 throw new IOException("receiving the /dev/fuse fd failed: " + lastError(libc));
             }
         }
-        java.lang.ref.Reference.reachabilityFence(data);
-        java.lang.ref.Reference.reachabilityFence(iov);
+        Reference.reachabilityFence(data);
+        Reference.reachabilityFence(iov);
         if (n == 0 || msg.getLong(40) < 20) return -1;
         if (control.getInt(8) != FuseLibC.SOL_SOCKET || control.getInt(12) != FuseLibC.SCM_RIGHTS) {
             throw new IOException("fusermount sent something other than a file descriptor");

@@ -1,5 +1,7 @@
 package jbtrfs.fuse.kernel;
 
+import java.io.IOException;
+
 /**
  * Unsolicited messages to the kernel. Never call these from inside the request whose change they announce (the
  * kernel may be holding the locks that request took): hand them to another thread.
@@ -7,8 +9,8 @@ package jbtrfs.fuse.kernel;
 public interface FuseNotifier {
     /** FUSE_NOTIFY_INVAL_INODE: drop cached attributes and the page cache of {@code [offset, offset+length)}
      * ({@code length} 0: to the end; {@code offset} negative: attributes only). */
-    void invalInode(long nodeId, long offset, long length) throws java.io.IOException;
+    void invalInode(long nodeId, long offset, long length) throws IOException;
 
     /** FUSE_NOTIFY_INVAL_ENTRY: drop the cached name {@code name} in directory {@code parent}. */
-    void invalEntry(long parent, byte[] name) throws java.io.IOException;
+    void invalEntry(long parent, byte[] name) throws IOException;
 }

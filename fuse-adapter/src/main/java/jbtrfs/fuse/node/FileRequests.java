@@ -3,15 +3,14 @@ package jbtrfs.fuse.node;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NotPermittedException;
-import jbtrfs.NotSupportedException;
+import jbtrfs.format.Timespec;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeFlags;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
 import jbtrfs.fs.StatFs;
-import jbtrfs.format.Timespec;
 import jbtrfs.fuse.FuseMetrics;
 import jbtrfs.fuse.kernel.FuseRequest;
 import jbtrfs.fuse.kernel.InArgs;
@@ -208,7 +207,8 @@ final class FileRequests {
         int n;
         try {
             n = ops.write(id, offset, data);
-        } catch (NotPermittedException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.EPERM) throw e;
             n = writeBackAppended(id, offset, data, writeFlags, e);
         }
         metrics.bytesWritten(n);
@@ -223,7 +223,7 @@ final class FileRequests {
      * refuses any other for writing), so what lies below the end is what the file holds: the rest is written, and
      * the whole range answered as written, or the appended data would be lost.
      */
-    private int writeBackAppended(InodeId id, long offset, ByteBuffer data, int writeFlags, NotPermittedException e)
+    private int writeBackAppended(InodeId id, long offset, ByteBuffer data, int writeFlags, FsException e)
             throws FsException {
         long size = ops.stat(id).size();
         boolean appendOnly = (ops.fileFlags(id) & InodeFlags.FS_APPEND_FL) != 0;
@@ -274,7 +274,8 @@ final class FileRequests {
         long at;
         try {
             at = ops.seekData(nodes.inode(r), offset, whence == SEEK_HOLE);
-        } catch (NotSupportedException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.EOPNOTSUPP) throw e;
             throw new ReplyError(ReplyError.ENOSYS);
         }
         ByteBuffer b = r.replyBuffer(8);

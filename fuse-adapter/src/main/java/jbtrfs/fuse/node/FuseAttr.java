@@ -3,9 +3,9 @@ package jbtrfs.fuse.node;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 
+import jbtrfs.format.Timespec;
 import jbtrfs.fs.InodeFlags;
 import jbtrfs.fs.Stat;
-import jbtrfs.format.Timespec;
 
 /**
  * The attribute structs of include/uapi/linux/fuse.h, written in place into a native-order reply buffer:

@@ -2,8 +2,8 @@ package jbtrfs.fuse.node;
 
 import java.nio.ByteBuffer;
 
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.NotFoundException;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
@@ -49,7 +49,8 @@ final class NamespaceRequests {
         InodeId id;
         try {
             id = ops.lookup(dir, name);
-        } catch (NotFoundException e) {
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
             if (nodes.options.negativeTimeout().isZero()) throw e;
             ByteBuffer b = r.replyBuffer(FuseAttr.ENTRY_OUT_SIZE);
             FuseAttr.putNegativeEntry(b, nodes.options.negativeTimeout());

@@ -1,7 +1,7 @@
 package jbtrfs.fuse.node;
 
-import jbtrfs.fs.InodeId;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.fs.InodeId;
 
 /**
  * Node ids and inode numbers of the native FUSE transport, both derived from (subvolume, objectid) alone, so that

@@ -1,6 +1,10 @@
 package jbtrfs.fuse.node;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import jbtrfs.FsException;
 import jbtrfs.fs.FsOperations;
@@ -15,7 +19,7 @@ import jbtrfs.fuse.kernel.FuseRequest;
  * replies that hand the kernel a node (each of which adds one to its lookup count, after the reply is built).
  */
 final class Nodes {
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Nodes.class);
+    private static final Logger LOG = LoggerFactory.getLogger(Nodes.class);
     /** struct fuse_open_out: fh, open_flags, backing_id. */
     static final int OPEN_OUT_SIZE = 16;
     private static final int S_ISUID = 04000;
@@ -58,7 +62,7 @@ final class Nodes {
         if (n == null) return;
         try {
             n.invalInode(nodeId, -1, 0);
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             LOG.debug("invalidating the attributes of node {}: {}", nodeId, e.getMessage());
         }
     }

@@ -1,15 +1,18 @@
 package jbtrfs.fuse.node;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
@@ -20,11 +23,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.Errno;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fuse.kernel.FuseAbi;
+import jbtrfs.fuse.kernel.FuseConnection;
+import jbtrfs.fuse.kernel.FuseNotifier;
 import jbtrfs.fuse.kernel.MalformedRequestException;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
@@ -177,8 +183,39 @@ class NodeHandlerTest {
             k.release(node, c.fh());
             k.forget(node, 1);
             h.destroy();
-            assertThrows(jbtrfs.NotFoundException.class, () -> ops.stat(new NodeIds(ops.root(), false).inode(node)),
+            assertErrno(Errno.ENOENT, () -> ops.stat(new NodeIds(ops.root(), false).inode(node)),
                     "freed once the kernel forgot it");
+        }
+    }
+
+    @Test
+    void invalidations_reachTheKernelLater_forNodesItHoldsOnly() throws Exception {
+        try (Filesystem fs = Filesystem.open(image(true), MountOptions.readOnlyDefaults())) {
+            FsOperations ops = fs.operations();
+            NodeHandler h = handler(ops, NodeOptions.defaults());
+            List<String> sent = Collections.synchronizedList(new ArrayList<>());
+            h.init(new FuseConnection(45, 0, 1 << 20, 256), new FuseNotifier() {
+                @Override
+                public void invalInode(long nodeId, long offset, long length) {
+                    sent.add(Thread.currentThread().getName() + " inode " + nodeId + " " + offset);
+                }
+
+                @Override
+                public void invalEntry(long parent, byte[] name) {
+                    sent.add(Thread.currentThread().getName() + " entry " + parent + " "
+                            + new String(name, StandardCharsets.UTF_8));
+                }
+            });
+            KernelSide k = new KernelSide(h);
+            long top = k.lookup(NodeIds.ROOT_ID, "top.txt").nodeId();
+            InodeId topId = ops.lookup(ops.root(), "top.txt");
+            InodeId many = ops.lookup(ops.root(), "many");
+            h.invalidateInode(topId, false);
+            h.invalidateInode(many, true);
+            h.invalidateEntry(ops.root(), "gone");
+            h.destroy();
+            assertEquals(List.of("jbtrfs-nodes inode " + top + " 0", "jbtrfs-nodes entry 1 gone"), sent,
+                    "on the background thread; nothing for \"many\", which the kernel was never shown");
         }
     }
 

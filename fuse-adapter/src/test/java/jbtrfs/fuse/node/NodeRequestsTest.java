@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -157,7 +158,7 @@ class NodeRequestsTest {
     }
 
     private static byte[] le32(long v) {
-        return ByteBuffer.allocate(4).order(java.nio.ByteOrder.nativeOrder()).putInt((int) v).array();
+        return ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt((int) v).array();
     }
 
     @Test
