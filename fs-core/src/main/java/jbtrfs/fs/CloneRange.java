@@ -3,9 +3,8 @@ package jbtrfs.fs;
 import java.util.ArrayList;
 import java.util.List;
 
-import jbtrfs.FileTooBigException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.InvalidArgumentException;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
@@ -56,16 +55,18 @@ final class CloneRange {
      * whole sectors unless it reaches the source's EOF and the destination's). Changes nothing.
      */
     Outcome plan(InodeId src, long srcOff, InodeId dst, long dstOff, long length, int flags) throws FsException {
-        if (flags != 0) throw new InvalidArgumentException("copy_file_range flags " + flags);
-        if (srcOff < 0 || dstOff < 0 || length < 0) throw new InvalidArgumentException("negative offset or length");
+        if (flags != 0) throw new FsException(Errno.EINVAL, "copy_file_range flags " + flags);
+        if (srcOff < 0 || dstOff < 0 || length < 0) throw new FsException(Errno.EINVAL, "negative offset or length");
         InodeItem in = files.regular(src);
         InodeItem out = files.regular(dst);
         w.checkWritable(dst.root());
         InodeWriter.refuseIf(out, InodeFlags.IMMUTABLE, dst, "copy_file_range");
         long len = srcOff >= in.size() ? 0 : Math.min(length, in.size() - srcOff);
-        if (dstOff > FileExtentWriter.MAX_FILE_SIZE - len) throw new FileTooBigException("copy past the largest size");
+        if (dstOff > FileExtentWriter.MAX_FILE_SIZE - len) {
+            throw new FsException(Errno.EOVERFLOW, "copy past the largest file offset");
+        }
         if (src.equals(dst) && srcOff < dstOff + len && dstOff < srcOff + len) {
-            throw new InvalidArgumentException("overlapping ranges of one file");
+            throw new FsException(Errno.EINVAL, "overlapping ranges of one file");
         }
         if (len == 0) return Outcome.copy(0);
         long asked = len;
