@@ -94,10 +94,10 @@ final class CloneRange {
         long upTo = span;
         if (source.size() > BATCH) {
             source = source.subList(0, BATCH);
-            upTo = Math.min(source.get(BATCH - 1).end() - srcOff, span);
+            upTo = FileOffsets.min(source.get(BATCH - 1).end(), srcOff + span) - srcOff;
         }
-        int held = extents.overlapping(dst, dstOff + done, dstOff + upTo).size();
-        w.reserveMetadata(8 + 2 * (source.size() + held));
+        // as the write path: the items put and their leaves; the destination's items that go share their leaves
+        w.reserveMetadata(8 + 2 * source.size());
         InodeItem out = w.load(dst);
         long oldSize = out.size();
         if (done == 0 && dstOff > oldSize) {

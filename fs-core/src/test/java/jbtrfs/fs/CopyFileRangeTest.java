@@ -73,6 +73,7 @@ class CopyFileRangeTest {
             new Call("plain", 294912, "target", 0, 5088),        // the EOF sector into the middle: cut to 4096
             new Call("frag", 0, "d/frag", 0, 1236992),           // 151 extents: shared in batches
             new Call("frag", 24576, "d/frag2", 4096, 819200),    // from and to the middle of batches
+            new Call("plain", 0, "d/frag", 8192, 262144),        // over 32 extents of the destination
             new Call("plain", 0, "small", 4096, 65536),          // behind an inline extent, which stays
             new Call("plain", 0, "small0", 0, 65536),            // over an inline extent
             new Call("nocow", 0, "d/nocow", 0, 65536),           // no data checksums to checksums: copied
