@@ -1,6 +1,6 @@
 package jbtrfs.fs;
 
-import java.util.ArrayList;
+import java.nio.ByteBuffer;
 import java.util.List;
 
 import jbtrfs.Errno;
@@ -17,9 +17,9 @@ import static jbtrfs.fs.FileOffsets.roundUp;
 /**
  * copy_file_range(2) inside one filesystem as the kernel's Btrfs answers it (≈ vfs_copy_file_range with
  * btrfs_remap_file_range and fs/btrfs/reflink.c): where the kernel would reflink, the destination range gets file
- * extent items over the source's disk extents, with a back reference each (hole items copied where the image keeps them); where it would not (unaligned offsets,
- * an inline extent in the range, data checksums on one side only), the caller copies the bytes, as the kernel's
- * VFS falls back to a copy then.
+ * extent items over the source's disk extents, with a back reference each (hole items copied where the image keeps
+ * them); where it would not (unaligned offsets, an inline extent in the range, data checksums on one side only),
+ * the bytes are copied, as the kernel's VFS falls back to a copy then.
  */
 final class CloneRange {
     /**
@@ -130,5 +130,27 @@ final class CloneRange {
         Timespec now = w.time();
         w.save(dst, i.withSize(newSize).withNbytes(i.nbytes() - removed + added).withTimes(i.atime(), now, now));
         return upTo;
+    }
+
+    /** The most bytes a copy reads and writes at once. */
+    private static final int COPY_PIECE = 1 << 20;
+
+    /**
+     * The kernel's fallback (do_splice_direct): {@code length} bytes read and written through {@code ops} in pieces,
+     * each its own change; returns the bytes copied (fewer only if the source shrank meanwhile).
+     */
+    static long copyBytes(FsOperations ops, InodeId src, long srcOff, InodeId dst, long dstOff, long length)
+            throws FsException {
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(length, COPY_PIECE));
+        long done = 0;
+        while (done < length) {
+            buf.clear().limit((int) Math.min(buf.capacity(), length - done));
+            int n = ops.read(src, srcOff + done, buf);
+            if (n <= 0) break;
+            buf.flip();
+            ops.write(dst, dstOff + done, buf);
+            done += n;
+        }
+        return done;
     }
 }

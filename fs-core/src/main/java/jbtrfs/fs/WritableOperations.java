@@ -333,22 +333,8 @@ final class WritableOperations implements FsOperations {
             }
             return o.length();
         }
-        // the kernel's fallback (do_splice_direct): the bytes read and written in pieces, each its own change
-        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(o.length(), COPY_PIECE));
-        long done = 0;
-        while (done < o.length()) {
-            buf.clear().limit((int) Math.min(buf.capacity(), o.length() - done));
-            int n = read(src, srcOffset + done, buf);
-            if (n <= 0) break;
-            buf.flip();
-            write(dst, dstOffset + done, buf);
-            done += n;
-        }
-        return done;
+        return CloneRange.copyBytes(this, src, srcOffset, dst, dstOffset, o.length());
     }
-
-    /** The most bytes a copy_file_range that copies reads and writes at once. */
-    private static final int COPY_PIECE = 1 << 20;
 
     @Override
     public void setXattr(InodeId id, String name, byte[] value, int flags) throws FsException {
