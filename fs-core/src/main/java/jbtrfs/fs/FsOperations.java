@@ -235,6 +235,17 @@ public interface FsOperations {
     }
 
     /**
+     * copy_file_range(2) of {@code length} bytes from {@code src} at {@code srcOffset} to {@code dst} at
+     * {@code dstOffset} ({@code flags} must be 0); returns the bytes copied, fewer than asked at the source's EOF
+     * and where the kernel's Btrfs shortens a reflink to whole sectors. Shares the extents where the kernel's Btrfs
+     * would reflink, copies the bytes otherwise.
+     */
+    default long copyFileRange(InodeId src, long srcOffset, InodeId dst, long dstOffset, long length, int flags)
+            throws FsException {
+        throw readOnlyError();
+    }
+
+    /**
      * FS_IOC_SETFLAGS asked by user {@code uid}: changing immutable or append-only takes CAP_LINUX_IMMUTABLE
      * (here: root), else EPERM, as the kernel's fileattr_set_prepare.
      */

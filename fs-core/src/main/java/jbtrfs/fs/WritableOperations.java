@@ -48,6 +48,7 @@ final class WritableOperations implements FsOperations {
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
     private final Orphans orphans;
+    private final CloneRange clones;
     private final boolean evicting;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
@@ -81,6 +82,7 @@ final class WritableOperations implements FsOperations {
         this.files = new FileExtentWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.orphans = new Orphans(inodes, files);
+        this.clones = new CloneRange(inodes, files, noHoles);
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
@@ -307,6 +309,24 @@ final class WritableOperations implements FsOperations {
     @Override
     public void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
         change("fallocate", () -> { files.fallocate(file, mode, offset, length); return null; });
+    }
+
+    @Override
+    public long copyFileRange(InodeId src, long srcOffset, InodeId dst, long dstOffset, long length, int flags)
+            throws FsException {
+        // under the change lock: fs-core's writers read through the running transaction, which this may start
+        CloneRange.Outcome o = change("copy_file_range", () -> clones.plan(src, srcOffset, dst, dstOffset, length,
+                flags));
+        if (o.shared()) {
+            // batch by batch, as the kernel's clone goes extent by extent, each its own change
+            long done = 0;
+            while (done < o.span()) {
+                long from = done;
+                done = change("copy_file_range", () -> clones.shareNext(src, srcOffset, dst, dstOffset, o, from));
+            }
+            return o.length();
+        }
+        return CloneRange.copyBytes(this, src, srcOffset, dst, dstOffset, o.length());
     }
 
     @Override

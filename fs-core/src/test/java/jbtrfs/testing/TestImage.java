@@ -54,6 +54,11 @@ public final class TestImage implements AutoCloseable {
         return new TestImage(image);
     }
 
+    /** An image made elsewhere (e.g. by {@link Images#kernelWritten}), to read its trees or mount it. */
+    public static TestImage existing(Path image) {
+        return new TestImage(image);
+    }
+
     public Path path() { return image; }
 
     /** Loop-mounts the image with {@code options} (e.g. "compress-force=zstd"); returns the mount point. */

@@ -29,7 +29,7 @@ import jbtrfs.fuse.kernel.MalformedRequestException;
  * {@link NodeIds}). Errors reach the kernel as errnos through {@link ErrnoMapper}, as on the libfuse path, and are
  * metered by {@link FuseMetrics} under the same names (the op tag is the opcode's name in lower case). Opcodes it
  * does not serve are ENOSYS, after which the kernel stops sending most of them: FLUSH, GETLK/SETLK (the kernel
- * locks locally), BMAP, POLL, COPY_FILE_RANGE (the kernel copies instead).
+ * locks locally), BMAP, POLL.
  */
 public final class NodeHandler implements FuseHandler {
     private static final String[] NAMES = names();
@@ -42,6 +42,7 @@ public final class NodeHandler implements FuseHandler {
     private final DirectoryRequests dirs;
     private final XattrRequests xattrs;
     private final IoctlRequests ioctls;
+    private final CopyRangeRequests copies;
     private final FuseMetrics metrics;
     /** Evictions and invalidations: never on the request that caused them. */
     private final ExecutorService background;
@@ -63,6 +64,7 @@ public final class NodeHandler implements FuseHandler {
         this.dirs = new DirectoryRequests(nodes);
         this.xattrs = new XattrRequests(nodes);
         this.ioctls = new IoctlRequests(nodes);
+        this.copies = new CopyRangeRequests(nodes);
     }
 
     @Override
@@ -117,6 +119,7 @@ public final class NodeHandler implements FuseHandler {
             case FuseAbi.FSYNC, FuseAbi.FSYNCDIR -> files.fsync(r);
             case FuseAbi.FALLOCATE -> files.fallocate(r);
             case FuseAbi.LSEEK -> files.lseek(r);
+            case FuseAbi.COPY_FILE_RANGE, FuseAbi.COPY_FILE_RANGE_64 -> copies.copy(r);
             case FuseAbi.ACCESS -> files.access(r);
             case FuseAbi.STATFS -> files.statfs(r);
             case FuseAbi.OPENDIR -> dirs.opendir(r);

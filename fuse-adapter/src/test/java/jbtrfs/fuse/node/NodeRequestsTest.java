@@ -1,5 +1,6 @@
 package jbtrfs.fuse.node;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,7 +9,9 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -294,5 +297,49 @@ class NodeRequestsTest {
         assertEquals(s.filesFree(), b.getLong());
         assertEquals(s.blockSize(), b.getInt());
         assertEquals(s.nameMax(), b.getInt());
+    }
+
+    /** fuse_copy_file_range_in from the request's node to {@code dst}. */
+    private FakeRequest copyFileRange(int opcode, long src, long offIn, long dst, long offOut, long len, long flags)
+            throws Exception {
+        return k.send(opcode, src, FakeRequest.body().u64(0).u64(offIn).u64(dst).u64(0).u64(offOut).u64(len)
+                .u64(flags));
+    }
+
+    @Test
+    void copyFileRange_repliesInEachOpcodesLayout_andTheDestinationHoldsTheBytes() throws Exception {
+        byte[] data = new byte[20000];
+        new Random(1).nextBytes(data);
+        KernelSide.Created src = k.create(ROOT, "src", S_IFREG | 0644);
+        k.write(src.entry().nodeId(), src.fh(), 0, data);
+        long a = k.create(ROOT, "a", S_IFREG | 0644).entry().nodeId();
+        long b = k.create(ROOT, "b", S_IFREG | 0644).entry().nodeId();
+
+        ByteBuffer out = copyFileRange(FuseAbi.COPY_FILE_RANGE, src.entry().nodeId(), 0, a, 0, 1L << 40, 0).payload();
+        assertEquals(8, out.remaining(), "fuse_write_out");
+        assertEquals(20000, out.getInt());
+        assertEquals(0, out.getInt(), "padding");
+        out = copyFileRange(FuseAbi.COPY_FILE_RANGE_64, src.entry().nodeId(), 4096, b, 8192, 8192, 0).payload();
+        assertEquals(8, out.remaining(), "fuse_copy_file_range_out");
+        assertEquals(8192, out.getLong());
+
+        assertArrayEquals(data, contents("a", 20000));
+        byte[] want = new byte[16384];
+        System.arraycopy(data, 4096, want, 8192, 8192);
+        assertArrayEquals(want, contents("b", 16384));
+    }
+
+    @Test
+    void copyFileRange_withFlags_isEinval() throws Exception {
+        long src = k.create(ROOT, "src", S_IFREG | 0644).entry().nodeId();
+        long dst = k.create(ROOT, "dst", S_IFREG | 0644).entry().nodeId();
+        assertEquals(22, copyFileRange(FuseAbi.COPY_FILE_RANGE_64, src, 0, dst, 0, 4096, 1).errno());
+    }
+
+    /** The first {@code length} bytes of file {@code name}, which holds no more. */
+    private byte[] contents(String name, int length) throws Exception {
+        byte[] b = new byte[length + 1];
+        assertEquals(length, ops.read(ops.lookup(ops.root(), name), 0, ByteBuffer.wrap(b)));
+        return Arrays.copyOf(b, length);
     }
 }
