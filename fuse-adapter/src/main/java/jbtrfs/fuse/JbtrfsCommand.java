@@ -25,8 +25,11 @@ public final class JbtrfsCommand implements Runnable {
 
     public static void main(String[] args) {
         List<String> a = List.of(args);
-        Logging.configure(a.contains("mount") && (a.contains("-f") || a.contains("--foreground")));
-        System.exit(run(args));
+        Logging.configure(a.contains("mount") && (a.contains("-f") || a.contains("--foreground")
+                || a.contains("--detached")));
+        int exitCode = run(args);
+        Detached.ended(exitCode);
+        System.exit(exitCode);
     }
 
     /** Runs the command line and returns the exit code (tests call this). */

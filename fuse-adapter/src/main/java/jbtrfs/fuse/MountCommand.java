@@ -51,6 +51,10 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = {"-f", "--foreground"}, description = "Stay in the foreground and log to stderr.")
     boolean foreground;
 
+    /** Started in the background by bin/jbtrfs, which relays our stderr until the mount is live: see {@link Detached}. */
+    @Option(names = "--detached", hidden = true)
+    boolean detached;
+
     @Option(names = "--device-backend", paramLabel = "aio|nio",
             description = "How the image is read (default: nio, buffered, whose readahead suits FUSE reads).")
     String deviceBackend;
@@ -63,6 +67,7 @@ final class MountCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (detached) Detached.start(DaemonState.forMountpoint(mountpoint).logFile());
         MountOptionParser parsed = MountOptionParser.parse(options);
         if (deviceBackend != null) {
             try {
@@ -72,7 +77,7 @@ final class MountCommand implements Callable<Integer> {
             }
         }
         checkPrerequisites();
-        return foreground ? serve(parsed) : startDaemon();
+        return foreground || detached ? serve(parsed) : startDaemon();
     }
 
     private void checkPrerequisites() throws CliException, IOException {
@@ -140,6 +145,7 @@ final class MountCommand implements Callable<Integer> {
             throw new CliException(e.getMessage());
         }
         RemountWatcher remounts = RemountWatcher.start(mountpoint, fs.operations(), state);
+        Detached.mounted(mountedLine(ProcessHandle.current().pid(), state));
         CountDownLatch closed = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             // SIGTERM/SIGINT: unmount, and let the main thread close the filesystem before the JVM halts
@@ -244,8 +250,7 @@ final class MountCommand implements Callable<Integer> {
         long deadline = System.currentTimeMillis() + MOUNT_TIMEOUT_MS;
         while (System.currentTimeMillis() < deadline) {
             if ("fuse.jbtrfs".equals(MountTable.typeAt(mountpoint))) {
-                System.err.println("jbtrfs: mounted " + image + " at " + mountpoint + " (daemon pid " + child.pid()
-                        + ", log " + state.logFile() + ")");
+                System.err.println(mountedLine(child.pid(), state));
                 return 0;
             }
             if (child.waitFor(100, TimeUnit.MILLISECONDS)) {
@@ -257,6 +262,12 @@ final class MountCommand implements Callable<Integer> {
         state.clear();
         throw new CliException("the mount did not come up within " + MOUNT_TIMEOUT_MS / 1000 + " s (log "
                 + state.logFile() + ")");
+    }
+
+    /** What a mount that returns while its daemon serves prints (mount.fuse.jbtrfs keeps it off the terminal). */
+    private String mountedLine(long pid, DaemonState state) {
+        return "jbtrfs: mounted " + image + " at " + mountpoint + " (daemon pid " + pid + ", log " + state.logFile()
+                + ")";
     }
 
     /**
