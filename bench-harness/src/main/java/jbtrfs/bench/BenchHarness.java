@@ -12,10 +12,14 @@ import java.util.stream.Stream;
 
 /**
  * {@code bench/run [--quick] [--out DIR] [--work DIR] [--jobs DIR]}: runs the versioned fio job set on the kernel's
- * Btrfs, on jbtrfs (same kind of image) and on fuse2fs over ext4 of the same size, caches dropped before each job;
- * writes fio's JSON, summary.md (a table with ratios) and relative.png into the results directory.
+ * Btrfs, on jbtrfs (same kind of image) through its native transport and through libfuse 2, and on fuse2fs over
+ * ext4 of the same size, caches dropped before each job; writes fio's JSON, summary.md (a table with ratios and one
+ * of CPU time and FUSE requests per operation) and relative.png into the results directory.
  */
 public final class BenchHarness {
+    /** Where the jbtrfs sides serve their meters (one side is mounted at a time). */
+    private static final int METRICS_PORT = 9473;
+
     private BenchHarness() {
     }
 
@@ -82,19 +86,26 @@ public final class BenchHarness {
         // each Btrfs side starts from the same populated image: the write jobs fill it, and the second side would
         // otherwise overwrite the first side's files with less space than the first had
         Path ours = work.resolve("jbtrfs.img");
-        Sh.sh("cp --sparse=always " + btrfs + " " + ours);
+        Path oursLibfuse = work.resolve("jbtrfs-libfuse.img");
+        Sh.sh("cp --sparse=always " + btrfs + " " + ours + " && cp --sparse=always " + btrfs + " " + oursLibfuse);
         String launcher = repo.resolve("bin/jbtrfs").toString();
+        // both jbtrfs sides serve metrics, whose meters count the FUSE requests answered (a timer's record per request)
         List<Target> targets = List.of(
                 new Target("kernel", "the kernel's Btrfs (loop mount)", btrfs, "mount -o loop $IMG $MNT", "umount $MNT"),
-                new Target("jbtrfs", "jbtrfs (FUSE)", ours, launcher + " mount $IMG $MNT 2>/dev/null",
-                        launcher + " umount $MNT"),
-                new Target("fuse2fs", "fuse2fs over ext4 (FUSE)", ext4, "fuse2fs $IMG $MNT", "fusermount -u $MNT"));
+                new Target("jbtrfs", "jbtrfs, native transport (FUSE)", ours, launcher
+                        + " mount -o transport=native,metrics=127.0.0.1:" + METRICS_PORT + " $IMG $MNT 2>&1",
+                        launcher + " umount $MNT", null, METRICS_PORT),
+                new Target("libfuse", "jbtrfs, libfuse 2 transport (FUSE)", oursLibfuse, launcher
+                        + " mount -o transport=libfuse,metrics=127.0.0.1:" + METRICS_PORT + " $IMG $MNT 2>&1",
+                        launcher + " umount $MNT", null, METRICS_PORT),
+                new Target("fuse2fs", "fuse2fs over ext4 (FUSE)", ext4, "fuse2fs $IMG $MNT", "fusermount -u $MNT",
+                        "pgrep -n -f 'fuse2fs $IMG'", 0));
 
         Report report = new Report();
         int total = targets.size() * jobs.size();
         int done = 0;
         for (Target t : targets) {
-            t.mount(mnt);
+            long pid = t.mount(mnt);
             try {
                 boolean writable = Target.writable(mnt);
                 Files.createDirectories(out.resolve(t.name()));
@@ -106,8 +117,12 @@ public final class BenchHarness {
                         continue;
                     }
                     Sh.dropCaches();
-                    report.put(j, t.name(), j.run(mnt, params, out.resolve(t.name()).resolve(j.name() + ".json"),
-                            tarball, tarFiles));
+                    double cpu0 = Target.cpuSeconds(pid);
+                    long requests0 = t.fuseRequests();
+                    Job.Outcome o = j.run(mnt, params, out.resolve(t.name()).resolve(j.name() + ".json"), tarball,
+                            tarFiles);
+                    double daemonCpu = pid < 0 ? Double.NaN : Target.cpuSeconds(pid) - cpu0;
+                    report.put(j, t.name(), o, daemonCpu, requests0 < 0 ? -1 : t.fuseRequests() - requests0);
                 }
             } finally {
                 t.umount(mnt);

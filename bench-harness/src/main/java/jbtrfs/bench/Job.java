@@ -26,18 +26,21 @@ record Job(String name, Path fioFile) {
         return name.startsWith("metadata-") ? "ops/s" : "files/s";
     }
 
-    /** Runs the job in {@code dir}; saves fio's JSON to {@code json}; returns the job's figure. */
-    double run(Path dir, Map<String, String> params, Path json, Path tarball, int tarFiles)
+    /** What one run of a job gave: its figure, the operations it made and the CPU seconds its client process used. */
+    record Outcome(double figure, double ops, double clientCpu) {
+    }
+
+    /** Runs the job in {@code dir}; saves fio's JSON to {@code json}. */
+    Outcome run(Path dir, Map<String, String> params, Path json, Path tarball, int tarFiles)
             throws IOException, InterruptedException {
-        if (name.equals("untar-w")) {
+        if (name.equals("untar-w") || name.equals("rm-rf-w")) {
+            String cmd = name.equals("untar-w") ? "mkdir -p " + dir + "/untar && tar -C " + dir + "/untar -xf " + tarball
+                    : "rm -rf " + dir + "/untar";
             long t0 = System.nanoTime();
-            Sh.sh("mkdir -p " + dir + "/untar && tar -C " + dir + "/untar -xf " + tarball + " && sync");
-            return tarFiles / ((System.nanoTime() - t0) / 1e9);
-        }
-        if (name.equals("rm-rf-w")) {
-            long t0 = System.nanoTime();
-            Sh.sh("rm -rf " + dir + "/untar && sync");
-            return tarFiles / ((System.nanoTime() - t0) / 1e9);
+            // the CPU of what this shell waited for (cutime and cstime, in ticks of 1/100 s): tar or rm, and sync
+            String ticks = Sh.sh(cmd + " && sync && awk '{ print $16 + $17 }' /proc/$$/stat");
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            return new Outcome(tarFiles / seconds, tarFiles, Double.parseDouble(ticks.trim()) / 100.0);
         }
         if (name.equals("metadata-create-w")) Files.createDirectories(dir.resolve("meta-w"));
         Map<String, String> env = new HashMap<>(params);
@@ -48,6 +51,10 @@ record Job(String name, Path fioFile) {
         JsonNode read = job.get("read");
         JsonNode write = job.get("write");
         JsonNode side = write.get("io_bytes").asLong() > 0 ? write : read;
-        return unit().equals("MiB/s") ? side.get("bw").asDouble() / 1024.0 : side.get("iops").asDouble();
+        double figure = unit().equals("MiB/s") ? side.get("bw").asDouble() / 1024.0 : side.get("iops").asDouble();
+        // fio gives its CPU as percentages of the job's runtime
+        double cpu = (job.get("usr_cpu").asDouble() + job.get("sys_cpu").asDouble()) / 100.0
+                * job.get("job_runtime").asDouble() / 1000.0;
+        return new Outcome(figure, read.get("total_ios").asDouble() + write.get("total_ios").asDouble(), cpu);
     }
 }
