@@ -109,6 +109,7 @@ final class MountCommand implements Callable<Integer> {
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);
         FilesystemMeters.bind(fs, registry);
+        if (parsed.metrics() != null) FilesystemMeters.bindProcess(registry);
         MetricsServer metrics = null;
         DaemonState state = DaemonState.forMountpoint(mountpoint);
         state.clearExit();
