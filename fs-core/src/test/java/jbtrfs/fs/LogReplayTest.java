@@ -52,6 +52,62 @@ class LogReplayTest {
                 """);
     }
 
+    @Test
+    void renamesAcrossDirectories_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                mv d/old e/moved && sync e/moved
+                mv d/big e/big2 && sync e
+                """);
+    }
+
+    @Test
+    void unlinksWithDirectoryFsync_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                rm d/old && printf x > d/other && sync d/other && sync d
+                """);
+    }
+
+    @Test
+    void hardLinks_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                ln d/grows e/link1 && ln d/grows d/link2 && sync d/grows
+                """);
+    }
+
+    @Test
+    void xattrs_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                setfattr -n user.a -v one d/old && setfattr -n user.b -v two d/old && sync d/old
+                setfattr -n user.kept -v 1 d/grows && sync
+                setfattr -x user.kept d/grows && setfattr -n user.new -v 2 d/grows && sync d/grows
+                """);
+    }
+
+    @Test
+    void preallocatedExtentsWritten_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                fallocate -l 1M d/pre && sync
+                dd if=/dev/urandom of=d/pre bs=4096 seek=3 count=4 conv=notrunc status=none && sync d/pre
+                fallocate -l 256K d/pre2 && dd if=/dev/urandom of=d/pre2 bs=4096 count=2 conv=notrunc status=none
+                sync d/pre2
+                """);
+    }
+
+    @Test
+    void newSubvolumeContents_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                btrfs -q subvolume create sv && sync
+                mkdir sv/dir && head -c 50000 /dev/urandom > sv/dir/f && sync sv/dir/f
+                """);
+    }
+
+    @Test
+    void manyFdatasyncsOfOneFile_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                for i in $(seq 1 40); do head -c 3000 /dev/urandom >> d/grows; sync -d d/grows; done
+                """);
+    }
+
     /**
      * Runs {@code script} after {@link #BASE} on a kernel mount and copies the image while mounted; the kernel's
      * replay of one copy and ours of the other must agree.
