@@ -108,16 +108,68 @@ class LogReplayTest {
                 """);
     }
 
+    @Test
+    void compressedExtents_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare(",compress-force=zstd", """
+                yes compressible | head -c 200000 > d/z && sync d/z
+                yes more | head -c 50000 >> d/grows && sync d/grows
+                """);
+    }
+
+    @Test
+    void logOfManyLeaves_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                for i in $(seq 1 400); do head -c 1500 /dev/urandom > d/file-with-a-longer-name-$i; done
+                sync d/file-with-a-longer-name-*
+                """);
+    }
+
+    @Test
+    void fsyncedFileUnlinkedBeforeDirectoryFsync_isGone() throws Exception {
+        crashAndCompare("""
+                head -c 10000 /dev/urandom > d/short && sync d/short
+                rm d/short && sync d
+                """);
+    }
+
+    @Test
+    void renameOverAnExistingName_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                printf replacement > d/tmp && sync d/tmp
+                mv d/tmp d/old && sync d/old && sync d
+                """);
+    }
+
+    @Test
+    void removedSubdirectory_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                mkdir d/sub && printf x > d/sub/x && sync
+                rm -r d/sub && printf y > d/y && sync d/y && sync d
+                """);
+    }
+
+    @Test
+    void inlineFileGrownPastInline_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                head -c 30000 /dev/urandom >> d/old && sync d/old
+                """);
+    }
+
     /**
      * Runs {@code script} after {@link #BASE} on a kernel mount and copies the image while mounted; the kernel's
      * replay of one copy and ours of the other must agree.
      */
     private void crashAndCompare(String script) throws Exception {
+        crashAndCompare("", script);
+    }
+
+    /** As above, the kernel mounting with {@code mountOptions} (each led by a comma) too. */
+    private void crashAndCompare(String mountOptions, String script) throws Exception {
         Images.requireKernelBtrfs();
         Path image = Images.mkfs(dir, null, 256);
         Path crash = dir.resolve("crash.img");
         Path mnt = Files.createTempDirectory(dir, "kernel");
-        Shell.sh("mount -o loop,commit=300 " + image + " " + mnt);
+        Shell.sh("mount -o loop,commit=300" + mountOptions + " " + image + " " + mnt);
         try {
             Shell.sh("set +o pipefail\n" + BASE + script, mnt);
             Shell.sh("cp --sparse=always " + image + " " + crash);
