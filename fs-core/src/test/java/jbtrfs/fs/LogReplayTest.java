@@ -98,6 +98,7 @@ class LogReplayTest {
         crashAndCompare("""
                 btrfs -q subvolume create sv && sync
                 mkdir sv/dir && head -c 50000 /dev/urandom > sv/dir/f && sync sv/dir/f
+                printf 'top level too' > d/top && sync d/top
                 """);
     }
 
@@ -105,6 +106,14 @@ class LogReplayTest {
     void manyFdatasyncsOfOneFile_replayedAsTheKernelDoes() throws Exception {
         crashAndCompare("""
                 for i in $(seq 1 40); do head -c 3000 /dev/urandom >> d/grows; sync -d d/grows; done
+                """);
+    }
+
+    @Test
+    void v1SpaceCache_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare(new String[] {"-R", "^free-space-tree"}, ",space_cache=v1", """
+                head -c 70000 /dev/urandom > d/new && sync d/new
+                head -c 5000 /dev/urandom >> d/grows && sync d/grows
                 """);
     }
 
@@ -165,8 +174,13 @@ class LogReplayTest {
 
     /** As above, the kernel mounting with {@code mountOptions} (each led by a comma) too. */
     private void crashAndCompare(String mountOptions, String script) throws Exception {
+        crashAndCompare(new String[0], mountOptions, script);
+    }
+
+    /** As above, on an image made with mkfs options {@code mkfs}. */
+    private void crashAndCompare(String[] mkfs, String mountOptions, String script) throws Exception {
         Images.requireKernelBtrfs();
-        Path image = Images.mkfs(dir, null, 256);
+        Path image = Images.mkfs(dir, null, 256, mkfs);
         Path crash = dir.resolve("crash.img");
         Path mnt = Files.createTempDirectory(dir, "kernel");
         Shell.sh("mount -o loop,commit=300" + mountOptions + " " + image + " " + mnt);
