@@ -118,6 +118,22 @@ class LogReplayTest {
     }
 
     @Test
+    void newDirectoriesSymlinksAndSpecialFiles_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                mkdir -p d/n1/n2 && head -c 9000 /dev/urandom > d/n1/n2/deep && sync d/n1/n2/deep
+                ln -s ../old d/n1/sym && mkfifo d/n1/fifo && mknod d/n1/chr c 1 3 && sync d/n1
+                """);
+    }
+
+    @Test
+    void sparseWritesWithoutNoHoles_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare(new String[] {"-O", "^no-holes"}, "", """
+                dd if=/dev/urandom of=d/sparse bs=4096 seek=20 count=2 status=none && sync d/sparse
+                dd if=/dev/urandom of=d/grows bs=4096 seek=40 count=1 conv=notrunc status=none && sync d/grows
+                """);
+    }
+
+    @Test
     void compressedExtents_replayedAsTheKernelDoes() throws Exception {
         crashAndCompare(",compress-force=zstd", """
                 yes compressible | head -c 200000 > d/z && sync d/z
