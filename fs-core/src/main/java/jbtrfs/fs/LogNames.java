@@ -98,7 +98,8 @@ final class LogNames {
         }
         List<Name> logged = decodeRefs(key, data);
         for (long parent : logged.stream().map(Name::parent).distinct().toList()) {
-            if (!exists(parent)) continue;
+            // a subvolume's top directory names itself ".." in its ref: no entry goes with it
+            if (parent == ino || !exists(parent)) continue;
             List<Name> wanted = loggedNames(ino, parent);
             for (Name n : names(ino, parent)) {
                 if (wanted.stream().noneMatch(x -> Arrays.equals(x.name(), n.name()))) unlink(parent, n.name(), ino);

@@ -144,6 +144,13 @@ class LogReplayTest {
     }
 
     @Test
+    void topDirectoryFsynced_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                printf top > top && sync top && mkdir top-dir && sync .
+                """);
+    }
+
+    @Test
     void compressedExtents_replayedAsTheKernelDoes() throws Exception {
         crashAndCompare(",compress-force=zstd", """
                 yes compressible | head -c 200000 > d/z && sync d/z
