@@ -97,9 +97,13 @@ final class LogNames {
                     + ", which neither the log nor the subvolume holds");
         }
         List<Name> logged = decodeRefs(key, data);
+        for (Name n : logged) {
+            // a parent the subvolume does not hold (nor the log made): the kernel skips the ref (-ENOENT)
+            if (!exists(n.parent())) return;
+        }
         for (long parent : logged.stream().map(Name::parent).distinct().toList()) {
             // a subvolume's top directory names itself ".." in its ref: no entry goes with it
-            if (parent == ino || !exists(parent)) continue;
+            if (parent == ino) continue;
             List<Name> wanted = loggedNames(ino, parent);
             for (Name n : names(ino, parent)) {
                 if (wanted.stream().noneMatch(x -> Arrays.equals(x.name(), n.name()))) unlink(parent, n.name(), ino);
