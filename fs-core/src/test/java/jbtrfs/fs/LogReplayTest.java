@@ -151,6 +151,13 @@ class LogReplayTest {
     }
 
     @Test
+    void reflinkedCopy_addsReferencesToCommittedExtents() throws Exception {
+        crashAndCompare("""
+                cp --reflink=always d/big d/clone && sync d/clone
+                """);
+    }
+
+    @Test
     void compressedExtents_replayedAsTheKernelDoes() throws Exception {
         crashAndCompare(",compress-force=zstd", """
                 yes compressible | head -c 200000 > d/z && sync d/z
