@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 
+import jbtrfs.CorruptBlockException;
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.csum.NameHash;
@@ -192,14 +193,19 @@ final class LogNames {
     private long[] range(long dir, long from) throws FsException {
         Cursor c = log.seekFloor(new Key(dir, KeyType.DIR_LOG_INDEX, from));
         if (c.valid() && c.key().objectid() == dir && c.key().type() == KeyType.DIR_LOG_INDEX) {
-            long last = c.buffer().getLong(c.dataOffset());
+            long last = rangeEnd(c);
             if (Long.compareUnsigned(last, from) >= 0) return new long[] {from, last};
         }
         c = log.seek(new Key(dir, KeyType.DIR_LOG_INDEX, from));
         if (c.valid() && c.key().objectid() == dir && c.key().type() == KeyType.DIR_LOG_INDEX) {
-            return new long[] {c.key().offset(), c.buffer().getLong(c.dataOffset())};
+            return new long[] {c.key().offset(), rangeEnd(c)};
         }
         return null;
+    }
+
+    /** A btrfs_dir_log_item: the u64 last index of the range its key starts. */
+    private static long rangeEnd(Cursor c) throws CorruptBlockException {
+        return c.decode(8, (b, off) -> b.getLong(off));
     }
 
     private boolean indexInLog(long dir, long index, DirItem d) throws FsException {
