@@ -132,6 +132,19 @@ public final class Transaction implements TreeBlockStore {
         return new TreeRoot(newId, copy.bytenr(), copy.level(), transid);
     }
 
+    /**
+     * Forgets tree {@code id}, which this transaction only read (a dropped tree whose root item goes): the commit
+     * must not look for its root item. A tree this transaction changed cannot be forgotten.
+     */
+    public void forgetTree(long id) throws FsException {
+        TreeRoot r = changedRoots.get(id);
+        if (r == null) return;
+        if (r.bytenr() != roots.load(id).bytenr()) {
+            throw new IllegalStateException("tree " + id + " changed in the transaction that drops it");
+        }
+        changedRoots.remove(id);
+    }
+
     /** The tree {@code id} as this transaction sees it, or null when it has not touched it. */
     public BTree tree(long id) {
         TreeRoot r = changedRoots.get(id);
