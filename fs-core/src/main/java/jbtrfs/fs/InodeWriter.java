@@ -82,7 +82,7 @@ final class InodeWriter {
     /** Refuses changes to a read-only subvolume (a read-only snapshot), as the kernel does (EROFS). */
     void checkWritable(long root) throws FsException {
         RootItem item = subvolumes.rootItem(root);
-        if (item == null) throw new FsException(Errno.ENOENT, "no subvolume " + root);
+        if (item == null || item.refs() == 0) throw new FsException(Errno.ENOENT, "no subvolume " + root);
         if (item.readOnly()) throw new FsException(Errno.EROFS, "subvolume " + root + " is read-only");
     }
 

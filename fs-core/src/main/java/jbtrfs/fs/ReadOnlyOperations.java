@@ -39,6 +39,12 @@ final class ReadOnlyOperations implements FsOperations {
     public InodeId root() { return root; }
 
     @Override
+    public long defaultSubvolume() throws FsException { return inodes.subvolumes().defaultSubvolume(); }
+
+    @Override
+    public SubvolumeInfo subvolumeInfo(long subvol) throws FsException { return inodes.subvolumes().info(subvol); }
+
+    @Override
     public InodeId lookup(InodeId dir, String name) throws FsException {
         return directories.lookup(dir, name);
     }

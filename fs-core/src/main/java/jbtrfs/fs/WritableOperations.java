@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
+import jbtrfs.ctree.BTree;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.ObjectIds;
@@ -51,6 +52,9 @@ final class WritableOperations implements FsOperations {
     private final XattrWriter xattrs;
     private final Orphans orphans;
     private final CloneRange clones;
+    private final SubvolumeWriter subvols;
+    private final SubvolumeCleaner cleaner;
+    private volatile int cleanerBudget = SubvolumeCleaner.STEP_BLOCKS;
     private final boolean evicting;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
@@ -88,6 +92,17 @@ final class WritableOperations implements FsOperations {
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
+        this.subvols = new SubvolumeWriter(inodes, names, subvolumes);
+        this.cleaner = new SubvolumeCleaner(new SubvolumeCleaner.Mount() {
+            @Override
+            public BTree rootTree() throws FsException { return read(subvolumes::rootTree); }
+
+            @Override
+            public boolean step(long id) throws FsException {
+                return committedChange("subvolume drop", false,
+                        () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget));
+            }
+        });
         subvolumes.setLiveTrees(id -> {
             Transaction t = txm.running();
             return t == null ? null : t.tree(id);
@@ -228,6 +243,59 @@ final class WritableOperations implements FsOperations {
         change("evict", () -> { orphans.evict(id); return null; });
     }
 
+    // ---- subvolumes: each committed at once, as the kernel's ioctls do ----
+
+    @Override
+    public long createSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
+        return committedChange("subvolume create", false, () -> subvols.create(parentDir, name, caller));
+    }
+
+    @Override
+    public long snapshot(long sourceSubvol, InodeId parentDir, String name, boolean readOnly, Caller caller)
+            throws FsException {
+        // the source as committed is what the snapshot copies: commit what is pending first
+        return committedChange("snapshot", true, () -> subvols.snapshot(sourceSubvol, parentDir, name, readOnly,
+                caller));
+    }
+
+    @Override
+    public void deleteSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
+        // the dead tree the cleaner drops is the committed one: what is pending in it goes to disk first
+        committedChange("subvolume delete", true, () -> subvols.delete(parentDir, name, caller));
+        cleaner.wake();
+    }
+
+    @Override
+    public boolean subvolumeReadOnly(long subvol) throws FsException { return subvolumeInfo(subvol).readOnly(); }
+
+    @Override
+    public void setSubvolumeReadOnly(long subvol, boolean readOnly, Caller caller) throws FsException {
+        committedChange("subvolume setflags", false, () -> {
+            subvols.setReadOnly(subvol, readOnly, caller);
+            return null;
+        });
+    }
+
+    @Override
+    public long defaultSubvolume() throws FsException { return read(subvolumes::defaultSubvolume); }
+
+    @Override
+    public void setDefaultSubvolume(long subvol, Caller caller) throws FsException {
+        committedChange("default subvolume", false, () -> {
+            subvols.setDefault(subvol, caller);
+            return null;
+        });
+    }
+
+    @Override
+    public SubvolumeInfo subvolumeInfo(long subvol) throws FsException { return read(() -> subvolumes.info(subvol)); }
+
+    /** Waits until the cleaner has dropped every deleted subvolume it was woken for (tests). */
+    void awaitCleaner() throws InterruptedException { cleaner.awaitIdle(); }
+
+    /** Tree blocks each cleaner step drops from now on (tests make them small to cut power between steps). */
+    void setCleanerBudget(int blocks) { cleanerBudget = blocks; }
+
     /**
      * Orphan cleanup at mount (btrfs_orphan_cleanup): frees the inodes that orphan items name in the top level and
      * every writable subvolume, left by a crash of ours or the kernel's while files were open and unlinked.
@@ -237,6 +305,8 @@ final class WritableOperations implements FsOperations {
             if (read(() -> Orphans.listed(subvolumes.tree(root))).isEmpty()) continue;
             change("orphan cleanup", () -> orphans.cleanup(root));
         }
+        // deleted subvolumes whose drop did not finish (ours or the kernel's) go on dropping
+        cleaner.wake();
     }
 
     @Override
@@ -412,6 +482,7 @@ final class WritableOperations implements FsOperations {
     void close() throws FsException {
         // not shutdownNow: interrupting a periodic commit in its I/O would abort it; sync waits for it instead
         timer.shutdown();
+        cleaner.stop();
         sync();
         if (evicting) {
             cleanupOrphans(); // over the root tree just committed, which knows every subvolume made since mount
@@ -471,6 +542,28 @@ final class WritableOperations implements FsOperations {
                 lock.writeLock().unlock();
             }
             if (commitNow) commitBesideReaders();
+            return result;
+        } finally {
+            changeLock.unlock();
+        }
+    }
+
+    /**
+     * A change committed before it returns; {@code commitFirst}: what is pending is committed before the change
+     * begins (its own commit then holds only it).
+     */
+    private <T> T committedChange(String operation, boolean commitFirst, Body<T> body) throws FsException {
+        changeLock.lock();
+        try {
+            if (commitFirst) commitBesideReaders();
+            T result;
+            lock.writeLock().lock();
+            try {
+                result = changeLocked(operation, body);
+            } finally {
+                lock.writeLock().unlock();
+            }
+            commitBesideReaders();
             return result;
         } finally {
             changeLock.unlock();
