@@ -44,6 +44,14 @@ final class BtrfsIoctlClient implements AutoCloseable {
         }
     }
 
+    /**
+     * syncfs(2): hands the daemon what the kernel still caches (writeback caching keeps written pages in the
+     * kernel until then), which BTRFS_IOC_SYNC alone would not commit.
+     */
+    void syncfs() throws CliException {
+        if (libc.syncfs(fd) < 0) throw new CliException("sync failed on '" + path + "': " + lastError());
+    }
+
     /** Like {@link #ioctl} but returns the errno (0 on success) for callers that tell cases apart. */
     int tryIoctl(int cmd, ByteBuffer arg) {
         long address = arg == null ? 0 : MEMORY.getDirectBufferAddress(arg);

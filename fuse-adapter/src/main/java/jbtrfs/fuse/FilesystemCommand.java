@@ -31,6 +31,7 @@ final class FilesystemCommand implements Runnable {
         @Override
         public Integer call() throws CliException {
             try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
+                mount.syncfs();
                 mount.ioctl(BtrfsIoctl.SYNC, null, "sync failed on");
             }
             return 0;
