@@ -51,6 +51,22 @@ for tree, obj in [(0, 256), (5, 257), (5, 9999)]:
     b = bytearray(4096); struct.pack_into("<QQ", b, 0, tree, obj)
     r = call("d", INO_LOOKUP, b)
     print("ino_lookup", tree, obj, r, struct.unpack_from("<Q", b, 0)[0], bytes(b[16:80]).split(b"\0")[0])
+def search(v2, bufsize, nr=4096):
+    # the root tree's ROOT_BACKREFs (subvolume, parent): deleted subvolumes have none, whatever the cleaner did
+    key = struct.pack("<7Q4I4Q", 1, 256, (1 << 64) - 256, 0, (1 << 64) - 1, 0, (1 << 64) - 1, 144, 144, nr, 0,
+                      0, 0, 0, 0)
+    b = bytearray(key + (struct.pack("<Q", bufsize) + bytes(bufsize) if v2 else bytes(4096 - len(key))))
+    r = call(".", ioc(3, 17, 112) if v2 else SEARCH, b)
+    n = struct.unpack_from("<I", b, 64)[0]
+    at, refs = 112 if v2 else 104, []
+    for _ in range(n if r == "ok" else 0):
+        _, obj, off, typ, ln = struct.unpack_from("<3Q2I", b, at)
+        refs.append((obj, typ, off)); at += 32 + ln
+    return r, n, [x for x in refs if x[1] == 144]
+print("tree_search", search(False, 0)[0::2])
+print("tree_search_v2", search(True, 65536)[0::2])
+print("tree_search_v2 two", search(True, 65536, 2)[:2])
+print("tree_search_v2 small", search(True, 40)[0])
 print("sync", call(".", SYNC, None))
 if len(sys.argv) > 1:
     os.setgroups([]); os.setgid(1000); os.setuid(1000)
