@@ -163,7 +163,7 @@ final class WritableOperations implements FsOperations {
     public List<SpaceInfo> spaceInfo() throws FsException { return read(reads::spaceInfo); }
 
     @Override
-    public SuperBlock superBlock() throws FsException { return reads.superBlock(); }
+    public SuperBlock superBlock() { return txm.committedSuperBlock(); }
 
     @Override
     public long seekData(InodeId file, long offset, boolean hole) throws FsException {

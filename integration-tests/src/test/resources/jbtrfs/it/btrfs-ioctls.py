@@ -67,6 +67,19 @@ print("tree_search", search(False, 0)[0::2])
 print("tree_search_v2", search(True, 65536)[0::2])
 print("tree_search_v2 two", search(True, 65536, 2)[:2])
 print("tree_search_v2 small", search(True, 40)[0])
+for asked in [0, 1, 7, 15]:
+    # FS_INFO is _IOR yet reads the flags asked for; the generations of two images differ, so only whether set
+    b = bytearray(1024); struct.pack_into("<Q", b, 48, asked)
+    r = call(".", ioc(2, 31, 1024), b)
+    max_id, ndev = struct.unpack_from("<2Q", b, 0)
+    fields = struct.unpack_from("<3I2HQ", b, 32)
+    print("fs_info", asked, r, max_id, ndev, fields, struct.unpack_from("<Q", b, 56)[0] > 0,
+          bytes(b[16:32]) == bytes(b[64:80]))
+b = bytearray(24)
+r = call(".", ioc(2, 57, 24), b)
+compat, compat_ro, incompat = struct.unpack("<3Q", b)
+# the kernel adds big_metadata (0x20) to a read-write mount with nodes larger than a page; jbtrfs does not
+print("features", r, hex(compat), hex(compat_ro), hex(incompat & ~0x20))
 print("sync", call(".", SYNC, None))
 if len(sys.argv) > 1:
     os.setgroups([]); os.setgid(1000); os.setuid(1000)

@@ -26,6 +26,10 @@ final class BtrfsQueries {
     /** search_ioctl never hands out more than 16 MiB at once. */
     private static final int SEARCH_V2_LIMIT = 16 << 20;
     private static final int SEARCH_V1_BUF = BtrfsIoctl.SEARCH_ARGS_SIZE - BtrfsIoctl.SEARCH_KEY_SIZE;
+    /** btrfs_ioctl_fs_info_args.flags, and the ones the kernel knows. */
+    private static final int FS_INFO_FLAGS = 48;
+    private static final long FS_INFO_ALL = BtrfsIoctl.FS_INFO_FLAG_CSUM_INFO | BtrfsIoctl.FS_INFO_FLAG_GENERATION
+            | BtrfsIoctl.FS_INFO_FLAG_METADATA_UUID;
 
     private final FsOperations ops;
 
@@ -80,7 +84,10 @@ final class BtrfsQueries {
             ByteBuffer b = IoctlRequests.reply(r, outSize, BtrfsIoctl.SPACE_ARGS_SIZE);
             r.reply(b.putLong(slots).putLong(slots == 0 ? spaces.size() : n));
         } else if (cmd == BtrfsIoctl.FS_INFO) {
-            r.reply(IoctlRequests.reply(r, outSize, BtrfsIoctl.FS_INFO_SIZE).put(fsInfo(ops.superBlock())));
+            // the kernel reads the flags asked for from the caller's struct although the command is _IOR
+            ByteBuffer asked = Callers.copyFromCaller(r, arg + FS_INFO_FLAGS, 8);
+            long flags = asked == null ? FS_INFO_ALL : asked.getLong(0) & FS_INFO_ALL;
+            r.reply(IoctlRequests.reply(r, outSize, BtrfsIoctl.FS_INFO_SIZE).put(fsInfo(ops.superBlock(), flags)));
         } else if (cmd == BtrfsIoctl.GET_FEATURES) {
             SuperBlock sb = ops.superBlock();
             ByteBuffer b = IoctlRequests.reply(r, outSize, BtrfsIoctl.FEATURES_SIZE);
@@ -141,16 +148,20 @@ final class BtrfsQueries {
         return out;
     }
 
-    /** btrfs_ioctl_fs_info_args with every optional part answered (FUSE does not pass the flags asked for). */
-    static ByteBuffer fsInfo(SuperBlock sb) {
+    /**
+     * btrfs_ioctl_fs_info_args: the optional parts answered as {@code flags} asks (the kernel's flags in/out);
+     * clone_alignment is the sector size.
+     */
+    static ByteBuffer fsInfo(SuperBlock sb, long flags) {
         ByteBuffer b = BtrfsIoctl.buffer(BtrfsIoctl.FS_INFO_SIZE);
         b.putLong(0, sb.devItem().devid()).putLong(8, sb.numDevices()).put(16, sb.fsid())
                 .putInt(32, sb.nodesize()).putInt(36, sb.sectorsize()).putInt(40, sb.sectorsize())
-                .putShort(44, (short) sb.csumType())
-                .putShort(46, (short) ChecksumType.fromCode(sb.csumType()).size())
-                .putLong(48, BtrfsIoctl.FS_INFO_FLAG_CSUM_INFO | BtrfsIoctl.FS_INFO_FLAG_GENERATION
-                        | BtrfsIoctl.FS_INFO_FLAG_METADATA_UUID)
-                .putLong(56, sb.generation()).put(64, sb.treeBlockFsid());
+                .putLong(FS_INFO_FLAGS, flags);
+        if ((flags & BtrfsIoctl.FS_INFO_FLAG_CSUM_INFO) != 0) {
+            b.putShort(44, (short) sb.csumType()).putShort(46, (short) ChecksumType.fromCode(sb.csumType()).size());
+        }
+        if ((flags & BtrfsIoctl.FS_INFO_FLAG_GENERATION) != 0) b.putLong(56, sb.generation());
+        if ((flags & BtrfsIoctl.FS_INFO_FLAG_METADATA_UUID) != 0) b.put(64, sb.treeBlockFsid());
         return b;
     }
 }

@@ -2,6 +2,7 @@ package jbtrfs.fuse.node;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,6 +40,24 @@ final class Callers {
     static Path fd(FuseRequest r, long fd) {
         if (fd < 0 || fd > Integer.MAX_VALUE) throw new ReplyError(ReplyError.EINVAL);
         return Path.of("/proc", Integer.toString(r.pid()), "fd", Long.toString(fd));
+    }
+
+    /**
+     * The {@code n} bytes at the caller's address {@code address} (copy_from_user of what an _IOR ioctl reads
+     * anyway, which FUSE does not send), or null when they cannot be read.
+     */
+    static ByteBuffer copyFromCaller(FuseRequest r, long address, int n) {
+        if (address == 0) return null;
+        ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.nativeOrder());
+        try (FileChannel mem = FileChannel.open(Path.of("/proc", Integer.toString(r.pid()), "mem"),
+                StandardOpenOption.READ)) {
+            while (b.hasRemaining()) {
+                if (mem.read(b, address + b.position()) < 0) return null;
+            }
+        } catch (IOException | IllegalArgumentException e) {
+            return null;
+        }
+        return b.flip();
     }
 
     /**
