@@ -123,7 +123,7 @@ final class SubvolumeCleaner {
         w.reserveMetadata(8);
         Transaction tx = w.tx();
         TreeRoot root = new TreeRoot(id, item.bytenr(), item.level(), item.generation());
-        SnapshotDrop.Progress p = SnapshotDrop.step(tx, id, root, item.dropStarted() ? item.dropProgress() : null,
+        SnapshotDrop.Progress p = SnapshotDrop.step(tx, id, raw.key().offset(), root, item.dropStarted() ? item.dropProgress() : null,
                 item.dropLevel(), budget);
         TreeRoot rootTree = w.root(ObjectIds.ROOT_TREE);
         if (p.done()) {
