@@ -148,6 +148,42 @@ class SubvolumeOperationsTest {
         assertFalse(roots.contains("ORPHAN ORPHAN_ITEM"), roots);
     }
 
+    @Test
+    void receivedSubvolumeMadeWritable_forgetsWhereItCameFrom_kernelAgrees() throws Exception {
+        Images.requireKernelBtrfs();
+        Path image = Images.mkfs(dir, null, 256);
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        Path stream = dir.resolve("stream");
+        Images.kernelScript(image, mnt, "btrfs -q subvolume create src && echo data > src/f && "
+                + "btrfs -q subvolume snapshot -r src src-ro && mkdir recv && btrfs -q send -f " + stream
+                + " src-ro && btrfs -q receive -f " + stream + " recv && sync");
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId received = ops.resolve("/recv/src-ro");
+            long id = received.root();
+            SubvolumeInfo before = ops.subvolumeInfo(id);
+            assertTrue(before.readOnly());
+            assertFalse(UuidTree.isEmpty(before.receivedUuid()));
+            assertNotEquals(0, before.stransid());
+            assertErrno(Errno.EROFS, () -> ops.mknod(received, "new", Stat.S_IFREG | 0644, 0, 0, 0));
+            ops.setSubvolumeReadOnly(id, false, ROOT);
+            SubvolumeInfo after = ops.subvolumeInfo(id);
+            assertFalse(after.readOnly());
+            assertTrue(UuidTree.isEmpty(after.receivedUuid()));
+            assertEquals(0, after.stransid());
+            assertEquals(0, after.rtransid());
+            assertArrayEquals(before.uuid(), after.uuid());
+            ops.mknod(received, "new", Stat.S_IFREG | 0644, 0, 0, 0);
+        }
+        BtrfsCheck.assertClean(image, "after making the received subvolume writable");
+        String show = Images.withKernelMount(image, mnt, "", () -> Shell.sh("btrfs subvolume show "
+                + mnt.resolve("recv/src-ro")));
+        assertTrue(show.matches("(?s).*Received UUID:\\s+-\\n.*"), show);
+        assertTrue(show.matches("(?s).*Flags:\\s+-\\n.*"), show);
+        String uuids = Shell.sh("btrfs inspect-internal dump-tree -t uuid " + image);
+        assertFalse(uuids.contains("RECEIVED_SUBVOL"), uuids);
+    }
+
     /** `btrfs subvolume list -a -u -q -R` and `btrfs subvolume show` on the kernel's mount say what we said. */
     private static void assertKernelAgrees(Path mnt, Map<String, SubvolumeInfo> ours) throws Exception {
         String list = Shell.sh("btrfs subvolume list -a -u -q -R " + mnt);
