@@ -27,10 +27,10 @@ import jbtrfs.testing.TreeListing;
 /**
  * Power cuts (the in-memory device fails the Nth request, then keeps, drops or tears what was not durable) while a
  * subvolume is dropped step by step and while snapshots are made: the image is at a commit and checks clean, and
- * a drop cut short finishes at the next mount. {@code -Djbtrfs.subvolumePowercuts=N} runs more cuts (default 12).
+ * a drop cut short finishes at the next mount. {@code -Djbtrfs.subvolumePowercuts=N} runs more cuts (default 10).
  */
 class SubvolumePowerCutTest {
-    private static final int CUTS = Integer.getInteger("jbtrfs.subvolumePowercuts", 12);
+    private static final int CUTS = Integer.getInteger("jbtrfs.subvolumePowercuts", 10);
 
     @TempDir
     Path dir;
@@ -40,18 +40,7 @@ class SubvolumePowerCutTest {
         byte[] image = Files.readAllBytes(subvolumeAndSnapshot());
         MemoryBlockDevice clean = device(image, FaultPlan.none(), 1);
         assertEquals(2, deleteBoth(clean));
-        long requests = clean.requestsSubmitted();
-        Random rnd = new Random(18);
-        Path cut = dir.resolve("cut.img");
-        for (int i = 0; i < CUTS; i++) {
-            long n = 1 + (long) (rnd.nextDouble() * requests);
-            long seed = rnd.nextLong();
-            MemoryBlockDevice dev = device(image, FaultPlan.none().failNth(n), seed);
-            int deleted = deleteBoth(dev);
-            Files.write(cut, dev.powerCut(seed));
-            String what = "cut " + i + " at request " + n + " of " + requests + " (seed " + seed + ", " + deleted
-                    + " deletes returned)";
-            BtrfsCheck.assertClean(cut, what);
+        cutAnywhere(image, clean.requestsSubmitted(), 18, SubvolumePowerCutTest::deleteBoth, (cut, what, deleted) -> {
             try (Filesystem fs = Filesystem.open(cut, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
                 WritableOperations ops = (WritableOperations) fs.operations();
                 ops.awaitCleaner();
@@ -65,7 +54,7 @@ class SubvolumePowerCutTest {
             BtrfsCheck.assertClean(cut, what + ", after the next mount");
             String roots = Shell.sh("btrfs inspect-internal dump-tree -t root " + cut);
             assertFalse(roots.contains("ORPHAN ORPHAN_ITEM"), what + ": a dead root is left\n" + roots);
-        }
+        });
     }
 
     @Test
@@ -74,18 +63,7 @@ class SubvolumePowerCutTest {
         List<Map<String, String>> states = new ArrayList<>();
         MemoryBlockDevice clean = device(image, FaultPlan.none(), 1);
         assertEquals(3, snapshots(clean, states));
-        long requests = clean.requestsSubmitted();
-        Random rnd = new Random(24);
-        Path cut = dir.resolve("cut.img");
-        for (int i = 0; i < CUTS; i++) {
-            long n = 1 + (long) (rnd.nextDouble() * requests);
-            long seed = rnd.nextLong();
-            MemoryBlockDevice dev = device(image, FaultPlan.none().failNth(n), seed);
-            int done = snapshots(dev, null);
-            Files.write(cut, dev.powerCut(seed));
-            String what = "cut " + i + " at request " + n + " of " + requests + " (seed " + seed + ", " + done
-                    + " steps returned)";
-            BtrfsCheck.assertClean(cut, what);
+        cutAnywhere(image, clean.requestsSubmitted(), 24, dev -> snapshots(dev, null), (cut, what, done) -> {
             Map<String, String> got;
             try (Filesystem fs = Filesystem.open(cut, MountOptions.readOnlyDefaults())) {
                 got = PowerCuts.withoutTimes(TreeListing.ofOperations(fs.operations()));
@@ -94,6 +72,37 @@ class SubvolumePowerCutTest {
                     && got.equals(states.get(done + 1)));
             assertTrue(matches, what + ": neither committed state " + done + " nor " + (done + 1) + ": "
                     + TreeListing.differences(states.get(done), got, 5));
+        });
+    }
+
+    /** A workload on a device that may lose power; returns how many of its steps returned. */
+    private interface Workload {
+        int run(MemoryBlockDevice dev);
+    }
+
+    /** What a cut image must be, beyond checking clean. */
+    private interface Verdict {
+        void check(Path cut, String what, int done) throws Exception;
+    }
+
+    /**
+     * Runs {@code workload} {@link #CUTS} times, the power going at a random one of its {@code requests} requests,
+     * and checks each image left: btrfs check clean, then {@code verdict}.
+     */
+    private void cutAnywhere(byte[] image, long requests, long seed, Workload workload, Verdict verdict)
+            throws Exception {
+        Random rnd = new Random(seed);
+        Path cut = dir.resolve("cut.img");
+        for (int i = 0; i < CUTS; i++) {
+            long n = 1 + (long) (rnd.nextDouble() * requests);
+            long devSeed = rnd.nextLong();
+            MemoryBlockDevice dev = device(image, FaultPlan.none().failNth(n), devSeed);
+            int done = workload.run(dev);
+            Files.write(cut, dev.powerCut(devSeed));
+            String what = "cut " + i + " at request " + n + " of " + requests + " (seed " + devSeed + ", " + done
+                    + " steps returned)";
+            BtrfsCheck.assertClean(cut, what);
+            verdict.check(cut, what, done);
         }
     }
 
