@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +27,7 @@ import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Uuids;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
@@ -182,6 +184,40 @@ class SubvolumeOperationsTest {
         assertTrue(show.matches("(?s).*Flags:\\s+-\\n.*"), show);
         String uuids = Shell.sh("btrfs inspect-internal dump-tree -t uuid " + image);
         assertFalse(uuids.contains("RECEIVED_SUBVOL"), uuids);
+    }
+
+    @Test
+    void kernelHalfDroppedSubvolume_ourMountFinishesTheDrop_checkClean() throws Exception {
+        Images.requireKernelBtrfs();
+        // a subvolume of a few thousand tree blocks, snapshotted and changed on both sides, then deleted
+        Path made = Images.mkfs(dir, null, 512, "-n", "4096");
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        Images.kernelScript(made, mnt, "btrfs -q subvolume create big && mkdir big/d && "
+                + "for i in $(seq 1 20000); do echo $i > big/d/f$i; done && btrfs -q subvolume snapshot big snap && "
+                + "rm big/d/f1?? snap/d/f2?? && echo new > big/d/new && sync && btrfs -q subvolume delete big");
+        // the kernel's cleaner starts the drop at mount; an unmount soon after leaves it half done
+        Path image = dir.resolve("half.img");
+        String progress = "";
+        for (int attempt = 0; attempt < 12 && !progress.matches("(?s).*drop_progress key \\(\\d*[1-9].*"); attempt++) {
+            Files.copy(made, image, StandardCopyOption.REPLACE_EXISTING);
+            Shell.sh("mount -o loop " + image + " " + mnt + " && sleep " + (attempt % 4) * 0.03 + " && umount " + mnt);
+            progress = Shell.sh("btrfs inspect-internal dump-tree -t root " + image + " | grep -A3 '(256 ROOT_ITEM' || true");
+        }
+        Prereq.require(progress.matches("(?s).*drop_progress key \\(\\d*[1-9].*"),
+                "the kernel's cleaner finished or never began the drop before each of 12 unmounts: " + progress);
+        BtrfsCheck.assertClean(image, "the kernel's half-dropped subvolume");
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            ((WritableOperations) ops).awaitCleaner();
+            assertErrno(Errno.ENOENT, () -> ops.subvolumeInfo(256));
+            byte[] b = new byte[6];
+            assertEquals(5, ops.read(ops.resolve("/snap/d/f1234"), 0, ByteBuffer.wrap(b)));
+            assertEquals("1234\n", new String(b, 0, 5, StandardCharsets.UTF_8));
+            assertErrno(Errno.ENOENT, () -> ops.resolve("/snap/d/f234"));
+        }
+        BtrfsCheck.assertClean(image, "after our mount finished the drop");
+        String roots = Shell.sh("btrfs inspect-internal dump-tree -t root " + image);
+        assertFalse(roots.contains("ORPHAN ORPHAN_ITEM") || roots.contains("(256 ROOT_ITEM"), roots);
     }
 
     /** `btrfs subvolume list -a -u -q -R` and `btrfs subvolume show` on the kernel's mount say what we said. */
