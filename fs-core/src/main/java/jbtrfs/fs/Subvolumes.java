@@ -51,6 +51,13 @@ final class Subvolumes {
 
     BTree rootTree() { return rootTree; }
 
+    /** The root tree with the running transaction's changes (what a search on a read-write mount sees). */
+    BTree liveRootTree() {
+        LiveTrees l = live;
+        BTree t = l == null ? null : l.tree(ObjectIds.ROOT_TREE);
+        return t != null ? t : rootTree;
+    }
+
     /** The newest root item of tree {@code id}, or null when there is none. */
     RootItem rootItem(long id) throws CorruptBlockException {
         Cursor c = rootTree.seekFloor(Key.last(id, KeyType.ROOT_ITEM));

@@ -18,7 +18,9 @@ import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
 import jbtrfs.format.InodeItem;
+import jbtrfs.format.Key;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Timespec;
 import jbtrfs.tx.CommitLocks;
 import jbtrfs.tx.Transaction;
@@ -141,6 +143,18 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public StatFs statfs() throws FsException { return read(reads::statfs); }
+
+    @Override
+    public List<TreeSearchItem> treeSearch(long treeId, Key min, Key max, long minTransid, long maxTransid,
+                                           int maxItems, int maxBytes) throws FsException {
+        return read(() -> reads.treeSearch(treeId, min, max, minTransid, maxTransid, maxItems, maxBytes));
+    }
+
+    @Override
+    public List<SpaceInfo> spaceInfo() throws FsException { return read(reads::spaceInfo); }
+
+    @Override
+    public SuperBlock superBlock() throws FsException { return reads.superBlock(); }
 
     @Override
     public long seekData(InodeId file, long offset, boolean hole) throws FsException {
