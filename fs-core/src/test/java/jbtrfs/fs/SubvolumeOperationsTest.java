@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -64,6 +65,7 @@ class SubvolumeOperationsTest {
             byte[] bigData = new byte[1_500_000];
             new Random(2).nextBytes(bigData);
             ops.write(big, 0, ByteBuffer.wrap(bigData));
+            Map<String, String> atSnapshot = subtree(TreeListing.ofOperations(ops), "/sv");
             long snap = ops.snapshot(sv, top, "snap", false, ROOT);
             long ro = ops.snapshot(sv, top, "ro", true, ROOT);
             // both sides change after the snapshot: the shared blocks are copied the kernel's way
@@ -114,6 +116,9 @@ class SubvolumeOperationsTest {
                 ours.put(e.getKey(), ops.subvolumeInfo(e.getValue()));
             }
             files = TreeListing.ofOperations(ops);
+            // the read-only snapshot holds the source as it was when it was taken, whatever changed since
+            assertEquals(atSnapshot, subtree(files, "/ro"));
+            assertNotEquals(atSnapshot, subtree(files, "/sv"));
         }
         BtrfsCheck.assertCleanWithData(image, "after our subvolume operations");
         assertEquals(List.of(), TreeListing.differences(files, TreeListing.ofKernelMount(image, dir, ""), 10));
@@ -246,6 +251,15 @@ class SubvolumeOperationsTest {
             assertTrue(show.matches("(?s).*\\bUUID:\\s+" + Uuids.format(s.uuid()) + "\\n.*"), show);
         }
         assertNotEquals(ours.get("snap").uuid(), ours.get("ro").uuid());
+    }
+
+    /** The entries of {@code listing} under {@code prefix}, keyed by their path below it. */
+    private static Map<String, String> subtree(Map<String, String> listing, String prefix) {
+        Map<String, String> out = new TreeMap<>();
+        listing.forEach((k, v) -> {
+            if (k.equals(prefix) || k.startsWith(prefix + "/")) out.put(k.substring(prefix.length()), v);
+        });
+        return out;
     }
 
     private static String uuidOrDash(byte[] u) {
