@@ -76,6 +76,9 @@ class SubvolumeOperationsTest {
             assertErrno(Errno.EROFS, () -> ops.unlink(ops.resolve("/ro/d"), "f1"));
             long inner = ops.createSubvolume(svRoot, "inner", ROOT);
             ops.mknod(ops.lookup(svRoot, "inner"), "x", Stat.S_IFREG | 0600, 0, 0, 0);
+            // the top level snapshotted too: its subvolume entries show as the kernel's empty placeholders there
+            long topsnap = ops.snapshot(ObjectIds.FS_TREE, top, "topsnap", true, ROOT);
+            assertEquals(new InodeId(sv, ObjectIds.EMPTY_SUBVOL_DIR), ops.resolve("/topsnap/sv"));
 
             // the kernel's refusals
             assertErrno(Errno.EEXIST, () -> ops.createSubvolume(top, "snap", ROOT));
@@ -112,7 +115,7 @@ class SubvolumeOperationsTest {
             assertEquals(ObjectIds.FS_TREE, si.parentId());
             assertEquals(ObjectIds.FIRST_FREE_DIR, si.dirId());
             assertEquals(sv, ops.subvolumeInfo(inner).parentId());
-            for (var e : Map.of("sv", sv, "snap", snap, "ro", ro, "sv/inner", inner).entrySet()) {
+            for (var e : Map.of("sv", sv, "snap", snap, "ro", ro, "sv/inner", inner, "topsnap", topsnap).entrySet()) {
                 ours.put(e.getKey(), ops.subvolumeInfo(e.getValue()));
             }
             files = TreeListing.ofOperations(ops);
@@ -143,7 +146,7 @@ class SubvolumeOperationsTest {
             assertEquals("kernel\n", new String(k, StandardCharsets.UTF_8));
             ops.deleteSubvolume(top, "snap", ROOT);
             ((WritableOperations) ops).awaitCleaner();
-            assertEquals(List.of("again", "ksnap", "sv", "sv/inner"), fs.info().subvolumes().stream()
+            assertEquals(List.of("again", "ksnap", "sv", "sv/inner", "topsnap"), fs.info().subvolumes().stream()
                     .map(FsInfo.SubvolumeSummary::path).sorted().toList());
             assertTrue(ops.subvolumeReadOnly(again));
             files = TreeListing.ofOperations(ops);
