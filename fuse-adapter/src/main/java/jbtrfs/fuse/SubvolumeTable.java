@@ -122,7 +122,7 @@ final class SubvolumeTable {
             ByteBuffer a = BtrfsIoctlClient.buffer(BtrfsIoctl.SEARCH_ARGS_SIZE);
             new BtrfsIoctl.SearchKey(tree, from, max, 0, -1L, 4096).write(a);
             mount.ioctl(BtrfsIoctl.TREE_SEARCH, a, "cannot search the trees of");
-            int n = a.getInt(80);
+            int n = a.getInt(BtrfsIoctl.SEARCH_NR_ITEMS);
             if (n == 0) return all;
             List<TreeSearchItem> got = BtrfsIoctl.searchItems(a, BtrfsIoctl.SEARCH_KEY_SIZE, n);
             all.addAll(got);

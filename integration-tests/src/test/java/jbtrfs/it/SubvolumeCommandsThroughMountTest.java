@@ -3,8 +3,10 @@ package jbtrfs.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -18,15 +20,17 @@ import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
- * The {@code jbtrfs subvolume|property|filesystem} commands through a native mount, held to btrfs-progs on the
- * kernel: one script prints the same on a kernel mount with {@code btrfs} as on ours with {@code jbtrfs}; what our
+ * The {@code jbtrfs subvolume|property|filesystem} commands and the btrfs ioctls under them through a native
+ * mount, held to btrfs-progs on the kernel: one script (the commands, then the ioctls called directly from Python
+ * with their errnos, as root and as a user) prints the same on a kernel mount with {@code btrfs} as on ours with
+ * {@code jbtrfs}; what our
  * list, get-default, property and df said before the unmount is what the kernel's tools say of our image after it;
  * btrfs check is clean; a sync's changes survive a kill -9 right after it.
  */
 class SubvolumeCommandsThroughMountTest {
     /** Run in the mountpoint with $B the tool; each refusal prints its exit status only (the wording differs). */
     private static final String SCRIPT = """
-            try() { "$@" >/dev/null 2>&1; echo "$* -> $?"; }
+            try() { local r=0; "$@" >/dev/null 2>&1 || r=$?; echo "$* -> $r"; }
             $B subvolume create sv
             seq 1 20000 > sv/f
             $B subvolume snapshot sv snap
@@ -55,6 +59,7 @@ class SubvolumeCommandsThroughMountTest {
             try setpriv --reuid=1000 --regid=1000 --clear-groups $B subvolume delete d/inner
             try setpriv --reuid=1000 --regid=1000 --clear-groups $B property set rosnap ro false
             cat snap/f | md5sum; cat rosnap/f | md5sum; cat sv/f d/inner-snap/x
+            python3 "$IOCTLS" user
             ls -a . d
             """;
 
@@ -76,12 +81,19 @@ class SubvolumeCommandsThroughMountTest {
         String[] native_ = nativeTransport();
         Prereq.requireFuse();
         Images.requireRootAndLoop();
+        Prereq.requireBinary("python3", "apt-get install python3");
+        Path ioctls = dir.resolve("btrfs-ioctls.py");
+        try (InputStream in = getClass().getResourceAsStream("btrfs-ioctls.py")) {
+            Files.copy(in, ioctls);
+        }
+        // the user the script switches to must reach the mountpoint: @TempDir is private to root
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         Path kernelImage = Images.mkfs(Files.createDirectory(dir.resolve("kernel")), null, 256);
         Shell.sh("mount -o loop " + kernelImage + " " + mnt);
         String kernel;
         try {
-            kernel = Shell.sh("B=btrfs\n" + SCRIPT, mnt);
+            kernel = Shell.sh("B=btrfs\nIOCTLS=" + ioctls + "\n" + SCRIPT, mnt);
         } finally {
             Shell.sh("umount " + mnt);
         }
@@ -89,7 +101,7 @@ class SubvolumeCommandsThroughMountTest {
         String ours;
         String ourState;
         try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, native_)) {
-            ours = Shell.sh("B=" + Jbtrfs.launcher() + "\n" + SCRIPT, mnt);
+            ours = Shell.sh("B=" + Jbtrfs.launcher() + "\nIOCTLS=" + ioctls + "\n" + SCRIPT, mnt);
             Shell.sh(Jbtrfs.launcher() + " filesystem sync .", mnt);
         }
         assertEquals(kernel, ours.replace(Jbtrfs.launcher().toString(), "btrfs"));
@@ -115,7 +127,7 @@ class SubvolumeCommandsThroughMountTest {
         Path image = Images.mkfs(dir, null, 256);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         List<String> options = new ArrayList<>(List.of(native_));
-        options.addAll(List.of("-o", "commit=3600"));
+        options.addAll(List.of("-o", "commit=300"));
         Jbtrfs.mountReadWrite(image, mnt, options.toArray(new String[0]));
         String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount -f .*" + mnt + "' | sed -n 1p").trim();
         assertTrue(!pid.isEmpty(), "no daemon for " + mnt);

@@ -21,10 +21,11 @@ public final class BtrfsIoctl {
     public static final int VOL_ARGS_SIZE = 4096;
     public static final int SEARCH_ARGS_SIZE = 4096;
     public static final int SEARCH_KEY_SIZE = 104;
+    /** btrfs_ioctl_search_key.nr_items: how many items are asked for, and how many came back. */
+    public static final int SEARCH_NR_ITEMS = 64;
     public static final int INO_LOOKUP_SIZE = 4096;
     public static final int SUBVOL_INFO_SIZE = 504;
     public static final int FS_INFO_SIZE = 1024;
-    public static final int DEV_INFO_SIZE = 4096;
     public static final int SPACE_ARGS_SIZE = 16;
     public static final int SPACE_INFO_SIZE = 24;
     public static final int SEARCH_ARGS_V2_SIZE = 112;
@@ -43,7 +44,6 @@ public final class BtrfsIoctl {
     public static final int SUBVOL_CREATE_V2 = iow(24, VOL_ARGS_SIZE);
     public static final int SUBVOL_GETFLAGS = ior(25, 8);
     public static final int SUBVOL_SETFLAGS = iow(26, 8);
-    public static final int DEV_INFO = iowr(30, DEV_INFO_SIZE);
     public static final int FS_INFO = ior(31, FS_INFO_SIZE);
     public static final int GET_FEATURES = ior(57, FEATURES_SIZE);
     public static final int GET_SUBVOL_INFO = ior(60, SUBVOL_INFO_SIZE);
@@ -63,9 +63,6 @@ public final class BtrfsIoctl {
     public static final long FS_INFO_FLAG_CSUM_INFO = 1;
     public static final long FS_INFO_FLAG_GENERATION = 2;
     public static final long FS_INFO_FLAG_METADATA_UUID = 4;
-    /** btrfs_ioctl_dev_info_args: the path field's offset and length. */
-    public static final int DEV_INFO_PATH = 3072;
-    public static final int DEVICE_PATH_NAME_MAX = 1024;
 
     private BtrfsIoctl() {
     }
@@ -138,18 +135,23 @@ public final class BtrfsIoctl {
         return out;
     }
 
-    /** struct btrfs_ioctl_search_key as the kernel reads it. */
+    /**
+     * struct btrfs_ioctl_search_key as the kernel reads it: tree_id 0, min/max objectid 8/16, min/max offset 24/32,
+     * min/max transid 40/48, min/max type (u32) 56/60, nr_items 64.
+     */
     public record SearchKey(long treeId, Key min, Key max, long minTransid, long maxTransid, int nrItems) {
 
         public static SearchKey read(ByteBuffer b) {
-            return new SearchKey(b.getLong(0), new Key(b.getLong(8), b.getInt(72), b.getLong(24)),
-                    new Key(b.getLong(16), b.getInt(76), b.getLong(32)), b.getLong(40), b.getLong(48), b.getInt(80));
+            // the kernel keeps the u32 types in a key's u8, as this does
+            return new SearchKey(b.getLong(0), new Key(b.getLong(8), b.getInt(56) & 0xff, b.getLong(24)),
+                    new Key(b.getLong(16), b.getInt(60) & 0xff, b.getLong(32)), b.getLong(40), b.getLong(48),
+                    b.getInt(SEARCH_NR_ITEMS));
         }
 
         public void write(ByteBuffer b) {
             b.putLong(0, treeId).putLong(8, min.objectid()).putLong(16, max.objectid()).putLong(24, min.offset())
                     .putLong(32, max.offset()).putLong(40, minTransid).putLong(48, maxTransid)
-                    .putInt(72, min.type()).putInt(76, max.type()).putInt(80, nrItems);
+                    .putInt(56, min.type()).putInt(60, max.type()).putInt(SEARCH_NR_ITEMS, nrItems);
         }
     }
 

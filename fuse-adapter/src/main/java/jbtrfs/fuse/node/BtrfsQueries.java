@@ -41,7 +41,7 @@ final class BtrfsQueries {
             List<TreeSearchItem> items = search(r, id, key, SEARCH_V1_BUF);
             ByteBuffer b = IoctlRequests.reply(r, outSize, BtrfsIoctl.SEARCH_ARGS_SIZE);
             ByteBuffer out = BtrfsIoctl.buffer(BtrfsIoctl.SEARCH_ARGS_SIZE);
-            out.put(0, a, 0, BtrfsIoctl.SEARCH_KEY_SIZE).putInt(80, items.size());
+            out.put(0, a, 0, BtrfsIoctl.SEARCH_KEY_SIZE).putInt(BtrfsIoctl.SEARCH_NR_ITEMS, items.size());
             BtrfsIoctl.putSearchItems(out, BtrfsIoctl.SEARCH_KEY_SIZE, items);
             r.reply(b.put(out));
         } else if (cmd == BtrfsIoctl.TREE_SEARCH_V2) {
@@ -59,7 +59,7 @@ final class BtrfsQueries {
             Callers.copyToCaller(r, arg + BtrfsIoctl.SEARCH_ARGS_V2_SIZE, packed);
             ByteBuffer b = IoctlRequests.reply(r, outSize, BtrfsIoctl.SEARCH_ARGS_V2_SIZE);
             ByteBuffer out = BtrfsIoctl.buffer(BtrfsIoctl.SEARCH_ARGS_V2_SIZE);
-            out.put(0, a, 0, BtrfsIoctl.SEARCH_ARGS_V2_SIZE).putInt(80, items.size());
+            out.put(0, a, 0, BtrfsIoctl.SEARCH_ARGS_V2_SIZE).putInt(BtrfsIoctl.SEARCH_NR_ITEMS, items.size());
             r.reply(b.put(out));
         } else if (cmd == BtrfsIoctl.INO_LOOKUP) {
             ByteBuffer a = IoctlRequests.data(in, inSize, BtrfsIoctl.INO_LOOKUP_SIZE);
@@ -98,9 +98,10 @@ final class BtrfsQueries {
             throws FsException {
         if (r.uid() != 0) throw new ReplyError(ReplyError.EPERM);
         long tree = key.treeId() == 0 ? id.root() : key.treeId();
+        int max = key.nrItems() < 0 ? Integer.MAX_VALUE : key.nrItems(); // a u32: -1 asks for everything
         List<TreeSearchItem> items = ops.treeSearch(tree, key.min(), key.max(), key.minTransid(), key.maxTransid(),
-                key.nrItems(), bufSize);
-        if (items.isEmpty() && key.nrItems() > 0 && !ops.treeSearch(tree, key.min(), key.max(), key.minTransid(),
+                max, bufSize);
+        if (items.isEmpty() && max > 0 && !ops.treeSearch(tree, key.min(), key.max(), key.minTransid(),
                 key.maxTransid(), 1, Integer.MAX_VALUE).isEmpty()) {
             throw new ReplyError(ReplyError.EOVERFLOW);
         }

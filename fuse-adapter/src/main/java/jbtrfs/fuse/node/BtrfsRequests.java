@@ -61,6 +61,7 @@ final class BtrfsRequests {
             volArgsV2(r, id, cmd, IoctlRequests.data(in, inSize, BtrfsIoctl.VOL_ARGS_SIZE));
             r.reply(IoctlRequests.reply(r, outSize, 0));
         } else if (cmd == BtrfsIoctl.SUBVOL_GETFLAGS) {
+            if (id.objectid() != ObjectIds.FIRST_FREE_DIR) throw new ReplyError(ReplyError.EINVAL);
             ByteBuffer b = IoctlRequests.reply(r, outSize, 8);
             b.putLong(ops.subvolumeReadOnly(id.root()) ? BtrfsIoctl.SUBVOL_RDONLY : 0);
             r.reply(b);
@@ -130,9 +131,10 @@ final class BtrfsRequests {
     }
 
     private void destroy(FuseRequest r, InodeId dir, String name) throws FsException {
-        // btrfs_ioctl_snap_destroy: a '/' or a prefix of ".." (so "", "." and "..") is EINVAL
-        if (name.indexOf('/') >= 0 || "..".startsWith(name)) throw new ReplyError(ReplyError.EINVAL);
+        // btrfs_ioctl_snap_destroy: a '/' is EINVAL, then the lookup refuses "", "." and ".." with EACCES
+        if (name.indexOf('/') >= 0) throw new ReplyError(ReplyError.EINVAL);
         if (ops.readOnly()) throw new ReplyError(ReplyError.EROFS);
+        if ("..".startsWith(name)) throw new ReplyError(ReplyError.EACCES);
         ops.deleteSubvolume(dir, name, Callers.of(r));
         announce(dir, name);
     }
@@ -159,7 +161,7 @@ final class BtrfsRequests {
             target = Files.readSymbolicLink(link);
             ino = ((Number) Files.getAttribute(link, "unix:ino")).longValue();
         } catch (IOException | UnsupportedOperationException e) {
-            throw new ReplyError(ReplyError.EBADF);
+            throw new ReplyError(ReplyError.EINVAL); // fdget failed: the kernel says EINVAL, not EBADF
         }
         if (mp == null || !target.isAbsolute() || !target.startsWith(mp)) throw new ReplyError(ReplyError.EXDEV);
         InodeId src = ops.resolve("/" + mp.relativize(target));

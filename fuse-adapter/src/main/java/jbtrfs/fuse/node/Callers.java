@@ -35,9 +35,9 @@ final class Callers {
         return new Caller(r.uid(), r.gid(), groups);
     }
 
-    /** /proc/PID/fd/FD of the caller: the file one of its descriptors is open on. */
+    /** /proc/PID/fd/FD of the caller: the file one of its descriptors is open on (EINVAL for no descriptor). */
     static Path fd(FuseRequest r, long fd) {
-        if (fd < 0 || fd > Integer.MAX_VALUE) throw new ReplyError(ReplyError.EBADF);
+        if (fd < 0 || fd > Integer.MAX_VALUE) throw new ReplyError(ReplyError.EINVAL);
         return Path.of("/proc", Integer.toString(r.pid()), "fd", Long.toString(fd));
     }
 
