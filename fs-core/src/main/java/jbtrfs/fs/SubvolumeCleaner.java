@@ -33,16 +33,18 @@ final class SubvolumeCleaner {
     /** Tree blocks one step drops before it saves its progress (the kernel ends its transaction as often). */
     static final int STEP_BLOCKS = 1024;
 
-    /** What a step needs of the mount: the committed dead roots, and a step run as a committed change. */
-    interface Mount {
-        /** The committed root tree. */
-        BTree rootTree() throws FsException;
-
-        /** Runs {@link #dropStep} for {@code id} as one change and commits it; returns whether the tree is gone. */
-        boolean step(long id) throws FsException;
+    /** The committed root tree, where the dead roots are found. */
+    interface RootTree {
+        BTree get() throws FsException;
     }
 
-    private final Mount mount;
+    /** Runs {@link #dropStep} for {@code id} as one change and commits it; returns whether the tree is gone. */
+    interface Step {
+        boolean run(long id) throws FsException;
+    }
+
+    private final RootTree rootTree;
+    private final Step step;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "jbtrfs-cleaner");
         t.setDaemon(true);
@@ -51,8 +53,9 @@ final class SubvolumeCleaner {
     private final AtomicBoolean queued = new AtomicBoolean();
     private volatile boolean stopped;
 
-    SubvolumeCleaner(Mount mount) {
-        this.mount = mount;
+    SubvolumeCleaner(RootTree rootTree, Step step) {
+        this.rootTree = rootTree;
+        this.step = step;
     }
 
     /** Starts dropping whatever dead subvolumes the last commit left, unless a run is queued already. */
@@ -84,8 +87,8 @@ final class SubvolumeCleaner {
     private void run() {
         queued.set(false);
         try {
-            for (long id = nextDeadRoot(mount.rootTree()); id != 0 && !stopped; id = nextDeadRoot(mount.rootTree())) {
-                while (!stopped && !mount.step(id)) {
+            for (long id = nextDeadRoot(rootTree.get()); id != 0 && !stopped; id = nextDeadRoot(rootTree.get())) {
+                while (!stopped && !step.run(id)) {
                     // each step is committed; the next goes on from its drop_progress
                 }
             }
@@ -123,7 +126,7 @@ final class SubvolumeCleaner {
         w.reserveMetadata(8);
         Transaction tx = w.tx();
         TreeRoot root = new TreeRoot(id, item.bytenr(), item.level(), item.generation());
-        SnapshotDrop.Progress p = SnapshotDrop.step(tx, id, root, item.dropStarted() ? item.dropProgress() : null,
+        SnapshotDrop.Progress p = SnapshotDrop.step(tx, id, raw.key().offset(), root, item.dropStarted() ? item.dropProgress() : null,
                 item.dropLevel(), budget);
         TreeRoot rootTree = w.root(ObjectIds.ROOT_TREE);
         if (p.done()) {

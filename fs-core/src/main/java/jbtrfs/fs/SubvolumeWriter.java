@@ -347,17 +347,8 @@ final class SubvolumeWriter {
 
     /** One past the highest subvolume-range objectid the root tree holds, at least 256 (btrfs_get_free_objectid). */
     private long newSubvolumeId() throws FsException {
-        Cursor c = w.tree(ObjectIds.ROOT_TREE).seekFloor(new Key(ObjectIds.LAST_FREE, 0xff, -1L));
-        long highest = ObjectIds.FIRST_FREE - 1;
-        while (c.valid()) {
-            long o = c.key().objectid();
-            if (Long.compareUnsigned(o, ObjectIds.LAST_FREE) <= 0) {
-                highest = Math.max(highest, o);
-                break;
-            }
-            c.prev();
-        }
-        long id = Math.max(highest + 1, nextId);
+        long highest = InodeWriter.highestObjectid(w.tree(ObjectIds.ROOT_TREE));
+        long id = Math.max(Math.max(ObjectIds.FIRST_FREE, highest + 1), nextId);
         nextId = id + 1;
         return id;
     }

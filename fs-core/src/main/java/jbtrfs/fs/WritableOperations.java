@@ -17,7 +17,6 @@ import org.slf4j.LoggerFactory;
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
-import jbtrfs.ctree.BTree;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.ObjectIds;
@@ -93,16 +92,8 @@ final class WritableOperations implements FsOperations {
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
         this.subvols = new SubvolumeWriter(inodes, names, subvolumes);
-        this.cleaner = new SubvolumeCleaner(new SubvolumeCleaner.Mount() {
-            @Override
-            public BTree rootTree() throws FsException { return read(subvolumes::rootTree); }
-
-            @Override
-            public boolean step(long id) throws FsException {
-                return committedChange("subvolume drop", false,
-                        () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget));
-            }
-        });
+        this.cleaner = new SubvolumeCleaner(() -> read(subvolumes::rootTree), id -> committedChange("subvolume drop",
+                false, () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget)));
         subvolumes.setLiveTrees(id -> {
             Transaction t = txm.running();
             return t == null ? null : t.tree(id);

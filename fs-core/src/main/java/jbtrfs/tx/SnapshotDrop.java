@@ -23,14 +23,17 @@ public final class SnapshotDrop {
     private final int[] slots;
     private final long[] flags;
     private final int top;
+    /** The transaction that made the tree (its root item key's offset, 0 for a subvolume made empty). */
+    private final long origin;
 
     /** Where a drop stands after a step: the first key not yet dropped at {@code level}, or done. */
     public record Progress(Key key, int level, boolean done) {
         static final Progress DONE = new Progress(new Key(0, 0, 0), 0, true);
     }
 
-    private SnapshotDrop(Transaction tx, long rootId, int top) {
+    private SnapshotDrop(Transaction tx, long rootId, int top, long origin) {
         this.tx = tx;
+        this.origin = origin;
         this.rootId = rootId;
         this.top = top;
         this.nodes = new TreeBlock[top + 1];
@@ -40,12 +43,12 @@ public final class SnapshotDrop {
 
     /**
      * Drops about {@code budget} blocks of dead tree {@code rootId} whose root is {@code root}, from {@code from} at
-     * {@code fromLevel} (a null key: from the start). The root item is the caller's to update with the progress,
-     * and to delete once done.
+     * {@code fromLevel} (a null key: from the start); {@code origin} is the transaction that made the tree (its
+     * root item key's offset). The root item is the caller's to update with the progress, and to delete once done.
      */
-    public static Progress step(Transaction tx, long rootId, TreeRoot root, Key from, int fromLevel, int budget)
-            throws FsException {
-        SnapshotDrop d = new SnapshotDrop(tx, rootId, root.level());
+    public static Progress step(Transaction tx, long rootId, long origin, TreeRoot root, Key from, int fromLevel,
+                                int budget) throws FsException {
+        SnapshotDrop d = new SnapshotDrop(tx, rootId, root.level(), origin);
         return d.walk(root, from, fromLevel, Math.max(1, budget));
     }
 
@@ -71,6 +74,12 @@ public final class SnapshotDrop {
                 long child = n.blockptr(s);
                 long[] ci = tx.extentInfo(child, level - 1);
                 if (ci[0] > 1) {
+                    // a block this tree made after it was created may hold references by this tree's id, which
+                    // must not outlive it: they become references from the block itself first (UPDATE_BACKREF)
+                    boolean fullLeaf = level == 1 && (ci[1] & ExtentItem.FLAG_FULL_BACKREF) != 0;
+                    if (!fullLeaf && n.ptrGeneration(s) > origin) {
+                        updateBackrefs(tx.read(child, n.ptrGeneration(s), level - 1, rootId), ci[1]);
+                    }
                     tx.dropTreeRef(child, level - 1, parentRef(level));
                     slots[level]++;
                     done++;
@@ -96,6 +105,26 @@ public final class SnapshotDrop {
                 if (slots[level] < nodes[level].nritems()) break;
             }
             if (done >= budget) return new Progress(nodes[level].key(slots[level]), level, false);
+        }
+    }
+
+    /**
+     * Turns the references that block {@code b} of this tree and the blocks below it that this tree owns hold by
+     * this tree's id into references from the blocks themselves, and marks them FULL_BACKREF (the kernel's
+     * UPDATE_BACKREF stage of walk_down_proc): the trees that share them keep reaching their children.
+     */
+    private void updateBackrefs(TreeBlock b, long blockFlags) throws FsException {
+        if (b.owner() != rootId) return;
+        if ((blockFlags & ExtentItem.FLAG_FULL_BACKREF) == 0) {
+            tx.changeChildRefs(b, rootId, true, +1);
+            tx.changeChildRefs(b, rootId, false, -1);
+            tx.setTreeBlockFlags(b.bytenr(), b.level(), ExtentItem.FLAG_FULL_BACKREF);
+        }
+        if (b.level() == 0) return;
+        for (int i = 0; i < b.nritems(); i++) {
+            long[] ci = tx.extentInfo(b.blockptr(i), b.level() - 1);
+            if (b.level() == 1 && (ci[1] & ExtentItem.FLAG_FULL_BACKREF) != 0) continue;
+            updateBackrefs(tx.read(b.blockptr(i), b.ptrGeneration(i), b.level() - 1, rootId), ci[1]);
         }
     }
 

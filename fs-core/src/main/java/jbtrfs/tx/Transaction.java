@@ -264,6 +264,12 @@ public final class Transaction implements TreeBlockStore {
         treeRefs.change(bytenr, level, ref, -1);
     }
 
+    /** Sets extent flags (FULL_BACKREF) on tree block {@code bytenr}. */
+    void setTreeBlockFlags(long bytenr, int level, long flags) {
+        edits++;
+        treeRefs.setFlags(bytenr, level, flags);
+    }
+
     /** References and flags of a committed tree block, with this transaction's pending changes: {refs, flags}. */
     long[] extentInfo(long bytenr, int level) throws FsException {
         root(ObjectIds.EXTENT_TREE);
