@@ -10,7 +10,10 @@ import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.fs.SpaceInfo;
 import jbtrfs.fuse.node.BtrfsIoctl;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** {@code jbtrfs filesystem sync|df MOUNTPOINT}: btrfs filesystem's commands and layout on a live mount. */
 @Command(name = "filesystem", description = "Commit a mount now (sync) or show its space by type and profile (df).",
@@ -18,9 +21,12 @@ import picocli.CommandLine.Parameters;
 final class FilesystemCommand implements Runnable {
     private static final String[] UNITS = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public void run() {
-        throw new IllegalStateException("missing subcommand (sync, df)");
+        throw new ParameterException(spec.commandLine(), "missing subcommand (sync, df)");
     }
 
     @Command(name = "sync", description = "Commit now; returns when the commit is on disk.")

@@ -10,8 +10,11 @@ import java.util.concurrent.Callable;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.fuse.node.BtrfsIoctl;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code jbtrfs subvolume create|delete|list|snapshot|get-default|set-default}: btrfs-progs' commands and output on
@@ -22,9 +25,12 @@ import picocli.CommandLine.Parameters;
             SubvolumeCommand.Snapshot.class, SubvolumeCommand.GetDefault.class, SubvolumeCommand.SetDefault.class})
 final class SubvolumeCommand implements Runnable {
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public void run() {
-        throw new IllegalStateException("missing subcommand (create, delete, list, snapshot, get-default, set-default)");
+        throw new ParameterException(spec.commandLine(), "missing subcommand (create, delete, list, snapshot, get-default, set-default)");
     }
 
     @Command(name = "create", description = "Create a subvolume.")
