@@ -52,12 +52,6 @@ final class BtrfsIoctlClient implements AutoCloseable {
         if (libc.syncfs(fd) < 0) throw new CliException("sync failed on '" + path + "': " + lastError());
     }
 
-    /** Like {@link #ioctl} but returns the errno (0 on success) for callers that tell cases apart. */
-    int tryIoctl(int cmd, ByteBuffer arg) {
-        long address = arg == null ? 0 : MEMORY.getDirectBufferAddress(arg);
-        return libc.ioctl(fd, Integer.toUnsignedLong(cmd), address) < 0 ? errno() : 0;
-    }
-
     String lastError() {
         return libc.strerror(errno());
     }

@@ -66,9 +66,8 @@ final class PropertyCommand implements Runnable {
                 throw new CliException("invalid value for property: " + value);
             }
             try (BtrfsIoctlClient target = new BtrfsIoctlClient(path)) {
+                long f = flags(target);
                 ByteBuffer flags = BtrfsIoctlClient.buffer(8);
-                target.ioctl(BtrfsIoctl.SUBVOL_GETFLAGS, flags, "cannot read the flags of");
-                long f = flags.getLong(0);
                 flags.putLong(0, ro ? f | BtrfsIoctl.SUBVOL_RDONLY : f & ~BtrfsIoctl.SUBVOL_RDONLY);
                 target.ioctl(BtrfsIoctl.SUBVOL_SETFLAGS, flags, "cannot set the flags of");
             }
@@ -77,8 +76,13 @@ final class PropertyCommand implements Runnable {
     }
 
     static boolean readOnly(BtrfsIoctlClient target) throws CliException {
+        return (flags(target) & BtrfsIoctl.SUBVOL_RDONLY) != 0;
+    }
+
+    /** SUBVOL_GETFLAGS of the subvolume whose root {@code target} is. */
+    private static long flags(BtrfsIoctlClient target) throws CliException {
         ByteBuffer flags = BtrfsIoctlClient.buffer(8);
         target.ioctl(BtrfsIoctl.SUBVOL_GETFLAGS, flags, "cannot read the flags of");
-        return (flags.getLong(0) & BtrfsIoctl.SUBVOL_RDONLY) != 0;
+        return flags.getLong(0);
     }
 }
