@@ -348,6 +348,19 @@ public final class TreeEditor {
         if (store.dirty(b.bytenr()) != null) return b;
         long fresh = store.allocate(owner, b.level());
         store.free(b.bytenr(), owner, b.level());
+        return writeCopy(b, fresh, owner);
+    }
+
+    /**
+     * A copy of {@code b} at a new address as a block of tree {@code owner} (≈ btrfs_copy_root, whose snapshot's
+     * root starts as a copy of its source's): {@code b} stays as it is; the references the copy holds to its
+     * children are the caller's to add.
+     */
+    public TreeBlock copyBlock(TreeBlock b, long owner) throws FsException {
+        return writeCopy(b, store.allocate(owner, b.level()), owner);
+    }
+
+    private TreeBlock writeCopy(TreeBlock b, long fresh, long owner) {
         ByteBuffer copy = ByteBuffer.allocate(nodesize).order(ByteOrder.LITTLE_ENDIAN);
         copy.put(0, b.buffer(), 0, nodesize);
         copy.putLong(Header.OFFSET_BYTENR, fresh);

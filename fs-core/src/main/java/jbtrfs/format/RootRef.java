@@ -1,6 +1,7 @@
 package jbtrfs.format;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * btrfs_root_ref: dirid u64 0, sequence u64 8, name_len u16 16, name from 18. Used by ROOT_REF (parent tree,
@@ -18,5 +19,12 @@ public record RootRef(long dirid, long sequence, byte[] name) {
         byte[] name = new byte[nameLen];
         b.get(offset + SIZE_WITHOUT_NAME, name);
         return new RootRef(b.getLong(offset), b.getLong(offset + 8), name);
+    }
+
+    /** The item's bytes. */
+    public byte[] encode() {
+        ByteBuffer b = ByteBuffer.allocate(SIZE_WITHOUT_NAME + name.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, dirid).putLong(8, sequence).putShort(16, (short) name.length).put(SIZE_WITHOUT_NAME, name);
+        return b.array();
     }
 }

@@ -162,7 +162,7 @@ public final class Filesystem implements Closeable {
         InodeId root = mountRoot(options, subvolumes, directories);
         FileData fileData = new FileData(subvolumes, inodes, data);
         ReadOnlyOperations ops = new ReadOnlyOperations(root, inodes, directories, fileData, new Xattrs(subvolumes),
-                space, new SeekData(subvolumes, inodes, sb.sectorsize()));
+                space, new SeekData(subvolumes, inodes, sb.sectorsize()), new TreeSearch(subvolumes), sb);
         try {
             ops.stat(ops.root());
         } catch (FsException e) {

@@ -5,6 +5,8 @@ import java.util.List;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
+import jbtrfs.format.Key;
+import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Timespec;
 
 /**
@@ -257,11 +259,99 @@ public interface FsOperations {
         setFileFlags(id, fsFlags);
     }
 
+    // ---- subvolumes (issue 18: the btrfs ioctls). Each checks the kernel's permission rules (fs/btrfs/ioctl.c)
+    // against the caller and fails with the kernel's errno; names are checked by the caller (not empty, not "." or
+    // "..", no '/', at most 255 bytes). A change is in the running transaction when it returns (sync() commits). ----
+
+    /**
+     * BTRFS_IOC_SUBVOL_CREATE: a new empty subvolume {@code name} in {@code parentDir} (btrfs_create_subvol_root),
+     * its root directory owned by the caller; returns its tree id. EEXIST when the name exists, EACCES without write
+     * and search permission on the directory (btrfs_may_create).
+     */
+    default long createSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
+        throw readOnlyError();
+    }
+
+    /**
+     * BTRFS_IOC_SNAP_CREATE_V2: a snapshot of subvolume {@code sourceSubvol} named {@code name} in
+     * {@code parentDir}, read-only when asked (create_snapshot); returns its tree id. EPERM when the caller neither
+     * owns the source's root directory nor is root (inode_owner_or_capable), EEXIST and EACCES as for
+     * {@link #createSubvolume}.
+     */
+    default long snapshot(long sourceSubvol, InodeId parentDir, String name, boolean readOnly, Caller caller)
+            throws FsException {
+        throw readOnlyError();
+    }
+
+    /**
+     * BTRFS_IOC_SNAP_DESTROY(_V2): removes the subvolume entry {@code name} of {@code parentDir} at once and drops
+     * its tree in the background (orphan item, drop_progress). EPERM for a caller that is not root (no
+     * user_subvol_rm_allowed), for the default subvolume and for one with a send in progress; EINVAL when the entry
+     * is not a subvolume; ENOTEMPTY when subvolumes are nested inside it.
+     */
+    default void deleteSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** BTRFS_IOC_SUBVOL_GETFLAGS: whether subvolume {@code subvol} is read-only (BTRFS_SUBVOL_RDONLY). */
+    default boolean subvolumeReadOnly(long subvol) throws FsException {
+        return subvolumeInfo(subvol).readOnly();
+    }
+
+    /**
+     * BTRFS_IOC_SUBVOL_SETFLAGS: sets or clears BTRFS_SUBVOL_RDONLY. EPERM unless the caller owns the subvolume's
+     * root directory or is root; clearing it on a received subvolume (received_uuid set) clears received_uuid and
+     * stransid as the kernel does.
+     */
+    default void setSubvolumeReadOnly(long subvol, boolean readOnly, Caller caller) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** The subvolume a plain kernel mount shows: the root tree's "default" dir item, else 5. */
+    default long defaultSubvolume() throws FsException {
+        throw new FsException(Errno.EOPNOTSUPP, "default subvolume");
+    }
+
+    /** BTRFS_IOC_DEFAULT_SUBVOL: EPERM unless root; ENOENT when there is no such subvolume (0 means 5). */
+    default void setDefaultSubvolume(long subvol, Caller caller) throws FsException {
+        throw readOnlyError();
+    }
+
+    /** BTRFS_IOC_GET_SUBVOL_INFO of subvolume {@code subvol}; ENOENT when it does not exist. */
+    default SubvolumeInfo subvolumeInfo(long subvol) throws FsException {
+        throw new FsException(Errno.EOPNOTSUPP, "subvolume info");
+    }
+
+    /**
+     * BTRFS_IOC_TREE_SEARCH: the items of tree {@code treeId} (any tree: root, extent, chunk, dev, csum, a
+     * subvolume) whose keys lie between {@code min} and {@code max} in key order, from leaves whose generation is
+     * within [{@code minTransid}, {@code maxTransid}], in key order, as the running transaction sees them: at most
+     * {@code maxItems} of them and no more than {@code maxBytes} counting a {@link TreeSearchItem#HEADER_SIZE}
+     * header each. ENOENT when there is no such tree. Root only is the ioctl's rule, not this method's.
+     */
+    default List<TreeSearchItem> treeSearch(long treeId, Key min, Key max, long minTransid, long maxTransid,
+                                            int maxItems, int maxBytes) throws FsException {
+        throw new FsException(Errno.EOPNOTSUPP, "tree search");
+    }
+
+    /**
+     * BTRFS_IOC_SPACE_INFO: the block groups summed by type and profile (data, system, metadata, mixed, in that
+     * order, each by profile), then the global reserve's line, as the kernel lists them now.
+     */
+    default List<SpaceInfo> spaceInfo() throws FsException {
+        throw new FsException(Errno.EOPNOTSUPP, "space info");
+    }
+
+    /** The superblock of the last commit (BTRFS_IOC_FS_INFO and DEV_INFO's fixed figures). */
+    default SuperBlock superBlock() throws FsException {
+        throw new FsException(Errno.EOPNOTSUPP, "superblock");
+    }
+
     /** Makes the inode's changes durable before returning (fsync/fdatasync: a commit). */
     default void fsync(InodeId id, boolean dataOnly) throws FsException {
     }
 
-    /** Commits everything (sync(2), unmount). */
+    /** Commits everything and returns when it is on disk (sync(2), BTRFS_IOC_SYNC, unmount). */
     default void sync() throws FsException {
     }
 

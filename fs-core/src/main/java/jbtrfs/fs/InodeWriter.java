@@ -82,7 +82,7 @@ final class InodeWriter {
     /** Refuses changes to a read-only subvolume (a read-only snapshot), as the kernel does (EROFS). */
     void checkWritable(long root) throws FsException {
         RootItem item = subvolumes.rootItem(root);
-        if (item == null) throw new FsException(Errno.ENOENT, "no subvolume " + root);
+        if (item == null || item.refs() == 0) throw new FsException(Errno.ENOENT, "no subvolume " + root);
         if (item.readOnly()) throw new FsException(Errno.EROFS, "subvolume " + root + " is read-only");
     }
 
@@ -118,21 +118,20 @@ final class InodeWriter {
     /** A new inode number in subvolume {@code root}: one past the highest in use. */
     long newObjectid(long root) throws FsException {
         Long next = nextObjectid.get(root);
-        if (next == null) {
-            Cursor c = tree(root).seekFloor(new Key(ObjectIds.LAST_FREE, 0xff, -1L));
-            long highest = ObjectIds.FIRST_FREE;
-            while (c.valid()) {
-                long o = c.key().objectid();
-                if (Long.compareUnsigned(o, ObjectIds.LAST_FREE) <= 0) {
-                    highest = Math.max(highest, o);
-                    break;
-                }
-                c.prev();
-            }
-            next = highest + 1;
-        }
+        if (next == null) next = Math.max(ObjectIds.FIRST_FREE, highestObjectid(tree(root))) + 1;
         nextObjectid.put(root, next + 1);
         return next;
+    }
+
+    /** The highest objectid below the reserved ones (LAST_FREE and up) that {@code tree} holds, 0 for none. */
+    static long highestObjectid(BTree tree) throws FsException {
+        Cursor c = tree.seekFloor(new Key(ObjectIds.LAST_FREE, 0xff, -1L));
+        while (c.valid()) {
+            long o = c.key().objectid();
+            if (Long.compareUnsigned(o, ObjectIds.LAST_FREE) <= 0) return o;
+            c.prev();
+        }
+        return 0;
     }
 
     /** Forget cached inode numbers (after an abort, the tree is the committed one again). */

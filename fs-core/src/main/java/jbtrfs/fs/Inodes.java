@@ -24,6 +24,9 @@ final class Inodes {
     /** The time of a placeholder directory: the moment it is looked up. */
     private final Clock clock;
 
+    /** The subvolumes whose trees the inodes live in. */
+    Subvolumes subvolumes() { return subvolumes; }
+
     Inodes(Subvolumes subvolumes, int sectorsize, Clock clock) {
         this.subvolumes = subvolumes;
         this.sectorsize = sectorsize;

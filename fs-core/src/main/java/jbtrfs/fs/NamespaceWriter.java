@@ -444,7 +444,7 @@ final class NamespaceWriter {
     }
 
     /** The next DIR_INDEX of {@code dir}: one past the highest, at least 2. */
-    private long nextIndex(InodeId dir) throws FsException {
+    long nextIndex(InodeId dir) throws FsException {
         Cursor c = w.tree(dir.root()).seekFloor(Key.last(dir.objectid(), KeyType.DIR_INDEX));
         if (c.valid() && c.key().objectid() == dir.objectid() && c.key().type() == KeyType.DIR_INDEX) {
             return Math.max(2, c.key().offset() + 1);
@@ -464,7 +464,7 @@ final class NamespaceWriter {
         return null;
     }
 
-    private InodeItem directory(InodeId dir) throws FsException {
+    InodeItem directory(InodeId dir) throws FsException {
         InodeItem item = w.load(dir);
         if ((item.mode() & Stat.S_IFMT) != Stat.S_IFDIR) throw new FsException(Errno.ENOTDIR, dir + " is not a directory");
         return item;

@@ -7,6 +7,8 @@ import java.util.List;
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.format.InodeItem;
+import jbtrfs.format.Key;
+import jbtrfs.format.SuperBlock;
 
 /** {@link FsOperations} over an image opened read-only: each call is a few tree searches, no shared mutable state. */
 final class ReadOnlyOperations implements FsOperations {
@@ -17,9 +19,11 @@ final class ReadOnlyOperations implements FsOperations {
     private final Xattrs xattrs;
     private final SpaceReport space;
     private final SeekData seekData;
+    private final TreeSearch treeSearch;
+    private final SuperBlock superBlock;
 
     ReadOnlyOperations(InodeId root, Inodes inodes, Directories directories, FileData fileData, Xattrs xattrs,
-                       SpaceReport space, SeekData seekData) {
+                       SpaceReport space, SeekData seekData, TreeSearch treeSearch, SuperBlock superBlock) {
         this.root = root;
         this.inodes = inodes;
         this.directories = directories;
@@ -27,10 +31,18 @@ final class ReadOnlyOperations implements FsOperations {
         this.xattrs = xattrs;
         this.space = space;
         this.seekData = seekData;
+        this.treeSearch = treeSearch;
+        this.superBlock = superBlock;
     }
 
     @Override
     public InodeId root() { return root; }
+
+    @Override
+    public long defaultSubvolume() throws FsException { return inodes.subvolumes().defaultSubvolume(); }
+
+    @Override
+    public SubvolumeInfo subvolumeInfo(long subvol) throws FsException { return inodes.subvolumes().info(subvol); }
 
     @Override
     public InodeId lookup(InodeId dir, String name) throws FsException {
@@ -106,5 +118,21 @@ final class ReadOnlyOperations implements FsOperations {
     @Override
     public StatFs statfs() throws FsException {
         return space.statfs();
+    }
+
+    @Override
+    public List<TreeSearchItem> treeSearch(long treeId, Key min, Key max, long minTransid, long maxTransid,
+                                           int maxItems, int maxBytes) throws FsException {
+        return treeSearch.search(treeId, min, max, minTransid, maxTransid, maxItems, maxBytes);
+    }
+
+    @Override
+    public List<SpaceInfo> spaceInfo() throws FsException {
+        return space.spaceInfo();
+    }
+
+    @Override
+    public SuperBlock superBlock() {
+        return superBlock;
     }
 }

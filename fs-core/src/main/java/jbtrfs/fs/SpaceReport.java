@@ -93,6 +93,41 @@ final class SpaceReport {
         return out;
     }
 
+    /** The raid index order the kernel lists a space info's block groups in (btrfs_raid_array). */
+    private static final long[] RAID_ORDER = {BlockGroupFlags.RAID10, BlockGroupFlags.RAID1, BlockGroupFlags.DUP,
+        BlockGroupFlags.RAID0, 0, BlockGroupFlags.RAID5, BlockGroupFlags.RAID6, BlockGroupFlags.RAID1C3,
+        BlockGroupFlags.RAID1C4};
+
+    /**
+     * BTRFS_IOC_SPACE_INFO as btrfs_ioctl_space_info lists it: by type (data, system, metadata, mixed), then by
+     * profile in raid index order, the block groups' lengths and used bytes summed; last the global reserve, whose
+     * used part is 0 between transactions (the kernel's reserve is refilled then).
+     */
+    List<SpaceInfo> spaceInfo() throws FsException {
+        List<BlockGroup> groups = blockGroups();
+        List<SpaceInfo> out = new ArrayList<>();
+        for (long type : new long[] {BlockGroupFlags.DATA, BlockGroupFlags.SYSTEM, BlockGroupFlags.METADATA,
+                BlockGroupFlags.DATA | BlockGroupFlags.METADATA}) {
+            for (long profile : RAID_ORDER) {
+                long flags = 0;
+                long total = 0;
+                long used = 0;
+                for (BlockGroup bg : groups) {
+                    long f = bg.chunk().item().type();
+                    if ((f & BlockGroupFlags.TYPE_MASK) != type || (f & BlockGroupFlags.PROFILE_MASK) != profile) {
+                        continue;
+                    }
+                    flags = f;
+                    total += bg.chunk().length();
+                    used += bg.item().used();
+                }
+                if (flags != 0) out.add(new SpaceInfo(flags, total, used));
+            }
+        }
+        out.add(new SpaceInfo(SpaceInfo.GLOBAL_RSV, globalReserve(), 0));
+        return out;
+    }
+
     /**
      * statfs as btrfs_statfs computes it: total and free scaled by the data profile's copies, available = free
      * space inside data block groups plus unallocated device space usable for data; the global block reserve

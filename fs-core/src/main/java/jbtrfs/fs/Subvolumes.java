@@ -51,6 +51,13 @@ final class Subvolumes {
 
     BTree rootTree() { return rootTree; }
 
+    /** The root tree with the running transaction's changes (what a search on a read-write mount sees). */
+    BTree liveRootTree() {
+        LiveTrees l = live;
+        BTree t = l == null ? null : l.tree(ObjectIds.ROOT_TREE);
+        return t != null ? t : rootTree;
+    }
+
     /** The newest root item of tree {@code id}, or null when there is none. */
     RootItem rootItem(long id) throws CorruptBlockException {
         Cursor c = rootTree.seekFloor(Key.last(id, KeyType.ROOT_ITEM));
@@ -136,6 +143,30 @@ final class Subvolumes {
             cur = parent;
         }
         return String.join("/", parts);
+    }
+
+    /**
+     * Subvolume {@code id} as BTRFS_IOC_GET_SUBVOL_INFO reports it: its root item's fields, and its name, parent and
+     * directory from its first ROOT_BACKREF (none for the top level or an unlinked one). ENOENT when it does not
+     * exist or is deleted.
+     */
+    SubvolumeInfo info(long id) throws FsException {
+        RootItem item = ObjectIds.isSubvolume(id) ? rootItem(id) : null;
+        if (item == null || item.refs() == 0) throw new FsException(Errno.ENOENT, "no subvolume " + id);
+        String name = "";
+        long parent = 0;
+        long dirid = 0;
+        Cursor c = rootTree.seek(Key.first(id, KeyType.ROOT_BACKREF));
+        if (id != ObjectIds.FS_TREE && c.valid() && c.key().objectid() == id
+                && c.key().type() == KeyType.ROOT_BACKREF) {
+            RootRef ref = c.decode(RootRef::read);
+            name = new String(ref.name(), StandardCharsets.UTF_8);
+            parent = c.key().offset();
+            dirid = ref.dirid();
+        }
+        return new SubvolumeInfo(id, name, parent, dirid, item.generation(), item.flags(), item.uuid(),
+                item.parentUuid(), item.receivedUuid(), item.ctransid(), item.otransid(), item.stransid(),
+                item.rtransid(), item.ctime(), item.otime(), item.stime(), item.rtime());
     }
 
     static List<DirItem> readDirItems(Cursor c) throws CorruptBlockException {

@@ -18,7 +18,9 @@ import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
 import jbtrfs.format.InodeItem;
+import jbtrfs.format.Key;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Timespec;
 import jbtrfs.tx.CommitLocks;
 import jbtrfs.tx.Transaction;
@@ -49,6 +51,9 @@ final class WritableOperations implements FsOperations {
     private final XattrWriter xattrs;
     private final Orphans orphans;
     private final CloneRange clones;
+    private final SubvolumeWriter subvols;
+    private final SubvolumeCleaner cleaner;
+    private volatile int cleanerBudget = SubvolumeCleaner.STEP_BLOCKS;
     private final boolean evicting;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
@@ -86,6 +91,9 @@ final class WritableOperations implements FsOperations {
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
+        this.subvols = new SubvolumeWriter(inodes, names, subvolumes);
+        this.cleaner = new SubvolumeCleaner(() -> read(subvolumes::rootTree), id -> committedChange("subvolume drop",
+                false, () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget)));
         subvolumes.setLiveTrees(id -> {
             Transaction t = txm.running();
             return t == null ? null : t.tree(id);
@@ -135,6 +143,18 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public StatFs statfs() throws FsException { return read(reads::statfs); }
+
+    @Override
+    public List<TreeSearchItem> treeSearch(long treeId, Key min, Key max, long minTransid, long maxTransid,
+                                           int maxItems, int maxBytes) throws FsException {
+        return read(() -> reads.treeSearch(treeId, min, max, minTransid, maxTransid, maxItems, maxBytes));
+    }
+
+    @Override
+    public List<SpaceInfo> spaceInfo() throws FsException { return read(reads::spaceInfo); }
+
+    @Override
+    public SuperBlock superBlock() { return txm.committedSuperBlock(); }
 
     @Override
     public long seekData(InodeId file, long offset, boolean hole) throws FsException {
@@ -214,6 +234,59 @@ final class WritableOperations implements FsOperations {
         change("evict", () -> { orphans.evict(id); return null; });
     }
 
+    // ---- subvolumes: each committed at once, as the kernel's ioctls do ----
+
+    @Override
+    public long createSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
+        return committedChange("subvolume create", false, () -> subvols.create(parentDir, name, caller));
+    }
+
+    @Override
+    public long snapshot(long sourceSubvol, InodeId parentDir, String name, boolean readOnly, Caller caller)
+            throws FsException {
+        // the source as committed is what the snapshot copies: commit what is pending first
+        return committedChange("snapshot", true, () -> subvols.snapshot(sourceSubvol, parentDir, name, readOnly,
+                caller));
+    }
+
+    @Override
+    public void deleteSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
+        // the dead tree the cleaner drops is the committed one: what is pending in it goes to disk first
+        committedChange("subvolume delete", true, () -> subvols.delete(parentDir, name, caller));
+        cleaner.wake();
+    }
+
+    @Override
+    public boolean subvolumeReadOnly(long subvol) throws FsException { return subvolumeInfo(subvol).readOnly(); }
+
+    @Override
+    public void setSubvolumeReadOnly(long subvol, boolean readOnly, Caller caller) throws FsException {
+        committedChange("subvolume setflags", false, () -> {
+            subvols.setReadOnly(subvol, readOnly, caller);
+            return null;
+        });
+    }
+
+    @Override
+    public long defaultSubvolume() throws FsException { return read(subvolumes::defaultSubvolume); }
+
+    @Override
+    public void setDefaultSubvolume(long subvol, Caller caller) throws FsException {
+        committedChange("default subvolume", false, () -> {
+            subvols.setDefault(subvol, caller);
+            return null;
+        });
+    }
+
+    @Override
+    public SubvolumeInfo subvolumeInfo(long subvol) throws FsException { return read(() -> subvolumes.info(subvol)); }
+
+    /** Waits until the cleaner has dropped every deleted subvolume it was woken for (tests). */
+    void awaitCleaner() throws InterruptedException { cleaner.awaitIdle(); }
+
+    /** Tree blocks each cleaner step drops from now on (tests make them small to cut power between steps). */
+    void setCleanerBudget(int blocks) { cleanerBudget = blocks; }
+
     /**
      * Orphan cleanup at mount (btrfs_orphan_cleanup): frees the inodes that orphan items name in the top level and
      * every writable subvolume, left by a crash of ours or the kernel's while files were open and unlinked.
@@ -223,6 +296,8 @@ final class WritableOperations implements FsOperations {
             if (read(() -> Orphans.listed(subvolumes.tree(root))).isEmpty()) continue;
             change("orphan cleanup", () -> orphans.cleanup(root));
         }
+        // deleted subvolumes whose drop did not finish (ours or the kernel's) go on dropping
+        cleaner.wake();
     }
 
     @Override
@@ -398,6 +473,7 @@ final class WritableOperations implements FsOperations {
     void close() throws FsException {
         // not shutdownNow: interrupting a periodic commit in its I/O would abort it; sync waits for it instead
         timer.shutdown();
+        cleaner.stop();
         sync();
         if (evicting) {
             cleanupOrphans(); // over the root tree just committed, which knows every subvolume made since mount
@@ -457,6 +533,28 @@ final class WritableOperations implements FsOperations {
                 lock.writeLock().unlock();
             }
             if (commitNow) commitBesideReaders();
+            return result;
+        } finally {
+            changeLock.unlock();
+        }
+    }
+
+    /**
+     * A change committed before it returns; {@code commitFirst}: what is pending is committed before the change
+     * begins (its own commit then holds only it).
+     */
+    private <T> T committedChange(String operation, boolean commitFirst, Body<T> body) throws FsException {
+        changeLock.lock();
+        try {
+            if (commitFirst) commitBesideReaders();
+            T result;
+            lock.writeLock().lock();
+            try {
+                result = changeLocked(operation, body);
+            } finally {
+                lock.writeLock().unlock();
+            }
+            commitBesideReaders();
             return result;
         } finally {
             changeLock.unlock();

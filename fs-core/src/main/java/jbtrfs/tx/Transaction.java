@@ -115,6 +115,36 @@ public final class Transaction implements TreeBlockStore {
         return r;
     }
 
+    /**
+     * The root of a snapshot {@code newId} of tree {@code source} as it was last committed (≈ btrfs_copy_root): a
+     * copy of the source's root block owned by {@code newId}, whose children (or file extents) each gain a
+     * reference by the new root. The root item pointing at it is the caller's to insert.
+     */
+    public TreeRoot copyRoot(long source, long newId) throws FsException {
+        TreeRoot src = roots.load(source);
+        TreeRoot live = changedRoots.get(source);
+        if (live != null && live.bytenr() != src.bytenr()) {
+            throw new IllegalStateException("snapshot of tree " + source + " before its changes were committed");
+        }
+        TreeBlock block = reader.read(src.bytenr(), src.generation(), src.level(), source);
+        TreeBlock copy = editor.copyBlock(block, newId);
+        changeChildRefs(copy, newId, false, +1);
+        return new TreeRoot(newId, copy.bytenr(), copy.level(), transid);
+    }
+
+    /**
+     * Forgets tree {@code id}, which this transaction only read (a dropped tree whose root item goes): the commit
+     * must not look for its root item. A tree this transaction changed cannot be forgotten.
+     */
+    public void forgetTree(long id) throws FsException {
+        TreeRoot r = changedRoots.get(id);
+        if (r == null) return;
+        if (r.bytenr() != roots.load(id).bytenr()) {
+            throw new IllegalStateException("tree " + id + " changed in the transaction that drops it");
+        }
+        changedRoots.remove(id);
+    }
+
     /** The tree {@code id} as this transaction sees it, or null when it has not touched it. */
     public BTree tree(long id) {
         TreeRoot r = changedRoots.get(id);
@@ -228,8 +258,20 @@ public final class Transaction implements TreeBlockStore {
         return block.generation() <= last || (block.flags() & Header.FLAG_RELOC) != 0;
     }
 
+    /** Tree block {@code bytenr} loses reference {@code ref} (a dropped tree lets it go). */
+    void dropTreeRef(long bytenr, int level, TreeRefs.Ref ref) {
+        edits++;
+        treeRefs.change(bytenr, level, ref, -1);
+    }
+
+    /** Sets extent flags (FULL_BACKREF) on tree block {@code bytenr}. */
+    void setTreeBlockFlags(long bytenr, int level, long flags) {
+        edits++;
+        treeRefs.setFlags(bytenr, level, flags);
+    }
+
     /** References and flags of a committed tree block, with this transaction's pending changes: {refs, flags}. */
-    private long[] extentInfo(long bytenr, int level) throws FsException {
+    long[] extentInfo(long bytenr, int level) throws FsException {
         root(ObjectIds.EXTENT_TREE);
         Cursor c = treeBlockItem(tree(ObjectIds.EXTENT_TREE), bytenr, level, reader.nodesize());
         boolean skinny = c.key().type() == KeyType.METADATA_ITEM;
@@ -253,7 +295,7 @@ public final class Transaction implements TreeBlockStore {
      * Adds ({@code sign} +1) or drops (-1) the references a block holds: its children's tree block refs, or its
      * file extents' data refs; by root ({@code full} false) or from the block itself ({@code full} true).
      */
-    private void changeChildRefs(TreeBlock block, long root, boolean full, int sign) throws CorruptBlockException {
+    void changeChildRefs(TreeBlock block, long root, boolean full, int sign) throws CorruptBlockException {
         if (block.level() > 0) {
             for (int i = 0; i < block.nritems(); i++) {
                 treeRefs.change(block.blockptr(i), block.level() - 1,

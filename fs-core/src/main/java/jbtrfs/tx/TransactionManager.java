@@ -193,6 +193,9 @@ public final class TransactionManager {
     /** The generation of the last commit. */
     public long generation() { return superBlock.getLong(SuperBlock.OFFSET_GENERATION); }
 
+    /** The superblock of the last commit, as written (its generation and feature flags are the mount's now). */
+    public SuperBlock committedSuperBlock() { return SuperBlock.decode(superBlock); }
+
     public long commits() { return commits; }
 
     /** The running transaction, started when none runs; {@link Errno#EROFS} after an abort. */

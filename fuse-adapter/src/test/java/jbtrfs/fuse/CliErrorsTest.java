@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,6 +40,21 @@ class CliErrorsTest {
             assertTrue(err.startsWith("jbtrfs: ") && err.contains(expected), err);
             assertFalse(err.contains("\tat "), err);
         }
+    }
+
+    @Test
+    void btrfsCommands_offAnyBtrfs_refuseInOneLineWithTheErrno() throws Exception {
+        // a directory of the build's filesystem (not Btrfs, not jbtrfs) answers no btrfs ioctl: ENOTTY
+        String type = Files.getFileStore(dir).type();
+        Assumptions.assumeFalse(type.startsWith("btrfs") || type.contains("jbtrfs"), type);
+        run("subvolume", "list", dir.toString())
+                .isOneLine("cannot search the trees of '" + dir + "': Inappropriate ioctl for device");
+        run("filesystem", "df", dir.toString()).isOneLine("'" + dir + "': Inappropriate ioctl for device");
+        run("filesystem", "sync", dir.toString()).isOneLine("sync failed on '" + dir + "'");
+        run("property", "get", dir.resolve("missing").toString(), "ro")
+                .isOneLine("cannot access '" + dir.resolve("missing") + "': No such file or directory");
+        run("property", "set", dir.toString(), "ro", "maybe").isOneLine("invalid value for property: maybe");
+        run("subvolume", "create", dir.resolve("sv").toString()).isOneLine("cannot create subvolume in");
     }
 
     @Test

@@ -34,6 +34,9 @@ public interface FuseLibC {
     int ioctl(int fd, long request, long argAddress);
 
     @SaveError
+    int syncfs(int fd);
+
+    @SaveError
     int mount(String source, String target, String type, long flags, String data);
 
     @SaveError

@@ -1,6 +1,7 @@
 package jbtrfs.fuse.node;
 
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 
 import jbtrfs.FsException;
 import jbtrfs.fs.FsOperations;
@@ -12,7 +13,8 @@ import jbtrfs.fuse.kernel.InArgs;
 /**
  * IOCTL: the ones JbtrfsFuse answers (lsattr and chattr): FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (an int each way,
  * whatever size the command says) and their 32-bit forms, FS_IOC_FSGETXATTR and FS_IOC_FSSETXATTR (struct fsxattr,
- * which shares the flags). Any other is ENOTTY. Restricted ioctls only: the kernel sizes the data from the command.
+ * which shares the flags); the btrfs ones ({@link BtrfsRequests}). Any other is ENOTTY. Restricted ioctls only:
+ * the kernel sizes the data from the command.
  */
 final class IoctlRequests {
     /** _IOR('f', 1, long), _IOW('f', 2, long) and their 32-bit forms (include/uapi/linux/fs.h). */
@@ -29,10 +31,17 @@ final class IoctlRequests {
 
     private final Nodes nodes;
     private final FsOperations ops;
+    private final BtrfsRequests btrfs;
 
     IoctlRequests(Nodes nodes) {
         this.nodes = nodes;
         this.ops = nodes.ops;
+        this.btrfs = new BtrfsRequests(nodes);
+    }
+
+    /** Where the mount is: a snapshot's source descriptor is resolved against it. */
+    void mountedAt(Path mountpoint) {
+        btrfs.mountedAt(mountpoint);
     }
 
     /** fuse_ioctl_in: fh, flags, cmd, arg, in_size, out_size; in_size bytes of data. */
@@ -40,11 +49,13 @@ final class IoctlRequests {
         InArgs in = r.in();
         in.skip(8 + 4);
         int cmd = in.u32();
-        in.skip(8);
+        long arg = in.u64();
         int inSize = in.u32();
         int outSize = in.u32();
         InodeId id = nodes.inode(r);
-        if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC32_GETFLAGS) {
+        if ((cmd >>> 8 & 0xff) == BtrfsIoctl.MAGIC) {
+            btrfs.ioctl(r, id, cmd, arg, inSize, outSize);
+        } else if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC32_GETFLAGS) {
             ByteBuffer b = reply(r, outSize, 4);
             b.putInt((int) ops.fileFlags(id));
             r.reply(b);
@@ -72,14 +83,14 @@ final class IoctlRequests {
     }
 
     /** A reply buffer with fuse_ioctl_out (result 0) written, room for {@code dataSize} bytes the kernel allows. */
-    private static ByteBuffer reply(FuseRequest r, int outSize, int dataSize) {
+    static ByteBuffer reply(FuseRequest r, int outSize, int dataSize) {
         if (Integer.compareUnsigned(outSize, dataSize) < 0) throw new ReplyError(ReplyError.EINVAL);
         ByteBuffer b = r.replyBuffer(IOCTL_OUT_SIZE + dataSize);
         b.putInt(0).putInt(0).putInt(0).putInt(0);
         return b;
     }
 
-    private static ByteBuffer data(InArgs in, int inSize, int need) {
+    static ByteBuffer data(InArgs in, int inSize, int need) {
         if (Integer.compareUnsigned(inSize, need) < 0) throw new ReplyError(ReplyError.EINVAL);
         return in.bytes(need);
     }

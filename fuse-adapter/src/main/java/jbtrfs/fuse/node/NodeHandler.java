@@ -2,6 +2,7 @@ package jbtrfs.fuse.node;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -136,6 +137,11 @@ public final class NodeHandler implements FuseHandler {
             }
             default -> throw new ReplyError(ReplyError.ENOSYS);
         }
+    }
+
+    /** The mount's path, once mounted: the btrfs snapshot ioctl resolves its source descriptor against it. */
+    public void mountedAt(Path mountpoint) {
+        ioctls.mountedAt(mountpoint.toAbsolutePath().normalize());
     }
 
     /** Evictions still queued run first; then everything is committed. */

@@ -6,14 +6,21 @@ final class ReplyError extends RuntimeException {
     static final int ENOENT = 2;
     static final int ENXIO = 6;
     static final int EBADF = 9;
+    static final int EACCES = 13;
+    static final int EFAULT = 14;
+    static final int EEXIST = 17;
+    static final int EXDEV = 18;
+    static final int ENODEV = 19;
     static final int ENOTDIR = 20;
     static final int EISDIR = 21;
     static final int EINVAL = 22;
     static final int ENOTTY = 25;
     static final int EROFS = 30;
     static final int ERANGE = 34;
+    static final int ENAMETOOLONG = 36;
     static final int ENOSYS = 38;
     static final int EOVERFLOW = 75;
+    static final int EOPNOTSUPP = 95;
 
     private final int errno;
 

@@ -1,0 +1,108 @@
+package jbtrfs.fuse;
+
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+import jbtrfs.format.BlockGroupFlags;
+import jbtrfs.fs.SpaceInfo;
+import jbtrfs.fuse.node.BtrfsIoctl;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code jbtrfs filesystem sync|df MOUNTPOINT}: btrfs filesystem's commands and layout on a live mount. */
+@Command(name = "filesystem", description = "Commit a mount now (sync) or show its space by type and profile (df).",
+        subcommands = {FilesystemCommand.Sync.class, FilesystemCommand.Df.class})
+final class FilesystemCommand implements Runnable {
+    private static final String[] UNITS = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "missing subcommand (sync, df)");
+    }
+
+    @Command(name = "sync", description = "Commit now; returns when the commit is on disk.")
+    static final class Sync implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
+        Path mountpoint;
+
+        @Override
+        public Integer call() throws CliException {
+            try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
+                mount.syncfs();
+                mount.ioctl(BtrfsIoctl.SYNC, null, "sync failed on");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "df", description = "Show allocated and used space by block group type and profile.")
+    static final class Df implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
+        Path mountpoint;
+
+        @Override
+        public Integer call() throws CliException {
+            try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
+                ByteBuffer head = BtrfsIoctlClient.buffer(BtrfsIoctl.SPACE_ARGS_SIZE);
+                mount.ioctl(BtrfsIoctl.SPACE_INFO, head, "cannot get space info on");
+                int n = (int) head.getLong(8);
+                ByteBuffer all = BtrfsIoctlClient.buffer(BtrfsIoctl.SPACE_ARGS_SIZE + n * BtrfsIoctl.SPACE_INFO_SIZE);
+                all.putLong(0, n);
+                mount.ioctl(BtrfsIoctl.SPACE_INFO, all, "cannot get space info on");
+                int got = (int) all.getLong(8);
+                for (int i = 0; i < got; i++) {
+                    int at = BtrfsIoctl.SPACE_ARGS_SIZE + i * BtrfsIoctl.SPACE_INFO_SIZE;
+                    System.out.println(dfLine(all.getLong(at), all.getLong(at + 8), all.getLong(at + 16)));
+                }
+            }
+            return 0;
+        }
+    }
+
+    /** {@code Data, single: total=8.00MiB, used=0.00B}. */
+    static String dfLine(long flags, long total, long used) {
+        return typeName(flags) + ", " + BlockGroupFlags.profileName(flags) + ": total=" + prettySize(total) + ", used="
+                + prettySize(used);
+    }
+
+    private static String typeName(long flags) {
+        if (flags == SpaceInfo.GLOBAL_RSV) return "GlobalReserve";
+        long t = flags & BlockGroupFlags.TYPE_MASK;
+        if (t == (BlockGroupFlags.DATA | BlockGroupFlags.METADATA)) return "Data+Metadata";
+        if (t == BlockGroupFlags.DATA) return "Data";
+        if (t == BlockGroupFlags.SYSTEM) return "System";
+        if (t == BlockGroupFlags.METADATA) return "Metadata";
+        return "unknown";
+    }
+
+    /**
+     * btrfs-progs' pretty_size in its default base-1024 mode: the value divided down while at least 1024, as a
+     * float, printed with two decimals (rounded as printf rounds the float's exact value).
+     */
+    static String prettySize(long size) {
+        int unit = 0;
+        float fraction;
+        if (Long.compareUnsigned(size, 1024) < 0) {
+            fraction = size;
+        } else {
+            long last = size;
+            long s = size;
+            do {
+                last = s;
+                s = Long.divideUnsigned(s, 1024);
+                unit++;
+            } while (Long.compareUnsigned(s, 1024) >= 0);
+            fraction = (float) last / 1024;
+        }
+        return new BigDecimal(fraction).setScale(2, RoundingMode.HALF_EVEN).toPlainString() + UNITS[unit];
+    }
+}

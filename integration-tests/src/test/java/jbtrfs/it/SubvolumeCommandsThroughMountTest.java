@@ -1,0 +1,161 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
+
+/**
+ * The {@code jbtrfs subvolume|property|filesystem} commands and the btrfs ioctls under them through a native
+ * mount, held to btrfs-progs on the kernel: one script (the commands, then the ioctls called directly from Python
+ * with their errnos, as root and as a user) prints the same on a kernel mount with {@code btrfs} as on ours with
+ * {@code jbtrfs}; what our
+ * list, get-default, property and df said before the unmount is what the kernel's tools say of our image after it;
+ * btrfs check is clean; a sync's changes survive a kill -9 right after it.
+ */
+class SubvolumeCommandsThroughMountTest {
+    /** Run in the mountpoint with $B the tool; each refusal prints its exit status only (the wording differs). */
+    private static final String SCRIPT = """
+            try() { local r=0; "$@" >/dev/null 2>&1 || r=$?; echo "$* -> $r"; }
+            $B subvolume create sv
+            seq 1 20000 > sv/f
+            $B subvolume snapshot sv snap
+            $B subvolume snapshot -r sv rosnap
+            echo changed > sv/f
+            mkdir d
+            $B subvolume create d/inner
+            echo inner > d/inner/x
+            $B subvolume snapshot d/inner d/inner-snap
+            $B subvolume create gone
+            $B subvolume delete gone
+            $B property get rosnap ro
+            $B property set snap ro true
+            $B property get snap ro
+            try sh -c 'echo x > snap/new'
+            $B property set snap ro false
+            $B property get snap ro
+            echo x > snap/new
+            $B subvolume get-default .
+            try $B subvolume create sv
+            try $B subvolume create d
+            try $B subvolume delete d
+            try $B subvolume delete missing
+            try $B subvolume snapshot rosnap nodir/x
+            try setpriv --reuid=1000 --regid=1000 --clear-groups $B subvolume create d/user
+            try setpriv --reuid=1000 --regid=1000 --clear-groups $B subvolume delete d/inner
+            try setpriv --reuid=1000 --regid=1000 --clear-groups $B property set rosnap ro false
+            cat snap/f | md5sum; cat rosnap/f | md5sum; cat sv/f d/inner-snap/x
+            python3 "$IOCTLS" user
+            ls -a . d
+            """;
+
+    /** What our tools say of the state; the same commands with btrfs on the kernel's mount of our image. */
+    private static final String STATE = """
+            $B subvolume list .
+            $B subvolume list -s .
+            $B subvolume list -r .
+            $B subvolume get-default .
+            for s in sv snap rosnap d/inner d/inner-snap; do echo "$s $($B property get $s ro)"; done
+            $B filesystem df .
+            """;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void subvolumeCommands_printAsBtrfsProgsOnTheKernel_andTheKernelAgrees_checkClean() throws Exception {
+        String[] native_ = nativeTransport();
+        Prereq.requireFuse();
+        Images.requireRootAndLoop();
+        Prereq.requireBinary("python3", "apt-get install python3");
+        Path ioctls = dir.resolve("btrfs-ioctls.py");
+        try (InputStream in = getClass().getResourceAsStream("btrfs-ioctls.py")) {
+            Files.copy(in, ioctls);
+        }
+        // the user the script switches to must reach the mountpoint: @TempDir is private to root
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        Path kernelImage = Images.mkfs(Files.createDirectory(dir.resolve("kernel")), null, 256);
+        Shell.sh("mount -o loop " + kernelImage + " " + mnt);
+        String kernel;
+        try {
+            kernel = Shell.sh("B=btrfs\nIOCTLS=" + ioctls + "\n" + SCRIPT, mnt);
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+        Path image = Images.mkfs(Files.createDirectory(dir.resolve("ours")), null, 256);
+        String ours;
+        String ourState;
+        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, native_)) {
+            ours = Shell.sh("B=" + Jbtrfs.launcher() + "\nIOCTLS=" + ioctls + "\n" + SCRIPT, mnt);
+            Shell.sh(Jbtrfs.launcher() + " filesystem sync .", mnt);
+        }
+        assertEquals(kernel, ours.replace(Jbtrfs.launcher().toString(), "btrfs"));
+        BtrfsCheck.assertCleanWithData(image, "after the subvolume commands");
+        // the figures of a mount at rest: ours read-only, then the kernel's read-only mount of the same image
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt, native_)) {
+            ourState = Shell.sh("B=" + Jbtrfs.launcher() + "\n" + STATE, mnt);
+        }
+        Shell.sh("mount -o loop,ro " + image + " " + mnt);
+        try {
+            assertEquals(Shell.sh("B=btrfs\n" + STATE, mnt), ourState);
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+        assertTrue(ourState.contains("path d/inner-snap"), ourState);
+    }
+
+    @Test
+    void filesystemSync_changesSurviveKill9RightAfter() throws Exception {
+        String[] native_ = nativeTransport();
+        Prereq.requireFuse();
+        Images.requireRootAndLoop();
+        Path image = Images.mkfs(dir, null, 256);
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        List<String> options = new ArrayList<>(List.of(native_));
+        options.addAll(List.of("-o", "commit=300"));
+        Jbtrfs.mountReadWrite(image, mnt, options.toArray(new String[0]));
+        String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount -f .*" + mnt + "' | sed -n 1p").trim();
+        assertTrue(!pid.isEmpty(), "no daemon for " + mnt);
+        try {
+            Shell.sh(Jbtrfs.launcher() + " subvolume create sv && seq 1 5000 > sv/synced && "
+                    + Jbtrfs.launcher() + " filesystem sync . && kill -9 " + pid + "; seq 1 10 > unsynced || true",
+                    mnt);
+        } finally {
+            Shell.attempt(List.of("fusermount", "-u", "-z", mnt.toString()));
+            Shell.sh("while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
+        }
+        BtrfsCheck.assertClean(image, "after kill -9");
+        Shell.sh("mount -o loop,ro " + image + " " + mnt);
+        try {
+            assertEquals(Shell.sh("seq 1 5000"), Files.readString(mnt.resolve("sv/synced")));
+            assertEquals("ID 256 gen", Shell.sh("btrfs subvolume list .", mnt).substring(0, 10));
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+    }
+
+    /**
+     * The btrfs ioctls need the native transport (libfuse 2 passes no such ioctl): given here unless the run picks
+     * a transport, skipped when it picks libfuse.
+     */
+    private static String[] nativeTransport() {
+        String t = System.getProperty("jbtrfs.transport", "");
+        Assumptions.assumeFalse(t.equals("libfuse"), "the btrfs ioctls need the native FUSE transport");
+        return t.isEmpty() ? new String[] {"-o", "transport=native"} : new String[0];
+    }
+}
