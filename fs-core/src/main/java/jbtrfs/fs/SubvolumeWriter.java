@@ -73,8 +73,9 @@ final class SubvolumeWriter {
             gid = parent.gid();
             mode |= SetIdBits.S_ISGID;
         }
-        InodeItem dir = new InodeItem(transid, transid, 0, 0, 0, 1, caller.uid() & 0xffffffffL, gid, mode, 0,
-                InodeFlags.inherited(parent.flags(), mode), 0, now, now, now, now);
+        // no flags from the directory: the kernel's subvolume takes only its parent subvolume's properties
+        InodeItem dir = new InodeItem(transid, transid, 0, 0, 0, 1, caller.uid() & 0xffffffffL, gid, mode, 0, 0, 0,
+                now, now, now, now);
         tx.editor().insert(tree, new Key(ObjectIds.FIRST_FREE_DIR, KeyType.INODE_ITEM, 0), dir.encode());
         tx.editor().insert(tree, new Key(ObjectIds.FIRST_FREE_DIR, KeyType.INODE_REF, ObjectIds.FIRST_FREE_DIR),
                 new InodeRef(0, DOTDOT).encode());

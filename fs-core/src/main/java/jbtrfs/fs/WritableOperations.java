@@ -238,7 +238,13 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public long createSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
-        return committedChange("subvolume create", false, () -> subvols.create(parentDir, name, caller));
+        return committedChange("subvolume create", false, () -> {
+            long id = subvols.create(parentDir, name, caller);
+            // the properties of the parent subvolume's root, not of the directory it is made in (the kernel's)
+            xattrs.inheritProperties(new InodeId(parentDir.root(), ObjectIds.FIRST_FREE_DIR),
+                    new InodeId(id, ObjectIds.FIRST_FREE_DIR));
+            return id;
+        });
     }
 
     @Override

@@ -74,8 +74,19 @@ class SubvolumeOperationsTest {
             ops.write(ops.resolve("/snap/big"), 900_000, ByteBuffer.wrap("changed in snap".getBytes(StandardCharsets.UTF_8)));
             ops.unlink(ops.resolve("/snap/d"), "f9");
             assertErrno(Errno.EROFS, () -> ops.unlink(ops.resolve("/ro/d"), "f1"));
+            // a new subvolume takes no flags from the directory it is in, only its parent subvolume's properties
+            ops.setFileFlags(svRoot, InodeFlags.FS_NOCOW_FL);
             long inner = ops.createSubvolume(svRoot, "inner", ROOT);
-            ops.mknod(ops.lookup(svRoot, "inner"), "x", Stat.S_IFREG | 0600, 0, 0, 0);
+            InodeId innerRoot = ops.lookup(svRoot, "inner");
+            assertEquals(0, ops.fileFlags(innerRoot));
+            ops.setFileFlags(svRoot, 0);
+            byte[] zstd = "zstd".getBytes(StandardCharsets.UTF_8);
+            ops.setXattr(svRoot, "btrfs.compression", zstd, 0);
+            ops.createSubvolume(ops.resolve("/sv/d"), "zs", ROOT);
+            assertArrayEquals(zstd, ops.getXattr(ops.resolve("/sv/d/zs"), "btrfs.compression"));
+            assertEquals(InodeFlags.FS_COMPR_FL, ops.fileFlags(ops.resolve("/sv/d/zs")));
+            ops.deleteSubvolume(ops.resolve("/sv/d"), "zs", ROOT);
+            ops.mknod(innerRoot, "x", Stat.S_IFREG | 0600, 0, 0, 0);
             // the top level snapshotted too: its subvolume entries show as the kernel's empty placeholders there
             long topsnap = ops.snapshot(ObjectIds.FS_TREE, top, "topsnap", true, ROOT);
             assertEquals(new InodeId(sv, ObjectIds.EMPTY_SUBVOL_DIR), ops.resolve("/topsnap/sv"));
