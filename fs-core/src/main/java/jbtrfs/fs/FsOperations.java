@@ -261,6 +261,11 @@ public interface FsOperations {
     default void fsync(InodeId id, boolean dataOnly) throws FsException {
     }
 
+    /** The mount's scrub (BTRFS_IOC_SCRUB and its progress and cancel); EOPNOTSUPP where there is none. */
+    default Scrubber scrubber() throws FsException {
+        throw new FsException(Errno.EOPNOTSUPP, "scrub");
+    }
+
     /** Commits everything (sync(2), unmount). */
     default void sync() throws FsException {
     }

@@ -17,6 +17,8 @@ final class ReadOnlyOperations implements FsOperations {
     private final Xattrs xattrs;
     private final SpaceReport space;
     private final SeekData seekData;
+    /** Attached once the mount knows how a scrub keeps commits out (a read-write mount's lock). */
+    private volatile Scrubber scrubber;
 
     ReadOnlyOperations(InodeId root, Inodes inodes, Directories directories, FileData fileData, Xattrs xattrs,
                        SpaceReport space, SeekData seekData) {
@@ -31,6 +33,15 @@ final class ReadOnlyOperations implements FsOperations {
 
     @Override
     public InodeId root() { return root; }
+
+    void attachScrubber(Scrubber s) { this.scrubber = s; }
+
+    @Override
+    public Scrubber scrubber() throws FsException {
+        Scrubber s = scrubber;
+        if (s == null) throw new FsException(Errno.EOPNOTSUPP, "scrub");
+        return s;
+    }
 
     @Override
     public InodeId lookup(InodeId dir, String name) throws FsException {

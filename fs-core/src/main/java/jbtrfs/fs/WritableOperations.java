@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.UnaryOperator;
@@ -140,6 +141,12 @@ final class WritableOperations implements FsOperations {
     public long seekData(InodeId file, long offset, boolean hole) throws FsException {
         return read(() -> reads.seekData(file, offset, hole));
     }
+
+    @Override
+    public Scrubber scrubber() throws FsException { return reads.scrubber(); }
+
+    /** What a scrub holds to keep commits out while it reads the committed trees (the readers' lock). */
+    Lock commitFence() { return lock.readLock(); }
 
     // ---- changes ----
 
