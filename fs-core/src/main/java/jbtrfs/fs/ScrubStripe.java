@@ -3,6 +3,7 @@ package jbtrfs.fs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.List;
 
 import org.slf4j.Logger;
@@ -64,7 +65,7 @@ final class ScrubStripe {
         this.csumError = new boolean[sectors];
         this.metaError = new boolean[sectors];
         this.buf = ByteBuffer.allocate(sectors * ss).order(ByteOrder.LITTLE_ENDIAN);
-        java.util.Arrays.fill(owner, -1);
+        Arrays.fill(owner, -1);
         for (int e = 0; e < extents.size(); e++) {
             Extent x = extents.get(e);
             int from = (int) Math.max(0, (x.start() - start) / ss);

@@ -14,12 +14,13 @@ import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.ExtentItem;
-import jbtrfs.format.Header;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
@@ -226,7 +227,7 @@ final class ScrubWalk {
         try {
             csumTree = trees.committed(ObjectIds.CSUM_TREE);
         } catch (FsException e) {
-            if (e.errno() != jbtrfs.Errno.ENOENT) throw e;
+            if (e.errno() != Errno.ENOENT) throw e;
             csumTree = null;
         }
         BTree t = csumTree;
@@ -238,7 +239,7 @@ final class ScrubWalk {
         return k.type() == KeyType.EXTENT_ITEM || k.type() == KeyType.METADATA_ITEM;
     }
 
-    private Extent extent(Cursor c) throws jbtrfs.CorruptBlockException {
+    private Extent extent(Cursor c) throws CorruptBlockException {
         Key k = c.key();
         if (c.dataSize() < ExtentItem.SIZE) throw c.corrupt("extent item of " + c.dataSize() + " bytes");
         ByteBuffer b = c.buffer();

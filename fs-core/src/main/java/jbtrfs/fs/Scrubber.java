@@ -1,6 +1,7 @@
 package jbtrfs.fs;
 
 import java.io.IOException;
+import java.util.Locale;
 import java.util.concurrent.locks.Lock;
 import java.util.function.BooleanSupplier;
 
@@ -93,7 +94,7 @@ public final class Scrubber {
             endedMillis = System.currentTimeMillis();
             notifyAll();
         }
-        LOG.info("scrub {}: {} bytes scrubbed, {} corrected, {} uncorrectable", end.name().toLowerCase(java.util.Locale.ROOT),
+        LOG.info("scrub {}: {} bytes scrubbed, {} corrected, {} uncorrectable", end.name().toLowerCase(Locale.ROOT),
                 p.bytesScrubbed(), p.correctedErrors(), p.uncorrectableErrors());
     }
 

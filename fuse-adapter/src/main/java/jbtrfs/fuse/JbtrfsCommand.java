@@ -8,11 +8,11 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code jbtrfs} command line: mount, umount, info, stats, bench-device, bench-commit. Errors are one line and a non-zero exit. */
+/** The {@code jbtrfs} command line: mount, umount, info, stats, scrub, bench-device, bench-commit. Errors are one line and a non-zero exit. */
 @Command(name = "jbtrfs", mixinStandardHelpOptions = true, version = "jbtrfs 0.1.0",
         description = "A userspace Btrfs over FUSE.",
         subcommands = {MountCommand.class, UmountCommand.class, RemountCommand.class, InfoCommand.class, StatsCommand.class,
-                BenchDeviceCommand.class, BenchCommitCommand.class})
+                ScrubCommand.class, BenchDeviceCommand.class, BenchCommitCommand.class})
 public final class JbtrfsCommand implements Runnable {
 
     @CommandLine.Spec

@@ -12,7 +12,8 @@ import jbtrfs.fuse.kernel.InArgs;
 /**
  * IOCTL: the ones JbtrfsFuse answers (lsattr and chattr): FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (an int each way,
  * whatever size the command says) and their 32-bit forms, FS_IOC_FSGETXATTR and FS_IOC_FSSETXATTR (struct fsxattr,
- * which shares the flags). Any other is ENOTTY. Restricted ioctls only: the kernel sizes the data from the command.
+ * which shares the flags), and the scrub ioctls ({@link ScrubRequests}). Any other is ENOTTY. Restricted ioctls
+ * only: the kernel sizes the data from the command.
  */
 final class IoctlRequests {
     /** _IOR('f', 1, long), _IOW('f', 2, long) and their 32-bit forms (include/uapi/linux/fs.h). */
@@ -29,10 +30,12 @@ final class IoctlRequests {
 
     private final Nodes nodes;
     private final FsOperations ops;
+    private final ScrubRequests scrubs;
 
     IoctlRequests(Nodes nodes) {
         this.nodes = nodes;
         this.ops = nodes.ops;
+        this.scrubs = new ScrubRequests(nodes.ops);
     }
 
     /** fuse_ioctl_in: fh, flags, cmd, arg, in_size, out_size; in_size bytes of data. */
@@ -66,20 +69,22 @@ final class IoctlRequests {
                     d.getInt(12), d.getInt(16)));
             nodes.attributesChanged(r.nodeId());
             r.reply(reply(r, outSize, 0));
+        } else if (ScrubRequests.handles(cmd)) {
+            scrubs.ioctl(r, cmd, in, inSize, outSize);
         } else {
             throw new ReplyError(ReplyError.ENOTTY);
         }
     }
 
     /** A reply buffer with fuse_ioctl_out (result 0) written, room for {@code dataSize} bytes the kernel allows. */
-    private static ByteBuffer reply(FuseRequest r, int outSize, int dataSize) {
+    static ByteBuffer reply(FuseRequest r, int outSize, int dataSize) {
         if (Integer.compareUnsigned(outSize, dataSize) < 0) throw new ReplyError(ReplyError.EINVAL);
         ByteBuffer b = r.replyBuffer(IOCTL_OUT_SIZE + dataSize);
         b.putInt(0).putInt(0).putInt(0).putInt(0);
         return b;
     }
 
-    private static ByteBuffer data(InArgs in, int inSize, int need) {
+    static ByteBuffer data(InArgs in, int inSize, int need) {
         if (Integer.compareUnsigned(inSize, need) < 0) throw new ReplyError(ReplyError.EINVAL);
         return in.bytes(need);
     }

@@ -14,6 +14,7 @@ final class ReplyError extends RuntimeException {
     static final int ERANGE = 34;
     static final int ENOSYS = 38;
     static final int EOVERFLOW = 75;
+    static final int EOPNOTSUPP = 95;
 
     private final int errno;
 
