@@ -187,7 +187,7 @@ final class ScrubCommand implements Runnable {
         ScrubProgress p = s.progress();
         long endMillis = s.endedMillis() != 0 ? s.endedMillis() : System.currentTimeMillis();
         long seconds = Math.max(0, (endMillis - s.startedMillis()) / 1000);
-        out.println("Mountpoint:       " + mountpoint);
+        out.println("Mountpoint:       " + mountpoint.toAbsolutePath().normalize());
         out.println("Scrub started:    " + DateTimeFormatter.ofPattern("EEE MMM d HH:mm:ss yyyy", Locale.ROOT)
                 .format(Instant.ofEpochMilli(s.startedMillis()).atZone(ZoneId.systemDefault())));
         String state = switch (s.state()) {
