@@ -143,12 +143,17 @@ class ScrubTest {
         BtrfsCheck.assertClean(image, "after the scrub's repair");
     }
 
+    /** Flips a byte in the first copy of the FS tree's root block; returns the copies' physical offsets. */
+    private static List<Long> damageFirstCopyOfTheFsRoot(Path image) throws Exception {
+        List<Long> copies = ImageDamage.physicalCopies(image, ImageDamage.treeRoot(image, "5"));
+        ImageDamage.flipByte(image, copies.get(0) + 3000);
+        return copies;
+    }
+
     @Test
     void readOnlyScrub_reportsTheBadCopyWithoutWriting() throws Exception {
         Path image = image();
-        long leaf = ImageDamage.treeRoot(image, "5");
-        List<Long> copies = ImageDamage.physicalCopies(image, leaf);
-        ImageDamage.flipByte(image, copies.get(0) + 3000);
+        List<Long> copies = damageFirstCopyOfTheFsRoot(image);
         byte[] bad = bytes(image, copies.get(0), NODESIZE);
 
         ScrubStatus s = scrub(image, false, true);
@@ -211,9 +216,7 @@ class ScrubTest {
     @Test
     void readOnlyMount_readsABadCopyWithoutWriting() throws Exception {
         Path image = image();
-        long leaf = ImageDamage.treeRoot(image, "5");
-        List<Long> copies = ImageDamage.physicalCopies(image, leaf);
-        ImageDamage.flipByte(image, copies.get(0) + 3000);
+        List<Long> copies = damageFirstCopyOfTheFsRoot(image);
         byte[] bad = bytes(image, copies.get(0), NODESIZE);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             fs.operations().readdir(fs.operations().root(), 0, 100);

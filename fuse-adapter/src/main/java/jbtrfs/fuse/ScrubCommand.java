@@ -44,34 +44,46 @@ final class ScrubCommand implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "missing command (start, status, cancel)");
     }
 
+    /** What every subcommand shares: the mountpoint, checked to be ours, opened for the ioctls. */
+    abstract static class OnMount implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
+        Path mountpoint;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!"fuse.jbtrfs".equals(MountTable.typeAt(mountpoint))) {
+                throw new CliException("not a jbtrfs mount: " + mountpoint);
+            }
+            try (MountIoctl m = new MountIoctl(mountpoint)) {
+                return run(m);
+            }
+        }
+
+        abstract int run(MountIoctl m) throws Exception;
+    }
+
     @Command(name = "start", description = "Start a scrub; -B waits for it and prints the result.")
-    static final class Start implements Callable<Integer> {
+    static final class Start extends OnMount {
         @Option(names = "-B", description = "Stay in the foreground until the scrub ends, then print its status.")
         boolean foreground;
 
         @Option(names = "-r", description = "Read-only: report errors, repair nothing (the default on a read-only mount).")
         boolean readOnly;
 
-        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
-        Path mountpoint;
-
         @Override
-        public Integer call() throws Exception {
-            requireJbtrfs(mountpoint);
-            try (MountIoctl m = new MountIoctl(mountpoint)) {
-                ByteBuffer args = MountIoctl.args(ScrubRequests.ARGS_SIZE);
-                int errno = start(m, args, readOnly);
-                if (errno == EROFS && !readOnly) {
-                    System.out.println("read-only mount: scrubbing without repair");
-                    errno = start(m, args, true);
-                }
-                if (errno != 0) throw new CliException("scrub of " + mountpoint + " not started: " + describe(m, errno));
-                System.out.println("scrub started on " + mountpoint);
-                if (!foreground) return 0;
-                ScrubStatus s = awaitEnd(m, System.console() != null);
-                print(System.out, mountpoint, s);
-                return exitStatus(s);
+        int run(MountIoctl m) throws Exception {
+            ByteBuffer args = MountIoctl.args(ScrubRequests.ARGS_SIZE);
+            int errno = start(m, args, readOnly);
+            if (errno == EROFS && !readOnly) {
+                System.out.println("read-only mount: scrubbing without repair");
+                errno = start(m, args, true);
             }
+            if (errno != 0) throw new CliException("scrub of " + mountpoint + " not started: " + describe(m, errno));
+            System.out.println("scrub started on " + mountpoint);
+            if (!foreground) return 0;
+            ScrubStatus s = awaitEnd(m, System.console() != null);
+            print(System.out, mountpoint, s);
+            return exitStatus(s);
         }
 
         private static int start(MountIoctl m, ByteBuffer args, boolean readOnly) {
@@ -102,36 +114,24 @@ final class ScrubCommand implements Runnable {
     }
 
     @Command(name = "status", description = "Show the running or last scrub of a mount.")
-    static final class Status implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
-        Path mountpoint;
-
+    static final class Status extends OnMount {
         @Override
-        public Integer call() throws Exception {
-            requireJbtrfs(mountpoint);
-            try (MountIoctl m = new MountIoctl(mountpoint)) {
-                ScrubStatus s = progress(m, mountpoint);
-                print(System.out, mountpoint, s);
-                return exitStatus(s);
-            }
+        int run(MountIoctl m) throws Exception {
+            ScrubStatus s = progress(m, mountpoint);
+            print(System.out, mountpoint, s);
+            return exitStatus(s);
         }
     }
 
     @Command(name = "cancel", description = "Cancel the running scrub of a mount.")
-    static final class Cancel implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
-        Path mountpoint;
-
+    static final class Cancel extends OnMount {
         @Override
-        public Integer call() throws Exception {
-            requireJbtrfs(mountpoint);
-            try (MountIoctl m = new MountIoctl(mountpoint)) {
-                int errno = m.call(ScrubRequests.BTRFS_IOC_SCRUB_CANCEL, null);
-                if (errno == ENOTCONN) throw new CliException("no scrub is running on " + mountpoint, 2);
-                if (errno != 0) throw new CliException("scrub cancel failed: " + describe(m, errno));
-                System.out.println("scrub canceled on " + mountpoint);
-                return 0;
-            }
+        int run(MountIoctl m) throws Exception {
+            int errno = m.call(ScrubRequests.BTRFS_IOC_SCRUB_CANCEL, null);
+            if (errno == ENOTCONN) throw new CliException("no scrub is running on " + mountpoint, 2);
+            if (errno != 0) throw new CliException("scrub cancel failed: " + describe(m, errno));
+            System.out.println("scrub canceled on " + mountpoint);
+            return 0;
         }
     }
 
@@ -139,12 +139,6 @@ final class ScrubCommand implements Runnable {
     private static final int EROFS = 30;
     private static final int ENOTTY = 25;
     private static final int ENOTCONN = 107;
-
-    private static void requireJbtrfs(Path mountpoint) throws Exception {
-        if (!"fuse.jbtrfs".equals(MountTable.typeAt(mountpoint))) {
-            throw new CliException("not a jbtrfs mount: " + mountpoint);
-        }
-    }
 
     private static String describe(MountIoctl m, int errno) {
         if (errno == EPERM) return "only root may scrub (" + m.describe(errno) + ")";
