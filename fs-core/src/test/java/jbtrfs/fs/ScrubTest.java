@@ -20,6 +20,8 @@ import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import jbtrfs.Errno;
 import jbtrfs.testing.BtrfsCheck;
@@ -92,9 +94,10 @@ class ScrubTest {
         "super_errors", "malloc_errors", "uncorrectable_errors", "corrected_errors", "last_physical",
         "unverified_errors"};
 
-    @Test
-    void scrubOfCleanImage_countsAsTheKernelsScrub() throws Exception {
-        Path image = image();
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("jbtrfs.testing.MkfsVariants#arguments")
+    void scrubOfCleanImage_countsAsTheKernelsScrub(String variant, String[] options) throws Exception {
+        Path image = image(options);
         Map<String, Long> kernel = kernelScrub(image);
         ScrubStatus s = scrub(image, false, true);
         assertEquals(ScrubStatus.State.FINISHED, s.state());
