@@ -2,6 +2,7 @@ package jbtrfs.fs;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -35,7 +36,10 @@ final class ExtentPaths {
         this.blocks = blocks;
     }
 
-    /** Paths ("sub/dir/file", with the subvolume id and inode) of every file with a reference to the extent. */
+    /**
+     * Paths ("sub/dir/file", with the subvolume id and inode) of every file with a reference to the extent, by
+     * subvolume and inode.
+     */
     List<String> of(ScrubWalk.Trees trees, long extentStart) throws FsException {
         Set<Owner> owners = new LinkedHashSet<>();
         BTree extents = trees.committed(ObjectIds.EXTENT_TREE);
@@ -60,9 +64,50 @@ final class ExtentPaths {
         } catch (MalformedItemException e) {
             throw c.corrupt(e.getMessage());
         }
+        snapshotOwners(trees, extentStart, owners);
+        List<Owner> sorted = new ArrayList<>(owners);
+        sorted.sort(Comparator.comparingLong(Owner::root).thenComparingLong(Owner::inode));
         List<String> out = new ArrayList<>();
-        for (Owner o : owners) out.add(path(trees, o));
+        for (Owner o : sorted) out.add(path(trees, o));
         return out;
+    }
+
+    /**
+     * The same inodes in the other subvolumes where they still point at the extent: a snapshot shares its source's
+     * leaves, so the extent's references name only the source (the kernel finds them by walking the shared tree
+     * blocks' back references; a snapshot keeps its source's inode numbers, so looking the inode up there is enough).
+     */
+    private static void snapshotOwners(ScrubWalk.Trees trees, long extentStart, Set<Owner> owners)
+            throws FsException {
+        Set<Long> inodes = new LinkedHashSet<>();
+        for (Owner o : owners) inodes.add(o.inode());
+        BTree rootTree = trees.committed(ObjectIds.ROOT_TREE);
+        Cursor c = rootTree.seek(Key.first(ObjectIds.FS_TREE, KeyType.ROOT_ITEM));
+        List<Long> subvolumes = new ArrayList<>();
+        while (c.valid()) {
+            long id = c.key().objectid();
+            if (c.key().type() == KeyType.ROOT_ITEM && ObjectIds.isSubvolume(id) && !subvolumes.contains(id)) {
+                subvolumes.add(id);
+            }
+            c.next();
+        }
+        for (long subvolume : subvolumes) {
+            for (long inode : inodes) {
+                if (owners.contains(new Owner(subvolume, inode))) continue;
+                if (pointsAt(trees.committed(subvolume), inode, extentStart)) owners.add(new Owner(subvolume, inode));
+            }
+        }
+    }
+
+    /** Whether one of {@code inode}'s file extent items in {@code tree} points at the extent. */
+    private static boolean pointsAt(BTree tree, long inode, long extentStart) throws CorruptBlockException {
+        Cursor c = tree.seek(new Key(inode, KeyType.EXTENT_DATA, 0));
+        while (c.valid() && c.key().objectid() == inode && c.key().type() == KeyType.EXTENT_DATA) {
+            FileExtentItem fe = c.decode(FileExtentItem::read);
+            if (!fe.isInline() && fe.diskBytenr() == extentStart) return true;
+            c.next();
+        }
+        return false;
     }
 
     private record Owner(long root, long inode) {

@@ -189,6 +189,25 @@ class ScrubTest {
     }
 
     @Test
+    void uncorrectableDataOfASnapshottedFile_namesTheFileInEverySubvolume() throws Exception {
+        Path image = Images.kernelWritten(tmp, 256, "", String.join("\n", "mkdir d",
+                "head -c 100000 /dev/urandom > d/a", "btrfs subvolume create sv >/dev/null",
+                "head -c 100000 /dev/urandom > sv/b", "btrfs subvolume snapshot . snap >/dev/null",
+                "btrfs subvolume snapshot sv sv/inner >/dev/null", "sync"));
+        // sv is subvolume 256, snap 257: the file's extent is referenced from the top level and, through the
+        // shared leaves, from snap
+        long a = ImageDamage.firstExtentOf(image, "a");
+        ImageDamage.flipByte(image, ImageDamage.physical(image, a) + 100);
+        long inode = ImageDamage.inodeOf(image, "a");
+
+        ScrubStatus s = scrub(image, false, true);
+
+        assertEquals(1, s.progress().uncorrectableErrors());
+        assertEquals(List.of("logical " + a + ": d/a (subvolume 5, inode " + inode + ")",
+                "logical " + a + ": snap/d/a (subvolume 257, inode " + inode + ")"), s.uncorrectable());
+    }
+
+    @Test
     void readOfABadDupCopy_writesTheGoodOneBack() throws Exception {
         Path image = image("-d", "dup");
         List<Long> leaves = ImageDamage.leaves(image, "5");
