@@ -228,12 +228,13 @@ public final class Filesystem implements Closeable {
             ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.treeBlockFsid(), chunkTreeUuid,
                     csumType, sb.nodesize(), sb.sectorsize(), sb::generation);
             return new Scrubber(volume, id, t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t),
-                    new ReentrantLock(), () -> true, paths);
+                    new ReentrantLock(), new ReentrantLock(), () -> true, paths);
         }
         ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.treeBlockFsid(), chunkTreeUuid,
                 csumType, sb.nodesize(), sb.sectorsize(), txm::generation);
         volume.allowRepairs(() -> txm.aborted() == null);
-        return new Scrubber(volume, id, txm::committedTree, writable.commitFence(), writable::readOnly, paths);
+        return new Scrubber(volume, id, txm::committedTree, writable.commitFence(), writable.commitExclusion(),
+                writable::readOnly, paths);
     }
 
     /** The mount's scrub (start, progress, cancel). */

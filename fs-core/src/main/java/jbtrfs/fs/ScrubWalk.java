@@ -72,6 +72,7 @@ final class ScrubWalk {
     private final Identity id;
     private final Trees trees;
     private final Lock fence;
+    private final Lock superFence;
     private final boolean readOnly;
     private final ExtentPaths paths;
     private final long start;
@@ -80,13 +81,18 @@ final class ScrubWalk {
     private final Set<String> uncorrectable = new LinkedHashSet<>();
     private volatile boolean canceled;
 
-    /** Scrubs the dev extents that overlap physical [{@code start}, {@code end}] (inclusive, as the ioctl's). */
-    ScrubWalk(Volume volume, Identity id, Trees trees, Lock fence, boolean readOnly, ExtentPaths paths, long start,
-              long end) {
+    /**
+     * Scrubs the dev extents that overlap physical [{@code start}, {@code end}] (inclusive, as the ioctl's). The
+     * stripes are read under {@code fence}, which keeps a commit from switching trees; the superblocks under
+     * {@code superFence}, which keeps commits out altogether (a commit writes them while readers go on).
+     */
+    ScrubWalk(Volume volume, Identity id, Trees trees, Lock fence, Lock superFence, boolean readOnly,
+              ExtentPaths paths, long start, long end) {
         this.volume = volume;
         this.id = id;
         this.trees = trees;
         this.fence = fence;
+        this.superFence = superFence;
         this.readOnly = readOnly;
         this.paths = paths;
         this.start = start;
@@ -103,11 +109,11 @@ final class ScrubWalk {
 
     /** Runs to the end or until canceled; an error that stops the walk (not a bad sector) is thrown. */
     void run() throws IOException {
-        fence.lock();
+        superFence.lock();
         try {
             scrubSupers();
         } finally {
-            fence.unlock();
+            superFence.unlock();
         }
         for (Copy copy : copies()) {
             if (canceled) return;

@@ -26,6 +26,7 @@ public final class Scrubber {
     private final ScrubWalk.Identity identity;
     private final ScrubWalk.Trees trees;
     private final Lock fence;
+    private final Lock superFence;
     private final BooleanSupplier mountReadOnly;
     private final ExtentPaths paths;
     /** The running or last scrub, null before the first; guarded by this. */
@@ -37,12 +38,14 @@ public final class Scrubber {
     private long endedMillis;
     private String failure;
 
-    Scrubber(Volume volume, ScrubWalk.Identity identity, ScrubWalk.Trees trees, Lock fence,
+    /** {@code fence} and {@code superFence} as {@link ScrubWalk} holds them. */
+    Scrubber(Volume volume, ScrubWalk.Identity identity, ScrubWalk.Trees trees, Lock fence, Lock superFence,
              BooleanSupplier mountReadOnly, ExtentPaths paths) {
         this.volume = volume;
         this.identity = identity;
         this.trees = trees;
         this.fence = fence;
+        this.superFence = superFence;
         this.mountReadOnly = mountReadOnly;
         this.paths = paths;
     }
@@ -63,7 +66,7 @@ public final class Scrubber {
         if (!readOnly && mountReadOnly.getAsBoolean()) {
             throw new FsException(Errno.EROFS, "a scrub that repairs needs a read-write mount (scrub read-only)");
         }
-        ScrubWalk w = new ScrubWalk(volume, identity, trees, fence, readOnly, paths, start, end);
+        ScrubWalk w = new ScrubWalk(volume, identity, trees, fence, superFence, readOnly, paths, start, end);
         walk = w;
         this.readOnly = readOnly;
         state = ScrubStatus.State.RUNNING;

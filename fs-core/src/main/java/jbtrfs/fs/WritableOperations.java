@@ -148,6 +148,9 @@ final class WritableOperations implements FsOperations {
     /** What a scrub holds to keep commits out while it reads the committed trees (the readers' lock). */
     Lock commitFence() { return lock.readLock(); }
 
+    /** What a scrub holds to keep every commit out, its writeout too (the change lock, held across a commit). */
+    Lock commitExclusion() { return changeLock; }
+
     // ---- changes ----
 
     @Override
