@@ -148,7 +148,8 @@ public final class Volume {
     public void repairCopy(long logical, ByteBuffer src, int mirror) throws IOException {
         List<IoRequest> all = writeRequests(logical, src);
         if (mirror < 0 || mirror >= all.size()) {
-            throw new FsException(Errno.EIO, "no copy " + (mirror + 1) + " of logical " + Long.toUnsignedString(logical));
+            throw new FsException(Errno.EIO, "no copy " + (mirror + 1) + " of logical "
+                    + Long.toUnsignedString(logical));
         }
         IoRequest one = all.get(mirror);
         if (writeBehind != null) writeBehind.awaitRange(one.offset(), one.length());

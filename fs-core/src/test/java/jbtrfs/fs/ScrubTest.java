@@ -81,12 +81,11 @@ class ScrubTest {
     private static void assertCountersEqual(Map<String, Long> kernel, ScrubProgress p, String... fields) {
         Map<String, Long> ours = new HashMap<>();
         long[] a = p.toArray();
-        String[] names = {"data_extents_scrubbed", "tree_extents_scrubbed", "data_bytes_scrubbed",
-            "tree_bytes_scrubbed", "read_errors", "csum_errors", "verify_errors", "no_csum", "csum_discards",
-            "super_errors", "malloc_errors", "uncorrectable_errors", "corrected_errors", "last_physical",
-            "unverified_errors"};
+        String[] names = ALL; // struct btrfs_scrub_progress in its order, as btrfs scrub -R names them
         for (int i = 0; i < names.length; i++) ours.put(names[i], a[i]);
-        for (String f : fields) assertEquals(kernel.get(f), ours.get(f), f + " (kernel " + kernel + ", ours " + ours + ")");
+        for (String f : fields) {
+            assertEquals(kernel.get(f), ours.get(f), f + " (kernel " + kernel + ", ours " + ours + ")");
+        }
     }
 
     private static final String[] ALL = {"data_extents_scrubbed", "tree_extents_scrubbed", "data_bytes_scrubbed",

@@ -27,7 +27,8 @@ import jbtrfs.fuse.node.ScrubRequests;
  * on a terminal). Both start -B and status end non-zero (3, as btrfs scrub's) while uncorrectable errors remain,
  * and list the files whose data they hit.
  */
-@Command(name = "scrub", description = "Verify every copy of the mount's data and metadata, repairing from good copies.",
+@Command(name = "scrub",
+        description = "Verify every copy of the mount's data and metadata, repairing from good copies.",
         subcommands = {ScrubCommand.Start.class, ScrubCommand.Status.class, ScrubCommand.Cancel.class})
 final class ScrubCommand implements Runnable {
     /** The device a single-device image's scrub names (its dev item's devid). */
@@ -67,7 +68,8 @@ final class ScrubCommand implements Runnable {
         @Option(names = "-B", description = "Stay in the foreground until the scrub ends, then print its status.")
         boolean foreground;
 
-        @Option(names = "-r", description = "Read-only: report errors, repair nothing (the default on a read-only mount).")
+        @Option(names = "-r",
+                description = "Read-only: report errors, repair nothing (the default on a read-only mount).")
         boolean readOnly;
 
         @Override
@@ -89,7 +91,8 @@ final class ScrubCommand implements Runnable {
         private static int start(MountIoctl m, ByteBuffer args, boolean readOnly) {
             args.clear();
             for (int i = 0; i < ScrubRequests.ARGS_SIZE; i++) args.put(i, (byte) 0);
-            args.putLong(0, DEVID).putLong(8, 0).putLong(16, -1L).putLong(24, readOnly ? ScrubRequests.SCRUB_READONLY : 0);
+            long flags = readOnly ? ScrubRequests.SCRUB_READONLY : 0;
+            args.putLong(0, DEVID).putLong(8, 0).putLong(16, -1L).putLong(24, flags);
             return m.call(ScrubRequests.BTRFS_IOC_SCRUB & 0xffffffffL, args);
         }
 
