@@ -224,14 +224,13 @@ public final class Filesystem implements Closeable {
         reader.read(sb.chunkRoot(), sb.chunkRootGeneration(), sb.chunkRootLevel(), ObjectIds.CHUNK_TREE).buffer()
                 .get(Header.OFFSET_CHUNK_TREE_UUID, chunkTreeUuid);
         ExtentPaths paths = new ExtentPaths(reader);
+        ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.devItem().totalBytes(),
+                sb.treeBlockFsid(), chunkTreeUuid, csumType, sb.nodesize(), sb.sectorsize(),
+                txm == null ? sb::generation : txm::generation);
         if (writable == null) {
-            ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.treeBlockFsid(), chunkTreeUuid,
-                    csumType, sb.nodesize(), sb.sectorsize(), sb::generation);
             return new Scrubber(volume, id, t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t),
                     new ReentrantLock(), new ReentrantLock(), () -> true, paths);
         }
-        ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.treeBlockFsid(), chunkTreeUuid,
-                csumType, sb.nodesize(), sb.sectorsize(), txm::generation);
         volume.allowRepairs(() -> txm.aborted() == null);
         return new Scrubber(volume, id, txm::committedTree, writable.commitFence(), writable.commitExclusion(),
                 writable::readOnly, paths);

@@ -63,9 +63,12 @@ final class ScrubWalk {
         BTree committed(long id) throws FsException;
     }
 
-    /** What the scrub checks against: the image's identity and the committed state. */
-    record Identity(long devid, byte[] fsid, byte[] chunkTreeUuid, ChecksumType csumType, int nodesize,
-                    int sectorsize, LongSupplier committedGeneration) {
+    /**
+     * What the scrub checks against: the image's identity, the device's size as its dev item gives it (superblock
+     * copies past it are not the filesystem's), and the committed state.
+     */
+    record Identity(long devid, long deviceBytes, byte[] fsid, byte[] chunkTreeUuid, ChecksumType csumType,
+                    int nodesize, int sectorsize, LongSupplier committedGeneration) {
     }
 
     private final Volume volume;
@@ -150,7 +153,7 @@ final class ScrubWalk {
 
     /** The superblock copies that lie on the device: checksum, place, magic and the committed generation. */
     private void scrubSupers() throws IOException {
-        long limit = volume.device().size();
+        long limit = Math.min(volume.device().size(), id.deviceBytes());
         for (long off : SuperBlock.MIRROR_OFFSETS) {
             if (off + SuperBlock.SIZE > limit) break;
             ByteBuffer b = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
