@@ -26,6 +26,8 @@ public enum Errno {
     EEXIST(17, true),
     /** Cross-device link: a link or rename across subvolumes. */
     EXDEV(18, true),
+    /** No such device (an ioctl naming a device this filesystem does not have). */
+    ENODEV(19, true),
     /** Not a directory. */
     ENOTDIR(20, true),
     /** Is a directory. */
@@ -56,6 +58,10 @@ public enum Errno {
     EOVERFLOW(75, true),
     /** Operation not supported (ENOTSUP is the same number on Linux). */
     EOPNOTSUPP(95, true),
+    /** Not connected: no scrub runs (SCRUB_PROGRESS, SCRUB_CANCEL). */
+    ENOTCONN(107, true),
+    /** Operation now in progress: a scrub runs already. */
+    EINPROGRESS(115, true),
     /** Structure needs cleaning: the kernel's answer for a corrupt tree block. */
     EUCLEAN(117, false);
 

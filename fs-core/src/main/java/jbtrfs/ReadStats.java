@@ -8,6 +8,7 @@ public final class ReadStats {
     private final AtomicLong dataChecksumFailures = new AtomicLong();
     private final AtomicLong mirrorRetries = new AtomicLong();
     private final AtomicLong corruptBlocks = new AtomicLong();
+    private final AtomicLong readRepairs = new AtomicLong();
     private final AtomicLong treeBlockCacheHits = new AtomicLong();
     private final AtomicLong treeBlockCacheMisses = new AtomicLong();
 
@@ -18,6 +19,9 @@ public final class ReadStats {
     public void mirrorRetry() { mirrorRetries.incrementAndGet(); }
 
     public void corruptBlock() { corruptBlocks.incrementAndGet(); }
+
+    /** A bad copy written over with a good one by a read (tree block or data range). */
+    public void readRepair() { readRepairs.incrementAndGet(); }
 
     public void treeBlockCacheHit() { treeBlockCacheHits.incrementAndGet(); }
 
@@ -30,6 +34,8 @@ public final class ReadStats {
     public long mirrorRetries() { return mirrorRetries.get(); }
 
     public long corruptBlocks() { return corruptBlocks.get(); }
+
+    public long readRepairs() { return readRepairs.get(); }
 
     public long treeBlockCacheHits() { return treeBlockCacheHits.get(); }
 

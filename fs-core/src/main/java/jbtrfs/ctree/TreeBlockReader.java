@@ -64,7 +64,10 @@ public final class TreeBlockReader implements TreeBlockSource {
             String[] problemOut = new String[1];
             TreeBlock block = tryCopy(bytenr, mirror, expectedGeneration, expectedLevel, problemOut);
             if (block != null) {
-                if (mirror > 0) stats.mirrorRetry();
+                if (mirror > 0) {
+                    stats.mirrorRetry();
+                    repair(block, mirror, root);
+                }
                 return block;
             }
             String problem = problemOut[0];
@@ -75,6 +78,25 @@ public final class TreeBlockReader implements TreeBlockSource {
         stats.corruptBlock();
         throw new CorruptBlockException(root, bytenr, -1, firstProblem
                 + (copies > 1 ? " (all " + copies + " copies bad)" : ""));
+    }
+
+    /**
+     * Read-repair (≈ btrfs_repair_eb_io_failure): the copies before {@code goodMirror} failed, so where the mount
+     * may write, the good block goes back over each of them. A failed repair leaves the copy as it was (logged).
+     */
+    private void repair(TreeBlock good, int goodMirror, long root) {
+        if (!volume.repairsAllowed()) return;
+        for (int bad = 0; bad < goodMirror; bad++) {
+            try {
+                volume.repairCopy(good.bytenr(), good.buffer().duplicate().clear(), bad);
+                stats.readRepair();
+                LOG.warn("tree block {} (root {}) copy {} repaired from copy {}", Long.toUnsignedString(good.bytenr()),
+                        root, bad + 1, goodMirror + 1);
+            } catch (IOException e) {
+                LOG.warn("tree block {} (root {}) copy {}: repair failed: {}", Long.toUnsignedString(good.bytenr()),
+                        root, bad + 1, e.getMessage());
+            }
+        }
     }
 
     /** Reads and verifies one copy; caches and returns it when good, else null with the problem in problemOut. */

@@ -58,7 +58,10 @@ final class DataReader {
             volume.readData(logical, part, mirror);
             badSector = verify ? firstBadSector(dst, start, sectors, expected, present) : -1;
             if (badSector < 0) {
-                if (mirror > 0) stats.mirrorRetry();
+                if (mirror > 0) {
+                    stats.mirrorRetry();
+                    repair(logical, dst.slice(start, length), mirror, what);
+                }
                 dst.position(start + length);
                 return;
             }
@@ -68,6 +71,25 @@ final class DataReader {
         stats.dataChecksumFailure();
         throw new FsException(Errno.EIO, "data checksum mismatch at logical " + (logical + badSector * sectorsize)
                 + " (" + what + ")" + (copies > 1 ? " on all " + copies + " copies" : ""));
+    }
+
+    /**
+     * Read-repair (≈ btrfs_repair_io_failure): the copies before {@code goodMirror} failed their checksums, so where
+     * the mount may write, the verified range goes back over each of them. A failed repair is logged, the read
+     * still served.
+     */
+    private void repair(long logical, ByteBuffer good, int goodMirror, String what) {
+        if (!volume.repairsAllowed()) return;
+        for (int bad = 0; bad < goodMirror; bad++) {
+            try {
+                volume.repairCopy(logical, good.duplicate(), bad);
+                stats.readRepair();
+                LOG.warn("data at logical {} ({}) copy {} repaired from copy {}", logical, what, bad + 1,
+                        goodMirror + 1);
+            } catch (IOException e) {
+                LOG.warn("data at logical {} ({}) copy {}: repair failed: {}", logical, what, bad + 1, e.getMessage());
+            }
+        }
     }
 
     private long firstBadSector(ByteBuffer dst, int start, int sectors, byte[] expected, boolean[] present) {

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 import org.slf4j.Logger;
@@ -28,6 +29,7 @@ import jbtrfs.device.DeviceOptions;
 import jbtrfs.format.BlockGroupItem;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Features;
+import jbtrfs.format.Header;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
@@ -64,11 +66,13 @@ public final class Filesystem implements Closeable {
     private final WritableOperations writable;
     private final TransactionManager transactions;
     private final LogReplay.Report logReplay;
+    private final Scrubber scrubber;
 
     private Filesystem(BlockDevice device, SuperBlock sb, ReadStats stats, Subvolumes subvolumes, SpaceReport space,
                        FsOperations operations, WritableOperations writable, TransactionManager transactions,
-                       LogReplay.Report logReplay) {
+                       LogReplay.Report logReplay, Scrubber scrubber) {
         this.logReplay = logReplay;
+        this.scrubber = scrubber;
         this.writable = writable;
         this.transactions = transactions;
         this.device = device;
@@ -208,10 +212,41 @@ public final class Filesystem implements Closeable {
             }
             served = writable;
         }
+        Scrubber scrubber = scrubber(sb, csumType, volume, reader, subvolumes, writable, txm);
+        ops.attachScrubber(scrubber);
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 csumType.displayName());
-        return new Filesystem(device, sb, stats, subvolumes, space, served, writable, txm, replayed);
+        return new Filesystem(device, sb, stats, subvolumes, space, served, writable, txm, replayed, scrubber);
+    }
+
+    /**
+     * The mount's scrub: on a read-write mount it reads the trees of the last commit under the readers' lock (so
+     * no commit moves them meanwhile) and repairs, as reads do, while the mount has not aborted; on a read-only one
+     * it reads the image's trees and only reports.
+     */
+    private static Scrubber scrubber(SuperBlock sb, ChecksumType csumType, Volume volume, TreeBlockReader reader,
+                                     Subvolumes subvolumes, WritableOperations writable, TransactionManager txm)
+            throws FsException {
+        byte[] chunkTreeUuid = new byte[16];
+        reader.read(sb.chunkRoot(), sb.chunkRootGeneration(), sb.chunkRootLevel(), ObjectIds.CHUNK_TREE).buffer()
+                .get(Header.OFFSET_CHUNK_TREE_UUID, chunkTreeUuid);
+        ExtentPaths paths = new ExtentPaths(reader);
+        ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.devItem().totalBytes(),
+                sb.treeBlockFsid(), chunkTreeUuid, csumType, sb.nodesize(), sb.sectorsize(),
+                txm == null ? sb::generation : txm::generation);
+        if (writable == null) {
+            return new Scrubber(volume, id, t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t),
+                    new ReentrantLock(), new ReentrantLock(), () -> true, paths);
+        }
+        volume.allowRepairs(() -> txm.aborted() == null);
+        return new Scrubber(volume, id, txm::committedTree, writable.commitFence(), writable.commitExclusion(),
+                writable::readOnly, paths);
+    }
+
+    /** The mount's scrub (start, progress, cancel). */
+    public Scrubber scrubber() {
+        return scrubber;
     }
 
     /** Stops a mount that failed while opening; what its close says, the open's own error already said. */
@@ -394,6 +429,7 @@ public final class Filesystem implements Closeable {
     @Override
     public void close() throws IOException {
         try {
+            scrubber.close();
             if (writable != null) writable.close();
         } finally {
             device.close();

@@ -351,6 +351,11 @@ public interface FsOperations {
     default void fsync(InodeId id, boolean dataOnly) throws FsException {
     }
 
+    /** The mount's scrub (BTRFS_IOC_SCRUB and its progress and cancel); EOPNOTSUPP where there is none. */
+    default Scrubber scrubber() throws FsException {
+        throw new FsException(Errno.EOPNOTSUPP, "scrub");
+    }
+
     /** Commits everything and returns when it is on disk (sync(2), BTRFS_IOC_SYNC, unmount). */
     default void sync() throws FsException {
     }

@@ -21,6 +21,8 @@ final class ReadOnlyOperations implements FsOperations {
     private final SeekData seekData;
     private final TreeSearch treeSearch;
     private final SuperBlock superBlock;
+    /** Attached once the mount knows how a scrub keeps commits out (a read-write mount's lock). */
+    private volatile Scrubber scrubber;
 
     ReadOnlyOperations(InodeId root, Inodes inodes, Directories directories, FileData fileData, Xattrs xattrs,
                        SpaceReport space, SeekData seekData, TreeSearch treeSearch, SuperBlock superBlock) {
@@ -37,6 +39,15 @@ final class ReadOnlyOperations implements FsOperations {
 
     @Override
     public InodeId root() { return root; }
+
+    void attachScrubber(Scrubber s) { this.scrubber = s; }
+
+    @Override
+    public Scrubber scrubber() throws FsException {
+        Scrubber s = scrubber;
+        if (s == null) throw new FsException(Errno.EOPNOTSUPP, "scrub");
+        return s;
+    }
 
     @Override
     public long defaultSubvolume() throws FsException { return inodes.subvolumes().defaultSubvolume(); }

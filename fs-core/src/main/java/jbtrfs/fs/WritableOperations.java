@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.UnaryOperator;
@@ -160,6 +161,15 @@ final class WritableOperations implements FsOperations {
     public long seekData(InodeId file, long offset, boolean hole) throws FsException {
         return read(() -> reads.seekData(file, offset, hole));
     }
+
+    @Override
+    public Scrubber scrubber() throws FsException { return reads.scrubber(); }
+
+    /** What a scrub holds to keep commits out while it reads the committed trees (the readers' lock). */
+    Lock commitFence() { return lock.readLock(); }
+
+    /** What a scrub holds to keep every commit out, its writeout too (the change lock, held across a commit). */
+    Lock commitExclusion() { return changeLock; }
 
     // ---- changes ----
 

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
@@ -24,6 +25,8 @@ public final class Volume {
     private final long devid;
     private volatile ChunkMap chunks;
     private final WriteBehind writeBehind;
+    /** Whether a bad copy may be written over with a good one now (a read-write mount that has not aborted). */
+    private volatile BooleanSupplier repairs = () -> false;
 
     public Volume(BlockDevice device, long devid, ChunkMap chunks) {
         this.device = device;
@@ -126,6 +129,36 @@ public final class Volume {
         } else {
             writeBehind.write(requests);
         }
+    }
+
+    /** Lets {@link #repairCopy} write while {@code allowed} says so (read-write mounts; never on read-only ones). */
+    public void allowRepairs(BooleanSupplier allowed) {
+        this.repairs = device.writable() ? allowed : () -> false;
+    }
+
+    /** Whether a bad copy may be repaired now. */
+    public boolean repairsAllowed() {
+        return repairs.getAsBoolean();
+    }
+
+    /**
+     * Writes {@code src} over copy {@code mirror} of {@code logical} only, and waits (≈ btrfs_repair_io_failure:
+     * a good copy's bytes put back where a copy was bad). The range must lie in one unstriped chunk.
+     */
+    public void repairCopy(long logical, ByteBuffer src, int mirror) throws IOException {
+        List<IoRequest> all = writeRequests(logical, src);
+        if (mirror < 0 || mirror >= all.size()) {
+            throw new FsException(Errno.EIO, "no copy " + (mirror + 1) + " of logical "
+                    + Long.toUnsignedString(logical));
+        }
+        IoRequest one = all.get(mirror);
+        if (writeBehind != null) writeBehind.awaitRange(one.offset(), one.length());
+        device.submit(List.of(one)).await();
+    }
+
+    /** Where copy {@code mirror} of {@code logical} lies on the device (unstriped profiles), for messages. */
+    public long physical(long logical, int mirror) throws FsException {
+        return chunkAt(logical, 1).place(logical, mirror).physical();
     }
 
     /** Waits for every file data write still in flight; throws if any failed (from then on, always). */

@@ -113,9 +113,9 @@ class CorruptImageTest {
     @Test
     void corrupt_leaf_is_eio_for_its_items_only() throws Exception {
         Path image = simpleImage("-m", "single");
-        List<long[]> leaves = fsTreeLeaves(image);
+        List<Long> leaves = ImageDamage.leaves(image, "5");
         assertTrue(leaves.size() >= 2, "the fs tree should span several leaves: " + leaves.size());
-        long victim = leaves.get(leaves.size() - 1)[0];
+        long victim = leaves.get(leaves.size() - 1);
         ImageDamage.flipByte(image, ImageDamage.physical(image, victim) + 1000);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             FsOperations ops = fs.operations();
@@ -138,7 +138,7 @@ class CorruptImageTest {
     @Test
     void corrupt_dup_copy_is_served_from_the_other() throws Exception {
         Path image = simpleImage();
-        long leaf = fsTreeLeaves(image).get(0)[0];
+        long leaf = ImageDamage.leaves(image, "5").get(0);
         List<Long> copies = ImageDamage.physicalCopies(image, leaf);
         assertEquals(2, copies.size(), "DUP metadata has two copies");
         ImageDamage.flipByte(image, copies.get(0) + 500);
@@ -180,14 +180,5 @@ class CorruptImageTest {
             ops.read(ops.resolve("/file2"), 0, ByteBuffer.allocate(200_000));
             assertEquals(2, fs.counters().dataChecksumFailures());
         }
-    }
-
-    /** Leaves of the fs tree as dump-tree prints them: {bytenr}. */
-    private static List<long[]> fsTreeLeaves(Path image) throws Exception {
-        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "5", image.toString()));
-        Matcher m = Pattern.compile("^leaf (\\d+) items", Pattern.MULTILINE).matcher(dump);
-        List<long[]> out = new ArrayList<>();
-        while (m.find()) out.add(new long[] {Long.parseLong(m.group(1))});
-        return out;
     }
 }

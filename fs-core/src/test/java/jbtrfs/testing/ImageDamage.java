@@ -72,6 +72,15 @@ public final class ImageDamage {
         return Long.parseLong(m.group(1));
     }
 
+    /** The logical addresses of tree {@code tree}'s leaves (a dump-tree -t name or id), in key order. */
+    public static List<Long> leaves(Path image, String tree) throws IOException, InterruptedException {
+        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", tree, image.toString()));
+        Matcher m = Pattern.compile("(?m)^leaf (\\d+) items").matcher(dump);
+        List<Long> out = new ArrayList<>();
+        while (m.find()) out.add(Long.parseLong(m.group(1)));
+        return out;
+    }
+
     /** The physical offset of the first copy of {@code logical}, as btrfs-map-logical says. */
     public static long physical(Path image, long logical) throws IOException, InterruptedException {
         return physicalCopies(image, logical).get(0);

@@ -34,6 +34,7 @@ final class FilesystemMeters {
         counter(registry, "jbtrfs.checksum.failures", "kind", "data", s, ReadStats::dataChecksumFailures);
         counter(registry, "jbtrfs.checksum.failures", "kind", "metadata", s, ReadStats::metadataChecksumFailures);
         counter(registry, "jbtrfs.mirror.retries", null, null, s, ReadStats::mirrorRetries);
+        counter(registry, "jbtrfs.read.repairs", null, null, s, ReadStats::readRepairs);
         counter(registry, "jbtrfs.corrupt.blocks", null, null, s, ReadStats::corruptBlocks);
         counter(registry, "jbtrfs.tree.block.cache", "result", "hit", s, ReadStats::treeBlockCacheHits);
         counter(registry, "jbtrfs.tree.block.cache", "result", "miss", s, ReadStats::treeBlockCacheMisses);

@@ -13,8 +13,8 @@ import jbtrfs.fuse.kernel.InArgs;
 /**
  * IOCTL: the ones JbtrfsFuse answers (lsattr and chattr): FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (an int each way,
  * whatever size the command says) and their 32-bit forms, FS_IOC_FSGETXATTR and FS_IOC_FSSETXATTR (struct fsxattr,
- * which shares the flags); the btrfs ones ({@link BtrfsRequests}). Any other is ENOTTY. Restricted ioctls only:
- * the kernel sizes the data from the command.
+ * which shares the flags); the scrub ioctls ({@link ScrubRequests}) and the other btrfs ones
+ * ({@link BtrfsRequests}). Any other is ENOTTY. Restricted ioctls only: the kernel sizes the data from the command.
  */
 final class IoctlRequests {
     /** _IOR('f', 1, long), _IOW('f', 2, long) and their 32-bit forms (include/uapi/linux/fs.h). */
@@ -32,11 +32,13 @@ final class IoctlRequests {
     private final Nodes nodes;
     private final FsOperations ops;
     private final BtrfsRequests btrfs;
+    private final ScrubRequests scrubs;
 
     IoctlRequests(Nodes nodes) {
         this.nodes = nodes;
         this.ops = nodes.ops;
         this.btrfs = new BtrfsRequests(nodes);
+        this.scrubs = new ScrubRequests(nodes.ops);
     }
 
     /** Where the mount is: a snapshot's source descriptor is resolved against it. */
@@ -53,7 +55,10 @@ final class IoctlRequests {
         int inSize = in.u32();
         int outSize = in.u32();
         InodeId id = nodes.inode(r);
-        if ((cmd >>> 8 & 0xff) == BtrfsIoctl.MAGIC) {
+        if (ScrubRequests.handles(cmd)) {
+            // the scrub ioctls share btrfs's magic: asked first
+            scrubs.ioctl(r, cmd, in, inSize, outSize);
+        } else if ((cmd >>> 8 & 0xff) == BtrfsIoctl.MAGIC) {
             btrfs.ioctl(r, id, cmd, arg, inSize, outSize);
         } else if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC32_GETFLAGS) {
             ByteBuffer b = reply(r, outSize, 4);

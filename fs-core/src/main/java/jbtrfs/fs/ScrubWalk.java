@@ -1,0 +1,306 @@
+package jbtrfs.fs;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.locks.Lock;
+import java.util.function.LongSupplier;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
+import jbtrfs.FsException;
+import jbtrfs.csum.ChecksumType;
+import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.format.ExtentItem;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.format.Stripe;
+import jbtrfs.format.SuperBlock;
+import jbtrfs.volumes.Chunk;
+import jbtrfs.volumes.Volume;
+
+/**
+ * One scrub of the device (≈ btrfs_scrub_dev): the superblock copies, then every copy of every chunk in the order
+ * its dev extents lie on the device, 64 KiB stripe by stripe where the committed extent tree has extents. Each
+ * stripe's tree blocks are verified as the kernel's scrub verifies them (bytenr, fsid, chunk tree uuid, checksum,
+ * the extent item's generation) and its data sectors against the committed csum tree; a bad sector is read from
+ * the other copies, and a good copy's bytes are written back over the bad one unless the scrub is read-only.
+ * Each stripe runs under {@code fence}, which keeps commits out: the committed trees it reads stay the image's, and
+ * no extent it verifies is freed and reused meanwhile (freed extents stay pinned until a commit).
+ */
+final class ScrubWalk {
+    private static final Logger LOG = LoggerFactory.getLogger(ScrubWalk.class);
+    /** BTRFS_STRIPE_LEN: the unit the kernel's scrub reads, counts and reports last_physical in. */
+    static final int STRIPE_LEN = 64 * 1024;
+    /** At most this many uncorrectable data errors keep their paths (each is also logged). */
+    private static final int MAX_PATHS = 10_000;
+
+    private static final int DATA_EXTENTS = 0;
+    private static final int TREE_EXTENTS = 1;
+    private static final int DATA_BYTES = 2;
+    private static final int TREE_BYTES = 3;
+    private static final int READ_ERRORS = 4;
+    private static final int CSUM_ERRORS = 5;
+    private static final int VERIFY_ERRORS = 6;
+    private static final int NO_CSUM = 7;
+    private static final int SUPER_ERRORS = 9;
+    private static final int UNCORRECTABLE = 11;
+    private static final int CORRECTED = 12;
+    private static final int LAST_PHYSICAL = 13;
+
+    /** The trees as of the last commit (read under the fence). */
+    interface Trees {
+        BTree committed(long id) throws FsException;
+    }
+
+    /**
+     * What the scrub checks against: the image's identity, the device's size as its dev item gives it (superblock
+     * copies past it are not the filesystem's), and the committed state.
+     */
+    record Identity(long devid, long deviceBytes, byte[] fsid, byte[] chunkTreeUuid, ChecksumType csumType,
+                    int nodesize, int sectorsize, LongSupplier committedGeneration) {
+    }
+
+    private final Volume volume;
+    private final Identity id;
+    private final Trees trees;
+    private final Lock fence;
+    private final Lock superFence;
+    private final boolean readOnly;
+    private final ExtentPaths paths;
+    private final long start;
+    private final long end;
+    private final long[] counters = new long[ScrubProgress.FIELDS];
+    private final Set<String> uncorrectable = new LinkedHashSet<>();
+    private volatile boolean canceled;
+
+    /**
+     * Scrubs the dev extents that overlap physical [{@code start}, {@code end}] (inclusive, as the ioctl's). The
+     * stripes are read under {@code fence}, which keeps a commit from switching trees; the superblocks under
+     * {@code superFence}, which keeps commits out altogether (a commit writes them while readers go on).
+     */
+    ScrubWalk(Volume volume, Identity id, Trees trees, Lock fence, Lock superFence, boolean readOnly,
+              ExtentPaths paths, long start, long end) {
+        this.volume = volume;
+        this.id = id;
+        this.trees = trees;
+        this.fence = fence;
+        this.superFence = superFence;
+        this.readOnly = readOnly;
+        this.paths = paths;
+        this.start = start;
+        this.end = end;
+    }
+
+    void cancel() { canceled = true; }
+
+    boolean canceled() { return canceled; }
+
+    synchronized ScrubProgress progress() { return ScrubProgress.of(counters.clone()); }
+
+    synchronized List<String> uncorrectable() { return new ArrayList<>(uncorrectable); }
+
+    /** Runs to the end or until canceled; an error that stops the walk (not a bad sector) is thrown. */
+    void run() throws IOException {
+        superFence.lock();
+        try {
+            scrubSupers();
+        } finally {
+            superFence.unlock();
+        }
+        for (Copy copy : copies()) {
+            if (canceled) return;
+            scrubCopy(copy);
+        }
+    }
+
+    /** One copy of a chunk: its stripe on this device. */
+    private record Copy(Chunk chunk, int mirror, long physical) {
+    }
+
+    /** Every copy of every chunk on this device in the range, in device order (the dev tree's order). */
+    private List<Copy> copies() {
+        List<Copy> out = new ArrayList<>();
+        for (Chunk c : volume.chunks().chunks()) {
+            List<Stripe> stripes = c.item().stripes();
+            if (c.copies() != stripes.size()) {
+                LOG.warn("scrub: chunk at logical {} has a striped or parity profile; not scrubbed", c.logical());
+                continue;
+            }
+            for (int m = 0; m < stripes.size(); m++) {
+                Stripe s = stripes.get(m);
+                if (s.devid() != id.devid()) continue;
+                if (Long.compareUnsigned(s.offset() + c.stripeLength(), start) <= 0
+                        || Long.compareUnsigned(s.offset(), end) > 0) {
+                    continue;
+                }
+                out.add(new Copy(c, m, s.offset()));
+            }
+        }
+        out.sort(Comparator.comparingLong(Copy::physical));
+        return out;
+    }
+
+    /** The superblock copies that lie on the device: checksum, place, magic and the committed generation. */
+    private void scrubSupers() throws IOException {
+        long limit = Math.min(volume.device().size(), id.deviceBytes());
+        for (long off : SuperBlock.MIRROR_OFFSETS) {
+            if (off + SuperBlock.SIZE > limit) break;
+            ByteBuffer b = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+            String problem;
+            try {
+                volume.device().read(off, b);
+                b.clear();
+                problem = superProblem(b, off);
+            } catch (IOException e) {
+                problem = "read failed: " + e.getMessage();
+            }
+            if (problem != null) {
+                LOG.warn("scrub: superblock at {}: {}", off, problem);
+                add(SUPER_ERRORS, 1);
+            }
+        }
+    }
+
+    private String superProblem(ByteBuffer b, long off) {
+        if (!id.csumType().matches(b, SuperBlock.CSUM_SIZE, SuperBlock.SIZE - SuperBlock.CSUM_SIZE, b, 0)) {
+            return "checksum mismatch";
+        }
+        if (b.getLong(SuperBlock.OFFSET_BYTENR) != off) return "bytenr " + b.getLong(SuperBlock.OFFSET_BYTENR);
+        if (b.getLong(SuperBlock.OFFSET_MAGIC) != SuperBlock.MAGIC) return "no magic";
+        long gen = b.getLong(SuperBlock.OFFSET_GENERATION);
+        long want = id.committedGeneration().getAsLong();
+        return gen == want ? null : "generation " + gen + ", expected " + want;
+    }
+
+    /** The stripes of one copy that hold extents, each under the fence. */
+    private void scrubCopy(Copy copy) throws IOException {
+        Chunk chunk = copy.chunk();
+        long cur = chunk.logical();
+        while (Long.compareUnsigned(cur, chunk.end()) < 0 && !canceled) {
+            fence.lock();
+            try {
+                cur = scrubNextStripe(copy, cur);
+            } finally {
+                fence.unlock();
+            }
+            if (cur == -1) return;
+        }
+    }
+
+    /** An extent item: start, length, flags (DATA, TREE_BLOCK) and generation. */
+    private record Extent(long start, long length, long flags, long generation) {
+        long end() { return start + length; }
+
+        boolean tree() { return (flags & ExtentItem.FLAG_TREE_BLOCK) != 0; }
+    }
+
+    /** Scrubs the stripe holding the first extent at or after {@code from}; returns where to go on, -1 at the end. */
+    private long scrubNextStripe(Copy copy, long from) throws IOException {
+        Chunk chunk = copy.chunk();
+        BTree extentTree = trees.committed(ObjectIds.EXTENT_TREE);
+        Cursor c = firstExtent(extentTree, from, chunk.end());
+        if (c == null) return -1;
+        Extent first = extent(c);
+        long stripeStart = chunk.logical()
+                + (Math.max(first.start(), from) - chunk.logical()) / STRIPE_LEN * STRIPE_LEN;
+        long stripeEnd = Math.min(stripeStart + STRIPE_LEN, chunk.end());
+        List<Extent> extents = new ArrayList<>();
+        while (c.valid() && Long.compareUnsigned(c.key().objectid(), stripeEnd) < 0) {
+            if (isExtent(c.key())) extents.add(extent(c));
+            c.next();
+        }
+        new ScrubStripe(this, volume, id, copy.mirror(), stripeStart, stripeEnd, extents.stream()
+                .map(e -> new ScrubStripe.Extent(e.start(), e.length(), e.tree(), e.generation())).toList(),
+                csums(stripeStart, stripeEnd)).run(!readOnly);
+        set(LAST_PHYSICAL, volume.physical(stripeStart, copy.mirror()) + STRIPE_LEN);
+        return stripeStart + STRIPE_LEN;
+    }
+
+    /** The committed data checksums of [{@code from}, {@code to}): per sector, present or not. */
+    private ScrubStripe.Csums csums(long from, long to) throws FsException {
+        int sectors = (int) ((to - from) / id.sectorsize());
+        byte[] out = new byte[sectors * id.csumType().size()];
+        boolean[] present = new boolean[sectors];
+        BTree csumTree;
+        try {
+            csumTree = trees.committed(ObjectIds.CSUM_TREE);
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
+            csumTree = null;
+        }
+        BTree t = csumTree;
+        new CsumTree(() -> t, id.sectorsize(), id.csumType().size()).lookup(from, sectors, out, present);
+        return new ScrubStripe.Csums(out, present);
+    }
+
+    private static boolean isExtent(Key k) {
+        return k.type() == KeyType.EXTENT_ITEM || k.type() == KeyType.METADATA_ITEM;
+    }
+
+    private Extent extent(Cursor c) throws CorruptBlockException {
+        Key k = c.key();
+        if (c.dataSize() < ExtentItem.SIZE) throw c.corrupt("extent item of " + c.dataSize() + " bytes");
+        ByteBuffer b = c.buffer();
+        long length = k.type() == KeyType.METADATA_ITEM ? id.nodesize() : k.offset();
+        return new Extent(k.objectid(), length, b.getLong(c.dataOffset() + 16), b.getLong(c.dataOffset() + 8));
+    }
+
+    /** A cursor at the first extent item that overlaps [{@code from}, {@code to}), or null. */
+    private Cursor firstExtent(BTree tree, long from, long to) throws FsException {
+        Cursor back = tree.seekFloor(new Key(from, 0, 0));
+        while (back.valid() && !isExtent(back.key())) back.prev();
+        if (back.valid() && Long.compareUnsigned(extent(back).end(), from) > 0) return back;
+        Cursor c = tree.seek(new Key(from, 0, 0));
+        while (c.valid() && Long.compareUnsigned(c.key().objectid(), to) < 0) {
+            if (isExtent(c.key())) return c;
+            c.next();
+        }
+        return null;
+    }
+
+    /** What one stripe found, added to the counters at once (as scrub_stripe_report_errors). */
+    synchronized void report(ScrubStripe.Report r) {
+        counters[DATA_EXTENTS] += r.dataExtents();
+        counters[TREE_EXTENTS] += r.treeExtents();
+        counters[DATA_BYTES] += (long) r.dataSectors() * id.sectorsize();
+        counters[TREE_BYTES] += (long) r.treeSectors() * id.sectorsize();
+        counters[NO_CSUM] += r.noCsum();
+        counters[READ_ERRORS] += r.readErrors();
+        counters[CSUM_ERRORS] += r.csumErrors();
+        counters[VERIFY_ERRORS] += r.verifyErrors();
+        counters[UNCORRECTABLE] += r.uncorrectable();
+        counters[CORRECTED] += r.corrected();
+    }
+
+    /** Paths of the files that use the data sector at {@code logical} of the extent at {@code extentStart}. */
+    void uncorrectableData(long extentStart, long logical) {
+        List<String> found;
+        try {
+            found = paths.of(trees, extentStart);
+        } catch (FsException e) {
+            found = List.of("(paths unknown: " + e.getMessage() + ")");
+        }
+        if (found.isEmpty()) found = List.of("(no file refers to it)");
+        for (String p : found) {
+            LOG.error("scrub: uncorrectable data error at logical {}: {}", logical, p);
+            synchronized (this) {
+                if (uncorrectable.size() < MAX_PATHS) uncorrectable.add("logical " + logical + ": " + p);
+            }
+        }
+    }
+
+    private synchronized void add(int field, long n) { counters[field] += n; }
+
+    private synchronized void set(int field, long v) { counters[field] = v; }
+}
