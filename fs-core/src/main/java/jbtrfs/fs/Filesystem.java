@@ -25,6 +25,7 @@ import jbtrfs.ctree.TreeBlockReader;
 import jbtrfs.device.Backend;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.DeviceOptions;
+import jbtrfs.device.OverlayBlockDevice;
 import jbtrfs.format.BlockGroupItem;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Features;
@@ -137,9 +138,9 @@ public final class Filesystem implements Closeable {
         } catch (FsException e) {
             throw new FsException(Errno.EINVAL, "cannot read the root tree: " + e.getMessage());
         }
-        if (sb.logRoot() != 0) {
-            LOG.warn("the image has a log tree (an fsync after the last commit); the kernel would replay it, "
-                    + "this read-only mount shows the last committed state");
+        if (sb.logRoot() != 0 && logReplayable(sb, reader, options) && options.readOnly()) {
+            Filesystem replayed = replayInMemory(device, options, clock);
+            if (replayed != null) return replayed;
         }
         Subvolumes subvolumes = new Subvolumes(rootTree, reader);
         CsumTree.Source csumTree = () -> optionalTree(subvolumes, ObjectIds.CSUM_TREE);
@@ -203,6 +204,59 @@ public final class Filesystem implements Closeable {
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 csumType.displayName());
         return new Filesystem(device, sb, stats, subvolumes, space, served, writable, txm);
+    }
+
+    /**
+     * Whether the log of an image that has one is to be replayed: not with nologreplay (read-only only), nor when
+     * it fails its checks (read-only then shows the last commit with a warning; read-write is refused).
+     */
+    private static boolean logReplayable(SuperBlock sb, TreeBlockReader reader, MountOptions options)
+            throws FsException {
+        if (options.noLogReplay()) {
+            if (!options.readOnly()) {
+                throw new FsException(Errno.EINVAL, "nologreplay needs a read-only mount");
+            }
+            LOG.warn("the image has a log tree (fsyncs after the last commit); nologreplay: this read-only mount "
+                    + "shows the last committed state");
+            return false;
+        }
+        String problem = LogTreeCheck.problem(sb, reader);
+        if (problem == null) return true;
+        if (!options.readOnly()) {
+            throw new FsException(Errno.EINVAL, "the log tree cannot be replayed: " + problem
+                    + "; mount it with -o nologreplay,ro to see the last commit");
+        }
+        LOG.warn("the log tree cannot be replayed: {}; this read-only mount shows the last committed state", problem);
+        return false;
+    }
+
+    /**
+     * A read-only mount of an image with a log: the write stack opens over an overlay of the device, replays the
+     * log and commits into the overlay, and the read-only stack then serves the result; the image is not written.
+     * Null when the write stack cannot open or replay (said in one warning): the mount then shows the last commit.
+     */
+    private static Filesystem replayInMemory(BlockDevice device, MountOptions options, Clock clock)
+            throws IOException {
+        OverlayBlockDevice overlay = OverlayBlockDevice.over(device);
+        try {
+            // no periodic commit, no compression: the replay's own commit and the close's are all there is
+            Filesystem writer = open(overlay, options.withReadOnly(false).withCommitSeconds(0).withCompression(null)
+                    .withSpaceCache(null, false), clock);
+            writer.writable.close();
+        } catch (FsException e) {
+            LOG.warn("cannot replay the log in memory: {}; this read-only mount shows the last committed state",
+                    e.getMessage());
+            return null;
+        }
+        if (SuperBlocks.readBest(overlay).logRoot() != 0) {
+            LOG.warn("the log was not replayed in memory (log_root is still set); this read-only mount shows the last "
+                    + "committed state");
+            return null;
+        }
+        Filesystem fs = open(overlay, options, clock);
+        LOG.info("replayed the log in memory; the image is unchanged ({} KiB held in memory)",
+                overlay.heldBytes() >> 10);
+        return fs;
     }
 
     /** Stops a mount that failed while opening; what its close says, the open's own error already said. */

@@ -44,7 +44,7 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
             + "transport=libfuse|native (default libfuse), [no_]writeback_cache and raw_inodes (native), "
-            + "and FUSE options "
+            + "nologreplay (read-only: show the last commit, not the log's fsyncs), and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
 
@@ -64,6 +64,10 @@ final class MountCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         MountOptionParser parsed = MountOptionParser.parse(options);
+        if (parsed.noLogReplay() && !readOnly && !parsed.readOnlyRequested()) {
+            // the kernel's rule too: a log left unreplayed must not be built on
+            throw new CliException("nologreplay needs a read-only mount (--read-only or -o ro)", 2);
+        }
         if (deviceBackend != null) {
             try {
                 Backend.parse(deviceBackend);
@@ -99,7 +103,8 @@ final class MountCommand implements Callable<Integer> {
                 .withSerialWriteout(parsed.serialWriteout())
                 .withCompression(ro ? null : parsed.compression())
                 // the native transport says when the kernel forgets an inode: open, unlinked files live on till then
-                .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE);
+                .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE)
+                .withNoLogReplay(parsed.noLogReplay());
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);

@@ -56,6 +56,8 @@ class CliErrorsTest {
         run("mount", "--read-only", "-o", "threads=none", img.toString(), mnt.toString()).isOneLine("threads");
         run("mount", "--read-only", "--device-backend", "uring", img.toString(), mnt.toString())
                 .isOneLine("unknown device backend 'uring' (expected aio, nio or auto)");
+        run("mount", "-o", "nologreplay", img.toString(), mnt.toString())
+                .isOneLine("nologreplay needs a read-only mount (--read-only or -o ro)");
     }
 
     @Test
