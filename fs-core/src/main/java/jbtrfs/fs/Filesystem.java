@@ -173,6 +173,11 @@ public final class Filesystem implements Closeable {
             MountOptions.SpaceCache spaceCache = WriteSupport.check(sb, subvolumes, volume, options);
             txm = new TransactionManager(volume, reader, sb, new CommitSettings(
                     spaceCache == MountOptions.SpaceCache.V1, options.clearCache(), options.serialWriteout()), clock);
+            if (sb.logRoot() != 0) {
+                // before anything allocates: the log's blocks and extents are not in the extent tree
+                LogReplay.replay(sb, reader, txm, subvolumes,
+                        (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0, clock);
+            }
             if (spaceCache == MountOptions.SpaceCache.V2
                     && (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) == 0) {
                 LOG.info("creating the free space tree (space_cache=v2 on an image without one)");

@@ -35,10 +35,6 @@ final class WriteSupport {
     static MountOptions.SpaceCache check(SuperBlock sb, Subvolumes subvolumes, Volume volume, MountOptions options)
             throws FsException {
         String hint = "; mount it with --read-only";
-        if (sb.logRoot() != 0) {
-            throw new FsException(Errno.EINVAL, "the image has a log tree to replay: mount it once with the kernel, "
-                    + "or run 'btrfs rescue zero-log'" + hint);
-        }
         long incompat = sb.incompatFlags() & ~INCOMPAT_WRITE_SUPPORTED;
         if (incompat != 0) {
             throw new FsException(Errno.EINVAL, "cannot write images with incompat feature "

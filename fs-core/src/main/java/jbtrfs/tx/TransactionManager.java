@@ -330,6 +330,9 @@ public final class TransactionManager {
             sb.putLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION, chunk.generation());
         }
         sb.putLong(SuperBlock.OFFSET_BYTES_USED, groups.usedAfterCommit());
+        // a commit makes every fsync before it durable: a log written before it is obsolete (and freed)
+        sb.putLong(SuperBlock.OFFSET_LOG_ROOT, 0);
+        sb.put(SuperBlock.OFFSET_LOG_ROOT_LEVEL, (byte) 0);
         // the caches written by this commit are current; the others were left exact (their groups did not change)
         if (spaceCacheV1) sb.putLong(SuperBlock.OFFSET_CACHE_GENERATION, tx.transid());
         if (v1CacheRemoved) sb.putLong(SuperBlock.OFFSET_CACHE_GENERATION, 0);
