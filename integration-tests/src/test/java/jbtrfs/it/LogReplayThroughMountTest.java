@@ -47,7 +47,7 @@ class LogReplayThroughMountTest {
     void crashImage_readOnlyAndReadWriteMountsShowTheKernelsReplay(String scenario) throws Exception {
         Path crash = CrashImages.kernelCrashed(tmp, scenario);
         Map<String, String> kernel = CrashImages.kernelReplayed(crash, tmp);
-        assertTrue(kernel.size() > 2, "the scenario made files");
+        assertTrue(kernel.size() > 1, "the scenario made files");
         String before = TreeListing.sha256(crash);
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         try (Jbtrfs m = Jbtrfs.mount(crash, mnt)) {
