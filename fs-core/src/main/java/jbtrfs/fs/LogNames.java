@@ -208,7 +208,10 @@ final class LogNames {
 
     /** Sets each touched inode's nlink to its names; one left with none gets an orphan item (freed at mount). */
     void fixupLinkCounts() throws FsException {
-        for (long ino : fixups) {
+        // removing a directory's names adds their inodes: taken until none is left, as the kernel's fixup dir
+        while (!fixups.isEmpty()) {
+            long ino = fixups.iterator().next();
+            fixups.remove(ino);
             if (!exists(ino)) continue;
             long nlink = 0;
             Cursor c = tree().seek(Key.first(ino, KeyType.INODE_REF));

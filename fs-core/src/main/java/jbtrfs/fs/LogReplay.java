@@ -78,7 +78,8 @@ public final class LogReplay {
             txm.current().mustCommit();
         } catch (FsException | RuntimeException e) {
             txm.abort("log replay", e);
-            throw new FsException(Errno.EINVAL, "cannot replay the log tree: " + e.getMessage());
+            String why = e instanceof FsException ? e.getMessage() : "internal error: " + e.getClass().getSimpleName();
+            throw new FsException(Errno.EINVAL, "cannot replay the log tree: " + why);
         }
         txm.commit();
         subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));

@@ -98,6 +98,7 @@ class LogReplayTest {
         crashAndCompare("""
                 btrfs -q subvolume create sv && sync
                 mkdir sv/dir && head -c 50000 /dev/urandom > sv/dir/f && sync sv/dir/f
+                printf 'top level too' > d/top && sync d/top
                 """);
     }
 
@@ -108,16 +109,97 @@ class LogReplayTest {
                 """);
     }
 
+    @Test
+    void v1SpaceCache_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare(new String[] {"-R", "^free-space-tree"}, ",space_cache=v1", """
+                head -c 70000 /dev/urandom > d/new && sync d/new
+                head -c 5000 /dev/urandom >> d/grows && sync d/grows
+                """);
+    }
+
+    @Test
+    void newDirectoriesSymlinksAndSpecialFiles_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                mkdir -p d/n1/n2 && head -c 9000 /dev/urandom > d/n1/n2/deep && sync d/n1/n2/deep
+                ln -s ../old d/n1/sym && mkfifo d/n1/fifo && mknod d/n1/chr c 1 3 && sync d/n1
+                """);
+    }
+
+    @Test
+    void sparseWritesWithoutNoHoles_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare(new String[] {"-O", "^no-holes"}, "", """
+                dd if=/dev/urandom of=d/sparse bs=4096 seek=20 count=2 status=none && sync d/sparse
+                dd if=/dev/urandom of=d/grows bs=4096 seek=40 count=1 conv=notrunc status=none && sync d/grows
+                """);
+    }
+
+    @Test
+    void compressedExtents_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare(",compress-force=zstd", """
+                yes compressible | head -c 200000 > d/z && sync d/z
+                yes more | head -c 50000 >> d/grows && sync d/grows
+                """);
+    }
+
+    @Test
+    void logOfManyLeaves_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                for i in $(seq 1 400); do head -c 1500 /dev/urandom > d/file-with-a-longer-name-$i; done
+                sync d/file-with-a-longer-name-*
+                """);
+    }
+
+    @Test
+    void fsyncedFileUnlinkedBeforeDirectoryFsync_isGone() throws Exception {
+        crashAndCompare("""
+                head -c 10000 /dev/urandom > d/short && sync d/short
+                rm d/short && sync d
+                """);
+    }
+
+    @Test
+    void renameOverAnExistingName_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                printf replacement > d/tmp && sync d/tmp
+                mv d/tmp d/old && sync d/old && sync d
+                """);
+    }
+
+    @Test
+    void removedSubdirectory_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                mkdir d/sub && printf x > d/sub/x && sync
+                rm -r d/sub && printf y > d/y && sync d/y && sync d
+                """);
+    }
+
+    @Test
+    void inlineFileGrownPastInline_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                head -c 30000 /dev/urandom >> d/old && sync d/old
+                """);
+    }
+
     /**
      * Runs {@code script} after {@link #BASE} on a kernel mount and copies the image while mounted; the kernel's
      * replay of one copy and ours of the other must agree.
      */
     private void crashAndCompare(String script) throws Exception {
+        crashAndCompare("", script);
+    }
+
+    /** As above, the kernel mounting with {@code mountOptions} (each led by a comma) too. */
+    private void crashAndCompare(String mountOptions, String script) throws Exception {
+        crashAndCompare(new String[0], mountOptions, script);
+    }
+
+    /** As above, on an image made with mkfs options {@code mkfs}. */
+    private void crashAndCompare(String[] mkfs, String mountOptions, String script) throws Exception {
         Images.requireKernelBtrfs();
-        Path image = Images.mkfs(dir, null, 256);
+        Path image = Images.mkfs(dir, null, 256, mkfs);
         Path crash = dir.resolve("crash.img");
         Path mnt = Files.createTempDirectory(dir, "kernel");
-        Shell.sh("mount -o loop,commit=300 " + image + " " + mnt);
+        Shell.sh("mount -o loop,commit=300" + mountOptions + " " + image + " " + mnt);
         try {
             Shell.sh("set +o pipefail\n" + BASE + script, mnt);
             Shell.sh("cp --sparse=always " + image + " " + crash);
