@@ -64,18 +64,19 @@ public final class OverlayBlockDevice implements BlockDevice {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        check("read", offset, dst.remaining());
-        int start = dst.position();
-        lower.read(offset, dst.duplicate());
-        overlay(offset, dst, start);
-        dst.position(dst.limit());
+        read(offset, dst, false);
     }
 
     @Override
     public void readBulk(long offset, ByteBuffer dst) throws IOException {
+        read(offset, dst, true);
+    }
+
+    /** The lower device's bytes (its bulk read for file data), then the written pages over them. */
+    private void read(long offset, ByteBuffer dst, boolean bulk) throws IOException {
         check("read", offset, dst.remaining());
         int start = dst.position();
-        lower.readBulk(offset, dst.duplicate());
+        if (bulk) lower.readBulk(offset, dst.duplicate()); else lower.read(offset, dst.duplicate());
         overlay(offset, dst, start);
         dst.position(dst.limit());
     }

@@ -140,6 +140,13 @@ public final class CrashImages {
         return Long.parseLong(m.group(1));
     }
 
+    /** Flips a byte inside every copy of the first log tree's root block; returns the block's logical address. */
+    public static long damageFirstLogTree(Path image) throws IOException, InterruptedException {
+        long logTree = firstLogTree(image);
+        for (long copy : ImageDamage.physicalCopies(image, logTree)) ImageDamage.flipByte(image, copy + 1000);
+        return logTree;
+    }
+
     /** What the kernel shows once it has replayed the log: a copy of {@code crash} mounted (and replayed) by it. */
     public static Map<String, String> kernelReplayed(Path crash, Path work) throws Exception {
         Path copy = work.resolve("kernel-replay-" + System.nanoTime() + ".img");
