@@ -252,6 +252,12 @@ public final class Filesystem implements Closeable {
             LOG.warn("cannot replay the log in memory: {}; this read-only mount shows the last committed state",
                     e.getMessage());
             return null;
+        } catch (RuntimeException e) {
+            // a mount for inspection still serves the last commit when the replay meets something it cannot handle
+            LOG.warn("cannot replay the log in memory: internal error ({}); this read-only mount shows the last "
+                    + "committed state", e.getClass().getSimpleName());
+            LOG.debug("the replay's internal error", e);
+            return null;
         }
         if (SuperBlocks.readBest(overlay).logRoot() != 0) {
             LOG.warn("the log was not replayed in memory (log_root is still set); this read-only mount shows the last "
