@@ -138,7 +138,7 @@ public final class Filesystem implements Closeable {
         } catch (FsException e) {
             throw new FsException(Errno.EINVAL, "cannot read the root tree: " + e.getMessage());
         }
-        if (sb.logRoot() != 0 && logReplayable(sb, reader, options) && options.readOnly()) {
+        if (sb.logRoot() != 0 && LogTreeCheck.replayable(sb, reader, options) && options.readOnly()) {
             Filesystem replayed = replayInMemory(device, options, clock);
             if (replayed != null) return replayed;
         }
@@ -209,30 +209,6 @@ public final class Filesystem implements Closeable {
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 csumType.displayName());
         return new Filesystem(device, sb, stats, subvolumes, space, served, writable, txm);
-    }
-
-    /**
-     * Whether the log of an image that has one is to be replayed: not with nologreplay (read-only only), nor when
-     * it fails its checks (read-only then shows the last commit with a warning; read-write is refused).
-     */
-    private static boolean logReplayable(SuperBlock sb, TreeBlockReader reader, MountOptions options)
-            throws FsException {
-        if (options.noLogReplay()) {
-            if (!options.readOnly()) {
-                throw new FsException(Errno.EINVAL, "nologreplay needs a read-only mount");
-            }
-            LOG.warn("the image has a log tree (fsyncs after the last commit); nologreplay: this read-only mount "
-                    + "shows the last committed state");
-            return false;
-        }
-        String problem = LogTreeCheck.problem(sb, reader);
-        if (problem == null) return true;
-        if (!options.readOnly()) {
-            throw new FsException(Errno.EINVAL, "the log tree cannot be replayed: " + problem
-                    + "; mount it with -o nologreplay,ro to see the last commit");
-        }
-        LOG.warn("the log tree cannot be replayed: {}; this read-only mount shows the last committed state", problem);
-        return false;
     }
 
     /**

@@ -1,5 +1,9 @@
 package jbtrfs.fs;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.TreeBlock;
@@ -17,7 +21,32 @@ import jbtrfs.format.SuperBlock;
  * replay half done from a damaged log would be worse than the last commit.
  */
 final class LogTreeCheck {
+    private static final Logger LOG = LoggerFactory.getLogger(LogTreeCheck.class);
+
     private LogTreeCheck() {
+    }
+
+    /**
+     * Whether the log of an image that has one is to be replayed: not with nologreplay (read-only only), nor when
+     * it fails its checks (read-only then shows the last commit with a warning; read-write is refused).
+     */
+    static boolean replayable(SuperBlock sb, TreeBlockReader reader, MountOptions options) throws FsException {
+        if (options.noLogReplay()) {
+            if (!options.readOnly()) {
+                throw new FsException(Errno.EINVAL, "nologreplay needs a read-only mount");
+            }
+            LOG.warn("the image has a log tree (fsyncs after the last commit); nologreplay: this read-only mount "
+                    + "shows the last committed state");
+            return false;
+        }
+        String problem = problem(sb, reader);
+        if (problem == null) return true;
+        if (!options.readOnly()) {
+            throw new FsException(Errno.EINVAL, "the log tree cannot be replayed: " + problem
+                    + "; mount it with -o nologreplay,ro to see the last commit");
+        }
+        LOG.warn("the log tree cannot be replayed: {}; this read-only mount shows the last committed state", problem);
+        return false;
     }
 
     /** Null when the log of {@code sb} (log_root != 0) reads and checks clean, else one line saying why not. */
