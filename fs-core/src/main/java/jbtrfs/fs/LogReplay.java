@@ -42,7 +42,13 @@ public final class LogReplay {
     public record Report(int subvolumes, int inodes, int namesAdded, int namesRemoved, int extents) {
     }
 
+    /** The kernel's walk stages after LOG_WALK_PIN_ONLY (which {@link LogTrees#exclude} is). */
     private enum Stage { INODES, DIR_INDEX, ALL }
+
+    /** Inode item fields the replay patches in the log's bytes (the kernel copies the item, reserved bytes too). */
+    private static final int OFFSET_GENERATION = 0;
+    private static final int OFFSET_SIZE = 16;
+    private static final int OFFSET_NBYTES = 24;
 
     private final InodeWriter w;
     private final FileExtents files;
@@ -180,10 +186,6 @@ public final class LogReplay {
         names.linkToFixup(ino);
         inodes++;
     }
-
-    private static final int OFFSET_GENERATION = 0;
-    private static final int OFFSET_SIZE = 16;
-    private static final int OFFSET_NBYTES = 24;
 
     /** The xattr items of a logged inode that the log does not hold go (replay_xattr_deletes). */
     private void replayXattrDeletes(long root, BTree log, long ino) throws FsException {

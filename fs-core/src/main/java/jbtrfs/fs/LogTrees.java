@@ -55,12 +55,13 @@ final class LogTrees {
 
     /** Reads the log root tree and every log tree it names; {@link Errno#EINVAL} with one line when one is bad. */
     static LogTrees read(SuperBlock sb, TreeBlockReader reader) throws FsException {
-        // the log root tree was written by the transaction after the last commit
-        BTree logRoot = new BTree(reader, ObjectIds.TREE_LOG, sb.logRoot(), sb.logRootLevel(), 0);
+        // the log root tree was written by the transaction after the last commit (open_ctree's expectation too)
+        long generation = sb.generation() + 1;
+        BTree logRoot = new BTree(reader, ObjectIds.TREE_LOG, sb.logRoot(), sb.logRootLevel(), generation);
         List<Log> logs = new ArrayList<>();
         List<Long> blocks = new ArrayList<>();
         try {
-            walk(reader, sb.logRoot(), sb.logRootLevel(), 0, blocks);
+            walk(reader, sb.logRoot(), sb.logRootLevel(), generation, blocks);
             Cursor c = logRoot.seek(Key.first(ObjectIds.TREE_LOG, KeyType.ROOT_ITEM));
             while (c.valid() && c.key().objectid() == ObjectIds.TREE_LOG && c.key().type() == KeyType.ROOT_ITEM) {
                 RootItem item = c.decode(RootItem::read);
@@ -87,6 +88,10 @@ final class LogTrees {
         while (!todo.isEmpty()) {
             long[] at = todo.pop();
             TreeBlock b = reader.read(at[0], at[2], (int) at[1], ObjectIds.TREE_LOG);
+            if (b.owner() != ObjectIds.TREE_LOG) {
+                throw new CorruptBlockException(ObjectIds.TREE_LOG, b.bytenr(), -1, "header owner is " + b.owner()
+                        + ", expected " + ObjectIds.TREE_LOG + " (a log tree)");
+            }
             out.add(b.bytenr());
             if (b.isLeaf()) continue;
             for (int i = b.nritems() - 1; i >= 0; i--) {
