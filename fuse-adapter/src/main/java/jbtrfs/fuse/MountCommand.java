@@ -3,6 +3,7 @@ package jbtrfs.fuse;
 import java.io.File;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -269,7 +270,8 @@ final class MountCommand implements Callable<Integer> {
      * ("fuse: ...") on the line before, that reason is added.
      */
     static String lastProblem(Path log) throws IOException {
-        List<String> lines = Files.readAllLines(log);
+        // leniently: libfuse may echo bytes that are not UTF-8 ("fuse: unknown option ..."), which readAllLines refuses
+        List<String> lines = new String(Files.readAllBytes(log), StandardCharsets.UTF_8).lines().toList();
         for (int i = lines.size() - 1; i >= 0; i--) {
             String l = lines.get(i).trim();
             if (!l.startsWith("jbtrfs: ")) continue;

@@ -78,6 +78,9 @@ class CliErrorsTest {
         assertEquals("unsupported incompat feature: raid56", MountCommand.lastProblem(log));
         Files.write(log, List.of("Exception in thread \"main\" java.lang.OutOfMemoryError", "\tat x.y(Z.java:1)"));
         assertTrue(MountCommand.lastProblem(log).startsWith("the daemon failed: at x.y(Z.java:1) (log "));
+        Files.write(log, "fuse: unknown option `\u00ff\u00fe'\njbtrfs: FUSE refused to mount /mnt\n"
+                .getBytes(StandardCharsets.ISO_8859_1));
+        assertEquals("FUSE refused to mount /mnt (fuse: unknown option `\ufffd\ufffd')", MountCommand.lastProblem(log));
         Files.write(log, new byte[0]);
         assertTrue(MountCommand.lastProblem(log).startsWith("the daemon exited without a word"));
     }
