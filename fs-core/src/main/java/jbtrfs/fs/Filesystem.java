@@ -64,9 +64,12 @@ public final class Filesystem implements Closeable {
     private final FsOperations operations;
     private final WritableOperations writable;
     private final TransactionManager transactions;
+    private final LogReplay.Report logReplay;
 
     private Filesystem(BlockDevice device, SuperBlock sb, ReadStats stats, Subvolumes subvolumes, SpaceReport space,
-                       FsOperations operations, WritableOperations writable, TransactionManager transactions) {
+                       FsOperations operations, WritableOperations writable, TransactionManager transactions,
+                       LogReplay.Report logReplay) {
+        this.logReplay = logReplay;
         this.writable = writable;
         this.transactions = transactions;
         this.device = device;
@@ -169,13 +172,14 @@ public final class Filesystem implements Closeable {
         FsOperations served = ops;
         WritableOperations writable = null;
         TransactionManager txm = null;
+        LogReplay.Report replayed = null;
         if (!options.readOnly()) {
             MountOptions.SpaceCache spaceCache = WriteSupport.check(sb, subvolumes, volume, options);
             txm = new TransactionManager(volume, reader, sb, new CommitSettings(
                     spaceCache == MountOptions.SpaceCache.V1, options.clearCache(), options.serialWriteout()), clock);
             if (sb.logRoot() != 0) {
                 // before anything allocates: the log's blocks and extents are not in the extent tree
-                LogReplay.replay(sb, reader, txm, subvolumes,
+                replayed = LogReplay.replay(sb, reader, txm, subvolumes,
                         (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0, clock);
             }
             if (spaceCache == MountOptions.SpaceCache.V2
@@ -208,7 +212,7 @@ public final class Filesystem implements Closeable {
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 csumType.displayName());
-        return new Filesystem(device, sb, stats, subvolumes, space, served, writable, txm);
+        return new Filesystem(device, sb, stats, subvolumes, space, served, writable, txm, replayed);
     }
 
     /**
@@ -311,6 +315,11 @@ public final class Filesystem implements Closeable {
             if (e.errno() != Errno.ENOENT) throw e;
             return null;
         }
+    }
+
+    /** What the replay of the image's log tree did at this open, or null when there was none. */
+    public LogReplay.Report logReplay() {
+        return logReplay;
     }
 
     /** The operations by inode that the adapter calls. */

@@ -271,16 +271,7 @@ final class LogNames {
             if (items.isEmpty()) w.tx().editor().delete(r, itemKey);
             else w.tx().editor().put(r, itemKey, DirItem.encodeAll(items));
         }
-        Cursor xc = tree().seek(Key.first(dir, KeyType.DIR_INDEX));
-        Key indexKey = null;
-        while (xc.valid() && xc.key().objectid() == dir && xc.key().type() == KeyType.DIR_INDEX) {
-            DirItem d = Subvolumes.readDirItems(xc).get(0);
-            if (Arrays.equals(d.name(), name) && d.location().objectid() == ino) {
-                indexKey = xc.key();
-                break;
-            }
-            xc.next();
-        }
+        Key indexKey = indexOf(dir, name, ino);
         if (indexKey != null) w.tx().editor().delete(r, indexKey);
         dropRef(dir, name, ino);
         Timespec now = w.time();
@@ -294,6 +285,25 @@ final class LogNames {
         }
         fixups.add(ino);
         removed++;
+    }
+
+    /** The DIR_INDEX key of {@code dir} naming {@code ino} {@code name}: where its ref says, else searched for. */
+    private Key indexOf(long dir, byte[] name, long ino) throws FsException {
+        for (Name n : names(ino, dir)) {
+            if (!Arrays.equals(n.name(), name)) continue;
+            DirItem d = indexEntry(dir, n.index());
+            if (d != null && d.location().objectid() == ino && Arrays.equals(d.name(), name)) {
+                return new Key(dir, KeyType.DIR_INDEX, n.index());
+            }
+        }
+        // a name the log's dir index gave without a ref: look through the directory
+        Cursor c = tree().seek(Key.first(dir, KeyType.DIR_INDEX));
+        while (c.valid() && c.key().objectid() == dir && c.key().type() == KeyType.DIR_INDEX) {
+            DirItem d = Subvolumes.readDirItems(c).get(0);
+            if (Arrays.equals(d.name(), name) && d.location().objectid() == ino) return c.key();
+            c.next();
+        }
+        return null;
     }
 
     /** Removes {@code name} under {@code dir} from {@code ino}'s inode ref or extref, if it is there. */

@@ -38,8 +38,12 @@ import jbtrfs.tx.TransactionManager;
 public final class LogReplay {
     private static final Logger LOG = LoggerFactory.getLogger(LogReplay.class);
 
-    /** What a replay did: subvolumes with a log, inode items replayed, names added and removed, file extents. */
-    public record Report(int subvolumes, int inodes, int namesAdded, int namesRemoved, int extents) {
+    /**
+     * What a replay did: subvolumes with a log, inode items replayed, names added and removed, file extents; the
+     * log's tree blocks kept out of the free space until the commit, and its data extents the replay recorded.
+     */
+    public record Report(int subvolumes, int inodes, int namesAdded, int namesRemoved, int extents, int logBlocks,
+                         int logExtents) {
     }
 
     /** The kernel's walk stages after LOG_WALK_PIN_ONLY (which {@link LogTrees#exclude} is). */
@@ -89,7 +93,8 @@ public final class LogReplay {
         }
         txm.commit();
         subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
-        Report report = new Report(logs.logs().size(), r.inodes, r.added, r.removed, r.extents);
+        Report report = new Report(logs.logs().size(), r.inodes, r.added, r.removed, r.extents, logs.blockCount(),
+                r.createdExtents.size());
         LOG.info("replayed the log tree: {} subvolume(s), {} inode(s), {} name(s) added, {} removed, {} extent(s)",
                 report.subvolumes(), report.inodes(), report.namesAdded(), report.namesRemoved(), report.extents());
         return report;

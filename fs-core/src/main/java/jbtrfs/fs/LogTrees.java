@@ -47,6 +47,9 @@ final class LogTrees {
 
     List<Log> logs() { return logs; }
 
+    /** How many tree blocks the log root tree and the log trees have. */
+    int blockCount() { return blocks.size(); }
+
     /** Whether the log references data extent {@code bytenr} that the extent tree does not hold yet. */
     boolean unrecorded(long bytenr) { return unrecorded.containsKey(bytenr); }
 

@@ -2,17 +2,27 @@ package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.device.FaultPlan;
+import jbtrfs.device.IoRequest;
+import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
@@ -180,6 +190,76 @@ class LogReplayTest {
                 """);
     }
 
+    @Test
+    void powerCutInTheReplaysCommit_logStillReplaysOrReplayIsCommitted() throws Exception {
+        Path crash = crashImage(new String[0], "", """
+                head -c 70000 /dev/urandom > d/new && sync d/new
+                mv d/old e/moved && head -c 5000 /dev/urandom >> e/moved && sync e/moved
+                for i in $(seq 1 60); do head -c 900 /dev/urandom > e/f$i; done; sync e/f*
+                """);
+        Map<String, String> kernel = kernelReplay(crash);
+        // the replay's commit writes no tree block where a log block lies (they are pinned until it is on disk)
+        Set<Long> logBlocks = logTreeBlocks(crash);
+        Path replayed = dir.resolve("replayed.img");
+        Shell.sh("cp --sparse=always " + crash + " " + replayed);
+        try (Filesystem fs = Filesystem.open(replayed, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            assertEquals(logBlocks.size(), fs.logReplay().logBlocks(), "log blocks kept out of the free space");
+        }
+        Set<Long> written = treeBlocks(Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", replayed.toString())));
+        written.retainAll(logBlocks);
+        assertEquals(Set.of(), written, "tree blocks of the replayed image on the log's " + logBlocks.size());
+
+        MemoryBlockDevice clean = MemoryBlockDevice.create(crash, 64, FaultPlan.none(), 1, new SimpleMeterRegistry())
+                .recordRequests();
+        Filesystem.open(clean, MountOptions.readWriteDefaults().withCommitSeconds(0)).close();
+        long requests = clean.requestsSubmitted();
+        long firstWrite = clean.submittedRequests().stream().filter(r -> r.op() == IoRequest.Op.WRITE)
+                .mapToLong(MemoryBlockDevice.Submitted::seq).min().orElseThrow();
+        Path cut = dir.resolve("cut.img");
+        int cuts = 4;
+        for (int i = 0; i < cuts; i++) {
+            // spread over the replay commit's requests: its tree blocks go where the log's blocks must not be
+            long n = firstWrite + (requests - firstWrite) * i / cuts;
+            MemoryBlockDevice dev = MemoryBlockDevice.create(crash, 64, FaultPlan.none().failFromNth(n), i,
+                    new SimpleMeterRegistry());
+            // the open (replay and commit) either finished or was cut; a cut one is null
+            Filesystem fs = PowerCuts.openOrNull(dev);
+            assertEquals(null, fs, "the open ends inside the cut's request range");
+            dev.powerCutTo(cut, i);
+            String what = "cut at request " + n + " of " + requests;
+            assertEquals(List.of(), TreeListing.differences(kernel, kernelReplay(cut), 10), what);
+            BtrfsCheck.assertCleanWithData(cut, what + ", after the kernel's mount");
+        }
+    }
+
+    private static final Pattern BLOCK = Pattern.compile("^(?:leaf|node) (\\d+) ", Pattern.MULTILINE);
+    private static final Pattern ROOT_BYTENR = Pattern.compile(" bytenr (\\d+) byte_limit ");
+
+    /** Every block of the log root tree of {@code image} and of the log trees its root items name. */
+    private static Set<Long> logTreeBlocks(Path image) throws Exception {
+        String sb = Shell.run(List.of("btrfs", "inspect-internal", "dump-super", image.toString()));
+        Matcher m = Pattern.compile("(?m)^log_root\\s+(\\d+)$").matcher(sb);
+        assertTrue(m.find(), sb);
+        String logRoot = dumpFollowing(image, Long.parseLong(m.group(1)));
+        Set<Long> out = treeBlocks(logRoot);
+        Matcher roots = ROOT_BYTENR.matcher(logRoot);
+        while (roots.find()) out.addAll(treeBlocks(dumpFollowing(image, Long.parseLong(roots.group(1)))));
+        return out;
+    }
+
+    private static String dumpFollowing(Path image, long bytenr) throws Exception {
+        return Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-b", Long.toString(bytenr), "--follow",
+                image.toString()));
+    }
+
+    /** The addresses of the leaves and nodes a dump-tree output prints. */
+    private static Set<Long> treeBlocks(String dump) {
+        Set<Long> out = new HashSet<>();
+        Matcher m = BLOCK.matcher(dump);
+        while (m.find()) out.add(Long.parseLong(m.group(1)));
+        return out;
+    }
+
     /**
      * Runs {@code script} after {@link #BASE} on a kernel mount and copies the image while mounted; the kernel's
      * replay of one copy and ours of the other must agree.
@@ -195,32 +275,14 @@ class LogReplayTest {
 
     /** As above, on an image made with mkfs options {@code mkfs}. */
     private void crashAndCompare(String[] mkfs, String mountOptions, String script) throws Exception {
-        Images.requireKernelBtrfs();
-        Path image = Images.mkfs(dir, null, 256, mkfs);
-        Path crash = dir.resolve("crash.img");
-        Path mnt = Files.createTempDirectory(dir, "kernel");
-        Shell.sh("mount -o loop,commit=300" + mountOptions + " " + image + " " + mnt);
-        try {
-            Shell.sh("set +o pipefail\n" + BASE + script, mnt);
-            Shell.sh("cp --sparse=always " + image + " " + crash);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
-        Path kernelCopy = dir.resolve("kernel.img");
-        Shell.sh("cp --sparse=always " + crash + " " + kernelCopy);
+        Path crash = crashImage(mkfs, mountOptions, script);
         Map<String, String> lastCommit;
         // nologreplay: read-only mounts replay the log in memory otherwise
         try (Filesystem fs = Filesystem.open(crash, MountOptions.readOnlyDefaults().withNoLogReplay(true))) {
             assertNotEquals(0, fs.superBlock().logRoot(), "the copy made while mounted has a log tree");
             lastCommit = TreeListing.ofOperations(fs.operations());
         }
-        Map<String, String> kernel;
-        Shell.sh("mount -o loop " + kernelCopy + " " + mnt);
-        try {
-            kernel = TreeListing.ofMount(mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Map<String, String> kernel = kernelReplay(crash);
         assertNotEquals(List.of(), TreeListing.differences(kernel, lastCommit, 1),
                 "the kernel's replay changes what the last commit shows");
 
@@ -234,6 +296,40 @@ class LogReplayTest {
             assertEquals(0, fs.superBlock().logRoot(), "log_root after our replay's commit");
             assertEquals(0, fs.superBlock().logRootLevel(), "log_root_level after our replay's commit");
             assertEquals(ours, TreeListing.ofOperations(fs.operations()), "what the replay committed");
+        }
+    }
+
+    /**
+     * A power cut image: {@link #BASE} then {@code script} on a kernel mount (commit=300, with {@code mountOptions}),
+     * the image copied while still mounted.
+     */
+    private Path crashImage(String[] mkfs, String mountOptions, String script) throws Exception {
+        Images.requireKernelBtrfs();
+        Path image = Images.mkfs(dir, null, 256, mkfs);
+        Path crash = dir.resolve("crash.img");
+        Path mnt = Files.createTempDirectory(dir, "kernel");
+        Shell.sh("mount -o loop,commit=300" + mountOptions + " " + image + " " + mnt);
+        try {
+            Shell.sh("set +o pipefail\n" + BASE + script, mnt);
+            Shell.sh("cp --sparse=always " + image + " " + crash);
+        } finally {
+            Shell.sh("umount " + mnt);
+            Files.delete(mnt);
+        }
+        Files.delete(image);
+        return crash;
+    }
+
+    /** What the kernel shows of a copy of {@code image} after mounting it (it replays any log) read-write. */
+    private Map<String, String> kernelReplay(Path image) throws Exception {
+        Path copy = dir.resolve("kernel-" + System.nanoTime() + ".img");
+        Shell.sh("cp --sparse=always " + image + " " + copy);
+        Path mnt = Files.createTempDirectory(dir, "kernel-replay");
+        try {
+            return Images.withKernelMount(copy, mnt, "", () -> TreeListing.ofMount(mnt));
+        } finally {
+            Files.delete(mnt);
+            Files.delete(copy);
         }
     }
 }
