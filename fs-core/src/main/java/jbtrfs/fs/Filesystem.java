@@ -223,10 +223,12 @@ public final class Filesystem implements Closeable {
     private static Filesystem replayInMemory(BlockDevice device, MountOptions options, Clock clock)
             throws IOException {
         OverlayBlockDevice overlay = OverlayBlockDevice.over(device);
+        LogReplay.Report report;
         try {
             // no periodic commit, no compression: the replay's own commit and the close's are all there is
             Filesystem writer = open(overlay, options.withReadOnly(false).withCommitSeconds(0).withCompression(null)
                     .withSpaceCache(null, false), clock);
+            report = writer.logReplay;
             writer.writable.close();
         } catch (FsException e) {
             LOG.warn("cannot replay the log in memory: {}; this read-only mount shows the last committed state",
@@ -247,7 +249,8 @@ public final class Filesystem implements Closeable {
         Filesystem fs = open(overlay, options, clock);
         LOG.info("replayed the log in memory; the image is unchanged ({} KiB held in memory)",
                 overlay.heldBytes() >> 10);
-        return fs;
+        return new Filesystem(fs.device, fs.superBlock, fs.stats, fs.subvolumes, fs.space, fs.operations, null, null,
+                report);
     }
 
     /** Stops a mount that failed while opening; what its close says, the open's own error already said. */
