@@ -15,6 +15,8 @@ import java.util.regex.Pattern;
  * while it is still mounted. The copy has log_root != 0; the kernel replays it at its next mount.
  */
 public final class CrashImages {
+    /** Tries at making an image with a log before giving up. */
+    private static final int ATTEMPTS = 3;
     private static final Pattern LOG_ROOT = Pattern.compile("(?m)^log_root\\s+(\\d+)$");
     private static final Pattern LOG_TREE_BYTENR = Pattern.compile("(?m)^\\s+generation \\d+ root_dirid \\d+ bytenr (\\d+)");
 
@@ -105,10 +107,21 @@ public final class CrashImages {
 
     /**
      * mkfs, a loop mount with commit=300, {@code script} run inside it (bash -eu), a sparse copy of the image taken
-     * while mounted, unmount. Returns the copy; fails when it has no log (the kernel committed instead).
+     * while mounted, unmount. Returns the copy; fails when three tries left no log (the kernel committed instead).
      */
     public static Path kernelCrashed(Path dir, int sizeMiB, String script) throws Exception {
         require();
+        // now and then (more often under load) the kernel's fsync falls back to a full commit: then a fresh try
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            Path crash = attempt(dir, sizeMiB, script);
+            if (logRoot(crash) != 0) return crash;
+            Files.delete(crash);
+        }
+        throw new IOException("the kernel left no log (log_root 0) in " + ATTEMPTS + " tries: it committed instead");
+    }
+
+    /** One image made by {@code script}, copied while mounted: with a log, unless the kernel committed instead. */
+    private static Path attempt(Path dir, int sizeMiB, String script) throws Exception {
         Path image = Images.mkfs(dir, null, sizeMiB);
         Path crash = dir.resolve("crash-" + System.nanoTime() + ".img");
         Path mnt = Files.createTempDirectory(dir, "kernel-crash");
@@ -119,7 +132,6 @@ public final class CrashImages {
         });
         Files.delete(mnt);
         Files.delete(image);
-        if (logRoot(crash) == 0) throw new IOException("the kernel left no log (log_root 0): it committed instead");
         return crash;
     }
 
