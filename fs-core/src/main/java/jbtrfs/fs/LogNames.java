@@ -7,6 +7,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 
+import jbtrfs.CorruptBlockException;
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.csum.NameHash;
@@ -97,8 +98,13 @@ final class LogNames {
                     + ", which neither the log nor the subvolume holds");
         }
         List<Name> logged = decodeRefs(key, data);
+        for (Name n : logged) {
+            // a parent the subvolume does not hold (nor the log made): the kernel skips the ref (-ENOENT)
+            if (!exists(n.parent())) return;
+        }
         for (long parent : logged.stream().map(Name::parent).distinct().toList()) {
-            if (!exists(parent)) continue;
+            // a subvolume's top directory names itself ".." in its ref: no entry goes with it
+            if (parent == ino) continue;
             List<Name> wanted = loggedNames(ino, parent);
             for (Name n : names(ino, parent)) {
                 if (wanted.stream().noneMatch(x -> Arrays.equals(x.name(), n.name()))) unlink(parent, n.name(), ino);
@@ -187,14 +193,19 @@ final class LogNames {
     private long[] range(long dir, long from) throws FsException {
         Cursor c = log.seekFloor(new Key(dir, KeyType.DIR_LOG_INDEX, from));
         if (c.valid() && c.key().objectid() == dir && c.key().type() == KeyType.DIR_LOG_INDEX) {
-            long last = c.buffer().getLong(c.dataOffset());
+            long last = rangeEnd(c);
             if (Long.compareUnsigned(last, from) >= 0) return new long[] {from, last};
         }
         c = log.seek(new Key(dir, KeyType.DIR_LOG_INDEX, from));
         if (c.valid() && c.key().objectid() == dir && c.key().type() == KeyType.DIR_LOG_INDEX) {
-            return new long[] {c.key().offset(), c.buffer().getLong(c.dataOffset())};
+            return new long[] {c.key().offset(), rangeEnd(c)};
         }
         return null;
+    }
+
+    /** A btrfs_dir_log_item: the u64 last index of the range its key starts. */
+    private static long rangeEnd(Cursor c) throws CorruptBlockException {
+        return c.decode(8, (b, off) -> b.getLong(off));
     }
 
     private boolean indexInLog(long dir, long index, DirItem d) throws FsException {

@@ -144,6 +144,20 @@ class LogReplayTest {
     }
 
     @Test
+    void topDirectoryFsynced_replayedAsTheKernelDoes() throws Exception {
+        crashAndCompare("""
+                printf top > top && sync top && mkdir top-dir && sync .
+                """);
+    }
+
+    @Test
+    void reflinkedCopy_addsReferencesToCommittedExtents() throws Exception {
+        crashAndCompare("""
+                cp --reflink=always d/big d/clone && sync d/clone
+                """);
+    }
+
+    @Test
     void compressedExtents_replayedAsTheKernelDoes() throws Exception {
         crashAndCompare(",compress-force=zstd", """
                 yes compressible | head -c 200000 > d/z && sync d/z
