@@ -26,6 +26,7 @@ import jbtrfs.ctree.TreeBlockReader;
 import jbtrfs.device.Backend;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.DeviceOptions;
+import jbtrfs.device.OverlayBlockDevice;
 import jbtrfs.format.BlockGroupItem;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Features;
@@ -144,9 +145,9 @@ public final class Filesystem implements Closeable {
         } catch (FsException e) {
             throw new FsException(Errno.EINVAL, "cannot read the root tree: " + e.getMessage());
         }
-        if (sb.logRoot() != 0 && options.readOnly()) {
-            LOG.warn("the image has a log tree (an fsync after the last commit); the kernel would replay it, "
-                    + "this read-only mount shows the last committed state");
+        if (sb.logRoot() != 0 && LogTreeCheck.replayable(sb, reader, options) && options.readOnly()) {
+            Filesystem replayed = replayInMemory(device, options, clock);
+            if (replayed != null) return replayed;
         }
         Subvolumes subvolumes = new Subvolumes(rootTree, reader);
         CsumTree.Source csumTree = () -> optionalTree(subvolumes, ObjectIds.CSUM_TREE);
@@ -247,6 +248,44 @@ public final class Filesystem implements Closeable {
     /** The mount's scrub (start, progress, cancel). */
     public Scrubber scrubber() {
         return scrubber;
+    }
+
+    /**
+     * A read-only mount of an image with a log: the write stack opens over an overlay of the device, replays the
+     * log and commits into the overlay, and the read-only stack then serves the result; the image is not written.
+     * Null when the write stack cannot open or replay (said in one warning): the mount then shows the last commit.
+     */
+    private static Filesystem replayInMemory(BlockDevice device, MountOptions options, Clock clock)
+            throws IOException {
+        OverlayBlockDevice overlay = OverlayBlockDevice.over(device);
+        LogReplay.Report report;
+        try {
+            // no periodic commit, no compression: the replay's own commit and the close's are all there is
+            Filesystem writer = open(overlay, options.withReadOnly(false).withCommitSeconds(0).withCompression(null)
+                    .withSpaceCache(null, false), clock);
+            report = writer.logReplay;
+            writer.writable.close();
+        } catch (FsException e) {
+            LOG.warn("cannot replay the log in memory: {}; this read-only mount shows the last committed state",
+                    e.getMessage());
+            return null;
+        } catch (RuntimeException e) {
+            // a mount for inspection still serves the last commit when the replay meets something it cannot handle
+            LOG.warn("cannot replay the log in memory: internal error ({}); this read-only mount shows the last "
+                    + "committed state", e.getClass().getSimpleName());
+            LOG.debug("the replay's internal error", e);
+            return null;
+        }
+        if (SuperBlocks.readBest(overlay).logRoot() != 0) {
+            LOG.warn("the log was not replayed in memory (log_root is still set); this read-only mount shows the last "
+                    + "committed state");
+            return null;
+        }
+        Filesystem fs = open(overlay, options, clock);
+        LOG.info("replayed the log in memory; the image is unchanged ({} KiB held in memory)",
+                overlay.heldBytes() >> 10);
+        return new Filesystem(fs.device, fs.superBlock, fs.stats, fs.subvolumes, fs.space, fs.operations, null, null,
+                report);
     }
 
     /** Stops a mount that failed while opening; what its close says, the open's own error already said. */

@@ -23,10 +23,12 @@ import jbtrfs.device.Backend;
  * @param evictingTransport the transport tells the filesystem when it forgets an inode ({@link FsOperations#evict}):
  *                      an inode whose last name goes lives on with an orphan item until then, as on the kernel; off
  *                      (libfuse, which hides open-unlinked files under .fuse_hidden names), it is freed at once
+ * @param noLogReplay   the kernel's nologreplay: a read-only mount of an image with a log tree shows the last commit
+ *                      rather than replaying the log (in memory); a read-write open refuses it
  */
 public record MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend, int commitSeconds,
                            SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
-                           Compression compression, boolean evictingTransport) {
+                           Compression compression, boolean evictingTransport, boolean noLogReplay) {
     public static final int DEFAULT_COMMIT_SECONDS = 30;
 
     /** How free space is kept on disk. */
@@ -46,7 +48,7 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
     }
 
     public MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend) {
-        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null, false);
+        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null, false, false);
     }
 
     public MountOptions(boolean readOnly) {
@@ -78,6 +80,11 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
 
     public MountOptions withEvictingTransport(boolean evicting) { return with(c -> c.evictingTransport = evicting); }
 
+    public MountOptions withNoLogReplay(boolean no) { return with(c -> c.noLogReplay = no); }
+
+    /** The same options, read-write or read-only as {@code ro} says. */
+    public MountOptions withReadOnly(boolean ro) { return with(c -> c.readOnly = ro); }
+
     /** A copy with {@code change} applied: one place lists the fields, not one per with-er. */
     private MountOptions with(Consumer<Copy> change) {
         Copy c = new Copy(this);
@@ -97,6 +104,7 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
         boolean serialWriteout;
         Compression compression;
         boolean evictingTransport;
+        boolean noLogReplay;
 
         Copy(MountOptions o) {
             readOnly = o.readOnly;
@@ -109,11 +117,12 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
             serialWriteout = o.serialWriteout;
             compression = o.compression;
             evictingTransport = o.evictingTransport;
+            noLogReplay = o.noLogReplay;
         }
 
         MountOptions build() {
             return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                    serialWriteout, compression, evictingTransport);
+                    serialWriteout, compression, evictingTransport, noLogReplay);
         }
     }
 }

@@ -30,7 +30,8 @@ class WriteSupportTest {
         setSuperField(image, SuperBlock.OFFSET_LOG_ROOT, 30L << 20); // sector-aligned, as validate_super wants
         FsException e = assertErrno(Errno.EINVAL,
                 () -> Filesystem.open(image, MountOptions.readWriteDefaults()));
-        assertTrue(e.getMessage().startsWith("the log tree is damaged: "), e.getMessage());
+        assertTrue(e.getMessage().startsWith("the log tree cannot be replayed: the log root tree cannot be read: "),
+                e.getMessage());
         assertTrue(!e.getMessage().contains("\n"), e.getMessage());
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             assertTrue(fs.readOnly());

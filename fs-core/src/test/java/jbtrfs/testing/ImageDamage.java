@@ -86,13 +86,34 @@ public final class ImageDamage {
         return physicalCopies(image, logical).get(0);
     }
 
-    /** Physical offsets of every copy of {@code logical}, as btrfs-map-logical says. */
+    /**
+     * Physical offsets of every copy of {@code logical}, as btrfs-map-logical says; for a block the extent tree does
+     * not hold (a log tree's), which btrfs-map-logical will not map, as the chunk tree's stripes say.
+     */
     public static List<Long> physicalCopies(Path image, long logical) throws IOException, InterruptedException {
         String map = Shell.run(List.of("btrfs-map-logical", "-l", Long.toString(logical), image.toString()));
         Matcher m = Pattern.compile("mirror \\d+ logical \\d+ physical (\\d+)").matcher(map);
         List<Long> out = new ArrayList<>();
         while (m.find()) out.add(Long.parseLong(m.group(1)));
+        if (out.isEmpty()) out = stripeCopies(image, logical);
         if (out.isEmpty()) throw new IOException("btrfs-map-logical did not map " + logical + ": " + map);
+        return out;
+    }
+
+    /** Physical offsets of {@code logical} in each stripe of the chunk holding it (SINGLE and DUP), from dump-tree. */
+    private static List<Long> stripeCopies(Path image, long logical) throws IOException, InterruptedException {
+        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "chunk", image.toString()));
+        Matcher chunk = Pattern.compile("CHUNK_ITEM (\\d+)\\) itemoff \\d+ itemsize \\d+\\s+length (\\d+)")
+                .matcher(dump);
+        List<Long> out = new ArrayList<>();
+        while (chunk.find()) {
+            long start = Long.parseLong(chunk.group(1));
+            if (logical < start || logical >= start + Long.parseLong(chunk.group(2))) continue;
+            int next = dump.indexOf("CHUNK_ITEM", chunk.end());
+            Matcher stripe = Pattern.compile("stripe \\d+ devid \\d+ offset (\\d+)")
+                    .matcher(dump.substring(chunk.end(), next < 0 ? dump.length() : next));
+            while (stripe.find()) out.add(Long.parseLong(stripe.group(1)) + logical - start);
+        }
         return out;
     }
 

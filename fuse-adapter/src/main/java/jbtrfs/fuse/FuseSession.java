@@ -1,6 +1,7 @@
 package jbtrfs.fuse;
 
 import java.io.IOException;
+import java.lang.ref.Reference;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -133,10 +134,15 @@ final class FuseSession implements MountedSession {
         argv.addAll(fuseArgs);
         argv.add(mountpoint.toAbsolutePath().toString());
         Runtime rt = Runtime.getSystemRuntime();
-        Pointer argvC = cStrings(rt, argv);
+        List<Pointer> strings = new ArrayList<>();
+        Pointer argvC = cStrings(rt, argv, strings);
         PointerByReference mp = new PointerByReference();
         Struct ops = callbacks.nativeOperations();
         Pointer fuse = lib().fuse_setup(argv.size(), argvC, ops, Struct.size(ops), mp, new IntByReference(), null);
+        // the strings' native memory goes when their Pointers are collected: not before libfuse has parsed them (a
+        // collection during fuse_setup gave "fuse: unknown option" with garbage after a log replay's allocations)
+        Reference.reachabilityFence(strings);
+        Reference.reachabilityFence(argvC);
         if (fuse == null) {
             // libfuse has said why on stderr just before ("fuse: ...")
             throw new IOException("FUSE refused to mount " + mountpoint);
@@ -148,8 +154,8 @@ final class FuseSession implements MountedSession {
         return s;
     }
 
-    /** A NULL-terminated char*[] of UTF-8 strings in native memory. */
-    private static Pointer cStrings(Runtime rt, List<String> strings) {
+    /** A NULL-terminated char*[] of UTF-8 strings in native memory, each string's memory added to {@code keep}. */
+    private static Pointer cStrings(Runtime rt, List<String> strings, List<Pointer> keep) {
         int ps = rt.addressSize();
         Pointer array = Memory.allocateDirect(rt, (long) (strings.size() + 1) * ps, true);
         for (int i = 0; i < strings.size(); i++) {
@@ -157,6 +163,7 @@ final class FuseSession implements MountedSession {
             Pointer s = Memory.allocateDirect(rt, b.length + 1, true);
             s.put(0, b, 0, b.length);
             array.putPointer((long) i * ps, s);
+            keep.add(s);
         }
         return array;
     }

@@ -3,6 +3,7 @@ package jbtrfs.fuse;
 import java.io.File;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,7 +45,7 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
             + "transport=libfuse|native (default libfuse), [no_]writeback_cache and raw_inodes (native), "
-            + "and FUSE options "
+            + "nologreplay (read-only: show the last commit, not the log's fsyncs), and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
 
@@ -69,6 +70,10 @@ final class MountCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (detached) Detached.start(DaemonState.forMountpoint(mountpoint).logFile());
         MountOptionParser parsed = MountOptionParser.parse(options);
+        if (parsed.noLogReplay() && !readOnly && !parsed.readOnlyRequested()) {
+            // the kernel's rule too: a log left unreplayed must not be built on
+            throw new CliException("nologreplay needs a read-only mount (--read-only or -o ro)", 2);
+        }
         if (deviceBackend != null) {
             try {
                 Backend.parse(deviceBackend);
@@ -104,7 +109,8 @@ final class MountCommand implements Callable<Integer> {
                 .withSerialWriteout(parsed.serialWriteout())
                 .withCompression(ro ? null : parsed.compression())
                 // the native transport says when the kernel forgets an inode: open, unlinked files live on till then
-                .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE);
+                .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE)
+                .withNoLogReplay(parsed.noLogReplay());
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);
@@ -276,7 +282,8 @@ final class MountCommand implements Callable<Integer> {
      * ("fuse: ...") on the line before, that reason is added.
      */
     static String lastProblem(Path log) throws IOException {
-        List<String> lines = Files.readAllLines(log);
+        // leniently: libfuse may echo bytes that are not UTF-8 ("fuse: unknown option ..."), which readAllLines refuses
+        List<String> lines = new String(Files.readAllBytes(log), StandardCharsets.UTF_8).lines().toList();
         for (int i = lines.size() - 1; i >= 0; i--) {
             String l = lines.get(i).trim();
             if (!l.startsWith("jbtrfs: ")) continue;

@@ -15,8 +15,8 @@ import jbtrfs.fs.MountOptions.SpaceCache;
 /**
  * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, commit=,
  * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, compress[=TYPE[:LEVEL]],
- * compress-force[=TYPE[:LEVEL]], transport=native|libfuse, [no_]writeback_cache and raw_inodes (native only), ro, rw)
- * and
+ * compress-force[=TYPE[:LEVEL]], transport=native|libfuse, [no_]writeback_cache and raw_inodes (native only),
+ * [rescue=]nologreplay, ro, rw) and
  * FUSE's, and assembles the FUSE option string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
  * permission checks by the kernel, and long attribute timeouts.
  */
@@ -24,7 +24,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                          InetSocketAddress metrics, int threads, int commitSeconds, List<String> passThrough,
                          SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
                          Compression compression, Transport transport,
-                         boolean writebackCache, boolean rawInodes) {
+                         boolean writebackCache, boolean rawInodes, boolean noLogReplay) {
     /** How requests reach us: libfuse 2 through jnr-fuse (the default this release), or /dev/fuse spoken directly. */
     enum Transport { LIBFUSE, NATIVE }
 
@@ -53,6 +53,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         Transport transport = Transport.LIBFUSE;
         boolean writeback = true;
         boolean rawInodes = false;
+        boolean noLogReplay = false;
         for (String group : groups) {
             for (String o : group.split(",")) {
                 if (o.isEmpty()) continue;
@@ -97,6 +98,11 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     writeback = o.equals("writeback_cache");
                 } else if (o.equals("raw_inodes")) {
                     rawInodes = true;
+                } else if (o.equals("nologreplay") || o.equals("rescue=nologreplay")) {
+                    // the kernel's name before 6.x and its rescue= spelling since
+                    noLogReplay = true;
+                } else if (o.startsWith("rescue=")) {
+                    throw new CliException("bad option " + o + ": of rescue= only nologreplay is known here", 2);
                 } else if (o.equals("ro")) {
                     ro = true;
                 } else if (!o.equals("rw")) {
@@ -105,7 +111,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
             }
         }
         return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass, spaceCache,
-                clearCache, serial, compression, transport, writeback, rawInodes);
+                clearCache, serial, compression, transport, writeback, rawInodes, noLogReplay);
     }
 
     /**

@@ -72,6 +72,8 @@ class CliErrorsTest {
         run("mount", "--read-only", "-o", "threads=none", img.toString(), mnt.toString()).isOneLine("threads");
         run("mount", "--read-only", "--device-backend", "uring", img.toString(), mnt.toString())
                 .isOneLine("unknown device backend 'uring' (expected aio, nio or auto)");
+        run("mount", "-o", "nologreplay", img.toString(), mnt.toString())
+                .isOneLine("nologreplay needs a read-only mount (--read-only or -o ro)");
     }
 
     @Test
@@ -92,6 +94,9 @@ class CliErrorsTest {
         assertEquals("unsupported incompat feature: raid56", MountCommand.lastProblem(log));
         Files.write(log, List.of("Exception in thread \"main\" java.lang.OutOfMemoryError", "\tat x.y(Z.java:1)"));
         assertTrue(MountCommand.lastProblem(log).startsWith("the daemon failed: at x.y(Z.java:1) (log "));
+        Files.write(log, "fuse: unknown option `\u00ff\u00fe'\njbtrfs: FUSE refused to mount /mnt\n"
+                .getBytes(StandardCharsets.ISO_8859_1));
+        assertEquals("FUSE refused to mount /mnt (fuse: unknown option `\ufffd\ufffd')", MountCommand.lastProblem(log));
         Files.write(log, new byte[0]);
         assertTrue(MountCommand.lastProblem(log).startsWith("the daemon exited without a word"));
     }

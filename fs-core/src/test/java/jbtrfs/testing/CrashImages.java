@@ -1,0 +1,180 @@
+package jbtrfs.testing;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Images the kernel leaves with a log tree, as a power cut does: a loop mount with commit=300 (no periodic commit
+ * gets in the way), a script whose last changes are made durable by fsyncs alone, and a copy of the image file taken
+ * while it is still mounted. The copy has log_root != 0; the kernel replays it at its next mount.
+ */
+public final class CrashImages {
+    /** Tries at making an image with a log before giving up. */
+    private static final int ATTEMPTS = 3;
+    private static final Pattern LOG_ROOT = Pattern.compile("(?m)^log_root\\s+(\\d+)$");
+    private static final Pattern LOG_TREE_BYTENR = Pattern.compile("(?m)^\\s+generation \\d+ root_dirid \\d+ bytenr (\\d+)");
+
+    /**
+     * The issue's scenarios: a committed base ({@code sync}), then changes that only fsyncs make durable. Each was
+     * chosen so that the kernel logs it rather than falling back to a full commit (a rename's old directory
+     * fsync'd too, or an overwrite of a file of a few hundred KiB, make the kernel commit; then there is no log).
+     */
+    public static final Map<String, String> SCENARIOS = scenarios();
+
+    private CrashImages() {
+    }
+
+    private static Map<String, String> scenarios() {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("new-files", """
+                mkdir d; echo base > d/base; sync
+                head -c 100000 /dev/urandom > d/new1; xfs_io -c fsync d/new1
+                echo small > d/new2; xfs_io -c fsync d/new2
+                mkdir d/sub; head -c 5000 /dev/urandom > d/sub/new3; xfs_io -c fsync d/sub/new3
+                """);
+        s.put("appends", """
+                head -c 100000 /dev/urandom > log.bin; echo line > small.txt; sync
+                for i in 1 2 3; do
+                  head -c 7000 /dev/urandom >> log.bin; xfs_io -c fsync log.bin
+                  echo "line $i" >> small.txt; xfs_io -c fsync small.txt
+                done
+                """);
+        s.put("overwrites", """
+                head -c 100000 /dev/urandom > f.bin; sync
+                for off in 3 10 17; do dd if=/dev/urandom of=f.bin bs=4096 seek=$off count=2 conv=notrunc status=none; done
+                dd if=/dev/urandom of=f.bin bs=1000 seek=77 count=3 conv=notrunc status=none
+                xfs_io -c fsync f.bin
+                """);
+        s.put("renames-across-directories", """
+                mkdir a b; echo one > a/f; echo two > a/h; head -c 50000 /dev/urandom > a/big; sync
+                mv a/f b/g; mv a/big b/big2; xfs_io -c fsync b
+                """);
+        s.put("unlinks-directory-fsync", """
+                mkdir d; for i in 1 2 3 4 5; do echo $i > d/f$i; done; sync
+                rm d/f2 d/f4; xfs_io -c fsync d
+                """);
+        s.put("hardlinks", """
+                mkdir d; echo data > f; sync
+                ln f d/l1; ln f l2; xfs_io -c fsync f
+                """);
+        s.put("truncation", """
+                head -c 300000 /dev/urandom > t1; head -c 30000 /dev/urandom > t2; sync
+                truncate -s 1000 t1; xfs_io -c fsync t1
+                truncate -s 5000000 t2; xfs_io -c fsync t2
+                """);
+        s.put("xattrs", """
+                echo x > f; setfattr -n user.old -v gone f; sync
+                setfattr -n user.color -v blue f; setfattr -n user.big -v "$(head -c 3000 /dev/zero | tr '\\0' a)" f
+                setfattr -x user.old f; xfs_io -c fsync f
+                """);
+        s.put("prealloc-written", """
+                fallocate -l 8M p; touch k; fallocate -n -l 1M k; sync
+                dd if=/dev/urandom of=p bs=4096 seek=300 count=10 conv=notrunc status=none
+                dd if=/dev/urandom of=k bs=4096 seek=3 count=2 conv=notrunc status=none
+                xfs_io -c fsync p; xfs_io -c fsync k
+                """);
+        s.put("new-subvolume", """
+                btrfs -q subvolume create s; sync
+                mkdir s/d; head -c 200000 /dev/urandom > s/d/f; xfs_io -c fsync s/d/f
+                echo top > s/top; xfs_io -c fsync s/top
+                """);
+        s.put("many-fdatasyncs", """
+                head -c 1000000 /dev/urandom > f; sync
+                args=(); for i in $(seq 0 99); do args+=(-c "pwrite -q -S $((i % 250)) $((i * 9000)) 4096" -c fdatasync); done
+                xfs_io "${args[@]}" f
+                """);
+        return s;
+    }
+
+    /** Skips (printing why) unless the kernel can make these images: root, loop devices, btrfs, xfs_io. */
+    public static void require() {
+        Images.requireKernelBtrfs();
+        Prereq.requireBinary("xfs_io", "apt-get install xfsprogs");
+    }
+
+    /** A 256 MiB image the kernel left with a log after {@code scenario} (a name of {@link #SCENARIOS}). */
+    public static Path kernelCrashed(Path dir, String scenario) throws Exception {
+        String script = SCENARIOS.get(scenario);
+        if (script == null) throw new IllegalArgumentException("no crash scenario " + scenario);
+        return kernelCrashed(dir, 256, script);
+    }
+
+    /**
+     * mkfs, a loop mount with commit=300, {@code script} run inside it (bash -eu), a sparse copy of the image taken
+     * while mounted, unmount. Returns the copy; fails when three tries left no log (the kernel committed instead).
+     */
+    public static Path kernelCrashed(Path dir, int sizeMiB, String script) throws Exception {
+        require();
+        // now and then (more often under load) the kernel's fsync falls back to a full commit: then a fresh try
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            Path crash = attempt(dir, sizeMiB, script);
+            if (logRoot(crash) != 0) return crash;
+            Files.delete(crash);
+        }
+        throw new IOException("the kernel left no log (log_root 0) in " + ATTEMPTS + " tries: it committed instead");
+    }
+
+    /** One image made by {@code script}, copied while mounted: with a log, unless the kernel committed instead. */
+    private static Path attempt(Path dir, int sizeMiB, String script) throws Exception {
+        Path image = Images.mkfs(dir, null, sizeMiB);
+        Path crash = dir.resolve("crash-" + System.nanoTime() + ".img");
+        Path mnt = Files.createTempDirectory(dir, "kernel-crash");
+        Images.withKernelMount(image, mnt, "commit=300", () -> {
+            Shell.sh(script, mnt);
+            // what a power cut leaves: the image as the fsyncs made it, not as the unmount's commit would
+            return Shell.run(List.of("cp", "--sparse=always", image.toString(), crash.toString()));
+        });
+        Files.delete(mnt);
+        Files.delete(image);
+        return crash;
+    }
+
+    /** The superblock's log_root, as btrfs inspect-internal dump-super says. */
+    public static long logRoot(Path image) throws IOException, InterruptedException {
+        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-super", image.toString()));
+        Matcher m = LOG_ROOT.matcher(dump);
+        if (!m.find()) throw new IOException("dump-super shows no log_root: " + dump);
+        return Long.parseLong(m.group(1));
+    }
+
+    /** The root block of the first subvolume's log tree, from the log root tree's root item (dump-tree). */
+    public static long firstLogTree(Path image) throws IOException, InterruptedException {
+        String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "TREE_LOG",
+                image.toString()));
+        Matcher m = LOG_TREE_BYTENR.matcher(dump);
+        if (!m.find()) throw new IOException("the log root tree names no log tree: " + dump);
+        return Long.parseLong(m.group(1));
+    }
+
+    /** Flips a byte inside every copy of the first log tree's root block; returns the block's logical address. */
+    public static long damageFirstLogTree(Path image) throws IOException, InterruptedException {
+        long logTree = firstLogTree(image);
+        for (long copy : ImageDamage.physicalCopies(image, logTree)) ImageDamage.flipByte(image, copy + 1000);
+        return logTree;
+    }
+
+    /** What the kernel shows once it has replayed the log: a copy of {@code crash} mounted (and replayed) by it. */
+    public static Map<String, String> kernelReplayed(Path crash, Path work) throws Exception {
+        Path copy = work.resolve("kernel-replay-" + System.nanoTime() + ".img");
+        Shell.run(List.of("cp", "--sparse=always", crash.toString(), copy.toString()));
+        Path mnt = Files.createTempDirectory(work, "kernel-replay");
+        try {
+            // read-write: "-o loop,ro" makes a read-only loop device, where the kernel refuses to replay
+            return Images.withKernelMount(copy, mnt, "", () -> TreeListing.ofMount(mnt));
+        } finally {
+            Files.delete(mnt);
+            Files.delete(copy);
+        }
+    }
+
+    /** What the kernel shows of {@code crash} without replaying (ro,rescue=nologreplay: nothing is written). */
+    public static Map<String, String> kernelLastCommit(Path crash, Path work) throws Exception {
+        return TreeListing.ofKernelMount(crash, work, ",rescue=nologreplay");
+    }
+}
