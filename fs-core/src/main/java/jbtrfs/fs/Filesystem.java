@@ -285,7 +285,7 @@ public final class Filesystem implements Closeable {
         LOG.info("replayed the log in memory; the image is unchanged ({} KiB held in memory)",
                 overlay.heldBytes() >> 10);
         return new Filesystem(fs.device, fs.superBlock, fs.stats, fs.subvolumes, fs.space, fs.operations, null, null,
-                report);
+                report, fs.scrubber);
     }
 
     /** Stops a mount that failed while opening; what its close says, the open's own error already said. */
