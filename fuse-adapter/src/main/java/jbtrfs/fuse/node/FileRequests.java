@@ -191,7 +191,8 @@ final class FileRequests {
 
     /**
      * fuse_write_in: fh, offset, size, write_flags; the data, taken from the request body as it lies. With writeback
-     * caching (FUSE_WRITE_CACHE) the kernel writes back on any handle of the inode: the node id is what counts.
+     * caching (FUSE_WRITE_CACHE) the kernel writes back on any handle of the inode: the node id is what counts; it
+     * stamped mtime and ctime at write(2) and sends them itself, so the write back leaves them as they are.
      */
     void write(FuseRequest r) throws FsException {
         InArgs in = r.in();
@@ -206,7 +207,7 @@ final class FileRequests {
         if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
         int n;
         try {
-            n = ops.write(id, offset, data);
+            n = (writeFlags & FUSE_WRITE_CACHE) != 0 ? ops.writeBack(id, offset, data) : ops.write(id, offset, data);
         } catch (FsException e) {
             if (e.errno() != Errno.EPERM) throw e;
             n = writeBackAppended(id, offset, data, writeFlags, e);
@@ -231,7 +232,7 @@ final class FileRequests {
         int whole = data.remaining();
         long skip = Math.min(size - offset, whole);
         data.position(data.position() + (int) skip);
-        if (data.hasRemaining()) ops.write(id, size, data);
+        if (data.hasRemaining()) ops.writeBack(id, size, data);
         return whole;
     }
 
