@@ -238,8 +238,10 @@ final class FileRequests {
 
     /** RELEASE and RELEASEDIR: fuse_release_in's fh. */
     void release(FuseRequest r) {
-        nodes.table.release(r.in().u64());
+        long last = nodes.table.release(r.in().u64());
         r.reply();
+        // after the reply: the kernel holds the inode until it reads it
+        if (last != 0) nodes.lastHandleReleased(last);
     }
 
     /** FSYNC and FSYNCDIR: fuse_fsync_in: fh, fsync_flags. */

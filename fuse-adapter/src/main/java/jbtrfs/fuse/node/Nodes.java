@@ -2,6 +2,8 @@ package jbtrfs.fuse.node;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -10,6 +12,7 @@ import jbtrfs.FsException;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
+import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseConnection;
 import jbtrfs.fuse.kernel.FuseNotifier;
 import jbtrfs.fuse.kernel.FuseRequest;
@@ -32,6 +35,8 @@ final class Nodes {
     final int blksize;
     private volatile FuseConnection connection = new FuseConnection(0, 0, 0, 0);
     private volatile FuseNotifier notifier;
+    /** Regular files whose ctime the kernel shows stale until it drops its inode: see timesChangedBehindKernel. */
+    private final Set<Long> staleTimes = ConcurrentHashMap.newKeySet();
 
     Nodes(FsOperations ops, NodeIds ids, NodeTable table, NodeOptions options, int blksize) {
         this.ops = ops;
@@ -64,6 +69,29 @@ final class Nodes {
             n.invalInode(nodeId, -1, 0);
         } catch (IOException e) {
             LOG.debug("invalidating the attributes of node {}: {}", nodeId, e.getMessage());
+        }
+    }
+
+    /**
+     * A request changed the ctime of a regular file without the kernel (an ioctl). With writeback caching the kernel
+     * keeps a regular file's ctime and mtime as it last stamped them and takes neither from a reply, so only a fresh
+     * inode shows the change: the kernel is asked to drop its inode when the last handle on it is released (while
+     * in use it cannot be dropped). Kernels before FUSE_NOTIFY_PRUNE keep showing their ctime.
+     */
+    void timesChangedBehindKernel(long nodeId, InodeId id) throws FsException {
+        FuseConnection c = connection;
+        if (!c.granted(FuseAbi.WRITEBACK_CACHE) || c.minor() < FuseAbi.PRUNE_MINOR) return;
+        if (ops.stat(id).isRegular()) staleTimes.add(nodeId);
+    }
+
+    /** The last handle on {@code nodeId} was released, and the kernel told so: a node with stale times is pruned. */
+    void lastHandleReleased(long nodeId) {
+        FuseNotifier n = notifier;
+        if (!staleTimes.remove(nodeId) || n == null) return;
+        try {
+            n.prune(nodeId);
+        } catch (IOException e) {
+            LOG.debug("pruning node {}: {}", nodeId, e.getMessage());
         }
     }
 
