@@ -238,9 +238,11 @@ final class FileRequests {
 
     /** RELEASE and RELEASEDIR: fuse_release_in's fh. */
     void release(FuseRequest r) {
-        long last = nodes.table.release(r.in().u64());
+        long fh = r.in().u64();
         r.reply();
-        // after the reply: the kernel holds the inode until it reads it
+        // counted after the reply: the kernel holds the inode until it reads the reply, and a prune after the last
+        // handle (Nodes.lastHandleReleased) must come when every release, on whichever worker, has been answered
+        long last = nodes.table.release(fh);
         if (last != 0) nodes.lastHandleReleased(last);
     }
 
