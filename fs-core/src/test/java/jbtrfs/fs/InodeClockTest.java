@@ -55,10 +55,8 @@ class InodeClockTest {
 
     @Test
     void laterChanges_stampTheClocksNewTime_onlyWhereTheKernelDoes() throws Exception {
-        Path image = Images.mkfs(dir, null, 160);
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
         SettableClock clock = new SettableClock(CREATED);
-        try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0), clock)) {
+        try (Filesystem fs = openReadWrite(clock)) {
             FsOperations ops = fs.operations();
             InodeId file = ops.mknod(ops.root(), "file", Stat.S_IFREG | 0644, 0, 0, 0);
             InodeId gone = ops.mknod(ops.root(), "gone", Stat.S_IFREG | 0644, 0, 0, 0);
@@ -77,10 +75,8 @@ class InodeClockTest {
 
     @Test
     void writeBack_keepsMtimeAndCtime_whereWriteStampsThem() throws Exception {
-        Path image = Images.mkfs(dir, null, 160);
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
         SettableClock clock = new SettableClock(CREATED);
-        try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0), clock)) {
+        try (Filesystem fs = openReadWrite(clock)) {
             FsOperations ops = fs.operations();
             InodeId file = ops.mknod(ops.root(), "file", Stat.S_IFREG | 0644, 0, 0, 0);
             clock.now = CHANGED;
@@ -109,6 +105,13 @@ class InodeClockTest {
             Timespec t = timespec(lookedUp);
             assertTimes(s, t, t, t, t);
         }
+    }
+
+    /** A fresh image, read-write on the in-memory device, its changes stamped by {@code clock}. */
+    private Filesystem openReadWrite(Clock clock) throws Exception {
+        Path image = Images.mkfs(dir, null, 160);
+        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        return Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0), clock);
     }
 
     private static void assertTimes(Stat s, Timespec atime, Timespec mtime, Timespec ctime, Timespec otime) {
