@@ -102,7 +102,10 @@ final class FileRequests {
             ops.chown(id, (valid & FATTR_UID) != 0 ? uid : -1, (valid & FATTR_GID) != 0 ? gid : -1);
         }
         if ((valid & FATTR_SIZE) != 0) ops.truncate(id, size);
-        if ((valid & FATTR_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
+        if ((valid & FATTR_KILL_SUIDGID) != 0) {
+            if ((valid & (FATTR_UID | FATTR_GID)) != 0) nodes.killSuidSgidOfChown(id);
+            else nodes.killSuidSgid(id);
+        }
         if ((valid & FATTR_CTIME) != 0) {
             Timespec c = new Timespec(ctime, ctimensec);
             ops.setTimes(id, kernelTime(valid, FATTR_ATIME, FATTR_ATIME_NOW, atime, atimensec, c),

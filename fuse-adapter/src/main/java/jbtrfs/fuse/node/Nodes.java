@@ -27,6 +27,7 @@ final class Nodes {
     static final int OPEN_OUT_SIZE = 16;
     private static final int S_ISUID = 04000;
     private static final int S_ISGID = 02000;
+    private static final int S_IXGRP = 00010;
 
     final FsOperations ops;
     final NodeIds ids;
@@ -110,6 +111,18 @@ final class Nodes {
      */
     void killSuidSgid(InodeId id) throws FsException {
         if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) != 0) ops.killSuidSgid(id);
+    }
+
+    /**
+     * Clears what a chown clears where the kernel asks (FATTR_KILL_SUIDGID beside a new owner, sent for every
+     * non-directory): set-user-ID, and set-group-ID where group execute is set, on any type of file, as the
+     * kernel's chown_common and setattr_should_drop_sgid do; a caller outside the file's group FUSE does not say.
+     */
+    void killSuidSgidOfChown(InodeId id) throws FsException {
+        int mode = ops.stat(id).mode();
+        if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) return;
+        int kill = (mode & S_ISUID) | ((mode & S_IXGRP) != 0 ? mode & S_ISGID : 0);
+        if (kill != 0) ops.chmod(id, mode & 07777 & ~kill);
     }
 
     /** Replies fuse_entry_out of {@code id}, found in or made in directory node {@code parent}, and counts it. */

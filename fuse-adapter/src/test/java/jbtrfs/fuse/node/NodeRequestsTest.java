@@ -98,6 +98,23 @@ class NodeRequestsTest {
     }
 
     @Test
+    void chownWithKillSuidSgid_clearsWhatTheKernelsChownClears_onEveryTypeButDirectories() throws Exception {
+        int chown = FileRequests.FATTR_UID | FileRequests.FATTR_GID | FileRequests.FATTR_KILL_SUIDGID;
+        long fifo = KernelSide.Entry.decode(k.send(FuseAbi.MKNOD, ROOT, FakeRequest.body()
+                .u32(S_IFIFO | 06555).u32(0).u32(0).u32(0).name("p")).payload()).nodeId();
+        assertEquals(S_IFIFO | 0555, setattr(fifo, chown, 0, 0, 0, 0, 0, 65534, 65532).mode(), "pjdfstest chown/00");
+        // set-group-ID without group execute marks mandatory locking, not privilege: it stays
+        long f = k.create(ROOT, "f", S_IFREG | 06644).entry().nodeId();
+        assertEquals(S_IFREG | 02644, setattr(f, chown, 0, 0, 0, 0, 0, 1000, 100).mode());
+        long d = KernelSide.Entry.decode(k.send(FuseAbi.MKDIR, ROOT, FakeRequest.body().u32(06755).u32(0)
+                .name("d")).payload()).nodeId();
+        assertEquals(06755, setattr(d, chown, 0, 0, 0, 0, 0, 1000, 100).mode() & 07777);
+        // without a new owner it is the rule of a write: regular files only
+        assertEquals(S_IFIFO | 06555, setattr(fifo, FileRequests.FATTR_MODE, 0, 0, 0, 0, 06555, 0, 0).mode());
+        assertEquals(S_IFIFO | 06555, setattr(fifo, FileRequests.FATTR_KILL_SUIDGID, 0, 0, 0, 0, 0, 0, 0).mode());
+    }
+
+    @Test
     void setattr_timesOfAKernelKeepingThemItself_areStoredAsSent_andATouchIsAllowedOnAppendOnly() throws Exception {
         long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
         int kernel = FileRequests.FATTR_ATIME | FileRequests.FATTR_MTIME | FileRequests.FATTR_CTIME;
