@@ -171,6 +171,14 @@ public interface FsOperations {
     }
 
     /**
+     * {@link #write} leaving mtime and ctime as they were: FUSE with writeback caching stamps them at write(2) and
+     * sends them in a SETATTR of its own, which may reach us before the cached pages do. This default stamps them.
+     */
+    default int writeBack(InodeId file, long offset, ByteBuffer src) throws FsException {
+        return write(file, offset, src);
+    }
+
+    /**
      * fallocate(2) with mode 0, {@link #FALLOC_FL_KEEP_SIZE}, {@link #FALLOC_FL_PUNCH_HOLE} and
      * {@link #FALLOC_FL_ZERO_RANGE}.
      */

@@ -398,6 +398,19 @@ final class WritableOperations implements FsOperations {
     }
 
     @Override
+    public int writeBack(InodeId file, long offset, ByteBuffer src) throws FsException {
+        int n = change("write", () -> {
+            var before = inodes.load(file);
+            int written = files.write(file, offset, src.duplicate());
+            var after = inodes.load(file);
+            inodes.save(file, after.withTimes(after.atime(), before.ctime(), before.mtime()));
+            return written;
+        });
+        src.position(src.position() + n);
+        return n;
+    }
+
+    @Override
     public void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
         change("fallocate", () -> { files.fallocate(file, mode, offset, length); return null; });
     }

@@ -2,6 +2,7 @@ package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -54,10 +55,8 @@ class InodeClockTest {
 
     @Test
     void laterChanges_stampTheClocksNewTime_onlyWhereTheKernelDoes() throws Exception {
-        Path image = Images.mkfs(dir, null, 160);
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
         SettableClock clock = new SettableClock(CREATED);
-        try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0), clock)) {
+        try (Filesystem fs = openReadWrite(clock)) {
             FsOperations ops = fs.operations();
             InodeId file = ops.mknod(ops.root(), "file", Stat.S_IFREG | 0644, 0, 0, 0);
             InodeId gone = ops.mknod(ops.root(), "gone", Stat.S_IFREG | 0644, 0, 0, 0);
@@ -75,6 +74,24 @@ class InodeClockTest {
     }
 
     @Test
+    void writeBack_keepsMtimeAndCtime_whereWriteStampsThem() throws Exception {
+        SettableClock clock = new SettableClock(CREATED);
+        try (Filesystem fs = openReadWrite(clock)) {
+            FsOperations ops = fs.operations();
+            InodeId file = ops.mknod(ops.root(), "file", Stat.S_IFREG | 0644, 0, 0, 0);
+            clock.now = CHANGED;
+            Timespec created = timespec(CREATED);
+            // inline, then past the inline size into a regular extent: both paths keep the times
+            assertEquals(5, ops.writeBack(file, 0, ByteBuffer.wrap("hello".getBytes(StandardCharsets.UTF_8))));
+            assertEquals(8192, ops.writeBack(file, 4096, ByteBuffer.wrap(new byte[8192])));
+            assertEquals(12288, ops.stat(file).size());
+            assertTimes(ops.stat(file), created, created, created, created);
+            ops.write(file, 0, ByteBuffer.wrap(new byte[1]));
+            assertTimes(ops.stat(file), created, timespec(CHANGED), timespec(CHANGED), created);
+        }
+    }
+
+    @Test
     void placeholderOfASubvolumeASnapshotDidNotCopy_showsTheClocksTime() throws Exception {
         Path image = Images.kernelWritten(dir, 160, "", "btrfs -q subvolume create sub"
                 + " && btrfs -q subvolume create sub/nested && btrfs -q subvolume snapshot sub snap");
@@ -88,6 +105,13 @@ class InodeClockTest {
             Timespec t = timespec(lookedUp);
             assertTimes(s, t, t, t, t);
         }
+    }
+
+    /** A fresh image, read-write on the in-memory device, its changes stamped by {@code clock}. */
+    private Filesystem openReadWrite(Clock clock) throws Exception {
+        Path image = Images.mkfs(dir, null, 160);
+        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        return Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0), clock);
     }
 
     private static void assertTimes(Stat s, Timespec atime, Timespec mtime, Timespec ctime, Timespec otime) {

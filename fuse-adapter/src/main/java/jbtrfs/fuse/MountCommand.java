@@ -44,7 +44,7 @@ final class MountCommand implements Callable<Integer> {
 
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
-            + "transport=libfuse|native (default libfuse), [no_]writeback_cache and raw_inodes (native), "
+            + "transport=native|libfuse (default native), [no_]writeback_cache and raw_inodes (native), "
             + "nologreplay (read-only: show the last commit, not the log's fsyncs), and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();

@@ -25,8 +25,15 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                          SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
                          Compression compression, Transport transport,
                          boolean writebackCache, boolean rawInodes, boolean noLogReplay) {
-    /** How requests reach us: libfuse 2 through jnr-fuse (the default this release), or /dev/fuse spoken directly. */
-    enum Transport { LIBFUSE, NATIVE }
+    /** How requests reach us: /dev/fuse spoken directly (the default on Linux), or libfuse 2 through jnr-fuse. */
+    enum Transport {
+        LIBFUSE, NATIVE;
+
+        /** Native on Linux, where /dev/fuse is ours to speak; libfuse, the portable path, elsewhere. */
+        static Transport byDefault() {
+            return System.getProperty("os.name", "").startsWith("Linux") ? NATIVE : LIBFUSE;
+        }
+    }
 
     static final int DEFAULT_READ_AHEAD_KIB = 1024;
     /**
@@ -50,7 +57,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         boolean clearCache = false;
         boolean serial = false;
         Compression compression = null;
-        Transport transport = Transport.LIBFUSE;
+        Transport transport = Transport.byDefault();
         boolean writeback = true;
         boolean rawInodes = false;
         boolean noLogReplay = false;

@@ -20,8 +20,10 @@ class NativeTransportTest {
     }
 
     @Test
-    void transportOption_defaultsToLibfuse_andTakesNative() throws CliException {
-        assertEquals(MountOptionParser.Transport.LIBFUSE, MountOptionParser.parse(List.of()).transport());
+    void transportOption_defaultsToNativeOnLinux_andTakesLibfuse() throws CliException {
+        assertEquals(MountOptionParser.Transport.NATIVE, MountOptionParser.parse(List.of()).transport());
+        assertEquals(MountOptionParser.Transport.LIBFUSE,
+                MountOptionParser.parse(List.of("transport=libfuse")).transport());
         MountOptionParser p = MountOptionParser.parse(List.of("ro,transport=native", "no_writeback_cache"));
         assertEquals(MountOptionParser.Transport.NATIVE, p.transport());
         assertFalse(p.writebackCache());

@@ -34,9 +34,9 @@ final class Jbtrfs implements AutoCloseable {
     }
 
     /**
-     * The launcher's command line for {@code args}. Run with {@code -Djbtrfs.transport=native} (or libfuse), every
-     * mount a test starts passes {@code -o transport=...}, so that the whole suite runs on either FUSE transport;
-     * unset, the launcher's default.
+     * The launcher's command line for {@code args}. Every mount a test starts passes {@code -o transport=...} as
+     * {@code -Djbtrfs.transport} says (native, the launcher's default, when unset; or libfuse), so that the whole
+     * suite runs on either FUSE transport.
      */
     static List<String> command(String... args) {
         List<String> cmd = new ArrayList<>();
@@ -52,12 +52,12 @@ final class Jbtrfs implements AutoCloseable {
     }
 
     /**
-     * {@code -o transport=...} as {@code -Djbtrfs.transport} asks, or nothing. The native transport is given
+     * {@code -o transport=...} as {@code -Djbtrfs.transport} asks, native when unset. The native transport is given
      * raw_inodes: the tests compare st_ino with the kernel's, which repeats numbers across subvolumes.
      */
     static List<String> transportOptions() {
         String transport = System.getProperty("jbtrfs.transport", "");
-        if (transport.isEmpty()) return List.of();
+        if (transport.isEmpty()) transport = "native";
         return List.of("-o", "transport=" + transport + (transport.equals("native") ? ",raw_inodes" : ""));
     }
 

@@ -31,6 +31,13 @@ final class ChannelNotifier implements FuseNotifier {
         send(FuseAbi.NOTIFY_INVAL_ENTRY, body);
     }
 
+    @Override
+    public void prune(long nodeId) throws IOException {
+        // fuse_notify_prune_out: count, padding, spare; then count node ids
+        ByteBuffer body = direct(16 + 8).putInt(1).putInt(0).putLong(0).putLong(nodeId).flip();
+        send(FuseAbi.NOTIFY_PRUNE, body);
+    }
+
     private void send(int code, ByteBuffer body) throws IOException {
         ByteBuffer header = direct(FuseAbi.OUT_HEADER_SIZE).putInt(FuseAbi.OUT_HEADER_SIZE + body.remaining())
                 .putInt(code).putLong(0).flip();

@@ -109,6 +109,9 @@ public final class FuseAbi {
     /** Notify codes: the error field of an unsolicited message (unique 0). */
     public static final int NOTIFY_INVAL_INODE = 2;
     public static final int NOTIFY_INVAL_ENTRY = 3;
+    public static final int NOTIFY_PRUNE = 9;
+    /** The protocol minor that brought FUSE_NOTIFY_PRUNE (Linux 6.18). */
+    public static final int PRUNE_MINOR = 45;
 
     /** ioctl on a /dev/fuse fd: attach it to the session whose fd the u32 argument names (_IOR(229, 0, u32)). */
     public static final long DEV_IOC_CLONE = 0x8004E500L;

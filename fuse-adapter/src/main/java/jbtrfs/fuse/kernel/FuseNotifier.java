@@ -13,4 +13,10 @@ public interface FuseNotifier {
 
     /** FUSE_NOTIFY_INVAL_ENTRY: drop the cached name {@code name} in directory {@code parent}. */
     void invalEntry(long parent, byte[] name) throws IOException;
+
+    /**
+     * FUSE_NOTIFY_PRUNE (7.45): the kernel drops its inode of {@code nodeId} if nothing uses it (no open file, no
+     * dentry in use), so that the next lookup builds it afresh from our attributes.
+     */
+    void prune(long nodeId) throws IOException;
 }

@@ -24,7 +24,7 @@ final class InitReply {
     static FuseConnection negotiate(InArgs in, SessionOptions options, ByteBuffer out) throws Refused {
         int major = in.u32();
         int minor = in.u32();
-        int maxReadahead = in.u32();
+        in.skip(4);                                                      // max_readahead: see below
         long flags = in.u32() & 0xFFFFFFFFL;
         if ((flags & FuseAbi.INIT_EXT) != 0 && in.remaining() >= 4) flags |= (in.u32() & 0xFFFFFFFFL) << 32;
         if (major != FuseAbi.KERNEL_VERSION) {
@@ -37,7 +37,9 @@ final class InitReply {
         }
         int spoken = Math.min(minor, FuseAbi.KERNEL_MINOR_VERSION);
         long granted = flags & options.wantedFlags();
-        int readahead = Math.min(maxReadahead, Math.max(0, options.maxReadahead()));
+        // ours, not the smaller of the two: the kernel offered its window as it was at the mount, before the caller
+        // raised it (Readahead), and keeps the smaller of its window now and this one itself
+        int readahead = Math.max(0, options.maxReadahead());
         int maxPages = (granted & FuseAbi.MAX_PAGES) != 0 ? SessionOptions.MAX_PAGES : 32;
         int maxWrite = Math.min(SessionOptions.MAX_WRITE, maxPages * 4096);
         int background = options.maxBackground();

@@ -102,7 +102,10 @@ final class FileRequests {
             ops.chown(id, (valid & FATTR_UID) != 0 ? uid : -1, (valid & FATTR_GID) != 0 ? gid : -1);
         }
         if ((valid & FATTR_SIZE) != 0) ops.truncate(id, size);
-        if ((valid & FATTR_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
+        if ((valid & FATTR_KILL_SUIDGID) != 0) {
+            if ((valid & (FATTR_UID | FATTR_GID)) != 0) nodes.killSuidSgidOfChown(id);
+            else nodes.killSuidSgid(id);
+        }
         if ((valid & FATTR_CTIME) != 0) {
             Timespec c = new Timespec(ctime, ctimensec);
             ops.setTimes(id, kernelTime(valid, FATTR_ATIME, FATTR_ATIME_NOW, atime, atimensec, c),
@@ -191,7 +194,8 @@ final class FileRequests {
 
     /**
      * fuse_write_in: fh, offset, size, write_flags; the data, taken from the request body as it lies. With writeback
-     * caching (FUSE_WRITE_CACHE) the kernel writes back on any handle of the inode: the node id is what counts.
+     * caching (FUSE_WRITE_CACHE) the kernel writes back on any handle of the inode: the node id is what counts; it
+     * stamped mtime and ctime at write(2) and sends them itself, so the write back leaves them as they are.
      */
     void write(FuseRequest r) throws FsException {
         InArgs in = r.in();
@@ -206,7 +210,7 @@ final class FileRequests {
         if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
         int n;
         try {
-            n = ops.write(id, offset, data);
+            n = (writeFlags & FUSE_WRITE_CACHE) != 0 ? ops.writeBack(id, offset, data) : ops.write(id, offset, data);
         } catch (FsException e) {
             if (e.errno() != Errno.EPERM) throw e;
             n = writeBackAppended(id, offset, data, writeFlags, e);
@@ -231,14 +235,18 @@ final class FileRequests {
         int whole = data.remaining();
         long skip = Math.min(size - offset, whole);
         data.position(data.position() + (int) skip);
-        if (data.hasRemaining()) ops.write(id, size, data);
+        if (data.hasRemaining()) ops.writeBack(id, size, data);
         return whole;
     }
 
     /** RELEASE and RELEASEDIR: fuse_release_in's fh. */
     void release(FuseRequest r) {
-        nodes.table.release(r.in().u64());
+        long fh = r.in().u64();
         r.reply();
+        // counted after the reply: the kernel holds the inode until it reads the reply, and a prune after the last
+        // handle (Nodes.lastHandleReleased) must come when every release, on whichever worker, has been answered
+        long last = nodes.table.release(fh);
+        if (last != 0) nodes.lastHandleReleased(last);
     }
 
     /** FSYNC and FSYNCDIR: fuse_fsync_in: fh, fsync_flags. */

@@ -74,6 +74,7 @@ final class IoctlRequests {
             ByteBuffer data = data(in, inSize, 4);
             setFileFlags(r, id, data.getInt(0) & 0xffffffffL);
             nodes.attributesChanged(r.nodeId());
+            nodes.timesChangedBehindKernel(r.nodeId(), id);
             r.reply(reply(r, outSize, 0));
         } else if (cmd == FS_IOC_FSSETXATTR) {
             // struct fsxattr: fsx_xflags, fsx_extsize, fsx_nextents, fsx_projid, fsx_cowextsize (u32 each)
@@ -81,6 +82,7 @@ final class IoctlRequests {
             setFileFlags(r, id, InodeFlags.fromXflags(ops.fileFlags(id), d.getInt(0) & 0xffffffffL, d.getInt(4),
                     d.getInt(12), d.getInt(16)));
             nodes.attributesChanged(r.nodeId());
+            nodes.timesChangedBehindKernel(r.nodeId(), id);
             r.reply(reply(r, outSize, 0));
         } else {
             throw new ReplyError(ReplyError.ENOTTY);

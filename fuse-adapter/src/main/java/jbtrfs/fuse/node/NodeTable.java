@@ -61,10 +61,14 @@ final class NodeTable {
         return fh;
     }
 
-    /** RELEASE, RELEASEDIR: an unknown handle is ignored (the kernel sends each once). */
-    void release(long fh) {
+    /**
+     * RELEASE, RELEASEDIR: an unknown handle is ignored (the kernel sends each once). Returns the node when this was
+     * its last handle, else 0.
+     */
+    long release(long fh) {
         Long nodeId = handles.remove(fh);
-        if (nodeId != null) update(nodeId, 0, 1);
+        if (nodeId == null) return 0;
+        return update(nodeId, 0, 1) ? nodeId : 0;
     }
 
     /** How many nodes the kernel holds: for tests and metrics. */
@@ -91,13 +95,18 @@ final class NodeTable {
         parents.remove(dirNodeId);
     }
 
-    /** Takes {@code forgotten} lookups away and adds {@code -opened} handles (negative: one more handle). */
-    private void update(long nodeId, long forgotten, long released) {
+    /**
+     * Takes {@code forgotten} lookups away and adds {@code -opened} handles (negative: one more handle); true when
+     * no handle is left.
+     */
+    private boolean update(long nodeId, long forgotten, long released) {
         boolean[] dropped = new boolean[1];
+        boolean[] closed = new boolean[1];
         nodes.compute(nodeId, (k, n) -> {
             Node node = n != null ? n : new Node();
             node.lookups = Math.max(0, node.lookups - forgotten);
             node.opens = Math.max(0, node.opens - released);
+            closed[0] = node.opens == 0;
             if (node.lookups == 0 && node.opens == 0) {
                 dropped[0] = n != null;
                 return null;
@@ -108,6 +117,7 @@ final class NodeTable {
             parents.remove(nodeId);
             background.execute(() -> evict(nodeId));
         }
+        return closed[0];
     }
 
     private void evict(long nodeId) {

@@ -2,6 +2,8 @@ package jbtrfs.fuse.node;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -10,6 +12,7 @@ import jbtrfs.FsException;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
+import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseConnection;
 import jbtrfs.fuse.kernel.FuseNotifier;
 import jbtrfs.fuse.kernel.FuseRequest;
@@ -24,6 +27,7 @@ final class Nodes {
     static final int OPEN_OUT_SIZE = 16;
     private static final int S_ISUID = 04000;
     private static final int S_ISGID = 02000;
+    private static final int S_IXGRP = 00010;
 
     final FsOperations ops;
     final NodeIds ids;
@@ -32,6 +36,8 @@ final class Nodes {
     final int blksize;
     private volatile FuseConnection connection = new FuseConnection(0, 0, 0, 0);
     private volatile FuseNotifier notifier;
+    /** Regular files whose ctime the kernel shows stale until it drops its inode: see timesChangedBehindKernel. */
+    private final Set<Long> staleTimes = ConcurrentHashMap.newKeySet();
 
     Nodes(FsOperations ops, NodeIds ids, NodeTable table, NodeOptions options, int blksize) {
         this.ops = ops;
@@ -67,6 +73,29 @@ final class Nodes {
         }
     }
 
+    /**
+     * A request changed the ctime of a regular file without the kernel (an ioctl). With writeback caching the kernel
+     * keeps a regular file's ctime and mtime as it last stamped them and takes neither from a reply, so only a fresh
+     * inode shows the change: the kernel is asked to drop its inode when the last handle on it is released (while
+     * in use it cannot be dropped). Kernels before FUSE_NOTIFY_PRUNE keep showing their ctime.
+     */
+    void timesChangedBehindKernel(long nodeId, InodeId id) throws FsException {
+        FuseConnection c = connection;
+        if (!c.granted(FuseAbi.WRITEBACK_CACHE) || c.minor() < FuseAbi.PRUNE_MINOR) return;
+        if (ops.stat(id).isRegular()) staleTimes.add(nodeId);
+    }
+
+    /** The last handle on {@code nodeId} was released, and the kernel told so: a node with stale times is pruned. */
+    void lastHandleReleased(long nodeId) {
+        FuseNotifier n = notifier;
+        if (!staleTimes.remove(nodeId) || n == null) return;
+        try {
+            n.prune(nodeId);
+        } catch (IOException e) {
+            LOG.debug("pruning node {}: {}", nodeId, e.getMessage());
+        }
+    }
+
     boolean granted(long initFlag) {
         return connection.granted(initFlag);
     }
@@ -82,6 +111,18 @@ final class Nodes {
      */
     void killSuidSgid(InodeId id) throws FsException {
         if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) != 0) ops.killSuidSgid(id);
+    }
+
+    /**
+     * Clears what a chown clears where the kernel asks (FATTR_KILL_SUIDGID beside a new owner, sent for every
+     * non-directory): set-user-ID, and set-group-ID where group execute is set, on any type of file, as the
+     * kernel's chown_common and setattr_should_drop_sgid do; a caller outside the file's group FUSE does not say.
+     */
+    void killSuidSgidOfChown(InodeId id) throws FsException {
+        int mode = ops.stat(id).mode();
+        if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) return;
+        int kill = (mode & S_ISUID) | ((mode & S_IXGRP) != 0 ? mode & S_ISGID : 0);
+        if (kill != 0) ops.chmod(id, mode & 07777 & ~kill);
     }
 
     /** Replies fuse_entry_out of {@code id}, found in or made in directory node {@code parent}, and counts it. */

@@ -205,6 +205,11 @@ class NodeHandlerTest {
                     sent.add(Thread.currentThread().getName() + " entry " + parent + " "
                             + new String(name, StandardCharsets.UTF_8));
                 }
+
+                @Override
+                public void prune(long nodeId) {
+                    sent.add(Thread.currentThread().getName() + " prune " + nodeId);
+                }
             });
             KernelSide k = new KernelSide(h);
             long top = k.lookup(NodeIds.ROOT_ID, "top.txt").nodeId();

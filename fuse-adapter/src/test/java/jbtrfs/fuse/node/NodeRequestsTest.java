@@ -98,6 +98,23 @@ class NodeRequestsTest {
     }
 
     @Test
+    void chownWithKillSuidSgid_clearsWhatTheKernelsChownClears_onEveryTypeButDirectories() throws Exception {
+        int chown = FileRequests.FATTR_UID | FileRequests.FATTR_GID | FileRequests.FATTR_KILL_SUIDGID;
+        long fifo = KernelSide.Entry.decode(k.send(FuseAbi.MKNOD, ROOT, FakeRequest.body()
+                .u32(S_IFIFO | 06555).u32(0).u32(0).u32(0).name("p")).payload()).nodeId();
+        assertEquals(S_IFIFO | 0555, setattr(fifo, chown, 0, 0, 0, 0, 0, 65534, 65532).mode(), "pjdfstest chown/00");
+        // set-group-ID without group execute marks mandatory locking, not privilege: it stays
+        long f = k.create(ROOT, "f", S_IFREG | 06644).entry().nodeId();
+        assertEquals(S_IFREG | 02644, setattr(f, chown, 0, 0, 0, 0, 0, 1000, 100).mode());
+        long d = KernelSide.Entry.decode(k.send(FuseAbi.MKDIR, ROOT, FakeRequest.body().u32(06755).u32(0)
+                .name("d")).payload()).nodeId();
+        assertEquals(06755, setattr(d, chown, 0, 0, 0, 0, 0, 1000, 100).mode() & 07777);
+        // without a new owner it is the rule of a write: regular files only
+        assertEquals(S_IFIFO | 06555, setattr(fifo, FileRequests.FATTR_MODE, 0, 0, 0, 0, 06555, 0, 0).mode());
+        assertEquals(S_IFIFO | 06555, setattr(fifo, FileRequests.FATTR_KILL_SUIDGID, 0, 0, 0, 0, 0, 0, 0).mode());
+    }
+
+    @Test
     void setattr_timesOfAKernelKeepingThemItself_areStoredAsSent_andATouchIsAllowedOnAppendOnly() throws Exception {
         long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
         int kernel = FileRequests.FATTR_ATIME | FileRequests.FATTR_MTIME | FileRequests.FATTR_CTIME;
@@ -161,10 +178,10 @@ class NodeRequestsTest {
         return ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt((int) v).array();
     }
 
-    @Test
-    void ioctl_getsAndSetsFlags_asChattrDoes_andDropsTheKernelsAttributes() throws Exception {
+    /** Connects the handler with {@code flags} granted; what it notifies lands in the list returned. */
+    private List<String> connect(int minor, long flags) {
         List<String> sent = new ArrayList<>();
-        handler.init(new FuseConnection(45, 0, 1 << 20, 256), new FuseNotifier() {
+        handler.init(new FuseConnection(minor, flags, 1 << 20, 256), new FuseNotifier() {
             @Override
             public void invalInode(long nodeId, long offset, long length) {
                 sent.add("inode " + nodeId + " " + offset + " " + length);
@@ -174,7 +191,18 @@ class NodeRequestsTest {
             public void invalEntry(long parent, byte[] name) {
                 sent.add("entry " + parent);
             }
+
+            @Override
+            public void prune(long nodeId) {
+                sent.add("prune " + nodeId);
+            }
         });
+        return sent;
+    }
+
+    @Test
+    void ioctl_getsAndSetsFlags_asChattrDoes_andDropsTheKernelsAttributes() throws Exception {
+        List<String> sent = connect(45, 0);
         long f = k.create(ROOT, "f", S_IFREG | 0644).entry().nodeId();
         assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_NODUMP_FL), 0).errno());
         assertEquals(List.of("inode " + f + " -1 0"), sent, "chattr changed ctime, which the kernel does not know");
@@ -191,6 +219,35 @@ class NodeRequestsTest {
                 .errno(), "EPERM: +i takes CAP_LINUX_IMMUTABLE");
         assertEquals(25, ioctl(f, 0x1234, 0, 0, new byte[0], 0).errno(), "ENOTTY");
         assertEquals(InodeFlags.FS_NODUMP_FL, ops.fileFlags(ops.lookup(ops.root(), "f")));
+    }
+
+    @Test
+    void chattrOfRegularFile_withWritebackCaching_prunesTheKernelsInode_afterItsLastRelease() throws Exception {
+        // the kernel keeps a cached regular file's ctime and takes none from a reply: only a fresh inode shows ours
+        List<String> sent = connect(45, FuseAbi.WRITEBACK_CACHE);
+        KernelSide.Created c = k.create(ROOT, "f", S_IFREG | 0644);
+        long f = c.entry().nodeId();
+        long second = k.open(f, 0);
+        assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_NODUMP_FL), 0).errno());
+        long d = KernelSide.Entry.decode(k.send(FuseAbi.MKDIR, ROOT, FakeRequest.body().u32(0755).u32(022)
+                .name("d")).payload()).nodeId();
+        assertEquals(0, ioctl(d, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_NODUMP_FL), 0).errno());
+        k.release(f, second);
+        assertEquals(List.of("inode " + f + " -1 0", "inode " + d + " -1 0"), sent, "f is still open");
+        k.release(f, c.fh());
+        assertEquals("prune " + f, sent.get(sent.size() - 1), "a directory's ctime reaches the kernel in replies");
+        assertEquals(3, sent.size());
+        // once only, and not without writeback caching or before protocol 7.45
+        long again = k.open(f, 0);
+        k.release(f, again);
+        assertEquals(3, sent.size());
+        for (long[] minorAndFlags : new long[][] {{45, 0}, {44, FuseAbi.WRITEBACK_CACHE}}) {
+            List<String> other = connect((int) minorAndFlags[0], minorAndFlags[1]);
+            long fh = k.open(f, 0);
+            assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(0), 0).errno());
+            k.release(f, fh);
+            assertEquals(List.of("inode " + f + " -1 0"), other);
+        }
     }
 
     @Test
