@@ -1,5 +1,6 @@
 package jbtrfs.tx;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Clock;
@@ -70,6 +71,8 @@ public final class TransactionManager {
     private final Map<Long, SpaceCacheLoader.Result> cachesAtMount;
     private ByteBuffer superBlock;
     private Transaction running;
+    /** The running transaction's log trees (fsyncs since the last commit), or null. */
+    private TreeLog log;
     private final AbortState aborted = new AbortState();
     private long commits;
     private CommitListener listener = (c) -> { };
@@ -262,6 +265,44 @@ public final class TransactionManager {
         return new TreeRoot(id, item.bytenr(), item.level(), item.generation());
     }
 
+    /** The running transaction's log trees, made on first use: an fsync copies an inode's changes into them. */
+    public TreeLog treeLog() throws FsException {
+        Transaction tx = current();
+        if (log == null) log = new TreeLog(groups, nodesize, tx.transid(), fsidOfBlocks(), chunkTreeUuid(), csums);
+        return log;
+    }
+
+    /** Whether this transaction logged an fsync: space it frees must then stay pinned until the commit. */
+    public boolean logging() { return log != null && !log.isEmpty(); }
+
+    /**
+     * Makes the log durable (≈ btrfs_sync_log): the file data it points at, its changed blocks in two stages, a
+     * flush, the primary superblock of the last commit naming the log root tree, a flush. A failure aborts, as the
+     * kernel's does once the log's writes went wrong.
+     */
+    public void syncLog() throws FsException {
+        aborted.refuseCommit();
+        if (log == null || log.isEmpty()) return;
+        long transid = log.transid();
+        String stage = "while adding the log roots";
+        try {
+            Map<Long, ByteBuffer> blocks = log.prepareSync();
+            stage = "while writing the file data";
+            volume.drainWrites();
+            stage = "while writing the log's tree blocks";
+            writer.waitBlockIo(writer.startLogBlockWrites(blocks, fsidOfBlocks(), transid));
+            stage = "while writing the superblock";
+            ByteBuffer sb = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+            sb.put(0, superBlock, 0, SuperBlock.SIZE);
+            sb.putLong(SuperBlock.OFFSET_LOG_ROOT, log.rootBytenr());
+            sb.put(SuperBlock.OFFSET_LOG_ROOT_LEVEL, (byte) log.rootLevel());
+            writer.writeLogSuperBlock(sb);
+        } catch (IOException | RuntimeException e) {
+            throw failed(transid, "the log sync failed " + stage, e);
+        }
+        log.written();
+    }
+
     /** Commits the running transaction under the caller's write lock throughout; null when there was nothing. */
     public CommitStats commit() throws FsException {
         return commit(CommitLocks.HELD);
@@ -278,6 +319,11 @@ public final class TransactionManager {
         if (tx == null || tx.isEmpty()) {
             running = null;
             return null;
+        }
+        if (log != null) {
+            // the commit makes the log needless: its blocks are free once the commit is on disk (≈ btrfs_free_log)
+            log.drop();
+            log = null;
         }
         SpaceCacheWriter spaceCache = spaceCacheV1 ? new SpaceCacheWriter(tx, sectorsize, clock) : null;
         DerivedTrees trees = new DerivedTrees(tx, csums, nodesize, sectorsize, skinny, blockGroupTree, freeSpaceTree,
@@ -296,6 +342,7 @@ public final class TransactionManager {
     /** The committed transaction is over: the next change starts another. */
     void ended() {
         running = null;
+        log = null;
         commits++;
     }
 
@@ -311,6 +358,7 @@ public final class TransactionManager {
 
     TransactionAbortedException failed(long transid, String what, Exception e) {
         running = null;
+        log = null;
         return aborted.abort(transid, generation(), what, e);
     }
 
@@ -330,6 +378,8 @@ public final class TransactionManager {
             sb.putLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION, chunk.generation());
         }
         sb.putLong(SuperBlock.OFFSET_BYTES_USED, groups.usedAfterCommit());
+        sb.putLong(SuperBlock.OFFSET_LOG_ROOT, 0);
+        sb.put(SuperBlock.OFFSET_LOG_ROOT_LEVEL, (byte) 0);
         // the caches written by this commit are current; the others were left exact (their groups did not change)
         if (spaceCacheV1) sb.putLong(SuperBlock.OFFSET_CACHE_GENERATION, tx.transid());
         if (v1CacheRemoved) sb.putLong(SuperBlock.OFFSET_CACHE_GENERATION, 0);

@@ -1,0 +1,133 @@
+package jbtrfs.fs;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.device.FaultPlan;
+import jbtrfs.device.MemoryBlockDevice;
+import jbtrfs.format.SuperBlock;
+import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
+
+/**
+ * Our fsyncs as log trees, judged by the kernel: files committed once, then written, appended, overwritten,
+ * truncated, punched and given xattrs with an fsync after each; the power goes without a commit (only what was
+ * flushed survives), the kernel mounts the image, replays our log and must show every fsync'd byte and size, and
+ * btrfs check must find nothing wrong after its replay.
+ */
+class FsyncLogTest {
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest(name = "mkfs {0}")
+    @ValueSource(strings = {"-O no-holes", "-O ^no-holes -R ^free-space-tree"})
+    void fsyncsWithoutCommit_kernelReplaysOurLog_seesEveryFsyncedByte_checkClean(String mkfsOptions)
+            throws Exception {
+        Images.requireKernelBtrfs();
+        Path base = Images.mkfs(dir, null, 160, mkfsOptions.split(" "));
+        MemoryBlockDevice dev = MemoryBlockDevice.create(Files.readAllBytes(base), 64, FaultPlan.none(), 1,
+                new SimpleMeterRegistry());
+        Random rnd = new Random(19);
+        Map<String, byte[]> want = new LinkedHashMap<>();
+        long committedGeneration;
+        Filesystem fs = PowerCuts.openOrNull(dev);
+        FsOperations ops = fs.operations();
+        InodeId root = ops.root();
+        String[] names = {"append", "overwrite", "truncate", "punch", "small-appends", "xattr", "untouched"};
+        for (String n : names) {
+            InodeId f = ops.mknod(root, n, Stat.S_IFREG | 0644, 0, 0, 0);
+            want.put(n, write(ops, f, 0, bytes(rnd, 300_000), null));
+        }
+        ops.sync();
+        committedGeneration = generation(dev.snapshot());
+
+        InodeId append = ops.lookup(root, "append");
+        want.put("append", write(ops, append, 300_000, bytes(rnd, 70_000), want.get("append")));
+        ops.fsync(append, false);
+        InodeId overwrite = ops.lookup(root, "overwrite");
+        want.put("overwrite", write(ops, overwrite, 123_457, bytes(rnd, 40_000), want.get("overwrite")));
+        ops.fsync(overwrite, true);
+        InodeId truncate = ops.lookup(root, "truncate");
+        ops.truncate(truncate, 77_777);
+        want.put("truncate", Arrays.copyOf(want.get("truncate"), 77_777));
+        ops.fsync(truncate, false);
+        InodeId punch = ops.lookup(root, "punch");
+        ops.fallocate(punch, FsOperations.FALLOC_FL_PUNCH_HOLE | FsOperations.FALLOC_FL_KEEP_SIZE, 8192, 65536);
+        Arrays.fill(want.get("punch"), 8192, 8192 + 65536, (byte) 0);
+        ops.fsync(punch, false);
+        InodeId small = ops.lookup(root, "small-appends");
+        for (int i = 0; i < 40; i++) {
+            byte[] now = want.get("small-appends");
+            want.put("small-appends", write(ops, small, now.length, bytes(rnd, 1000 + i), now));
+            ops.fsync(small, true);
+        }
+        InodeId xattr = ops.lookup(root, "xattr");
+        ops.setXattr(xattr, "user.logged", new byte[] {1, 9}, 0);
+        want.put("xattr", write(ops, xattr, 5, bytes(rnd, 10), want.get("xattr")));
+        ops.fsync(xattr, false);
+        // the first file again: its second fsync in this transaction rewrites its log items
+        want.put("append", write(ops, append, 4096, bytes(rnd, 8192), want.get("append")));
+        ops.fsync(append, false);
+
+        Path image = dir.resolve("cut.img");
+        Files.write(image, dev.powerCut(7));
+        assertEquals(committedGeneration, generation(Files.readAllBytes(image)), "the fsyncs did not commit");
+        assertNotEquals(0L, logRoot(Files.readAllBytes(image)), "the superblock names our log");
+        Path mnt = Files.createTempDirectory(dir, "kernel");
+        Images.withKernelMount(image, mnt, "", () -> {
+            for (Map.Entry<String, byte[]> e : want.entrySet()) {
+                assertArrayEquals(e.getValue(), Files.readAllBytes(mnt.resolve(e.getKey())),
+                        e.getKey() + " after the kernel replayed our log");
+            }
+            UserDefinedFileAttributeView xattrs = Files.getFileAttributeView(mnt.resolve("xattr"),
+                    UserDefinedFileAttributeView.class);
+            ByteBuffer value = ByteBuffer.allocate(16);
+            xattrs.read("logged", value);
+            assertArrayEquals(new byte[] {1, 9}, Arrays.copyOf(value.array(), value.position()), "the logged xattr");
+            return null;
+        });
+        assertEquals(0L, logRoot(Files.readAllBytes(image)), "the kernel's mount replayed and dropped the log");
+        BtrfsCheck.assertCleanWithData(image, "after the kernel replayed our log");
+    }
+
+    private static byte[] write(FsOperations ops, InodeId f, long at, byte[] data, byte[] before) throws Exception {
+        ops.write(f, at, ByteBuffer.wrap(data));
+        byte[] now = before == null ? new byte[0] : before;
+        if (at + data.length > now.length) now = Arrays.copyOf(now, (int) (at + data.length));
+        System.arraycopy(data, 0, now, (int) at, data.length);
+        return now;
+    }
+
+    private static byte[] bytes(Random rnd, int n) {
+        byte[] b = new byte[n];
+        rnd.nextBytes(b);
+        return b;
+    }
+
+    private static long generation(byte[] image) {
+        return ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN)
+                .getLong((int) SuperBlock.MIRROR_OFFSETS[0] + SuperBlock.OFFSET_GENERATION);
+    }
+
+    private static long logRoot(byte[] image) {
+        return ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN)
+                .getLong((int) SuperBlock.MIRROR_OFFSETS[0] + SuperBlock.OFFSET_LOG_ROOT);
+    }
+}
