@@ -25,6 +25,7 @@ import jbtrfs.format.SuperBlock;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.PowerCuts;
+import jbtrfs.testing.Shell;
 
 /**
  * Our fsyncs as log trees, judged by the kernel: files committed once, then written, appended, overwritten,
@@ -86,6 +87,8 @@ class FsyncLogTest {
         want.put("append", write(ops, append, 4096, bytes(rnd, 8192), want.get("append")));
         ops.fsync(append, false);
 
+        Map<String, String> attributes = new LinkedHashMap<>();
+        for (String n : names) attributes.put(n, attributes(ops.stat(ops.lookup(root, n))));
         Path image = dir.resolve("cut.img");
         Files.write(image, dev.powerCut(7));
         assertEquals(committedGeneration, generation(Files.readAllBytes(image)), "the fsyncs did not commit");
@@ -96,6 +99,10 @@ class FsyncLogTest {
                 assertArrayEquals(e.getValue(), Files.readAllBytes(mnt.resolve(e.getKey())),
                         e.getKey() + " after the kernel replayed our log");
             }
+            for (String n : names) {
+                assertEquals(attributes.get(n), Shell.sh("stat -c '%s %b %h %f %u %g %.9Y %.9Z' " + n, mnt).trim(),
+                        n + ": size, blocks, links, mode, owner, mtime, ctime after the kernel replayed our log");
+            }
             UserDefinedFileAttributeView xattrs = Files.getFileAttributeView(mnt.resolve("xattr"),
                     UserDefinedFileAttributeView.class);
             ByteBuffer value = ByteBuffer.allocate(16);
@@ -105,6 +112,12 @@ class FsyncLogTest {
         });
         assertEquals(0L, logRoot(Files.readAllBytes(image)), "the kernel's mount replayed and dropped the log");
         BtrfsCheck.assertCleanWithData(image, "after the kernel replayed our log");
+    }
+
+    /** What stat(1) shows of {@code st} in the format above. */
+    private static String attributes(Stat st) {
+        return String.format("%d %d %d %x %d %d %d.%09d %d.%09d", st.size(), st.blocks(), st.nlink(), st.mode(),
+                st.uid(), st.gid(), st.mtime().sec(), st.mtime().nsec(), st.ctime().sec(), st.ctime().nsec());
     }
 
     private static byte[] write(FsOperations ops, InodeId f, long at, byte[] data, byte[] before) throws Exception {
