@@ -2,34 +2,38 @@ package jbtrfs.fs;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
+import jbtrfs.csum.NameHash;
 import jbtrfs.ctree.BTree;
-import jbtrfs.ctree.Cursor;
 import jbtrfs.format.FileExtentItem;
+import jbtrfs.format.InodeExtref;
 import jbtrfs.format.InodeItem;
+import jbtrfs.format.InodeRef;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.MalformedItemException;
 import jbtrfs.format.ObjectIds;
-import jbtrfs.tx.CsumItems;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 import jbtrfs.tx.TreeLog;
 
 /**
- * An fsync of a regular file as the kernel's btrfs_log_inode makes it when the file and its names are already in
- * the last commit: every item of the inode (inode item, refs, xattrs, file extents, and with no_holes the holes
- * between them, as btrfs_log_holes) goes into the subvolume's log tree with the checksums of the extents this
- * transaction wrote, then one log sync. Anything else (a new inode or name, a subvolume made in this transaction,
- * a directory, a log too big) is the caller's full commit, where the kernel too falls back or logs more than we do.
+ * An fsync of a regular file as the kernel's btrfs_log_inode makes it: the file's items that changed in this
+ * transaction ({@link InodeLogScan}) go into the subvolume's log tree with the checksums of the extents this
+ * transaction wrote, then one log sync. A new file, or a file with new names, is logged too when each new name
+ * goes into a directory of the last commit where the name is free (the replay adds the name from the inode ref, as
+ * the kernel's add_inode_ref does). Anything else is the caller's full commit: a name removed or renamed, a
+ * subvolume made in this transaction, a directory, a log too big; the kernel falls back in such cases or logs
+ * the directories too, which we do not.
  */
 final class FsyncLog {
-    /** Items of one inode past which a full commit is cheaper than copying them (the kernel's too-big fallback). */
+    /** Changed items of one inode past which a full commit is cheaper than copying them. */
     static final int MAX_ITEMS = 4096;
     private static final int LAST_TYPE = 255;
 
@@ -58,26 +62,28 @@ final class FsyncLog {
             throw e;
         }
         long ino = file.objectid();
-        List<TreeLog.LogItem> items = items(live, ino);
-        if (items.isEmpty() || items.size() > MAX_ITEMS) return false;
-        TreeLog.LogItem inode = items.get(0);
-        if (inode.key().type() != KeyType.INODE_ITEM) return false;
-        InodeItem now = InodeItem.read(ByteBuffer.wrap(inode.data()).order(ByteOrder.LITTLE_ENDIAN), 0);
-        if ((now.mode() & Stat.S_IFMT) != Stat.S_IFREG) return false;
-        List<TreeLog.LogItem> before = items(committed, ino);
-        if (before.isEmpty() || !sameNames(before, items)) return false;
-        if (Arrays.equals(before.get(0).data(), inode.data())) return true; // the inode did not change
-        List<FileExtent> extents = extents(items);
-        if (extents == null) return false;
-        if (noHoles) items = withHoles(items, extents, now.size(), tx.transid());
+        Key inodeKey = new Key(ino, KeyType.INODE_ITEM, 0);
+        var c = live.find(inodeKey);
+        if (c == null) return false;
+        InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
+        if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFREG) return false;
+        var old = committed.find(inodeKey);
+        if (old != null && old.dataSize() == c.dataSize()
+                && old.buffer().slice(old.dataOffset(), old.dataSize())
+                .equals(c.buffer().slice(c.dataOffset(), c.dataSize()))) {
+            return true; // the inode did not change since the last commit
+        }
+        InodeLogScan scan = InodeLogScan.of(live, ino, tx.transid(), noHoles, inode.size(), txm.sectorsize());
+        if (scan.unsupported || scan.items.size() > MAX_ITEMS || !namesLoggable(scan.names, committed, ino)) {
+            return false;
+        }
         TreeLog log = txm.treeLog();
-        log.setItems(file.root(), new Key(ino, 0, 0), Key.last(ino, LAST_TYPE), items);
+        log.setItems(file.root(), new Key(ino, 0, 0), Key.last(ino, LAST_TYPE), scan.items);
         BTree csums = tx.tree(ObjectIds.CSUM_TREE);
         if (csums == null) csums = txm.committedTree(ObjectIds.CSUM_TREE);
-        for (FileExtent x : extents) {
-            FileExtentItem fe = x.item();
+        for (FileExtentItem fe : scan.extents) {
             // extents older than this transaction have their checksums in the committed csum tree already
-            if (fe.isInline() || fe.diskBytenr() == 0 || fe.isPrealloc() || fe.generation() != tx.transid()) continue;
+            if (fe.isPrealloc() || fe.generation() != tx.transid()) continue;
             long start = fe.compression() != 0 ? fe.diskBytenr() : fe.diskBytenr() + fe.offset();
             long end = fe.compression() != 0 ? fe.diskBytenr() + fe.diskNumBytes() : start + fe.numBytes();
             log.setCsums(file.root(), start, end, txm.csums().read(csums, start, end));
@@ -86,84 +92,44 @@ final class FsyncLog {
         return true;
     }
 
-    /** A file extent item and the file range [start, end) it covers. */
-    private record FileExtent(long start, long end, FileExtentItem item) {
-    }
-
-    /** Every item of inode {@code ino} in {@code tree}, in key order. */
-    private static List<TreeLog.LogItem> items(BTree tree, long ino) throws FsException {
-        List<TreeLog.LogItem> items = new ArrayList<>();
-        tree.scan(new Key(ino, 0, 0), Key.last(ino, LAST_TYPE), (key, leaf, off, size) -> {
-            byte[] d = new byte[size];
-            leaf.get(off, d);
-            items.add(new TreeLog.LogItem(key, d));
-            return true;
-        });
-        return items;
-    }
-
-    /** Whether the inode has the same refs and extrefs (its names) in both lists. */
-    private static boolean sameNames(List<TreeLog.LogItem> a, List<TreeLog.LogItem> b) {
-        List<TreeLog.LogItem> na = names(a);
-        List<TreeLog.LogItem> nb = names(b);
-        if (na.size() != nb.size()) return false;
-        for (int i = 0; i < na.size(); i++) {
-            if (!na.get(i).key().equals(nb.get(i).key())
-                    || !Arrays.equals(na.get(i).data(), nb.get(i).data())) {
-                return false;
-            }
+    /**
+     * Whether the replay of {@code names} gives the file exactly its names now: every committed name is still
+     * there (the replay removes none), and each new one goes into a committed directory where it is free.
+     */
+    private static boolean namesLoggable(List<TreeLog.LogItem> names, BTree committed, long ino) throws FsException {
+        if (names.isEmpty()) return false; // unlinked: the orphan goes with the commit
+        Set<String> now = new HashSet<>();
+        for (TreeLog.LogItem n : names) now.addAll(parse(n.key(), ByteBuffer.wrap(n.data()), 0, n.data().length));
+        Set<String> before = new HashSet<>();
+        committed.scan(new Key(ino, KeyType.INODE_REF, 0), Key.last(ino, KeyType.INODE_EXTREF),
+                (key, leaf, off, size) -> {
+                    before.addAll(parse(key, leaf, off, size));
+                    return true;
+                });
+        if (!now.containsAll(before)) return false;
+        for (String name : now) {
+            if (before.contains(name)) continue;
+            String[] p = name.split("/", 3);
+            long parent = Long.parseLong(p[0]);
+            byte[] bytes = HexFormat.of().parseHex(p[2]);
+            if (committed.find(new Key(parent, KeyType.INODE_ITEM, 0)) == null) return false;
+            if (committed.find(new Key(parent, KeyType.DIR_ITEM, NameHash.of(bytes))) != null) return false;
         }
         return true;
     }
 
-    private static List<TreeLog.LogItem> names(List<TreeLog.LogItem> items) {
-        List<TreeLog.LogItem> names = new ArrayList<>();
-        for (TreeLog.LogItem i : items) {
-            int t = i.key().type();
-            if (t == KeyType.INODE_REF || t == KeyType.INODE_EXTREF) names.add(i);
-        }
-        return names;
-    }
-
-    /** The file extent items among {@code items}; null when one cannot be read (the commit path reports it). */
-    private static List<FileExtent> extents(List<TreeLog.LogItem> items) {
-        List<FileExtent> extents = new ArrayList<>();
-        for (TreeLog.LogItem i : items) {
-            if (i.key().type() != KeyType.EXTENT_DATA) continue;
-            FileExtentItem fe;
-            try {
-                fe = FileExtentItem.read(ByteBuffer.wrap(i.data()).order(ByteOrder.LITTLE_ENDIAN), 0, i.data().length);
-            } catch (MalformedItemException e) {
-                return null;
+    /** The names of one ref or extref item as "parent/index/hex name". */
+    private static List<String> parse(Key key, ByteBuffer buf, int off, int size) {
+        ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            if (key.type() == KeyType.INODE_REF) {
+                return InodeRef.readAll(b, off, size).stream()
+                        .map(r -> key.offset() + "/" + r.index() + "/" + HexFormat.of().formatHex(r.name())).toList();
             }
-            long start = i.key().offset();
-            extents.add(new FileExtent(start, start + (fe.isInline() ? fe.ramBytes() : fe.numBytes()), fe));
+            return InodeExtref.readAll(b, off, size).stream()
+                    .map(r -> r.parentObjectid() + "/" + r.index() + "/" + HexFormat.of().formatHex(r.name())).toList();
+        } catch (MalformedItemException e) {
+            return List.of("damaged"); // never equal to a real name: the commit path reports it
         }
-        return extents;
-    }
-
-    /**
-     * {@code items} with a hole item for each gap between extents up to the sector-rounded size (≈ btrfs_log_holes):
-     * with no_holes a gap has no item, and the replay must still drop what the last commit had there.
-     */
-    private List<TreeLog.LogItem> withHoles(List<TreeLog.LogItem> items, List<FileExtent> extents, long size,
-                                            long transid) {
-        List<TreeLog.LogItem> out = new ArrayList<>(items);
-        int sector = txm.sectorsize();
-        long end = (size + sector - 1) / sector * sector;
-        long at = 0;
-        long ino = items.get(0).key().objectid();
-        for (FileExtent x : extents) {
-            if (x.start() > at) out.add(hole(ino, at, x.start() - at, transid));
-            at = Math.max(at, x.end());
-        }
-        if (end > at) out.add(hole(ino, at, end - at, transid));
-        out.sort((p, q) -> p.key().compareTo(q.key()));
-        return out;
-    }
-
-    private static TreeLog.LogItem hole(long ino, long at, long length, long transid) {
-        return new TreeLog.LogItem(new Key(ino, KeyType.EXTENT_DATA, at),
-                FileExtentItem.encodeRegular(transid, FileExtentItem.TYPE_REG, 0, 0, 0, length, length));
     }
 }

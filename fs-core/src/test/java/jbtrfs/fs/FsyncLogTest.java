@@ -56,8 +56,17 @@ class FsyncLogTest {
             InodeId f = ops.mknod(root, n, Stat.S_IFREG | 0644, 0, 0, 0);
             want.put(n, write(ops, f, 0, bytes(rnd, 300_000), null));
         }
+        InodeId sub = ops.mkdir(root, "sub", 0755, 0, 0);
         ops.sync();
         committedGeneration = generation(dev.snapshot());
+
+        // new inodes and a new name in directories of the last commit: the replay adds the names from the refs
+        InodeId fresh = ops.mknod(root, "new-file", Stat.S_IFREG | 0600, 0, 0, 0);
+        want.put("new-file", write(ops, fresh, 0, bytes(rnd, 100_000), null));
+        ops.fsync(fresh, false);
+        InodeId inner = ops.mknod(sub, "inner", Stat.S_IFREG | 0640, 0, 0, 0);
+        want.put("sub/inner", write(ops, inner, 0, bytes(rnd, 3000), null));
+        ops.fsync(inner, true);
 
         InodeId append = ops.lookup(root, "append");
         want.put("append", write(ops, append, 300_000, bytes(rnd, 70_000), want.get("append")));
@@ -65,6 +74,9 @@ class FsyncLogTest {
         InodeId overwrite = ops.lookup(root, "overwrite");
         want.put("overwrite", write(ops, overwrite, 123_457, bytes(rnd, 40_000), want.get("overwrite")));
         ops.fsync(overwrite, true);
+        ops.link(overwrite, sub, "overwrite-link");
+        want.put("sub/overwrite-link", want.get("overwrite"));
+        ops.fsync(overwrite, false);
         InodeId truncate = ops.lookup(root, "truncate");
         ops.truncate(truncate, 77_777);
         want.put("truncate", Arrays.copyOf(want.get("truncate"), 77_777));
@@ -88,7 +100,7 @@ class FsyncLogTest {
         ops.fsync(append, false);
 
         Map<String, String> attributes = new LinkedHashMap<>();
-        for (String n : names) attributes.put(n, attributes(ops.stat(ops.lookup(root, n))));
+        for (String n : want.keySet()) attributes.put(n, attributes(ops.stat(ops.resolve("/" + n))));
         Path image = dir.resolve("cut.img");
         Files.write(image, dev.powerCut(7));
         assertEquals(committedGeneration, generation(Files.readAllBytes(image)), "the fsyncs did not commit");
@@ -99,7 +111,7 @@ class FsyncLogTest {
                 assertArrayEquals(e.getValue(), Files.readAllBytes(mnt.resolve(e.getKey())),
                         e.getKey() + " after the kernel replayed our log");
             }
-            for (String n : names) {
+            for (String n : want.keySet()) {
                 assertEquals(attributes.get(n), Shell.sh("stat -c '%s %b %h %f %u %g %.9Y %.9Z' " + n, mnt).trim(),
                         n + ": size, blocks, links, mode, owner, mtime, ctime after the kernel replayed our log");
             }
