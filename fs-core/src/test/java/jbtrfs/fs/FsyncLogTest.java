@@ -126,6 +126,45 @@ class FsyncLogTest {
         BtrfsCheck.assertCleanWithData(image, "after the kernel replayed our log");
     }
 
+    @ParameterizedTest(name = "mkfs {0}")
+    @ValueSource(strings = {"-O no-holes", "-O ^no-holes"})
+    void fsyncOfBigFragmentedFile_holesAcrossLeaves_kernelReplaysThem(String mkfsOptions) throws Exception {
+        Images.requireKernelBtrfs();
+        Path base = Images.mkfs(dir, null, 160, mkfsOptions.split(" "));
+        MemoryBlockDevice dev = MemoryBlockDevice.create(Files.readAllBytes(base), 64, FaultPlan.none(), 1,
+                new SimpleMeterRegistry());
+        Random rnd = new Random(1917);
+        Filesystem fs = PowerCuts.openOrNull(dev);
+        FsOperations ops = fs.operations();
+        InodeId f = ops.mknod(ops.root(), "big", Stat.S_IFREG | 0644, 0, 0, 0);
+        // 1,500 extents of one sector, one sector apart: seven leaves of file extent items
+        byte[] want = null;
+        for (int i = 0; i < 1500; i++) want = write(ops, f, i * 8192L, bytes(rnd, 4096), want);
+        ops.sync();
+        long committedGeneration = generation(dev.snapshot());
+        // whole leaves' worth of extents punched out on extent boundaries, one overwrite, one punch inside an extent
+        long[][] punches = {{8192L * 300, 8192L * 600}, {8192L * 1000 + 1024, 2048}, {8192L * 1490, 8192L * 10}};
+        for (long[] p : punches) {
+            ops.fallocate(f, FsOperations.FALLOC_FL_PUNCH_HOLE | FsOperations.FALLOC_FL_KEEP_SIZE, p[0], p[1]);
+            Arrays.fill(want, (int) p[0], (int) Math.min(want.length, p[0] + p[1]), (byte) 0);
+        }
+        want = write(ops, f, 8192L * 1200 + 100, bytes(rnd, 20_000), want);
+        ops.fsync(f, false);
+        String stat = attributes(ops.stat(f));
+
+        Path image = dir.resolve("cut.img");
+        Files.write(image, dev.powerCut(3));
+        assertEquals(committedGeneration, generation(Files.readAllBytes(image)), "the fsync did not commit");
+        Path mnt = Files.createTempDirectory(dir, "kernel");
+        byte[] expected = want;
+        Images.withKernelMount(image, mnt, "", () -> {
+            assertArrayEquals(expected, Files.readAllBytes(mnt.resolve("big")), "after the kernel replayed our log");
+            assertEquals(stat, Shell.sh("stat -c '%s %b %h %f %u %g %.9Y %.9Z' big", mnt).trim());
+            return null;
+        });
+        BtrfsCheck.assertCleanWithData(image, "after the kernel replayed our log");
+    }
+
     /** What stat(1) shows of {@code st} in the format above. */
     private static String attributes(Stat st) {
         return String.format("%d %d %d %x %d %d %d.%09d %d.%09d", st.size(), st.blocks(), st.nlink(), st.mode(),
