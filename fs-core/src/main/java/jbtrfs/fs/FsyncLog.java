@@ -2,9 +2,11 @@ package jbtrfs.fs;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import jbtrfs.Errno;
@@ -35,10 +37,11 @@ import jbtrfs.tx.TreeLog;
 final class FsyncLog {
     /** Changed items of one inode past which a full commit is cheaper than copying them. */
     static final int MAX_ITEMS = 4096;
-    private static final int LAST_TYPE = 255;
 
     private final TransactionManager txm;
     private final boolean noHoles;
+    /** Where each file's last log in the running transaction left off. */
+    private final Map<InodeId, InodeLogScan.Logged> logged = new HashMap<>();
 
     FsyncLog(TransactionManager txm, boolean noHoles) {
         this.txm = txm;
@@ -73,12 +76,21 @@ final class FsyncLog {
                 .equals(c.buffer().slice(c.dataOffset(), c.dataSize()))) {
             return true; // the inode did not change since the last commit
         }
-        InodeLogScan scan = InodeLogScan.of(live, ino, tx.transid(), noHoles, inode.size(), txm.sectorsize());
-        if (scan.unsupported || scan.items.size() > MAX_ITEMS || !namesLoggable(scan.names, committed, ino)) {
+        long seq = tx.changeSequence();
+        InodeLogScan.Logged last = logged.get(file);
+        if (last != null && last.transid() != tx.transid()) {
+            logged.clear(); // a commit dropped the log those were in
+            last = null;
+        }
+        InodeLogScan scan = InodeLogScan.of(tx, live, ino, noHoles, inode.size(), txm.sectorsize(), last);
+        if (scan.unsupported || scan.items > MAX_ITEMS || !namesLoggable(scan.names, committed, ino)) {
             return false;
         }
         TreeLog log = txm.treeLog();
-        log.setItems(file.root(), new Key(ino, 0, 0), Key.last(ino, LAST_TYPE), scan.items);
+        logged.remove(file); // until this log is written, what the log holds of the file is unknown
+        for (InodeLogScan.Piece p : scan.pieces) {
+            if (p.refresh()) log.setItems(file.root(), p.from(), p.to(ino), p.items());
+        }
         BTree csums = tx.tree(ObjectIds.CSUM_TREE);
         if (csums == null) csums = txm.committedTree(ObjectIds.CSUM_TREE);
         for (FileExtentItem fe : scan.extents) {
@@ -89,6 +101,7 @@ final class FsyncLog {
             log.setCsums(file.root(), start, end, txm.csums().read(csums, start, end));
         }
         txm.syncLog();
+        logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces));
         return true;
     }
 

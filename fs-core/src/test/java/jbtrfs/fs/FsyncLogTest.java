@@ -142,14 +142,17 @@ class FsyncLogTest {
         for (int i = 0; i < 1500; i++) want = write(ops, f, i * 8192L, bytes(rnd, 4096), want);
         ops.sync();
         long committedGeneration = generation(dev.snapshot());
-        // whole leaves' worth of extents punched out on extent boundaries, one overwrite, one punch inside an extent
+        // changes in different leaves, an fsync after each: each log copies what moved since the one before
         long[][] punches = {{8192L * 300, 8192L * 600}, {8192L * 1000 + 1024, 2048}, {8192L * 1490, 8192L * 10}};
-        for (long[] p : punches) {
+        for (int round = 0; round < 3; round++) {
+            long[] p = punches[round];
             ops.fallocate(f, FsOperations.FALLOC_FL_PUNCH_HOLE | FsOperations.FALLOC_FL_KEEP_SIZE, p[0], p[1]);
             Arrays.fill(want, (int) p[0], (int) Math.min(want.length, p[0] + p[1]), (byte) 0);
+            ops.fsync(f, round == 1);
+            long at = round == 2 ? want.length : 8192L * (100 + 550 * round) + 100;
+            want = write(ops, f, at, bytes(rnd, 20_000), want);
+            ops.fsync(f, false);
         }
-        want = write(ops, f, 8192L * 1200 + 100, bytes(rnd, 20_000), want);
-        ops.fsync(f, false);
         String stat = attributes(ops.stat(f));
 
         Path image = dir.resolve("cut.img");
