@@ -13,6 +13,7 @@ import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.csum.NameHash;
 import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeExtref;
 import jbtrfs.format.InodeItem;
@@ -66,11 +67,11 @@ final class FsyncLog {
         }
         long ino = file.objectid();
         Key inodeKey = new Key(ino, KeyType.INODE_ITEM, 0);
-        var c = live.find(inodeKey);
+        Cursor c = live.find(inodeKey);
         if (c == null) return false;
         InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
         if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFREG) return false;
-        var old = committed.find(inodeKey);
+        Cursor old = committed.find(inodeKey);
         if (old != null && old.dataSize() == c.dataSize()
                 && old.buffer().slice(old.dataOffset(), old.dataSize())
                 .equals(c.buffer().slice(c.dataOffset(), c.dataSize()))) {

@@ -10,6 +10,7 @@ import java.util.TreeMap;
 import jbtrfs.FsException;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeEditor;
 import jbtrfs.ctree.TreeRoot;
 import jbtrfs.format.InodeItem;
@@ -116,7 +117,7 @@ public final class TreeLog {
         for (Map.Entry<Long, TreeRoot> e : logs.entrySet()) {
             Key key = new Key(ObjectIds.TREE_LOG, KeyType.ROOT_ITEM, e.getKey());
             byte[] item = rootItem(e.getValue());
-            var c = view(rootTree).find(key);
+            Cursor c = view(rootTree).find(key);
             if (c != null) {
                 byte[] old = new byte[c.dataSize()];
                 c.buffer().get(c.dataOffset(), old);
