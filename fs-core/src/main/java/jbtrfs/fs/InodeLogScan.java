@@ -60,12 +60,14 @@ final class InodeLogScan {
     private final long ino;
     private final long transid;
     private final boolean noHoles;
+    private final int sectorsize;
     private long prevEnd;
     private boolean prevChanged;
     private final List<TreeLog.LogItem> holes = new ArrayList<>();
 
-    private InodeLogScan(long ino, long transid, boolean noHoles) {
+    private InodeLogScan(long ino, long transid, boolean noHoles, int sectorsize) {
         this.ino = ino;
+        this.sectorsize = sectorsize;
         this.transid = transid;
         this.noHoles = noHoles;
     }
@@ -80,7 +82,7 @@ final class InodeLogScan {
      */
     static InodeLogScan of(Transaction tx, BTree live, long ino, boolean noHoles, long size, int sectorsize,
                            Logged last) throws FsException {
-        InodeLogScan s = new InodeLogScan(ino, tx.transid(), noHoles);
+        InodeLogScan s = new InodeLogScan(ino, tx.transid(), noHoles, sectorsize);
         List<Leaf> leaves = leaves(live, ino);
         boolean[] moved = new boolean[leaves.size()];
         for (int i = 0; i < leaves.size(); i++) {
@@ -94,7 +96,7 @@ final class InodeLogScan {
             s.leaf(leaves.get(i), next(leaves, i), refresh);
         }
         if (noHoles) {
-            long eof = (size + sectorsize - 1) / sectorsize * sectorsize;
+            long eof = s.roundUp(size);
             if (eof > s.prevEnd) s.holes.add(s.hole(s.prevEnd, eof));
             s.placeHoles();
         }
@@ -148,7 +150,8 @@ final class InodeLogScan {
             // a gap inside a leaf this transaction did not change is a committed hole; one between leaves may not be
             if (noHoles && start > prevEnd && (changed || prevChanged || firstExtent)) holes.add(hole(prevEnd, start));
             firstExtent = false;
-            prevEnd = Math.max(prevEnd, start + (fe.isInline() ? fe.ramBytes() : fe.numBytes()));
+            // an inline extent's end rounds up to the sector, as btrfs_file_extent_end: items start on sectors
+            prevEnd = Math.max(prevEnd, roundUp(start + (fe.isInline() ? fe.ramBytes() : fe.numBytes())));
             prevChanged = changed;
             if (changed && refresh) {
                 out.add(copy(b, slot, k));
@@ -175,6 +178,10 @@ final class InodeLogScan {
             }
         }
         for (Piece p : pieces) if (p.refresh()) p.items().sort((x, y) -> x.key().compareTo(y.key()));
+    }
+
+    private long roundUp(long bytes) {
+        return (bytes + sectorsize - 1) / sectorsize * sectorsize;
     }
 
     private static boolean loggedType(int type) {
