@@ -263,6 +263,8 @@ final class FileExtentWriter {
         }
         DataRefs.Ref ref = new DataRefs.Ref(file.root(), file.objectid(), x.start());
         if (!w.tx().dataRefs().onlyNewRef(fe.diskBytenr(), ref)) return false;
+        // a logged extent keeps its bytes: the log's checksums of its last sector must stay true
+        if (rewrite > 0 && w.manager().logging()) return false;
         long tail = fe.diskBytenr() + fe.diskNumBytes();
         long at = tail - rewrite;
         long more = buf.length - rewrite;

@@ -115,7 +115,9 @@ final class FileExtents {
         if (!refs.unreferencedNew(fe.diskBytenr())) return;
         refs.forget(fe.diskBytenr());
         w.manager().csums().delete(w.tx(), fe.diskBytenr(), fe.diskNumBytes());
-        w.manager().blockGroups().release(fe.diskBytenr(), fe.diskNumBytes());
+        // a log may name the extent: then its space must not hold other data before the commit drops the log
+        if (w.manager().logging()) w.manager().blockGroups().pin(fe.diskBytenr(), fe.diskNumBytes());
+        else w.manager().blockGroups().release(fe.diskBytenr(), fe.diskNumBytes());
     }
 
     /** A preallocated extent's item over {@code space}, at {@code fileOffset}, with its one reference. */

@@ -55,6 +55,7 @@ final class WritableOperations implements FsOperations {
     private final SubvolumeWriter subvols;
     private final SubvolumeCleaner cleaner;
     private volatile int cleanerBudget = SubvolumeCleaner.STEP_BLOCKS;
+    private final FsyncLog fsyncLog;
     private final boolean evicting;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
@@ -89,6 +90,7 @@ final class WritableOperations implements FsOperations {
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.orphans = new Orphans(inodes, files);
         this.clones = new CloneRange(inodes, files, noHoles);
+        this.fsyncLog = new FsyncLog(txm, noHoles);
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
@@ -458,7 +460,34 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void fsync(InodeId id, boolean dataOnly) throws FsException {
-        sync();
+        changeLock.lock();
+        try {
+            if (!logLocked(id)) commitBesideReaders();
+        } finally {
+            changeLock.unlock();
+        }
+    }
+
+    /**
+     * Logs {@code id}'s changes (fsync and fdatasync log the same, as the kernel's do for a file whose size or
+     * extents changed); false when a full commit must make them durable instead, or the filesystem aborted (the
+     * commit then reports it).
+     */
+    private boolean logLocked(InodeId id) throws FsException {
+        if (txm.aborted() != null) return false;
+        lock.writeLock().lock();
+        try {
+            return fsyncLog.fsync(id);
+        } catch (TransactionAbortedException e) {
+            afterAbort();
+            throw e;
+        } catch (FsException | RuntimeException e) {
+            // what the log got so far goes with the commit that follows; the commit reports any real damage
+            LOG.warn("fsync of {} falls back to a commit: {}", id, e.getMessage());
+            return false;
+        } finally {
+            lock.writeLock().unlock();
+        }
     }
 
     @Override

@@ -21,7 +21,8 @@
  * on disk refers to any of it yet. The locks are dropped; reads see the running transaction's trees.
  *
  * <h2>A commit, from dirty trees to the superblock</h2>
- * A commit runs on sync and fsync, every {@code commit=} seconds, when the dirty tree blocks pass 64 MiB, when a
+ * A commit runs on sync and on an fsync the log cannot take ({@code FsyncLog} writes the others into the log
+ * tree, {@code tx.TreeLog}), every {@code commit=} seconds, when the dirty tree blocks pass 64 MiB, when a
  * change needs the space the transaction freed, and at unmount. {@code tx.Commit} is its entry point;
  * {@code WritableOperations} holds the locks around its stages:
  * <ol>

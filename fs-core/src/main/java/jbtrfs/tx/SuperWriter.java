@@ -17,6 +17,7 @@ import jbtrfs.device.BlockDevice;
 import jbtrfs.device.IoBatch;
 import jbtrfs.device.IoRequest;
 import jbtrfs.format.Header;
+import jbtrfs.format.ObjectIds;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.volumes.Volume;
 
@@ -55,8 +56,25 @@ public final class SuperWriter {
      */
     BlocksInFlight startBlockWrites(Transaction tx, byte[] fsid) throws IOException {
         long t0 = System.nanoTime();
-        Map<Long, ByteBuffer> dirty = tx.dirtyBlocks();
         checkBlocks(tx, fsid);
+        return submitBlocks(tx.dirtyBlocks(), t0);
+    }
+
+    /**
+     * Stage one for a log sync's blocks (≈ btrfs_write_marked_extents of the log trees): each passes the
+     * write-time tree checker as a block of the log, of the running transaction {@code transid}.
+     */
+    BlocksInFlight startLogBlockWrites(Map<Long, ByteBuffer> blocks, byte[] fsid, long transid) throws IOException {
+        long t0 = System.nanoTime();
+        for (Map.Entry<Long, ByteBuffer> e : blocks.entrySet()) {
+            TreeChecker.checkBeforeWrite(e.getValue(), e.getKey(), fsid, nodesize, transid, ObjectIds.TREE_LOG,
+                    Byte.toUnsignedInt(e.getValue().get(Header.OFFSET_LEVEL)), csumType.size());
+        }
+        return submitBlocks(blocks, t0);
+    }
+
+    /** Checksums {@code dirty} and submits every copy without waiting. */
+    private BlocksInFlight submitBlocks(Map<Long, ByteBuffer> dirty, long t0) throws IOException {
         byte[] csum = new byte[ChecksumType.CSUM_SIZE];
         for (ByteBuffer b : dirty.values()) {
             b.putLong(Header.OFFSET_FLAGS, b.getLong(Header.OFFSET_FLAGS) | Header.FLAG_WRITTEN);
@@ -130,10 +148,23 @@ public final class SuperWriter {
      * each copy's own bytenr and checksum, and flushes again.
      */
     public void writeSuperBlocks(ByteBuffer superBlock) throws IOException {
+        writeSuperBlocks(superBlock, SuperBlock.MIRROR_OFFSETS.length);
+    }
+
+    /**
+     * A log sync's superblock: only the primary copy, between flushes, as the kernel's btrfs_sync_log writes it
+     * (write_all_supers with one mirror); the copies keep the last commit.
+     */
+    void writeLogSuperBlock(ByteBuffer superBlock) throws IOException {
+        writeSuperBlocks(superBlock, 1);
+    }
+
+    private void writeSuperBlocks(ByteBuffer superBlock, int mirrors) throws IOException {
         BlockDevice device = volume.device();
         device.flush();
         List<IoRequest> writes = new ArrayList<>();
-        for (long off : SuperBlock.MIRROR_OFFSETS) {
+        for (int i = 0; i < mirrors; i++) {
+            long off = SuperBlock.MIRROR_OFFSETS[i];
             if (off + SuperBlock.SIZE > device.size()) continue;
             ByteBuffer copy = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
             copy.put(0, superBlock.duplicate().clear(), 0, SuperBlock.SIZE);

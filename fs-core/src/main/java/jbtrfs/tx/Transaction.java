@@ -49,6 +49,9 @@ public final class Transaction implements TreeBlockStore {
     private final TreeRefs treeRefs = new TreeRefs();
     private final LongUnaryOperator lastSnapshot;
     private long edits;
+    /** Counts block changes; each dirty block keeps the count of its last change (an fsync logs what moved since). */
+    private long changeSeq;
+    private final Map<Long, Long> changedAt = new HashMap<>();
     private boolean mustCommit;
     private boolean rebuildFreeSpaceTree;
 
@@ -178,6 +181,12 @@ public final class Transaction implements TreeBlockStore {
 
     List<FreedBlock> freed() { return freed; }
 
+    /** The count of block changes so far in this transaction. */
+    public long changeSequence() { return changeSeq; }
+
+    /** The {@link #changeSequence} of block {@code bytenr}'s last change in this transaction, 0 for none. */
+    public long changedAt(long bytenr) { return changedAt.getOrDefault(bytenr, 0L); }
+
     /** Bytes of tree blocks this transaction holds in memory. */
     public long dirtyBytes() { return (long) dirty.size() * reader.nodesize(); }
 
@@ -204,6 +213,7 @@ public final class Transaction implements TreeBlockStore {
     public void putDirty(long bytenr, ByteBuffer block) {
         edits++;
         dirty.put(bytenr, block);
+        changedAt.put(bytenr, ++changeSeq);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package jbtrfs.tx;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Clock;
@@ -70,6 +71,8 @@ public final class TransactionManager {
     private final Map<Long, SpaceCacheLoader.Result> cachesAtMount;
     private ByteBuffer superBlock;
     private Transaction running;
+    /** The running transaction's log trees (fsyncs since the last commit), or null. */
+    private TreeLog log;
     private final AbortState aborted = new AbortState();
     private long commits;
     private CommitListener listener = (c) -> { };
@@ -265,6 +268,44 @@ public final class TransactionManager {
         return new TreeRoot(id, item.bytenr(), item.level(), item.generation());
     }
 
+    /** The running transaction's log trees, made on first use: an fsync copies an inode's changes into them. */
+    public TreeLog treeLog() throws FsException {
+        Transaction tx = current();
+        if (log == null) log = new TreeLog(groups, nodesize, tx.transid(), fsidOfBlocks(), chunkTreeUuid(), csums);
+        return log;
+    }
+
+    /** Whether this transaction logged an fsync: space it frees must then stay pinned until the commit. */
+    public boolean logging() { return log != null && !log.isEmpty(); }
+
+    /**
+     * Makes the log durable (≈ btrfs_sync_log): the file data it points at, its changed blocks in two stages, a
+     * flush, the primary superblock of the last commit naming the log root tree, a flush. A failure aborts, as the
+     * kernel's does once the log's writes went wrong.
+     */
+    public void syncLog() throws FsException {
+        aborted.refuseCommit();
+        if (log == null || log.isEmpty()) return;
+        long transid = log.transid();
+        String stage = "while adding the log roots";
+        try {
+            Map<Long, ByteBuffer> blocks = log.prepareSync();
+            stage = "while writing the file data";
+            volume.drainWrites();
+            stage = "while writing the log's tree blocks";
+            writer.waitBlockIo(writer.startLogBlockWrites(blocks, fsidOfBlocks(), transid));
+            stage = "while writing the superblock";
+            ByteBuffer sb = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+            sb.put(0, superBlock, 0, SuperBlock.SIZE);
+            sb.putLong(SuperBlock.OFFSET_LOG_ROOT, log.rootBytenr());
+            sb.put(SuperBlock.OFFSET_LOG_ROOT_LEVEL, (byte) log.rootLevel());
+            writer.writeLogSuperBlock(sb);
+        } catch (IOException | RuntimeException e) {
+            throw failed(transid, "the log sync failed " + stage, e);
+        }
+        log.written();
+    }
+
     /** Commits the running transaction under the caller's write lock throughout; null when there was nothing. */
     public CommitStats commit() throws FsException {
         return commit(CommitLocks.HELD);
@@ -281,6 +322,11 @@ public final class TransactionManager {
         if (tx == null || tx.isEmpty()) {
             running = null;
             return null;
+        }
+        if (log != null) {
+            // the commit makes the log needless: its blocks are free once the commit is on disk (≈ btrfs_free_log)
+            log.drop();
+            log = null;
         }
         SpaceCacheWriter spaceCache = spaceCacheV1 ? new SpaceCacheWriter(tx, sectorsize, clock) : null;
         DerivedTrees trees = new DerivedTrees(tx, csums, nodesize, sectorsize, skinny, blockGroupTree, freeSpaceTree,
@@ -299,6 +345,7 @@ public final class TransactionManager {
     /** The committed transaction is over: the next change starts another. */
     void ended() {
         running = null;
+        log = null;
         commits++;
     }
 
@@ -314,6 +361,7 @@ public final class TransactionManager {
 
     TransactionAbortedException failed(long transid, String what, Exception e) {
         running = null;
+        log = null;
         return aborted.abort(transid, generation(), what, e);
     }
 

@@ -9,7 +9,8 @@
  * items, the free-space tree through {@code FreeSpaceTreeWriter}, the v1 caches through
  * {@code SpaceCacheWriter}, root items), writes the dirty block groups' caches and the tree blocks in two
  * stages and then the superblocks; a failure aborts ({@code AbortState}) and leaves the last commit on
- * disk. {@code ChunkMaker} adds chunks, {@link jbtrfs.tx.CsumItems} edits the csum tree. What the commit
+ * disk. {@link jbtrfs.tx.TreeLog} holds the fsyncs' log trees between commits ({@code LogBlocks} their blocks,
+ * never in the extent tree) and {@code TransactionManager.syncLog} writes them. {@code ChunkMaker} adds chunks, {@link jbtrfs.tx.CsumItems} edits the csum tree. What the commit
  * takes from the mount options comes in as {@link jbtrfs.tx.CommitSettings}.
  *
  * <p>Uses spacecache, alloc, ctree, volumes, format, csum, the device and the root package; never fs.
