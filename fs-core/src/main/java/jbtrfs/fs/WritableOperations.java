@@ -8,8 +8,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.ReentrantLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.UnaryOperator;
 
 import org.slf4j.Logger;
@@ -23,7 +21,6 @@ import jbtrfs.format.Key;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Timespec;
-import jbtrfs.tx.CommitLocks;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 import jbtrfs.volumes.Volume;
@@ -40,8 +37,6 @@ import jbtrfs.volumes.Volume;
  */
 final class WritableOperations implements FsOperations {
     private static final Logger LOG = LoggerFactory.getLogger(WritableOperations.class);
-    /** Commit once this much tree block data is dirty, whatever the timer says. */
-    static final long DIRTY_BOUND = 64L << 20;
 
     private final ReadOnlyOperations reads;
     private final TransactionManager txm;
@@ -59,25 +54,8 @@ final class WritableOperations implements FsOperations {
     private final boolean evicting;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
-    /** Readers share it; the running transaction changes only under its write lock. */
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    /** One change or commit at a time, held across a commit's I/O while readers go on. */
-    private final ReentrantLock changeLock = new ReentrantLock();
+    private final WriteGate gate;
     private final ScheduledExecutorService timer;
-    /** A commit's writeout under the read lock: readers go on beside it. */
-    private final CommitLocks besideReaders = new CommitLocks() {
-        @Override
-        public void downgrade() {
-            lock.readLock().lock();
-            lock.writeLock().unlock();
-        }
-
-        @Override
-        public void upgrade() {
-            lock.readLock().unlock();
-            lock.writeLock().lock();
-        }
-    };
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
                        Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
@@ -86,6 +64,7 @@ final class WritableOperations implements FsOperations {
         this.txm = txm;
         this.subvolumes = subvolumes;
         this.inodes = new InodeWriter(txm, subvolumes, clock);
+        this.gate = new WriteGate(txm, subvolumes, inodes);
         this.files = new FileExtentWriter(inodes, fileData, volume, txm.csumType(), noHoles, compression);
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.orphans = new Orphans(inodes, files);
@@ -95,8 +74,8 @@ final class WritableOperations implements FsOperations {
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
         this.subvols = new SubvolumeWriter(inodes, names, subvolumes);
-        this.cleaner = new SubvolumeCleaner(() -> read(subvolumes::rootTree), id -> committedChange("subvolume drop",
-                false, () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget)));
+        this.cleaner = new SubvolumeCleaner(() -> gate.read(subvolumes::rootTree), id -> gate.committedChange(
+                "subvolume drop", false, () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget)));
         subvolumes.setLiveTrees(id -> {
             Transaction t = txm.running();
             return t == null ? null : t.tree(id);
@@ -117,61 +96,65 @@ final class WritableOperations implements FsOperations {
     public InodeId root() { return reads.root(); }
 
     @Override
-    public InodeId lookup(InodeId dir, String name) throws FsException { return read(() -> reads.lookup(dir, name)); }
+    public InodeId lookup(InodeId dir, String name) throws FsException {
+        return gate.read(() -> reads.lookup(dir, name));
+    }
 
     @Override
-    public InodeId resolve(String path) throws FsException { return read(() -> reads.resolve(path)); }
+    public InodeId resolve(String path) throws FsException { return gate.read(() -> reads.resolve(path)); }
 
     @Override
-    public Stat stat(InodeId id) throws FsException { return read(() -> reads.stat(id)); }
+    public Stat stat(InodeId id) throws FsException { return gate.read(() -> reads.stat(id)); }
 
     @Override
     public List<DirEntry> readdir(InodeId dir, long offset, int max) throws FsException {
-        return read(() -> reads.readdir(dir, offset, max));
+        return gate.read(() -> reads.readdir(dir, offset, max));
     }
 
     @Override
-    public String readlink(InodeId id) throws FsException { return read(() -> reads.readlink(id)); }
+    public String readlink(InodeId id) throws FsException { return gate.read(() -> reads.readlink(id)); }
 
     @Override
     public int read(InodeId file, long offset, ByteBuffer dst) throws FsException {
-        return read(() -> reads.read(file, offset, dst));
+        return gate.read(() -> reads.read(file, offset, dst));
     }
 
     @Override
-    public List<String> listXattr(InodeId id) throws FsException { return read(() -> reads.listXattr(id)); }
+    public List<String> listXattr(InodeId id) throws FsException { return gate.read(() -> reads.listXattr(id)); }
 
     @Override
-    public byte[] getXattr(InodeId id, String name) throws FsException { return read(() -> reads.getXattr(id, name)); }
+    public byte[] getXattr(InodeId id, String name) throws FsException {
+        return gate.read(() -> reads.getXattr(id, name));
+    }
 
     @Override
-    public StatFs statfs() throws FsException { return read(reads::statfs); }
+    public StatFs statfs() throws FsException { return gate.read(reads::statfs); }
 
     @Override
     public List<TreeSearchItem> treeSearch(long treeId, Key min, Key max, long minTransid, long maxTransid,
                                            int maxItems, int maxBytes) throws FsException {
-        return read(() -> reads.treeSearch(treeId, min, max, minTransid, maxTransid, maxItems, maxBytes));
+        return gate.read(() -> reads.treeSearch(treeId, min, max, minTransid, maxTransid, maxItems, maxBytes));
     }
 
     @Override
-    public List<SpaceInfo> spaceInfo() throws FsException { return read(reads::spaceInfo); }
+    public List<SpaceInfo> spaceInfo() throws FsException { return gate.read(reads::spaceInfo); }
 
     @Override
     public SuperBlock superBlock() { return txm.committedSuperBlock(); }
 
     @Override
     public long seekData(InodeId file, long offset, boolean hole) throws FsException {
-        return read(() -> reads.seekData(file, offset, hole));
+        return gate.read(() -> reads.seekData(file, offset, hole));
     }
 
     @Override
     public Scrubber scrubber() throws FsException { return reads.scrubber(); }
 
     /** What a scrub holds to keep commits out while it reads the committed trees (the readers' lock). */
-    Lock commitFence() { return lock.readLock(); }
+    Lock commitFence() { return gate.commitFence(); }
 
     /** What a scrub holds to keep every commit out, its writeout too (the change lock, held across a commit). */
-    Lock commitExclusion() { return changeLock; }
+    Lock commitExclusion() { return gate.commitExclusion(); }
 
     // ---- changes ----
 
@@ -184,13 +167,13 @@ final class WritableOperations implements FsOperations {
             mode = (mode & ~Stat.S_IFMT) | ((mode & Stat.S_IFMT) == 0 ? Stat.S_IFREG : mode & Stat.S_IFMT);
         }
         int m = mode;
-        return change("mknod", () -> inheriting(dir, names.create(dir, name, m, rdev, uid, gid, null)));
+        return gate.change("mknod", () -> inheriting(dir, names.create(dir, name, m, rdev, uid, gid, null)));
     }
 
     @Override
     public InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid) throws FsException {
-        return change("mkdir", () -> inheriting(dir, names.create(dir, name, Stat.S_IFDIR | (mode & 07777), 0, uid, gid,
-                null)));
+        return gate.change("mkdir", () -> inheriting(dir, names.create(dir, name, Stat.S_IFDIR | (mode & 07777), 0,
+                uid, gid, null)));
     }
 
     /** {@code child}, new in {@code dir}, after it took the directory's properties. */
@@ -206,51 +189,51 @@ final class WritableOperations implements FsOperations {
         if (t.length >= Math.min(4096, txm.sectorsize())) {
             throw new FsException(Errno.ENAMETOOLONG, "symlink target of " + t.length + " bytes");
         }
-        return change("symlink", () -> names.create(dir, name, Stat.S_IFLNK | 0777, 0, uid, gid, t));
+        return gate.change("symlink", () -> names.create(dir, name, Stat.S_IFLNK | 0777, 0, uid, gid, t));
     }
 
     @Override
     public void link(InodeId target, InodeId dir, String name) throws FsException {
-        change("link", () -> { names.link(target, dir, name); return null; });
+        gate.change("link", () -> { names.link(target, dir, name); return null; });
     }
 
     @Override
     public void unlink(InodeId dir, String name) throws FsException {
-        change("unlink", () -> { names.remove(dir, name, false); return null; });
+        gate.change("unlink", () -> { names.remove(dir, name, false); return null; });
     }
 
     @Override
     public void rmdir(InodeId dir, String name) throws FsException {
-        change("rmdir", () -> { names.remove(dir, name, true); return null; });
+        gate.change("rmdir", () -> { names.remove(dir, name, true); return null; });
     }
 
     @Override
     public void rename(InodeId fromDir, String fromName, InodeId toDir, String toName, int flags) throws FsException {
-        change("rename", () -> { names.rename(fromDir, fromName, toDir, toName, flags); return null; });
+        gate.change("rename", () -> { names.rename(fromDir, fromName, toDir, toName, flags); return null; });
     }
 
     @Override
     public InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
-        return change("tmpfile", () -> inheriting(dir, names.tmpfile(dir, mode, uid, gid)));
+        return gate.change("tmpfile", () -> inheriting(dir, names.tmpfile(dir, mode, uid, gid)));
     }
 
     @Override
     public void evict(InodeId id) throws FsException {
         // most evicted inodes still have names: answered under the read lock, no transaction started
         try {
-            if (read(() -> reads.stat(id)).nlink() != 0) return;
+            if (gate.read(() -> reads.stat(id)).nlink() != 0) return;
         } catch (FsException e) {
             if (e.errno() != Errno.ENOENT) throw e;
             return; // freed already
         }
-        change("evict", () -> { orphans.evict(id); return null; });
+        gate.change("evict", () -> { orphans.evict(id); return null; });
     }
 
     // ---- subvolumes: each committed at once, as the kernel's ioctls do ----
 
     @Override
     public long createSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
-        return committedChange("subvolume create", false, () -> {
+        return gate.committedChange("subvolume create", false, () -> {
             long id = subvols.create(parentDir, name, caller);
             // the properties of the parent subvolume's root, not of the directory it is made in (the kernel's)
             xattrs.inheritProperties(new InodeId(parentDir.root(), ObjectIds.FIRST_FREE_DIR),
@@ -263,14 +246,14 @@ final class WritableOperations implements FsOperations {
     public long snapshot(long sourceSubvol, InodeId parentDir, String name, boolean readOnly, Caller caller)
             throws FsException {
         // the source as committed is what the snapshot copies: commit what is pending first
-        return committedChange("snapshot", true, () -> subvols.snapshot(sourceSubvol, parentDir, name, readOnly,
+        return gate.committedChange("snapshot", true, () -> subvols.snapshot(sourceSubvol, parentDir, name, readOnly,
                 caller));
     }
 
     @Override
     public void deleteSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
         // the dead tree the cleaner drops is the committed one: what is pending in it goes to disk first
-        committedChange("subvolume delete", true, () -> subvols.delete(parentDir, name, caller));
+        gate.committedChange("subvolume delete", true, () -> subvols.delete(parentDir, name, caller));
         cleaner.wake();
     }
 
@@ -279,25 +262,27 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void setSubvolumeReadOnly(long subvol, boolean readOnly, Caller caller) throws FsException {
-        committedChange("subvolume setflags", false, () -> {
+        gate.committedChange("subvolume setflags", false, () -> {
             subvols.setReadOnly(subvol, readOnly, caller);
             return null;
         });
     }
 
     @Override
-    public long defaultSubvolume() throws FsException { return read(subvolumes::defaultSubvolume); }
+    public long defaultSubvolume() throws FsException { return gate.read(subvolumes::defaultSubvolume); }
 
     @Override
     public void setDefaultSubvolume(long subvol, Caller caller) throws FsException {
-        committedChange("default subvolume", false, () -> {
+        gate.committedChange("default subvolume", false, () -> {
             subvols.setDefault(subvol, caller);
             return null;
         });
     }
 
     @Override
-    public SubvolumeInfo subvolumeInfo(long subvol) throws FsException { return read(() -> subvolumes.info(subvol)); }
+    public SubvolumeInfo subvolumeInfo(long subvol) throws FsException {
+        return gate.read(() -> subvolumes.info(subvol));
+    }
 
     /** Waits until the cleaner has dropped every deleted subvolume it was woken for (tests). */
     void awaitCleaner() throws InterruptedException { cleaner.awaitIdle(); }
@@ -311,8 +296,8 @@ final class WritableOperations implements FsOperations {
      */
     void cleanupOrphans() throws FsException {
         for (long root : Orphans.writableSubvolumes(subvolumes.rootTree())) {
-            if (read(() -> Orphans.listed(subvolumes.tree(root))).isEmpty()) continue;
-            change("orphan cleanup", () -> orphans.cleanup(root));
+            if (gate.read(() -> Orphans.listed(subvolumes.tree(root))).isEmpty()) continue;
+            gate.change("orphan cleanup", () -> orphans.cleanup(root));
         }
         // deleted subvolumes whose drop did not finish (ours or the kernel's) go on dropping
         cleaner.wake();
@@ -355,7 +340,7 @@ final class WritableOperations implements FsOperations {
      */
     private void setattr(String operation, InodeId id, long refusedFlags, UnaryOperator<InodeItem> edit)
             throws FsException {
-        change(operation, () -> {
+        gate.change(operation, () -> {
             inodes.checkWritable(id.root());
             inodes.reserveMetadata(1);
             var i = inodes.load(id);
@@ -375,7 +360,7 @@ final class WritableOperations implements FsOperations {
         // the common case (no bit to clear) answers under the read lock and starts no transaction
         Stat st = stat(id);
         if (SetIdBits.killedByWrite(st.mode(), st.gid(), callerGroups) == 0) return;
-        change("kill suid", () -> {
+        gate.change("kill suid", () -> {
             var i = inodes.load(id);
             int kill = SetIdBits.killedByWrite(i.mode(), (int) i.gid(), callerGroups);
             if (kill == 0) return null;
@@ -388,20 +373,20 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void truncate(InodeId file, long size) throws FsException {
-        change("truncate", () -> { files.truncate(file, size); return null; });
+        gate.change("truncate", () -> { files.truncate(file, size); return null; });
     }
 
     @Override
     public int write(InodeId file, long offset, ByteBuffer src) throws FsException {
         // each try reads its own view: a try that ran out of space may have taken the bytes before it failed
-        int n = change("write", () -> files.write(file, offset, src.duplicate()));
+        int n = gate.change("write", () -> files.write(file, offset, src.duplicate()));
         src.position(src.position() + n);
         return n;
     }
 
     @Override
     public int writeBack(InodeId file, long offset, ByteBuffer src) throws FsException {
-        int n = change("write", () -> {
+        int n = gate.change("write", () -> {
             var before = inodes.load(file);
             int written = files.write(file, offset, src.duplicate());
             var after = inodes.load(file);
@@ -414,21 +399,21 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void fallocate(InodeId file, int mode, long offset, long length) throws FsException {
-        change("fallocate", () -> { files.fallocate(file, mode, offset, length); return null; });
+        gate.change("fallocate", () -> { files.fallocate(file, mode, offset, length); return null; });
     }
 
     @Override
     public long copyFileRange(InodeId src, long srcOffset, InodeId dst, long dstOffset, long length, int flags)
             throws FsException {
         // under the change lock: fs-core's writers read through the running transaction, which this may start
-        CloneRange.Outcome o = change("copy_file_range", () -> clones.plan(src, srcOffset, dst, dstOffset, length,
+        CloneRange.Outcome o = gate.change("copy_file_range", () -> clones.plan(src, srcOffset, dst, dstOffset, length,
                 flags));
         if (o.shared()) {
             // batch by batch, as the kernel's clone goes extent by extent, each its own change
             long done = 0;
             while (done < o.span()) {
                 long from = done;
-                done = change("copy_file_range", () -> clones.shareNext(src, srcOffset, dst, dstOffset, o, from));
+                done = gate.change("copy_file_range", () -> clones.shareNext(src, srcOffset, dst, dstOffset, o, from));
             }
             return o.length();
         }
@@ -437,89 +422,35 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void setXattr(InodeId id, String name, byte[] value, int flags) throws FsException {
-        change("setxattr", () -> { xattrs.set(id, name, value, flags); return null; });
+        gate.change("setxattr", () -> { xattrs.set(id, name, value, flags); return null; });
     }
 
     @Override
     public void removeXattr(InodeId id, String name) throws FsException {
-        change("removexattr", () -> { xattrs.remove(id, name); return null; });
+        gate.change("removexattr", () -> { xattrs.remove(id, name); return null; });
     }
 
     @Override
-    public long fileFlags(InodeId id) throws FsException { return read(() -> reads.fileFlags(id)); }
+    public long fileFlags(InodeId id) throws FsException { return gate.read(() -> reads.fileFlags(id)); }
 
     @Override
     public void setFileFlags(InodeId id, long fsFlags) throws FsException {
-        change("setflags", () -> { xattrs.setFileFlags(id, fsFlags, compressionName); return null; });
+        gate.change("setflags", () -> { xattrs.setFileFlags(id, fsFlags, compressionName); return null; });
     }
 
     /** Marks every block group's v1 space cache for rewriting at the next commit (clear_cache at run time). */
     public void markSpaceCachesStale() throws FsException {
-        change("clear_cache", () -> { txm.markSpaceCachesStale(); return null; });
+        gate.change("clear_cache", () -> { txm.markSpaceCachesStale(); return null; });
     }
 
     @Override
     public void fsync(InodeId id, boolean dataOnly) throws FsException {
-        changeLock.lock();
-        try {
-            if (!logLocked(id)) commitBesideReaders();
-        } finally {
-            changeLock.unlock();
-        }
-    }
-
-    /**
-     * Logs {@code id}'s changes (fsync and fdatasync log the same, as the kernel's do for a file whose size or
-     * extents changed); false when a full commit must make them durable instead, or the filesystem aborted (the
-     * commit then reports it).
-     */
-    private boolean logLocked(InodeId id) throws FsException {
-        if (txm.aborted() != null) return false;
-        lock.writeLock().lock();
-        try {
-            return fsyncLog.fsync(id);
-        } catch (TransactionAbortedException e) {
-            afterAbort();
-            throw e;
-        } catch (FsException | RuntimeException e) {
-            // what the log got so far goes with the commit that follows; the commit reports any real damage
-            LOG.warn("fsync of {} falls back to a commit: {}", id, e.getMessage());
-            return false;
-        } finally {
-            lock.writeLock().unlock();
-        }
+        gate.fsync(() -> fsyncLog.fsync(id), id);
     }
 
     @Override
     public void sync() throws FsException {
-        changeLock.lock();
-        try {
-            commitBesideReaders();
-        } finally {
-            changeLock.unlock();
-        }
-    }
-
-    /**
-     * A commit that lets reads run during its I/O: it settles under the write lock, downgrades to the read lock for
-     * the writeout (the change lock keeps every change out), and takes the write lock again to finish.
-     */
-    private void commitBesideReaders() throws FsException {
-        lock.writeLock().lock();
-        try {
-            if (txm.commit(besideReaders) != null) subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
-        } catch (FsException e) {
-            afterAbort();
-            throw e;
-        } finally {
-            lock.writeLock().unlock();
-        }
-    }
-
-    /** After an abort the committed trees are the ones to read (the running transaction is gone). */
-    private void afterAbort() throws FsException {
-        inodes.reset();
-        subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
+        gate.sync();
     }
 
     /**
@@ -547,104 +478,6 @@ final class WritableOperations implements FsOperations {
             // the abort logged its one line
         } catch (FsException | RuntimeException e) {
             LOG.error("periodic commit failed: {}", e.getMessage());
-        }
-    }
-
-    /** A whole commit under the write lock (inside a change that must commit before it can go on). */
-    private void commitLocked() throws FsException {
-        if (txm.running() == null) return;
-        try {
-            txm.commit();
-        } catch (FsException e) {
-            afterAbort();
-            throw e;
-        }
-        subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
-    }
-
-    // ---- locking ----
-
-    private interface Body<T> {
-        T run() throws FsException;
-    }
-
-    private <T> T read(Body<T> body) throws FsException {
-        lock.readLock().lock();
-        try {
-            return body.run();
-        } finally {
-            lock.readLock().unlock();
-        }
-    }
-
-    private <T> T change(String operation, Body<T> body) throws FsException {
-        changeLock.lock();
-        try {
-            T result;
-            boolean commitNow;
-            lock.writeLock().lock();
-            try {
-                result = changeLocked(operation, body);
-                Transaction t = txm.running();
-                commitNow = t != null && t.dirtyBytes() > DIRTY_BOUND;
-            } finally {
-                lock.writeLock().unlock();
-            }
-            if (commitNow) commitBesideReaders();
-            return result;
-        } finally {
-            changeLock.unlock();
-        }
-    }
-
-    /**
-     * A change committed before it returns; {@code commitFirst}: what is pending is committed before the change
-     * begins (its own commit then holds only it).
-     */
-    private <T> T committedChange(String operation, boolean commitFirst, Body<T> body) throws FsException {
-        changeLock.lock();
-        try {
-            if (commitFirst) commitBesideReaders();
-            T result;
-            lock.writeLock().lock();
-            try {
-                result = changeLocked(operation, body);
-            } finally {
-                lock.writeLock().unlock();
-            }
-            commitBesideReaders();
-            return result;
-        } finally {
-            changeLock.unlock();
-        }
-    }
-
-    private <T> T changeLocked(String operation, Body<T> body) throws FsException {
-        txm.refuseChangeIfAborted();
-        Transaction before = txm.current();
-        long editsBefore = before.edits();
-        try {
-            try {
-                return body.run();
-            } catch (FsException e) {
-                if (e.errno() != Errno.ENOSPC) throw e;
-                // space freed in this transaction (extents whose last reference went, pinned blocks) is usable
-                // once it commits: make the commit and try once more
-                if (before.edits() != editsBefore || before.isEmpty()) throw e;
-                commitLocked();
-                before = txm.current();
-                editsBefore = before.edits();
-                return body.run();
-            }
-        } catch (FsException | RuntimeException e) {
-            Transaction now = txm.running();
-            if (now != null && now.edits() != editsBefore) {
-                // the caller gets its own error; the abort says the rest once (log, stats, unmount)
-                txm.abort(operation + " failed halfway", e);
-                afterAbort();
-            }
-            if (e instanceof RuntimeException re) throw new FsException(Errno.EIO, "internal error: " + re, re);
-            throw e;
         }
     }
 }
