@@ -44,6 +44,17 @@ final class BtrfsIoctlClient implements AutoCloseable {
         }
     }
 
+    /** ioctl(2) with {@code arg} (a direct buffer, or null): 0, or the errno it failed with, for the caller to judge. */
+    int call(long cmd, ByteBuffer arg) {
+        long address = arg == null ? 0 : MEMORY.getDirectBufferAddress(arg);
+        return libc.ioctl(fd, cmd, address) < 0 ? errno() : 0;
+    }
+
+    /** The text of {@code errno}. */
+    String describe(int errno) {
+        return libc.strerror(errno);
+    }
+
     /**
      * syncfs(2): hands the daemon what the kernel still caches (writeback caching keeps written pages in the
      * kernel until then), which BTRFS_IOC_SYNC alone would not commit.

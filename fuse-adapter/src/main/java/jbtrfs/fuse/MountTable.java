@@ -24,6 +24,11 @@ final class MountTable {
     }
 
     /** The filesystem type mounted at {@code dir}, or null when none is. */
+    /** One line (CliException) unless {@code dir} is a jbtrfs mount: what every command on a live mount checks. */
+    static void requireJbtrfs(Path dir) throws IOException, CliException {
+        if (!"fuse.jbtrfs".equals(typeAt(dir))) throw new CliException("not a jbtrfs mount: " + dir);
+    }
+
     static String typeAt(Path dir) throws IOException {
         Mount m = at(dir);
         return m == null ? null : m.type();

@@ -31,9 +31,7 @@ final class RemountCommand implements Callable<Integer> {
                 if (o.equals("ro") || o.equals("rw")) want = o;
             }
         }
-        if (!"fuse.jbtrfs".equals(MountTable.typeAt(mountpoint))) {
-            throw new CliException("not a jbtrfs mount: " + mountpoint);
-        }
+        MountTable.requireJbtrfs(mountpoint);
         if (want == null) return 0;
         DaemonState state = DaemonState.forMountpoint(mountpoint);
         String word = state.readRemount();

@@ -52,15 +52,13 @@ final class ScrubCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            if (!"fuse.jbtrfs".equals(MountTable.typeAt(mountpoint))) {
-                throw new CliException("not a jbtrfs mount: " + mountpoint);
-            }
-            try (MountIoctl m = new MountIoctl(mountpoint)) {
+            MountTable.requireJbtrfs(mountpoint);
+            try (BtrfsIoctlClient m = new BtrfsIoctlClient(mountpoint)) {
                 return run(m);
             }
         }
 
-        abstract int run(MountIoctl m) throws Exception;
+        abstract int run(BtrfsIoctlClient m) throws Exception;
     }
 
     @Command(name = "start", description = "Start a scrub; -B waits for it and prints the result.")
@@ -73,8 +71,8 @@ final class ScrubCommand implements Runnable {
         boolean readOnly;
 
         @Override
-        int run(MountIoctl m) throws Exception {
-            ByteBuffer args = MountIoctl.args(ScrubRequests.ARGS_SIZE);
+        int run(BtrfsIoctlClient m) throws Exception {
+            ByteBuffer args = BtrfsIoctlClient.buffer(ScrubRequests.ARGS_SIZE);
             int errno = start(m, args, readOnly);
             if (errno == EROFS && !readOnly) {
                 System.out.println("read-only mount: scrubbing without repair");
@@ -88,7 +86,7 @@ final class ScrubCommand implements Runnable {
             return exitStatus(s);
         }
 
-        private static int start(MountIoctl m, ByteBuffer args, boolean readOnly) {
+        private static int start(BtrfsIoctlClient m, ByteBuffer args, boolean readOnly) {
             args.clear();
             for (int i = 0; i < ScrubRequests.ARGS_SIZE; i++) args.put(i, (byte) 0);
             long flags = readOnly ? ScrubRequests.SCRUB_READONLY : 0;
@@ -97,7 +95,7 @@ final class ScrubCommand implements Runnable {
         }
 
         /** Polls until the scrub ended; on a terminal, one progress line rewritten in place. */
-        private ScrubStatus awaitEnd(MountIoctl m, boolean terminal) throws Exception {
+        private ScrubStatus awaitEnd(BtrfsIoctlClient m, boolean terminal) throws Exception {
             while (true) {
                 ScrubStatus s = progress(m, mountpoint);
                 if (s.state() != ScrubStatus.State.RUNNING) {
@@ -119,7 +117,7 @@ final class ScrubCommand implements Runnable {
     @Command(name = "status", description = "Show the running or last scrub of a mount.")
     static final class Status extends OnMount {
         @Override
-        int run(MountIoctl m) throws Exception {
+        int run(BtrfsIoctlClient m) throws Exception {
             ScrubStatus s = progress(m, mountpoint);
             print(System.out, mountpoint, s);
             return exitStatus(s);
@@ -129,7 +127,7 @@ final class ScrubCommand implements Runnable {
     @Command(name = "cancel", description = "Cancel the running scrub of a mount.")
     static final class Cancel extends OnMount {
         @Override
-        int run(MountIoctl m) throws Exception {
+        int run(BtrfsIoctlClient m) throws Exception {
             int errno = m.call(ScrubRequests.BTRFS_IOC_SCRUB_CANCEL, null);
             if (errno == ENOTCONN) throw new CliException("no scrub is running on " + mountpoint, 2);
             if (errno != 0) throw new CliException("scrub cancel failed: " + describe(m, errno));
@@ -143,22 +141,22 @@ final class ScrubCommand implements Runnable {
     private static final int ENOTTY = 25;
     private static final int ENOTCONN = 107;
 
-    private static String describe(MountIoctl m, int errno) {
+    private static String describe(BtrfsIoctlClient m, int errno) {
         if (errno == EPERM) return "only root may scrub (" + m.describe(errno) + ")";
         if (errno == ENOTTY) return "the mount does not answer btrfs ioctls (mount it with -o transport=native)";
         return m.describe(errno);
     }
 
     /** SCRUB_PROGRESS and the paths of its uncorrectable data errors. */
-    static ScrubStatus progress(MountIoctl m, Path mountpoint) throws CliException {
-        ByteBuffer args = MountIoctl.args(ScrubRequests.ARGS_SIZE);
+    static ScrubStatus progress(BtrfsIoctlClient m, Path mountpoint) throws CliException {
+        ByteBuffer args = BtrfsIoctlClient.buffer(ScrubRequests.ARGS_SIZE);
         args.putLong(0, DEVID);
         int errno = m.call(ScrubRequests.BTRFS_IOC_SCRUB_PROGRESS & 0xffffffffL, args);
         if (errno == ENOTCONN) throw new CliException("no scrub has run on " + mountpoint + " since it was mounted", 2);
         if (errno != 0) throw new CliException("scrub status of " + mountpoint + ": " + describe(m, errno));
         long total = ScrubRequests.uncorrectablePaths(args);
         List<String> paths = new ArrayList<>();
-        ByteBuffer page = MountIoctl.args(ScrubRequests.ERRORS_SIZE);
+        ByteBuffer page = BtrfsIoctlClient.buffer(ScrubRequests.ERRORS_SIZE);
         while (paths.size() < total) {
             page.clear();
             page.putLong(0, paths.size());

@@ -24,9 +24,7 @@ final class StatsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!"fuse.jbtrfs".equals(MountTable.typeAt(mountpoint))) {
-            throw new CliException("not a jbtrfs mount: " + mountpoint);
-        }
+        MountTable.requireJbtrfs(mountpoint);
         DaemonState state = DaemonState.forMountpoint(mountpoint);
         String address = state.readMetrics();
         if (address == null) {
