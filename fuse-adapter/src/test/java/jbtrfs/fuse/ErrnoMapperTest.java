@@ -28,12 +28,12 @@ class ErrnoMapperTest {
             Map.entry(Errno.EPERM, 1), Map.entry(Errno.ENOENT, 2), Map.entry(Errno.EIO, 5), Map.entry(Errno.ENXIO, 6),
             Map.entry(Errno.E2BIG, 7), Map.entry(Errno.EBADF, 9), Map.entry(Errno.EAGAIN, 11),
             Map.entry(Errno.EACCES, 13), Map.entry(Errno.EEXIST, 17), Map.entry(Errno.EXDEV, 18),
-            Map.entry(Errno.ENOTDIR, 20), Map.entry(Errno.EISDIR, 21), Map.entry(Errno.EINVAL, 22),
+            Map.entry(Errno.ENODEV, 19), Map.entry(Errno.ENOTDIR, 20), Map.entry(Errno.EISDIR, 21), Map.entry(Errno.EINVAL, 22),
             Map.entry(Errno.ENOTTY, 25), Map.entry(Errno.EFBIG, 27), Map.entry(Errno.ENOSPC, 28),
             Map.entry(Errno.EROFS, 30), Map.entry(Errno.EMLINK, 31), Map.entry(Errno.ERANGE, 34),
             Map.entry(Errno.ENAMETOOLONG, 36), Map.entry(Errno.ENOSYS, 38), Map.entry(Errno.ENOTEMPTY, 39),
             Map.entry(Errno.ENODATA, 61), Map.entry(Errno.EOVERFLOW, 75), Map.entry(Errno.EOPNOTSUPP, 95),
-            Map.entry(Errno.EUCLEAN, 117));
+            Map.entry(Errno.ENOTCONN, 107), Map.entry(Errno.EINPROGRESS, 115), Map.entry(Errno.EUCLEAN, 117));
 
     /** A Logger that records the level and arguments of each call (only warn and error are expected). */
     private static final class RecordingLog {
