@@ -59,7 +59,7 @@ class CrashKillTest {
                     .replace("$MNT", mnt.toString()).replace("$LOG", log.toString()))
                     .redirectErrorStream(true).redirectOutput(dir.resolve("loop.out").toFile()).start();
             Thread.sleep(150 + rnd.nextInt(1200));
-            String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount -f .*" + mnt + "' | sed -n 1p").trim();
+            String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount (-f|--detached) .*" + mnt + "' | sed -n 1p").trim();
             assertTrue(!pid.isEmpty(), "no daemon for " + mnt);
             Shell.sh("kill -9 " + pid);
             loop.waitFor();

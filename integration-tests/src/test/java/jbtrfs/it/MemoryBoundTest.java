@@ -26,7 +26,7 @@ class MemoryBoundTest {
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         long peakKib;
         try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
-            String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount -f .*" + mnt + "' | sed -n 1p").trim();
+            String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount (-f|--detached) .*" + mnt + "' | sed -n 1p").trim();
             Shell.sh("head -c 4G /dev/urandom | dd of=" + mnt + "/big bs=1M iflag=fullblock conv=fsync status=none");
             assertEquals(4L << 30, Files.size(mnt.resolve("big")));
             // VmHWM: the most the daemon ever had resident

@@ -132,8 +132,8 @@ class MetricsTest {
             byte[] data = new byte[5_000_000];
             new Random(9).nextBytes(data);
             Files.write(mnt.resolve("new.bin"), data);
-            // fsync(2): syncfs (sync -f) never reaches a FUSE daemon
-            Shell.sh("sync " + mnt + "/new.bin");
+            // a commit on demand (fsync of the file would write a log tree, not commit)
+            assertEquals(0, Jbtrfs.run("filesystem", "sync", mnt.toString()).exitCode());
             String mid = get(port, "/metrics");
             double written = value(mid, "jbtrfs_fuse_write_bytes_total") - written0;
             assertTrue(written >= data.length && written <= data.length + (1 << 20), "bytes written: " + written);
@@ -211,8 +211,8 @@ class MetricsTest {
             Path mnt = Files.createDirectories(tmp.resolve("v1-" + writeout));
             try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, "-o", "metrics=" + port + ",commit=300,space_cache=v1,"
                     + "writeout=" + writeout)) {
-                Shell.sh("dd if=/dev/zero of=" + mnt + "/" + writeout + " bs=1M count=150 status=none && sync "
-                        + mnt + "/" + writeout);
+                Shell.sh("dd if=/dev/zero of=" + mnt + "/" + writeout + " bs=1M count=150 status=none");
+                assertEquals(0, Jbtrfs.run("filesystem", "sync", mnt.toString()).exitCode(), "a commit on demand");
                 String after = get(port, "/metrics");
                 assertEquals(1, value(after, "jbtrfs_commit_cache_groups_count"), "one commit");
                 assertTrue(value(after, "jbtrfs_commit_cache_groups_sum") >= 1, after);

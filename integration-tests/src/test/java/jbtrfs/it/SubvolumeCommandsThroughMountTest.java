@@ -129,7 +129,7 @@ class SubvolumeCommandsThroughMountTest {
         List<String> options = new ArrayList<>(List.of(native_));
         options.addAll(List.of("-o", "commit=300"));
         Jbtrfs.mountReadWrite(image, mnt, options.toArray(new String[0]));
-        String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount -f .*" + mnt + "' | sed -n 1p").trim();
+        String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount (-f|--detached) .*" + mnt + "' | sed -n 1p").trim();
         assertTrue(!pid.isEmpty(), "no daemon for " + mnt);
         try {
             Shell.sh(Jbtrfs.launcher() + " subvolume create sv && seq 1 5000 > sv/synced && "
