@@ -143,8 +143,8 @@ class MetricsTest {
             assertEquals(0, value(mid, "jbtrfs_transaction_dirty_bytes"));
             Files.writeString(mnt.resolve("small"), "x");
             assertTrue(value(get(port, "/metrics"), "jbtrfs_transaction_dirty_bytes") > 0);
-            Shell.sh("sync " + mnt + "/small");
-            Shell.sh("sync " + mnt + "/small");
+            assertEquals(0, Jbtrfs.run("filesystem", "sync", mnt.toString()).exitCode());
+            assertEquals(0, Jbtrfs.run("filesystem", "sync", mnt.toString()).exitCode());
             // the second sync had nothing to commit
             assertEquals(commits0 + 2, value(get(port, "/metrics"), "jbtrfs_commits_seconds_count"));
         }
