@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.junit.jupiter.api.Assumptions;
+
 import jbtrfs.testing.Shell;
 
 /** Runs {@code bin/jbtrfs} from the repository under test, and holds a mount that {@link #close} unmounts. */
@@ -26,6 +28,22 @@ final class Jbtrfs implements AutoCloseable {
 
     static Path launcher() {
         return Path.of(System.getProperty("jbtrfs.home", "..")).toAbsolutePath().normalize().resolve("bin/jbtrfs");
+    }
+
+    /**
+     * A commit now, through {@code jbtrfs filesystem sync} (an fsync writes a log tree instead). Its ioctl needs the
+     * native transport: a run on libfuse skips the test here, saying so.
+     */
+    static void commitNow(Path mnt) throws Exception {
+        requireNativeTransport("a commit on demand (BTRFS_IOC_SYNC)");
+        Shell.Result r = run("filesystem", "sync", mnt.toString());
+        assertEquals(0, r.exitCode(), r.output());
+    }
+
+    /** Skips the test, saying why, when the run picked the libfuse transport (it passes no btrfs ioctl). */
+    static void requireNativeTransport(String what) {
+        Assumptions.assumeFalse("libfuse".equals(System.getProperty("jbtrfs.transport", "")),
+                what + " needs the native FUSE transport");
     }
 
     /** Runs the launcher with {@code args}: exit code and output. */

@@ -133,7 +133,7 @@ class MetricsTest {
             new Random(9).nextBytes(data);
             Files.write(mnt.resolve("new.bin"), data);
             // a commit on demand (fsync of the file would write a log tree, not commit)
-            assertEquals(0, Jbtrfs.run("filesystem", "sync", mnt.toString()).exitCode());
+            Jbtrfs.commitNow(mnt);
             String mid = get(port, "/metrics");
             double written = value(mid, "jbtrfs_fuse_write_bytes_total") - written0;
             assertTrue(written >= data.length && written <= data.length + (1 << 20), "bytes written: " + written);
@@ -143,8 +143,8 @@ class MetricsTest {
             assertEquals(0, value(mid, "jbtrfs_transaction_dirty_bytes"));
             Files.writeString(mnt.resolve("small"), "x");
             assertTrue(value(get(port, "/metrics"), "jbtrfs_transaction_dirty_bytes") > 0);
-            assertEquals(0, Jbtrfs.run("filesystem", "sync", mnt.toString()).exitCode());
-            assertEquals(0, Jbtrfs.run("filesystem", "sync", mnt.toString()).exitCode());
+            Jbtrfs.commitNow(mnt);
+            Jbtrfs.commitNow(mnt);
             // the second sync had nothing to commit
             assertEquals(commits0 + 2, value(get(port, "/metrics"), "jbtrfs_commits_seconds_count"));
         }
@@ -212,7 +212,7 @@ class MetricsTest {
             try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, "-o", "metrics=" + port + ",commit=300,space_cache=v1,"
                     + "writeout=" + writeout)) {
                 Shell.sh("dd if=/dev/zero of=" + mnt + "/" + writeout + " bs=1M count=150 status=none");
-                assertEquals(0, Jbtrfs.run("filesystem", "sync", mnt.toString()).exitCode(), "a commit on demand");
+                Jbtrfs.commitNow(mnt);
                 String after = get(port, "/metrics");
                 assertEquals(1, value(after, "jbtrfs_commit_cache_groups_count"), "one commit");
                 assertTrue(value(after, "jbtrfs_commit_cache_groups_sum") >= 1, after);
