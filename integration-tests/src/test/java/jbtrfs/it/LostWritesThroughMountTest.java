@@ -68,11 +68,11 @@ class LostWritesThroughMountTest {
 
     @Test
     void fsync_eioThenErofs_statsAndUmountReportTheAbort() throws Exception {
+        Jbtrfs.requireNativeTransport("a commit on demand (BTRFS_IOC_SYNC)");
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         mount(mnt, "commit=0,metrics=127.0.0.1:0");
         assertEquals(0, Shell.attempt(List.of("rm", mnt.resolve("victim").toString())).exitCode());
         // a commit on demand carries the rm: it aborts and says EIO (an fsync of a file would write a log instead)
-        Jbtrfs.requireNativeTransport("a commit on demand (BTRFS_IOC_SYNC)");
         Shell.Result sync = Jbtrfs.run("filesystem", "sync", mnt.toString());
         assertNotEquals(0, sync.exitCode(), sync.output());
         assertTrue(sync.output().contains("Input/output error"), sync.output());
