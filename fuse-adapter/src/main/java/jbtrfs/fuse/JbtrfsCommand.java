@@ -37,7 +37,15 @@ public final class JbtrfsCommand implements Runnable {
 
     /** Runs the command line and returns the exit code (tests call this). */
     static int run(String... args) {
-        CommandLine cl = new CommandLine(new JbtrfsCommand());
+        CommandLine cl;
+        if (args.length > 0 && args[0].equals("mount") && List.of(args).contains("--detached")) {
+            // the daemon bin/jbtrfs starts: the models of every other command (picocli reflects over each) would cost it
+            // about 30 ms of CPU before it mounts
+            cl = new CommandLine(new MountCommand()).setCommandName("jbtrfs mount");
+            args = List.of(args).subList(1, args.length).toArray(String[]::new);
+        } else {
+            cl = new CommandLine(new JbtrfsCommand());
+        }
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
             if (e instanceof CliException c) {

@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import org.junit.jupiter.api.Assumptions;
@@ -74,6 +75,26 @@ class CliErrorsTest {
                 .isOneLine("unknown device backend 'uring' (expected aio, nio or auto)");
         run("mount", "-o", "nologreplay", img.toString(), mnt.toString())
                 .isOneLine("nologreplay needs a read-only mount (--read-only or -o ro)");
+    }
+
+    @Test
+    void mountDaemon_parsedWithoutTheOtherCommands_refusesAsTheFullCommandLineDoes() {
+        // bin/jbtrfs starts the daemon as `mount --detached ...`, which builds only mount's model: its refusals of
+        // arguments (made before it detaches) must read as those of the full command line
+        List<List<String>> bad = List.of(List.of(), List.of("--bogus", "a", "b"), List.of("only-image"),
+                List.of("-o"), List.of("a", "b", "c"));
+        for (List<String> args : bad) {
+            List<String> daemon = new ArrayList<>(List.of("mount", "--detached"));
+            daemon.addAll(args);
+            List<String> full = new ArrayList<>(List.of("mount"));
+            full.addAll(args);
+            Result viaDaemon = run(daemon.toArray(String[]::new));
+            Result viaFull = run(full.toArray(String[]::new));
+            assertEquals(2, viaFull.code, viaFull.err);
+            assertEquals(viaFull.code, viaDaemon.code, String.join(" ", daemon));
+            assertEquals(viaFull.err, viaDaemon.err, String.join(" ", daemon));
+            assertTrue(viaDaemon.err.contains("Usage: jbtrfs mount "), viaDaemon.err);
+        }
     }
 
     @Test
