@@ -1,0 +1,116 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
+
+/**
+ * How many FUSE requests an untar costs on the native transport, counted by the daemon's own meters (not timed).
+ * What the kernel asks per file with our INIT flags and timeouts, for tar's create, write, utimensat, fchown, fchmod
+ * and close: LOOKUP of the new name, GETATTR of its directory (default_permissions, after the last create changed
+ * it), CREATE, one WRITE (writeback caching gathers tar's writes), SETATTR four times (tar's three and the kernel's
+ * flush of the written file's times before the utimensat), GETXATTR of security.capability twice (the first write
+ * and the chown; HANDLE_KILLPRIV_V2 spares every further write), RELEASE; FLUSH once for the mount (ENOSYS).
+ */
+class RequestCountThroughMountTest {
+    private static final int FILES = 240;
+    private static final int DIRS = 8;
+    private static final Pattern COUNT = Pattern.compile("^jbtrfs_fuse_operations_seconds_count\\{op=\"(\\w+)\"} (\\S+)$",
+            Pattern.MULTILINE);
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void untar_costsAtMostElevenRequestsPerEntry() throws Exception {
+        Prereq.requireFuse();
+        Prereq.requireBinary("tar", "apt-get install tar");
+        Images.requireMkfs();
+        Jbtrfs.requireNativeTransport("the native transport's request counts");
+        Path src = Files.createDirectories(tmp.resolve("src/tree"));
+        Random random = new Random(17);
+        for (int i = 0; i < FILES; i++) {
+            Path d = Files.createDirectories(src.resolve("d" + i % DIRS));
+            byte[] data = new byte[64 + random.nextInt(20_000)];
+            random.nextBytes(data);
+            Files.write(d.resolve("f" + i), data);
+        }
+        Path tarball = tmp.resolve("src.tar");
+        Shell.run(List.of("tar", "-C", tmp.resolve("src").toString(), "-cf", tarball.toString(), "tree"));
+        int entries = Shell.stdout(List.of("tar", "-tf", tarball.toString())).lines().toList().size();
+        assertEquals(1 + DIRS + FILES, entries);
+
+        Path image = Images.mkfs(tmp, null, 256);
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, "-o", "metrics=127.0.0.1:" + port)) {
+            Map<String, Double> before = counts(port);
+            Shell.run(List.of("tar", "-C", mnt.toString(), "-xf", tarball.toString()));
+            // RELEASE is sent in the background after close: wait until every file's has arrived
+            Map<String, Double> after = counts(port);
+            for (int i = 0; i < 100 && delta(before, after, "release") < FILES; i++) {
+                Thread.sleep(100);
+                after = counts(port);
+            }
+            Map<String, Double> per = new HashMap<>();
+            double total = 0;
+            for (String op : after.keySet()) {
+                double d = delta(before, after, op);
+                per.put(op, d / entries);
+                total += d;
+            }
+            String seen = String.format("%.2f requests per entry: %s", total / entries, per);
+            System.out.println("untar of " + entries + " entries: " + seen);
+            assertEquals(FILES, delta(before, after, "create"), seen);
+            assertEquals(FILES, delta(before, after, "release"), seen);
+            assertTrue(delta(before, after, "flush") <= 1, "FLUSH is answered ENOSYS once: " + seen);
+            assertTrue(delta(before, after, "write") <= FILES, "one WRITE per small file: " + seen);
+            assertTrue(delta(before, after, "getxattr") <= 2 * FILES, "security.capability twice: " + seen);
+            assertTrue(delta(before, after, "setattr") <= 4 * FILES + 3 * (DIRS + 1),
+                    "tar's times, owner and mode, and the kernel's times of a file: " + seen);
+            assertTrue(delta(before, after, "lookup") <= entries + 1, "names are cached: " + seen);
+            assertTrue(delta(before, after, "getattr") <= entries + 1, "attributes are cached: " + seen);
+            assertTrue(total / entries <= 11, seen);
+            // after the count: diff's own opens and reads would be counted too
+            Shell.run(List.of("diff", "-r", src.toString(), mnt.resolve("tree").toString()));
+        }
+    }
+
+    private static double delta(Map<String, Double> before, Map<String, Double> after, String op) {
+        return after.getOrDefault(op, 0.0) - before.getOrDefault(op, 0.0);
+    }
+
+    private static Map<String, Double> counts(int port) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode());
+        Map<String, Double> counts = new HashMap<>();
+        Matcher m = COUNT.matcher(r.body());
+        while (m.find()) counts.put(m.group(1), Double.parseDouble(m.group(2)));
+        return counts;
+    }
+}
