@@ -42,7 +42,7 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Mount read-only (also -o ro); images we cannot write safely need it.")
     boolean readOnly;
 
-    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 4096), threads= (FUSE worker "
+    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
             + "transport=native|libfuse (default native), [no_]writeback_cache and raw_inodes (native), "
             + "nologreplay (read-only: show the last commit, not the log's fsyncs), and FUSE options "

@@ -35,12 +35,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         }
     }
 
-    /**
-     * The kernel's Btrfs raises its readahead to at least 4 MiB: so do we. Up to four 1 MiB READs then run at once on
-     * the workers: a cold 512 MiB sequential read ran at 335-354 MiB/s where a 1 MiB window gave 207-215 (the
-     * kernel's Btrfs 192-309 in the same run; docs/benchmarks.md).
-     */
-    static final int DEFAULT_READ_AHEAD_KIB = 4096;
+    static final int DEFAULT_READ_AHEAD_KIB = 1024;
     /**
      * FUSE worker threads: two per CPU, at least four. The kernel hands each request to the reader of /dev/fuse that
      * has waited longest, so surplus threads only spread the work over cold caches: on 2 cores, 4 threads served
