@@ -52,10 +52,20 @@ final class DataReader {
         int copies = volume.copies(logical);
         int start = dst.position();
         long badSector = -1;
+        IOException readError = null;
         for (int mirror = 0; mirror < copies; mirror++) {
             dst.position(start);
             ByteBuffer part = dst.slice(start, length);
-            volume.readData(logical, part, mirror);
+            try {
+                volume.readData(logical, part, mirror);
+            } catch (IOException e) {
+                // a failed read of one copy (a missing member, a bad sector): the next copy may serve
+                if (copies == 1) throw e;
+                LOG.warn("data read at logical {} ({}), copy {} of {}: {}", logical, what, mirror + 1, copies,
+                        e.getMessage());
+                if (readError == null) readError = e;
+                continue;
+            }
             badSector = verify ? firstBadSector(dst, start, sectors, expected, present) : -1;
             if (badSector < 0) {
                 if (mirror > 0) {
@@ -68,6 +78,7 @@ final class DataReader {
             LOG.warn("data checksum mismatch at logical {} ({}), copy {} of {}",
                     logical + badSector * sectorsize, what, mirror + 1, copies);
         }
+        if (badSector < 0 && readError != null) throw readError;
         stats.dataChecksumFailure();
         throw new FsException(Errno.EIO, "data checksum mismatch at logical " + (logical + badSector * sectorsize)
                 + " (" + what + ")" + (copies > 1 ? " on all " + copies + " copies" : ""));
