@@ -93,18 +93,42 @@ public final class Volume {
                         + " maps no bytes at " + Long.toUnsignedString(address));
             }
             ByteBuffer part = dst.slice(dst.position(), n);
-            if (chunk.parity() && mirror > 0) {
-                try {
-                    Raid56Rebuild.read(this, chunk, address, part, mirror);
-                } catch (IOException e) {
-                    // this part's parity or a partner is what was lost (parity rotates): its data itself serves
-                    readAt(chunk.place(address, 0), address, part, bulk);
-                }
-            } else {
-                readAt(chunk.place(address, mirror), address, part, bulk);
-            }
+            readPart(chunk, address, part, mirror, bulk);
             dst.position(dst.position() + n);
             address += n;
+        }
+    }
+
+    /**
+     * Reads one part (inside one stripe_len unit) as copy {@code mirror}; where that copy cannot be read (its member
+     * missing, a read error) the other ways to read this part serve it, each in turn: parity rotates and RAID10's
+     * copies pair up per stripe, so another copy of the whole range may lack what this one has.
+     */
+    private void readPart(Chunk chunk, long address, ByteBuffer part, int mirror, boolean bulk) throws IOException {
+        IOException first;
+        try {
+            readWay(chunk, address, part, mirror, bulk);
+            return;
+        } catch (IOException e) {
+            first = e;
+        }
+        for (int other = 0; other < chunk.copies(); other++) {
+            if (other == mirror) continue;
+            try {
+                readWay(chunk, address, part, other, bulk);
+                return;
+            } catch (IOException e) {
+                // the next way, if any
+            }
+        }
+        throw first;
+    }
+
+    private void readWay(Chunk chunk, long address, ByteBuffer part, int mirror, boolean bulk) throws IOException {
+        if (chunk.parity() && mirror > 0) {
+            Raid56Rebuild.read(this, chunk, address, part, mirror);
+        } else {
+            readAt(chunk.place(address, mirror), address, part, bulk);
         }
     }
 

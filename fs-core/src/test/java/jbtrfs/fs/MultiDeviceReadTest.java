@@ -100,7 +100,7 @@ class MultiDeviceReadTest {
     void memberZeroed_everyReadRecoveredFromTheOthers(String profile) throws Exception {
         Written w = set(profile);
         List<Path> copies = MemberSets.copy(w.members(), tmp);
-        MemberSets.zeroContents(copies.get(1));
+        MemberSets.zeroContents(copies.get(0));
         try (Filesystem fs = open(copies, false)) {
             assertEquals(List.of(), TreeListing.differences(w.listing(), TreeListing.ofOperations(fs.operations()), 10));
             assertTrue(fs.counters().mirrorRetries() > 0, "reads went to the other copies or to parity");
