@@ -2,10 +2,8 @@ package jbtrfs.fs;
 
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
@@ -100,29 +98,18 @@ public final class Filesystem implements Closeable {
         DeviceOptions deviceOptions = DeviceOptions.defaults().withWritable(!options.readOnly()).withQueueDepth(64)
                 .withBackend(options.deviceBackend() == null ? Backend.NIO : options.deviceBackend());
         if (registry != null) deviceOptions = deviceOptions.withRegistry(registry);
-        List<BlockDevice> opened = new ArrayList<>();
+        BlockDevice device = Members.openLocked(image, deviceOptions, "image");
         try {
-            BlockDevice device = openLocked(image, deviceOptions, "image");
-            opened.add(device);
-            List<Members.Given> others = new ArrayList<>();
-            for (Path path : options.devices()) {
-                BlockDevice other = openLocked(path, deviceOptions, "device");
-                opened.add(other);
-                others.add(new Members.Given(path.toString(), other, SuperBlocks.readMember(other, path.toString())));
+            List<Members.Given> others = Members.open(options.devices(), deviceOptions);
+            try {
+                return open(device, image.toString(), others, options, Clock.systemUTC());
+            } catch (IOException | RuntimeException e) {
+                Members.closeAll(others);
+                throw e;
             }
-            return open(device, image.toString(), others, options, Clock.systemUTC());
         } catch (IOException | RuntimeException e) {
-            for (BlockDevice d : opened) d.close();
+            device.close();
             throw e;
-        }
-    }
-
-    /** Opens {@code path} with its image lock (exclusive to write, shared to read), held until the device closes. */
-    private static BlockDevice openLocked(Path path, DeviceOptions options, String what) throws IOException {
-        try {
-            return BlockDevice.openLocked(path, options);
-        } catch (NoSuchFileException e) {
-            throw new FsException(Errno.EINVAL, what + " not found: " + path);
         }
     }
 
@@ -148,14 +135,7 @@ public final class Filesystem implements Closeable {
         SuperBlock sb = SuperBlocks.readBest(device);
         SuperBlocks.checkSupported(sb, device.size());
         boolean multi = sb.numDevices() > 1 || !others.isEmpty();
-        if (multi && !options.readOnly()) {
-            throw new FsException(Errno.EINVAL, "read-write mounts of multi-device filesystems are not supported yet "
-                    + "(this one has " + sb.numDevices() + " devices): mount it read-only (-o ro)");
-        }
-        List<Members.Given> given = new ArrayList<>();
-        given.add(new Members.Given(name, device, sb));
-        given.addAll(others);
-        Members members = Members.match(sb, given);
+        Members members = Members.match(sb, new Members.Given(name, device, sb), others, options.readOnly());
         ChecksumType csumType = ChecksumType.fromCode(sb.csumType());
         ReadStats stats = new ReadStats();
         ChunkMap bootstrap;
@@ -169,10 +149,7 @@ public final class Filesystem implements Closeable {
         TreeBlockReader reader = new TreeBlockReader(volume, csumType, sb.nodesize(), sb.treeBlockFsid(),
                 TREE_BLOCK_CACHE_BYTES, stats);
         volume.setChunks(readChunkTree(sb, reader, bootstrap));
-        if (multi) {
-            members.checkDevItems(new BTree(reader, ObjectIds.CHUNK_TREE, sb.chunkRoot(), sb.chunkRootLevel(),
-                    sb.chunkRootGeneration()), volume.chunks(), options.degraded());
-        }
+        if (multi) members.checkDevItems(sb, reader, volume.chunks(), options.degraded());
         for (Map.Entry<Long, BlockDevice> m : volume.members().entrySet()) {
             String pastEnd = volume.chunks().stripePastEnd(m.getKey(), m.getValue().size());
             if (pastEnd != null) {

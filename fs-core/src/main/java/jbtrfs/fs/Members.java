@@ -1,6 +1,8 @@
 package jbtrfs.fs;
 
 import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -8,11 +10,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
+import jbtrfs.ctree.TreeBlockReader;
 import jbtrfs.device.BlockDevice;
+import jbtrfs.device.DeviceOptions;
 import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.DevItem;
 import jbtrfs.format.Key;
@@ -30,6 +37,8 @@ import jbtrfs.volumes.ChunkMap;
  * the mount is degraded and every chunk keeps enough stripes (the kernel's btrfs_check_rw_degradable rule).
  */
 final class Members {
+    private static final Logger LOG = LoggerFactory.getLogger(Members.class);
+
     /** One device given: what names it in messages, the device, its own superblock. */
     record Given(String name, BlockDevice device, SuperBlock superBlock) {
     }
@@ -42,10 +51,61 @@ final class Members {
     }
 
     /**
-     * Matches {@code given} (the first is the device the filesystem opened from, whose superblock is {@code sb}) by
-     * fsid and devid; a device of another filesystem or a second device with one devid is refused in one line.
+     * Opens the devices at {@code paths}, each with its image lock (shared to read) and its own superblock; when one
+     * fails, those opened before are closed.
      */
-    static Members match(SuperBlock sb, List<Given> given) throws FsException {
+    static List<Given> open(List<Path> paths, DeviceOptions options) throws IOException {
+        List<Given> out = new ArrayList<>();
+        try {
+            for (Path path : paths) {
+                BlockDevice device = openLocked(path, options, "device");
+                try {
+                    out.add(new Given(path.toString(), device, SuperBlocks.readMember(device, path.toString())));
+                } catch (IOException | RuntimeException e) {
+                    device.close();
+                    throw e;
+                }
+            }
+            return out;
+        } catch (IOException | RuntimeException e) {
+            closeAll(out);
+            throw e;
+        }
+    }
+
+    /** Opens {@code path} with its image lock (exclusive to write, shared to read), held until the device closes. */
+    static BlockDevice openLocked(Path path, DeviceOptions options, String what) throws IOException {
+        try {
+            return BlockDevice.openLocked(path, options);
+        } catch (NoSuchFileException e) {
+            throw new FsException(Errno.EINVAL, what + " not found: " + path);
+        }
+    }
+
+    /** Closes the devices of {@code given}, after a failed open (what their closes say, the open already said). */
+    static void closeAll(List<Given> given) {
+        for (Given g : given) {
+            try {
+                g.device().close();
+            } catch (IOException e) {
+                LOG.debug("closing {} after a failed open: {}", g.name(), e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Matches {@code first} (the device the filesystem opened from, whose superblock is {@code sb}) and
+     * {@code others} by fsid and devid; a device of another filesystem or a second device with one devid is refused
+     * in one line, and so is a read-write open of a multi-device filesystem (not supported yet).
+     */
+    static Members match(SuperBlock sb, Given first, List<Given> others, boolean readOnly) throws FsException {
+        if ((sb.numDevices() > 1 || !others.isEmpty()) && !readOnly) {
+            throw new FsException(Errno.EINVAL, "read-write mounts of multi-device filesystems are not supported yet "
+                    + "(this one has " + sb.numDevices() + " devices): mount it read-only (-o ro)");
+        }
+        List<Given> given = new ArrayList<>();
+        given.add(first);
+        given.addAll(others);
         Map<Long, Given> byDevid = new TreeMap<>();
         for (Given g : given) {
             SuperBlock own = g.superBlock();
@@ -91,7 +151,9 @@ final class Members {
      * Checks the set against the chunk tree's DEV_ITEMs: every device given must be one of them with its uuid; one
      * missing is refused unless degraded and every chunk keeps enough stripes. Lists the members for {@link #list}.
      */
-    void checkDevItems(BTree chunkTree, ChunkMap chunks, boolean degraded) throws IOException {
+    void checkDevItems(SuperBlock sb, TreeBlockReader reader, ChunkMap chunks, boolean degraded) throws IOException {
+        BTree chunkTree = new BTree(reader, ObjectIds.CHUNK_TREE, sb.chunkRoot(), sb.chunkRootLevel(),
+                sb.chunkRootGeneration());
         Map<Long, byte[]> named = new TreeMap<>();
         Map<Long, DevItem> items = new TreeMap<>();
         Cursor c = chunkTree.seek(Key.first(ObjectIds.DEV_ITEMS, KeyType.DEV_ITEM));
@@ -116,6 +178,10 @@ final class Members {
             Given g = byDevid.get(item.devid());
             listed.add(new FsInfo.Device(item.devid(), Uuids.format(item.uuid()), item.totalBytes(), item.bytesUsed(),
                     g == null ? null : g.name()));
+            if (g == null) {
+                LOG.warn("degraded: device devid {} (uuid {}) is missing; what it held is read from the others",
+                        item.devid(), Uuids.format(item.uuid()));
+            }
         }
     }
 

@@ -44,12 +44,16 @@ class MultiDeviceReadTest {
         Images.requireKernelBtrfs();
     }
 
-    /** The set for {@code profile} ("single" is single data over two members), made and written on first use. */
+    /**
+     * The set for {@code profile} ("single": single data over two members; "dup": DUP metadata, RAID0 data), made and
+     * written on first use.
+     */
     private static synchronized Written set(String profile) throws Exception {
         Written w = SETS.get(profile);
         if (w != null) return w;
         List<Path> members = switch (profile) {
             case "single" -> MemberSets.mkfs(shared, 2, 128, "-d", "single", "-m", "raid1");
+            case "dup" -> MemberSets.mkfs(shared, 2, 192, "-d", "raid0", "-m", "dup"); // DUP needs 165 MiB a member
             case "raid0", "raid1" -> MemberSets.mkfs(shared, 2, 128, "-d", profile, "-m", profile);
             case "raid1c3", "raid5" -> MemberSets.mkfs(shared, 3, 128, "-d", profile, "-m", profile);
             default -> MemberSets.mkfs(shared, 4, 128, "-d", profile, "-m", profile);
@@ -66,7 +70,7 @@ class MultiDeviceReadTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"single", "raid0", "raid1", "raid10", "raid1c3", "raid1c4", "raid5", "raid6"})
+    @ValueSource(strings = {"single", "dup", "raid0", "raid1", "raid10", "raid1c3", "raid1c4", "raid5", "raid6"})
     void readOnlyOpen_listsWhatTheKernelLists(String profile) throws Exception {
         Written w = set(profile);
         // members in another order than mkfs gave them: matched by devid, not by position
