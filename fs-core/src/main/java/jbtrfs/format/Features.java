@@ -31,7 +31,7 @@ public final class Features {
     public static final long INCOMPAT_READ_SUPPORTED = INCOMPAT_MIXED_BACKREF | INCOMPAT_DEFAULT_SUBVOL
             | INCOMPAT_MIXED_GROUPS | INCOMPAT_COMPRESS_LZO | INCOMPAT_COMPRESS_ZSTD | INCOMPAT_BIG_METADATA
             | INCOMPAT_EXTENDED_IREF | INCOMPAT_SKINNY_METADATA | INCOMPAT_NO_HOLES | INCOMPAT_METADATA_UUID
-            | INCOMPAT_SIMPLE_QUOTA;
+            | INCOMPAT_SIMPLE_QUOTA | INCOMPAT_RAID56 | INCOMPAT_RAID1C34;
 
     private static final String[] COMPAT_RO_NAMES = {"free_space_tree", "free_space_tree_valid", "verity",
             "block_group_tree"};

@@ -2,6 +2,7 @@ package jbtrfs.fs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,26 +52,85 @@ final class DataReader {
         }
         int copies = volume.copies(logical);
         int start = dst.position();
-        long badSector = -1;
-        for (int mirror = 0; mirror < copies; mirror++) {
-            dst.position(start);
-            ByteBuffer part = dst.slice(start, length);
-            volume.readData(logical, part, mirror);
-            badSector = verify ? firstBadSector(dst, start, sectors, expected, present) : -1;
-            if (badSector < 0) {
-                if (mirror > 0) {
-                    stats.mirrorRetry();
-                    repair(logical, dst.slice(start, length), mirror, what);
-                }
-                dst.position(start + length);
-                return;
+        // sectors not yet read good; each copy in turn serves those it holds good (as the kernel repairs per sector:
+        // on RAID5/6 a rebuilt range may be good only where the lost stripe lay)
+        boolean[] pending = new boolean[sectors];
+        Arrays.fill(pending, true);
+        int left = sectors;
+        ByteBuffer scratch = null;
+        long firstBad = -1;
+        IOException readError = null;
+        ByteBuffer want = verify ? ByteBuffer.wrap(expected) : null;
+        for (int mirror = 0; mirror < copies && left > 0; mirror++) {
+            ByteBuffer part = mirror == 0 ? dst.slice(start, length)
+                    : (scratch == null ? scratch = ByteBuffer.allocate(length) : scratch.clear());
+            try {
+                volume.readData(logical, part, mirror);
+            } catch (IOException e) {
+                // a failed read of one copy (a missing member, a bad sector): the next copy may serve
+                if (copies == 1) throw e;
+                LOG.warn("data read at logical {} ({}), copy {} of {}: {}", logical, what, mirror + 1, copies,
+                        e.getMessage());
+                if (readError == null) readError = e;
+                continue;
             }
-            LOG.warn("data checksum mismatch at logical {} ({}), copy {} of {}",
-                    logical + badSector * sectorsize, what, mirror + 1, copies);
+            boolean[] served = mirror == 0 ? null : new boolean[sectors];
+            boolean any = false;
+            for (int i = 0; i < sectors; i++) {
+                if (!pending[i]) continue;
+                if (verify && present[i] && !csumType.matches(part, i * sectorsize, sectorsize,
+                        want, i * csums.csumSize())) {
+                    if (firstBad < 0) firstBad = i;
+                    continue;
+                }
+                if (mirror > 0) {
+                    dst.put(start + i * sectorsize, part, i * sectorsize, sectorsize);
+                    served[i] = true;
+                    any = true;
+                }
+                pending[i] = false;
+                left--;
+            }
+            if (left > 0) {
+                LOG.warn("data checksum mismatch at logical {} ({}), copy {} of {}",
+                        logical + firstBad * sectorsize, what, mirror + 1, copies);
+            }
+            if (any) repairServed(logical, dst.slice(start, length), served, mirror, what);
         }
+        if (left == 0) {
+            if (firstBad >= 0 || readError != null) stats.mirrorRetry();
+            dst.position(start + length);
+            return;
+        }
+        if (firstBad < 0 && readError != null) throw readError;
         stats.dataChecksumFailure();
+        long badSector = firstBad;
+        for (int i = 0; i < sectors; i++) {
+            if (pending[i]) {
+                badSector = i;
+                break;
+            }
+        }
         throw new FsException(Errno.EIO, "data checksum mismatch at logical " + (logical + badSector * sectorsize)
                 + " (" + what + ")" + (copies > 1 ? " on all " + copies + " copies" : ""));
+    }
+
+    /**
+     * Copy {@code mirror} served the {@code served} sectors, which every copy before it held bad: each run of them
+     * goes back over those copies where the mount may write.
+     */
+    private void repairServed(long logical, ByteBuffer good, boolean[] served, int mirror, String what) {
+        int i = 0;
+        while (i < served.length) {
+            if (!served[i]) {
+                i++;
+                continue;
+            }
+            int j = i;
+            while (j < served.length && served[j]) j++;
+            repair(logical + (long) i * sectorsize, good.slice(i * sectorsize, (j - i) * sectorsize), mirror, what);
+            i = j;
+        }
     }
 
     /**
@@ -90,14 +150,5 @@ final class DataReader {
                 LOG.warn("data at logical {} ({}) copy {}: repair failed: {}", logical, what, bad + 1, e.getMessage());
             }
         }
-    }
-
-    private long firstBadSector(ByteBuffer dst, int start, int sectors, byte[] expected, boolean[] present) {
-        ByteBuffer want = ByteBuffer.wrap(expected);
-        for (int i = 0; i < sectors; i++) {
-            if (!present[i]) continue;
-            if (!csumType.matches(dst, start + i * sectorsize, sectorsize, want, i * csums.csumSize())) return i;
-        }
-        return -1;
     }
 }

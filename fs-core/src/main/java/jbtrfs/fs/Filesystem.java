@@ -2,7 +2,6 @@ package jbtrfs.fs;
 
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
@@ -59,6 +58,7 @@ public final class Filesystem implements Closeable {
     private static final long TREE_BLOCK_CACHE_BYTES = 128L << 20;
 
     private final BlockDevice device;
+    private final Members members;
     private final SuperBlock superBlock;
     private final ReadStats stats;
     private final Subvolumes subvolumes;
@@ -69,7 +69,7 @@ public final class Filesystem implements Closeable {
     private final LogReplay.Report logReplay;
     private final Scrubber scrubber;
 
-    private Filesystem(BlockDevice device, SuperBlock sb, ReadStats stats, Subvolumes subvolumes, SpaceReport space,
+    private Filesystem(BlockDevice device, Members members, SuperBlock sb, ReadStats stats, Subvolumes subvolumes, SpaceReport space,
                        FsOperations operations, WritableOperations writable, TransactionManager transactions,
                        LogReplay.Report logReplay, Scrubber scrubber) {
         this.logReplay = logReplay;
@@ -77,6 +77,7 @@ public final class Filesystem implements Closeable {
         this.writable = writable;
         this.transactions = transactions;
         this.device = device;
+        this.members = members;
         this.superBlock = sb;
         this.stats = stats;
         this.subvolumes = subvolumes;
@@ -89,20 +90,23 @@ public final class Filesystem implements Closeable {
         return open(image, options, null);
     }
 
-    /** Opens the image at {@code image}; the device's meters go to {@code registry} (none when null). */
+    /**
+     * Opens the image at {@code image}, and the other devices {@code options} names (device=); the devices' meters go
+     * to {@code registry} (none when null).
+     */
     public static Filesystem open(Path image, MountOptions options, MeterRegistry registry) throws IOException {
-        BlockDevice device;
+        DeviceOptions deviceOptions = DeviceOptions.defaults().withWritable(!options.readOnly()).withQueueDepth(64)
+                .withBackend(options.deviceBackend() == null ? Backend.NIO : options.deviceBackend());
+        if (registry != null) deviceOptions = deviceOptions.withRegistry(registry);
+        BlockDevice device = Members.openLocked(image, deviceOptions, "image");
         try {
-            DeviceOptions deviceOptions = DeviceOptions.defaults().withWritable(!options.readOnly()).withQueueDepth(64)
-                    .withBackend(options.deviceBackend() == null ? Backend.NIO : options.deviceBackend());
-            // the image lock (exclusive to write, shared to read) is held by the device until it closes
-            device = BlockDevice.openLocked(image,
-                    registry == null ? deviceOptions : deviceOptions.withRegistry(registry));
-        } catch (NoSuchFileException e) {
-            throw new FsException(Errno.EINVAL, "image not found: " + image);
-        }
-        try {
-            return open(device, options);
+            List<Members.Given> others = Members.open(options.devices(), deviceOptions);
+            try {
+                return open(device, image.toString(), others, options, Clock.systemUTC());
+            } catch (IOException | RuntimeException e) {
+                Members.closeAll(others);
+                throw e;
+            }
         } catch (IOException | RuntimeException e) {
             device.close();
             throw e;
@@ -119,8 +123,19 @@ public final class Filesystem implements Closeable {
      * closed with the filesystem.
      */
     public static Filesystem open(BlockDevice device, MountOptions options, Clock clock) throws IOException {
+        return open(device, "the image", List.of(), options, clock);
+    }
+
+    /**
+     * Opens the filesystem on {@code device} (named {@code name} in messages) and the other members {@code others}
+     * of a multi-device one; every device is closed with the filesystem.
+     */
+    private static Filesystem open(BlockDevice device, String name, List<Members.Given> others, MountOptions options,
+                                   Clock clock) throws IOException {
         SuperBlock sb = SuperBlocks.readBest(device);
         SuperBlocks.checkSupported(sb, device.size());
+        boolean multi = sb.numDevices() > 1 || !others.isEmpty();
+        Members members = Members.match(sb, new Members.Given(name, device, sb), others, options.readOnly());
         ChecksumType csumType = ChecksumType.fromCode(sb.csumType());
         ReadStats stats = new ReadStats();
         ChunkMap bootstrap;
@@ -129,14 +144,18 @@ public final class Filesystem implements Closeable {
         } catch (IllegalArgumentException e) {
             throw new FsException(Errno.EINVAL, "corrupt sys_chunk_array in the superblock: " + e.getMessage());
         }
-        Volume volume = new Volume(device, sb.devItem().devid(), bootstrap);
+        if (multi) members.checkBootstrap(bootstrap, options.degraded());
+        Volume volume = new Volume(sb.devItem().devid(), members.devices(), bootstrap);
         TreeBlockReader reader = new TreeBlockReader(volume, csumType, sb.nodesize(), sb.treeBlockFsid(),
                 TREE_BLOCK_CACHE_BYTES, stats);
         volume.setChunks(readChunkTree(sb, reader, bootstrap));
-        String pastEnd = volume.chunks().stripePastEnd(sb.devItem().devid(), device.size());
-        if (pastEnd != null) {
-            // read-write refuses it (WriteSupport); read-only serves what lies inside and EIOs the rest
-            LOG.warn("{}; reads there fail with EIO", pastEnd);
+        if (multi) members.checkDevItems(sb, reader, volume.chunks(), options.degraded());
+        for (Map.Entry<Long, BlockDevice> m : volume.members().entrySet()) {
+            String pastEnd = volume.chunks().stripePastEnd(m.getKey(), m.getValue().size());
+            if (pastEnd != null) {
+                // read-write refuses it (WriteSupport); read-only serves what lies inside and EIOs the rest
+                LOG.warn("{}{}; reads there fail with EIO", pastEnd, multi ? " (devid " + m.getKey() + ")" : "");
+            }
         }
 
         BTree rootTree = new BTree(reader, ObjectIds.ROOT_TREE, sb.root(), sb.rootLevel(), sb.generation());
@@ -145,7 +164,10 @@ public final class Filesystem implements Closeable {
         } catch (FsException e) {
             throw new FsException(Errno.EINVAL, "cannot read the root tree: " + e.getMessage());
         }
-        if (sb.logRoot() != 0 && LogTreeCheck.replayable(sb, reader, options) && options.readOnly()) {
+        if (sb.logRoot() != 0 && multi) {
+            LOG.warn("the log tree is not replayed on a multi-device filesystem yet; this read-only mount shows the "
+                    + "last committed state");
+        } else if (sb.logRoot() != 0 && LogTreeCheck.replayable(sb, reader, options) && options.readOnly()) {
             Filesystem replayed = replayInMemory(device, options, clock);
             if (replayed != null) return replayed;
         }
@@ -218,7 +240,8 @@ public final class Filesystem implements Closeable {
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 csumType.displayName());
-        return new Filesystem(device, sb, stats, subvolumes, space, served, writable, txm, replayed, scrubber);
+        return new Filesystem(device, members, sb, stats, subvolumes, space, served, writable, txm, replayed,
+                scrubber);
     }
 
     /**
@@ -284,7 +307,7 @@ public final class Filesystem implements Closeable {
         Filesystem fs = open(overlay, options, clock);
         LOG.info("replayed the log in memory; the image is unchanged ({} KiB held in memory)",
                 overlay.heldBytes() >> 10);
-        return new Filesystem(fs.device, fs.superBlock, fs.stats, fs.subvolumes, fs.space, fs.operations, null, null,
+        return new Filesystem(fs.device, fs.members, fs.superBlock, fs.stats, fs.subvolumes, fs.space, fs.operations, null, null,
                 report, fs.scrubber);
     }
 
@@ -380,7 +403,7 @@ public final class Filesystem implements Closeable {
         return new FsInfo(sb.label(), Uuids.format(sb.fsid()), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 ChecksumType.fromCode(sb.csumType()).displayName(), Features.compatNames(sb.compatFlags()),
                 Features.compatRoNames(sb.compatRoFlags()), Features.incompatNames(sb.incompatFlags()),
-                sb.totalBytes(), sb.bytesUsed(), sb.numDevices(), copies, space.summaries(), subvolumes.list());
+                sb.totalBytes(), sb.bytesUsed(), sb.numDevices(), copies, space.summaries(), subvolumes.list(), members.list());
     }
 
     /** Block groups summed by type and profile (what {@link #info()} shows, without the subvolume walk). */
@@ -471,7 +494,11 @@ public final class Filesystem implements Closeable {
             scrubber.close();
             if (writable != null) writable.close();
         } finally {
-            device.close();
+            try {
+                device.close();
+            } finally {
+                members.closeOthers(device);
+            }
         }
     }
 

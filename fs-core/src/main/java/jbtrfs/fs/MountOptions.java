@@ -1,5 +1,7 @@
 package jbtrfs.fs;
 
+import java.nio.file.Path;
+import java.util.List;
 import java.util.function.Consumer;
 
 import jbtrfs.compress.CompressionType;
@@ -25,10 +27,13 @@ import jbtrfs.device.Backend;
  *                      (libfuse, which hides open-unlinked files under .fuse_hidden names), it is freed at once
  * @param noLogReplay   the kernel's nologreplay: a read-only mount of an image with a log tree shows the last commit
  *                      rather than replaying the log (in memory); a read-write open refuses it
+ * @param devices       the other devices of a multi-device filesystem (the kernel's device=), in any order
+ * @param degraded      the kernel's degraded: mount with devices missing where every chunk keeps enough stripes
  */
 public record MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend, int commitSeconds,
                            SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
-                           Compression compression, boolean evictingTransport, boolean noLogReplay) {
+                           Compression compression, boolean evictingTransport, boolean noLogReplay,
+                           List<Path> devices, boolean degraded) {
     public static final int DEFAULT_COMMIT_SECONDS = 30;
 
     /** How free space is kept on disk. */
@@ -47,8 +52,13 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
         }
     }
 
+    public MountOptions {
+        devices = devices == null ? List.of() : List.copyOf(devices);
+    }
+
     public MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend) {
-        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null, false, false);
+        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null, false, false,
+                List.of(), false);
     }
 
     public MountOptions(boolean readOnly) {
@@ -82,6 +92,14 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
 
     public MountOptions withNoLogReplay(boolean no) { return with(c -> c.noLogReplay = no); }
 
+    /** The other devices of the filesystem (device=), and whether it may mount with some missing (degraded). */
+    public MountOptions withDevices(List<Path> paths, boolean degraded) {
+        return with(c -> {
+            c.devices = paths;
+            c.degraded = degraded;
+        });
+    }
+
     /** The same options, read-write or read-only as {@code ro} says. */
     public MountOptions withReadOnly(boolean ro) { return with(c -> c.readOnly = ro); }
 
@@ -105,6 +123,8 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
         Compression compression;
         boolean evictingTransport;
         boolean noLogReplay;
+        List<Path> devices;
+        boolean degraded;
 
         Copy(MountOptions o) {
             readOnly = o.readOnly;
@@ -118,11 +138,13 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
             compression = o.compression;
             evictingTransport = o.evictingTransport;
             noLogReplay = o.noLogReplay;
+            devices = o.devices;
+            degraded = o.degraded;
         }
 
         MountOptions build() {
             return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                    serialWriteout, compression, evictingTransport, noLogReplay);
+                    serialWriteout, compression, evictingTransport, noLogReplay, devices, degraded);
         }
     }
 }

@@ -62,6 +62,11 @@ public final class Scrubber {
      */
     public synchronized void start(long devid, long start, long end, boolean readOnly) throws FsException {
         checkDevice(devid);
+        if (volume.chunks().chunks().stream().anyMatch(c -> c.item().stripes().stream()
+                .anyMatch(s -> s.devid() != identity.devid()))) {
+            // the walk knows one device's dev extents; a set's other members would go unchecked
+            throw new FsException(Errno.EOPNOTSUPP, "scrub of a multi-device filesystem is not supported yet");
+        }
         if (state == ScrubStatus.State.RUNNING) throw new FsException(Errno.EINPROGRESS, "a scrub is running");
         if (!readOnly && mountReadOnly.getAsBoolean()) {
             throw new FsException(Errno.EROFS, "a scrub that repairs needs a read-write mount (scrub read-only)");

@@ -66,6 +66,15 @@ final class SuperBlocks {
         return best;
     }
 
+    /** The superblock of another device given for the filesystem; a device without one is refused naming it. */
+    static SuperBlock readMember(BlockDevice device, String name) throws IOException {
+        try {
+            return readBest(device);
+        } catch (FsException e) {
+            throw new FsException(Errno.EINVAL, name + ": " + e.getMessage());
+        }
+    }
+
     private static String checkCopy(SuperBlock sb, ByteBuffer raw, long offset) {
         if (sb.bytenr() != offset) return "bytenr field is " + sb.bytenr() + ", expected " + offset;
         ChecksumType type;
@@ -113,9 +122,8 @@ final class SuperBlocks {
                         + " is not aligned to the sectorsize " + sb.sectorsize());
             }
         }
-        if (sb.numDevices() != 1) {
-            throw new FsException(Errno.EINVAL, "multi-device filesystems are not supported (this one has "
-                    + sb.numDevices() + " devices)");
+        if (sb.numDevices() == 0) {
+            throw new FsException(Errno.EINVAL, "corrupt superblock: num_devices is 0");
         }
         if (sb.devItem().totalBytes() > deviceSize) {
             throw new FsException(Errno.EINVAL, "image is truncated: the filesystem needs "

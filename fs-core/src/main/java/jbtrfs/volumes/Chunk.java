@@ -21,7 +21,41 @@ public record Chunk(long logical, ChunkItem item) {
         if (p == BlockGroupFlags.DUP || p == BlockGroupFlags.RAID1) return item.numStripes();
         if (p == BlockGroupFlags.RAID1C3 || p == BlockGroupFlags.RAID1C4) return item.numStripes();
         if (p == BlockGroupFlags.RAID10) return Math.max(1, item.subStripes());
+        // ways to read a RAID5/6 data stripe: itself, then rebuilt (from P; for RAID6 from Q, and from P+Q with each
+        // other data stripe taken as lost too): as many as the kernel's btrfs_num_copies gives
+        if (p == BlockGroupFlags.RAID5) return 2;
+        if (p == BlockGroupFlags.RAID6) return item.numStripes();
         return 1;
+    }
+
+    /** Whether the profile keeps parity (RAID5, RAID6). */
+    boolean parity() {
+        long p = item.type() & BlockGroupFlags.PROFILE_MASK;
+        return p == BlockGroupFlags.RAID5 || p == BlockGroupFlags.RAID6;
+    }
+
+    /** The data stripes of each full stripe of a parity profile (num_stripes less one for RAID5, two for RAID6). */
+    int dataStripes() {
+        long p = item.type() & BlockGroupFlags.PROFILE_MASK;
+        return item.numStripes() - (p == BlockGroupFlags.RAID6 ? 2 : 1);
+    }
+
+    /**
+     * Where slot {@code slot} of the full stripe holding {@code address} lies at the same offset in its stripe: slots
+     * 0..dataStripes-1 are the data, then P, then Q. The slots rotate by one device per full stripe, as the kernel's
+     * map of a RAID5/6 full stripe does.
+     */
+    Placement paritySlot(long address, int slot) {
+        long rel = address - logical;
+        long stripeLen = item.stripeLen();
+        long fullStripe = rel / stripeLen / dataStripes();
+        Stripe s = item.stripes().get((int) ((slot + fullStripe) % item.numStripes()));
+        return new Placement(s.devid(), s.offset() + fullStripe * stripeLen + rel % stripeLen);
+    }
+
+    /** Which data slot of its full stripe {@code address} lies in (parity profiles). */
+    int dataSlot(long address) {
+        return (int) ((address - logical) / item.stripeLen() % dataStripes());
     }
 
     /**
@@ -50,11 +84,13 @@ public record Chunk(long logical, ChunkItem item) {
     }
 
     /**
-     * Where copy {@code mirror} (0-based) of {@code address} lies: the stripe and the physical byte.
-     * For striped profiles the caller must not cross a stripe_len boundary ({@link #contiguousBytes}).
+     * Where copy {@code mirror} (0-based) of {@code address} lies: the stripe and the physical byte (for parity
+     * profiles the data itself, whatever the mirror). For striped and parity profiles the caller must not cross a
+     * stripe_len boundary ({@link #contiguousBytes}).
      */
     Placement place(long address, int mirror) {
         long rel = address - logical;
+        if (parity()) return paritySlot(address, dataSlot(address));
         if (!striped()) {
             Stripe s = item.stripes().get(mirror);
             return new Placement(s.devid(), s.offset() + rel);
@@ -71,7 +107,7 @@ public record Chunk(long logical, ChunkItem item) {
     /** Bytes from {@code address} that lie contiguously on one device stripe. */
     long contiguousBytes(long address) {
         long rel = address - logical;
-        if (!striped()) return item.length() - rel;
+        if (!striped() && !parity()) return item.length() - rel;
         return item.stripeLen() - rel % item.stripeLen();
     }
 

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 
 import jbtrfs.Errno;
@@ -14,8 +15,9 @@ import jbtrfs.device.WriteBehind;
 import jbtrfs.format.ChunkItem;
 
 /**
- * The single device of a filesystem, addressed logically through the {@link ChunkMap}
- * (≈ btrfs_map_block + submit on one device).
+ * The devices of a filesystem by devid, addressed logically through the {@link ChunkMap} (≈ btrfs_map_block + submit).
+ * Writes go to the one device of a single-device filesystem; a set of several is read-only. A member absent from
+ * the set (a degraded mount) fails its reads with EIO, so readers fall back to the other copies or to parity.
  */
 public final class Volume {
     /** File data in flight at most; a writer past it waits (a bound on the memory the buffers hold). */
@@ -23,26 +25,41 @@ public final class Volume {
 
     private final BlockDevice device;
     private final long devid;
+    /** Every member present, by devid (the first device among them). */
+    private final Map<Long, BlockDevice> members;
     private volatile ChunkMap chunks;
     private final WriteBehind writeBehind;
     /** Whether a bad copy may be written over with a good one now (a read-write mount that has not aborted). */
     private volatile BooleanSupplier repairs = () -> false;
 
     public Volume(BlockDevice device, long devid, ChunkMap chunks) {
-        this.device = device;
+        this(devid, Map.of(devid, device), chunks);
+    }
+
+    /** A volume over {@code members} by devid; {@code devid} names the one opened first, which writes would use. */
+    public Volume(long devid, Map<Long, BlockDevice> members, ChunkMap chunks) {
+        this.device = members.get(devid);
         this.devid = devid;
+        this.members = Map.copyOf(members);
         this.chunks = chunks;
         this.writeBehind = device.writable() ? new WriteBehind(device, WRITE_BEHIND_BYTES) : null;
     }
 
+    /** The device opened first (the only one of a single-device filesystem). */
     public BlockDevice device() { return device; }
+
+    /** Every member present, by devid. */
+    public Map<Long, BlockDevice> members() { return members; }
 
     public ChunkMap chunks() { return chunks; }
 
     /** Replaces the bootstrap map with the full one read from the chunk tree. */
     public void setChunks(ChunkMap chunks) { this.chunks = chunks; }
 
-    /** How many copies exist of the byte at {@code logical} (1 for SINGLE, 2 for DUP). */
+    /**
+     * How many ways there are to read the byte at {@code logical} (1 for SINGLE, 2 for DUP; for RAID5/6 the data
+     * itself and its rebuilds from parity, {@link Chunk#copies}).
+     */
     public int copies(long logical) throws FsException {
         return chunkAt(logical, 1).copies();
     }
@@ -75,24 +92,63 @@ public final class Volume {
                 throw new FsException(Errno.EIO, "chunk at logical " + Long.toUnsignedString(chunk.logical())
                         + " maps no bytes at " + Long.toUnsignedString(address));
             }
-            Chunk.Placement place = chunk.place(address, mirror);
-            if (place.devid() != devid) {
-                throw new FsException(Errno.EIO, "logical " + Long.toUnsignedString(address) + " lies on device "
-                        + place.devid() + ", which is not this image (device " + devid + ")");
-            }
-            if (Long.compareUnsigned(place.physical() + n, device.size()) > 0) {
-                // a chunk that lies past the end of the device (a damaged or truncated image): EIO, never a short read
-                throw new FsException(Errno.EIO, "read of " + n + " bytes at logical " + Long.toUnsignedString(address)
-                        + " lies at physical " + Long.toUnsignedString(place.physical()) + ", past the end of the "
-                        + "device (" + device.size() + " bytes)");
-            }
             ByteBuffer part = dst.slice(dst.position(), n);
-            if (writeBehind != null) writeBehind.awaitRange(place.physical(), n);
-            if (bulk) device.readBulk(place.physical(), part);
-            else device.read(place.physical(), part);
+            readPart(chunk, address, part, mirror, bulk);
             dst.position(dst.position() + n);
             address += n;
         }
+    }
+
+    /**
+     * Reads one part (inside one stripe_len unit) as copy {@code mirror}; where that copy cannot be read (its member
+     * missing, a read error) the other ways to read this part serve it, each in turn: parity rotates and RAID10's
+     * copies pair up per stripe, so another copy of the whole range may lack what this one has.
+     */
+    private void readPart(Chunk chunk, long address, ByteBuffer part, int mirror, boolean bulk) throws IOException {
+        IOException first;
+        try {
+            readWay(chunk, address, part, mirror, bulk);
+            return;
+        } catch (IOException e) {
+            first = e;
+        }
+        for (int other = 0; other < chunk.copies(); other++) {
+            if (other == mirror) continue;
+            try {
+                readWay(chunk, address, part, other, bulk);
+                return;
+            } catch (IOException e) {
+                // the next way, if any
+            }
+        }
+        throw first;
+    }
+
+    private void readWay(Chunk chunk, long address, ByteBuffer part, int mirror, boolean bulk) throws IOException {
+        if (chunk.parity() && mirror > 0) {
+            Raid56Rebuild.read(this, chunk, address, part, mirror);
+        } else {
+            readAt(chunk.place(address, mirror), address, part, bulk);
+        }
+    }
+
+    /** Reads {@code dst.remaining()} bytes at {@code place}; {@code address} (logical) names it in messages. */
+    void readAt(Chunk.Placement place, long address, ByteBuffer dst, boolean bulk) throws IOException {
+        BlockDevice member = members.get(place.devid());
+        if (member == null) {
+            throw new FsException(Errno.EIO, "logical " + Long.toUnsignedString(address) + " lies on device "
+                    + place.devid() + ", which is missing");
+        }
+        int n = dst.remaining();
+        if (Long.compareUnsigned(place.physical() + n, member.size()) > 0) {
+            // a chunk that lies past the end of the device (a damaged or truncated image): EIO, never a short read
+            throw new FsException(Errno.EIO, "read of " + n + " bytes at logical " + Long.toUnsignedString(address)
+                    + " lies at physical " + Long.toUnsignedString(place.physical()) + ", past the end of the device ("
+                    + member.size() + " bytes" + (members.size() > 1 ? ", devid " + place.devid() : "") + ")");
+        }
+        if (writeBehind != null && member == device) writeBehind.awaitRange(place.physical(), n);
+        if (bulk) member.readBulk(place.physical(), dst);
+        else member.read(place.physical(), dst);
     }
 
     /**
@@ -102,7 +158,7 @@ public final class Volume {
     public List<IoRequest> writeRequests(long logical, ByteBuffer src) throws FsException {
         int length = src.remaining();
         Chunk chunk = chunkAt(logical, length);
-        if (chunk.striped() || Long.compareUnsigned(logical + length, chunk.end()) > 0) {
+        if (chunk.striped() || chunk.parity() || Long.compareUnsigned(logical + length, chunk.end()) > 0) {
             throw new FsException(Errno.EIO, "write of " + length + " bytes at logical " + Long.toUnsignedString(logical)
                     + " does not lie in one unstriped chunk");
         }

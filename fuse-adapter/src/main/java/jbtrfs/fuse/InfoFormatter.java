@@ -26,6 +26,14 @@ final class InfoFormatter {
         line(b, "used", size(i.bytesUsed()));
         line(b, "devices", Long.toString(i.numDevices()));
         line(b, "superblock copies", Integer.toString(i.superblockCopies()));
+        if (!i.devices().isEmpty()) {
+            b.append("\nmembers:\n");
+            b.append(String.format(Locale.ROOT, "  %6s %-36s %26s %26s %s%n", "DEVID", "UUID", "SIZE", "USED", "PATH"));
+            for (FsInfo.Device d : i.devices()) {
+                b.append(String.format(Locale.ROOT, "  %6d %-36s %26s %26s %s%n", d.devid(), d.uuid(),
+                        size(d.totalBytes()), size(d.bytesUsed()), d.path() == null ? "(missing)" : d.path()));
+            }
+        }
         b.append("\nblock groups:\n");
         b.append(String.format(Locale.ROOT, "  %-14s %-8s %6s %26s %26s%n", "TYPE", "PROFILE", "COUNT", "SIZE", "USED"));
         for (FsInfo.BlockGroupSummary g : i.blockGroups()) {

@@ -45,7 +45,8 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
             + "transport=native|libfuse (default native), [no_]writeback_cache and raw_inodes (native), "
-            + "nologreplay (read-only: show the last commit, not the log's fsyncs), and FUSE options "
+            + "nologreplay (read-only: show the last commit, not the log's fsyncs), device=PATH (each other device "
+            + "of a multi-device filesystem; read-only), degraded (mount with devices missing), and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
 
@@ -88,6 +89,11 @@ final class MountCommand implements Callable<Integer> {
     private void checkPrerequisites() throws CliException, IOException {
         if (!Files.exists(image)) throw new CliException("image not found: " + image);
         if (!Files.isReadable(image)) throw new CliException("image not readable: " + image);
+        for (String device : MountOptionParser.parse(options).devices()) {
+            Path p = Path.of(device);
+            if (!Files.exists(p)) throw new CliException("device not found: " + device);
+            if (!Files.isReadable(p)) throw new CliException("device not readable: " + device);
+        }
         if (!Files.exists(mountpoint)) throw new CliException("mountpoint does not exist: " + mountpoint);
         if (!Files.isDirectory(mountpoint)) throw new CliException("mountpoint is not a directory: " + mountpoint);
         String type = MountTable.typeAt(mountpoint);
@@ -110,7 +116,8 @@ final class MountCommand implements Callable<Integer> {
                 .withCompression(ro ? null : parsed.compression())
                 // the native transport says when the kernel forgets an inode: open, unlinked files live on till then
                 .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE)
-                .withNoLogReplay(parsed.noLogReplay());
+                .withNoLogReplay(parsed.noLogReplay())
+                .withDevices(parsed.devices().stream().map(Path::of).toList(), parsed.degraded());
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         Filesystem fs = Filesystem.open(image, mo, registry);

@@ -16,7 +16,7 @@ import jbtrfs.fs.MountOptions.SpaceCache;
  * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, commit=,
  * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, compress[=TYPE[:LEVEL]],
  * compress-force[=TYPE[:LEVEL]], transport=native|libfuse, [no_]writeback_cache and raw_inodes (native only),
- * [rescue=]nologreplay, ro, rw) and
+ * [rescue=]nologreplay, device=PATH (the other devices of a multi-device filesystem), degraded, ro, rw) and
  * FUSE's, and assembles the FUSE option string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
  * permission checks by the kernel, and long attribute timeouts.
  */
@@ -24,7 +24,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                          InetSocketAddress metrics, int threads, int commitSeconds, List<String> passThrough,
                          SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
                          Compression compression, Transport transport,
-                         boolean writebackCache, boolean rawInodes, boolean noLogReplay) {
+                         boolean writebackCache, boolean rawInodes, boolean noLogReplay, List<String> devices,
+                         boolean degraded) {
     /** How requests reach us: /dev/fuse spoken directly (the default on Linux), or libfuse 2 through jnr-fuse. */
     enum Transport {
         LIBFUSE, NATIVE;
@@ -61,6 +62,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         boolean writeback = true;
         boolean rawInodes = false;
         boolean noLogReplay = false;
+        List<String> devices = new ArrayList<>();
+        boolean degraded = false;
         for (String group : groups) {
             for (String o : group.split(",")) {
                 if (o.isEmpty()) continue;
@@ -110,6 +113,11 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     noLogReplay = true;
                 } else if (o.startsWith("rescue=")) {
                     throw new CliException("bad option " + o + ": of rescue= only nologreplay is known here", 2);
+                } else if (o.startsWith("device=")) {
+                    if (o.length() == 7) throw new CliException("bad option device=: it takes a path", 2);
+                    devices.add(o.substring(7));
+                } else if (o.equals("degraded")) {
+                    degraded = true;
                 } else if (o.equals("ro")) {
                     ro = true;
                 } else if (!o.equals("rw")) {
@@ -118,7 +126,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
             }
         }
         return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass, spaceCache,
-                clearCache, serial, compression, transport, writeback, rawInodes, noLogReplay);
+                clearCache, serial, compression, transport, writeback, rawInodes, noLogReplay, List.copyOf(devices),
+                degraded);
     }
 
     /**

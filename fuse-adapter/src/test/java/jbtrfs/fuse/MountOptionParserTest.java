@@ -86,6 +86,19 @@ class MountOptionParserTest {
     }
 
     @Test
+    void deviceAndDegraded_areOurs_inTheOrderGiven() throws CliException {
+        MountOptionParser p = MountOptionParser.parse(List.of("ro,device=/dev/loop3", "device=/b.img,degraded"));
+        assertEquals(List.of("/dev/loop3", "/b.img"), p.devices());
+        assertTrue(p.degraded());
+        String fuse = p.fuseOptions("/a.img");
+        assertFalse(fuse.contains("device=") || fuse.contains("degraded"), fuse);
+        assertEquals(List.of(), MountOptionParser.parse(List.of()).devices());
+        assertFalse(MountOptionParser.parse(List.of()).degraded());
+        CliException e = assertThrows(CliException.class, () -> MountOptionParser.parse(List.of("device=")));
+        assertEquals(2, e.exitCode());
+    }
+
+    @Test
     void a_comma_in_the_image_path_is_escaped_for_fuse() throws CliException {
         String fuse = MountOptionParser.parse(List.of()).fuseOptions("/tmp/a,b.img");
         assertTrue(fuse.contains("fsname=/tmp/a\\,b.img"), fuse);
