@@ -2,6 +2,7 @@ package jbtrfs.fs;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -43,6 +44,22 @@ final class FsyncLog {
     private final boolean noHoles;
     /** Where each file's last log in the running transaction left off. */
     private final Map<InodeId, InodeLogScan.Logged> logged = new HashMap<>();
+    /** Fsyncs that fell back to a full commit, by why (tests and meters read them). */
+    private final Map<Fallback, Long> fallbacks = new EnumMap<>(Fallback.class);
+
+    /** Why an fsync could not be logged. */
+    enum Fallback {
+        /** a subvolume made in this transaction */
+        NEW_SUBVOLUME,
+        /** a directory, a symlink or a special file */
+        NOT_A_FILE,
+        /** an item we do not log, or a damaged one */
+        UNSUPPORTED_ITEM,
+        /** more changed items than {@link #MAX_ITEMS} */
+        TOO_BIG,
+        /** a name removed or renamed, or a new name in a directory the last commit lacks or where it is taken */
+        NAMES
+    }
 
     FsyncLog(TransactionManager txm, boolean noHoles) {
         this.txm = txm;
@@ -62,15 +79,15 @@ final class FsyncLog {
         try {
             committed = txm.committedTree(file.root());
         } catch (FsException e) {
-            if (e.errno() == Errno.ENOENT) return false; // a subvolume made in this transaction
+            if (e.errno() == Errno.ENOENT) return fallBack(Fallback.NEW_SUBVOLUME);
             throw e;
         }
         long ino = file.objectid();
         Key inodeKey = new Key(ino, KeyType.INODE_ITEM, 0);
         Cursor c = live.find(inodeKey);
-        if (c == null) return false;
+        if (c == null) return fallBack(Fallback.NOT_A_FILE);
         InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
-        if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFREG) return false;
+        if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFREG) return fallBack(Fallback.NOT_A_FILE);
         Cursor old = committed.find(inodeKey);
         if (old != null && old.dataSize() == c.dataSize()
                 && old.buffer().slice(old.dataOffset(), old.dataSize())
@@ -84,9 +101,9 @@ final class FsyncLog {
             last = null;
         }
         InodeLogScan scan = InodeLogScan.of(tx, live, ino, noHoles, inode.size(), txm.sectorsize(), last);
-        if (scan.unsupported || scan.items > MAX_ITEMS || !namesLoggable(scan.names, committed, ino)) {
-            return false;
-        }
+        if (scan.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
+        if (scan.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
+        if (!namesLoggable(scan.names, committed, ino)) return fallBack(Fallback.NAMES);
         TreeLog log = txm.treeLog();
         logged.remove(file); // until this log is written, what the log holds of the file is unknown
         for (InodeLogScan.Piece p : scan.pieces) {
@@ -104,6 +121,20 @@ final class FsyncLog {
         txm.syncLog();
         logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces));
         return true;
+    }
+
+    private boolean fallBack(Fallback why) {
+        synchronized (fallbacks) {
+            fallbacks.merge(why, 1L, Long::sum);
+        }
+        return false;
+    }
+
+    /** The fsyncs that fell back to a full commit since open, by why. */
+    Map<Fallback, Long> fallbacks() {
+        synchronized (fallbacks) {
+            return Map.copyOf(fallbacks);
+        }
     }
 
     /**

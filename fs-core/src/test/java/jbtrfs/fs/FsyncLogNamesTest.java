@@ -1,0 +1,154 @@
+package jbtrfs.fs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.FsException;
+import jbtrfs.device.FaultPlan;
+import jbtrfs.device.MemoryBlockDevice;
+import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.CrashImages;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
+import jbtrfs.testing.TreeListing;
+
+/**
+ * Fsyncs whose names changed (renames, unlinks, new directories), judged by the kernel: one scenario runs on a
+ * kernel loop mount (commit=300, copied while mounted) and on our filesystem over the in-memory device (the power
+ * cut without a commit). The kernel's replay of our log must show what its replay of its own log shows (times
+ * aside: the two runs differ in time), btrfs check is clean after it, our own replay of our log shows the same as
+ * the kernel's replay of it to the nanosecond, and none of the scenario's fsyncs fell back to a full commit.
+ */
+class FsyncLogNamesTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void ancestorRenamedBetweenFsyncs_parentStaysAtItsCommittedName_asTheKernelLeavesIt() throws Exception {
+        // the kernel logs the file alone (a file of the last commit whose own names did not change): its parent's
+        // rename is not made durable by the file's fsync, and the replay shows the parent at its committed name
+        crashAndCompare("""
+                mkdir top
+                mkdir top/a
+                write top/a/f one
+                sync
+                write top/a/f two
+                fsync top/a/f
+                mv top/a top/b
+                write top/b/f three
+                fsync top/b/f
+                """, "/top/a/f");
+    }
+
+    /**
+     * Runs {@code scenario} (one step a line: mkdir P, write P TEXT (appends), mv P Q, ln P Q, rm P, rmdir P, sync,
+     * fsync P) on the kernel and on ours, both cut off after the last step, and compares as the class says; the
+     * kernel's replay must show the paths {@code kernelShows} (what the scenario is about).
+     */
+    private void crashAndCompare(String scenario, String... kernelShows) throws Exception {
+        CrashImages.require();
+        List<String[]> steps = scenario.lines().map(String::strip).filter(l -> !l.isEmpty())
+                .map(l -> l.split(" ")).toList();
+        StringBuilder script = new StringBuilder();
+        for (String[] s : steps) script.append(shell(s)).append('\n');
+        Map<String, String> kernelOwn = kernelReplay(CrashImages.kernelCrashed(dir, 256, script.toString()));
+        for (String p : kernelShows) assertTrue(kernelOwn.containsKey(p), p + " after the kernel's own replay");
+
+        MemoryBlockDevice dev = MemoryBlockDevice.create(Images.mkfs(dir, null, 256), 64, FaultPlan.none(), 1,
+                new SimpleMeterRegistry());
+        Filesystem fs = PowerCuts.openOrNull(dev);
+        long commits = 0;
+        for (String[] s : steps) {
+            if (s[0].equals("sync")) {
+                fs.operations().sync();
+                commits = fs.commits(); // the fsyncs after the last sync must not commit
+            } else {
+                run(fs.operations(), s);
+            }
+        }
+        assertEquals(Map.of(), fs.fsyncFallbacks(), "fsyncs that fell back to a full commit");
+        assertEquals(commits, fs.commits(), "commits after the last sync");
+        Path cut = dir.resolve("cut.img");
+        dev.powerCutTo(cut, 19);
+        assertNotEquals(0L, CrashImages.logRoot(cut), "our fsyncs left a log");
+
+        Map<String, String> ours;
+        Path copy = dir.resolve("ours-replayed.img");
+        Files.copy(cut, copy);
+        try (Filesystem replayed = Filesystem.open(copy, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            ours = TreeListing.ofOperations(replayed.operations());
+        }
+        Map<String, String> kernelOfOurs = kernelReplay(cut);
+        assertEquals(List.of(), TreeListing.differences(PowerCuts.withoutTimes(kernelOwn),
+                PowerCuts.withoutTimes(kernelOfOurs), 10), "the kernel's replay of our log against of its own");
+        BtrfsCheck.assertCleanWithData(cut, "after the kernel replayed our log");
+        assertEquals(List.of(), TreeListing.differences(kernelOfOurs, ours, 10),
+                "our replay of our log against the kernel's");
+        BtrfsCheck.assertCleanWithData(copy, "after our replay of our log");
+    }
+
+    /** What the kernel shows of {@code image} after its read-write mount replayed the log (the image is changed). */
+    private Map<String, String> kernelReplay(Path image) throws Exception {
+        Path mnt = Files.createTempDirectory(dir, "kernel-replay");
+        try {
+            return Images.withKernelMount(image, mnt, "", () -> TreeListing.ofMount(mnt));
+        } finally {
+            Files.delete(mnt);
+        }
+    }
+
+    private static String shell(String[] s) {
+        return switch (s[0]) {
+            case "mkdir", "rm", "rmdir" -> s[0] + " " + s[1];
+            case "write" -> "printf '%s\\n' " + s[2] + " >> " + s[1];
+            case "mv" -> "mv -T " + s[1] + " " + s[2];
+            case "ln" -> "ln " + s[1] + " " + s[2];
+            case "sync" -> "sync";
+            case "fsync" -> "xfs_io -c fsync " + s[1];
+            default -> throw new IllegalArgumentException("no step " + s[0]);
+        };
+    }
+
+    /** One step through our API, as the kernel's shell line does it (root's files, umask 022). */
+    private static void run(FsOperations ops, String[] s) throws Exception {
+        switch (s[0]) {
+            case "mkdir" -> ops.mkdir(parent(ops, s[1]), name(s[1]), 0755, 0, 0);
+            case "write" -> {
+                InodeId f;
+                try {
+                    f = ops.resolve(s[1]);
+                } catch (FsException e) {
+                    f = ops.mknod(parent(ops, s[1]), name(s[1]), Stat.S_IFREG | 0644, 0, 0, 0);
+                }
+                ops.write(f, ops.stat(f).size(), ByteBuffer.wrap((s[2] + "\n").getBytes(StandardCharsets.UTF_8)));
+            }
+            case "mv" -> ops.rename(parent(ops, s[1]), name(s[1]), parent(ops, s[2]), name(s[2]), 0);
+            case "ln" -> ops.link(ops.resolve(s[1]), parent(ops, s[2]), name(s[2]));
+            case "rm" -> ops.unlink(parent(ops, s[1]), name(s[1]));
+            case "rmdir" -> ops.rmdir(parent(ops, s[1]), name(s[1]));
+            case "fsync" -> ops.fsync(ops.resolve(s[1]), false);
+            default -> throw new IllegalArgumentException("no step " + s[0]);
+        }
+    }
+
+    private static InodeId parent(FsOperations ops, String path) throws Exception {
+        int slash = path.lastIndexOf('/');
+        return slash < 0 ? ops.root() : ops.resolve(path.substring(0, slash));
+    }
+
+    private static String name(String path) {
+        return path.substring(path.lastIndexOf('/') + 1);
+    }
+}
