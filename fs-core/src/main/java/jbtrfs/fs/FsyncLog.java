@@ -1,27 +1,18 @@
 package jbtrfs.fs;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.EnumMap;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
-import jbtrfs.csum.NameHash;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.format.FileExtentItem;
-import jbtrfs.format.InodeExtref;
 import jbtrfs.format.InodeItem;
-import jbtrfs.format.InodeRef;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
-import jbtrfs.format.MalformedItemException;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
@@ -30,11 +21,10 @@ import jbtrfs.tx.TreeLog;
 /**
  * An fsync of a regular file as the kernel's btrfs_log_inode makes it: the file's items that changed in this
  * transaction ({@link InodeLogScan}) go into the subvolume's log tree with the checksums of the extents this
- * transaction wrote, then one log sync. A new file, or a file with new names, is logged too when each new name
- * goes into a directory of the last commit where the name is free (the replay adds the name from the inode ref, as
- * the kernel's add_inode_ref does). Anything else is the caller's full commit: a name removed or renamed, a
- * subvolume made in this transaction, a directory, a log too big; the kernel falls back in such cases or logs
- * the directories too, which we do not.
+ * transaction wrote, then one log sync. Names that changed go in as {@link FsyncNames} says (new names through
+ * the file's refs, removed ones through their directories). Anything else is the caller's full commit, counted
+ * by why ({@link #fallbacks}): a subvolume made in this transaction, a directory, names the log cannot give, a log
+ * too big.
  */
 final class FsyncLog {
     /** Changed items of one inode past which a full commit is cheaper than copying them. */
@@ -103,11 +93,21 @@ final class FsyncLog {
         InodeLogScan scan = InodeLogScan.of(tx, live, ino, noHoles, inode.size(), txm.sectorsize(), last);
         if (scan.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
         if (scan.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
-        if (!namesLoggable(scan.names, committed, ino)) return fallBack(Fallback.NAMES);
+        long transid = tx.transid();
+        FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, id -> {
+            InodeLogScan.Logged l = logged.get(new InodeId(file.root(), id));
+            return l != null && l.transid() == transid;
+        });
+        if (names == null) return fallBack(Fallback.NAMES);
+        if (scan.items + names.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
         TreeLog log = txm.treeLog();
         logged.remove(file); // until this log is written, what the log holds of the file is unknown
         for (InodeLogScan.Piece p : scan.pieces) {
             if (p.refresh()) log.setItems(file.root(), p.from(), p.to(ino), p.items());
+        }
+        for (Map.Entry<Long, List<TreeLog.LogItem>> d : names.dirs.entrySet()) {
+            long dir = d.getKey();
+            log.setItems(file.root(), new Key(dir, 0, 0), Key.last(dir, KeyType.DIR_LOG_INDEX), d.getValue());
         }
         BTree csums = tx.tree(ObjectIds.CSUM_TREE);
         if (csums == null) csums = txm.committedTree(ObjectIds.CSUM_TREE);
@@ -134,47 +134,6 @@ final class FsyncLog {
     Map<Fallback, Long> fallbacks() {
         synchronized (fallbacks) {
             return Map.copyOf(fallbacks);
-        }
-    }
-
-    /**
-     * Whether the replay of {@code names} gives the file exactly its names now: every committed name is still
-     * there (the replay removes none), and each new one goes into a committed directory where it is free.
-     */
-    private static boolean namesLoggable(List<TreeLog.LogItem> names, BTree committed, long ino) throws FsException {
-        if (names.isEmpty()) return false; // unlinked: the orphan goes with the commit
-        Set<String> now = new HashSet<>();
-        for (TreeLog.LogItem n : names) now.addAll(parse(n.key(), ByteBuffer.wrap(n.data()), 0, n.data().length));
-        Set<String> before = new HashSet<>();
-        committed.scan(new Key(ino, KeyType.INODE_REF, 0), Key.last(ino, KeyType.INODE_EXTREF),
-                (key, leaf, off, size) -> {
-                    before.addAll(parse(key, leaf, off, size));
-                    return true;
-                });
-        if (!now.containsAll(before)) return false;
-        for (String name : now) {
-            if (before.contains(name)) continue;
-            String[] p = name.split("/", 3);
-            long parent = Long.parseLong(p[0]);
-            byte[] bytes = HexFormat.of().parseHex(p[2]);
-            if (committed.find(new Key(parent, KeyType.INODE_ITEM, 0)) == null) return false;
-            if (committed.find(new Key(parent, KeyType.DIR_ITEM, NameHash.of(bytes))) != null) return false;
-        }
-        return true;
-    }
-
-    /** The names of one ref or extref item as "parent/index/hex name". */
-    private static List<String> parse(Key key, ByteBuffer buf, int off, int size) {
-        ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        try {
-            if (key.type() == KeyType.INODE_REF) {
-                return InodeRef.readAll(b, off, size).stream()
-                        .map(r -> key.offset() + "/" + r.index() + "/" + HexFormat.of().formatHex(r.name())).toList();
-            }
-            return InodeExtref.readAll(b, off, size).stream()
-                    .map(r -> r.parentObjectid() + "/" + r.index() + "/" + HexFormat.of().formatHex(r.name())).toList();
-        } catch (MalformedItemException e) {
-            return List.of("damaged"); // never equal to a real name: the commit path reports it
         }
     }
 }
