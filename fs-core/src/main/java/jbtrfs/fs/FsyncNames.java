@@ -61,8 +61,7 @@ final class FsyncNames {
         for (String name : now) {
             if (before.contains(name)) continue;
             Name nm = Name.of(name);
-            if (committed.find(new Key(nm.parent, KeyType.INODE_ITEM, 0)) == null) return null;
-            if (committed.find(new Key(nm.parent, KeyType.DIR_ITEM, NameHash.of(nm.bytes))) != null) return null;
+            if (!n.replays(nm.parent, nm.bytes)) return null;
         }
         for (String name : before) {
             if (now.contains(name)) continue;
@@ -73,6 +72,49 @@ final class FsyncNames {
     }
 
     /**
+     * Whether a new name {@code name} in {@code dir} replays: {@code dir} is of the last commit and the name is free
+     * there, or {@code dir} is new and goes into the log with its inode item, refs and xattrs, its own names
+     * replaying the same way up to a directory of the last commit (≈ log_new_ancestors).
+     */
+    private boolean replays(long dir, byte[] name) throws FsException {
+        if (committed.find(new Key(dir, KeyType.INODE_ITEM, 0)) != null) {
+            return committed.find(new Key(dir, KeyType.DIR_ITEM, NameHash.of(name))) == null;
+        }
+        if (dirs.containsKey(dir)) return true;
+        Cursor c = live.find(new Key(dir, KeyType.INODE_ITEM, 0));
+        if (c == null) return false;
+        InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
+        if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFDIR) return false;
+        List<TreeLog.LogItem> out = copy(dir);
+        dirs.put(dir, out);
+        items += out.size();
+        List<String> names = new ArrayList<>();
+        for (TreeLog.LogItem i : out) {
+            if (i.key().type() == KeyType.INODE_REF || i.key().type() == KeyType.INODE_EXTREF) {
+                names.addAll(parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length));
+            }
+        }
+        if (names.isEmpty()) return false; // removed since: its names went with it
+        for (String s : names) {
+            Name nm = Name.of(s);
+            if (!replays(nm.parent, nm.bytes)) return false;
+        }
+        return true;
+    }
+
+    /** {@code id}'s inode item, refs and xattrs as they are now, as log items. */
+    private List<TreeLog.LogItem> copy(long id) throws FsException {
+        List<TreeLog.LogItem> out = new ArrayList<>();
+        live.scan(new Key(id, KeyType.INODE_ITEM, 0), Key.last(id, KeyType.XATTR_ITEM), (key, leaf, off, size) -> {
+            byte[] d = new byte[size];
+            leaf.get(off, d);
+            out.add(new TreeLog.LogItem(key, d));
+            return true;
+        });
+        return out;
+    }
+
+    /**
      * Adds directory {@code dir}'s items: its inode item, refs and xattrs as they are now (the replay deletes the
      * xattrs a logged inode lacks), and one DIR_LOG_INDEX range per removed index the replay may unlink. False
      * when the directory itself moved or went (its names would need logging too).
@@ -80,13 +122,7 @@ final class FsyncNames {
     private boolean logDirectory(long dir, long ino, LongPredicate logged) throws FsException {
         if (live.find(new Key(dir, KeyType.INODE_ITEM, 0)) == null) return false;
         if (!sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return false;
-        List<TreeLog.LogItem> out = new ArrayList<>();
-        live.scan(new Key(dir, KeyType.INODE_ITEM, 0), Key.last(dir, KeyType.XATTR_ITEM), (key, leaf, off, size) -> {
-            byte[] d = new byte[size];
-            leaf.get(off, d);
-            out.add(new TreeLog.LogItem(key, d));
-            return true;
-        });
+        List<TreeLog.LogItem> out = copy(dir);
         List<Key> indexes = new ArrayList<>();
         committed.scan(new Key(dir, KeyType.DIR_INDEX, 0), Key.last(dir, KeyType.DIR_INDEX),
                 (key, leaf, off, size) -> indexes.add(key));

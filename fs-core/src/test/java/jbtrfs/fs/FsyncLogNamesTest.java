@@ -97,6 +97,39 @@ class FsyncLogNamesTest {
                 """, "/b/g", "/a/keep");
     }
 
+    @Test
+    void fileInNewDirectories_fsynced_newAncestorsLogged() throws Exception {
+        crashAndCompare("""
+                mkdir top
+                write top/old x
+                sync
+                mkdir top/n
+                mkdir top/n/m
+                mkdir top/n/unlogged
+                write top/n/m/f one
+                fsync top/n/m/f
+                mkdir top/n2
+                write top/n2/g two
+                ln top/n2/g top/n/m/g2
+                fsync top/n2/g
+                """, "/top/n/m/f", "/top/n2/g", "/top/n/m/g2");
+    }
+
+    @Test
+    void newDirectoryRenamedBetweenFsyncs_replayShowsItsNameAtTheLastFsync() throws Exception {
+        crashAndCompare("""
+                mkdir top
+                sync
+                mkdir top/n
+                write top/n/f one
+                fsync top/n/f
+                mv top/n top/renamed
+                write top/renamed/f two
+                fsync top/renamed/f
+                mv top/renamed top/later
+                """, "/top/renamed/f");
+    }
+
     /**
      * Runs {@code scenario} (one step a line: mkdir P, write P TEXT (appends), mv P Q, ln P Q, rm P, rmdir P, sync,
      * fsync P) on the kernel and on ours, both cut off after the last step, and compares as the class says; the
