@@ -4,6 +4,7 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongPredicate;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
@@ -23,8 +24,8 @@ import jbtrfs.tx.TreeLog;
  * transaction ({@link InodeLogScan}) go into the subvolume's log tree with the checksums of the extents this
  * transaction wrote, then one log sync. Names that changed go in as {@link FsyncNames} says (new names through
  * the file's refs, removed ones through their directories). Anything else is the caller's full commit, counted
- * by why ({@link #fallbacks}): a subvolume made in this transaction, a directory, names the log cannot give, a log
- * too big.
+ * by why ({@link #fallbacks}): a subvolume made in this transaction, a symlink or special file, names the log
+ * cannot give, a log too big. A directory's fsync logs its names ({@link FsyncNames#ofDirectory}).
  */
 final class FsyncLog {
     /** Changed items of one inode past which a full commit is cheaper than copying them. */
@@ -41,7 +42,7 @@ final class FsyncLog {
     enum Fallback {
         /** a subvolume made in this transaction */
         NEW_SUBVOLUME,
-        /** a directory, a symlink or a special file */
+        /** a symlink or a special file */
         NOT_A_FILE,
         /** an item we do not log, or a damaged one */
         UNSUPPORTED_ITEM,
@@ -77,12 +78,21 @@ final class FsyncLog {
         Cursor c = live.find(inodeKey);
         if (c == null) return fallBack(Fallback.NOT_A_FILE);
         InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
-        if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFREG) return fallBack(Fallback.NOT_A_FILE);
+        int type = inode.mode() & Stat.S_IFMT;
+        if (type != Stat.S_IFREG && type != Stat.S_IFDIR) return fallBack(Fallback.NOT_A_FILE);
         Cursor old = committed.find(inodeKey);
         if (old != null && old.dataSize() == c.dataSize()
                 && old.buffer().slice(old.dataOffset(), old.dataSize())
                 .equals(c.buffer().slice(c.dataOffset(), c.dataSize()))) {
             return true; // the inode did not change since the last commit
+        }
+        if (type == Stat.S_IFDIR) {
+            FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, loggedIn(tx.transid(), file.root()));
+            if (dir == null) return fallBack(Fallback.NAMES);
+            if (dir.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
+            logInodes(file.root(), dir);
+            txm.syncLog();
+            return true;
         }
         long seq = tx.changeSequence();
         InodeLogScan.Logged last = logged.get(file);
@@ -93,11 +103,7 @@ final class FsyncLog {
         InodeLogScan scan = InodeLogScan.of(tx, live, ino, noHoles, inode.size(), txm.sectorsize(), last);
         if (scan.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
         if (scan.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
-        long transid = tx.transid();
-        FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, id -> {
-            InodeLogScan.Logged l = logged.get(new InodeId(file.root(), id));
-            return l != null && l.transid() == transid;
-        });
+        FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, loggedIn(tx.transid(), file.root()));
         if (names == null) return fallBack(Fallback.NAMES);
         if (scan.items + names.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
         TreeLog log = txm.treeLog();
@@ -105,10 +111,7 @@ final class FsyncLog {
         for (InodeLogScan.Piece p : scan.pieces) {
             if (p.refresh()) log.setItems(file.root(), p.from(), p.to(ino), p.items());
         }
-        for (Map.Entry<Long, List<TreeLog.LogItem>> d : names.dirs.entrySet()) {
-            long dir = d.getKey();
-            log.setItems(file.root(), new Key(dir, 0, 0), Key.last(dir, KeyType.DIR_LOG_INDEX), d.getValue());
-        }
+        logInodes(file.root(), names);
         BTree csums = tx.tree(ObjectIds.CSUM_TREE);
         if (csums == null) csums = txm.committedTree(ObjectIds.CSUM_TREE);
         for (FileExtentItem fe : scan.extents) {
@@ -121,6 +124,22 @@ final class FsyncLog {
         txm.syncLog();
         logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces));
         return true;
+    }
+
+    /** Whether an inode of subvolume {@code root} is in the log of transaction {@code transid}. */
+    private LongPredicate loggedIn(long transid, long root) {
+        return id -> {
+            InodeLogScan.Logged l = logged.get(new InodeId(root, id));
+            return l != null && l.transid() == transid;
+        };
+    }
+
+    /** Writes what {@code names} says the log must hold of inodes beside the fsync'd one. */
+    private void logInodes(long root, FsyncNames names) throws FsException {
+        TreeLog log = txm.treeLog();
+        for (Map.Entry<Long, FsyncNames.Items> e : names.inodes.entrySet()) {
+            log.setItems(root, new Key(e.getKey(), 0, 0), e.getValue().to(), e.getValue().items());
+        }
     }
 
     private boolean fallBack(Fallback why) {

@@ -33,10 +33,14 @@ import jbtrfs.tx.TreeLog;
  * Null where only a commit keeps the names right.
  */
 final class FsyncNames {
-    /** The log items of each directory to log with the file, for its keys up to DIR_LOG_INDEX. */
-    final Map<Long, List<TreeLog.LogItem>> dirs = new LinkedHashMap<>();
-    /** Items in {@link #dirs}. */
+    /** The inodes to log with the fsync'd one: what the log holds of each, up to a key. */
+    final Map<Long, Items> inodes = new LinkedHashMap<>();
+    /** Items in {@link #inodes}. */
     int items;
+
+    /** The log holds exactly {@code items} among an inode's keys up to {@code to}. */
+    record Items(Key to, List<TreeLog.LogItem> items) {
+    }
 
     private final BTree live;
     private final BTree committed;
@@ -57,7 +61,7 @@ final class FsyncNames {
         FsyncNames n = new FsyncNames(live, committed);
         Set<String> now = new LinkedHashSet<>();
         for (TreeLog.LogItem i : names) now.addAll(parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length));
-        Set<String> before = n.committedNames(ino);
+        Set<String> before = names(committed, ino);
         for (String name : now) {
             if (before.contains(name)) continue;
             Name nm = Name.of(name);
@@ -66,7 +70,7 @@ final class FsyncNames {
         for (String name : before) {
             if (now.contains(name)) continue;
             Name nm = Name.of(name);
-            if (!n.dirs.containsKey(nm.parent) && !n.logDirectory(nm.parent, ino, logged)) return null;
+            if (!n.inodes.containsKey(nm.parent) && !n.logDirectory(nm.parent, ino, nm.index, logged)) return null;
         }
         return n;
     }
@@ -80,14 +84,13 @@ final class FsyncNames {
         if (committed.find(new Key(dir, KeyType.INODE_ITEM, 0)) != null) {
             return committed.find(new Key(dir, KeyType.DIR_ITEM, NameHash.of(name))) == null;
         }
-        if (dirs.containsKey(dir)) return true;
+        if (inodes.containsKey(dir)) return true;
         Cursor c = live.find(new Key(dir, KeyType.INODE_ITEM, 0));
         if (c == null) return false;
         InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
         if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFDIR) return false;
         List<TreeLog.LogItem> out = copy(dir);
-        dirs.put(dir, out);
-        items += out.size();
+        put(dir, Key.last(dir, KeyType.XATTR_ITEM), out);
         List<String> names = new ArrayList<>();
         for (TreeLog.LogItem i : out) {
             if (i.key().type() == KeyType.INODE_REF || i.key().type() == KeyType.INODE_EXTREF) {
@@ -115,32 +118,113 @@ final class FsyncNames {
     }
 
     /**
-     * Adds directory {@code dir}'s items: its inode item, refs and xattrs as they are now (the replay deletes the
-     * xattrs a logged inode lacks), and one DIR_LOG_INDEX range per removed index the replay may unlink. False
-     * when the directory itself moved or went (its names would need logging too).
+     * The log items of an fsync of directory {@code dir} (≈ btrfs_log_inode with LOG_INODE_ALL of a directory): its
+     * inode item, refs and xattrs, a DIR_INDEX item per name it gained and a DIR_LOG_INDEX range per name of the last
+     * commit it lost (the replay unlinks those), and each new regular file it names logged as existing (generation
+     * and size 0, as the kernel's LOG_INODE_EXISTS: its data needs its own fsync); a new directory brings its new
+     * ancestors. Null where only a commit does: a directory renamed since the commit, a removed name whose inode
+     * lives on elsewhere unlogged, a subdirectory, symlink or special file named or removed here.
      */
-    private boolean logDirectory(long dir, long ino, LongPredicate logged) throws FsException {
+    static FsyncNames ofDirectory(BTree live, BTree committed, long dir, LongPredicate logged) throws FsException {
+        FsyncNames n = new FsyncNames(live, committed);
+        List<TreeLog.LogItem> out = n.copy(dir);
+        List<TreeLog.LogItem> ranges;
+        if (committed.find(new Key(dir, KeyType.INODE_ITEM, 0)) == null) {
+            for (TreeLog.LogItem i : out) {
+                if (i.key().type() != KeyType.INODE_REF && i.key().type() != KeyType.INODE_EXTREF) continue;
+                for (String s : parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length)) {
+                    Name nm = Name.of(s);
+                    if (!n.replays(nm.parent, nm.bytes)) return null;
+                }
+            }
+            ranges = List.of();
+        } else {
+            if (!n.sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return null;
+            ranges = n.removedRanges(dir, -1, logged);
+            if (ranges == null) return null;
+        }
+        List<TreeLog.LogItem> added = new ArrayList<>();
+        live.scan(new Key(dir, KeyType.DIR_INDEX, 0), Key.last(dir, KeyType.DIR_INDEX), (key, leaf, off, size) -> {
+            byte[] d = new byte[size];
+            leaf.get(off, d);
+            added.add(new TreeLog.LogItem(key, d));
+            return true;
+        });
+        for (TreeLog.LogItem i : added) {
+            if (n.sameItem(i.key())) continue; // a name of the last commit, still there
+            DirItem d = DirItem.readAll(ByteBuffer.wrap(i.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
+                    i.data().length).get(0);
+            long child = d.location().objectid();
+            if (d.location().type() != KeyType.INODE_ITEM || d.type() != DirItem.FT_REG_FILE) return null;
+            if (committed.find(new Key(child, KeyType.INODE_ITEM, 0)) == null && !logged.test(child)
+                    && !n.inodes.containsKey(child)) {
+                Cursor c = live.find(new Key(child, KeyType.INODE_ITEM, 0));
+                if (c == null) return null;
+                byte[] inode = new byte[c.dataSize()];
+                c.buffer().get(c.dataOffset(), inode);
+                ByteBuffer.wrap(inode).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 0).putLong(16, 0);
+                n.put(child, Key.last(child, KeyType.INODE_ITEM),
+                        List.of(new TreeLog.LogItem(new Key(child, KeyType.INODE_ITEM, 0), inode)));
+            }
+            out.add(i);
+        }
+        out.addAll(ranges);
+        out.sort((a, b) -> a.key().compareTo(b.key()));
+        n.inodes.remove(dir);
+        n.put(dir, Key.last(dir, KeyType.DIR_INDEX), out);
+        return n;
+    }
+
+    /**
+     * Adds directory {@code dir}'s items for the removed name at {@code index} of file {@code ino}: its inode item,
+     * refs and xattrs as they are now (the replay deletes the xattrs a logged inode lacks), and one DIR_LOG_INDEX
+     * range per removed index the replay may unlink. False when the directory itself moved or went (its names would
+     * need logging too).
+     */
+    private boolean logDirectory(long dir, long ino, long index, LongPredicate logged) throws FsException {
         if (live.find(new Key(dir, KeyType.INODE_ITEM, 0)) == null) return false;
         if (!sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return false;
+        List<TreeLog.LogItem> ranges = removedRanges(dir, ino, logged);
+        Key own = new Key(dir, KeyType.DIR_LOG_INDEX, index);
+        // the file's old name not a removed index of this directory: damaged, the commit path reports it
+        if (ranges.stream().noneMatch(r -> r.key().equals(own))) return false;
         List<TreeLog.LogItem> out = copy(dir);
+        out.addAll(ranges);
+        put(dir, Key.last(dir, KeyType.DIR_LOG_INDEX), out);
+        return true;
+    }
+
+    /**
+     * A DIR_LOG_INDEX range over each index of {@code dir} in the last commit that is gone and whose replay loses
+     * nothing: its inode is {@code ino}, logged in this transaction, or unlinked. With {@code ino} -1 (a directory
+     * fsync, which must give every name) null when another is gone. Also a file that only lost names (a hard link
+ * removed), as the kernel logs it.
+     */
+    private List<TreeLog.LogItem> removedRanges(long dir, long ino, LongPredicate logged) throws FsException {
         List<Key> indexes = new ArrayList<>();
         committed.scan(new Key(dir, KeyType.DIR_INDEX, 0), Key.last(dir, KeyType.DIR_INDEX),
                 (key, leaf, off, size) -> indexes.add(key));
-        boolean ownRemoved = false;
+        List<TreeLog.LogItem> out = new ArrayList<>();
         for (Key key : indexes) {
-            if (live.find(key) != null) continue;
-            Cursor c = committed.find(key);
-            DirItem d = Subvolumes.readDirItems(c).get(0);
+            // an index may be taken again by a new name (ours count on from the largest index, not the kernel's)
+            if (sameItem(key)) continue;
+            DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
             long child = d.location().objectid();
-            if (d.location().type() != KeyType.INODE_ITEM) continue; // a subvolume's name: the commit's business
-            if (child == ino) ownRemoved = true;
-            else if (!logged.test(child) && !unlinked(child)) continue; // the replay would lose its other names
-            out.add(new TreeLog.LogItem(new Key(dir, KeyType.DIR_LOG_INDEX, key.offset()), dirLogItem(key.offset())));
+            boolean replays = d.location().type() == KeyType.INODE_ITEM
+                    && (child == ino || logged.test(child) || unlinked(child) || onlyLostNames(child));
+            if (!replays && ino == -1) return null;
+            // else left alone: a subvolume's name is the commit's business, an inode living on unlogged keeps it
+            if (replays) {
+                out.add(new TreeLog.LogItem(new Key(dir, KeyType.DIR_LOG_INDEX, key.offset()),
+                        dirLogItem(key.offset())));
+            }
         }
-        if (!ownRemoved) return false; // the file's old name was not an index of this directory: damaged
+        return out;
+    }
+
+    private void put(long id, Key to, List<TreeLog.LogItem> out) {
+        inodes.put(id, new Items(to, out));
         items += out.size();
-        dirs.put(dir, out);
-        return true;
     }
 
     /** Whether inode {@code id} is gone or has no names now, and is no directory (whose children replay would drop). */
@@ -149,6 +233,27 @@ final class FsyncNames {
         if (c == null) return true;
         InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
         return inode.nlink() == 0 && (inode.mode() & Stat.S_IFMT) != Stat.S_IFDIR;
+    }
+
+    /**
+     * Whether file {@code id} has names and each is one of the last commit: then the replay's unlink of another
+     * leaves it as it is now (a file that moved elsewhere would lose its new name).
+     */
+    private boolean onlyLostNames(long id) throws FsException {
+        Cursor c = live.find(new Key(id, KeyType.INODE_ITEM, 0));
+        if (c == null) return false;
+        InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
+        if ((inode.mode() & Stat.S_IFMT) == Stat.S_IFDIR) return false;
+        Set<String> now = names(live, id);
+        return !now.isEmpty() && names(committed, id).containsAll(now);
+    }
+
+    /** Whether the item at {@code key} is in the live tree as in the last commit. */
+    private boolean sameItem(Key key) throws FsException {
+        Cursor a = live.find(key);
+        Cursor b = committed.find(key);
+        return a != null && b != null && a.buffer().slice(a.dataOffset(), a.dataSize())
+                .equals(b.buffer().slice(b.dataOffset(), b.dataSize()));
     }
 
     /** Whether {@code id}'s items of types {@code from} to {@code to} are as the last commit has them. */
@@ -174,9 +279,10 @@ final class FsyncNames {
         return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(index).array();
     }
 
-    private Set<String> committedNames(long ino) throws FsException {
+    /** The names of inode {@code ino} in {@code tree}, as {@link #parse} writes them. */
+    private static Set<String> names(BTree tree, long ino) throws FsException {
         Set<String> before = new LinkedHashSet<>();
-        committed.scan(new Key(ino, KeyType.INODE_REF, 0), Key.last(ino, KeyType.INODE_EXTREF),
+        tree.scan(new Key(ino, KeyType.INODE_REF, 0), Key.last(ino, KeyType.INODE_EXTREF),
                 (key, leaf, off, size) -> {
                     before.addAll(parse(key, leaf, off, size));
                     return true;
