@@ -89,10 +89,15 @@ final class FsyncNames {
         if (c == null) return false;
         InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
         if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFDIR) return false;
-        List<TreeLog.LogItem> out = copy(dir);
+        List<TreeLog.LogItem> out = copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
         put(dir, Key.last(dir, KeyType.XATTR_ITEM), out);
+        return namesReplay(out);
+    }
+
+    /** Whether the names among {@code items} (an inode's copy) replay, as {@link #replays} says; false for none. */
+    private boolean namesReplay(List<TreeLog.LogItem> items) throws FsException {
         List<String> names = new ArrayList<>();
-        for (TreeLog.LogItem i : out) {
+        for (TreeLog.LogItem i : items) {
             if (i.key().type() == KeyType.INODE_REF || i.key().type() == KeyType.INODE_EXTREF) {
                 names.addAll(parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length));
             }
@@ -105,10 +110,10 @@ final class FsyncNames {
         return true;
     }
 
-    /** {@code id}'s inode item, refs and xattrs as they are now, as log items. */
-    private List<TreeLog.LogItem> copy(long id) throws FsException {
+    /** {@code id}'s items of types {@code from} to {@code to} as they are now, as log items. */
+    private List<TreeLog.LogItem> copy(long id, int from, int to) throws FsException {
         List<TreeLog.LogItem> out = new ArrayList<>();
-        live.scan(new Key(id, KeyType.INODE_ITEM, 0), Key.last(id, KeyType.XATTR_ITEM), (key, leaf, off, size) -> {
+        live.scan(new Key(id, from, 0), Key.last(id, to), (key, leaf, off, size) -> {
             byte[] d = new byte[size];
             leaf.get(off, d);
             out.add(new TreeLog.LogItem(key, d));
@@ -127,30 +132,17 @@ final class FsyncNames {
      */
     static FsyncNames ofDirectory(BTree live, BTree committed, long dir, LongPredicate logged) throws FsException {
         FsyncNames n = new FsyncNames(live, committed);
-        List<TreeLog.LogItem> out = n.copy(dir);
+        List<TreeLog.LogItem> out = n.copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
         List<TreeLog.LogItem> ranges;
         if (committed.find(new Key(dir, KeyType.INODE_ITEM, 0)) == null) {
-            for (TreeLog.LogItem i : out) {
-                if (i.key().type() != KeyType.INODE_REF && i.key().type() != KeyType.INODE_EXTREF) continue;
-                for (String s : parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length)) {
-                    Name nm = Name.of(s);
-                    if (!n.replays(nm.parent, nm.bytes)) return null;
-                }
-            }
+            if (!n.namesReplay(out)) return null;
             ranges = List.of();
         } else {
             if (!n.sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return null;
             ranges = n.removedRanges(dir, -1, logged);
             if (ranges == null) return null;
         }
-        List<TreeLog.LogItem> added = new ArrayList<>();
-        live.scan(new Key(dir, KeyType.DIR_INDEX, 0), Key.last(dir, KeyType.DIR_INDEX), (key, leaf, off, size) -> {
-            byte[] d = new byte[size];
-            leaf.get(off, d);
-            added.add(new TreeLog.LogItem(key, d));
-            return true;
-        });
-        for (TreeLog.LogItem i : added) {
+        for (TreeLog.LogItem i : n.copy(dir, KeyType.DIR_INDEX, KeyType.DIR_INDEX)) {
             if (n.sameItem(i.key())) continue; // a name of the last commit, still there
             DirItem d = DirItem.readAll(ByteBuffer.wrap(i.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
                     i.data().length).get(0);
@@ -188,7 +180,7 @@ final class FsyncNames {
         Key own = new Key(dir, KeyType.DIR_LOG_INDEX, index);
         // the file's old name not a removed index of this directory: damaged, the commit path reports it
         if (ranges.stream().noneMatch(r -> r.key().equals(own))) return false;
-        List<TreeLog.LogItem> out = copy(dir);
+        List<TreeLog.LogItem> out = copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
         out.addAll(ranges);
         put(dir, Key.last(dir, KeyType.DIR_LOG_INDEX), out);
         return true;

@@ -5,11 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.TreeMap;
 
 import org.junit.jupiter.api.Test;
@@ -19,10 +23,12 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.FsException;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
+import jbtrfs.format.SuperBlock;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.CrashImages;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.PowerCuts;
+import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
 /**
@@ -175,6 +181,85 @@ class FsyncLogNamesTest {
                 """, "/top/n/m/f");
     }
 
+    /** Name changes with an fsync after each, for the power cuts below; the first line's sync is the base. */
+    private static final String CUT_SCENARIO = """
+            mkdir a
+            mkdir b
+            write a/f one
+            write a/g two
+            ln a/g b/g-link
+            write a/h three
+            write b/x four
+            sync
+            mv a/f a/f2
+            write a/f2 more
+            fsync a/f2
+            rm b/g-link
+            fsync a/g
+            mkdir n
+            mkdir n/m
+            write n/m/new five
+            fsync n/m/new
+            rm a/h
+            write a/i six
+            fsync a
+            mv b/x a/x
+            fsync a
+            write n/m/new more
+            fsync n/m/new
+            mv a/f2 b/f3
+            fsync b/f3
+            """;
+
+    @Test
+    void powerCutAnywhereInNameLogs_kernelReplayShowsLastOrInFlightFsync_checkClean() throws Exception {
+        Images.requireKernelBtrfs();
+        Path base = Images.mkfs(dir, null, 128);
+        List<String[]> steps = steps(CUT_SCENARIO);
+        // the clean run: what the kernel's replay shows after each fsync returned is what a cut then may show
+        List<Map<String, String>> states = new ArrayList<>();
+        MemoryBlockDevice clean = device(base, FaultPlan.none(), 1);
+        Filesystem fs = PowerCuts.openOrNull(clean);
+        long baseDone = 0;
+        Path image = dir.resolve("state.img");
+        for (String[] s : steps) {
+            run(fs.operations(), s);
+            if (s[0].equals("sync")) baseDone = clean.requestsSubmitted();
+            if (s[0].equals("sync") || s[0].equals("fsync")) {
+                Files.write(image, clean.snapshot());
+                states.add(PowerCuts.withoutTimes(kernelReplay(image)));
+            }
+        }
+        assertEquals(Map.of(), fs.fsyncFallbacks(), "fsyncs that fell back to a full commit");
+        long requests = clean.requestsSubmitted();
+        Random rnd = new Random(1925);
+        int cuts = Integer.getInteger("jbtrfs.powercuts", 100) / 5;
+        for (int i = 0; i < cuts; i++) {
+            long n = baseDone + 1 + (long) (rnd.nextDouble() * (requests - baseDone));
+            long seed = rnd.nextLong();
+            MemoryBlockDevice dev = device(base, FaultPlan.none().failNth(n), seed);
+            int done = -1; // fsyncs returned, the base's sync counted as one
+            try {
+                Filesystem cut = PowerCuts.openOrNull(dev);
+                for (String[] s : steps) {
+                    run(cut.operations(), s);
+                    if (s[0].equals("sync") || s[0].equals("fsync")) done++;
+                }
+            } catch (Exception e) {
+                // the power went at request n: what returned before it must survive
+            }
+            dev.powerCutTo(image, seed);
+            String what = "cut " + i + " at request " + n + " of " + requests + " (seed " + seed + ", " + done
+                    + " fsyncs returned)";
+            Map<String, String> got = PowerCuts.withoutTimes(kernelReplay(image));
+            boolean matches = got.equals(states.get(done)) || (done + 1 < states.size()
+                    && got.equals(states.get(done + 1)));
+            assertTrue(matches, what + ": the kernel's replay shows neither state " + done + " nor the next: "
+                    + TreeListing.differences(states.get(done), got, 5));
+            BtrfsCheck.assertCleanWithData(image, what + ", after the kernel's replay");
+        }
+    }
+
     /**
      * Runs {@code scenario} (one step a line: mkdir P, write P TEXT (appends), mv P Q, ln P Q, rm P, rmdir P, sync,
      * fsync P) on the kernel and on ours, both cut off after the last step, and compares as the class says; the
@@ -187,26 +272,16 @@ class FsyncLogNamesTest {
     /** As above; {@code kernelCommits}: the kernel's fsyncs commit (no log) where ours log. */
     private void crashAndCompare(boolean kernelCommits, String scenario, String... kernelShows) throws Exception {
         CrashImages.require();
-        List<String[]> steps = scenario.lines().map(String::strip).filter(l -> !l.isEmpty())
-                .map(l -> l.split(" ")).toList();
-        StringBuilder script = new StringBuilder();
-        for (String[] s : steps) script.append(shell(s)).append('\n');
-        // where the kernel commits at an fsync rather than logging, its image has no log: the comparison holds
-        Map<String, String> kernelOwn = kernelReplay(kernelCommits ? CrashImages.attempt(dir, 256, script.toString())
-                : CrashImages.kernelCrashed(dir, 256, script.toString()));
+        List<String[]> steps = steps(scenario);
+        Map<String, String> kernelOwn = kernelReplay(kernelImage(steps, kernelCommits));
         for (String p : kernelShows) assertTrue(kernelOwn.containsKey(p), p + " after the kernel's own replay");
 
-        MemoryBlockDevice dev = MemoryBlockDevice.create(Images.mkfs(dir, null, 256), 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry());
+        MemoryBlockDevice dev = device(Images.mkfs(dir, null, 256), FaultPlan.none(), 1);
         Filesystem fs = PowerCuts.openOrNull(dev);
         long commits = 0;
         for (String[] s : steps) {
-            if (s[0].equals("sync")) {
-                fs.operations().sync();
-                commits = fs.commits(); // the fsyncs after the last sync must not commit
-            } else {
-                run(fs.operations(), s);
-            }
+            run(fs.operations(), s);
+            if (s[0].equals("sync")) commits = fs.commits(); // the fsyncs after the last sync must not commit
         }
         assertEquals(Map.of(), fs.fsyncFallbacks(), "fsyncs that fell back to a full commit");
         assertEquals(commits, fs.commits(), "commits after the last sync");
@@ -230,6 +305,45 @@ class FsyncLogNamesTest {
         BtrfsCheck.assertCleanWithData(copy, "after our replay of our log");
     }
 
+    /**
+     * The image the kernel leaves after {@code steps} on a loop mount with commit=300, copied while mounted (a power
+     * cut). Unless {@code kernelCommits}, every fsync after the sync must have logged: now and then (more often under
+     * load) the kernel commits at an fsync instead, which makes more durable than the log would; then a fresh try.
+     */
+    private Path kernelImage(List<String[]> steps, boolean kernelCommits) throws Exception {
+        CrashImages.require();
+        int sync = 0;
+        while (!steps.get(sync)[0].equals("sync")) sync++;
+        StringBuilder base = new StringBuilder();
+        StringBuilder fsyncs = new StringBuilder();
+        for (int i = 0; i < steps.size(); i++) (i <= sync ? base : fsyncs).append(shell(steps.get(i))).append('\n');
+        Path crash = dir.resolve("kernel-crash.img");
+        for (int attempt = 0; attempt < 3; attempt++) {
+            Path image = Images.mkfs(dir, null, 256);
+            Path mnt = Files.createTempDirectory(dir, "kernel");
+            long synced = Images.withKernelMount(image, mnt, "commit=300", () -> {
+                Shell.sh(base.toString(), mnt);
+                long generation = generation(image);
+                Shell.sh(fsyncs.toString(), mnt);
+                Shell.run(List.of("cp", "--sparse=always", image.toString(), crash.toString()));
+                return generation;
+            });
+            Files.delete(mnt);
+            Files.delete(image);
+            if (kernelCommits || generation(crash) == synced) return crash;
+        }
+        throw new IllegalStateException("the kernel committed at an fsync in 3 tries: no log to compare with");
+    }
+
+    /** The generation in the primary superblock of {@code image}. */
+    private static long generation(Path image) throws Exception {
+        try (FileChannel ch = FileChannel.open(image)) {
+            ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(b, SuperBlock.MIRROR_OFFSETS[0] + SuperBlock.OFFSET_GENERATION);
+            return b.getLong(0);
+        }
+    }
+
     /** What the kernel shows of {@code image} after its read-write mount replayed the log (the image is changed). */
     private Map<String, String> kernelReplay(Path image) throws Exception {
         Path mnt = Files.createTempDirectory(dir, "kernel-replay");
@@ -238,6 +352,14 @@ class FsyncLogNamesTest {
         } finally {
             Files.delete(mnt);
         }
+    }
+
+    private static List<String[]> steps(String scenario) {
+        return scenario.lines().map(String::strip).filter(l -> !l.isEmpty()).map(l -> l.split(" ")).toList();
+    }
+
+    private static MemoryBlockDevice device(Path image, FaultPlan plan, long seed) throws Exception {
+        return MemoryBlockDevice.create(image, 64, plan, seed, new SimpleMeterRegistry());
     }
 
     private static Map<String, String> withoutCtime(Map<String, String> listing) {
@@ -276,6 +398,7 @@ class FsyncLogNamesTest {
             case "rm" -> ops.unlink(parent(ops, s[1]), name(s[1]));
             case "rmdir" -> ops.rmdir(parent(ops, s[1]), name(s[1]));
             case "fsync" -> ops.fsync(ops.resolve(s[1]), false);
+            case "sync" -> ops.sync();
             default -> throw new IllegalArgumentException("no step " + s[0]);
         }
     }

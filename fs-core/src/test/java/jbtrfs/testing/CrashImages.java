@@ -121,7 +121,7 @@ public final class CrashImages {
     }
 
     /** One image made by {@code script}, copied while mounted: with a log, unless the kernel committed instead. */
-    public static Path attempt(Path dir, int sizeMiB, String script) throws Exception {
+    private static Path attempt(Path dir, int sizeMiB, String script) throws Exception {
         Path image = Images.mkfs(dir, null, sizeMiB);
         Path crash = dir.resolve("crash-" + System.nanoTime() + ".img");
         Path mnt = Files.createTempDirectory(dir, "kernel-crash");
