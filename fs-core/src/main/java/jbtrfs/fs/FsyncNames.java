@@ -127,8 +127,9 @@ final class FsyncNames {
      * inode item, refs and xattrs, a DIR_INDEX item per name it gained and a DIR_LOG_INDEX range per name of the last
      * commit it lost (the replay unlinks those), and each new regular file it names logged as existing (generation
      * and size 0, as the kernel's LOG_INODE_EXISTS: its data needs its own fsync); a new directory brings its new
-     * ancestors. Null where only a commit does: a directory renamed since the commit, a removed name whose inode
-     * lives on elsewhere unlogged, a subdirectory, symlink or special file named or removed here.
+     * ancestors, a new subdirectory its entries. Null where only a commit does: a directory renamed since the
+     * commit, a removed name whose inode lives on elsewhere unlogged, a directory of the last commit, symlink or
+     * special file named or removed here.
      */
     static FsyncNames ofDirectory(BTree live, BTree committed, long dir, LongPredicate logged) throws FsException {
         FsyncNames n = new FsyncNames(live, committed);
@@ -142,29 +143,46 @@ final class FsyncNames {
             ranges = n.removedRanges(dir, -1, logged);
             if (ranges == null) return null;
         }
-        for (TreeLog.LogItem i : n.copy(dir, KeyType.DIR_INDEX, KeyType.DIR_INDEX)) {
-            if (n.sameItem(i.key())) continue; // a name of the last commit, still there
-            DirItem d = DirItem.readAll(ByteBuffer.wrap(i.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
-                    i.data().length).get(0);
-            long child = d.location().objectid();
-            if (d.location().type() != KeyType.INODE_ITEM || d.type() != DirItem.FT_REG_FILE) return null;
-            if (committed.find(new Key(child, KeyType.INODE_ITEM, 0)) == null && !logged.test(child)
-                    && !n.inodes.containsKey(child)) {
-                Cursor c = live.find(new Key(child, KeyType.INODE_ITEM, 0));
-                if (c == null) return null;
-                byte[] inode = new byte[c.dataSize()];
-                c.buffer().get(c.dataOffset(), inode);
-                ByteBuffer.wrap(inode).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 0).putLong(16, 0);
-                n.put(child, Key.last(child, KeyType.INODE_ITEM),
-                        List.of(new TreeLog.LogItem(new Key(child, KeyType.INODE_ITEM, 0), inode)));
-            }
-            out.add(i);
-        }
+        if (!n.newEntries(dir, out, logged)) return null;
         out.addAll(ranges);
         out.sort((a, b) -> a.key().compareTo(b.key()));
         n.inodes.remove(dir);
         n.put(dir, Key.last(dir, KeyType.DIR_INDEX), out);
         return n;
+    }
+
+    /**
+     * Adds to {@code out} the DIR_INDEX items of {@code dir} that the last commit lacks, and logs what each names: a
+     * new regular file as existing (≈ LOG_INODE_EXISTS), a new subdirectory whole with its own entries (≈
+     * log_new_dir_dentries). False for anything else: a directory or special file of the last commit moved here.
+     */
+    private boolean newEntries(long dir, List<TreeLog.LogItem> out, LongPredicate logged) throws FsException {
+        for (TreeLog.LogItem i : copy(dir, KeyType.DIR_INDEX, KeyType.DIR_INDEX)) {
+            if (sameItem(i.key())) continue; // a name of the last commit, still there
+            DirItem d = DirItem.readAll(ByteBuffer.wrap(i.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
+                    i.data().length).get(0);
+            long child = d.location().objectid();
+            boolean isNew = committed.find(new Key(child, KeyType.INODE_ITEM, 0)) == null;
+            if (d.location().type() != KeyType.INODE_ITEM) return false;
+            if (d.type() == DirItem.FT_DIR && isNew && !inodes.containsKey(child)) {
+                List<TreeLog.LogItem> sub = copy(child, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
+                if (!newEntries(child, sub, logged)) return false;
+                sub.sort((a, b) -> a.key().compareTo(b.key()));
+                put(child, Key.last(child, KeyType.DIR_INDEX), sub);
+            } else if (d.type() != DirItem.FT_REG_FILE) {
+                return false;
+            } else if (isNew && !logged.test(child) && !inodes.containsKey(child)) {
+                Cursor c = live.find(new Key(child, KeyType.INODE_ITEM, 0));
+                if (c == null) return false;
+                byte[] inode = new byte[c.dataSize()];
+                c.buffer().get(c.dataOffset(), inode);
+                ByteBuffer.wrap(inode).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 0).putLong(16, 0);
+                put(child, Key.last(child, KeyType.INODE_ITEM),
+                        List.of(new TreeLog.LogItem(new Key(child, KeyType.INODE_ITEM, 0), inode)));
+            }
+            out.add(i);
+        }
+        return true;
     }
 
     /**
@@ -203,7 +221,7 @@ final class FsyncNames {
             DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
             long child = d.location().objectid();
             boolean replays = d.location().type() == KeyType.INODE_ITEM
-                    && (child == ino || logged.test(child) || unlinked(child) || onlyLostNames(child));
+                    && (child == ino || logged.test(child) || unlinked(child, logged) || onlyLostNames(child));
             if (!replays && ino == -1) return null;
             // else left alone: a subvolume's name is the commit's business, an inode living on unlogged keeps it
             if (replays) {
@@ -219,12 +237,29 @@ final class FsyncNames {
         items += out.size();
     }
 
-    /** Whether inode {@code id} is gone or has no names now, and is no directory (whose children replay would drop). */
-    private boolean unlinked(long id) throws FsException {
+    /**
+     * Whether inode {@code id} is gone or has no names now, and the replay's unlink of its last name loses nothing
+     * else: a removed directory's entries of the last commit are each gone too, or logged, or live on under names
+     * of the last commit (the replay unlinks them all, as the kernel's replay_dir_deletes of a directory without
+     * links does).
+     */
+    private boolean unlinked(long id, LongPredicate logged) throws FsException {
         Cursor c = live.find(new Key(id, KeyType.INODE_ITEM, 0));
-        if (c == null) return true;
-        InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
-        return inode.nlink() == 0 && (inode.mode() & Stat.S_IFMT) != Stat.S_IFDIR;
+        if (c == null) c = committed.find(new Key(id, KeyType.INODE_ITEM, 0));
+        else if (c.decode((b, off, size) -> InodeItem.read(b, off)).nlink() != 0) return false;
+        if (c == null || (c.decode((b, off, size) -> InodeItem.read(b, off)).mode() & Stat.S_IFMT) != Stat.S_IFDIR) {
+            return true;
+        }
+        List<Key> entries = new ArrayList<>();
+        committed.scan(new Key(id, KeyType.DIR_INDEX, 0), Key.last(id, KeyType.DIR_INDEX),
+                (key, leaf, off, size) -> entries.add(key));
+        for (Key key : entries) {
+            DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
+            long child = d.location().objectid();
+            if (d.location().type() != KeyType.INODE_ITEM) return false;
+            if (!logged.test(child) && !unlinked(child, logged) && !onlyLostNames(child)) return false;
+        }
+        return true;
     }
 
     /**

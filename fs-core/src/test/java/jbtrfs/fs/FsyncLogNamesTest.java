@@ -181,6 +181,40 @@ class FsyncLogNamesTest {
                 """, "/top/n/m/f");
     }
 
+    @Test
+    void directoryFsync_newSubdirectories_loggedWithTheirEntries() throws Exception {
+        crashAndCompare("""
+                mkdir d
+                write d/old x
+                sync
+                mkdir d/sub
+                mkdir d/sub/deeper
+                write d/sub/f one
+                write d/sub/deeper/g two
+                write d/top three
+                fsync d
+                """, "/d/sub/f", "/d/sub/deeper/g", "/d/top");
+    }
+
+    @Test
+    void directoryFsync_removedSubdirectory_logged() throws Exception {
+        crashAndCompare("""
+                mkdir d
+                mkdir d/sub
+                mkdir d/sub/deeper
+                write d/sub/f one
+                write d/sub/linked two
+                ln d/sub/linked d/kept-link
+                write d/keep x
+                sync
+                rm d/sub/f
+                rm d/sub/linked
+                rmdir d/sub/deeper
+                rmdir d/sub
+                fsync d
+                """, "/d/keep", "/d/kept-link");
+    }
+
     /** Name changes with an fsync after each, for the power cuts below; the first line's sync is the base. */
     private static final String CUT_SCENARIO = """
             mkdir a
