@@ -29,8 +29,9 @@ import jbtrfs.tx.TreeLog;
  * of btrfs_log_inode_parent). New names come from the file's refs (add_inode_ref adds each to its directory); a
  * name of the last commit that is gone goes through its old directory: that directory is logged with its inode
  * item, refs and xattrs and a DIR_LOG_INDEX range over each removed index, and the replay unlinks whatever the
- * log does not hold there (replay_dir_deletes), as the kernel logs the parents a removed hard link leaves.
- * Null where only a commit keeps the names right.
+ * log does not hold there (replay_dir_deletes), as the kernel logs the parents a removed hard link leaves. A name
+ * in a directory made in this transaction brings that directory and its new ancestors; a directory's own fsync
+ * logs the names it gained and lost ({@link #ofDirectory}). Null where only a commit keeps the names right.
  */
 final class FsyncNames {
     /** The inodes to log with the fsync'd one: what the log holds of each, up to a key. */
