@@ -463,6 +463,14 @@ public final class Filesystem implements Closeable {
         return transactions;
     }
 
+    /**
+     * The fsyncs since open that fell back to a full commit because the log could not take them, by why (lower
+     * case: names, not_a_file, new_subvolume, too_big, unsupported_item); empty read-only.
+     */
+    public Map<String, Long> fsyncFallbacks() {
+        return writable == null ? Map.of() : writable.fsyncFallbacks();
+    }
+
     /** Commits made since open. */
     public long commits() {
         return transactions == null ? 0 : transactions.commits();

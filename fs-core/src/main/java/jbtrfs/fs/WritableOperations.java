@@ -4,6 +4,9 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -451,6 +454,13 @@ final class WritableOperations implements FsOperations {
     @Override
     public void sync() throws FsException {
         gate.sync();
+    }
+
+    /** The fsyncs since open that the log could not take (each a full commit), by why. */
+    Map<String, Long> fsyncFallbacks() {
+        Map<String, Long> out = new TreeMap<>();
+        fsyncLog.fallbacks().forEach((why, n) -> out.put(why.name().toLowerCase(Locale.ROOT), n));
+        return out;
     }
 
     /**

@@ -1,0 +1,343 @@
+package jbtrfs.fs;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.LongPredicate;
+
+import jbtrfs.FsException;
+import jbtrfs.csum.NameHash;
+import jbtrfs.ctree.BTree;
+import jbtrfs.ctree.Cursor;
+import jbtrfs.format.DirItem;
+import jbtrfs.format.InodeExtref;
+import jbtrfs.format.InodeItem;
+import jbtrfs.format.InodeRef;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
+import jbtrfs.format.MalformedItemException;
+import jbtrfs.tx.TreeLog;
+
+/**
+ * What a file's log needs beside the file so that the replay gives it exactly its names now (≈ the directory part
+ * of btrfs_log_inode_parent). New names come from the file's refs (add_inode_ref adds each to its directory); a
+ * name of the last commit that is gone goes through its old directory: that directory is logged with its inode
+ * item, refs and xattrs and a DIR_LOG_INDEX range over each removed index, and the replay unlinks whatever the
+ * log does not hold there (replay_dir_deletes), as the kernel logs the parents a removed hard link leaves. A name
+ * in a directory made in this transaction brings that directory and its new ancestors; a directory's own fsync
+ * logs the names it gained and lost ({@link #ofDirectory}). Null where only a commit keeps the names right.
+ */
+final class FsyncNames {
+    /** The inodes to log with the fsync'd one: what the log holds of each, up to a key. */
+    final Map<Long, Items> inodes = new LinkedHashMap<>();
+    /** Items in {@link #inodes}. */
+    int items;
+
+    /** The log holds exactly {@code items} among an inode's keys up to {@code to}. */
+    record Items(Key to, List<TreeLog.LogItem> items) {
+    }
+
+    private final BTree live;
+    private final BTree committed;
+
+    private FsyncNames(BTree live, BTree committed) {
+        this.live = live;
+        this.committed = committed;
+    }
+
+    /**
+     * The directories to log with file {@code ino} whose refs are {@code names}, or null when its names cannot be
+     * logged. {@code logged} says whether an inode's names are in this transaction's log already (its old names
+     * may go too).
+     */
+    static FsyncNames of(BTree live, BTree committed, long ino, List<TreeLog.LogItem> names, LongPredicate logged)
+            throws FsException {
+        if (names.isEmpty()) return null; // unlinked: the orphan goes with the commit
+        FsyncNames n = new FsyncNames(live, committed);
+        Set<String> now = new LinkedHashSet<>();
+        for (TreeLog.LogItem i : names) now.addAll(parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length));
+        Set<String> before = names(committed, ino);
+        for (String name : now) {
+            if (before.contains(name)) continue;
+            Name nm = Name.of(name);
+            if (!n.replays(nm.parent, nm.bytes)) return null;
+        }
+        for (String name : before) {
+            if (now.contains(name)) continue;
+            Name nm = Name.of(name);
+            if (!n.inodes.containsKey(nm.parent) && !n.logDirectory(nm.parent, ino, nm.index, logged)) return null;
+        }
+        return n;
+    }
+
+    /**
+     * Whether a new name {@code name} in {@code dir} replays: {@code dir} is of the last commit and the name is free
+     * there, or {@code dir} is new and goes into the log with its inode item, refs and xattrs, its own names
+     * replaying the same way up to a directory of the last commit (≈ log_new_ancestors).
+     */
+    private boolean replays(long dir, byte[] name) throws FsException {
+        if (committed.find(new Key(dir, KeyType.INODE_ITEM, 0)) != null) {
+            return committed.find(new Key(dir, KeyType.DIR_ITEM, NameHash.of(name))) == null;
+        }
+        if (inodes.containsKey(dir)) return true;
+        Cursor c = live.find(new Key(dir, KeyType.INODE_ITEM, 0));
+        if (c == null) return false;
+        InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
+        if ((inode.mode() & Stat.S_IFMT) != Stat.S_IFDIR) return false;
+        List<TreeLog.LogItem> out = copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
+        put(dir, Key.last(dir, KeyType.XATTR_ITEM), out);
+        return namesReplay(out);
+    }
+
+    /** Whether the names among {@code items} (an inode's copy) replay, as {@link #replays} says; false for none. */
+    private boolean namesReplay(List<TreeLog.LogItem> items) throws FsException {
+        List<String> names = new ArrayList<>();
+        for (TreeLog.LogItem i : items) {
+            if (i.key().type() == KeyType.INODE_REF || i.key().type() == KeyType.INODE_EXTREF) {
+                names.addAll(parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length));
+            }
+        }
+        if (names.isEmpty()) return false; // removed since: its names went with it
+        for (String s : names) {
+            Name nm = Name.of(s);
+            if (!replays(nm.parent, nm.bytes)) return false;
+        }
+        return true;
+    }
+
+    /** {@code id}'s items of types {@code from} to {@code to} as they are now, as log items. */
+    private List<TreeLog.LogItem> copy(long id, int from, int to) throws FsException {
+        List<TreeLog.LogItem> out = new ArrayList<>();
+        live.scan(new Key(id, from, 0), Key.last(id, to), (key, leaf, off, size) -> {
+            byte[] d = new byte[size];
+            leaf.get(off, d);
+            out.add(new TreeLog.LogItem(key, d));
+            return true;
+        });
+        return out;
+    }
+
+    /**
+     * The log items of an fsync of directory {@code dir} (≈ btrfs_log_inode with LOG_INODE_ALL of a directory): its
+     * inode item, refs and xattrs, a DIR_INDEX item per name it gained and a DIR_LOG_INDEX range per name of the last
+     * commit it lost (the replay unlinks those), and each new regular file it names logged as existing (generation
+     * and size 0, as the kernel's LOG_INODE_EXISTS: its data needs its own fsync); a new directory brings its new
+     * ancestors, a new subdirectory its entries. Null where only a commit does: a directory renamed since the
+     * commit, a removed name whose inode lives on elsewhere unlogged, a directory of the last commit, symlink or
+     * special file named or removed here.
+     */
+    static FsyncNames ofDirectory(BTree live, BTree committed, long dir, LongPredicate logged) throws FsException {
+        FsyncNames n = new FsyncNames(live, committed);
+        List<TreeLog.LogItem> out = n.copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
+        List<TreeLog.LogItem> ranges;
+        if (committed.find(new Key(dir, KeyType.INODE_ITEM, 0)) == null) {
+            if (!n.namesReplay(out)) return null;
+            ranges = List.of();
+        } else {
+            if (!n.sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return null;
+            ranges = n.removedRanges(dir, -1, logged);
+            if (ranges == null) return null;
+        }
+        if (!n.newEntries(dir, out, logged)) return null;
+        out.addAll(ranges);
+        out.sort((a, b) -> a.key().compareTo(b.key()));
+        n.inodes.remove(dir);
+        n.put(dir, Key.last(dir, KeyType.DIR_INDEX), out);
+        return n;
+    }
+
+    /**
+     * Adds to {@code out} the DIR_INDEX items of {@code dir} that the last commit lacks, and logs what each names: a
+     * new regular file as existing (≈ LOG_INODE_EXISTS), a new subdirectory whole with its own entries (≈
+     * log_new_dir_dentries). False for anything else: a directory or special file of the last commit moved here.
+     */
+    private boolean newEntries(long dir, List<TreeLog.LogItem> out, LongPredicate logged) throws FsException {
+        for (TreeLog.LogItem i : copy(dir, KeyType.DIR_INDEX, KeyType.DIR_INDEX)) {
+            if (sameItem(i.key())) continue; // a name of the last commit, still there
+            DirItem d = DirItem.readAll(ByteBuffer.wrap(i.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
+                    i.data().length).get(0);
+            long child = d.location().objectid();
+            boolean isNew = committed.find(new Key(child, KeyType.INODE_ITEM, 0)) == null;
+            if (d.location().type() != KeyType.INODE_ITEM) return false;
+            if (d.type() == DirItem.FT_DIR && isNew && !inodes.containsKey(child)) {
+                List<TreeLog.LogItem> sub = copy(child, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
+                if (!newEntries(child, sub, logged)) return false;
+                sub.sort((a, b) -> a.key().compareTo(b.key()));
+                put(child, Key.last(child, KeyType.DIR_INDEX), sub);
+            } else if (d.type() != DirItem.FT_REG_FILE) {
+                return false;
+            } else if (isNew && !logged.test(child) && !inodes.containsKey(child)) {
+                Cursor c = live.find(new Key(child, KeyType.INODE_ITEM, 0));
+                if (c == null) return false;
+                byte[] inode = new byte[c.dataSize()];
+                c.buffer().get(c.dataOffset(), inode);
+                ByteBuffer.wrap(inode).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 0).putLong(16, 0);
+                put(child, Key.last(child, KeyType.INODE_ITEM),
+                        List.of(new TreeLog.LogItem(new Key(child, KeyType.INODE_ITEM, 0), inode)));
+            }
+            out.add(i);
+        }
+        return true;
+    }
+
+    /**
+     * Adds directory {@code dir}'s items for the removed name at {@code index} of file {@code ino}: its inode item,
+     * refs and xattrs as they are now (the replay deletes the xattrs a logged inode lacks), and one DIR_LOG_INDEX
+     * range per removed index the replay may unlink. False when the directory itself moved or went (its names would
+     * need logging too).
+     */
+    private boolean logDirectory(long dir, long ino, long index, LongPredicate logged) throws FsException {
+        if (live.find(new Key(dir, KeyType.INODE_ITEM, 0)) == null) return false;
+        if (!sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return false;
+        List<TreeLog.LogItem> ranges = removedRanges(dir, ino, logged);
+        Key own = new Key(dir, KeyType.DIR_LOG_INDEX, index);
+        // the file's old name not a removed index of this directory: damaged, the commit path reports it
+        if (ranges.stream().noneMatch(r -> r.key().equals(own))) return false;
+        List<TreeLog.LogItem> out = copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
+        out.addAll(ranges);
+        put(dir, Key.last(dir, KeyType.DIR_LOG_INDEX), out);
+        return true;
+    }
+
+    /**
+     * A DIR_LOG_INDEX range over each index of {@code dir} in the last commit that is gone and whose replay loses
+     * nothing: its inode is {@code ino}, logged in this transaction, or unlinked. With {@code ino} -1 (a directory
+     * fsync, which must give every name) null when another is gone. Also a file that only lost names (a hard link
+ * removed), as the kernel logs it.
+     */
+    private List<TreeLog.LogItem> removedRanges(long dir, long ino, LongPredicate logged) throws FsException {
+        List<Key> indexes = new ArrayList<>();
+        committed.scan(new Key(dir, KeyType.DIR_INDEX, 0), Key.last(dir, KeyType.DIR_INDEX),
+                (key, leaf, off, size) -> indexes.add(key));
+        List<TreeLog.LogItem> out = new ArrayList<>();
+        for (Key key : indexes) {
+            // an index may be taken again by a new name (ours count on from the largest index, not the kernel's)
+            if (sameItem(key)) continue;
+            DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
+            long child = d.location().objectid();
+            boolean replays = d.location().type() == KeyType.INODE_ITEM
+                    && (child == ino || logged.test(child) || unlinked(child, logged) || onlyLostNames(child));
+            if (!replays && ino == -1) return null;
+            // else left alone: a subvolume's name is the commit's business, an inode living on unlogged keeps it
+            if (replays) {
+                out.add(new TreeLog.LogItem(new Key(dir, KeyType.DIR_LOG_INDEX, key.offset()),
+                        dirLogItem(key.offset())));
+            }
+        }
+        return out;
+    }
+
+    private void put(long id, Key to, List<TreeLog.LogItem> out) {
+        inodes.put(id, new Items(to, out));
+        items += out.size();
+    }
+
+    /**
+     * Whether inode {@code id} is gone or has no names now, and the replay's unlink of its last name loses nothing
+     * else: a removed directory's entries of the last commit are each gone too, or logged, or live on under names
+     * of the last commit (the replay unlinks them all, as the kernel's replay_dir_deletes of a directory without
+     * links does).
+     */
+    private boolean unlinked(long id, LongPredicate logged) throws FsException {
+        Cursor c = live.find(new Key(id, KeyType.INODE_ITEM, 0));
+        if (c == null) c = committed.find(new Key(id, KeyType.INODE_ITEM, 0));
+        else if (c.decode((b, off, size) -> InodeItem.read(b, off)).nlink() != 0) return false;
+        if (c == null || (c.decode((b, off, size) -> InodeItem.read(b, off)).mode() & Stat.S_IFMT) != Stat.S_IFDIR) {
+            return true;
+        }
+        List<Key> entries = new ArrayList<>();
+        committed.scan(new Key(id, KeyType.DIR_INDEX, 0), Key.last(id, KeyType.DIR_INDEX),
+                (key, leaf, off, size) -> entries.add(key));
+        for (Key key : entries) {
+            DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
+            long child = d.location().objectid();
+            if (d.location().type() != KeyType.INODE_ITEM) return false;
+            if (!logged.test(child) && !unlinked(child, logged) && !onlyLostNames(child)) return false;
+        }
+        return true;
+    }
+
+    /**
+     * Whether file {@code id} has names and each is one of the last commit: then the replay's unlink of another
+     * leaves it as it is now (a file that moved elsewhere would lose its new name).
+     */
+    private boolean onlyLostNames(long id) throws FsException {
+        Cursor c = live.find(new Key(id, KeyType.INODE_ITEM, 0));
+        if (c == null) return false;
+        InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
+        if ((inode.mode() & Stat.S_IFMT) == Stat.S_IFDIR) return false;
+        Set<String> now = names(live, id);
+        return !now.isEmpty() && names(committed, id).containsAll(now);
+    }
+
+    /** Whether the item at {@code key} is in the live tree as in the last commit. */
+    private boolean sameItem(Key key) throws FsException {
+        Cursor a = live.find(key);
+        Cursor b = committed.find(key);
+        return a != null && b != null && a.buffer().slice(a.dataOffset(), a.dataSize())
+                .equals(b.buffer().slice(b.dataOffset(), b.dataSize()));
+    }
+
+    /** Whether {@code id}'s items of types {@code from} to {@code to} are as the last commit has them. */
+    private boolean sameItems(long id, int from, int to) throws FsException {
+        List<ByteBuffer> a = items(live, id, from, to);
+        return a.equals(items(committed, id, from, to));
+    }
+
+    private static List<ByteBuffer> items(BTree tree, long id, int from, int to) throws FsException {
+        List<ByteBuffer> out = new ArrayList<>();
+        tree.scan(new Key(id, from, 0), Key.last(id, to), (key, leaf, off, size) -> {
+            ByteBuffer b = ByteBuffer.allocate(17 + size).order(ByteOrder.LITTLE_ENDIAN);
+            b.putLong(key.objectid()).put((byte) key.type()).putLong(key.offset());
+            b.put(leaf.slice(off, size));
+            out.add(b.flip());
+            return true;
+        });
+        return out;
+    }
+
+    /** A btrfs_dir_log_item: the range is the one index (its key's offset is the first). */
+    private static byte[] dirLogItem(long index) {
+        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(index).array();
+    }
+
+    /** The names of inode {@code ino} in {@code tree}, as {@link #parse} writes them. */
+    private static Set<String> names(BTree tree, long ino) throws FsException {
+        Set<String> before = new LinkedHashSet<>();
+        tree.scan(new Key(ino, KeyType.INODE_REF, 0), Key.last(ino, KeyType.INODE_EXTREF),
+                (key, leaf, off, size) -> {
+                    before.addAll(parse(key, leaf, off, size));
+                    return true;
+                });
+        return before;
+    }
+
+    /** One name as {@link #parse} writes it. */
+    private record Name(long parent, long index, byte[] bytes) {
+        static Name of(String s) {
+            String[] p = s.split("/", 3);
+            return new Name(Long.parseLong(p[0]), Long.parseLong(p[1]), HexFormat.of().parseHex(p[2]));
+        }
+    }
+
+    /** The names of one ref or extref item as "parent/index/hex name". */
+    private static List<String> parse(Key key, ByteBuffer buf, int off, int size) {
+        ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            if (key.type() == KeyType.INODE_REF) {
+                return InodeRef.readAll(b, off, size).stream()
+                        .map(r -> key.offset() + "/" + r.index() + "/" + HexFormat.of().formatHex(r.name())).toList();
+            }
+            return InodeExtref.readAll(b, off, size).stream()
+                    .map(r -> r.parentObjectid() + "/" + r.index() + "/" + HexFormat.of().formatHex(r.name())).toList();
+        } catch (MalformedItemException e) {
+            return List.of("0/0/"); // never a real name (no directory 0): the commit path reports the damage
+        }
+    }
+}
