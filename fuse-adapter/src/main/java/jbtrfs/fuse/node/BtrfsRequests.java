@@ -40,9 +40,13 @@ final class BtrfsRequests {
         this.queries = new BtrfsQueries(nodes);
     }
 
-    /** Where the mount is (the snapshot source's descriptor is resolved against it); unknown until told. */
-    void mountedAt(Path mountpoint) {
+    /**
+     * Where the mount is (the snapshot source's descriptor is resolved against it) and the device it serves
+     * (DEV_INFO names it); unknown until told.
+     */
+    void mountedAt(Path mountpoint, Path device) {
         this.mountpoint = mountpoint;
+        queries.deviceAt(device);
     }
 
     void ioctl(FuseRequest r, InodeId id, int cmd, long arg, int inSize, int outSize) throws FsException {

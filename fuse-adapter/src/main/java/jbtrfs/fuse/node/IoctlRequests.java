@@ -41,9 +41,9 @@ final class IoctlRequests {
         this.scrubs = new ScrubRequests(nodes.ops);
     }
 
-    /** Where the mount is: a snapshot's source descriptor is resolved against it. */
-    void mountedAt(Path mountpoint) {
-        btrfs.mountedAt(mountpoint);
+    /** Where the mount is (a snapshot's source descriptor is resolved against it) and its device. */
+    void mountedAt(Path mountpoint, Path device) {
+        btrfs.mountedAt(mountpoint, device);
     }
 
     /** fuse_ioctl_in: fh, flags, cmd, arg, in_size, out_size; in_size bytes of data. */
