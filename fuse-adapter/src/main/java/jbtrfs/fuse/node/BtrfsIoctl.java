@@ -50,6 +50,9 @@ public final class BtrfsIoctl {
     public static final int GET_FEATURES = ior(57, FEATURES_SIZE);
     public static final int GET_SUBVOL_INFO = ior(60, SUBVOL_INFO_SIZE);
     public static final int SNAP_DESTROY_V2 = iow(63, VOL_ARGS_SIZE);
+    /** FITRIM, _IOWR('X', 121, struct fstrim_range): start, len (in: the range, out: bytes trimmed), minlen. */
+    public static final int FSTRIM_RANGE_SIZE = 24;
+    public static final int FITRIM = 3 << 30 | FSTRIM_RANGE_SIZE << 16 | 'X' << 8 | 121;
 
     /** btrfs_ioctl_vol_args_v2 flags. */
     public static final long SUBVOL_RDONLY = 1L << 1;
