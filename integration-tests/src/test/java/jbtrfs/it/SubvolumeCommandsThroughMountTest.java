@@ -149,6 +149,41 @@ class SubvolumeCommandsThroughMountTest {
         }
     }
 
+    @Test
+    void subvolumeList_onASubvolumeMount_pathsAsBtrfsProgsPrintsThem() throws Exception {
+        String[] native_ = nativeTransport();
+        Prereq.requireFuse();
+        Images.requireRootAndLoop();
+        Path image = Images.mkfs(dir, null, 256);
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        Shell.sh("mount -o loop " + image + " " + mnt);
+        try {
+            Shell.sh("btrfs subvolume create sv && mkdir sv/d && btrfs subvolume create sv/d/inner && btrfs subvolume"
+                    + " create other && btrfs subvolume create other/o2 && btrfs subvolume snapshot sv snapsv"
+                    + " && btrfs subvolume set-default other", mnt);
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+        // below the subvolume asked on, paths start from it; elsewhere from the top level
+        String list = "$B subvolume list . && $B subvolume list d/inner && $B subvolume get-default .";
+        for (String subvol : new String[] {"sv", "other"}) {
+            Shell.sh("mount -o loop,ro,subvol=" + subvol + " " + image + " " + mnt);
+            String kernel;
+            try {
+                kernel = Shell.sh("B=btrfs\n" + list.replace("d/inner", subvol.equals("sv") ? "d/inner" : "o2"), mnt);
+            } finally {
+                Shell.sh("umount " + mnt);
+            }
+            List<String> options = new ArrayList<>(List.of(native_));
+            options.addAll(List.of("-o", "subvol=" + subvol));
+            try (Jbtrfs m = Jbtrfs.mount(image, mnt, options.toArray(new String[0]))) {
+                assertEquals(kernel, Shell.sh("B=" + Jbtrfs.launcher() + "\n"
+                        + list.replace("d/inner", subvol.equals("sv") ? "d/inner" : "o2"), mnt), "subvol=" + subvol);
+            }
+            assertTrue(kernel.contains(subvol.equals("sv") ? "path d/inner" : "path o2"), kernel);
+        }
+    }
+
     /**
      * The btrfs ioctls need the native transport (libfuse 2 passes no such ioctl): given here unless the run picks
      * a transport, skipped when it picks libfuse.
