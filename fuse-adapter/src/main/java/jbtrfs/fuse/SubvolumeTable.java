@@ -55,7 +55,11 @@ final class SubvolumeTable {
      * they start from it.
      */
     static List<Row> read(BtrfsIoctlClient mount) throws CliException {
-        long top = subvolumeOf(mount);
+        return read(mount, subvolumeOf(mount));
+    }
+
+    /** Every linked subvolume but the top level, by id; paths start below subvolume {@code top} where they can. */
+    static List<Row> read(BtrfsIoctlClient mount, long top) throws CliException {
         Map<Long, RootItem> items = new TreeMap<>(Long::compareUnsigned);
         Map<Long, Long> offsets = new TreeMap<>();
         Map<Long, long[]> refs = new TreeMap<>();

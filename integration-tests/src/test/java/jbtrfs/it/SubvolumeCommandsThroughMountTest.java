@@ -24,7 +24,7 @@ import jbtrfs.testing.Shell;
  * mount, held to btrfs-progs on the kernel: one script (the commands, then the ioctls called directly from Python
  * with their errnos, as root and as a user) prints the same on a kernel mount with {@code btrfs} as on ours with
  * {@code jbtrfs}; what our
- * list, get-default, property and df said before the unmount is what the kernel's tools say of our image after it;
+ * list, get-default, property, show (line by line) and df said before the unmount is what the kernel's tools say of our image after it;
  * btrfs check is clean; a sync's changes survive a kill -9 right after it.
  */
 class SubvolumeCommandsThroughMountTest {
@@ -70,6 +70,7 @@ class SubvolumeCommandsThroughMountTest {
             $B subvolume list -r .
             $B subvolume get-default .
             for s in sv snap rosnap d/inner d/inner-snap; do echo "$s $($B property get $s ro)"; done
+            for s in . sv snap rosnap d/inner d/inner-snap; do $B subvolume show $s; done
             $B filesystem df .
             """;
 
