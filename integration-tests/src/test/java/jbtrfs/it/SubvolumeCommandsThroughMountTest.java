@@ -130,15 +130,13 @@ class SubvolumeCommandsThroughMountTest {
         List<String> options = new ArrayList<>(List.of(native_));
         options.addAll(List.of("-o", "commit=300"));
         Jbtrfs.mountReadWrite(image, mnt, options.toArray(new String[0]));
-        String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount (-f|--detached) .*" + mnt + "' | sed -n 1p").trim();
-        assertTrue(!pid.isEmpty(), "no daemon for " + mnt);
+        String pid = Jbtrfs.daemonPid(mnt);
         try {
             Shell.sh(Jbtrfs.launcher() + " subvolume create sv && seq 1 5000 > sv/synced && "
                     + Jbtrfs.launcher() + " filesystem sync . && kill -9 " + pid + "; seq 1 10 > unsynced || true",
                     mnt);
         } finally {
-            Shell.attempt(List.of("fusermount", "-u", "-z", mnt.toString()));
-            Shell.sh("while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
+            Jbtrfs.afterKill(mnt, pid);
         }
         BtrfsCheck.assertClean(image, "after kill -9");
         Shell.sh("mount -o loop,ro " + image + " " + mnt);

@@ -45,7 +45,7 @@ class SubvolumeKillTest {
             Shell.sh("umount " + mnt);
         }
         Jbtrfs.mountReadWrite(image, mnt);
-        String pid = daemon(mnt);
+        String pid = Jbtrfs.daemonPid(mnt);
         long progress = 0;
         try {
             Shell.sh(Jbtrfs.launcher() + " subvolume delete sv", mnt);
@@ -55,8 +55,7 @@ class SubvolumeKillTest {
             }
             Shell.sh("kill -9 " + pid);
         } finally {
-            Shell.attempt(List.of("fusermount", "-u", "-z", mnt.toString()));
-            Shell.sh("while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
+            Jbtrfs.afterKill(mnt, pid);
         }
         assertTrue(progress > 0, "the drop was seen under way");
         assertTrue(dropProgress(image) > 0, "the image holds a drop under way");
@@ -83,7 +82,7 @@ class SubvolumeKillTest {
         Path image = Images.mkfs(dir, null, 256);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         Jbtrfs.mountReadWrite(image, mnt);
-        String pid = daemon(mnt);
+        String pid = Jbtrfs.daemonPid(mnt);
         String sum;
         try {
             Shell.sh(Jbtrfs.launcher() + " subvolume create sv && head -c 2M /dev/urandom > sv/f && seq 1 3000 > "
@@ -96,8 +95,7 @@ class SubvolumeKillTest {
             Shell.sh("kill -9 " + pid);
             loop.waitFor();
         } finally {
-            Shell.attempt(List.of("fusermount", "-u", "-z", mnt.toString()));
-            Shell.sh("while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
+            Jbtrfs.afterKill(mnt, pid);
         }
         BtrfsCheck.assertClean(image, "after kill -9 among snapshot creations");
         Shell.sh("mount -o loop,ro " + image + " " + mnt);
