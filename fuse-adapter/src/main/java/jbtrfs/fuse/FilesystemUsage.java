@@ -28,6 +28,7 @@ import jbtrfs.fuse.node.BtrfsIoctl;
  * which a single device cannot hold, and zoned devices are left out.
  */
 final class FilesystemUsage {
+    private static final int EPERM = 1;
     private static final int ENODEV = 19;
     /** BLKGETSIZE64: _IOR(0x12, 114, size_t). */
     private static final long BLKGETSIZE64 = 0x80081272L;
@@ -60,9 +61,18 @@ final class FilesystemUsage {
     static FilesystemUsage read(BtrfsIoctlClient mount, Path path) throws CliException {
         List<SpaceInfo> spaces = FilesystemCommand.spaceInfo(mount);
         List<DeviceChunks> chunks = new ArrayList<>();
-        for (TreeSearchItem it : SubvolumeTable.search(mount, ObjectIds.CHUNK_TREE,
-                Key.first(ObjectIds.FIRST_CHUNK_TREE, KeyType.CHUNK_ITEM),
-                Key.last(ObjectIds.FIRST_CHUNK_TREE, KeyType.CHUNK_ITEM))) {
+        Key first = Key.first(ObjectIds.FIRST_CHUNK_TREE, KeyType.CHUNK_ITEM);
+        Key last = Key.last(ObjectIds.FIRST_CHUNK_TREE, KeyType.CHUNK_ITEM);
+        ByteBuffer probe = BtrfsIoctlClient.buffer(BtrfsIoctl.SEARCH_ARGS_SIZE);
+        new BtrfsIoctl.SearchKey(ObjectIds.CHUNK_TREE, first, last, 0, -1L, 1).write(probe);
+        // the chunk tree takes root, as on the kernel: without it, progs goes on without the per-device figures
+        boolean permitted = mount.call(Integer.toUnsignedLong(BtrfsIoctl.TREE_SEARCH), probe) != EPERM;
+        if (!permitted) {
+            System.err.println("WARNING: cannot read detailed chunk info, per-device usage will not be shown, run as"
+                    + " root");
+        }
+        for (TreeSearchItem it : permitted ? SubvolumeTable.search(mount, ObjectIds.CHUNK_TREE, first, last)
+                : List.<TreeSearchItem>of()) {
             ChunkItem c = ChunkItem.read(ByteBuffer.wrap(it.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
                     it.data().length);
             for (Stripe s : c.stripes()) add(chunks, c.type(), s.devid(), c.numStripes(), c.length());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,6 +33,8 @@ class SpaceCommandsThroughMountTest {
         Prereq.requireFuse();
         Images.requireRootAndLoop();
         Path image = Images.mkfs(dir, null, 256);
+        // the user the test switches to must reach the mountpoint and read the image: @TempDir is private to root
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         String raw;
         String human;
@@ -41,6 +44,13 @@ class SpaceCommandsThroughMountTest {
                     + " && " + Jbtrfs.launcher() + " filesystem sync .", mnt);
             raw = Shell.sh(Jbtrfs.launcher() + " filesystem usage -b .", mnt);
             human = Shell.sh(Jbtrfs.launcher() + " filesystem usage .", mnt);
+            // a user may not read the chunk tree: progs' warning, the same figures without the devices' lines
+            Shell.Result user = Shell.attempt(List.of("setpriv", "--reuid=1000", "--regid=1000", "--clear-groups",
+                    Jbtrfs.launcher().toString(), "filesystem", "usage", "-b", mnt.toString()));
+            assertEquals(0, user.exitCode(), user.output());
+            String devices = "(?m)^   " + Pattern.quote(image.toAbsolutePath().normalize().toString()) + "\t.*\n";
+            assertEquals("WARNING: cannot read detailed chunk info, per-device usage will not be shown, run as root\n"
+                    + raw.substring(0, raw.indexOf("Unallocated:")).replaceAll(devices, ""), user.output());
         }
         Shell.sh("mount -o loop,ro " + image + " " + mnt);
         try {
