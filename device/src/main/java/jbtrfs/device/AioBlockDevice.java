@@ -177,6 +177,12 @@ final class AioBlockDevice extends QueuedBlockDevice {
     @Override
     public boolean directIo() { return direct; }
 
+    /** A hole in the image file, or BLKDISCARD on a block device, through a descriptor of its own. */
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        Discard.range(name, writable, size, offset, length);
+    }
+
     @Override
     public String backend() { return Backend.AIO.cliName(); }
 

@@ -74,6 +74,15 @@ public interface BlockDevice extends Closeable {
         QueuedBlockDevice.await(submit(IoRequest.flush()));
     }
 
+    /**
+     * Gives {@code length} bytes at {@code offset} back to what holds the device (a hole punched in an image file,
+     * BLKDISCARD on a block device); they read as zeros or as before afterwards, so only free space may be given.
+     * EOPNOTSUPP where that cannot be done.
+     */
+    default void discard(long offset, long length) throws IOException {
+        throw new DeviceIoException("discard is not supported on " + backend(), offset, length, Errno.EOPNOTSUPP);
+    }
+
     /** Opens a file or block device for reading only (portable FileChannel engine, buffered). */
     static BlockDevice openReadOnly(Path path) throws IOException {
         return FileChannelBlockDevice.open(path, DeviceOptions.defaults().withWritable(false)

@@ -18,6 +18,8 @@ public final class Errno {
     public static final int EBUSY = 16;
     /** Bad argument (for example misaligned O_DIRECT offset or length). */
     public static final int EINVAL = 22;
+    /** A discard on what cannot discard (neither a file nor a block device, or a device without the ioctl). */
+    public static final int EOPNOTSUPP = 95;
     /** Device closed while the request was queued. */
     public static final int ESHUTDOWN = 108;
 

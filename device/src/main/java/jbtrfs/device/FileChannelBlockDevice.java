@@ -140,6 +140,12 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
     @Override
     public boolean directIo() { return false; }
 
+    /** A hole in the image file, or BLKDISCARD on a block device, through a descriptor of its own. */
+    @Override
+    public void discard(long offset, long length) throws IOException {
+        Discard.range(name, writable, size, offset, length);
+    }
+
     @Override
     public String backend() { return Backend.NIO.cliName(); }
 

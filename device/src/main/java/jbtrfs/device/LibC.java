@@ -8,7 +8,7 @@ import jnr.ffi.annotations.SaveError;
 
 /**
  * The few libc calls the device needs that Java does not offer: open with O_DIRECT or O_EXCL, ioctl sizes and loop
- * status, fdatasync, flock.
+ * status, fdatasync, flock, fallocate.
  */
 public interface LibC {
     /** Open flags (Linux x86_64 / aarch64 values, asm-generic/fcntl.h). */
@@ -22,6 +22,11 @@ public interface LibC {
     long BLKGETSIZE64 = 0x80081272L;
     /** ioctl: int logical sector size of a block device (_IO(0x12, 104)). */
     long BLKSSZGET = 0x1268L;
+    /** ioctl: discard a byte range {u64 start, u64 length} of a block device (_IO(0x12, 119)). */
+    long BLKDISCARD = 0x1277L;
+    /** fallocate modes: keep the size, deallocate the range (linux/falloc.h). */
+    int FALLOC_FL_KEEP_SIZE = 1;
+    int FALLOC_FL_PUNCH_HOLE = 2;
     /** ioctl: struct loop_info64 of a loop device (linux/loop.h). */
     long LOOP_GET_STATUS64 = 0x4C05L;
     /** flock operations (sys/file.h): shared, exclusive, fail with EWOULDBLOCK instead of waiting. */
@@ -40,6 +45,9 @@ public interface LibC {
 
     @SaveError
     int fdatasync(int fd);
+
+    @SaveError
+    int fallocate(int fd, int mode, long offset, long length);
 
     @SaveError
     int flock(int fd, int operation);

@@ -139,6 +139,13 @@ public final class BlockGroup {
         }
     }
 
+    /** The ranges free for allocation now, {start, length}, ordered: free on disk and in the running transaction. */
+    public List<long[]> freeNow() {
+        List<long[]> out = new ArrayList<>(free.size());
+        for (Map.Entry<Long, Long> e : free.entrySet()) out.add(new long[] {e.getKey(), e.getValue() - e.getKey()});
+        return out;
+    }
+
     /** The free ranges as the disk will hold them after commit (free plus pinned), merged and ordered. */
     public List<long[]> freeAfterCommit() {
         TreeMap<Long, Long> all = new TreeMap<>(free);

@@ -25,9 +25,10 @@ import jbtrfs.format.RootRef;
 /**
  * The files that use a data extent, by path from the top level (what the kernel's scrub prints for an
  * uncorrectable data error, ≈ iterate_extent_inodes then inode paths): the extent's data back references, inline
- * and keyed, give (subvolume, inode); a shared reference names a leaf whose file extent items point at the extent;
- * an inode's path follows its first inode ref up to the subvolume's root, and the subvolume's root backrefs up to
- * the top level.
+ * and keyed, give (subvolume, inode) and the leaves holding its file extent items, a shared reference names such a
+ * leaf; every subvolume that reaches one of those leaves through the tree blocks' back references
+ * ({@link BlockRoots}) uses the extent; an inode's path follows its first inode ref up to the subvolume's root, and
+ * the subvolume's root backrefs up to the top level.
  */
 final class ExtentPaths {
     private final TreeBlockSource blocks;
@@ -41,7 +42,9 @@ final class ExtentPaths {
      * subvolume and inode.
      */
     List<String> of(ScrubWalk.Trees trees, long extentStart) throws FsException {
+        Set<Owner> direct = new LinkedHashSet<>();
         Set<Owner> owners = new LinkedHashSet<>();
+        BlockRoots roots = new BlockRoots(blocks, trees);
         BTree extents = trees.committed(ObjectIds.EXTENT_TREE);
         Cursor c = extents.seek(new Key(extentStart, KeyType.EXTENT_ITEM, 0));
         try {
@@ -50,21 +53,28 @@ final class ExtentPaths {
                 if (k.type() == KeyType.EXTENT_ITEM) {
                     ExtentItem item = ExtentItem.read(c.buffer(), c.dataOffset(), c.dataSize(), false);
                     for (ExtentItem.InlineRef r : item.inlineRefs()) {
-                        if (r.type() == KeyType.EXTENT_DATA_REF) owners.add(new Owner(r.root(), r.objectid()));
-                        if (r.type() == KeyType.SHARED_DATA_REF) sharedOwners(r.offset(), extentStart, owners);
+                        if (r.type() == KeyType.EXTENT_DATA_REF) direct.add(new Owner(r.root(), r.objectid()));
+                        if (r.type() == KeyType.SHARED_DATA_REF) {
+                            sharedOwners(roots, r.offset(), extentStart, owners);
+                        }
                     }
                 } else if (k.type() == KeyType.EXTENT_DATA_REF && c.dataSize() >= ExtentDataRef.SIZE) {
                     ExtentDataRef r = ExtentDataRef.read(c.buffer(), c.dataOffset());
-                    owners.add(new Owner(r.root(), r.objectid()));
+                    direct.add(new Owner(r.root(), r.objectid()));
                 } else if (k.type() == KeyType.SHARED_DATA_REF) {
-                    sharedOwners(k.offset(), extentStart, owners);
+                    sharedOwners(roots, k.offset(), extentStart, owners);
                 }
                 c.next();
             }
         } catch (MalformedItemException e) {
             throw c.corrupt(e.getMessage());
         }
-        snapshotOwners(trees, extentStart, owners);
+        for (Owner o : direct) {
+            owners.add(o);
+            for (long leaf : leavesPointingAt(trees.committed(o.root()), o.inode(), extentStart)) {
+                for (long root : roots.of(leaf)) owners.add(new Owner(root, o.inode()));
+            }
+        }
         List<Owner> sorted = new ArrayList<>(owners);
         sorted.sort(Comparator.comparingLong(Owner::root).thenComparingLong(Owner::inode));
         List<String> out = new ArrayList<>();
@@ -73,49 +83,28 @@ final class ExtentPaths {
     }
 
     /**
-     * The same inodes in the other subvolumes where they still point at the extent: a snapshot shares its source's
-     * leaves, so the extent's references name only the source (the kernel finds them by walking the shared tree
-     * blocks' back references; a snapshot keeps its source's inode numbers, so looking the inode up there is enough).
+     * The leaves of {@code tree} holding a file extent item of {@code inode} that points at the extent: the
+     * snapshots sharing them use the extent too, though its references name only the tree they were written in.
      */
-    private static void snapshotOwners(ScrubWalk.Trees trees, long extentStart, Set<Owner> owners)
-            throws FsException {
-        Set<Long> inodes = new LinkedHashSet<>();
-        for (Owner o : owners) inodes.add(o.inode());
-        BTree rootTree = trees.committed(ObjectIds.ROOT_TREE);
-        Cursor c = rootTree.seek(Key.first(ObjectIds.FS_TREE, KeyType.ROOT_ITEM));
-        List<Long> subvolumes = new ArrayList<>();
-        while (c.valid()) {
-            long id = c.key().objectid();
-            if (c.key().type() == KeyType.ROOT_ITEM && ObjectIds.isSubvolume(id) && !subvolumes.contains(id)) {
-                subvolumes.add(id);
-            }
-            c.next();
-        }
-        for (long subvolume : subvolumes) {
-            for (long inode : inodes) {
-                if (owners.contains(new Owner(subvolume, inode))) continue;
-                if (pointsAt(trees.committed(subvolume), inode, extentStart)) owners.add(new Owner(subvolume, inode));
-            }
-        }
-    }
-
-    /** Whether one of {@code inode}'s file extent items in {@code tree} points at the extent. */
-    private static boolean pointsAt(BTree tree, long inode, long extentStart) throws CorruptBlockException {
+    private static Set<Long> leavesPointingAt(BTree tree, long inode, long extentStart) throws CorruptBlockException {
+        Set<Long> leaves = new LinkedHashSet<>();
         Cursor c = tree.seek(new Key(inode, KeyType.EXTENT_DATA, 0));
         while (c.valid() && c.key().objectid() == inode && c.key().type() == KeyType.EXTENT_DATA) {
             FileExtentItem fe = c.decode(FileExtentItem::read);
-            if (!fe.isInline() && fe.diskBytenr() == extentStart) return true;
+            if (!fe.isInline() && fe.diskBytenr() == extentStart) leaves.add(c.leaf().bytenr());
             c.next();
         }
-        return false;
+        return leaves;
     }
 
     private record Owner(long root, long inode) {
     }
 
-    /** The inodes of the leaf at {@code parent} whose file extent items point at the extent. */
-    private void sharedOwners(long parent, long extentStart, Set<Owner> owners) throws CorruptBlockException {
+    /** The inodes of the leaf at {@code parent} whose file extent items point at the extent, in every tree it is in. */
+    private void sharedOwners(BlockRoots roots, long parent, long extentStart, Set<Owner> owners)
+            throws FsException {
         TreeBlock leaf = blocks.read(parent, 0, 0, ObjectIds.EXTENT_TREE);
+        Set<Long> trees = roots.of(parent);
         for (int slot = 0; slot < leaf.nritems(); slot++) {
             Key k = leaf.key(slot);
             if (k.type() != KeyType.EXTENT_DATA) continue;
@@ -125,7 +114,8 @@ final class ExtentPaths {
             } catch (MalformedItemException e) {
                 throw new CorruptBlockException(leaf.owner(), parent, slot, e.getMessage());
             }
-            if (!fe.isInline() && fe.diskBytenr() == extentStart) owners.add(new Owner(leaf.owner(), k.objectid()));
+            if (fe.isInline() || fe.diskBytenr() != extentStart) continue;
+            for (long root : trees) owners.add(new Owner(root, k.objectid()));
         }
     }
 

@@ -172,6 +172,8 @@ public final class Filesystem implements Closeable {
             if (replayed != null) return replayed;
         }
         Subvolumes subvolumes = new Subvolumes(rootTree, reader);
+        subvolumes.setChunkTree(() -> new BTree(reader, ObjectIds.CHUNK_TREE, sb.chunkRoot(), sb.chunkRootLevel(),
+                sb.chunkRootGeneration()));
         CsumTree.Source csumTree = () -> optionalTree(subvolumes, ObjectIds.CSUM_TREE);
         boolean bgTree = (sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0;
         BTree blockGroups;
@@ -219,6 +221,7 @@ public final class Filesystem implements Closeable {
                 subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
             }
             TransactionManager live = txm;
+            subvolumes.setChunkTree(() -> live.committedTree(ObjectIds.CHUNK_TREE));
             space.setItemSource(chunk -> {
                 BlockGroup bg = live.blockGroups().find(chunk.logical());
                 return bg == null ? null : new BlockGroupItem(bg.usedNow(), 256, bg.flags());

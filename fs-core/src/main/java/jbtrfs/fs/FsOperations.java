@@ -364,6 +364,15 @@ public interface FsOperations {
         throw new FsException(Errno.EOPNOTSUPP, "scrub");
     }
 
+    /**
+     * FITRIM: commits, then gives the free space back to what holds the device (holes in an image file) for the
+     * block groups in logical [start, start+length) with pieces of at least {@code minlen} bytes, and all the
+     * unallocated device space; the bytes given back. EOPNOTSUPP where the device cannot discard.
+     */
+    default long trim(long start, long length, long minlen) throws FsException {
+        throw readOnlyError();
+    }
+
     /** Commits everything and returns when it is on disk (sync(2), BTRFS_IOC_SYNC, unmount). */
     default void sync() throws FsException {
     }

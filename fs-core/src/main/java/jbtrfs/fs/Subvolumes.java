@@ -28,6 +28,12 @@ final class Subvolumes {
     private final TreeBlockReader reader;
     private final ConcurrentHashMap<Long, BTree> trees = new ConcurrentHashMap<>();
     private volatile LiveTrees live;
+    private volatile ChunkTree chunkTree;
+
+    /** The chunk tree of the last commit: the superblock, not a root item, says where it is. */
+    interface ChunkTree {
+        BTree tree() throws FsException;
+    }
 
     /** The trees a running transaction changed, as it sees them. */
     interface LiveTrees {
@@ -42,6 +48,9 @@ final class Subvolumes {
 
     /** Reads see the running transaction's trees first (read-write mounts). */
     void setLiveTrees(LiveTrees live) { this.live = live; }
+
+    /** Where the committed chunk tree is found (a tree search of tree 3 reads it, as the kernel's does). */
+    void setChunkTree(ChunkTree source) { this.chunkTree = source; }
 
     /** After a commit: the committed trees are the new root tree's. */
     void committed(BTree newRootTree) {
@@ -72,6 +81,8 @@ final class Subvolumes {
             BTree lt = l.tree(id);
             if (lt != null) return lt;
         }
+        ChunkTree chunks = chunkTree;
+        if (id == ObjectIds.CHUNK_TREE && chunks != null) return chunks.tree();
         BTree t = trees.get(id);
         if (t != null) return t;
         RootItem item = rootItem(id);

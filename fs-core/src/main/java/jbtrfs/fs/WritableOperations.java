@@ -43,6 +43,7 @@ final class WritableOperations implements FsOperations {
 
     private final ReadOnlyOperations reads;
     private final TransactionManager txm;
+    private final Volume volume;
     private final Subvolumes subvolumes;
     private final InodeWriter inodes;
     private final FileExtentWriter files;
@@ -64,6 +65,7 @@ final class WritableOperations implements FsOperations {
                        Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
                        MountOptions.Compression compression, Clock clock, boolean evicting) {
         this.reads = reads;
+        this.volume = volume;
         this.txm = txm;
         this.subvolumes = subvolumes;
         this.inodes = new InodeWriter(txm, subvolumes, clock);
@@ -461,6 +463,15 @@ final class WritableOperations implements FsOperations {
         Map<String, Long> out = new TreeMap<>();
         fsyncLog.fallbacks().forEach((why, n) -> out.put(why.name().toLowerCase(Locale.ROOT), n));
         return out;
+    }
+
+    @Override
+    public long trim(long start, long length, long minlen) throws FsException {
+        return gate.afterCommit(() -> {
+            SuperBlock sb = txm.committedSuperBlock();
+            return new FreeSpaceTrim(volume, txm.blockGroups(), subvolumes.tree(ObjectIds.DEV_TREE),
+                    sb.devItem().devid(), sb.devItem().totalBytes()).trim(start, length, minlen);
+        });
     }
 
     /**

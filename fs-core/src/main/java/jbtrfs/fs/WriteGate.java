@@ -129,6 +129,20 @@ final class WriteGate {
         }
     }
 
+    /**
+     * Commits, then runs {@code body} with every change and commit kept out (readers go on): the free space it sees
+     * is free on disk and stays free until it returns.
+     */
+    <T> T afterCommit(Body<T> body) throws FsException {
+        changeLock.lock();
+        try {
+            commitBesideReaders();
+            return read(body);
+        } finally {
+            changeLock.unlock();
+        }
+    }
+
     /** Commits everything and returns when it is on disk. */
     void sync() throws FsException {
         changeLock.lock();

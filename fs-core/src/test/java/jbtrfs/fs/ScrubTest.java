@@ -191,10 +191,11 @@ class ScrubTest {
     void uncorrectableDataOfASnapshottedFile_namesTheFileInEverySubvolume() throws Exception {
         Path image = Images.kernelWritten(tmp, 256, "", String.join("\n", "mkdir d",
                 "head -c 100000 /dev/urandom > d/a", "btrfs subvolume create sv >/dev/null",
-                "head -c 100000 /dev/urandom > sv/b", "btrfs subvolume snapshot . snap >/dev/null",
-                "btrfs subvolume snapshot sv sv/inner >/dev/null", "sync"));
-        // sv is subvolume 256, snap 257: the file's extent is referenced from the top level and, through the
-        // shared leaves, from snap
+                "head -c 100000 /dev/urandom > sv/b", "cp --reflink=always d/a sv/c",
+                "btrfs subvolume snapshot . snap >/dev/null", "btrfs subvolume snapshot sv sv/inner >/dev/null",
+                "sync"));
+        // sv is subvolume 256 (b inode 257, c 258), snap 257, sv/inner 258: the file's extent is referenced from
+        // the top level and sv (the reflink), and, through the leaves they share, from snap and sv/inner
         long a = ImageDamage.firstExtentOf(image, "a");
         ImageDamage.flipByte(image, ImageDamage.physical(image, a) + 100);
         long inode = ImageDamage.inodeOf(image, "a");
@@ -203,7 +204,9 @@ class ScrubTest {
 
         assertEquals(1, s.progress().uncorrectableErrors());
         assertEquals(List.of("logical " + a + ": d/a (subvolume 5, inode " + inode + ")",
-                "logical " + a + ": snap/d/a (subvolume 257, inode " + inode + ")"), s.uncorrectable());
+                "logical " + a + ": sv/c (subvolume 256, inode 258)",
+                "logical " + a + ": snap/d/a (subvolume 257, inode " + inode + ")",
+                "logical " + a + ": sv/inner/c (subvolume 258, inode 258)"), s.uncorrectable());
     }
 
     @Test

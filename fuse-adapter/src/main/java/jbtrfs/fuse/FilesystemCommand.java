@@ -4,6 +4,8 @@ import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import jbtrfs.format.BlockGroupFlags;
@@ -11,13 +13,14 @@ import jbtrfs.fs.SpaceInfo;
 import jbtrfs.fuse.node.BtrfsIoctl;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code jbtrfs filesystem sync|df MOUNTPOINT}: btrfs filesystem's commands and layout on a live mount. */
-@Command(name = "filesystem", description = "Commit a mount now (sync) or show its space by type and profile (df).",
-        subcommands = {FilesystemCommand.Sync.class, FilesystemCommand.Df.class})
+/** {@code jbtrfs filesystem sync|df|usage MOUNTPOINT}: btrfs filesystem's commands and layout on a live mount. */
+@Command(name = "filesystem", description = "Commit a mount now (sync) or show its space by type and profile (df, usage).",
+        subcommands = {FilesystemCommand.Sync.class, FilesystemCommand.Df.class, FilesystemCommand.Usage.class})
 final class FilesystemCommand implements Runnable {
     private static final String[] UNITS = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 
@@ -26,7 +29,7 @@ final class FilesystemCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing subcommand (sync, df)");
+        throw new ParameterException(spec.commandLine(), "missing subcommand (sync, df, usage)");
     }
 
     @Command(name = "sync", description = "Commit now; returns when the commit is on disk.")
@@ -52,20 +55,46 @@ final class FilesystemCommand implements Runnable {
         @Override
         public Integer call() throws CliException {
             try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
-                ByteBuffer head = BtrfsIoctlClient.buffer(BtrfsIoctl.SPACE_ARGS_SIZE);
-                mount.ioctl(BtrfsIoctl.SPACE_INFO, head, "cannot get space info on");
-                int n = (int) head.getLong(8);
-                ByteBuffer all = BtrfsIoctlClient.buffer(BtrfsIoctl.SPACE_ARGS_SIZE + n * BtrfsIoctl.SPACE_INFO_SIZE);
-                all.putLong(0, n);
-                mount.ioctl(BtrfsIoctl.SPACE_INFO, all, "cannot get space info on");
-                int got = (int) all.getLong(8);
-                for (int i = 0; i < got; i++) {
-                    int at = BtrfsIoctl.SPACE_ARGS_SIZE + i * BtrfsIoctl.SPACE_INFO_SIZE;
-                    System.out.println(dfLine(all.getLong(at), all.getLong(at + 8), all.getLong(at + 16)));
+                for (SpaceInfo s : spaceInfo(mount)) {
+                    System.out.println(dfLine(s.flags(), s.totalBytes(), s.usedBytes()));
                 }
             }
             return 0;
         }
+    }
+
+    @Command(name = "usage", description = "Show the space of the devices and of each type and profile.")
+    static final class Usage implements Callable<Integer> {
+        @Option(names = {"-b", "--raw"}, description = "Raw numbers in bytes.")
+        boolean raw;
+
+        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
+        Path mountpoint;
+
+        @Override
+        public Integer call() throws CliException {
+            try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
+                FilesystemUsage.read(mount, mountpoint).lines(raw).forEach(System.out::println);
+            }
+            return 0;
+        }
+    }
+
+    /** BTRFS_IOC_SPACE_INFO: once for the count, once more with room for every line. */
+    static List<SpaceInfo> spaceInfo(BtrfsIoctlClient mount) throws CliException {
+        ByteBuffer head = BtrfsIoctlClient.buffer(BtrfsIoctl.SPACE_ARGS_SIZE);
+        mount.ioctl(BtrfsIoctl.SPACE_INFO, head, "cannot get space info on");
+        int n = (int) head.getLong(8);
+        ByteBuffer all = BtrfsIoctlClient.buffer(BtrfsIoctl.SPACE_ARGS_SIZE + n * BtrfsIoctl.SPACE_INFO_SIZE);
+        all.putLong(0, n);
+        mount.ioctl(BtrfsIoctl.SPACE_INFO, all, "cannot get space info on");
+        int got = (int) all.getLong(8);
+        List<SpaceInfo> out = new ArrayList<>(got);
+        for (int i = 0; i < got; i++) {
+            int at = BtrfsIoctl.SPACE_ARGS_SIZE + i * BtrfsIoctl.SPACE_INFO_SIZE;
+            out.add(new SpaceInfo(all.getLong(at), all.getLong(at + 8), all.getLong(at + 16)));
+        }
+        return out;
     }
 
     /** {@code Data, single: total=8.00MiB, used=0.00B}. */
@@ -74,7 +103,7 @@ final class FilesystemCommand implements Runnable {
                 + prettySize(used);
     }
 
-    private static String typeName(long flags) {
+    static String typeName(long flags) {
         if (flags == SpaceInfo.GLOBAL_RSV) return "GlobalReserve";
         long t = flags & BlockGroupFlags.TYPE_MASK;
         if (t == (BlockGroupFlags.DATA | BlockGroupFlags.METADATA)) return "Data+Metadata";

@@ -51,7 +51,7 @@ final class NativeTransport {
         KernelSession session = KernelSession.mount(spec, options);
         Readahead.apply(mountpoint, parsed.readAheadKib());
         session.serve(handler);
-        if (handler instanceof NodeHandler nodes) nodes.mountedAt(mountpoint);
+        if (handler instanceof NodeHandler nodes) nodes.mountedAt(mountpoint, image);
         return new MountedSession() {
             @Override
             public int await() throws InterruptedException {

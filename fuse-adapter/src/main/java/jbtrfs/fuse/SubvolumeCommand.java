@@ -17,12 +17,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code jbtrfs subvolume create|delete|list|snapshot|get-default|set-default}: btrfs-progs' commands and output on
+ * {@code jbtrfs subvolume create|delete|list|snapshot|get-default|set-default|show}: btrfs-progs' commands and output on
  * a live jbtrfs mount (the real {@code btrfs} refuses a FUSE mount), through the kernel's btrfs ioctls.
  */
 @Command(name = "subvolume", description = "Create, delete, list and snapshot subvolumes on a live mount.",
         subcommands = {SubvolumeCommand.Create.class, SubvolumeCommand.Delete.class, SubvolumeCommand.ListCmd.class,
-            SubvolumeCommand.Snapshot.class, SubvolumeCommand.GetDefault.class, SubvolumeCommand.SetDefault.class})
+            SubvolumeCommand.Snapshot.class, SubvolumeCommand.GetDefault.class, SubvolumeCommand.SetDefault.class,
+            SubvolumeCommand.Show.class})
 final class SubvolumeCommand implements Runnable {
 
     @Spec
@@ -30,7 +31,7 @@ final class SubvolumeCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing subcommand (create, delete, list, snapshot, get-default, set-default)");
+        throw new ParameterException(spec.commandLine(), "missing subcommand (create, delete, list, snapshot, get-default, set-default, show)");
     }
 
     @Command(name = "create", description = "Create a subvolume.")
@@ -122,6 +123,23 @@ final class SubvolumeCommand implements Runnable {
             }
             System.out.println("Create a " + (readOnly ? "readonly " : "") + "snapshot of '" + source + "' in '"
                     + dir + "/" + name + "'");
+            return 0;
+        }
+    }
+
+    @Command(name = "show", description = "Show a subvolume's details and snapshots, as btrfs subvolume show does.")
+    static final class Show implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "PATH")
+        Path path;
+
+        @Override
+        public Integer call() throws CliException {
+            try (BtrfsIoctlClient subvol = new BtrfsIoctlClient(path)) {
+                ByteBuffer b = BtrfsIoctlClient.buffer(BtrfsIoctl.SUBVOL_INFO_SIZE);
+                subvol.ioctl(BtrfsIoctl.GET_SUBVOL_INFO, b, "cannot get subvolume info of");
+                SubvolumeShow.lines(BtrfsIoctl.decodeSubvolInfo(b), SubvolumeTable.read(subvol, ObjectIds.FS_TREE))
+                        .forEach(System.out::println);
+            }
             return 0;
         }
     }

@@ -49,8 +49,17 @@ final class SubvolumeTable {
     private SubvolumeTable() {
     }
 
-    /** Every linked subvolume but the top level, by id. */
+    /**
+     * Every linked subvolume but the top level, by id; paths as btrfs-progs' resolve_root makes them: from the top
+     * level, except below the subvolume of the path asked on (a subvol= mount, or a subvolume's directory), where
+     * they start from it.
+     */
     static List<Row> read(BtrfsIoctlClient mount) throws CliException {
+        return read(mount, subvolumeOf(mount));
+    }
+
+    /** Every linked subvolume but the top level, by id; paths start below subvolume {@code top} where they can. */
+    static List<Row> read(BtrfsIoctlClient mount, long top) throws CliException {
         Map<Long, RootItem> items = new TreeMap<>(Long::compareUnsigned);
         Map<Long, Long> offsets = new TreeMap<>();
         Map<Long, long[]> refs = new TreeMap<>();
@@ -73,23 +82,32 @@ final class SubvolumeTable {
         for (Map.Entry<Long, RootItem> e : items.entrySet()) {
             long id = e.getKey();
             if (!refs.containsKey(id)) continue; // the top level, or a deleted subvolume waiting for the cleaner
-            rows.add(new Row(id, refs.get(id)[0], path(mount, id, refs, names, paths), e.getValue(),
+            rows.add(new Row(id, refs.get(id)[0], path(mount, top, id, refs, names, paths), e.getValue(),
                     offsets.get(id)));
         }
         return rows;
     }
 
-    private static String path(BtrfsIoctlClient mount, long id, Map<Long, long[]> refs, Map<Long, String> names,
-                               Map<Long, String> paths) throws CliException {
+    private static String path(BtrfsIoctlClient mount, long top, long id, Map<Long, long[]> refs,
+                               Map<Long, String> names, Map<Long, String> paths) throws CliException {
         String known = paths.get(id);
         if (known != null) return known;
         long[] ref = refs.get(id);
         if (ref == null) return "";
-        String parent = ref[0] == ObjectIds.FS_TREE ? "" : path(mount, ref[0], refs, names, paths);
+        String parent = ref[0] == ObjectIds.FS_TREE || ref[0] == top ? ""
+                : path(mount, top, ref[0], refs, names, paths);
         String dir = inoLookup(mount, ref[0], ref[1]);
         String p = (parent.isEmpty() ? "" : parent + "/") + dir + names.get(id);
         paths.put(id, p);
         return p;
+    }
+
+    /** The subvolume the mount's path lies in: INO_LOOKUP of tree 0 (its own), as lookup_path_rootid asks. */
+    static long subvolumeOf(BtrfsIoctlClient mount) throws CliException {
+        ByteBuffer a = BtrfsIoctlClient.buffer(BtrfsIoctl.INO_LOOKUP_SIZE);
+        a.putLong(0, 0).putLong(8, ObjectIds.FIRST_FREE_DIR);
+        mount.ioctl(BtrfsIoctl.INO_LOOKUP, a, "cannot resolve rootid for path");
+        return a.getLong(0);
     }
 
     /** INO_LOOKUP: the path of directory {@code dirid} inside subvolume {@code tree}, "a/b/" or "". */

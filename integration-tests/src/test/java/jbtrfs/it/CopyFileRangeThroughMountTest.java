@@ -12,11 +12,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 
 /**
  * copy_file_range(2) and cp through the native transport (FUSE_COPY_FILE_RANGE) share extents as the kernel's Btrfs
  * does: the same counts and contents on both mounts, then the kernel's `btrfs filesystem du` finds the same shared
- * and exclusive bytes in our image as in its own, and btrfs check is clean.
+ * and exclusive bytes in our image as in its own, and btrfs check is clean; a plain cp's copy has the source's
+ * physical extents in FIEMAP on the kernel's mount of our image.
  */
 class CopyFileRangeThroughMountTest {
     /** Sources of known bytes (both mounts must hold the same), copies, then a write over the source (COW). */
@@ -56,5 +59,30 @@ class CopyFileRangeThroughMountTest {
         Path mnt = Files.createDirectory(dir.resolve("du"));
         assertEquals(Images.kernelScript(out.kernelImage(), mnt, du), Images.kernelScript(out.ourImage(), mnt, du),
                 "btrfs filesystem du: total, exclusive and shared bytes");
+    }
+
+    @Test
+    void cpOnOurMount_sharesThePhysicalExtents_asFiemapOnTheKernelsMountShows() throws Exception {
+        Jbtrfs.requireNativeTransport("copy_file_range (FUSE_COPY_FILE_RANGE)");
+        Prereq.requireFuse();
+        Images.requireRootAndLoop();
+        Prereq.requireBinary("xfs_io", "apt-get install xfsprogs");
+        Path image = Images.mkfs(dir, null, 256);
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, "-o", "transport=native")) {
+            Shell.sh("head -c 3M /dev/urandom > src && cp src copy && sha256sum src | cut -c1-64 > sum", mnt);
+        }
+        Shell.sh("mount -o loop,ro " + image + " " + mnt);
+        try {
+            // "0: [0..6143]: 269312..275455": logical and physical 512-byte sectors of each extent
+            String src = Shell.sh("xfs_io -r -c 'fiemap' src | tail -n +2", mnt);
+            String copy = Shell.sh("xfs_io -r -c 'fiemap' copy | tail -n +2", mnt);
+            assertEquals(src, copy, "the copy's extents are the source's");
+            assertTrue(src.matches("(?s)\\s*0: \\[0\\.\\.\\d+\\]: \\d+\\.\\.\\d+\\n.*"), src);
+            assertEquals(Shell.sh("cat sum", mnt), Shell.sh("sha256sum copy | cut -c1-64", mnt));
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+        BtrfsCheck.assertCleanWithData(image, "after cp on our mount");
     }
 }

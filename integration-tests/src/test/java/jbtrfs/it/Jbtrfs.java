@@ -40,6 +40,19 @@ final class Jbtrfs implements AutoCloseable {
         assertEquals(0, r.exitCode(), r.output());
     }
 
+    /** The pid of the daemon serving {@code mnt}; fails the test when there is none. */
+    static String daemonPid(Path mnt) throws Exception {
+        String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount (-f|--detached) .*" + mnt + "' | sed -n 1p").trim();
+        assertTrue(!pid.isEmpty(), "no daemon for " + mnt);
+        return pid;
+    }
+
+    /** After a kill of daemon {@code pid}: the dead mount detached, and the process gone. */
+    static void afterKill(Path mnt, String pid) throws Exception {
+        Shell.attempt(List.of("fusermount", "-u", "-z", mnt.toString()));
+        Shell.sh("while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
+    }
+
     /** Skips the test, saying why, when the run picked the libfuse transport (it passes no btrfs ioctl). */
     static void requireNativeTransport(String what) {
         Assumptions.assumeFalse("libfuse".equals(System.getProperty("jbtrfs.transport", "")),

@@ -24,7 +24,7 @@ import jbtrfs.testing.Shell;
  * mount, held to btrfs-progs on the kernel: one script (the commands, then the ioctls called directly from Python
  * with their errnos, as root and as a user) prints the same on a kernel mount with {@code btrfs} as on ours with
  * {@code jbtrfs}; what our
- * list, get-default, property and df said before the unmount is what the kernel's tools say of our image after it;
+ * list, get-default, property, show (line by line) and df said before the unmount is what the kernel's tools say of our image after it;
  * btrfs check is clean; a sync's changes survive a kill -9 right after it.
  */
 class SubvolumeCommandsThroughMountTest {
@@ -70,6 +70,7 @@ class SubvolumeCommandsThroughMountTest {
             $B subvolume list -r .
             $B subvolume get-default .
             for s in sv snap rosnap d/inner d/inner-snap; do echo "$s $($B property get $s ro)"; done
+            for s in . sv snap rosnap d/inner d/inner-snap; do $B subvolume show $s; done
             $B filesystem df .
             """;
 
@@ -129,15 +130,13 @@ class SubvolumeCommandsThroughMountTest {
         List<String> options = new ArrayList<>(List.of(native_));
         options.addAll(List.of("-o", "commit=300"));
         Jbtrfs.mountReadWrite(image, mnt, options.toArray(new String[0]));
-        String pid = Shell.sh("pgrep -f '[j]btrfs.jar mount (-f|--detached) .*" + mnt + "' | sed -n 1p").trim();
-        assertTrue(!pid.isEmpty(), "no daemon for " + mnt);
+        String pid = Jbtrfs.daemonPid(mnt);
         try {
             Shell.sh(Jbtrfs.launcher() + " subvolume create sv && seq 1 5000 > sv/synced && "
                     + Jbtrfs.launcher() + " filesystem sync . && kill -9 " + pid + "; seq 1 10 > unsynced || true",
                     mnt);
         } finally {
-            Shell.attempt(List.of("fusermount", "-u", "-z", mnt.toString()));
-            Shell.sh("while kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
+            Jbtrfs.afterKill(mnt, pid);
         }
         BtrfsCheck.assertClean(image, "after kill -9");
         Shell.sh("mount -o loop,ro " + image + " " + mnt);
@@ -146,6 +145,41 @@ class SubvolumeCommandsThroughMountTest {
             assertEquals("ID 256 gen", Shell.sh("btrfs subvolume list .", mnt).substring(0, 10));
         } finally {
             Shell.sh("umount " + mnt);
+        }
+    }
+
+    @Test
+    void subvolumeList_onASubvolumeMount_pathsAsBtrfsProgsPrintsThem() throws Exception {
+        String[] native_ = nativeTransport();
+        Prereq.requireFuse();
+        Images.requireRootAndLoop();
+        Path image = Images.mkfs(dir, null, 256);
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        Shell.sh("mount -o loop " + image + " " + mnt);
+        try {
+            Shell.sh("btrfs subvolume create sv && mkdir sv/d && btrfs subvolume create sv/d/inner && btrfs subvolume"
+                    + " create other && btrfs subvolume create other/o2 && btrfs subvolume snapshot sv snapsv"
+                    + " && btrfs subvolume set-default other", mnt);
+        } finally {
+            Shell.sh("umount " + mnt);
+        }
+        // below the subvolume asked on, paths start from it; elsewhere from the top level
+        String list = "$B subvolume list . && $B subvolume list d/inner && $B subvolume get-default .";
+        for (String subvol : new String[] {"sv", "other"}) {
+            Shell.sh("mount -o loop,ro,subvol=" + subvol + " " + image + " " + mnt);
+            String kernel;
+            try {
+                kernel = Shell.sh("B=btrfs\n" + list.replace("d/inner", subvol.equals("sv") ? "d/inner" : "o2"), mnt);
+            } finally {
+                Shell.sh("umount " + mnt);
+            }
+            List<String> options = new ArrayList<>(List.of(native_));
+            options.addAll(List.of("-o", "subvol=" + subvol));
+            try (Jbtrfs m = Jbtrfs.mount(image, mnt, options.toArray(new String[0]))) {
+                assertEquals(kernel, Shell.sh("B=" + Jbtrfs.launcher() + "\n"
+                        + list.replace("d/inner", subvol.equals("sv") ? "d/inner" : "o2"), mnt), "subvol=" + subvol);
+            }
+            assertTrue(kernel.contains(subvol.equals("sv") ? "path d/inner" : "path o2"), kernel);
         }
     }
 

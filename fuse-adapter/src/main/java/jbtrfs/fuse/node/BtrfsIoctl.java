@@ -30,6 +30,7 @@ public final class BtrfsIoctl {
     public static final int SPACE_INFO_SIZE = 24;
     public static final int SEARCH_ARGS_V2_SIZE = 112;
     public static final int FEATURES_SIZE = 24;
+    public static final int DEV_INFO_SIZE = 4096;
 
     public static final int SNAP_CREATE = iow(1, VOL_ARGS_SIZE);
     public static final int SYNC = ioc(0, 8, 0);
@@ -44,10 +45,14 @@ public final class BtrfsIoctl {
     public static final int SUBVOL_CREATE_V2 = iow(24, VOL_ARGS_SIZE);
     public static final int SUBVOL_GETFLAGS = ior(25, 8);
     public static final int SUBVOL_SETFLAGS = iow(26, 8);
+    public static final int DEV_INFO = iowr(30, DEV_INFO_SIZE);
     public static final int FS_INFO = ior(31, FS_INFO_SIZE);
     public static final int GET_FEATURES = ior(57, FEATURES_SIZE);
     public static final int GET_SUBVOL_INFO = ior(60, SUBVOL_INFO_SIZE);
     public static final int SNAP_DESTROY_V2 = iow(63, VOL_ARGS_SIZE);
+    /** FITRIM, _IOWR('X', 121, struct fstrim_range): start, len (in: the range, out: bytes trimmed), minlen. */
+    public static final int FSTRIM_RANGE_SIZE = 24;
+    public static final int FITRIM = 3 << 30 | FSTRIM_RANGE_SIZE << 16 | 'X' << 8 | 121;
 
     /** btrfs_ioctl_vol_args_v2 flags. */
     public static final long SUBVOL_RDONLY = 1L << 1;
@@ -59,6 +64,18 @@ public final class BtrfsIoctl {
     /** btrfs_ioctl_ino_lookup_args: treeid, objectid, name[4080]. */
     public static final int INO_LOOKUP_NAME = 16;
     public static final int INO_LOOKUP_PATH_MAX = 4080;
+    /**
+     * btrfs_ioctl_dev_info_args: devid 0 and uuid 8 (in/out), bytes_used 24, total_bytes 32, fsid 40, path 3072
+     * (1024 bytes with its NUL).
+     */
+    public static final int DEV_INFO_UUID = 8;
+    public static final int DEV_INFO_BYTES_USED = 24;
+    public static final int DEV_INFO_TOTAL_BYTES = 32;
+    public static final int DEV_INFO_FSID = 40;
+    public static final int DEV_INFO_PATH = 3072;
+    /** btrfs_ioctl_fs_info_args: max_id at 0, num_devices at 8 (what a walk of DEV_INFO needs). */
+    public static final int FS_INFO_MAX_ID = 0;
+    public static final int FS_INFO_NUM_DEVICES = 8;
     /** btrfs_ioctl_fs_info_args flags (in/out): which of the later fields are wanted and answered. */
     public static final long FS_INFO_FLAG_CSUM_INFO = 1;
     public static final long FS_INFO_FLAG_GENERATION = 2;

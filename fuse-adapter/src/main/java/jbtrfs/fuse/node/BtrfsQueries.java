@@ -2,10 +2,15 @@ package jbtrfs.fuse.node;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 
 import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
+import jbtrfs.format.DevExtent;
+import jbtrfs.format.DevItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
@@ -19,7 +24,8 @@ import jbtrfs.fuse.kernel.InArgs;
 
 /**
  * The btrfs ioctls that only read: TREE_SEARCH (v1: the items inside the struct; v2 and SPACE_INFO: the array past
- * the struct, which FUSE does not carry, written to the caller's memory), INO_LOOKUP, FS_INFO and GET_FEATURES.
+ * the struct, which FUSE does not carry, written to the caller's memory), INO_LOOKUP, FS_INFO, DEV_INFO and
+ * GET_FEATURES.
  * Root only where ioctl.c asks CAP_SYS_ADMIN.
  */
 final class BtrfsQueries {
@@ -32,9 +38,15 @@ final class BtrfsQueries {
             | BtrfsIoctl.FS_INFO_FLAG_METADATA_UUID;
 
     private final FsOperations ops;
+    private volatile Path device;
 
     BtrfsQueries(Nodes nodes) {
         this.ops = nodes.ops;
+    }
+
+    /** The image or block device behind the mount (DEV_INFO's path); none until told. */
+    void deviceAt(Path device) {
+        this.device = device;
     }
 
     void ioctl(FuseRequest r, InodeId id, int cmd, long arg, int inSize, int outSize) throws FsException {
@@ -88,6 +100,12 @@ final class BtrfsQueries {
             ByteBuffer asked = Callers.copyFromCaller(r, arg + FS_INFO_FLAGS, 8);
             long flags = asked == null ? FS_INFO_ALL : asked.getLong(0) & FS_INFO_ALL;
             r.reply(IoctlRequests.reply(r, outSize, BtrfsIoctl.FS_INFO_SIZE).put(fsInfo(ops.superBlock(), flags)));
+        } else if (cmd == BtrfsIoctl.DEV_INFO) {
+            ByteBuffer a = IoctlRequests.data(in, inSize, BtrfsIoctl.DEV_INFO_SIZE);
+            // an all-zero uuid asks by devid alone (btrfs_is_empty_uuid)
+            byte[] uuid = bytes(a, BtrfsIoctl.DEV_INFO_UUID, 16);
+            ByteBuffer out = devInfo(a.getLong(0), Arrays.equals(uuid, new byte[16]) ? null : uuid);
+            r.reply(IoctlRequests.reply(r, outSize, BtrfsIoctl.DEV_INFO_SIZE).put(out));
         } else if (cmd == BtrfsIoctl.GET_FEATURES) {
             SuperBlock sb = ops.superBlock();
             ByteBuffer b = IoctlRequests.reply(r, outSize, BtrfsIoctl.FEATURES_SIZE);
@@ -145,6 +163,40 @@ final class BtrfsQueries {
             dir = refs.get(0).key().offset();
         }
         out.put(BtrfsIoctl.INO_LOOKUP_NAME, path);
+        return out;
+    }
+
+    /**
+     * btrfs_ioctl_dev_info: the device {@code devid} (and {@code uuid}, when one is given), else ENODEV; bytes_used is
+     * the live sum of its dev extents (chunks allocated since the last commit count, as the kernel's device does),
+     * the path is the image's.
+     */
+    private ByteBuffer devInfo(long devid, byte[] uuid) throws FsException {
+        SuperBlock sb = ops.superBlock();
+        DevItem dev = sb.devItem();
+        if (devid != dev.devid() || (uuid != null && !Arrays.equals(uuid, dev.uuid()))) {
+            throw new ReplyError(ReplyError.ENODEV);
+        }
+        long used = 0;
+        for (TreeSearchItem it : ops.treeSearch(ObjectIds.DEV_TREE, Key.first(devid, KeyType.DEV_EXTENT),
+                Key.last(devid, KeyType.DEV_EXTENT), 0, -1L, Integer.MAX_VALUE, Integer.MAX_VALUE)) {
+            used += DevExtent.read(ByteBuffer.wrap(it.data()).order(ByteOrder.LITTLE_ENDIAN), 0).length();
+        }
+        ByteBuffer b = BtrfsIoctl.buffer(BtrfsIoctl.DEV_INFO_SIZE);
+        b.putLong(0, devid).put(BtrfsIoctl.DEV_INFO_UUID, dev.uuid()).putLong(BtrfsIoctl.DEV_INFO_BYTES_USED, used)
+                .putLong(BtrfsIoctl.DEV_INFO_TOTAL_BYTES, dev.totalBytes()).put(BtrfsIoctl.DEV_INFO_FSID, sb.fsid());
+        Path image = device;
+        if (image != null) {
+            byte[] path = image.toString().getBytes(StandardCharsets.UTF_8);
+            b.put(BtrfsIoctl.DEV_INFO_PATH, path, 0, Math.min(path.length, BtrfsIoctl.DEV_INFO_SIZE
+                    - BtrfsIoctl.DEV_INFO_PATH - 1));
+        }
+        return b;
+    }
+
+    private static byte[] bytes(ByteBuffer b, int offset, int n) {
+        byte[] out = new byte[n];
+        b.get(offset, out);
         return out;
     }
 

@@ -40,9 +40,13 @@ final class BtrfsRequests {
         this.queries = new BtrfsQueries(nodes);
     }
 
-    /** Where the mount is (the snapshot source's descriptor is resolved against it); unknown until told. */
-    void mountedAt(Path mountpoint) {
+    /**
+     * Where the mount is (the snapshot source's descriptor is resolved against it) and the device it serves
+     * (DEV_INFO names it); unknown until told.
+     */
+    void mountedAt(Path mountpoint, Path device) {
         this.mountpoint = mountpoint;
+        queries.deviceAt(device);
     }
 
     void ioctl(FuseRequest r, InodeId id, int cmd, long arg, int inSize, int outSize) throws FsException {
@@ -84,9 +88,32 @@ final class BtrfsRequests {
         } else if (cmd == BtrfsIoctl.SYNC) {
             ops.sync();
             r.reply(IoctlRequests.reply(r, outSize, 0));
+        } else if (cmd == BtrfsIoctl.FITRIM) {
+            ByteBuffer b = IoctlRequests.reply(r, outSize, BtrfsIoctl.FSTRIM_RANGE_SIZE);
+            r.reply(b.put(fitrim(r, IoctlRequests.data(in, inSize, BtrfsIoctl.FSTRIM_RANGE_SIZE))));
         } else {
             queries.ioctl(r, id, cmd, arg, inSize, outSize);
         }
+    }
+
+    /**
+     * btrfs_ioctl_fitrim and btrfs_trim_fs' checks: root only; a length under a sector, a start of U64_MAX or a range
+     * past U64_MAX is EINVAL; minlen at least a sector (what an image file can give back). The answer is the
+     * struct with len the bytes trimmed and minlen as used.
+     */
+    private ByteBuffer fitrim(FuseRequest r, ByteBuffer a) throws FsException {
+        if (r.uid() != 0) throw new ReplyError(ReplyError.EPERM);
+        long start = a.getLong(0);
+        long len = a.getLong(8);
+        long sector = ops.superBlock().sectorsize();
+        if (Long.compareUnsigned(len, sector) < 0) throw new ReplyError(ReplyError.EINVAL);
+        long minlen = Long.compareUnsigned(a.getLong(16), sector) < 0 ? sector : a.getLong(16);
+        if (start == -1L || (len != -1L && Long.compareUnsigned(start + len, start) < 0)) {
+            throw new ReplyError(ReplyError.EINVAL);
+        }
+        long trimmed = ops.trim(start, len, minlen);
+        ByteBuffer out = BtrfsIoctl.buffer(BtrfsIoctl.FSTRIM_RANGE_SIZE);
+        return out.putLong(0, start).putLong(8, trimmed).putLong(16, minlen);
     }
 
     /** SUBVOL_CREATE_V2, SNAP_CREATE_V2 and SNAP_DESTROY_V2 (btrfs_ioctl_vol_args_v2). */

@@ -13,7 +13,7 @@ import jbtrfs.fuse.kernel.InArgs;
 /**
  * IOCTL: the ones JbtrfsFuse answers (lsattr and chattr): FS_IOC_GETFLAGS and FS_IOC_SETFLAGS (an int each way,
  * whatever size the command says) and their 32-bit forms, FS_IOC_FSGETXATTR and FS_IOC_FSSETXATTR (struct fsxattr,
- * which shares the flags); the scrub ioctls ({@link ScrubRequests}) and the other btrfs ones
+ * which shares the flags); the scrub ioctls ({@link ScrubRequests}) and the other btrfs ones, FITRIM too
  * ({@link BtrfsRequests}). Any other is ENOTTY. Restricted ioctls only: the kernel sizes the data from the command.
  */
 final class IoctlRequests {
@@ -41,9 +41,9 @@ final class IoctlRequests {
         this.scrubs = new ScrubRequests(nodes.ops);
     }
 
-    /** Where the mount is: a snapshot's source descriptor is resolved against it. */
-    void mountedAt(Path mountpoint) {
-        btrfs.mountedAt(mountpoint);
+    /** Where the mount is (a snapshot's source descriptor is resolved against it) and its device. */
+    void mountedAt(Path mountpoint, Path device) {
+        btrfs.mountedAt(mountpoint, device);
     }
 
     /** fuse_ioctl_in: fh, flags, cmd, arg, in_size, out_size; in_size bytes of data. */
@@ -58,7 +58,7 @@ final class IoctlRequests {
         if (ScrubRequests.handles(cmd)) {
             // the scrub ioctls share btrfs's magic: asked first
             scrubs.ioctl(r, cmd, in, inSize, outSize);
-        } else if ((cmd >>> 8 & 0xff) == BtrfsIoctl.MAGIC) {
+        } else if ((cmd >>> 8 & 0xff) == BtrfsIoctl.MAGIC || cmd == BtrfsIoctl.FITRIM) {
             btrfs.ioctl(r, id, cmd, arg, inSize, outSize);
         } else if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC32_GETFLAGS) {
             ByteBuffer b = reply(r, outSize, 4);

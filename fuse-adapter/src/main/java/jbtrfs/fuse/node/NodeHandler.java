@@ -139,9 +139,12 @@ public final class NodeHandler implements FuseHandler {
         }
     }
 
-    /** The mount's path, once mounted: the btrfs snapshot ioctl resolves its source descriptor against it. */
-    public void mountedAt(Path mountpoint) {
-        ioctls.mountedAt(mountpoint.toAbsolutePath().normalize());
+    /**
+     * The mount's path, once mounted (the btrfs snapshot ioctl resolves its source descriptor against it), and the
+     * image or device it serves (DEV_INFO's path).
+     */
+    public void mountedAt(Path mountpoint, Path device) {
+        ioctls.mountedAt(mountpoint.toAbsolutePath().normalize(), device.toAbsolutePath().normalize());
     }
 
     /** Evictions still queued run first; then everything is committed. */

@@ -31,6 +31,7 @@ class BtrfsIoctlTest {
             #include <stdio.h>
             #include <stddef.h>
             #include <linux/btrfs.h>
+            #include <linux/fs.h>
             #define N(x) printf(#x " %lu\\n", (unsigned long)(x))
             #define O(s, f) printf(#s "." #f " %lu\\n", (unsigned long)offsetof(struct s, f))
             int main(void) {
@@ -40,6 +41,10 @@ class BtrfsIoctlTest {
                 N(BTRFS_IOC_SUBVOL_CREATE_V2); N(BTRFS_IOC_SUBVOL_GETFLAGS); N(BTRFS_IOC_SUBVOL_SETFLAGS);
                 N(BTRFS_IOC_FS_INFO); N(BTRFS_IOC_GET_FEATURES); N(BTRFS_IOC_GET_SUBVOL_INFO);
                 N(BTRFS_IOC_SNAP_DESTROY_V2); N(BTRFS_SUBVOL_RDONLY); N(BTRFS_SUBVOL_SPEC_BY_ID);
+                N(FITRIM); N(sizeof(struct fstrim_range)); N(BTRFS_IOC_DEV_INFO); N(sizeof(struct btrfs_ioctl_dev_info_args));
+                O(btrfs_ioctl_dev_info_args, uuid); O(btrfs_ioctl_dev_info_args, bytes_used);
+                O(btrfs_ioctl_dev_info_args, total_bytes); O(btrfs_ioctl_dev_info_args, path);
+                O(btrfs_ioctl_fs_info_args, max_id); O(btrfs_ioctl_fs_info_args, num_devices);
                 N(sizeof(struct btrfs_ioctl_search_key)); N(sizeof(struct btrfs_ioctl_search_header));
                 N(sizeof(struct btrfs_ioctl_space_info)); N(sizeof(struct btrfs_ioctl_space_args));
                 O(btrfs_ioctl_vol_args, name); O(btrfs_ioctl_vol_args_v2, flags); O(btrfs_ioctl_vol_args_v2, name);
@@ -83,6 +88,16 @@ class BtrfsIoctlTest {
         assertEquals(c.get("BTRFS_IOC_GET_FEATURES"), u(BtrfsIoctl.GET_FEATURES));
         assertEquals(c.get("BTRFS_IOC_GET_SUBVOL_INFO"), u(BtrfsIoctl.GET_SUBVOL_INFO));
         assertEquals(c.get("BTRFS_IOC_SNAP_DESTROY_V2"), u(BtrfsIoctl.SNAP_DESTROY_V2));
+        assertEquals(c.get("FITRIM"), u(BtrfsIoctl.FITRIM));
+        assertEquals(c.get("sizeof(struct fstrim_range)"), BtrfsIoctl.FSTRIM_RANGE_SIZE);
+        assertEquals(c.get("BTRFS_IOC_DEV_INFO"), u(BtrfsIoctl.DEV_INFO));
+        assertEquals(c.get("sizeof(struct btrfs_ioctl_dev_info_args)"), BtrfsIoctl.DEV_INFO_SIZE);
+        assertEquals(c.get("btrfs_ioctl_dev_info_args.uuid"), BtrfsIoctl.DEV_INFO_UUID);
+        assertEquals(c.get("btrfs_ioctl_dev_info_args.bytes_used"), BtrfsIoctl.DEV_INFO_BYTES_USED);
+        assertEquals(c.get("btrfs_ioctl_dev_info_args.total_bytes"), BtrfsIoctl.DEV_INFO_TOTAL_BYTES);
+        assertEquals(c.get("btrfs_ioctl_dev_info_args.path"), BtrfsIoctl.DEV_INFO_PATH);
+        assertEquals(c.get("btrfs_ioctl_fs_info_args.max_id"), BtrfsIoctl.FS_INFO_MAX_ID);
+        assertEquals(c.get("btrfs_ioctl_fs_info_args.num_devices"), BtrfsIoctl.FS_INFO_NUM_DEVICES);
         assertEquals(c.get("BTRFS_SUBVOL_RDONLY"), BtrfsIoctl.SUBVOL_RDONLY);
         assertEquals(c.get("BTRFS_SUBVOL_SPEC_BY_ID"), BtrfsIoctl.SUBVOL_SPEC_BY_ID);
         assertEquals(c.get("sizeof(struct btrfs_ioctl_search_key)"), BtrfsIoctl.SEARCH_KEY_SIZE);
