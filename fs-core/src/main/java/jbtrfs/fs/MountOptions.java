@@ -25,10 +25,12 @@ import jbtrfs.device.Backend;
  *                      (libfuse, which hides open-unlinked files under .fuse_hidden names), it is freed at once
  * @param noLogReplay   the kernel's nologreplay: a read-only mount of an image with a log tree shows the last commit
  *                      rather than replaying the log (in memory); a read-write open refuses it
+ * @param noTreeLog     the kernel's notreelog: every fsync and fdatasync is a full commit, no log tree is written
  */
 public record MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend, int commitSeconds,
                            SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
-                           Compression compression, boolean evictingTransport, boolean noLogReplay) {
+                           Compression compression, boolean evictingTransport, boolean noLogReplay,
+                           boolean noTreeLog) {
     public static final int DEFAULT_COMMIT_SECONDS = 30;
 
     /** How free space is kept on disk. */
@@ -48,7 +50,7 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
     }
 
     public MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend) {
-        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null, false, false);
+        this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null, false, false, false);
     }
 
     public MountOptions(boolean readOnly) {
@@ -82,6 +84,8 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
 
     public MountOptions withNoLogReplay(boolean no) { return with(c -> c.noLogReplay = no); }
 
+    public MountOptions withNoTreeLog(boolean no) { return with(c -> c.noTreeLog = no); }
+
     /** The same options, read-write or read-only as {@code ro} says. */
     public MountOptions withReadOnly(boolean ro) { return with(c -> c.readOnly = ro); }
 
@@ -105,6 +109,7 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
         Compression compression;
         boolean evictingTransport;
         boolean noLogReplay;
+        boolean noTreeLog;
 
         Copy(MountOptions o) {
             readOnly = o.readOnly;
@@ -118,11 +123,12 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
             compression = o.compression;
             evictingTransport = o.evictingTransport;
             noLogReplay = o.noLogReplay;
+            noTreeLog = o.noTreeLog;
         }
 
         MountOptions build() {
             return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                    serialWriteout, compression, evictingTransport, noLogReplay);
+                    serialWriteout, compression, evictingTransport, noLogReplay, noTreeLog);
         }
     }
 }
