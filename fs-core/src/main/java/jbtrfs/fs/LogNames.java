@@ -29,8 +29,10 @@ import jbtrfs.format.Timespec;
  * (replay_one_name), names a logged directory range no longer holds (replay_dir_deletes, check_item_in_log), the
  * three items of a name added or removed (for {@link LogRefs} too, which replays the inode refs), and the link
  * counts recounted from the refs afterwards (fixup_inode_link_counts). Adding a name leaves the directory's times
- * alone, as the kernel does while it recovers; removing one stamps them. Old kernels' DIR_ITEM and DIR_LOG_ITEM keys
- * are ignored, as the kernel 6.18 ignores them: their DIR_INDEX and DIR_LOG_INDEX twins say the same.
+ * alone, as the kernel does while it recovers, and so does removing one (the kernel 6.18's replay leaves a directory
+ * it is not given an inode item for at its committed times); the inode whose name goes gets the replay's time as its
+ * ctime. Old kernels' DIR_ITEM and DIR_LOG_ITEM keys are ignored, as the kernel 6.18 ignores them: their DIR_INDEX
+ * and DIR_LOG_INDEX twins say the same.
  */
 final class LogNames {
     /** One name of an inode: its parent directory, dir index and bytes. */
@@ -284,8 +286,8 @@ final class LogNames {
 
     /**
      * Removes name {@code name} of {@code ino} from {@code dir}: its dir item, its dir index and the inode's ref of
-     * it; the directory shrinks and takes the time, the inode's ctime too (≈ unlink_inode_for_log_replay). Its
-     * link count is recounted afterwards.
+     * it; the directory shrinks (its times stay), the inode takes the time as its ctime (≈ unlink_inode_for_log_replay).
+     * Its link count is recounted afterwards.
      */
     void unlink(long dir, byte[] name, long ino) throws FsException {
         TreeRoot r = root();
@@ -303,7 +305,7 @@ final class LogNames {
         Timespec now = w.time();
         InodeId dirId = new InodeId(root, dir);
         InodeItem p = w.load(dirId);
-        w.save(dirId, p.withSize(p.size() - 2L * name.length).withTimes(p.atime(), now, now));
+        w.save(dirId, p.withSize(p.size() - 2L * name.length));
         InodeId id = new InodeId(root, ino);
         if (exists(ino)) {
             InodeItem t = w.load(id);
