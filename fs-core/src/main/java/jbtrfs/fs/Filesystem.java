@@ -229,7 +229,7 @@ public final class Filesystem implements Closeable {
             writable = new WritableOperations(ops, txm, subvolumes, fileData, volume,
                     (sb.incompatFlags() & Features.INCOMPAT_NO_HOLES) != 0,
                     (sb.incompatFlags() & Features.INCOMPAT_EXTENDED_IREF) != 0, options.commitSeconds(),
-                    options.compression(), clock, options.evictingTransport());
+                    options.compression(), clock, options.evictingTransport(), options.noTreeLog());
             try {
                 writable.cleanupOrphans();
             } catch (FsException e) {

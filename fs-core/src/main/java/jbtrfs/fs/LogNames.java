@@ -2,6 +2,7 @@ package jbtrfs.fs;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -25,10 +26,13 @@ import jbtrfs.format.Timespec;
 
 /**
  * The names of one subvolume during log replay, the kernel's way (tree-log.c): dir indexes the log carries
- * (replay_one_name), inode refs and extrefs with the stale names they displace (add_inode_ref, __add_inode_ref,
- * unlink_old_inode_refs), names a logged directory range no longer holds (replay_dir_deletes, check_item_in_log),
- * and the link counts recounted from the refs afterwards (fixup_inode_link_counts). Adding a name leaves the
- * directory's times alone, as the kernel does while it recovers; removing one stamps them.
+ * (replay_one_name), names a logged directory range no longer holds (replay_dir_deletes, check_item_in_log), the
+ * three items of a name added or removed (for {@link LogRefs} too, which replays the inode refs), and the link
+ * counts recounted from the refs afterwards (fixup_inode_link_counts). Adding a name leaves the directory's times
+ * alone, as the kernel does while it recovers, and so does removing one (the kernel 6.18's replay leaves a directory
+ * it is not given an inode item for at its committed times); the inode whose name goes gets the replay's time as its
+ * ctime. Old kernels' DIR_ITEM and DIR_LOG_ITEM keys are ignored, as the kernel 6.18 ignores them: their DIR_INDEX
+ * and DIR_LOG_INDEX twins say the same.
  */
 final class LogNames {
     /** One name of an inode: its parent directory, dir index and bytes. */
@@ -39,11 +43,13 @@ final class LogNames {
     private final long root;
     private final BTree log;
     private final Set<Long> fixups;
+    private final boolean extendedRefs;
     private int added;
     private int removed;
 
-    LogNames(InodeWriter w, long root, BTree log, Set<Long> fixups) {
+    LogNames(InodeWriter w, long root, BTree log, Set<Long> fixups, boolean extendedRefs) {
         this.w = w;
+        this.extendedRefs = extendedRefs;
         this.root = root;
         this.log = log;
         this.fixups = fixups;
@@ -58,7 +64,10 @@ final class LogNames {
 
     // ---- dir indexes (LOG_WALK_REPLAY_DIR_INDEX) ----
 
-    /** A DIR_INDEX of the log: the name is made to exist unless the log's inode refs will add it. */
+    /**
+     * A DIR_INDEX of the log: the name is made to exist unless the log's inode refs will add it. A name or index in
+     * the way goes only when it is the same name (the kernel looks the index up by name) and the logged inode exists.
+     */
     void replayDirIndex(Key key, byte[] data) throws FsException {
         long dir = key.objectid();
         long index = key.offset();
@@ -66,60 +75,45 @@ final class LogNames {
         DirItem logged = DirItem.readAll(le(data), 0, data.length).get(0);
         if (logged.location().type() != KeyType.INODE_ITEM) return;
         long ino = logged.location().objectid();
+        boolean inodeExists = exists(ino);
         boolean nameMatches = false;
         DirItem byName = entry(dir, logged.name());
         if (byName != null) {
-            if (byName.location().objectid() == ino) nameMatches = true;
-            else unlink(dir, byName.name(), byName.location().objectid());
+            if (sameEntry(byName, logged)) nameMatches = true;
+            else if (inodeExists) unlink(dir, byName.name(), byName.location().objectid());
         }
         boolean indexMatches = false;
-        DirItem byIndex = indexEntry(dir, index);
+        DirItem byIndex = indexEntry(dir, index, logged.name());
         if (byIndex != null) {
-            if (byIndex.location().objectid() == ino && Arrays.equals(byIndex.name(), logged.name())) {
-                indexMatches = true;
-            } else {
-                unlink(dir, byIndex.name(), byIndex.location().objectid());
-            }
+            if (sameEntry(byIndex, logged)) indexMatches = true;
+            else if (inodeExists) unlink(dir, byIndex.name(), byIndex.location().objectid());
         }
         if (nameMatches || indexMatches) return;
         if (inLogRefs(ino, dir, logged.name())) return;
-        if (!exists(ino)) return;
+        if (!inodeExists) return;
+        requireFreeIndex(dir, index, logged.name());
         addLink(dir, ino, logged.name(), index, true);
         if (logged.type() != DirItem.FT_DIR) fixups.add(ino);
     }
 
-    // ---- inode refs (LOG_WALK_REPLAY_ALL) ----
+    /** Whether a subvolume entry names what the log's does: the same inode and type (delete_conflicting_dir_entry). */
+    private static boolean sameEntry(DirItem existing, DirItem logged) {
+        return existing.location().equals(logged.location()) && existing.type() == logged.type();
+    }
 
-    /** An INODE_REF or INODE_EXTREF item of the log: its names exist afterwards, stale names under the parent go. */
-    void replayRef(Key key, byte[] data) throws FsException {
-        long ino = key.objectid();
-        if (!exists(ino)) {
-            throw new FsException(Errno.EINVAL, "the log names inode " + ino + " of subvolume " + root
-                    + ", which neither the log nor the subvolume holds");
-        }
-        List<Name> logged = decodeRefs(key, data);
-        for (Name n : logged) {
-            // a parent the subvolume does not hold (nor the log made): the kernel skips the ref (-ENOENT)
-            if (!exists(n.parent())) return;
-        }
-        for (long parent : logged.stream().map(Name::parent).distinct().toList()) {
-            // a subvolume's top directory names itself ".." in its ref: no entry goes with it
-            if (parent == ino) continue;
-            List<Name> wanted = loggedNames(ino, parent);
-            for (Name n : names(ino, parent)) {
-                if (wanted.stream().noneMatch(x -> Arrays.equals(x.name(), n.name()))) unlink(parent, n.name(), ino);
-            }
-            for (Name n : logged) {
-                if (n.parent() != parent || inDir(parent, ino, n.index(), n.name())) continue;
-                DirItem byIndex = indexEntry(parent, n.index());
-                if (byIndex != null) unlink(parent, byIndex.name(), byIndex.location().objectid());
-                DirItem byName = entry(parent, n.name());
-                if (byName != null) unlink(parent, byName.name(), byName.location().objectid());
-                addLink(parent, ino, n.name(), n.index(), false);
-            }
-        }
-        w.tx().editor().put(root(), key, data);
-        fixups.add(ino);
+    /**
+     * A dir index of another name at the logged index stays, as the kernel leaves it: the kernel's replay then fails
+     * inserting the index (EEXIST, the mount refused), and so does ours, before anything is written.
+     */
+    void requireFreeIndex(long dir, long index, byte[] name) throws FsException {
+        DirItem other = indexEntry(dir, index);
+        if (other == null) return;
+        throw new FsException(Errno.EEXIST, "the log names " + printable(name) + " at dir index " + index
+                + " of directory " + dir + " of subvolume " + root + ", where " + printable(other.name()) + " is");
+    }
+
+    private static String printable(byte[] name) {
+        return "'" + new String(name, StandardCharsets.UTF_8) + "'";
     }
 
     /** The names the log gives {@code ino} under {@code parent}, from its ref and extref items. */
@@ -135,7 +129,7 @@ final class LogNames {
         return out;
     }
 
-    private static List<Name> decodeRefs(Key key, byte[] data) {
+    static List<Name> decodeRefs(Key key, byte[] data) {
         List<Name> out = new ArrayList<>();
         if (key.type() == KeyType.INODE_REF) {
             for (InodeRef r : InodeRef.readAll(le(data), 0, data.length)) {
@@ -243,7 +237,7 @@ final class LogNames {
     // ---- the three items of a name ----
 
     /** Adds a name's dir item and dir index (and inode ref with {@code withRef}); the directory grows. */
-    private void addLink(long dir, long ino, byte[] name, long index, boolean withRef) throws FsException {
+    void addLink(long dir, long ino, byte[] name, long index, boolean withRef) throws FsException {
         TreeRoot r = root();
         InodeItem target = w.load(new InodeId(root, ino));
         DirItem d = new DirItem(new Key(ino, KeyType.INODE_ITEM, 0), w.transid(), DirItem.typeOfMode(target.mode()),
@@ -254,13 +248,7 @@ final class LogNames {
         items.add(d);
         w.tx().editor().put(r, itemKey, DirItem.encodeAll(items));
         w.tx().editor().put(r, new Key(dir, KeyType.DIR_INDEX, index), d.encode());
-        if (withRef) {
-            Key refKey = new Key(ino, KeyType.INODE_REF, dir);
-            Cursor rc = tree().find(refKey);
-            List<InodeRef> refs = rc == null ? new ArrayList<>() : new ArrayList<>(rc.decode(InodeRef::readAll));
-            refs.add(new InodeRef(index, name));
-            w.tx().editor().put(r, refKey, InodeRef.encodeAll(refs));
-        }
+        if (withRef) addRef(dir, ino, name, index);
         InodeId dirId = new InodeId(root, dir);
         InodeItem p = w.load(dirId);
         w.save(dirId, p.withSize(p.size() + 2L * name.length));
@@ -268,11 +256,40 @@ final class LogNames {
     }
 
     /**
-     * Removes name {@code name} of {@code ino} from {@code dir}: its dir item, its dir index and the inode's ref of
-     * it; the directory shrinks and takes the time, the inode's ctime too (≈ unlink_inode_for_log_replay). Its
-     * link count is recounted afterwards.
+     * The inode ref of a name replay adds (btrfs_insert_inode_ref): appended to the inode's ref item for {@code dir},
+     * or, when that item would outgrow a leaf, to an extref keyed by the name's hash (only with the extended-iref
+     * feature; without it the kernel's replay fails with EMLINK, and so does ours).
      */
-    private void unlink(long dir, byte[] name, long ino) throws FsException {
+    private void addRef(long dir, long ino, byte[] name, long index) throws FsException {
+        TreeRoot r = root();
+        int max = w.tx().editor().maxItemData();
+        Key refKey = new Key(ino, KeyType.INODE_REF, dir);
+        Cursor rc = tree().find(refKey);
+        List<InodeRef> refs = rc == null ? new ArrayList<>() : new ArrayList<>(rc.decode(InodeRef::readAll));
+        refs.add(new InodeRef(index, name));
+        byte[] refData = InodeRef.encodeAll(refs);
+        if (refData.length <= max) {
+            w.tx().editor().put(r, refKey, refData);
+            return;
+        }
+        Key extKey = new Key(ino, KeyType.INODE_EXTREF, NameHash.extref(dir, name));
+        Cursor ec = extendedRefs ? tree().find(extKey) : null;
+        List<InodeExtref> ext = ec == null ? new ArrayList<>() : new ArrayList<>(ec.decode(InodeExtref::readAll));
+        ext.add(new InodeExtref(dir, index, name));
+        byte[] extData = InodeExtref.encodeAll(ext);
+        if (!extendedRefs || extData.length > max) {
+            throw new FsException(Errno.EMLINK, "no room for name " + printable(name) + " of inode " + ino
+                    + " in directory " + dir + " of subvolume " + root);
+        }
+        w.tx().editor().put(r, extKey, extData);
+    }
+
+    /**
+     * Removes name {@code name} of {@code ino} from {@code dir}: its dir item, its dir index and the inode's ref of
+     * it; the directory shrinks (its times stay), the inode takes the time as its ctime (≈ unlink_inode_for_log_replay).
+     * Its link count is recounted afterwards.
+     */
+    void unlink(long dir, byte[] name, long ino) throws FsException {
         TreeRoot r = root();
         Key itemKey = new Key(dir, KeyType.DIR_ITEM, NameHash.of(name));
         Cursor ic = tree().find(itemKey);
@@ -288,7 +305,7 @@ final class LogNames {
         Timespec now = w.time();
         InodeId dirId = new InodeId(root, dir);
         InodeItem p = w.load(dirId);
-        w.save(dirId, p.withSize(p.size() - 2L * name.length).withTimes(p.atime(), now, now));
+        w.save(dirId, p.withSize(p.size() - 2L * name.length));
         InodeId id = new InodeId(root, ino);
         if (exists(ino)) {
             InodeItem t = w.load(id);
@@ -356,7 +373,7 @@ final class LogNames {
     }
 
     /** Whether {@code dir} names {@code ino} {@code name} at dir index {@code index} and in its dir item. */
-    private boolean inDir(long dir, long ino, long index, byte[] name) throws FsException {
+    boolean inDir(long dir, long ino, long index, byte[] name) throws FsException {
         DirItem byIndex = indexEntry(dir, index);
         if (byIndex == null || byIndex.location().objectid() != ino || !Arrays.equals(byIndex.name(), name)) {
             return false;
@@ -365,23 +382,34 @@ final class LogNames {
         return byName != null && byName.location().objectid() == ino;
     }
 
-    private DirItem entry(long dir, byte[] name) throws FsException {
+    DirItem entry(long dir, byte[] name) throws FsException {
         Cursor c = tree().find(new Key(dir, KeyType.DIR_ITEM, NameHash.of(name)));
         if (c == null) return null;
         for (DirItem d : Subvolumes.readDirItems(c)) if (Arrays.equals(d.name(), name)) return d;
         return null;
     }
 
-    private DirItem indexEntry(long dir, long index) throws FsException {
+    DirItem indexEntry(long dir, long index) throws FsException {
         Cursor c = tree().find(new Key(dir, KeyType.DIR_INDEX, index));
         return c == null ? null : Subvolumes.readDirItems(c).get(0);
+    }
+
+    /** The dir index {@code index} of {@code dir} if it names {@code name} (btrfs_lookup_dir_index_item). */
+    DirItem indexEntry(long dir, long index, byte[] name) throws FsException {
+        DirItem d = indexEntry(dir, index);
+        return d != null && Arrays.equals(d.name(), name) ? d : null;
+    }
+
+    /** Copies an item of the log into the subvolume (overwrite_item). */
+    void copy(Key key, byte[] data) throws FsException {
+        w.tx().editor().put(root(), key, data);
     }
 
     boolean exists(long ino) throws FsException {
         return tree().find(new Key(ino, KeyType.INODE_ITEM, 0)) != null;
     }
 
-    private BTree tree() throws FsException { return w.tree(root); }
+    BTree tree() throws FsException { return w.tree(root); }
 
     private TreeRoot root() throws FsException { return w.root(root); }
 

@@ -19,6 +19,7 @@ import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.ctree.TreeBlockReader;
 import jbtrfs.ctree.TreeRoot;
+import jbtrfs.format.Features;
 import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
@@ -58,14 +59,16 @@ public final class LogReplay {
     private final FileExtents files;
     private final LogTrees logs;
     private final boolean noHoles;
+    private final boolean extendedRefs;
     private final Set<Long> createdExtents = new HashSet<>();
     private int inodes;
     private int extents;
     private int added;
     private int removed;
 
-    private LogReplay(InodeWriter w, LogTrees logs, boolean noHoles) {
+    private LogReplay(InodeWriter w, LogTrees logs, boolean noHoles, boolean extendedRefs) {
         this.w = w;
+        this.extendedRefs = extendedRefs;
         this.files = new FileExtents(w);
         this.logs = logs;
         this.noHoles = noHoles;
@@ -80,7 +83,8 @@ public final class LogReplay {
     static Report replay(SuperBlock sb, TreeBlockReader reader, TransactionManager txm, Subvolumes subvolumes,
                          boolean noHoles, Clock clock) throws FsException {
         LogTrees logs = LogTrees.read(sb, reader);
-        LogReplay r = new LogReplay(new InodeWriter(txm, subvolumes, clock), logs, noHoles);
+        LogReplay r = new LogReplay(new InodeWriter(txm, subvolumes, clock), logs, noHoles,
+                (sb.incompatFlags() & Features.INCOMPAT_EXTENDED_IREF) != 0);
         try {
             logs.exclude(txm.blockGroups(), txm.committedTree(ObjectIds.EXTENT_TREE), sb.nodesize());
             for (LogTrees.Log log : logs.logs()) r.replay(log);
@@ -113,12 +117,13 @@ public final class LogReplay {
         }
         Set<Long> fixups = new LinkedHashSet<>();
         Set<Long> ignored = new HashSet<>();
-        LogNames names = new LogNames(w, root, log.tree(), fixups);
+        LogNames names = new LogNames(w, root, log.tree(), fixups, extendedRefs);
+        LogRefs refs = new LogRefs(names, log.tree(), root);
         for (Stage stage : Stage.values()) {
             Cursor c = log.tree().seek(Key.first(0, 0));
             while (c.valid()) {
                 Key k = c.key();
-                if (!ignored.contains(k.objectid())) replayItem(stage, root, log.tree(), names, ignored, c);
+                if (!ignored.contains(k.objectid())) replayItem(stage, root, log.tree(), names, refs, ignored, c);
                 c.next();
             }
         }
@@ -127,7 +132,8 @@ public final class LogReplay {
         removed += names.removed();
     }
 
-    private void replayItem(Stage stage, long root, BTree log, LogNames names, Set<Long> ignored, Cursor c)
+    private void replayItem(Stage stage, long root, BTree log, LogNames names, LogRefs refs, Set<Long> ignored,
+                            Cursor c)
             throws FsException {
         Key k = c.key();
         switch (stage) {
@@ -140,7 +146,7 @@ public final class LogReplay {
             case ALL -> {
                 switch (k.type()) {
                     case KeyType.XATTR_ITEM -> w.tx().editor().put(w.root(root), k, LogNames.bytes(c));
-                    case KeyType.INODE_REF, KeyType.INODE_EXTREF -> names.replayRef(k, LogNames.bytes(c));
+                    case KeyType.INODE_REF, KeyType.INODE_EXTREF -> refs.replay(k, LogNames.bytes(c));
                     case KeyType.EXTENT_DATA -> replayExtent(root, log, k, c.decode(FileExtentItem::read),
                             LogNames.bytes(c));
                     default -> { }

@@ -29,11 +29,12 @@ import jbtrfs.device.Backend;
  *                      rather than replaying the log (in memory); a read-write open refuses it
  * @param devices       the other devices of a multi-device filesystem (the kernel's device=), in any order
  * @param degraded      the kernel's degraded: mount with devices missing where every chunk keeps enough stripes
+ * @param noTreeLog     the kernel's notreelog: every fsync and fdatasync is a full commit, no log tree is written
  */
 public record MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend, int commitSeconds,
                            SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
                            Compression compression, boolean evictingTransport, boolean noLogReplay,
-                           List<Path> devices, boolean degraded) {
+                           List<Path> devices, boolean degraded, boolean noTreeLog) {
     public static final int DEFAULT_COMMIT_SECONDS = 30;
 
     /** How free space is kept on disk. */
@@ -58,7 +59,7 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
 
     public MountOptions(boolean readOnly, String subvol, long subvolid, Backend deviceBackend) {
         this(readOnly, subvol, subvolid, deviceBackend, DEFAULT_COMMIT_SECONDS, null, false, false, null, false, false,
-                List.of(), false);
+                List.of(), false, false);
     }
 
     public MountOptions(boolean readOnly) {
@@ -100,6 +101,8 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
         });
     }
 
+    public MountOptions withNoTreeLog(boolean no) { return with(c -> c.noTreeLog = no); }
+
     /** The same options, read-write or read-only as {@code ro} says. */
     public MountOptions withReadOnly(boolean ro) { return with(c -> c.readOnly = ro); }
 
@@ -125,6 +128,7 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
         boolean noLogReplay;
         List<Path> devices;
         boolean degraded;
+        boolean noTreeLog;
 
         Copy(MountOptions o) {
             readOnly = o.readOnly;
@@ -140,11 +144,12 @@ public record MountOptions(boolean readOnly, String subvol, long subvolid, Backe
             noLogReplay = o.noLogReplay;
             devices = o.devices;
             degraded = o.degraded;
+            noTreeLog = o.noTreeLog;
         }
 
         MountOptions build() {
             return new MountOptions(readOnly, subvol, subvolid, deviceBackend, commitSeconds, spaceCache, clearCache,
-                    serialWriteout, compression, evictingTransport, noLogReplay, devices, degraded);
+                    serialWriteout, compression, evictingTransport, noLogReplay, devices, degraded, noTreeLog);
         }
     }
 }

@@ -55,6 +55,8 @@ final class WritableOperations implements FsOperations {
     private final SubvolumeCleaner cleaner;
     private volatile int cleanerBudget = SubvolumeCleaner.STEP_BLOCKS;
     private final FsyncLog fsyncLog;
+    /** notreelog: an fsync commits, as the kernel's does with that option. */
+    private final boolean noTreeLog;
     private final boolean evicting;
     /** What chattr +c writes as the file's compression property: the compress option's type, else zlib. */
     private final String compressionName;
@@ -63,7 +65,7 @@ final class WritableOperations implements FsOperations {
 
     WritableOperations(ReadOnlyOperations reads, TransactionManager txm, Subvolumes subvolumes, FileData fileData,
                        Volume volume, boolean noHoles, boolean extendedRefs, int commitSeconds,
-                       MountOptions.Compression compression, Clock clock, boolean evicting) {
+                       MountOptions.Compression compression, Clock clock, boolean evicting, boolean noTreeLog) {
         this.reads = reads;
         this.volume = volume;
         this.txm = txm;
@@ -75,6 +77,7 @@ final class WritableOperations implements FsOperations {
         this.orphans = new Orphans(inodes, files);
         this.clones = new CloneRange(inodes, files, noHoles);
         this.fsyncLog = new FsyncLog(txm, noHoles);
+        this.noTreeLog = noTreeLog;
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
@@ -450,7 +453,8 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void fsync(InodeId id, boolean dataOnly) throws FsException {
-        gate.fsync(() -> fsyncLog.fsync(id), id);
+        if (noTreeLog) gate.sync();
+        else gate.fsync(() -> fsyncLog.fsync(id), id);
     }
 
     @Override

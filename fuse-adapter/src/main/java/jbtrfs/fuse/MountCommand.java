@@ -45,7 +45,7 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
             + "transport=native|libfuse (default native), [no_]writeback_cache and raw_inodes (native), "
-            + "nologreplay (read-only: show the last commit, not the log's fsyncs), device=PATH (each other device "
+            + "nologreplay (read-only: show the last commit, not the log's fsyncs), notreelog (every fsync commits), device=PATH (each other device "
             + "of a multi-device filesystem; read-only), degraded (mount with devices missing), and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
@@ -116,7 +116,7 @@ final class MountCommand implements Callable<Integer> {
                 .withCompression(ro ? null : parsed.compression())
                 // the native transport says when the kernel forgets an inode: open, unlinked files live on till then
                 .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE)
-                .withNoLogReplay(parsed.noLogReplay())
+                .withNoLogReplay(parsed.noLogReplay()).withNoTreeLog(parsed.noTreeLog())
                 .withDevices(parsed.devices().stream().map(Path::of).toList(), parsed.degraded());
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();

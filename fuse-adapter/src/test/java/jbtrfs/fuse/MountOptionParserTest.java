@@ -56,16 +56,18 @@ class MountOptionParserTest {
     @Test
     void our_own_options_do_not_reach_fuse() throws CliException {
         MountOptionParser p = MountOptionParser.parse(List.of("subvol=/snap/a,read_ahead_kb=4096", "threads=3,rw",
-                "metrics=9464,nologreplay"));
+                "metrics=9464,nologreplay,notreelog"));
         assertEquals("/snap/a", p.subvol());
         assertEquals(4096, p.readAheadKib());
         assertEquals(3, p.threads());
         assertEquals(9464, p.metrics().getPort());
         assertEquals("127.0.0.1", p.metrics().getHostString());
         assertTrue(p.noLogReplay());
+        assertTrue(p.noTreeLog());
+        assertFalse(MountOptionParser.parse(List.of("notreelog,treelog")).noTreeLog(), "the last one given wins");
         assertTrue(p.passThrough().isEmpty(), p.passThrough()::toString);
         String fuse = p.fuseOptions("/a.img");
-        for (String ours : List.of("subvol", "read_ahead_kb", "threads", "metrics", ",rw", "nologreplay")) {
+        for (String ours : List.of("subvol", "read_ahead_kb", "threads", "metrics", ",rw", "nologreplay", "treelog")) {
             assertFalse(fuse.contains(ours), ours + " leaked into " + fuse);
         }
     }
@@ -80,6 +82,7 @@ class MountOptionParserTest {
         assertEquals(MountOptionParser.DEFAULT_THREADS, p.threads());
         assertNull(p.metrics());
         assertFalse(p.noLogReplay());
+        assertFalse(p.noTreeLog());
         assertTrue(MountOptionParser.parse(List.of("ro")).readOnlyRequested());
         assertTrue(MountOptionParser.parse(List.of("ro,rescue=nologreplay")).noLogReplay());
         assertEquals(257, MountOptionParser.parse(List.of("subvolid=257")).subvolid());
