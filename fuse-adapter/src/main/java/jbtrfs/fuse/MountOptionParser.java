@@ -15,7 +15,8 @@ import jbtrfs.fs.MountOptions.SpaceCache;
 /**
  * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, commit=,
  * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, compress[=TYPE[:LEVEL]],
- * compress-force[=TYPE[:LEVEL]], transport=native|libfuse, [no_]writeback_cache and raw_inodes (native only),
+ * compress-force[=TYPE[:LEVEL]], transport=native|libfuse, [no_]writeback_cache, raw_inodes and io_uring (native
+ * only),
  * [rescue=]nologreplay, ro, rw) and
  * FUSE's, and assembles the FUSE option string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
  * permission checks by the kernel, and long attribute timeouts.
@@ -24,7 +25,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                          InetSocketAddress metrics, int threads, int commitSeconds, List<String> passThrough,
                          SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
                          Compression compression, Transport transport,
-                         boolean writebackCache, boolean rawInodes, boolean noLogReplay) {
+                         boolean writebackCache, boolean rawInodes, boolean noLogReplay, boolean ioUring) {
     /** How requests reach us: /dev/fuse spoken directly (the default on Linux), or libfuse 2 through jnr-fuse. */
     enum Transport {
         LIBFUSE, NATIVE;
@@ -61,6 +62,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         boolean writeback = true;
         boolean rawInodes = false;
         boolean noLogReplay = false;
+        boolean ioUring = false;
         for (String group : groups) {
             for (String o : group.split(",")) {
                 if (o.isEmpty()) continue;
@@ -105,6 +107,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     writeback = o.equals("writeback_cache");
                 } else if (o.equals("raw_inodes")) {
                     rawInodes = true;
+                } else if (o.equals("io_uring")) {
+                    ioUring = true;
                 } else if (o.equals("nologreplay") || o.equals("rescue=nologreplay")) {
                     // the kernel's name before 6.x and its rescue= spelling since
                     noLogReplay = true;
@@ -118,7 +122,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
             }
         }
         return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass, spaceCache,
-                clearCache, serial, compression, transport, writeback, rawInodes, noLogReplay);
+                clearCache, serial, compression, transport, writeback, rawInodes, noLogReplay, ioUring);
     }
 
     /**
