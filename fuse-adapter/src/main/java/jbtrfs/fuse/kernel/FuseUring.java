@@ -65,7 +65,7 @@ final class FuseUring {
         int n = 0;
         for (String range : list.trim().split(",")) {
             int dash = range.indexOf('-');
-            n += dash < 0 ? 1 : Integer.parseInt(range.substring(dash + 1)) - Integer.parseInt(range.substring(0, dash))
+            n += dash < 0 ? Math.min(1, Integer.parseInt(range) + 1) : Integer.parseInt(range.substring(dash + 1)) - Integer.parseInt(range.substring(0, dash))
                     + 1;
         }
         if (n < 1) throw new IllegalArgumentException("no possible CPU in '" + list.trim() + "'");

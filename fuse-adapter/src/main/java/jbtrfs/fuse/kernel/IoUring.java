@@ -21,8 +21,6 @@ final class IoUring implements AutoCloseable {
     /** Where an IORING_OP_URING_CMD entry's command struct starts (sqe->cmd). */
     static final int SQE_CMD = 48;
     private static final int CQE_SIZE = 16;
-    private static final long SYS_IO_URING_SETUP = 425;
-    private static final long SYS_IO_URING_ENTER = 426;
     private static final int ENTER_GETEVENTS = 1;
     private static final int FEAT_SINGLE_MMAP = 1;
     private static final long OFF_SQ_RING = 0;
@@ -31,6 +29,15 @@ final class IoUring implements AutoCloseable {
     /** struct io_uring_params: 10 words, then io_sqring_offsets and io_cqring_offsets of 40 bytes each. */
     private static final int PARAMS_SIZE = 120;
     private static final MemoryIO MEMORY = MemoryIO.getInstance();
+    private static final int PROT_READ_WRITE = 0x3;
+    private static final int MAP_SHARED_POPULATE = 0x01 | 0x8000;
+    /** mmap and munmap by number, which differs by architecture; -1 where it is not known here. */
+    private static final long SYS_MMAP = switch (System.getProperty("os.arch")) {
+        case "amd64", "x86_64" -> 9;
+        case "aarch64", "riscv64" -> 222;
+        default -> -1;
+    };
+    private static final long SYS_MUNMAP = SYS_MMAP == 9 ? 11 : 215;
 
     private final UringLibC libc;
     private final int fd;
@@ -76,10 +83,14 @@ final class IoUring implements AutoCloseable {
 
     /** A ring of {@code entries} submission entries (a power of two) and 128-byte entries. */
     static IoUring setup(UringLibC libc, int entries) throws ChannelException {
+        if (SYS_MMAP < 0) {
+            throw new ChannelException(FuseAbi.ENOSYS, "io_uring on " + System.getProperty("os.arch")
+                    + " is not known here");
+        }
         long params = MEMORY.allocateMemory(PARAMS_SIZE, true);
         try {
             MEMORY.putInt(params + 8, SETUP_SQE128);
-            long fd = libc.syscall(SYS_IO_URING_SETUP, entries, params, 0, 0, 0, 0);
+            long fd = libc.syscall(UringLibC.SYS_IO_URING_SETUP, entries, params, 0, 0, 0, 0);
             if (fd < 0) throw error(libc, "io_uring_setup");
             int sqEntries = MEMORY.getInt(params);
             int cqEntries = MEMORY.getInt(params + 4);
@@ -94,9 +105,9 @@ final class IoUring implements AutoCloseable {
             long sqes = map(libc, (int) fd, sqeBytes, OFF_SQES);
             if (sq == 0 || cq == 0 || sqes == 0) {
                 ChannelException e = error(libc, "mmap of an io_uring");
-                if (sq != 0) libc.munmap(sq, sqSize);
-                if (cq != 0 && !single) libc.munmap(cq, cqSize);
-                if (sqes != 0) libc.munmap(sqes, sqeBytes);
+                if (sq != 0) unmap(libc, sq, sqSize);
+                if (cq != 0 && !single) unmap(libc, cq, cqSize);
+                if (sqes != 0) unmap(libc, sqes, sqeBytes);
                 FuseLibC.get().close((int) fd);
                 throw e;
             }
@@ -107,8 +118,12 @@ final class IoUring implements AutoCloseable {
     }
 
     private static long map(UringLibC libc, int fd, long size, long offset) {
-        long a = libc.mmap(0, size, UringLibC.PROT_READ_WRITE, UringLibC.MAP_SHARED_POPULATE, fd, offset);
-        return a == UringLibC.MAP_FAILED ? 0 : a;
+        long a = libc.syscall(SYS_MMAP, 0, size, PROT_READ_WRITE, MAP_SHARED_POPULATE, fd, offset);
+        return a == -1 ? 0 : a;
+    }
+
+    private static void unmap(UringLibC libc, long address, long size) {
+        libc.syscall(SYS_MUNMAP, address, size, 0, 0, 0, 0);
     }
 
     /**
@@ -132,11 +147,14 @@ final class IoUring implements AutoCloseable {
      * there; returns the entries the kernel took. Fails with the errno (EINTR when a signal came first).
      */
     int enter(int waitFor) throws ChannelException {
-        int tail = MEMORY.getInt(sqTail);
-        int toSubmit = sqTailLocal - tail;
+        // what the kernel has not taken yet, also entries published before an enter that a signal cut short
+        int head = MEMORY.getInt(sqHead);
+        VarHandle.acquireFence();
+        int toSubmit = sqTailLocal - head;
         VarHandle.releaseFence();
         MEMORY.putInt(sqTail, sqTailLocal);
-        long n = libc.syscall(SYS_IO_URING_ENTER, fd, toSubmit, waitFor, waitFor > 0 ? ENTER_GETEVENTS : 0, 0, 0);
+        long n = libc.syscall(UringLibC.SYS_IO_URING_ENTER, fd, toSubmit, waitFor,
+                waitFor > 0 ? ENTER_GETEVENTS : 0, 0, 0);
         if (n < 0) throw error(libc, "io_uring_enter");
         return (int) n;
     }
@@ -168,9 +186,9 @@ final class IoUring implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        libc.munmap(sqes, sqesSize);
-        if (cqRingSize != 0) libc.munmap(cqRing, cqRingSize);
-        libc.munmap(sqRing, sqRingSize);
+        unmap(libc, sqes, sqesSize);
+        if (cqRingSize != 0) unmap(libc, cqRing, cqRingSize);
+        unmap(libc, sqRing, sqRingSize);
         FuseLibC.get().close(fd);
     }
 

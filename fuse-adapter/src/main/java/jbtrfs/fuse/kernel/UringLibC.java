@@ -4,22 +4,17 @@ import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.SaveError;
 
 /**
- * The libc calls io_uring needs: the raw syscalls (glibc has no wrappers for io_uring_setup and io_uring_enter) and
- * mmap of its rings. Public only because jnr-ffi implements it from another class loader.
+ * The one libc call io_uring needs, syscall(2): glibc has no wrappers for io_uring_setup and io_uring_enter, and
+ * its mmap bound through jnr-ffi failed EINVAL here where the raw syscall maps the rings. Public only because
+ * jnr-ffi implements it from another class loader.
  */
 public interface UringLibC {
-    int PROT_READ_WRITE = 0x3;
-    int MAP_SHARED_POPULATE = 0x01 | 0x8000;
-    long MAP_FAILED = -1L;
+    /** io_uring's syscall numbers are the same on every architecture (mmap's are not: see {@link IoUring}). */
+    long SYS_IO_URING_SETUP = 425;
+    long SYS_IO_URING_ENTER = 426;
 
     @SaveError
     long syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
-
-    @SaveError
-    long mmap(long addr, long length, int prot, int flags, int fd, long offset);
-
-    @SaveError
-    int munmap(long addr, long length);
 
     static UringLibC get() {
         return Holder.LIBC;
