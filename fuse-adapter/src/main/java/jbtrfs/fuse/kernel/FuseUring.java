@@ -111,8 +111,14 @@ final class FuseUring {
             if (t.isAlive()) LOG.warn("FUSE ring worker {} did not stop", t.getName());
         }
         if (all.isEmpty()) return;
-        long overRing = served.stream().mapToLong(FuseUringQueue::served).sum();
-        LOG.info("FUSE over io_uring: {} requests over the ring, {} over /dev/fuse", overRing, overDevFuse);
+        LOG.info("FUSE over io_uring: {} requests over the ring, {} over /dev/fuse", served(), overDevFuse);
+    }
+
+    /** Requests served over the ring so far (exact once the ring threads have ended). */
+    long served() {
+        synchronized (this) {
+            return served.stream().mapToLong(FuseUringQueue::served).sum();
+        }
     }
 
     private void refused(int errno) {

@@ -137,6 +137,15 @@ public final class KernelSession {
         return error.get();
     }
 
+    /** Requests served over io_uring so far; 0 when the session reads /dev/fuse only. */
+    long requestsOverRing() {
+        FuseUring u;
+        synchronized (this) {
+            u = uring;
+        }
+        return u == null ? 0 : u.served();
+    }
+
     /** Unmounts lazily, once; the workers then end and {@link #await} returns. */
     public void unmount() {
         if (unmounted.compareAndSet(false, true)) unmounter.run();
