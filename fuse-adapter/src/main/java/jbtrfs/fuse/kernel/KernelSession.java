@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A FUSE mount served over /dev/fuse by Java threads, one per channel: the first reads the session's own fd and
  * answers INIT; then the others start, each on a clone of it (FUSE_DEV_IOC_CLONE). The session ends when the mount
- * goes away (every read fails with ENODEV); the handler's destroy is then called once if DESTROY never came.
+ * goes away (every read fails with ENODEV); the handler's destroy is then called once if DESTROY never came. With
+ * {@link SessionOptions#ioUring} the requests come over io_uring instead where the kernel offers it ({@link FuseUring}).
  */
 public final class KernelSession {
     private static final Logger LOG = LoggerFactory.getLogger(KernelSession.class);

@@ -35,7 +35,7 @@ public record SessionOptions(int threads, boolean writebackCache, boolean posixA
     }
 
     public SessionOptions withThreads(int n) {
-        return new SessionOptions(n, writebackCache, posixAcl, maxReadahead, maxBackground);
+        return new SessionOptions(n, writebackCache, posixAcl, maxReadahead, maxBackground, ioUring);
     }
 
     public SessionOptions withWritebackCache(boolean on) {
