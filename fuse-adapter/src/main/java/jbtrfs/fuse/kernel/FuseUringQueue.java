@@ -3,6 +3,7 @@ package jbtrfs.fuse.kernel;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntConsumer;
 
 import org.slf4j.Logger;
@@ -50,7 +51,8 @@ final class FuseUringQueue implements Runnable {
     private final long payloadAddress;
     private final Entry entry = new Entry();
     private final ChannelRequest request;
-    private volatile long served;
+    /** Read by other threads (the session's count), written by this one. */
+    private final AtomicLong served = new AtomicLong();
     private volatile int exitErrno;
 
     /**
@@ -77,7 +79,7 @@ final class FuseUringQueue implements Runnable {
 
     /** Requests served over this ring entry. */
     long served() {
-        return served;
+        return served.get();
     }
 
     /** 0 when the loop ended with the connection (or was refused), else the errno that stopped it. */
@@ -138,7 +140,7 @@ final class FuseUringQueue implements Runnable {
         long unique = MEMORY.getLong(headerAddress + 8);
         int payloadSize = MEMORY.getInt(headerAddress + PAYLOAD_SZ);
         int opSize = len - FuseAbi.IN_HEADER_SIZE - payloadSize;
-        served++;
+        served.incrementAndGet();
         entry.written = false;
         if (payloadSize < 0 || payloadSize > maxPayload || opSize < 0 || opSize > OP_IN) {
             dispatcher.errors().warn(LOG, "ring-frame", "a ring request (opcode " + MEMORY.getInt(headerAddress + 4)
