@@ -103,7 +103,6 @@ final class FuseUringQueue implements Runnable {
     }
 
     private void serve() throws ChannelException {
-        ring.enable();
         submit(CMD_REGISTER, 0);
         boolean fetched = false;
         int tries = 0;

@@ -16,14 +16,6 @@ import jnr.ffi.Runtime;
 final class IoUring implements AutoCloseable {
     /** IORING_SETUP_SQE128: 64 more bytes per entry, where a uring command's struct goes. */
     static final int SETUP_SQE128 = 1 << 10;
-    /**
-     * Created disabled, then enabled by the thread that uses it (IORING_REGISTER_ENABLE_RINGS), which so becomes its
-     * single issuer; its completions' task work then runs when that thread waits for them (DEFER_TASKRUN), not by
-     * interrupting it. Linux 6.1 on; an older kernel gets a plain ring.
-     */
-    private static final int SETUP_DEFERRED = (1 << 6) | (1 << 12) | (1 << 13);
-    private static final long SYS_IO_URING_REGISTER = 427;
-    private static final int REGISTER_ENABLE_RINGS = 12;
     static final int OP_URING_CMD = 46;
     static final int SQE_SIZE = 128;
     /** Where an IORING_OP_URING_CMD entry's command struct starts (sqe->cmd). */
@@ -65,14 +57,12 @@ final class IoUring implements AutoCloseable {
     private final int cqMask;
     private final long cqes;
     private int sqTailLocal;
-    private final boolean disabled;
     private boolean closed;
 
-    private IoUring(UringLibC libc, int fd, boolean disabled, long params, long sqRing, long sqRingSize, long cqRing, long cqRingSize,
+    private IoUring(UringLibC libc, int fd, long params, long sqRing, long sqRingSize, long cqRing, long cqRingSize,
                     long sqes, long sqesSize) {
         this.libc = libc;
         this.fd = fd;
-        this.disabled = disabled;
         this.sqRing = sqRing;
         this.sqRingSize = sqRingSize;
         this.cqRing = cqRing;
@@ -99,14 +89,8 @@ final class IoUring implements AutoCloseable {
         }
         long params = MEMORY.allocateMemory(PARAMS_SIZE, true);
         try {
-            MEMORY.putInt(params + 8, SETUP_SQE128 | SETUP_DEFERRED);
+            MEMORY.putInt(params + 8, SETUP_SQE128);
             long fd = libc.syscall(UringLibC.SYS_IO_URING_SETUP, entries, params, 0, 0, 0, 0);
-            boolean disabled = fd >= 0;
-            if (fd < 0) {
-                MEMORY.setMemory(params, PARAMS_SIZE, (byte) 0);
-                MEMORY.putInt(params + 8, SETUP_SQE128);
-                fd = libc.syscall(UringLibC.SYS_IO_URING_SETUP, entries, params, 0, 0, 0, 0);
-            }
             if (fd < 0) throw error(libc, "io_uring_setup");
             int sqEntries = MEMORY.getInt(params);
             int cqEntries = MEMORY.getInt(params + 4);
@@ -127,7 +111,7 @@ final class IoUring implements AutoCloseable {
                 FuseLibC.get().close((int) fd);
                 throw e;
             }
-            return new IoUring(libc, (int) fd, disabled, params, sq, sqSize, cq, single ? 0 : cqSize, sqes, sqeBytes);
+            return new IoUring(libc, (int) fd, params, sq, sqSize, cq, single ? 0 : cqSize, sqes, sqeBytes);
         } finally {
             MEMORY.freeMemory(params);
         }
@@ -140,13 +124,6 @@ final class IoUring implements AutoCloseable {
 
     private static void unmap(UringLibC libc, long address, long size) {
         libc.syscall(SYS_MUNMAP, address, size, 0, 0, 0, 0);
-    }
-
-    /** Makes the calling thread the ring's only user; call once, from that thread, before anything else. */
-    void enable() throws ChannelException {
-        if (disabled && libc.syscall(SYS_IO_URING_REGISTER, fd, REGISTER_ENABLE_RINGS, 0, 0, 0, 0) < 0) {
-            throw error(libc, "IORING_REGISTER_ENABLE_RINGS");
-        }
     }
 
     /**

@@ -21,7 +21,6 @@ class IoUringTest {
     void nops_completeWithTheirUserData_inOrder() throws Exception {
         requireIoUring();
         try (IoUring ring = IoUring.setup(UringLibC.get(), 2)) {
-            ring.enable();
             for (int round = 0; round < 5; round++) {
                 MemoryIO m = MemoryIO.getInstance();
                 for (long data : new long[] {100 + round, 200 + round}) {
@@ -46,7 +45,6 @@ class IoUringTest {
     void fullSubmissionRing_refusesAnotherEntry() throws Exception {
         requireIoUring();
         try (IoUring ring = IoUring.setup(UringLibC.get(), 2)) {
-            ring.enable();
             ring.nextSqe();
             ring.nextSqe();
             assertThrows(IllegalStateException.class, ring::nextSqe);
