@@ -44,7 +44,7 @@ final class MountCommand implements Callable<Integer> {
 
     @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
-            + "transport=native|libfuse (default native), [no_]writeback_cache and raw_inodes (native), "
+            + "transport=native|libfuse (default native), [no_]writeback_cache, raw_inodes and io_uring (native), "
             + "nologreplay (read-only: show the last commit, not the log's fsyncs), notreelog (every fsync commits), device=PATH (each other device "
             + "of a multi-device filesystem; read-only), degraded (mount with devices missing), and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
@@ -150,6 +150,7 @@ final class MountCommand implements Callable<Integer> {
                 List<String> fuseArgs = List.of("-o", parsed.fuseOptions(image.toAbsolutePath().toString(),
                         fs.readOnly()));
                 LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
+                if (parsed.ioUring()) LOG.warn("io_uring is for transport=native: libfuse 2 reads /dev/fuse");
                 session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly(),
                         parsed.readAheadKib());
             }

@@ -15,7 +15,7 @@ import jbtrfs.fs.MountOptions.SpaceCache;
 /**
  * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, commit=,
  * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, compress[=TYPE[:LEVEL]],
- * compress-force[=TYPE[:LEVEL]], transport=native|libfuse, [no_]writeback_cache and raw_inodes (native only),
+ * compress-force[=TYPE[:LEVEL]], transport=native|libfuse, [no_]writeback_cache, raw_inodes and io_uring (native only),
  * [rescue=]nologreplay, notreelog/treelog, device=PATH (the other devices of a multi-device filesystem), degraded, ro, rw) and
  * FUSE's, and assembles the FUSE option string: read-only, inode numbers passed through, the page cache kept across opens (the image cannot change),
  * permission checks by the kernel, and long attribute timeouts.
@@ -25,7 +25,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                          SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
                          Compression compression, Transport transport,
                          boolean writebackCache, boolean rawInodes, boolean noLogReplay, List<String> devices,
-                         boolean degraded, boolean noTreeLog) {
+                         boolean degraded, boolean noTreeLog, boolean ioUring) {
     /** How requests reach us: /dev/fuse spoken directly (the default on Linux), or libfuse 2 through jnr-fuse. */
     enum Transport {
         LIBFUSE, NATIVE;
@@ -65,6 +65,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         List<String> devices = new ArrayList<>();
         boolean degraded = false;
         boolean noTreeLog = false;
+        boolean ioUring = false;
         for (String group : groups) {
             for (String o : group.split(",")) {
                 if (o.isEmpty()) continue;
@@ -109,6 +110,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     writeback = o.equals("writeback_cache");
                 } else if (o.equals("raw_inodes")) {
                     rawInodes = true;
+                } else if (o.equals("io_uring")) {
+                    ioUring = true;
                 } else if (o.equals("nologreplay") || o.equals("rescue=nologreplay")) {
                     // the kernel's name before 6.x and its rescue= spelling since
                     noLogReplay = true;
@@ -130,7 +133,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         }
         return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass, spaceCache,
                 clearCache, serial, compression, transport, writeback, rawInodes, noLogReplay, List.copyOf(devices),
-                degraded, noTreeLog);
+                degraded, noTreeLog, ioUring);
     }
 
     /**

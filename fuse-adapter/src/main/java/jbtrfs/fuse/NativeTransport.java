@@ -47,7 +47,7 @@ final class NativeTransport {
         boolean root = "root".equals(System.getProperty("user.name"));
         MountSpec spec = spec(parsed, image.toAbsolutePath().toString(), mountpoint, readOnly, root);
         SessionOptions options = new SessionOptions(parsed.threads(), !readOnly && parsed.writebackCache(), false,
-                parsed.readAheadKib() << 10, MAX_BACKGROUND);
+                parsed.readAheadKib() << 10, MAX_BACKGROUND, parsed.ioUring());
         KernelSession session = KernelSession.mount(spec, options);
         Readahead.apply(mountpoint, parsed.readAheadKib());
         session.serve(handler);

@@ -30,6 +30,9 @@ class NativeTransportTest {
         assertTrue(MountOptionParser.parse(List.of("transport=native")).writebackCache());
         assertFalse(p.rawInodes());
         assertTrue(MountOptionParser.parse(List.of("raw_inodes")).rawInodes());
+        assertFalse(p.ioUring());
+        assertTrue(MountOptionParser.parse(List.of("rw,io_uring")).ioUring());
+        assertTrue(MountOptionParser.parse(List.of("io_uring")).passThrough().isEmpty(), "io_uring is ours");
         assertTrue(p.passThrough().isEmpty(), "transport and writeback_cache are ours: " + p.passThrough());
         CliException e = assertThrows(CliException.class,
                 () -> MountOptionParser.parse(List.of("transport=uring")));

@@ -28,6 +28,7 @@ final class ChannelRequest implements FuseRequest {
     private int pid;
     private InArgs in;
     private boolean answered;
+    private ByteBuffer replyArea;
 
     ChannelRequest(FuseChannel channel, Interrupts interrupts, int replyCapacity, OnceLog errors) {
         this.channel = channel;
@@ -46,6 +47,14 @@ final class ChannelRequest implements FuseRequest {
         this.pid = pid;
         this.in = new InArgs(body);
         this.answered = false;
+    }
+
+    /**
+     * Has {@link #replyBuffer} hand out {@code area} (null: its own buffer) until called again: a ring entry's
+     * payload buffer, so that a reply is built where the kernel takes it from, when no request bytes lie there.
+     */
+    void replyIn(ByteBuffer area) {
+        this.replyArea = area;
     }
 
     boolean answered() {
@@ -95,6 +104,10 @@ final class ChannelRequest implements FuseRequest {
     @Override
     public ByteBuffer replyBuffer(int capacity) {
         if (capacity < 0) throw new IllegalArgumentException("negative reply capacity " + capacity);
+        if (replyArea != null && capacity <= replyArea.capacity()) {
+            replyArea.clear();
+            return replyArea;
+        }
         // the kernel never asks for more than max_pages of data; a larger wish (a huge xattr list) is served once
         if (capacity > replyBuffer.capacity()) {
             return ByteBuffer.allocateDirect(capacity).order(ByteOrder.nativeOrder());

@@ -14,14 +14,15 @@ import org.slf4j.LoggerFactory;
 /**
  * A FUSE mount served over /dev/fuse by Java threads, one per channel: the first reads the session's own fd and
  * answers INIT; then the others start, each on a clone of it (FUSE_DEV_IOC_CLONE). The session ends when the mount
- * goes away (every read fails with ENODEV); the handler's destroy is then called once if DESTROY never came.
+ * goes away (every read fails with ENODEV); the handler's destroy is then called once if DESTROY never came. With
+ * {@link SessionOptions#ioUring} the requests come over io_uring instead where the kernel offers it ({@link FuseUring}).
  */
 public final class KernelSession {
     private static final Logger LOG = LoggerFactory.getLogger(KernelSession.class);
     private static final long JOIN_MS = TimeUnit.SECONDS.toMillis(10);
 
     private final FuseChannel sessionChannel;
-    private final SessionOptions options;
+    private SessionOptions options;
     private final Runnable unmounter;
     private final String name;
     private final List<Thread> workers = new ArrayList<>();
@@ -31,6 +32,7 @@ public final class KernelSession {
     private final AtomicInteger error = new AtomicInteger();
     private final AtomicBoolean unmounted = new AtomicBoolean();
     private volatile Dispatcher dispatcher;
+    private FuseUring uring;
 
     KernelSession(FuseChannel sessionChannel, SessionOptions options, Runnable unmounter, String name) {
         this.sessionChannel = sessionChannel;
@@ -55,6 +57,11 @@ public final class KernelSession {
     /** Starts serving with {@code handler}: the first worker answers INIT, the others start after it. */
     public synchronized void serve(FuseHandler handler) {
         if (dispatcher != null) throw new IllegalStateException("the session serves already");
+        if (options.ioUring()) {
+            // before INIT: FUSE_OVER_IO_URING is asked only when the rings exist
+            uring = sessionChannel instanceof DevFuseChannel ? FuseUring.prepare(options.threads()) : null;
+            if (uring == null) options = options.withIoUring(false);
+        }
         dispatcher = new Dispatcher(handler, options, new ChannelNotifier(sessionChannel),
                 new Interrupts(System::nanoTime), new OnceLog(), this::startClones, why -> fail(FuseAbi.EPROTO));
         startWorker(sessionChannel);
@@ -74,6 +81,7 @@ public final class KernelSession {
             startWorker(channel);
         }
         LOG.info("serving {} with {} FUSE workers", name, options.threads());
+        if (uring != null) uring.start(connection, ((DevFuseChannel) sessionChannel).fd(), dispatcher, this::fail);
     }
 
     private synchronized void startWorker(FuseChannel channel) {
@@ -113,6 +121,13 @@ public final class KernelSession {
             t.join(JOIN_MS);
             if (t.isAlive()) LOG.warn("FUSE worker {} did not stop", t.getName());
         }
+        if (uring != null) {
+            long overDevFuse;
+            synchronized (this) {
+                overDevFuse = loops.stream().mapToLong(RequestLoop::served).sum();
+            }
+            uring.join(JOIN_MS, overDevFuse);
+        }
         unmounted.set(true);   // gone already: a later unmount (the shutdown hook) has nothing to do
         dispatcher.destroy();
         synchronized (this) {
@@ -121,6 +136,15 @@ public final class KernelSession {
         sessionChannel.close();
         if (error.get() == 0 && dispatcher.destroyFailure() != null) return -FuseAbi.EIO;
         return error.get();
+    }
+
+    /** Requests served over io_uring so far; 0 when the session reads /dev/fuse only. */
+    long requestsOverRing() {
+        FuseUring u;
+        synchronized (this) {
+            u = uring;
+        }
+        return u == null ? 0 : u.served();
     }
 
     /** Unmounts lazily, once; the workers then end and {@link #await} returns. */

@@ -21,6 +21,7 @@ final class RequestLoop implements Runnable {
     private final ByteBuffer in;
     private final ChannelRequest request;
     private volatile int exitErrno;
+    private long served;
 
     RequestLoop(FuseChannel channel, Dispatcher dispatcher, int maxWrite) {
         this.channel = channel;
@@ -69,37 +70,53 @@ final class RequestLoop implements Runnable {
                 default -> throw e;
             }
         }
+        served++;
+        serveFramed(in, n, request, dispatcher);
+        return true;
+    }
+
+    /** Requests this loop has read and served. */
+    long served() {
+        return served;
+    }
+
+    /**
+     * Frames the request of {@code n} bytes at the start of {@code in} (fuse_in_header decoded in place, the body
+     * bounded by {@code n}) and serves it through {@code request}; a malformed one is answered EINVAL. Also the
+     * ring's framing ({@link FuseUringQueue}), which puts the headers back in front of the payload first.
+     */
+    static void serveFramed(ByteBuffer in, int n, ChannelRequest request, Dispatcher dispatcher) {
         if (n < 16) {
             // not even a unique to answer to
             dispatcher.errors().warn(LOG, "runt", "a request of " + n + " bytes has no header: dropped");
-            return true;
+            return;
         }
         long unique = in.getLong(8);
         if (n < FuseAbi.IN_HEADER_SIZE) {
-            refuse(in.getInt(4), unique, n + " bytes, shorter than fuse_in_header");
-            return true;
+            refuse(request, dispatcher, in.getInt(4), unique, n + " bytes, shorter than fuse_in_header");
+            return;
         }
         int len = in.getInt(0);
         int opcode = in.getInt(4);
         if (len != n) {
-            refuse(opcode, unique, "header says " + Integer.toUnsignedString(len) + " bytes, " + n + " were read");
-            return true;
+            refuse(request, dispatcher, opcode, unique,
+                    "header says " + Integer.toUnsignedString(len) + " bytes, " + n + " were read");
+            return;
         }
         int extlen = Short.toUnsignedInt(in.getShort(36)) * 8;
         int bodyEnd = n - extlen;
         if (bodyEnd < FuseAbi.IN_HEADER_SIZE) {
-            refuse(opcode, unique, "extensions of " + extlen + " bytes overrun the body");
-            return true;
+            refuse(request, dispatcher, opcode, unique, "extensions of " + extlen + " bytes overrun the body");
+            return;
         }
         ByteBuffer body = in.duplicate().order(ByteOrder.nativeOrder());
         body.limit(bodyEnd).position(FuseAbi.IN_HEADER_SIZE);
         request.reset(opcode, unique, in.getLong(16), in.getInt(24), in.getInt(28), in.getInt(32), body);
         dispatcher.dispatch(request);
-        return true;
     }
 
     /** Answers a request that cannot be framed EINVAL, under its unique. */
-    private void refuse(int opcode, long unique, String why) {
+    private static void refuse(ChannelRequest request, Dispatcher dispatcher, int opcode, long unique, String why) {
         dispatcher.errors().warn(LOG, "frame", "a malformed request (opcode " + opcode + "): " + why + ": EINVAL");
         request.reset(opcode, unique, 0, 0, 0, 0, ByteBuffer.allocate(0));
         if (FuseAbi.noReply(opcode)) {

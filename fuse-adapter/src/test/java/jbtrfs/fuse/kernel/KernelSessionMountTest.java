@@ -26,22 +26,39 @@ class KernelSessionMountTest {
     @Test
     void mountAsRoot_servesLsCatStat_andUnmountEndsSession() throws Exception {
         requireRootAndFuse();
-        mountServeAndCheck(false);
+        mountServeAndCheck(false, false);
     }
 
     @Test
     void mountThroughFusermount_receivesFdBySocket_andServes() throws Exception {
         requireRootAndFuse();
         Assumptions.assumeTrue(FuseMount.fusermount() != null, () -> skip("no fusermount3 or fusermount on PATH"));
-        mountServeAndCheck(true);
+        mountServeAndCheck(true, false);
     }
 
-    private void mountServeAndCheck(boolean viaFusermount) throws Exception {
+    @Test
+    void mountWithIoUring_servesOverTheRing_withInterruptsAndNotificationsOnDevFuse() throws Exception {
+        requireRootAndFuse();
+        Assumptions.assumeTrue(Files.isWritable(FuseUring.ENABLE_URING),
+                () -> skip("no writable " + FuseUring.ENABLE_URING + " (a kernel without FUSE over io_uring)"));
+        IoUringTest.requireIoUring();
+        // the kernel offers the ring at INIT only while its module parameter is Y: set for this mount, then put back
+        String was = Files.readString(FuseUring.ENABLE_URING).trim();
+        Files.writeString(FuseUring.ENABLE_URING, "Y");
+        try {
+            mountServeAndCheck(false, true);
+        } finally {
+            Files.writeString(FuseUring.ENABLE_URING, was);
+        }
+    }
+
+    private void mountServeAndCheck(boolean viaFusermount, boolean ioUring) throws Exception {
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         MountSpec spec = new MountSpec(mnt, "/images/fixed-tree.img", "jbtrfstest", MountSpec.MS_NODEV, true, true,
                 1 << 20, viaFusermount);
         FixedTreeHandler handler = new FixedTreeHandler();
-        KernelSession session = KernelSession.mount(spec, SessionOptions.defaults().withThreads(3));
+        KernelSession session = KernelSession.mount(spec,
+                SessionOptions.defaults().withThreads(3).withIoUring(ioUring));
         Thread server = null;
         try {
             session.serve(handler);
@@ -81,6 +98,13 @@ class KernelSessionMountTest {
             assertEquals(1, handler.inits.get());
             assertTrue(handler.connection.granted(FuseAbi.MAX_PAGES), "1 MiB requests");
             assertEquals(0, handler.destroys.get(), "no destroy while mounted");
+            if (ioUring) {
+                assertTrue(handler.connection.granted(FuseAbi.OVER_IO_URING), "the kernel offered the ring");
+                // ls, cat, stat (several each), the slow LOOKUP and the lookups after the notifications
+                assertTrue(session.requestsOverRing() >= 10, session.requestsOverRing() + " requests over the ring");
+            } else {
+                assertEquals(0, session.requestsOverRing());
+            }
             session.unmount();
             server.join(TimeUnit.SECONDS.toMillis(20));
             assertFalse(server.isAlive(), "the session ends once the mount is gone");
