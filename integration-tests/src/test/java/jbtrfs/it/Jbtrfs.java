@@ -151,23 +151,27 @@ final class Jbtrfs implements AutoCloseable {
         return dir.resolve(HexFormat.of().formatHex(d, 0, 8) + ".log");
     }
 
-    /**
-     * Unmounts. A refusal as busy names the processes holding the mount (their cwd, root or open files under it) on
-     * stderr and tries again twice, a second apart: under load an unmount right after a listing was refused with
-     * nothing holding the mount a moment later. The test's own JVM among the holders is a stream left open: a GC
-     * closes it, and the message says so.
-     */
     @Override
     public void close() throws Exception {
-        Shell.Result r = run("umount", mountpoint.toString());
+        unmount(mountpoint);
+    }
+
+    /**
+     * Unmounts {@code mnt}. A refusal as busy names the processes holding the mount (their cwd, root or open files
+     * under it) on stderr and tries again twice, a second apart: under load an unmount right after a listing was
+     * refused with nothing holding the mount a moment later (another process's mount namespace holding a copy, as
+     * fstests' idmapped mounts do, is one cause that no /proc scan sees).
+     */
+    static void unmount(Path mnt) throws Exception {
+        Shell.Result r = run("umount", mnt.toString());
         for (int attempt = 1; attempt < 3 && r.exitCode() != 0 && r.output().contains("busy"); attempt++) {
-            System.err.println("umount of " + mountpoint + " refused busy; holders: " + MountHolders.of(mountpoint));
-            System.gc();
+            System.err.println("umount of " + mnt + " refused busy; holders: " + MountHolders.of(mnt));
+            System.gc(); // the test's own JVM may hold a stream it left open
             Thread.sleep(1000);
-            r = run("umount", mountpoint.toString());
+            r = run("umount", mnt.toString());
         }
-        assertEquals(0, r.exitCode(), "umount failed: " + r.output() + "; holders: " + MountHolders.of(mountpoint));
-        assertEquals(false, Files.readString(Path.of("/proc/self/mounts")).contains(" " + mountpoint + " "),
+        assertEquals(0, r.exitCode(), "umount failed: " + r.output() + "; holders: " + MountHolders.of(mnt));
+        assertEquals(false, Files.readString(Path.of("/proc/self/mounts")).contains(" " + mnt + " "),
                 "still mounted after umount");
     }
 }
