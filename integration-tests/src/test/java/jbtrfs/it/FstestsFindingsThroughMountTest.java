@@ -36,6 +36,56 @@ class FstestsFindingsThroughMountTest {
             done
             """;
 
+    /**
+     * generic/467 and 477: a directory opened by file handle after the kernel forgot it (dropped caches) is
+     * reconnected through "..", then found by name in its parent's listing; its path shows where it is now, after a
+     * rename and a move too. A removed directory's handle and its file's are stale.
+     */
+    static final String FILE_HANDLES = """
+            mkdir -p a/b/c a/x; echo data > a/b/c/f
+            python3 - <<'PY'
+            import ctypes, os
+            libc = ctypes.CDLL(None, use_errno=True)
+            mnt = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+            def handle(path):
+                h = ctypes.create_string_buffer(8 + 128)
+                ctypes.c_uint32.from_buffer(h, 0).value = 128
+                mount_id = ctypes.c_int()
+                if libc.name_to_handle_at(-100, path.encode(), h, ctypes.byref(mount_id), 0) != 0:
+                    raise OSError(ctypes.get_errno(), path)
+                return h
+            def forget():
+                os.sync()
+                with open("/proc/sys/vm/drop_caches", "w") as d:
+                    d.write("3")
+            def show(label, h, flags):
+                fd = libc.open_by_handle_at(mnt, h, flags)
+                if fd < 0:
+                    print(label, os.strerror(ctypes.get_errno()))
+                    return
+                path = os.path.relpath(os.readlink("/proc/self/fd/%d" % fd), os.getcwd())
+                body = sorted(os.listdir(fd)) if flags & os.O_DIRECTORY else os.read(fd, 100)
+                print(label, path, body)
+                os.close(fd)
+            names = ["a/b/c", "a/b", "a/x", "a"]  # the deepest first: its parents are not cached either
+            handles = {n: handle(n) for n in names}
+            f = handle("a/b/c/f")
+            for step in ["as made", "after a rename", "after a move", "after rmdir"]:
+                if step == "after a rename":
+                    os.rename("a/b", "a/b2")
+                elif step == "after a move":
+                    os.rename("a/b2/c", "a/x/c2")
+                elif step == "after rmdir":
+                    os.unlink("a/x/c2/f")
+                    os.rmdir("a/x/c2")
+                forget()
+                for n in names:
+                    show(step + " " + n, handles[n], os.O_RDONLY | os.O_DIRECTORY)
+                forget()
+                show(step + " a/b/c/f", f, os.O_RDONLY)
+            PY
+            """;
+
     @TempDir
     Path dir;
 
@@ -43,6 +93,13 @@ class FstestsFindingsThroughMountTest {
     void fallocate_dropsSetIdBitsLikeTheKernels() throws Exception {
         Jbtrfs.requireNativeTransport("dropping set-ID bits on fallocate (libfuse 2 does not say who asks)");
         SideBySide.Outputs out = SideBySide.run(dir, FALLOCATE_SETID, 256, "-o", "allow_other");
+        assertEquals(out.kernel(), out.ours());
+    }
+
+    @Test
+    void directoryFileHandle_reconnectsAfterTheKernelForgetsIt() throws Exception {
+        Jbtrfs.requireNativeTransport("file handles (libfuse 2 has no EXPORT_SUPPORT)");
+        SideBySide.Outputs out = SideBySide.run(dir, FILE_HANDLES, 256);
         assertEquals(out.kernel(), out.ours());
     }
 }

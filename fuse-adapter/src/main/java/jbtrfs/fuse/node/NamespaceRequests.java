@@ -29,7 +29,7 @@ final class NamespaceRequests {
 
     /**
      * A name in a directory. "." and ".." come from the kernel only for a node found by file handle (EXPORT_SUPPORT):
-     * "." is the node itself, ".." the directory it was last seen in. A missing name is a negative entry the kernel
+     * "." is the node itself, ".." the directory holding it on the image (the mount's root holds itself). A missing name is a negative entry the kernel
      * keeps for the negative timeout (node id 0), or ENOENT when names are not cached.
      */
     void lookup(FuseRequest r) throws FsException {
@@ -41,9 +41,10 @@ final class NamespaceRequests {
             return;
         }
         if (name.equals("..")) {
-            Long parent = nodes.table.parentOf(dirNode);
-            if (parent == null) throw new ReplyError(ReplyError.ENOENT);
-            nodes.replyEntry(r, nodes.ids.inode(parent), 0);
+            // from the image, not from what the kernel was shown: after a remount or a dropped cache it knows nothing
+            InodeId parent = nodes.parentOnImage(dir);
+            nodes.replyEntry(r, parent, 0);
+            nodes.table.parent(dirNode, nodes.ids.nodeId(parent));
             return;
         }
         InodeId id;
