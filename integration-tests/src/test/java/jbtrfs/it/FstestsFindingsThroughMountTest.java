@@ -86,6 +86,30 @@ class FstestsFindingsThroughMountTest {
             PY
             """;
 
+    /**
+     * generic/078, 626 and 700 (notrun before: "kernel doesn't support renameat2"): RENAME_WHITEOUT leaves a
+     * character device 0:0 without permission bits at the old name, in a setgid directory too; with EXCHANGE it is
+     * EINVAL; over an existing name with NOREPLACE, EEXIST.
+     */
+    static final String RENAME_WHITEOUT = """
+            mkdir sg; chgrp 1000 sg; chmod 2777 sg
+            echo a > a; echo b > b; echo c > sg/c; mkdir d
+            python3 - <<'PY'
+            import ctypes, os
+            libc = ctypes.CDLL(None, use_errno=True)
+            def rename2(a, b, flags):
+                r = libc.syscall(316, -100, a.encode(), -100, b.encode(), flags)  # renameat2 (x86_64)
+                print(a, b, flags, "ok" if r == 0 else os.strerror(ctypes.get_errno()))
+            rename2("a", "a2", 4)
+            rename2("b", "a2", 4 | 1)
+            rename2("b", "a2", 4 | 2)
+            rename2("sg/c", "sg/c2", 4)
+            rename2("d", "d2", 4)
+            PY
+            for f in a a2 b sg/c sg/c2 d d2; do stat -c '%n %F %a %t:%T %u:%g %h' $f; done
+            cat a2
+            """;
+
     @TempDir
     Path dir;
 
@@ -100,6 +124,13 @@ class FstestsFindingsThroughMountTest {
     void directoryFileHandle_reconnectsAfterTheKernelForgetsIt() throws Exception {
         Jbtrfs.requireNativeTransport("file handles (libfuse 2 has no EXPORT_SUPPORT)");
         SideBySide.Outputs out = SideBySide.run(dir, FILE_HANDLES, 256);
+        assertEquals(out.kernel(), out.ours());
+    }
+
+    @Test
+    void renameWhiteout_leavesTheKernelsWhiteout() throws Exception {
+        Jbtrfs.requireNativeTransport("RENAME_WHITEOUT (libfuse 2 speaks no RENAME2)");
+        SideBySide.Outputs out = SideBySide.run(dir, RENAME_WHITEOUT, 256);
         assertEquals(out.kernel(), out.ours());
     }
 }
