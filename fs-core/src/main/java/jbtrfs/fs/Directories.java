@@ -14,6 +14,7 @@ import jbtrfs.format.DirItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.format.RootItem;
 
 /**
  * Directory lookup through DIR_ITEM (keyed by name hash, colliding names share an item) and readdir through
@@ -57,6 +58,23 @@ final class Directories {
             return new InodeId(child, ObjectIds.EMPTY_SUBVOL_DIR);
         }
         return new InodeId(dir.root(), loc.objectid());
+    }
+
+    /** See {@link FsOperations#parentDirectory}: a directory has one inode ref, whose key offset is its parent. */
+    InodeId parent(InodeId dir) throws FsException {
+        RootItem item = subvolumes.rootItem(dir.root());
+        if (item == null) throw new FsException(Errno.ENOENT, "no subvolume " + dir.root());
+        if (dir.objectid() == item.rootDirid()) {
+            if (dir.root() == ObjectIds.FS_TREE) return dir;
+            SubvolumeInfo info = subvolumes.info(dir.root());
+            if (info.parentId() == 0) throw new FsException(Errno.ENOENT, "subvolume " + dir.root() + " is not linked");
+            return new InodeId(info.parentId(), info.dirId());
+        }
+        Cursor c = subvolumes.tree(dir.root()).seek(Key.first(dir.objectid(), KeyType.INODE_REF));
+        if (!c.valid() || c.key().objectid() != dir.objectid() || c.key().type() != KeyType.INODE_REF) {
+            throw new FsException(Errno.ENOENT, "no inode ref of " + dir);
+        }
+        return new InodeId(dir.root(), c.key().offset());
     }
 
     /** Entries with dir index >= {@code offset}, at most {@code max}; each entry's offset is its index + 1. */

@@ -46,6 +46,15 @@ public interface FsOperations {
     /** The entry {@code name} in directory {@code dir}; a subvolume entry resolves to that subvolume's root dir. */
     InodeId lookup(InodeId dir, String name) throws FsException;
 
+    /**
+     * The directory holding directory {@code dir}, as btrfs_get_parent finds it for a file handle: its inode ref, or
+     * for a subvolume's root the directory its ROOT_BACKREF names; the top level's root holds itself. ENOENT for a
+     * subvolume no directory links.
+     */
+    default InodeId parentDirectory(InodeId dir) throws FsException {
+        throw new FsException(Errno.EOPNOTSUPP, "no parent lookup");
+    }
+
     /** Resolves an absolute path ("/", "/a/b") from {@link #root()}. */
     InodeId resolve(String path) throws FsException;
 

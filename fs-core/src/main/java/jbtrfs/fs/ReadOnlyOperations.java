@@ -61,6 +61,11 @@ final class ReadOnlyOperations implements FsOperations {
     }
 
     @Override
+    public InodeId parentDirectory(InodeId dir) throws FsException {
+        return directories.parent(dir);
+    }
+
+    @Override
     public InodeId resolve(String path) throws FsException {
         InodeId cur = root;
         for (String part : path.split("/")) {

@@ -109,6 +109,11 @@ final class WritableOperations implements FsOperations {
     }
 
     @Override
+    public InodeId parentDirectory(InodeId dir) throws FsException {
+        return gate.read(() -> reads.parentDirectory(dir));
+    }
+
+    @Override
     public InodeId resolve(String path) throws FsException { return gate.read(() -> reads.resolve(path)); }
 
     @Override

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -15,6 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import jbtrfs.Errno;
+import jbtrfs.format.ObjectIds;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Scenarios;
 import jbtrfs.testing.Shell;
@@ -58,5 +60,31 @@ class KernelWrittenImageTest {
         }
         assertErrno(Errno.EINVAL,
                 () -> Filesystem.open(image, MountOptions.readOnlyDefaults().withSubvol("/deep")).close());
+    }
+
+    /**
+     * A file handle's ".." (FsOperations.parentDirectory): every directory the kernel made, subvolume roots
+     * included, names as parent the directory listing it; the top level's root is its own. The empty placeholder
+     * a snapshot shows for a nested subvolume has no inode and is left out.
+     */
+    @Test
+    void parentDirectory_isTheDirectoryListingIt() throws Exception {
+        Path image = Images.kernelWritten(tmp, "subvolumes-snapshots", 512);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            FsOperations ops = fs.operations();
+            assertEquals(ops.root(), ops.parentDirectory(ops.root()));
+            List<InodeId> dirs = new ArrayList<>(List.of(ops.root()));
+            int subvolumeRoots = 0;
+            for (int i = 0; i < dirs.size(); i++) {
+                InodeId dir = dirs.get(i);
+                for (DirEntry e : ops.readdir(dir, 0, 1000)) {
+                    if (e.id().objectid() == ObjectIds.EMPTY_SUBVOL_DIR || !ops.stat(e.id()).isDirectory()) continue;
+                    assertEquals(dir, ops.parentDirectory(e.id()), e.name());
+                    if (e.id().root() != dir.root()) subvolumeRoots++;
+                    dirs.add(e.id());
+                }
+            }
+            assertEquals(5, subvolumeRoots, "sub, sub/nested, snap, snap-ro, deep/sub2");
+        }
     }
 }

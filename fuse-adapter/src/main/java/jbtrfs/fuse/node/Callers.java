@@ -18,6 +18,9 @@ import jbtrfs.fuse.kernel.FuseRequest;
  * restricted ioctls carry only the struct that _IOC_SIZE names.
  */
 final class Callers {
+    /** capability(7) numbers. */
+    static final int CAP_FSETID = 4;
+
     private Callers() {
     }
 
@@ -34,6 +37,30 @@ final class Callers {
             // a process already gone: its own uid and gid still decide
         }
         return new Caller(r.uid(), r.gid(), groups);
+    }
+
+    /** The caller's fsgid and supplementary groups, as FsOperations.killSuidSgid takes them. */
+    static int[] groups(FuseRequest r) {
+        Caller c = of(r);
+        int[] all = Arrays.copyOf(c.groups(), c.groups().length + 1);
+        all[c.groups().length] = c.gid();
+        return all;
+    }
+
+    /**
+     * Whether the caller holds capability {@code cap} ("CapEff:" of /proc/PID/status): FUSE says who asks, not
+     * what it may do. A process already gone holds none.
+     */
+    static boolean capable(FuseRequest r, int cap) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Integer.toString(r.pid()), "status"))) {
+                if (!line.startsWith("CapEff:")) continue;
+                return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << cap)) != 0;
+            }
+        } catch (IOException | NumberFormatException e) {
+            // gone: no capability
+        }
+        return false;
     }
 
     /** /proc/PID/fd/FD of the caller: the file one of its descriptors is open on (EINVAL for no descriptor). */

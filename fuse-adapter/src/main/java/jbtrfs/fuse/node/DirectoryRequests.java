@@ -54,7 +54,7 @@ final class DirectoryRequests {
                 return;
             }
             Long parent = nodes.table.parentOf(dirNode);
-            long parentIno = parent == null ? nodes.ids.ino(dir) : nodes.ids.ino(nodes.ids.inode(parent));
+            long parentIno = nodes.ids.ino(parent == null ? nodes.parentOnImage(dir) : nodes.ids.inode(parent));
             if (!putDot(b, "..", parentIno, DOTDOT_OFFSET, plus)) {
                 r.reply(b);
                 return;

@@ -48,6 +48,8 @@ final class FileRequests {
     static final int O_APPEND = 02000;
     static final int SEEK_DATA = 3;
     static final int SEEK_HOLE = 4;
+    private static final int S_ISUID = 04000;
+    private static final int S_ISGID = 02000;
 
     private final Nodes nodes;
     private final FsOperations ops;
@@ -258,14 +260,23 @@ final class FileRequests {
         r.reply();
     }
 
-    /** fuse_fallocate_in: fh, offset, length, mode. */
+    /**
+     * fuse_fallocate_in: fh, offset, length, mode. The kernel's Btrfs drops suid/sgid first as any change of a file
+     * does (file_modified); FUSE asks for no killing on FALLOCATE, so the caller's capability and groups decide here.
+     */
     void fallocate(FuseRequest r) throws FsException {
         InArgs in = r.in();
         in.skip(8);
         long offset = in.u64();
         long length = in.u64();
         int mode = in.u32();
-        ops.fallocate(nodes.inode(r), mode, offset, length);
+        InodeId id = nodes.inode(r);
+        if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) != 0 && !Callers.capable(r, Callers.CAP_FSETID)) {
+            ops.killSuidSgid(id, Callers.groups(r));
+            // the kernel refreshes only size and times after a FALLOCATE, not the mode
+            nodes.attributesChanged(r.nodeId());
+        }
+        ops.fallocate(id, mode, offset, length);
         r.reply();
     }
 

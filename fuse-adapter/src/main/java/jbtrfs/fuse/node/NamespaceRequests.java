@@ -29,7 +29,7 @@ final class NamespaceRequests {
 
     /**
      * A name in a directory. "." and ".." come from the kernel only for a node found by file handle (EXPORT_SUPPORT):
-     * "." is the node itself, ".." the directory it was last seen in. A missing name is a negative entry the kernel
+     * "." is the node itself, ".." the directory holding it on the image (the mount's root holds itself). A missing name is a negative entry the kernel
      * keeps for the negative timeout (node id 0), or ENOENT when names are not cached.
      */
     void lookup(FuseRequest r) throws FsException {
@@ -41,9 +41,10 @@ final class NamespaceRequests {
             return;
         }
         if (name.equals("..")) {
-            Long parent = nodes.table.parentOf(dirNode);
-            if (parent == null) throw new ReplyError(ReplyError.ENOENT);
-            nodes.replyEntry(r, nodes.ids.inode(parent), 0);
+            // from the image, not from what the kernel was shown: after a remount or a dropped cache it knows nothing
+            InodeId parent = nodes.parentOnImage(dir);
+            nodes.replyEntry(r, parent, 0);
+            nodes.table.parent(dirNode, nodes.ids.nodeId(parent));
             return;
         }
         InodeId id;
@@ -109,7 +110,11 @@ final class NamespaceRequests {
         r.reply();
     }
 
-    /** RENAME (fuse_rename_in) and RENAME2 (fuse_rename2_in: flags; RENAME_WHITEOUT is refused, EINVAL). */
+    /**
+     * RENAME (fuse_rename_in) and RENAME2 (fuse_rename2_in: flags). RENAME_WHITEOUT (the VFS checked CAP_MKNOD) leaves
+     * a whiteout at the old name, as btrfs_rename's: a character device 0:0 with no permission bits, made right after
+     * the rename in the same running transaction (the kernel's Btrfs makes both in one).
+     */
     void rename(FuseRequest r, boolean withFlags) throws FsException {
         InArgs in = r.in();
         long toDirNode = in.u64();
@@ -120,14 +125,19 @@ final class NamespaceRequests {
         }
         String from = in.cstring();
         String to = in.cstring();
-        if ((flags & ~RENAME_FLAGS) != 0 || (flags & RENAME_FLAGS) == RENAME_FLAGS) {
+        boolean whiteout = (flags & RENAME_WHITEOUT) != 0;
+        flags &= ~RENAME_WHITEOUT;
+        if ((flags & ~RENAME_FLAGS) != 0 || (flags & RENAME_FLAGS) == RENAME_FLAGS
+                || (whiteout && (flags & FsOperations.RENAME_EXCHANGE) != 0)) {
             throw new ReplyError(ReplyError.EINVAL);
         }
+        InodeId fromDir = nodes.inode(r);
         InodeId toDir = nodes.ids.inode(toDirNode);
-        ops.rename(nodes.inode(r), from, toDir, to, flags);
+        ops.rename(fromDir, from, toDir, to, flags);
+        if (whiteout) ops.mknod(fromDir, from, Stat.S_IFCHR, 0, r.uid(), r.gid());
         if (toDirNode != r.nodeId()) {
             moved(toDir, to, toDirNode);
-            if ((flags & FsOperations.RENAME_EXCHANGE) != 0) moved(nodes.inode(r), from, r.nodeId());
+            if ((flags & FsOperations.RENAME_EXCHANGE) != 0) moved(fromDir, from, r.nodeId());
         }
         r.reply();
     }

@@ -88,7 +88,8 @@ final class NodeTable {
 
     /** The parent directory last seen for {@code dirNodeId}; the mount root is its own; null when never seen. */
     Long parentOf(long dirNodeId) {
-        return dirNodeId == NodeIds.ROOT_ID ? NodeIds.ROOT_ID : parents.get(dirNodeId);
+        if (dirNodeId == NodeIds.ROOT_ID) return NodeIds.ROOT_ID;
+        return parents.get(dirNodeId);
     }
 
     void forgetParent(long dirNodeId) {

@@ -100,6 +100,11 @@ final class Nodes {
         return connection.granted(initFlag);
     }
 
+    /** The directory holding directory {@code dir} on the image; the mount's root holds itself. */
+    InodeId parentOnImage(InodeId dir) throws FsException {
+        return dir.equals(ids.mountRoot()) ? dir : ops.parentDirectory(dir);
+    }
+
     /** The inode a request is about. */
     InodeId inode(FuseRequest r) {
         return ids.inode(r.nodeId());

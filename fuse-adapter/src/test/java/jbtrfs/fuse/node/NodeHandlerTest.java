@@ -28,6 +28,7 @@ import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.MountOptions;
+import jbtrfs.fs.Stat;
 import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseConnection;
 import jbtrfs.fuse.kernel.FuseNotifier;
@@ -125,23 +126,30 @@ class NodeHandlerTest {
         BtrfsCheck.assertCleanWithData(image, "after CREATE, WRITE and RELEASE through the node layer");
     }
 
+    private static final int WHITEOUT = 1 << 2;
+
     @Test
-    void rename2_passesItsFlagsOn_refusesAnExistingNameWithNoreplace_andWhiteout() throws Exception {
+    void rename2_passesItsFlagsOn_refusesAnExistingNameWithNoreplace_andLeavesAWhiteout() throws Exception {
         try (Filesystem fs = Filesystem.open(image(false), MountOptions.readWriteDefaults())) {
             RecordingOps rec = new RecordingOps(fs.operations());
             KernelSide k = new KernelSide(handler(rec.ops(), NodeOptions.defaults()));
             k.create(NodeIds.ROOT_ID, "a", S_IFREG | 0644);
             k.create(NodeIds.ROOT_ID, "b", S_IFREG | 0644);
             assertEquals(EEXIST, k.rename2(NodeIds.ROOT_ID, "a", NodeIds.ROOT_ID, "b", FsOperations.RENAME_NOREPLACE));
-            assertEquals(EINVAL, k.rename2(NodeIds.ROOT_ID, "a", NodeIds.ROOT_ID, "c", 1 << 2), "RENAME_WHITEOUT");
+            assertEquals(EINVAL, k.rename2(NodeIds.ROOT_ID, "a", NodeIds.ROOT_ID, "b",
+                    FsOperations.RENAME_EXCHANGE | WHITEOUT), "RENAME_WHITEOUT with EXCHANGE");
             k.rename2(NodeIds.ROOT_ID, "a", NodeIds.ROOT_ID, "b", FsOperations.RENAME_EXCHANGE);
-            List<Integer> flags = rec.calls("rename").stream().map(c -> (Integer) c.args().get(4)).toList();
-            assertEquals(List.of(FsOperations.RENAME_NOREPLACE, FsOperations.RENAME_EXCHANGE), flags,
-                    "WHITEOUT never reaches fs-core");
             assertEquals(0, k.rename2(NodeIds.ROOT_ID, "a", NodeIds.ROOT_ID, "c", 0));
             KernelSide.Entry gone = k.lookup(NodeIds.ROOT_ID, "a");
             assertEquals(0, gone.nodeId(), "a negative entry");
             assertEquals(1, gone.entryValid(), "kept for the negative timeout");
+            assertEquals(0, k.rename2(NodeIds.ROOT_ID, "b", NodeIds.ROOT_ID, "d", WHITEOUT));
+            List<Integer> flags = rec.calls("rename").stream().map(c -> (Integer) c.args().get(4)).toList();
+            assertEquals(List.of(FsOperations.RENAME_NOREPLACE, FsOperations.RENAME_EXCHANGE, 0, 0), flags,
+                    "the WHITEOUT flag never reaches fs-core, nor a refused rename");
+            Stat whiteout = fs.operations().stat(fs.operations().lookup(fs.operations().root(), "b"));
+            assertEquals(Stat.S_IFCHR, whiteout.mode(), "a character device without permissions at the old name");
+            assertEquals(0, whiteout.rdev());
         }
     }
 
