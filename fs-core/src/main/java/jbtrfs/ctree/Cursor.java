@@ -129,6 +129,16 @@ public final class Cursor {
         return true;
     }
 
+    /**
+     * Moves to the first item of the next leaf; returns false (and becomes invalid) past the last leaf. A walk over
+     * a range's leaves climbs only as far as the next leaf's parent, where a seek per leaf starts at the root.
+     */
+    public boolean nextLeaf() throws CorruptBlockException {
+        if (!valid) return false;
+        slots[0] = blocks[0].nritems() - 1;
+        return next();
+    }
+
     /** Moves to the previous item; returns false (and becomes invalid) before the first one. */
     public boolean prev() throws CorruptBlockException {
         if (!valid) return false;

@@ -1,7 +1,9 @@
 package jbtrfs.fs;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import jbtrfs.FsException;
 import jbtrfs.ctree.BTree;
@@ -36,15 +38,17 @@ final class InodeLogScan {
 
     /** Where one log of the file left off: the transaction, its change count then, and the pieces. */
     record Logged(long transid, long changeSeq, List<Piece> pieces) {
-        boolean had(long bytenr, Key from, Key next) {
-            for (Piece p : pieces) {
-                if (p.bytenr() == bytenr && p.from().equals(from)
-                        && (p.next() == null ? next == null : p.next().equals(next))) {
-                    return true;
-                }
-            }
-            return false;
+        /** The pieces by leaf address (a leaf holds one piece of a file): one lookup per leaf, not a pass. */
+        Map<Long, Piece> byLeaf() {
+            Map<Long, Piece> m = new HashMap<>(pieces.size() * 2);
+            for (Piece p : pieces) m.put(p.bytenr(), p);
+            return m;
         }
+    }
+
+    /** Whether {@code p} was the piece [from, next) of the same leaf. */
+    private static boolean same(Piece p, Key from, Key next) {
+        return p != null && p.from().equals(from) && (p.next() == null ? next == null : p.next().equals(next));
     }
 
     final List<Piece> pieces = new ArrayList<>();
@@ -85,10 +89,11 @@ final class InodeLogScan {
         InodeLogScan s = new InodeLogScan(ino, tx.transid(), noHoles, sectorsize);
         List<Leaf> leaves = leaves(live, ino);
         boolean[] moved = new boolean[leaves.size()];
+        Map<Long, Piece> before = last == null ? Map.of() : last.byLeaf();
         for (int i = 0; i < leaves.size(); i++) {
             long bytenr = leaves.get(i).block().bytenr();
             moved[i] = last == null || last.transid() != tx.transid() || tx.changedAt(bytenr) > last.changeSeq()
-                    || !last.had(bytenr, leaves.get(i).from(), next(leaves, i));
+                    || !same(before.get(bytenr), leaves.get(i).from(), next(leaves, i));
         }
         for (int i = 0; i < leaves.size() && !s.unsupported; i++) {
             // a piece's holes reach to the next leaf's first extent, and the last piece's to the end of the file
@@ -116,9 +121,8 @@ final class InodeLogScan {
         while (c.valid() && c.key().compareTo(last) <= 0) {
             TreeBlock b = c.leaf();
             leaves.add(new Leaf(b, c.slot(), leaves.isEmpty() ? first : c.key()));
-            Key end = b.key(b.nritems() - 1);
-            if (end.compareTo(last) > 0) break;
-            c = live.seek(after(end));
+            if (b.key(b.nritems() - 1).compareTo(last) > 0) break;
+            c.nextLeaf();
         }
         return leaves;
     }
@@ -207,13 +211,6 @@ final class InodeLogScan {
     private TreeLog.LogItem hole(long at, long end) {
         return new TreeLog.LogItem(new Key(ino, KeyType.EXTENT_DATA, at),
                 FileExtentItem.encodeRegular(transid, FileExtentItem.TYPE_REG, 0, 0, 0, end - at, end - at));
-    }
-
-    /** The smallest key after {@code k}. */
-    static Key after(Key k) {
-        if (k.offset() != -1L) return new Key(k.objectid(), k.type(), k.offset() + 1);
-        if (k.type() != LAST_TYPE) return new Key(k.objectid(), k.type() + 1, 0);
-        return new Key(k.objectid() + 1, 0, 0);
     }
 
     /** The largest key before {@code k}. */

@@ -24,6 +24,12 @@ final class WriteGate {
     private static final Logger LOG = LoggerFactory.getLogger(WriteGate.class);
     /** Commit once this much tree block data is dirty, whatever the timer says. */
     static final long DIRTY_BOUND = 64L << 20;
+    /**
+     * An fsync commits instead of logging once the log has taken this much metadata space: every log sync copies
+     * its changed blocks anew and none is freed before the commit, so hundreds of fsyncs a second between periodic
+     * commits would fill the image (as the kernel's fsync falls back to a commit when the log's space runs short).
+     */
+    static final long LOG_BOUND = 64L << 20;
 
     /** What runs under a lock; its FsException goes to the caller. */
     interface Body<T> {
@@ -123,7 +129,7 @@ final class WriteGate {
     void fsync(Body<Boolean> log, Object what) throws FsException {
         changeLock.lock();
         try {
-            if (!logged(log, what)) commitBesideReaders();
+            if (txm.logBytes() > LOG_BOUND || !logged(log, what)) commitBesideReaders();
         } finally {
             changeLock.unlock();
         }

@@ -174,7 +174,13 @@ public final class SuperWriter {
             copy.put(0, csum);
             writes.add(IoRequest.write(off, copy));
         }
-        device.submit(writes).await();
+        if (writes.size() == 1) {
+            // a log sync's one copy: written on this thread where the engine allows (no hop to a pool and back)
+            IoRequest w = writes.get(0);
+            device.write(w.offset(), w.buffer());
+        } else {
+            device.submit(writes).await();
+        }
         device.flush();
     }
 }

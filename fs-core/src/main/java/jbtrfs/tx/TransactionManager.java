@@ -275,6 +275,9 @@ public final class TransactionManager {
         return log;
     }
 
+    /** Metadata bytes the running transaction's log has taken (all of it stays taken until the commit). */
+    public long logBytes() { return log == null ? 0 : log.bytes(); }
+
     /** Whether this transaction logged an fsync: space it frees must then stay pinned until the commit. */
     public boolean logging() { return log != null && !log.isEmpty(); }
 
