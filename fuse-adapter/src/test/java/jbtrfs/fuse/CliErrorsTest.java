@@ -49,7 +49,7 @@ class CliErrorsTest {
         String type = Files.getFileStore(dir).type();
         Assumptions.assumeFalse(type.startsWith("btrfs") || type.contains("jbtrfs"), type);
         run("subvolume", "list", dir.toString())
-                .isOneLine("cannot search the trees of '" + dir + "': Inappropriate ioctl for device");
+                .isOneLine("cannot resolve rootid for path '" + dir + "': Inappropriate ioctl for device");
         run("filesystem", "df", dir.toString()).isOneLine("'" + dir + "': Inappropriate ioctl for device");
         run("filesystem", "sync", dir.toString()).isOneLine("sync failed on '" + dir + "'");
         run("property", "get", dir.resolve("missing").toString(), "ro")
