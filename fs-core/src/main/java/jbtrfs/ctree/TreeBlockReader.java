@@ -3,6 +3,8 @@ package jbtrfs.ctree;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,6 +28,13 @@ public final class TreeBlockReader implements TreeBlockSource {
     private final byte[] fsid;
     private final ReadStats stats;
     private final TreeBlockCache cache;
+    /** Blocks with a bad copy read before repairs were allowed (the open's reads): repaired by {@link #repairPending}. */
+    private final List<Pending> pending = new ArrayList<>();
+
+    private record Pending(TreeBlock good, int goodMirror, long root) {}
+
+    /** At most this many blocks wait for {@link #repairPending}; a scrub finds any others. */
+    private static final int MAX_PENDING = 256;
 
     public TreeBlockReader(Volume volume, ChecksumType csumType, int nodesize, byte[] fsid, long cacheBytes,
                            ReadStats stats) {
@@ -85,7 +94,14 @@ public final class TreeBlockReader implements TreeBlockSource {
      * may write, the good block goes back over each of them. A failed repair leaves the copy as it was (logged).
      */
     private void repair(TreeBlock good, int goodMirror, long root) {
-        if (!volume.repairsAllowed()) return;
+        if (!volume.repairsAllowed()) {
+            if (volume.device().writable()) {
+                synchronized (pending) {
+                    if (pending.size() < MAX_PENDING) pending.add(new Pending(good, goodMirror, root));
+                }
+            }
+            return;
+        }
         for (int bad = 0; bad < goodMirror; bad++) {
             try {
                 volume.repairCopy(good.bytenr(), good.buffer().duplicate().clear(), bad);
@@ -97,6 +113,19 @@ public final class TreeBlockReader implements TreeBlockSource {
                         root, bad + 1, e.getMessage());
             }
         }
+    }
+
+    /**
+     * Repairs the bad copies met before repairs were allowed, as the kernel's reads at mount do. Call it once
+     * repairs are allowed and before anything is freed: every block read until then is still in use where it lies.
+     */
+    public void repairPending() {
+        List<Pending> todo;
+        synchronized (pending) {
+            todo = List.copyOf(pending);
+            pending.clear();
+        }
+        for (Pending p : todo) repair(p.good(), p.goodMirror(), p.root());
     }
 
     /** Reads and verifies one copy; caches and returns it when good, else null with the problem in problemOut. */

@@ -203,6 +203,9 @@ public final class Filesystem implements Closeable {
         LogReplay.Report replayed = null;
         if (!options.readOnly()) {
             MountOptions.SpaceCache spaceCache = WriteSupport.check(sb, subvolumes, volume, options);
+            // the image will be written: the bad copies the open met go back good now, before anything is freed
+            volume.allowRepairs(() -> true);
+            reader.repairPending();
             txm = new TransactionManager(volume, reader, sb, new CommitSettings(
                     spaceCache == MountOptions.SpaceCache.V1, options.clearCache(), options.serialWriteout()), clock);
             if (sb.logRoot() != 0) {

@@ -238,6 +238,26 @@ class ScrubTest {
     }
 
     @Test
+    void badCopiesReadAtOpen_areWrittenBackByAReadWriteOpen() throws Exception {
+        Path image = image();
+        // the root tree's and the chunk tree's roots are read before the mount knows it may write
+        List<Long> rootTree = ImageDamage.physicalCopies(image, ImageDamage.treeRoot(image, "root"));
+        List<Long> chunkTree = ImageDamage.physicalCopies(image, ImageDamage.treeRoot(image, "chunk"));
+        ImageDamage.flipByte(image, rootTree.get(0) + 3000);
+        ImageDamage.flipByte(image, chunkTree.get(0) + 3000);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            assertEquals(0, fs.stats().readRepairs(), "a read-only open writes nothing");
+        }
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults())) {
+            assertEquals(2, fs.stats().readRepairs(), "both roots, once the open knows it may write");
+            // checked while mounted: a commit at close may free the old roots and reuse their place
+            assertArrayEquals(bytes(image, rootTree.get(1), NODESIZE), bytes(image, rootTree.get(0), NODESIZE));
+            assertArrayEquals(bytes(image, chunkTree.get(1), NODESIZE), bytes(image, chunkTree.get(0), NODESIZE));
+        }
+        BtrfsCheck.assertClean(image, "after the repairs at open");
+    }
+
+    @Test
     void readOnlyMount_readsABadCopyWithoutWriting() throws Exception {
         Path image = image();
         List<Long> copies = damageFirstCopyOfTheFsRoot(image);
