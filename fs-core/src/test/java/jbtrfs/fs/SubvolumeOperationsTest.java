@@ -11,9 +11,9 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
@@ -214,16 +214,25 @@ class SubvolumeOperationsTest {
         Images.kernelScript(made, mnt, "btrfs -q subvolume create big && mkdir big/d && "
                 + "for i in $(seq 1 20000); do echo $i > big/d/f$i; done && btrfs -q subvolume snapshot big snap && "
                 + "rm big/d/f1?? snap/d/f2?? && echo new > big/d/new && sync && btrfs -q subvolume delete big");
-        // the kernel's cleaner starts the drop at mount; an unmount soon after leaves it half done
+        // the kernel's cleaner starts the drop about a commit interval after mount and takes some tens of ms; an
+        // unmount in the middle leaves it half done (btrfs_drop_snapshot stops when the filesystem closes). The wait
+        // before the unmount is found by bisection: before the drop began, or after it ended, tells which way to go.
         Path image = dir.resolve("half.img");
         String progress = "";
-        for (int attempt = 0; attempt < 12 && !progress.matches("(?s).*drop_progress key \\(\\d*[1-9].*"); attempt++) {
-            Files.copy(made, image, StandardCopyOption.REPLACE_EXISTING);
-            Shell.sh("mount -o loop " + image + " " + mnt + " && sleep " + (attempt % 4) * 0.03 + " && umount " + mnt);
+        double begun = 0, ended = 4.0;
+        for (int attempt = 0; attempt < 14 && !progress.matches("(?s).*drop_progress key \\(\\d*[1-9].*"); attempt++) {
+            double wait = (begun + ended) / 2;
+            Shell.sh("cp --sparse=always " + made + " " + image + " && mount -o loop,commit=1 " + image + " " + mnt
+                    + " && sleep " + String.format(Locale.ROOT, "%.4f", wait) + " && umount " + mnt);
             progress = Shell.sh("btrfs inspect-internal dump-tree -t root " + image + " | grep -A3 '(256 ROOT_ITEM' || true");
+            if (progress.isBlank()) {
+                ended = wait;
+            } else if (!progress.matches("(?s).*drop_progress key \\(\\d*[1-9].*")) {
+                begun = wait;
+            }
         }
         Prereq.require(progress.matches("(?s).*drop_progress key \\(\\d*[1-9].*"),
-                "the kernel's cleaner finished or never began the drop before each of 12 unmounts: " + progress);
+                "the kernel's cleaner finished or never began the drop before each of 14 unmounts: " + progress);
         BtrfsCheck.assertClean(image, "the kernel's half-dropped subvolume");
         try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();
