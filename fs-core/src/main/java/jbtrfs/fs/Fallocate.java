@@ -124,11 +124,13 @@ final class Fallocate {
             // preallocation keeps the extent under the last sector, so its bytes past EOF are zeroed up to the
             // range's end, as btrfs_fallocate zeroes the block at i_size (zeroing writes the sectors it cannot keep)
             writer.zeroTailOfLastSector(file, w.load(file), zero ? FileOffsets.max(s, offset) : end);
+            // metadata that runs out gives the data space back too: taken and never inserted, a commit (the
+            // gate's retry after ENOSPC) would count it used with no extent item
+            w.reserveMetadata(5 + 4 * gaps.size());
         } catch (FsException | RuntimeException x) {
             for (List<DataSpace.DiskExtent> a : allocated) space.release(a);
             throw x;
         }
-        w.reserveMetadata(5 + 4 * gaps.size());
         long added = 0;
         long removed = 0;
         long transid = w.transid();

@@ -101,4 +101,55 @@ class NoSpaceTest {
         Images.requireRootAndLoop();
         assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
     }
+
+    /**
+     * A fallocate whose data space is free but whose metadata is full: its ENOSPC gives the data extents back, so
+     * the commit that follows (the gate's retry) finds every group's used bytes in its extent items.
+     */
+    @Test
+    void fallocateWithMetadataFull_givesDataSpaceBack_checkClean() throws Exception {
+        Path image = Images.mkfs(dir, null, 160);
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            InodeId root = ops.root();
+            // data chunks take every unallocated byte, then their files go: data space is free, the device is not
+            byte[] chunk = new byte[1 << 20];
+            int files = 0;
+            try {
+                while (files < 200) {
+                    InodeId d = ops.mknod(root, "d" + files, Stat.S_IFREG | 0644, 0, 0, 0);
+                    files++;
+                    for (int mb = 0; mb < 8; mb++) ops.write(d, (long) mb << 20, ByteBuffer.wrap(chunk));
+                }
+            } catch (FsException e) {
+                if (e.errno() != Errno.ENOSPC) throw e;
+            }
+            for (int i = 0; i < files; i++) ops.unlink(root, "d" + i);
+            ops.sync();
+            // then xattrs fill the metadata space
+            InodeId f = ops.mknod(root, "x", Stat.S_IFREG | 0644, 0, 0, 0);
+            byte[] value = new byte[3000];
+            boolean full = false;
+            for (int i = 0; i < 100_000 && !full; i++) {
+                try {
+                    ops.setXattr(f, "user.x" + i, value, 0);
+                } catch (FsException e) {
+                    if (e.errno() != Errno.ENOSPC) throw e;
+                    full = true;
+                }
+            }
+            assertTrue(full, "metadata never filled");
+            StatFs before = ops.statfs();
+            assertErrno(Errno.ENOSPC, () -> ops.fallocate(f, 0, 0, 4096));
+            // the failed call took no data space: none is counted used without an extent item
+            assertEquals(before, ops.statfs());
+            // with a change pending, the gate commits and retries: that commit sees every group as it is
+            ops.chmod(f, 0600);
+            assertErrno(Errno.ENOSPC, () -> ops.fallocate(f, 0, 0, 4096));
+            assertEquals(before, ops.statfs());
+            ops.sync();
+            assertEquals(0, ops.stat(f).size());
+        }
+        BtrfsCheck.assertClean(image, "btrfs check");
+    }
 }
