@@ -9,7 +9,9 @@ import java.util.List;
 import java.util.Map;
 
 import jbtrfs.CorruptBlockException;
+import jbtrfs.Errno;
 import jbtrfs.FsException;
+import jbtrfs.alloc.BlockGroup;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.ctree.TreeBlock;
 import jbtrfs.ctree.TreeBlockStore;
@@ -50,7 +52,13 @@ final class LogBlocks implements TreeBlockStore {
     @Override
     public long allocate(long owner, int level) throws FsException {
         long bytenr = groups.allocateTreeBlock(BlockGroupFlags.METADATA);
-        taken.add(bytenr);
+        taken.add(bytenr); // freed with the log by the next commit, whatever happens below
+        BlockGroup group = groups.find(bytenr);
+        if (group != null && group.isNew()) {
+            // a superblock naming this log could not reach it: only the commit puts the new chunk in the chunk tree
+            throw new FsException(Errno.EAGAIN, "a log block would lie in the chunk at "
+                    + Long.toUnsignedString(group.start()) + ", made in this transaction");
+        }
         return bytenr;
     }
 
