@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 import org.slf4j.Logger;
@@ -29,11 +28,9 @@ import jbtrfs.device.OverlayBlockDevice;
 import jbtrfs.format.BlockGroupItem;
 import jbtrfs.format.ChunkItem;
 import jbtrfs.format.Features;
-import jbtrfs.format.Header;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
-import jbtrfs.format.RootItem;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.format.Uuids;
 import jbtrfs.spacecache.SpaceCacheLoader.Result;
@@ -188,7 +185,7 @@ public final class Filesystem implements Closeable {
         CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());
         DataReader data = new DataReader(volume, csums, csumType, sb.sectorsize(), stats);
         Directories directories = new Directories(subvolumes);
-        InodeId root = mountRoot(options, subvolumes, directories);
+        InodeId root = MountRoot.resolve(options, subvolumes, directories);
         FileData fileData = new FileData(subvolumes, inodes, data);
         ReadOnlyOperations ops = new ReadOnlyOperations(root, inodes, directories, fileData, new Xattrs(subvolumes),
                 space, new SeekData(subvolumes, inodes, sb.sectorsize()), new TreeSearch(subvolumes), sb);
@@ -241,37 +238,13 @@ public final class Filesystem implements Closeable {
             }
             served = writable;
         }
-        Scrubber scrubber = scrubber(sb, csumType, volume, reader, subvolumes, writable, txm);
+        Scrubber scrubber = Scrubber.forMount(sb, csumType, volume, reader, subvolumes, writable, txm);
         ops.attachScrubber(scrubber);
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
                 csumType.displayName());
         return new Filesystem(device, members, sb, stats, subvolumes, space, served, writable, txm, replayed,
                 scrubber);
-    }
-
-    /**
-     * The mount's scrub: on a read-write mount it reads the trees of the last commit under the readers' lock (so
-     * no commit moves them meanwhile) and repairs, as reads do, while the mount has not aborted; on a read-only one
-     * it reads the image's trees and only reports.
-     */
-    private static Scrubber scrubber(SuperBlock sb, ChecksumType csumType, Volume volume, TreeBlockReader reader,
-                                     Subvolumes subvolumes, WritableOperations writable, TransactionManager txm)
-            throws FsException {
-        byte[] chunkTreeUuid = new byte[16];
-        reader.read(sb.chunkRoot(), sb.chunkRootGeneration(), sb.chunkRootLevel(), ObjectIds.CHUNK_TREE).buffer()
-                .get(Header.OFFSET_CHUNK_TREE_UUID, chunkTreeUuid);
-        ExtentPaths paths = new ExtentPaths(reader);
-        ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.devItem().totalBytes(),
-                sb.treeBlockFsid(), chunkTreeUuid, csumType, sb.nodesize(), sb.sectorsize(),
-                txm == null ? sb::generation : txm::generation);
-        if (writable == null) {
-            return new Scrubber(volume, id, t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t),
-                    new ReentrantLock(), new ReentrantLock(), () -> true, paths);
-        }
-        volume.allowRepairs(() -> txm.aborted() == null);
-        return new Scrubber(volume, id, txm::committedTree, writable.commitFence(), writable.commitExclusion(),
-                writable::readOnly, paths);
     }
 
     /** The mount's scrub (start, progress, cancel). */
@@ -342,37 +315,6 @@ public final class Filesystem implements Closeable {
             throw new FsException(Errno.EINVAL, "cannot read the chunk tree: " + e.getMessage());
         }
         return full;
-    }
-
-    /** The directory shown at the mountpoint: subvol= or subvolid= when given, else the default subvolume. */
-    private static InodeId mountRoot(MountOptions options, Subvolumes subvolumes, Directories directories)
-            throws FsException {
-        long id;
-        if (options.subvolid() != 0) {
-            id = options.subvolid();
-        } else if (options.subvol() != null && !options.subvol().isEmpty()) {
-            RootItem top = subvolumes.rootItem(ObjectIds.FS_TREE);
-            InodeId cur = new InodeId(ObjectIds.FS_TREE, top.rootDirid());
-            for (String part : options.subvol().split("/")) {
-                if (part.isEmpty()) continue;
-                try {
-                    cur = directories.lookup(cur, part);
-                } catch (FsException e) {
-                    if (e.errno() != Errno.ENOENT) throw e;
-                    throw new FsException(Errno.EINVAL, "subvol=" + options.subvol() + ": no such subvolume");
-                }
-            }
-            RootItem item = subvolumes.rootItem(cur.root());
-            if (item == null || cur.objectid() != item.rootDirid()) {
-                throw new FsException(Errno.EINVAL, "subvol=" + options.subvol() + " is not a subvolume");
-            }
-            id = cur.root();
-        } else {
-            id = subvolumes.defaultSubvolume();
-        }
-        RootItem item = ObjectIds.isSubvolume(id) ? subvolumes.rootItem(id) : null;
-        if (item == null) throw new FsException(Errno.EINVAL, "no subvolume with id " + id);
-        return new InodeId(id, item.rootDirid());
     }
 
     private static BTree optionalTree(Subvolumes subvolumes, long id) throws FsException {

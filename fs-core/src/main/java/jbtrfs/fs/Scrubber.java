@@ -3,6 +3,7 @@ package jbtrfs.fs;
 import java.io.IOException;
 import java.util.Locale;
 import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 
 import org.slf4j.Logger;
@@ -10,6 +11,12 @@ import org.slf4j.LoggerFactory;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
+import jbtrfs.csum.ChecksumType;
+import jbtrfs.ctree.TreeBlockReader;
+import jbtrfs.format.Header;
+import jbtrfs.format.ObjectIds;
+import jbtrfs.format.SuperBlock;
+import jbtrfs.tx.TransactionManager;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -48,6 +55,30 @@ public final class Scrubber {
         this.superFence = superFence;
         this.mountReadOnly = mountReadOnly;
         this.paths = paths;
+    }
+
+    /**
+     * The mount's scrub: on a read-write mount it reads the trees of the last commit under the readers' lock (so
+     * no commit moves them meanwhile) and repairs, as reads do, while the mount has not aborted; on a read-only one
+     * it reads the image's trees and only reports.
+     */
+    static Scrubber forMount(SuperBlock sb, ChecksumType csumType, Volume volume, TreeBlockReader reader,
+                                   Subvolumes subvolumes, WritableOperations writable, TransactionManager txm)
+            throws FsException {
+        byte[] chunkTreeUuid = new byte[16];
+        reader.read(sb.chunkRoot(), sb.chunkRootGeneration(), sb.chunkRootLevel(), ObjectIds.CHUNK_TREE).buffer()
+                .get(Header.OFFSET_CHUNK_TREE_UUID, chunkTreeUuid);
+        ExtentPaths paths = new ExtentPaths(reader);
+        ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.devItem().totalBytes(),
+                sb.treeBlockFsid(), chunkTreeUuid, csumType, sb.nodesize(), sb.sectorsize(),
+                txm == null ? sb::generation : txm::generation);
+        if (writable == null) {
+            return new Scrubber(volume, id, t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t),
+                    new ReentrantLock(), new ReentrantLock(), () -> true, paths);
+        }
+        volume.allowRepairs(() -> txm.aborted() == null);
+        return new Scrubber(volume, id, txm::committedTree, writable.commitFence(), writable.commitExclusion(),
+                writable::readOnly, paths);
     }
 
     /** The device's id (scrubs name it, as the ioctl's devid). */

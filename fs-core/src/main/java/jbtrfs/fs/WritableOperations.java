@@ -11,7 +11,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Lock;
-import java.util.function.UnaryOperator;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,7 +18,6 @@ import org.slf4j.LoggerFactory;
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
-import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.SuperBlock;
@@ -49,6 +47,7 @@ final class WritableOperations implements FsOperations {
     private final FileExtentWriter files;
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
+    private final SetattrWriter attributes;
     private final Orphans orphans;
     private final CloneRange clones;
     private final SubvolumeWriter subvols;
@@ -81,6 +80,7 @@ final class WritableOperations implements FsOperations {
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
+        this.attributes = new SetattrWriter(gate, inodes, reads);
         this.subvols = new SubvolumeWriter(inodes, names, subvolumes);
         this.cleaner = new SubvolumeCleaner(() -> gate.read(subvolumes::rootTree), id -> gate.committedChange(
                 "subvolume drop", false, () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget)));
@@ -317,71 +317,28 @@ final class WritableOperations implements FsOperations {
     }
 
     @Override
-    public void chmod(InodeId id, int mode) throws FsException {
-        setattr("chmod", id, InodeWriter.IMMUTABLE_OR_APPEND, i -> i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777))
-                .withTimes(i.atime(), inodes.time(), i.mtime()));
-    }
+    public void chmod(InodeId id, int mode) throws FsException { attributes.chmod(id, mode); }
 
     @Override
-    public void chown(InodeId id, int uid, int gid) throws FsException {
-        setattr("chown", id, InodeWriter.IMMUTABLE_OR_APPEND, i -> i.withOwner(uid == -1 ? i.uid() : uid & 0xffffffffL,
-                gid == -1 ? i.gid() : gid & 0xffffffffL).withTimes(i.atime(), inodes.time(), i.mtime()));
-    }
+    public void chown(InodeId id, int uid, int gid) throws FsException { attributes.chown(id, uid, gid); }
 
     @Override
     public void utimens(InodeId id, Timespec atime, Timespec mtime) throws FsException {
-        boolean explicit = (atime != null && atime != Timespec.NOW) || (mtime != null && mtime != Timespec.NOW);
-        setattr("utimens", id, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE, i -> {
-            Timespec now = inodes.time();
-            return i.withTimes(atime == null ? i.atime() : atime == Timespec.NOW ? now : atime, now,
-                    mtime == null ? i.mtime() : mtime == Timespec.NOW ? now : mtime);
-        });
+        attributes.utimens(id, atime, mtime);
     }
 
     @Override
     public void setTimes(InodeId id, Timespec atime, Timespec mtime, Timespec ctime, boolean touch)
             throws FsException {
-        boolean explicit = !touch && (atime != null || mtime != null);
-        setattr("utimens", id, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE,
-                i -> i.withTimes(atime == null ? i.atime() : atime, ctime == null ? inodes.time() : ctime,
-                        mtime == null ? i.mtime() : mtime));
-    }
-
-    /**
-     * One attribute change, with the checks every setattr makes first: a writable subvolume, metadata reserved, and
-     * none of {@code refusedFlags} on the inode.
-     */
-    private void setattr(String operation, InodeId id, long refusedFlags, UnaryOperator<InodeItem> edit)
-            throws FsException {
-        gate.change(operation, () -> {
-            inodes.checkWritable(id.root());
-            inodes.reserveMetadata(1);
-            var i = inodes.load(id);
-            InodeWriter.refuseIf(i, refusedFlags, id, operation);
-            inodes.save(id, edit.apply(i));
-            return null;
-        });
+        attributes.setTimes(id, atime, mtime, ctime, touch);
     }
 
     @Override
-    public void killSuidSgid(InodeId id) throws FsException {
-        killSuidSgid(id, null);
-    }
+    public void killSuidSgid(InodeId id) throws FsException { attributes.killSuidSgid(id, null); }
 
     @Override
     public void killSuidSgid(InodeId id, int[] callerGroups) throws FsException {
-        // the common case (no bit to clear) answers under the read lock and starts no transaction
-        Stat st = stat(id);
-        if (SetIdBits.killedByWrite(st.mode(), st.gid(), callerGroups) == 0) return;
-        gate.change("kill suid", () -> {
-            var i = inodes.load(id);
-            int kill = SetIdBits.killedByWrite(i.mode(), (int) i.gid(), callerGroups);
-            if (kill == 0) return null;
-            inodes.checkWritable(id.root());
-            inodes.reserveMetadata(1);
-            inodes.save(id, i.withMode(i.mode() & ~kill).withTimes(i.atime(), inodes.time(), i.mtime()));
-            return null;
-        });
+        attributes.killSuidSgid(id, callerGroups);
     }
 
     @Override

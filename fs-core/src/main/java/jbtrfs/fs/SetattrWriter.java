@@ -1,0 +1,80 @@
+package jbtrfs.fs;
+
+import java.util.function.UnaryOperator;
+
+import jbtrfs.FsException;
+import jbtrfs.format.InodeItem;
+import jbtrfs.format.Timespec;
+
+/**
+ * The attribute changes of a read-write mount (btrfs_setattr: chmod, chown, the times, and the suid/sgid bits a
+ * write clears), each one change under the {@link WriteGate}.
+ */
+final class SetattrWriter {
+    private final WriteGate gate;
+    private final InodeWriter inodes;
+    private final ReadOnlyOperations reads;
+
+    SetattrWriter(WriteGate gate, InodeWriter inodes, ReadOnlyOperations reads) {
+        this.gate = gate;
+        this.inodes = inodes;
+        this.reads = reads;
+    }
+
+    void chmod(InodeId id, int mode) throws FsException {
+        setattr("chmod", id, InodeWriter.IMMUTABLE_OR_APPEND, i -> i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777))
+                .withTimes(i.atime(), inodes.time(), i.mtime()));
+    }
+
+    void chown(InodeId id, int uid, int gid) throws FsException {
+        setattr("chown", id, InodeWriter.IMMUTABLE_OR_APPEND, i -> i.withOwner(uid == -1 ? i.uid() : uid & 0xffffffffL,
+                gid == -1 ? i.gid() : gid & 0xffffffffL).withTimes(i.atime(), inodes.time(), i.mtime()));
+    }
+
+    void utimens(InodeId id, Timespec atime, Timespec mtime) throws FsException {
+        boolean explicit = (atime != null && atime != Timespec.NOW) || (mtime != null && mtime != Timespec.NOW);
+        setattr("utimens", id, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE, i -> {
+            Timespec now = inodes.time();
+            return i.withTimes(atime == null ? i.atime() : atime == Timespec.NOW ? now : atime, now,
+                    mtime == null ? i.mtime() : mtime == Timespec.NOW ? now : mtime);
+        });
+    }
+
+    void setTimes(InodeId id, Timespec atime, Timespec mtime, Timespec ctime, boolean touch) throws FsException {
+        boolean explicit = !touch && (atime != null || mtime != null);
+        setattr("utimens", id, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE,
+                i -> i.withTimes(atime == null ? i.atime() : atime, ctime == null ? inodes.time() : ctime,
+                        mtime == null ? i.mtime() : mtime));
+    }
+
+    /**
+     * One attribute change, with the checks every setattr makes first: a writable subvolume, metadata reserved, and
+     * none of {@code refusedFlags} on the inode.
+     */
+    private void setattr(String operation, InodeId id, long refusedFlags, UnaryOperator<InodeItem> edit)
+            throws FsException {
+        gate.change(operation, () -> {
+            inodes.checkWritable(id.root());
+            inodes.reserveMetadata(1);
+            var i = inodes.load(id);
+            InodeWriter.refuseIf(i, refusedFlags, id, operation);
+            inodes.save(id, edit.apply(i));
+            return null;
+        });
+    }
+
+    void killSuidSgid(InodeId id, int[] callerGroups) throws FsException {
+        // the common case (no bit to clear) answers under the read lock and starts no transaction
+        Stat st = gate.read(() -> reads.stat(id));
+        if (SetIdBits.killedByWrite(st.mode(), st.gid(), callerGroups) == 0) return;
+        gate.change("kill suid", () -> {
+            var i = inodes.load(id);
+            int kill = SetIdBits.killedByWrite(i.mode(), (int) i.gid(), callerGroups);
+            if (kill == 0) return null;
+            inodes.checkWritable(id.root());
+            inodes.reserveMetadata(1);
+            inodes.save(id, i.withMode(i.mode() & ~kill).withTimes(i.atime(), inodes.time(), i.mtime()));
+            return null;
+        });
+    }
+}
