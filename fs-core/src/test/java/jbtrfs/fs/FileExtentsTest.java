@@ -21,7 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.compress.CompressionType;
 import jbtrfs.testing.BtrfsCheck;
+import jbtrfs.testing.EmptyImage;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TestImage;
 
@@ -29,8 +31,9 @@ import jbtrfs.testing.TestImage;
  * What cutting a range out of a file (≈ btrfs_drop_extents, reached through punch hole, zero range, truncate and
  * overwrite) does to file extent items that start before it, end after it, lie inside it or cover it exactly, and
  * to inline, compressed and preallocated extents: the items and back references dump-tree reads after the commit,
- * the bytes read back, and btrfs check (with data checksums) clean. One cut per file, on a fresh mkfs'd image; the
- * kernel makes one set of the same cuts for comparison.
+ * the bytes read back, and btrfs check (with data checksums) clean. One cut per file, on a fresh {@link EmptyImage};
+ * the kernel makes one set of the same cuts on a mkfs'd image for comparison. {@link DropExtentsTest} checks the same
+ * rules without btrfs-progs.
  */
 class FileExtentsTest {
     private static final int K = 1024;
@@ -60,7 +63,7 @@ class FileExtentsTest {
 
     @Test
     void punchInsideOneExtent_keepsBothEndsOfIt_withOneReferenceCountingTwo() throws Exception {
-        TestImage image = mkfs();
+        TestImage image = emptyImage(true);
         byte[] data = random(64 * K);
         try (Filesystem fs = open(image, null)) {
             FsOperations ops = fs.operations();
@@ -81,7 +84,7 @@ class FileExtentsTest {
 
     @Test
     void punchAcrossThreeExtents_cutsTheOuterOnes_dropsTheOneInside() throws Exception {
-        TestImage image = mkfs();
+        TestImage image = emptyImage(true);
         long[] extents = punchThreeExtents(image, 8 * K, 32 * K);
         assertEquals(List.of(
                 new FileItem(0, "regular", extents[0], 16 * K, 0, 8 * K, 16 * K, 0),
@@ -98,7 +101,7 @@ class FileExtentsTest {
 
     @Test
     void punchCoveringOneExtentExactly_dropsItAlone_andLeavesAHoleItemWithoutNoHoles() throws Exception {
-        TestImage image = mkfs("-O", "^no-holes");
+        TestImage image = emptyImage(false);
         long[] extents = punchThreeExtents(image, 16 * K, 16 * K);
         assertEquals(List.of(
                 new FileItem(0, "regular", extents[0], 16 * K, 0, 16 * K, 16 * K, 0),
@@ -115,7 +118,7 @@ class FileExtentsTest {
 
     @Test
     void truncateInsideAnExtent_keepsItsHeadToTheEndOfTheSector() throws Exception {
-        TestImage image = mkfs();
+        TestImage image = emptyImage(true);
         byte[] data = random(64 * K);
         try (Filesystem fs = open(image, null)) {
             FsOperations ops = fs.operations();
@@ -133,7 +136,7 @@ class FileExtentsTest {
 
     @Test
     void overwriteInsideAnExtent_cutsItAroundTheNewExtent() throws Exception {
-        TestImage image = mkfs();
+        TestImage image = emptyImage(true);
         byte[] data = random(64 * K);
         byte[] patch = random(16 * K);
         try (Filesystem fs = open(image, null)) {
@@ -159,7 +162,7 @@ class FileExtentsTest {
 
     @Test
     void cutsOfAnInlineExtent_dropItWhole_andWriteWhatIsKeptAgain() throws Exception {
-        TestImage image = mkfs();
+        TestImage image = emptyImage(true);
         byte[] data = random(100);
         try (Filesystem fs = open(image, null)) {
             FsOperations ops = fs.operations();
@@ -190,7 +193,7 @@ class FileExtentsTest {
 
     @Test
     void punchInsideACompressedExtent_keepsBothEndsCompressed_pointingAtTheWholeExtent() throws Exception {
-        TestImage image = mkfs();
+        TestImage image = emptyImage(true);
         byte[] data = new byte[128 * K];
         for (int i = 0; i < data.length; i++) data[i] = (byte) ("compressible " + (i / 100)).charAt(i % 13);
         MountOptions.Compression zlib = new MountOptions.Compression(CompressionType.ZLIB, 3, false);
@@ -219,7 +222,7 @@ class FileExtentsTest {
 
     @Test
     void punchInsidePreallocation_keepsBothEndsPreallocated() throws Exception {
-        TestImage image = mkfs();
+        TestImage image = emptyImage(true);
         try (Filesystem fs = open(image, null)) {
             FsOperations ops = fs.operations();
             InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);
@@ -242,7 +245,7 @@ class FileExtentsTest {
     void cutsOfTheKernel_leaveTheItemsOursLeave() throws Exception {
         Images.requireKernelBtrfs();
         byte[] data = random(64 * K);
-        TestImage ours = mkfs();
+        TestImage ours = emptyImage(true);
         try (Filesystem fs = open(ours, null)) {
             FsOperations ops = fs.operations();
             punch(ops, create(ops, "a", data), 16 * K, 16 * K);
@@ -258,7 +261,7 @@ class FileExtentsTest {
             ops.fallocate(e, FsOperations.FALLOC_FL_ZERO_RANGE, 16 * K, 16 * K);
             ops.sync();
         }
-        TestImage kernel = mkfs();
+        TestImage kernel = TestImage.mkfs(dir.resolve("kernel.img"));
         Path src = Files.write(dir.resolve("data"), data);
         Path mnt = kernel.mount("");
         try {
@@ -280,9 +283,12 @@ class FileExtentsTest {
 
     // ---- helpers ----
 
-    private TestImage mkfs(String... options) throws Exception {
-        Images.requireMkfs();
-        return TestImage.mkfs(dir.resolve("image-" + System.nanoTime() + ".img"), options);
+    /** A fresh empty image (in-house: no mkfs), as a file dump-tree and btrfs check read. */
+    private TestImage emptyImage(boolean noHoles) throws Exception {
+        Prereq.requireBinary("btrfs", "apt-get install btrfs-progs");
+        Path image = dir.resolve("image-" + System.nanoTime() + ".img");
+        EmptyImage.format(System.nanoTime(), 1_700_000_000L, noHoles).writeTo(image);
+        return TestImage.existing(image);
     }
 
     private static Filesystem open(TestImage image, MountOptions.Compression compression) throws Exception {

@@ -66,20 +66,27 @@ public final class EmptyImage {
     private final byte[] devUuid = new byte[16];
     private final byte[] fsTreeUuid = new byte[16];
     private final Timespec now;
+    private final boolean noHoles;
     private final SparseBytes image = new SparseBytes(SIZE);
 
-    private EmptyImage(long seed, long nowSeconds) {
+    private EmptyImage(long seed, long nowSeconds, boolean noHoles) {
         Random r = new Random(seed);
         r.nextBytes(fsid);
         r.nextBytes(chunkTreeUuid);
         r.nextBytes(devUuid);
         r.nextBytes(fsTreeUuid);
         this.now = new Timespec(nowSeconds, 0);
+        this.noHoles = noHoles;
     }
 
     /** A fresh empty image: uuids from {@code seed}, the root directories' times {@code nowSeconds}. */
     public static SparseBytes format(long seed, long nowSeconds) {
-        EmptyImage e = new EmptyImage(seed, nowSeconds);
+        return format(seed, nowSeconds, true);
+    }
+
+    /** {@link #format(long, long)}, without the no-holes feature when {@code noHoles} is false (mkfs -O ^no-holes). */
+    public static SparseBytes format(long seed, long nowSeconds, boolean noHoles) {
+        EmptyImage e = new EmptyImage(seed, nowSeconds, noHoles);
         e.write();
         return e.image;
     }
@@ -274,7 +281,7 @@ public final class EmptyImage {
                         Features.COMPAT_RO_FREE_SPACE_TREE | Features.COMPAT_RO_FREE_SPACE_TREE_VALID)
                 .putLong(SuperBlock.OFFSET_INCOMPAT_FLAGS, Features.INCOMPAT_MIXED_BACKREF
                         | Features.INCOMPAT_EXTENDED_IREF | Features.INCOMPAT_SKINNY_METADATA
-                        | Features.INCOMPAT_NO_HOLES);
+                        | (noHoles ? Features.INCOMPAT_NO_HOLES : 0));
         b.put(SuperBlock.OFFSET_DEV_ITEM, devItem());
         // the system chunk, so that the chunk tree can be found
         byte[] chunk = systemChunk().encode();
