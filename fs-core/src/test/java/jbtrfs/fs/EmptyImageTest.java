@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +21,7 @@ import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.EmptyImage;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
 import jbtrfs.testing.TestImage;
 
 /**
@@ -59,6 +61,17 @@ class EmptyImageTest {
             assertEquals((1 << 20) + (256 << 10), ops.stat(f).size());
         }
         if (Prereq.onPath("btrfs")) BtrfsCheck.assertCleanWithData(file(after), "the empty image after a commit");
+    }
+
+    @Test
+    void emptyImage_mountsInTheKernelAndTakesWrites() throws Exception {
+        Images.requireKernelBtrfs();
+        Path image = file(EmptyImage.format(4, 1_700_000_000L));
+        Path mnt = Files.createDirectory(dir.resolve("mnt"));
+        String listing = Images.withKernelMount(image, mnt, "", () -> Shell.sh(
+                "echo kernel > f && mkdir d && btrfs subvolume create sv >/dev/null && sync && ls", mnt));
+        assertEquals("d\nf\nsv", listing.strip());
+        BtrfsCheck.assertCleanWithData(image, "the empty image after the kernel wrote to it");
     }
 
     /**

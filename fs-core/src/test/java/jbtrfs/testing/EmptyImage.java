@@ -38,7 +38,7 @@ import jbtrfs.format.Timespec;
  * (crc32c, nodesize 16 KiB, no-holes, extended refs, skinny metadata, free-space tree; data single, metadata and
  * system DUP) at the same addresses: the chunk, root, extent, dev, fs, csum, uuid, free-space and data reloc trees,
  * one leaf each, and the three block groups. Only the uuids and times differ, fixed by the seed and {@code now}.
- * {@code EmptyImageTest} checks it with {@code btrfs check} and against a real mkfs.
+ * {@code EmptyImageTest} checks it with {@code btrfs check}, a kernel mount, and against a real mkfs.
  */
 public final class EmptyImage {
     public static final long SIZE = 256L << 20;
