@@ -8,17 +8,13 @@ import jbtrfs.format.Timespec;
 
 /**
  * The attribute changes of a read-write mount (btrfs_setattr: chmod, chown, the times, and the suid/sgid bits a
- * write clears), each one change under the {@link WriteGate}.
+ * write clears); the caller holds the {@link WriteGate}'s change for each, as for {@link XattrWriter}'s.
  */
 final class SetattrWriter {
-    private final WriteGate gate;
     private final InodeWriter inodes;
-    private final ReadOnlyOperations reads;
 
-    SetattrWriter(WriteGate gate, InodeWriter inodes, ReadOnlyOperations reads) {
-        this.gate = gate;
+    SetattrWriter(InodeWriter inodes) {
         this.inodes = inodes;
-        this.reads = reads;
     }
 
     void chmod(InodeId id, int mode) throws FsException {
@@ -53,28 +49,20 @@ final class SetattrWriter {
      */
     private void setattr(String operation, InodeId id, long refusedFlags, UnaryOperator<InodeItem> edit)
             throws FsException {
-        gate.change(operation, () -> {
-            inodes.checkWritable(id.root());
-            inodes.reserveMetadata(1);
-            var i = inodes.load(id);
-            InodeWriter.refuseIf(i, refusedFlags, id, operation);
-            inodes.save(id, edit.apply(i));
-            return null;
-        });
+        inodes.checkWritable(id.root());
+        inodes.reserveMetadata(1);
+        var i = inodes.load(id);
+        InodeWriter.refuseIf(i, refusedFlags, id, operation);
+        inodes.save(id, edit.apply(i));
     }
 
+    /** Clears the suid/sgid bits a write by a caller in {@code callerGroups} clears, if the inode has them. */
     void killSuidSgid(InodeId id, int[] callerGroups) throws FsException {
-        // the common case (no bit to clear) answers under the read lock and starts no transaction
-        Stat st = gate.read(() -> reads.stat(id));
-        if (SetIdBits.killedByWrite(st.mode(), st.gid(), callerGroups) == 0) return;
-        gate.change("kill suid", () -> {
-            var i = inodes.load(id);
-            int kill = SetIdBits.killedByWrite(i.mode(), (int) i.gid(), callerGroups);
-            if (kill == 0) return null;
-            inodes.checkWritable(id.root());
-            inodes.reserveMetadata(1);
-            inodes.save(id, i.withMode(i.mode() & ~kill).withTimes(i.atime(), inodes.time(), i.mtime()));
-            return null;
-        });
+        var i = inodes.load(id);
+        int kill = SetIdBits.killedByWrite(i.mode(), (int) i.gid(), callerGroups);
+        if (kill == 0) return;
+        inodes.checkWritable(id.root());
+        inodes.reserveMetadata(1);
+        inodes.save(id, i.withMode(i.mode() & ~kill).withTimes(i.atime(), inodes.time(), i.mtime()));
     }
 }

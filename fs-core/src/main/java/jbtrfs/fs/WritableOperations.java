@@ -80,7 +80,7 @@ final class WritableOperations implements FsOperations {
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
-        this.attributes = new SetattrWriter(gate, inodes, reads);
+        this.attributes = new SetattrWriter(inodes);
         this.subvols = new SubvolumeWriter(inodes, names, subvolumes);
         this.cleaner = new SubvolumeCleaner(() -> gate.read(subvolumes::rootTree), id -> gate.committedChange(
                 "subvolume drop", false, () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget)));
@@ -317,28 +317,37 @@ final class WritableOperations implements FsOperations {
     }
 
     @Override
-    public void chmod(InodeId id, int mode) throws FsException { attributes.chmod(id, mode); }
+    public void chmod(InodeId id, int mode) throws FsException {
+        gate.change("chmod", () -> { attributes.chmod(id, mode); return null; });
+    }
 
     @Override
-    public void chown(InodeId id, int uid, int gid) throws FsException { attributes.chown(id, uid, gid); }
+    public void chown(InodeId id, int uid, int gid) throws FsException {
+        gate.change("chown", () -> { attributes.chown(id, uid, gid); return null; });
+    }
 
     @Override
     public void utimens(InodeId id, Timespec atime, Timespec mtime) throws FsException {
-        attributes.utimens(id, atime, mtime);
+        gate.change("utimens", () -> { attributes.utimens(id, atime, mtime); return null; });
     }
 
     @Override
     public void setTimes(InodeId id, Timespec atime, Timespec mtime, Timespec ctime, boolean touch)
             throws FsException {
-        attributes.setTimes(id, atime, mtime, ctime, touch);
+        gate.change("utimens", () -> { attributes.setTimes(id, atime, mtime, ctime, touch); return null; });
     }
 
     @Override
-    public void killSuidSgid(InodeId id) throws FsException { attributes.killSuidSgid(id, null); }
+    public void killSuidSgid(InodeId id) throws FsException {
+        killSuidSgid(id, null);
+    }
 
     @Override
     public void killSuidSgid(InodeId id, int[] callerGroups) throws FsException {
-        attributes.killSuidSgid(id, callerGroups);
+        // the common case (no bit to clear) answers under the read lock and starts no transaction
+        Stat st = stat(id);
+        if (SetIdBits.killedByWrite(st.mode(), st.gid(), callerGroups) == 0) return;
+        gate.change("kill suid", () -> { attributes.killSuidSgid(id, callerGroups); return null; });
     }
 
     @Override
