@@ -6,8 +6,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,7 +40,7 @@ import ru.serce.jnrfuse.struct.Timespec;
 
 /**
  * jnr-fuse glue: each VFS call becomes one {@link FsOperations} call by inode. FUSE calls arrive on many threads;
- * the only state here is the path cache and the open handles, both concurrent maps. On a read-only mount every
+ * the only state here is the path cache ({@link PathCache}) and the open handles, both concurrent. On a read-only mount every
  * change is EROFS (fs-core's answer).
  */
 public final class JbtrfsFuse extends FuseStubFS {
@@ -60,7 +58,6 @@ public final class JbtrfsFuse extends FuseStubFS {
     private static final int FS_IOC_FSSETXATTR = 0x401c5820;
     private static final int FSXATTR_SIZE = 28;
     private static final Logger LOG = LoggerFactory.getLogger(JbtrfsFuse.class);
-    private static final int PATH_CACHE_MAX = 200_000;
     private static final int READDIR_PAGE = 512;
     /** The readdir offsets of "." and ".."; entries' own offsets (dir index + 1) start at 3. */
     private static final long DOT_OFFSET = 1;
@@ -70,15 +67,14 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     private final FsOperations ops;
     private final int blksize;
-    private final ConcurrentHashMap<String, InodeId> paths = new ConcurrentHashMap<>();
-    /** Moves on every name change; a resolution that saw it move is not cached. */
-    private final AtomicLong pathEpoch = new AtomicLong();
+    private final PathCache paths;
     private final OpenFiles openFiles = new OpenFiles();
     private final FuseMetrics metrics;
 
     /** {@code blksize} is st_blksize (the kernel shows the sectorsize); meters go to {@code registry}. */
     public JbtrfsFuse(FsOperations ops, int blksize, MeterRegistry registry) {
         this.ops = ops;
+        this.paths = new PathCache(ops);
         this.blksize = blksize;
         this.metrics = new FuseMetrics(registry);
     }
@@ -133,24 +129,10 @@ public final class JbtrfsFuse extends FuseStubFS {
         return "jbtrfs";
     }
 
-    private InodeId resolve(String path) throws FsException {
-        InodeId id = paths.get(path);
-        if (id != null) return id;
-        long epoch = pathEpoch.get();
-        id = ops.resolve(path);
-        if (paths.size() > PATH_CACHE_MAX) paths.clear();
-        // a name change during the resolution may have made it stale: cache only what no change raced with
-        if (pathEpoch.get() == epoch) {
-            paths.put(path, id);
-            if (pathEpoch.get() != epoch) paths.remove(path);
-        }
-        return id;
-    }
-
     @Override
     public int getattr(String path, FileStat stat) {
         return call("getattr", path, () -> {
-            StatFiller.fill(ops.stat(resolve(path)), stat, blksize);
+            StatFiller.fill(ops.stat(paths.resolve(path)), stat, blksize);
             return 0;
         });
     }
@@ -158,7 +140,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int readlink(String path, Pointer buf, @size_t long size) {
         return call("readlink", path, () -> {
-            byte[] target = ops.readlink(resolve(path)).getBytes(StandardCharsets.UTF_8);
+            byte[] target = ops.readlink(paths.resolve(path)).getBytes(StandardCharsets.UTF_8);
             int n = (int) Math.min(target.length, size - 1);
             buf.put(0, target, 0, n);
             buf.putByte(n, (byte) 0);
@@ -169,7 +151,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int open(String path, FuseFileInfo fi) {
         return call("open", path, () -> {
-            InodeId id = resolve(path);
+            InodeId id = paths.resolve(path);
             ops.open(id, fi.flags.intValue());
             fi.fh.set(openFiles.open(id));
             return 0;
@@ -180,7 +162,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
         return call("read", path, () -> {
             InodeId id = openFiles.get(fi.fh.longValue());
-            if (id == null) id = resolve(path);
+            if (id == null) id = paths.resolve(path);
             // a view of FUSE's own buffer: the device reads land where the kernel takes them from, no copy between
             ByteBuffer dst = MemoryIO.getInstance().newDirectByteBuffer(buf.address(), (int) size);
             int n = ops.read(id, offset, dst);
@@ -198,7 +180,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int opendir(String path, FuseFileInfo fi) {
         return call("opendir", path, () -> {
-            ops.opendir(resolve(path));
+            ops.opendir(paths.resolve(path));
             return 0;
         });
     }
@@ -206,7 +188,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
         return call("readdir", path, () -> {
-            InodeId dir = resolve(path);
+            InodeId dir = paths.resolve(path);
             // one stat buffer for the whole page: the filler reads st_ino and the type bits of st_mode, and copies
             FileStat st = new FileStat(jnr.ffi.Runtime.getSystemRuntime());
             Pointer stMem = Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), Struct.size(st), true);
@@ -264,7 +246,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int getxattr(String path, String name, Pointer value, @size_t long size) {
         return call("getxattr", path, () -> {
-            byte[] v = ops.getXattr(resolve(path), name);
+            byte[] v = ops.getXattr(paths.resolve(path), name);
             if (size == 0) return v.length;
             // the caller's buffer, which only the transport knows, is too small: getxattr(2)'s answer
             if (size < v.length) return -Errno.ERANGE.number();
@@ -276,7 +258,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int listxattr(String path, Pointer list, @size_t long size) {
         return call("listxattr", path, () -> {
-            List<String> names = ops.listXattr(resolve(path));
+            List<String> names = ops.listXattr(paths.resolve(path));
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             for (String n : names) {
                 out.writeBytes(n.getBytes(StandardCharsets.UTF_8));
@@ -293,7 +275,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int access(String path, int mask) {
         return call("access", path, () -> {
-            resolve(path);
+            paths.resolve(path);
             return 0;
         });
     }
@@ -304,39 +286,12 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     private int gid() { return (int) getContext().gid.get(); }
 
-    /** The directory of {@code path} and the last name in it. */
-    private record Parent(InodeId dir, String name) {
-    }
-
-    private Parent parent(String path) throws FsException {
-        int slash = path.lastIndexOf('/');
-        String dir = slash <= 0 ? "/" : path.substring(0, slash);
-        return new Parent(resolve(dir), path.substring(slash + 1));
-    }
-
-    /** Forgets {@code path} and every cached path under it (a rename moves them all). */
-    private void forget(String path) {
-        forgetName(path);
-        String prefix = path.endsWith("/") ? path : path + "/";
-        paths.keySet().removeIf(p -> p.startsWith(prefix));
-    }
-
-    /**
-     * Forgets one name that has nothing cached under it: a name just made (create, mknod, mkdir, symlink, link),
-     * a non-directory removed, or a directory removed (rmdir needs it empty, and each child removed forgot its own
-     * path). Scanning the whole cache for each would cost every create and rmdir the cache's size.
-     */
-    private void forgetName(String path) {
-        pathEpoch.incrementAndGet();
-        paths.remove(path);
-    }
-
     /** Makes or removes the name {@code path} in its parent directory; the path cache forgets it. */
     private int nameChange(String op, String path, NameChange change) {
         return call(op, path, () -> {
-            Parent p = parent(path);
+            PathCache.Parent p = paths.parent(path);
             change.apply(p.dir(), p.name());
-            forgetName(path);
+            paths.forgetName(path);
             return 0;
         });
     }
@@ -350,11 +305,11 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int create(String path, @mode_t long mode, FuseFileInfo fi) {
         return call("create", path, () -> {
-            Parent p = parent(path);
+            PathCache.Parent p = paths.parent(path);
             int m = (int) mode;
             if ((m & Stat.S_IFMT) == 0) m |= Stat.S_IFREG;
             InodeId id = ops.mknod(p.dir(), p.name(), m, 0, uid(), gid());
-            forgetName(path);
+            paths.forgetName(path);
             fi.fh.set(openFiles.open(id));
             return 0;
         });
@@ -377,7 +332,7 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     @Override
     public int link(String oldpath, String newpath) {
-        return nameChange("link", newpath, (dir, name) -> ops.link(resolve(oldpath), dir, name));
+        return nameChange("link", newpath, (dir, name) -> ops.link(paths.resolve(oldpath), dir, name));
     }
 
     @Override
@@ -393,11 +348,11 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int rename(String oldpath, String newpath) {
         return call("rename", oldpath, () -> {
-            Parent from = parent(oldpath);
-            Parent to = parent(newpath);
+            PathCache.Parent from = paths.parent(oldpath);
+            PathCache.Parent to = paths.parent(newpath);
             ops.rename(from.dir(), from.name(), to.dir(), to.name(), 0);
-            forget(oldpath);
-            forget(newpath);
+            paths.forget(oldpath);
+            paths.forget(newpath);
             return 0;
         });
     }
@@ -405,7 +360,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int chmod(String path, @mode_t long mode) {
         return call("chmod", path, () -> {
-            ops.chmod(resolve(path), (int) mode & 07777);
+            ops.chmod(paths.resolve(path), (int) mode & 07777);
             return 0;
         });
     }
@@ -414,7 +369,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     public int chown(String path, @uid_t long uid, @gid_t long gid) {
         return call("chown", path, () -> {
             // the kernel passes (u32)-1 for "leave as it is"
-            ops.chown(resolve(path), (uid & 0xffffffffL) == 0xffffffffL ? -1 : (int) uid,
+            ops.chown(paths.resolve(path), (uid & 0xffffffffL) == 0xffffffffL ? -1 : (int) uid,
                     (gid & 0xffffffffL) == 0xffffffffL ? -1 : (int) gid);
             return 0;
         });
@@ -423,7 +378,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int truncate(String path, @off_t long size) {
         return call("truncate", path, () -> {
-            ops.truncate(resolve(path), size);
+            ops.truncate(paths.resolve(path), size);
             return 0;
         });
     }
@@ -439,7 +394,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int utimens(String path, Timespec[] timespec) {
         return call("utimens", path, () -> {
-            ops.utimens(resolve(path), time(timespec[0]), time(timespec[1]));
+            ops.utimens(paths.resolve(path), time(timespec[0]), time(timespec[1]));
             return 0;
         });
     }
@@ -467,7 +422,7 @@ public final class JbtrfsFuse extends FuseStubFS {
         return call("setxattr", path, () -> {
             byte[] v = new byte[(int) size];
             value.get(0, v, 0, v.length);
-            ops.setXattr(resolve(path), name, v, flags);
+            ops.setXattr(paths.resolve(path), name, v, flags);
             return 0;
         });
     }
@@ -475,7 +430,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int removexattr(String path, String name) {
         return call("removexattr", path, () -> {
-            ops.removeXattr(resolve(path), name);
+            ops.removeXattr(paths.resolve(path), name);
             return 0;
         });
     }
@@ -499,7 +454,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int fsyncdir(String path, FuseFileInfo fi) {
         return call("fsyncdir", path, () -> {
-            ops.fsync(resolve(path), false);
+            ops.fsync(paths.resolve(path), false);
             return 0;
         });
     }
@@ -561,6 +516,6 @@ public final class JbtrfsFuse extends FuseStubFS {
 
     private InodeId handle(String path, FuseFileInfo fi) throws FsException {
         InodeId id = fi == null ? null : openFiles.get(fi.fh.longValue());
-        return id != null ? id : resolve(path);
+        return id != null ? id : paths.resolve(path);
     }
 }
