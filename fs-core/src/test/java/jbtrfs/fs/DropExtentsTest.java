@@ -16,10 +16,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.FsException;
 import jbtrfs.compress.CompressionType;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.format.ExtentDataRef;
 import jbtrfs.format.ExtentItem;
@@ -153,8 +151,7 @@ class DropExtentsTest {
     }
 
     private static MemoryBlockDevice device() {
-        return MemoryBlockDevice.create(EmptyImage.format(11, 1_700_000_000L), 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry());
+        return EmptyImage.device(11);
     }
 
     /** A file of 100 bytes in one inline extent, committed. */

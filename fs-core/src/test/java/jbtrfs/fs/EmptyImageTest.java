@@ -40,8 +40,7 @@ class EmptyImageTest {
 
     @Test
     void emptyImage_opensReadWriteAndCommitsClean() throws Exception {
-        MemoryBlockDevice dev = MemoryBlockDevice.create(EmptyImage.format(2, 1_700_000_000L), 64, FaultPlan.none(),
-                1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = EmptyImage.device(2);
         byte[] data = "written into the empty image".getBytes(StandardCharsets.UTF_8);
         try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             FsOperations ops = fs.operations();

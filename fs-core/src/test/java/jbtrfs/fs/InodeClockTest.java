@@ -18,6 +18,7 @@ import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Timespec;
+import jbtrfs.testing.EmptyImage;
 import jbtrfs.testing.Images;
 
 /** The times a change stamps on inodes come from the clock Filesystem.open was given. */
@@ -30,8 +31,7 @@ class InodeClockTest {
 
     @Test
     void newInodes_takeTheClocksTime_andKeepItThroughACommit() throws Exception {
-        Path image = Images.mkfs(dir, null, 160);
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = EmptyImage.device(1);
         Timespec created = timespec(CREATED);
         InodeId file;
         InodeId sub;
@@ -107,11 +107,9 @@ class InodeClockTest {
         }
     }
 
-    /** A fresh image, read-write on the in-memory device, its changes stamped by {@code clock}. */
-    private Filesystem openReadWrite(Clock clock) throws Exception {
-        Path image = Images.mkfs(dir, null, 160);
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
-        return Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0), clock);
+    /** A fresh empty image, read-write on the in-memory device, its changes stamped by {@code clock}. */
+    private static Filesystem openReadWrite(Clock clock) throws Exception {
+        return Filesystem.open(EmptyImage.device(2), MountOptions.readWriteDefaults().withCommitSeconds(0), clock);
     }
 
     private static void assertTimes(Stat s, Timespec atime, Timespec mtime, Timespec ctime, Timespec otime) {

@@ -11,6 +11,9 @@ import java.util.TreeMap;
 
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.csum.NameHash;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.device.FaultPlan;
+import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.device.SparseBytes;
 import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.BlockGroupItem;
@@ -89,6 +92,12 @@ public final class EmptyImage {
         EmptyImage e = new EmptyImage(seed, nowSeconds, noHoles);
         e.write();
         return e.image;
+    }
+
+    /** The in-memory device (no faults, queue depth 64) over a fresh empty image with uuids from {@code seed}. */
+    public static MemoryBlockDevice device(long seed) {
+        return MemoryBlockDevice.create(format(seed, 1_700_000_000L), 64, FaultPlan.none(), 1,
+                new SimpleMeterRegistry());
     }
 
     /** Where the leaf of {@code tree} lies (logical). */
