@@ -21,6 +21,7 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless libfuse2 fuse \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/fuse-adapter/target/jbtrfs.jar /opt/jbtrfs/jbtrfs.jar
+COPY --from=build /src/fuse-adapter/target/native/ /opt/jbtrfs/native/
 COPY fuse-adapter/src/main/cds/mount.classlist /opt/jbtrfs/
 # bin/jbtrfs is the launcher here too: a mount is one JVM, an unmount none
 COPY bin/jbtrfs /opt/jbtrfs/launcher
