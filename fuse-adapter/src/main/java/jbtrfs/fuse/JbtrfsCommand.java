@@ -30,6 +30,7 @@ public final class JbtrfsCommand implements Runnable {
         List<String> a = List.of(args);
         Logging.configure(a.contains("mount") && (a.contains("-f") || a.contains("--foreground")
                 || a.contains("--detached")));
+        if (a.contains("mount") && a.contains("--detached")) Logging.startInBackground();
         int exitCode = run(args);
         Detached.ended(exitCode);
         System.exit(exitCode);

@@ -34,7 +34,6 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "mount", description = "Mount a Btrfs image through FUSE.")
 final class MountCommand implements Callable<Integer> {
-    private static final Logger LOG = LoggerFactory.getLogger(MountCommand.class);
     private static final long MOUNT_TIMEOUT_MS = 60_000;
     /** How long SIGTERM waits for the last commit before the JVM halts. */
     private static final long SHUTDOWN_CLOSE_S = 20;
@@ -143,14 +142,14 @@ final class MountCommand implements Callable<Integer> {
             if (nativeTransport) {
                 FuseHandler handler = NativeTransport.handler(fs.operations(),
                         fs.superBlock().sectorsize(), fs.readOnly(), parsed.rawInodes(), registry);
-                LOG.info("mounting {} at {} (native transport)", image, mountpoint);
+                log().info("mounting {} at {} (native transport)", image, mountpoint);
                 session = NativeTransport.mount(handler, image, mountpoint, parsed, fs.readOnly());
             } else {
                 JbtrfsFuse fuse = new JbtrfsFuse(fs.operations(), fs.superBlock().sectorsize(), registry);
                 List<String> fuseArgs = List.of("-o", parsed.fuseOptions(image.toAbsolutePath().toString(),
                         fs.readOnly()));
-                LOG.info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
-                if (parsed.ioUring()) LOG.warn("io_uring is for transport=native: libfuse 2 reads /dev/fuse");
+                log().info("mounting {} at {} (options {})", image, mountpoint, fuseArgs.get(1));
+                if (parsed.ioUring()) log().warn("io_uring is for transport=native: libfuse 2 reads /dev/fuse");
                 session = FuseSession.mount(fuse, mountpoint, fuseArgs, parsed.threads(), fs.readOnly(),
                         parsed.readAheadKib());
             }
@@ -169,7 +168,7 @@ final class MountCommand implements Callable<Integer> {
                 if (!closed.await(SHUTDOWN_CLOSE_S, TimeUnit.SECONDS)) {
                     String line = "stopped before the last commit finished: changes since the last commit were "
                             + "not written";
-                    LOG.error(line);
+                    log().error(line);
                     state.writeExit(1, line);
                 }
             } catch (InterruptedException e) {
@@ -192,10 +191,10 @@ final class MountCommand implements Callable<Integer> {
                 return 1;
             }
             if (result != 0) {
-                LOG.error("the FUSE session ended with error {}", -result);
+                log().error("the FUSE session ended with error {}", -result);
                 throw new CliException("the FUSE session failed (errno " + -result + ")");
             }
-            LOG.info("unmounted {}", mountpoint);
+            log().info("unmounted {}", mountpoint);
             // for umount: this daemon shut down cleanly
             state.writeExit(0);
             return 0;
@@ -218,7 +217,7 @@ final class MountCommand implements Callable<Integer> {
         } catch (TransactionAbortedException e) {
             return lostChanges(e); // the abort logged its reason when it happened
         } catch (IOException | RuntimeException e) {
-            LOG.error("closing the filesystem failed", e);
+            log().error("closing the filesystem failed", e);
             return "unmounted, but closing the filesystem failed: " + e.getMessage();
         }
         TransactionAbortedException a = fs.aborted();
@@ -305,5 +304,14 @@ final class MountCommand implements Callable<Integer> {
             if (!lines.get(i).isBlank()) return "the daemon failed: " + lines.get(i).trim() + " (log " + log + ")";
         }
         return "the daemon exited without a word (log " + log + ")";
+    }
+
+    /** Made at first use, not when picocli loads this class: the detached daemon sets slf4j up meanwhile. */
+    private static Logger log() {
+        return LogHolder.LOG;
+    }
+
+    private static final class LogHolder {
+        static final Logger LOG = LoggerFactory.getLogger(MountCommand.class);
     }
 }

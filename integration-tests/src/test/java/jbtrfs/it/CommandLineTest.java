@@ -72,6 +72,27 @@ class CommandLineTest {
         assertEquals("not mounted: " + mnt, refusal("umount", mnt.toString()));
     }
 
+    /**
+     * bin/jbtrfs unmounts without a JVM, from the mount table and the daemon's pid and exit files: a daemon killed
+     * before it could commit makes the unmount exit 1 in one line naming its log, and the mount is gone all the same;
+     * a mount of another type is refused by name.
+     */
+    @Test
+    void umountAfterTheDaemonWasKilled_exitsOneInOneLine_andUnmounts() throws Exception {
+        assertEquals("/proc is a proc mount, not jbtrfs", refusal("umount", "/proc"));
+        Path image = image();
+        Shell.Result m = Jbtrfs.run("mount", "--read-only", image.toString(), mnt.toString());
+        assertEquals(0, m.exitCode(), m.output());
+        String pid = Jbtrfs.daemonPid(mnt);
+        Shell.sh("kill -KILL " + pid + "; while [ \"$(sed 's/.*) //; s/ .*//' /proc/" + pid
+                + "/stat 2>/dev/null || echo gone)\" != Z ] && kill -0 " + pid + " 2>/dev/null; do sleep 0.05; done");
+        String line = refusal("umount", mnt.toString());
+        assertTrue(line.matches("unmounted, but (the daemon \\(pid " + pid + "\\) did not shut down cleanly|its daemon "
+                + "\\(pid " + pid + "\\) had died before) \\(log /\\S+\\.log\\)"), line);
+        assertEquals(false, Files.readString(Path.of("/proc/self/mounts")).contains(" " + mnt + " "),
+                "still mounted after umount");
+    }
+
     @Test
     void damagedSuperblocksAndFeatures_areRefusedByName() throws Exception {
         Path image = image();
