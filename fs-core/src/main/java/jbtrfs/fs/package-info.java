@@ -3,8 +3,9 @@
  * superblock, maps the chunks and checks the features ({@code WriteSupport} for read-write mounts);
  * {@link jbtrfs.fs.FsOperations} is the facade: {@code ReadOnlyOperations} over {@code Inodes}, {@code Directories},
  * {@code FileData} and {@code Xattrs} on a read-only mount, {@code WritableOperations} with {@code InodeWriter},
- * {@code NamespaceWriter}, {@code FileExtentWriter} and {@code XattrWriter} on a read-write one. It may use every package
- * below it: tx, spacecache, alloc, ctree, volumes, format, csum, compress, the root package and the device.
+ * {@code NamespaceWriter}, {@code FileExtentWriter}, {@code XattrWriter} and {@code SetattrWriter} on a read-write one.
+ * It may use every package below it: tx, spacecache, alloc, ctree, volumes, format, csum, compress, the root package
+ * and the device.
  *
  * <h2>A write, from FUSE to the device</h2>
  * The adapter turns the request's path or node into an {@link jbtrfs.fs.InodeId} and calls

@@ -37,10 +37,12 @@ import jbtrfs.format.Timespec;
 
 /**
  * An empty single-device Btrfs image made in memory with our own format codecs, for unit tests that need a
- * filesystem without mkfs.btrfs. It has what {@code mkfs.btrfs} 6.2 makes of a 256 MiB device with its defaults
+ * filesystem without mkfs.btrfs. It is what {@code mkfs.btrfs} 6.2 makes of a 256 MiB device with its defaults
  * (crc32c, nodesize 16 KiB, no-holes, extended refs, skinny metadata, free-space tree; data single, metadata and
- * system DUP) at the same addresses: the chunk, root, extent, dev, fs, csum, uuid, free-space and data reloc trees,
- * one leaf each, and the three block groups. Only the uuids and times differ, fixed by the seed and {@code now}.
+ * system DUP): the same three chunks and dev extents at the same addresses, and the same items in the chunk, root,
+ * extent, dev, fs, csum, uuid, free-space and data reloc trees, one leaf each. The leaves lie elsewhere in the
+ * metadata chunk (mkfs leaves holes where it rewrote them), and the uuids and times come from the seed and
+ * {@code nowSeconds}.
  * {@code EmptyImageTest} checks it with {@code btrfs check}, a kernel mount, and against a real mkfs.
  */
 public final class EmptyImage {
