@@ -25,7 +25,7 @@ import jbtrfs.tx.TreeLog;
  * transaction wrote, then one log sync. Names that changed go in as {@link FsyncNames} says (new names through
  * the file's refs, removed ones through their directories). Anything else is the caller's full commit, counted
  * by why ({@link #fallbacks}): a subvolume made in this transaction, a symlink or special file, names the log
- * cannot give, a log too big. A directory's fsync logs its names ({@link FsyncNames#ofDirectory}).
+ * cannot give, a log too big, a log block in a chunk this transaction made. A directory's fsync logs its names ({@link FsyncNames#ofDirectory}).
  */
 final class FsyncLog {
     /** Changed items of one inode past which a full commit is cheaper than copying them. */
@@ -49,7 +49,12 @@ final class FsyncLog {
         /** more changed items than {@link #MAX_ITEMS} */
         TOO_BIG,
         /** a name removed or renamed, or a new name in a directory the last commit lacks or where it is taken */
-        NAMES
+        NAMES,
+        /**
+         * a log block would lie in a chunk made in this transaction, which the committed chunk tree a log sync's
+         * superblock names does not map
+         */
+        NEW_CHUNK
     }
 
     FsyncLog(TransactionManager txm, boolean noHoles) {
@@ -62,6 +67,16 @@ final class FsyncLog {
      * can (then nothing was logged). Called under the write lock.
      */
     boolean fsync(InodeId file) throws FsException {
+        try {
+            return log(file);
+        } catch (FsException e) {
+            if (e.errno() != Errno.EAGAIN) throw e;
+            logged.remove(file);
+            return fallBack(Fallback.NEW_CHUNK); // the commit that follows frees what the log took
+        }
+    }
+
+    private boolean log(InodeId file) throws FsException {
         Transaction tx = txm.running();
         if (tx == null || tx.isEmpty()) return true; // nothing changed since the last commit
         BTree live = tx.tree(file.root());
