@@ -126,11 +126,11 @@ final class FsyncNames {
     /**
      * The log items of an fsync of directory {@code dir} (≈ btrfs_log_inode with LOG_INODE_ALL of a directory): its
      * inode item, refs and xattrs, a DIR_INDEX item per name it gained and a DIR_LOG_INDEX range per name of the last
-     * commit it lost (the replay unlinks those), and each new regular file it names logged as existing (generation
-     * and size 0, as the kernel's LOG_INODE_EXISTS: its data needs its own fsync); a new directory brings its new
-     * ancestors, a new subdirectory its entries. Null where only a commit does: a directory renamed since the
-     * commit, a removed name whose inode lives on elsewhere unlogged, a directory of the last commit, symlink or
-     * special file named or removed here.
+     * commit it lost (the replay unlinks those), and each new regular or special file it names logged as existing
+     * (generation and size 0, as the kernel's LOG_INODE_EXISTS: its data needs its own fsync); a new symlink whole,
+     * a new directory brings its new ancestors, a new subdirectory its entries. Null where only a commit does: a
+     * directory renamed since the commit, a removed name whose inode lives on elsewhere unlogged, a directory or
+     * symlink of the last commit named here.
      */
     static FsyncNames ofDirectory(BTree live, BTree committed, long dir, LongPredicate logged) throws FsException {
         FsyncNames n = new FsyncNames(live, committed);
@@ -155,7 +155,8 @@ final class FsyncNames {
     /**
      * Adds to {@code out} the DIR_INDEX items of {@code dir} that the last commit lacks, and logs what each names: a
      * new regular file as existing (≈ LOG_INODE_EXISTS), a new subdirectory whole with its own entries (≈
-     * log_new_dir_dentries). False for anything else: a directory or special file of the last commit moved here.
+     * log_new_dir_dentries), a new symlink whole, a new fifo, device node or socket as existing like a file. False
+     * for anything else: a directory or symlink of the last commit moved here.
      */
     private boolean newEntries(long dir, List<TreeLog.LogItem> out, LongPredicate logged) throws FsException {
         for (TreeLog.LogItem i : copy(dir, KeyType.DIR_INDEX, KeyType.DIR_INDEX)) {
@@ -170,7 +171,14 @@ final class FsyncNames {
                 if (!newEntries(child, sub, logged)) return false;
                 sub.sort((a, b) -> a.key().compareTo(b.key()));
                 put(child, Key.last(child, KeyType.DIR_INDEX), sub);
-            } else if (d.type() != DirItem.FT_REG_FILE) {
+            } else if (d.type() == DirItem.FT_SYMLINK) {
+                // its target is its content: logged whole (the kernel's btrfs_log_inode always logs a symlink ALL)
+                if (!isNew) return false;
+                if (!inodes.containsKey(child)) {
+                    put(child, Key.last(child, KeyType.EXTENT_DATA),
+                            copy(child, KeyType.INODE_ITEM, KeyType.EXTENT_DATA));
+                }
+            } else if (d.type() == DirItem.FT_DIR || d.type() == DirItem.FT_UNKNOWN || d.type() > DirItem.FT_SOCK) {
                 return false;
             } else if (isNew && !logged.test(child) && !inodes.containsKey(child)) {
                 Cursor c = live.find(new Key(child, KeyType.INODE_ITEM, 0));
