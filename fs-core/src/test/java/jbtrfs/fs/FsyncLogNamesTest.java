@@ -105,6 +105,39 @@ class FsyncLogNamesTest {
     }
 
     @Test
+    void fileRenamedOntoAnExistingName_fsynced_replayUnlinksTheReplacedFile() throws Exception {
+        // the kernel logs nothing of a replaced file that has no name left: its replay unlinks the name's old owner
+        crashAndCompare("""
+                mkdir a
+                write a/f one
+                write a/g replaced
+                write a/e three
+                bulk a/h 300000
+                write a/other x
+                sync
+                mv a/f a/g
+                write a/g two
+                fsync a/g
+                mv a/e a/h
+                fsync a/h
+                """, "/a/g", "/a/h", "/a/other");
+    }
+
+    @Test
+    void fileRenamedAcrossDirectoriesOntoAnExistingName_fsynced_loggedWhereTheKernelCommits() throws Exception {
+        crashAndCompare(true, """
+                mkdir a
+                mkdir b
+                write a/f one
+                write b/g replaced
+                write b/keep x
+                sync
+                mv a/f b/g
+                fsync b/g
+                """, "/b/g", "/b/keep");
+    }
+
+    @Test
     void fileInNewDirectories_fsynced_newAncestorsLogged() throws Exception {
         crashAndCompare("""
                 mkdir top

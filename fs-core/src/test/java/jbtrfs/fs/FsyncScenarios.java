@@ -39,10 +39,10 @@ final class FsyncScenarios {
     }
 
     /**
-     * Runs {@code scenario} (one step a line: mkdir P, write P TEXT (appends), mv P Q, ln P Q, rm P, rmdir P, sync,
-     * fsync P, symlink P TARGET, mkfifo P, chrdev P (1:3), sock P) on the kernel and on ours, both cut off after the
-     * last step, and compares as {@link FsyncLogNamesTest} says; the kernel's replay must show the paths
-     * {@code kernelShows} (what the scenario is about).
+     * Runs {@code scenario} (one step a line: mkdir P, write P TEXT (appends), bulk P BYTES (a new file of BYTES
+     * x's), mv P Q, ln P Q, rm P, rmdir P, sync, fsync P, symlink P TARGET, mkfifo P, chrdev P (1:3), sock P) on
+     * the kernel and on ours, both cut off after the last step, and compares as {@link FsyncLogNamesTest} says; the
+     * kernel's replay must show the paths {@code kernelShows} (what the scenario is about).
      */
     void crashAndCompare(String scenario, String... kernelShows) throws Exception {
         crashAndCompare(false, scenario, kernelShows);
@@ -162,6 +162,7 @@ final class FsyncScenarios {
             case "ln" -> "ln " + s[1] + " " + s[2];
             case "sync" -> "sync";
             case "fsync" -> "xfs_io -c fsync " + s[1];
+            case "bulk" -> "head -c " + s[2] + " /dev/zero | tr '\\0' x >> " + s[1];
             case "symlink" -> "ln -s " + s[2] + " " + s[1];
             case "mkfifo" -> "mkfifo " + s[1];
             case "chrdev" -> "mknod " + s[1] + " c 1 3";
@@ -189,6 +190,11 @@ final class FsyncScenarios {
             case "rmdir" -> ops.rmdir(parent(ops, s[1]), name(s[1]));
             case "fsync" -> ops.fsync(ops.resolve(s[1]), false);
             case "sync" -> ops.sync();
+            case "bulk" -> {
+                InodeId f = ops.mknod(parent(ops, s[1]), name(s[1]), Stat.S_IFREG | 0644, 0, 0, 0);
+                byte[] b = "x".repeat(Integer.parseInt(s[2])).getBytes(StandardCharsets.UTF_8);
+                ops.write(f, 0, ByteBuffer.wrap(b));
+            }
             case "symlink" -> ops.symlink(parent(ops, s[1]), name(s[1]), s[2], 0, 0);
             case "mkfifo" -> ops.mknod(parent(ops, s[1]), name(s[1]), Stat.S_IFIFO | 0644, 0, 0, 0);
             case "chrdev" -> ops.mknod(parent(ops, s[1]), name(s[1]), Stat.S_IFCHR | 0644, 0x103, 0, 0);
