@@ -28,8 +28,6 @@ import jbtrfs.tx.TreeLog;
  * cannot give, a log too big, a log block in a chunk this transaction made. A directory's fsync logs its names ({@link FsyncNames#ofDirectory}).
  */
 final class FsyncLog {
-    /** Changed items of one inode past which a full commit is cheaper than copying them. */
-    static final int MAX_ITEMS = 4096;
 
     private final TransactionManager txm;
     private final boolean noHoles;
@@ -46,7 +44,7 @@ final class FsyncLog {
         NOT_A_FILE,
         /** an item we do not log, or a damaged one */
         UNSUPPORTED_ITEM,
-        /** more changed items than {@link #MAX_ITEMS} */
+        /** items that would take the log past {@link WriteGate#LOG_BOUND}, where the next fsync commits anyway */
         TOO_BIG,
         /** a name removed or renamed, or a new name in a directory the last commit lacks or where it is taken */
         NAMES,
@@ -104,7 +102,7 @@ final class FsyncLog {
         if (type == Stat.S_IFDIR) {
             FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, loggedIn(tx.transid(), file.root()));
             if (dir == null) return fallBack(Fallback.NAMES);
-            if (dir.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
+            if (!fits(dir.bytes)) return fallBack(Fallback.TOO_BIG);
             logInodes(file.root(), dir);
             txm.syncLog();
             return true;
@@ -117,10 +115,10 @@ final class FsyncLog {
         }
         InodeLogScan scan = InodeLogScan.of(tx, live, ino, noHoles, inode.size(), txm.sectorsize(), last);
         if (scan.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
-        if (scan.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
+        if (!fits(scan.bytes)) return fallBack(Fallback.TOO_BIG);
         FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, loggedIn(tx.transid(), file.root()));
         if (names == null) return fallBack(Fallback.NAMES);
-        if (scan.items + names.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
+        if (!fits(scan.bytes + names.bytes)) return fallBack(Fallback.TOO_BIG);
         TreeLog log = txm.treeLog();
         logged.remove(file); // until this log is written, what the log holds of the file is unknown
         for (InodeLogScan.Piece p : scan.pieces) {
@@ -139,6 +137,15 @@ final class FsyncLog {
         txm.syncLog();
         logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces));
         return true;
+    }
+
+    /**
+     * Whether items of {@code bytes} fit in the log: the kernel logs any number of items (copy_items in batches)
+     * and commits only when the log's space runs out; ours is bounded by {@link WriteGate#LOG_BOUND}. Leaves may
+     * be half full after splits, and a log sync copies what it changes: twice the items' bytes is the estimate.
+     */
+    private boolean fits(long bytes) {
+        return 2 * bytes <= WriteGate.LOG_BOUND - txm.logBytes();
     }
 
     /** Whether an inode of subvolume {@code root} is in the log of transaction {@code transid}. */

@@ -37,8 +37,8 @@ import jbtrfs.tx.TreeLog;
 final class FsyncNames {
     /** The inodes to log with the fsync'd one: what the log holds of each, up to a key. */
     final Map<Long, Items> inodes = new LinkedHashMap<>();
-    /** Items in {@link #inodes}. */
-    int items;
+    /** Bytes of the items in {@link #inodes}, each with its leaf header. */
+    long bytes;
 
     /** The log holds exactly {@code items} among an inode's keys up to {@code to}. */
     record Items(Key to, List<TreeLog.LogItem> items) {
@@ -266,7 +266,7 @@ final class FsyncNames {
 
     private void put(long id, Key to, List<TreeLog.LogItem> out) {
         inodes.put(id, new Items(to, out));
-        items += out.size();
+        bytes += TreeLog.bytes(out);
     }
 
     /**

@@ -56,8 +56,8 @@ final class InodeLogScan {
     final List<TreeLog.LogItem> names = new ArrayList<>();
     /** The extents with data in refreshed pieces: their checksums may be new. */
     final List<FileExtentItem> extents = new ArrayList<>();
-    /** Items in refreshed pieces. */
-    int items;
+    /** Bytes of the items in refreshed pieces, each with its leaf header. */
+    long bytes;
     /** Whether an item of a kind we do not log was met (the caller commits instead). */
     boolean unsupported;
 
@@ -166,7 +166,7 @@ final class InodeLogScan {
                 slot = n - 2;
             }
         }
-        if (refresh) items += out.size();
+        if (refresh) bytes += TreeLog.bytes(out);
         pieces.add(new Piece(b.bytenr(), leaf.from(), next, refresh, refresh ? out : null));
     }
 
@@ -177,7 +177,7 @@ final class InodeLogScan {
                 if (p.refresh() && h.key().compareTo(p.from()) >= 0 && (p.next() == null
                         || h.key().compareTo(p.next()) < 0)) {
                     p.items().add(h);
-                    items++;
+                    bytes += TreeLog.bytes(List.of(h));
                 }
             }
         }

@@ -33,16 +33,24 @@ import jbtrfs.testing.TreeListing;
  */
 final class FsyncScenarios {
     private final Path dir;
+    /** The size of the images made. */
+    private final int sizeMiB;
 
     FsyncScenarios(Path dir) {
+        this(dir, 256);
+    }
+
+    /** On images of {@code sizeMiB}: the kernel commits early under metadata pressure on small ones. */
+    FsyncScenarios(Path dir, int sizeMiB) {
         this.dir = dir;
+        this.sizeMiB = sizeMiB;
     }
 
     /**
      * Runs {@code scenario} (one step a line: mkdir P, write P TEXT (appends), bulk P BYTES (a new file of BYTES
-     * x's), mv P Q, ln P Q, rm P, rmdir P, sync, fsync P, symlink P TARGET, mkfifo P, chrdev P (1:3), sock P) on
-     * the kernel and on ours, both cut off after the last step, and compares as {@link FsyncLogNamesTest} says; the
-     * kernel's replay must show the paths {@code kernelShows} (what the scenario is about).
+     * x's), xattrs P N (user.a0=v0 to user.a{N-1}), mv P Q, ln P Q, rm P, rmdir P, sync, fsync P, symlink P TARGET,
+     * mkfifo P, chrdev P (1:3), sock P) on the kernel and on ours, both cut off after the last step, and compares as
+     * {@link FsyncLogNamesTest} says; the kernel's replay must show the paths {@code kernelShows}.
      */
     void crashAndCompare(String scenario, String... kernelShows) throws Exception {
         crashAndCompare(false, scenario, kernelShows);
@@ -61,7 +69,7 @@ final class FsyncScenarios {
         Map<String, String> kernelOwn = kernelReplay(kernelImage(steps, kernelCommits));
         for (String p : kernelShows) assertTrue(kernelOwn.containsKey(p), p + " after the kernel's own replay");
 
-        MemoryBlockDevice dev = device(Images.mkfs(dir, null, 256), FaultPlan.none(), 1);
+        MemoryBlockDevice dev = device(Images.mkfs(dir, null, sizeMiB), FaultPlan.none(), 1);
         Filesystem fs = PowerCuts.openOrNull(dev);
         long commits = 0;
         for (String[] s : steps) {
@@ -105,7 +113,7 @@ final class FsyncScenarios {
         for (int i = 0; i < steps.size(); i++) (i <= sync ? base : fsyncs).append(shell(steps.get(i))).append('\n');
         Path crash = dir.resolve("kernel-crash.img");
         for (int attempt = 0; attempt < 3; attempt++) {
-            Path image = Images.mkfs(dir, null, 256);
+            Path image = Images.mkfs(dir, null, sizeMiB);
             Path mnt = Files.createTempDirectory(dir, "kernel");
             long synced = Images.withKernelMount(image, mnt, "commit=300", () -> {
                 Shell.sh(base.toString(), mnt);
@@ -163,6 +171,8 @@ final class FsyncScenarios {
             case "sync" -> "sync";
             case "fsync" -> "xfs_io -c fsync " + s[1];
             case "bulk" -> "head -c " + s[2] + " /dev/zero | tr '\\0' x >> " + s[1];
+            case "xattrs" -> "python3 -c \"import os; [os.setxattr('" + s[1] + "', 'user.a%d' % i, b'v%d' % i) "
+                    + "for i in range(" + s[2] + ")]\"";
             case "symlink" -> "ln -s " + s[2] + " " + s[1];
             case "mkfifo" -> "mkfifo " + s[1];
             case "chrdev" -> "mknod " + s[1] + " c 1 3";
@@ -194,6 +204,12 @@ final class FsyncScenarios {
                 InodeId f = ops.mknod(parent(ops, s[1]), name(s[1]), Stat.S_IFREG | 0644, 0, 0, 0);
                 byte[] b = "x".repeat(Integer.parseInt(s[2])).getBytes(StandardCharsets.UTF_8);
                 ops.write(f, 0, ByteBuffer.wrap(b));
+            }
+            case "xattrs" -> {
+                InodeId f = ops.resolve(s[1]);
+                for (int i = 0; i < Integer.parseInt(s[2]); i++) {
+                    ops.setXattr(f, "user.a" + i, ("v" + i).getBytes(StandardCharsets.UTF_8), 0);
+                }
             }
             case "symlink" -> ops.symlink(parent(ops, s[1]), name(s[1]), s[2], 0, 0);
             case "mkfifo" -> ops.mknod(parent(ops, s[1]), name(s[1]), Stat.S_IFIFO | 0644, 0, 0, 0);
