@@ -25,7 +25,8 @@ import jbtrfs.tx.TreeLog;
  * transaction wrote, then one log sync. Names that changed go in as {@link FsyncNames} says (new names through
  * the file's refs, removed ones through their directories). Anything else is the caller's full commit, counted
  * by why ({@link #fallbacks}): a subvolume made in this transaction, a symlink or special file, names the log
- * cannot give, a log too big, a log block in a chunk this transaction made. A directory's fsync logs its names ({@link FsyncNames#ofDirectory}).
+ * cannot give, a log too big, a log block in a chunk this transaction made. A directory's fsync logs its names
+ * ({@link FsyncNames#ofDirectory}).
  */
 final class FsyncLog {
 

@@ -151,9 +151,9 @@ final class FsyncNames {
      * inode item, refs and xattrs, a DIR_INDEX item per name it gained and a DIR_LOG_INDEX range per name of the last
      * commit it lost (the replay unlinks those), and each new regular or special file it names logged as existing
      * (generation and size 0, as the kernel's LOG_INODE_EXISTS: its data needs its own fsync); a new symlink whole,
-     * a new directory brings its new ancestors, a new subdirectory its entries. Null where only a commit does: a
-     * directory renamed since the commit, a removed name whose inode lives on elsewhere unlogged, a directory or
-     * symlink of the last commit named here.
+     * a new directory brings its new ancestors, a new subdirectory its entries, a rename in its parent its new
+     * name. Null where only a commit does: a directory moved to another parent since the commit, a removed name
+     * whose inode lives on elsewhere unlogged, a directory or symlink of the last commit named here.
      */
     static FsyncNames ofDirectory(BTree live, BTree committed, long dir, LongPredicate logged) throws FsException {
         FsyncNames n = new FsyncNames(live, committed);
@@ -163,7 +163,7 @@ final class FsyncNames {
             if (!n.namesReplay(out)) return null;
             ranges = List.of();
         } else {
-            if (!n.sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return null;
+            if (!n.sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF) && !n.renamedInPlace(dir)) return null;
             ranges = n.removedRanges(dir, -1, logged);
             if (ranges == null) return null;
         }
@@ -173,6 +173,20 @@ final class FsyncNames {
         n.inodes.remove(dir);
         n.put(dir, Key.last(dir, KeyType.DIR_INDEX), out);
         return n;
+    }
+
+    /**
+     * Whether directory {@code dir} of the last commit was renamed within its parent only: its logged ref then
+     * replays the rename (add_inode_ref adds the new name, unlink_old_inode_refs drops the old one), as the kernel
+     * logs it. A move to another parent is what the kernel commits for (btrfs_record_unlink_dir marks it).
+     */
+    private boolean renamedInPlace(long dir) throws FsException {
+        Set<String> was = names(committed, dir);
+        Set<String> now = names(live, dir);
+        if (was.size() != 1 || now.size() != 1) return false;
+        Name old = Name.of(was.iterator().next());
+        Name nm = Name.of(now.iterator().next());
+        return old.parent == nm.parent && replays(nm.parent, nm.bytes);
     }
 
     /**

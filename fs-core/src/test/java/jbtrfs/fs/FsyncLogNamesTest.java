@@ -249,6 +249,34 @@ class FsyncLogNamesTest {
     }
 
     @Test
+    void directoryRenamedInItsParent_fsynced_loggedWithItsNewName() throws Exception {
+        crashAndCompare("""
+                mkdir d
+                mkdir d/a
+                mkdir d/a/inner
+                write d/a/inner/f x
+                write d/a/g y
+                sync
+                mv d/a d/b
+                write d/b/new z
+                fsync d/b
+                """, "/d/b/g", "/d/b/new", "/d/b/inner/f");
+    }
+
+    @Test
+    void directoryMovedToAnotherParent_fsynced_commitsAsTheKernelDoes() throws Exception {
+        crashAndCompare(true, Map.of("names", 1L), """
+                mkdir a
+                mkdir a/sub
+                mkdir b
+                write a/sub/g y
+                sync
+                mv a/sub b/sub
+                fsync b/sub
+                """, "/b/sub/g");
+    }
+
+    @Test
     void directoryFsync_fileMovedOut_commitsAsTheKernelDoes() throws Exception {
         // the replay would unlink the old name while the new one is not in the log: both commit instead
         crashAndCompare(true, Map.of("names", 1L), """
