@@ -264,6 +264,25 @@ class FsyncLogNamesTest {
     }
 
     @Test
+    void newFileInARenamedDirectory_fsynced_loggedAsTheKernelLogsIt() throws Exception {
+        crashAndCompare("""
+                mkdir d
+                mkdir d/a
+                mkdir e
+                mkdir e/m
+                write d/a/g y
+                write e/m/h z
+                sync
+                mv d/a d/b
+                write d/b/new one
+                fsync d/b/new
+                mv e/m d/m
+                write d/m/new2 two
+                fsync d/m/new2
+                """, "/d/a/new", "/e/m/new2");
+    }
+
+    @Test
     void directoryMovedToAnotherParent_fsynced_commitsAsTheKernelDoes() throws Exception {
         crashAndCompare(true, Map.of("names", 1L), """
                 mkdir a
