@@ -4,7 +4,6 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.LongPredicate;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
@@ -101,7 +100,8 @@ final class FsyncLog {
             return true; // the inode did not change since the last commit
         }
         if (type == Stat.S_IFDIR) {
-            FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, loggedIn(tx.transid(), file.root()));
+            FsyncNames.InLog inLog = loggedIn(tx.transid(), file.root(), live);
+            FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, inLog);
             if (dir == null) return fallBack(Fallback.NAMES);
             if (!fits(dir.bytes)) return fallBack(Fallback.TOO_BIG);
             logInodes(file.root(), dir);
@@ -117,7 +117,8 @@ final class FsyncLog {
         InodeLogScan scan = InodeLogScan.of(tx, live, ino, noHoles, inode.size(), txm.sectorsize(), last);
         if (scan.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
         if (!fits(scan.bytes)) return fallBack(Fallback.TOO_BIG);
-        FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, loggedIn(tx.transid(), file.root()));
+        FsyncNames.InLog inLog = loggedIn(tx.transid(), file.root(), live);
+        FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, inLog);
         if (names == null) return fallBack(Fallback.NAMES);
         if (!fits(scan.bytes + names.bytes)) return fallBack(Fallback.TOO_BIG);
         TreeLog log = txm.treeLog();
@@ -136,7 +137,7 @@ final class FsyncLog {
             log.setCsums(file.root(), start, end, txm.csums().read(csums, start, end));
         }
         txm.syncLog();
-        logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces));
+        logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces, FsyncNames.names(scan.names)));
         return true;
     }
 
@@ -149,11 +150,24 @@ final class FsyncLog {
         return 2 * bytes <= WriteGate.LOG_BOUND - txm.logBytes();
     }
 
-    /** Whether an inode of subvolume {@code root} is in the log of transaction {@code transid}. */
-    private LongPredicate loggedIn(long transid, long root) {
-        return id -> {
-            InodeLogScan.Logged l = logged.get(new InodeId(root, id));
-            return l != null && l.transid() == transid;
+    /** What the log of transaction {@code transid} holds of the inodes of subvolume {@code root} in {@code live}. */
+    private FsyncNames.InLog loggedIn(long transid, long root, BTree live) {
+        return new FsyncNames.InLog() {
+            @Override
+            public boolean withNames(long id) throws FsException {
+                InodeLogScan.Logged l = get(id);
+                return l != null && l.names().equals(FsyncNames.names(live, id));
+            }
+
+            @Override
+            public boolean any(long id) {
+                return get(id) != null;
+            }
+
+            private InodeLogScan.Logged get(long id) {
+                InodeLogScan.Logged l = logged.get(new InodeId(root, id));
+                return l != null && l.transid() == transid ? l : null;
+            }
         };
     }
 

@@ -10,7 +10,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.LongPredicate;
 
 import jbtrfs.FsException;
 import jbtrfs.csum.NameHash;
@@ -40,6 +39,15 @@ final class FsyncNames {
     /** Bytes of the items in {@link #inodes}, each with its leaf header. */
     long bytes;
 
+    /** What the running transaction's log holds of other inodes (fsyncs before this one). */
+    interface InLog {
+        /** Whether inode {@code id} is in the log with the names it has now (the replay gives it those). */
+        boolean withNames(long id) throws FsException;
+
+        /** Whether inode {@code id} is in the log at all, maybe with names it has lost since. */
+        boolean any(long id);
+    }
+
     /** The log holds exactly {@code items} among an inode's keys up to {@code to}. */
     record Items(Key to, List<TreeLog.LogItem> items) {
     }
@@ -57,12 +65,11 @@ final class FsyncNames {
      * logged. {@code logged} says whether an inode's names are in this transaction's log already (its old names
      * may go too).
      */
-    static FsyncNames of(BTree live, BTree committed, long ino, List<TreeLog.LogItem> names, LongPredicate logged)
+    static FsyncNames of(BTree live, BTree committed, long ino, List<TreeLog.LogItem> names, InLog logged)
             throws FsException {
         if (names.isEmpty()) return null; // unlinked: the orphan goes with the commit
         FsyncNames n = new FsyncNames(live, committed);
-        Set<String> now = new LinkedHashSet<>();
-        for (TreeLog.LogItem i : names) now.addAll(parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length));
+        Set<String> now = names(names);
         Set<String> before = names(committed, ino);
         for (String name : now) {
             if (before.contains(name)) continue;
@@ -155,7 +162,7 @@ final class FsyncNames {
      * name. Null where only a commit does: a directory moved to another parent since the commit, a removed name
      * whose inode lives on elsewhere unlogged, a directory or symlink of the last commit named here.
      */
-    static FsyncNames ofDirectory(BTree live, BTree committed, long dir, LongPredicate logged) throws FsException {
+    static FsyncNames ofDirectory(BTree live, BTree committed, long dir, InLog logged) throws FsException {
         FsyncNames n = new FsyncNames(live, committed);
         List<TreeLog.LogItem> out = n.copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
         List<TreeLog.LogItem> ranges;
@@ -195,7 +202,7 @@ final class FsyncNames {
      * log_new_dir_dentries), a new symlink whole, a new fifo, device node or socket as existing like a file. False
      * for anything else: a directory or symlink of the last commit moved here.
      */
-    private boolean newEntries(long dir, List<TreeLog.LogItem> out, LongPredicate logged) throws FsException {
+    private boolean newEntries(long dir, List<TreeLog.LogItem> out, InLog logged) throws FsException {
         for (TreeLog.LogItem i : copy(dir, KeyType.DIR_INDEX, KeyType.DIR_INDEX)) {
             if (sameItem(i.key())) continue; // a name of the last commit, still there
             DirItem d = DirItem.readAll(ByteBuffer.wrap(i.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
@@ -203,6 +210,8 @@ final class FsyncNames {
             long child = d.location().objectid();
             boolean isNew = committed.find(new Key(child, KeyType.INODE_ITEM, 0)) == null;
             if (d.location().type() != KeyType.INODE_ITEM) return false;
+            // its log holds names it lost since (a renamed temporary file): the replay would bring them back
+            if (logged.any(child) && !logged.withNames(child)) return false;
             if (d.type() == DirItem.FT_DIR && isNew && !inodes.containsKey(child)) {
                 List<TreeLog.LogItem> sub = copy(child, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
                 if (!newEntries(child, sub, logged)) return false;
@@ -217,7 +226,7 @@ final class FsyncNames {
                 }
             } else if (d.type() == DirItem.FT_DIR || d.type() == DirItem.FT_UNKNOWN || d.type() > DirItem.FT_SOCK) {
                 return false;
-            } else if (isNew && !logged.test(child) && !inodes.containsKey(child)) {
+            } else if (isNew && !logged.withNames(child) && !inodes.containsKey(child)) {
                 Cursor c = live.find(new Key(child, KeyType.INODE_ITEM, 0));
                 if (c == null) return false;
                 byte[] inode = new byte[c.dataSize()];
@@ -237,7 +246,7 @@ final class FsyncNames {
      * range per removed index the replay may unlink. False when the directory itself moved or went (its names would
      * need logging too).
      */
-    private boolean logDirectory(long dir, long ino, long index, LongPredicate logged) throws FsException {
+    private boolean logDirectory(long dir, long ino, long index, InLog logged) throws FsException {
         if (live.find(new Key(dir, KeyType.INODE_ITEM, 0)) == null) return false;
         if (!sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return false;
         List<TreeLog.LogItem> ranges = removedRanges(dir, ino, logged);
@@ -256,7 +265,7 @@ final class FsyncNames {
      * fsync, which must give every name) null when another is gone. Also a file that only lost names (a hard link
  * removed), as the kernel logs it.
      */
-    private List<TreeLog.LogItem> removedRanges(long dir, long ino, LongPredicate logged) throws FsException {
+    private List<TreeLog.LogItem> removedRanges(long dir, long ino, InLog logged) throws FsException {
         List<Key> indexes = new ArrayList<>();
         committed.scan(new Key(dir, KeyType.DIR_INDEX, 0), Key.last(dir, KeyType.DIR_INDEX),
                 (key, leaf, off, size) -> indexes.add(key));
@@ -267,7 +276,7 @@ final class FsyncNames {
             DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
             long child = d.location().objectid();
             boolean replays = d.location().type() == KeyType.INODE_ITEM
-                    && (child == ino || logged.test(child) || unlinked(child, logged) || onlyLostNames(child));
+                    && (child == ino || logged.withNames(child) || unlinked(child, logged) || onlyLostNames(child));
             if (!replays && ino == -1) return null;
             // else left alone: a subvolume's name is the commit's business, an inode living on unlogged keeps it
             if (replays) {
@@ -289,7 +298,7 @@ final class FsyncNames {
      * of the last commit (the replay unlinks them all, as the kernel's replay_dir_deletes of a directory without
      * links does).
      */
-    private boolean unlinked(long id, LongPredicate logged) throws FsException {
+    private boolean unlinked(long id, InLog logged) throws FsException {
         Cursor c = live.find(new Key(id, KeyType.INODE_ITEM, 0));
         if (c == null) c = committed.find(new Key(id, KeyType.INODE_ITEM, 0));
         else if (c.decode((b, off, size) -> InodeItem.read(b, off)).nlink() != 0) return false;
@@ -303,7 +312,7 @@ final class FsyncNames {
             DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
             long child = d.location().objectid();
             if (d.location().type() != KeyType.INODE_ITEM) return false;
-            if (!logged.test(child) && !unlinked(child, logged) && !onlyLostNames(child)) return false;
+            if (!logged.withNames(child) && !unlinked(child, logged) && !onlyLostNames(child)) return false;
         }
         return true;
     }
@@ -352,8 +361,15 @@ final class FsyncNames {
         return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(index).array();
     }
 
+    /** The names in ref and extref items {@code refs}, as {@link #names(BTree, long)} gives them. */
+    static Set<String> names(List<TreeLog.LogItem> refs) {
+        Set<String> out = new LinkedHashSet<>();
+        for (TreeLog.LogItem i : refs) out.addAll(parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length));
+        return out;
+    }
+
     /** The names of inode {@code ino} in {@code tree}, as {@link #parse} writes them. */
-    private static Set<String> names(BTree tree, long ino) throws FsException {
+    static Set<String> names(BTree tree, long ino) throws FsException {
         Set<String> before = new LinkedHashSet<>();
         tree.scan(new Key(ino, KeyType.INODE_REF, 0), Key.last(ino, KeyType.INODE_EXTREF),
                 (key, leaf, off, size) -> {

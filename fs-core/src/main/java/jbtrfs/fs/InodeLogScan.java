@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import jbtrfs.FsException;
 import jbtrfs.ctree.BTree;
@@ -36,8 +37,8 @@ final class InodeLogScan {
         Key to(long ino) { return next == null ? Key.last(ino, LAST_TYPE) : before(next); }
     }
 
-    /** Where one log of the file left off: the transaction, its change count then, and the pieces. */
-    record Logged(long transid, long changeSeq, List<Piece> pieces) {
+    /** Where one log of the file left off: the transaction, its change count then, the pieces, its names then. */
+    record Logged(long transid, long changeSeq, List<Piece> pieces, Set<String> names) {
         /** The pieces by leaf address (a leaf holds one piece of a file): one lookup per leaf, not a pass. */
         Map<Long, Piece> byLeaf() {
             Map<Long, Piece> m = new HashMap<>(pieces.size() * 2);

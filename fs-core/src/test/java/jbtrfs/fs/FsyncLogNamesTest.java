@@ -283,6 +283,22 @@ class FsyncLogNamesTest {
     }
 
     @Test
+    void atomicReplace_tempFsyncedRenamedOverDirectoryFsynced_commitsWithTheNewFileUnderTheName() throws Exception {
+        // the temporary file's log holds its old name (the kernel moves it at the rename: btrfs_log_new_name); a
+        // directory fsync logging only the new index left both replays with f.tmp and no f: ours commits instead
+        crashAndCompare(false, Map.of("names", 1L), """
+                mkdir d
+                write d/f old
+                write d/keep x
+                sync
+                write d/f.tmp new
+                fsync d/f.tmp
+                mv d/f.tmp d/f
+                fsync d
+                """, "/d/f", "/d/keep");
+    }
+
+    @Test
     void directoryMovedToAnotherParent_fsynced_commitsAsTheKernelDoes() throws Exception {
         crashAndCompare(true, Map.of("names", 1L), """
                 mkdir a
