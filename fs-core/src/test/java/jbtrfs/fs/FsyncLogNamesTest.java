@@ -299,6 +299,20 @@ class FsyncLogNamesTest {
     }
 
     @Test
+    void atomicReplace_tempFsyncedRenamedOverFileFsynced_loggedWithTheReplacedFileUnlinked() throws Exception {
+        crashAndCompare("""
+                mkdir d
+                write d/f old
+                write d/keep x
+                sync
+                write d/f.tmp new
+                fsync d/f.tmp
+                mv d/f.tmp d/f
+                fsync d/f
+                """, "/d/f", "/d/keep");
+    }
+
+    @Test
     void directoryMovedToAnotherParent_fsynced_commitsAsTheKernelDoes() throws Exception {
         crashAndCompare(true, Map.of("names", 1L), """
                 mkdir a
