@@ -282,34 +282,27 @@ class FsyncLogNamesTest {
                 """, "/d/a/new", "/e/m/new2");
     }
 
+    /** An atomic replace: a temporary file written, fsynced and renamed over a file of the last commit. */
+    private static final String ATOMIC_REPLACE = """
+            mkdir d
+            write d/f old
+            write d/keep x
+            sync
+            write d/f.tmp new
+            fsync d/f.tmp
+            mv d/f.tmp d/f
+            """;
+
     @Test
     void atomicReplace_tempFsyncedRenamedOverDirectoryFsynced_commitsWithTheNewFileUnderTheName() throws Exception {
         // the temporary file's log holds its old name (the kernel moves it at the rename: btrfs_log_new_name); a
         // directory fsync logging only the new index left both replays with f.tmp and no f: ours commits instead
-        crashAndCompare(false, Map.of("names", 1L), """
-                mkdir d
-                write d/f old
-                write d/keep x
-                sync
-                write d/f.tmp new
-                fsync d/f.tmp
-                mv d/f.tmp d/f
-                fsync d
-                """, "/d/f", "/d/keep");
+        crashAndCompare(false, Map.of("names", 1L), ATOMIC_REPLACE + "fsync d\n", "/d/f", "/d/keep");
     }
 
     @Test
     void atomicReplace_tempFsyncedRenamedOverFileFsynced_loggedWithTheReplacedFileUnlinked() throws Exception {
-        crashAndCompare("""
-                mkdir d
-                write d/f old
-                write d/keep x
-                sync
-                write d/f.tmp new
-                fsync d/f.tmp
-                mv d/f.tmp d/f
-                fsync d/f
-                """, "/d/f", "/d/keep");
+        crashAndCompare(ATOMIC_REPLACE + "fsync d/f\n", "/d/f", "/d/keep");
     }
 
     @Test
