@@ -104,8 +104,18 @@ final class FsyncLog {
             FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, inLog);
             if (dir == null) return fallBack(Fallback.NAMES);
             if (!fits(dir.bytes)) return fallBack(Fallback.TOO_BIG);
+            Map<InodeId, InodeLogScan.Logged> renamed = new HashMap<>();
+            for (long id : dir.renamed) {
+                InodeId child = new InodeId(file.root(), id);
+                renamed.put(child, logged.remove(child)); // unknown until this log is written
+            }
             logInodes(file.root(), dir);
             txm.syncLog();
+            for (Map.Entry<InodeId, InodeLogScan.Logged> e : renamed.entrySet()) {
+                InodeLogScan.Logged l = e.getValue();
+                logged.put(e.getKey(), new InodeLogScan.Logged(l.transid(), l.changeSeq(), l.pieces(),
+                        FsyncNames.names(live, e.getKey().objectid())));
+            }
             return true;
         }
         long seq = tx.changeSequence();
@@ -175,7 +185,7 @@ final class FsyncLog {
     private void logInodes(long root, FsyncNames names) throws FsException {
         TreeLog log = txm.treeLog();
         for (Map.Entry<Long, FsyncNames.Items> e : names.inodes.entrySet()) {
-            log.setItems(root, new Key(e.getKey(), 0, 0), e.getValue().to(), e.getValue().items());
+            log.setItems(root, e.getValue().from(), e.getValue().to(), e.getValue().items());
         }
     }
 

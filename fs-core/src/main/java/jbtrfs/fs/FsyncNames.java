@@ -48,8 +48,11 @@ final class FsyncNames {
         boolean any(long id);
     }
 
-    /** The log holds exactly {@code items} among an inode's keys up to {@code to}. */
-    record Items(Key to, List<TreeLog.LogItem> items) {
+    /** New files logged before whose refs this log rewrites: their names in the log are their names now. */
+    final Set<Long> renamed = new LinkedHashSet<>();
+
+    /** The log holds exactly {@code items} among an inode's keys from {@code from} to {@code to}. */
+    record Items(Key from, Key to, List<TreeLog.LogItem> items) {
     }
 
     private final BTree live;
@@ -210,8 +213,21 @@ final class FsyncNames {
             long child = d.location().objectid();
             boolean isNew = committed.find(new Key(child, KeyType.INODE_ITEM, 0)) == null;
             if (d.location().type() != KeyType.INODE_ITEM) return false;
-            // its log holds names it lost since (a renamed temporary file): the replay would bring them back
-            if (logged.any(child) && !logged.withNames(child)) return false;
+            if (logged.any(child) && !logged.withNames(child)) {
+                // its log holds names it lost since (a renamed temporary file): its refs go in again, as the
+                // kernel's btrfs_log_new_name moves a logged inode's name at the rename; one of the last commit
+                // may have lost a committed name the replay would keep
+                if (!isNew || d.type() != DirItem.FT_REG_FILE) return false;
+                if (!inodes.containsKey(child)) {
+                    List<TreeLog.LogItem> refs = copy(child, KeyType.INODE_REF, KeyType.INODE_EXTREF);
+                    inodes.put(child, new Items(new Key(child, KeyType.INODE_REF, 0),
+                            Key.last(child, KeyType.INODE_EXTREF), refs));
+                    bytes += TreeLog.bytes(refs);
+                    renamed.add(child);
+                }
+                out.add(i);
+                continue;
+            }
             if (d.type() == DirItem.FT_DIR && isNew && !inodes.containsKey(child)) {
                 List<TreeLog.LogItem> sub = copy(child, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
                 if (!newEntries(child, sub, logged)) return false;
@@ -288,7 +304,7 @@ final class FsyncNames {
     }
 
     private void put(long id, Key to, List<TreeLog.LogItem> out) {
-        inodes.put(id, new Items(to, out));
+        inodes.put(id, new Items(new Key(id, 0, 0), to, out));
         bytes += TreeLog.bytes(out);
     }
 
