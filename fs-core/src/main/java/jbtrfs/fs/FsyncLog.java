@@ -4,7 +4,6 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.LongPredicate;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
@@ -25,11 +24,10 @@ import jbtrfs.tx.TreeLog;
  * transaction wrote, then one log sync. Names that changed go in as {@link FsyncNames} says (new names through
  * the file's refs, removed ones through their directories). Anything else is the caller's full commit, counted
  * by why ({@link #fallbacks}): a subvolume made in this transaction, a symlink or special file, names the log
- * cannot give, a log too big. A directory's fsync logs its names ({@link FsyncNames#ofDirectory}).
+ * cannot give, a log too big, a log block in a chunk this transaction made. A directory's fsync logs its names
+ * ({@link FsyncNames#ofDirectory}).
  */
 final class FsyncLog {
-    /** Changed items of one inode past which a full commit is cheaper than copying them. */
-    static final int MAX_ITEMS = 4096;
 
     private final TransactionManager txm;
     private final boolean noHoles;
@@ -46,10 +44,15 @@ final class FsyncLog {
         NOT_A_FILE,
         /** an item we do not log, or a damaged one */
         UNSUPPORTED_ITEM,
-        /** more changed items than {@link #MAX_ITEMS} */
+        /** items that would take the log past {@link WriteGate#LOG_BOUND}, where the next fsync commits anyway */
         TOO_BIG,
         /** a name removed or renamed, or a new name in a directory the last commit lacks or where it is taken */
-        NAMES
+        NAMES,
+        /**
+         * a log block would lie in a chunk made in this transaction, which the committed chunk tree a log sync's
+         * superblock names does not map
+         */
+        NEW_CHUNK
     }
 
     FsyncLog(TransactionManager txm, boolean noHoles) {
@@ -62,6 +65,16 @@ final class FsyncLog {
      * can (then nothing was logged). Called under the write lock.
      */
     boolean fsync(InodeId file) throws FsException {
+        try {
+            return log(file);
+        } catch (FsException e) {
+            if (e.errno() != Errno.EAGAIN) throw e;
+            logged.remove(file);
+            return fallBack(Fallback.NEW_CHUNK); // the commit that follows frees what the log took
+        }
+    }
+
+    private boolean log(InodeId file) throws FsException {
         Transaction tx = txm.running();
         if (tx == null || tx.isEmpty()) return true; // nothing changed since the last commit
         BTree live = tx.tree(file.root());
@@ -87,11 +100,22 @@ final class FsyncLog {
             return true; // the inode did not change since the last commit
         }
         if (type == Stat.S_IFDIR) {
-            FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, loggedIn(tx.transid(), file.root()));
+            FsyncNames.InLog inLog = loggedIn(tx.transid(), file.root(), live);
+            FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, inLog);
             if (dir == null) return fallBack(Fallback.NAMES);
-            if (dir.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
+            if (!fits(dir.bytes)) return fallBack(Fallback.TOO_BIG);
+            Map<InodeId, InodeLogScan.Logged> renamed = new HashMap<>();
+            for (long id : dir.renamed) {
+                InodeId child = new InodeId(file.root(), id);
+                renamed.put(child, logged.remove(child)); // unknown until this log is written
+            }
             logInodes(file.root(), dir);
             txm.syncLog();
+            for (Map.Entry<InodeId, InodeLogScan.Logged> e : renamed.entrySet()) {
+                InodeLogScan.Logged l = e.getValue();
+                logged.put(e.getKey(), new InodeLogScan.Logged(l.transid(), l.changeSeq(), l.pieces(),
+                        FsyncNames.names(live, e.getKey().objectid())));
+            }
             return true;
         }
         long seq = tx.changeSequence();
@@ -102,10 +126,11 @@ final class FsyncLog {
         }
         InodeLogScan scan = InodeLogScan.of(tx, live, ino, noHoles, inode.size(), txm.sectorsize(), last);
         if (scan.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
-        if (scan.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
-        FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, loggedIn(tx.transid(), file.root()));
+        if (!fits(scan.bytes)) return fallBack(Fallback.TOO_BIG);
+        FsyncNames.InLog inLog = loggedIn(tx.transid(), file.root(), live);
+        FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, inLog);
         if (names == null) return fallBack(Fallback.NAMES);
-        if (scan.items + names.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
+        if (!fits(scan.bytes + names.bytes)) return fallBack(Fallback.TOO_BIG);
         TreeLog log = txm.treeLog();
         logged.remove(file); // until this log is written, what the log holds of the file is unknown
         for (InodeLogScan.Piece p : scan.pieces) {
@@ -122,15 +147,37 @@ final class FsyncLog {
             log.setCsums(file.root(), start, end, txm.csums().read(csums, start, end));
         }
         txm.syncLog();
-        logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces));
+        logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces, FsyncNames.names(scan.names)));
         return true;
     }
 
-    /** Whether an inode of subvolume {@code root} is in the log of transaction {@code transid}. */
-    private LongPredicate loggedIn(long transid, long root) {
-        return id -> {
-            InodeLogScan.Logged l = logged.get(new InodeId(root, id));
-            return l != null && l.transid() == transid;
+    /**
+     * Whether items of {@code bytes} fit in the log: the kernel logs any number of items (copy_items in batches)
+     * and commits only when the log's space runs out; ours is bounded by {@link WriteGate#LOG_BOUND}. Leaves may
+     * be half full after splits, and a log sync copies what it changes: twice the items' bytes is the estimate.
+     */
+    private boolean fits(long bytes) {
+        return 2 * bytes <= WriteGate.LOG_BOUND - txm.logBytes();
+    }
+
+    /** What the log of transaction {@code transid} holds of the inodes of subvolume {@code root} in {@code live}. */
+    private FsyncNames.InLog loggedIn(long transid, long root, BTree live) {
+        return new FsyncNames.InLog() {
+            @Override
+            public boolean withNames(long id) throws FsException {
+                InodeLogScan.Logged l = get(id);
+                return l != null && l.names().equals(FsyncNames.names(live, id));
+            }
+
+            @Override
+            public boolean any(long id) {
+                return get(id) != null;
+            }
+
+            private InodeLogScan.Logged get(long id) {
+                InodeLogScan.Logged l = logged.get(new InodeId(root, id));
+                return l != null && l.transid() == transid ? l : null;
+            }
         };
     }
 
@@ -138,7 +185,7 @@ final class FsyncLog {
     private void logInodes(long root, FsyncNames names) throws FsException {
         TreeLog log = txm.treeLog();
         for (Map.Entry<Long, FsyncNames.Items> e : names.inodes.entrySet()) {
-            log.setItems(root, new Key(e.getKey(), 0, 0), e.getValue().to(), e.getValue().items());
+            log.setItems(root, e.getValue().from(), e.getValue().to(), e.getValue().items());
         }
     }
 

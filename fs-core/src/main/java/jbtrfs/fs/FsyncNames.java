@@ -3,13 +3,13 @@ package jbtrfs.fs;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.LongPredicate;
 
 import jbtrfs.FsException;
 import jbtrfs.csum.NameHash;
@@ -36,11 +36,23 @@ import jbtrfs.tx.TreeLog;
 final class FsyncNames {
     /** The inodes to log with the fsync'd one: what the log holds of each, up to a key. */
     final Map<Long, Items> inodes = new LinkedHashMap<>();
-    /** Items in {@link #inodes}. */
-    int items;
+    /** Bytes of the items in {@link #inodes}, each with its leaf header. */
+    long bytes;
 
-    /** The log holds exactly {@code items} among an inode's keys up to {@code to}. */
-    record Items(Key to, List<TreeLog.LogItem> items) {
+    /** What the running transaction's log holds of other inodes (fsyncs before this one). */
+    interface InLog {
+        /** Whether inode {@code id} is in the log with the names it has now (the replay gives it those). */
+        boolean withNames(long id) throws FsException;
+
+        /** Whether inode {@code id} is in the log at all, maybe with names it has lost since. */
+        boolean any(long id);
+    }
+
+    /** New files logged before whose refs this log rewrites: their names in the log are their names now. */
+    final Set<Long> renamed = new LinkedHashSet<>();
+
+    /** The log holds exactly {@code items} among an inode's keys from {@code from} to {@code to}. */
+    record Items(Key from, Key to, List<TreeLog.LogItem> items) {
     }
 
     private final BTree live;
@@ -56,12 +68,11 @@ final class FsyncNames {
      * logged. {@code logged} says whether an inode's names are in this transaction's log already (its old names
      * may go too).
      */
-    static FsyncNames of(BTree live, BTree committed, long ino, List<TreeLog.LogItem> names, LongPredicate logged)
+    static FsyncNames of(BTree live, BTree committed, long ino, List<TreeLog.LogItem> names, InLog logged)
             throws FsException {
         if (names.isEmpty()) return null; // unlinked: the orphan goes with the commit
         FsyncNames n = new FsyncNames(live, committed);
-        Set<String> now = new LinkedHashSet<>();
-        for (TreeLog.LogItem i : names) now.addAll(parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length));
+        Set<String> now = names(names);
         Set<String> before = names(committed, ino);
         for (String name : now) {
             if (before.contains(name)) continue;
@@ -83,7 +94,8 @@ final class FsyncNames {
      */
     private boolean replays(long dir, byte[] name) throws FsException {
         if (committed.find(new Key(dir, KeyType.INODE_ITEM, 0)) != null) {
-            return committed.find(new Key(dir, KeyType.DIR_ITEM, NameHash.of(name))) == null;
+            Cursor taken = committed.find(new Key(dir, KeyType.DIR_ITEM, NameHash.of(name)));
+            return taken == null || replaced(Subvolumes.readDirItems(taken), name);
         }
         if (inodes.containsKey(dir)) return true;
         Cursor c = live.find(new Key(dir, KeyType.INODE_ITEM, 0));
@@ -93,6 +105,27 @@ final class FsyncNames {
         List<TreeLog.LogItem> out = copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
         put(dir, Key.last(dir, KeyType.XATTR_ITEM), out);
         return namesReplay(out);
+    }
+
+    /**
+     * Whether the committed entries {@code held} (a DIR_ITEM) name only a file the new {@code name} replaced and
+     * that has no name left: the replay unlinks it as it adds the new name (≈ add_conflicting_inode, which logs
+     * nothing for a deleted non-directory). A victim living on under another name, a directory or a hash collision
+     * with another name still commit.
+     */
+    private boolean replaced(List<DirItem> held, byte[] name) throws FsException {
+        for (DirItem d : held) {
+            if (!Arrays.equals(d.name(), name) || d.location().type() != KeyType.INODE_ITEM) return false;
+            long victim = d.location().objectid();
+            Cursor c = live.find(new Key(victim, KeyType.INODE_ITEM, 0));
+            if (c != null && c.decode((b, off, size) -> InodeItem.read(b, off)).nlink() != 0) return false;
+            Cursor was = committed.find(new Key(victim, KeyType.INODE_ITEM, 0));
+            if (was == null || (was.decode((b, off, size) -> InodeItem.read(b, off)).mode() & Stat.S_IFMT)
+                    == Stat.S_IFDIR) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Whether the names among {@code items} (an inode's copy) replay, as {@link #replays} says; false for none. */
@@ -126,13 +159,13 @@ final class FsyncNames {
     /**
      * The log items of an fsync of directory {@code dir} (≈ btrfs_log_inode with LOG_INODE_ALL of a directory): its
      * inode item, refs and xattrs, a DIR_INDEX item per name it gained and a DIR_LOG_INDEX range per name of the last
-     * commit it lost (the replay unlinks those), and each new regular file it names logged as existing (generation
-     * and size 0, as the kernel's LOG_INODE_EXISTS: its data needs its own fsync); a new directory brings its new
-     * ancestors, a new subdirectory its entries. Null where only a commit does: a directory renamed since the
-     * commit, a removed name whose inode lives on elsewhere unlogged, a directory of the last commit, symlink or
-     * special file named or removed here.
+     * commit it lost (the replay unlinks those), and each new regular or special file it names logged as existing
+     * (generation and size 0, as the kernel's LOG_INODE_EXISTS: its data needs its own fsync); a new symlink whole,
+     * a new directory brings its new ancestors, a new subdirectory its entries, a rename in its parent its new
+     * name. Null where only a commit does: a directory moved to another parent since the commit, a removed name
+     * whose inode lives on elsewhere unlogged, a directory or symlink of the last commit named here.
      */
-    static FsyncNames ofDirectory(BTree live, BTree committed, long dir, LongPredicate logged) throws FsException {
+    static FsyncNames ofDirectory(BTree live, BTree committed, long dir, InLog logged) throws FsException {
         FsyncNames n = new FsyncNames(live, committed);
         List<TreeLog.LogItem> out = n.copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
         List<TreeLog.LogItem> ranges;
@@ -140,7 +173,7 @@ final class FsyncNames {
             if (!n.namesReplay(out)) return null;
             ranges = List.of();
         } else {
-            if (!n.sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return null;
+            if (!n.sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF) && !n.renamedInPlace(dir)) return null;
             ranges = n.removedRanges(dir, -1, logged);
             if (ranges == null) return null;
         }
@@ -153,11 +186,26 @@ final class FsyncNames {
     }
 
     /**
+     * Whether directory {@code dir} of the last commit was renamed within its parent only: its logged ref then
+     * replays the rename (add_inode_ref adds the new name, unlink_old_inode_refs drops the old one), as the kernel
+     * logs it. A move to another parent is what the kernel commits for (btrfs_record_unlink_dir marks it).
+     */
+    private boolean renamedInPlace(long dir) throws FsException {
+        Set<String> was = names(committed, dir);
+        Set<String> now = names(live, dir);
+        if (was.size() != 1 || now.size() != 1) return false;
+        Name old = Name.of(was.iterator().next());
+        Name nm = Name.of(now.iterator().next());
+        return old.parent == nm.parent && replays(nm.parent, nm.bytes);
+    }
+
+    /**
      * Adds to {@code out} the DIR_INDEX items of {@code dir} that the last commit lacks, and logs what each names: a
      * new regular file as existing (≈ LOG_INODE_EXISTS), a new subdirectory whole with its own entries (≈
-     * log_new_dir_dentries). False for anything else: a directory or special file of the last commit moved here.
+     * log_new_dir_dentries), a new symlink whole, a new fifo, device node or socket as existing like a file. False
+     * for anything else: a directory or symlink of the last commit moved here.
      */
-    private boolean newEntries(long dir, List<TreeLog.LogItem> out, LongPredicate logged) throws FsException {
+    private boolean newEntries(long dir, List<TreeLog.LogItem> out, InLog logged) throws FsException {
         for (TreeLog.LogItem i : copy(dir, KeyType.DIR_INDEX, KeyType.DIR_INDEX)) {
             if (sameItem(i.key())) continue; // a name of the last commit, still there
             DirItem d = DirItem.readAll(ByteBuffer.wrap(i.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
@@ -165,14 +213,36 @@ final class FsyncNames {
             long child = d.location().objectid();
             boolean isNew = committed.find(new Key(child, KeyType.INODE_ITEM, 0)) == null;
             if (d.location().type() != KeyType.INODE_ITEM) return false;
+            if (logged.any(child) && !logged.withNames(child)) {
+                // its log holds names it lost since (a renamed temporary file): its refs go in again, as the
+                // kernel's btrfs_log_new_name moves a logged inode's name at the rename; one of the last commit
+                // may have lost a committed name the replay would keep
+                if (!isNew || d.type() != DirItem.FT_REG_FILE) return false;
+                if (!inodes.containsKey(child)) {
+                    List<TreeLog.LogItem> refs = copy(child, KeyType.INODE_REF, KeyType.INODE_EXTREF);
+                    inodes.put(child, new Items(new Key(child, KeyType.INODE_REF, 0),
+                            Key.last(child, KeyType.INODE_EXTREF), refs));
+                    bytes += TreeLog.bytes(refs);
+                    renamed.add(child);
+                }
+                out.add(i);
+                continue;
+            }
             if (d.type() == DirItem.FT_DIR && isNew && !inodes.containsKey(child)) {
                 List<TreeLog.LogItem> sub = copy(child, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
                 if (!newEntries(child, sub, logged)) return false;
                 sub.sort((a, b) -> a.key().compareTo(b.key()));
                 put(child, Key.last(child, KeyType.DIR_INDEX), sub);
-            } else if (d.type() != DirItem.FT_REG_FILE) {
+            } else if (d.type() == DirItem.FT_SYMLINK) {
+                // its target is its content: logged whole (the kernel's btrfs_log_inode always logs a symlink ALL)
+                if (!isNew) return false;
+                if (!inodes.containsKey(child)) {
+                    put(child, Key.last(child, KeyType.EXTENT_DATA),
+                            copy(child, KeyType.INODE_ITEM, KeyType.EXTENT_DATA));
+                }
+            } else if (d.type() == DirItem.FT_DIR || d.type() == DirItem.FT_UNKNOWN || d.type() > DirItem.FT_SOCK) {
                 return false;
-            } else if (isNew && !logged.test(child) && !inodes.containsKey(child)) {
+            } else if (isNew && !logged.withNames(child) && !inodes.containsKey(child)) {
                 Cursor c = live.find(new Key(child, KeyType.INODE_ITEM, 0));
                 if (c == null) return false;
                 byte[] inode = new byte[c.dataSize()];
@@ -192,7 +262,7 @@ final class FsyncNames {
      * range per removed index the replay may unlink. False when the directory itself moved or went (its names would
      * need logging too).
      */
-    private boolean logDirectory(long dir, long ino, long index, LongPredicate logged) throws FsException {
+    private boolean logDirectory(long dir, long ino, long index, InLog logged) throws FsException {
         if (live.find(new Key(dir, KeyType.INODE_ITEM, 0)) == null) return false;
         if (!sameItems(dir, KeyType.INODE_REF, KeyType.INODE_EXTREF)) return false;
         List<TreeLog.LogItem> ranges = removedRanges(dir, ino, logged);
@@ -211,7 +281,7 @@ final class FsyncNames {
      * fsync, which must give every name) null when another is gone. Also a file that only lost names (a hard link
  * removed), as the kernel logs it.
      */
-    private List<TreeLog.LogItem> removedRanges(long dir, long ino, LongPredicate logged) throws FsException {
+    private List<TreeLog.LogItem> removedRanges(long dir, long ino, InLog logged) throws FsException {
         List<Key> indexes = new ArrayList<>();
         committed.scan(new Key(dir, KeyType.DIR_INDEX, 0), Key.last(dir, KeyType.DIR_INDEX),
                 (key, leaf, off, size) -> indexes.add(key));
@@ -222,7 +292,7 @@ final class FsyncNames {
             DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
             long child = d.location().objectid();
             boolean replays = d.location().type() == KeyType.INODE_ITEM
-                    && (child == ino || logged.test(child) || unlinked(child, logged) || onlyLostNames(child));
+                    && (child == ino || logged.withNames(child) || unlinked(child, logged) || onlyLostNames(child));
             if (!replays && ino == -1) return null;
             // else left alone: a subvolume's name is the commit's business, an inode living on unlogged keeps it
             if (replays) {
@@ -234,8 +304,8 @@ final class FsyncNames {
     }
 
     private void put(long id, Key to, List<TreeLog.LogItem> out) {
-        inodes.put(id, new Items(to, out));
-        items += out.size();
+        inodes.put(id, new Items(new Key(id, 0, 0), to, out));
+        bytes += TreeLog.bytes(out);
     }
 
     /**
@@ -244,7 +314,7 @@ final class FsyncNames {
      * of the last commit (the replay unlinks them all, as the kernel's replay_dir_deletes of a directory without
      * links does).
      */
-    private boolean unlinked(long id, LongPredicate logged) throws FsException {
+    private boolean unlinked(long id, InLog logged) throws FsException {
         Cursor c = live.find(new Key(id, KeyType.INODE_ITEM, 0));
         if (c == null) c = committed.find(new Key(id, KeyType.INODE_ITEM, 0));
         else if (c.decode((b, off, size) -> InodeItem.read(b, off)).nlink() != 0) return false;
@@ -258,7 +328,7 @@ final class FsyncNames {
             DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
             long child = d.location().objectid();
             if (d.location().type() != KeyType.INODE_ITEM) return false;
-            if (!logged.test(child) && !unlinked(child, logged) && !onlyLostNames(child)) return false;
+            if (!logged.withNames(child) && !unlinked(child, logged) && !onlyLostNames(child)) return false;
         }
         return true;
     }
@@ -307,8 +377,15 @@ final class FsyncNames {
         return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(index).array();
     }
 
+    /** The names in ref and extref items {@code refs}, as {@link #names(BTree, long)} gives them. */
+    static Set<String> names(List<TreeLog.LogItem> refs) {
+        Set<String> out = new LinkedHashSet<>();
+        for (TreeLog.LogItem i : refs) out.addAll(parse(i.key(), ByteBuffer.wrap(i.data()), 0, i.data().length));
+        return out;
+    }
+
     /** The names of inode {@code ino} in {@code tree}, as {@link #parse} writes them. */
-    private static Set<String> names(BTree tree, long ino) throws FsException {
+    static Set<String> names(BTree tree, long ino) throws FsException {
         Set<String> before = new LinkedHashSet<>();
         tree.scan(new Key(ino, KeyType.INODE_REF, 0), Key.last(ino, KeyType.INODE_EXTREF),
                 (key, leaf, off, size) -> {

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import jbtrfs.FsException;
 import jbtrfs.ctree.BTree;
@@ -36,8 +37,8 @@ final class InodeLogScan {
         Key to(long ino) { return next == null ? Key.last(ino, LAST_TYPE) : before(next); }
     }
 
-    /** Where one log of the file left off: the transaction, its change count then, and the pieces. */
-    record Logged(long transid, long changeSeq, List<Piece> pieces) {
+    /** Where one log of the file left off: the transaction, its change count then, the pieces, its names then. */
+    record Logged(long transid, long changeSeq, List<Piece> pieces, Set<String> names) {
         /** The pieces by leaf address (a leaf holds one piece of a file): one lookup per leaf, not a pass. */
         Map<Long, Piece> byLeaf() {
             Map<Long, Piece> m = new HashMap<>(pieces.size() * 2);
@@ -56,8 +57,8 @@ final class InodeLogScan {
     final List<TreeLog.LogItem> names = new ArrayList<>();
     /** The extents with data in refreshed pieces: their checksums may be new. */
     final List<FileExtentItem> extents = new ArrayList<>();
-    /** Items in refreshed pieces. */
-    int items;
+    /** Bytes of the items in refreshed pieces, each with its leaf header. */
+    long bytes;
     /** Whether an item of a kind we do not log was met (the caller commits instead). */
     boolean unsupported;
 
@@ -166,7 +167,7 @@ final class InodeLogScan {
                 slot = n - 2;
             }
         }
-        if (refresh) items += out.size();
+        if (refresh) bytes += TreeLog.bytes(out);
         pieces.add(new Piece(b.bytenr(), leaf.from(), next, refresh, refresh ? out : null));
     }
 
@@ -177,7 +178,7 @@ final class InodeLogScan {
                 if (p.refresh() && h.key().compareTo(p.from()) >= 0 && (p.next() == null
                         || h.key().compareTo(p.next()) < 0)) {
                     p.items().add(h);
-                    items++;
+                    bytes += TreeLog.bytes(List.of(h));
                 }
             }
         }

@@ -28,6 +28,8 @@ import jbtrfs.format.Timespec;
  * superblock's log_root at the log root tree; the next commit drops the whole log.
  */
 public final class TreeLog {
+    /** A btrfs_item in a leaf: key, offset, size. */
+    private static final int ITEM_HEADER = 25;
     private final LogBlocks blocks;
     private final TreeEditor editor;
     private final CsumItems csums;
@@ -51,6 +53,13 @@ public final class TreeLog {
     }
 
     public long transid() { return transid; }
+
+    /** The leaf space {@code items} take: each item's data and its header in the leaf. */
+    public static long bytes(List<LogItem> items) {
+        long n = 0;
+        for (LogItem i : items) n += i.data().length + ITEM_HEADER;
+        return n;
+    }
 
     /**
      * Makes the log of subvolume {@code subvol} hold exactly {@code items} among its keys from {@code from} to

@@ -105,6 +105,39 @@ class FsyncLogNamesTest {
     }
 
     @Test
+    void fileRenamedOntoAnExistingName_fsynced_replayUnlinksTheReplacedFile() throws Exception {
+        // the kernel logs nothing of a replaced file that has no name left: its replay unlinks the name's old owner
+        crashAndCompare("""
+                mkdir a
+                write a/f one
+                write a/g replaced
+                write a/e three
+                bulk a/h 300000
+                write a/other x
+                sync
+                mv a/f a/g
+                write a/g two
+                fsync a/g
+                mv a/e a/h
+                fsync a/h
+                """, "/a/g", "/a/h", "/a/other");
+    }
+
+    @Test
+    void fileRenamedAcrossDirectoriesOntoAnExistingName_fsynced_loggedWhereTheKernelCommits() throws Exception {
+        crashAndCompare(true, """
+                mkdir a
+                mkdir b
+                write a/f one
+                write b/g replaced
+                write b/keep x
+                sync
+                mv a/f b/g
+                fsync b/g
+                """, "/b/g", "/b/keep");
+    }
+
+    @Test
     void fileInNewDirectories_fsynced_newAncestorsLogged() throws Exception {
         crashAndCompare("""
                 mkdir top
@@ -216,6 +249,76 @@ class FsyncLogNamesTest {
     }
 
     @Test
+    void directoryRenamedInItsParent_fsynced_loggedWithItsNewName() throws Exception {
+        crashAndCompare("""
+                mkdir d
+                mkdir d/a
+                mkdir d/a/inner
+                write d/a/inner/f x
+                write d/a/g y
+                sync
+                mv d/a d/b
+                write d/b/new z
+                fsync d/b
+                """, "/d/b/g", "/d/b/new", "/d/b/inner/f");
+    }
+
+    @Test
+    void newFileInARenamedDirectory_fsynced_loggedAsTheKernelLogsIt() throws Exception {
+        crashAndCompare("""
+                mkdir d
+                mkdir d/a
+                mkdir e
+                mkdir e/m
+                write d/a/g y
+                write e/m/h z
+                sync
+                mv d/a d/b
+                write d/b/new one
+                fsync d/b/new
+                mv e/m d/m
+                write d/m/new2 two
+                fsync d/m/new2
+                """, "/d/a/new", "/e/m/new2");
+    }
+
+    /** An atomic replace: a temporary file written, fsynced and renamed over a file of the last commit. */
+    private static final String ATOMIC_REPLACE = """
+            mkdir d
+            write d/f old
+            write d/keep x
+            sync
+            write d/f.tmp new
+            fsync d/f.tmp
+            mv d/f.tmp d/f
+            """;
+
+    @Test
+    void atomicReplace_tempFsyncedRenamedOverDirectoryFsynced_tempRefsLoggedAgain() throws Exception {
+        // the temporary file's log holds its old name (the kernel moves it at the rename: btrfs_log_new_name); a
+        // directory fsync logging only the new index left both replays with f.tmp and no f
+        crashAndCompare(ATOMIC_REPLACE + "fsync d\nwrite d/f more\nfsync d/f\n", "/d/f", "/d/keep");
+    }
+
+    @Test
+    void atomicReplace_tempFsyncedRenamedOverFileFsynced_loggedWithTheReplacedFileUnlinked() throws Exception {
+        crashAndCompare(ATOMIC_REPLACE + "fsync d/f\n", "/d/f", "/d/keep");
+    }
+
+    @Test
+    void directoryMovedToAnotherParent_fsynced_commitsAsTheKernelDoes() throws Exception {
+        crashAndCompare(true, Map.of("names", 1L), """
+                mkdir a
+                mkdir a/sub
+                mkdir b
+                write a/sub/g y
+                sync
+                mv a/sub b/sub
+                fsync b/sub
+                """, "/b/sub/g");
+    }
+
+    @Test
     void directoryFsync_fileMovedOut_commitsAsTheKernelDoes() throws Exception {
         // the replay would unlink the old name while the new one is not in the log: both commit instead
         crashAndCompare(true, Map.of("names", 1L), """
@@ -262,15 +365,15 @@ class FsyncLogNamesTest {
     void powerCutAnywhereInNameLogs_kernelReplayShowsLastOrInFlightFsync_checkClean() throws Exception {
         Images.requireKernelBtrfs();
         Path base = Images.mkfs(dir, null, 128);
-        List<String[]> steps = steps(CUT_SCENARIO);
+        List<String[]> steps = FsyncScenarios.steps(CUT_SCENARIO);
         // the clean run: what the kernel's replay shows after each fsync returned is what a cut then may show
         List<Map<String, String>> states = new ArrayList<>();
-        MemoryBlockDevice clean = device(base, FaultPlan.none(), 1);
+        MemoryBlockDevice clean = FsyncScenarios.device(base, FaultPlan.none(), 1);
         Filesystem fs = PowerCuts.openOrNull(clean);
         long baseDone = 0;
         Path image = dir.resolve("state.img");
         for (String[] s : steps) {
-            run(fs.operations(), s);
+            FsyncScenarios.run(fs.operations(), s);
             if (s[0].equals("sync")) baseDone = clean.requestsSubmitted();
             if (s[0].equals("sync") || s[0].equals("fsync")) {
                 Files.write(image, clean.snapshot());
@@ -284,12 +387,12 @@ class FsyncLogNamesTest {
         for (int i = 0; i < cuts; i++) {
             long n = baseDone + 1 + (long) (rnd.nextDouble() * (requests - baseDone));
             long seed = rnd.nextLong();
-            MemoryBlockDevice dev = device(base, FaultPlan.none().failNth(n), seed);
+            MemoryBlockDevice dev = FsyncScenarios.device(base, FaultPlan.none().failNth(n), seed);
             int done = -1; // fsyncs returned, the base's sync counted as one
             try {
                 Filesystem cut = PowerCuts.openOrNull(dev);
                 for (String[] s : steps) {
-                    run(cut.operations(), s);
+                    FsyncScenarios.run(cut.operations(), s);
                     if (s[0].equals("sync") || s[0].equals("fsync")) done++;
                 }
             } catch (Exception e) {
@@ -307,162 +410,20 @@ class FsyncLogNamesTest {
         }
     }
 
-    /**
-     * Runs {@code scenario} (one step a line: mkdir P, write P TEXT (appends), mv P Q, ln P Q, rm P, rmdir P, sync,
-     * fsync P) on the kernel and on ours, both cut off after the last step, and compares as the class says; the
-     * kernel's replay must show the paths {@code kernelShows} (what the scenario is about).
-     */
     private void crashAndCompare(String scenario, String... kernelShows) throws Exception {
-        crashAndCompare(false, scenario, kernelShows);
+        new FsyncScenarios(dir).crashAndCompare(scenario, kernelShows);
     }
 
-    /** As above; {@code kernelCommits}: the kernel's fsyncs commit (no log) where ours log. */
     private void crashAndCompare(boolean kernelCommits, String scenario, String... kernelShows) throws Exception {
-        crashAndCompare(kernelCommits, Map.of(), scenario, kernelShows);
+        new FsyncScenarios(dir).crashAndCompare(kernelCommits, scenario, kernelShows);
     }
 
-    /** As above, with {@code fallbacks} of ours to a full commit (by why); then no log is asserted. */
     private void crashAndCompare(boolean kernelCommits, Map<String, Long> fallbacks, String scenario,
                                  String... kernelShows) throws Exception {
-        CrashImages.require();
-        List<String[]> steps = steps(scenario);
-        Map<String, String> kernelOwn = kernelReplay(kernelImage(steps, kernelCommits));
-        for (String p : kernelShows) assertTrue(kernelOwn.containsKey(p), p + " after the kernel's own replay");
-
-        MemoryBlockDevice dev = device(Images.mkfs(dir, null, 256), FaultPlan.none(), 1);
-        Filesystem fs = PowerCuts.openOrNull(dev);
-        long commits = 0;
-        for (String[] s : steps) {
-            run(fs.operations(), s);
-            if (s[0].equals("sync")) commits = fs.commits(); // the fsyncs after the last sync must not commit
-        }
-        assertEquals(fallbacks, fs.fsyncFallbacks(), "fsyncs that fell back to a full commit");
-        assertEquals(commits + fallbacks.values().stream().mapToLong(Long::longValue).sum(), fs.commits(),
-                "commits after the last sync");
-        Path cut = dir.resolve("cut.img");
-        dev.powerCutTo(cut, 19);
-        if (fallbacks.isEmpty()) assertNotEquals(0L, CrashImages.logRoot(cut), "our fsyncs left a log");
-
-        Map<String, String> ours;
-        Path copy = dir.resolve("ours-replayed.img");
-        Files.copy(cut, copy);
-        try (Filesystem replayed = Filesystem.open(copy, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            ours = TreeListing.ofOperations(replayed.operations());
-        }
-        Map<String, String> kernelOfOurs = kernelReplay(cut);
-        assertEquals(List.of(), TreeListing.differences(PowerCuts.withoutTimes(kernelOwn),
-                PowerCuts.withoutTimes(kernelOfOurs), 10), "the kernel's replay of our log against of its own");
-        BtrfsCheck.assertCleanWithData(cut, "after the kernel replayed our log");
-        // each replay stamps the ctime of an inode it unlinks a name of with its own time, as the kernel's unlink does
-        assertEquals(List.of(), TreeListing.differences(withoutCtime(kernelOfOurs), withoutCtime(ours), 10),
-                "our replay of our log against the kernel's");
-        BtrfsCheck.assertCleanWithData(copy, "after our replay of our log");
+        new FsyncScenarios(dir).crashAndCompare(kernelCommits, fallbacks, scenario, kernelShows);
     }
 
-    /**
-     * The image the kernel leaves after {@code steps} on a loop mount with commit=300, copied while mounted (a power
-     * cut). Unless {@code kernelCommits}, every fsync after the sync must have logged: now and then (more often under
-     * load) the kernel commits at an fsync instead, which makes more durable than the log would; then a fresh try.
-     */
-    private Path kernelImage(List<String[]> steps, boolean kernelCommits) throws Exception {
-        CrashImages.require();
-        int sync = 0;
-        while (!steps.get(sync)[0].equals("sync")) sync++;
-        StringBuilder base = new StringBuilder();
-        StringBuilder fsyncs = new StringBuilder();
-        for (int i = 0; i < steps.size(); i++) (i <= sync ? base : fsyncs).append(shell(steps.get(i))).append('\n');
-        Path crash = dir.resolve("kernel-crash.img");
-        for (int attempt = 0; attempt < 3; attempt++) {
-            Path image = Images.mkfs(dir, null, 256);
-            Path mnt = Files.createTempDirectory(dir, "kernel");
-            long synced = Images.withKernelMount(image, mnt, "commit=300", () -> {
-                Shell.sh(base.toString(), mnt);
-                long generation = generation(image);
-                Shell.sh(fsyncs.toString(), mnt);
-                Shell.run(List.of("cp", "--sparse=always", image.toString(), crash.toString()));
-                return generation;
-            });
-            Files.delete(mnt);
-            Files.delete(image);
-            if (kernelCommits || generation(crash) == synced) return crash;
-        }
-        throw new IllegalStateException("the kernel committed at an fsync in 3 tries: no log to compare with");
-    }
-
-    /** The generation in the primary superblock of {@code image}. */
-    private static long generation(Path image) throws Exception {
-        try (FileChannel ch = FileChannel.open(image)) {
-            ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            ch.read(b, SuperBlock.MIRROR_OFFSETS[0] + SuperBlock.OFFSET_GENERATION);
-            return b.getLong(0);
-        }
-    }
-
-    /** What the kernel shows of {@code image} after its read-write mount replayed the log (the image is changed). */
     private Map<String, String> kernelReplay(Path image) throws Exception {
-        Path mnt = Files.createTempDirectory(dir, "kernel-replay");
-        try {
-            return Images.withKernelMount(image, mnt, "", () -> TreeListing.ofMount(mnt));
-        } finally {
-            Files.delete(mnt);
-        }
-    }
-
-    private static List<String[]> steps(String scenario) {
-        return scenario.lines().map(String::strip).filter(l -> !l.isEmpty()).map(l -> l.split(" ")).toList();
-    }
-
-    private static MemoryBlockDevice device(Path image, FaultPlan plan, long seed) throws Exception {
-        return MemoryBlockDevice.create(image, 64, plan, seed, new SimpleMeterRegistry());
-    }
-
-    private static Map<String, String> withoutCtime(Map<String, String> listing) {
-        Map<String, String> out = new TreeMap<>();
-        listing.forEach((k, v) -> out.put(k, v.replaceAll(" ctime=\\d+", "")));
-        return out;
-    }
-
-    private static String shell(String[] s) {
-        return switch (s[0]) {
-            case "mkdir", "rm", "rmdir" -> s[0] + " " + s[1];
-            case "write" -> "printf '%s\\n' " + s[2] + " >> " + s[1];
-            case "mv" -> "mv -T " + s[1] + " " + s[2];
-            case "ln" -> "ln " + s[1] + " " + s[2];
-            case "sync" -> "sync";
-            case "fsync" -> "xfs_io -c fsync " + s[1];
-            default -> throw new IllegalArgumentException("no step " + s[0]);
-        };
-    }
-
-    /** One step through our API, as the kernel's shell line does it (root's files, umask 022). */
-    private static void run(FsOperations ops, String[] s) throws Exception {
-        switch (s[0]) {
-            case "mkdir" -> ops.mkdir(parent(ops, s[1]), name(s[1]), 0755, 0, 0);
-            case "write" -> {
-                InodeId f;
-                try {
-                    f = ops.resolve(s[1]);
-                } catch (FsException e) {
-                    f = ops.mknod(parent(ops, s[1]), name(s[1]), Stat.S_IFREG | 0644, 0, 0, 0);
-                }
-                ops.write(f, ops.stat(f).size(), ByteBuffer.wrap((s[2] + "\n").getBytes(StandardCharsets.UTF_8)));
-            }
-            case "mv" -> ops.rename(parent(ops, s[1]), name(s[1]), parent(ops, s[2]), name(s[2]), 0);
-            case "ln" -> ops.link(ops.resolve(s[1]), parent(ops, s[2]), name(s[2]));
-            case "rm" -> ops.unlink(parent(ops, s[1]), name(s[1]));
-            case "rmdir" -> ops.rmdir(parent(ops, s[1]), name(s[1]));
-            case "fsync" -> ops.fsync(ops.resolve(s[1]), false);
-            case "sync" -> ops.sync();
-            default -> throw new IllegalArgumentException("no step " + s[0]);
-        }
-    }
-
-    private static InodeId parent(FsOperations ops, String path) throws Exception {
-        int slash = path.lastIndexOf('/');
-        return slash < 0 ? ops.root() : ops.resolve(path.substring(0, slash));
-    }
-
-    private static String name(String path) {
-        return path.substring(path.lastIndexOf('/') + 1);
+        return new FsyncScenarios(dir).kernelReplay(image);
     }
 }
