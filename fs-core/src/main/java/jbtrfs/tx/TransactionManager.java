@@ -284,17 +284,11 @@ public final class TransactionManager {
     /**
      * Makes the log durable (≈ btrfs_sync_log): the file data it points at, its changed blocks in two stages, a
      * flush, the primary superblock of the last commit naming the log root tree, a flush. A failure aborts, as the
-     * kernel's does once the log's writes went wrong. EAGAIN, before anything is written, when the transaction made
-     * a block group: the caller commits instead.
+     * kernel's does once the log's writes went wrong.
      */
     public void syncLog() throws FsException {
         aborted.refuseCommit();
         if (log == null || log.isEmpty()) return;
-        if (groups.anyNew()) {
-            // as the kernel's btrfs_make_block_group forces: a replay cannot find a block group the committed trees
-            // lack, so a logged extent there fails it (EINVAL, the image does not mount); the caller commits
-            throw new FsException(Errno.EAGAIN, "a block group was made in this transaction");
-        }
         long transid = log.transid();
         String stage = "while adding the log roots";
         try {
