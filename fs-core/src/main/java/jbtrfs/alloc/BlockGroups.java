@@ -116,6 +116,12 @@ public final class BlockGroups {
 
     public Collection<BlockGroup> all() { return groups.values(); }
 
+    /** Whether the running transaction made a block group (its chunk is in no committed tree yet). */
+    public boolean anyNew() {
+        for (BlockGroup bg : groups.values()) if (bg.isNew()) return true;
+        return false;
+    }
+
     /** The block groups changed in the running transaction. */
     public List<BlockGroup> dirty() {
         List<BlockGroup> out = new ArrayList<>();

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
@@ -21,7 +20,7 @@ import jbtrfs.device.FaultPlan;
 import jbtrfs.device.IoRequest;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.testing.BtrfsCheck;
-import jbtrfs.testing.Images;
+import jbtrfs.testing.CrashImages;
 import jbtrfs.testing.PowerCuts;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
@@ -66,6 +65,7 @@ class LogReplayTest {
     void renamesAcrossDirectories_replayedAsTheKernelDoes() throws Exception {
         crashAndCompare("""
                 mv d/old e/moved && sync e/moved
+                sync  # what the kernel's fsync of a renamed file did already: a full commit
                 mv d/big e/big2 && sync e
                 """);
     }
@@ -209,9 +209,10 @@ class LogReplayTest {
         Path crash = crashImage(new String[0], "", """
                 head -c 70000 /dev/urandom > d/new && sync d/new
                 mv d/old e/moved && head -c 5000 /dev/urandom >> e/moved && sync e/moved
+                sync  # what the kernel's fsync of a renamed file did already: a full commit
                 for i in $(seq 1 60); do head -c 900 /dev/urandom > e/f$i; done; sync e/f*
                 """);
-        Map<String, String> kernel = kernelReplay(crash);
+        Map<String, String> kernel = CrashImages.kernelReplayed(crash, dir);
         // the replay's commit writes no tree block where a log block lies (they are pinned until it is on disk)
         Set<Long> logBlocks = logTreeBlocks(crash);
         Path replayed = dir.resolve("replayed.img");
@@ -241,7 +242,7 @@ class LogReplayTest {
             assertEquals(null, fs, "the open ends inside the cut's request range");
             dev.powerCutTo(cut, i);
             String what = "cut at request " + n + " of " + requests;
-            assertEquals(List.of(), TreeListing.differences(kernel, kernelReplay(cut), 10), what);
+            assertEquals(List.of(), TreeListing.differences(kernel, CrashImages.kernelReplayed(cut, dir), 10), what);
             BtrfsCheck.assertCleanWithData(cut, what + ", after the kernel's mount");
         }
     }
@@ -296,7 +297,7 @@ class LogReplayTest {
             assertNotEquals(0, fs.superBlock().logRoot(), "the copy made while mounted has a log tree");
             lastCommit = TreeListing.ofOperations(fs.operations());
         }
-        Map<String, String> kernel = kernelReplay(crash);
+        Map<String, String> kernel = CrashImages.kernelReplayed(crash, dir);
         assertNotEquals(List.of(), TreeListing.differences(kernel, lastCommit, 1),
                 "the kernel's replay changes what the last commit shows");
 
@@ -315,35 +316,9 @@ class LogReplayTest {
 
     /**
      * A power cut image: {@link #BASE} then {@code script} on a kernel mount (commit=300, with {@code mountOptions}),
-     * the image copied while still mounted.
+     * the image copied while still mounted, and no commit after the base's sync.
      */
     private Path crashImage(String[] mkfs, String mountOptions, String script) throws Exception {
-        Images.requireKernelBtrfs();
-        Path image = Images.mkfs(dir, null, 256, mkfs);
-        Path crash = dir.resolve("crash.img");
-        Path mnt = Files.createTempDirectory(dir, "kernel");
-        Shell.sh("mount -o loop,commit=300" + mountOptions + " " + image + " " + mnt);
-        try {
-            Shell.sh("set +o pipefail\n" + BASE + script, mnt);
-            Shell.sh("cp --sparse=always " + image + " " + crash);
-        } finally {
-            Shell.sh("umount " + mnt);
-            Files.delete(mnt);
-        }
-        Files.delete(image);
-        return crash;
-    }
-
-    /** What the kernel shows of a copy of {@code image} after mounting it (it replays any log) read-write. */
-    private Map<String, String> kernelReplay(Path image) throws Exception {
-        Path copy = dir.resolve("kernel-" + System.nanoTime() + ".img");
-        Shell.sh("cp --sparse=always " + image + " " + copy);
-        Path mnt = Files.createTempDirectory(dir, "kernel-replay");
-        try {
-            return Images.withKernelMount(copy, mnt, "", () -> TreeListing.ofMount(mnt));
-        } finally {
-            Files.delete(mnt);
-            Files.delete(copy);
-        }
+        return CrashImages.kernelCrashed(dir, 256, mkfs, mountOptions, "set +o pipefail\n" + BASE + script);
     }
 }

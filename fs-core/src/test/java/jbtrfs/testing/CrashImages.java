@@ -3,9 +3,11 @@ package jbtrfs.testing;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -15,8 +17,9 @@ import java.util.regex.Pattern;
  * while it is still mounted. The copy has log_root != 0; the kernel replays it at its next mount.
  */
 public final class CrashImages {
-    /** Tries at making an image with a log before giving up. */
-    private static final int ATTEMPTS = 3;
+    /** Tries at making a real crash image before giving up. */
+    private static final int ATTEMPTS = 4;
+    private static final Pattern GENERATION = Pattern.compile("(?m)^generation\\s+(\\d+)$");
     private static final Pattern LOG_ROOT = Pattern.compile("(?m)^log_root\\s+(\\d+)$");
     private static final Pattern LOG_TREE_BYTENR = Pattern.compile("(?m)^\\s+generation \\d+ root_dirid \\d+ bytenr (\\d+)");
 
@@ -26,6 +29,25 @@ public final class CrashImages {
      * fsync'd too, or an overwrite of a file of a few hundred KiB, make the kernel commit; then there is no log).
      */
     public static final Map<String, String> SCENARIOS = scenarios();
+
+    /**
+     * Scenarios where the kernel commits after the base by its own rules, in every try (many-fdatasyncs: at the
+     * first fdatasync and about the 20th): of these only a log and a whole copy are asked.
+     */
+    private static final Set<String> KERNEL_COMMITS = Set.of("many-fdatasyncs");
+
+    /**
+     * Put before a script: a bare {@code sync} (a commit) also writes the generation it committed to $BASE. The
+     * changes after the last one must reach the image through the log alone.
+     */
+    private static final String NOTE_BASE = """
+            sync() {
+              command sync "$@"
+              if [ $# -eq 0 ]; then
+                btrfs inspect-internal dump-super "$IMAGE" | sed -n 's/^generation[[:space:]]*//p' > "$BASE"
+              fi
+            }
+            """;
 
     private CrashImages() {
     }
@@ -102,53 +124,112 @@ public final class CrashImages {
     public static Path kernelCrashed(Path dir, String scenario) throws Exception {
         String script = SCENARIOS.get(scenario);
         if (script == null) throw new IllegalArgumentException("no crash scenario " + scenario);
-        return kernelCrashed(dir, 256, script);
+        return crashed(dir, 256, new String[0], "", script, !KERNEL_COMMITS.contains(scenario));
     }
 
-    /**
-     * mkfs, a loop mount with commit=300, {@code script} run inside it (bash -eu), a sparse copy of the image taken
-     * while mounted, unmount. Returns the copy; fails when three tries left no log (the kernel committed instead).
-     */
+    /** As {@link #kernelCrashed(Path, int, String[], String, String)} with mkfs' and the mount's defaults. */
     public static Path kernelCrashed(Path dir, int sizeMiB, String script) throws Exception {
-        require();
-        // now and then (more often under load) the kernel's fsync falls back to a full commit: then a fresh try
-        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-            Path crash = attempt(dir, sizeMiB, script);
-            if (logRoot(crash) != 0) return crash;
-            Files.delete(crash);
-        }
-        throw new IOException("the kernel left no log (log_root 0) in " + ATTEMPTS + " tries: it committed instead");
+        return kernelCrashed(dir, sizeMiB, new String[0], "", script);
     }
 
     /**
-     * As {@link #kernelCrashed(Path, int, String)} but one try: the copy has no log (log_root 0) when the kernel
-     * committed instead, which a caller comparing replays takes as it comes.
+     * mkfs (with {@code mkfs} options), a loop mount with commit=300 ({@code mountOptions}, each led by a comma),
+     * {@code script} run inside it (bash -eu), a sparse copy of the image taken while mounted, unmount. Returns the
+     * copy only when it is a real crash image: a log, and no commit since the script's last bare {@code sync}, so
+     * every change after it lives in the log alone. Under load the kernel now and then commits at an fsync, or while
+     * the copy is read; then a fresh try, and after {@value #ATTEMPTS} an exception naming what each try left.
+     */
+    public static Path kernelCrashed(Path dir, int sizeMiB, String[] mkfs, String mountOptions, String script)
+            throws Exception {
+        return crashed(dir, sizeMiB, mkfs, mountOptions, script, true);
+    }
+
+    /** As above; a commit after the base is taken as it comes unless {@code baseHolds}. */
+    private static Path crashed(Path dir, int sizeMiB, String[] mkfs, String mountOptions, String script,
+            boolean baseHolds) throws Exception {
+        require();
+        List<String> faults = new ArrayList<>();
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            Copy copy = attempt(dir, sizeMiB, mkfs, mountOptions, script);
+            String fault = copy.torn() ? copy.tornFault()
+                    : baseHolds && copy.afterCopy() != copy.base()
+                            ? "the kernel committed after the base (generation " + copy.base() + " -> "
+                                    + copy.afterCopy() + ")"
+                            : logRoot(copy.image()) == 0 ? "no log (log_root 0)" : null;
+            if (fault == null) return copy.image();
+            faults.add(fault);
+            Files.delete(copy.image());
+        }
+        throw new IOException("no crash image in " + ATTEMPTS + " tries: " + String.join("; ", faults));
+    }
+
+    /**
+     * As {@link #kernelCrashed(Path, int, String)} but taking what the script leaves: the copy has no log (log_root
+     * 0) when the kernel committed instead, which a caller comparing replays takes as it comes. Only a copy a commit
+     * ran through is tried again: it is not an image any power cut leaves.
      */
     public static Path kernelCopiedWhileMounted(Path dir, int sizeMiB, String script) throws Exception {
         require();
-        return attempt(dir, sizeMiB, script);
+        List<String> faults = new ArrayList<>();
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            Copy copy = attempt(dir, sizeMiB, new String[0], "", script);
+            if (!copy.torn()) return copy.image();
+            faults.add(copy.tornFault());
+            Files.delete(copy.image());
+        }
+        throw new IOException("no whole copy in " + ATTEMPTS + " tries: " + String.join("; ", faults));
+    }
+
+    /**
+     * A copy made while mounted, with the generations the image had committed: at the script's last bare
+     * {@code sync} (or at mount without one), and just before and just after the copy was read.
+     */
+    private record Copy(Path image, long base, long beforeCopy, long afterCopy) {
+        /** A commit ran while cp read the image: its blocks may mix two transactions. */
+        boolean torn() {
+            return beforeCopy != afterCopy;
+        }
+
+        String tornFault() {
+            return "a commit ran during the copy (generation " + beforeCopy + " -> " + afterCopy + ")";
+        }
     }
 
     /** One image made by {@code script}, copied while mounted: with a log, unless the kernel committed instead. */
-    private static Path attempt(Path dir, int sizeMiB, String script) throws Exception {
-        Path image = Images.mkfs(dir, null, sizeMiB);
+    private static Copy attempt(Path dir, int sizeMiB, String[] mkfs, String mountOptions, String script)
+            throws Exception {
+        Path image = Images.mkfs(dir, null, sizeMiB, mkfs);
         Path crash = dir.resolve("crash-" + System.nanoTime() + ".img");
+        Path base = dir.resolve("base-" + System.nanoTime());
         Path mnt = Files.createTempDirectory(dir, "kernel-crash");
-        Images.withKernelMount(image, mnt, "commit=300", () -> {
-            Shell.sh(script, mnt);
+        Copy copy = Images.withKernelMount(image, mnt, "commit=300" + mountOptions, () -> {
+            Files.writeString(base, Long.toString(generation(image)));
+            Shell.sh("IMAGE='" + image + "' BASE='" + base + "'\n" + NOTE_BASE + script, mnt);
+            long before = generation(image);
             // what a power cut leaves: the image as the fsyncs made it, not as the unmount's commit would
-            return Shell.run(List.of("cp", "--sparse=always", image.toString(), crash.toString()));
+            Shell.run(List.of("cp", "--sparse=always", image.toString(), crash.toString()));
+            return new Copy(crash, Long.parseLong(Files.readString(base).strip()), before, generation(image));
         });
+        Files.delete(base);
         Files.delete(mnt);
         Files.delete(image);
-        return crash;
+        return copy;
+    }
+
+    /** The superblock's generation (the last commit on disk), as dump-super says. */
+    private static long generation(Path image) throws IOException, InterruptedException {
+        return superField(image, GENERATION);
     }
 
     /** The superblock's log_root, as btrfs inspect-internal dump-super says. */
     public static long logRoot(Path image) throws IOException, InterruptedException {
+        return superField(image, LOG_ROOT);
+    }
+
+    private static long superField(Path image, Pattern field) throws IOException, InterruptedException {
         String dump = Shell.run(List.of("btrfs", "inspect-internal", "dump-super", image.toString()));
-        Matcher m = LOG_ROOT.matcher(dump);
-        if (!m.find()) throw new IOException("dump-super shows no log_root: " + dump);
+        Matcher m = field.matcher(dump);
+        if (!m.find()) throw new IOException("dump-super shows no " + field + ": " + dump);
         return Long.parseLong(m.group(1));
     }
 
