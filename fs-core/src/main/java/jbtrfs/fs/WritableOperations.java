@@ -49,6 +49,7 @@ final class WritableOperations implements FsOperations {
     private final FileExtentWriter files;
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
+    private final AclWriter acls;
     private final Orphans orphans;
     private final CloneRange clones;
     private final SubvolumeWriter subvols;
@@ -81,6 +82,7 @@ final class WritableOperations implements FsOperations {
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
+        this.acls = new AclWriter(inodes, xattrs);
         this.subvols = new SubvolumeWriter(inodes, names, subvolumes);
         this.cleaner = new SubvolumeCleaner(() -> gate.read(subvolumes::rootTree), id -> gate.committedChange(
                 "subvolume drop", false, () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget)));
@@ -176,21 +178,38 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public InodeId mknod(InodeId dir, String name, int mode, long rdev, int uid, int gid) throws FsException {
+        return mknod(dir, name, mode, rdev, uid, gid, 0);
+    }
+
+    @Override
+    public InodeId mknod(InodeId dir, String name, int mode, long rdev, int uid, int gid, int umask)
+            throws FsException {
         if ((mode & Stat.S_IFMT) == Stat.S_IFDIR || (mode & Stat.S_IFMT) == Stat.S_IFLNK || (mode & Stat.S_IFMT) == 0) {
             mode = (mode & ~Stat.S_IFMT) | ((mode & Stat.S_IFMT) == 0 ? Stat.S_IFREG : mode & Stat.S_IFMT);
         }
         int m = mode;
-        return gate.change("mknod", () -> inheriting(dir, names.create(dir, name, m, rdev, uid, gid, null)));
+        return gate.change("mknod", () -> {
+            AclWriter.Inherited a = acls.inherit(dir, m, umask);
+            return inheriting(dir, names.create(dir, name, a.mode(), rdev, uid, gid, null), a);
+        });
     }
 
     @Override
     public InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid) throws FsException {
-        return gate.change("mkdir", () -> inheriting(dir, names.create(dir, name, Stat.S_IFDIR | (mode & 07777), 0,
-                uid, gid, null)));
+        return mkdir(dir, name, mode, uid, gid, 0);
     }
 
-    /** {@code child}, new in {@code dir}, after it took the directory's properties. */
-    private InodeId inheriting(InodeId dir, InodeId child) throws FsException {
+    @Override
+    public InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid, int umask) throws FsException {
+        return gate.change("mkdir", () -> {
+            AclWriter.Inherited a = acls.inherit(dir, Stat.S_IFDIR | (mode & 07777), umask);
+            return inheriting(dir, names.create(dir, name, a.mode(), 0, uid, gid, null), a);
+        });
+    }
+
+    /** {@code child}, new in {@code dir}, after it took the directory's default ACL and properties. */
+    private InodeId inheriting(InodeId dir, InodeId child, AclWriter.Inherited acl) throws FsException {
+        acls.apply(child, acl);
         xattrs.inheritProperties(dir, child);
         return child;
     }
@@ -227,7 +246,15 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
-        return gate.change("tmpfile", () -> inheriting(dir, names.tmpfile(dir, mode, uid, gid)));
+        return tmpfile(dir, mode, uid, gid, 0);
+    }
+
+    @Override
+    public InodeId tmpfile(InodeId dir, int mode, int uid, int gid, int umask) throws FsException {
+        return gate.change("tmpfile", () -> {
+            AclWriter.Inherited a = acls.inherit(dir, Stat.S_IFREG | (mode & 07777), umask);
+            return inheriting(dir, names.tmpfile(dir, a.mode(), uid, gid), a);
+        });
     }
 
     @Override
@@ -318,8 +345,7 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void chmod(InodeId id, int mode) throws FsException {
-        setattr("chmod", id, InodeWriter.IMMUTABLE_OR_APPEND, i -> i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777))
-                .withTimes(i.atime(), inodes.time(), i.mtime()));
+        gate.change("chmod", () -> { acls.chmod(id, mode); return null; });
     }
 
     @Override
@@ -343,8 +369,20 @@ final class WritableOperations implements FsOperations {
             throws FsException {
         boolean explicit = !touch && (atime != null || mtime != null);
         setattr("utimens", id, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE,
-                i -> i.withTimes(atime == null ? i.atime() : atime, ctime == null ? inodes.time() : ctime,
-                        mtime == null ? i.mtime() : mtime));
+                i -> bornAt(i, ctime).withTimes(atime == null ? i.atime() : atime,
+                        ctime == null ? inodes.time() : ctime, mtime == null ? i.mtime() : mtime));
+    }
+
+    /**
+     * The kernel's Btrfs stamps a new inode's four times from one clock reading. With writeback caching the kernel
+     * stamps a new file's first ctime itself, from its coarse clock, which can lie before the otime fs-core took: an
+     * inode whose ctime is still its otime then takes the kernel's earlier ctime as its otime too (generic/423).
+     */
+    private static InodeItem bornAt(InodeItem i, Timespec ctime) {
+        if (ctime == null || !i.ctime().equals(i.otime())) return i;
+        boolean earlier = ctime.sec() < i.otime().sec()
+                || (ctime.sec() == i.otime().sec() && ctime.nsec() < i.otime().nsec());
+        return earlier ? i.withOtime(ctime) : i;
     }
 
     /**
@@ -435,7 +473,11 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void setXattr(InodeId id, String name, byte[] value, int flags) throws FsException {
-        gate.change("setxattr", () -> { xattrs.set(id, name, value, flags); return null; });
+        gate.change("setxattr", () -> {
+            if (AclWriter.named(name)) acls.set(id, name, value, (flags & XATTR_KILL_SGID) != 0);
+            else xattrs.set(id, name, value, flags);
+            return null;
+        });
     }
 
     @Override
