@@ -369,20 +369,8 @@ final class WritableOperations implements FsOperations {
             throws FsException {
         boolean explicit = !touch && (atime != null || mtime != null);
         setattr("utimens", id, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE,
-                i -> bornAt(i, ctime).withTimes(atime == null ? i.atime() : atime,
+                i -> InodeWriter.bornAt(i, ctime).withTimes(atime == null ? i.atime() : atime,
                         ctime == null ? inodes.time() : ctime, mtime == null ? i.mtime() : mtime));
-    }
-
-    /**
-     * The kernel's Btrfs stamps a new inode's four times from one clock reading. With writeback caching the kernel
-     * stamps a new file's first ctime itself, from its coarse clock, which can lie before the otime fs-core took: an
-     * inode whose ctime is still its otime then takes the kernel's earlier ctime as its otime too (generic/423).
-     */
-    private static InodeItem bornAt(InodeItem i, Timespec ctime) {
-        if (ctime == null || !i.ctime().equals(i.otime())) return i;
-        boolean earlier = ctime.sec() < i.otime().sec()
-                || (ctime.sec() == i.otime().sec() && ctime.nsec() < i.otime().nsec());
-        return earlier ? i.withOtime(ctime) : i;
     }
 
     /**
