@@ -81,6 +81,8 @@ public record InodeItem(long generation, long transid, long size, long nbytes, l
         });
     }
 
+    public InodeItem withOtime(Timespec newOtime) { return with(c -> c.otime = newOtime); }
+
     /** The item as changed in transaction {@code newTransid}: transid set, sequence (i_version) bumped. */
     public InodeItem touched(long newTransid) {
         return with(c -> {

@@ -24,6 +24,11 @@ public interface FsOperations {
     int XATTR_CREATE = 1;
     /** setxattr(2) flag: fail with ENODATA when the attribute does not exist. */
     int XATTR_REPLACE = 2;
+    /**
+     * setxattr of system.posix_acl_access by a caller outside the file's group without CAP_FSETID (FUSE's
+     * FUSE_SETXATTR_ACL_KILL_SGID): set-group-ID goes, as posix_acl_update_mode drops it.
+     */
+    int XATTR_KILL_SGID = 1 << 16;
     /** fallocate(2) mode bit: do not change the file size. */
     int FALLOC_FL_KEEP_SIZE = 1;
     /** fallocate(2) mode bit: deallocate the range (always with KEEP_SIZE). */
@@ -115,6 +120,25 @@ public interface FsOperations {
     /** Creates directory {@code name} in {@code dir} ({@code mode} without type bits, umask applied). */
     default InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid) throws FsException {
         throw readOnlyError();
+    }
+
+    /**
+     * {@link #mknod} with the creator's {@code umask} not yet applied: it applies only where {@code dir} has no
+     * default ACL; with one the new inode inherits it instead (posix_acl_create), as on the kernel's Btrfs.
+     */
+    default InodeId mknod(InodeId dir, String name, int mode, long rdev, int uid, int gid, int umask)
+            throws FsException {
+        return mknod(dir, name, mode & ~(umask & 0777), rdev, uid, gid);
+    }
+
+    /** {@link #mkdir} with the creator's {@code umask} not yet applied, as {@link #mknod} with one. */
+    default InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid, int umask) throws FsException {
+        return mkdir(dir, name, mode & ~(umask & 0777), uid, gid);
+    }
+
+    /** {@link #tmpfile} with the creator's {@code umask} not yet applied, as {@link #mknod} with one. */
+    default InodeId tmpfile(InodeId dir, int mode, int uid, int gid, int umask) throws FsException {
+        return tmpfile(dir, mode & ~(umask & 0777), uid, gid);
     }
 
     /** Creates symbolic link {@code name} in {@code dir} pointing at {@code target}. */

@@ -137,6 +137,18 @@ final class InodeWriter {
     /** Forget cached inode numbers (after an abort, the tree is the committed one again). */
     void reset() { nextObjectid.clear(); }
 
+    /**
+     * The kernel's Btrfs stamps a new inode's four times from one clock reading. With writeback caching the kernel
+     * stamps a new file's first ctime itself, from its coarse clock, which can lie before the otime fs-core took: an
+     * inode whose ctime is still its otime then takes the kernel's earlier ctime as its otime too (generic/423).
+     */
+    static InodeItem bornAt(InodeItem i, Timespec ctime) {
+        if (ctime == null || !i.ctime().equals(i.otime())) return i;
+        boolean earlier = ctime.sec() < i.otime().sec()
+                || (ctime.sec() == i.otime().sec() && ctime.nsec() < i.otime().nsec());
+        return earlier ? i.withOtime(ctime) : i;
+    }
+
     /** The clock's time now, as an inode stores it. */
     Timespec time() {
         return timespec(clock.instant());

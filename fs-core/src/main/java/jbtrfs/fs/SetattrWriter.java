@@ -7,7 +7,7 @@ import jbtrfs.format.InodeItem;
 import jbtrfs.format.Timespec;
 
 /**
- * The attribute changes of a read-write mount (btrfs_setattr: chmod, chown, the times, and the suid/sgid bits a
+ * The attribute changes of a read-write mount (btrfs_setattr: chown, the times, and the suid/sgid bits a
  * write clears); the caller holds the {@link WriteGate}'s change for each, as for {@link XattrWriter}'s.
  */
 final class SetattrWriter {
@@ -15,11 +15,6 @@ final class SetattrWriter {
 
     SetattrWriter(InodeWriter inodes) {
         this.inodes = inodes;
-    }
-
-    void chmod(InodeId id, int mode) throws FsException {
-        setattr("chmod", id, InodeWriter.IMMUTABLE_OR_APPEND, i -> i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777))
-                .withTimes(i.atime(), inodes.time(), i.mtime()));
     }
 
     void chown(InodeId id, int uid, int gid) throws FsException {
@@ -39,8 +34,8 @@ final class SetattrWriter {
     void setTimes(InodeId id, Timespec atime, Timespec mtime, Timespec ctime, boolean touch) throws FsException {
         boolean explicit = !touch && (atime != null || mtime != null);
         setattr("utimens", id, explicit ? InodeWriter.IMMUTABLE_OR_APPEND : InodeFlags.IMMUTABLE,
-                i -> i.withTimes(atime == null ? i.atime() : atime, ctime == null ? inodes.time() : ctime,
-                        mtime == null ? i.mtime() : mtime));
+                i -> InodeWriter.bornAt(i, ctime).withTimes(atime == null ? i.atime() : atime,
+                        ctime == null ? inodes.time() : ctime, mtime == null ? i.mtime() : mtime));
     }
 
     /**

@@ -48,6 +48,7 @@ final class WritableOperations implements FsOperations {
     private final NamespaceWriter names;
     private final XattrWriter xattrs;
     private final SetattrWriter attributes;
+    private final AclWriter acls;
     private final Orphans orphans;
     private final CloneRange clones;
     private final SubvolumeWriter subvols;
@@ -81,6 +82,7 @@ final class WritableOperations implements FsOperations {
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);
         this.xattrs = new XattrWriter(inodes);
         this.attributes = new SetattrWriter(inodes);
+        this.acls = new AclWriter(inodes, xattrs);
         this.subvols = new SubvolumeWriter(inodes, names, subvolumes);
         this.cleaner = new SubvolumeCleaner(() -> gate.read(subvolumes::rootTree), id -> gate.committedChange(
                 "subvolume drop", false, () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget)));
@@ -176,21 +178,38 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public InodeId mknod(InodeId dir, String name, int mode, long rdev, int uid, int gid) throws FsException {
+        return mknod(dir, name, mode, rdev, uid, gid, 0);
+    }
+
+    @Override
+    public InodeId mknod(InodeId dir, String name, int mode, long rdev, int uid, int gid, int umask)
+            throws FsException {
         if ((mode & Stat.S_IFMT) == Stat.S_IFDIR || (mode & Stat.S_IFMT) == Stat.S_IFLNK || (mode & Stat.S_IFMT) == 0) {
             mode = (mode & ~Stat.S_IFMT) | ((mode & Stat.S_IFMT) == 0 ? Stat.S_IFREG : mode & Stat.S_IFMT);
         }
         int m = mode;
-        return gate.change("mknod", () -> inheriting(dir, names.create(dir, name, m, rdev, uid, gid, null)));
+        return gate.change("mknod", () -> {
+            AclWriter.Inherited a = acls.inherit(dir, m, umask);
+            return inheriting(dir, names.create(dir, name, a.mode(), rdev, uid, gid, null), a);
+        });
     }
 
     @Override
     public InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid) throws FsException {
-        return gate.change("mkdir", () -> inheriting(dir, names.create(dir, name, Stat.S_IFDIR | (mode & 07777), 0,
-                uid, gid, null)));
+        return mkdir(dir, name, mode, uid, gid, 0);
     }
 
-    /** {@code child}, new in {@code dir}, after it took the directory's properties. */
-    private InodeId inheriting(InodeId dir, InodeId child) throws FsException {
+    @Override
+    public InodeId mkdir(InodeId dir, String name, int mode, int uid, int gid, int umask) throws FsException {
+        return gate.change("mkdir", () -> {
+            AclWriter.Inherited a = acls.inherit(dir, Stat.S_IFDIR | (mode & 07777), umask);
+            return inheriting(dir, names.create(dir, name, a.mode(), 0, uid, gid, null), a);
+        });
+    }
+
+    /** {@code child}, new in {@code dir}, after it took the directory's default ACL and properties. */
+    private InodeId inheriting(InodeId dir, InodeId child, AclWriter.Inherited acl) throws FsException {
+        acls.apply(child, acl);
         xattrs.inheritProperties(dir, child);
         return child;
     }
@@ -227,7 +246,15 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public InodeId tmpfile(InodeId dir, int mode, int uid, int gid) throws FsException {
-        return gate.change("tmpfile", () -> inheriting(dir, names.tmpfile(dir, mode, uid, gid)));
+        return tmpfile(dir, mode, uid, gid, 0);
+    }
+
+    @Override
+    public InodeId tmpfile(InodeId dir, int mode, int uid, int gid, int umask) throws FsException {
+        return gate.change("tmpfile", () -> {
+            AclWriter.Inherited a = acls.inherit(dir, Stat.S_IFREG | (mode & 07777), umask);
+            return inheriting(dir, names.tmpfile(dir, a.mode(), uid, gid), a);
+        });
     }
 
     @Override
@@ -318,7 +345,7 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void chmod(InodeId id, int mode) throws FsException {
-        gate.change("chmod", () -> { attributes.chmod(id, mode); return null; });
+        gate.change("chmod", () -> { acls.chmod(id, mode); return null; });
     }
 
     @Override
@@ -401,7 +428,11 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void setXattr(InodeId id, String name, byte[] value, int flags) throws FsException {
-        gate.change("setxattr", () -> { xattrs.set(id, name, value, flags); return null; });
+        gate.change("setxattr", () -> {
+            if (AclWriter.named(name)) acls.set(id, name, value, (flags & XATTR_KILL_SGID) != 0);
+            else xattrs.set(id, name, value, flags);
+            return null;
+        });
     }
 
     @Override

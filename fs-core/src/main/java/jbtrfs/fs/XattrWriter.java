@@ -124,6 +124,12 @@ final class XattrWriter {
     }
 
     private void store(InodeId id, byte[] n, byte[] value, int flags) throws FsException {
+        put(id, n, value, flags);
+        touch(id);
+    }
+
+    /** Stores xattr {@code n} without touching ctime (a new inode's ACLs: its times are those of its creation). */
+    void put(InodeId id, byte[] n, byte[] value, int flags) throws FsException {
         String name = new String(n, StandardCharsets.UTF_8);
         Key key = new Key(id.objectid(), KeyType.XATTR_ITEM, NameHash.of(n));
         List<DirItem> items = read(id, key);
@@ -136,7 +142,6 @@ final class XattrWriter {
         if (data.length > w.tx().editor().maxItemData()) throw new FsException(Errno.ENOSPC, "xattr value too large");
         w.reserveMetadata(3);
         w.tx().editor().put(w.root(id.root()), key, data);
-        touch(id);
     }
 
     void remove(InodeId id, String name) throws FsException {

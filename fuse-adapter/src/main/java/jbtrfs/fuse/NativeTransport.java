@@ -46,7 +46,8 @@ final class NativeTransport {
                                 boolean readOnly) throws IOException {
         boolean root = "root".equals(System.getProperty("user.name"));
         MountSpec spec = spec(parsed, image.toAbsolutePath().toString(), mountpoint, readOnly, root);
-        SessionOptions options = new SessionOptions(parsed.threads(), !readOnly && parsed.writebackCache(), false,
+        // POSIX ACLs as the kernel's Btrfs has them by default: the kernel checks them, fs-core inherits and updates
+        SessionOptions options = new SessionOptions(parsed.threads(), !readOnly && parsed.writebackCache(), true,
                 parsed.readAheadKib() << 10, MAX_BACKGROUND, parsed.ioUring());
         KernelSession session = KernelSession.mount(spec, options);
         Readahead.apply(mountpoint, parsed.readAheadKib());

@@ -163,6 +163,37 @@ class MountHelperTest {
         assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
     }
 
+    /**
+     * generic/732: one image at a second mountpoint serves the same filesystem, as the kernel's Btrfs shares its
+     * superblock (a bind of the first mount; a second daemon would corrupt the image). Either unmount may come
+     * first: the first one leaves the daemon serving the other at once, the last waits for its last commit.
+     */
+    @Test
+    void secondMountpoint_servesTheSameFilesystem_andTheLastUmountWaitsForTheDaemon() throws Exception {
+        Images.requireRootAndLoop();
+        byte[] content = "one image\n".getBytes();
+        Path image = image(content);
+        Path second = Files.createDirectory(tmp.resolve("second"));
+        mountType(image, "-o", "allow_other");
+        Shell.Result m = Shell.attempt(List.of("mount", "-t", "fuse.jbtrfs", image.toString(), second.toString()));
+        assertEquals(0, m.exitCode(), m.output());
+        assertEquals("", m.output());
+        try {
+            String script = "mkdir A B; touch A/f; mv A/f B/; cat %2$s/B/f; mv %2$s/B/f %2$s/A/; cat A/f; "
+                    + "echo x > A/f; cat %2$s/A/f; stat -c %%i A/f %2$s/A/f | uniq | wc -l";
+            assertEquals("x\n1\n", Shell.sh(String.format(script, mnt, second), mnt));
+            assertEquals(0, Shell.attempt(List.of("umount", mnt.toString())).exitCode());
+            assertEquals("x\n", Files.readString(second.resolve("A/f")));
+            Shell.Result u = Shell.attempt(List.of("umount", second.toString()));
+            assertEquals(0, u.exitCode(), u.output());
+            assertEquals("", u.output());
+        } finally {
+            Shell.attempt(List.of("umount", "-l", second.toString()));
+        }
+        assertArrayEquals("x\n".getBytes(), kernelRead(image, "A/f"));
+        assertEquals(0, Shell.attempt(List.of("btrfs", "check", "--readonly", image.toString())).exitCode());
+    }
+
     /** {@code mount -t fuse.jbtrfs [options] image mnt}, which must succeed and print nothing. */
     private void mountType(Path image, String... options) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("mount", "-t", "fuse.jbtrfs"));

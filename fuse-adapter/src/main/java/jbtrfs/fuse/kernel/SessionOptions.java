@@ -60,7 +60,8 @@ public record SessionOptions(int threads, boolean writebackCache, boolean posixA
                 | FuseAbi.HAS_IOCTL_DIR | FuseAbi.DO_READDIRPLUS | FuseAbi.READDIRPLUS_AUTO | FuseAbi.PARALLEL_DIROPS
                 | FuseAbi.MAX_PAGES | FuseAbi.CACHE_SYMLINKS | FuseAbi.HANDLE_KILLPRIV_V2 | FuseAbi.INIT_EXT;
         if (writebackCache) f |= FuseAbi.WRITEBACK_CACHE;
-        if (posixAcl) f |= FuseAbi.POSIX_ACL;
+        // with ACLs the umask is fs-core's to apply (a default ACL overrides it) and an ACL may have to drop sgid
+        if (posixAcl) f |= FuseAbi.POSIX_ACL | FuseAbi.DONT_MASK | FuseAbi.SETXATTR_EXT;
         if (ioUring) f |= FuseAbi.OVER_IO_URING;
         return f;
     }

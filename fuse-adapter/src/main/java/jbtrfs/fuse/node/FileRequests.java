@@ -209,7 +209,7 @@ final class FileRequests {
         if (size < 0) throw new ReplyError(ReplyError.EINVAL);
         ByteBuffer data = in.bytes(size);
         InodeId id = nodes.inode(r);
-        if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
+        if ((writeFlags & FUSE_WRITE_KILL_SUIDGID) != 0) killSetIdBits(r, id);
         int n;
         try {
             n = (writeFlags & FUSE_WRITE_CACHE) != 0 ? ops.writeBack(id, offset, data) : ops.write(id, offset, data);
@@ -271,13 +271,20 @@ final class FileRequests {
         long length = in.u64();
         int mode = in.u32();
         InodeId id = nodes.inode(r);
-        if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) != 0 && !Callers.capable(r, Callers.CAP_FSETID)) {
-            ops.killSuidSgid(id, Callers.groups(r));
-            // the kernel refreshes only size and times after a FALLOCATE, not the mode
-            nodes.attributesChanged(r.nodeId());
-        }
+        if (!Callers.capable(r, Callers.CAP_FSETID)) killSetIdBits(r, id);
         ops.fallocate(id, mode, offset, length);
         r.reply();
+    }
+
+    /**
+     * Drops suid, and sgid where group execute is set or the caller is outside the file's group, as the kernel's
+     * Btrfs does on a change by an unprivileged caller. After a FALLOCATE or a direct (O_DIRECT) WRITE the kernel
+     * refreshes only size and times, so its cached mode is dropped too.
+     */
+    private void killSetIdBits(FuseRequest r, InodeId id) throws FsException {
+        if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) == 0) return;
+        ops.killSuidSgid(id, Callers.groups(r));
+        nodes.attributesChanged(r.nodeId());
     }
 
     /**

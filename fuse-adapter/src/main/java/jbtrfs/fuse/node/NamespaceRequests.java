@@ -69,7 +69,7 @@ final class NamespaceRequests {
         int umask = in.u32();
         in.skip(4);
         String name = in.cstring();
-        InodeId id = ops.mknod(nodes.inode(r), name, masked(mode, umask), rdev, r.uid(), r.gid());
+        InodeId id = ops.mknod(nodes.inode(r), name, mode, rdev, r.uid(), r.gid(), ours(umask));
         nodes.replyEntry(r, id, r.nodeId());
     }
 
@@ -79,7 +79,7 @@ final class NamespaceRequests {
         int mode = in.u32();
         int umask = in.u32();
         String name = in.cstring();
-        InodeId id = ops.mkdir(nodes.inode(r), name, masked(mode, umask) & 07777, r.uid(), r.gid());
+        InodeId id = ops.mkdir(nodes.inode(r), name, mode & 07777, r.uid(), r.gid(), ours(umask));
         nodes.replyEntry(r, id, r.nodeId());
     }
 
@@ -156,9 +156,8 @@ final class NamespaceRequests {
         int umask = in.u32();
         in.skip(4);
         String name = in.cstring();
-        int m = masked(mode, umask);
-        if ((m & Stat.S_IFMT) == 0) m |= Stat.S_IFREG;
-        InodeId id = ops.mknod(nodes.inode(r), name, m, 0, r.uid(), r.gid());
+        int m = (mode & Stat.S_IFMT) == 0 ? mode | Stat.S_IFREG : mode;
+        InodeId id = ops.mknod(nodes.inode(r), name, m, 0, r.uid(), r.gid(), ours(umask));
         nodes.replyCreated(r, id, r.nodeId(), FileRequests.FOPEN_KEEP_CACHE);
     }
 
@@ -168,9 +167,9 @@ final class NamespaceRequests {
         in.skip(4);
         int mode = in.u32();
         int umask = in.u32();
-        int m = masked(mode, umask);
-        if ((m & Stat.S_IFMT) == 0) m |= Stat.S_IFREG;
-        nodes.replyCreated(r, ops.tmpfile(nodes.inode(r), m, r.uid(), r.gid()), 0, FileRequests.FOPEN_KEEP_CACHE);
+        int m = (mode & Stat.S_IFMT) == 0 ? mode | Stat.S_IFREG : mode;
+        nodes.replyCreated(r, ops.tmpfile(nodes.inode(r), m, r.uid(), r.gid(), ours(umask)), 0,
+                FileRequests.FOPEN_KEEP_CACHE);
     }
 
     /** fuse_forget_in: nlookup. Never answered, not even when short (the kernel waits for no reply). */
@@ -194,8 +193,11 @@ final class NamespaceRequests {
         r.noReply();
     }
 
-    /** The umask is ours to apply only when INIT granted FUSE_DONT_MASK; otherwise the kernel applied it. */
-    private int masked(int mode, int umask) {
-        return nodes.granted(FuseAbi.DONT_MASK) ? mode & ~(umask & 0777) : mode;
+    /**
+     * The umask left to fs-core, which applies it unless the directory has a default ACL: ours only when INIT
+     * granted FUSE_DONT_MASK; otherwise the kernel applied it (0).
+     */
+    private int ours(int umask) {
+        return nodes.granted(FuseAbi.DONT_MASK) ? umask : 0;
     }
 }

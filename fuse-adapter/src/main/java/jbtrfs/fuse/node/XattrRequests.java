@@ -12,6 +12,8 @@ import jbtrfs.fuse.kernel.InArgs;
 
 /** SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR; a size of 0 asks only how big the answer is (fuse_getxattr_out). */
 final class XattrRequests {
+    private static final int SETXATTR_ACL_KILL_SGID = 1;
+
     private final Nodes nodes;
     private final FsOperations ops;
 
@@ -20,12 +22,18 @@ final class XattrRequests {
         this.ops = nodes.ops;
     }
 
-    /** fuse_setxattr_in: size, flags (XATTR_CREATE, XATTR_REPLACE); the name; size bytes of value. */
+    /**
+     * fuse_setxattr_in: size, flags (XATTR_CREATE, XATTR_REPLACE), and with SETXATTR_EXT setxattr_flags (an ACL
+     * set by a caller outside the file's group: FUSE_SETXATTR_ACL_KILL_SGID) and padding; the name; the value.
+     */
     void setxattr(FuseRequest r) throws FsException {
         InArgs in = r.in();
         int size = in.u32();
         int flags = in.u32();
-        if (nodes.granted(FuseAbi.SETXATTR_EXT)) in.skip(8);
+        if (nodes.granted(FuseAbi.SETXATTR_EXT)) {
+            if ((in.u32() & SETXATTR_ACL_KILL_SGID) != 0) flags |= FsOperations.XATTR_KILL_SGID;
+            in.skip(4);
+        }
         String name = in.cstring();
         if (size < 0) throw new ReplyError(ReplyError.EINVAL);
         ByteBuffer value = in.bytes(size);
