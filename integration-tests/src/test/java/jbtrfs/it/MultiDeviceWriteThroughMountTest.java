@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -25,6 +26,8 @@ import jbtrfs.testing.TreeListing;
  * Multi-device sets written through a read-write {@code bin/jbtrfs mount -o device=...}: after our workload (enough
  * data for new chunks across the members, a rename, deletes, overwrites) {@code btrfs check} is clean on the set,
  * the kernel mounts it and lists exactly what our mount listed, and the kernel's scrub finds no error in any copy.
+ * A RAID1 set of members of three sizes, filled by us and (a copy) by the kernel, takes as many files and ends with
+ * the same data chunks on each member as the kernel's.
  * It runs in the native transport's execution only (pom.xml): the writes are no more the transport's business than
  * a one-device image's are.
  */
@@ -92,6 +95,59 @@ class MultiDeviceWriteThroughMountTest {
         assertEquals(List.of(), kernelSaw);
         assertEquals(0, scrub.exitCode(), scrub.output());
         assertTrue(scrub.output().contains("no errors found"), scrub.output());
+    }
+
+    /** Fills the mount with 8 MB files until a write fails (ENOSPC); how many were written whole. */
+    private static final String FILL = """
+            i=0
+            while head -c 8000000 /dev/zero > f$i 2>/dev/null; do i=$((i + 1)); [ $i -gt 100 ] && break; done
+            echo $i
+            """;
+
+    @Test
+    void mixedMemberSizes_fillToTheKernelsUsableSize() throws Exception {
+        List<Path> set = new ArrayList<>();
+        for (int mib : new int[] {128, 160, 320}) {
+            Path member = tmp.resolve("mixed-" + mib + ".img");
+            Shell.run(List.of("truncate", "-s", mib + "M", member.toString()));
+            set.add(member);
+        }
+        List<String> mkfs = new ArrayList<>(List.of("mkfs.btrfs", "-q", "-f", "-d", "raid1", "-m", "raid1"));
+        for (Path p : set) mkfs.add(p.toString());
+        Shell.run(mkfs);
+        List<Path> kernelSet = MemberSets.copy(set, tmp);
+        Path mnt = Files.createTempDirectory(tmp, "ours");
+        Jbtrfs.mountReadWrite(set.get(0), mnt, "-o", "device=" + set.get(1) + ",device=" + set.get(2));
+        String ours;
+        try {
+            ours = Shell.sh(FILL, mnt).strip();
+        } finally {
+            Jbtrfs.unmount(mnt);
+        }
+        Shell.Result check = MemberSets.check(set);
+        assertEquals(0, check.exitCode(), check.output());
+        String kernel = MemberSets.withKernelMount(kernelSet, tmp, "", k -> Shell.sh(FILL, k).strip());
+        assertEquals(kernel, ours, "8 MB files written before ENOSPC");
+        assertEquals(MemberSets.withKernelMount(kernelSet, tmp, "ro", MultiDeviceWriteThroughMountTest::dataUsage),
+                MemberSets.withKernelMount(set, tmp, "ro", MultiDeviceWriteThroughMountTest::dataUsage));
+    }
+
+    /** The Data lines of {@code btrfs filesystem usage -b}: the size allocated, and each member's share in devid order. */
+    private static List<String> dataUsage(Path mnt) throws Exception {
+        List<String> out = new ArrayList<>();
+        boolean inData = false;
+        for (String line : Shell.run(List.of("btrfs", "filesystem", "usage", "-b", mnt.toString())).lines().toList()) {
+            if (line.startsWith("Data,")) {
+                out.add(line.replaceAll(", Used:.*", ""));
+                inData = true;
+            } else if (inData && line.startsWith("   /dev/")) {
+                out.add(line.replaceAll("^\\s*/dev/\\S+", "member"));
+            } else {
+                inData = false;
+            }
+        }
+        assertTrue(out.size() > 1, "no Data lines: " + out);
+        return out;
     }
 
     private static String profileName(String profile) {
