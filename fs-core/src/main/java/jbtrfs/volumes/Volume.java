@@ -219,10 +219,20 @@ public final class Volume {
 
     /** Waits for every batch of {@link #submit}; throws the first failure with the others suppressed. */
     public static void await(Map<Long, IoBatch> batches) throws IOException {
+        eachMember(batches.values(), IoBatch::await);
+    }
+
+    /** What waits on one member's I/O. */
+    private interface MemberWait<T> {
+        void await(T t) throws IOException;
+    }
+
+    /** Waits on every member's {@code items}, so none is left in flight; throws the first failure, others suppressed. */
+    private static <T> void eachMember(Iterable<T> items, MemberWait<T> wait) throws IOException {
         IOException first = null;
-        for (IoBatch b : batches.values()) {
+        for (T item : items) {
             try {
-                b.await();
+                wait.await(item);
             } catch (IOException e) {
                 if (first == null) first = e; else first.addSuppressed(e);
             }
@@ -294,15 +304,7 @@ public final class Volume {
 
     /** Waits for every file data write still in flight; throws if any failed (from then on, always). */
     public void drainWrites() throws IOException {
-        IOException first = null;
-        for (WriteBehind behind : writeBehind.values()) {
-            try {
-                behind.drain();
-            } catch (IOException e) {
-                if (first == null) first = e; else first.addSuppressed(e);
-            }
-        }
-        if (first != null) throw first;
+        eachMember(writeBehind.values(), WriteBehind::drain);
     }
 
     /** The logical address where the chunk holding {@code logical} ends. */
