@@ -131,16 +131,25 @@ public final class BlockGroups {
 
     /**
      * The superblock copies that fall inside the group's chunk stay out of its free space: the 64 KiB stripe around
-     * each copy's physical offset, mapped back to a logical range (≈ btrfs_rmap_block).
+     * each copy's physical offset on each member, mapped back to a logical range (≈ btrfs_rmap_block: a striped
+     * chunk's stripe_len unit n on stripe i is unit n * num_stripes + i of the chunk, over sub_stripes for RAID10).
+     * Parity profiles are never written, so their groups need no exclusion here.
      */
     private void excludeSuperStripes(BlockGroup bg, ChunkMap chunks) {
         Chunk chunk = chunks.find(bg.start());
         if (chunk == null) return;
-        for (Stripe s : chunk.item().stripes()) {
+        long profile = chunk.item().type() & BlockGroupFlags.PROFILE_MASK;
+        boolean striped = profile == BlockGroupFlags.RAID0 || profile == BlockGroupFlags.RAID10;
+        int numStripes = chunk.item().numStripes();
+        int subStripes = profile == BlockGroupFlags.RAID10 ? Math.max(1, chunk.item().subStripes()) : 1;
+        List<Stripe> stripes = chunk.item().stripes();
+        for (int i = 0; i < stripes.size(); i++) {
+            Stripe s = stripes.get(i);
             for (long mirror : SuperBlock.MIRROR_OFFSETS) {
-                if (mirror < s.offset() || mirror >= s.offset() + chunk.length()) continue;
-                long rel = (mirror - s.offset()) / SUPER_STRIPE * SUPER_STRIPE;
-                bg.excludeSuper(chunk.logical() + rel, SUPER_STRIPE);
+                if (mirror < s.offset() || mirror >= s.offset() + chunk.stripeLength()) continue;
+                long unit = (mirror - s.offset()) / SUPER_STRIPE;
+                if (striped) unit = (unit * numStripes + i) / subStripes;
+                bg.excludeSuper(chunk.logical() + unit * SUPER_STRIPE, SUPER_STRIPE);
             }
         }
     }

@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -121,6 +122,19 @@ public final class Filesystem implements Closeable {
      */
     public static Filesystem open(BlockDevice device, MountOptions options, Clock clock) throws IOException {
         return open(device, "the image", List.of(), options, clock);
+    }
+
+    /**
+     * Opens the set of {@code devices} (in-memory members in tests); the first is the one opened from, and every one
+     * is closed with the filesystem.
+     */
+    static Filesystem openMembers(List<? extends BlockDevice> devices, MountOptions options) throws IOException {
+        List<Members.Given> others = new ArrayList<>();
+        for (int i = 1; i < devices.size(); i++) {
+            String name = "member " + (i + 1);
+            others.add(new Members.Given(name, devices.get(i), SuperBlocks.readMember(devices.get(i), name)));
+        }
+        return open(devices.get(0), "member 1", others, options, Clock.systemUTC());
     }
 
     /**

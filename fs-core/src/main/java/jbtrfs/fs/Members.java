@@ -44,10 +44,12 @@ final class Members {
     }
 
     private final Map<Long, Given> byDevid;
+    private final boolean readOnly;
     private final List<FsInfo.Device> listed = new ArrayList<>();
 
-    private Members(Map<Long, Given> byDevid) {
+    private Members(Map<Long, Given> byDevid, boolean readOnly) {
         this.byDevid = byDevid;
+        this.readOnly = readOnly;
     }
 
     /**
@@ -96,13 +98,10 @@ final class Members {
     /**
      * Matches {@code first} (the device the filesystem opened from, whose superblock is {@code sb}) and
      * {@code others} by fsid and devid; a device of another filesystem or a second device with one devid is refused
-     * in one line, and so is a read-write open of a multi-device filesystem (not supported yet).
+     * in one line. A read-write open also refuses a member whose superblock is of another generation than the
+     * device opened from: it missed commits (or the set did), and writing would mix two states of the set.
      */
     static Members match(SuperBlock sb, Given first, List<Given> others, boolean readOnly) throws FsException {
-        if ((sb.numDevices() > 1 || !others.isEmpty()) && !readOnly) {
-            throw new FsException(Errno.EINVAL, "read-write mounts of multi-device filesystems are not supported yet "
-                    + "(this one has " + sb.numDevices() + " devices): mount it read-only (-o ro)");
-        }
         List<Given> given = new ArrayList<>();
         given.add(first);
         given.addAll(others);
@@ -125,7 +124,17 @@ final class Members {
                         + g.device().size());
             }
         }
-        return new Members(byDevid);
+        if (!readOnly) {
+            for (Given g : given) {
+                long generation = g.superBlock().generation();
+                if (generation != sb.generation()) {
+                    throw new FsException(Errno.EINVAL, g.name() + " (devid " + g.superBlock().devItem().devid()
+                            + ") is at generation " + generation + ", " + first.name() + " at " + sb.generation()
+                            + ": the members of the set do not agree; mount it read-only (-o ro)");
+                }
+            }
+        }
+        return new Members(byDevid, readOnly);
     }
 
     /** The devices present, by devid. */
@@ -208,6 +217,12 @@ final class Members {
         Map<Long, byte[]> missing = new TreeMap<>(named);
         missing.keySet().removeAll(byDevid.keySet());
         if (missing.isEmpty()) return;
+        if (!readOnly) {
+            Map.Entry<Long, byte[]> first = missing.entrySet().iterator().next();
+            throw new FsException(Errno.EINVAL, "device devid " + first.getKey() + " (uuid "
+                    + Uuids.format(first.getValue()) + ") is missing: read-write mounts need every member (name it "
+                    + "with -o device=PATH); a degraded mount must be read-only (-o ro,degraded)");
+        }
         if (!degraded) {
             Map.Entry<Long, byte[]> first = missing.entrySet().iterator().next();
             throw new FsException(Errno.EINVAL, "device devid " + first.getKey() + " (uuid "

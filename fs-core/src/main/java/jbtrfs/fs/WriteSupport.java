@@ -1,9 +1,12 @@
 package jbtrfs.fs;
 
+import java.util.Map;
+
 import jbtrfs.CorruptBlockException;
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.ctree.Cursor;
+import jbtrfs.device.BlockDevice;
 import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.DevExtent;
 import jbtrfs.format.Features;
@@ -24,7 +27,8 @@ final class WriteSupport {
     static final long INCOMPAT_WRITE_SUPPORTED = Features.INCOMPAT_MIXED_BACKREF | Features.INCOMPAT_DEFAULT_SUBVOL
             | Features.INCOMPAT_MIXED_GROUPS | Features.INCOMPAT_COMPRESS_LZO | Features.INCOMPAT_COMPRESS_ZSTD
             | Features.INCOMPAT_BIG_METADATA | Features.INCOMPAT_EXTENDED_IREF | Features.INCOMPAT_SKINNY_METADATA
-            | Features.INCOMPAT_NO_HOLES | Features.INCOMPAT_METADATA_UUID;
+            | Features.INCOMPAT_NO_HOLES | Features.INCOMPAT_METADATA_UUID
+            | Features.INCOMPAT_RAID1C34;
     static final long COMPAT_RO_WRITE_SUPPORTED = Features.COMPAT_RO_FREE_SPACE_TREE
             | Features.COMPAT_RO_FREE_SPACE_TREE_VALID | Features.COMPAT_RO_BLOCK_GROUP_TREE;
 
@@ -51,23 +55,29 @@ final class WriteSupport {
         }
         for (Chunk c : volume.chunks().chunks()) {
             long profile = c.item().type() & BlockGroupFlags.PROFILE_MASK;
-            if (profile != 0 && profile != BlockGroupFlags.DUP) {
-                throw new FsException(Errno.EINVAL, "cannot write RAID profiles (chunk at " + c.logical() + ")" + hint);
+            if (profile == BlockGroupFlags.RAID5 || profile == BlockGroupFlags.RAID6) {
+                throw new FsException(Errno.EINVAL, "cannot write " + BlockGroupFlags.profileName(profile)
+                        + " chunks (parity is only read; chunk at " + Long.toUnsignedString(c.logical()) + ")" + hint);
             }
         }
-        checkDeviceBounds(sb, subvolumes, volume, hint);
+        checkDeviceBounds(subvolumes, volume, hint);
         return spaceCache(sb, options, hint);
     }
 
     /**
-     * Everything the image places on its device lies inside it (≈ the kernel's btrfs_verify_dev_extents, which
-     * refuses any mount): every chunk stripe, every dev extent. A device smaller than the dev item's total_bytes
-     * is refused for any mount already (SuperBlocks.checkSupported, as the kernel's read_one_dev).
+     * Everything the image places on its devices lies inside them (≈ the kernel's btrfs_verify_dev_extents, which
+     * refuses any mount): every chunk stripe, every dev extent, on every member. A device smaller than the dev
+     * item's total_bytes is refused for any mount already (SuperBlocks.checkSupported, as the kernel's read_one_dev).
      */
-    private static void checkDeviceBounds(SuperBlock sb, Subvolumes subvolumes, Volume volume, String hint)
+    private static void checkDeviceBounds(Subvolumes subvolumes, Volume volume, String hint)
             throws FsException {
-        long size = volume.device().size();
-        long devid = sb.devItem().devid();
+        for (Map.Entry<Long, BlockDevice> m : volume.members().entrySet()) {
+            checkDeviceBounds(m.getKey(), m.getValue().size(), subvolumes, volume, hint);
+        }
+    }
+
+    private static void checkDeviceBounds(long devid, long size, Subvolumes subvolumes, Volume volume, String hint)
+            throws FsException {
         String past = volume.chunks().stripePastEnd(devid, size);
         if (past != null) throw new FsException(Errno.EINVAL, past + hint);
         Cursor c = subvolumes.tree(ObjectIds.DEV_TREE).seek(new Key(devid, KeyType.DEV_EXTENT, 0));

@@ -3,6 +3,7 @@ package jbtrfs.tx;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -29,9 +30,11 @@ import jbtrfs.volumes.Chunk;
 import jbtrfs.volumes.Volume;
 
 /**
- * Makes new chunks when data or metadata block groups are full (≈ btrfs_alloc_chunk for one device, SINGLE and
- * DUP). The chunk is usable at once in memory; its chunk item, device extents and device item reach the trees when
- * the commit calls {@link #writePending}, so no tree is edited from inside another tree's edit.
+ * Makes new chunks when data or metadata block groups are full (≈ btrfs_create_chunk): the devices with room,
+ * sorted by their largest hole (most first), give the profile its stripes; the stripe size is the smallest of
+ * their holes, bounded by the chunk size rules. The chunk is usable at once in memory; its chunk item, device
+ * extents and device items reach the trees when the commit calls {@link #writePending}, so no tree is edited from
+ * inside another tree's edit. SYSTEM chunks are not made (their items would also go to the sys_chunk_array).
  */
 final class ChunkMaker implements BlockGroups.ChunkAllocator {
     private static final Logger LOG = LoggerFactory.getLogger(ChunkMaker.class);
@@ -39,32 +42,100 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
     private static final long STRIPE_LEN = 64 * 1024;
     private static final long SIZE_ALIGN = 16L << 20;
 
-    private final Volume volume;
-    private final byte[] chunkTreeUuid;
-    private final long devid;
-    private final byte[] devUuid;
-    private final long deviceBytes;
-    private final TreeMap<Long, Long> devExtents = new TreeMap<>();
-    private final List<long[]> pending = new ArrayList<>();
-    private final List<ChunkItem> pendingItems = new ArrayList<>();
-    private long devBytesUsed;
-    private boolean devItemDirty;
+    /** One member as the allocator sees it: its dev item (raw, for the superblocks), its dev extents, its use. */
+    private static final class Member {
+        final long devid;
+        final byte[] uuid;
+        final long totalBytes;
+        final byte[] rawItem;
+        final TreeMap<Long, Long> devExtents = new TreeMap<>();
+        long bytesUsed;
+        boolean dirty;
 
-    ChunkMaker(Volume volume, BTree devTree, DevItem devItem, byte[] chunkTreeUuid) throws FsException {
-        this.volume = volume;
-        this.chunkTreeUuid = chunkTreeUuid.clone();
-        this.devid = devItem.devid();
-        this.devUuid = devItem.uuid();
-        this.deviceBytes = devItem.totalBytes();
-        this.devBytesUsed = devItem.bytesUsed();
-        Cursor c = devTree.seek(Key.first(devid, KeyType.DEV_EXTENT));
-        while (c.valid() && c.key().objectid() == devid && c.key().type() == KeyType.DEV_EXTENT) {
-            devExtents.put(c.key().offset(), c.decode(DevExtent.SIZE, DevExtent::read).length());
-            c.next();
+        Member(DevItem item, byte[] rawItem) {
+            this.devid = item.devid();
+            this.uuid = item.uuid();
+            this.totalBytes = item.totalBytes();
+            this.bytesUsed = item.bytesUsed();
+            this.rawItem = rawItem;
         }
     }
 
-    long devBytesUsed() { return devBytesUsed; }
+    /** A device that can take a stripe: where its hole starts, the hole's length, all its unallocated bytes. */
+    private record Candidate(Member member, long holeStart, long maxAvail, long totalAvail) {
+    }
+
+    private final Volume volume;
+    private final byte[] chunkTreeUuid;
+    /** The device the filesystem was opened from (the one whose superblock a one-device filesystem keeps). */
+    private final long devid;
+    private final Map<Long, Member> members = new TreeMap<>();
+    private final List<long[]> pending = new ArrayList<>();
+    private final List<ChunkItem> pendingItems = new ArrayList<>();
+
+    ChunkMaker(Volume volume, BTree chunkTree, BTree devTree, DevItem devItem, byte[] chunkTreeUuid)
+            throws FsException {
+        this.volume = volume;
+        this.chunkTreeUuid = chunkTreeUuid.clone();
+        this.devid = devItem.devid();
+        Cursor items = chunkTree.seek(Key.first(ObjectIds.DEV_ITEMS, KeyType.DEV_ITEM));
+        while (items.valid() && items.key().objectid() == ObjectIds.DEV_ITEMS
+                && items.key().type() == KeyType.DEV_ITEM) {
+            if (volume.members().containsKey(items.key().offset())) {
+                byte[] raw = new byte[DevItem.SIZE];
+                items.buffer().get(items.dataOffset(), raw);
+                members.put(items.key().offset(), new Member(items.decode(DevItem.SIZE, DevItem::read), raw));
+            }
+            items.next();
+        }
+        // the superblock's own item is the one a one-device filesystem goes by (as it always did)
+        Member first = new Member(devItem, null);
+        Member listed = members.get(devid);
+        members.put(devid, listed == null || volume.members().size() == 1 ? first : listed);
+        for (Member m : members.values()) {
+            Cursor c = devTree.seek(Key.first(m.devid, KeyType.DEV_EXTENT));
+            while (c.valid() && c.key().objectid() == m.devid && c.key().type() == KeyType.DEV_EXTENT) {
+                m.devExtents.put(c.key().offset(), c.decode(DevExtent.SIZE, DevExtent::read).length());
+                c.next();
+            }
+        }
+    }
+
+    /** bytes_used of the device the filesystem was opened from. */
+    long devBytesUsed() { return members.get(devid).bytesUsed; }
+
+    /**
+     * Each member's dev_item for its superblocks (the chunk tree's item with bytes_used now), by devid; null for a
+     * filesystem of one device, whose superblock keeps its own dev_item.
+     */
+    Map<Long, byte[]> superDevItems() {
+        if (volume.members().size() == 1) return null;
+        Map<Long, byte[]> out = new TreeMap<>();
+        for (Member m : members.values()) {
+            byte[] raw = m.rawItem.clone();
+            ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).putLong(DevItem.OFFSET_BYTES_USED, m.bytesUsed);
+            out.put(m.devid, raw);
+        }
+        return out;
+    }
+
+    /**
+     * The kernel's btrfs_raid_array row of a profile: devices at least and at most (0: any), copies of each
+     * byte, parity stripes, stripes per device, the step the device count goes in, sub_stripes.
+     */
+    private record RaidAttr(int devsMin, int devsMax, int ncopies, int nparity, int devStripes, int devsIncrement,
+                            int subStripes) {
+        static RaidAttr of(long profile) {
+            if (profile == BlockGroupFlags.DUP) return new RaidAttr(1, 1, 2, 0, 2, 1, 1);
+            if (profile == BlockGroupFlags.RAID0) return new RaidAttr(1, 0, 1, 0, 1, 1, 1);
+            if (profile == BlockGroupFlags.RAID1) return new RaidAttr(2, 2, 2, 0, 1, 2, 1);
+            if (profile == BlockGroupFlags.RAID1C3) return new RaidAttr(3, 3, 3, 0, 1, 3, 1);
+            if (profile == BlockGroupFlags.RAID1C4) return new RaidAttr(4, 4, 4, 0, 1, 4, 1);
+            if (profile == BlockGroupFlags.RAID10) return new RaidAttr(2, 0, 2, 0, 1, 2, 2);
+            if (profile == 0) return new RaidAttr(1, 1, 1, 0, 1, 1, 1);
+            return null; // RAID5/6: parity is not written
+        }
+    }
 
     @Override
     public boolean allocateChunk(BlockGroups groups, long type, long minSize) throws FsException {
@@ -77,32 +148,71 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
                 fullType = bg.flags() & BlockGroupFlags.TYPE_MASK;
             }
         }
-        if (profile != 0 && profile != BlockGroupFlags.DUP) return false;
-        int stripes = profile == BlockGroupFlags.DUP ? 2 : 1;
-        long want = chunkSize(fullType);
-        long need = Math.max(minSize, STRIPE_LEN);
-        need = (need + STRIPE_LEN - 1) / STRIPE_LEN * STRIPE_LEN;
-        // the stripes go into the first hole that takes them all, shrunk to what it has when need be
-        long[] hole = largestHole();
-        long size = Math.min(want, hole[1] / stripes / STRIPE_LEN * STRIPE_LEN);
-        if (size < need) return false;
+        RaidAttr raid = RaidAttr.of(profile);
+        if (raid == null) return false;
+        long totalRw = 0;
+        for (Member m : members.values()) totalRw += m.totalBytes;
+        long maxChunk = Math.min(totalRw / 10, spaceInfoChunkSize(fullType, totalRw));
+        long maxStripe = Math.min(spaceInfoChunkSize(fullType, totalRw), 1L << 30);
+        List<Candidate> devices = gather(maxStripe * raid.devStripes, STRIPE_LEN * raid.devStripes);
+        int ndevs = raid.devsMax == 0 ? devices.size() : Math.min(devices.size(), raid.devsMax);
+        ndevs -= ndevs % raid.devsIncrement;
+        if (ndevs < raid.devsMin) return false;
+        // decide_stripe_size: the smallest hole of the devices taken bounds every stripe
+        long stripe = devices.get(ndevs - 1).maxAvail / raid.devStripes;
+        int numStripes = ndevs * raid.devStripes;
+        int dataStripes = (numStripes - raid.nparity) / raid.ncopies;
+        if (stripe * dataStripes > maxChunk) {
+            stripe = Math.min(roundUp(maxChunk / dataStripes, SIZE_ALIGN), stripe);
+        }
+        stripe = Math.min(stripe, 1L << 30) / STRIPE_LEN * STRIPE_LEN;
+        long size = stripe * dataStripes;
+        long need = roundUp(Math.max(minSize, STRIPE_LEN), STRIPE_LEN);
+        if (stripe == 0 || size < need) return false;
         long logical = 0;
         for (Chunk c : volume.chunks().chunks()) logical = Math.max(logical, c.end());
         List<Stripe> list = new ArrayList<>();
-        for (int i = 0; i < stripes; i++) list.add(new Stripe(devid, hole[0] + i * size, devUuid));
+        for (int i = 0; i < ndevs; i++) {
+            Candidate d = devices.get(i);
+            for (int j = 0; j < raid.devStripes; j++) {
+                list.add(new Stripe(d.member.devid, d.holeStart + j * stripe, d.member.uuid));
+            }
+        }
         ChunkItem template = templateFor();
         ChunkItem item = new ChunkItem(size, ObjectIds.EXTENT_TREE, STRIPE_LEN, fullType | profile,
-                template.ioAlign(), template.ioWidth(), template.sectorSize(), stripes, 0, list);
+                template.ioAlign(), template.ioWidth(), template.sectorSize(), numStripes, raid.subStripes, list);
         volume.addChunk(logical, item);
-        for (Stripe s : list) devExtents.put(s.offset(), size);
-        devBytesUsed += size * stripes;
-        devItemDirty = true;
+        for (Stripe s : list) {
+            Member m = members.get(s.devid());
+            m.devExtents.put(s.offset(), stripe);
+            m.bytesUsed += stripe;
+            m.dirty = true;
+        }
         groups.addNew(logical, size, fullType | profile, volume.chunks());
         pending.add(new long[] {logical});
         pendingItems.add(item);
-        LOG.info("new {} chunk at {} of {} bytes ({} stripe(s))", BlockGroupFlagsName.of(fullType), logical, size,
-                stripes);
+        LOG.info("new {} {} chunk at {} of {} bytes ({} stripe(s) of {})", BlockGroupFlagsName.of(fullType),
+                BlockGroupFlags.profileName(profile), logical, size, numStripes, stripe);
         return true;
+    }
+
+    /**
+     * gather_device_info: every member with at least {@code min} unallocated bytes in one hole, with the first hole
+     * that takes {@code want} (else its largest), most room first (then most unallocated, then devid).
+     */
+    private List<Candidate> gather(long want, long min) {
+        List<Candidate> out = new ArrayList<>();
+        for (Member m : members.values()) {
+            long totalAvail = m.totalBytes - m.bytesUsed;
+            if (totalAvail < min) continue;
+            long[] hole = freeHole(m, want);
+            if (hole[1] < min) continue;
+            out.add(new Candidate(m, hole[0], hole[1], totalAvail));
+        }
+        out.sort(Comparator.comparingLong(Candidate::maxAvail).reversed()
+                .thenComparing(Comparator.comparingLong(Candidate::totalAvail).reversed())
+                .thenComparingLong(c -> c.member.devid));
+        return out;
     }
 
     private ChunkItem templateFor() {
@@ -110,37 +220,49 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
         throw new IllegalStateException("no chunk to copy io_align from");
     }
 
-    /** The kernel's regular chunk sizing for one device: 10% of the device, 1 GiB data / 256 MiB metadata at most. */
-    private long chunkSize(long type) {
-        long maxStripe = (type & BlockGroupFlags.DATA) != 0 ? 1L << 30 : deviceBytes > (50L << 30) ? 1L << 30
-                : 256L << 20;
-        long tenth = deviceBytes / 10;
-        long size = Math.min(maxStripe, (tenth + SIZE_ALIGN - 1) / SIZE_ALIGN * SIZE_ALIGN);
-        return size / STRIPE_LEN * STRIPE_LEN;
+    /**
+     * The space info's chunk size (≈ calc_chunk_size): data 1 GiB (10 GiB past 50 GiB writable), metadata
+     * 256 MiB (1 GiB past 50 GiB).
+     */
+    private static long spaceInfoChunkSize(long type, long totalRw) {
+        boolean big = totalRw > (50L << 30);
+        if ((type & BlockGroupFlags.DATA) != 0) return big ? 10L << 30 : 1L << 30;
+        return big ? 1L << 30 : 256L << 20;
     }
 
-    /** The largest unallocated stretch of the device: {start, length}. */
-    private long[] largestHole() {
+    private static long roundUp(long value, long align) {
+        return (value + align - 1) / align * align;
+    }
+
+    /**
+     * find_free_dev_extent: the first unallocated stretch of the device past its first MiB that holds {@code want}
+     * bytes, else the largest: {start, length}.
+     */
+    private static long[] freeHole(Member m, long want) {
         long best = 0;
         long bestAt = 0;
         long at = DEVICE_RESERVED;
-        for (Map.Entry<Long, Long> e : devExtents.entrySet()) {
-            if (e.getKey() > at && e.getKey() - at > best) {
-                best = e.getKey() - at;
-                bestAt = at;
-            }
+        List<long[]> holes = new ArrayList<>();
+        for (Map.Entry<Long, Long> e : m.devExtents.entrySet()) {
+            if (e.getKey() > at) holes.add(new long[] {at, e.getKey() - at});
             at = Math.max(at, e.getKey() + e.getValue());
         }
-        if (deviceBytes > at && deviceBytes - at > best) {
-            best = deviceBytes - at;
-            bestAt = at;
+        if (m.totalBytes > at) holes.add(new long[] {at, m.totalBytes - at});
+        for (long[] hole : holes) {
+            if (hole[1] > best) {
+                best = hole[1];
+                bestAt = hole[0];
+            }
+            if (hole[1] >= want) return hole;
         }
         return new long[] {bestAt, best};
     }
 
     /** Inserts the items of chunks made since the last call; returns whether there were any. */
     boolean writePending(Transaction tx) throws FsException {
-        if (pending.isEmpty() && !devItemDirty) return false;
+        boolean dirty = false;
+        for (Member m : members.values()) dirty |= m.dirty;
+        if (pending.isEmpty() && !dirty) return false;
         List<long[]> chunks = new ArrayList<>(pending);
         List<ChunkItem> items = new ArrayList<>(pendingItems);
         pending.clear();
@@ -153,20 +275,21 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
             tx.editor().insert(chunkRoot, new Key(ObjectIds.FIRST_CHUNK_TREE, KeyType.CHUNK_ITEM, logical),
                     item.encode());
             for (Stripe s : item.stripes()) {
-                tx.editor().insert(devRoot, new Key(devid, KeyType.DEV_EXTENT, s.offset()),
-                        new DevExtent(ObjectIds.CHUNK_TREE, ObjectIds.FIRST_CHUNK_TREE, logical, item.length(),
-                                chunkTreeUuid).encode());
+                tx.editor().insert(devRoot, new Key(s.devid(), KeyType.DEV_EXTENT, s.offset()),
+                        new DevExtent(ObjectIds.CHUNK_TREE, ObjectIds.FIRST_CHUNK_TREE, logical,
+                                members.get(s.devid()).devExtents.get(s.offset()), chunkTreeUuid).encode());
             }
         }
-        if (devItemDirty) {
-            devItemDirty = false;
-            Key key = new Key(ObjectIds.DEV_ITEMS, KeyType.DEV_ITEM, devid);
+        for (Member m : members.values()) {
+            if (!m.dirty) continue;
+            m.dirty = false;
+            Key key = new Key(ObjectIds.DEV_ITEMS, KeyType.DEV_ITEM, m.devid);
             Cursor c = tx.tree(ObjectIds.CHUNK_TREE).find(key);
-            if (c == null) throw new FsException(Errno.EIO, "no dev item for device " + devid);
+            if (c == null) throw new FsException(Errno.EIO, "no dev item for device " + m.devid);
             byte[] data = new byte[c.dataSize()];
             c.buffer().get(c.dataOffset(), data);
             ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN)
-                    .putLong(DevItem.OFFSET_BYTES_USED, devBytesUsed);
+                    .putLong(DevItem.OFFSET_BYTES_USED, m.bytesUsed);
             tx.editor().put(chunkRoot, key, data);
         }
         return true;

@@ -2,17 +2,17 @@ package jbtrfs.tx;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.device.AlignedBuffers;
-import jbtrfs.device.BlockDevice;
 import jbtrfs.device.IoBatch;
-import jbtrfs.device.IoRequest;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -49,11 +49,12 @@ public final class DirtyBlockGroupWriteout {
     /** Stage one's requests, still in flight, and what the writeout has counted so far. */
     static final class InFlight {
         private final int groups;
-        private final List<IoRequest> requests = new ArrayList<>();
+        private final List<Volume.MemberWrite> requests = new ArrayList<>();
         /** The block group of each request, in submission order. */
         private final List<Long> owners = new ArrayList<>();
         private final Set<Long> failed = new HashSet<>();
-        private IoBatch batch;
+        /** Per member, its requests' futures in the order of {@link #requests}. */
+        private Map<Long, IoBatch> batch;
         private long bytes;
         private long submitNanos;
         private long waitNanos;
@@ -73,7 +74,6 @@ public final class DirtyBlockGroupWriteout {
      * submits and reaps each group's in turn).
      */
     InFlight startCacheWrites(List<SpaceCacheWriter.PendingWrite> writes) throws FsException {
-        BlockDevice device = volume.device();
         long t0 = System.nanoTime();
         int total = 0;
         for (SpaceCacheWriter.PendingWrite w : writes) total += w.pages().length;
@@ -85,15 +85,15 @@ public final class DirtyBlockGroupWriteout {
             sources.add(slice);
             pages.position(pages.position() + w.pages().length);
         }
-        device.takePeakInFlight();
+        volume.takePeakInFlight();
         InFlight f = new InFlight(writes.size());
         f.submitNanos = System.nanoTime() - t0;
         for (int i = 0; i < writes.size(); i++) {
             SpaceCacheWriter.PendingWrite w = writes.get(i);
-            for (IoRequest r : volume.writeRequests(w.extent(), sources.get(i))) {
+            for (Volume.MemberWrite r : volume.writeRequests(w.extent(), sources.get(i))) {
                 f.requests.add(r);
                 f.owners.add(w.blockGroup());
-                f.bytes += r.length();
+                f.bytes += r.request().length();
             }
             if (serial) {
                 submit(f);
@@ -107,22 +107,24 @@ public final class DirtyBlockGroupWriteout {
     /** Stage two: every completion of stage one, in order; a failed request marks its group. */
     CacheWriteout waitCacheIo(InFlight f) throws FsException {
         if (f.batch != null) reap(f);
-        return new CacheWriteout(f.groups, f.bytes, volume.device().takePeakInFlight(), f.submitNanos, f.waitNanos,
+        return new CacheWriteout(f.groups, f.bytes, volume.takePeakInFlight(), f.submitNanos, f.waitNanos,
                 f.failed);
     }
 
-    private void submit(InFlight f) {
+    private void submit(InFlight f) throws FsException {
         long t1 = System.nanoTime();
-        f.batch = volume.device().submit(f.requests);
+        f.batch = volume.submit(f.requests);
         f.submitNanos += System.nanoTime() - t1;
     }
 
     private static void reap(InFlight f) throws FsException {
         long t2 = System.nanoTime();
-        IoBatch batch = f.batch;
-        for (int i = 0; i < batch.size(); i++) {
+        Map<Long, Integer> next = new HashMap<>();
+        for (int i = 0; i < f.requests.size(); i++) {
+            long devid = f.requests.get(i).devid();
+            int k = next.merge(devid, 1, Integer::sum) - 1;
             try {
-                batch.futures().get(i).get();
+                f.batch.get(devid).futures().get(k).get();
             } catch (ExecutionException e) {
                 f.failed.add(f.owners.get(i));
             } catch (InterruptedException e) {

@@ -46,7 +46,8 @@ public final class SuperWriter {
     }
 
     /** Stage one's tree block writes, in flight. */
-    record BlocksInFlight(IoBatch batch, int treeBlocks, long bytes, long startNanos, long submittedNanos) {
+    record BlocksInFlight(Map<Long, IoBatch> batches, int treeBlocks, long bytes, long startNanos,
+                          long submittedNanos) {
     }
 
     /**
@@ -86,7 +87,7 @@ public final class SuperWriter {
         // copy-on-write allocates a commit's blocks mostly in a row, so an fsync's ~10 blocks take 2 writes, not 20
         List<Long> addresses = new ArrayList<>(dirty.keySet());
         addresses.sort(Long::compareUnsigned);
-        List<IoRequest> requests = new ArrayList<>();
+        List<Volume.MemberWrite> requests = new ArrayList<>();
         long bytes = 0;
         for (int i = 0; i < addresses.size(); ) {
             long first = addresses.get(i);
@@ -104,28 +105,26 @@ public final class SuperWriter {
                 for (int k = i; k < i + n; k++) src.put(dirty.get(addresses.get(k)).duplicate().clear());
                 src.flip();
             }
-            List<IoRequest> copies = volume.writeRequests(first, src);
+            List<Volume.MemberWrite> copies = volume.writeRequests(first, src);
             requests.addAll(copies);
-            bytes += (long) copies.size() * n * nodesize;
+            bytes += (long) n * nodesize * volume.copies(first);
             i += n;
         }
-        BlockDevice device = volume.device();
-        for (IoRequest r : requests) {
-            if (r.offset() < 0 || r.offset() + r.length() > device.size()) {
-                throw new FsException(Errno.EIO, "tree block write of " + r.length() + " bytes at physical " + r.offset()
-                        + " ends past the end of the device (" + device.size() + " bytes)");
-            }
+        volume.takePeakInFlight();
+        Map<Long, IoBatch> batches;
+        try {
+            batches = volume.submit(requests); // every member's queue before any is reaped
+        } catch (FsException e) {
+            throw new FsException(e.errno(), "tree block " + e.getMessage());
         }
-        device.takePeakInFlight();
-        IoBatch batch = device.submit(requests);
-        return new BlocksInFlight(batch, dirty.size(), bytes, t0, System.nanoTime());
+        return new BlocksInFlight(batches, dirty.size(), bytes, t0, System.nanoTime());
     }
 
     /** Stage two for the tree blocks: returns when every copy is on the device (not yet flushed). */
     Writeout waitBlockIo(BlocksInFlight f) throws IOException {
-        f.batch().await();
+        Volume.await(f.batches());
         long t2 = System.nanoTime();
-        return new Writeout(f.treeBlocks(), f.bytes(), volume.device().takePeakInFlight(),
+        return new Writeout(f.treeBlocks(), f.bytes(), volume.takePeakInFlight(),
                 f.submittedNanos() - f.startNanos(), t2 - f.submittedNanos());
     }
 
@@ -144,43 +143,65 @@ public final class SuperWriter {
     }
 
     /**
-     * Flushes, writes {@code superBlock} (its 4096 bytes, fields already set) to every copy inside the device with
-     * each copy's own bytenr and checksum, and flushes again.
+     * The dev_item each member's superblock carries, by devid (the chunk tree's DEV_ITEM with the bytes_used of this
+     * commit, as write_all_supers fills it from each device); null for a filesystem of one device, whose superblock
+     * keeps its own.
+     */
+    interface MemberDevItems {
+        Map<Long, byte[]> get();
+    }
+
+    private MemberDevItems devItems = () -> null;
+
+    void setMemberDevItems(MemberDevItems devItems) {
+        this.devItems = devItems;
+    }
+
+    /**
+     * Flushes every member, writes {@code superBlock} (its 4096 bytes, fields already set) to every copy inside each
+     * member with each copy's own bytenr, the member's dev_item and checksum, and flushes every member again.
      */
     public void writeSuperBlocks(ByteBuffer superBlock) throws IOException {
         writeSuperBlocks(superBlock, SuperBlock.MIRROR_OFFSETS.length);
     }
 
     /**
-     * A log sync's superblock: only the primary copy, between flushes, as the kernel's btrfs_sync_log writes it
-     * (write_all_supers with one mirror); the copies keep the last commit.
+     * A log sync's superblock: only the primary copy on each member, between flushes, as the kernel's btrfs_sync_log
+     * writes it (write_all_supers with one mirror); the copies keep the last commit.
      */
     void writeLogSuperBlock(ByteBuffer superBlock) throws IOException {
         writeSuperBlocks(superBlock, 1);
     }
 
     private void writeSuperBlocks(ByteBuffer superBlock, int mirrors) throws IOException {
-        BlockDevice device = volume.device();
-        device.flush();
-        List<IoRequest> writes = new ArrayList<>();
-        for (int i = 0; i < mirrors; i++) {
-            long off = SuperBlock.MIRROR_OFFSETS[i];
-            if (off + SuperBlock.SIZE > device.size()) continue;
-            ByteBuffer copy = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
-            copy.put(0, superBlock.duplicate().clear(), 0, SuperBlock.SIZE);
-            copy.putLong(SuperBlock.OFFSET_BYTENR, off);
-            byte[] csum = new byte[ChecksumType.CSUM_SIZE];
-            csumType.compute(copy, SuperBlock.CSUM_SIZE, SuperBlock.SIZE - SuperBlock.CSUM_SIZE, csum);
-            copy.put(0, csum);
-            writes.add(IoRequest.write(off, copy));
+        Map<Long, byte[]> items = devItems.get();
+        volume.flush();
+        List<Volume.MemberWrite> writes = new ArrayList<>();
+        for (Map.Entry<Long, BlockDevice> m : volume.members().entrySet()) {
+            byte[] item = items == null ? null : items.get(m.getKey());
+            if (items != null && item == null) {
+                throw new FsException(Errno.EIO, "no dev item for device " + m.getKey() + " to write its superblock");
+            }
+            for (int i = 0; i < mirrors; i++) {
+                long off = SuperBlock.MIRROR_OFFSETS[i];
+                if (off + SuperBlock.SIZE > m.getValue().size()) continue;
+                ByteBuffer copy = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+                copy.put(0, superBlock.duplicate().clear(), 0, SuperBlock.SIZE);
+                copy.putLong(SuperBlock.OFFSET_BYTENR, off);
+                if (item != null) copy.put(SuperBlock.OFFSET_DEV_ITEM, item);
+                byte[] csum = new byte[ChecksumType.CSUM_SIZE];
+                csumType.compute(copy, SuperBlock.CSUM_SIZE, SuperBlock.SIZE - SuperBlock.CSUM_SIZE, csum);
+                copy.put(0, csum);
+                writes.add(new Volume.MemberWrite(m.getKey(), i, IoRequest.write(off, copy)));
+            }
         }
         if (writes.size() == 1) {
             // a log sync's one copy: written on this thread where the engine allows (no hop to a pool and back)
-            IoRequest w = writes.get(0);
-            device.write(w.offset(), w.buffer());
+            IoRequest w = writes.get(0).request();
+            volume.members().get(writes.get(0).devid()).write(w.offset(), w.buffer());
         } else {
-            device.submit(writes).await();
+            Volume.await(volume.submit(writes));
         }
-        device.flush();
+        volume.flush();
     }
 }

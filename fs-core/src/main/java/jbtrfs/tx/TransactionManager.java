@@ -116,7 +116,9 @@ public final class TransactionManager {
         BTree extentTree = committedTree(ObjectIds.EXTENT_TREE);
         BTree bgTree = blockGroupTree ? committedTree(ObjectIds.BLOCK_GROUP_TREE) : extentTree;
         this.groups = BlockGroups.load(bgTree, extentTree, nodesize, volume.chunks());
-        this.chunks = new ChunkMaker(volume, committedTree(ObjectIds.DEV_TREE), sb.devItem(), chunkTreeUuid());
+        this.chunks = new ChunkMaker(volume, committedTree(ObjectIds.CHUNK_TREE), committedTree(ObjectIds.DEV_TREE),
+                sb.devItem(), chunkTreeUuid());
+        this.writer.setMemberDevItems(chunks::superDevItems);
         this.groups.setChunkAllocator(chunks);
         this.spaceCacheV1 = settings.spaceCacheV1() && !freeSpaceTree;
         this.cacheWriteout = new DirtyBlockGroupWriteout(volume, settings.serialWriteout());

@@ -5,19 +5,22 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.device.BlockDevice;
+import jbtrfs.device.IoBatch;
 import jbtrfs.device.IoRequest;
 import jbtrfs.device.WriteBehind;
 import jbtrfs.format.ChunkItem;
 
 /**
  * The devices of a filesystem by devid, addressed logically through the {@link ChunkMap} (≈ btrfs_map_block + submit).
- * Writes go to the one device of a single-device filesystem; a set of several is read-only. A member absent from
- * the set (a degraded mount) fails its reads with EIO, so readers fall back to the other copies or to parity.
+ * A write goes to every copy on every member (SINGLE, DUP, RAID0, RAID1, RAID1C3, RAID1C4, RAID10; parity profiles
+ * are only read). A member absent from the set (a degraded mount) fails its reads with EIO, so readers fall back to
+ * the other copies or to parity.
  */
 public final class Volume {
     /** File data in flight at most; a writer past it waits (a bound on the memory the buffers hold). */
@@ -28,7 +31,8 @@ public final class Volume {
     /** Every member present, by devid (the first device among them). */
     private final Map<Long, BlockDevice> members;
     private volatile ChunkMap chunks;
-    private final WriteBehind writeBehind;
+    /** File data writes in flight, one queue per writable member, by devid (empty when read-only). */
+    private final Map<Long, WriteBehind> writeBehind;
     /** Whether a bad copy may be written over with a good one now (a read-write mount that has not aborted). */
     private volatile BooleanSupplier repairs = () -> false;
 
@@ -42,7 +46,16 @@ public final class Volume {
         this.devid = devid;
         this.members = Map.copyOf(members);
         this.chunks = chunks;
-        this.writeBehind = device.writable() ? new WriteBehind(device, WRITE_BEHIND_BYTES) : null;
+        Map<Long, WriteBehind> behind = new TreeMap<>();
+        if (device.writable()) {
+            // the bound is per member: each one's queue keeps its own disk busy
+            members.forEach((id, member) -> behind.put(id, new WriteBehind(member, WRITE_BEHIND_BYTES)));
+        }
+        this.writeBehind = Map.copyOf(behind);
+    }
+
+    /** One write of a logical range's copy: the member it goes to, which copy it is, the request. */
+    public record MemberWrite(long devid, int mirror, IoRequest request) {
     }
 
     /** The device opened first (the only one of a single-device filesystem). */
@@ -146,32 +159,97 @@ public final class Volume {
                     + " lies at physical " + Long.toUnsignedString(place.physical()) + ", past the end of the device ("
                     + member.size() + " bytes" + (members.size() > 1 ? ", devid " + place.devid() : "") + ")");
         }
-        if (writeBehind != null && member == device) writeBehind.awaitRange(place.physical(), n);
+        WriteBehind behind = writeBehind.get(place.devid());
+        if (behind != null) behind.awaitRange(place.physical(), n);
         if (bulk) member.readBulk(place.physical(), dst);
         else member.read(place.physical(), dst);
     }
 
     /**
-     * The write requests that put {@code src} at {@code logical} on every copy (SINGLE and DUP; the range must lie
-     * in one chunk of a profile without striping). Each request gets its own view of {@code src}.
+     * The writes that put {@code src} at {@code logical} on every copy on every member (≈ btrfs_map_block for a
+     * write): a striped profile's range is split at stripe_len units. The range must lie in one chunk of a profile
+     * without parity. Each request gets its own view of {@code src}.
      */
-    public List<IoRequest> writeRequests(long logical, ByteBuffer src) throws FsException {
+    public List<MemberWrite> writeRequests(long logical, ByteBuffer src) throws FsException {
         int length = src.remaining();
         Chunk chunk = chunkAt(logical, length);
-        if (chunk.striped() || chunk.parity() || Long.compareUnsigned(logical + length, chunk.end()) > 0) {
+        if (chunk.parity() || Long.compareUnsigned(logical + length, chunk.end()) > 0) {
             throw new FsException(Errno.EIO, "write of " + length + " bytes at logical " + Long.toUnsignedString(logical)
-                    + " does not lie in one unstriped chunk");
+                    + " does not lie in one chunk of a profile without parity");
         }
-        List<IoRequest> out = new ArrayList<>(chunk.copies());
-        for (int mirror = 0; mirror < chunk.copies(); mirror++) {
-            Chunk.Placement place = chunk.place(logical, mirror);
-            if (place.devid() != devid) {
-                throw new FsException(Errno.EIO, "logical " + Long.toUnsignedString(logical) + " lies on device "
-                        + place.devid() + ", which is not this image (device " + devid + ")");
+        List<MemberWrite> out = new ArrayList<>(chunk.copies());
+        int done = 0;
+        while (done < length) {
+            long address = logical + done;
+            int n = (int) Math.min(length - done, chunk.contiguousBytes(address));
+            ByteBuffer part = src.slice(src.position() + done, n);
+            for (int mirror = 0; mirror < chunk.copies(); mirror++) {
+                Chunk.Placement place = chunk.place(address, mirror);
+                if (!members.containsKey(place.devid())) {
+                    throw new FsException(Errno.EIO, "logical " + Long.toUnsignedString(address) + " lies on device "
+                            + place.devid() + ", which is missing");
+                }
+                out.add(new MemberWrite(place.devid(), mirror, IoRequest.write(place.physical(), part.duplicate())));
             }
-            out.add(IoRequest.write(place.physical(), src.duplicate()));
+            done += n;
         }
         return out;
+    }
+
+    /**
+     * Submits {@code writes} to every member's queue before waiting for any, so that all disks work at once (the
+     * two-stage writeout); every write must lie inside its member. The batch is per member, in devid order.
+     */
+    public Map<Long, IoBatch> submit(List<MemberWrite> writes) throws FsException {
+        Map<Long, List<IoRequest>> byMember = new TreeMap<>();
+        for (MemberWrite w : writes) {
+            BlockDevice member = members.get(w.devid());
+            IoRequest r = w.request();
+            if (r.offset() < 0 || r.offset() + r.length() > member.size()) {
+                throw new FsException(Errno.EIO, "write of " + r.length() + " bytes at physical " + r.offset()
+                        + " ends past the end of the device (" + member.size() + " bytes"
+                        + (members.size() > 1 ? ", devid " + w.devid() : "") + ")");
+            }
+            byMember.computeIfAbsent(w.devid(), id -> new ArrayList<>()).add(r);
+        }
+        Map<Long, IoBatch> out = new TreeMap<>();
+        byMember.forEach((id, requests) -> out.put(id, members.get(id).submit(requests)));
+        return out;
+    }
+
+    /** Waits for every batch of {@link #submit}; throws the first failure with the others suppressed. */
+    public static void await(Map<Long, IoBatch> batches) throws IOException {
+        eachMember(batches.values(), IoBatch::await);
+    }
+
+    /** What waits on one member's I/O. */
+    private interface MemberWait<T> {
+        void await(T t) throws IOException;
+    }
+
+    /** Waits on every member's {@code items}, so none is left in flight; throws the first failure, others suppressed. */
+    private static <T> void eachMember(Iterable<T> items, MemberWait<T> wait) throws IOException {
+        IOException first = null;
+        for (T item : items) {
+            try {
+                wait.await(item);
+            } catch (IOException e) {
+                if (first == null) first = e; else first.addSuppressed(e);
+            }
+        }
+        if (first != null) throw first;
+    }
+
+    /** Flushes every member, each in turn (writes completed before are durable on all of them). */
+    public void flush() throws IOException {
+        for (BlockDevice member : members.values()) member.flush();
+    }
+
+    /** The sum over the members of the most requests each had in flight since the last call (for meters). */
+    public int takePeakInFlight() {
+        int sum = 0;
+        for (BlockDevice member : members.values()) sum += member.takePeakInFlight();
+        return sum;
     }
 
     /**
@@ -179,12 +257,14 @@ public final class Volume {
      * reads of the range wait for it, and a commit calls {@link #drainWrites} before its tree blocks point at it.
      */
     public void writeBehind(long logical, ByteBuffer src) throws IOException {
-        List<IoRequest> requests = writeRequests(logical, src);
-        if (writeBehind == null) {
-            device.submit(requests).await();
-        } else {
-            writeBehind.write(requests);
+        List<MemberWrite> writes = writeRequests(logical, src);
+        if (writeBehind.isEmpty()) {
+            await(submit(writes));
+            return;
         }
+        Map<Long, List<IoRequest>> byMember = new TreeMap<>();
+        for (MemberWrite w : writes) byMember.computeIfAbsent(w.devid(), id -> new ArrayList<>()).add(w.request());
+        for (Map.Entry<Long, List<IoRequest>> e : byMember.entrySet()) writeBehind.get(e.getKey()).write(e.getValue());
     }
 
     /** Lets {@link #repairCopy} write while {@code allowed} says so (read-write mounts; never on read-only ones). */
@@ -199,17 +279,22 @@ public final class Volume {
 
     /**
      * Writes {@code src} over copy {@code mirror} of {@code logical} only, and waits (≈ btrfs_repair_io_failure:
-     * a good copy's bytes put back where a copy was bad). The range must lie in one unstriped chunk.
+     * a good copy's bytes put back where a copy was bad). The range must lie in one chunk without parity.
      */
     public void repairCopy(long logical, ByteBuffer src, int mirror) throws IOException {
-        List<IoRequest> all = writeRequests(logical, src);
-        if (mirror < 0 || mirror >= all.size()) {
+        List<MemberWrite> one = new ArrayList<>();
+        for (MemberWrite w : writeRequests(logical, src)) {
+            if (w.mirror() == mirror) one.add(w);
+        }
+        if (one.isEmpty()) {
             throw new FsException(Errno.EIO, "no copy " + (mirror + 1) + " of logical "
                     + Long.toUnsignedString(logical));
         }
-        IoRequest one = all.get(mirror);
-        if (writeBehind != null) writeBehind.awaitRange(one.offset(), one.length());
-        device.submit(List.of(one)).await();
+        for (MemberWrite w : one) {
+            WriteBehind behind = writeBehind.get(w.devid());
+            if (behind != null) behind.awaitRange(w.request().offset(), w.request().length());
+        }
+        await(submit(one));
     }
 
     /** Where copy {@code mirror} of {@code logical} lies on the device (unstriped profiles), for messages. */
@@ -219,7 +304,7 @@ public final class Volume {
 
     /** Waits for every file data write still in flight; throws if any failed (from then on, always). */
     public void drainWrites() throws IOException {
-        if (writeBehind != null) writeBehind.drain();
+        eachMember(writeBehind.values(), WriteBehind::drain);
     }
 
     /** The logical address where the chunk holding {@code logical} ends. */

@@ -143,11 +143,32 @@ class MultiDeviceReadTest {
     }
 
     @Test
-    void readWriteOpen_refusedSayingNotSupportedYet() throws Exception {
-        Written w = set("raid1");
-        FsException e = assertThrows(FsException.class, () -> Filesystem.open(w.members().get(0),
-                MountOptions.readWriteDefaults().withDevices(w.members().subList(1, 2), false), null).close());
-        assertEquals("read-write mounts of multi-device filesystems are not supported yet (this one has 2 devices): "
-                + "mount it read-only (-o ro)", e.getMessage());
+    void readWriteOpen_ofParitySet_orDegraded_refusedInOneLine() throws Exception {
+        Written raid5 = set("raid5");
+        FsException parity = assertThrows(FsException.class, () -> Filesystem.open(raid5.members().get(0),
+                MountOptions.readWriteDefaults().withDevices(raid5.members().subList(1, 3), false), null).close());
+        assertEquals("cannot write images with incompat feature raid56; mount it with --read-only",
+                parity.getMessage());
+        Written raid1 = set("raid1");
+        FsException degraded = assertThrows(FsException.class, () -> Filesystem.open(raid1.members().get(0),
+                MountOptions.readWriteDefaults().withDevices(List.of(), true), null).close());
+        assertTrue(degraded.getMessage().matches("device devid 2 \\(uuid [0-9a-f-]{36}\\) is missing: read-write "
+                + "mounts need every member \\(name it with -o device=PATH\\); a degraded mount must be read-only "
+                + "\\(-o ro,degraded\\)"), degraded.getMessage());
+    }
+
+    @Test
+    void staleMember_readWriteRefused_readOnlyStillOpens() throws Exception {
+        List<Path> set = MemberSets.copy(set("raid1").members(), tmp);
+        List<Path> stale = MemberSets.copy(set.subList(1, 2), tmp);
+        try (Filesystem fs = Filesystem.open(set.get(0), MountOptions.readWriteDefaults()
+                .withDevices(set.subList(1, 2), false), null)) {
+            fs.operations().mkdir(fs.operations().root(), "after", 0755, 0, 0);
+        }
+        FsException e = assertThrows(FsException.class, () -> Filesystem.open(set.get(0), MountOptions
+                .readWriteDefaults().withDevices(stale, false), null).close());
+        assertTrue(e.getMessage().matches(".* \\(devid 2\\) is at generation \\d+, .* at \\d+: the members of the set "
+                + "do not agree; mount it read-only \\(-o ro\\)"), e.getMessage());
+        open(List.of(set.get(0), stale.get(0)), false).close();
     }
 }

@@ -89,6 +89,28 @@ public final class MemberSets {
         }
     }
 
+    /**
+     * {@code btrfs check --readonly} of the set: every member attached to a loop device and scanned, so that the
+     * check (which opens one member) finds the others; its exit code and output.
+     */
+    public static Shell.Result check(List<Path> files) throws Exception {
+        Images.requireKernelBtrfs();
+        Prereq.requireBinary("btrfs", "btrfs-progs");
+        List<String> loops = new ArrayList<>();
+        try {
+            for (Path f : files) loops.add(Shell.run(List.of("losetup", "-f", "--show", f.toString())).strip());
+            List<String> scan = new ArrayList<>(List.of("btrfs", "device", "scan"));
+            scan.addAll(loops);
+            Shell.run(scan);
+            return Shell.attempt(List.of("btrfs", "check", "--readonly", loops.get(0)));
+        } finally {
+            for (String l : loops) {
+                Shell.attempt(List.of("btrfs", "device", "scan", "--forget", l));
+                Shell.attempt(List.of("losetup", "-d", l));
+            }
+        }
+    }
+
     /** A set the kernel wrote {@link #VARIED_TREE} into (compress=zstd), with its listing from a read-only mount. */
     public static Map<String, String> kernelWritten(List<Path> files, Path work) throws Exception {
         withKernelMount(files, work, "compress=zstd", mnt -> Shell.sh(VARIED_TREE, mnt));

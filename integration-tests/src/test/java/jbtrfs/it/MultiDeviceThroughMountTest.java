@@ -78,8 +78,7 @@ class MultiDeviceThroughMountTest {
                 + "or mount with -o degraded"), missing);
         String readWrite = Jbtrfs.refusal("mount", "-o", "device=" + set.get(1) + ",device=" + set.get(2),
                 set.get(0).toString(), mnt.toString());
-        assertEquals("read-write mounts of multi-device filesystems are not supported yet (this one has 3 devices): "
-                + "mount it read-only (-o ro)", readWrite);
+        assertEquals("cannot write images with incompat feature raid56; mount it with --read-only", readWrite);
         String tooFew = Jbtrfs.refusal("mount", "-o", "ro,degraded", set.get(0).toString(), mnt.toString());
         assertTrue(tooFew.startsWith("too many devices missing even for -o degraded: "), tooFew);
 
