@@ -15,6 +15,7 @@ import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.tx.LogSync;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 import jbtrfs.tx.TreeLog;
@@ -58,14 +59,15 @@ final class FsyncLog {
     }
 
     /**
-     * Makes {@code file}'s changes since the last commit durable through the log; false when only a full commit
-     * can (then nothing was logged). Called under the write lock.
+     * Puts {@code file}'s changes since the last commit into the log and seals a log sync, which the caller makes
+     * durable outside the write lock; null when only a full commit can (then nothing was logged). Called under
+     * the write lock.
      */
-    boolean fsync(InodeId file) throws FsException {
+    LogSync fsync(InodeId file) throws FsException {
         Transaction tx = txm.running();
-        if (tx == null || tx.isEmpty()) return true; // nothing changed since the last commit
+        if (tx == null || tx.isEmpty()) return LogSync.DURABLE; // nothing changed since the last commit
         BTree live = tx.tree(file.root());
-        if (live == null) return true; // nothing in this subvolume changed
+        if (live == null) return LogSync.DURABLE; // nothing in this subvolume changed
         BTree committed;
         try {
             committed = txm.committedTree(file.root());
@@ -84,15 +86,14 @@ final class FsyncLog {
         if (old != null && old.dataSize() == c.dataSize()
                 && old.buffer().slice(old.dataOffset(), old.dataSize())
                 .equals(c.buffer().slice(c.dataOffset(), c.dataSize()))) {
-            return true; // the inode did not change since the last commit
+            return LogSync.DURABLE; // the inode did not change since the last commit
         }
         if (type == Stat.S_IFDIR) {
             FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, loggedIn(tx.transid(), file.root()));
             if (dir == null) return fallBack(Fallback.NAMES);
             if (dir.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
             logInodes(file.root(), dir);
-            txm.syncLog();
-            return true;
+            return txm.sealLog();
         }
         long seq = tx.changeSequence();
         InodeLogScan.Logged last = logged.get(file);
@@ -121,9 +122,9 @@ final class FsyncLog {
             long end = fe.compression() != 0 ? fe.diskBytenr() + fe.diskNumBytes() : start + fe.numBytes();
             log.setCsums(file.root(), start, end, txm.csums().read(csums, start, end));
         }
-        txm.syncLog();
+        LogSync sync = txm.sealLog();
         logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces));
-        return true;
+        return sync;
     }
 
     /** Whether an inode of subvolume {@code root} is in the log of transaction {@code transid}. */
@@ -142,11 +143,11 @@ final class FsyncLog {
         }
     }
 
-    private boolean fallBack(Fallback why) {
+    private LogSync fallBack(Fallback why) {
         synchronized (fallbacks) {
             fallbacks.merge(why, 1L, Long::sum);
         }
-        return false;
+        return null;
     }
 
     /** The fsyncs that fell back to a full commit since open, by why. */
