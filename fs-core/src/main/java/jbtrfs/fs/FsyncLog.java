@@ -1,5 +1,6 @@
 package jbtrfs.fs;
 
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
@@ -109,15 +110,18 @@ final class FsyncLog {
         if (scan.items + names.items > MAX_ITEMS) return fallBack(Fallback.TOO_BIG);
         TreeLog log = txm.treeLog();
         logged.remove(file); // until this log is written, what the log holds of the file is unknown
+        List<Key> written = new ArrayList<>();
         for (InodeLogScan.Piece p : scan.pieces) {
-            if (p.refresh()) log.setItems(file.root(), p.from(), p.to(ino), p.items());
+            if (p.refresh()) written.addAll(log.setItems(file.root(), p.from(), p.to(ino), p.items()));
         }
         logInodes(file.root(), names);
         BTree csums = tx.tree(ObjectIds.CSUM_TREE);
         if (csums == null) csums = txm.committedTree(ObjectIds.CSUM_TREE);
-        for (FileExtentItem fe : scan.extents) {
-            // extents older than this transaction have their checksums in the committed csum tree already
-            if (fe.isPrealloc() || fe.generation() != tx.transid()) continue;
+        for (Key k : written) {
+            // an extent item the log holds unchanged has its checksums there (its space is not reused before the
+            // commit); extents older than this transaction have theirs in the committed csum tree
+            FileExtentItem fe = scan.extents.get(k);
+            if (fe == null || fe.isPrealloc() || fe.generation() != tx.transid()) continue;
             long start = fe.compression() != 0 ? fe.diskBytenr() : fe.diskBytenr() + fe.offset();
             long end = fe.compression() != 0 ? fe.diskBytenr() + fe.diskNumBytes() : start + fe.numBytes();
             log.setCsums(file.root(), start, end, txm.csums().read(csums, start, end));
