@@ -19,7 +19,8 @@ import jbtrfs.tx.TransactionManager;
 /**
  * How a read-write mount orders reads, changes and commits. Readers share the read lock and see the running
  * transaction; a change holds the change lock and the write lock; a commit holds the change lock throughout and
- * lets readers in during its writeout. A change that fails after it began editing aborts the transaction.
+ * lets readers in during its writeout. An fsync builds its log under both and waits for the log's flushes after
+ * them. A change that fails after it began editing aborts the transaction.
  */
 final class WriteGate {
     private static final Logger LOG = LoggerFactory.getLogger(WriteGate.class);
