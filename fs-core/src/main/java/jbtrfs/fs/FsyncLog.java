@@ -1,5 +1,6 @@
 package jbtrfs.fs;
 
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
@@ -14,6 +15,7 @@ import jbtrfs.format.InodeItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
+import jbtrfs.tx.LogSync;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 import jbtrfs.tx.TreeLog;
@@ -61,10 +63,11 @@ final class FsyncLog {
     }
 
     /**
-     * Makes {@code file}'s changes since the last commit durable through the log; false when only a full commit
-     * can (then nothing was logged). Called under the write lock.
+     * Puts {@code file}'s changes since the last commit into the log and seals a log sync, which the caller makes
+     * durable outside the write lock; null when only a full commit can (then nothing was logged). Called under
+     * the write lock.
      */
-    boolean fsync(InodeId file) throws FsException {
+    LogSync fsync(InodeId file) throws FsException {
         try {
             return log(file);
         } catch (FsException e) {
@@ -74,11 +77,11 @@ final class FsyncLog {
         }
     }
 
-    private boolean log(InodeId file) throws FsException {
+    private LogSync log(InodeId file) throws FsException {
         Transaction tx = txm.running();
-        if (tx == null || tx.isEmpty()) return true; // nothing changed since the last commit
+        if (tx == null || tx.isEmpty()) return LogSync.DURABLE; // nothing changed since the last commit
         BTree live = tx.tree(file.root());
-        if (live == null) return true; // nothing in this subvolume changed
+        if (live == null) return LogSync.DURABLE; // nothing in this subvolume changed
         BTree committed;
         try {
             committed = txm.committedTree(file.root());
@@ -97,7 +100,7 @@ final class FsyncLog {
         if (old != null && old.dataSize() == c.dataSize()
                 && old.buffer().slice(old.dataOffset(), old.dataSize())
                 .equals(c.buffer().slice(c.dataOffset(), c.dataSize()))) {
-            return true; // the inode did not change since the last commit
+            return LogSync.DURABLE; // the inode did not change since the last commit
         }
         if (type == Stat.S_IFDIR) {
             FsyncNames.InLog inLog = loggedIn(tx.transid(), file.root(), live);
@@ -110,13 +113,13 @@ final class FsyncLog {
                 renamed.put(child, logged.remove(child)); // unknown until this log is written
             }
             logInodes(file.root(), dir);
-            txm.syncLog();
+            LogSync sync = txm.sealLog();
             for (Map.Entry<InodeId, InodeLogScan.Logged> e : renamed.entrySet()) {
                 InodeLogScan.Logged l = e.getValue();
                 logged.put(e.getKey(), new InodeLogScan.Logged(l.transid(), l.changeSeq(), l.pieces(),
                         FsyncNames.names(live, e.getKey().objectid())));
             }
-            return true;
+            return sync;
         }
         long seq = tx.changeSequence();
         InodeLogScan.Logged last = logged.get(file);
@@ -133,22 +136,25 @@ final class FsyncLog {
         if (!fits(scan.bytes + names.bytes)) return fallBack(Fallback.TOO_BIG);
         TreeLog log = txm.treeLog();
         logged.remove(file); // until this log is written, what the log holds of the file is unknown
+        List<Key> written = new ArrayList<>();
         for (InodeLogScan.Piece p : scan.pieces) {
-            if (p.refresh()) log.setItems(file.root(), p.from(), p.to(ino), p.items());
+            if (p.refresh()) written.addAll(log.setItems(file.root(), p.from(), p.to(ino), p.items()));
         }
         logInodes(file.root(), names);
         BTree csums = tx.tree(ObjectIds.CSUM_TREE);
         if (csums == null) csums = txm.committedTree(ObjectIds.CSUM_TREE);
-        for (FileExtentItem fe : scan.extents) {
-            // extents older than this transaction have their checksums in the committed csum tree already
-            if (fe.isPrealloc() || fe.generation() != tx.transid()) continue;
+        for (Key k : written) {
+            // an extent item the log holds unchanged has its checksums there (its space is not reused before the
+            // commit); extents older than this transaction have theirs in the committed csum tree
+            FileExtentItem fe = scan.extents.get(k);
+            if (fe == null || fe.isPrealloc() || fe.generation() != tx.transid()) continue;
             long start = fe.compression() != 0 ? fe.diskBytenr() : fe.diskBytenr() + fe.offset();
             long end = fe.compression() != 0 ? fe.diskBytenr() + fe.diskNumBytes() : start + fe.numBytes();
             log.setCsums(file.root(), start, end, txm.csums().read(csums, start, end));
         }
-        txm.syncLog();
+        LogSync sync = txm.sealLog();
         logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces, FsyncNames.names(scan.names)));
-        return true;
+        return sync;
     }
 
     /**
@@ -189,11 +195,11 @@ final class FsyncLog {
         }
     }
 
-    private boolean fallBack(Fallback why) {
+    private LogSync fallBack(Fallback why) {
         synchronized (fallbacks) {
             fallbacks.merge(why, 1L, Long::sum);
         }
-        return false;
+        return null;
     }
 
     /** The fsyncs that fell back to a full commit since open, by why. */

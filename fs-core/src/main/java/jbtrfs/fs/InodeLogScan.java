@@ -55,8 +55,8 @@ final class InodeLogScan {
     final List<Piece> pieces = new ArrayList<>();
     /** The inode's names: its INODE_REF and INODE_EXTREF items. */
     final List<TreeLog.LogItem> names = new ArrayList<>();
-    /** The extents with data in refreshed pieces: their checksums may be new. */
-    final List<FileExtentItem> extents = new ArrayList<>();
+    /** The extents with data in refreshed pieces, by their item's key: their checksums may be new. */
+    final Map<Key, FileExtentItem> extents = new HashMap<>();
     /** Bytes of the items in refreshed pieces, each with its leaf header. */
     long bytes;
     /** Whether an item of a kind we do not log was met (the caller commits instead). */
@@ -160,7 +160,7 @@ final class InodeLogScan {
             prevChanged = changed;
             if (changed && refresh) {
                 out.add(copy(b, slot, k));
-                if (!fe.isInline() && fe.diskBytenr() != 0) extents.add(fe);
+                if (!fe.isInline() && fe.diskBytenr() != 0) extents.put(k, fe);
             } else if (!(changed && refresh) && slot < n - 2 && b.key(n - 1).compareTo(last) <= 0) {
                 // the middle of a leaf not copied now is as committed or as last logged: only its last extent
                 // matters (its gap to the next leaf)

@@ -12,13 +12,15 @@ import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.tx.CommitLocks;
+import jbtrfs.tx.LogSync;
 import jbtrfs.tx.Transaction;
 import jbtrfs.tx.TransactionManager;
 
 /**
  * How a read-write mount orders reads, changes and commits. Readers share the read lock and see the running
  * transaction; a change holds the change lock and the write lock; a commit holds the change lock throughout and
- * lets readers in during its writeout. A change that fails after it began editing aborts the transaction.
+ * lets readers in during its writeout. An fsync builds its log under both and waits for the log's flushes after
+ * them. A change that fails after it began editing aborts the transaction.
  */
 final class WriteGate {
     private static final Logger LOG = LoggerFactory.getLogger(WriteGate.class);
@@ -123,15 +125,26 @@ final class WriteGate {
     }
 
     /**
-     * fsync: {@code log} writes the inode's changes to the log tree and says whether that made them durable; where
-     * it cannot (or the filesystem aborted), a full commit does.
+     * fsync: {@code log} writes the inode's changes to the log tree under the locks and seals a log sync, whose I/O
+     * (its flushes) runs after the locks are released, so other requests go on meanwhile; where the log cannot
+     * take the changes (or the filesystem aborted), a full commit makes them durable.
      */
-    void fsync(Body<Boolean> log, Object what) throws FsException {
+    void fsync(Body<LogSync> log, Object what) throws FsException {
+        LogSync sync;
         changeLock.lock();
         try {
-            if (txm.logBytes() > LOG_BOUND || !logged(log, what)) commitBesideReaders();
+            sync = txm.logBytes() > LOG_BOUND ? null : logged(log, what);
+            if (sync == null) {
+                commitBesideReaders();
+                return;
+            }
         } finally {
             changeLock.unlock();
+        }
+        try {
+            txm.awaitLog(sync);
+        } catch (FsException e) {
+            throw abortLogSync(e);
         }
     }
 
@@ -159,8 +172,8 @@ final class WriteGate {
         }
     }
 
-    private boolean logged(Body<Boolean> log, Object what) throws FsException {
-        if (txm.aborted() != null) return false;
+    private LogSync logged(Body<LogSync> log, Object what) throws FsException {
+        if (txm.aborted() != null) return null;
         lock.writeLock().lock();
         try {
             return log.run();
@@ -170,9 +183,26 @@ final class WriteGate {
         } catch (FsException | RuntimeException e) {
             // what the log got so far goes with the commit that follows; the commit reports any real damage
             LOG.warn("fsync of {} falls back to a commit: {}", what, e.getMessage());
-            return false;
+            return null;
         } finally {
             lock.writeLock().unlock();
+        }
+    }
+
+    /** A log sync's writes failed: the filesystem aborts, as the kernel's does. Returns the abort. */
+    private TransactionAbortedException abortLogSync(FsException e) throws FsException {
+        changeLock.lock();
+        try {
+            lock.writeLock().lock();
+            try {
+                TransactionAbortedException a = txm.abortLogSync(e);
+                afterAbort();
+                return a;
+            } finally {
+                lock.writeLock().unlock();
+            }
+        } finally {
+            changeLock.unlock();
         }
     }
 
@@ -181,14 +211,20 @@ final class WriteGate {
      * the writeout (the change lock keeps every change out), and takes the write lock again to finish.
      */
     private void commitBesideReaders() throws FsException {
-        lock.writeLock().lock();
+        // a log sync's flushes may be under way: wait for them before the write lock, so readers go on meanwhile
+        txm.logSyncLock().lock();
         try {
-            if (txm.commit(besideReaders) != null) subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
-        } catch (FsException e) {
-            afterAbort();
-            throw e;
+            lock.writeLock().lock();
+            try {
+                if (txm.commit(besideReaders) != null) subvolumes.committed(txm.committedTree(ObjectIds.ROOT_TREE));
+            } catch (FsException e) {
+                afterAbort();
+                throw e;
+            } finally {
+                lock.writeLock().unlock();
+            }
         } finally {
-            lock.writeLock().unlock();
+            txm.logSyncLock().unlock();
         }
     }
 

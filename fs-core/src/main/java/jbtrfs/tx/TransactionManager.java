@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.Lock;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -73,6 +75,8 @@ public final class TransactionManager {
     private Transaction running;
     /** The running transaction's log trees (fsyncs since the last commit), or null. */
     private TreeLog log;
+    /** Log syncs sealed and waiting for their I/O. */
+    private final LogSyncs logSyncs = new LogSyncs();
     private final AbortState aborted = new AbortState();
     private long commits;
     private CommitListener listener = (c) -> { };
@@ -284,32 +288,73 @@ public final class TransactionManager {
     public boolean logging() { return log != null && !log.isEmpty(); }
 
     /**
-     * Makes the log durable (≈ btrfs_sync_log): the file data it points at, its changed blocks in two stages, a
-     * flush, the primary superblock of the last commit naming the log root tree, a flush. A failure aborts, as the
-     * kernel's does once the log's writes went wrong.
+     * Seals what the log holds now (≈ the first half of btrfs_sync_log), under the caller's write lock: the log
+     * roots go into the log root tree and the changed blocks are checksummed and submitted; later changes copy
+     * them. {@link #awaitLog} makes the sync durable without the lock. A failure here aborts.
      */
-    public void syncLog() throws FsException {
+    public LogSync sealLog() throws FsException {
         aborted.refuseCommit();
-        if (log == null || log.isEmpty()) return;
+        if (log == null || log.isEmpty()) return LogSync.DURABLE;
         long transid = log.transid();
         String stage = "while adding the log roots";
         try {
             Map<Long, ByteBuffer> blocks = log.prepareSync();
-            stage = "while writing the file data";
-            volume.drainWrites();
             stage = "while writing the log's tree blocks";
-            writer.waitBlockIo(writer.startLogBlockWrites(blocks, fsidOfBlocks(), transid));
-            stage = "while writing the superblock";
+            SuperWriter.BlocksInFlight inFlight = writer.startLogBlockWrites(blocks, fsidOfBlocks(), transid);
+            log.written();
             ByteBuffer sb = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
             sb.put(0, superBlock, 0, SuperBlock.SIZE);
             sb.putLong(SuperBlock.OFFSET_LOG_ROOT, log.rootBytenr());
             sb.put(SuperBlock.OFFSET_LOG_ROOT_LEVEL, (byte) log.rootLevel());
-            writer.writeLogSuperBlock(sb);
+            return logSyncs.seal(inFlight, sb);
         } catch (IOException | RuntimeException e) {
             throw failed(transid, "the log sync failed " + stage, e);
         }
-        log.written();
     }
+
+    /**
+     * Makes {@code sync} durable, with no lock of the caller held: the first waiter writes every sync sealed so
+     * far (the file data, their blocks waited for, a flush, the primary superblock of the last commit naming the
+     * newest log root, a flush) and the others find theirs done; a commit in between covers them. A failed write
+     * fails these syncs and every later one: the caller then aborts ({@link #abortLogSync}), as the kernel does.
+     */
+    public void awaitLog(LogSync sync) throws FsException {
+        if (sync.finished()) return;
+        logSyncs.io.lock();
+        try {
+            if (sync.finished()) return;
+            List<LogSync> batch = logSyncs.take();
+            String stage = "while writing the file data";
+            try {
+                volume.drainWrites();
+                stage = "while writing the log's tree blocks";
+                for (LogSync s : batch) writer.waitBlockIo(s.blocks);
+                aborted.refuseCommit();
+                stage = "while writing the superblock";
+                writer.writeLogSuperBlock(batch.get(batch.size() - 1).superBlock);
+            } catch (TransactionAbortedException e) {
+                logSyncs.fail(batch, e);
+                throw e;
+            } catch (IOException | RuntimeException e) {
+                FsException f = new FsException(Errno.EIO, "the log sync failed " + stage, e);
+                logSyncs.fail(batch, f);
+                throw f;
+            }
+            for (LogSync s : batch) s.done();
+        } finally {
+            logSyncs.io.unlock();
+        }
+    }
+
+    /** A log sync failed ({@link #awaitLog}); the caller holds the write lock. Returns the abort. */
+    public TransactionAbortedException abortLogSync(FsException e) {
+        if (e instanceof TransactionAbortedException a) return a;
+        return failed(running != null ? running.transid() : generation() + 1, e.getMessage(),
+                e.getCause() instanceof Exception c ? c : e);
+    }
+
+    /** Held by a commit throughout and while a log sync writes: taken before the write lock, readers go on. */
+    public Lock logSyncLock() { return logSyncs.io; }
 
     /** Commits the running transaction under the caller's write lock throughout; null when there was nothing. */
     public CommitStats commit() throws FsException {
@@ -322,7 +367,27 @@ public final class TransactionManager {
      * commit; throws the abort when it failed.
      */
     public CommitStats commit(CommitLocks locks) throws FsException {
+        logSyncs.io.lock();
+        try {
+            // the log syncs sealed so far are durable with this commit; none writes a superblock during it
+            List<LogSync> covered = logSyncs.beforeCommit();
+            try {
+                CommitStats stats = commitHoldingLogSyncs(locks);
+                covered.forEach(LogSync::done);
+                return stats;
+            } catch (FsException e) {
+                covered.forEach(s -> s.fail(e));
+                throw e;
+            }
+        } finally {
+            logSyncs.io.unlock();
+        }
+    }
+
+    private CommitStats commitHoldingLogSyncs(CommitLocks locks) throws FsException {
         aborted.refuseCommit();
+        FsException logFailed = logSyncs.broken();
+        if (logFailed != null) throw abortLogSync(logFailed);
         Transaction tx = running;
         if (tx == null || tx.isEmpty()) {
             running = null;
@@ -367,7 +432,9 @@ public final class TransactionManager {
     TransactionAbortedException failed(long transid, String what, Exception e) {
         running = null;
         log = null;
-        return aborted.abort(transid, generation(), what, e);
+        TransactionAbortedException a = aborted.abort(transid, generation(), what, e);
+        logSyncs.fail(List.of(), a);
+        return a;
     }
 
     /** The superblock of {@code tx}'s commit: its roots, sizes, features and a new backup root. */

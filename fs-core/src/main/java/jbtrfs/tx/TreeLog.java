@@ -2,6 +2,7 @@ package jbtrfs.tx;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -64,9 +65,9 @@ public final class TreeLog {
     /**
      * Makes the log of subvolume {@code subvol} hold exactly {@code items} among its keys from {@code from} to
      * {@code to}: items that differ are written, items no longer there deleted, equal ones left alone (an fsync
-     * after an fsync rewrites only what changed in between).
+     * after an fsync rewrites only what changed in between). Returns the keys of the items written.
      */
-    public void setItems(long subvol, Key from, Key to, List<LogItem> items) throws FsException {
+    public List<Key> setItems(long subvol, Key from, Key to, List<LogItem> items) throws FsException {
         TreeRoot log = log(subvol);
         Map<Key, byte[]> logged = new TreeMap<>();
         view(log).scan(from, to, (key, leaf, off, size) -> {
@@ -75,11 +76,16 @@ public final class TreeLog {
             logged.put(key, d);
             return true;
         });
+        List<Key> written = new ArrayList<>();
         for (LogItem item : items) {
             byte[] old = logged.remove(item.key());
-            if (old == null || !Arrays.equals(old, item.data())) editor.put(log, item.key(), item.data());
+            if (old == null || !Arrays.equals(old, item.data())) {
+                editor.put(log, item.key(), item.data());
+                written.add(item.key());
+            }
         }
         for (Key gone : logged.keySet()) editor.delete(log, gone);
+        return written;
     }
 
     /**

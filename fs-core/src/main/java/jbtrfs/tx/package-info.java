@@ -10,7 +10,9 @@
  * {@code SpaceCacheWriter}, root items), writes the dirty block groups' caches and the tree blocks in two
  * stages and then the superblocks; a failure aborts ({@code AbortState}) and leaves the last commit on
  * disk. {@link jbtrfs.tx.TreeLog} holds the fsyncs' log trees between commits ({@code LogBlocks} their blocks,
- * never in the extent tree) and {@code TransactionManager.syncLog} writes them. {@code ChunkMaker} adds chunks, {@link jbtrfs.tx.CsumItems} edits the csum tree. What the commit
+ * never in the extent tree): {@code TransactionManager.sealLog} submits them under the write lock and
+ * {@code awaitLog} flushes them after it ({@code LogSyncs} joins the syncs sealed meanwhile, as the kernel's
+ * log_mutex does). {@code ChunkMaker} adds chunks, {@link jbtrfs.tx.CsumItems} edits the csum tree. What the commit
  * takes from the mount options comes in as {@link jbtrfs.tx.CommitSettings}.
  *
  * <p>Uses spacecache, alloc, ctree, volumes, format, csum, the device and the root package; never fs.
