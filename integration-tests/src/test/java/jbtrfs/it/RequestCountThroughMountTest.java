@@ -43,7 +43,7 @@ class RequestCountThroughMountTest {
     Path tmp;
 
     @Test
-    void untar_costsAtMostElevenRequestsPerEntry() throws Exception {
+    void untar_costsUnderElevenRequestsPerEntry() throws Exception {
         Prereq.requireFuse();
         Prereq.requireBinary("tar", "apt-get install tar");
         Images.requireMkfs();
@@ -90,14 +90,13 @@ class RequestCountThroughMountTest {
             assertTrue(delta(before, after, "flush") <= 1, "FLUSH is answered ENOSYS once: " + seen);
             assertTrue(delta(before, after, "write") <= FILES, "one WRITE per small file: " + seen);
             assertTrue(delta(before, after, "getxattr") <= 2 * FILES, "security.capability twice: " + seen);
-            assertTrue(delta(before, after, "setattr") <= 4 * FILES + 3 * (DIRS + 1),
-                    "tar's times, owner and mode, and the kernel's times of a file: " + seen);
-            // every file whose first write shares its CREATE's tick spares the flush; most do, even under load
-            assertTrue(delta(before, after, "setattr") <= 3.5 * FILES + 3 * (DIRS + 1),
+            // tar's times, owner and mode; the kernel's flush of a file's times only where its first write fell in
+            // a later tick than the CREATE: 20-40% of the files at load 16-25
+            assertTrue(delta(before, after, "setattr") <= 3.75 * FILES + 3 * (DIRS + 1),
                     "new files stamped from the kernel's coarse clock: " + seen);
             assertTrue(delta(before, after, "lookup") <= entries + 1, "names are cached: " + seen);
             assertTrue(delta(before, after, "getattr") <= entries + 1, "attributes are cached: " + seen);
-            assertTrue(total / entries <= 11, seen);
+            assertTrue(total / entries <= 10.6, seen);
             // after the count: diff's own opens and reads would be counted too
             Shell.run(List.of("diff", "-r", src.toString(), mnt.resolve("tree").toString()));
         }
