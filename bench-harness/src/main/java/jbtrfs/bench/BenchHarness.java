@@ -126,6 +126,7 @@ public final class BenchHarness {
                 }
             } finally {
                 t.umount(mnt);
+                Target.awaitExit(pid);
             }
         }
         System.err.println();

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -31,6 +32,16 @@ record Target(String name, String description, Path image, String mount, String 
 
     void umount(Path mnt) throws IOException, InterruptedException {
         Sh.sh("sync; " + umount.replace("$MNT", mnt.toString()));
+    }
+
+    /**
+     * Waits, up to a minute, for a daemon ({@code pid}; -1 for the kernel's side) to exit after its unmount: the next
+     * target's daemon listens on the same metrics port, which a daemon still closing would hold.
+     */
+    static void awaitExit(long pid) throws InterruptedException {
+        if (pid < 0) return;
+        Optional<ProcessHandle> daemon = ProcessHandle.of(pid);
+        for (int i = 0; i < 600 && daemon.map(ProcessHandle::isAlive).orElse(false); i++) Thread.sleep(100);
     }
 
     /** Whether the mounted filesystem takes writes (a read-only mount gets n/a for the write jobs). */
