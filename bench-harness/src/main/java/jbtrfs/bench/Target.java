@@ -30,8 +30,18 @@ record Target(String name, String description, Path image, String mount, String 
         return Long.parseLong(Sh.sh(pidOf.replace("$IMG", image.toString())).trim());
     }
 
+    /** Unmounts; a mount still busy (a job's last process exiting, under load) is tried again for up to 10 s. */
     void umount(Path mnt) throws IOException, InterruptedException {
-        Sh.sh("sync; " + umount.replace("$MNT", mnt.toString()));
+        String command = "sync; " + umount.replace("$MNT", mnt.toString());
+        for (int tries = 1; ; tries++) {
+            try {
+                Sh.sh(command);
+                return;
+            } catch (IOException e) {
+                if (tries == 20 || !String.valueOf(e.getMessage()).contains("busy")) throw e;
+                Thread.sleep(500);
+            }
+        }
     }
 
     /**
