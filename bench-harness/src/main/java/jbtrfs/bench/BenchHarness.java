@@ -1,5 +1,7 @@
 package jbtrfs.bench;
 
+import java.io.IOException;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -17,10 +19,13 @@ import java.util.stream.Stream;
  * of CPU time and FUSE requests per operation) and relative.png into the results directory.
  */
 public final class BenchHarness {
-    /** Where the jbtrfs sides serve their meters (one side is mounted at a time). */
-    private static final int METRICS_PORT = 9473;
-
     private BenchHarness() {
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -89,15 +94,17 @@ public final class BenchHarness {
         Path oursLibfuse = work.resolve("jbtrfs-libfuse.img");
         Sh.sh("cp --sparse=always " + btrfs + " " + ours + " && cp --sparse=always " + btrfs + " " + oursLibfuse);
         String launcher = repo.resolve("bin/jbtrfs").toString();
-        // both jbtrfs sides serve metrics, whose meters count the FUSE requests answered (a timer's record per request)
+        // both jbtrfs sides serve metrics, whose meters count the FUSE requests answered (a timer's record per request),
+        // on a port free when the run starts (one side is mounted at a time): a fixed one clashed with other runs
+        int port = freePort();
         List<Target> targets = List.of(
                 new Target("kernel", "the kernel's Btrfs (loop mount)", btrfs, "mount -o loop $IMG $MNT", "umount $MNT"),
                 new Target("jbtrfs", "jbtrfs, native transport (FUSE)", ours, launcher
-                        + " mount -o transport=native,metrics=127.0.0.1:" + METRICS_PORT + " $IMG $MNT 2>&1",
-                        launcher + " umount $MNT", null, METRICS_PORT),
+                        + " mount -o transport=native,metrics=127.0.0.1:" + port + " $IMG $MNT 2>&1",
+                        launcher + " umount $MNT", null, port),
                 new Target("libfuse", "jbtrfs, libfuse 2 transport (FUSE)", oursLibfuse, launcher
-                        + " mount -o transport=libfuse,metrics=127.0.0.1:" + METRICS_PORT + " $IMG $MNT 2>&1",
-                        launcher + " umount $MNT", null, METRICS_PORT),
+                        + " mount -o transport=libfuse,metrics=127.0.0.1:" + port + " $IMG $MNT 2>&1",
+                        launcher + " umount $MNT", null, port),
                 new Target("fuse2fs", "fuse2fs over ext4 (FUSE)", ext4, "fuse2fs $IMG $MNT", "fusermount -u $MNT",
                         "pgrep -n -f 'fuse2fs $IMG'", 0));
 
@@ -126,6 +133,7 @@ public final class BenchHarness {
                 }
             } finally {
                 t.umount(mnt);
+                Target.awaitExit(pid);
             }
         }
         System.err.println();

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -29,8 +30,28 @@ record Target(String name, String description, Path image, String mount, String 
         return Long.parseLong(Sh.sh(pidOf.replace("$IMG", image.toString())).trim());
     }
 
+    /** Unmounts; a mount still busy (a job's last process exiting, under load) is tried again for up to 10 s. */
     void umount(Path mnt) throws IOException, InterruptedException {
-        Sh.sh("sync; " + umount.replace("$MNT", mnt.toString()));
+        String command = "sync; " + umount.replace("$MNT", mnt.toString());
+        for (int tries = 1; ; tries++) {
+            try {
+                Sh.sh(command);
+                return;
+            } catch (IOException e) {
+                if (tries == 20 || !String.valueOf(e.getMessage()).contains("busy")) throw e;
+                Thread.sleep(500);
+            }
+        }
+    }
+
+    /**
+     * Waits, up to a minute, for a daemon ({@code pid}; -1 for the kernel's side) to exit after its unmount: the next
+     * target's daemon listens on the same metrics port, which a daemon still closing would hold.
+     */
+    static void awaitExit(long pid) throws InterruptedException {
+        if (pid < 0) return;
+        Optional<ProcessHandle> daemon = ProcessHandle.of(pid);
+        for (int i = 0; i < 600 && daemon.map(ProcessHandle::isAlive).orElse(false); i++) Thread.sleep(100);
     }
 
     /** Whether the mounted filesystem takes writes (a read-only mount gets n/a for the write jobs). */

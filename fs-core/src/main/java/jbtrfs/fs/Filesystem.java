@@ -93,6 +93,12 @@ public final class Filesystem implements Closeable {
      * to {@code registry} (none when null).
      */
     public static Filesystem open(Path image, MountOptions options, MeterRegistry registry) throws IOException {
+        return open(image, options, registry, Clock.systemUTC());
+    }
+
+    /** As {@link #open(Path, MountOptions, MeterRegistry)}, stamping inode times from {@code clock}. */
+    public static Filesystem open(Path image, MountOptions options, MeterRegistry registry, Clock clock)
+            throws IOException {
         DeviceOptions deviceOptions = DeviceOptions.defaults().withWritable(!options.readOnly()).withQueueDepth(64)
                 .withBackend(options.deviceBackend() == null ? Backend.NIO : options.deviceBackend());
         if (registry != null) deviceOptions = deviceOptions.withRegistry(registry);
@@ -100,7 +106,7 @@ public final class Filesystem implements Closeable {
         try {
             List<Members.Given> others = Members.open(options.devices(), deviceOptions);
             try {
-                return open(device, image.toString(), others, options, Clock.systemUTC());
+                return open(device, image.toString(), others, options, clock);
             } catch (IOException | RuntimeException e) {
                 Members.closeAll(others);
                 throw e;

@@ -24,6 +24,7 @@ import jbtrfs.device.Backend;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fuse.kernel.FuseHandler;
+import jbtrfs.fuse.node.KernelClock;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -119,7 +120,9 @@ final class MountCommand implements Callable<Integer> {
                 .withDevices(parsed.devices().stream().map(Path::of).toList(), parsed.degraded());
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
-        Filesystem fs = Filesystem.open(image, mo, registry);
+        // the native transport stamps new files from the kernel's coarse clock (KernelClock)
+        Filesystem fs = parsed.transport() == MountOptionParser.Transport.NATIVE
+                ? Filesystem.open(image, mo, registry, KernelClock.forMount()) : Filesystem.open(image, mo, registry);
         FilesystemMeters.bind(fs, registry);
         if (parsed.metrics() != null) FilesystemMeters.bindProcess(registry);
         MetricsServer metrics = null;

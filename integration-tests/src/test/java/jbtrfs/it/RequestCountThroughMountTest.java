@@ -28,9 +28,10 @@ import jbtrfs.testing.Shell;
  * How many FUSE requests an untar costs on the native transport, counted by the daemon's own meters (not timed).
  * What the kernel asks per file with our INIT flags and timeouts, for tar's create, write, utimensat, fchown, fchmod
  * and close: LOOKUP of the new name, GETATTR of its directory (default_permissions, after the last create changed
- * it), CREATE, one WRITE (writeback caching gathers tar's writes), SETATTR four times (tar's three and the kernel's
- * flush of the written file's times before the utimensat), GETXATTR of security.capability twice (the first write
- * and the chown; HANDLE_KILLPRIV_V2 spares every further write), RELEASE; FLUSH once for the mount (ENOSYS).
+ * it), CREATE, one WRITE (writeback caching gathers tar's writes), SETATTR three times (tar's), GETXATTR of
+ * security.capability twice (the first write and the chown; HANDLE_KILLPRIV_V2 spares every further write), RELEASE;
+ * FLUSH once for the mount (ENOSYS). A fourth SETATTR, the kernel's flush of the times its first write stamped, comes
+ * only when that write fell in a later tick of the kernel's coarse clock than the CREATE (KernelClock).
  */
 class RequestCountThroughMountTest {
     private static final int FILES = 240;
@@ -42,7 +43,7 @@ class RequestCountThroughMountTest {
     Path tmp;
 
     @Test
-    void untar_costsAtMostElevenRequestsPerEntry() throws Exception {
+    void untar_costsUnderElevenRequestsPerEntry() throws Exception {
         Prereq.requireFuse();
         Prereq.requireBinary("tar", "apt-get install tar");
         Images.requireMkfs();
@@ -89,11 +90,13 @@ class RequestCountThroughMountTest {
             assertTrue(delta(before, after, "flush") <= 1, "FLUSH is answered ENOSYS once: " + seen);
             assertTrue(delta(before, after, "write") <= FILES, "one WRITE per small file: " + seen);
             assertTrue(delta(before, after, "getxattr") <= 2 * FILES, "security.capability twice: " + seen);
-            assertTrue(delta(before, after, "setattr") <= 4 * FILES + 3 * (DIRS + 1),
-                    "tar's times, owner and mode, and the kernel's times of a file: " + seen);
+            // tar's times, owner and mode; the kernel's flush of a file's times only where its first write fell in
+            // a later tick than the CREATE: 20-40% of the files at load 16-25
+            assertTrue(delta(before, after, "setattr") <= 3.75 * FILES + 3 * (DIRS + 1),
+                    "new files stamped from the kernel's coarse clock: " + seen);
             assertTrue(delta(before, after, "lookup") <= entries + 1, "names are cached: " + seen);
             assertTrue(delta(before, after, "getattr") <= entries + 1, "attributes are cached: " + seen);
-            assertTrue(total / entries <= 11, seen);
+            assertTrue(total / entries <= 10.6, seen);
             // after the count: diff's own opens and reads would be counted too
             Shell.run(List.of("diff", "-r", src.toString(), mnt.resolve("tree").toString()));
         }

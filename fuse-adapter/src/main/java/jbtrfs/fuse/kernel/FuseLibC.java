@@ -2,6 +2,7 @@ package jbtrfs.fuse.kernel;
 
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.IgnoreError;
+import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.SaveError;
 
 /**
@@ -62,6 +63,10 @@ public interface FuseLibC {
 
     @IgnoreError
     String strerror(int errno);
+
+    /** struct timespec as two longs: seconds, nanoseconds. */
+    @IgnoreError
+    int clock_gettime(int clockId, @Out long[] timespec);
 
     static FuseLibC get() {
         return Holder.LIBC;

@@ -148,7 +148,10 @@ final class NamespaceRequests {
         if (ops.stat(id).isDirectory()) nodes.table.parent(nodes.ids.nodeId(id), dirNode);
     }
 
-    /** fuse_create_in: flags, mode, umask, open_flags; the name. A new regular file, opened. */
+    /**
+     * fuse_create_in: flags, mode, umask, open_flags; the name. A new regular file, opened, stamped from the kernel's
+     * coarse clock as its writes will be ({@link KernelClock}).
+     */
     void create(FuseRequest r) throws FsException {
         InArgs in = r.in();
         in.skip(4);
@@ -157,7 +160,13 @@ final class NamespaceRequests {
         in.skip(4);
         String name = in.cstring();
         int m = (mode & Stat.S_IFMT) == 0 ? mode | Stat.S_IFREG : mode;
-        InodeId id = ops.mknod(nodes.inode(r), name, m, 0, r.uid(), r.gid(), ours(umask));
+        InodeId id;
+        KernelClock.coarse();
+        try {
+            id = ops.mknod(nodes.inode(r), name, m, 0, r.uid(), r.gid(), ours(umask));
+        } finally {
+            KernelClock.end();
+        }
         nodes.replyCreated(r, id, r.nodeId(), FileRequests.FOPEN_KEEP_CACHE);
     }
 
