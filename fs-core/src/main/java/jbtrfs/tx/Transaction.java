@@ -4,9 +4,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.LongUnaryOperator;
 
 import jbtrfs.CorruptBlockException;
@@ -48,6 +50,8 @@ public final class Transaction implements TreeBlockStore {
     private final DataRefs dataRefs = new DataRefs();
     private final TreeRefs treeRefs = new TreeRefs();
     private final LongUnaryOperator lastSnapshot;
+    /** Trees snapshotted in this transaction: their last_snapshot is this transid before any commit says so. */
+    private final Set<Long> snapshotted = new HashSet<>();
     private long edits;
     /** Counts block changes; each dirty block keeps the count of its last change (an fsync logs what moved since). */
     private long changeSeq;
@@ -132,6 +136,10 @@ public final class Transaction implements TreeBlockStore {
         TreeBlock block = reader.read(src.bytenr(), src.generation(), src.level(), source);
         TreeBlock copy = editor.copyBlock(block, newId);
         changeChildRefs(copy, newId, false, +1);
+        // the source's blocks are shared from now on, also for a change later in this transaction (a snapshot
+        // linked into its own source: create_pending_snapshot moves last_snapshot in the root item it holds)
+        snapshotted.add(source);
+        snapshotted.add(newId);
         return new TreeRoot(newId, copy.bytenr(), copy.level(), transid);
     }
 
@@ -261,7 +269,7 @@ public final class Transaction implements TreeBlockStore {
     /** ≈ btrfs_block_can_be_shared: a subvolume's block, not its root, written no later than its last snapshot. */
     private boolean mayBeShared(long bytenr, long owner) throws FsException {
         if (!ObjectIds.isSubvolume(owner)) return false;
-        long last = lastSnapshot.applyAsLong(owner);
+        long last = snapshotted.contains(owner) ? transid : lastSnapshot.applyAsLong(owner);
         if (last == 0) return false;
         if (bytenr == roots.load(owner).bytenr()) return false;
         TreeBlock block = reader.read(bytenr, 0, -1, owner);
