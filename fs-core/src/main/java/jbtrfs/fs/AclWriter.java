@@ -78,12 +78,12 @@ final class AclWriter {
     /** chmod: the permission bits (07777) and ctime, and the access ACL's owner, mask or group, and other. */
     void chmod(InodeId id, int mode) throws FsException {
         w.checkWritable(id.root());
-        w.reserveMetadata(4);
         InodeItem i = w.load(id);
         InodeWriter.refuseIf(i, InodeWriter.IMMUTABLE_OR_APPEND, id, "chmod");
+        byte[] access = (i.mode() & Stat.S_IFMT) == Stat.S_IFLNK ? null : XattrWriter.get(w, id, ACCESS);
+        // the inode item alone, as btrfs_setattr reserves; the ACL's rewrite (posix_acl_chmod) only when there is one
+        w.reserveMetadata(access == null ? 1 : 4);
         w.save(id, i.withMode((i.mode() & Stat.S_IFMT) | (mode & 07777)).withTimes(i.atime(), w.time(), i.mtime()));
-        if ((i.mode() & Stat.S_IFMT) == Stat.S_IFLNK) return;
-        byte[] access = XattrWriter.get(w, id, ACCESS);
         if (access != null) xattrs.put(id, ACCESS, PosixAcl.parse(access).chmod(mode).encode(), 0);
     }
 }
