@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
@@ -241,7 +242,7 @@ public final class Filesystem implements Closeable {
             }
             served = writable;
         }
-        Scrubber scrubber = scrubber(sb, csumType, volume, reader, subvolumes, writable, txm);
+        Scrubber scrubber = scrubber(sb, csumType, volume, reader, subvolumes, writable, txm, members);
         ops.attachScrubber(scrubber);
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),
@@ -256,8 +257,8 @@ public final class Filesystem implements Closeable {
      * it reads the image's trees and only reports.
      */
     private static Scrubber scrubber(SuperBlock sb, ChecksumType csumType, Volume volume, TreeBlockReader reader,
-                                     Subvolumes subvolumes, WritableOperations writable, TransactionManager txm)
-            throws FsException {
+                                     Subvolumes subvolumes, WritableOperations writable, TransactionManager txm,
+                                     Members members) throws FsException {
         byte[] chunkTreeUuid = new byte[16];
         reader.read(sb.chunkRoot(), sb.chunkRootGeneration(), sb.chunkRootLevel(), ObjectIds.CHUNK_TREE).buffer()
                 .get(Header.OFFSET_CHUNK_TREE_UUID, chunkTreeUuid);
@@ -265,13 +266,16 @@ public final class Filesystem implements Closeable {
         ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.devItem().totalBytes(),
                 sb.treeBlockFsid(), chunkTreeUuid, csumType, sb.nodesize(), sb.sectorsize(),
                 txm == null ? sb::generation : txm::generation);
+        Map<Long, Long> deviceBytes = new TreeMap<>();
+        deviceBytes.put(sb.devItem().devid(), sb.devItem().totalBytes());
+        for (FsInfo.Device d : members.list()) deviceBytes.put(d.devid(), d.totalBytes());
         if (writable == null) {
-            return new Scrubber(volume, id, t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t),
-                    new ReentrantLock(), new ReentrantLock(), () -> true, paths);
+            return new Scrubber(volume, id, deviceBytes,
+                    t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t), new ReentrantLock(), new ReentrantLock(), () -> true, paths);
         }
         volume.allowRepairs(() -> txm.aborted() == null);
-        return new Scrubber(volume, id, txm::committedTree, writable.commitFence(), writable.commitExclusion(),
-                writable::readOnly, paths);
+        return new Scrubber(volume, id, deviceBytes, txm::committedTree, writable.commitFence(),
+                writable.commitExclusion(), writable::readOnly, paths);
     }
 
     /** The mount's scrub (start, progress, cancel). */

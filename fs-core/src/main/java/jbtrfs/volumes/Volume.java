@@ -198,18 +198,29 @@ public final class Volume {
     }
 
     /**
-     * Writes {@code src} over copy {@code mirror} of {@code logical} only, and waits (≈ btrfs_repair_io_failure:
-     * a good copy's bytes put back where a copy was bad). The range must lie in one unstriped chunk.
+     * Writes {@code src} over copy {@code mirror} of {@code logical} only, on whichever member holds that copy, and
+     * waits (≈ btrfs_repair_io_failure: a good copy's bytes put back where a copy was bad). The range must lie in
+     * one unstriped chunk (SINGLE, DUP, the RAID1s).
      */
     public void repairCopy(long logical, ByteBuffer src, int mirror) throws IOException {
-        List<IoRequest> all = writeRequests(logical, src);
-        if (mirror < 0 || mirror >= all.size()) {
+        int length = src.remaining();
+        Chunk chunk = chunkAt(logical, length);
+        if (chunk.striped() || chunk.parity() || Long.compareUnsigned(logical + length, chunk.end()) > 0) {
+            throw new FsException(Errno.EIO, "repair of " + length + " bytes at logical "
+                    + Long.toUnsignedString(logical) + " does not lie in one unstriped chunk");
+        }
+        if (mirror < 0 || mirror >= chunk.copies()) {
             throw new FsException(Errno.EIO, "no copy " + (mirror + 1) + " of logical "
                     + Long.toUnsignedString(logical));
         }
-        IoRequest one = all.get(mirror);
-        if (writeBehind != null) writeBehind.awaitRange(one.offset(), one.length());
-        device.submit(List.of(one)).await();
+        Chunk.Placement place = chunk.place(logical, mirror);
+        BlockDevice member = members.get(place.devid());
+        if (member == null || !member.writable()) {
+            throw new FsException(Errno.EIO, "copy " + (mirror + 1) + " of logical " + Long.toUnsignedString(logical)
+                    + " lies on device " + place.devid() + ", which is " + (member == null ? "missing" : "read-only"));
+        }
+        if (writeBehind != null && member == device) writeBehind.awaitRange(place.physical(), length);
+        member.submit(List.of(IoRequest.write(place.physical(), src.duplicate()))).await();
     }
 
     /** Where copy {@code mirror} of {@code logical} lies on the device (unstriped profiles), for messages. */
