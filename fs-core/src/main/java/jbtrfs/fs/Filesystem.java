@@ -271,7 +271,8 @@ public final class Filesystem implements Closeable {
         for (FsInfo.Device d : members.list()) deviceBytes.put(d.devid(), d.totalBytes());
         if (writable == null) {
             return new Scrubber(volume, id, deviceBytes,
-                    t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t), new ReentrantLock(), new ReentrantLock(), () -> true, paths);
+                    t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t), new ReentrantLock(),
+                    new ReentrantLock(), () -> true, paths);
         }
         volume.allowRepairs(() -> txm.aborted() == null);
         return new Scrubber(volume, id, deviceBytes, txm::committedTree, writable.commitFence(),
