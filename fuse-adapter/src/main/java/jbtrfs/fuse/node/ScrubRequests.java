@@ -65,8 +65,9 @@ public final class ScrubRequests {
             return;
         }
         if (cmd == JBTRFS_IOC_SCRUB_ERRORS) {
-            ByteBuffer d = IoctlRequests.data(in, inSize, 16).order(ByteOrder.nativeOrder());
-            long devid = d.getLong(8);
+            boolean named = Integer.compareUnsigned(inSize, 16) >= 0; // the devid, where the caller gave one
+            ByteBuffer d = IoctlRequests.data(in, inSize, named ? 16 : 8).order(ByteOrder.nativeOrder());
+            long devid = named ? d.getLong(8) : 0;
             ScrubStatus s = scrubber.status(devid == 0 ? scrubber.devid() : devid);
             ByteBuffer b = IoctlRequests.reply(r, outSize, ERRORS_SIZE).order(ByteOrder.nativeOrder());
             putErrors(b, s.uncorrectable(), d.getLong(0));
