@@ -139,10 +139,7 @@ final class ScrubWalk {
         List<Copy> out = new ArrayList<>();
         for (Chunk c : volume.chunks().chunks()) {
             List<Stripe> stripes = c.item().stripes();
-            if (c.copies() != stripes.size()) {
-                LOG.warn("scrub: chunk at logical {} has a striped or parity profile; not scrubbed", c.logical());
-                continue;
-            }
+            if (c.copies() != stripes.size()) continue; // another member's (Scrubber refuses this one's)
             for (int m = 0; m < stripes.size(); m++) {
                 Stripe s = stripes.get(m);
                 if (s.devid() != id.devid()) continue;

@@ -1,5 +1,6 @@
 package jbtrfs.fs;
 
+import static jbtrfs.testing.FsAssertions.assertErrno;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.Errno;
 import jbtrfs.device.BlockDevice;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
@@ -130,6 +132,17 @@ class ScrubSetTest {
         assertTrue(bad.csumErrors() > 0 && bad.verifyErrors() > 0, "the zeroed member's data and tree blocks: " + bad);
         assertEquals(0, bad.uncorrectableErrors(), "every copy on devid 1 is good");
         assertTrue(!ours.get(1L).progress().errors(), "devid 1 is clean: " + ours.get(1L).progress());
+    }
+
+    @Test
+    void scrubOfAMemberWithRaid5Chunks_isRefusedNotPassedForClean() throws Exception {
+        List<Path> members = MemberSets.mkfs(tmp, 3, 128, "-d", "raid5", "-m", "raid1");
+        try (Filesystem fs = openReadOnly(members)) {
+            Scrubber s = fs.operations().scrubber();
+            assertEquals(List.of(1L, 2L, 3L), s.devids());
+            assertErrno(Errno.EOPNOTSUPP, () -> s.start(2, 0, -1, true));
+            assertErrno(Errno.ENODEV, () -> s.start(4, 0, -1, true));
+        }
     }
 
     @Test
