@@ -76,7 +76,8 @@ final class ScrubCommand implements Runnable {
             ByteBuffer args = BtrfsIoctlClient.buffer(ScrubRequests.ARGS_SIZE);
             boolean ro = readOnly;
             int scrubbing = 0;
-            for (long devid = 1; devid <= maxDevid(m); devid++) {
+            long maxDevid = maxDevid(m);
+            for (long devid = 1; devid <= maxDevid; devid++) {
                 int errno = start(m, args, devid, ro);
                 if (errno == ENODEV) continue; // an id no member present has (removed, or missing when degraded)
                 if (errno == EROFS && !ro) {
@@ -170,7 +171,8 @@ final class ScrubCommand implements Runnable {
     /** The scrubs of every member as one (btrfs scrub status' totals), with the paths of their uncorrectable errors. */
     static ScrubStatus progress(BtrfsIoctlClient m, Path mountpoint) throws CliException {
         List<ScrubStatus> each = new ArrayList<>();
-        for (long devid = 1; devid <= maxDevid(m); devid++) {
+        long maxDevid = maxDevid(m);
+        for (long devid = 1; devid <= maxDevid; devid++) {
             ScrubStatus s = progress(m, mountpoint, devid);
             if (s != null) each.add(s);
         }
