@@ -44,7 +44,8 @@ abstract class QueuedBlockDevice implements BlockDevice {
         this.writable = writable;
         this.queueDepth = queueDepth;
         this.permits = new Semaphore(queueDepth);
-        this.metrics = new DeviceMetrics(options.registry(), backendName, name, inFlight::get);
+        this.metrics = new DeviceMetrics(options.registry(), backendName, name, options.devid(),
+                inFlight::get);
     }
 
     /** One request on its way through the engine. */

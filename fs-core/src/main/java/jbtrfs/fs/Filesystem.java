@@ -258,7 +258,7 @@ public final class Filesystem implements Closeable {
             }
             served = writable;
         }
-        Scrubber scrubber = Scrubber.forMount(sb, csumType, volume, reader, subvolumes, writable, txm);
+        Scrubber scrubber = Scrubber.forMount(sb, csumType, volume, reader, subvolumes, writable, txm, members);
         ops.attachScrubber(scrubber);
         LOG.info("opened {} (label '{}', generation {}, nodesize {}, sectorsize {}, {})",
                 Uuids.format(sb.fsid()), sb.label(), sb.generation(), sb.nodesize(), sb.sectorsize(),

@@ -1,8 +1,12 @@
 package jbtrfs.fs;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -77,10 +81,27 @@ final class Members {
 
     /** Opens {@code path} with its image lock (exclusive to write, shared to read), held until the device closes. */
     static BlockDevice openLocked(Path path, DeviceOptions options, String what) throws IOException {
+        long devid = devidOf(path);
         try {
-            return BlockDevice.openLocked(path, options);
+            return BlockDevice.openLocked(path, devid > 0 ? options.withDevid(devid) : options);
         } catch (NoSuchFileException e) {
             throw new FsException(Errno.EINVAL, what + " not found: " + path);
+        }
+    }
+
+    /**
+     * The devid the primary superblock at {@code path} names, read before the device opens so that its meters carry
+     * it; -1 when it cannot be read (the open then says why, or the superblock checks do).
+     */
+    private static long devidOf(Path path) {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
+            while (b.hasRemaining()) {
+                if (channel.read(b, SuperBlock.MIRROR_OFFSETS[0] + b.position()) < 0) return -1;
+            }
+            return SuperBlock.decode(b.flip()).devItem().devid();
+        } catch (IOException | RuntimeException e) {
+            return -1;
         }
     }
 

@@ -26,6 +26,15 @@ public record ScrubProgress(long dataExtentsScrubbed, long treeExtentsScrubbed, 
                 f[13], f[14]);
     }
 
+    /** The counters of two devices' scrubs summed (last_physical: the larger), as btrfs scrub status totals a set. */
+    public ScrubProgress plus(ScrubProgress other) {
+        long[] a = toArray();
+        long[] b = other.toArray();
+        for (int i = 0; i < FIELDS; i++) a[i] += b[i];
+        a[13] = Math.max(lastPhysical, other.lastPhysical);
+        return of(a);
+    }
+
     /** Bytes scrubbed, data and tree blocks (what btrfs scrub status shows). */
     public long bytesScrubbed() {
         return dataBytesScrubbed + treeBytesScrubbed;

@@ -20,6 +20,7 @@ import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
+import jbtrfs.device.BlockDevice;
 import jbtrfs.format.ExtentItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
@@ -69,6 +70,11 @@ final class ScrubWalk {
      */
     record Identity(long devid, long deviceBytes, byte[] fsid, byte[] chunkTreeUuid, ChecksumType csumType,
                     int nodesize, int sectorsize, LongSupplier committedGeneration) {
+        /** The same filesystem as seen by member {@code otherDevid} of {@code bytes}. */
+        Identity of(long otherDevid, long bytes) {
+            return new Identity(otherDevid, bytes, fsid, chunkTreeUuid, csumType, nodesize, sectorsize,
+                    committedGeneration);
+        }
     }
 
     private final Volume volume;
@@ -133,10 +139,7 @@ final class ScrubWalk {
         List<Copy> out = new ArrayList<>();
         for (Chunk c : volume.chunks().chunks()) {
             List<Stripe> stripes = c.item().stripes();
-            if (c.copies() != stripes.size()) {
-                LOG.warn("scrub: chunk at logical {} has a striped or parity profile; not scrubbed", c.logical());
-                continue;
-            }
+            if (c.copies() != stripes.size()) continue; // another member's (Scrubber refuses this one's)
             for (int m = 0; m < stripes.size(); m++) {
                 Stripe s = stripes.get(m);
                 if (s.devid() != id.devid()) continue;
@@ -153,13 +156,14 @@ final class ScrubWalk {
 
     /** The superblock copies that lie on the device: checksum, place, magic and the committed generation. */
     private void scrubSupers() throws IOException {
-        long limit = Math.min(volume.device().size(), id.deviceBytes());
+        BlockDevice device = volume.members().get(id.devid());
+        long limit = Math.min(device.size(), id.deviceBytes());
         for (long off : SuperBlock.MIRROR_OFFSETS) {
             if (off + SuperBlock.SIZE > limit) break;
             ByteBuffer b = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
             String problem;
             try {
-                volume.device().read(off, b);
+                device.read(off, b);
                 b.clear();
                 problem = superProblem(b, off);
             } catch (IOException e) {

@@ -1,7 +1,11 @@
 package jbtrfs.fs;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
@@ -17,39 +21,58 @@ import jbtrfs.format.Header;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.tx.TransactionManager;
+import jbtrfs.device.BlockDevice;
+import jbtrfs.format.BlockGroupFlags;
+import jbtrfs.volumes.Chunk;
 import jbtrfs.volumes.Volume;
 
 /**
- * The mount's scrub (BTRFS_IOC_SCRUB, SCRUB_PROGRESS, SCRUB_CANCEL): one at a time, on its own thread while the
- * mount serves requests. Unlike the kernel's ioctl, {@link #start} returns at once (a FUSE worker blocked for the
+ * The mount's scrub (BTRFS_IOC_SCRUB, SCRUB_PROGRESS, SCRUB_CANCEL): one per device at a time, each on its own
+ * thread while the mount serves requests (btrfs scrub start scrubs every member of a set at once, one ioctl per
+ * devid, as the kernel's). Unlike the kernel's ioctl, {@link #start} returns at once (a FUSE worker blocked for the
  * whole scrub would be a worker lost); {@link #status} answers while it runs and, with its final counters and the
  * paths of its uncorrectable data errors, after it ended (the kernel answers ENOTCONN then, and btrfs-progs keeps
- * the figures in a file of its own). Unmount cancels a running scrub, as the kernel's does.
+ * the figures in a file of its own). Unmount cancels the running scrubs, as the kernel's does.
  */
 public final class Scrubber {
     private static final Logger LOG = LoggerFactory.getLogger(Scrubber.class);
 
     private final Volume volume;
     private final ScrubWalk.Identity identity;
+    /** Every member's size as its dev item gives it, by devid (superblock copies past it are not the filesystem's). */
+    private final Map<Long, Long> deviceBytes;
     private final ScrubWalk.Trees trees;
     private final Lock fence;
     private final Lock superFence;
     private final BooleanSupplier mountReadOnly;
     private final ExtentPaths paths;
-    /** The running or last scrub, null before the first; guarded by this. */
-    private ScrubWalk walk;
-    private Thread thread;
-    private ScrubStatus.State state;
-    private boolean readOnly;
-    private long startedMillis;
-    private long endedMillis;
-    private String failure;
+    /** The running or last scrub of each device; guarded by this. */
+    private final Map<Long, Run> runs = new TreeMap<>();
 
-    /** {@code fence} and {@code superFence} as {@link ScrubWalk} holds them. */
-    Scrubber(Volume volume, ScrubWalk.Identity identity, ScrubWalk.Trees trees, Lock fence, Lock superFence,
-             BooleanSupplier mountReadOnly, ExtentPaths paths) {
+    /** One device's scrub: its walk and how it ended. */
+    private static final class Run {
+        final ScrubWalk walk;
+        final boolean readOnly;
+        final long startedMillis = System.currentTimeMillis();
+        ScrubStatus.State state = ScrubStatus.State.RUNNING;
+        long endedMillis;
+        String failure;
+
+        Run(ScrubWalk walk, boolean readOnly) {
+            this.walk = walk;
+            this.readOnly = readOnly;
+        }
+    }
+
+    /**
+     * {@code fence} and {@code superFence} as {@link ScrubWalk} holds them; {@code deviceBytes} names every member
+     * the scrub may be asked for, {@code identity} the first.
+     */
+    Scrubber(Volume volume, ScrubWalk.Identity identity, Map<Long, Long> deviceBytes, ScrubWalk.Trees trees,
+             Lock fence, Lock superFence, BooleanSupplier mountReadOnly, ExtentPaths paths) {
         this.volume = volume;
         this.identity = identity;
+        this.deviceBytes = Map.copyOf(deviceBytes);
         this.trees = trees;
         this.fence = fence;
         this.superFence = superFence;
@@ -63,8 +86,8 @@ public final class Scrubber {
      * it reads the image's trees and only reports.
      */
     static Scrubber forMount(SuperBlock sb, ChecksumType csumType, Volume volume, TreeBlockReader reader,
-                                   Subvolumes subvolumes, WritableOperations writable, TransactionManager txm)
-            throws FsException {
+                             Subvolumes subvolumes, WritableOperations writable, TransactionManager txm,
+                             Members members) throws FsException {
         byte[] chunkTreeUuid = new byte[16];
         reader.read(sb.chunkRoot(), sb.chunkRootGeneration(), sb.chunkRootLevel(), ObjectIds.CHUNK_TREE).buffer()
                 .get(Header.OFFSET_CHUNK_TREE_UUID, chunkTreeUuid);
@@ -72,96 +95,133 @@ public final class Scrubber {
         ScrubWalk.Identity id = new ScrubWalk.Identity(sb.devItem().devid(), sb.devItem().totalBytes(),
                 sb.treeBlockFsid(), chunkTreeUuid, csumType, sb.nodesize(), sb.sectorsize(),
                 txm == null ? sb::generation : txm::generation);
+        Map<Long, Long> deviceBytes = new TreeMap<>();
+        deviceBytes.put(sb.devItem().devid(), sb.devItem().totalBytes());
+        for (FsInfo.Device d : members.list()) deviceBytes.put(d.devid(), d.totalBytes());
         if (writable == null) {
-            return new Scrubber(volume, id, t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t),
-                    new ReentrantLock(), new ReentrantLock(), () -> true, paths);
+            return new Scrubber(volume, id, deviceBytes,
+                    t -> t == ObjectIds.ROOT_TREE ? subvolumes.rootTree() : subvolumes.tree(t), new ReentrantLock(),
+                    new ReentrantLock(), () -> true, paths);
         }
         volume.allowRepairs(() -> txm.aborted() == null);
-        return new Scrubber(volume, id, txm::committedTree, writable.commitFence(), writable.commitExclusion(),
-                writable::readOnly, paths);
+        return new Scrubber(volume, id, deviceBytes, txm::committedTree, writable.commitFence(),
+                writable.commitExclusion(), writable::readOnly, paths);
     }
 
-    /** The device's id (scrubs name it, as the ioctl's devid). */
+    /**
+     * This mount's scrub over other copies of its members ({@code members} by devid, e.g. in memory), repairing on
+     * them as a read-write mount's scrub does: the committed trees stay this mount's, the bytes verified and written
+     * are the copies' (how a set's repair is exercised while read-write opens of sets are not there).
+     */
+    Scrubber onMembers(Map<Long, BlockDevice> members) {
+        Volume copies = new Volume(identity.devid(), members, volume.chunks());
+        copies.allowRepairs(() -> true);
+        return new Scrubber(copies, identity, deviceBytes, trees, fence, superFence, () -> false, paths);
+    }
+
+    /** The first device's id (a single-device image's only one). */
     public long devid() {
         return identity.devid();
     }
 
+    /** The ids of the members present, which scrubs may name. */
+    public List<Long> devids() {
+        List<Long> out = new ArrayList<>();
+        for (Long d : new TreeMap<>(deviceBytes).keySet()) {
+            if (volume.members().containsKey(d)) out.add(d);
+        }
+        return out;
+    }
+
     /**
      * Starts scrubbing the dev extents of device {@code devid} overlapping physical [{@code start}, {@code end}],
-     * repairing unless {@code readOnly}: ENODEV for another device, EINPROGRESS while one runs, EROFS for a
+     * repairing unless {@code readOnly}: ENODEV for a device not present, EINPROGRESS while one runs on it,
+     * EOPNOTSUPP where it holds a chunk of a striped or parity profile (RAID0, RAID10, RAID5, RAID6), EROFS for a
      * repairing scrub of a read-only mount (the kernel's mnt_want_write).
      */
     public synchronized void start(long devid, long start, long end, boolean readOnly) throws FsException {
         checkDevice(devid);
-        if (volume.chunks().chunks().stream().anyMatch(c -> c.item().stripes().stream()
-                .anyMatch(s -> s.devid() != identity.devid()))) {
-            // the walk knows one device's dev extents; a set's other members would go unchecked
-            throw new FsException(Errno.EOPNOTSUPP, "scrub of a multi-device filesystem is not supported yet");
+        Run before = runs.get(devid);
+        if (before != null && before.state == ScrubStatus.State.RUNNING) {
+            throw new FsException(Errno.EINPROGRESS, "a scrub is running on device " + devid);
         }
-        if (state == ScrubStatus.State.RUNNING) throw new FsException(Errno.EINPROGRESS, "a scrub is running");
+        for (Chunk c : volume.chunks().chunks()) {
+            if (c.copies() == c.item().stripes().size()) continue;
+            if (c.item().stripes().stream().anyMatch(st -> st.devid() == devid)) {
+                // the walk reads whole copies; a striped or parity chunk left out would pass for clean
+                throw new FsException(Errno.EOPNOTSUPP, "scrub of " + BlockGroupFlags.profileName(c.item().type())
+                        + " chunks is not supported yet (device " + devid + " holds the one at logical "
+                        + Long.toUnsignedString(c.logical()) + ")");
+            }
+        }
         if (!readOnly && mountReadOnly.getAsBoolean()) {
             throw new FsException(Errno.EROFS, "a scrub that repairs needs a read-write mount (scrub read-only)");
         }
-        ScrubWalk w = new ScrubWalk(volume, identity, trees, fence, superFence, readOnly, paths, start, end);
-        walk = w;
-        this.readOnly = readOnly;
-        state = ScrubStatus.State.RUNNING;
-        failure = null;
-        startedMillis = System.currentTimeMillis();
-        endedMillis = 0;
-        thread = new Thread(() -> run(w), "jbtrfs-scrub");
+        ScrubWalk w = new ScrubWalk(volume, identity.of(devid, deviceBytes.get(devid)), trees, fence, superFence,
+                readOnly, paths, start, end);
+        Run run = new Run(w, readOnly);
+        runs.put(devid, run);
+        Thread thread = new Thread(() -> run(devid, run), "jbtrfs-scrub-" + devid);
         thread.setDaemon(true);
         thread.start();
         LOG.info("scrub started on device {}{}", devid, readOnly ? " (read-only)" : "");
     }
 
-    private void run(ScrubWalk w) {
+    private void run(long devid, Run run) {
         ScrubStatus.State end;
         String why = null;
         try {
-            w.run();
-            end = w.canceled() ? ScrubStatus.State.CANCELED : ScrubStatus.State.FINISHED;
+            run.walk.run();
+            end = run.walk.canceled() ? ScrubStatus.State.CANCELED : ScrubStatus.State.FINISHED;
         } catch (IOException | RuntimeException e) {
             end = ScrubStatus.State.FAILED;
             why = e.getMessage() == null ? e.toString() : e.getMessage();
-            LOG.error("scrub stopped: {}", why);
+            LOG.error("scrub of device {} stopped: {}", devid, why);
         }
-        ScrubProgress p = w.progress();
+        ScrubProgress p = run.walk.progress();
         synchronized (this) {
-            state = end;
-            failure = why;
-            endedMillis = System.currentTimeMillis();
+            run.state = end;
+            run.failure = why;
+            run.endedMillis = System.currentTimeMillis();
             notifyAll();
         }
-        LOG.info("scrub {}: {} bytes scrubbed, {} corrected, {} uncorrectable", end.name().toLowerCase(Locale.ROOT),
-                p.bytesScrubbed(), p.correctedErrors(), p.uncorrectableErrors());
+        LOG.info("scrub of device {} {}: {} bytes scrubbed, {} corrected, {} uncorrectable", devid,
+                end.name().toLowerCase(Locale.ROOT), p.bytesScrubbed(), p.correctedErrors(), p.uncorrectableErrors());
     }
 
-    /** The running or last scrub of device {@code devid}: ENODEV for another device, ENOTCONN before any. */
+    /** The running or last scrub of device {@code devid}: ENODEV for a device not present, ENOTCONN before any. */
     public synchronized ScrubStatus status(long devid) throws FsException {
         checkDevice(devid);
-        if (walk == null) throw new FsException(Errno.ENOTCONN, "no scrub has run on this mount");
-        return new ScrubStatus(state, readOnly, walk.progress(), walk.uncorrectable(), startedMillis, endedMillis,
-                failure);
+        Run run = runs.get(devid);
+        if (run == null) throw new FsException(Errno.ENOTCONN, "no scrub has run on device " + devid);
+        return new ScrubStatus(run.state, run.readOnly, run.walk.progress(), run.walk.uncorrectable(),
+                run.startedMillis, run.endedMillis, run.failure);
     }
 
-    /** Cancels the running scrub and returns once it stopped; ENOTCONN when none runs. */
+    /** Cancels every running scrub (as the kernel's SCRUB_CANCEL) and returns once they stopped; ENOTCONN if none. */
     public void cancel() throws FsException {
         synchronized (this) {
-            if (state != ScrubStatus.State.RUNNING) throw new FsException(Errno.ENOTCONN, "no scrub is running");
-            walk.cancel();
+            if (!running()) throw new FsException(Errno.ENOTCONN, "no scrub is running");
+            for (Run r : runs.values()) {
+                if (r.state == ScrubStatus.State.RUNNING) r.walk.cancel();
+            }
         }
         awaitEnd();
     }
 
-    /** Waits until the running scrub (if any) ended and returns its status; ENOTCONN before any. */
+    /** Waits until the running scrubs (if any) ended and returns the first device's status; ENOTCONN before any. */
     public ScrubStatus await() throws FsException {
+        return await(identity.devid());
+    }
+
+    /** Waits until the running scrubs (if any) ended and returns device {@code devid}'s status. */
+    public ScrubStatus await(long devid) throws FsException {
         awaitEnd();
-        return status(identity.devid());
+        return status(devid);
     }
 
     private synchronized void awaitEnd() throws FsException {
-        while (state == ScrubStatus.State.RUNNING) {
+        while (running()) {
             try {
                 wait();
             } catch (InterruptedException e) {
@@ -171,11 +231,15 @@ public final class Scrubber {
         }
     }
 
-    /** Unmount: a running scrub is canceled and waited for, before the last commit. */
+    private boolean running() {
+        return runs.values().stream().anyMatch(r -> r.state == ScrubStatus.State.RUNNING);
+    }
+
+    /** Unmount: running scrubs are canceled and waited for, before the last commit. */
     void close() {
         try {
             synchronized (this) {
-                if (state != ScrubStatus.State.RUNNING) return;
+                if (!running()) return;
             }
             cancel();
         } catch (FsException e) {
@@ -184,6 +248,8 @@ public final class Scrubber {
     }
 
     private void checkDevice(long devid) throws FsException {
-        if (devid != identity.devid()) throw new FsException(Errno.ENODEV, "no device " + devid);
+        if (!deviceBytes.containsKey(devid) || !volume.members().containsKey(devid)) {
+            throw new FsException(Errno.ENODEV, "no device " + devid);
+        }
     }
 }

@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import jbtrfs.fs.ScrubProgress;
 import jbtrfs.fs.ScrubStatus;
+import jbtrfs.fuse.node.BtrfsIoctl;
 import jbtrfs.fuse.node.ScrubRequests;
 
 /**
@@ -31,7 +32,7 @@ import jbtrfs.fuse.node.ScrubRequests;
         description = "Verify every copy of the mount's data and metadata, repairing from good copies.",
         subcommands = {ScrubCommand.Start.class, ScrubCommand.Status.class, ScrubCommand.Cancel.class})
 final class ScrubCommand implements Runnable {
-    /** The device a single-device image's scrub names (its dev item's devid). */
+    /** The device a single-device image's scrub names (its dev item's devid), the first of a set's. */
     static final long DEVID = 1;
     /** btrfs scrub's exit status when uncorrectable errors remain. */
     static final int UNCORRECTABLE_EXIT = 3;
@@ -73,24 +74,36 @@ final class ScrubCommand implements Runnable {
         @Override
         int run(BtrfsIoctlClient m) throws Exception {
             ByteBuffer args = BtrfsIoctlClient.buffer(ScrubRequests.ARGS_SIZE);
-            int errno = start(m, args, readOnly);
-            if (errno == EROFS && !readOnly) {
-                System.out.println("read-only mount: scrubbing without repair");
-                errno = start(m, args, true);
+            boolean ro = readOnly;
+            int scrubbing = 0;
+            long maxDevid = maxDevid(m);
+            for (long devid = 1; devid <= maxDevid; devid++) {
+                int errno = start(m, args, devid, ro);
+                if (errno == ENODEV) continue; // an id no member present has (removed, or missing when degraded)
+                if (errno == EROFS && !ro) {
+                    System.out.println("read-only mount: scrubbing without repair");
+                    ro = true;
+                    errno = start(m, args, devid, true);
+                }
+                if (errno != 0) {
+                    throw new CliException("scrub of " + mountpoint + " (devid " + devid + ") not started: "
+                            + describe(m, errno));
+                }
+                scrubbing++;
             }
-            if (errno != 0) throw new CliException("scrub of " + mountpoint + " not started: " + describe(m, errno));
-            System.out.println("scrub started on " + mountpoint);
+            if (scrubbing == 0) throw new CliException("scrub of " + mountpoint + " not started: no device found");
+            System.out.println("scrub started on " + mountpoint + (scrubbing > 1 ? " (" + scrubbing + " devices)" : ""));
             if (!foreground) return 0;
             ScrubStatus s = awaitEnd(m, System.console() != null);
             print(System.out, mountpoint, s);
             return exitStatus(s);
         }
 
-        private static int start(BtrfsIoctlClient m, ByteBuffer args, boolean readOnly) {
+        private static int start(BtrfsIoctlClient m, ByteBuffer args, long devid, boolean readOnly) {
             args.clear();
             for (int i = 0; i < ScrubRequests.ARGS_SIZE; i++) args.put(i, (byte) 0);
             long flags = readOnly ? ScrubRequests.SCRUB_READONLY : 0;
-            args.putLong(0, DEVID).putLong(8, 0).putLong(16, -1L).putLong(24, flags);
+            args.putLong(0, devid).putLong(8, 0).putLong(16, -1L).putLong(24, flags);
             return m.call(ScrubRequests.BTRFS_IOC_SCRUB & 0xffffffffL, args);
         }
 
@@ -140,6 +153,7 @@ final class ScrubCommand implements Runnable {
     private static final int EROFS = 30;
     private static final int ENOTTY = 25;
     private static final int ENOTCONN = 107;
+    private static final int ENODEV = 19;
 
     private static String describe(BtrfsIoctlClient m, int errno) {
         if (errno == EPERM) return "only root may scrub (" + m.describe(errno) + ")";
@@ -147,19 +161,38 @@ final class ScrubCommand implements Runnable {
         return m.describe(errno);
     }
 
-    /** SCRUB_PROGRESS and the paths of its uncorrectable data errors. */
+    /** The largest devid of the mount's members (FS_INFO's max_id; 1, a single device's, if it does not answer). */
+    static long maxDevid(BtrfsIoctlClient m) {
+        ByteBuffer info = BtrfsIoctlClient.buffer(BtrfsIoctl.FS_INFO_SIZE);
+        if (m.call(BtrfsIoctl.FS_INFO & 0xffffffffL, info) != 0) return DEVID;
+        return Math.max(DEVID, info.getLong(BtrfsIoctl.FS_INFO_MAX_ID));
+    }
+
+    /** The scrubs of every member as one (btrfs scrub status' totals), with the paths of their uncorrectable errors. */
     static ScrubStatus progress(BtrfsIoctlClient m, Path mountpoint) throws CliException {
+        List<ScrubStatus> each = new ArrayList<>();
+        long maxDevid = maxDevid(m);
+        for (long devid = 1; devid <= maxDevid; devid++) {
+            ScrubStatus s = progress(m, mountpoint, devid);
+            if (s != null) each.add(s);
+        }
+        if (each.isEmpty()) throw new CliException("no scrub has run on " + mountpoint + " since it was mounted", 2);
+        return ScrubStatus.ofMembers(each);
+    }
+
+    /** SCRUB_PROGRESS of {@code devid} and its error paths; null when that device has no scrub or is not there. */
+    private static ScrubStatus progress(BtrfsIoctlClient m, Path mountpoint, long devid) throws CliException {
         ByteBuffer args = BtrfsIoctlClient.buffer(ScrubRequests.ARGS_SIZE);
-        args.putLong(0, DEVID);
+        args.putLong(0, devid);
         int errno = m.call(ScrubRequests.BTRFS_IOC_SCRUB_PROGRESS & 0xffffffffL, args);
-        if (errno == ENOTCONN) throw new CliException("no scrub has run on " + mountpoint + " since it was mounted", 2);
+        if (errno == ENOTCONN || errno == ENODEV) return null;
         if (errno != 0) throw new CliException("scrub status of " + mountpoint + ": " + describe(m, errno));
         long total = ScrubRequests.uncorrectablePaths(args);
         List<String> paths = new ArrayList<>();
         ByteBuffer page = BtrfsIoctlClient.buffer(ScrubRequests.ERRORS_SIZE);
         while (paths.size() < total) {
             page.clear();
-            page.putLong(0, paths.size());
+            page.putLong(0, paths.size()).putLong(8, devid);
             errno = m.call(ScrubRequests.JBTRFS_IOC_SCRUB_ERRORS & 0xffffffffL, page);
             if (errno != 0) throw new CliException("scrub error paths of " + mountpoint + ": " + describe(m, errno));
             int count = page.getInt(4);

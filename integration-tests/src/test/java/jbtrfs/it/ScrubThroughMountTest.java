@@ -9,6 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -16,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.MemberSets;
 import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
@@ -23,7 +26,8 @@ import jbtrfs.testing.Shell;
  * `jbtrfs scrub` on a live mount through the native transport's ioctls: a flipped byte in one DUP copy of a tree
  * block is repaired (both copies identical after, and the kernel's own scrub then finds no metadata error), a
  * flipped byte in single-profile file data is uncorrectable, named by the file's path, its reads EIO, and the
- * command exits 3 as btrfs scrub does.
+ * command exits 3 as btrfs scrub does. On a read-only RAID1 set with one member zeroed, the scrub of every member
+ * totals the kernel's errors.
  */
 class ScrubThroughMountTest {
     private static final int NODESIZE = 16384;
@@ -84,6 +88,35 @@ class ScrubThroughMountTest {
                 + kmnt + " || true"));
         assertTrue(kernel.contains("verify_errors: 0") && kernel.contains("csum_errors: 1"),
                 "the kernel's scrub: no metadata error left, the data sector still bad: " + kernel);
+    }
+
+    @Test
+    void scrubOfARaid1SetMount_totalsEveryMembersErrorsAsTheKernelsScrub() throws Exception {
+        Jbtrfs.requireNativeTransport("scrub answers through the native transport's ioctls");
+        List<Path> set = MemberSets.mkfs(tmp, 2, 128, "-d", "raid1", "-m", "raid1");
+        MemberSets.kernelWritten(set, tmp);
+        MemberSets.zeroContents(set.get(1));
+        List<Path> copy = MemberSets.copy(set, Files.createDirectory(tmp.resolve("copy")));
+        String kernel = MemberSets.withKernelMount(copy, tmp, "ro", kmnt -> Shell.sh("btrfs scrub start -B -R -r "
+                + kmnt + " || true"));
+        Matcher verify = Pattern.compile("verify_errors: (\\d+)").matcher(kernel);
+        Matcher csum = Pattern.compile("csum_errors: (\\d+)").matcher(kernel);
+        Matcher corrected = Pattern.compile("corrected_errors: (\\d+)").matcher(kernel);
+        assertTrue(verify.find() && csum.find() && corrected.find(), kernel);
+        assertTrue(Long.parseLong(verify.group(1)) > 0 && Long.parseLong(csum.group(1)) > 0, kernel);
+
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        Jbtrfs.mount(set.get(0), mnt, "-o", "ro,device=" + set.get(1));
+        try {
+            Shell.Result start = Jbtrfs.run("scrub", "start", "-B", mnt.toString());
+            assertEquals(0, start.exitCode(), start.output());
+            assertTrue(start.output().contains("(2 devices)"), start.output());
+            String summary = "Error summary:    verify=" + verify.group(1) + " csum=" + csum.group(1)
+                    + "\n  Corrected:      " + corrected.group(1) + "\n  Uncorrectable:  0\n";
+            assertTrue(start.output().contains(summary), "the kernel's totals " + kernel + ", ours " + start.output());
+        } finally {
+            Jbtrfs.unmount(mnt);
+        }
     }
 
     private static byte[] bytes(Path image, long offset) throws Exception {

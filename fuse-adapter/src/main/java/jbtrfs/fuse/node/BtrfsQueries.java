@@ -99,7 +99,8 @@ final class BtrfsQueries {
             // the kernel reads the flags asked for from the caller's struct although the command is _IOR
             ByteBuffer asked = Callers.copyFromCaller(r, arg + FS_INFO_FLAGS, 8);
             long flags = asked == null ? FS_INFO_ALL : asked.getLong(0) & FS_INFO_ALL;
-            r.reply(IoctlRequests.reply(r, outSize, BtrfsIoctl.FS_INFO_SIZE).put(fsInfo(ops.superBlock(), flags)));
+            r.reply(IoctlRequests.reply(r, outSize, BtrfsIoctl.FS_INFO_SIZE).put(fsInfo(ops.superBlock(), flags,
+                    maxDevid())));
         } else if (cmd == BtrfsIoctl.DEV_INFO) {
             ByteBuffer a = IoctlRequests.data(in, inSize, BtrfsIoctl.DEV_INFO_SIZE);
             // an all-zero uuid asks by devid alone (btrfs_is_empty_uuid)
@@ -166,6 +167,16 @@ final class BtrfsQueries {
         return out;
     }
 
+    /** The largest devid the chunk tree's DEV_ITEMs name (FS_INFO's max_id: a set's members are 1..max_id). */
+    private long maxDevid() throws FsException {
+        long max = ops.superBlock().devItem().devid();
+        for (TreeSearchItem it : ops.treeSearch(ObjectIds.CHUNK_TREE, Key.first(ObjectIds.DEV_ITEMS, KeyType.DEV_ITEM),
+                Key.last(ObjectIds.DEV_ITEMS, KeyType.DEV_ITEM), 0, -1L, Integer.MAX_VALUE, Integer.MAX_VALUE)) {
+            max = Math.max(max, it.key().offset());
+        }
+        return max;
+    }
+
     /**
      * btrfs_ioctl_dev_info: the device {@code devid} (and {@code uuid}, when one is given), else ENODEV; bytes_used is
      * the live sum of its dev extents (chunks allocated since the last commit count, as the kernel's device does),
@@ -204,9 +215,9 @@ final class BtrfsQueries {
      * btrfs_ioctl_fs_info_args: the optional parts answered as {@code flags} asks (the kernel's flags in/out);
      * clone_alignment is the sector size.
      */
-    static ByteBuffer fsInfo(SuperBlock sb, long flags) {
+    static ByteBuffer fsInfo(SuperBlock sb, long flags, long maxDevid) {
         ByteBuffer b = BtrfsIoctl.buffer(BtrfsIoctl.FS_INFO_SIZE);
-        b.putLong(0, sb.devItem().devid()).putLong(8, sb.numDevices()).put(16, sb.fsid())
+        b.putLong(0, maxDevid).putLong(8, sb.numDevices()).put(16, sb.fsid())
                 .putInt(32, sb.nodesize()).putInt(36, sb.sectorsize()).putInt(40, sb.sectorsize())
                 .putLong(FS_INFO_FLAGS, flags);
         if ((flags & BtrfsIoctl.FS_INFO_FLAG_CSUM_INFO) != 0) {

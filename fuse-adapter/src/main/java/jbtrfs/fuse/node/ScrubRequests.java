@@ -25,7 +25,7 @@ import jbtrfs.fuse.kernel.InArgs;
  * in a status file: unused[0] the state (1 running, 2 finished, 3 canceled, 4 failed), unused[1] how many
  * uncorrectable data errors have paths, unused[2] and [3] the start and end in seconds since the epoch (0 while
  * running), unused[4] 1 for a read-only scrub. JBTRFS_IOC_SCRUB_ERRORS (_IOWR(0x94, 0xf0, 4096 bytes), ours) hands
- * out those paths: in, the index of the first wanted (u64); out, the total (u32), the count in this answer (u32),
+ * out those paths: in, the index of the first wanted (u64) and the devid (u64, 0: the first device); out, the total (u32), the count in this answer (u32),
  * then that many NUL-terminated UTF-8 lines.
  */
 public final class ScrubRequests {
@@ -65,8 +65,10 @@ public final class ScrubRequests {
             return;
         }
         if (cmd == JBTRFS_IOC_SCRUB_ERRORS) {
-            ByteBuffer d = IoctlRequests.data(in, inSize, 8).order(ByteOrder.nativeOrder());
-            ScrubStatus s = scrubber.status(scrubber.devid());
+            boolean named = Integer.compareUnsigned(inSize, 16) >= 0; // the devid, where the caller gave one
+            ByteBuffer d = IoctlRequests.data(in, inSize, named ? 16 : 8).order(ByteOrder.nativeOrder());
+            long devid = named ? d.getLong(8) : 0;
+            ScrubStatus s = scrubber.status(devid == 0 ? scrubber.devid() : devid);
             ByteBuffer b = IoctlRequests.reply(r, outSize, ERRORS_SIZE).order(ByteOrder.nativeOrder());
             putErrors(b, s.uncorrectable(), d.getLong(0));
             r.reply(b);

@@ -1,0 +1,189 @@
+package jbtrfs.fs;
+
+import static jbtrfs.testing.FsAssertions.assertErrno;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.Errno;
+import jbtrfs.device.BlockDevice;
+import jbtrfs.device.FaultPlan;
+import jbtrfs.device.MemoryBlockDevice;
+import jbtrfs.testing.Images;
+import jbtrfs.testing.MemberSets;
+import jbtrfs.testing.Shell;
+
+/**
+ * Scrub of a multi-device set the kernel wrote (RAID1 data and metadata over two members), one member's contents
+ * zeroed: per device, our counters are the kernel's `btrfs scrub start -B -d -R -r` on a copy of the same damage;
+ * a repairing scrub over in-memory copies of the members writes the good copies back, after which ours and the
+ * kernel's scrub find nothing.
+ */
+class ScrubSetTest {
+    @TempDir
+    static Path shared;
+
+    @TempDir
+    Path tmp;
+
+    private static List<Path> written;
+
+    private static final String[] ALL = {"data_extents_scrubbed", "tree_extents_scrubbed", "data_bytes_scrubbed",
+        "tree_bytes_scrubbed", "read_errors", "csum_errors", "verify_errors", "no_csum", "csum_discards",
+        "super_errors", "malloc_errors", "uncorrectable_errors", "corrected_errors", "last_physical",
+        "unverified_errors"};
+
+    private static final Pattern COUNTER = Pattern.compile("^\\s+(\\w+): (\\d+)$");
+
+    private static final List<String> ERRORS = List.of("read_errors", "csum_errors", "verify_errors",
+            "super_errors", "uncorrectable_errors", "corrected_errors");
+
+    /** The RAID1 set, made and written by the kernel on first use (each test damages its own copy). */
+    private static synchronized List<Path> raid1Set() throws Exception {
+        if (written == null) {
+            List<Path> members = MemberSets.mkfs(shared, 2, 128, "-d", "raid1", "-m", "raid1");
+            MemberSets.kernelWritten(members, shared);
+            written = members;
+        }
+        return written;
+    }
+
+    /** A copy of the set whose second member (devid 2) reads zeros wherever a chunk lies. */
+    private List<Path> damagedCopy() throws Exception {
+        Images.requireKernelBtrfs();
+        List<Path> copy = MemberSets.copy(raid1Set(), tmp);
+        MemberSets.zeroContents(copy.get(1));
+        return copy;
+    }
+
+    private static Filesystem openReadOnly(List<Path> members) throws Exception {
+        return Filesystem.open(members.get(0), MountOptions.readOnlyDefaults()
+                .withDevices(members.subList(1, members.size()), false), null);
+    }
+
+    /** Runs {@code scrubber} on every member at once (as btrfs scrub start does); the status of each by devid. */
+    private static Map<Long, ScrubStatus> scrubAll(Scrubber scrubber, boolean readOnly) throws Exception {
+        for (long devid : scrubber.devids()) scrubber.start(devid, 0, -1, readOnly);
+        Map<Long, ScrubStatus> out = new TreeMap<>();
+        for (long devid : scrubber.devids()) out.put(devid, scrubber.await(devid));
+        return out;
+    }
+
+    /** The kernel's read-only scrub of a copy of {@code members} (-d -R): each device's raw counters by devid. */
+    private Map<Long, Map<String, Long>> kernelScrub(List<Path> members) throws Exception {
+        List<Path> copy = MemberSets.copy(members, Files.createTempDirectory(tmp, "kernel"));
+        String out = MemberSets.withKernelMount(copy, tmp, "ro", mnt -> Shell.sh(
+                "btrfs scrub start -B -d -R -r " + mnt + " || true"));
+        Map<Long, Map<String, Long>> byDevid = new TreeMap<>();
+        Matcher device = Pattern.compile("(?mi)^scrub device \\S+ \\(id (\\d+)\\)").matcher(out);
+        Map<String, Long> section = null;
+        for (String line : out.split("\n")) {
+            if (device.reset(line).find()) {
+                section = byDevid.computeIfAbsent(Long.parseLong(device.group(1)), d -> new HashMap<>());
+                continue;
+            }
+            Matcher x = COUNTER.matcher(line);
+            if (section != null && x.matches()) section.put(x.group(1), Long.parseLong(x.group(2)));
+        }
+        assertEquals(List.of(1L, 2L), List.copyOf(byDevid.keySet()), "the kernel scrubbed both devices: " + out);
+        return byDevid;
+    }
+
+    private static Map<String, Long> counters(ScrubProgress p) {
+        Map<String, Long> out = new HashMap<>();
+        long[] a = p.toArray();
+        for (int i = 0; i < ALL.length; i++) out.put(ALL[i], a[i]);
+        return out;
+    }
+
+    @Test
+    void readOnlyScrubOfRaid1SetWithAZeroedMember_countsPerDeviceAsTheKernelsScrub() throws Exception {
+        List<Path> members = damagedCopy();
+        Map<Long, Map<String, Long>> kernel = kernelScrub(members);
+
+        Map<Long, ScrubStatus> ours;
+        try (Filesystem fs = openReadOnly(members)) {
+            ours = scrubAll(fs.operations().scrubber(), true);
+        }
+
+        assertEquals(kernel.keySet(), ours.keySet());
+        for (long devid : ours.keySet()) {
+            ScrubStatus s = ours.get(devid);
+            assertEquals(ScrubStatus.State.FINISHED, s.state(), "devid " + devid + ": " + s.failure());
+            Map<String, Long> o = counters(s.progress());
+            for (String f : ALL) {
+                assertEquals(kernel.get(devid).get(f), o.get(f), "devid " + devid + " " + f + " (kernel "
+                        + kernel.get(devid) + ", ours " + o + ")");
+            }
+        }
+        ScrubProgress bad = ours.get(2L).progress();
+        assertTrue(bad.csumErrors() > 0 && bad.verifyErrors() > 0, "the zeroed member's data and tree blocks: " + bad);
+        assertEquals(0, bad.uncorrectableErrors(), "every copy on devid 1 is good");
+        assertTrue(!ours.get(1L).progress().errors(), "devid 1 is clean: " + ours.get(1L).progress());
+    }
+
+    @Test
+    void scrubOfAMemberWithRaid5Chunks_isRefusedNotPassedForClean() throws Exception {
+        List<Path> members = MemberSets.mkfs(tmp, 3, 128, "-d", "raid5", "-m", "raid1");
+        try (Filesystem fs = openReadOnly(members)) {
+            Scrubber s = fs.operations().scrubber();
+            assertEquals(List.of(1L, 2L, 3L), s.devids());
+            assertErrno(Errno.EOPNOTSUPP, () -> s.start(2, 0, -1, true));
+            assertErrno(Errno.ENODEV, () -> s.start(4, 0, -1, true));
+        }
+    }
+
+    @Test
+    void repairingScrubOfRaid1SetInMemory_writesTheGoodCopiesBackToTheZeroedMember() throws Exception {
+        List<Path> members = damagedCopy();
+        Map<Long, BlockDevice> inMemory = new TreeMap<>();
+        for (int i = 0; i < members.size(); i++) {
+            inMemory.put(i + 1L, MemoryBlockDevice.create(members.get(i), 64, FaultPlan.none(), 1,
+                    new SimpleMeterRegistry()));
+        }
+        Map<Long, ScrubStatus> repair;
+        Map<Long, ScrubStatus> again;
+        try (Filesystem fs = openReadOnly(members)) {
+            Scrubber onCopies = fs.operations().scrubber().onMembers(inMemory);
+            repair = scrubAll(onCopies, false);
+            again = scrubAll(fs.operations().scrubber().onMembers(inMemory), true);
+        }
+
+        ScrubProgress fixed = repair.get(2L).progress();
+        long bad = fixed.csumErrors() + fixed.verifyErrors() + fixed.readErrors();
+        assertTrue(fixed.csumErrors() > 0 && fixed.verifyErrors() > 0, "the zeroed member was bad: " + fixed);
+        assertEquals(bad, fixed.correctedErrors(), "every bad sector corrected: " + fixed);
+        assertEquals(0, fixed.uncorrectableErrors());
+        assertTrue(!repair.get(1L).progress().errors(), "devid 1 was clean: " + repair.get(1L).progress());
+        for (long devid : again.keySet()) {
+            assertTrue(!again.get(devid).progress().errors(), "devid " + devid + " after the repair: "
+                    + again.get(devid).progress());
+        }
+
+        // the repaired members, as files, are clean to the kernel's scrub too
+        for (int i = 0; i < members.size(); i++) {
+            Files.write(members.get(i), ((MemoryBlockDevice) inMemory.get(i + 1L)).snapshot());
+        }
+        Map<Long, Map<String, Long>> kernel = kernelScrub(members);
+        for (long devid : kernel.keySet()) {
+            for (String f : ERRORS) {
+                assertEquals(0L, kernel.get(devid).get(f), "the kernel's scrub of devid " + devid + " after ours: "
+                        + kernel.get(devid));
+            }
+            assertEquals(counters(again.get(devid).progress()).get("data_bytes_scrubbed"),
+                    kernel.get(devid).get("data_bytes_scrubbed"), "devid " + devid);
+        }
+    }
+}
