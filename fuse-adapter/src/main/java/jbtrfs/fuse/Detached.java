@@ -4,7 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
-import jnr.ffi.LibraryLoader;
+import jbtrfs.fuse.kernel.FuseLibC;
 
 /**
  * A mount that bin/jbtrfs started in the background ({@code jbtrfs mount --detached}): one JVM serves it, where a
@@ -15,11 +15,11 @@ import jnr.ffi.LibraryLoader;
 final class Detached {
     private static Detached current;
 
-    private final StdioLibC libc;
+    private final FuseLibC libc;
     private final Path log;
     private int userFd;
 
-    private Detached(StdioLibC libc, Path log, int userFd) {
+    private Detached(FuseLibC libc, Path log, int userFd) {
         this.libc = libc;
         this.log = log;
         this.userFd = userFd;
@@ -27,12 +27,12 @@ final class Detached {
 
     /** Keeps stderr (the launcher's pipe) aside and points stdout and stderr at {@code log}, emptied. */
     static void start(Path log) throws CliException {
-        StdioLibC libc = LibraryLoader.create(StdioLibC.class).failImmediately().load("c");
+        FuseLibC libc = FuseLibC.get();
         // close-on-exec: fusermount, which libfuse starts, must not hold the launcher's pipe open
-        int userFd = libc.fcntl(2, StdioLibC.F_DUPFD_CLOEXEC, 3);
+        int userFd = libc.fcntl(2, FuseLibC.F_DUPFD_CLOEXEC, 3);
         if (userFd < 0) throw new CliException("cannot keep stderr for the launcher: errno " + errno());
-        int fd = libc.open(log.toString(), StdioLibC.O_WRONLY | StdioLibC.O_CREAT | StdioLibC.O_TRUNC
-                | StdioLibC.O_CLOEXEC, 0644);
+        int fd = libc.open(log.toString(), FuseLibC.O_WRONLY | FuseLibC.O_CREAT | FuseLibC.O_TRUNC
+                | FuseLibC.O_CLOEXEC, 0644);
         if (fd < 0) throw new CliException("cannot open the log " + log + ": errno " + errno());
         if (libc.dup2(fd, 1) < 0 || libc.dup2(fd, 2) < 0) {
             throw new CliException("cannot send output to the log " + log + ": errno " + errno());

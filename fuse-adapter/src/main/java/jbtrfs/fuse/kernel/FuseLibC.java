@@ -6,13 +6,18 @@ import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.SaveError;
 
 /**
- * The libc calls the transport makes itself. Buffers pass as native addresses (direct buffers, jnr Memory), so no
- * call copies; not FileChannel, which closes the fd when a thread blocked in it is interrupted. Public only because
- * jnr-ffi implements it from another class loader.
+ * The libc calls the daemon makes itself: the transport's, and the detached daemon's move of its output into its
+ * log. Buffers pass as native addresses (direct buffers, jnr Memory), so no call copies; not FileChannel, which
+ * closes the fd when a thread blocked in it is interrupted. Public only because jnr-ffi implements it from another
+ * class loader.
  */
 public interface FuseLibC {
+    int O_WRONLY = 1;
     int O_RDWR = 2;
+    int O_CREAT = 0x40;
+    int O_TRUNC = 0x200;
     int O_CLOEXEC = 0x80000;
+    int F_DUPFD_CLOEXEC = 1030;
     int AF_UNIX = 1;
     int SOCK_STREAM = 1;
     int SOL_SOCKET = 1;
@@ -24,6 +29,15 @@ public interface FuseLibC {
 
     @SaveError
     int close(int fd);
+
+    @SaveError
+    int fcntl(int fd, int cmd, int arg);
+
+    @SaveError
+    int dup2(int oldFd, int newFd);
+
+    @SaveError
+    long write(int fd, byte[] buf, long count);
 
     @SaveError
     long read(int fd, long buf, long count);
