@@ -63,9 +63,7 @@ class CopyFileRangeThroughMountTest {
 
     @Test
     void cpOnOurMount_sharesThePhysicalExtents_asFiemapOnTheKernelsMountShows() throws Exception {
-        Jbtrfs.requireNativeTransport("copy_file_range (FUSE_COPY_FILE_RANGE)");
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("copy_file_range (FUSE_COPY_FILE_RANGE)");
         Prereq.requireBinary("xfs_io", "apt-get install xfsprogs");
         Path image = Images.mkfs(dir, null, 256);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));

@@ -15,6 +15,8 @@ import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Assumptions;
 
+import jbtrfs.testing.Images;
+import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /** Runs {@code bin/jbtrfs} from the repository under test, and holds a mount that {@link #close} unmounts. */
@@ -57,6 +59,13 @@ final class Jbtrfs implements AutoCloseable {
     static void requireNativeTransport(String what) {
         Assumptions.assumeFalse("libfuse".equals(System.getProperty("jbtrfs.transport", "")),
                 what + " needs the native FUSE transport");
+    }
+
+    /** {@link #requireNativeTransport}, FUSE, root and loop devices: what a native mount beside the kernel's needs. */
+    static void requireNativeMount(String what) {
+        requireNativeTransport(what);
+        Prereq.requireFuse();
+        Images.requireRootAndLoop();
     }
 
     /** Runs the launcher with {@code args}: exit code and output. */

@@ -8,14 +8,13 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Scenarios;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
@@ -24,15 +23,10 @@ import jbtrfs.testing.TreeListing;
  * Images the kernel wrote (compression, reflinks, prealloc, holes, subvolumes and snapshots, the default
  * subvolume, churn, extrefs): our FUSE mount lists exactly what the kernel's read-only mount lists.
  */
+@ExtendWith(MountPrereqs.FuseAndLoop.class)
 class KernelImagesTest {
     @TempDir
     Path tmp;
-
-    @BeforeEach
-    void prerequisites() {
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
-    }
 
     static List<String> scenarios() {
         return Scenarios.NAMES;

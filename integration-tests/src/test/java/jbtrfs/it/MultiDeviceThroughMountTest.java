@@ -9,15 +9,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import jbtrfs.testing.Images;
 import jbtrfs.testing.MemberSets;
-import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
@@ -27,15 +25,10 @@ import jbtrfs.testing.TreeListing;
  * refused in one line; {@code jbtrfs info} lists every member. (Every profile is compared through fs-core in
  * MultiDeviceReadTest; here a striped, a parity and a single set go through FUSE.)
  */
+@ExtendWith(MountPrereqs.FuseAndKernelBtrfs.class)
 class MultiDeviceThroughMountTest {
     @TempDir
     Path tmp;
-
-    @BeforeEach
-    void prerequisites() {
-        Prereq.requireFuse();
-        Images.requireKernelBtrfs();
-    }
 
     private static String[] deviceOptions(List<Path> others, String extra) {
         StringBuilder o = new StringBuilder("ro");

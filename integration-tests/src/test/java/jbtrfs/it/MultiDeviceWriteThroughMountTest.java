@@ -10,15 +10,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import jbtrfs.testing.Images;
 import jbtrfs.testing.MemberSets;
-import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
@@ -31,6 +29,7 @@ import jbtrfs.testing.TreeListing;
  * It runs in the native transport's execution only (pom.xml): the writes are no more the transport's business than
  * a one-device image's are.
  */
+@ExtendWith(MountPrereqs.FuseAndKernelBtrfs.class)
 class MultiDeviceWriteThroughMountTest {
     /**
      * Our workload ($LOG: the daemon's log): files until the daemon has made a new data chunk (mkfs gives small
@@ -56,12 +55,6 @@ class MultiDeviceWriteThroughMountTest {
 
     @TempDir
     Path tmp;
-
-    @BeforeEach
-    void prerequisites() {
-        Prereq.requireFuse();
-        Images.requireKernelBtrfs();
-    }
 
     @ParameterizedTest(name = "data {0}, metadata {1}, over {2}")
     @CsvSource({"raid0, raid0, 2", "raid1, raid1, 2", "raid10, raid10, 4", "raid1c3, raid1c3, 3",

@@ -12,14 +12,13 @@ import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.MemberSets;
-import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -29,17 +28,12 @@ import jbtrfs.testing.Shell;
  * command exits 3 as btrfs scrub does. On a read-only RAID1 set with one member zeroed, the scrub of every member
  * totals the kernel's errors.
  */
+@ExtendWith(MountPrereqs.FuseAndKernelBtrfs.class)
 class ScrubThroughMountTest {
     private static final int NODESIZE = 16384;
 
     @TempDir
     Path tmp;
-
-    @BeforeEach
-    void prerequisites() {
-        Prereq.requireFuse();
-        Images.requireKernelBtrfs();
-    }
 
     @Test
     void scrubOfALiveMount_repairsTheDupCopyAndNamesTheFileWithBadData() throws Exception {

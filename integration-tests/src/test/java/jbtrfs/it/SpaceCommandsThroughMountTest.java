@@ -29,9 +29,7 @@ class SpaceCommandsThroughMountTest {
 
     @Test
     void filesystemUsage_printsTheKernelsFigures_rawAndHuman() throws Exception {
-        Jbtrfs.requireNativeTransport("the btrfs ioctls (SPACE_INFO, DEV_INFO, TREE_SEARCH)");
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("the btrfs ioctls (SPACE_INFO, DEV_INFO, TREE_SEARCH)");
         Path image = Images.mkfs(dir, null, 256);
         // the user the test switches to must reach the mountpoint and read the image: @TempDir is private to root
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -66,9 +64,7 @@ class SpaceCommandsThroughMountTest {
 
     @Test
     void fstrim_punchesTheFreeSpaceOutOfTheImage_asManyBytesAsTheKernel_filesIntact() throws Exception {
-        Jbtrfs.requireNativeTransport("FITRIM");
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("FITRIM");
         Prereq.requireBinary("fstrim", "apt-get install util-linux");
         Path image = Images.mkfs(dir, null, 256);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
@@ -107,9 +103,7 @@ class SpaceCommandsThroughMountTest {
 
     @Test
     void fstrim_refusesAUser_andARangeShorterThanASector() throws Exception {
-        Jbtrfs.requireNativeTransport("FITRIM");
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("FITRIM");
         Prereq.requireBinary("fstrim", "apt-get install util-linux");
         Path image = Images.mkfs(dir, null, 256);
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));

@@ -14,7 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -31,9 +30,7 @@ class SubvolumeKillTest {
 
     @Test
     void killDuringSubvolumeDrop_imageChecksClean_dropFinishesAtTheNextMount() throws Exception {
-        Jbtrfs.requireNativeTransport("jbtrfs subvolume delete (the btrfs ioctls)");
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("jbtrfs subvolume delete (the btrfs ioctls)");
         // 4 KiB nodes and 30000 files: some 5500 leaves, a drop of several steps (a commit each)
         Path made = Images.mkfs(dir, null, 256, "-n", "4096");
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
@@ -83,9 +80,7 @@ class SubvolumeKillTest {
 
     @Test
     void killDuringSnapshots_imageChecksClean_everySnapshotWhole() throws Exception {
-        Jbtrfs.requireNativeTransport("jbtrfs subvolume snapshot (the btrfs ioctls)");
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("jbtrfs subvolume snapshot (the btrfs ioctls)");
         Path image = Images.mkfs(dir, null, 256);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         Jbtrfs.mountReadWrite(image, mnt);

@@ -10,31 +10,25 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
  * A damaged leaf of the FS tree: the kernel and our mount fail exactly the same lookups with EIO and serve the
  * rest. The leaf is found with dump-tree and mapped with btrfs-map-logical, never with our own reader.
  */
+@ExtendWith(MountPrereqs.FuseAndLoop.class)
 class TreeBlockDamageTest {
     private static final Pattern LEAF = Pattern.compile("^leaf (\\d+) items \\d+", Pattern.MULTILINE);
     private static final Pattern ITEM_KEY = Pattern.compile("^\\s+item \\d+ key \\((\\d+) (\\w+) ", Pattern.MULTILINE);
 
     @TempDir
     Path tmp;
-
-    @BeforeEach
-    void prerequisites() {
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
-    }
 
     @Test
     void damagedFsTreeLeaf_isEioForItsInodesOnly() throws Exception {
