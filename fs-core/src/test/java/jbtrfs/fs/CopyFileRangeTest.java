@@ -99,9 +99,8 @@ class CopyFileRangeTest {
     @ValueSource(strings = {"-O no-holes", "-O ^no-holes"})
     void kernelWrittenFiles_shareWhatTheKernelsCopyFileRangeShares(String mkfsOptions) throws Exception {
         Images.requireKernelBtrfs();
-        Path ours = Images.mkfs(dir, null, 256, mkfsOptions.split(" "));
+        Path ours = Images.kernelWritten(dir, 256, "", SOURCES, mkfsOptions.split(" "));
         Path mnt = Files.createTempDirectory(dir, "mnt");
-        Images.kernelScript(ours, mnt, SOURCES);
         Path kernel = Files.copy(ours, dir.resolve("kernel.img"), StandardCopyOption.REPLACE_EXISTING);
         Set<Long> before = diskBytenrs(ours);
         assertTrue(before.size() > 5, "the kernel's sources have extents: " + before);

@@ -65,9 +65,8 @@ class RenameFlagsTest {
     @Test
     void exchangeAndNoreplace_sameErrnosAndTreeAsKernel() throws Exception {
         Images.requireKernelBtrfs();
-        Path image = Images.mkfs(dir, null, 128);
+        Path image = Images.kernelWritten(dir, 128, "", SETUP);
         Path mnt = Files.createTempDirectory(dir, "mnt");
-        Images.kernelScript(image, mnt, SETUP);
         Map<String, String> before = TreeListing.ofKernelMount(image, dir, "");
         Path ours = dir.resolve("ours.img");
         Files.copy(image, ours, StandardCopyOption.REPLACE_EXISTING);

@@ -67,12 +67,13 @@ public final class Images {
     }
 
     /**
-     * A fresh image that the kernel wrote: mkfs, loop mount with {@code mountOptions} (each led by a comma, or
-     * empty), run {@code script} inside, unmount.
+     * A fresh image that the kernel wrote: mkfs with {@code mkfsOptions}, loop mount with {@code mountOptions} (each
+     * led by a comma, or empty), run {@code script} inside, unmount.
      */
-    public static Path kernelWritten(Path dir, int sizeMiB, String mountOptions, String script) throws Exception {
+    public static Path kernelWritten(Path dir, int sizeMiB, String mountOptions, String script, String... mkfsOptions)
+            throws Exception {
         requireRootAndLoop();
-        Path image = mkfs(dir, null, sizeMiB);
+        Path image = mkfs(dir, null, sizeMiB, mkfsOptions);
         Path mnt = Files.createTempDirectory(dir, "kernel-rw");
         Shell.sh("mount -o loop" + mountOptions + " " + image + " " + mnt);
         try {
