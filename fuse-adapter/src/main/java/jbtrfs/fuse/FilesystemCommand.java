@@ -12,25 +12,14 @@ import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.fs.SpaceInfo;
 import jbtrfs.fuse.node.BtrfsIoctl;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code jbtrfs filesystem sync|df|usage MOUNTPOINT}: btrfs filesystem's commands and layout on a live mount. */
 @Command(name = "filesystem", description = "Commit a mount now (sync) or show its space by type and profile (df, usage).",
         subcommands = {FilesystemCommand.Sync.class, FilesystemCommand.Df.class, FilesystemCommand.Usage.class})
-final class FilesystemCommand implements Runnable {
+final class FilesystemCommand extends CommandGroup {
     private static final String[] UNITS = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        throw new ParameterException(spec.commandLine(), "missing subcommand (sync, df, usage)");
-    }
 
     @Command(name = "sync", description = "Commit now; returns when the commit is on disk.")
     static final class Sync implements Callable<Integer> {

@@ -6,24 +6,13 @@ import java.util.concurrent.Callable;
 
 import jbtrfs.fuse.node.BtrfsIoctl;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code jbtrfs property get|set PATH ro [true|false]}: a subvolume's read-only flag, as btrfs property shows it. */
 @Command(name = "property", description = "Get or set a subvolume's read-only property (ro).",
         subcommands = {PropertyCommand.Get.class, PropertyCommand.Set.class})
-final class PropertyCommand implements Runnable {
+final class PropertyCommand extends CommandGroup {
     private static final String RO = "ro";
-
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        throw new ParameterException(spec.commandLine(), "missing subcommand (get, set)");
-    }
 
     @Command(name = "get", description = "Show ro=true or ro=false.")
     static final class Get implements Callable<Integer> {

@@ -31,20 +31,12 @@ import jbtrfs.fuse.node.ScrubRequests;
 @Command(name = "scrub",
         description = "Verify every copy of the mount's data and metadata, repairing from good copies.",
         subcommands = {ScrubCommand.Start.class, ScrubCommand.Status.class, ScrubCommand.Cancel.class})
-final class ScrubCommand implements Runnable {
+final class ScrubCommand extends CommandGroup {
     /** The device a single-device image's scrub names (its dev item's devid), the first of a set's. */
     static final long DEVID = 1;
     /** btrfs scrub's exit status when uncorrectable errors remain. */
     static final int UNCORRECTABLE_EXIT = 3;
     private static final long POLL_MS = 200;
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (start, status, cancel)");
-    }
 
     /** What every subcommand shares: the mountpoint, checked to be ours, opened for the ioctls. */
     abstract static class OnMount implements Callable<Integer> {

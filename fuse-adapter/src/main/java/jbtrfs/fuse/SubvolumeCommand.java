@@ -10,11 +10,8 @@ import java.util.concurrent.Callable;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.fuse.node.BtrfsIoctl;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code jbtrfs subvolume create|delete|list|snapshot|get-default|set-default|show}: btrfs-progs' commands and output on
@@ -24,16 +21,7 @@ import picocli.CommandLine.Spec;
         subcommands = {SubvolumeCommand.Create.class, SubvolumeCommand.Delete.class, SubvolumeCommand.ListCmd.class,
             SubvolumeCommand.Snapshot.class, SubvolumeCommand.GetDefault.class, SubvolumeCommand.SetDefault.class,
             SubvolumeCommand.Show.class})
-final class SubvolumeCommand implements Runnable {
-
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        throw new ParameterException(spec.commandLine(), "missing subcommand (create, delete, list, snapshot, get-default, set-default, show)");
-    }
-
+final class SubvolumeCommand extends CommandGroup {
     @Command(name = "create", description = "Create a subvolume.")
     static final class Create implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "PATH")

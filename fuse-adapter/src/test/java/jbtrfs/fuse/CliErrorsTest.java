@@ -44,6 +44,18 @@ class CliErrorsTest {
     }
 
     @Test
+    void commandGroupAlone_isAUsageErrorNamingItsSubcommands() {
+        for (String[] group : List.of(
+                new String[] {"subvolume", "create, delete, list, snapshot, get-default, set-default, show"},
+                new String[] {"filesystem", "sync, df, usage"}, new String[] {"property", "get, set"},
+                new String[] {"scrub", "start, status, cancel"})) {
+            Result r = run(group[0]);
+            assertEquals(2, r.code(), group[0]);
+            assertEquals("missing subcommand (" + group[1] + ")", r.err().lines().findFirst().orElse(""), group[0]);
+        }
+    }
+
+    @Test
     void btrfsCommands_offAnyBtrfs_refuseInOneLineWithTheErrno() throws Exception {
         // a directory of the build's filesystem (not Btrfs, not jbtrfs) answers no btrfs ioctl: ENOTTY
         String type = Files.getFileStore(dir).type();
