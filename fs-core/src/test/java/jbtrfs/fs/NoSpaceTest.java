@@ -63,9 +63,7 @@ class NoSpaceTest {
             assertEquals(16L << 20, ops.stat(again).size());
             ours = TreeListing.ofOperations(ops);
         }
-        BtrfsCheck.assertClean(image, "btrfs check");
-        Images.requireRootAndLoop();
-        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
+        assertCleanAndAsTheKernelSees(image, ours);
     }
 
     /**
@@ -97,9 +95,7 @@ class NoSpaceTest {
             }
             ours = TreeListing.ofOperations(ops);
         }
-        BtrfsCheck.assertClean(image, "btrfs check");
-        Images.requireRootAndLoop();
-        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
+        assertCleanAndAsTheKernelSees(image, ours);
     }
 
     /**
@@ -151,5 +147,12 @@ class NoSpaceTest {
             assertEquals(0, ops.stat(f).size());
         }
         BtrfsCheck.assertClean(image, "btrfs check");
+    }
+
+    /** btrfs check finds nothing wrong, and the kernel's mount lists what our {@code ours} listing held. */
+    private void assertCleanAndAsTheKernelSees(Path image, Map<String, String> ours) throws Exception {
+        BtrfsCheck.assertClean(image, "btrfs check");
+        Images.requireRootAndLoop();
+        assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
     }
 }
