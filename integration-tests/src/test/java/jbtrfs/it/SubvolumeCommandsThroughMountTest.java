@@ -7,11 +7,9 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -81,9 +79,7 @@ class SubvolumeCommandsThroughMountTest {
 
     @Test
     void subvolumeCommands_printAsBtrfsProgsOnTheKernel_andTheKernelAgrees_checkClean() throws Exception {
-        String[] native_ = nativeTransport();
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("the btrfs ioctls");
         Prereq.requireBinary("python3", "apt-get install python3");
         Path ioctls = dir.resolve("btrfs-ioctls.py");
         try (InputStream in = getClass().getResourceAsStream("btrfs-ioctls.py")) {
@@ -103,14 +99,14 @@ class SubvolumeCommandsThroughMountTest {
         Path image = Images.mkfs(Files.createDirectory(dir.resolve("ours")), null, 256);
         String ours;
         String ourState;
-        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, native_)) {
+        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
             ours = Shell.sh("B=" + Jbtrfs.launcher() + "\nIOCTLS=" + ioctls + "\n" + SCRIPT, mnt);
             Shell.sh(Jbtrfs.launcher() + " filesystem sync .", mnt);
         }
         assertEquals(kernel, ours.replace(Jbtrfs.launcher().toString(), "btrfs"));
         BtrfsCheck.assertCleanWithData(image, "after the subvolume commands");
         // the figures of a mount at rest: ours read-only, then the kernel's read-only mount of the same image
-        try (Jbtrfs m = Jbtrfs.mount(image, mnt, native_)) {
+        try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
             ourState = Shell.sh("B=" + Jbtrfs.launcher() + "\n" + STATE, mnt);
         }
         Shell.sh("mount -o loop,ro " + image + " " + mnt);
@@ -124,14 +120,10 @@ class SubvolumeCommandsThroughMountTest {
 
     @Test
     void filesystemSync_changesSurviveKill9RightAfter() throws Exception {
-        String[] native_ = nativeTransport();
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("the btrfs ioctls");
         Path image = Images.mkfs(dir, null, 256);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        List<String> options = new ArrayList<>(List.of(native_));
-        options.addAll(List.of("-o", "commit=300"));
-        Jbtrfs.mountReadWrite(image, mnt, options.toArray(new String[0]));
+        Jbtrfs.mountReadWrite(image, mnt, "-o", "commit=300");
         String pid = Jbtrfs.daemonPid(mnt);
         try {
             Shell.sh(Jbtrfs.launcher() + " subvolume create sv && seq 1 5000 > sv/synced && "
@@ -152,9 +144,7 @@ class SubvolumeCommandsThroughMountTest {
 
     @Test
     void subvolumeList_onASubvolumeMount_pathsAsBtrfsProgsPrintsThem() throws Exception {
-        String[] native_ = nativeTransport();
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("the btrfs ioctls");
         Path image = Images.mkfs(dir, null, 256);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         Shell.sh("mount -o loop " + image + " " + mnt);
@@ -175,9 +165,7 @@ class SubvolumeCommandsThroughMountTest {
             } finally {
                 Shell.sh("umount " + mnt);
             }
-            List<String> options = new ArrayList<>(List.of(native_));
-            options.addAll(List.of("-o", "subvol=" + subvol));
-            try (Jbtrfs m = Jbtrfs.mount(image, mnt, options.toArray(new String[0]))) {
+            try (Jbtrfs m = Jbtrfs.mount(image, mnt, "-o", "subvol=" + subvol)) {
                 assertEquals(kernel, Shell.sh("B=" + Jbtrfs.launcher() + "\n"
                         + list.replace("d/inner", subvol.equals("sv") ? "d/inner" : "o2"), mnt), "subvol=" + subvol);
             }
@@ -193,13 +181,11 @@ class SubvolumeCommandsThroughMountTest {
      */
     @Test
     void snapshotOfTopIntoTop_thenChangesOnBothSides_checkClean_kernelListsTheSame() throws Exception {
-        String[] native_ = nativeTransport();
-        Prereq.requireFuse();
-        Images.requireRootAndLoop();
+        Jbtrfs.requireNativeMount("the btrfs ioctls");
         Path image = Images.mkfs(dir, null, 256);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         Map<String, String> ours;
-        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, native_)) {
+        try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
             Shell.sh("echo hi > inline && head -c 5000 /dev/urandom > small && head -c 3000000 /dev/urandom > big"
                     + " && mkdir d && for i in $(seq 1 300); do echo file $i > d/f$i; done"
                     + " && " + Jbtrfs.launcher() + " subvolume snapshot . snap >/dev/null"
@@ -210,15 +196,5 @@ class SubvolumeCommandsThroughMountTest {
         }
         BtrfsCheck.assertCleanWithData(image, "after a snapshot of the top subvolume and changes on both sides");
         assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
-    }
-
-    /**
-     * The btrfs ioctls need the native transport (libfuse 2 passes no such ioctl): given here unless the run picks
-     * a transport, skipped when it picks libfuse.
-     */
-    private static String[] nativeTransport() {
-        String t = System.getProperty("jbtrfs.transport", "");
-        Assumptions.assumeFalse(t.equals("libfuse"), "the btrfs ioctls need the native FUSE transport");
-        return t.isEmpty() ? new String[] {"-o", "transport=native"} : new String[0];
     }
 }
