@@ -155,6 +155,9 @@ final class WritableOperations implements FsOperations {
     public List<SpaceInfo> spaceInfo() throws FsException { return gate.read(reads::spaceInfo); }
 
     @Override
+    public List<FsInfo.Device> devices() throws FsException { return gate.read(reads::devices); }
+
+    @Override
     public SuperBlock superBlock() { return txm.committedSuperBlock(); }
 
     @Override

@@ -1,0 +1,52 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import jbtrfs.testing.Images;
+import jbtrfs.testing.MemberSets;
+import jbtrfs.testing.Prereq;
+import jbtrfs.testing.Shell;
+
+/**
+ * The space of every member of a RAID1 set of three through our read-write mount, against the kernel's mount of a
+ * copy of the set: statfs ({@code df}, {@code stat -f}) counts the unallocated space of all members, DEV_INFO answers
+ * each member ({@code filesystem usage}), and fstrim gives back the free space of
+ * every member's image.
+ */
+class MultiDeviceSpaceThroughMountTest {
+    private static final String STATFS = "stat -f -c '%S %b %f %a' . && df -B1 --output=size,used,avail . | tail -1";
+
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void prerequisites() {
+        Prereq.requireFuse();
+        Images.requireKernelBtrfs();
+    }
+
+    @Test
+    void statfsOfARaid1Set_countsEveryMember_asTheKernel() throws Exception {
+        List<Path> set = MemberSets.mkfs(tmp, 3, 128, "-d", "raid1", "-m", "raid1");
+        String kernel = MemberSets.withKernelMount(MemberSets.copy(set, tmp), tmp, "ro", k -> Shell.sh(STATFS, k));
+        Path mnt = Files.createTempDirectory(tmp, "ours");
+        try (Jbtrfs m = Jbtrfs.mountReadWrite(set.get(0), mnt, "-o", others(set))) {
+            assertEquals(kernel, Shell.sh(STATFS, mnt));
+        }
+    }
+
+    /** The mount option naming every member but the first. */
+    private static String others(List<Path> set) {
+        StringBuilder out = new StringBuilder();
+        for (Path p : set.subList(1, set.size())) out.append(out.length() == 0 ? "" : ",").append("device=").append(p);
+        return out.toString();
+    }
+}
