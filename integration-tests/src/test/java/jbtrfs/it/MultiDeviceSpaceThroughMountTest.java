@@ -7,8 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -79,13 +77,13 @@ class MultiDeviceSpaceThroughMountTest {
             Shell.sh("for i in 1 2 3 4 5; do head -c 12M /dev/urandom > big$i; done && head -c 1M /dev/urandom > f1"
                     + " && " + sync + " && rm big* && " + sync, mnt);
             before = MemberSets.copy(set, Files.createTempDirectory(tmp, "before"));
-            for (Path p : set) blocksBefore.add(blocks(p));
+            for (Path p : set) blocksBefore.add(SpaceCommandsThroughMountTest.blocks(p));
             ours = Shell.sh("fstrim -v .", mnt);
         }
         // RAID1: the freed 60 MB were on two members; every member gives back its free space, none only the first
         long given = 0;
         for (int i = 0; i < set.size(); i++) {
-            long after = blocks(set.get(i));
+            long after = SpaceCommandsThroughMountTest.blocks(set.get(i));
             assertTrue(after < blocksBefore.get(i), "member " + (i + 1) + ": " + blocksBefore.get(i) + " -> " + after
                     + " bytes after " + ours);
             given += blocksBefore.get(i) - after;
@@ -94,8 +92,10 @@ class MultiDeviceSpaceThroughMountTest {
         Shell.Result check = MemberSets.check(set);
         assertEquals(0, check.exitCode(), check.output());
         // the kernel's fstrim of the same set gives back 4 KiB more (one block its rw mount frees, not found yet)
-        long kernel = MemberSets.withKernelMount(before, tmp, "", k -> trimmed(Shell.sh("fstrim -v .", k)));
-        assertTrue(Math.abs(kernel - trimmed(ours)) <= 4096, "ours " + ours + ", the kernel's " + kernel);
+        long kernel = MemberSets.withKernelMount(before, tmp, "",
+                k -> SpaceCommandsThroughMountTest.trimmed(Shell.sh("fstrim -v .", k)));
+        assertTrue(Math.abs(kernel - SpaceCommandsThroughMountTest.trimmed(ours)) <= 4096,
+                "ours " + ours + ", the kernel's " + kernel);
     }
 
     /** The mount option naming every member but the first. */
@@ -108,17 +108,5 @@ class MultiDeviceSpaceThroughMountTest {
     /** The output with each member's path (a loop device on the kernel's mount, an image on ours) as PATH. */
     private static String paths(String output) {
         return output.replaceAll("/\\S+(\\.img|/dev/loop\\d+)", "PATH").replaceAll("/dev/loop\\d+", "PATH");
-    }
-
-    /** The bytes of {@code fstrim -v}: "MNT: 251.6 MiB (263815168 bytes) trimmed". */
-    private static long trimmed(String line) {
-        Matcher m = Pattern.compile("\\((\\d+) bytes\\) trimmed").matcher(line);
-        assertTrue(m.find(), line);
-        return Long.parseLong(m.group(1));
-    }
-
-    /** The bytes the host holds for a file (st_blocks). */
-    private static long blocks(Path file) throws Exception {
-        return Long.parseLong(Shell.sh("stat -c %b " + file).trim()) * 512;
     }
 }
