@@ -201,6 +201,7 @@ public final class Filesystem implements Closeable {
                     + e.getMessage());
         }
         SpaceReport space = new SpaceReport(sb, volume, blockGroups, subvolumes);
+        space.setMembers(members.list());
         Inodes inodes = new Inodes(subvolumes, sb.sectorsize(), clock);
         CsumTree csums = new CsumTree(csumTree, sb.sectorsize(), csumType.size());
         DataReader data = new DataReader(volume, csums, csumType, sb.sectorsize(), stats);

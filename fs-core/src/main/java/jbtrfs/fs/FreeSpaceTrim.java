@@ -3,6 +3,7 @@ package jbtrfs.fs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Map;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -13,6 +14,7 @@ import jbtrfs.alloc.BlockGroup;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
+import jbtrfs.device.BlockDevice;
 import jbtrfs.device.DeviceIoException;
 import jbtrfs.format.DevExtent;
 import jbtrfs.format.Key;
@@ -25,7 +27,7 @@ import jbtrfs.volumes.Volume;
 
 /**
  * FITRIM as btrfs_trim_fs does it: the free space of each block group the logical range touches (each piece at
- * least minlen, on every copy), then all the device's unallocated space past its first MiB; each discard skips the
+ * least minlen, on every copy on every member present), then each member's unallocated space past its first MiB; each discard skips the
  * superblock copies (btrfs_issue_discard), and the bytes given back are counted per copy. The caller holds every
  * change and commit off after a commit, so what is free here is free on disk and in the running transaction.
  */
@@ -37,14 +39,13 @@ final class FreeSpaceTrim {
     private final Volume volume;
     private final BlockGroups groups;
     private final BTree devTree;
-    private final long devid;
-    private final long deviceBytes;
+    /** The members present, by devid: their total_bytes. */
+    private final Map<Long, Long> deviceBytes;
 
-    FreeSpaceTrim(Volume volume, BlockGroups groups, BTree devTree, long devid, long deviceBytes) {
+    FreeSpaceTrim(Volume volume, BlockGroups groups, BTree devTree, Map<Long, Long> deviceBytes) {
         this.volume = volume;
         this.groups = groups;
         this.devTree = devTree;
-        this.devid = devid;
         this.deviceBytes = deviceBytes;
     }
 
@@ -65,11 +66,14 @@ final class FreeSpaceTrim {
                     long b = Math.min(free[0] + free[1], to);
                     if (b <= a || Long.compareUnsigned(b - a, minlen) < 0) continue;
                     for (Stripe s : chunk.item().stripes()) {
-                        if (s.devid() == devid) trimmed += discard(s.offset() + (a - chunk.logical()), b - a);
+                        if (deviceBytes.containsKey(s.devid())) {
+                            trimmed += discard(s.devid(), s.offset() + (a - chunk.logical()), b - a);
+                        }
                     }
                 }
             }
-            return trimmed + trimUnallocated();
+            for (Map.Entry<Long, Long> m : deviceBytes.entrySet()) trimmed += trimUnallocated(m.getKey(), m.getValue());
+            return trimmed;
         } catch (DeviceIoException e) {
             if (e.errno() == jbtrfs.device.Errno.EOPNOTSUPP) throw new FsException(Errno.EOPNOTSUPP, e.getMessage());
             throw new FsException(Errno.EIO, e.getMessage());
@@ -78,18 +82,18 @@ final class FreeSpaceTrim {
         }
     }
 
-    /** The gaps between the device's extents (btrfs_trim_free_extents), from its first MiB to its end. */
-    private long trimUnallocated() throws IOException, FsException {
+    /** The gaps between a member's extents (btrfs_trim_free_extents), from its first MiB to its end. */
+    private long trimUnallocated(long devid, long bytes) throws IOException, FsException {
         long trimmed = 0;
         long at = DEVICE_RESERVED;
         for (Cursor c = devTree.seek(Key.first(devid, KeyType.DEV_EXTENT)); c.valid()
                 && c.key().objectid() == devid && c.key().type() == KeyType.DEV_EXTENT; c.next()) {
             long extent = c.key().offset();
-            if (extent > at) trimmed += discard(at, extent - at);
+            if (extent > at) trimmed += discard(devid, at, extent - at);
             long length = DevExtent.read(ByteBuffer.wrap(bytes(c)).order(ByteOrder.LITTLE_ENDIAN), 0).length();
             at = Math.max(at, extent + length);
         }
-        if (deviceBytes > at) trimmed += discard(at, deviceBytes - at);
+        if (bytes > at) trimmed += discard(devid, at, bytes - at);
         return trimmed;
     }
 
@@ -100,10 +104,11 @@ final class FreeSpaceTrim {
     }
 
     /**
-     * btrfs_issue_discard: [start, start+len) of the device, 512-byte aligned, without the superblock copies in it;
+     * btrfs_issue_discard: [start, start+len) of member {@code devid}, 512-byte aligned, without the superblock copies in it;
      * the bytes discarded.
      */
-    private long discard(long start, long len) throws IOException {
+    private long discard(long devid, long start, long len) throws IOException {
+        BlockDevice device = volume.members().get(devid);
         long aligned = (start + 511) & ~511L;
         if (start + len <= aligned) return 0;
         long end = aligned + ((start + len - aligned) & ~511L);
@@ -113,16 +118,16 @@ final class FreeSpaceTrim {
             long sbEnd = sb + SuperBlock.SIZE;
             if (sbEnd <= at || sb >= end) continue;
             if (sb > at) {
-                volume.device().discard(at, sb - at);
+                device.discard(at, sb - at);
                 done += sb - at;
             }
             at = sbEnd;
         }
         if (end > at) {
-            volume.device().discard(at, end - at);
+            device.discard(at, end - at);
             done += end - at;
         }
-        LOG.debug("discarded {} bytes at {}", done, start);
+        LOG.debug("discarded {} bytes at {} of devid {}", done, start, devid);
         return done;
     }
 }

@@ -383,6 +383,14 @@ public interface FsOperations {
         throw new FsException(Errno.EOPNOTSUPP, "space info");
     }
 
+    /**
+     * Every member of the filesystem (BTRFS_IOC_DEV_INFO), by devid, bytes_used as allocated now; path null for a
+     * member missing from a degraded mount, "" for the one device of a one-device filesystem.
+     */
+    default List<FsInfo.Device> devices() throws FsException {
+        throw new FsException(Errno.EOPNOTSUPP, "devices");
+    }
+
     /** The superblock of the last commit (BTRFS_IOC_FS_INFO and DEV_INFO's fixed figures). */
     default SuperBlock superBlock() throws FsException {
         throw new FsException(Errno.EOPNOTSUPP, "superblock");

@@ -148,6 +148,11 @@ final class ReadOnlyOperations implements FsOperations {
     }
 
     @Override
+    public List<FsInfo.Device> devices() {
+        return space.devices();
+    }
+
+    @Override
     public SuperBlock superBlock() {
         return superBlock;
     }

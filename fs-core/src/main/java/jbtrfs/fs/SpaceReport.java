@@ -1,9 +1,11 @@
 package jbtrfs.fs;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 import jbtrfs.Errno;
 import jbtrfs.FsException;
@@ -15,7 +17,9 @@ import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.RootItem;
+import jbtrfs.format.Stripe;
 import jbtrfs.format.SuperBlock;
+import jbtrfs.format.Uuids;
 import jbtrfs.volumes.Chunk;
 import jbtrfs.volumes.Volume;
 
@@ -26,6 +30,8 @@ import jbtrfs.volumes.Volume;
 final class SpaceReport {
     /** The kernel keeps the first MiB of a device free and never allocates chunks there. */
     private static final long DEVICE_RESERVED = 1L << 20;
+    /** BTRFS_STRIPE_LEN: the unit members' free space is counted in. */
+    private static final long STRIPE_LEN = 64 * 1024;
 
     /** The kernel's cap on the global block reserve. */
     private static final long MAX_GLOBAL_RESERVE = 512L << 20;
@@ -38,6 +44,8 @@ final class SpaceReport {
     private final Volume volume;
     private final Subvolumes subvolumes;
     private volatile ItemSource items;
+    /** The members the chunk tree names (path null: missing); a one-device filesystem's own dev_item. */
+    private volatile List<FsInfo.Device> listed;
 
     /** Where a chunk's block group item comes from: the committed tree, or a read-write mount's live state. */
     interface ItemSource {
@@ -53,6 +61,30 @@ final class SpaceReport {
             Cursor c = blockGroupTree.find(new Key(chunk.logical(), KeyType.BLOCK_GROUP_ITEM, chunk.length()));
             return c == null ? null : c.decode(BlockGroupItem.SIZE, BlockGroupItem::read);
         };
+        this.listed = List.of(new FsInfo.Device(sb.devItem().devid(), Uuids.format(sb.devItem().uuid()),
+                sb.devItem().totalBytes(), sb.devItem().bytesUsed(), ""));
+    }
+
+    /** The members of a multi-device set, as the chunk tree's DEV_ITEMs name them. */
+    void setMembers(List<FsInfo.Device> members) {
+        if (!members.isEmpty()) this.listed = List.copyOf(members);
+    }
+
+    /**
+     * Every member with bytes_used as its dev extents sum now: chunks allocated since the last commit count, as
+     * they do in the kernel's btrfs_device.
+     */
+    List<FsInfo.Device> devices() {
+        Map<Long, Long> used = new TreeMap<>();
+        for (Chunk c : volume.chunks().chunks()) {
+            for (Stripe s : c.item().stripes()) used.merge(s.devid(), c.stripeLength(), Long::sum);
+        }
+        List<FsInfo.Device> out = new ArrayList<>();
+        for (FsInfo.Device d : listed) {
+            out.add(new FsInfo.Device(d.devid(), d.uuid(), d.totalBytes(), used.getOrDefault(d.devid(), 0L),
+                    d.path()));
+        }
+        return out;
     }
 
     /** A read-write mount reports its in-memory block groups (they change between commits). */
@@ -136,16 +168,16 @@ final class SpaceReport {
     StatFs statfs() throws FsException {
         long totalUsedDisk = 0;
         long dataFreeDisk = 0;
-        long allocatedDisk = 0;
         int dataFactor = 1;
+        long dataProfile = 0;
         for (BlockGroup bg : blockGroups()) {
             long flags = bg.chunk().item().type();
             int copies = bg.chunk().copies();
-            allocatedDisk += bg.chunk().length() * copies;
             totalUsedDisk += bg.item().used() * copies;
             if ((flags & BlockGroupFlags.DATA) != 0) {
                 dataFreeDisk += (bg.chunk().length() - bg.item().used()) * copies;
                 dataFactor = copies;
+                dataProfile = flags & BlockGroupFlags.PROFILE_MASK;
             }
         }
         int bits = Integer.numberOfTrailingZeros(sb.sectorsize());
@@ -153,10 +185,44 @@ final class SpaceReport {
         long free = blocks - ((totalUsedDisk / dataFactor) >>> bits);
         long reserve = globalReserve() >>> bits;
         free = free >= reserve ? free - reserve : 0;
-        long unallocated = Math.max(0, sb.devItem().totalBytes() - DEVICE_RESERVED - allocatedDisk);
-        long avail = ((dataFreeDisk + unallocated) / dataFactor) >>> bits;
+        long avail = (dataFreeDisk / dataFactor + availDataSpace(dataProfile) / dataFactor) >>> bits;
         return new StatFs(sb.sectorsize(), blocks, Math.max(0, free), Math.min(Math.max(0, avail), Math.max(0, free)),
                 0, 0, 255);
+    }
+
+    /**
+     * The raw bytes new data chunks of {@code profile} could still take from the members present, as
+     * btrfs_calc_avail_data_space counts them: each member's unallocated bytes (stripe aligned, less its first MiB),
+     * filled from the smallest up, num_stripes members at a time while the profile's minimum is left.
+     */
+    private long availDataSpace(long profile) {
+        int devsMin = profile == BlockGroupFlags.RAID1 || profile == BlockGroupFlags.RAID10
+                || profile == BlockGroupFlags.RAID5 ? 2 : profile == BlockGroupFlags.RAID1C3
+                || profile == BlockGroupFlags.RAID6 ? 3 : profile == BlockGroupFlags.RAID1C4 ? 4 : 1;
+        long minStripe = (profile == BlockGroupFlags.DUP ? 2 : 1) * STRIPE_LEN;
+        List<Long> avail = new ArrayList<>();
+        for (FsInfo.Device d : devices()) {
+            if (d.path() == null) continue;
+            long a = Math.max(0, d.totalBytes() - d.bytesUsed()) / STRIPE_LEN * STRIPE_LEN;
+            if (a <= DEVICE_RESERVED + minStripe) continue;
+            avail.add(a - DEVICE_RESERVED);
+        }
+        avail.sort(Comparator.reverseOrder());
+        int n = avail.size();
+        int numStripes = profile == BlockGroupFlags.RAID0 ? n : profile == BlockGroupFlags.RAID10 ? 4
+                : profile == BlockGroupFlags.RAID1 ? 2 : profile == BlockGroupFlags.RAID1C3 ? 3
+                : profile == BlockGroupFlags.RAID1C4 ? 4 : 1;
+        long[] max = avail.stream().mapToLong(Long::longValue).toArray();
+        long total = 0;
+        for (int i = n - 1; n >= devsMin && i >= 0; i--, n--) {
+            numStripes = Math.min(numStripes, n);
+            if (max[i] >= minStripe) {
+                long alloc = max[i];
+                total += alloc * numStripes;
+                for (int j = i + 1 - numStripes; j <= i; j++) max[j] -= alloc;
+            }
+        }
+        return total;
     }
 
     /**

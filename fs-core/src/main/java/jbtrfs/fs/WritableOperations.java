@@ -155,6 +155,9 @@ final class WritableOperations implements FsOperations {
     public List<SpaceInfo> spaceInfo() throws FsException { return gate.read(reads::spaceInfo); }
 
     @Override
+    public List<FsInfo.Device> devices() throws FsException { return gate.read(reads::devices); }
+
+    @Override
     public SuperBlock superBlock() { return txm.committedSuperBlock(); }
 
     @Override
@@ -474,9 +477,12 @@ final class WritableOperations implements FsOperations {
     @Override
     public long trim(long start, long length, long minlen) throws FsException {
         return gate.afterCommit(() -> {
-            SuperBlock sb = txm.committedSuperBlock();
-            return new FreeSpaceTrim(volume, txm.blockGroups(), subvolumes.tree(ObjectIds.DEV_TREE),
-                    sb.devItem().devid(), sb.devItem().totalBytes()).trim(start, length, minlen);
+            Map<Long, Long> present = new TreeMap<>();
+            for (FsInfo.Device d : reads.devices()) {
+                if (d.path() != null && volume.members().containsKey(d.devid())) present.put(d.devid(), d.totalBytes());
+            }
+            return new FreeSpaceTrim(volume, txm.blockGroups(), subvolumes.tree(ObjectIds.DEV_TREE), present)
+                    .trim(start, length, minlen);
         });
     }
 

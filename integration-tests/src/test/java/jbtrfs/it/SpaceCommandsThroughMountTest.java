@@ -124,14 +124,14 @@ class SpaceCommandsThroughMountTest {
     }
 
     /** The bytes of {@code fstrim -v}: "MNT: 251.6 MiB (263815168 bytes) trimmed". */
-    private static long trimmed(String line) {
+    static long trimmed(String line) {
         Matcher m = Pattern.compile("\\((\\d+) bytes\\) trimmed").matcher(line);
         assertTrue(m.find(), line);
         return Long.parseLong(m.group(1));
     }
 
     /** The bytes the host holds for a file (st_blocks). */
-    private static long blocks(Path file) throws Exception {
+    static long blocks(Path file) throws Exception {
         return Long.parseLong(Shell.sh("stat -c %b " + file).trim()) * 512;
     }
 }

@@ -5,16 +5,16 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 
 import jbtrfs.FsException;
 import jbtrfs.csum.ChecksumType;
-import jbtrfs.format.DevExtent;
-import jbtrfs.format.DevItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.SuperBlock;
+import jbtrfs.fs.FsInfo;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.SpaceInfo;
@@ -178,25 +178,29 @@ final class BtrfsQueries {
     }
 
     /**
-     * btrfs_ioctl_dev_info: the device {@code devid} (and {@code uuid}, when one is given), else ENODEV; bytes_used is
-     * the live sum of its dev extents (chunks allocated since the last commit count, as the kernel's device does),
-     * the path is the image's.
+     * btrfs_ioctl_dev_info: the member {@code devid} (and {@code uuid}, when one is given), else ENODEV; bytes_used
+     * is as allocated now (chunks allocated since the last commit count, as the kernel's device does); the path is
+     * the member's image or device, empty for one missing from a degraded mount.
      */
     private ByteBuffer devInfo(long devid, byte[] uuid) throws FsException {
-        SuperBlock sb = ops.superBlock();
-        DevItem dev = sb.devItem();
-        if (devid != dev.devid() || (uuid != null && !Arrays.equals(uuid, dev.uuid()))) {
+        FsInfo.Device dev = null;
+        for (FsInfo.Device d : ops.devices()) {
+            if (d.devid() == devid) dev = d;
+        }
+        byte[] devUuid = dev == null ? null : HexFormat.of().parseHex(dev.uuid().replace("-", ""));
+        if (dev == null || (uuid != null && !Arrays.equals(uuid, devUuid))) {
             throw new ReplyError(ReplyError.ENODEV);
         }
-        long used = 0;
-        for (TreeSearchItem it : ops.treeSearch(ObjectIds.DEV_TREE, Key.first(devid, KeyType.DEV_EXTENT),
-                Key.last(devid, KeyType.DEV_EXTENT), 0, -1L, Integer.MAX_VALUE, Integer.MAX_VALUE)) {
-            used += DevExtent.read(ByteBuffer.wrap(it.data()).order(ByteOrder.LITTLE_ENDIAN), 0).length();
-        }
         ByteBuffer b = BtrfsIoctl.buffer(BtrfsIoctl.DEV_INFO_SIZE);
-        b.putLong(0, devid).put(BtrfsIoctl.DEV_INFO_UUID, dev.uuid()).putLong(BtrfsIoctl.DEV_INFO_BYTES_USED, used)
-                .putLong(BtrfsIoctl.DEV_INFO_TOTAL_BYTES, dev.totalBytes()).put(BtrfsIoctl.DEV_INFO_FSID, sb.fsid());
-        Path image = device;
+        b.putLong(0, devid).put(BtrfsIoctl.DEV_INFO_UUID, devUuid)
+                .putLong(BtrfsIoctl.DEV_INFO_BYTES_USED, dev.bytesUsed())
+                .putLong(BtrfsIoctl.DEV_INFO_TOTAL_BYTES, dev.totalBytes())
+                .put(BtrfsIoctl.DEV_INFO_FSID, ops.superBlock().fsid());
+        // the device mounted from is named as the mount was told it; the others as they were given, made absolute
+        Path image;
+        if (dev.path() == null) image = null;
+        else if (devid == ops.superBlock().devItem().devid() || dev.path().isEmpty()) image = device;
+        else image = Path.of(dev.path()).toAbsolutePath();
         if (image != null) {
             byte[] path = image.toString().getBytes(StandardCharsets.UTF_8);
             b.put(BtrfsIoctl.DEV_INFO_PATH, path, 0, Math.min(path.length, BtrfsIoctl.DEV_INFO_SIZE
