@@ -1,8 +1,10 @@
 package jbtrfs.device;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -93,6 +95,32 @@ final class ImageHolders {
             }
         }
         return out;
+    }
+
+    /**
+     * Whether every flock on the image belongs to a jbtrfs mount daemon of another process while no FUSE mount of
+     * the image is left: a daemon whose unmount is done, committing on its way out (or one starting, mounted a
+     * moment later, when the answer turns). No holder at all: it has just let go.
+     */
+    static boolean onlyLeavingDaemons(Path image, Identity id) {
+        long self = ProcessHandle.current().pid();
+        for (Holder h : flockHolders(id)) {
+            if (h.pid() == self || !mountDaemon(h.pid())) return false;
+        }
+        return mountsOf(image, id).stream().noneMatch(m -> m.type().startsWith("fuse"));
+    }
+
+    /** A jbtrfs daemon, by its command line: bin/jbtrfs starts it as "... jbtrfs.jar mount --detached" (or -f). */
+    private static boolean mountDaemon(long pid) {
+        try {
+            String cmdline = Files.readString(Path.of("/proc/" + pid + "/cmdline"), StandardCharsets.UTF_8);
+            return cmdline.contains("jbtrfs") && (cmdline.contains("\0mount\0--detached\0")
+                    || cmdline.contains("\0mount\0-f\0"));
+        } catch (NoSuchFileException e) {
+            return true; // gone meanwhile: the next try takes the lock
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** The line for a flock that another open holds: the pids from /proc/locks, the FUSE mount from mountinfo. */

@@ -2,9 +2,11 @@ package jbtrfs.device;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,11 +25,18 @@ import org.slf4j.LoggerFactory;
  * opener holds it, and keeps the kernel from mounting it while we write; flock is taken on it too, so one jbtrfs
  * mount can name another.
  *
+ * <p>A daemon of the same image whose unmount is done still holds it while it commits and exits: a mount then
+ * waits for it, a few seconds at most, as the kernel's Btrfs waits for the old superblock to go (fstests
+ * generic/604 mounts 10 ms after a background unmount); see {@link ImageHolders#onlyLeavingDaemons}.
+ *
  * <p>What it cannot see: a loop device set up, or a kernel mount made, after the check (losetup and the kernel
  * ignore flocks), and other programs writing the file without a lock.
  */
 public final class ImageLock implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(ImageLock.class);
+    /** How long a mount waits for a daemon of the image that is on its way out, and how often it looks again. */
+    private static final long LEAVING_WAIT_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final long RETRY_MILLIS = 20;
 
     private final LibC libc;
     private int fd;
@@ -49,17 +58,20 @@ public final class ImageLock implements Closeable {
         }
         ImageHolders.Identity id = ImageHolders.Identity.of(image);
         boolean exclusiveOpen = id.blockDevice() && writable;
-        int fd = libc.open(image.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC | (exclusiveOpen ? LibC.O_EXCL : 0), 0);
-        if (fd < 0) {
+        long deadline = System.nanoTime() + LEAVING_WAIT_NANOS;
+        int fd;
+        while ((fd = libc.open(image.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC | (exclusiveOpen ? LibC.O_EXCL : 0),
+                0)) < 0) {
             int errno = LibC.errno();
             if (errno == Errno.EBUSY && exclusiveOpen) {
+                if (waitForLeavingDaemon(image, id, deadline)) continue;
                 throw new ImageInUseException(ImageHolders.describeExclusiveHolder(image, id));
             }
             if (errno == Errno.ENOENT) throw new NoSuchFileException(image.toString());
             throw new IOException("cannot open " + image + " to lock it: " + libc.strerror(errno));
         }
         try {
-            lock(libc, fd, image, id, writable);
+            lock(libc, fd, image, id, writable, deadline);
             String conflict = id.blockDevice() ? blockDeviceConflict(libc, image, id, writable)
                     : loopConflict(libc, id, writable);
             if (conflict != null) throw new ImageInUseException(conflict);
@@ -70,14 +82,33 @@ public final class ImageLock implements Closeable {
         }
     }
 
-    private static void lock(LibC libc, int fd, Path image, ImageHolders.Identity id, boolean writable)
-            throws IOException {
-        if (libc.flock(fd, (writable ? LibC.LOCK_EX : LibC.LOCK_SH) | LibC.LOCK_NB) == 0) return;
-        int errno = LibC.errno();
+    private static void lock(LibC libc, int fd, Path image, ImageHolders.Identity id, boolean writable,
+                             long deadline) throws IOException {
+        int errno;
+        do {
+            if (libc.flock(fd, (writable ? LibC.LOCK_EX : LibC.LOCK_SH) | LibC.LOCK_NB) == 0) return;
+            errno = LibC.errno();
+        } while (errno == Errno.EAGAIN && waitForLeavingDaemon(image, id, deadline));
         if (errno == Errno.EAGAIN) throw new ImageInUseException(ImageHolders.describeLockHolders(image, id));
         // a filesystem without locks (NFS mounted nolock: ENOLCK): the loop and mount checks still run
         LOG.warn("{}: cannot flock it ({}): a second mount of it from elsewhere would not be refused", image,
                 libc.strerror(errno));
+    }
+
+    /**
+     * Whether to try again: the image's holders are daemons on their way out and the wait has time left; if so,
+     * pauses a moment first.
+     */
+    private static boolean waitForLeavingDaemon(Path image, ImageHolders.Identity id, long deadline)
+            throws IOException {
+        if (System.nanoTime() - deadline >= 0 || !ImageHolders.onlyLeavingDaemons(image, id)) return false;
+        try {
+            Thread.sleep(RETRY_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted waiting for the daemon leaving " + image);
+        }
+        return true;
     }
 
     /** Why a loop device backed by the file rules this open out, or null. */

@@ -150,6 +150,31 @@ class ImageLockThroughMountTest {
         BtrfsCheck.assertClean(image, "written through " + loop);
     }
 
+    @Test
+    void aMountRightAfterAnUnmount_waitsForTheDaemonStillLeaving() throws Exception {
+        Path a = dir("a");
+        Path b = dir("b");
+        Jbtrfs.mountReadWrite(image, a);
+        Shell.sh("for i in $(seq 1 100); do echo $i > f$i; done", a);
+        // fstests generic/604 mounts 10 ms after a background unmount, while the old daemon still holds the image.
+        // Here a file kept open across a lazy unmount holds it there: the mount is gone from mountinfo, the daemon
+        // lives on until the file closes, which happens only once the new mount has the image open
+        String pid = Jbtrfs.daemonPid(a);
+        String script = "exec 3< " + a + "/f1; umount -i -l " + a + "; "
+                + Jbtrfs.launcher() + " " + Jbtrfs.mountWords() + " " + image + " " + b + " 3<&- & m=$!; "
+                + "for i in $(seq 1 300); do kill -0 $m 2>/dev/null || break; "
+                + "find /proc/[0-9]*/fd -maxdepth 1 -lname '" + image + "' 2>/dev/null | grep -qv '^/proc/" + pid
+                + "/' && break; sleep 0.05; done; sleep 0.2; exec 3<&-; wait $m";
+        Shell.Result r = Shell.attempt(List.of("sh", "-c", script));
+        try {
+            assertEquals(0, r.exitCode(), r.output());
+            assertEquals("1\n100\n", Shell.sh("cat f1 f100", b));
+        } finally {
+            if (mounted(b)) Jbtrfs.unmount(b);
+        }
+        BtrfsCheck.assertClean(image, "mounted again while the first daemon left");
+    }
+
     /** Once the holder is gone, our read-write mount goes through and writes. */
     private void writeOnceTheHolderIsGone(Path mnt) throws Exception {
         try (Jbtrfs writer = Jbtrfs.mountReadWrite(image, mnt)) {
