@@ -119,15 +119,25 @@ final class Nodes {
     }
 
     /**
-     * Clears what a chown clears where the kernel asks (FATTR_KILL_SUIDGID beside a new owner, sent for every
-     * non-directory): set-user-ID, and set-group-ID where group execute is set, on any type of file, as the
-     * kernel's chown_common and setattr_should_drop_sgid do; a caller outside the file's group FUSE does not say.
+     * Clears what a chown clears on a non-directory (FATTR_KILL_SUIDGID beside a new owner, or a chown(-1, -1)):
+     * set-user-ID, and set-group-ID where group execute is set or the caller is {@code outsideGroup}, on any type
+     * of file, as the kernel's chown_common and setattr_should_drop_sgid do.
      */
-    void killSuidSgidOfChown(InodeId id) throws FsException {
+    void killSuidSgidOfChown(InodeId id, boolean outsideGroup) throws FsException {
         int mode = ops.stat(id).mode();
         if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) return;
-        int kill = (mode & S_ISUID) | ((mode & S_IXGRP) != 0 ? mode & S_ISGID : 0);
+        int kill = (mode & S_ISUID) | ((mode & S_IXGRP) != 0 || outsideGroup ? mode & S_ISGID : 0);
         if (kill != 0) ops.chmod(id, mode & 07777 & ~kill);
+    }
+
+    /**
+     * Whether the caller of {@code r} is outside {@code id}'s group and lacks CAP_FSETID (in_group_or_capable
+     * false), which the kernel does not say in a chown(-1, -1).
+     */
+    boolean outsideGroup(FuseRequest r, InodeId id) throws FsException {
+        int gid = ops.stat(id).gid();
+        for (int g : Callers.groups(r)) if (g == gid) return false;
+        return !Callers.capable(r, Callers.CAP_FSETID);
     }
 
     /** Replies fuse_entry_out of {@code id}, found in or made in directory node {@code parent}, and counts it. */

@@ -1,0 +1,55 @@
+package jbtrfs.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * chown(f, -1, -1), as pjdfstest's chown/00.t does it, on the kernel's Btrfs and on ours: it changes ctime, and on a
+ * non-directory clears set-user-ID, and set-group-ID where group execute is set or the caller (without CAP_FSETID)
+ * is outside the file's group, even though no owner changes.
+ */
+class ChownThroughMountTest {
+    /** Per file: mode, type, who runs chown -1 -1, the mode after, whether ctime moved. */
+    static final String CHOWN_SAME_OWNER = """
+            chmod 777 .
+            user() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+            n=0
+            for m in 6555 6545 4555 2555 2545 0555; do
+              for who in user root outside; do
+                for type in file dir fifo; do
+                  n=$((n + 1)); f=$type$n
+                  case $type in file) touch $f ;; dir) mkdir $f ;; fifo) mkfifo $f ;; esac
+                  if [ $who = outside ]; then chown 65534:0 $f; else chown 65534:65534 $f; fi
+                  chmod $m $f
+                done
+              done
+            done
+            sleep 0.05
+            n=0
+            for m in 6555 6545 4555 2555 2545 0555; do
+              for who in user root outside; do
+                for type in file dir fifo; do
+                  n=$((n + 1)); f=$type$n; before=$(stat -c %.9Z $f)
+                  case $who in root) perl -e 'chown(-1, -1, $ARGV[0]) or die "$!"' $f ;; *) user perl -e 'chown(-1, -1, $ARGV[0]) or die "$!"' $f ;; esac
+                  echo "$m $type $who $? $(stat -c %a $f) $([ "$(stat -c %.9Z $f)" != "$before" ] && echo ctime-changed || echo ctime-kept)"
+                done
+              done
+            done
+            """;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void chownToSameOwner_clearsSetIdBitsAndStampsCtimeLikeTheKernels() throws Exception {
+        Jbtrfs.requireNativeTransport("chown(-1, -1) reaches libfuse 2 as a SETATTR it calls nothing for");
+        SideBySide.Outputs out = SideBySide.run(dir, CHOWN_SAME_OWNER, 256, "-o", "allow_other");
+        assertTrue(out.kernel().contains("6555 file user 0 555 ctime-changed"), out.kernel());
+        assertEquals(out.kernel(), out.ours());
+    }
+}
