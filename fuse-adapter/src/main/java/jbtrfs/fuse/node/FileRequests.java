@@ -107,7 +107,8 @@ final class FileRequests {
             ops.chown(id, (valid & FATTR_UID) != 0 ? uid : -1, (valid & FATTR_GID) != 0 ? gid : -1);
         }
         if ((valid & FATTR_SIZE) != 0) ops.truncate(id, size);
-        if ((valid & (FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME)) == 0) {
+        if ((valid & (FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME
+                | FATTR_KILL_SUIDGID)) == 0) {
             ops.chown(id, -1, -1);
             nodes.killSuidSgidOfChown(id, nodes.outsideGroup(r, id));
         }
