@@ -119,15 +119,14 @@ final class Nodes {
     }
 
     /**
-     * Clears what a chown clears on a non-directory (FATTR_KILL_SUIDGID beside a new owner, or a chown(-1, -1)):
+     * The mode bits a chown clears on a non-directory (FATTR_KILL_SUIDGID beside a new owner, or a chown(-1, -1)):
      * set-user-ID, and set-group-ID where group execute is set or the caller is {@code outsideGroup}, on any type
      * of file, as the kernel's chown_common and setattr_should_drop_sgid do.
      */
-    void killSuidSgidOfChown(InodeId id, boolean outsideGroup) throws FsException {
+    int clearedByChown(InodeId id, boolean outsideGroup) throws FsException {
         int mode = ops.stat(id).mode();
-        if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) return;
-        int kill = (mode & S_ISUID) | ((mode & S_IXGRP) != 0 || outsideGroup ? mode & S_ISGID : 0);
-        if (kill != 0) ops.chmod(id, mode & 07777 & ~kill);
+        if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) return 0;
+        return (mode & S_ISUID) | ((mode & S_IXGRP) != 0 || outsideGroup ? mode & S_ISGID : 0);
     }
 
     /**
