@@ -130,13 +130,20 @@ final class Nodes {
     }
 
     /**
-     * Whether the caller of {@code r} is outside {@code id}'s group and lacks CAP_FSETID (in_group_or_capable
-     * false), which the kernel does not say in a chown(-1, -1).
+     * What a chown(-1, -1) by the caller of {@code r} clears, which the kernel does not say: set-group-ID without
+     * group execute goes when the caller is outside the file's group and lacks CAP_FSETID (in_group_or_capable).
+     * Clearing a bit is a mode change, which only the owner or a holder of CAP_FOWNER may make (setattr_prepare's
+     * EPERM; fuse_setattr drops that ATTR_MODE before the kernel checks it).
      */
-    boolean outsideGroup(FuseRequest r, InodeId id) throws FsException {
-        int gid = ops.stat(id).gid();
-        for (int g : Callers.groups(r)) if (g == gid) return false;
-        return !Callers.capable(r, Callers.CAP_FSETID);
+    int clearedBySameOwnerChown(FuseRequest r, InodeId id) throws FsException {
+        Stat st = ops.stat(id);
+        boolean member = false;
+        for (int g : Callers.groups(r)) member |= g == st.gid();
+        int clear = clearedByChown(id, !member && !Callers.capable(r, Callers.CAP_FSETID));
+        if (clear != 0 && r.uid() != st.uid() && !Callers.capable(r, Callers.CAP_FOWNER)) {
+            throw new ReplyError(ReplyError.EPERM);
+        }
+        return clear;
     }
 
     /** Replies fuse_entry_out of {@code id}, found in or made in directory node {@code parent}, and counts it. */
