@@ -50,6 +50,12 @@ class ChownThroughMountTest {
               echo "+$flag $rc $(stat -c %a $f) $([ "$(stat -c %.9Z $f)" != "$before" ] && echo ctime-changed || echo ctime-kept)"
               chattr -$flag $f
             done
+            # a write by a user other than the owner clears them too (an empty SETATTR as well): it must pass
+            for m in 4777 6777 2777; do
+              f=w$m; echo hi > $f; chmod $m $f; stat -c %a $f > /dev/null
+              rc=0; user sh -c "echo more >> $f" || rc=$?
+              echo "write $m $rc $(stat -c %a $f)"
+            done
             """;
 
     @TempDir

@@ -106,7 +106,7 @@ final class FileRequests {
         boolean sameOwner = (valid & (FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME
                 | FATTR_KILL_SUIDGID)) == 0;
         if ((valid & (FATTR_UID | FATTR_GID)) != 0 || sameOwner) {
-            int clear = sameOwner ? nodes.clearedBySameOwnerChown(r, id)
+            int clear = sameOwner ? nodes.clearedBySameOwnerChown(r, id, (valid & FATTR_CTIME) != 0)
                     : (valid & FATTR_KILL_SUIDGID) != 0 ? nodes.clearedByChown(id, false) : 0;
             ops.chown(id, (valid & FATTR_UID) != 0 ? uid : -1, (valid & FATTR_GID) != 0 ? gid : -1, clear,
                     sameOwner && (valid & FATTR_CTIME) != 0 ? new Timespec(ctime, ctimensec) : null);

@@ -133,14 +133,17 @@ final class Nodes {
      * What a chown(-1, -1) by the caller of {@code r} clears, which the kernel does not say: set-group-ID without
      * group execute goes when the caller is outside the file's group and lacks CAP_FSETID (in_group_or_capable).
      * Clearing a bit is a mode change, which only the owner or a holder of CAP_FOWNER may make (setattr_prepare's
-     * EPERM; fuse_setattr drops that ATTR_MODE before the kernel checks it).
+     * EPERM; fuse_setattr drops that ATTR_MODE before the kernel checks it). A regular file's SETATTR without the
+     * kernel's ctime ({@code kernelCtime} false) may instead be the set-ID clearing of a write by a non-owner
+     * (file_remove_privs, ATTR_FORCE), which must pass: it is not refused.
      */
-    int clearedBySameOwnerChown(FuseRequest r, InodeId id) throws FsException {
+    int clearedBySameOwnerChown(FuseRequest r, InodeId id, boolean kernelCtime) throws FsException {
         Stat st = ops.stat(id);
         boolean member = false;
         for (int g : Callers.groups(r)) member |= g == st.gid();
         int clear = clearedByChown(id, !member && !Callers.capable(r, Callers.CAP_FSETID));
-        if (clear != 0 && r.uid() != st.uid() && !Callers.capable(r, Callers.CAP_FOWNER)) {
+        boolean chown = kernelCtime || (st.mode() & Stat.S_IFMT) != Stat.S_IFREG;
+        if (clear != 0 && chown && r.uid() != st.uid() && !Callers.capable(r, Callers.CAP_FOWNER)) {
             throw new ReplyError(ReplyError.EPERM);
         }
         return clear;
