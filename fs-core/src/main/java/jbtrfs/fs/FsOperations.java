@@ -174,6 +174,15 @@ public interface FsOperations {
 
     /** Sets owner and group (-1 leaves one unchanged) and updates ctime. */
     default void chown(InodeId id, int uid, int gid) throws FsException {
+        chown(id, uid, gid, 0, null);
+    }
+
+    /**
+     * {@link #chown(InodeId, int, int)} clearing the mode bits {@code clearMode} in the same change (the set-ID
+     * bits a chown drops), with ctime {@code ctime} (null: the time of the change). With both -1 it is allowed on
+     * an immutable or append-only inode, as notify_change checks those flags only for a new owner.
+     */
+    default void chown(InodeId id, int uid, int gid, int clearMode, Timespec ctime) throws FsException {
         throw readOnlyError();
     }
 

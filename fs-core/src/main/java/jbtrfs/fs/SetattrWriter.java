@@ -17,9 +17,11 @@ final class SetattrWriter {
         this.inodes = inodes;
     }
 
-    void chown(InodeId id, int uid, int gid) throws FsException {
-        setattr("chown", id, InodeWriter.IMMUTABLE_OR_APPEND, i -> i.withOwner(uid == -1 ? i.uid() : uid & 0xffffffffL,
-                gid == -1 ? i.gid() : gid & 0xffffffffL).withTimes(i.atime(), inodes.time(), i.mtime()));
+    void chown(InodeId id, int uid, int gid, int clearMode, Timespec ctime) throws FsException {
+        long refused = uid == -1 && gid == -1 ? 0 : InodeWriter.IMMUTABLE_OR_APPEND;
+        setattr("chown", id, refused, i -> i.withOwner(uid == -1 ? i.uid() : uid & 0xffffffffL,
+                gid == -1 ? i.gid() : gid & 0xffffffffL).withMode(i.mode() & ~(clearMode & 07777))
+                .withTimes(i.atime(), ctime == null ? inodes.time() : ctime, i.mtime()));
     }
 
     void utimens(InodeId id, Timespec atime, Timespec mtime) throws FsException {

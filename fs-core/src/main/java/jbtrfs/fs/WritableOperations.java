@@ -352,8 +352,8 @@ final class WritableOperations implements FsOperations {
     }
 
     @Override
-    public void chown(InodeId id, int uid, int gid) throws FsException {
-        gate.change("chown", () -> { attributes.chown(id, uid, gid); return null; });
+    public void chown(InodeId id, int uid, int gid, int clearMode, Timespec ctime) throws FsException {
+        gate.change("chown", () -> { attributes.chown(id, uid, gid, clearMode, ctime); return null; });
     }
 
     @Override

@@ -87,6 +87,8 @@ class InodeFlagsTest {
             ops.write(app, 0, ByteBuffer.wrap(new byte[5000]));
             InodeId d = ops.mkdir(root, "d", 0755, 0, 0);
             ops.mknod(d, "inside", FILE, 0, 0, 0);
+            ops.chmod(imm, 04755);
+            ops.chmod(app, 04755);
             ops.setFileFlags(imm, InodeFlags.FS_IMMUTABLE_FL);
             ops.setFileFlags(app, InodeFlags.FS_APPEND_FL);
             ops.setFileFlags(d, InodeFlags.FS_IMMUTABLE_FL);
@@ -98,6 +100,9 @@ class InodeFlagsTest {
                 assertErrno(Errno.EPERM, () -> ops.setXattr(f, "user.x", new byte[1], 0));
                 assertErrno(Errno.EPERM, () -> ops.link(f, root, "another"));
                 assertErrno(Errno.EPERM, () -> ops.fallocate(f, 0, 0, 8192));
+                // chown(f, -1, -1) names no owner: notify_change lets it clear set-ID bits there
+                ops.chown(f, -1, -1, 04000, null);
+                assertEquals(0755, ops.stat(f).mode() & 07777);
             }
             assertErrno(Errno.EPERM, () -> ops.unlink(root, "imm"));
             assertErrno(Errno.EPERM, () -> ops.rename(root, "app", root, "moved", 0));

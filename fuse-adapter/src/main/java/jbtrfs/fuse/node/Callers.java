@@ -19,6 +19,7 @@ import jbtrfs.fuse.kernel.FuseRequest;
  */
 final class Callers {
     /** capability(7) numbers. */
+    static final int CAP_FOWNER = 3;
     static final int CAP_FSETID = 4;
 
     private Callers() {

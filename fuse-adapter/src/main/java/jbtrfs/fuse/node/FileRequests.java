@@ -77,7 +77,10 @@ final class FileRequests {
 
     /**
      * fuse_setattr_in: each field its fs-core call, in chmod, chown, truncate order, then the suid/sgid clearing the
-     * kernel asks for (FATTR_KILL_SUIDGID: a chown, or a truncate by a user), then the times. With writeback caching
+     * kernel asks for (FATTR_KILL_SUIDGID: a chown, or a truncate by a user), then the times. A SETATTR that sets
+     * none of them is a chown(-1, -1) (notify_change of ATTR_CTIME and the kill bits, which fuse_setattr drops under
+     * HANDLE_KILLPRIV_V2 and sends no FATTR_KILL_SUIDGID for without a new owner): it clears what a chown clears and
+     * stamps ctime (the kernel's, if it sent one), as btrfs_setattr does, on an immutable inode too. With writeback caching
      * the kernel keeps mtime and ctime of regular files itself and sends them (FATTR_CTIME, its clock in place of
      * FATTR_MTIME_NOW): they are stored as sent, so that what it shows and what the image holds agree; a NOW beside
      * them (a touch) is the kernel's ctime, and allowed on an append-only inode as a touch is.
@@ -100,15 +103,17 @@ final class FileRequests {
         int gid = in.u32();
         InodeId id = nodes.inode(r);
         if ((valid & FATTR_MODE) != 0) ops.chmod(id, mode & 07777);
-        if ((valid & (FATTR_UID | FATTR_GID)) != 0) {
-            ops.chown(id, (valid & FATTR_UID) != 0 ? uid : -1, (valid & FATTR_GID) != 0 ? gid : -1);
+        boolean sameOwner = (valid & (FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME
+                | FATTR_KILL_SUIDGID)) == 0;
+        if ((valid & (FATTR_UID | FATTR_GID)) != 0 || sameOwner) {
+            int clear = sameOwner ? nodes.clearedBySameOwnerChown(r, id, (valid & FATTR_CTIME) != 0)
+                    : (valid & FATTR_KILL_SUIDGID) != 0 ? nodes.clearedByChown(id, false) : 0;
+            ops.chown(id, (valid & FATTR_UID) != 0 ? uid : -1, (valid & FATTR_GID) != 0 ? gid : -1, clear,
+                    sameOwner && (valid & FATTR_CTIME) != 0 ? new Timespec(ctime, ctimensec) : null);
         }
         if ((valid & FATTR_SIZE) != 0) ops.truncate(id, size);
-        if ((valid & FATTR_KILL_SUIDGID) != 0) {
-            if ((valid & (FATTR_UID | FATTR_GID)) != 0) nodes.killSuidSgidOfChown(id);
-            else nodes.killSuidSgid(id);
-        }
-        if ((valid & FATTR_CTIME) != 0) {
+        if ((valid & FATTR_KILL_SUIDGID) != 0 && (valid & (FATTR_UID | FATTR_GID)) == 0) nodes.killSuidSgid(id);
+        if ((valid & FATTR_CTIME) != 0 && !sameOwner) {
             Timespec c = new Timespec(ctime, ctimensec);
             ops.setTimes(id, kernelTime(valid, FATTR_ATIME, FATTR_ATIME_NOW, atime, atimensec, c),
                     kernelTime(valid, FATTR_MTIME, FATTR_MTIME_NOW, mtime, mtimensec, c), c,

@@ -119,15 +119,34 @@ final class Nodes {
     }
 
     /**
-     * Clears what a chown clears where the kernel asks (FATTR_KILL_SUIDGID beside a new owner, sent for every
-     * non-directory): set-user-ID, and set-group-ID where group execute is set, on any type of file, as the
-     * kernel's chown_common and setattr_should_drop_sgid do; a caller outside the file's group FUSE does not say.
+     * The mode bits a chown clears on a non-directory (FATTR_KILL_SUIDGID beside a new owner, or a chown(-1, -1)):
+     * set-user-ID, and set-group-ID where group execute is set or the caller is {@code outsideGroup}, on any type
+     * of file, as the kernel's chown_common and setattr_should_drop_sgid do.
      */
-    void killSuidSgidOfChown(InodeId id) throws FsException {
+    int clearedByChown(InodeId id, boolean outsideGroup) throws FsException {
         int mode = ops.stat(id).mode();
-        if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) return;
-        int kill = (mode & S_ISUID) | ((mode & S_IXGRP) != 0 ? mode & S_ISGID : 0);
-        if (kill != 0) ops.chmod(id, mode & 07777 & ~kill);
+        if ((mode & Stat.S_IFMT) == Stat.S_IFDIR) return 0;
+        return (mode & S_ISUID) | ((mode & S_IXGRP) != 0 || outsideGroup ? mode & S_ISGID : 0);
+    }
+
+    /**
+     * What a chown(-1, -1) by the caller of {@code r} clears, which the kernel does not say: set-group-ID without
+     * group execute goes when the caller is outside the file's group and lacks CAP_FSETID (in_group_or_capable).
+     * Clearing a bit is a mode change, which only the owner or a holder of CAP_FOWNER may make (setattr_prepare's
+     * EPERM; fuse_setattr drops that ATTR_MODE before the kernel checks it). A regular file's SETATTR without the
+     * kernel's ctime ({@code kernelCtime} false) may instead be the set-ID clearing of a write by a non-owner
+     * (file_remove_privs, ATTR_FORCE), which must pass: it is not refused.
+     */
+    int clearedBySameOwnerChown(FuseRequest r, InodeId id, boolean kernelCtime) throws FsException {
+        Stat st = ops.stat(id);
+        boolean member = false;
+        for (int g : Callers.groups(r)) member |= g == st.gid();
+        int clear = clearedByChown(id, !member && !Callers.capable(r, Callers.CAP_FSETID));
+        boolean chown = kernelCtime || (st.mode() & Stat.S_IFMT) != Stat.S_IFREG;
+        if (clear != 0 && chown && r.uid() != st.uid() && !Callers.capable(r, Callers.CAP_FOWNER)) {
+            throw new ReplyError(ReplyError.EPERM);
+        }
+        return clear;
     }
 
     /** Replies fuse_entry_out of {@code id}, found in or made in directory node {@code parent}, and counts it. */

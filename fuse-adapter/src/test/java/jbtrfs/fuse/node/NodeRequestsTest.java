@@ -112,6 +112,9 @@ class NodeRequestsTest {
         // without a new owner it is the rule of a write: regular files only
         assertEquals(S_IFIFO | 06555, setattr(fifo, FileRequests.FATTR_MODE, 0, 0, 0, 0, 06555, 0, 0).mode());
         assertEquals(S_IFIFO | 06555, setattr(fifo, FileRequests.FATTR_KILL_SUIDGID, 0, 0, 0, 0, 0, 0, 0).mode());
+        // chown(p, -1, -1) sets no field and asks for nothing, yet clears what a chown clears
+        assertEquals(S_IFIFO | 0555, setattr(fifo, 0, 0, 0, 0, 0, 0, 0, 0).mode());
+        assertEquals(06755, setattr(d, 0, 0, 0, 0, 0, 0, 0, 0).mode() & 07777);
     }
 
     @Test
