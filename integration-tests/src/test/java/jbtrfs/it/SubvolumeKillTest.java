@@ -41,10 +41,11 @@ class SubvolumeKillTest {
         } finally {
             Shell.sh("umount " + mnt);
         }
-        // on a quiet host the drop can end between the poll that saw it under way and the kill: try again
+        // on a quiet host the drop can end before a poll sees it under way, or between that poll and the kill:
+        // each is a try that caught nothing, and the test fails only if no try leaves a drop under way
         Path image = dir.resolve("drop.img");
         boolean caught = false;
-        for (int attempt = 0; attempt < 4 && !caught; attempt++) {
+        for (int attempt = 0; attempt < 6 && !caught; attempt++) {
             Shell.sh("cp --sparse=always " + made + " " + image);
             Jbtrfs.mountReadWrite(image, mnt);
             String pid = Jbtrfs.daemonPid(mnt);
@@ -53,16 +54,16 @@ class SubvolumeKillTest {
                 Shell.sh(Jbtrfs.launcher() + " subvolume delete sv", mnt);
                 for (int i = 0; i < 600 && progress == 0; i++) {
                     progress = dropProgress(image);
+                    if (progress == 0 && !rootItemOf256(image)) break; // the drop ended unseen
                     if (progress == 0) Thread.sleep(50);
                 }
                 Shell.sh("kill -9 " + pid);
             } finally {
                 Jbtrfs.afterKill(mnt, pid);
             }
-            assertTrue(progress > 0, "the drop was seen under way");
-            caught = dropProgress(image) > 0;
+            caught = progress > 0 && dropProgress(image) > 0;
         }
-        assertTrue(caught, "the image holds a drop under way after a kill, in one of 4 tries");
+        assertTrue(caught, "the image holds a drop under way after a kill, in one of 6 tries");
         BtrfsCheck.assertClean(image, "after kill -9 in the middle of a subvolume drop");
         try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
             for (int i = 0; i < 1200 && rootItemOf256(image); i++) Thread.sleep(100);
