@@ -58,6 +58,7 @@ final class NamespaceRequests {
             r.reply(b);
             return;
         }
+        nodes.awaitFreshInode(nodes.ids.nodeId(id));
         nodes.replyEntry(r, id, dirNode);
     }
 

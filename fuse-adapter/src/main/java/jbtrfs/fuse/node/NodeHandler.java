@@ -58,7 +58,7 @@ public final class NodeHandler implements FuseHandler {
             return t;
         });
         NodeIds ids = new NodeIds(ops.root(), options.rawInodes());
-        this.nodes = new Nodes(ops, ids, new NodeTable(ops, ids, background), options, blksize);
+        this.nodes = new Nodes(ops, ids, new NodeTable(ops, ids, background), options, blksize, background);
         this.metrics = new FuseMetrics(registry);
         this.names = new NamespaceRequests(nodes);
         this.files = new FileRequests(nodes, metrics);

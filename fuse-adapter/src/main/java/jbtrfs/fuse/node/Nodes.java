@@ -2,16 +2,29 @@ package jbtrfs.fuse.node;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.Set;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import jbtrfs.FsException;
+import jbtrfs.format.InodeExtref;
+import jbtrfs.format.InodeRef;
+import jbtrfs.format.Key;
+import jbtrfs.format.KeyType;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
+import jbtrfs.fs.TreeSearchItem;
 import jbtrfs.fuse.kernel.FuseAbi;
 import jbtrfs.fuse.kernel.FuseConnection;
 import jbtrfs.fuse.kernel.FuseNotifier;
@@ -28,23 +41,36 @@ final class Nodes {
     private static final int S_ISUID = 04000;
     private static final int S_ISGID = 02000;
     private static final int S_IXGRP = 00010;
+    /** How long after a chattr a LOOKUP of the file waits for the kernel to let go of its old inode. */
+    private static final long STALE_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
+    /** How long a chattr's reply waits for the invalidation of the file's names, sent from another thread. */
+    private static final long INVALIDATION_WAIT_MILLIS = 500;
+    /** A file with more names than this is rare; the kernel holds few of them anyway. */
+    private static final int MAX_NAMES = 256;
 
     final FsOperations ops;
     final NodeIds ids;
     final NodeTable table;
     final NodeOptions options;
     final int blksize;
+    /** Evictions and invalidations: never on the request that caused them. */
+    final Executor background;
     private volatile FuseConnection connection = new FuseConnection(0, 0, 0, 0);
     private volatile FuseNotifier notifier;
     /** Regular files whose ctime the kernel shows stale until it drops its inode: see timesChangedBehindKernel. */
-    private final Set<Long> staleTimes = ConcurrentHashMap.newKeySet();
+    private final ConcurrentHashMap<Long, StaleInode> staleTimes = new ConcurrentHashMap<>();
 
-    Nodes(FsOperations ops, NodeIds ids, NodeTable table, NodeOptions options, int blksize) {
+    /** A kernel inode to be dropped: LOOKUPs of it wait for {@code released} until {@code deadline} (nanoTime). */
+    private record StaleInode(CountDownLatch released, long deadline) {
+    }
+
+    Nodes(FsOperations ops, NodeIds ids, NodeTable table, NodeOptions options, int blksize, Executor background) {
         this.ops = ops;
         this.ids = ids;
         this.table = table;
         this.options = options;
         this.blksize = blksize;
+        this.background = background;
     }
 
     void connected(FuseConnection c, FuseNotifier n) {
@@ -76,23 +102,96 @@ final class Nodes {
     /**
      * A request changed the ctime of a regular file without the kernel (an ioctl). With writeback caching the kernel
      * keeps a regular file's ctime and mtime as it last stamped them and takes neither from a reply, so only a fresh
-     * inode shows the change: the kernel is asked to drop its inode when the last handle on it is released (while
-     * in use it cannot be dropped). Kernels before FUSE_NOTIFY_PRUNE keep showing their ctime.
+     * kernel inode shows the change. Every name of the file is invalidated, so that the next path walk sends a
+     * LOOKUP, which waits for the last RELEASE ({@link #awaitFreshInode}); the kernel evicts an inode no dentry holds
+     * once its release ends, and the LOOKUP's reply then builds a new one from our attributes. The names are
+     * invalidated on another thread (the kernel takes the directory's lock, which a rename waiting for this file's
+     * lock may hold); the reply waits for them, bounded, so that the caller's next stat walks the new way. Kernels
+     * before FUSE_NOTIFY_PRUNE keep showing their ctime.
      */
     void timesChangedBehindKernel(long nodeId, InodeId id) throws FsException {
         FuseConnection c = connection;
-        if (!c.granted(FuseAbi.WRITEBACK_CACHE) || c.minor() < FuseAbi.PRUNE_MINOR) return;
-        if (ops.stat(id).isRegular()) staleTimes.add(nodeId);
+        FuseNotifier n = notifier;
+        if (n == null || !c.granted(FuseAbi.WRITEBACK_CACHE) || c.minor() < FuseAbi.PRUNE_MINOR) return;
+        if (!ops.stat(id).isRegular()) return;
+        staleTimes.put(nodeId, new StaleInode(new CountDownLatch(1), System.nanoTime() + STALE_WAIT_NANOS));
+        List<Name> names = namesOnImage(id);
+        CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> invalidate(n, names), background);
+        try {
+            sent.get(INVALIDATION_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            LOG.debug("the names of node {} are invalidated after the reply", nodeId);
+        } catch (Exception e) {
+            LOG.debug("invalidating the names of node {}: {}", nodeId, e.toString());
+        }
     }
 
-    /** The last handle on {@code nodeId} was released, and the kernel told so: a node with stale times is pruned. */
-    void lastHandleReleased(long nodeId) {
-        FuseNotifier n = notifier;
-        if (!staleTimes.remove(nodeId) || n == null) return;
+    /** A LOOKUP found {@code nodeId}: if a chattr left its kernel inode stale, waits (bounded) for its last release. */
+    void awaitFreshInode(long nodeId) {
+        StaleInode s = staleTimes.get(nodeId);
+        if (s == null) return;
+        long left = s.deadline() - System.nanoTime();
         try {
-            n.prune(nodeId);
+            if (left > 0 && !s.released().await(left, TimeUnit.NANOSECONDS)) {
+                LOG.debug("node {} is still open: its kernel inode keeps its ctime", nodeId);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The last handle on {@code nodeId} was released, and the kernel told so: a node with stale times is pruned (a
+     * dentry the invalidation did not reach, unused, would keep the inode), then LOOKUPs waiting for it go on.
+     */
+    void lastHandleReleased(long nodeId) {
+        StaleInode s = staleTimes.remove(nodeId);
+        if (s == null) return;
+        FuseNotifier n = notifier;
+        try {
+            if (n != null) n.prune(nodeId);
         } catch (IOException e) {
             LOG.debug("pruning node {}: {}", nodeId, e.getMessage());
+        } finally {
+            s.released().countDown();
+        }
+    }
+
+    /** One name of an inode: the directory's node id and the name. */
+    private record Name(long dirNode, byte[] name) {
+    }
+
+    /** The names of {@code id} on the image (its inode refs and extrefs) whose directory the kernel holds. */
+    private List<Name> namesOnImage(InodeId id) throws FsException {
+        List<Name> out = new ArrayList<>();
+        Key min = Key.first(id.objectid(), KeyType.INODE_REF);
+        Key max = Key.last(id.objectid(), KeyType.INODE_EXTREF);
+        for (TreeSearchItem item : ops.treeSearch(id.root(), min, max, 0, -1L, MAX_NAMES, Integer.MAX_VALUE)) {
+            ByteBuffer b = ByteBuffer.wrap(item.data()).order(ByteOrder.LITTLE_ENDIAN);
+            if (item.key().type() == KeyType.INODE_REF) {
+                for (InodeRef r : InodeRef.readAll(b, 0, b.capacity())) addName(out, id, item.key().offset(), r.name());
+            } else if (item.key().type() == KeyType.INODE_EXTREF) {
+                for (InodeExtref r : InodeExtref.readAll(b, 0, b.capacity())) {
+                    addName(out, id, r.parentObjectid(), r.name());
+                }
+            }
+        }
+        return out;
+    }
+
+    private void addName(List<Name> out, InodeId id, long dirObjectid, byte[] name) {
+        long dirNode = ids.nodeId(new InodeId(id.root(), dirObjectid));
+        if (dirNode == NodeIds.ROOT_ID || table.lookups(dirNode) > 0) out.add(new Name(dirNode, name));
+    }
+
+    private static void invalidate(FuseNotifier n, List<Name> names) {
+        for (Name name : names) {
+            try {
+                n.invalEntry(name.dirNode(), name.name());
+            } catch (IOException e) {
+                LOG.debug("invalidating {} in node {}: {}", new String(name.name(), StandardCharsets.UTF_8),
+                        name.dirNode(), e.getMessage());
+            }
         }
     }
 

@@ -10,8 +10,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -183,7 +186,7 @@ class NodeRequestsTest {
 
     /** Connects the handler with {@code flags} granted; what it notifies lands in the list returned. */
     private List<String> connect(int minor, long flags) {
-        List<String> sent = new ArrayList<>();
+        List<String> sent = Collections.synchronizedList(new ArrayList<>());
         handler.init(new FuseConnection(minor, flags, 1 << 20, 256), new FuseNotifier() {
             @Override
             public void invalInode(long nodeId, long offset, long length) {
@@ -192,7 +195,7 @@ class NodeRequestsTest {
 
             @Override
             public void invalEntry(long parent, byte[] name) {
-                sent.add("entry " + parent);
+                sent.add("entry " + parent + " " + new String(name, StandardCharsets.UTF_8));
             }
 
             @Override
@@ -225,25 +228,41 @@ class NodeRequestsTest {
     }
 
     @Test
-    void chattrOfRegularFile_withWritebackCaching_prunesTheKernelsInode_afterItsLastRelease() throws Exception {
+    void chattrOfRegularFile_withWritebackCaching_dropsItsNames_andALookupWaitsForItsLastRelease() throws Exception {
         // the kernel keeps a cached regular file's ctime and takes none from a reply: only a fresh inode shows ours
         List<String> sent = connect(45, FuseAbi.WRITEBACK_CACHE);
         KernelSide.Created c = k.create(ROOT, "f", S_IFREG | 0644);
         long f = c.entry().nodeId();
+        KernelSide.Entry d = KernelSide.Entry.decode(k.send(FuseAbi.MKDIR, ROOT, FakeRequest.body().u32(0755)
+                .u32(022).name("d")).payload());
+        assertEquals(0, k.send(FuseAbi.LINK, d.nodeId(), FakeRequest.body().u64(f).name("g")).errno());
+        assertEquals(0, k.send(FuseAbi.LINK, ROOT, FakeRequest.body().u64(f).name("h")).errno());
         long second = k.open(f, 0);
         assertEquals(0, ioctl(f, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_NODUMP_FL), 0).errno());
-        long d = KernelSide.Entry.decode(k.send(FuseAbi.MKDIR, ROOT, FakeRequest.body().u32(0755).u32(022)
-                .name("d")).payload()).nodeId();
-        assertEquals(0, ioctl(d, IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_NODUMP_FL), 0).errno());
+        assertEquals(List.of("inode " + f + " -1 0", "entry 1 f", "entry 1 h", "entry " + d.nodeId() + " g"), sent,
+                "every name invalidated before the reply, so that the next path walk asks LOOKUP");
+        assertEquals(0, ioctl(d.nodeId(), IoctlRequests.FS_IOC_SETFLAGS, 8, 0, le32(InodeFlags.FS_NODUMP_FL), 0)
+                .errno());
+        assertEquals("inode " + d.nodeId() + " -1 0", sent.get(sent.size() - 1),
+                "a directory's ctime reaches the kernel in replies");
         k.release(f, second);
-        assertEquals(List.of("inode " + f + " -1 0", "inode " + d + " -1 0"), sent, "f is still open");
+        CompletableFuture<KernelSide.Entry> lookup = CompletableFuture.supplyAsync(() -> {
+            try {
+                return k.lookup(ROOT, "h");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Thread.sleep(100);
+        assertTrue(!lookup.isDone(), "a LOOKUP of the file waits while the kernel's old inode is open");
         k.release(f, c.fh());
-        assertEquals("prune " + f, sent.get(sent.size() - 1), "a directory's ctime reaches the kernel in replies");
-        assertEquals(3, sent.size());
+        assertEquals(f, lookup.get(5, TimeUnit.SECONDS).nodeId());
+        assertEquals("prune " + f, sent.get(sent.size() - 1), "an unused dentry left would keep the old inode");
+        int count = sent.size();
         // once only, and not without writeback caching or before protocol 7.45
         long again = k.open(f, 0);
         k.release(f, again);
-        assertEquals(3, sent.size());
+        assertEquals(count, sent.size());
         for (long[] minorAndFlags : new long[][] {{45, 0}, {44, FuseAbi.WRITEBACK_CACHE}}) {
             List<String> other = connect((int) minorAndFlags[0], minorAndFlags[1]);
             long fh = k.open(f, 0);
