@@ -48,8 +48,6 @@ final class FileRequests {
     static final int O_APPEND = 02000;
     static final int SEEK_DATA = 3;
     static final int SEEK_HOLE = 4;
-    private static final int S_ISUID = 04000;
-    private static final int S_ISGID = 02000;
 
     private final Nodes nodes;
     private final FsOperations ops;
@@ -112,7 +110,7 @@ final class FileRequests {
                     sameOwner && (valid & FATTR_CTIME) != 0 ? new Timespec(ctime, ctimensec) : null);
         }
         if ((valid & FATTR_SIZE) != 0) ops.truncate(id, size);
-        if ((valid & FATTR_KILL_SUIDGID) != 0 && (valid & (FATTR_UID | FATTR_GID)) == 0) nodes.killSuidSgid(id);
+        if ((valid & FATTR_KILL_SUIDGID) != 0 && (valid & (FATTR_UID | FATTR_GID)) == 0) nodes.killSuidSgid(r, id);
         if ((valid & FATTR_CTIME) != 0 && !sameOwner) {
             Timespec c = new Timespec(ctime, ctimensec);
             ops.setTimes(id, kernelTime(valid, FATTR_ATIME, FATTR_ATIME_NOW, atime, atimensec, c),
@@ -177,7 +175,8 @@ final class FileRequests {
         }
         if ((flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != 0) {
             ops.truncate(id, 0);
-            if ((openFlags & FUSE_OPEN_KILL_SUIDGID) != 0) nodes.killSuidSgid(id);
+            // the kernel refreshes only size and times after an O_TRUNC open: a dropped bit drops its cached mode
+            if ((openFlags & FUSE_OPEN_KILL_SUIDGID) != 0) killSetIdBits(r, id);
         }
         replyOpen(r, nodes.table.open(r.nodeId()), FOPEN_KEEP_CACHE);
     }
@@ -283,13 +282,11 @@ final class FileRequests {
 
     /**
      * Drops suid, and sgid where group execute is set or the caller is outside the file's group, as the kernel's
-     * Btrfs does on a change by an unprivileged caller. After a FALLOCATE or a direct (O_DIRECT) WRITE the kernel
-     * refreshes only size and times, so its cached mode is dropped too.
+     * Btrfs does on a change by an unprivileged caller. After a FALLOCATE, a direct (O_DIRECT) WRITE or an O_TRUNC
+     * OPEN the kernel refreshes only size and times, so its cached mode is dropped too.
      */
     private void killSetIdBits(FuseRequest r, InodeId id) throws FsException {
-        if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) == 0) return;
-        ops.killSuidSgid(id, Callers.groups(r));
-        nodes.attributesChanged(r.nodeId());
+        if (nodes.killSuidSgid(r, id)) nodes.attributesChanged(r.nodeId());
     }
 
     /**

@@ -210,11 +210,16 @@ final class Nodes {
     }
 
     /**
-     * Clears suid and sgid as the kernel asks (FATTR_KILL_SUIDGID, FUSE_OPEN_KILL_SUIDGID, FUSE_WRITE_KILL_SUIDGID):
-     * the kernel asks on every write by a user, so an inode with neither bit set is left alone without a change.
+     * Clears suid and sgid as the kernel asks (FATTR_KILL_SUIDGID, FUSE_OPEN_KILL_SUIDGID, FUSE_WRITE_KILL_SUIDGID),
+     * which it does for a caller without CAP_FSETID: suid, and sgid where group execute is set or the caller of
+     * {@code r} is outside the file's group (setattr_should_drop_sgid; the flag alone says group execute only). The
+     * kernel asks on every write by a user, so an inode with neither bit set is left alone without a change.
+     * Returns whether it had either.
      */
-    void killSuidSgid(InodeId id) throws FsException {
-        if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) != 0) ops.killSuidSgid(id);
+    boolean killSuidSgid(FuseRequest r, InodeId id) throws FsException {
+        if ((ops.stat(id).mode() & (S_ISUID | S_ISGID)) == 0) return false;
+        ops.killSuidSgid(id, Callers.groups(r));
+        return true;
     }
 
     /**
