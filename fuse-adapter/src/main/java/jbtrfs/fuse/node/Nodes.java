@@ -9,7 +9,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -116,12 +118,15 @@ final class Nodes {
         if (!ops.stat(id).isRegular()) return;
         staleTimes.put(nodeId, new StaleInode(new CountDownLatch(1), System.nanoTime() + STALE_WAIT_NANOS));
         List<Name> names = namesOnImage(id);
-        CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> invalidate(n, names), background);
         try {
-            sent.get(INVALIDATION_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+            CompletableFuture.runAsync(() -> invalidate(n, names), background)
+                    .get(INVALIDATION_WAIT_MILLIS, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             LOG.debug("the names of node {} are invalidated after the reply", nodeId);
-        } catch (Exception e) {
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | RejectedExecutionException e) {
+            // rejected: the session is ending, and the kernel's caches with it
             LOG.debug("invalidating the names of node {}: {}", nodeId, e.toString());
         }
     }
