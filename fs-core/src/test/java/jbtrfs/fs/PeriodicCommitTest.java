@@ -25,7 +25,7 @@ class PeriodicCommitTest {
     Path dir;
 
     @Test
-    void close_during_a_periodic_commit_lets_it_finish() throws Exception {
+    void closeDuringAPeriodicCommit_letsItFinish() throws Exception {
         Path image = Images.mkfs(dir, null, 160);
         // slow requests, so the periodic commit is still writing when close() comes
         FaultPlan slow = FaultPlan.none().latency(Duration.ofMillis(150), Duration.ZERO);

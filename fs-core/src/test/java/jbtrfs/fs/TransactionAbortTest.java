@@ -76,23 +76,23 @@ class TransactionAbortTest {
     }
 
     @Test
-    void eio_on_a_tree_block_write_aborts() throws Exception {
+    void eioOnATreeBlockWrite_aborts() throws Exception {
         // the commit's first write is a tree block: file data went out when written, the superblocks come last
         assertAborts(r -> r.op() == IoRequest.Op.WRITE, "writing the tree blocks");
     }
 
     @Test
-    void eio_on_the_flush_before_the_superblocks_aborts() throws Exception {
+    void eioOnTheFlushBeforeTheSuperblocks_aborts() throws Exception {
         assertAborts(r -> r.op() == IoRequest.Op.FLUSH, "writing the superblocks");
     }
 
     @Test
-    void eio_on_the_superblock_writes_aborts() throws Exception {
+    void eioOnTheSuperblockWrites_aborts() throws Exception {
         assertAborts(r -> r.op() == IoRequest.Op.WRITE && isSuperblock(r.offset()), "writing the superblocks");
     }
 
     @Test
-    void a_damaged_file_extent_met_while_settling_the_back_references_aborts() throws Exception {
+    void aDamagedFileExtentMetWhileSettlingTheBackReferences_aborts() throws Exception {
         // as btrfs-progs' fsck-tests/001-bad-file-extent-bytenr: the file's extent points where no extent item is,
         // so dropping its reference at the commit finds nothing to drop
         Path image = dir.resolve("damaged.img");

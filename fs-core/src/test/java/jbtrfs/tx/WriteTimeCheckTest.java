@@ -43,7 +43,7 @@ class WriteTimeCheckTest {
     Path dir;
 
     @Test
-    void commit_of_a_corrupt_dirty_leaf_writes_nothing_and_aborts() throws Exception {
+    void commitOfACorruptDirtyLeaf_writesNothingAndAborts() throws Exception {
         byte[] image = Files.readAllBytes(Images.mkfs(dir, null, 128));
         MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
         long committed;
