@@ -192,7 +192,7 @@ class TreeEditorTest {
         assertEquals(3, b.nritems());
         assertEquals(TreeEditor.NEW_BLOCK_FLAGS, b.flags());
         assertEquals(7, b.owner());
-        List<TreeEditor.LeafItem> items = TreeEditor.decodeLeaf(b);
+        List<TreeEditor.LeafItem> items = TreeBlockCodec.decodeLeaf(b);
         assertArrayEquals(new byte[] {3}, items.get(2).data());
     }
 
