@@ -58,7 +58,7 @@ class TransactionAbortTest {
     @BeforeEach
     void firstCommit() throws Exception {
         Path image = Images.mkfs(dir, null, 160);
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(image);
         Filesystem fs = PowerCuts.openOrNull(dev);
         assertNotNull(fs);
         FsOperations ops = fs.operations();
@@ -106,7 +106,7 @@ class TransactionAbortTest {
         committedListing = listing(committed);
         damaged = image;
 
-        MemoryBlockDevice dev = MemoryBlockDevice.create(committed, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(committed);
         Filesystem fs = PowerCuts.openOrNull(dev);
         assertNotNull(fs);
         FsOperations ops = fs.operations();
@@ -119,8 +119,7 @@ class TransactionAbortTest {
 
     /** Runs the second workload twice: once to find the request {@code target} picks, once failing it. */
     private void assertAborts(Predicate<MemoryBlockDevice.Submitted> target, String stage) throws Exception {
-        MemoryBlockDevice clean = MemoryBlockDevice.create(committed, 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry())
+        MemoryBlockDevice clean = PowerCuts.memoryDevice(committed)
                 .recordRequests();
         Filesystem fs = PowerCuts.openOrNull(clean);
         assertNotNull(fs);
