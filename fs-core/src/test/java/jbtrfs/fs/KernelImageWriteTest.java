@@ -50,13 +50,8 @@ class KernelImageWriteTest {
                     scenario + " pass " + pass);
             // the kernel writes on top of ours
             Path mnt = Files.createTempDirectory(dir, "kernel-again");
-            Shell.sh("mount -o loop " + image + " " + mnt);
-            try {
-                Shell.sh("mkdir -p kernel-" + pass + " && cp -r /usr/share/doc/bash kernel-" + pass
-                        + "/ 2>/dev/null || true; echo again > kernel-" + pass + "/note; sync", mnt);
-            } finally {
-                Shell.sh("umount " + mnt);
-            }
+            Images.kernelScript(image, mnt, "mkdir -p kernel-" + pass + " && cp -r /usr/share/doc/bash kernel-" + pass
+                    + "/ 2>/dev/null || true; echo again > kernel-" + pass + "/note; sync");
             BtrfsCheck.assertCleanWithData(image, scenario + " after the kernel, pass " + pass);
         }
     }

@@ -58,13 +58,11 @@ class ImageLockThroughMountTest {
         }
         BtrfsCheck.assertClean(image, "after the refused mounts");
         Path kernel = dir("kernel");
-        Shell.sh("mount -o loop,ro " + image + " " + kernel);
-        try {
+        Images.withKernelMount(image, kernel, "ro", () -> {
             assertEquals("100\n", Shell.sh("ls | grep -c '^f'", kernel));
             assertEquals("file 1\nfile 100\n", Shell.sh("cat f1 f100", kernel));
-        } finally {
-            Shell.sh("umount " + kernel);
-        }
+            return null;
+        });
     }
 
     @Test
