@@ -28,6 +28,9 @@ final class TreeBlockCodec {
         this.chunkTreeUuid = chunkTreeUuid.clone();
     }
 
+    /** Bytes a leaf has for item headers and data. */
+    private int leafCapacity() { return nodesize - Header.SIZE; }
+
     static List<LeafItem> decodeLeaf(TreeBlock b) {
         List<LeafItem> items = new ArrayList<>(b.nritems() + 1);
         for (int i = 0; i < b.nritems(); i++) {
@@ -60,7 +63,7 @@ final class TreeBlockCodec {
     /** A leaf: item headers from the front, their data packed from the end, in key order. */
     ByteBuffer encodeLeaf(long bytenr, long owner, List<LeafItem> items) {
         ByteBuffer b = header(bytenr, owner, 0, items.size());
-        int dataEnd = nodesize - Header.SIZE;
+        int dataEnd = leafCapacity();
         for (int i = 0; i < items.size(); i++) {
             LeafItem it = items.get(i);
             int off = Header.SIZE + i * Item.SIZE;
