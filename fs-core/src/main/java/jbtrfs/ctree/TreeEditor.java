@@ -29,15 +29,13 @@ public final class TreeEditor {
     private final TreeBlockStore store;
     private final int nodesize;
     private final long transid;
-    private final byte[] fsid;
-    private final byte[] chunkTreeUuid;
+    private final TreeBlockCodec codec;
 
     public TreeEditor(TreeBlockStore store, int nodesize, long transid, byte[] fsid, byte[] chunkTreeUuid) {
         this.store = store;
         this.nodesize = nodesize;
         this.transid = transid;
-        this.fsid = fsid.clone();
-        this.chunkTreeUuid = chunkTreeUuid.clone();
+        this.codec = new TreeBlockCodec(nodesize, transid, fsid, chunkTreeUuid);
     }
 
     /** An item of a leaf. */
@@ -57,7 +55,7 @@ public final class TreeEditor {
     /** Creates an empty leaf as the root of a new tree {@code owner}. */
     public TreeRoot createTree(long owner) throws FsException {
         long bytenr = store.allocate(owner, 0);
-        store.putDirty(bytenr, encodeLeaf(bytenr, owner, List.of()));
+        store.putDirty(bytenr, codec.encodeLeaf(bytenr, owner, List.of()));
         return new TreeRoot(owner, bytenr, 0, transid);
     }
 
@@ -106,7 +104,7 @@ public final class TreeEditor {
         // a root node with one child hands the root to that child
         while (level > 0 && top.size() == 1) {
             TreeBlock node = store.read(top.get(0).blockptr(), top.get(0).generation(), level, root.owner());
-            List<NodePtr> children = decodeNode(node);
+            List<NodePtr> children = TreeBlockCodec.decodeNode(node);
             if (children.size() != 1) break;
             store.free(node.bytenr(), root.owner(), level);
             top = children;
@@ -131,7 +129,7 @@ public final class TreeEditor {
         long target = b.bytenr();
         if (level == 0) {
             if (insertInPlace(target, key, data, replace, owner)) return List.of(ptr(b));
-            List<LeafItem> items = decodeLeaf(b);
+            List<LeafItem> items = TreeBlockCodec.decodeLeaf(b);
             int pos = position(items, key);
             if (pos < items.size() && items.get(pos).key().equals(key)) {
                 if (!replace) throw exists(owner, target, pos, key);
@@ -145,7 +143,7 @@ public final class TreeEditor {
         NodePtr c = new NodePtr(b.key(child), b.blockptr(child), b.ptrGeneration(child));
         List<NodePtr> repl = insert(owner, c.blockptr(), c.generation(), level - 1, key, data, replace);
         if (unchanged(c, repl) || setPtrInPlace(target, child, repl)) return List.of(ptr(b));
-        List<NodePtr> ptrs = decodeNode(b);
+        List<NodePtr> ptrs = TreeBlockCodec.decodeNode(b);
         ptrs.remove(child);
         ptrs.addAll(child, repl);
         return writeNode(target, owner, level, ptrs);
@@ -262,7 +260,7 @@ public final class TreeEditor {
         if (level == 0) {
             found[0] = true;
             if (deleteInPlace(target, key)) return List.of(ptr(b));
-            List<LeafItem> items = decodeLeaf(b);
+            List<LeafItem> items = TreeBlockCodec.decodeLeaf(b);
             int pos = position(items, key);
             if (pos == items.size() || !items.get(pos).key().equals(key)) {
                 // contains() found it on the same path: the tree's keys are out of order
@@ -284,7 +282,7 @@ public final class TreeEditor {
                 && (same || setPtrInPlace(target, child, repl))) {
             return List.of(ptr(b));
         }
-        List<NodePtr> ptrs = decodeNode(b);
+        List<NodePtr> ptrs = TreeBlockCodec.decodeNode(b);
         ptrs.remove(child);
         ptrs.addAll(child, repl);
         int count = ptrs.size();
@@ -322,13 +320,13 @@ public final class TreeEditor {
             TreeBlock rb = store.read(r.blockptr(), r.generation(), level, owner);
             List<NodePtr> merged;
             if (level == 0) {
-                List<LeafItem> items = decodeLeaf(lb);
-                items.addAll(decodeLeaf(rb));
+                List<LeafItem> items = TreeBlockCodec.decodeLeaf(lb);
+                items.addAll(TreeBlockCodec.decodeLeaf(rb));
                 if (leafUsed(items) > leafCapacity()) continue;
                 merged = writeLeaf(cow(lb, owner).bytenr(), owner, items);
             } else {
-                List<NodePtr> both = decodeNode(lb);
-                both.addAll(decodeNode(rb));
+                List<NodePtr> both = TreeBlockCodec.decodeNode(lb);
+                both.addAll(TreeBlockCodec.decodeNode(rb));
                 if (both.size() > nodeCapacity()) continue;
                 merged = writeNode(cow(lb, owner).bytenr(), owner, level, both);
             }
@@ -389,7 +387,7 @@ public final class TreeEditor {
                 to++;
             }
             List<LeafItem> piece = items.subList(from, to);
-            store.putDirty(target, encodeLeaf(target, owner, piece));
+            store.putDirty(target, codec.encodeLeaf(target, owner, piece));
             out.add(new NodePtr(piece.isEmpty() ? new Key(0, 0, 0) : piece.get(0).key(), target, transid));
             from = to;
             if (from >= items.size()) break;
@@ -406,7 +404,7 @@ public final class TreeEditor {
             int to = ptrs.size() * (p + 1) / pieces;
             long target = p == 0 ? first : store.allocate(owner, level);
             List<NodePtr> piece = ptrs.subList(from, to);
-            store.putDirty(target, encodeNode(target, owner, level, piece));
+            store.putDirty(target, codec.encodeNode(target, owner, level, piece));
             out.add(new NodePtr(piece.isEmpty() ? new Key(0, 0, 0) : piece.get(0).key(), target, transid));
         }
         return out;
@@ -447,61 +445,5 @@ public final class TreeEditor {
     private static int childSlot(TreeBlock b, Key key) {
         int found = b.search(key);
         return found >= 0 ? found : Math.max(0, -found - 2);
-    }
-
-    static List<LeafItem> decodeLeaf(TreeBlock b) {
-        List<LeafItem> items = new ArrayList<>(b.nritems() + 1);
-        for (int i = 0; i < b.nritems(); i++) {
-            byte[] data = new byte[b.itemSize(i)];
-            b.buffer().get(b.itemOffset(i), data);
-            items.add(new LeafItem(b.key(i), data));
-        }
-        return items;
-    }
-
-    static List<NodePtr> decodeNode(TreeBlock b) {
-        List<NodePtr> ptrs = new ArrayList<>(b.nritems() + 1);
-        for (int i = 0; i < b.nritems(); i++) ptrs.add(new NodePtr(b.key(i), b.blockptr(i), b.ptrGeneration(i)));
-        return ptrs;
-    }
-
-    private ByteBuffer header(long bytenr, long owner, int level, int nritems) {
-        ByteBuffer b = ByteBuffer.allocate(nodesize).order(ByteOrder.LITTLE_ENDIAN);
-        b.put(Header.OFFSET_FSID, fsid);
-        b.putLong(Header.OFFSET_BYTENR, bytenr);
-        b.putLong(Header.OFFSET_FLAGS, NEW_BLOCK_FLAGS);
-        b.put(Header.OFFSET_CHUNK_TREE_UUID, chunkTreeUuid);
-        b.putLong(Header.OFFSET_GENERATION, transid);
-        b.putLong(Header.OFFSET_OWNER, owner);
-        b.putInt(Header.OFFSET_NRITEMS, nritems);
-        b.put(Header.OFFSET_LEVEL, (byte) level);
-        return b;
-    }
-
-    /** A leaf: item headers from the front, their data packed from the end, in key order. */
-    private ByteBuffer encodeLeaf(long bytenr, long owner, List<LeafItem> items) {
-        ByteBuffer b = header(bytenr, owner, 0, items.size());
-        int dataEnd = leafCapacity();
-        for (int i = 0; i < items.size(); i++) {
-            LeafItem it = items.get(i);
-            int off = Header.SIZE + i * Item.SIZE;
-            dataEnd -= it.data().length;
-            it.key().write(b, off + Item.OFFSET_KEY);
-            b.putInt(off + Item.OFFSET_DATA_OFFSET, dataEnd);
-            b.putInt(off + Item.OFFSET_DATA_SIZE, it.data().length);
-            b.put(Header.SIZE + dataEnd, it.data());
-        }
-        return b;
-    }
-
-    private ByteBuffer encodeNode(long bytenr, long owner, int level, List<NodePtr> ptrs) {
-        ByteBuffer b = header(bytenr, owner, level, ptrs.size());
-        for (int i = 0; i < ptrs.size(); i++) {
-            int off = Header.SIZE + i * KeyPtr.SIZE;
-            ptrs.get(i).key().write(b, off + KeyPtr.OFFSET_KEY);
-            b.putLong(off + KeyPtr.OFFSET_BLOCKPTR, ptrs.get(i).blockptr());
-            b.putLong(off + KeyPtr.OFFSET_GENERATION, ptrs.get(i).generation());
-        }
-        return b;
     }
 }

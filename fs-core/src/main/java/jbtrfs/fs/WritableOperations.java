@@ -51,9 +51,7 @@ final class WritableOperations implements FsOperations {
     private final AclWriter acls;
     private final Orphans orphans;
     private final CloneRange clones;
-    private final SubvolumeWriter subvols;
-    private final SubvolumeCleaner cleaner;
-    private volatile int cleanerBudget = SubvolumeCleaner.STEP_BLOCKS;
+    private final SubvolumeChanges subvolumeChanges;
     private final FsyncLog fsyncLog;
     /** notreelog: an fsync commits, as the kernel's does with that option. */
     private final boolean noTreeLog;
@@ -83,9 +81,7 @@ final class WritableOperations implements FsOperations {
         this.xattrs = new XattrWriter(inodes);
         this.attributes = new SetattrWriter(inodes);
         this.acls = new AclWriter(inodes, xattrs);
-        this.subvols = new SubvolumeWriter(inodes, names, subvolumes);
-        this.cleaner = new SubvolumeCleaner(() -> gate.read(subvolumes::rootTree), id -> gate.committedChange(
-                "subvolume drop", false, () -> SubvolumeCleaner.dropStep(inodes, subvols, id, cleanerBudget)));
+        this.subvolumeChanges = new SubvolumeChanges(gate, inodes, names, subvolumes, xattrs);
         subvolumes.setLiveTrees(id -> {
             Transaction t = txm.running();
             return t == null ? null : t.tree(id);
@@ -276,28 +272,18 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public long createSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
-        return gate.committedChange("subvolume create", false, () -> {
-            long id = subvols.create(parentDir, name, caller);
-            // the properties of the parent subvolume's root, not of the directory it is made in (the kernel's)
-            xattrs.inheritProperties(new InodeId(parentDir.root(), ObjectIds.FIRST_FREE_DIR),
-                    new InodeId(id, ObjectIds.FIRST_FREE_DIR));
-            return id;
-        });
+        return subvolumeChanges.create(parentDir, name, caller);
     }
 
     @Override
     public long snapshot(long sourceSubvol, InodeId parentDir, String name, boolean readOnly, Caller caller)
             throws FsException {
-        // the source as committed is what the snapshot copies: commit what is pending first
-        return gate.committedChange("snapshot", true, () -> subvols.snapshot(sourceSubvol, parentDir, name, readOnly,
-                caller));
+        return subvolumeChanges.snapshot(sourceSubvol, parentDir, name, readOnly, caller);
     }
 
     @Override
     public void deleteSubvolume(InodeId parentDir, String name, Caller caller) throws FsException {
-        // the dead tree the cleaner drops is the committed one: what is pending in it goes to disk first
-        gate.committedChange("subvolume delete", true, () -> subvols.delete(parentDir, name, caller));
-        cleaner.wake();
+        subvolumeChanges.delete(parentDir, name, caller);
     }
 
     @Override
@@ -305,10 +291,7 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void setSubvolumeReadOnly(long subvol, boolean readOnly, Caller caller) throws FsException {
-        gate.committedChange("subvolume setflags", false, () -> {
-            subvols.setReadOnly(subvol, readOnly, caller);
-            return null;
-        });
+        subvolumeChanges.setReadOnly(subvol, readOnly, caller);
     }
 
     @Override
@@ -316,10 +299,7 @@ final class WritableOperations implements FsOperations {
 
     @Override
     public void setDefaultSubvolume(long subvol, Caller caller) throws FsException {
-        gate.committedChange("default subvolume", false, () -> {
-            subvols.setDefault(subvol, caller);
-            return null;
-        });
+        subvolumeChanges.setDefault(subvol, caller);
     }
 
     @Override
@@ -328,10 +308,10 @@ final class WritableOperations implements FsOperations {
     }
 
     /** Waits until the cleaner has dropped every deleted subvolume it was woken for (tests). */
-    void awaitCleaner() throws InterruptedException { cleaner.awaitIdle(); }
+    void awaitCleaner() throws InterruptedException { subvolumeChanges.cleaner().awaitIdle(); }
 
     /** Tree blocks each cleaner step drops from now on (tests make them small to cut power between steps). */
-    void setCleanerBudget(int blocks) { cleanerBudget = blocks; }
+    void setCleanerBudget(int blocks) { subvolumeChanges.setCleanerBudget(blocks); }
 
     /**
      * Orphan cleanup at mount (btrfs_orphan_cleanup): frees the inodes that orphan items name in the top level and
@@ -343,7 +323,7 @@ final class WritableOperations implements FsOperations {
             gate.change("orphan cleanup", () -> orphans.cleanup(root));
         }
         // deleted subvolumes whose drop did not finish (ours or the kernel's) go on dropping
-        cleaner.wake();
+        subvolumeChanges.cleaner().wake();
     }
 
     @Override
@@ -495,7 +475,7 @@ final class WritableOperations implements FsOperations {
     void close() throws FsException {
         // not shutdownNow: interrupting a periodic commit in its I/O would abort it; sync waits for it instead
         timer.shutdown();
-        cleaner.stop();
+        subvolumeChanges.cleaner().stop();
         sync();
         if (evicting) {
             cleanupOrphans(); // over the root tree just committed, which knows every subvolume made since mount

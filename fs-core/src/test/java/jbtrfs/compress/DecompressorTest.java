@@ -72,7 +72,7 @@ class DecompressorTest {
     }
 
     @Test
-    void round_trips_each_type() throws Exception {
+    void eachType_roundTrips() throws Exception {
         for (int n : new int[] {1, 100, 4095, 4096, 4097, 50_000, 131_072}) {
             byte[] plain = sample(n);
             assertArrayEquals(plain, decode(CompressionType.ZLIB, zlib(plain), n), "zlib " + n);
@@ -82,7 +82,7 @@ class DecompressorTest {
     }
 
     @Test
-    void output_past_the_stream_is_zero() throws Exception {
+    void outputPastTheStream_isZero() throws Exception {
         byte[] plain = sample(5000);
         byte[] got = decode(CompressionType.ZLIB, zlib(plain), 8192);
         assertArrayEquals(plain, Arrays.copyOf(got, 5000));
@@ -90,7 +90,7 @@ class DecompressorTest {
     }
 
     @Test
-    void damaged_input_fails_cleanly() {
+    void damagedInput_failsCleanly() {
         byte[] plain = sample(50_000);
         for (CompressionType t : new CompressionType[] {CompressionType.ZLIB, CompressionType.ZSTD,
                 CompressionType.LZO}) {

@@ -153,7 +153,7 @@ class ChecksumTypeTest {
     }
 
     @Test
-    void vectors_match_published_values_atAnOffset() {
+    void vectors_matchPublishedValues_atAnOffset() {
         for (boolean direct : new boolean[] {false, true}) {
             assertEquals("839206e3", hex(ChecksumType.CRC32C, "123456789", direct));
             assertEquals("99e9d85137db46ef", hex(ChecksumType.XXHASH64, "", direct));

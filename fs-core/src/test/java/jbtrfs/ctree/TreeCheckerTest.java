@@ -57,7 +57,7 @@ class TreeCheckerTest {
     }
 
     @Test
-    void good_leaf_and_node_pass() throws Exception {
+    void goodLeafAndNode_pass() throws Exception {
         check(leaf(goodItems()), OWNER, 0);
         check(node(), OWNER, 1);
         // an empty leaf is fine for a tree that may be empty (csum), not for one that never is
@@ -66,7 +66,7 @@ class TreeCheckerTest {
     }
 
     @TestFactory
-    Stream<DynamicTest> each_bad_field_is_refused_with_its_slot() {
+    Stream<DynamicTest> eachBadField_isRefusedWithItsSlot() {
         List<Case> cases = new ArrayList<>();
         // header and layout (the read-time checks, with this transaction's generation and the block's owner)
         cases.add(block("header bytenr", b -> b.putLong(Header.OFFSET_BYTENR, BYTENR + NODESIZE), -1,
@@ -161,7 +161,7 @@ class TreeCheckerTest {
     }
 
     @Test
-    void node_pointers_are_checked() throws Exception {
+    void nodePointers_areChecked() throws Exception {
         ByteBuffer zero = node();
         zero.putLong(Header.SIZE + KeyPtr.SIZE + KeyPtr.OFFSET_BLOCKPTR, 0);
         CorruptBlockException e = assertThrows(CorruptBlockException.class, () -> check(zero, OWNER, 1));

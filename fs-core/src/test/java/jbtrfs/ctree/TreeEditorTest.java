@@ -90,7 +90,7 @@ class TreeEditorTest {
 
     @ParameterizedTest(name = "nodesize {0}")
     @ValueSource(ints = {4096, 16384, 65536})
-    void random_inserts_and_deletes_match_a_model(int nodesize) throws Exception {
+    void randomInsertsAndDeletes_matchAModel(int nodesize) throws Exception {
         MemoryStore store = new MemoryStore(nodesize);
         Random r = new Random(nodesize);
         TreeMap<Key, byte[]> model = new TreeMap<>();
@@ -173,7 +173,7 @@ class TreeEditorTest {
 
     @ParameterizedTest(name = "nodesize {0}")
     @ValueSource(ints = {4096, 65536})
-    void cow_moves_committed_blocks_and_reuses_dirty_ones(int nodesize) throws Exception {
+    void cow_movesCommittedBlocksAndReusesDirtyOnes(int nodesize) throws Exception {
         MemoryStore store = new MemoryStore(nodesize);
         TreeEditor editor = new TreeEditor(store, nodesize, 1, FSID, CHUNK_UUID);
         TreeRoot root = editor.createTree(7);
@@ -192,7 +192,7 @@ class TreeEditorTest {
         assertEquals(3, b.nritems());
         assertEquals(TreeEditor.NEW_BLOCK_FLAGS, b.flags());
         assertEquals(7, b.owner());
-        List<TreeEditor.LeafItem> items = TreeEditor.decodeLeaf(b);
+        List<TreeEditor.LeafItem> items = TreeBlockCodec.decodeLeaf(b);
         assertArrayEquals(new byte[] {3}, items.get(2).data());
     }
 
@@ -202,7 +202,7 @@ class TreeEditorTest {
      * committed one (copied first).
      */
     @Test
-    void insert_of_an_existing_key_is_a_corruption_error_naming_leaf_and_slot() throws Exception {
+    void insertOfAnExistingKey_isACorruptionErrorNamingLeafAndSlot() throws Exception {
         MemoryStore store = new MemoryStore(4096);
         TreeEditor editor = new TreeEditor(store, 4096, 1, FSID, CHUNK_UUID);
         TreeRoot root = editor.createTree(7);

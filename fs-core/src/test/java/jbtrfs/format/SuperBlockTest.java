@@ -24,7 +24,7 @@ class SuperBlockTest {
     Path tmp;
 
     @Test
-    void sizes_match_the_kernel_structs() {
+    void sizes_matchTheKernelStructs() {
         assertEquals(17, Key.SIZE);
         assertEquals(25, Item.SIZE);
         assertEquals(33, KeyPtr.SIZE);
@@ -42,7 +42,7 @@ class SuperBlockTest {
     }
 
     @Test
-    void decode_matches_dump_super() throws Exception {
+    void decode_matchesDumpSuper() throws Exception {
         Prereq.requireBinary("btrfs", "apt-get install btrfs-progs");
         Path image = tmp.resolve("sb.img");
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {

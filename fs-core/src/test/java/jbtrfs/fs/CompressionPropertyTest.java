@@ -52,11 +52,9 @@ class CompressionPropertyTest {
             Shell.sh("umount " + mnt);
         }
         Map<String, Long> ids = new HashMap<>();
-        Map<String, String> ours;
         Random rnd = new Random(3);
         byte[] text = CompressedWriteTest.text(rnd, 300 * 1024);
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             for (String d : List.of("zdir", "nocow", "nocomp")) {
                 InodeId parent = ops.resolve("/" + d);
                 InodeId f = ops.mknod(parent, "ours", Stat.S_IFREG | 0644, 0, 0, 0);
@@ -89,8 +87,7 @@ class CompressionPropertyTest {
                     "btrfs.compression", "zlib".getBytes(StandardCharsets.US_ASCII), 0));
             assertArrayEquals("zstd".getBytes(StandardCharsets.US_ASCII),
                     ops.getXattr(ops.resolve("/zdir/osub"), "btrfs.compression"));
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         BtrfsCheck.assertCleanWithData(image, "btrfs check");
         String dump = Shell.sh("btrfs inspect-internal dump-tree -t 5 " + image);
         for (String d : List.of("zdir", "nocow", "nocomp")) {

@@ -58,7 +58,7 @@ class CorruptImageTest {
     }
 
     @Test
-    void open_refuses_file_without_magic() throws Exception {
+    void open_refusesFileWithoutMagic() throws Exception {
         Path image = tmp.resolve("zeros.img");
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
             raf.setLength(64L << 20);
@@ -67,12 +67,12 @@ class CorruptImageTest {
     }
 
     @Test
-    void open_refuses_missing_image() {
+    void open_refusesMissingImage() {
         assertEquals("image not found: " + tmp.resolve("absent.img"), openError(tmp.resolve("absent.img")));
     }
 
     @Test
-    void open_refuses_bad_checksum_on_every_copy() throws Exception {
+    void open_refusesBadChecksumOnEveryCopy() throws Exception {
         Path image = simpleImage();
         for (long off : new long[] {SuperBlock.MIRROR_OFFSETS[0], SuperBlock.MIRROR_OFFSETS[1]}) {
             ImageDamage.flipByte(image, off + 200);
@@ -82,7 +82,7 @@ class CorruptImageTest {
     }
 
     @Test
-    void open_uses_second_copy_when_primary_is_bad() throws Exception {
+    void open_usesSecondCopyWhenPrimaryIsBad() throws Exception {
         Path image = simpleImage();
         ImageDamage.flipByte(image, SuperBlock.MIRROR_OFFSETS[0] + 200);
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
@@ -92,7 +92,7 @@ class CorruptImageTest {
     }
 
     @Test
-    void open_refuses_unknown_incompat_flag_by_name() throws Exception {
+    void open_refusesUnknownIncompatFlagByName() throws Exception {
         Path image = simpleImage();
         ImageDamage.patchSuperblocks(image, b -> b.putLong(SuperBlock.OFFSET_INCOMPAT_FLAGS,
                 b.getLong(SuperBlock.OFFSET_INCOMPAT_FLAGS) | (1L << 40)));
@@ -100,7 +100,7 @@ class CorruptImageTest {
     }
 
     @Test
-    void open_refuses_truncated_image() throws Exception {
+    void open_refusesTruncatedImage() throws Exception {
         Path image = simpleImage();
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
             raf.setLength(100L << 20);
@@ -111,7 +111,7 @@ class CorruptImageTest {
     }
 
     @Test
-    void corrupt_leaf_is_eio_for_its_items_only() throws Exception {
+    void corruptLeaf_isEioForItsItemsOnly() throws Exception {
         Path image = simpleImage("-m", "single");
         List<Long> leaves = ImageDamage.leaves(image, "5");
         assertTrue(leaves.size() >= 2, "the fs tree should span several leaves: " + leaves.size());
@@ -136,7 +136,7 @@ class CorruptImageTest {
     }
 
     @Test
-    void corrupt_dup_copy_is_served_from_the_other() throws Exception {
+    void corruptDupCopy_isServedFromTheOther() throws Exception {
         Path image = simpleImage();
         long leaf = ImageDamage.leaves(image, "5").get(0);
         List<Long> copies = ImageDamage.physicalCopies(image, leaf);
@@ -151,7 +151,7 @@ class CorruptImageTest {
     }
 
     @Test
-    void corrupt_data_sector_is_eio_for_that_range_only() throws Exception {
+    void corruptDataSector_isEioForThatRangeOnly() throws Exception {
         Path image = simpleImage();
         long logical;
         byte[] want;

@@ -45,7 +45,7 @@ class DeviceBoundsTest {
     Path dir;
 
     @Test
-    void chunk_past_the_end_refuses_read_write_and_reads_fail_with_eio_read_only() throws Exception {
+    void chunkPastTheEnd_refusesReadWriteAndReadsFailWithEioReadOnly() throws Exception {
         Path image = truncatedImage();
         // total_bytes as if the filesystem had been made on the smaller device: only the chunks lie past its end
         ImageDamage.patchSuperblocks(image, sb -> sb.putLong(SuperBlock.OFFSET_TOTAL_BYTES, CUT)
@@ -75,7 +75,7 @@ class DeviceBoundsTest {
     }
 
     @Test
-    void dev_extent_past_the_end_refuses_read_write() throws Exception {
+    void devExtentPastTheEnd_refusesReadWrite() throws Exception {
         Path image = Images.mkfs(dir, null, 128);
         long size = Files.size(image);
         // the first dev extent (the data chunk's, at physical 13 MiB) claims the whole device in length
@@ -91,7 +91,7 @@ class DeviceBoundsTest {
     }
 
     @Test
-    void block_group_without_its_chunk_refuses_read_write() throws Exception {
+    void blockGroupWithoutItsChunk_refusesReadWrite() throws Exception {
         Path image = Images.mkfs(dir, null, 128);
         // the second block group item says half its chunk's length (the extent tree is one leaf here: no parent key)
         ImageDamage.patchTreeBlock(image, ImageDamage.treeRoot(image, "extent"), NODESIZE, leaf -> {

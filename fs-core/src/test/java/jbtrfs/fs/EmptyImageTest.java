@@ -13,13 +13,12 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.device.SparseBytes;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.EmptyImage;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 import jbtrfs.testing.TestImage;
@@ -50,8 +49,7 @@ class EmptyImageTest {
             ops.write(f, 1 << 20, ByteBuffer.wrap(new byte[256 << 10]));
         }
         SparseBytes after = SparseBytes.of(dev.snapshot());
-        try (Filesystem fs = Filesystem.open(MemoryBlockDevice.create(after, 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry()), MountOptions.readOnlyDefaults())) {
+        try (Filesystem fs = Filesystem.open(PowerCuts.memoryDevice(after), MountOptions.readOnlyDefaults())) {
             FsOperations ops = fs.operations();
             InodeId f = ops.lookup(ops.lookup(ops.root(), "d"), "f");
             ByteBuffer back = ByteBuffer.allocate(data.length);

@@ -39,7 +39,7 @@ class FilesystemReadTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("jbtrfs.testing.MkfsVariants#arguments")
-    void read_matches_source_tree(String name, String[] options) throws Exception {
+    void read_matchesSourceTree(String name, String[] options) throws Exception {
         Path src = Files.createDirectory(tmp.resolve("src"));
         TreeGenerator.make(src, 42, false);
         Path image = Images.mkfs(tmp, src, 256, options);

@@ -28,9 +28,7 @@ class FreeSpaceBitmapTest {
     @Test
     void fragmentedGroup_switchesToBitmaps_checkAndKernelAgree() throws Exception {
         Path image = Images.mkfs(dir, null, 512);
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             InodeId d = ops.mkdir(ops.root(), "frag", 0755, 0, 0);
             for (int i = 0; i < 200; i++) {
                 InodeId f = ops.mknod(d, "f" + i, Stat.S_IFREG | 0644, 0, 0, 0);
@@ -39,8 +37,7 @@ class FreeSpaceBitmapTest {
             ops.sync();
             for (int i = 0; i < 200; i += 2) ops.unlink(d, "f" + i);
             ops.sync();
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         String fst = Shell.sh("btrfs inspect-internal dump-tree -t 10 " + image);
         assertTrue(fst.contains("FREE_SPACE_BITMAP"), "no bitmap after fragmenting:\n" + fst);
         BtrfsCheck.assertClean(image, "bitmaps written");

@@ -29,9 +29,7 @@ class FsxFindingsTest {
     @Test
     void fallocateOverAnEndInsideASector_readsZerosPastTheOldEnd() throws Exception {
         Path image = Images.mkfs(dir, null, 256);
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             int[] modes = {0, FsOperations.FALLOC_FL_KEEP_SIZE};
             for (int mode : modes) {
                 InodeId f = ops.mknod(ops.root(), "f" + mode, Stat.S_IFREG | 0644, 0, 0, 0);
@@ -46,8 +44,7 @@ class FsxFindingsTest {
                 assertEquals(model.length, ops.read(f, 0, ByteBuffer.wrap(back)));
                 assertArrayEquals(model, back, "mode " + mode);
             }
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         BtrfsCheck.assertCleanWithData(image, "btrfs check");
         Images.requireRootAndLoop();
         assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 20));

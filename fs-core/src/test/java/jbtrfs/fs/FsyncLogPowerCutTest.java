@@ -44,7 +44,7 @@ class FsyncLogPowerCutTest {
         Images.requireKernelBtrfs();
         byte[] image = Files.readAllBytes(Images.mkfs(dir, null, 128));
         List<Map<String, String>> states = new ArrayList<>();
-        MemoryBlockDevice clean = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice clean = PowerCuts.memoryDevice(image);
         long[] firstCommitDone = new long[1];
         assertEquals(STEPS, run(clean, states, firstCommitDone));
         long requests = clean.requestsSubmitted();

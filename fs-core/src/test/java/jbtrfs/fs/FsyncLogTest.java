@@ -19,8 +19,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.testing.BtrfsCheck;
@@ -44,8 +42,7 @@ class FsyncLogTest {
             throws Exception {
         Images.requireKernelBtrfs();
         Path base = Images.mkfs(dir, null, 160, mkfsOptions.split(" "));
-        MemoryBlockDevice dev = MemoryBlockDevice.create(Files.readAllBytes(base), 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(Files.readAllBytes(base));
         Random rnd = new Random(19);
         Map<String, byte[]> want = new LinkedHashMap<>();
         long committedGeneration;
@@ -136,8 +133,7 @@ class FsyncLogTest {
     void fsyncOfBigFragmentedFile_holesAcrossLeaves_kernelReplaysThem(String mkfsOptions) throws Exception {
         Images.requireKernelBtrfs();
         Path base = Images.mkfs(dir, null, 160, mkfsOptions.split(" "));
-        MemoryBlockDevice dev = MemoryBlockDevice.create(Files.readAllBytes(base), 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(Files.readAllBytes(base));
         Random rnd = new Random(1917);
         Filesystem fs = PowerCuts.openOrNull(dev);
         FsOperations ops = fs.operations();

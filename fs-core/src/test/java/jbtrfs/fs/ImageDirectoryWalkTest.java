@@ -37,7 +37,7 @@ class ImageDirectoryWalkTest {
     private static final long TIMEOUT_S = 60;
 
     @Test
-    void every_image_opens_or_is_refused_with_a_typed_error() throws Exception {
+    void everyImage_opensOrIsRefusedWithATypedError() throws Exception {
         String dir = System.getProperty("jbtrfs.walkImages");
         Prereq.require(dir != null, "-Djbtrfs.walkImages=DIR names no directory of images");
         List<Path> images;

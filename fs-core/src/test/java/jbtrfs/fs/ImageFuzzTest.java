@@ -77,7 +77,7 @@ class ImageFuzzTest {
     }
 
     @Test
-    void damaged_images_are_refused_or_served_with_typed_errors() throws Exception {
+    void damagedImages_areRefusedOrServedWithTypedErrors() throws Exception {
         int images = Integer.getInteger("jbtrfs.fuzz.images", 300);
         int from = Integer.getInteger("jbtrfs.fuzz.from", 0);
         String only = System.getProperty("jbtrfs.fuzz.variant");

@@ -13,13 +13,12 @@ import java.time.ZoneOffset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Timespec;
 import jbtrfs.testing.EmptyImage;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 
 /** The times a change stamps on inodes come from the clock Filesystem.open was given. */
 class InodeClockTest {
@@ -46,8 +45,7 @@ class InodeClockTest {
             assertEquals(created, ops.stat(ops.root()).mtime());
             assertEquals(created, ops.stat(ops.root()).ctime());
         }
-        MemoryBlockDevice committed = MemoryBlockDevice.create(dev.snapshot(), 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry());
+        MemoryBlockDevice committed = PowerCuts.memoryDevice(dev.snapshot());
         try (Filesystem fs = Filesystem.open(committed, MountOptions.readOnlyDefaults())) {
             assertTimes(fs.operations().stat(file), created, created, created, created);
         }
@@ -95,7 +93,7 @@ class InodeClockTest {
     void placeholderOfASubvolumeASnapshotDidNotCopy_showsTheClocksTime() throws Exception {
         Path image = Images.kernelWritten(dir, 160, "", "btrfs -q subvolume create sub"
                 + " && btrfs -q subvolume create sub/nested && btrfs -q subvolume snapshot sub snap");
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(image);
         Instant lookedUp = Instant.ofEpochMilli(1_234_567_890_123L);
         try (Filesystem fs = Filesystem.open(dev, MountOptions.readOnlyDefaults(),
                 Clock.fixed(lookedUp, ZoneOffset.UTC))) {

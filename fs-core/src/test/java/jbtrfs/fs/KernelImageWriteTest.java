@@ -39,24 +39,15 @@ class KernelImageWriteTest {
         Path image = Images.kernelWritten(dir, scenario, 256);
         Random rnd = new Random(scenario.hashCode());
         for (int pass = 0; pass < 2; pass++) {
-            Map<String, String> ours;
-            try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-                FsOperations ops = fs.operations();
-                churn(ops, rnd, pass);
-                ours = TreeListing.ofOperations(ops);
-            }
+            int churned = pass;
+            Map<String, String> ours = TreeListing.afterChanges(image, ops -> churn(ops, rnd, churned));
             BtrfsCheck.assertCleanWithData(image, scenario + " pass " + pass);
             assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10),
                     scenario + " pass " + pass);
             // the kernel writes on top of ours
             Path mnt = Files.createTempDirectory(dir, "kernel-again");
-            Shell.sh("mount -o loop " + image + " " + mnt);
-            try {
-                Shell.sh("mkdir -p kernel-" + pass + " && cp -r /usr/share/doc/bash kernel-" + pass
-                        + "/ 2>/dev/null || true; echo again > kernel-" + pass + "/note; sync", mnt);
-            } finally {
-                Shell.sh("umount " + mnt);
-            }
+            Images.kernelScript(image, mnt, "mkdir -p kernel-" + pass + " && cp -r /usr/share/doc/bash kernel-" + pass
+                    + "/ 2>/dev/null || true; echo again > kernel-" + pass + "/note; sync");
             BtrfsCheck.assertCleanWithData(image, scenario + " after the kernel, pass " + pass);
         }
     }

@@ -36,7 +36,7 @@ class KernelWrittenImageTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("scenarios")
-    void fs_core_matches_kernel(String scenario) throws Exception {
+    void fsCore_matchesKernel(String scenario) throws Exception {
         Path image = Images.kernelWritten(tmp, scenario, 512);
         Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, "");
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
@@ -48,7 +48,7 @@ class KernelWrittenImageTest {
     }
 
     @Test
-    void subvol_and_subvolid_options_show_that_subvolume() throws Exception {
+    void subvolAndSubvolidOptions_showThatSubvolume() throws Exception {
         Path image = Images.kernelWritten(tmp, "subvolumes-snapshots", 512);
         Map<String, String> kernel = TreeListing.ofKernelMount(image, tmp, ",subvol=deep/sub2");
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults().withSubvol("/deep/sub2"))) {

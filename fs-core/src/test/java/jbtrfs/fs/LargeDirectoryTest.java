@@ -21,7 +21,7 @@ class LargeDirectoryTest {
     Path tmp;
 
     @Test
-    void readdir_pages_through_100k_entries() throws Exception {
+    void readdir_pagesThrough100kEntries() throws Exception {
         Path src = Files.createDirectories(tmp.resolve("src/big"));
         for (int i = 0; i < ENTRIES; i++) Files.createFile(src.resolve("entry-" + i));
         Path image = Images.mkfs(tmp, tmp.resolve("src"), 512);

@@ -12,11 +12,10 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 
 /**
  * An fsync in a transaction that made a metadata chunk: a log block there would be unreachable after a power cut
@@ -29,8 +28,7 @@ class LogNewChunkTest {
 
     @Test
     void fsyncAfterTheTransactionMadeAMetadataChunk_commitsInstead_cutImageChecksClean() throws Exception {
-        MemoryBlockDevice dev = MemoryBlockDevice.create(Images.mkfs(dir, null, 512), 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(Images.mkfs(dir, null, 512));
         Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0));
         FsOperations ops = fs.operations();
         InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);

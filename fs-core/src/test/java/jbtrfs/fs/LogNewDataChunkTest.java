@@ -12,11 +12,10 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 
 /**
  * An fsync in a transaction that made a data chunk commits, as the kernel's btrfs_make_block_group makes every
@@ -31,8 +30,7 @@ class LogNewDataChunkTest {
     @Test
     void fsyncAfterTheTransactionMadeADataChunk_commitsInstead_kernelMountsTheCutImage() throws Exception {
         Images.requireKernelBtrfs();
-        MemoryBlockDevice dev = MemoryBlockDevice.create(Images.mkfs(dir, null, 512), 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(Images.mkfs(dir, null, 512));
         Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0));
         FsOperations ops = fs.operations();
         InodeId filler = ops.mknod(ops.root(), "filler", Stat.S_IFREG | 0644, 0, 0, 0);

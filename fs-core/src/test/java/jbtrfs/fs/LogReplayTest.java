@@ -224,7 +224,7 @@ class LogReplayTest {
         written.retainAll(logBlocks);
         assertEquals(Set.of(), written, "tree blocks of the replayed image on the log's " + logBlocks.size());
 
-        MemoryBlockDevice clean = MemoryBlockDevice.create(crash, 64, FaultPlan.none(), 1, new SimpleMeterRegistry())
+        MemoryBlockDevice clean = PowerCuts.memoryDevice(crash)
                 .recordRequests();
         Filesystem.open(clean, MountOptions.readWriteDefaults().withCommitSeconds(0)).close();
         long requests = clean.requestsSubmitted();

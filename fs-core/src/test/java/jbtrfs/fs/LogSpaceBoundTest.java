@@ -9,11 +9,10 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.device.SparseBytes;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 import jbtrfs.tx.TransactionManager;
 
 /**
@@ -28,7 +27,7 @@ class LogSpaceBoundTest {
     @Test
     void manyFsyncsWithoutCommit_logStaysUnderItsBound_commitsInstead() throws Exception {
         SparseBytes image = SparseBytes.readFrom(Images.mkfs(dir, null, 1024));
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(image);
         Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0));
         FsOperations ops = fs.operations();
         TransactionManager txm = fs.transactions();

@@ -13,13 +13,12 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.IoRequest;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.device.SparseBytes;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 
 /**
  * The device requests of an fsync that the log takes, in the kernel's order (btrfs_sync_log): the file's data and
@@ -33,7 +32,7 @@ class LogSyncOrderTest {
     @Test
     void fsyncOfAnOverwrite_writesDataAndLogBlocks_flush_primarySuperOnly_flush() throws Exception {
         SparseBytes image = SparseBytes.readFrom(Images.mkfs(dir, null, 160));
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry())
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(image)
                 .recordRequests();
         Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0));
         FsOperations ops = fs.operations();

@@ -58,7 +58,7 @@ class MalformedItemTest {
 
     /** format.ExtentItem.read used to throw IllegalArgumentException "unknown inline ref type 0" (issue 16). */
     @Test
-    void extent_item_with_inline_ref_type_0_is_a_corrupt_block_when_its_file_goes() throws Exception {
+    void extentItemWithInlineRefType0_isACorruptBlockWhenItsFileGoes() throws Exception {
         FuzzBase base = image();
         SparseBytes damaged = base.copy();
         String key = new ImageMutator(base).patchItem(damaged, (o, t, off) -> t == EXTENT_ITEM && off == 102400,
@@ -75,7 +75,7 @@ class MalformedItemTest {
 
     /** Commit.applyDataRefs used to throw IllegalStateException "ref count below zero". */
     @Test
-    void extent_data_ref_count_below_what_points_at_the_extent_is_a_corrupt_block() throws Exception {
+    void extentDataRefCountBelowWhatPointsAtTheExtent_isACorruptBlock() throws Exception {
         FuzzBase base = image();
         SparseBytes damaged = base.copy();
         String key = new ImageMutator(base).patchItem(damaged, (o, t, off) -> t == EXTENT_ITEM && off == 102400,
@@ -93,7 +93,7 @@ class MalformedItemTest {
      * which the sys_chunk_array cannot map; the commit went through and the image no longer opened.
      */
     @Test
-    void block_group_whose_flags_differ_from_its_chunk_is_refused_read_write() throws Exception {
+    void blockGroupWhoseFlagsDifferFromItsChunk_isRefusedReadWrite() throws Exception {
         FuzzBase base = image();
         SparseBytes damaged = base.copy();
         long[] start = {-1};
@@ -112,7 +112,7 @@ class MalformedItemTest {
     }
 
     @Test
-    void dir_index_whose_name_overruns_its_item_is_a_corrupt_block_and_the_rest_reads() throws Exception {
+    void dirIndexWhoseNameOverrunsItsItem_isACorruptBlockAndTheRestReads() throws Exception {
         FuzzBase base = image();
         SparseBytes damaged = base.copy();
         assertNotNull(new ImageMutator(base).patchItem(damaged, (o, t, off) -> o == 256 && t == DIR_INDEX,
@@ -128,7 +128,7 @@ class MalformedItemTest {
 
     /** A compressed inline extent's ram_bytes of 2^64 - 1 used to be a NegativeArraySizeException on read. */
     @Test
-    void compressed_inline_extent_larger_than_a_sector_is_a_corrupt_block() throws Exception {
+    void compressedInlineExtentLargerThanASector_isACorruptBlock() throws Exception {
         Path image = Images.mkfs(tmp, null, 256);
         MountOptions zstd = MountOptions.readWriteDefaults().withCommitSeconds(0)
                 .withCompression(new MountOptions.Compression(CompressionType.ZSTD, 3, false));
@@ -160,7 +160,7 @@ class MalformedItemTest {
 
     /** bko-97031, sys-chunk-stripe-len-bogus: the kernel accepts no stripe_len but 64 KiB. */
     @Test
-    void sys_chunk_array_chunk_with_stripe_len_0_is_refused_in_one_line() throws Exception {
+    void sysChunkArrayChunkWithStripeLen0_isRefusedInOneLine() throws Exception {
         Path image = image().copyTo(tmp.resolve("stripe-len.img"));
         ImageDamage.patchSuperblocks(image, b -> b.putLong(SuperBlock.OFFSET_SYS_CHUNK_ARRAY + 17 + 16, 0));
         String msg = refusal(image);
@@ -170,7 +170,7 @@ class MalformedItemTest {
 
     /** The fuzzer's seed 1272: a size past the 2048 bytes of the array used to be an IndexOutOfBoundsException. */
     @Test
-    void sys_chunk_array_size_past_the_array_is_refused_in_one_line() throws Exception {
+    void sysChunkArraySizePastTheArray_isRefusedInOneLine() throws Exception {
         Path image = image().copyTo(tmp.resolve("sys-array-size.img"));
         ImageDamage.patchSuperblocks(image, b -> b.putInt(SuperBlock.OFFSET_SYS_CHUNK_ARRAY_SIZE, -1));
         assertEquals("corrupt superblock: sys_chunk_array_size 4294967295, expected 97..2048", refusal(image));
@@ -178,7 +178,7 @@ class MalformedItemTest {
 
     /** bko-97041: a chunk whose stripe count its profile cannot have (here DUP with one stripe). */
     @Test
-    void chunk_tree_dup_chunk_with_one_stripe_is_refused_in_one_line() throws Exception {
+    void chunkTreeDupChunkWithOneStripe_isRefusedInOneLine() throws Exception {
         FuzzBase base = image();
         SparseBytes damaged = base.copy();
         long start = base.dupChunks().get(base.dupChunks().size() - 1); // mkfs makes metadata and system DUP

@@ -26,7 +26,7 @@ class NameHashCollisionTest {
     Path tmp;
 
     @Test
-    void colliding_names_resolve_to_their_own_inodes() throws Exception {
+    void collidingNames_resolveToTheirOwnInodes() throws Exception {
         long hash = NameHash.of(A.getBytes(StandardCharsets.US_ASCII));
         assertEquals(hash, NameHash.of(B.getBytes(StandardCharsets.US_ASCII)), "the two names collide");
         Path src = Files.createDirectory(tmp.resolve("src"));

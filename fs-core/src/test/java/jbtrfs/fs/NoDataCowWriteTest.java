@@ -44,9 +44,7 @@ class NoDataCowWriteTest {
             ops.write(cow, 0, ByteBuffer.wrap(data, 0, 1 << 20));
         }
         String before = fileExtents(image);
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             InodeId f = ops.lookup(ops.lookup(ops.root(), "db"), "table");
             byte[] x = new byte[70_000];
             new Random(4).nextBytes(x);
@@ -60,8 +58,7 @@ class NoDataCowWriteTest {
             byte[] back = new byte[data.length];
             ops.read(f, 0, ByteBuffer.wrap(back));
             assertArrayEquals(data, back);
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         String after = fileExtents(image);
         assertEquals(before, after, "the nocow file's extents moved");
         BtrfsCheck.assertCleanWithData(image, "after nocow overwrites");
@@ -78,9 +75,7 @@ class NoDataCowWriteTest {
                 cp --reflink=always sv/d/cloned sv/d/clone && sync
                 btrfs -q subvolume snapshot sv snap
                 """);
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             InodeId d = ops.lookup(ops.lookup(ops.root(), "sv"), "d");
             InodeId snapD = ops.lookup(ops.lookup(ops.root(), "snap"), "d");
             byte[] zeros = new byte[8192];
@@ -99,8 +94,7 @@ class NoDataCowWriteTest {
                 ops.read(f, 0, ByteBuffer.wrap(now));
                 assertNotEquals(TreeListing.sha256(old), TreeListing.sha256(now));
             }
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         BtrfsCheck.assertClean(image, "after overwriting shared nocow extents");
         assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
     }

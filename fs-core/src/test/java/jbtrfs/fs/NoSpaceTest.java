@@ -27,9 +27,7 @@ class NoSpaceTest {
     @Test
     void fillToNoSpace_deleteAndWriteAgain_checkClean() throws Exception {
         Path image = Images.mkfs(dir, null, 160);
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             InodeId root = ops.root();
             byte[] chunk = new byte[1 << 20];
             Arrays.fill(chunk, (byte) 7);
@@ -61,8 +59,7 @@ class NoSpaceTest {
             InodeId again = ops.mknod(root, "again", Stat.S_IFREG | 0644, 0, 0, 0);
             for (int mb = 0; mb < 16; mb++) ops.write(again, (long) mb << 20, ByteBuffer.wrap(chunk));
             assertEquals(16L << 20, ops.stat(again).size());
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         assertCleanAndAsTheKernelSees(image, ours);
     }
 
@@ -73,9 +70,7 @@ class NoSpaceTest {
     @Test
     void overwriteNeedingPinnedSpace_commitsAndWritesWhole_checkClean() throws Exception {
         Path image = Images.mkfs(dir, null, 160);
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);
             byte[] first = new byte[1 << 20];
             byte[] second = new byte[1 << 20];
@@ -93,8 +88,7 @@ class NoSpaceTest {
                 ops.read(f, (long) i << 20, dst);
                 assertTrue(Arrays.equals(second, back), "MiB " + i + " reads other bytes");
             }
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         assertCleanAndAsTheKernelSees(image, ours);
     }
 

@@ -16,6 +16,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 
 /**
  * An unmount that meets the periodic commit in the middle of its I/O waits for it: it must not interrupt it (an interrupted commit aborts, and the unmount then loses every change since the last one).
@@ -25,7 +26,7 @@ class PeriodicCommitTest {
     Path dir;
 
     @Test
-    void close_during_a_periodic_commit_lets_it_finish() throws Exception {
+    void closeDuringAPeriodicCommit_letsItFinish() throws Exception {
         Path image = Images.mkfs(dir, null, 160);
         // slow requests, so the periodic commit is still writing when close() comes
         FaultPlan slow = FaultPlan.none().latency(Duration.ofMillis(150), Duration.ZERO);
@@ -41,8 +42,7 @@ class PeriodicCommitTest {
         assertTrue(dev.requestsSubmitted() > idle, "no periodic commit started within 20 s");
         fs.close(); // throws when the commit was interrupted and aborted
 
-        Filesystem again = Filesystem.open(MemoryBlockDevice.create(dev.snapshot(), 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry()), MountOptions.readOnlyDefaults());
+        Filesystem again = Filesystem.open(PowerCuts.memoryDevice(dev.snapshot()), MountOptions.readOnlyDefaults());
         try {
             FsOperations ro = again.operations();
             assertTrue(Arrays.equals(first, read(ro, "before", first.length)), "before");

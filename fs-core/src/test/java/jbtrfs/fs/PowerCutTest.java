@@ -40,7 +40,7 @@ class PowerCutTest {
         byte[] image = Files.readAllBytes(base);
         // a clean run: the committed states, and how many requests the whole workload makes
         List<Map<String, String>> states = new ArrayList<>();
-        MemoryBlockDevice clean = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice clean = PowerCuts.memoryDevice(image);
         int synced = run(clean, states);
         assertEquals(ROUNDS, synced);
         long requests = clean.requestsSubmitted();

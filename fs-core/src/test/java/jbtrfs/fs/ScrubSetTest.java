@@ -16,13 +16,12 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.Errno;
 import jbtrfs.device.BlockDevice;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.MemberSets;
+import jbtrfs.testing.PowerCuts;
 import jbtrfs.testing.Shell;
 
 /**
@@ -150,8 +149,7 @@ class ScrubSetTest {
         List<Path> members = damagedCopy();
         Map<Long, BlockDevice> inMemory = new TreeMap<>();
         for (int i = 0; i < members.size(); i++) {
-            inMemory.put(i + 1L, MemoryBlockDevice.create(members.get(i), 64, FaultPlan.none(), 1,
-                    new SimpleMeterRegistry()));
+            inMemory.put(i + 1L, PowerCuts.memoryDevice(members.get(i)));
         }
         Map<Long, ScrubStatus> repair;
         Map<Long, ScrubStatus> again;

@@ -118,9 +118,7 @@ class SnapshotWriteTest {
             ops.snapshot(ObjectIds.FS_TREE, top, "snap", false, SubvolumeOperationsTest.ROOT);
         }
         BtrfsCheck.assertCleanWithData(image, "after the snapshot");
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             for (String side : List.of("", "/snap")) {
                 InodeId d = ops.resolve(side + "/d");
                 ops.unlink(d, "f5");
@@ -131,8 +129,7 @@ class SnapshotWriteTest {
                 ops.truncate(ops.resolve(side + "/small"), 1000);
                 ops.sync();
             }
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         BtrfsCheck.assertCleanWithData(image, "after changes on both sides");
         assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
     }

@@ -58,7 +58,7 @@ class TransactionAbortTest {
     @BeforeEach
     void firstCommit() throws Exception {
         Path image = Images.mkfs(dir, null, 160);
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(image);
         Filesystem fs = PowerCuts.openOrNull(dev);
         assertNotNull(fs);
         FsOperations ops = fs.operations();
@@ -76,23 +76,23 @@ class TransactionAbortTest {
     }
 
     @Test
-    void eio_on_a_tree_block_write_aborts() throws Exception {
+    void eioOnATreeBlockWrite_aborts() throws Exception {
         // the commit's first write is a tree block: file data went out when written, the superblocks come last
         assertAborts(r -> r.op() == IoRequest.Op.WRITE, "writing the tree blocks");
     }
 
     @Test
-    void eio_on_the_flush_before_the_superblocks_aborts() throws Exception {
+    void eioOnTheFlushBeforeTheSuperblocks_aborts() throws Exception {
         assertAborts(r -> r.op() == IoRequest.Op.FLUSH, "writing the superblocks");
     }
 
     @Test
-    void eio_on_the_superblock_writes_aborts() throws Exception {
+    void eioOnTheSuperblockWrites_aborts() throws Exception {
         assertAborts(r -> r.op() == IoRequest.Op.WRITE && isSuperblock(r.offset()), "writing the superblocks");
     }
 
     @Test
-    void a_damaged_file_extent_met_while_settling_the_back_references_aborts() throws Exception {
+    void aDamagedFileExtentMetWhileSettlingTheBackReferences_aborts() throws Exception {
         // as btrfs-progs' fsck-tests/001-bad-file-extent-bytenr: the file's extent points where no extent item is,
         // so dropping its reference at the commit finds nothing to drop
         Path image = dir.resolve("damaged.img");
@@ -106,7 +106,7 @@ class TransactionAbortTest {
         committedListing = listing(committed);
         damaged = image;
 
-        MemoryBlockDevice dev = MemoryBlockDevice.create(committed, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(committed);
         Filesystem fs = PowerCuts.openOrNull(dev);
         assertNotNull(fs);
         FsOperations ops = fs.operations();
@@ -119,8 +119,7 @@ class TransactionAbortTest {
 
     /** Runs the second workload twice: once to find the request {@code target} picks, once failing it. */
     private void assertAborts(Predicate<MemoryBlockDevice.Submitted> target, String stage) throws Exception {
-        MemoryBlockDevice clean = MemoryBlockDevice.create(committed, 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry())
+        MemoryBlockDevice clean = PowerCuts.memoryDevice(committed)
                 .recordRequests();
         Filesystem fs = PowerCuts.openOrNull(clean);
         assertNotNull(fs);

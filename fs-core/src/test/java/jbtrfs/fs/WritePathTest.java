@@ -30,9 +30,7 @@ class WritePathTest {
     @Test
     void namespaceAndDataChanges_checkClean_kernelShowsTheSame() throws Exception {
         Path image = Images.mkfs(dir, null, 512);
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             InodeId root = ops.root();
             InodeId d = ops.mkdir(root, "dir", 0755, 1000, 1000);
             InodeId small = ops.mknod(d, "small.txt", Stat.S_IFREG | 0644, 0, 1000, 1000);
@@ -63,8 +61,7 @@ class WritePathTest {
             assertEquals(data.length, ops.read(big, 0, ByteBuffer.wrap(back)));
             System.arraycopy(new byte[10000], 0, data, 5000, 10000);
             assertArrayEquals(data, back);
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         BtrfsCheck.assertClean(image, "btrfs check");
         try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
             assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofOperations(fs.operations()), 20));
@@ -113,9 +110,7 @@ class WritePathTest {
                 // preallocated past EOF, then the size grows over it by truncate and by a write (-1: truncate)
                 {10_000, keep, 20_000, 30_000, -1, 30_000, 0, zero | keep, 25_000, 100, -1, 70_000, 0},
         };
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             for (int c = 0; c < cases.length; c++) {
                 long[] k = cases[c];
                 byte[] model = new byte[(int) k[0]];
@@ -145,8 +140,7 @@ class WritePathTest {
                     assertArrayEquals(model, Arrays.copyOf(back, model.length), "z" + c + " after step " + i / 3);
                 }
             }
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         BtrfsCheck.assertCleanWithData(image, "after zeroed ranges " + mkfsOptions);
         Images.requireRootAndLoop();
         assertEquals(List.of(), TreeListing.differences(ours, TreeListing.ofKernelMount(image, dir, ""), 10));
@@ -215,9 +209,7 @@ class WritePathTest {
         Path image = Images.mkfs(dir, null, 256);
         byte[] data = new byte[24 << 20];
         new Random(6).nextBytes(data);
-        Map<String, String> ours;
-        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations ops = fs.operations();
+        Map<String, String> ours = TreeListing.afterChanges(image, ops -> {
             InodeId f = ops.mknod(ops.root(), "pre", Stat.S_IFREG | 0644, 0, 0, 0);
             ops.fallocate(f, 0, 0, data.length);
             ops.sync();
@@ -236,8 +228,7 @@ class WritePathTest {
             ops.fallocate(g, FsOperations.FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
             ops.write(g, 300_000, ByteBuffer.wrap(data, 0, 5000));
             ops.write(g, (1 << 20) - 100, ByteBuffer.wrap(data, 0, 300));
-            ours = TreeListing.ofOperations(ops);
-        }
+        });
         // written through, the preallocated extent is one regular item again, as the kernel merges the pieces
         String tree = Shell.sh("btrfs inspect-internal dump-tree -t 5 " + image);
         assertEquals(1, tree.lines().filter(l -> l.contains("key (257 EXTENT_DATA")).count(), tree);

@@ -11,8 +11,6 @@ import java.util.TreeMap;
 
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.csum.NameHash;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.device.SparseBytes;
 import jbtrfs.format.BlockGroupFlags;
@@ -98,8 +96,7 @@ public final class EmptyImage {
 
     /** The in-memory device (no faults, queue depth 64) over a fresh empty image with uuids from {@code seed}. */
     public static MemoryBlockDevice device(long seed) {
-        return MemoryBlockDevice.create(format(seed, 1_700_000_000L), 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry());
+        return PowerCuts.memoryDevice(format(seed, 1_700_000_000L));
     }
 
     /** Where the leaf of {@code tree} lies (logical). */

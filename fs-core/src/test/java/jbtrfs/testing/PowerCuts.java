@@ -1,15 +1,39 @@
 package jbtrfs.testing;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import jbtrfs.device.DeviceOptions;
+import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
+import jbtrfs.device.SparseBytes;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.MountOptions;
 
-/** What the power-cut tests share: opening a device that may already be dead, and listings that ignore times. */
+/**
+ * What the power-cut tests share: an in-memory device over an image, opening a device that may already be dead, and
+ * listings that ignore times.
+ */
 public final class PowerCuts {
     private PowerCuts() {
+    }
+
+    /** A memory device over a copy of {@code image}, with no faults planned and meters of its own. */
+    public static MemoryBlockDevice memoryDevice(byte[] image) {
+        return MemoryBlockDevice.create(image, DeviceOptions.DEFAULT_QUEUE_DEPTH, FaultPlan.none(), 1, new SimpleMeterRegistry());
+    }
+
+    /** A memory device over the image file's bytes, with no faults planned and meters of its own. */
+    public static MemoryBlockDevice memoryDevice(Path image) throws IOException {
+        return MemoryBlockDevice.create(image, DeviceOptions.DEFAULT_QUEUE_DEPTH, FaultPlan.none(), 1, new SimpleMeterRegistry());
+    }
+
+    /** A memory device over {@code image}, with no faults planned and meters of its own. */
+    public static MemoryBlockDevice memoryDevice(SparseBytes image) {
+        return MemoryBlockDevice.create(image, DeviceOptions.DEFAULT_QUEUE_DEPTH, FaultPlan.none(), 1, new SimpleMeterRegistry());
     }
 
     /** A read-write open without the timer commit, or null when the power went before it could finish. */

@@ -20,8 +20,10 @@ import java.util.stream.Stream;
 
 import jbtrfs.format.Timespec;
 import jbtrfs.fs.DirEntry;
+import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
+import jbtrfs.fs.MountOptions;
 import jbtrfs.fs.Stat;
 
 /**
@@ -71,6 +73,23 @@ public final class TreeListing {
         } finally {
             Shell.sh("umount " + mnt);
             Files.delete(mnt);
+        }
+    }
+
+    /** Changes made through fs-core's operations. */
+    public interface Changes {
+        void apply(FsOperations ops) throws Exception;
+    }
+
+    /**
+     * Opens {@code image} read-write without timer commits, makes {@code changes}, and returns the listing they leave
+     * ({@link #ofOperations}), taken before the unmount's commit.
+     */
+    public static Map<String, String> afterChanges(Path image, Changes changes) throws Exception {
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+            FsOperations ops = fs.operations();
+            changes.apply(ops);
+            return ofOperations(ops);
         }
     }
 

@@ -9,8 +9,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.fs.CommitReport;
 import jbtrfs.fs.Filesystem;
@@ -18,6 +16,7 @@ import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.MountOptions;
 import jbtrfs.fs.Stat;
+import jbtrfs.testing.PowerCuts;
 import jbtrfs.testing.Shell;
 
 /**
@@ -41,7 +40,7 @@ public final class CommitBench {
                 raf.setLength(2L << 30);
             }
             Shell.run(List.of("mkfs.btrfs", "-q", "-f", image.toString()));
-            MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+            MemoryBlockDevice dev = PowerCuts.memoryDevice(image);
             List<CommitReport> stats = new ArrayList<>();
             try (Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
                 fs.onCommit(stats::add);

@@ -40,6 +40,7 @@ import jbtrfs.fs.Stat;
 import jbtrfs.spacecache.SpaceCacheLoader;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 
 /**
  * One commit through {@link TransactionManager#commit(CommitLocks)} on the in-memory device, its requests recorded:
@@ -159,8 +160,7 @@ class CommitTest {
         // the next mount distrusts that cache (its inode generation is 0) and btrfs check agrees the image is sound
         long group = stats.caches().failed().iterator().next();
         Path file = imageOf(dev);
-        try (Filesystem again = Filesystem.open(MemoryBlockDevice.create(file, 64, FaultPlan.none(), 1,
-                new SimpleMeterRegistry()), MountOptions.readWriteDefaults().withCommitSeconds(0))) {
+        try (Filesystem again = Filesystem.open(PowerCuts.memoryDevice(file), MountOptions.readWriteDefaults().withCommitSeconds(0))) {
             SpaceCacheLoader.Result r = again.spaceCachesAtMount().get(group);
             assertNotNull(r, "no cache result for block group " + group);
             assertFalse(r.state() == SpaceCacheLoader.State.VALID, r.toString());

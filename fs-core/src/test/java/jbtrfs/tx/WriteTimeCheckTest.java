@@ -15,10 +15,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import jbtrfs.Errno;
 import jbtrfs.TransactionAbortedException;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.format.Header;
 import jbtrfs.format.Item;
@@ -32,6 +30,7 @@ import jbtrfs.fs.MountOptions;
 import jbtrfs.fs.Stat;
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
+import jbtrfs.testing.PowerCuts;
 
 /**
  * The write-time tree checker on a running filesystem: a dirty block damaged in memory before the commit is never
@@ -43,9 +42,9 @@ class WriteTimeCheckTest {
     Path dir;
 
     @Test
-    void commit_of_a_corrupt_dirty_leaf_writes_nothing_and_aborts() throws Exception {
+    void commitOfACorruptDirtyLeaf_writesNothingAndAborts() throws Exception {
         byte[] image = Files.readAllBytes(Images.mkfs(dir, null, 128));
-        MemoryBlockDevice dev = MemoryBlockDevice.create(image, 64, FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(image);
         long committed;
         Filesystem fs = Filesystem.open(dev, MountOptions.readWriteDefaults().withCommitSeconds(0));
         FsOperations ops = fs.operations();

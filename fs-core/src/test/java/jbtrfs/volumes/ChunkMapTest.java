@@ -33,7 +33,7 @@ class ChunkMapTest {
     }
 
     @Test
-    void each_bad_field_is_named() {
+    void eachBadField_isNamed() {
         long data = BlockGroupFlags.DATA;
         assertProblem(13 * MIB, item(0, data, 1, 0), "length 0 is not a non-zero multiple of 4096");
         assertProblem(13 * MIB, item(-4096L, data, 1, 0), "wraps past 2^64");
@@ -53,7 +53,7 @@ class ChunkMapTest {
     }
 
     @Test
-    void a_stripe_past_the_end_of_the_device_is_named() {
+    void aStripePastTheEndOfTheDevice_isNamed() {
         ChunkMap map = new ChunkMap();
         map.add(13 * MIB, item(8 * MIB, BlockGroupFlags.DATA, 1, 13 * MIB));
         map.add(30 * MIB, item(32 * MIB, BlockGroupFlags.METADATA | BlockGroupFlags.DUP, 2, 38 * MIB));

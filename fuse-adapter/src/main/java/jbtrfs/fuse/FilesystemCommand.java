@@ -3,17 +3,14 @@ package jbtrfs.fuse;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 
 import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.fs.SpaceInfo;
 import jbtrfs.fuse.node.BtrfsIoctl;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** {@code jbtrfs filesystem sync|df|usage MOUNTPOINT}: btrfs filesystem's commands and layout on a live mount. */
 @Command(name = "filesystem", description = "Commit a mount now (sync) or show its space by type and profile (df, usage).",
@@ -22,50 +19,30 @@ final class FilesystemCommand extends CommandGroup {
     private static final String[] UNITS = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 
     @Command(name = "sync", description = "Commit now; returns when the commit is on disk.")
-    static final class Sync implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
-        Path mountpoint;
-
+    static final class Sync extends MountpointCommand {
         @Override
-        public Integer call() throws CliException {
-            try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
-                mount.syncfs();
-                mount.ioctl(BtrfsIoctl.SYNC, null, "sync failed on");
-            }
-            return 0;
+        void run(BtrfsIoctlClient mount) throws CliException {
+            mount.syncfs();
+            mount.ioctl(BtrfsIoctl.SYNC, null, "sync failed on");
         }
     }
 
     @Command(name = "df", description = "Show allocated and used space by block group type and profile.")
-    static final class Df implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
-        Path mountpoint;
-
+    static final class Df extends MountpointCommand {
         @Override
-        public Integer call() throws CliException {
-            try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
-                for (SpaceInfo s : spaceInfo(mount)) {
-                    System.out.println(dfLine(s.flags(), s.totalBytes(), s.usedBytes()));
-                }
-            }
-            return 0;
+        void run(BtrfsIoctlClient mount) throws CliException {
+            for (SpaceInfo s : spaceInfo(mount)) System.out.println(dfLine(s.flags(), s.totalBytes(), s.usedBytes()));
         }
     }
 
     @Command(name = "usage", description = "Show the space of the devices and of each type and profile.")
-    static final class Usage implements Callable<Integer> {
+    static final class Usage extends MountpointCommand {
         @Option(names = {"-b", "--raw"}, description = "Raw numbers in bytes.")
         boolean raw;
 
-        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
-        Path mountpoint;
-
         @Override
-        public Integer call() throws CliException {
-            try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
-                FilesystemUsage.read(mount, mountpoint).lines(raw).forEach(System.out::println);
-            }
-            return 0;
+        void run(BtrfsIoctlClient mount) throws CliException {
+            FilesystemUsage.read(mount, mountpoint).lines(raw).forEach(System.out::println);
         }
     }
 

@@ -1,7 +1,6 @@
 package jbtrfs.fuse;
 
 import java.io.ByteArrayOutputStream;
-import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -20,7 +19,6 @@ import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeFlags;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fs.Stat;
-import jbtrfs.fs.StatFs;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
@@ -34,7 +32,6 @@ import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
 import ru.serce.jnrfuse.struct.FuseFileInfo;
-import ru.serce.jnrfuse.struct.FuseOperations;
 import ru.serce.jnrfuse.struct.Statvfs;
 import ru.serce.jnrfuse.struct.Timespec;
 
@@ -85,30 +82,8 @@ public final class JbtrfsFuse extends FuseStubFS {
         int run() throws Exception;
     }
 
-    /**
-     * The fuse_operations table libfuse calls, for {@link FuseSession}. Sets flag_utime_omit_ok (bit 2 of the flags
-     * word), which jnr-fuse has no setter for: without it libfuse 2 drops a utimensat that sets only one of the
-     * two times instead of passing UTIME_OMIT for the other.
-     */
-    Struct nativeOperations() {
-        Pointer mem = Struct.getMemory(fuseOperations);
-        long flags = flagsOffset();
-        mem.putInt(flags, mem.getInt(flags) | (1 << 2));
-        return fuseOperations;
-    }
-
-    /** Where the flags word lies: jnr-fuse's member offset (not public API), else after libfuse 2.9's 38 callbacks. */
-    private long flagsOffset() {
-        try {
-            Object member = FuseOperations.class.getField("flag_nullpath_ok")
-                    .get(fuseOperations);
-            Method offset = member.getClass().getMethod("offset");
-            offset.setAccessible(true);
-            return (Long) offset.invoke(member);
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            return 38L * jnr.ffi.Runtime.getSystemRuntime().addressSize();
-        }
-    }
+    /** The fuse_operations table libfuse calls, for {@link FuseSession}, with flag_utime_omit_ok set. */
+    Struct nativeOperations() { return FuseOperationsFlags.setUtimeOmitOk(fuseOperations); }
 
     /** Runs one operation: errors become errnos (logged when unexpected), and the call is metered. */
     private int call(String op, String path, Body body) {
@@ -229,16 +204,7 @@ public final class JbtrfsFuse extends FuseStubFS {
     @Override
     public int statfs(String path, Statvfs stbuf) {
         return call("statfs", path, () -> {
-            StatFs s = ops.statfs();
-            stbuf.f_bsize.set(s.blockSize());
-            stbuf.f_frsize.set(s.blockSize());
-            stbuf.f_blocks.set(s.blocks());
-            stbuf.f_bfree.set(s.blocksFree());
-            stbuf.f_bavail.set(s.blocksAvailable());
-            stbuf.f_files.set(s.files());
-            stbuf.f_ffree.set(s.filesFree());
-            stbuf.f_favail.set(s.filesFree());
-            stbuf.f_namemax.set(s.nameMax());
+            StatFiller.fill(ops.statfs(), stbuf);
             return 0;
         });
     }

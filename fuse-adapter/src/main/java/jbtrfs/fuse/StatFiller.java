@@ -1,9 +1,11 @@
 package jbtrfs.fuse;
 
 import jbtrfs.fs.Stat;
+import jbtrfs.fs.StatFs;
 import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.Statvfs;
 
-/** Copies a {@link Stat} into the FUSE stat buffer, times to the nanosecond. */
+/** Copies a {@link Stat} into the FUSE stat buffer, times to the nanosecond, and a {@link StatFs} into statvfs. */
 final class StatFiller {
     private StatFiller() {
     }
@@ -24,5 +26,17 @@ final class StatFiller {
         st.st_mtim.tv_nsec.set(s.mtime().nsec());
         st.st_ctim.tv_sec.set(s.ctime().sec());
         st.st_ctim.tv_nsec.set(s.ctime().nsec());
+    }
+
+    static void fill(StatFs s, Statvfs stbuf) {
+        stbuf.f_bsize.set(s.blockSize());
+        stbuf.f_frsize.set(s.blockSize());
+        stbuf.f_blocks.set(s.blocks());
+        stbuf.f_bfree.set(s.blocksFree());
+        stbuf.f_bavail.set(s.blocksAvailable());
+        stbuf.f_files.set(s.files());
+        stbuf.f_ffree.set(s.filesFree());
+        stbuf.f_favail.set(s.filesFree());
+        stbuf.f_namemax.set(s.nameMax());
     }
 }

@@ -64,26 +64,20 @@ final class SubvolumeCommand extends CommandGroup {
     }
 
     @Command(name = "list", description = "List the subvolumes, as btrfs subvolume list does.")
-    static final class ListCmd implements Callable<Integer> {
+    static final class ListCmd extends MountpointCommand {
         @Option(names = "-s", description = "Only snapshots.")
         boolean snapshots;
 
         @Option(names = "-r", description = "Only read-only subvolumes.")
         boolean readOnly;
 
-        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
-        Path mountpoint;
-
         @Override
-        public Integer call() throws CliException {
-            try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
-                for (SubvolumeTable.Row row : SubvolumeTable.read(mount)) {
-                    if (snapshots && !row.snapshot()) continue;
-                    if (readOnly && !row.item().readOnly()) continue;
-                    System.out.println(row.line(snapshots));
-                }
+        void run(BtrfsIoctlClient mount) throws CliException {
+            for (SubvolumeTable.Row row : SubvolumeTable.read(mount)) {
+                if (snapshots && !row.snapshot()) continue;
+                if (readOnly && !row.item().readOnly()) continue;
+                System.out.println(row.line(snapshots));
             }
-            return 0;
         }
     }
 
@@ -133,23 +127,17 @@ final class SubvolumeCommand extends CommandGroup {
     }
 
     @Command(name = "get-default", description = "Show the default subvolume.")
-    static final class GetDefault implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "MOUNTPOINT")
-        Path mountpoint;
-
+    static final class GetDefault extends MountpointCommand {
         @Override
-        public Integer call() throws CliException {
-            try (BtrfsIoctlClient mount = new BtrfsIoctlClient(mountpoint)) {
-                long id = SubvolumeTable.defaultSubvolume(mount);
-                if (id == ObjectIds.FS_TREE) {
-                    System.out.println("ID 5 (FS_TREE)");
-                    return 0;
-                }
-                for (SubvolumeTable.Row row : SubvolumeTable.read(mount)) {
-                    if (row.id() == id) System.out.println(row.line(false));
-                }
+        void run(BtrfsIoctlClient mount) throws CliException {
+            long id = SubvolumeTable.defaultSubvolume(mount);
+            if (id == ObjectIds.FS_TREE) {
+                System.out.println("ID 5 (FS_TREE)");
+                return;
             }
-            return 0;
+            for (SubvolumeTable.Row row : SubvolumeTable.read(mount)) {
+                if (row.id() == id) System.out.println(row.line(false));
+            }
         }
     }
 

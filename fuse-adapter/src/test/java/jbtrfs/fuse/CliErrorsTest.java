@@ -71,7 +71,7 @@ class CliErrorsTest {
     }
 
     @Test
-    void mount_refuses_what_cannot_work_before_starting_anything() throws Exception {
+    void mount_refusesWhatCannotWorkBeforeStartingAnything() throws Exception {
         Path img = Files.write(dir.resolve("a.img"), new byte[4096]);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         Path file = Files.createFile(dir.resolve("file"));
@@ -110,14 +110,14 @@ class CliErrorsTest {
     }
 
     @Test
-    void umount_of_something_else_says_what_it_is() {
+    void umountOfSomethingElse_saysWhatItIs() {
         run("umount", dir.toString()).isOneLine("not mounted: " + dir);
         run("umount", dir.resolve("nowhere").toString()).isOneLine("mountpoint does not exist");
         run("umount", "/proc").isOneLine("/proc is a proc mount, not jbtrfs");
     }
 
     @Test
-    void the_daemon_error_is_its_own_last_line_with_libfuse_reason() throws Exception {
+    void theDaemonError_isItsOwnLastLineWithLibfuseReason() throws Exception {
         Path log = dir.resolve("d.log");
         Files.write(log, List.of("2026-11-25T06:00:00.000 [main] INFO Filesystem - opened x",
                 "fuse: mountpoint is not empty", "jbtrfs: FUSE refused to mount /mnt"));
@@ -135,7 +135,7 @@ class CliErrorsTest {
     }
 
     @Test
-    void umount_counts_an_unreaped_daemon_as_exited_and_times_out_on_a_live_one() throws Exception {
+    void umount_countsAnUnreapedDaemonAsExitedAndTimesOutOnALiveOne() throws Exception {
         Process quick = new ProcessBuilder("sleep", "0.2").start();
         assertTrue(UmountCommand.waitForExit(quick.toHandle(), 10_000));
         Process slow = new ProcessBuilder("sleep", "30").start();

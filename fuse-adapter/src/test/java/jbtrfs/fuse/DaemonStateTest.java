@@ -16,7 +16,7 @@ class DaemonStateTest {
     Path mountpoint;
 
     @Test
-    void a_failed_exit_carries_its_line_and_the_abort_is_kept_until_the_next_mount() throws Exception {
+    void aFailedExit_carriesItsLineAndTheAbortIsKeptUntilTheNextMount() throws Exception {
         DaemonState state = DaemonState.forMountpoint(mountpoint);
         state.clearExit();
         assertEquals(-1, state.readExit());

@@ -137,7 +137,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void stat_shows_inode_numbers_owners_sizes_links_and_nanosecond_times() throws IOException {
+    void stat_showsInodeNumbersOwnersSizesLinksAndNanosecondTimes() throws IOException {
         Map<String, Object> a = unix(mnt.resolve("hello.txt"));
         assertEquals(257L, a.get("ino"));
         assertEquals(Stat.S_IFREG | 0644, a.get("mode"));
@@ -154,7 +154,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void special_files_keep_their_type_and_device_numbers() throws IOException {
+    void specialFiles_keepTheirTypeAndDeviceNumbers() throws IOException {
         assertEquals(Stat.S_IFIFO, (int) unix(mnt.resolve("fifo")).get("mode") & Stat.S_IFMT);
         assertEquals(Stat.S_IFSOCK, (int) unix(mnt.resolve("sock")).get("mode") & Stat.S_IFMT);
         Map<String, Object> chr = unix(mnt.resolve("chr"));
@@ -166,7 +166,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void symlinks_read_back_their_target() throws IOException {
+    void symlinks_readBackTheirTarget() throws IOException {
         Path link = mnt.resolve("sub/link");
         assertTrue(Files.isSymbolicLink(link));
         assertEquals(Path.of("../hello.txt"), Files.readSymbolicLink(link));
@@ -174,7 +174,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void the_root_lists_every_entry_once() throws IOException {
+    void theRoot_listsEveryEntryOnce() throws IOException {
         List<String> names = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(mnt)) {
             ds.forEach(p -> names.add(p.getFileName().toString()));
@@ -187,7 +187,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void a_utf8_name_lists_and_opens_whatever_the_locale() throws Exception {
+    void aUtf8Name_listsAndOpensWhateverTheLocale() throws Exception {
         // the shell globs the name from readdir and opens it: no Java string crosses the locale on the way
         Process p = new ProcessBuilder("sh", "-c", "cd \"$1\" && ls -f | grep '^p' && cat -- p*", "sh", mnt.toString())
                 .redirectErrorStream(true).start();
@@ -197,7 +197,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void a_directory_of_100000_entries_lists_completely() throws Exception {
+    void aDirectoryOf100000Entries_listsCompletely() throws Exception {
         Path huge = mnt.resolve("huge");
         Set<String> seen = new HashSet<>();
         int count = 0;
@@ -226,7 +226,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void a_large_file_reads_back_byte_for_byte() throws IOException {
+    void aLargeFile_readsBackByteForByte() throws IOException {
         Path big = mnt.resolve("big.bin");
         assertEquals(FakeFs.BIG_SIZE, Files.size(big));
         long pos = 0;
@@ -256,7 +256,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void a_data_checksum_failure_is_eio_and_the_mount_lives_on() throws IOException {
+    void aDataChecksumFailure_isEioAndTheMountLivesOn() throws IOException {
         assertEquals(-EIO, preadErrno(mnt.resolve("bad.bin")));
         assertEquals(-EIO, preadErrno(mnt.resolve("bug.bin")));
         assertArrayEquals(FakeFs.HELLO, Files.readAllBytes(mnt.resolve("hello.txt")));
@@ -276,7 +276,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void xattrs_probe_their_size_and_say_erange_and_enodata() {
+    void xattrs_probeTheirSizeAndSayErangeAndEnodata() {
         String hello = mnt.resolve("hello.txt").toString();
         Pointer buf = Memory.allocateDirect(rt, 1024);
         assertEquals(2, libc.lgetxattr(hello, "user.greeting", null, 0), "a size-0 probe gives the size");
@@ -308,7 +308,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void every_change_is_erofs() {
+    void everyChange_isErofs() {
         String m = mnt.toString();
         Pointer v = Memory.allocateDirect(rt, 4);
         assertErofs(libc.open(m + "/hello.txt", 1 /* O_WRONLY */, 0), "open for writing");
@@ -342,7 +342,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void statfs_reports_the_filesystem_figures() throws IOException {
+    void statfs_reportsTheFilesystemFigures() throws IOException {
         FileStore store = Files.getFileStore(mnt);
         assertEquals(FakeFs.STATFS.blocks() * 4096, store.getTotalSpace());
         assertEquals(FakeFs.STATFS.blocksFree() * 4096, store.getUnallocatedSpace());
@@ -352,7 +352,7 @@ class JbtrfsFuseMountTest {
     }
 
     @Test
-    void missing_names_and_non_directories_fail_as_the_kernel_does() {
+    void missingNamesAndNonDirectories_failAsTheKernelDoes() {
         assertFalse(Files.exists(mnt.resolve("nope")));
         assertFalse(Files.exists(mnt.resolve("huge/entry-100000")));
         assertThrows(NotDirectoryException.class, () -> Files.newDirectoryStream(mnt.resolve("hello.txt")).close());

@@ -22,7 +22,7 @@ class MountOptionParserTest {
     }
 
     @Test
-    void defaults_are_read_only_with_inode_numbers_and_caching() throws CliException {
+    void defaults_areReadOnlyWithInodeNumbersAndCaching() throws CliException {
         List<String> o = fuseOptions("/images/a.img");
         for (String must : List.of("ro", "use_ino", "kernel_cache", "subtype=jbtrfs", "fsname=/images/a.img",
                 "default_permissions", "nonempty")) {
@@ -35,7 +35,7 @@ class MountOptionParserTest {
     }
 
     @Test
-    void user_fuse_options_are_passed_on_after_ours() throws CliException {
+    void userFuseOptions_arePassedOnAfterOurs() throws CliException {
         List<String> o = fuseOptions("/a.img", "allow_other,uid=1000", "gid=100");
         int uid = o.indexOf("uid=1000");
         assertTrue(o.contains("allow_other") && uid >= 0 && o.contains("gid=100"), o::toString);
@@ -54,7 +54,7 @@ class MountOptionParserTest {
     }
 
     @Test
-    void our_own_options_do_not_reach_fuse() throws CliException {
+    void ourOwnOptions_doNotReachFuse() throws CliException {
         MountOptionParser p = MountOptionParser.parse(List.of("subvol=/snap/a,read_ahead_kb=4096", "threads=3,rw",
                 "metrics=9464,nologreplay,notreelog"));
         assertEquals("/snap/a", p.subvol());
@@ -73,7 +73,7 @@ class MountOptionParserTest {
     }
 
     @Test
-    void defaults_when_nothing_is_given() throws CliException {
+    void defaults_whenNothingIsGiven() throws CliException {
         MountOptionParser p = MountOptionParser.parse(List.of());
         assertNull(p.subvol());
         assertEquals(0, p.subvolid());
@@ -102,13 +102,13 @@ class MountOptionParserTest {
     }
 
     @Test
-    void a_comma_in_the_image_path_is_escaped_for_fuse() throws CliException {
+    void aCommaInTheImagePath_isEscapedForFuse() throws CliException {
         String fuse = MountOptionParser.parse(List.of()).fuseOptions("/tmp/a,b.img");
         assertTrue(fuse.contains("fsname=/tmp/a\\,b.img"), fuse);
     }
 
     @Test
-    void bad_values_are_usage_errors() {
+    void badValues_areUsageErrors() {
         for (String bad : List.of("subvolid=x", "read_ahead_kb=lots", "threads=0", "threads=many", "metrics=a:b")) {
             CliException e = assertThrows(CliException.class, () -> MountOptionParser.parse(List.of(bad)), bad);
             assertEquals(2, e.exitCode(), bad);
@@ -117,7 +117,7 @@ class MountOptionParserTest {
     }
 
     @Test
-    void compress_options_are_the_kernels() throws CliException {
+    void compressOptions_areTheKernels() throws CliException {
         Compression c = MountOptionParser.parse(List.of("compress")).compression();
         assertEquals(new Compression(CompressionType.ZLIB, 3, false), c);
         c = MountOptionParser.parse(List.of("noatime,compress=zstd:7")).compression();

@@ -19,7 +19,7 @@ class StatFillerTest {
     }
 
     @Test
-    void every_field_reaches_the_native_stat_with_nanoseconds() {
+    void everyField_reachesTheNativeStatWithNanoseconds() {
         // a block device 8:17 in new_encode_dev form, large inode and size, distinct nanoseconds per time
         Stat s = new Stat(1L << 40, Stat.S_IFBLK | 0640, 3, 1000, 2000, (8 << 8) | 17, 5_000_000_000L, 9_765_632,
                 new Timespec(1_600_000_001L, 111_111_111), new Timespec(1_600_000_002L, 222_222_222),
@@ -44,7 +44,7 @@ class StatFillerTest {
     }
 
     @Test
-    void times_before_the_epoch_keep_their_sign() {
+    void timesBeforeTheEpoch_keepTheirSign() {
         Timespec old = new Timespec(-86_400L, 500_000_000);
         Stat s = new Stat(257, Stat.S_IFREG | 0644, 1, 0, 0, 0, 0, 0, old, old, old, old, 1, 0);
         FileStat st = nativeStat();

@@ -16,17 +16,18 @@ import java.util.zip.CRC32C;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.ImageDamage;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
  * The command line as a user meets it: one-line errors with a non-zero exit for every refusal, EIO exactly where
  * an image is damaged, a huge directory listed completely, and {@code info} agreeing with dump-super.
  */
+@ExtendWith(MountPrereqs.Fuse.class)
 class CommandLineTest {
     @TempDir
     Path tmp;
@@ -34,7 +35,6 @@ class CommandLineTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        Prereq.requireFuse();
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
 

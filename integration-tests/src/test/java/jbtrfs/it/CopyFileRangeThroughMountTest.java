@@ -70,17 +70,15 @@ class CopyFileRangeThroughMountTest {
         try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, "-o", "transport=native")) {
             Shell.sh("head -c 3M /dev/urandom > src && cp src copy && sha256sum src | cut -c1-64 > sum", mnt);
         }
-        Shell.sh("mount -o loop,ro " + image + " " + mnt);
-        try {
+        Images.withKernelMount(image, mnt, "ro", () -> {
             // "0: [0..6143]: 269312..275455": logical and physical 512-byte sectors of each extent
             String src = Shell.sh("xfs_io -r -c 'fiemap' src | tail -n +2", mnt);
             String copy = Shell.sh("xfs_io -r -c 'fiemap' copy | tail -n +2", mnt);
             assertEquals(src, copy, "the copy's extents are the source's");
             assertTrue(src.matches("(?s)\\s*0: \\[0\\.\\.\\d+\\]: \\d+\\.\\.\\d+\\n.*"), src);
             assertEquals(Shell.sh("cat sum", mnt), Shell.sh("sha256sum copy | cut -c1-64", mnt));
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+            return null;
+        });
         BtrfsCheck.assertCleanWithData(image, "after cp on our mount");
     }
 }

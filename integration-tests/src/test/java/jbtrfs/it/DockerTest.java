@@ -79,13 +79,7 @@ class DockerTest {
         Shell.run(List.of("docker", "run", "--rm", "--device", "/dev/fuse", "--cap-add", "SYS_ADMIN",
                 "-v", data + ":/data", "--entrypoint", "/opt/jbtrfs/example", DockerEngine.IMAGE, "/data/fs.img"));
         Path mnt = Files.createDirectories(work.resolve("kernel"));
-        String kernel;
-        Shell.sh("mount -o loop,ro " + img + " " + mnt);
-        try {
-            kernel = listing(mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        String kernel = Images.withKernelMount(img, mnt, "ro", () -> listing(mnt));
         assertEquals(kernel, Files.readString(data.resolve("listing.txt")));
         Shell.run(List.of("btrfs", "check", "--readonly", img.toString()));
     }

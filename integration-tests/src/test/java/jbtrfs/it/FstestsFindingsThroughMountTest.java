@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import jbtrfs.testing.Images;
 import jbtrfs.testing.Shell;
 
 /**
@@ -198,12 +199,8 @@ class FstestsFindingsThroughMountTest {
     /** Every inode's mode and ACLs, as the kernel's Btrfs reads them from {@code image}. */
     private String aclListing(Path image) throws Exception {
         Path mnt = Files.createTempDirectory(dir, "acls");
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            return Shell.sh("find . -printf '%p %m\\n' | sort; getfacl -R -n -p . | grep -v '^# file'", mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        return Images.kernelScript(image, mnt,
+                "find . -printf '%p %m\\n' | sort; getfacl -R -n -p . | grep -v '^# file'");
     }
 
     @Test

@@ -14,11 +14,11 @@ import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.BtrfsCheck;
 import jbtrfs.testing.Images;
-import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /**
@@ -26,6 +26,7 @@ import jbtrfs.testing.Shell;
  * read one, and any mount of an image the kernel has on a writable loop device are refused with one line naming
  * the holder, before FUSE mounts anything; readers share; once the holder is gone the mount goes through.
  */
+@ExtendWith(MountPrereqs.FuseAndKernelBtrfs.class)
 class ImageLockThroughMountTest {
     @TempDir
     Path tmp;
@@ -33,8 +34,6 @@ class ImageLockThroughMountTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        Prereq.requireFuse();
-        Images.requireKernelBtrfs();
         image = Images.mkfs(tmp, null, 256);
     }
 
@@ -58,13 +57,11 @@ class ImageLockThroughMountTest {
         }
         BtrfsCheck.assertClean(image, "after the refused mounts");
         Path kernel = dir("kernel");
-        Shell.sh("mount -o loop,ro " + image + " " + kernel);
-        try {
+        Images.withKernelMount(image, kernel, "ro", () -> {
             assertEquals("100\n", Shell.sh("ls | grep -c '^f'", kernel));
             assertEquals("file 1\nfile 100\n", Shell.sh("cat f1 f100", kernel));
-        } finally {
-            Shell.sh("umount " + kernel);
-        }
+            return null;
+        });
     }
 
     @Test

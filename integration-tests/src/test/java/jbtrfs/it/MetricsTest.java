@@ -18,8 +18,8 @@ import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.sun.nio.file.ExtendedOpenOption;
@@ -30,16 +30,12 @@ import jbtrfs.testing.Prereq;
 import jbtrfs.testing.Shell;
 
 /** The metrics endpoint scraped by a real HTTP client while a mount serves reads. */
+@ExtendWith(MountPrereqs.Fuse.class)
 class MetricsTest {
     private static final int FILE_SIZE = 3_000_000;
 
     @TempDir
     Path tmp;
-
-    @BeforeEach
-    void prerequisites() {
-        Prereq.requireFuse();
-    }
 
     private Path image(String name) throws Exception {
         Path src = Files.createDirectory(tmp.resolve("src-" + name));

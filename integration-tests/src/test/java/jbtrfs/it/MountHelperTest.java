@@ -15,6 +15,7 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.Images;
@@ -26,6 +27,7 @@ import jbtrfs.testing.Shell;
  * installs in /sbin; they print nothing on success, one line on failure, and umount returns only after the
  * daemon's last commit, so the kernel can mount the image at once.
  */
+@ExtendWith(MountPrereqs.Fuse.class)
 class MountHelperTest {
     @TempDir
     Path tmp;
@@ -33,7 +35,6 @@ class MountHelperTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        Prereq.requireFuse();
         Prereq.require(Files.isExecutable(Path.of("/sbin/mount.fuse.jbtrfs"))
                 && Files.isExecutable(Path.of("/sbin/umount.fuse.jbtrfs")),
                 "/sbin/mount.fuse.jbtrfs is not installed (bin/quickstart links it)");

@@ -14,6 +14,14 @@ final class MountPrereqs {
     private MountPrereqs() {
     }
 
+    /** FUSE: a mount through our daemon. */
+    static final class Fuse implements BeforeEachCallback {
+        @Override
+        public void beforeEach(ExtensionContext context) {
+            Prereq.requireFuse();
+        }
+    }
+
     /** FUSE, and a kernel with btrfs, mkfs.btrfs, root and loop devices: to compare with the kernel's mount. */
     static final class FuseAndKernelBtrfs implements BeforeEachCallback {
         @Override

@@ -8,8 +8,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import jbtrfs.testing.Images;
@@ -23,17 +23,12 @@ import jbtrfs.testing.Shell;
  * each member ({@code filesystem usage}), and fstrim gives back the free space of
  * every member's image.
  */
+@ExtendWith(MountPrereqs.FuseAndKernelBtrfs.class)
 class MultiDeviceSpaceThroughMountTest {
     private static final String STATFS = "stat -f -c '%S %b %f %a' . && df -B1 --output=size,used,avail . | tail -1";
 
     @TempDir
     Path tmp;
-
-    @BeforeEach
-    void prerequisites() {
-        Prereq.requireFuse();
-        Images.requireKernelBtrfs();
-    }
 
     @Test
     void statfsOfARaid1Set_countsEveryMember_asTheKernel() throws Exception {

@@ -27,13 +27,7 @@ final class SideBySide {
         Images.requireRootAndLoop();
         Path kernelImage = Images.mkfs(Files.createDirectory(dir.resolve("kernel")), null, sizeMiB);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        Shell.sh("mount -o loop " + kernelImage + " " + mnt);
-        String kernel;
-        try {
-            kernel = Shell.sh(script, mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        String kernel = Images.kernelScript(kernelImage, mnt, script);
         Path image = Images.mkfs(Files.createDirectory(dir.resolve("ours")), null, sizeMiB);
         try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, mountOptions)) {
             String ours = Shell.sh(script, mnt);

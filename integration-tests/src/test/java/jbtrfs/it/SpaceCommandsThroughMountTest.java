@@ -50,15 +50,13 @@ class SpaceCommandsThroughMountTest {
             assertEquals("WARNING: cannot read detailed chunk info, per-device usage will not be shown, run as root\n"
                     + raw.substring(0, raw.indexOf("Unallocated:")).replaceAll(devices, ""), user.output());
         }
-        Shell.sh("mount -o loop,ro " + image + " " + mnt);
-        try {
+        Images.withKernelMount(image, mnt, "ro", () -> {
             String device = Shell.sh("findmnt -n -o SOURCE " + mnt).trim();
             String ours = image.toAbsolutePath().normalize().toString();
             assertEquals(Shell.sh("btrfs filesystem usage -b .", mnt), raw.replace(ours, device));
             assertEquals(Shell.sh("btrfs filesystem usage .", mnt), human.replace(ours, device));
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+            return null;
+        });
         assertTrue(raw.contains("Data,single: Size:"), raw);
     }
 
@@ -87,18 +85,10 @@ class SpaceCommandsThroughMountTest {
         assertTrue(blocksBefore - blocks(image) >= 60L << 20, "image " + blocksBefore + " -> " + blocks(image)
                 + " bytes after " + ours);
         BtrfsCheck.assertCleanWithData(image, "after fstrim");
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            assertEquals(sums, Shell.sh("md5sum f1 f2 f3", mnt), "the files after the trim, on the kernel");
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
-        Shell.sh("mount -o loop " + before + " " + mnt);
-        try {
-            assertEquals(trimmed(Shell.sh("fstrim -v .", mnt)), trimmed, "the kernel's fstrim of the same image");
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        assertEquals(sums, Images.kernelScript(image, mnt, "md5sum f1 f2 f3"),
+                "the files after the trim, on the kernel");
+        assertEquals(trimmed(Images.kernelScript(before, mnt, "fstrim -v .")), trimmed,
+                "the kernel's fstrim of the same image");
     }
 
     @Test
@@ -110,13 +100,7 @@ class SpaceCommandsThroughMountTest {
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         String script = "{ fstrim -l 1024 . 2>&1 || true; } | sed 's/.*: //'; { setpriv --reuid=1000 --regid=1000"
                 + " --clear-groups fstrim . 2>&1 || true; } | sed 's/.*: //'";
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        String kernel;
-        try {
-            kernel = Shell.sh(script, mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        String kernel = Images.kernelScript(image, mnt, script);
         try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt)) {
             assertEquals(kernel, Shell.sh(script, mnt));
         }

@@ -89,13 +89,7 @@ class SubvolumeCommandsThroughMountTest {
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
         Path kernelImage = Images.mkfs(Files.createDirectory(dir.resolve("kernel")), null, 256);
-        Shell.sh("mount -o loop " + kernelImage + " " + mnt);
-        String kernel;
-        try {
-            kernel = Shell.sh("B=btrfs\nIOCTLS=" + ioctls + "\n" + SCRIPT, mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        String kernel = Images.kernelScript(kernelImage, mnt, "B=btrfs\nIOCTLS=" + ioctls + "\n" + SCRIPT);
         Path image = Images.mkfs(Files.createDirectory(dir.resolve("ours")), null, 256);
         String ours;
         String ourState;
@@ -109,12 +103,7 @@ class SubvolumeCommandsThroughMountTest {
         try (Jbtrfs m = Jbtrfs.mount(image, mnt)) {
             ourState = Shell.sh("B=" + Jbtrfs.launcher() + "\n" + STATE, mnt);
         }
-        Shell.sh("mount -o loop,ro " + image + " " + mnt);
-        try {
-            assertEquals(Shell.sh("B=btrfs\n" + STATE, mnt), ourState);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        assertEquals(Images.withKernelMount(image, mnt, "ro", () -> Shell.sh("B=btrfs\n" + STATE, mnt)), ourState);
         assertTrue(ourState.contains("path d/inner-snap"), ourState);
     }
 
@@ -133,13 +122,11 @@ class SubvolumeCommandsThroughMountTest {
             Jbtrfs.afterKill(mnt, pid);
         }
         BtrfsCheck.assertClean(image, "after kill -9");
-        Shell.sh("mount -o loop,ro " + image + " " + mnt);
-        try {
+        Images.withKernelMount(image, mnt, "ro", () -> {
             assertEquals(Shell.sh("seq 1 5000"), Files.readString(mnt.resolve("sv/synced")));
             assertEquals("ID 256 gen", Shell.sh("btrfs subvolume list .", mnt).substring(0, 10));
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+            return null;
+        });
     }
 
     @Test
@@ -147,24 +134,14 @@ class SubvolumeCommandsThroughMountTest {
         Jbtrfs.requireNativeMount("the btrfs ioctls");
         Path image = Images.mkfs(dir, null, 256);
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        Shell.sh("mount -o loop " + image + " " + mnt);
-        try {
-            Shell.sh("btrfs subvolume create sv && mkdir sv/d && btrfs subvolume create sv/d/inner && btrfs subvolume"
-                    + " create other && btrfs subvolume create other/o2 && btrfs subvolume snapshot sv snapsv"
-                    + " && btrfs subvolume set-default other", mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Images.kernelScript(image, mnt, "btrfs subvolume create sv && mkdir sv/d && btrfs subvolume create sv/d/inner"
+                + " && btrfs subvolume create other && btrfs subvolume create other/o2 && btrfs subvolume snapshot sv"
+                + " snapsv && btrfs subvolume set-default other");
         // below the subvolume asked on, paths start from it; elsewhere from the top level
         String list = "$B subvolume list . && $B subvolume list d/inner && $B subvolume get-default .";
         for (String subvol : new String[] {"sv", "other"}) {
-            Shell.sh("mount -o loop,ro,subvol=" + subvol + " " + image + " " + mnt);
-            String kernel;
-            try {
-                kernel = Shell.sh("B=btrfs\n" + list.replace("d/inner", subvol.equals("sv") ? "d/inner" : "o2"), mnt);
-            } finally {
-                Shell.sh("umount " + mnt);
-            }
+            String kernel = Images.withKernelMount(image, mnt, "ro,subvol=" + subvol, () -> Shell.sh("B=btrfs\n"
+                    + list.replace("d/inner", subvol.equals("sv") ? "d/inner" : "o2"), mnt));
             try (Jbtrfs m = Jbtrfs.mount(image, mnt, "-o", "subvol=" + subvol)) {
                 assertEquals(kernel, Shell.sh("B=" + Jbtrfs.launcher() + "\n"
                         + list.replace("d/inner", subvol.equals("sv") ? "d/inner" : "o2"), mnt), "subvol=" + subvol);

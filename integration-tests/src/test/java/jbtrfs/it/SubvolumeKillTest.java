@@ -34,13 +34,8 @@ class SubvolumeKillTest {
         // 4 KiB nodes and 30000 files: some 5500 leaves, a drop of several steps (a commit each)
         Path made = Images.mkfs(dir, null, 256, "-n", "4096");
         Path mnt = Files.createDirectory(dir.resolve("mnt"));
-        Shell.sh("mount -o loop " + made + " " + mnt);
-        try {
-            Shell.sh("btrfs subvolume create sv >/dev/null && cd sv && seq 1 30000 | xargs touch && echo kept > ../kept",
-                    mnt);
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        Images.kernelScript(made, mnt,
+                "btrfs subvolume create sv >/dev/null && cd sv && seq 1 30000 | xargs touch && echo kept > ../kept");
         // on a quiet host the drop can end before a poll sees it under way, or between that poll and the kill:
         // each is a try that caught nothing, and the test fails only if no try leaves a drop under way
         Path image = dir.resolve("drop.img");
@@ -71,12 +66,8 @@ class SubvolumeKillTest {
         }
         assertTrue(!rootItemOf256(image), "the dropped subvolume's root item is gone");
         BtrfsCheck.assertClean(image, "after the drop finished");
-        Shell.sh("mount -o loop,ro " + image + " " + mnt);
-        try {
-            assertEquals("", Shell.sh("btrfs subvolume list -d . && btrfs subvolume list .", mnt));
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+        assertEquals("", Images.withKernelMount(image, mnt, "ro",
+                () -> Shell.sh("btrfs subvolume list -d . && btrfs subvolume list .", mnt)));
     }
 
     @Test
@@ -101,17 +92,15 @@ class SubvolumeKillTest {
             Jbtrfs.afterKill(mnt, pid);
         }
         BtrfsCheck.assertClean(image, "after kill -9 among snapshot creations");
-        Shell.sh("mount -o loop,ro " + image + " " + mnt);
-        try {
+        Images.withKernelMount(image, mnt, "ro", () -> {
             String snapshots = Shell.sh("ls -d s[0-9]* | sort -V", mnt);
             List<String> names = snapshots.lines().toList();
             assertTrue(names.size() >= 3, snapshots);
             for (String s : names) assertEquals(sum, Shell.sh("cat " + s + "/f " + s + "/g | md5sum", mnt), s);
             // every snapshot the kernel lists has its name in the mount, and the other way round
             assertEquals(names.size() + 1, Shell.sh("btrfs subvolume list .", mnt).lines().count());
-        } finally {
-            Shell.sh("umount " + mnt);
-        }
+            return null;
+        });
     }
 
     /** The daemon serving {@code mnt}. */

@@ -45,13 +45,7 @@ class TreeBlockDamageTest {
         String script = "cd many && ls -f | LC_ALL=C sort | while read -r f; do "
                 + "stat -c '%n %s %i %h' -- \"$f\" 2>&1 || true; done";
         Path kernelMnt = Files.createDirectory(tmp.resolve("kernel"));
-        String kernel;
-        Shell.sh("mount -o loop,ro " + image + " " + kernelMnt);
-        try {
-            kernel = Shell.sh(script, kernelMnt);
-        } finally {
-            Shell.sh("umount " + kernelMnt);
-        }
+        String kernel = Images.withKernelMount(image, kernelMnt, "ro", () -> Shell.sh(script, kernelMnt));
         Path ourMnt = Files.createDirectory(tmp.resolve("ours"));
         String ours;
         try (Jbtrfs m = Jbtrfs.mount(image, ourMnt)) {
