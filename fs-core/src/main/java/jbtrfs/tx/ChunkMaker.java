@@ -140,16 +140,41 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
         }
     }
 
+    /** The profiles in the order the kernel prefers them when several are allowed (most redundancy first). */
+    private static final long[] PREFERRED = {BlockGroupFlags.RAID1C4, BlockGroupFlags.RAID6, BlockGroupFlags.RAID1C3,
+            BlockGroupFlags.RAID5, BlockGroupFlags.RAID10, BlockGroupFlags.RAID1, BlockGroupFlags.DUP,
+            BlockGroupFlags.RAID0};
+
+    /**
+     * The profile of a new chunk (≈ btrfs_reduce_alloc_profile): of the profiles the type's block groups have, the
+     * most redundant that the {@code writable} members can hold; SINGLE when none can (a degraded mount with too
+     * few members left for its profile).
+     */
+    static long reduceProfile(long profiles, int writable) {
+        for (long p : PREFERRED) {
+            if ((profiles & p) != 0 && writable >= devsMin(p)) return p;
+        }
+        return 0;
+    }
+
+    /** The fewest devices a chunk of {@code profile} takes (btrfs_raid_array's devs_min). */
+    private static int devsMin(long profile) {
+        if (profile == BlockGroupFlags.RAID5) return 2;
+        if (profile == BlockGroupFlags.RAID6) return 3;
+        return RaidAttr.of(profile).devsMin;
+    }
+
     @Override
     public boolean allocateChunk(BlockGroups groups, long type, long minSize) throws FsException {
-        long profile = 0;
+        long profiles = 0;
         long fullType = type;
         for (BlockGroup bg : groups.all()) {
             if (bg.holds(type)) {
-                profile = bg.flags() & BlockGroupFlags.PROFILE_MASK;
+                profiles |= bg.flags() & BlockGroupFlags.PROFILE_MASK;
                 fullType = bg.flags() & BlockGroupFlags.TYPE_MASK;
             }
         }
+        long profile = reduceProfile(profiles, members.size());
         RaidAttr raid = RaidAttr.of(profile);
         if (raid == null) return false;
         long totalRw = 0;
