@@ -21,7 +21,6 @@ import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.device.BlockDevice;
-import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.ExtentItem;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
@@ -143,20 +142,13 @@ final class ScrubWalk {
         }
     }
 
-    /** Whether {@code c} keeps parity (RAID5/6), which this walk does not check. */
-    static boolean parity(Chunk c) {
-        long p = c.item().type() & BlockGroupFlags.PROFILE_MASK;
-        return p == BlockGroupFlags.RAID5 || p == BlockGroupFlags.RAID6;
-    }
-
     /** Every copy of every chunk on this device in the range, in device order (the dev tree's order). */
     private List<Copy> copies() {
         List<Copy> out = new ArrayList<>();
         for (Chunk c : volume.chunks().chunks()) {
-            if (parity(c)) continue; // another member's (Scrubber refuses this one's)
+            if (c.parity()) continue; // another member's (Scrubber refuses this one's)
             List<Stripe> stripes = c.item().stripes();
-            long p = c.item().type() & BlockGroupFlags.PROFILE_MASK;
-            boolean striped = p == BlockGroupFlags.RAID0 || p == BlockGroupFlags.RAID10;
+            boolean striped = c.striped();
             int copies = c.copies();
             for (int m = 0; m < stripes.size(); m++) {
                 Stripe s = stripes.get(m);

@@ -146,7 +146,7 @@ public final class Scrubber {
             throw new FsException(Errno.EINPROGRESS, "a scrub is running on device " + devid);
         }
         for (Chunk c : volume.chunks().chunks()) {
-            if (!ScrubWalk.parity(c)) continue;
+            if (!c.parity()) continue;
             if (c.item().stripes().stream().anyMatch(st -> st.devid() == devid)) {
                 // the walk checks copies, not parity; a parity chunk left out would pass for clean
                 throw new FsException(Errno.EOPNOTSUPP, "scrub of " + BlockGroupFlags.profileName(c.item().type())
