@@ -181,9 +181,10 @@ public final class Filesystem implements Closeable {
         } catch (FsException e) {
             throw new FsException(Errno.EINVAL, "cannot read the root tree: " + e.getMessage());
         }
-        if (sb.logRoot() != 0 && multi) {
-            LOG.warn("the log tree is not replayed on a multi-device filesystem yet; this read-only mount shows the "
-                    + "last committed state");
+        if (sb.logRoot() != 0 && multi && options.readOnly()) {
+            // a read-write open replays it below; a read-only one would have to replay it in memory on every member
+            LOG.warn("the log tree is not replayed on a read-only mount of a multi-device filesystem yet; it shows "
+                    + "the last committed state (a read-write mount replays it)");
         } else if (sb.logRoot() != 0 && LogTreeCheck.replayable(sb, reader, options) && options.readOnly()) {
             Filesystem replayed = replayInMemory(device, options, clock);
             if (replayed != null) return replayed;

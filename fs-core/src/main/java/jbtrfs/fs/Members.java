@@ -48,12 +48,10 @@ final class Members {
     }
 
     private final Map<Long, Given> byDevid;
-    private final boolean readOnly;
     private final List<FsInfo.Device> listed = new ArrayList<>();
 
-    private Members(Map<Long, Given> byDevid, boolean readOnly) {
+    private Members(Map<Long, Given> byDevid) {
         this.byDevid = byDevid;
-        this.readOnly = readOnly;
     }
 
     /**
@@ -155,7 +153,7 @@ final class Members {
                 }
             }
         }
-        return new Members(byDevid, readOnly);
+        return new Members(byDevid);
     }
 
     /** The devices present, by devid. */
@@ -238,12 +236,6 @@ final class Members {
         Map<Long, byte[]> missing = new TreeMap<>(named);
         missing.keySet().removeAll(byDevid.keySet());
         if (missing.isEmpty()) return;
-        if (!readOnly) {
-            Map.Entry<Long, byte[]> first = missing.entrySet().iterator().next();
-            throw new FsException(Errno.EINVAL, "device devid " + first.getKey() + " (uuid "
-                    + Uuids.format(first.getValue()) + ") is missing: read-write mounts need every member (name it "
-                    + "with -o device=PATH); a degraded mount must be read-only (-o ro,degraded)");
-        }
         if (!degraded) {
             Map.Entry<Long, byte[]> first = missing.entrySet().iterator().next();
             throw new FsException(Errno.EINVAL, "device devid " + first.getKey() + " (uuid "

@@ -130,16 +130,26 @@ final class ScrubWalk {
         }
     }
 
-    /** One copy of a chunk: its stripe on this device. */
-    private record Copy(Chunk chunk, int mirror, long physical) {
+    /**
+     * One stripe of a chunk on this device: which copy it holds, where it starts, and for RAID0/RAID10 which of the
+     * chunk's stripe groups it is (its 64 KiB units are every {@code groups}-th of the chunk's, from {@code group});
+     * an unstriped copy is the one group of all units.
+     */
+    private record Copy(Chunk chunk, int mirror, long physical, int group, int groups) {
+        /** The first unit of this copy at or after {@code unit}. */
+        long ownUnitFrom(long unit) {
+            return unit + Math.floorMod(group - unit, (long) groups);
+        }
     }
 
     /** Every copy of every chunk on this device in the range, in device order (the dev tree's order). */
     private List<Copy> copies() {
         List<Copy> out = new ArrayList<>();
         for (Chunk c : volume.chunks().chunks()) {
+            if (c.parity()) continue; // another member's (Scrubber refuses this one's)
             List<Stripe> stripes = c.item().stripes();
-            if (c.copies() != stripes.size()) continue; // another member's (Scrubber refuses this one's)
+            boolean striped = c.striped();
+            int copies = c.copies();
             for (int m = 0; m < stripes.size(); m++) {
                 Stripe s = stripes.get(m);
                 if (s.devid() != id.devid()) continue;
@@ -147,7 +157,9 @@ final class ScrubWalk {
                         || Long.compareUnsigned(s.offset(), end) > 0) {
                     continue;
                 }
-                out.add(new Copy(c, m, s.offset()));
+                // RAID10's stripes pair up: stripe m holds copy m % sub_stripes of group m / sub_stripes
+                out.add(striped ? new Copy(c, m % copies, s.offset(), m / copies, stripes.size() / copies)
+                        : new Copy(c, m, s.offset(), 0, 1));
             }
         }
         out.sort(Comparator.comparingLong(Copy::physical));
@@ -213,11 +225,19 @@ final class ScrubWalk {
     private long scrubNextStripe(Copy copy, long from) throws IOException {
         Chunk chunk = copy.chunk();
         BTree extentTree = trees.committed(ObjectIds.EXTENT_TREE);
-        Cursor c = firstExtent(extentTree, from, chunk.end());
-        if (c == null) return -1;
-        Extent first = extent(c);
-        long stripeStart = chunk.logical()
-                + (Math.max(first.start(), from) - chunk.logical()) / STRIPE_LEN * STRIPE_LEN;
+        long stripeStart;
+        Cursor c;
+        while (true) {
+            c = firstExtent(extentTree, from, chunk.end());
+            if (c == null) return -1;
+            long unit = (Math.max(extent(c).start(), from) - chunk.logical()) / STRIPE_LEN;
+            long own = copy.ownUnitFrom(unit);
+            stripeStart = chunk.logical() + own * STRIPE_LEN;
+            if (own == unit) break;
+            // the extent's unit lies on another stripe group (RAID0/RAID10): on from this copy's next unit
+            if (Long.compareUnsigned(stripeStart, chunk.end()) >= 0) return -1;
+            from = stripeStart;
+        }
         long stripeEnd = Math.min(stripeStart + STRIPE_LEN, chunk.end());
         List<Extent> extents = new ArrayList<>();
         while (c.valid() && Long.compareUnsigned(c.key().objectid(), stripeEnd) < 0) {

@@ -136,7 +136,7 @@ public final class Scrubber {
     /**
      * Starts scrubbing the dev extents of device {@code devid} overlapping physical [{@code start}, {@code end}],
      * repairing unless {@code readOnly}: ENODEV for a device not present, EINPROGRESS while one runs on it,
-     * EOPNOTSUPP where it holds a chunk of a striped or parity profile (RAID0, RAID10, RAID5, RAID6), EROFS for a
+     * EOPNOTSUPP where it holds a chunk of a parity profile (RAID5, RAID6), EROFS for a
      * repairing scrub of a read-only mount (the kernel's mnt_want_write).
      */
     public synchronized void start(long devid, long start, long end, boolean readOnly) throws FsException {
@@ -146,9 +146,9 @@ public final class Scrubber {
             throw new FsException(Errno.EINPROGRESS, "a scrub is running on device " + devid);
         }
         for (Chunk c : volume.chunks().chunks()) {
-            if (c.copies() == c.item().stripes().size()) continue;
+            if (!c.parity()) continue;
             if (c.item().stripes().stream().anyMatch(st -> st.devid() == devid)) {
-                // the walk reads whole copies; a striped or parity chunk left out would pass for clean
+                // the walk checks copies, not parity; a parity chunk left out would pass for clean
                 throw new FsException(Errno.EOPNOTSUPP, "scrub of " + BlockGroupFlags.profileName(c.item().type())
                         + " chunks is not supported yet (device " + devid + " holds the one at logical "
                         + Long.toUnsignedString(c.logical()) + ")");

@@ -26,7 +26,9 @@ import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Stripe;
+import jbtrfs.format.SuperBlock;
 import jbtrfs.volumes.Chunk;
+import jbtrfs.volumes.ChunkMap;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -34,7 +36,8 @@ import jbtrfs.volumes.Volume;
  * sorted by their largest hole (most first), give the profile its stripes; the stripe size is the smallest of
  * their holes, bounded by the chunk size rules. The chunk is usable at once in memory; its chunk item, device
  * extents and device items reach the trees when the commit calls {@link #writePending}, so no tree is edited from
- * inside another tree's edit. SYSTEM chunks are not made (their items would also go to the sys_chunk_array).
+ * inside another tree's edit. A SYSTEM chunk also goes to the superblock's sys_chunk_array at the commit
+ * ({@link #addSystemChunks}); one that would not fit its 2048 bytes is not made (the kernel's -EFBIG).
  */
 final class ChunkMaker implements BlockGroups.ChunkAllocator {
     private static final Logger LOG = LoggerFactory.getLogger(ChunkMaker.class);
@@ -137,17 +140,41 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
         }
     }
 
+    /** The profiles in the order the kernel prefers them when several are allowed (most redundancy first). */
+    private static final long[] PREFERRED = {BlockGroupFlags.RAID1C4, BlockGroupFlags.RAID6, BlockGroupFlags.RAID1C3,
+            BlockGroupFlags.RAID5, BlockGroupFlags.RAID10, BlockGroupFlags.RAID1, BlockGroupFlags.DUP,
+            BlockGroupFlags.RAID0};
+
+    /**
+     * The profile of a new chunk (≈ btrfs_reduce_alloc_profile): of the profiles the type's block groups have, the
+     * most redundant that the {@code writable} members can hold; SINGLE when none can (a degraded mount with too
+     * few members left for its profile).
+     */
+    static long reduceProfile(long profiles, int writable) {
+        for (long p : PREFERRED) {
+            if ((profiles & p) != 0 && writable >= devsMin(p)) return p;
+        }
+        return 0;
+    }
+
+    /** The fewest devices a chunk of {@code profile} takes (btrfs_raid_array's devs_min). */
+    private static int devsMin(long profile) {
+        if (profile == BlockGroupFlags.RAID5) return 2;
+        if (profile == BlockGroupFlags.RAID6) return 3;
+        return RaidAttr.of(profile).devsMin;
+    }
+
     @Override
     public boolean allocateChunk(BlockGroups groups, long type, long minSize) throws FsException {
-        if ((type & BlockGroupFlags.SYSTEM) != 0) return false;
-        long profile = 0;
+        long profiles = 0;
         long fullType = type;
         for (BlockGroup bg : groups.all()) {
             if (bg.holds(type)) {
-                profile = bg.flags() & BlockGroupFlags.PROFILE_MASK;
+                profiles |= bg.flags() & BlockGroupFlags.PROFILE_MASK;
                 fullType = bg.flags() & BlockGroupFlags.TYPE_MASK;
             }
         }
+        long profile = reduceProfile(profiles, members.size());
         RaidAttr raid = RaidAttr.of(profile);
         if (raid == null) return false;
         long totalRw = 0;
@@ -169,6 +196,12 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
         long size = stripe * dataStripes;
         long need = roundUp(Math.max(minSize, STRIPE_LEN), STRIPE_LEN);
         if (stripe == 0 || size < need) return false;
+        if ((fullType & BlockGroupFlags.SYSTEM) != 0
+                && sysChunkArrayBytes() + sysEntrySize(numStripes) > SuperBlock.SYS_CHUNK_ARRAY_MAX) {
+            LOG.warn("no new system chunk: its {} stripes would not fit the superblock's sys_chunk_array",
+                    numStripes);
+            return false;
+        }
         long logical = 0;
         for (Chunk c : volume.chunks().chunks()) logical = Math.max(logical, c.end());
         List<Stripe> list = new ArrayList<>();
@@ -215,6 +248,45 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
         return out;
     }
 
+    /** The bytes one SYSTEM chunk takes in the sys_chunk_array: its key and its chunk item. */
+    private static int sysEntrySize(int numStripes) {
+        return Key.SIZE + ChunkItem.size(numStripes);
+    }
+
+    /** The sys_chunk_array's size once it holds every SYSTEM chunk of the map (those made since, too). */
+    private int sysChunkArrayBytes() {
+        int n = 0;
+        for (Chunk c : volume.chunks().chunks()) {
+            if ((c.item().type() & BlockGroupFlags.SYSTEM) != 0) n += sysEntrySize(c.item().numStripes());
+        }
+        return n;
+    }
+
+    /**
+     * Appends to the sys_chunk_array of the superblock {@code sb} every SYSTEM chunk of the map it lacks, in logical
+     * order (≈ btrfs_add_system_chunk): the chunk tree's blocks in a new SYSTEM chunk are found from the superblock.
+     */
+    void addSystemChunks(ByteBuffer sb) throws FsException {
+        int size = sb.getInt(SuperBlock.OFFSET_SYS_CHUNK_ARRAY_SIZE);
+        ChunkMap listed = ChunkMap.fromSysChunkArray(sb.slice(SuperBlock.OFFSET_SYS_CHUNK_ARRAY, size)
+                .order(ByteOrder.LITTLE_ENDIAN), templateFor().sectorSize());
+        for (Chunk c : volume.chunks().chunks()) {
+            if ((c.item().type() & BlockGroupFlags.SYSTEM) == 0) continue;
+            Chunk known = listed.find(c.logical());
+            if (known != null && known.logical() == c.logical()) continue;
+            byte[] item = c.item().encode();
+            if (size + Key.SIZE + item.length > SuperBlock.SYS_CHUNK_ARRAY_MAX) {
+                throw new FsException(Errno.EFBIG, "the system chunk at logical " + Long.toUnsignedString(c.logical())
+                        + " does not fit the superblock's sys_chunk_array");
+            }
+            new Key(ObjectIds.FIRST_CHUNK_TREE, KeyType.CHUNK_ITEM, c.logical())
+                    .write(sb, SuperBlock.OFFSET_SYS_CHUNK_ARRAY + size);
+            sb.put(SuperBlock.OFFSET_SYS_CHUNK_ARRAY + size + Key.SIZE, item);
+            size += Key.SIZE + item.length;
+        }
+        sb.putInt(SuperBlock.OFFSET_SYS_CHUNK_ARRAY_SIZE, size);
+    }
+
     private ChunkItem templateFor() {
         for (Chunk c : volume.chunks().chunks()) return c.item();
         throw new IllegalStateException("no chunk to copy io_align from");
@@ -222,9 +294,10 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
 
     /**
      * The space info's chunk size (≈ calc_chunk_size): data 1 GiB (10 GiB past 50 GiB writable), metadata
-     * 256 MiB (1 GiB past 50 GiB).
+     * 256 MiB (1 GiB past 50 GiB), system 32 MiB.
      */
     private static long spaceInfoChunkSize(long type, long totalRw) {
+        if ((type & BlockGroupFlags.SYSTEM) != 0) return 32L << 20;
         boolean big = totalRw > (50L << 30);
         if ((type & BlockGroupFlags.DATA) != 0) return big ? 10L << 30 : 1L << 30;
         return big ? 1L << 30 : 256L << 20;
@@ -298,6 +371,7 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
     /** Names for log lines. */
     private static final class BlockGroupFlagsName {
         static String of(long type) {
+            if ((type & BlockGroupFlags.SYSTEM) != 0) return "system";
             return (type & BlockGroupFlags.DATA) != 0 ? ((type & BlockGroupFlags.METADATA) != 0 ? "mixed" : "data")
                     : "metadata";
         }

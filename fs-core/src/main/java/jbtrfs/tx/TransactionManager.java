@@ -466,6 +466,7 @@ public final class TransactionManager {
         sb.putLong(SuperBlock.OFFSET_INCOMPAT_FLAGS, sb.getLong(SuperBlock.OFFSET_INCOMPAT_FLAGS)
                 | addedIncompat.get());
         sb.putLong(SuperBlock.OFFSET_DEV_ITEM + DevItem.OFFSET_BYTES_USED, chunks.devBytesUsed());
+        chunks.addSystemChunks(sb);
         if (sb.getLong(SuperBlock.OFFSET_UUID_TREE_GENERATION) == oldGen) {
             sb.putLong(SuperBlock.OFFSET_UUID_TREE_GENERATION, tx.transid());
         }

@@ -29,7 +29,7 @@ public record Chunk(long logical, ChunkItem item) {
     }
 
     /** Whether the profile keeps parity (RAID5, RAID6). */
-    boolean parity() {
+    public boolean parity() {
         long p = item.type() & BlockGroupFlags.PROFILE_MASK;
         return p == BlockGroupFlags.RAID5 || p == BlockGroupFlags.RAID6;
     }
@@ -78,7 +78,7 @@ public record Chunk(long logical, ChunkItem item) {
     static final long STRIPE_LEN = 64 * 1024;
 
     /** Whether the profile stripes data across devices in stripe_len units (RAID0, RAID10). */
-    boolean striped() {
+    public boolean striped() {
         long p = item.type() & BlockGroupFlags.PROFILE_MASK;
         return p == BlockGroupFlags.RAID0 || p == BlockGroupFlags.RAID10;
     }

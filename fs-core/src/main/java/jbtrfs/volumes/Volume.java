@@ -20,7 +20,7 @@ import jbtrfs.format.ChunkItem;
  * The devices of a filesystem by devid, addressed logically through the {@link ChunkMap} (≈ btrfs_map_block + submit).
  * A write goes to every copy on every member (SINGLE, DUP, RAID0, RAID1, RAID1C3, RAID1C4, RAID10; parity profiles
  * are only read). A member absent from the set (a degraded mount) fails its reads with EIO, so readers fall back to
- * the other copies or to parity.
+ * the other copies or to parity; a write skips its copies there (the kernel counts them as tolerated failures).
  */
 public final class Volume {
     /** File data in flight at most; a writer past it waits (a bound on the memory the buffers hold). */
@@ -183,13 +183,20 @@ public final class Volume {
             long address = logical + done;
             int n = (int) Math.min(length - done, chunk.contiguousBytes(address));
             ByteBuffer part = src.slice(src.position() + done, n);
+            int written = 0;
+            long missing = -1;
             for (int mirror = 0; mirror < chunk.copies(); mirror++) {
                 Chunk.Placement place = chunk.place(address, mirror);
                 if (!members.containsKey(place.devid())) {
-                    throw new FsException(Errno.EIO, "logical " + Long.toUnsignedString(address) + " lies on device "
-                            + place.devid() + ", which is missing");
+                    missing = place.devid(); // a degraded mount: the copies on the members present are the write
+                    continue;
                 }
                 out.add(new MemberWrite(place.devid(), mirror, IoRequest.write(place.physical(), part.duplicate())));
+                written++;
+            }
+            if (written == 0) {
+                throw new FsException(Errno.EIO, "logical " + Long.toUnsignedString(address) + " lies on device "
+                        + missing + ", which is missing");
             }
             done += n;
         }
@@ -240,9 +247,18 @@ public final class Volume {
         if (first != null) throw first;
     }
 
-    /** Flushes every member, each in turn (writes completed before are durable on all of them). */
+    /**
+     * Flushes every member (writes completed before are durable on all of them): each member's flush is queued
+     * before any is waited for, so that all disks flush at once.
+     */
     public void flush() throws IOException {
-        for (BlockDevice member : members.values()) member.flush();
+        if (members.size() == 1) {
+            device.flush();
+            return;
+        }
+        Map<Long, IoBatch> flushes = new TreeMap<>();
+        members.forEach((id, member) -> flushes.put(id, member.submit(List.of(IoRequest.flush()))));
+        await(flushes);
     }
 
     /** The sum over the members of the most requests each had in flight since the last call (for meters). */

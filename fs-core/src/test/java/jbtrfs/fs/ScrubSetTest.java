@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +16,8 @@ import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import jbtrfs.Errno;
 import jbtrfs.device.BlockDevice;
@@ -25,10 +28,10 @@ import jbtrfs.testing.PowerCuts;
 import jbtrfs.testing.Shell;
 
 /**
- * Scrub of a multi-device set the kernel wrote (RAID1 data and metadata over two members), one member's contents
- * zeroed: per device, our counters are the kernel's `btrfs scrub start -B -d -R -r` on a copy of the same damage;
- * a repairing scrub over in-memory copies of the members writes the good copies back, after which ours and the
- * kernel's scrub find nothing.
+ * Scrub of a multi-device set the kernel wrote (RAID1, RAID10, and RAID0 data), one member's contents zeroed: per
+ * device, our counters are the kernel's `btrfs scrub start -B -d -R -r` on a copy of the same damage (RAID0's data
+ * there uncorrectable); a repairing scrub over in-memory copies of the members writes the good copies back, after
+ * which ours and the kernel's scrub find nothing.
  */
 class ScrubSetTest {
     @TempDir
@@ -37,7 +40,7 @@ class ScrubSetTest {
     @TempDir
     Path tmp;
 
-    private static List<Path> written;
+    private static final Map<String, List<Path>> WRITTEN = new HashMap<>();
 
     private static final String[] ALL = {"data_extents_scrubbed", "tree_extents_scrubbed", "data_bytes_scrubbed",
         "tree_bytes_scrubbed", "read_errors", "csum_errors", "verify_errors", "no_csum", "csum_discards",
@@ -49,20 +52,28 @@ class ScrubSetTest {
     private static final List<String> ERRORS = List.of("read_errors", "csum_errors", "verify_errors",
             "super_errors", "uncorrectable_errors", "corrected_errors");
 
-    /** The RAID1 set, made and written by the kernel on first use (each test damages its own copy). */
-    private static synchronized List<Path> raid1Set() throws Exception {
-        if (written == null) {
-            List<Path> members = MemberSets.mkfs(shared, 2, 128, "-d", "raid1", "-m", "raid1");
+    /**
+     * The set of {@code profile}, made and written by the kernel on first use (each test damages its own copy):
+     * raid1 over two members, raid10 over four, raid0 data (RAID1 metadata) over two.
+     */
+    private static synchronized List<Path> written(String profile) throws Exception {
+        List<Path> members = WRITTEN.get(profile);
+        if (members == null) {
+            members = switch (profile) {
+                case "raid10" -> MemberSets.mkfs(shared, 4, 128, "-d", "raid10", "-m", "raid10");
+                case "raid0" -> MemberSets.mkfs(shared, 2, 128, "-d", "raid0", "-m", "raid1");
+                default -> MemberSets.mkfs(shared, 2, 128, "-d", profile, "-m", profile);
+            };
             MemberSets.kernelWritten(members, shared);
-            written = members;
+            WRITTEN.put(profile, members);
         }
-        return written;
+        return members;
     }
 
     /** A copy of the set whose second member (devid 2) reads zeros wherever a chunk lies. */
-    private List<Path> damagedCopy() throws Exception {
+    private List<Path> damagedCopy(String profile) throws Exception {
         Images.requireKernelBtrfs();
-        List<Path> copy = MemberSets.copy(raid1Set(), tmp);
+        List<Path> copy = MemberSets.copy(written(profile), tmp);
         MemberSets.zeroContents(copy.get(1));
         return copy;
     }
@@ -96,7 +107,9 @@ class ScrubSetTest {
             Matcher x = COUNTER.matcher(line);
             if (section != null && x.matches()) section.put(x.group(1), Long.parseLong(x.group(2)));
         }
-        assertEquals(List.of(1L, 2L), List.copyOf(byDevid.keySet()), "the kernel scrubbed both devices: " + out);
+        List<Long> devids = new ArrayList<>();
+        for (long d = 1; d <= members.size(); d++) devids.add(d);
+        assertEquals(devids, List.copyOf(byDevid.keySet()), "the kernel scrubbed every device: " + out);
         return byDevid;
     }
 
@@ -107,9 +120,10 @@ class ScrubSetTest {
         return out;
     }
 
-    @Test
-    void readOnlyScrubOfRaid1SetWithAZeroedMember_countsPerDeviceAsTheKernelsScrub() throws Exception {
-        List<Path> members = damagedCopy();
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"raid1", "raid10", "raid0"})
+    void readOnlyScrubOfSetWithAZeroedMember_countsPerDeviceAsTheKernelsScrub(String profile) throws Exception {
+        List<Path> members = damagedCopy(profile);
         Map<Long, Map<String, Long>> kernel = kernelScrub(members);
 
         Map<Long, ScrubStatus> ours;
@@ -129,7 +143,11 @@ class ScrubSetTest {
         }
         ScrubProgress bad = ours.get(2L).progress();
         assertTrue(bad.csumErrors() > 0 && bad.verifyErrors() > 0, "the zeroed member's data and tree blocks: " + bad);
-        assertEquals(0, bad.uncorrectableErrors(), "every copy on devid 1 is good");
+        if (profile.equals("raid0")) {
+            assertTrue(bad.uncorrectableErrors() > 0, "RAID0 data has no other copy: " + bad);
+        } else {
+            assertEquals(0, bad.uncorrectableErrors(), "every copy on the other members is good");
+        }
         assertTrue(!ours.get(1L).progress().errors(), "devid 1 is clean: " + ours.get(1L).progress());
     }
 
@@ -144,9 +162,10 @@ class ScrubSetTest {
         }
     }
 
-    @Test
-    void repairingScrubOfRaid1SetInMemory_writesTheGoodCopiesBackToTheZeroedMember() throws Exception {
-        List<Path> members = damagedCopy();
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"raid1", "raid10"})
+    void repairingScrubOfSetInMemory_writesTheGoodCopiesBackToTheZeroedMember(String profile) throws Exception {
+        List<Path> members = damagedCopy(profile);
         Map<Long, BlockDevice> inMemory = new TreeMap<>();
         for (int i = 0; i < members.size(); i++) {
             inMemory.put(i + 1L, PowerCuts.memoryDevice(members.get(i)));
@@ -164,7 +183,11 @@ class ScrubSetTest {
         assertTrue(fixed.csumErrors() > 0 && fixed.verifyErrors() > 0, "the zeroed member was bad: " + fixed);
         assertEquals(bad, fixed.correctedErrors(), "every bad sector corrected: " + fixed);
         assertEquals(0, fixed.uncorrectableErrors());
-        assertTrue(!repair.get(1L).progress().errors(), "devid 1 was clean: " + repair.get(1L).progress());
+        for (long devid : repair.keySet()) {
+            if (devid == 2) continue;
+            assertTrue(!repair.get(devid).progress().errors(), "devid " + devid + " was clean: "
+                    + repair.get(devid).progress());
+        }
         for (long devid : again.keySet()) {
             assertTrue(!again.get(devid).progress().errors(), "devid " + devid + " after the repair: "
                     + again.get(devid).progress());

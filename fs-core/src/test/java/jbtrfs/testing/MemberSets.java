@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Multi-device filesystems the kernel wrote: mkfs.btrfs over several sparse image files, each attached to a loop
@@ -94,21 +96,56 @@ public final class MemberSets {
      * check (which opens one member) finds the others; its exit code and output.
      */
     public static Shell.Result check(List<Path> files) throws Exception {
-        Images.requireKernelBtrfs();
         Prereq.requireBinary("btrfs", "btrfs-progs");
+        return onScannedLoops(files, loops -> Shell.attempt(List.of("btrfs", "check", "--readonly", loops.get(0))));
+    }
+
+    /** What runs while the members are attached to loop devices and scanned. */
+    private interface LoopBody<T> {
+        T run(List<String> loops) throws Exception;
+    }
+
+    /**
+     * Runs {@code body} with every member of {@code files} attached to a loop device (in that order) and scanned, so
+     * that btrfs-progs opening one finds the others; forgets and detaches them afterwards.
+     */
+    private static <T> T onScannedLoops(List<Path> files, LoopBody<T> body) throws Exception {
+        Images.requireKernelBtrfs();
         List<String> loops = new ArrayList<>();
         try {
             for (Path f : files) loops.add(Shell.run(List.of("losetup", "-f", "--show", f.toString())).strip());
             List<String> scan = new ArrayList<>(List.of("btrfs", "device", "scan"));
             scan.addAll(loops);
             Shell.run(scan);
-            return Shell.attempt(List.of("btrfs", "check", "--readonly", loops.get(0)));
+            return body.run(loops);
         } finally {
             for (String l : loops) {
                 Shell.attempt(List.of("btrfs", "device", "scan", "--forget", l));
                 Shell.attempt(List.of("losetup", "-d", l));
             }
         }
+    }
+
+    /** Where one copy of a logical address lies: the member (its index in the list given) and the offset on it. */
+    public record Copy(int member, long physical) {
+    }
+
+    /**
+     * Every copy of {@code logical} as btrfs-progs maps it (btrfs-map-logical over the members on loop devices), in
+     * mirror order (copy 1 first).
+     */
+    public static List<Copy> copiesOf(List<Path> files, long logical) throws Exception {
+        Prereq.requireBinary("btrfs-map-logical", "btrfs-progs");
+        return onScannedLoops(files, loops -> {
+            String out = Shell.run(List.of("btrfs-map-logical", "-l", Long.toString(logical), loops.get(0)));
+            List<Copy> copies = new ArrayList<>();
+            Matcher m = Pattern.compile("(?m)^mirror (\\d+) logical \\d+ physical (\\d+) device (\\S+)$").matcher(out);
+            while (m.find()) copies.add(new Copy(loops.indexOf(m.group(3)), Long.parseLong(m.group(2))));
+            if (copies.isEmpty() || copies.stream().anyMatch(c -> c.member() < 0)) {
+                throw new IllegalStateException("btrfs-map-logical of " + logical + " said: " + out);
+            }
+            return copies;
+        });
     }
 
     /** A set the kernel wrote {@link #VARIED_TREE} into (compress=zstd), with its listing from a read-only mount. */

@@ -98,7 +98,7 @@ final class FilesystemUsage {
     }
 
     /** FS_INFO's max_id, then DEV_INFO of each devid up to it (ENODEV: no such device), sorted by devid. */
-    private static List<Device> devices(BtrfsIoctlClient mount) throws CliException {
+    static List<Device> devices(BtrfsIoctlClient mount) throws CliException {
         ByteBuffer fi = BtrfsIoctlClient.buffer(BtrfsIoctl.FS_INFO_SIZE);
         mount.ioctl(BtrfsIoctl.FS_INFO, fi, "cannot get filesystem info of");
         long maxId = fi.getLong(BtrfsIoctl.FS_INFO_MAX_ID);

@@ -10,12 +10,12 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code jbtrfs} command line: mount, umount, info, stats, scrub, bench-device, bench-commit, and on a live
- * mount subvolume, property and filesystem. Errors are one line and a non-zero exit. */
+ * mount subvolume, property, filesystem and device. Errors are one line and a non-zero exit. */
 @Command(name = "jbtrfs", mixinStandardHelpOptions = true, version = "jbtrfs 0.1.0",
         description = "A userspace Btrfs over FUSE.",
         subcommands = {MountCommand.class, UmountCommand.class, RemountCommand.class, InfoCommand.class, StatsCommand.class,
                 ScrubCommand.class, BenchDeviceCommand.class, BenchCommitCommand.class, SubvolumeCommand.class,
-                PropertyCommand.class, FilesystemCommand.class})
+                PropertyCommand.class, FilesystemCommand.class, DeviceCommand.class})
 public final class JbtrfsCommand implements Runnable {
 
     @CommandLine.Spec

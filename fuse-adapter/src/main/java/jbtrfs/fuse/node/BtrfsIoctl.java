@@ -31,6 +31,8 @@ public final class BtrfsIoctl {
     public static final int SEARCH_ARGS_V2_SIZE = 112;
     public static final int FEATURES_SIZE = 24;
     public static final int DEV_INFO_SIZE = 4096;
+    /** btrfs_ioctl_get_dev_stats: devid 0, nr_items 8 and flags 16 (in/out), values 24, padded to 1032 bytes. */
+    public static final int DEV_STATS_SIZE = 1032;
 
     public static final int SNAP_CREATE = iow(1, VOL_ARGS_SIZE);
     public static final int SYNC = ioc(0, 8, 0);
@@ -47,6 +49,7 @@ public final class BtrfsIoctl {
     public static final int SUBVOL_SETFLAGS = iow(26, 8);
     public static final int DEV_INFO = iowr(30, DEV_INFO_SIZE);
     public static final int FS_INFO = ior(31, FS_INFO_SIZE);
+    public static final int GET_DEV_STATS = iowr(52, DEV_STATS_SIZE);
     public static final int GET_FEATURES = ior(57, FEATURES_SIZE);
     public static final int GET_SUBVOL_INFO = ior(60, SUBVOL_INFO_SIZE);
     public static final int SNAP_DESTROY_V2 = iow(63, VOL_ARGS_SIZE);
@@ -73,6 +76,13 @@ public final class BtrfsIoctl {
     public static final int DEV_INFO_TOTAL_BYTES = 32;
     public static final int DEV_INFO_FSID = 40;
     public static final int DEV_INFO_PATH = 3072;
+    public static final int DEV_STATS_NR_ITEMS = 8;
+    public static final int DEV_STATS_FLAGS = 16;
+    public static final int DEV_STATS_VALUES = 24;
+    /** BTRFS_DEV_STAT_VALUES_MAX: write, read, flush, corruption and generation errors. */
+    public static final int DEV_STAT_VALUES_MAX = 5;
+    /** BTRFS_DEV_STATS_RESET: read the counters and zero them. */
+    public static final long DEV_STATS_RESET = 1;
     /** btrfs_ioctl_fs_info_args: max_id at 0, num_devices at 8 (what a walk of DEV_INFO needs). */
     public static final int FS_INFO_MAX_ID = 0;
     public static final int FS_INFO_NUM_DEVICES = 8;

@@ -24,8 +24,8 @@ import jbtrfs.fuse.kernel.InArgs;
 
 /**
  * The btrfs ioctls that only read: TREE_SEARCH (v1: the items inside the struct; v2 and SPACE_INFO: the array past
- * the struct, which FUSE does not carry, written to the caller's memory), INO_LOOKUP, FS_INFO, DEV_INFO and
- * GET_FEATURES.
+ * the struct, which FUSE does not carry, written to the caller's memory), INO_LOOKUP, FS_INFO, DEV_INFO,
+ * GET_DEV_STATS and GET_FEATURES.
  * Root only where ioctl.c asks CAP_SYS_ADMIN.
  */
 final class BtrfsQueries {
@@ -36,6 +36,9 @@ final class BtrfsQueries {
     private static final int FS_INFO_FLAGS = 48;
     private static final long FS_INFO_ALL = BtrfsIoctl.FS_INFO_FLAG_CSUM_INFO | BtrfsIoctl.FS_INFO_FLAG_GENERATION
             | BtrfsIoctl.FS_INFO_FLAG_METADATA_UUID;
+
+    /** BTRFS_DEV_STATS_OBJECTID: the objectid of the device tree's DEV_STATS (PERSISTENT_ITEM) items. */
+    private static final long DEV_STATS_OBJECTID = 0;
 
     private final FsOperations ops;
     private volatile Path device;
@@ -107,6 +110,9 @@ final class BtrfsQueries {
             byte[] uuid = bytes(a, BtrfsIoctl.DEV_INFO_UUID, 16);
             ByteBuffer out = devInfo(a.getLong(0), Arrays.equals(uuid, new byte[16]) ? null : uuid);
             r.reply(IoctlRequests.reply(r, outSize, BtrfsIoctl.DEV_INFO_SIZE).put(out));
+        } else if (cmd == BtrfsIoctl.GET_DEV_STATS) {
+            ByteBuffer a = IoctlRequests.data(in, inSize, BtrfsIoctl.DEV_STATS_SIZE);
+            r.reply(IoctlRequests.reply(r, outSize, BtrfsIoctl.DEV_STATS_SIZE).put(devStats(r, a)));
         } else if (cmd == BtrfsIoctl.GET_FEATURES) {
             SuperBlock sb = ops.superBlock();
             ByteBuffer b = IoctlRequests.reply(r, outSize, BtrfsIoctl.FEATURES_SIZE);
@@ -207,6 +213,35 @@ final class BtrfsQueries {
                     - BtrfsIoctl.DEV_INFO_PATH - 1));
         }
         return b;
+    }
+
+    /**
+     * btrfs_get_dev_stats: member {@code devid}'s error counters as its DEV_STATS item in the device tree holds them
+     * (the last commit's; zeros without one), ENODEV for no such member; as many as nr_items asks, nr_items cut to
+     * the five there are. Resetting them (root only) would rewrite that item, which is not done: EOPNOTSUPP.
+     */
+    private ByteBuffer devStats(FuseRequest r, ByteBuffer a) throws FsException {
+        long devid = a.getLong(0);
+        long asked = a.getLong(BtrfsIoctl.DEV_STATS_NR_ITEMS);
+        if ((a.getLong(BtrfsIoctl.DEV_STATS_FLAGS) & BtrfsIoctl.DEV_STATS_RESET) != 0) {
+            throw new ReplyError(r.uid() != 0 ? ReplyError.EPERM : ReplyError.EOPNOTSUPP);
+        }
+        if (ops.devices().stream().noneMatch(d -> d.devid() == devid)) throw new ReplyError(ReplyError.ENODEV);
+        Key key = new Key(DEV_STATS_OBJECTID, KeyType.PERSISTENT_ITEM, devid);
+        List<TreeSearchItem> found = ops.treeSearch(ObjectIds.DEV_TREE, key, key, 0, -1L, 1, Integer.MAX_VALUE);
+        ByteBuffer item = found.isEmpty() ? ByteBuffer.allocate(0)
+                : ByteBuffer.wrap(found.get(0).data()).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = BtrfsIoctl.buffer(BtrfsIoctl.DEV_STATS_SIZE);
+        out.put(0, a, 0, BtrfsIoctl.DEV_STATS_SIZE);
+        for (int i = 0; i < BtrfsIoctl.DEV_STAT_VALUES_MAX && Long.compareUnsigned(asked, i) > 0; i++) {
+            // an item shorter than the counters the kernel knows reads as zeros past its end
+            long value = item.capacity() >= (i + 1) * 8 ? item.getLong(i * 8) : 0;
+            out.putLong(BtrfsIoctl.DEV_STATS_VALUES + i * 8, value);
+        }
+        if (Long.compareUnsigned(asked, BtrfsIoctl.DEV_STAT_VALUES_MAX) > 0) {
+            out.putLong(BtrfsIoctl.DEV_STATS_NR_ITEMS, BtrfsIoctl.DEV_STAT_VALUES_MAX);
+        }
+        return out;
     }
 
     private static byte[] bytes(ByteBuffer b, int offset, int n) {
