@@ -175,10 +175,9 @@ final class FsyncLog {
         List<Key> written = new ArrayList<>(log.setItems(file.root(), new Key(ino, 0, 0),
                 InodeLogScan.before(new Key(ino, KeyType.EXTENT_DATA, 0)), changed.head));
         for (LogChangedExtents.Span span : changed.spans) {
-            List<TreeLog.LogItem> items = new ArrayList<>();
-            Key[] range = changed.cutLog(log, file.root(), span, items);
-            if (range == null) return fallBack(Fallback.UNSUPPORTED_ITEM); // the commit drops this log
-            written.addAll(log.setItems(file.root(), range[0], range[1], items));
+            LogChangedExtents.LogEdit edit = changed.cutLog(log, file.root(), span);
+            if (edit == null) return fallBack(Fallback.UNSUPPORTED_ITEM); // the commit drops this log
+            written.addAll(log.setItems(file.root(), edit.from(), edit.to(), edit.items()));
         }
         logInodes(file.root(), names);
         logCsums(tx, file.root(), written, changed.extents);

@@ -30,6 +30,10 @@ final class LogChangedExtents {
     record Span(long start, long end, List<TreeLog.LogItem> items) {
     }
 
+    /** An edit of the log: its items from {@code from} to {@code to} become {@code items}. */
+    record LogEdit(Key from, Key to, List<TreeLog.LogItem> items) {
+    }
+
     /** The inode item, refs and xattrs: the inode's keys before its extents. */
     final List<TreeLog.LogItem> head = new ArrayList<>();
     /** The inode's INODE_REF and INODE_EXTREF items. */
@@ -150,13 +154,13 @@ final class LogChangedExtents {
     }
 
     /**
-     * The items that make {@code log}'s extents of the file over [span.start, span.end) the span's: a log item
-     * across an end keeps its outside part. Returns the first and last keys the log's range edit covers.
+     * The edit that makes {@code log}'s extents of the file over [span.start, span.end) the span's: a log item
+     * across an end keeps its outside part. Null for a damaged log item.
      */
-    Key[] cutLog(TreeLog log, long subvol, Span span, List<TreeLog.LogItem> into) throws FsException {
+    LogEdit cutLog(TreeLog log, long subvol, Span span) throws FsException {
         Key from = new Key(ino, KeyType.EXTENT_DATA, span.start());
         Key to = new Key(ino, KeyType.EXTENT_DATA, span.end() - 1);
-        into.addAll(span.items());
+        List<TreeLog.LogItem> into = new ArrayList<>(span.items());
         for (TreeLog.LogItem li : log.itemsFrom(subvol, from, to)) {
             Key k = li.key();
             if (k.objectid() != ino || k.type() != KeyType.EXTENT_DATA) continue;
@@ -179,7 +183,7 @@ final class LogChangedExtents {
             }
         }
         into.sort((x, y) -> x.key().compareTo(y.key()));
-        return new Key[] {from, to};
+        return new LogEdit(from, to, into);
     }
 
     private FileExtentItem read(ByteBuffer b, int off, int size) {
