@@ -1,5 +1,7 @@
 package jbtrfs.fs;
 
+import static jbtrfs.fs.FsyncLogTest.bytes;
+import static jbtrfs.fs.FsyncLogTest.write;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -164,18 +166,5 @@ class FsyncLogChangedRangesTest {
     private MemoryBlockDevice device(String mkfsOptions) throws Exception {
         return MemoryBlockDevice.create(Files.readAllBytes(Images.mkfs(dir, null, 160, mkfsOptions.split(" "))), 64,
                 FaultPlan.none(), 1, new SimpleMeterRegistry());
-    }
-
-    private static byte[] write(FsOperations ops, InodeId f, long at, byte[] data, byte[] before) throws Exception {
-        ops.write(f, at, ByteBuffer.wrap(data));
-        byte[] now = at + data.length > before.length ? Arrays.copyOf(before, (int) (at + data.length)) : before;
-        System.arraycopy(data, 0, now, (int) at, data.length);
-        return now;
-    }
-
-    private static byte[] bytes(Random rnd, int n) {
-        byte[] b = new byte[n];
-        rnd.nextBytes(b);
-        return b;
     }
 }
