@@ -28,7 +28,7 @@ import jbtrfs.testing.PowerCuts;
 /**
  * fsyncs of a file logged before in the same transaction log only the ranges changed since ({@link ExtentChanges},
  * {@link LogChangedExtents}): many random overwrites with an fsync after each, and truncations, punched holes,
- * preallocations and overwrites between the fsyncs of one transaction. The power goes without a commit; our
+ * preallocations, clones and overwrites between the fsyncs of one transaction. The power goes without a commit; our
  * replay and the kernel's replay of our log must both show every fsync'd byte and size, and btrfs check must be
  * clean after each.
  */
@@ -73,7 +73,7 @@ class FsyncLogChangedRangesTest {
 
     @ParameterizedTest(name = "mkfs {0}")
     @ValueSource(strings = {"-O no-holes", "-O ^no-holes"})
-    void truncatesPunchesAndOverwritesBetweenFsyncs_powerCut_bothReplaysShowEveryFsyncedByte_checkClean(
+    void truncatesPunchesClonesAndOverwritesBetweenFsyncs_powerCut_bothReplaysShowEveryFsyncedByte_checkClean(
             String mkfsOptions) throws Exception {
         Images.requireKernelBtrfs();
         MemoryBlockDevice dev = device(mkfsOptions);
@@ -82,9 +82,20 @@ class FsyncLogChangedRangesTest {
         Random rnd = new Random(2026);
         InodeId f = ops.mknod(ops.root(), "f", Stat.S_IFREG | 0644, 0, 0, 0);
         byte[] model = write(ops, f, 0, bytes(rnd, 1 << 20), new byte[0]);
+        InodeId src = ops.mknod(ops.root(), "src", Stat.S_IFREG | 0644, 0, 0, 0);
+        byte[] source = write(ops, src, 0, bytes(rnd, 256 * SECTOR), new byte[0]);
         ops.sync();
         for (int i = 0; i < 240; i++) {
-            model = change(ops, f, model, rnd);
+            if (rnd.nextInt(8) == 0) {
+                // a clone into the file (a reflink: whole sectors) asks for a whole log, as the kernel's
+                long to = (long) rnd.nextInt(model.length / SECTOR + 2) * SECTOR;
+                int from = rnd.nextInt(128) * SECTOR;
+                int n = (int) ops.copyFileRange(src, from, f, to, SECTOR * (1 + rnd.nextInt(64)), 0);
+                if (to + n > model.length) model = Arrays.copyOf(model, (int) (to + n));
+                System.arraycopy(source, from, model, (int) to, n);
+            } else {
+                model = change(ops, f, model, rnd);
+            }
             // one to three changes between fsyncs, and a commit midway (the log starts over)
             if (rnd.nextInt(3) == 0) continue;
             ops.fsync(f, rnd.nextBoolean());
@@ -92,7 +103,7 @@ class FsyncLogChangedRangesTest {
         }
         ops.fsync(f, false);
         assertEquals(Map.of(), fs.fsyncFallbacks(), "fsyncs that fell back to a full commit");
-        assertReplaysShow(dev, Map.of("f", model));
+        assertReplaysShow(dev, Map.of("f", model, "src", source));
     }
 
     /** One change of the file as its model says. Returns the new model. */
