@@ -105,6 +105,7 @@ final class CloneRange {
             if (!noHoles) extents.fillHole(dst, roundUp(oldSize, ss), dstOff);
         }
         long removed = extents.drop(dst, dstOff + done, dstOff + upTo);
+        w.extentsRewritten(dst); // as btrfs_clone_files sets NEEDS_FULL_SYNC
         long added = 0;
         long transid = w.transid();
         DataRefs refs = w.tx().dataRefs();

@@ -128,6 +128,7 @@ final class FileExtentWriter {
     private void writeInline(InodeId file, byte[] all, byte[] compressed, CompressionType type) throws FsException {
         w.reserveMetadata(4);
         long removed = extents.drop(file, 0, TO_END);
+        w.extentsRewritten(file);
         w.tx().editor().put(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, 0),
                 compressed == null ? FileExtentItem.encodeInline(w.transid(), all)
                         : FileExtentItem.encodeInline(w.transid(), compressed, all.length, type.code()));
@@ -279,6 +280,7 @@ final class FileExtentWriter {
         long grown = fe.diskNumBytes() + more;
         w.tx().editor().put(w.root(file.root()), x.key(), FileExtentItem.encodeRegular(w.transid(),
                 FileExtentItem.TYPE_REG, fe.diskBytenr(), grown, 0, grown, grown));
+        w.extentsChanged(file, x.start(), x.start() + grown);
         w.tx().dataRefs().grow(fe.diskBytenr(), grown);
         if ((inode.flags() & InodeItem.FLAG_NODATASUM) == 0) {
             if (rewrite > 0) w.manager().csums().delete(w.tx(), at, rewrite);
@@ -301,6 +303,7 @@ final class FileExtentWriter {
         long old = inode.size();
         if (size < old) {
             w.reserveMetadata(8);
+            w.extentsRewritten(file); // as btrfs_truncate sets NEEDS_FULL_SYNC
             if (extents.hasInline(file)) {
                 // the kept bytes are written again: inline, compressed inline, or (a compressed inline file cut
                 // to more than max_inline that no longer compresses enough) one sector

@@ -78,6 +78,7 @@ final class FileExtents {
         TreeRoot root = w.root(file.root());
         long removed = 0;
         DataRefs refs = w.tx().dataRefs();
+        w.extentsChanged(file, from, to);
         for (Extent x : overlapping(file, from, to)) {
             w.tx().editor().delete(root, x.key);
             if (x.fe.isInline()) {
@@ -136,6 +137,7 @@ final class FileExtents {
                         CompressionType compression, long transid) throws FsException {
         w.tx().editor().insert(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, fileOffset),
                 FileExtentItem.encode(transid, type, compression.code(), bytenr, diskBytes, 0, numBytes, numBytes));
+        w.extentsChanged(file, fileOffset, fileOffset + numBytes);
         DataRefs refs = w.tx().dataRefs();
         refs.created(bytenr, diskBytes);
         refs.change(bytenr, diskBytes, new DataRefs.Ref(file.root(), file.objectid(), fileOffset), 1);
@@ -156,6 +158,7 @@ final class FileExtents {
     }
 
     private void putHole(InodeId file, long from, long to) throws FsException {
+        w.extentsChanged(file, from, to);
         w.tx().editor().put(w.root(file.root()), new Key(file.objectid(), KeyType.EXTENT_DATA, from),
                 FileExtentItem.encodeRegular(w.transid(), FileExtentItem.TYPE_REG, 0, 0, 0, to - from, to - from));
     }

@@ -35,6 +35,8 @@ final class FsyncLog {
     private final boolean noHoles;
     /** Where each file's last log in the running transaction left off. */
     private final Map<InodeId, InodeLogScan.Logged> logged = new HashMap<>();
+    /** The ranges each logged file's writes changed since its last log (the writers report them). */
+    private final ExtentChanges changes;
     /** Fsyncs that fell back to a full commit, by why (tests and meters read them). */
     private final Map<Fallback, Long> fallbacks = new EnumMap<>(Fallback.class);
 
@@ -57,9 +59,10 @@ final class FsyncLog {
         NEW_CHUNK
     }
 
-    FsyncLog(TransactionManager txm, boolean noHoles) {
+    FsyncLog(TransactionManager txm, boolean noHoles, ExtentChanges changes) {
         this.txm = txm;
         this.noHoles = noHoles;
+        this.changes = changes;
     }
 
     /**
@@ -127,6 +130,16 @@ final class FsyncLog {
             logged.clear(); // a commit dropped the log those were in
             last = null;
         }
+        // what changed since the file's last log in this transaction; its changes are followed again once logged
+        ExtentChanges.Since since = changes.take(file, tx.transid());
+        if (last != null && since != null && !since.whole()) {
+            LogChangedExtents changed = LogChangedExtents.of(live, ino, since, inode.size(), noHoles,
+                    txm.sectorsize(), tx.transid());
+            if (changed.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
+            if (!changed.whole) return logChanged(file, tx, live, committed, changed, seq, inode.size());
+        }
+        // a log of changed ranges leaves no leaf pieces behind: a whole log then rewrites all the file's keys
+        if (last != null && last.pieces() == null) last = null;
         InodeLogScan scan = InodeLogScan.of(tx, live, ino, noHoles, inode.size(), txm.sectorsize(), last);
         if (scan.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
         if (!fits(scan.bytes)) return fallBack(Fallback.TOO_BIG);
@@ -141,20 +154,56 @@ final class FsyncLog {
             if (p.refresh()) written.addAll(log.setItems(file.root(), p.from(), p.to(ino), p.items()));
         }
         logInodes(file.root(), names);
+        logCsums(tx, file.root(), written, scan.extents);
+        LogSync sync = txm.sealLog();
+        logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces, FsyncNames.names(scan.names)));
+        changes.logged(file, tx.transid(), inode.size());
+        return sync;
+    }
+
+    /** The log of a file logged before in this transaction: its inode's head items and its changed ranges. */
+    private LogSync logChanged(InodeId file, Transaction tx, BTree live, BTree committed, LogChangedExtents changed,
+                               long seq, long size) throws FsException {
+        if (!fits(changed.bytes)) return fallBack(Fallback.TOO_BIG);
+        long ino = file.objectid();
+        FsyncNames names = FsyncNames.of(live, committed, ino, changed.names, loggedIn(tx.transid(), file.root(),
+                live));
+        if (names == null) return fallBack(Fallback.NAMES);
+        if (!fits(changed.bytes + names.bytes)) return fallBack(Fallback.TOO_BIG);
+        TreeLog log = txm.treeLog();
+        logged.remove(file); // until this log is written, what the log holds of the file is unknown
+        List<Key> written = new ArrayList<>(log.setItems(file.root(), new Key(ino, 0, 0),
+                InodeLogScan.before(new Key(ino, KeyType.EXTENT_DATA, 0)), changed.head));
+        for (LogChangedExtents.Span span : changed.spans) {
+            LogChangedExtents.LogEdit edit = changed.cutLog(log, file.root(), span);
+            if (edit == null) return fallBack(Fallback.UNSUPPORTED_ITEM); // the commit drops this log
+            written.addAll(log.setItems(file.root(), edit.from(), edit.to(), edit.items()));
+        }
+        logInodes(file.root(), names);
+        logCsums(tx, file.root(), written, changed.extents);
+        LogSync sync = txm.sealLog();
+        logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, null, FsyncNames.names(changed.names)));
+        changes.logged(file, tx.transid(), size);
+        return sync;
+    }
+
+    /**
+     * The checksums of the extents this transaction wrote among the items {@code written}. An extent item the log
+     * holds unchanged has its checksums there (its space is not reused before the commit); extents older than this
+     * transaction have theirs in the committed csum tree.
+     */
+    private void logCsums(Transaction tx, long root, List<Key> written, Map<Key, FileExtentItem> extents)
+            throws FsException {
+        TreeLog log = txm.treeLog();
         BTree csums = tx.tree(ObjectIds.CSUM_TREE);
         if (csums == null) csums = txm.committedTree(ObjectIds.CSUM_TREE);
         for (Key k : written) {
-            // an extent item the log holds unchanged has its checksums there (its space is not reused before the
-            // commit); extents older than this transaction have theirs in the committed csum tree
-            FileExtentItem fe = scan.extents.get(k);
+            FileExtentItem fe = extents.get(k);
             if (fe == null || fe.isPrealloc() || fe.generation() != tx.transid()) continue;
             long start = fe.compression() != 0 ? fe.diskBytenr() : fe.diskBytenr() + fe.offset();
             long end = fe.compression() != 0 ? fe.diskBytenr() + fe.diskNumBytes() : start + fe.numBytes();
-            log.setCsums(file.root(), start, end, txm.csums().read(csums, start, end));
+            log.setCsums(root, start, end, txm.csums().read(csums, start, end));
         }
-        LogSync sync = txm.sealLog();
-        logged.put(file, new InodeLogScan.Logged(tx.transid(), seq, scan.pieces, FsyncNames.names(scan.names)));
-        return sync;
     }
 
     /**

@@ -189,7 +189,7 @@ final class InodeLogScan {
         return (bytes + sectorsize - 1) / sectorsize * sectorsize;
     }
 
-    private static boolean loggedType(int type) {
+    static boolean loggedType(int type) {
         return type == KeyType.INODE_ITEM || type == KeyType.INODE_REF || type == KeyType.INODE_EXTREF
                 || type == KeyType.XATTR_ITEM;
     }
@@ -210,6 +210,11 @@ final class InodeLogScan {
     }
 
     private TreeLog.LogItem hole(long at, long end) {
+        return hole(ino, transid, at, end);
+    }
+
+    /** A hole item of inode {@code ino} over [at, end), as the replay reads it: drop what is there. */
+    static TreeLog.LogItem hole(long ino, long transid, long at, long end) {
         return new TreeLog.LogItem(new Key(ino, KeyType.EXTENT_DATA, at),
                 FileExtentItem.encodeRegular(transid, FileExtentItem.TYPE_REG, 0, 0, 0, end - at, end - at));
     }

@@ -36,6 +36,8 @@ final class InodeWriter {
     private final Map<Long, Long> nextObjectid = new HashMap<>();
     /** The source of every time a change stamps on an inode (tests fix it). */
     private final Clock clock;
+    /** What each logged file's next fsync must log again. */
+    private final ExtentChanges extentChanges = new ExtentChanges();
 
     InodeWriter(TransactionManager txm, Subvolumes subvolumes, Clock clock) {
         this.txm = txm;
@@ -44,6 +46,18 @@ final class InodeWriter {
     }
 
     TransactionManager manager() { return txm; }
+
+    ExtentChanges extentChanges() { return extentChanges; }
+
+    /** {@code file}'s extent items over [from, to) changed: its next log copies them again. */
+    void extentsChanged(InodeId file, long from, long to) throws FsException {
+        extentChanges.changed(file, transid(), from, to);
+    }
+
+    /** {@code file}'s extents changed in a way its next log must take whole (a truncate, a clone, inline). */
+    void extentsRewritten(InodeId file) throws FsException {
+        extentChanges.needsWholeLog(file, transid());
+    }
 
     Transaction tx() throws FsException { return txm.current(); }
 

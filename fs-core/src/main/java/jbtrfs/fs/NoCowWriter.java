@@ -71,6 +71,7 @@ final class NoCowWriter {
         }
         long regStart = left != null ? left.start() : aStart;
         long regEnd = right != null ? right.end() : aEnd;
+        w.extentsChanged(file, Math.min(regStart, x.start()), FileOffsets.max(regEnd, x.end()));
         w.tx().editor().insert(root, new Key(file.objectid(), KeyType.EXTENT_DATA, regStart),
                 FileExtentItem.encodeRegular(transid, FileExtentItem.TYPE_REG, fe.diskBytenr(), fe.diskNumBytes(),
                         regStart - ref.offset(), regEnd - regStart, fe.ramBytes()));

@@ -74,7 +74,7 @@ final class WritableOperations implements FsOperations {
         this.compressionName = compression == null ? "zlib" : compression.type().displayName();
         this.orphans = new Orphans(inodes, files);
         this.clones = new CloneRange(inodes, files, noHoles);
-        this.fsyncLog = new FsyncLog(txm, noHoles);
+        this.fsyncLog = new FsyncLog(txm, noHoles, inodes.extentChanges());
         this.noTreeLog = noTreeLog;
         this.evicting = evicting;
         this.names = new NamespaceWriter(inodes, files, extendedRefs, orphans, evicting);

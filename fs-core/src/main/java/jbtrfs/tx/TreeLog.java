@@ -89,6 +89,25 @@ public final class TreeLog {
     }
 
     /**
+     * The items of {@code subvol}'s log from the last one at or before {@code from} through {@code to}: what an edit
+     * of a range must cut at its start. Empty when the subvolume has no log.
+     */
+    public List<LogItem> itemsFrom(long subvol, Key from, Key to) throws FsException {
+        List<LogItem> out = new ArrayList<>();
+        TreeRoot log = logs.get(subvol);
+        if (log == null) return out;
+        Cursor c = view(log).seekFloor(from);
+        if (!c.valid()) c = view(log).seek(from);
+        while (c.valid() && c.key().compareTo(to) <= 0) {
+            byte[] d = new byte[c.dataSize()];
+            c.buffer().get(c.dataOffset(), d);
+            out.add(new LogItem(c.key(), d));
+            c.next();
+        }
+        return out;
+    }
+
+    /**
      * Makes the log of {@code subvol} hold the checksums {@code runs} for the data range [start, end) and no
      * others there (≈ log_csums: the range's old log checksums go first, so items never overlap).
      */

@@ -175,7 +175,8 @@ class FsyncLogTest {
                 st.uid(), st.gid(), st.mtime().sec(), st.mtime().nsec(), st.ctime().sec(), st.ctime().nsec());
     }
 
-    private static byte[] write(FsOperations ops, InodeId f, long at, byte[] data, byte[] before) throws Exception {
+    /** Writes {@code data} at {@code at}; returns the file's model ({@code before}, null for none) with it. */
+    static byte[] write(FsOperations ops, InodeId f, long at, byte[] data, byte[] before) throws Exception {
         ops.write(f, at, ByteBuffer.wrap(data));
         byte[] now = before == null ? new byte[0] : before;
         if (at + data.length > now.length) now = Arrays.copyOf(now, (int) (at + data.length));
@@ -183,7 +184,7 @@ class FsyncLogTest {
         return now;
     }
 
-    private static byte[] bytes(Random rnd, int n) {
+    static byte[] bytes(Random rnd, int n) {
         byte[] b = new byte[n];
         rnd.nextBytes(b);
         return b;
