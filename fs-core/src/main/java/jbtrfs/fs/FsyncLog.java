@@ -26,7 +26,7 @@ import jbtrfs.tx.TreeLog;
  * transaction wrote, then one log sync. Names that changed go in as {@link FsyncNames} says (new names through
  * the file's refs, removed ones through their directories). Anything else is the caller's full commit, counted
  * by why ({@link #fallbacks}): a subvolume made in this transaction, a symlink or special file, names the log
- * cannot give, a log too big, a log block in a chunk this transaction made. A directory's fsync logs its names
+ * cannot give, a log too big or full, a log block in a chunk this transaction made. A directory's fsync logs its names
  * ({@link FsyncNames#ofDirectory}).
  */
 final class FsyncLog {
@@ -48,6 +48,8 @@ final class FsyncLog {
         UNSUPPORTED_ITEM,
         /** items that would take the log past {@link WriteGate#LOG_BOUND}, where the next fsync commits anyway */
         TOO_BIG,
+        /** the log already holds {@link WriteGate#LOG_BOUND} of metadata space, none of it freed before a commit */
+        LOG_FULL,
         /** a name removed or renamed, or a new name in a directory the last commit lacks or where it is taken */
         NAMES,
         /**
@@ -68,6 +70,7 @@ final class FsyncLog {
      * the write lock.
      */
     LogSync fsync(InodeId file) throws FsException {
+        if (txm.logBytes() > WriteGate.LOG_BOUND) return fallBack(Fallback.LOG_FULL);
         try {
             return log(file);
         } catch (FsException e) {
