@@ -107,7 +107,7 @@ final class FsyncLog {
         }
         if (type == Stat.S_IFDIR) {
             FsyncNames.InLog inLog = loggedIn(tx.transid(), file.root(), live);
-            FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, inLog);
+            FsyncNames dir = FsyncNames.ofDirectory(live, committed, tx.transid(), ino, inLog);
             if (dir == null) return fallBack(Fallback.NAMES);
             if (!fits(dir.bytes)) return fallBack(Fallback.TOO_BIG);
             Map<InodeId, InodeLogScan.Logged> renamed = new HashMap<>();
@@ -134,7 +134,7 @@ final class FsyncLog {
         if (scan.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
         if (!fits(scan.bytes)) return fallBack(Fallback.TOO_BIG);
         FsyncNames.InLog inLog = loggedIn(tx.transid(), file.root(), live);
-        FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, inLog);
+        FsyncNames names = FsyncNames.of(live, committed, tx.transid(), ino, scan.names, inLog);
         if (names == null) return fallBack(Fallback.NAMES);
         if (!fits(scan.bytes + names.bytes)) return fallBack(Fallback.TOO_BIG);
         TreeLog log = txm.treeLog();
