@@ -69,12 +69,45 @@ public final class BTree {
         }
     }
 
+    /**
+     * As {@link #scan}, reading only the children {@code descent} enters (≈ btrfs_search_forward with min_trans: a
+     * subtree older than a transaction is skipped unread); the root is always read.
+     */
+    public void scanEntered(Key from, Key to, Descent descent, ItemVisitor visitor) throws CorruptBlockException {
+        scanEntered(readRoot(), from, to, descent, visitor);
+    }
+
+    private boolean scanEntered(TreeBlock b, Key from, Key to, Descent descent, ItemVisitor visitor)
+            throws CorruptBlockException {
+        int s = b.search(from);
+        if (b.isLeaf()) {
+            for (int i = s >= 0 ? s : -s - 1; i < b.nritems(); i++) {
+                Key k = b.key(i);
+                if (k.compareTo(to) > 0) return false;
+                if (!visitor.visit(k, b.buffer(), b.itemOffset(i), b.itemSize(i))) return false;
+            }
+            return true;
+        }
+        // the last child whose first key is <= from holds from; each next child starts at its key
+        for (int i = s >= 0 ? s : Math.max(0, -s - 2); i < b.nritems() && b.key(i).compareTo(to) <= 0; i++) {
+            if (!descent.enter(b.blockptr(i), b.ptrGeneration(i))) continue;
+            if (!scanEntered(readChild(b, i), from, to, descent, visitor)) return false;
+        }
+        return true;
+    }
+
     TreeBlock readRoot() throws CorruptBlockException {
         return reader.read(rootBytenr, rootGeneration, rootLevel, id);
     }
 
     TreeBlock readChild(TreeBlock node, int slot) throws CorruptBlockException {
         return reader.read(node.blockptr(slot), node.ptrGeneration(slot), node.level() - 1, id);
+    }
+
+    /** Says whether {@link #scanEntered} reads the child at {@code bytenr}, written in {@code generation}. */
+    @FunctionalInterface
+    public interface Descent {
+        boolean enter(long bytenr, long generation);
     }
 
     /** Receives items during {@link #scan}; returns false to stop. */

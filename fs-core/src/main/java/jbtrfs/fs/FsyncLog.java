@@ -26,7 +26,7 @@ import jbtrfs.tx.TreeLog;
  * transaction wrote, then one log sync. Names that changed go in as {@link FsyncNames} says (new names through
  * the file's refs, removed ones through their directories). Anything else is the caller's full commit, counted
  * by why ({@link #fallbacks}): a subvolume made in this transaction, a symlink or special file, names the log
- * cannot give, a log too big, a log block in a chunk this transaction made. A directory's fsync logs its names
+ * cannot give, a log too big or full, a log block in a chunk this transaction made. A directory's fsync logs its names
  * ({@link FsyncNames#ofDirectory}).
  */
 final class FsyncLog {
@@ -50,6 +50,8 @@ final class FsyncLog {
         UNSUPPORTED_ITEM,
         /** items that would take the log past {@link WriteGate#LOG_BOUND}, where the next fsync commits anyway */
         TOO_BIG,
+        /** the log already holds {@link WriteGate#LOG_BOUND} of metadata space, none of it freed before a commit */
+        LOG_FULL,
         /** a name removed or renamed, or a new name in a directory the last commit lacks or where it is taken */
         NAMES,
         /**
@@ -71,6 +73,7 @@ final class FsyncLog {
      * the write lock.
      */
     LogSync fsync(InodeId file) throws FsException {
+        if (txm.logBytes() > WriteGate.LOG_BOUND) return fallBack(Fallback.LOG_FULL);
         try {
             return log(file);
         } catch (FsException e) {
@@ -107,7 +110,7 @@ final class FsyncLog {
         }
         if (type == Stat.S_IFDIR) {
             FsyncNames.InLog inLog = loggedIn(tx.transid(), file.root(), live);
-            FsyncNames dir = FsyncNames.ofDirectory(live, committed, ino, inLog);
+            FsyncNames dir = FsyncNames.ofDirectory(live, committed, tx.transid(), ino, inLog);
             if (dir == null) return fallBack(Fallback.NAMES);
             if (!fits(dir.bytes)) return fallBack(Fallback.TOO_BIG);
             Map<InodeId, InodeLogScan.Logged> renamed = new HashMap<>();
@@ -144,7 +147,7 @@ final class FsyncLog {
         if (scan.unsupported) return fallBack(Fallback.UNSUPPORTED_ITEM);
         if (!fits(scan.bytes)) return fallBack(Fallback.TOO_BIG);
         FsyncNames.InLog inLog = loggedIn(tx.transid(), file.root(), live);
-        FsyncNames names = FsyncNames.of(live, committed, ino, scan.names, inLog);
+        FsyncNames names = FsyncNames.of(live, committed, tx.transid(), ino, scan.names, inLog);
         if (names == null) return fallBack(Fallback.NAMES);
         if (!fits(scan.bytes + names.bytes)) return fallBack(Fallback.TOO_BIG);
         TreeLog log = txm.treeLog();

@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -57,10 +58,18 @@ final class FsyncNames {
 
     private final BTree live;
     private final BTree committed;
+    /** The running transaction, whose changed leaves are the only ones a directory's changes are read from. */
+    private final long transid;
+    /** What this transaction's log holds of other inodes. */
+    private final InLog logged;
+    /** Each directory's index changes, read once. */
+    private final Map<Long, DirIndexChanges> dirChanges = new HashMap<>();
 
-    private FsyncNames(BTree live, BTree committed) {
+    private FsyncNames(BTree live, BTree committed, long transid, InLog logged) {
         this.live = live;
         this.committed = committed;
+        this.transid = transid;
+        this.logged = logged;
     }
 
     /**
@@ -68,10 +77,10 @@ final class FsyncNames {
      * logged. {@code logged} says whether an inode's names are in this transaction's log already (its old names
      * may go too).
      */
-    static FsyncNames of(BTree live, BTree committed, long ino, List<TreeLog.LogItem> names, InLog logged)
-            throws FsException {
+    static FsyncNames of(BTree live, BTree committed, long transid, long ino, List<TreeLog.LogItem> names,
+                         InLog logged) throws FsException {
         if (names.isEmpty()) return null; // unlinked: the orphan goes with the commit
-        FsyncNames n = new FsyncNames(live, committed);
+        FsyncNames n = new FsyncNames(live, committed, transid, logged);
         Set<String> now = names(names);
         Set<String> before = names(committed, ino);
         for (String name : now) {
@@ -95,7 +104,7 @@ final class FsyncNames {
     private boolean replays(long dir, byte[] name) throws FsException {
         if (committed.find(new Key(dir, KeyType.INODE_ITEM, 0)) != null) {
             Cursor taken = committed.find(new Key(dir, KeyType.DIR_ITEM, NameHash.of(name)));
-            return taken == null || replaced(Subvolumes.readDirItems(taken), name);
+            return taken == null || replaced(Subvolumes.readDirItems(taken), dir, name);
         }
         if (inodes.containsKey(dir)) return true;
         Cursor c = live.find(new Key(dir, KeyType.INODE_ITEM, 0));
@@ -108,22 +117,56 @@ final class FsyncNames {
     }
 
     /**
-     * Whether the committed entries {@code held} (a DIR_ITEM) name only a file the new {@code name} replaced and
-     * that has no name left: the replay unlinks it as it adds the new name (≈ add_conflicting_inode, which logs
-     * nothing for a deleted non-directory). A victim living on under another name, a directory or a hash collision
-     * with another name still commit.
+     * Whether the committed entries {@code held} (a DIR_ITEM of {@code dir}) name only a file the new {@code name}
+     * replaced: one with no name left, which the replay unlinks as it adds the new name (≈ add_conflicting_inode,
+     * which logs nothing for a deleted non-directory), or one living on under its other names, logged as
+     * {@link #conflicting} says. A directory or a hash collision with another name still commit.
      */
-    private boolean replaced(List<DirItem> held, byte[] name) throws FsException {
+    private boolean replaced(List<DirItem> held, long dir, byte[] name) throws FsException {
         for (DirItem d : held) {
             if (!Arrays.equals(d.name(), name) || d.location().type() != KeyType.INODE_ITEM) return false;
             long victim = d.location().objectid();
             Cursor c = live.find(new Key(victim, KeyType.INODE_ITEM, 0));
-            if (c != null && c.decode((b, off, size) -> InodeItem.read(b, off)).nlink() != 0) return false;
+            if (c != null && c.decode((b, off, size) -> InodeItem.read(b, off)).nlink() != 0) {
+                if (!conflicting(victim, dir, name)) return false;
+                continue;
+            }
             Cursor was = committed.find(new Key(victim, KeyType.INODE_ITEM, 0));
             if (was == null || (was.decode((b, off, size) -> InodeItem.read(b, off)).mode() & Stat.S_IFMT)
                     == Stat.S_IFDIR) {
                 return false;
             }
+        }
+        return true;
+    }
+
+    /**
+     * Whether file {@code victim}, whose name {@code name} in {@code dir} a logged name took and which lives on
+     * under other names, goes into the log as the kernel's log_conflicting_inodes puts it (LOG_INODE_EXISTS): its
+     * inode item as existing (generation and size 0: the replay keeps its size), its refs and xattrs as they are
+     * now. The replay then unlinks the taken name (unlink_old_inode_refs) and keeps or adds its others. Only for a
+     * regular file of the last commit that lost no other name and is not in this log yet, whose new names replay.
+     */
+    private boolean conflicting(long victim, long dir, byte[] name) throws FsException {
+        if (inodes.containsKey(victim)) return true;
+        if (logged.any(victim)) return false;
+        Cursor c = live.find(new Key(victim, KeyType.INODE_ITEM, 0));
+        Cursor was = committed.find(new Key(victim, KeyType.INODE_ITEM, 0));
+        if (c == null || was == null) return false;
+        if ((c.decode((b, off, size) -> InodeItem.read(b, off)).mode() & Stat.S_IFMT) != Stat.S_IFREG) return false;
+        Set<String> now = names(live, victim);
+        Set<String> before = names(committed, victim);
+        List<Name> lost = before.stream().filter(n -> !now.contains(n)).map(Name::of).toList();
+        if (lost.size() != 1 || lost.get(0).parent != dir || !Arrays.equals(lost.get(0).bytes, name)) return false;
+        List<TreeLog.LogItem> out = new ArrayList<>();
+        for (TreeLog.LogItem i : copy(victim, KeyType.INODE_ITEM, KeyType.XATTR_ITEM)) {
+            out.add(i.key().type() == KeyType.INODE_ITEM ? existing(i.key(), i.data()) : i);
+        }
+        put(victim, Key.last(victim, KeyType.XATTR_ITEM), out);
+        for (String n : now) {
+            if (before.contains(n)) continue;
+            Name nm = Name.of(n);
+            if (!replays(nm.parent, nm.bytes)) return false;
         }
         return true;
     }
@@ -165,8 +208,9 @@ final class FsyncNames {
      * name. Null where only a commit does: a directory moved to another parent since the commit, a removed name
      * whose inode lives on elsewhere unlogged, a directory or symlink of the last commit named here.
      */
-    static FsyncNames ofDirectory(BTree live, BTree committed, long dir, InLog logged) throws FsException {
-        FsyncNames n = new FsyncNames(live, committed);
+    static FsyncNames ofDirectory(BTree live, BTree committed, long transid, long dir, InLog logged)
+            throws FsException {
+        FsyncNames n = new FsyncNames(live, committed, transid, logged);
         List<TreeLog.LogItem> out = n.copy(dir, KeyType.INODE_ITEM, KeyType.XATTR_ITEM);
         List<TreeLog.LogItem> ranges;
         if (committed.find(new Key(dir, KeyType.INODE_ITEM, 0)) == null) {
@@ -206,8 +250,7 @@ final class FsyncNames {
      * for anything else: a directory or symlink of the last commit moved here.
      */
     private boolean newEntries(long dir, List<TreeLog.LogItem> out, InLog logged) throws FsException {
-        for (TreeLog.LogItem i : copy(dir, KeyType.DIR_INDEX, KeyType.DIR_INDEX)) {
-            if (sameItem(i.key())) continue; // a name of the last commit, still there
+        for (TreeLog.LogItem i : changes(dir).gained) {
             DirItem d = DirItem.readAll(ByteBuffer.wrap(i.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
                     i.data().length).get(0);
             long child = d.location().objectid();
@@ -247,9 +290,8 @@ final class FsyncNames {
                 if (c == null) return false;
                 byte[] inode = new byte[c.dataSize()];
                 c.buffer().get(c.dataOffset(), inode);
-                ByteBuffer.wrap(inode).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 0).putLong(16, 0);
                 put(child, Key.last(child, KeyType.INODE_ITEM),
-                        List.of(new TreeLog.LogItem(new Key(child, KeyType.INODE_ITEM, 0), inode)));
+                        List.of(existing(new Key(child, KeyType.INODE_ITEM, 0), inode)));
             }
             out.add(i);
         }
@@ -282,17 +324,16 @@ final class FsyncNames {
  * removed), as the kernel logs it.
      */
     private List<TreeLog.LogItem> removedRanges(long dir, long ino, InLog logged) throws FsException {
-        List<Key> indexes = new ArrayList<>();
-        committed.scan(new Key(dir, KeyType.DIR_INDEX, 0), Key.last(dir, KeyType.DIR_INDEX),
-                (key, leaf, off, size) -> indexes.add(key));
         List<TreeLog.LogItem> out = new ArrayList<>();
-        for (Key key : indexes) {
-            // an index may be taken again by a new name (ours count on from the largest index, not the kernel's)
-            if (sameItem(key)) continue;
-            DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
+        // an index may be taken again by a new name (ours count on from the largest index, not the kernel's)
+        for (TreeLog.LogItem gone : changes(dir).lost) {
+            Key key = gone.key();
+            DirItem d = DirItem.readAll(ByteBuffer.wrap(gone.data()).order(ByteOrder.LITTLE_ENDIAN), 0,
+                    gone.data().length).get(0);
             long child = d.location().objectid();
             boolean replays = d.location().type() == KeyType.INODE_ITEM
-                    && (child == ino || logged.withNames(child) || unlinked(child, logged) || onlyLostNames(child));
+                    && (child == ino || logged.withNames(child) || unlinked(child, logged)
+                    || onlyLostNames(child, ino == -1 ? dir : -1));
             if (!replays && ino == -1) return null;
             // else left alone: a subvolume's name is the commit's business, an inode living on unlogged keeps it
             if (replays) {
@@ -301,6 +342,16 @@ final class FsyncNames {
             }
         }
         return out;
+    }
+
+    /** How {@code dir}'s indexes changed since the last commit, from the leaves this transaction changed. */
+    private DirIndexChanges changes(long dir) throws FsException {
+        DirIndexChanges c = dirChanges.get(dir);
+        if (c == null) {
+            c = DirIndexChanges.of(live, committed, transid, dir);
+            dirChanges.put(dir, c);
+        }
+        return c;
     }
 
     private void put(long id, Key to, List<TreeLog.LogItem> out) {
@@ -328,30 +379,25 @@ final class FsyncNames {
             DirItem d = Subvolumes.readDirItems(committed.find(key)).get(0);
             long child = d.location().objectid();
             if (d.location().type() != KeyType.INODE_ITEM) return false;
-            if (!logged.withNames(child) && !unlinked(child, logged) && !onlyLostNames(child)) return false;
+            if (!logged.withNames(child) && !unlinked(child, logged) && !onlyLostNames(child, -1)) return false;
         }
         return true;
     }
 
     /**
-     * Whether file {@code id} has names and each is one of the last commit: then the replay's unlink of another
-     * leaves it as it is now (a file that moved elsewhere would lose its new name).
+     * Whether file {@code id} has names and each is one of the last commit or in directory {@code logging}, whose
+     * fsync logs every index it gained: then the replay's unlink of another leaves it as it is now (a file renamed
+     * within the directory gets its new name from the log, as the kernel logs it; one moved elsewhere would lose
+     * its new name).
      */
-    private boolean onlyLostNames(long id) throws FsException {
+    private boolean onlyLostNames(long id, long logging) throws FsException {
         Cursor c = live.find(new Key(id, KeyType.INODE_ITEM, 0));
         if (c == null) return false;
         InodeItem inode = c.decode((b, off, size) -> InodeItem.read(b, off));
         if ((inode.mode() & Stat.S_IFMT) == Stat.S_IFDIR) return false;
         Set<String> now = names(live, id);
-        return !now.isEmpty() && names(committed, id).containsAll(now);
-    }
-
-    /** Whether the item at {@code key} is in the live tree as in the last commit. */
-    private boolean sameItem(Key key) throws FsException {
-        Cursor a = live.find(key);
-        Cursor b = committed.find(key);
-        return a != null && b != null && a.buffer().slice(a.dataOffset(), a.dataSize())
-                .equals(b.buffer().slice(b.dataOffset(), b.dataSize()));
+        Set<String> before = names(committed, id);
+        return !now.isEmpty() && now.stream().allMatch(n -> before.contains(n) || Name.of(n).parent == logging);
     }
 
     /** Whether {@code id}'s items of types {@code from} to {@code to} are as the last commit has them. */
@@ -370,6 +416,13 @@ final class FsyncNames {
             return true;
         });
         return out;
+    }
+
+    /** An inode item as the kernel's LOG_INODE_EXISTS logs it: generation and size 0 (the replay keeps its own). */
+    private static TreeLog.LogItem existing(Key key, byte[] inode) {
+        byte[] d = inode.clone();
+        ByteBuffer.wrap(d).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 0).putLong(16, 0);
+        return new TreeLog.LogItem(key, d);
     }
 
     /** A btrfs_dir_log_item: the range is the one index (its key's offset is the first). */

@@ -127,13 +127,14 @@ final class WriteGate {
     /**
      * fsync: {@code log} writes the inode's changes to the log tree under the locks and seals a log sync, whose I/O
      * (its flushes) runs after the locks are released, so other requests go on meanwhile; where the log cannot
-     * take the changes (or the filesystem aborted), a full commit makes them durable.
+     * take the changes ({@code log} gives null, having counted why, or the filesystem aborted), a full commit makes
+     * them durable.
      */
     void fsync(Body<LogSync> log, Object what) throws FsException {
         LogSync sync;
         changeLock.lock();
         try {
-            sync = txm.logBytes() > LOG_BOUND ? null : logged(log, what);
+            sync = logged(log, what);
             if (sync == null) {
                 commitBesideReaders();
                 return;

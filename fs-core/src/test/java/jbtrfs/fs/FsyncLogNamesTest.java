@@ -124,6 +124,40 @@ class FsyncLogNamesTest {
     }
 
     @Test
+    void replacedFileKeepsAHardLink_newFileFsynced_replacedOneLoggedAsConflicting() throws Exception {
+        // the kernel logs the replaced file as existing with its refs (log_conflicting_inodes): the replay unlinks
+        // its taken name and keeps the others, in the same directory and in another
+        crashAndCompare("""
+                mkdir d
+                mkdir e
+                write d/f old
+                ln d/f d/keep
+                write d/g other
+                ln d/g e/keep-g
+                sync
+                write d/f.tmp new
+                mv d/f.tmp d/f
+                fsync d/f
+                write d/g.tmp newer
+                mv d/g.tmp d/g
+                fsync d/g
+                """, "/d/f", "/d/keep", "/d/g", "/e/keep-g");
+    }
+
+    @Test
+    void replacedFileRenamedAway_newFileTakesItsName_fsynced_replayShowsBoth() throws Exception {
+        // the old file's new name replays through its logged refs, as the kernel logs the conflicting inode
+        crashAndCompare("""
+                mkdir d
+                write d/f old
+                sync
+                mv d/f d/kept
+                write d/f new
+                fsync d/f
+                """, "/d/f", "/d/kept");
+    }
+
+    @Test
     void fileRenamedAcrossDirectoriesOntoAnExistingName_fsynced_loggedWhereTheKernelCommits() throws Exception {
         crashAndCompare(true, """
                 mkdir a

@@ -48,7 +48,7 @@ final class FsyncScenarios {
 
     /**
      * Runs {@code scenario} (one step a line: mkdir P, write P TEXT (appends), bulk P BYTES (a new file of BYTES
-     * x's), xattrs P N (user.a0=v0 to user.a{N-1}), mv P Q, ln P Q, rm P, rmdir P, sync, fsync P, symlink P TARGET,
+     * x's), many P N (empty files P/e0 to P/e{N-1}), xattrs P N (user.a0=v0 to user.a{N-1}), mv P Q, ln P Q, rm P, rmdir P, sync, fsync P, symlink P TARGET,
      * mkfifo P, chrdev P (1:3), sock P) on the kernel and on ours, both cut off after the last step, and compares as
      * {@link FsyncLogNamesTest} says; the kernel's replay must show the paths {@code kernelShows}.
      */
@@ -171,6 +171,7 @@ final class FsyncScenarios {
             case "sync" -> "sync";
             case "fsync" -> "xfs_io -c fsync " + s[1];
             case "bulk" -> "head -c " + s[2] + " /dev/zero | tr '\\0' x >> " + s[1];
+            case "many" -> "(cd " + s[1] + " && seq -f e%.0f 0 " + (Integer.parseInt(s[2]) - 1) + " | xargs touch)";
             case "xattrs" -> "python3 -c \"import os; [os.setxattr('" + s[1] + "', 'user.a%d' % i, b'v%d' % i) "
                     + "for i in range(" + s[2] + ")]\"";
             case "symlink" -> "ln -s " + s[2] + " " + s[1];
@@ -204,6 +205,10 @@ final class FsyncScenarios {
                 InodeId f = ops.mknod(parent(ops, s[1]), name(s[1]), Stat.S_IFREG | 0644, 0, 0, 0);
                 byte[] b = "x".repeat(Integer.parseInt(s[2])).getBytes(StandardCharsets.UTF_8);
                 ops.write(f, 0, ByteBuffer.wrap(b));
+            }
+            case "many" -> {
+                InodeId d = ops.resolve(s[1]);
+                for (int i = 0; i < Integer.parseInt(s[2]); i++) ops.mknod(d, "e" + i, Stat.S_IFREG | 0644, 0, 0, 0);
             }
             case "xattrs" -> {
                 InodeId f = ops.resolve(s[1]);
