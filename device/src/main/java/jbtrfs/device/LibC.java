@@ -2,7 +2,6 @@ package jbtrfs.device;
 
 import java.util.Locale;
 
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.IgnoreError;
 import jnr.ffi.annotations.SaveError;
 
@@ -73,7 +72,7 @@ public interface LibC {
         private static LibC tryLoad() {
             try {
                 if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) return null;
-                return LibraryLoader.create(LibC.class).load("c");
+                return LibcLoader.load(LibC.class);
             } catch (Throwable t) {
                 return null;
             }

@@ -33,7 +33,6 @@ public enum ChecksumType {
     public static final int CSUM_SIZE = 32;
 
     private static final ChecksumType[] BY_CODE = {CRC32C, XXHASH64, SHA256, BLAKE2B};
-    private static final LongHashFunction XX = LongHashFunction.xx();
     private static final ThreadLocal<Digests> DIGESTS = ThreadLocal.withInitial(Digests::new);
 
     private final int code;
@@ -91,19 +90,19 @@ public enum ChecksumType {
             case XXHASH64: {
                 long hash;
                 if (data.hasArray()) {
-                    hash = XX.hashBytes(data.array(), data.arrayOffset() + offset, length);
+                    hash = Xx.HASH.hashBytes(data.array(), data.arrayOffset() + offset, length);
                 } else {
                     // zero-allocation-hashing reads direct buffers through sun.nio.ch.DirectBuffer, which Java 17
                     // only allows with --add-exports; copying one block into a per-thread array avoids the flag.
                     byte[] copy = DIGESTS.get().copy(data, offset, length);
-                    hash = XX.hashBytes(copy, 0, length);
+                    hash = Xx.HASH.hashBytes(copy, 0, length);
                 }
                 putLe(out32, hash, 8);
                 break;
             }
             case SHA256: {
                 Digests d = DIGESTS.get();
-                MessageDigest md = d.sha256;
+                MessageDigest md = d.sha256();
                 md.reset(); // a call that threw half-way must not leak state into this one
                 if (data.hasArray()) {
                     md.update(data.array(), data.arrayOffset() + offset, length);
@@ -119,7 +118,7 @@ public enum ChecksumType {
             }
             case BLAKE2B: {
                 Digests d = DIGESTS.get();
-                Blake2bDigest b2 = d.blake2b;
+                Blake2bDigest b2 = d.blake2b();
                 b2.reset();
                 if (data.hasArray()) {
                     b2.update(data.array(), data.arrayOffset() + offset, length);
@@ -164,11 +163,20 @@ public enum ChecksumType {
         Arrays.fill(out, bytes, CSUM_SIZE, (byte) 0);
     }
 
-    /** One thread's digest objects and scratch space. */
+    /** xxHash64, made at its first use: a crc32c filesystem never loads it. */
+    private static final class Xx {
+        static final LongHashFunction HASH = LongHashFunction.xx();
+    }
+
+    /**
+     * One thread's digest objects and scratch space. SHA-256 and BLAKE2b are made at their first use: the JDK's
+     * security providers and BouncyCastle's registrar (which starts java.util.logging) cost a mount of a crc32c
+     * filesystem CPU before INIT, on every thread that checksums.
+     */
     private static final class Digests {
         final CRC32C crc32c = new CRC32C();
-        final MessageDigest sha256;
-        final Blake2bDigest blake2b = new Blake2bDigest(256);
+        private MessageDigest sha256;
+        private Blake2bDigest blake2b;
         final byte[] scratch = new byte[16 * 1024];
         final byte[] computed = new byte[CSUM_SIZE];
         private byte[] copyBuffer = new byte[16 * 1024];
@@ -179,12 +187,20 @@ public enum ChecksumType {
         private ByteBuffer viewSource;
         private ByteBuffer view;
 
-        Digests() {
-            try {
-                sha256 = MessageDigest.getInstance("SHA-256");
-            } catch (NoSuchAlgorithmException e) {
-                throw new IllegalStateException("the JDK lacks SHA-256", e);
+        MessageDigest sha256() {
+            if (sha256 == null) {
+                try {
+                    sha256 = MessageDigest.getInstance("SHA-256");
+                } catch (NoSuchAlgorithmException e) {
+                    throw new IllegalStateException("the JDK lacks SHA-256", e);
+                }
             }
+            return sha256;
+        }
+
+        Blake2bDigest blake2b() {
+            if (blake2b == null) blake2b = new Blake2bDigest(256);
+            return blake2b;
         }
 
         /** {@code data[offset, offset+length)} copied into a per-thread array (grown as needed). */

@@ -38,28 +38,41 @@ public final class JbtrfsCommand implements Runnable {
 
     /** Runs the command line and returns the exit code (tests call this). */
     static int run(String... args) {
+        if (args.length > 0 && args[0].equals("mount")) {
+            // the daemon bin/jbtrfs starts, in the forms it passes: no picocli model at all (PlainMountArgs)
+            MountCommand plain = PlainMountArgs.parse(List.of(args).subList(1, args.length));
+            if (plain != null) {
+                try {
+                    return plain.call();
+                } catch (Exception e) {
+                    return failed(e, new PrintWriter(System.err, true));
+                }
+            }
+        }
         CommandLine cl;
         if (args.length > 0 && args[0].equals("mount") && List.of(args).contains("--detached")) {
-            // the daemon bin/jbtrfs starts: the models of every other command (picocli reflects over each) would cost it
-            // about 30 ms of CPU before it mounts
+            // the daemon with arguments picocli reads: the models of every other command (picocli reflects over
+            // each) would cost it about 30 ms of CPU before it mounts
             cl = new CommandLine(new MountCommand()).setCommandName("jbtrfs mount");
             args = List.of(args).subList(1, args.length).toArray(String[]::new);
         } else {
             cl = new CommandLine(new JbtrfsCommand());
         }
-        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            PrintWriter err = commandLine.getErr();
-            if (e instanceof CliException c) {
-                err.println("jbtrfs: " + c.getMessage());
-                err.flush();
-                return c.exitCode();
-            }
-            LoggerFactory.getLogger(JbtrfsCommand.class).debug("failure", e);
-            String msg = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-            err.println("jbtrfs: " + msg.lines().findFirst().orElse(msg));
-            err.flush();
-            return 1;
-        });
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> failed(e, commandLine.getErr()));
         return cl.execute(args);
+    }
+
+    /** A command that threw {@code e}: one line on {@code err}, and the exit code. */
+    private static int failed(Exception e, PrintWriter err) {
+        if (e instanceof CliException c) {
+            err.println("jbtrfs: " + c.getMessage());
+            err.flush();
+            return c.exitCode();
+        }
+        LoggerFactory.getLogger(JbtrfsCommand.class).debug("failure", e);
+        String msg = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        err.println("jbtrfs: " + msg.lines().findFirst().orElse(msg));
+        err.flush();
+        return 1;
     }
 }

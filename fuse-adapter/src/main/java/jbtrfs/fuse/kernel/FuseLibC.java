@@ -1,9 +1,10 @@
 package jbtrfs.fuse.kernel;
 
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.IgnoreError;
 import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.SaveError;
+
+import jbtrfs.device.LibcLoader;
 
 /**
  * The libc calls the daemon makes itself: the transport's, and the detached daemon's move of its output into its
@@ -88,7 +89,7 @@ public interface FuseLibC {
 
     /** Loaded on first use. */
     final class Holder {
-        static final FuseLibC LIBC = LibraryLoader.create(FuseLibC.class).failImmediately().load("c");
+        static final FuseLibC LIBC = LibcLoader.load(FuseLibC.class);
 
         private Holder() {
         }

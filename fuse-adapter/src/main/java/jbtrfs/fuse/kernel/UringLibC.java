@@ -1,7 +1,8 @@
 package jbtrfs.fuse.kernel;
 
-import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.SaveError;
+
+import jbtrfs.device.LibcLoader;
 
 /**
  * The one libc call io_uring needs, syscall(2): glibc has no wrappers for io_uring_setup and io_uring_enter, and
@@ -22,7 +23,7 @@ public interface UringLibC {
 
     /** Loaded on first use. */
     final class Holder {
-        static final UringLibC LIBC = LibraryLoader.create(UringLibC.class).failImmediately().load("c");
+        static final UringLibC LIBC = LibcLoader.load(UringLibC.class);
 
         private Holder() {
         }
