@@ -169,7 +169,7 @@ final class FsyncLog {
                                long seq, long size) throws FsException {
         if (!fits(changed.bytes)) return fallBack(Fallback.TOO_BIG);
         long ino = file.objectid();
-        FsyncNames names = FsyncNames.of(live, committed, ino, changed.names, loggedIn(tx.transid(), file.root(),
+        FsyncNames names = FsyncNames.of(live, committed, tx.transid(), ino, changed.names, loggedIn(tx.transid(), file.root(),
                 live));
         if (names == null) return fallBack(Fallback.NAMES);
         if (!fits(changed.bytes + names.bytes)) return fallBack(Fallback.TOO_BIG);
