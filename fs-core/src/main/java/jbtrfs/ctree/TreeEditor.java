@@ -104,10 +104,10 @@ public final class TreeEditor {
         // a root node with one child hands the root to that child
         while (level > 0 && top.size() == 1) {
             TreeBlock node = store.read(top.get(0).blockptr(), top.get(0).generation(), level, root.owner());
-            List<NodePtr> children = TreeBlockCodec.decodeNode(node);
-            if (children.size() != 1) break;
+            // counted before decoded: this runs at every delete, and a root of hundreds of pointers rarely has one
+            if (node.nritems() != 1) break;
             store.free(node.bytenr(), root.owner(), level);
-            top = children;
+            top = TreeBlockCodec.decodeNode(node);
             level--;
         }
         setRoot(root, top, level);
@@ -278,7 +278,7 @@ public final class TreeEditor {
         NodePtr c = new NodePtr(b.key(child), b.blockptr(child), b.ptrGeneration(child));
         List<NodePtr> repl = delete(owner, c.blockptr(), c.generation(), level - 1, key, found, false);
         boolean same = unchanged(c, repl);
-        if (repl.size() == 1 && !underQuarter(repl.get(0), level - 1, owner)
+        if (repl.size() == 1 && !mergeable(b, child, repl.get(0), level - 1, owner)
                 && (same || setPtrInPlace(target, child, repl))) {
             return List.of(ptr(b));
         }
@@ -318,6 +318,7 @@ public final class TreeEditor {
             NodePtr r = ptrs.get(left + 1);
             TreeBlock lb = store.read(l.blockptr(), l.generation(), level, owner);
             TreeBlock rb = store.read(r.blockptr(), r.generation(), level, owner);
+            if (!fitOne(lb, rb)) continue;
             List<NodePtr> merged;
             if (level == 0) {
                 List<LeafItem> items = TreeBlockCodec.decodeLeaf(lb);
@@ -410,13 +411,39 @@ public final class TreeEditor {
         return out;
     }
 
+    /**
+     * Whether {@link #mergeWithSibling} would fold the child {@code p} (the new pointer of {@code parent}'s slot
+     * {@code slot}) with a neighbour: it is under a quarter full and fits one block with one of them. Asked from the
+     * blocks' headers, before any pointer list is decoded: most deletes merge nothing.
+     */
+    private boolean mergeable(TreeBlock parent, int slot, NodePtr p, int level, long owner) throws FsException {
+        if (!underQuarter(p, level, owner)) return false;
+        TreeBlock b = store.read(p.blockptr(), p.generation(), level, owner);
+        for (int other : new int[] {slot - 1, slot + 1}) {
+            if (other < 0 || other >= parent.nritems()) continue;
+            TreeBlock o = store.read(parent.blockptr(other), parent.ptrGeneration(other), level, owner);
+            if (fitOne(b, o)) return true;
+        }
+        return false;
+    }
+
+    /** Whether the contents of two blocks of one level fit one block. */
+    private boolean fitOne(TreeBlock a, TreeBlock b) {
+        if (a.isLeaf()) return leafUsed(a) + leafUsed(b) <= leafCapacity();
+        return a.nritems() + b.nritems() <= nodeCapacity();
+    }
+
+    private static long leafUsed(TreeBlock b) {
+        long used = 0;
+        for (int i = 0; i < b.nritems(); i++) used += Item.SIZE + b.itemSize(i);
+        return used;
+    }
+
     /** Whether the block {@code p} points at is under a quarter full (a candidate for merging). */
     private boolean underQuarter(NodePtr p, int level, long owner) throws FsException {
         TreeBlock b = store.read(p.blockptr(), p.generation(), level, owner);
         if (level > 0) return b.nritems() * 4 < nodeCapacity();
-        long used = 0;
-        for (int i = 0; i < b.nritems(); i++) used += Item.SIZE + b.itemSize(i);
-        return used * 4 < leafCapacity();
+        return leafUsed(b) * 4 < leafCapacity();
     }
 
     private static NodePtr ptr(TreeBlock b) {

@@ -53,10 +53,14 @@ final class NamespaceWriter {
         w.reserveMetadata(6);
         InodeItem parent = directory(dir);
         InodeWriter.refuseIf(parent, InodeFlags.IMMUTABLE, dir, "create in");
-        if (findEntry(dir, n) != null) throw new FsException(Errno.EEXIST, name + " exists in " + dir);
+        List<DirItem> sameHash = dirItems(dir, n);
+        for (DirItem d : sameHash) {
+            if (Arrays.equals(d.name(), n)) throw new FsException(Errno.EEXIST, name + " exists in " + dir);
+        }
         Timespec now = w.time();
         InodeId id = newInode(dir, parent, mode, rdev, uid, gid, symlinkTarget, 1, now);
-        addEntry(dir, n, id, DirItem.typeOfMode(mode), now);
+        // a new inode has no ref to append to, and the dir items at its name's hash were just read
+        addEntry(dir, n, id, DirItem.typeOfMode(mode), now, nextIndex(dir), sameHash);
         return id;
     }
 
@@ -272,11 +276,20 @@ final class NamespaceWriter {
     /** Adds the three items of a name at dir index {@code index} and grows the parent. */
     private void addEntry(InodeId dir, byte[] name, InodeId target, int type, Timespec now, long index)
             throws FsException {
+        addEntry(dir, name, target, type, now, index, null);
+    }
+
+    /**
+     * As above; {@code newInodeSameHash}, when not null, says {@code target} is a new inode (no ref to look for)
+     * and holds the dir items already at the name's hash.
+     */
+    private void addEntry(InodeId dir, byte[] name, InodeId target, int type, Timespec now, long index,
+                          List<DirItem> newInodeSameHash) throws FsException {
         long transid = w.transid();
         TreeRoot root = w.root(dir.root());
         // the inode ref: appended to the item for this parent if the inode already has a name there
         Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
-        Cursor rc = w.tree(dir.root()).find(refKey);
+        Cursor rc = newInodeSameHash != null ? null : w.tree(dir.root()).find(refKey);
         List<InodeRef> refs = rc == null ? new ArrayList<>()
                 : new ArrayList<>(rc.decode(InodeRef::readAll));
         refs.add(new InodeRef(index, name));
@@ -300,8 +313,7 @@ final class NamespaceWriter {
         }
         DirItem d = new DirItem(new Key(target.objectid(), KeyType.INODE_ITEM, 0), transid, type, name, new byte[0]);
         Key itemKey = new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name));
-        Cursor ic = w.tree(dir.root()).find(itemKey);
-        List<DirItem> items = ic == null ? new ArrayList<>() : new ArrayList<>(Subvolumes.readDirItems(ic));
+        List<DirItem> items = new ArrayList<>(newInodeSameHash != null ? newInodeSameHash : dirItems(dir, name));
         items.add(d);
         w.tx().editor().put(root, itemKey, DirItem.encodeAll(items));
         w.tx().editor().insert(root, new Key(dir.objectid(), KeyType.DIR_INDEX, index), d.encode());
@@ -458,10 +470,14 @@ final class NamespaceWriter {
     }
 
     DirItem findEntry(InodeId dir, byte[] name) throws FsException {
-        Cursor c = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
-        if (c == null) return null;
-        for (DirItem d : Subvolumes.readDirItems(c)) if (Arrays.equals(d.name(), name)) return d;
+        for (DirItem d : dirItems(dir, name)) if (Arrays.equals(d.name(), name)) return d;
         return null;
+    }
+
+    /** The dir items of every name in {@code dir} with the hash of {@code name} (empty when none). */
+    private List<DirItem> dirItems(InodeId dir, byte[] name) throws FsException {
+        Cursor c = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
+        return c == null ? List.of() : Subvolumes.readDirItems(c);
     }
 
     InodeItem directory(InodeId dir) throws FsException {

@@ -31,7 +31,13 @@ import jbtrfs.testing.Shell;
  * it), CREATE, one WRITE (writeback caching gathers tar's writes), SETATTR three times (tar's), GETXATTR of
  * security.capability twice (the first write and the chown; HANDLE_KILLPRIV_V2 spares every further write), RELEASE;
  * FLUSH once for the mount (ENOSYS). A fourth SETATTR, the kernel's flush of the times its first write stamped, comes
- * only when that write fell in a later tick of the kernel's coarse clock than the CREATE (KernelClock).
+ * only when that write fell in a later tick of the kernel's coarse clock than the CREATE (KernelClock): how often
+ * depends on the load, so those are bounded apart and the rest must stay at ten per entry. Ten is what the kernel
+ * asks of a file tar makes (measured on 6.18 with the fuse tracepoints): the GETATTR is its permission check of a
+ * directory whose attributes the last CREATE invalidated (fuse_dir_changed), the two GETXATTRs come from the first
+ * write's file_remove_privs (a new inode has not learnt S_NOSEC yet) and the chown's ATTR_KILL_PRIV (asked every
+ * time), and the RELEASE is skipped only when OPEN is answered ENOSYS, which would drop the open-time checks of
+ * immutable and append-only files.
  */
 class RequestCountThroughMountTest {
     private static final int FILES = 240;
@@ -43,7 +49,7 @@ class RequestCountThroughMountTest {
     Path tmp;
 
     @Test
-    void untar_costsUnderElevenRequestsPerEntry() throws Exception {
+    void untar_costsTenRequestsPerEntry_besideTheKernelsTimeFlushes() throws Exception {
         Prereq.requireFuse();
         Prereq.requireBinary("tar", "apt-get install tar");
         Images.requireMkfs();
@@ -90,13 +96,13 @@ class RequestCountThroughMountTest {
             assertTrue(delta(before, after, "flush") <= 1, "FLUSH is answered ENOSYS once: " + seen);
             assertTrue(delta(before, after, "write") <= FILES, "one WRITE per small file: " + seen);
             assertTrue(delta(before, after, "getxattr") <= 2 * FILES, "security.capability twice: " + seen);
-            // tar's times, owner and mode; the kernel's flush of a file's times only where its first write fell in
-            // a later tick than the CREATE: 20-40% of the files at load 16-25
-            assertTrue(delta(before, after, "setattr") <= 3.75 * FILES + 3 * (DIRS + 1),
-                    "new files stamped from the kernel's coarse clock: " + seen);
+            // tar's times, owner and mode of every entry; beyond them, the kernel's flush of a file's times where
+            // its first write fell in a later tick than the CREATE: 5-40% of the files, by the load
+            double flushes = Math.max(0, delta(before, after, "setattr") - 3.0 * entries);
+            assertTrue(flushes <= 0.75 * FILES, "new files stamped from the kernel's coarse clock: " + seen);
             assertTrue(delta(before, after, "lookup") <= entries + 1, "names are cached: " + seen);
             assertTrue(delta(before, after, "getattr") <= entries + 1, "attributes are cached: " + seen);
-            assertTrue(total / entries <= 10.6, seen);
+            assertTrue((total - flushes) / entries <= 10, flushes + " time flushes; " + seen);
             // after the count: diff's own opens and reads would be counted too
             Shell.run(List.of("diff", "-r", src.toString(), mnt.resolve("tree").toString()));
         }
