@@ -87,7 +87,7 @@ public final class SuperWriter {
         // copy-on-write allocates a commit's blocks mostly in a row, so an fsync's ~10 blocks take 2 writes, not 20
         List<Long> addresses = new ArrayList<>(dirty.keySet());
         addresses.sort(Long::compareUnsigned);
-        List<Volume.MemberWrite> requests = new ArrayList<>();
+        List<Volume.Write> writes = new ArrayList<>();
         long bytes = 0;
         for (int i = 0; i < addresses.size(); ) {
             long first = addresses.get(i);
@@ -105,11 +105,12 @@ public final class SuperWriter {
                 for (int k = i; k < i + n; k++) src.put(dirty.get(addresses.get(k)).duplicate().clear());
                 src.flip();
             }
-            List<Volume.MemberWrite> copies = volume.writeRequests(first, src);
-            requests.addAll(copies);
+            writes.add(new Volume.Write(first, src));
             bytes += (long) n * nodesize * volume.copies(first);
             i += n;
         }
+        // one batch: blocks of one RAID5/6 full stripe share one read-modify-write and one parity write
+        List<Volume.MemberWrite> requests = volume.writeRequests(writes);
         volume.takePeakInFlight();
         Map<Long, IoBatch> batches;
         try {
