@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,8 +25,8 @@ import jbtrfs.volumes.SetParity;
  * data for new chunks across the members, a rename, deletes, overwrites) {@code btrfs check} is clean on the set,
  * the kernel mounts it and lists exactly what our mount listed, and the kernel's scrub finds no error in any copy;
  * on RAID5/6 every full stripe's P and Q on the members is the parity of its data.
- * A RAID1 set of members of three sizes, filled by us and (a copy) by the kernel, takes as many files and ends with
- * the same data chunks on each member as the kernel's.
+ * A RAID1, RAID5 or RAID6 set of members of three sizes, filled by us and (a copy) by the kernel, takes as many
+ * files and ends with the same data chunks on each member as the kernel's.
  * It runs in the native transport's execution only (pom.xml): the writes are no more the transport's business than
  * a one-device image's are.
  */
@@ -109,15 +108,16 @@ class MultiDeviceWriteThroughMountTest {
             echo $i
             """;
 
-    @Test
-    void mixedMemberSizes_fillToTheKernelsUsableSize() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"raid1", "raid5", "raid6"})
+    void mixedMemberSizes_fillToTheKernelsUsableSize(String profile) throws Exception {
         List<Path> set = new ArrayList<>();
         for (int mib : new int[] {128, 160, 320}) {
             Path member = tmp.resolve("mixed-" + mib + ".img");
             Shell.run(List.of("truncate", "-s", mib + "M", member.toString()));
             set.add(member);
         }
-        List<String> mkfs = new ArrayList<>(List.of("mkfs.btrfs", "-q", "-f", "-d", "raid1", "-m", "raid1"));
+        List<String> mkfs = new ArrayList<>(List.of("mkfs.btrfs", "-q", "-f", "-d", profile, "-m", profile));
         for (Path p : set) mkfs.add(p.toString());
         Shell.run(mkfs);
         List<Path> kernelSet = MemberSets.copy(set, tmp);
