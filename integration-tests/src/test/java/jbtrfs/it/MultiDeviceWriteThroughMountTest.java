@@ -24,7 +24,8 @@ import jbtrfs.volumes.SetParity;
  * Multi-device sets written through a read-write {@code bin/jbtrfs mount -o device=...}: after our workload (enough
  * data for new chunks across the members, a rename, deletes, overwrites) {@code btrfs check} is clean on the set,
  * the kernel mounts it and lists exactly what our mount listed, and the kernel's scrub finds no error in any copy;
- * on RAID5/6 every full stripe's P and Q on the members is the parity of its data.
+ * on RAID5/6 every full stripe's P and Q on the members is the parity of its data, and our read-only mount without
+ * one member (RAID5) or two (RAID6) lists the same view, rebuilt from parity.
  * A RAID1, RAID5 or RAID6 set of members of three sizes, filled by us and (a copy) by the kernel, takes as many
  * files and ends with the same data chunks on each member as the kernel's.
  * It runs in the native transport's execution only (pom.xml): the writes are no more the transport's business than
@@ -88,6 +89,8 @@ class MultiDeviceWriteThroughMountTest {
             SetParity.Result parity = SetParity.check(set);
             assertEquals(List.of(), parity.mismatches(), parity.checked() + " full stripes checked");
             assertTrue(parity.checked() > 100, "full stripes with data: " + parity.checked());
+            // as many members gone as the profile survives: every byte we wrote comes back rebuilt from parity
+            assertDegradedView(set, data.equals("raid5") ? List.of(1) : List.of(0, 2), ours);
         }
         Shell.Result check = MemberSets.check(set);
         assertEquals(0, check.exitCode(), check.output());
@@ -99,6 +102,21 @@ class MultiDeviceWriteThroughMountTest {
         assertEquals(List.of(), kernelSaw);
         assertEquals(0, scrub.exitCode(), scrub.output());
         assertTrue(scrub.output().contains("no errors found"), scrub.output());
+    }
+
+    /** Our read-only mount of {@code set} without the members at {@code gone} (-o degraded) lists {@code view}. */
+    private void assertDegradedView(List<Path> set, List<Integer> gone, Map<String, String> view) throws Exception {
+        List<Path> left = new ArrayList<>();
+        for (int i = 0; i < set.size(); i++) if (!gone.contains(i)) left.add(set.get(i));
+        StringBuilder options = new StringBuilder("ro,degraded");
+        for (Path p : left.subList(1, left.size())) options.append(",device=").append(p);
+        Path mnt = Files.createTempDirectory(tmp, "degraded");
+        Jbtrfs.mount(left.get(0), mnt, "-o", options.toString());
+        try {
+            assertEquals(List.of(), TreeListing.differences(view, TreeListing.ofMount(mnt), 10), "without " + gone);
+        } finally {
+            Jbtrfs.unmount(mnt);
+        }
     }
 
     /** Fills the mount with 8 MB files until a write fails (ENOSPC); how many were written whole. */
