@@ -109,12 +109,11 @@ public final class SuperWriter {
             bytes += (long) n * nodesize * volume.copies(first);
             i += n;
         }
-        // one batch: blocks of one RAID5/6 full stripe share one read-modify-write and one parity write
-        List<Volume.MemberWrite> requests = volume.writeRequests(writes);
         volume.takePeakInFlight();
         Map<Long, IoBatch> batches;
         try {
-            batches = volume.submit(requests); // every member's queue before any is reaped
+            // every member's queue before any is reaped; blocks of one RAID5/6 full stripe share one parity write
+            batches = volume.submitWrites(writes);
         } catch (FsException e) {
             throw new FsException(e.errno(), "tree block " + e.getMessage());
         }

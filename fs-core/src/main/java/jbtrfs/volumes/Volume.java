@@ -188,8 +188,8 @@ public final class Volume {
     /**
      * The writes of a batch (each inside one chunk): those into RAID5/6 chunks are gathered per full stripe, one
      * read-modify-write and one parity write each. The caller submits them before another batch into the same
-     * RAID5/6 chunks is planned, or that one reads stale data: commits and log syncs write tree blocks one at a
-     * time, and file data (planned and queued at once by {@link #writeBehind}) never shares their chunks.
+     * full stripes is planned, or that one reads stale data ({@link #submitWrites} does both at once): the space
+     * cache writeout runs while the commit keeps every change out, so no file data is planned beside it.
      */
     public List<MemberWrite> writeRequests(List<Write> writes) throws FsException {
         List<MemberWrite> out = new ArrayList<>();
@@ -208,6 +208,16 @@ public final class Volume {
             }
         }
         return out;
+    }
+
+    /**
+     * {@link #writeRequests} and {@link #submit} of a batch in one step: no other RAID5/6 write is planned between
+     * them. The batch per member, as {@link #submit} gives it.
+     */
+    public Map<Long, IoBatch> submitWrites(List<Write> writes) throws FsException {
+        synchronized (parityLock) {
+            return submit(writeRequests(writes));
+        }
     }
 
     /** A RAID5/6 batch's writes, after every batch submitted before it is done (its reads see their data). */
@@ -378,8 +388,12 @@ public final class Volume {
             repair(logical, src, mirror);
             return;
         }
+        Chunk chunk = chunkAt(logical, src.remaining());
+        // on RAID5/6 copy 0 is the data, 1 is P and 2 is Q (made from the data); the later ways to read (P and Q with
+        // another data stripe taken as lost) are no place on disk, so nothing is written for them
+        if (mirror > chunk.item().numStripes() - chunk.dataStripes()) return;
         synchronized (parityLock) {
-            repair(logical, src, mirror); // on RAID5/6 copy 0 is the data, 1 is P and 2 is Q, made from the data
+            repair(logical, src, mirror);
         }
     }
 

@@ -147,4 +147,21 @@ class Raid56WritesTest {
         assertArrayEquals(Arrays.copyOfRange(whole, STRIPE, 2 * STRIPE), slot(v, c, row1, 1));
         assertArrayEquals(Parity.p(new byte[][] {slot(v, c, row1, 0), slot(v, c, row1, 1)}), slot(v, c, row1, 2));
     }
+
+    @Test
+    void repairOfTheData_orOfP_leavesTheParityOfTheData() throws Exception {
+        Volume v = volume(BlockGroupFlags.RAID5, 3, FaultPlan.none());
+        byte[] whole = random(new Random(3), 2 * STRIPE);
+        Volume.await(v.submit(v.writeRequests(LOGICAL, ByteBuffer.wrap(whole))));
+        Chunk c = v.chunks().find(LOGICAL);
+        // a sector of the data and one of P go bad; each is written back as copy 0 and copy 1
+        Chunk.Placement data = c.paritySlot(LOGICAL, 0);
+        v.members().get(data.devid()).write(data.physical() + 4096, ByteBuffer.allocate(4096));
+        Chunk.Placement p = c.paritySlot(LOGICAL, 2);
+        v.members().get(p.devid()).write(p.physical() + 8192, ByteBuffer.allocate(4096));
+        v.repairCopy(LOGICAL + 4096, ByteBuffer.wrap(whole, 4096, 4096).slice(), 0);
+        v.repairCopy(LOGICAL + 8192, ByteBuffer.wrap(whole, 8192, 4096).slice(), 1);
+        assertParityOfData(v);
+        assertArrayEquals(Arrays.copyOfRange(whole, 0, STRIPE), slot(v, c, LOGICAL, 0));
+    }
 }
