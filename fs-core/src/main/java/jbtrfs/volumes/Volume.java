@@ -22,8 +22,8 @@ import jbtrfs.format.ChunkItem;
 /**
  * The devices of a filesystem by devid, addressed logically through the {@link ChunkMap} (≈ btrfs_map_block + submit).
  * A write goes to every copy on every member (SINGLE, DUP, RAID0, RAID1, RAID1C3, RAID1C4, RAID10); a write into a
- * RAID5/6 chunk goes with the parity it changes ({@link Raid56Writes}). A member absent from the set (a degraded mount) fails its reads with EIO, so readers fall back to
- * the other copies or to parity.
+ * RAID5/6 chunk goes with the parity it changes ({@link Raid56Writes}). A member absent from the set (a degraded
+ * mount) fails its reads with EIO, so readers fall back to the other copies or to parity.
  */
 public final class Volume {
     /** File data in flight at most; a writer past it waits (a bound on the memory the buffers hold). */

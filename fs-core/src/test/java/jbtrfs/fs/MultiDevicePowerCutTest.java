@@ -25,11 +25,11 @@ import jbtrfs.testing.Shell;
 import jbtrfs.testing.TreeListing;
 
 /**
- * Power loss across the members of a RAID1-metadata, RAID0-data set and of a RAID5 set: each member is an in-memory device; the power
- * goes at the Nth request of the first member, which fails it and everything after; the commit aborts, so no member
- * is written again; then every member keeps, drops or tears each write it had not made durable. The set must check
- * clean (btrfs check over loop devices) and hold exactly one committed state: the last one whose sync returned, or
- * the one being written (on RAID5 a cut inside a read-modify-write may leave a full stripe's P stale, the write
+ * Power loss across the members of a RAID1-metadata, RAID0-data set and of a RAID5 set: each member is an in-memory
+ * device; the power goes at the Nth request of the first member, which fails it and everything after; the commit
+ * aborts, so no member is written again; then every member keeps, drops or tears each write it had not made durable.
+ * The set must check clean (btrfs check over loop devices) and hold exactly one committed state: the last one whose
+ * sync returned, or the one being written (on RAID5 a cut inside a read-modify-write may leave a full stripe's P stale, the write
  * hole; with every member present nothing reads P). {@code -Djbtrfs.powercuts=N} runs N/5 cuts per set (CI runs 8).
  */
 class MultiDevicePowerCutTest {
