@@ -132,14 +132,15 @@ public final class BlockGroups {
     /**
      * The superblock copies that fall inside the group's chunk stay out of its free space: the 64 KiB stripe around
      * each copy's physical offset on each member, mapped back to a logical range (≈ btrfs_rmap_block: a striped
-     * chunk's stripe_len unit n on stripe i is unit n * num_stripes + i of the chunk, over sub_stripes for RAID10).
-     * Parity profiles are never written, so their groups need no exclusion here.
+     * chunk's stripe_len unit n on stripe i is unit n * num_stripes + i of the chunk, over sub_stripes for RAID10;
+     * a RAID5/6 chunk's row n on any stripe, data or parity, is its whole full stripe n).
      */
     private void excludeSuperStripes(BlockGroup bg, ChunkMap chunks) {
         Chunk chunk = chunks.find(bg.start());
         if (chunk == null) return;
         long profile = chunk.item().type() & BlockGroupFlags.PROFILE_MASK;
         boolean striped = profile == BlockGroupFlags.RAID0 || profile == BlockGroupFlags.RAID10;
+        int parity = profile == BlockGroupFlags.RAID5 ? 1 : profile == BlockGroupFlags.RAID6 ? 2 : 0;
         int numStripes = chunk.item().numStripes();
         int subStripes = profile == BlockGroupFlags.RAID10 ? Math.max(1, chunk.item().subStripes()) : 1;
         List<Stripe> stripes = chunk.item().stripes();
@@ -149,7 +150,8 @@ public final class BlockGroups {
                 if (mirror < s.offset() || mirror >= s.offset() + chunk.stripeLength()) continue;
                 long unit = (mirror - s.offset()) / SUPER_STRIPE;
                 if (striped) unit = (unit * numStripes + i) / subStripes;
-                bg.excludeSuper(chunk.logical() + unit * SUPER_STRIPE, SUPER_STRIPE);
+                long length = SUPER_STRIPE * (parity == 0 ? 1 : numStripes - parity);
+                bg.excludeSuper(chunk.logical() + unit * length, length);
             }
         }
     }

@@ -172,7 +172,9 @@ final class SpaceReport {
         long dataProfile = 0;
         for (BlockGroup bg : blockGroups()) {
             long flags = bg.chunk().item().type();
-            int copies = bg.chunk().copies();
+            // btrfs_bg_type_to_factor: the profile's ncopies, 1 for RAID5/6 (parity is not counted)
+            long profile = flags & BlockGroupFlags.PROFILE_MASK;
+            int copies = profile == BlockGroupFlags.RAID5 || profile == BlockGroupFlags.RAID6 ? 1 : bg.chunk().copies();
             totalUsedDisk += bg.item().used() * copies;
             if ((flags & BlockGroupFlags.DATA) != 0) {
                 dataFreeDisk += (bg.chunk().length() - bg.item().used()) * copies;

@@ -7,7 +7,6 @@ import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.ctree.Cursor;
 import jbtrfs.device.BlockDevice;
-import jbtrfs.format.BlockGroupFlags;
 import jbtrfs.format.DevExtent;
 import jbtrfs.format.Features;
 import jbtrfs.format.Key;
@@ -15,7 +14,6 @@ import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.spacecache.SpaceCachePages;
-import jbtrfs.volumes.Chunk;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -28,7 +26,7 @@ final class WriteSupport {
             | Features.INCOMPAT_MIXED_GROUPS | Features.INCOMPAT_COMPRESS_LZO | Features.INCOMPAT_COMPRESS_ZSTD
             | Features.INCOMPAT_BIG_METADATA | Features.INCOMPAT_EXTENDED_IREF | Features.INCOMPAT_SKINNY_METADATA
             | Features.INCOMPAT_NO_HOLES | Features.INCOMPAT_METADATA_UUID
-            | Features.INCOMPAT_RAID1C34;
+            | Features.INCOMPAT_RAID1C34 | Features.INCOMPAT_RAID56;
     static final long COMPAT_RO_WRITE_SUPPORTED = Features.COMPAT_RO_FREE_SPACE_TREE
             | Features.COMPAT_RO_FREE_SPACE_TREE_VALID | Features.COMPAT_RO_BLOCK_GROUP_TREE;
 
@@ -52,13 +50,6 @@ final class WriteSupport {
         }
         if (subvolumes.rootItem(ObjectIds.QUOTA_TREE) != null) {
             throw new FsException(Errno.EINVAL, "quotas are enabled; read-write with quotas is not supported" + hint);
-        }
-        for (Chunk c : volume.chunks().chunks()) {
-            long profile = c.item().type() & BlockGroupFlags.PROFILE_MASK;
-            if (profile == BlockGroupFlags.RAID5 || profile == BlockGroupFlags.RAID6) {
-                throw new FsException(Errno.EINVAL, "cannot write " + BlockGroupFlags.profileName(profile)
-                        + " chunks (parity is only read; chunk at " + Long.toUnsignedString(c.logical()) + ")" + hint);
-            }
         }
         checkDeviceBounds(subvolumes, volume, hint);
         return spaceCache(sb, options, hint);

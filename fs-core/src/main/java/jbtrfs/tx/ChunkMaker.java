@@ -135,8 +135,10 @@ final class ChunkMaker implements BlockGroups.ChunkAllocator {
             if (profile == BlockGroupFlags.RAID1C3) return new RaidAttr(3, 3, 3, 0, 1, 3, 1);
             if (profile == BlockGroupFlags.RAID1C4) return new RaidAttr(4, 4, 4, 0, 1, 4, 1);
             if (profile == BlockGroupFlags.RAID10) return new RaidAttr(2, 0, 2, 0, 1, 2, 2);
+            if (profile == BlockGroupFlags.RAID5) return new RaidAttr(2, 0, 1, 1, 1, 1, 1);
+            if (profile == BlockGroupFlags.RAID6) return new RaidAttr(3, 0, 1, 2, 1, 1, 1);
             if (profile == 0) return new RaidAttr(1, 1, 1, 0, 1, 1, 1);
-            return null; // RAID5/6: parity is not written
+            return null;
         }
     }
 

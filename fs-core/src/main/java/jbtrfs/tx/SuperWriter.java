@@ -87,7 +87,7 @@ public final class SuperWriter {
         // copy-on-write allocates a commit's blocks mostly in a row, so an fsync's ~10 blocks take 2 writes, not 20
         List<Long> addresses = new ArrayList<>(dirty.keySet());
         addresses.sort(Long::compareUnsigned);
-        List<Volume.MemberWrite> requests = new ArrayList<>();
+        List<Volume.Write> writes = new ArrayList<>();
         long bytes = 0;
         for (int i = 0; i < addresses.size(); ) {
             long first = addresses.get(i);
@@ -105,15 +105,15 @@ public final class SuperWriter {
                 for (int k = i; k < i + n; k++) src.put(dirty.get(addresses.get(k)).duplicate().clear());
                 src.flip();
             }
-            List<Volume.MemberWrite> copies = volume.writeRequests(first, src);
-            requests.addAll(copies);
+            writes.add(new Volume.Write(first, src));
             bytes += (long) n * nodesize * volume.copies(first);
             i += n;
         }
         volume.takePeakInFlight();
         Map<Long, IoBatch> batches;
         try {
-            batches = volume.submit(requests); // every member's queue before any is reaped
+            // every member's queue before any is reaped; blocks of one RAID5/6 full stripe share one parity write
+            batches = volume.submitWrites(writes);
         } catch (FsException e) {
             throw new FsException(e.errno(), "tree block " + e.getMessage());
         }

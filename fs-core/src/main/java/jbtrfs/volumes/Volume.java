@@ -1,11 +1,14 @@
 package jbtrfs.volumes;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.function.BooleanSupplier;
 
 import jbtrfs.Errno;
@@ -18,9 +21,10 @@ import jbtrfs.format.ChunkItem;
 
 /**
  * The devices of a filesystem by devid, addressed logically through the {@link ChunkMap} (≈ btrfs_map_block + submit).
- * A write goes to every copy on every member (SINGLE, DUP, RAID0, RAID1, RAID1C3, RAID1C4, RAID10; parity profiles
- * are only read). A member absent from the set (a degraded mount) fails its reads with EIO, so readers fall back to
- * the other copies or to parity; a write skips its copies there (the kernel counts them as tolerated failures).
+ * A write goes to every copy on every member (SINGLE, DUP, RAID0, RAID1, RAID1C3, RAID1C4, RAID10); a write into a
+ * RAID5/6 chunk goes with the parity it changes ({@link Raid56Writes}). A member absent from the set (a degraded
+ * mount) fails its reads with EIO, so readers fall back to the other copies or to parity; a write skips its copies
+ * there (the kernel counts them as tolerated failures).
  */
 public final class Volume {
     /** File data in flight at most; a writer past it waits (a bound on the memory the buffers hold). */
@@ -35,6 +39,10 @@ public final class Volume {
     private final Map<Long, WriteBehind> writeBehind;
     /** Whether a bad copy may be written over with a good one now (a read-write mount that has not aborted). */
     private volatile BooleanSupplier repairs = () -> false;
+    /** Held from a RAID5/6 read-modify-write's reads until its writes are queued, so the next one reads them. */
+    private final Object parityLock = new Object();
+    /** Batches {@link #submit} returned, perhaps in flight: a read-modify-write waits for them before it reads. */
+    private final List<IoBatch> submitted = new ArrayList<>();
 
     public Volume(BlockDevice device, long devid, ChunkMap chunks) {
         this(devid, Map.of(devid, device), chunks);
@@ -56,6 +64,10 @@ public final class Volume {
 
     /** One write of a logical range's copy: the member it goes to, which copy it is, the request. */
     public record MemberWrite(long devid, int mirror, IoRequest request) {
+    }
+
+    /** The write of {@code src} at {@code logical}, one of a batch. */
+    public record Write(long logical, ByteBuffer src) {
     }
 
     /** The device opened first (the only one of a single-device filesystem). */
@@ -167,16 +179,94 @@ public final class Volume {
 
     /**
      * The writes that put {@code src} at {@code logical} on every copy on every member (≈ btrfs_map_block for a
-     * write): a striped profile's range is split at stripe_len units. The range must lie in one chunk of a profile
-     * without parity. Each request gets its own view of {@code src}.
+     * write): a striped profile's range is split at stripe_len units, a parity profile's goes with its parity. The
+     * range must lie in one chunk. Each request gets its own view of {@code src}.
      */
     public List<MemberWrite> writeRequests(long logical, ByteBuffer src) throws FsException {
-        int length = src.remaining();
-        Chunk chunk = chunkAt(logical, length);
-        if (chunk.parity() || Long.compareUnsigned(logical + length, chunk.end()) > 0) {
-            throw new FsException(Errno.EIO, "write of " + length + " bytes at logical " + Long.toUnsignedString(logical)
-                    + " does not lie in one chunk of a profile without parity");
+        return writeRequests(List.of(new Write(logical, src)));
+    }
+
+    /**
+     * The writes of a batch (each inside one chunk): those into RAID5/6 chunks are gathered per full stripe, one
+     * read-modify-write and one parity write each. The caller submits them before another batch into the same
+     * full stripes is planned, or that one reads stale data ({@link #submitWrites} does both at once): the space
+     * cache writeout runs while the commit keeps every change out, so no file data is planned beside it.
+     */
+    public List<MemberWrite> writeRequests(List<Write> writes) throws FsException {
+        List<MemberWrite> out = new ArrayList<>();
+        Map<Long, Raid56Writes> parity = new TreeMap<>(Long::compareUnsigned);
+        for (Write w : writes) {
+            Chunk chunk = chunkInside(w.logical(), w.src().remaining());
+            if (chunk.parity()) {
+                parity.computeIfAbsent(chunk.logical(), k -> new Raid56Writes(this, chunk)).add(w.logical(), w.src());
+            } else {
+                out.addAll(copyWrites(chunk, w.logical(), w.src()));
+            }
         }
+        if (!parity.isEmpty()) {
+            synchronized (parityLock) {
+                for (Raid56Writes r : parity.values()) out.addAll(plan(r));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@link #writeRequests} and {@link #submit} of a batch in one step: no other RAID5/6 write is planned between
+     * them. The batch per member, as {@link #submit} gives it.
+     */
+    public Map<Long, IoBatch> submitWrites(List<Write> writes) throws FsException {
+        synchronized (parityLock) {
+            return submit(writeRequests(writes));
+        }
+    }
+
+    /** A RAID5/6 batch's writes, after every batch submitted before it is done (its reads see their data). */
+    private List<MemberWrite> plan(Raid56Writes r) throws FsException {
+        try {
+            awaitSubmitted();
+            return r.plan();
+        } catch (FsException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new FsException(Errno.EIO, "read-modify-write of a RAID5/6 full stripe: " + e.getMessage(), e);
+        }
+    }
+
+    /** Waits for every batch submitted so far; their failures are their submitters' to report. */
+    private void awaitSubmitted() throws IOException {
+        List<IoBatch> batches;
+        synchronized (submitted) {
+            batches = new ArrayList<>(submitted);
+            submitted.clear();
+        }
+        for (IoBatch b : batches) {
+            for (var f : b.futures()) {
+                try {
+                    f.get();
+                } catch (ExecutionException e) {
+                    // reported by whoever awaits the batch
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted waiting for writes before a RAID5/6 write");
+                }
+            }
+        }
+    }
+
+    /** The chunk holding the whole of [logical, logical + length). */
+    private Chunk chunkInside(long logical, int length) throws FsException {
+        Chunk chunk = chunkAt(logical, length);
+        if (Long.compareUnsigned(logical + length, chunk.end()) > 0) {
+            throw new FsException(Errno.EIO, "write of " + length + " bytes at logical " + Long.toUnsignedString(logical)
+                    + " does not lie in one chunk");
+        }
+        return chunk;
+    }
+
+    /** Every copy's writes of a range in a chunk without parity. */
+    private List<MemberWrite> copyWrites(Chunk chunk, long logical, ByteBuffer src) throws FsException {
+        int length = src.remaining();
         List<MemberWrite> out = new ArrayList<>(chunk.copies());
         int done = 0;
         while (done < length) {
@@ -221,6 +311,10 @@ public final class Volume {
         }
         Map<Long, IoBatch> out = new TreeMap<>();
         byMember.forEach((id, requests) -> out.put(id, members.get(id).submit(requests)));
+        synchronized (submitted) {
+            submitted.removeIf(b -> b.futures().stream().allMatch(Future::isDone));
+            submitted.addAll(out.values());
+        }
         return out;
     }
 
@@ -273,7 +367,16 @@ public final class Volume {
      * reads of the range wait for it, and a commit calls {@link #drainWrites} before its tree blocks point at it.
      */
     public void writeBehind(long logical, ByteBuffer src) throws IOException {
-        List<MemberWrite> writes = writeRequests(logical, src);
+        if (!chunkAt(logical, src.remaining()).parity()) {
+            queue(writeRequests(logical, src));
+            return;
+        }
+        synchronized (parityLock) {
+            queue(writeRequests(logical, src)); // queued before the next read-modify-write reads the full stripe
+        }
+    }
+
+    private void queue(List<MemberWrite> writes) throws IOException {
         if (writeBehind.isEmpty()) {
             await(submit(writes));
             return;
@@ -295,9 +398,23 @@ public final class Volume {
 
     /**
      * Writes {@code src} over copy {@code mirror} of {@code logical} only, and waits (≈ btrfs_repair_io_failure:
-     * a good copy's bytes put back where a copy was bad). The range must lie in one chunk without parity.
+     * a good copy's bytes put back where a copy was bad). The range must lie in one chunk.
      */
     public void repairCopy(long logical, ByteBuffer src, int mirror) throws IOException {
+        if (!chunkAt(logical, src.remaining()).parity()) {
+            repair(logical, src, mirror);
+            return;
+        }
+        Chunk chunk = chunkAt(logical, src.remaining());
+        // on RAID5/6 copy 0 is the data, 1 is P and 2 is Q (made from the data); the later ways to read (P and Q with
+        // another data stripe taken as lost) are no place on disk, so nothing is written for them
+        if (mirror > chunk.item().numStripes() - chunk.dataStripes()) return;
+        synchronized (parityLock) {
+            repair(logical, src, mirror);
+        }
+    }
+
+    private void repair(long logical, ByteBuffer src, int mirror) throws IOException {
         List<MemberWrite> one = new ArrayList<>();
         for (MemberWrite w : writeRequests(logical, src)) {
             if (w.mirror() == mirror) one.add(w);

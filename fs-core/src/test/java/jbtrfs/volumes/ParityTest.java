@@ -4,29 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import jbtrfs.format.BlockGroupFlags;
-import jbtrfs.format.ChunkItem;
-import jbtrfs.format.Stripe;
-import jbtrfs.format.SuperBlock;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.MemberSets;
 import jbtrfs.testing.Shell;
@@ -75,92 +61,9 @@ class ParityTest {
         List<Path> files = MemberSets.mkfs(tmp, members, 128, "-d", profile, "-m", profile);
         MemberSets.withKernelMount(files, tmp, "", mnt -> Shell.sh(
                 "head -c 3000000 /dev/urandom > a.bin; seq 1 100000 > b.txt; sync", mnt));
-        Map<Long, FileChannel> byDevid = new HashMap<>();
-        try {
-            for (Path f : files) {
-                FileChannel ch = FileChannel.open(f, StandardOpenOption.READ);
-                byDevid.put(read(ch, SuperBlock.MIRROR_OFFSETS[0] + SuperBlock.OFFSET_DEV_ITEM, 8)
-                        .order(ByteOrder.LITTLE_ENDIAN).getLong(0), ch);
-            }
-            List<String> cmd = new ArrayList<>(List.of("btrfs", "inspect-internal", "dump-tree", "-t", "chunk",
-                    "--noscan"));
-            for (Path f : files) cmd.add(f.toString());
-            int checked = 0;
-            for (Chunk c : parityChunks(Shell.run(cmd))) {
-                int dataStripes = c.dataStripes();
-                boolean raid6 = c.item().numStripes() - dataStripes == 2;
-                long fullStripeBytes = dataStripes * ChunkItem.STRIPE_LEN;
-                for (long at = c.logical(); at < c.end(); at += fullStripeBytes) {
-                    byte[][] data = new byte[dataStripes][];
-                    boolean written = false;
-                    for (int i = 0; i < dataStripes; i++) {
-                        data[i] = slot(byDevid, c, at, i);
-                        for (byte b : data[i]) written |= b != 0;
-                    }
-                    byte[] p = slot(byDevid, c, at, dataStripes);
-                    boolean parityWritten = false;
-                    for (byte b : p) parityWritten |= b != 0;
-                    // a full stripe the kernel never wrote may hold stale bytes (mkfs's first chunks) and no parity;
-                    // one over a superblock copy is never allocated, the superblock written there without parity
-                    if (!written || !parityWritten || holdsSuperblock(c, at)) continue;
-                    checked++;
-                    assertArrayEquals(Parity.p(data), p, "P of the full stripe at " + at);
-                    if (raid6) {
-                        assertArrayEquals(Parity.q(data), slot(byDevid, c, at, dataStripes + 1),
-                                "Q of the full stripe at " + at);
-                    }
-                }
-            }
-            assertTrue(checked >= 20, "full stripes with data: " + checked);
-        } finally {
-            for (FileChannel ch : byDevid.values()) ch.close();
-        }
-    }
-
-    private static byte[] slot(Map<Long, FileChannel> byDevid, Chunk c, long at, int slot) throws IOException {
-        Chunk.Placement place = c.paritySlot(at, slot);
-        return read(byDevid.get(place.devid()), place.physical(), (int) ChunkItem.STRIPE_LEN).array();
-    }
-
-    private static boolean holdsSuperblock(Chunk c, long at) {
-        for (int slot = 0; slot < c.item().numStripes(); slot++) {
-            long physical = c.paritySlot(at, slot).physical();
-            for (long mirror : SuperBlock.MIRROR_OFFSETS) {
-                if (mirror >= physical && mirror < physical + ChunkItem.STRIPE_LEN) return true;
-            }
-        }
-        return false;
-    }
-
-    private static ByteBuffer read(FileChannel ch, long offset, int n) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(n);
-        while (b.hasRemaining()) {
-            if (ch.read(b, offset + b.position()) < 0) break;
-        }
-        return b;
-    }
-
-    private static final Pattern CHUNK = Pattern.compile("CHUNK_ITEM (\\d+)\\).*?\\n\\s+length (\\d+) owner \\d+ "
-            + "stripe_len (\\d+) type \\S+\\|(RAID5|RAID6)\\n.*?num_stripes (\\d+) sub_stripes (\\d+)", Pattern.DOTALL);
-    private static final Pattern STRIPE = Pattern.compile("stripe (\\d+) devid (\\d+) offset (\\d+)");
-
-    /** The RAID5/6 chunks dump-tree lists, as our Chunk records. */
-    private static List<Chunk> parityChunks(String dump) {
-        List<Chunk> out = new ArrayList<>();
-        for (String item : dump.split("\\n\\s+item ")) {
-            Matcher m = CHUNK.matcher(item);
-            if (!m.find()) continue;
-            long type = BlockGroupFlags.DATA | (m.group(4).equals("RAID5") ? BlockGroupFlags.RAID5 : BlockGroupFlags.RAID6);
-            List<Stripe> stripes = new ArrayList<>();
-            Matcher s = STRIPE.matcher(item);
-            while (s.find()) stripes.add(new Stripe(Long.parseLong(s.group(2)), Long.parseLong(s.group(3)), new byte[16]));
-            int n = Integer.parseInt(m.group(5));
-            assertEquals(n, stripes.size(), item);
-            out.add(new Chunk(Long.parseLong(m.group(1)), new ChunkItem(Long.parseLong(m.group(2)), 2,
-                    Long.parseLong(m.group(3)), type, 65536, 65536, 4096, n, Integer.parseInt(m.group(6)), stripes)));
-        }
-        assertTrue(!out.isEmpty(), "dump-tree lists RAID5/6 chunks");
-        return out;
+        SetParity.Result r = SetParity.check(files);
+        assertEquals(List.of(), r.mismatches());
+        assertTrue(r.checked() >= 20, "full stripes with data: " + r.checked());
     }
 
     private static byte[][] without(byte[][] data, int x, int y) {

@@ -46,7 +46,7 @@ final class MountCommand implements Callable<Integer> {
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
             + "transport=native|libfuse (default native), [no_]writeback_cache, raw_inodes and io_uring (native), "
             + "nologreplay (read-only: show the last commit, not the log's fsyncs), notreelog (every fsync commits), device=PATH (each other device "
-            + "of a multi-device filesystem; RAID5/6 sets read-only), degraded (mount with devices missing where every chunk keeps a copy), and FUSE options "
+            + "of a multi-device filesystem), degraded (mount with devices missing where every chunk keeps a copy), and FUSE options "
             + "(allow_other, default_permissions, uid=, gid=, ...) passed on.")
     List<String> options = new ArrayList<>();
 

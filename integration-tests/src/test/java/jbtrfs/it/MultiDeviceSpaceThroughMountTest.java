@@ -11,6 +11,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import jbtrfs.testing.Images;
 import jbtrfs.testing.MemberSets;
@@ -30,9 +32,10 @@ class MultiDeviceSpaceThroughMountTest {
     @TempDir
     Path tmp;
 
-    @Test
-    void statfsOfARaid1Set_countsEveryMember_asTheKernel() throws Exception {
-        List<Path> set = MemberSets.mkfs(tmp, 3, 128, "-d", "raid1", "-m", "raid1");
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"raid1", "raid5", "raid6"})
+    void statfsOfASet_countsEveryMember_asTheKernel(String profile) throws Exception {
+        List<Path> set = MemberSets.mkfs(tmp, 3, 128, "-d", profile, "-m", profile);
         String kernel = MemberSets.withKernelMount(MemberSets.copy(set, tmp), tmp, "ro", k -> Shell.sh(STATFS, k));
         Path mnt = Files.createTempDirectory(tmp, "ours");
         try (Jbtrfs m = Jbtrfs.mountReadWrite(set.get(0), mnt, "-o", others(set))) {
