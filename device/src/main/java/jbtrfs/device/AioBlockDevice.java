@@ -184,9 +184,6 @@ final class AioBlockDevice extends QueuedBlockDevice {
     }
 
     @Override
-    public String backend() { return Backend.AIO.cliName(); }
-
-    @Override
     DeviceIoException validate(IoRequest r) {
         DeviceIoException e = super.validate(r);
         if (e == null && direct && r.op() != IoRequest.Op.FLUSH

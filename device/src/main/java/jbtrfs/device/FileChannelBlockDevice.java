@@ -146,9 +146,6 @@ final class FileChannelBlockDevice extends QueuedBlockDevice {
         Discard.range(name, writable, size, offset, length);
     }
 
-    @Override
-    public String backend() { return Backend.NIO.cliName(); }
-
     /** The read path's synchronous read runs on the caller's thread: no queue hop for a blocking call. */
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {

@@ -127,9 +127,6 @@ public final class MemoryBlockDevice extends QueuedBlockDevice {
     public boolean directIo() { return false; }
 
     @Override
-    public String backend() { return "memory"; }
-
-    @Override
     void start(List<Pending> batch) {
         for (Pending p : batch) {
             long seq = requestSeq.incrementAndGet();

@@ -29,6 +29,8 @@ abstract class QueuedBlockDevice implements BlockDevice {
     protected final boolean writable;
     protected final int queueDepth;
     protected final DeviceMetrics metrics;
+    /** The backend's name, as {@link #backend} reports it and the meters are tagged. */
+    private final String backendName;
     private final Semaphore permits;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicInteger peakInFlight = new AtomicInteger();
@@ -43,6 +45,7 @@ abstract class QueuedBlockDevice implements BlockDevice {
         this.size = size;
         this.writable = writable;
         this.queueDepth = queueDepth;
+        this.backendName = backendName;
         this.permits = new Semaphore(queueDepth);
         this.metrics = new DeviceMetrics(options.registry(), backendName, name, options.devid(),
                 inFlight::get);
@@ -228,6 +231,9 @@ abstract class QueuedBlockDevice implements BlockDevice {
 
     @Override
     public long size() { return size; }
+
+    @Override
+    public final String backend() { return backendName; }
 
     @Override
     public int queueDepth() { return queueDepth; }

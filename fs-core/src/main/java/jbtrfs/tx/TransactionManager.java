@@ -2,7 +2,6 @@ package jbtrfs.tx;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
@@ -13,7 +12,6 @@ import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import jbtrfs.CorruptBlockException;
 import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.TransactionAbortedException;
@@ -21,13 +19,10 @@ import jbtrfs.alloc.BlockGroup;
 import jbtrfs.alloc.BlockGroups;
 import jbtrfs.csum.ChecksumType;
 import jbtrfs.ctree.BTree;
-import jbtrfs.ctree.Cursor;
-import jbtrfs.ctree.TreeBlock;
 import jbtrfs.ctree.TreeBlockReader;
 import jbtrfs.ctree.TreeRoot;
 import jbtrfs.format.DevItem;
 import jbtrfs.format.Features;
-import jbtrfs.format.Header;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
 import jbtrfs.format.ObjectIds;
@@ -71,7 +66,7 @@ public final class TransactionManager {
     /** Set when the v1 caches were removed for the free-space tree: the superblock's cache generation goes to 0. */
     private boolean v1CacheRemoved;
     private final Map<Long, SpaceCacheLoader.Result> cachesAtMount;
-    private ByteBuffer superBlock;
+    private final CommittedRoots committed;
     private Transaction running;
     /** The running transaction's log trees (fsyncs since the last commit), or null. */
     private TreeLog log;
@@ -110,8 +105,7 @@ public final class TransactionManager {
         this.csumType = ChecksumType.fromCode(sb.csumType());
         this.nodesize = sb.nodesize();
         this.sectorsize = sb.sectorsize();
-        this.superBlock = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        this.superBlock.put(0, sb.raw().duplicate().clear(), 0, SuperBlock.SIZE);
+        this.committed = new CommittedRoots(reader, sb);
         this.skinny = (sb.incompatFlags() & Features.INCOMPAT_SKINNY_METADATA) != 0;
         this.blockGroupTree = (sb.compatRoFlags() & Features.COMPAT_RO_BLOCK_GROUP_TREE) != 0;
         this.freeSpaceTree = (sb.compatRoFlags() & Features.COMPAT_RO_FREE_SPACE_TREE) != 0;
@@ -200,10 +194,10 @@ public final class TransactionManager {
     public void requireIncompat(long bits) { addedIncompat.getAndAccumulate(bits, (a, b) -> a | b); }
 
     /** The generation of the last commit. */
-    public long generation() { return superBlock.getLong(SuperBlock.OFFSET_GENERATION); }
+    public long generation() { return committed.generation(); }
 
     /** The superblock of the last commit, as written (its generation and feature flags are the mount's now). */
-    public SuperBlock committedSuperBlock() { return SuperBlock.decode(superBlock); }
+    public SuperBlock committedSuperBlock() { return committed.decoded(); }
 
     public long commits() { return commits; }
 
@@ -212,7 +206,7 @@ public final class TransactionManager {
         refuseChangeIfAborted();
         if (running == null) {
             running = new Transaction(reader, groups, generation() + 1, nodesize, fsidOfBlocks(), chunkTreeUuid(),
-                    this::committedRoot, this::lastSnapshot);
+                    committed::root, committed::lastSnapshot);
         }
         return running;
     }
@@ -233,46 +227,7 @@ public final class TransactionManager {
     public void refuseChangeIfAborted() throws FsException { aborted.refuseChange(); }
 
     /** The tree {@code id} as of the last commit. */
-    public BTree committedTree(long id) throws FsException {
-        TreeRoot r = committedRoot(id);
-        return new BTree(reader, id, r.bytenr(), r.level(), r.generation());
-    }
-
-    /** The committed root item's last_snapshot of tree {@code id} (0 when it has none or cannot be read). */
-    private long lastSnapshot(long id) {
-        try {
-            RootItem item = committedRootItem(id);
-            return item == null ? 0 : item.lastSnapshot();
-        } catch (FsException e) {
-            // unreadable root item: assume shared, the safe side
-            return Long.MAX_VALUE;
-        }
-    }
-
-    private RootItem committedRootItem(long id) throws FsException {
-        Cursor c = committedTree(ObjectIds.ROOT_TREE).seekFloor(Key.last(id, KeyType.ROOT_ITEM));
-        if (!c.valid() || c.key().objectid() != id || c.key().type() != KeyType.ROOT_ITEM) return null;
-        try {
-            return RootItem.read(c.buffer(), c.dataOffset(), c.dataSize());
-        } catch (IllegalArgumentException e) {
-            throw new CorruptBlockException(ObjectIds.ROOT_TREE, c.leaf().bytenr(), c.slot(), e.getMessage());
-        }
-    }
-
-    private TreeRoot committedRoot(long id) throws FsException {
-        if (id == ObjectIds.ROOT_TREE) {
-            return new TreeRoot(id, superBlock.getLong(SuperBlock.OFFSET_ROOT),
-                    Byte.toUnsignedInt(superBlock.get(SuperBlock.OFFSET_ROOT_LEVEL)), generation());
-        }
-        if (id == ObjectIds.CHUNK_TREE) {
-            return new TreeRoot(id, superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT),
-                    Byte.toUnsignedInt(superBlock.get(SuperBlock.OFFSET_CHUNK_ROOT_LEVEL)),
-                    superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT_GENERATION));
-        }
-        RootItem item = committedRootItem(id);
-        if (item == null) throw new FsException(Errno.ENOENT, "no tree " + id + " in the root tree");
-        return new TreeRoot(id, item.bytenr(), item.level(), item.generation());
-    }
+    public BTree committedTree(long id) throws FsException { return committed.tree(id); }
 
     /** The running transaction's log trees, made on first use: an fsync copies an inode's changes into them. */
     public TreeLog treeLog() throws FsException {
@@ -302,8 +257,7 @@ public final class TransactionManager {
             stage = "while writing the log's tree blocks";
             SuperWriter.BlocksInFlight inFlight = writer.startLogBlockWrites(blocks, fsidOfBlocks(), transid);
             log.written();
-            ByteBuffer sb = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
-            sb.put(0, superBlock, 0, SuperBlock.SIZE);
+            ByteBuffer sb = committed.copyOfSuperBlock();
             sb.putLong(SuperBlock.OFFSET_LOG_ROOT, log.rootBytenr());
             sb.put(SuperBlock.OFFSET_LOG_ROOT_LEVEL, (byte) log.rootLevel());
             return logSyncs.seal(inFlight, sb);
@@ -405,12 +359,7 @@ public final class TransactionManager {
     }
 
     /** The commit's superblock is on the device: it and the tree blocks it points at become the committed ones. */
-    void switchRoots(Transaction tx, ByteBuffer written) {
-        superBlock = written;
-        for (Map.Entry<Long, ByteBuffer> e : tx.dirtyBlocks().entrySet()) {
-            reader.cache(new TreeBlock(e.getKey(), e.getValue().asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN)));
-        }
-    }
+    void switchRoots(Transaction tx, ByteBuffer written) { committed.switchTo(tx, written); }
 
     /** The committed transaction is over: the next change starts another. */
     void ended() {
@@ -439,8 +388,7 @@ public final class TransactionManager {
 
     /** The superblock of {@code tx}'s commit: its roots, sizes, features and a new backup root. */
     ByteBuffer nextSuperBlock(Transaction tx) throws FsException {
-        ByteBuffer sb = ByteBuffer.allocate(SuperBlock.SIZE).order(ByteOrder.LITTLE_ENDIAN);
-        sb.put(0, superBlock, 0, SuperBlock.SIZE);
+        ByteBuffer sb = committed.copyOfSuperBlock();
         long oldGen = generation();
         TreeRoot root = tx.root(ObjectIds.ROOT_TREE);
         sb.putLong(SuperBlock.OFFSET_GENERATION, tx.transid());
@@ -490,19 +438,11 @@ public final class TransactionManager {
 
     /** Tree {@code id}'s root after this commit: the transaction's when it changed the tree, else the committed. */
     private RootBackup.Root backupRoot(Transaction tx, long id) throws FsException {
-        TreeRoot r = tx.roots().containsKey(id) ? tx.roots().get(id) : committedRoot(id);
+        TreeRoot r = tx.roots().containsKey(id) ? tx.roots().get(id) : committed.root(id);
         return new RootBackup.Root(r.bytenr(), r.generation(), r.level());
     }
 
-    byte[] fsidOfBlocks() {
-        return SuperBlock.decode(superBlock).treeBlockFsid();
-    }
+    byte[] fsidOfBlocks() { return committed.fsidOfBlocks(); }
 
-    private byte[] chunkTreeUuid() throws FsException {
-        // every tree block carries the chunk tree's uuid: copy it from the chunk root's header
-        TreeBlock b = reader.read(superBlock.getLong(SuperBlock.OFFSET_CHUNK_ROOT), 0, -1, ObjectIds.CHUNK_TREE);
-        byte[] u = new byte[16];
-        b.buffer().get(Header.OFFSET_CHUNK_TREE_UUID, u);
-        return u;
-    }
+    private byte[] chunkTreeUuid() throws FsException { return committed.chunkTreeUuid(); }
 }

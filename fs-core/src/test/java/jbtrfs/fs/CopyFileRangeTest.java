@@ -88,8 +88,6 @@ class CopyFileRangeTest {
 
     private static final Pattern DISK = Pattern.compile("disk byte (\\d+)");
     private static final Pattern GENERATION = Pattern.compile("generation \\d+ ");
-    private static final Pattern BACKREF = Pattern.compile(
-            "extent data backref root (\\S+) objectid (\\d+) offset (\\d+) count (\\d+)$");
     private static final Pattern SIZES = Pattern.compile("size (\\d+) nbytes (\\d+)");
 
     @TempDir
@@ -252,12 +250,10 @@ class CopyFileRangeTest {
     /** "bytenr root objectid offset count" of the data back references of the extents in {@code kept}. */
     private static List<String> dataRefs(Path image, Set<Long> kept) throws Exception {
         List<String> out = new ArrayList<>();
-        for (TestImage.Item item : TestImage.existing(image).items("extent")) {
-            if (!kept.contains(Long.parseLong(item.objectid()))) continue;
-            for (String line : item.body()) {
-                Matcher m = BACKREF.matcher(line);
-                if (m.find()) out.add(item.objectid() + " " + m.group(1) + " " + m.group(2) + " " + m.group(3) + " "
-                        + m.group(4));
+        for (TestImage.DataBackref r : TestImage.existing(image).dataBackrefs()) {
+            if (kept.contains(r.bytenr())) {
+                out.add(r.bytenr() + " " + r.root() + " " + r.objectid() + " " + Long.toUnsignedString(r.offset()) + " "
+                        + r.count());
             }
         }
         out.sort(null);

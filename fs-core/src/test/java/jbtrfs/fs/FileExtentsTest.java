@@ -45,8 +45,6 @@ class FileExtentsTest {
             + "compression (\\d+)");
     private static final Pattern COMPRESSION = Pattern.compile("^extent compression (\\d+)");
     private static final Pattern TYPE = Pattern.compile("^generation \\d+ type \\d+ \\((\\w+)\\)$");
-    private static final Pattern BACKREF = Pattern.compile(
-            "extent data backref root (\\S+) objectid (\\d+) offset (\\d+) count (\\d+)$");
     private static final Pattern NBYTES = Pattern.compile("size (\\d+) nbytes (\\d+)");
 
     @TempDir
@@ -381,14 +379,10 @@ class FileExtentsTest {
     /** The data back references of the top subvolume by extent bytenr: inline in extent items, and keyed ones. */
     private static Map<Long, List<DataRef>> refs(TestImage image) throws Exception {
         Map<Long, List<DataRef>> out = new HashMap<>();
-        for (TestImage.Item item : image.items("extent")) {
-            if (!item.type().equals("EXTENT_ITEM") && !item.type().equals("EXTENT_DATA_REF")) continue;
-            for (String line : item.body()) {
-                Matcher m = BACKREF.matcher(line);
-                if (!m.find() || !m.group(1).equals("FS_TREE")) continue;
-                out.computeIfAbsent(Long.parseLong(item.objectid()), k -> new ArrayList<>()).add(new DataRef(
-                        Long.parseLong(m.group(2)), Long.parseLong(m.group(3)), Integer.parseInt(m.group(4))));
-            }
+        for (TestImage.DataBackref r : image.dataBackrefs()) {
+            if (!r.root().equals("FS_TREE")) continue;
+            out.computeIfAbsent(r.bytenr(), k -> new ArrayList<>()).add(new DataRef(r.objectid(), r.offset(),
+                    r.count()));
         }
         return out;
     }

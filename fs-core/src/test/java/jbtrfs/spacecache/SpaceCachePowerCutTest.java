@@ -91,10 +91,7 @@ class SpaceCachePowerCutTest {
                 got = PowerCuts.withoutTimes(TreeListing.ofOperations(fs.operations()));
                 caches = new TreeMap<>(fs.spaceCachesAtMount());
             }
-            boolean matches = got.equals(states.get(done)) || (done + 1 < states.size()
-                    && got.equals(states.get(done + 1)));
-            assertTrue(matches, what + ": the image is neither committed state " + done + " nor " + (done + 1)
-                    + ": " + TreeListing.differences(states.get(done), got, 5));
+            PowerCuts.assertDoneOrNext(states, done, got, what + ", the image");
             List<String> invalid = new ArrayList<>();
             caches.values().forEach(r -> {
                 seen.merge(r.state() + (r.why() == null ? "" : ": " + r.why().replaceAll("\\d+", "N")), 1, Integer::sum);

@@ -2,6 +2,7 @@ package jbtrfs.testing;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -13,9 +14,11 @@ import jbtrfs.device.SparseBytes;
 import jbtrfs.fs.Filesystem;
 import jbtrfs.fs.MountOptions;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 /**
  * What the power-cut tests share: an in-memory device over an image, opening a device that may already be dead, and
- * listings that ignore times.
+ * listings that ignore times, and the check that a cut left one committed state.
  */
 public final class PowerCuts {
     private PowerCuts() {
@@ -50,5 +53,24 @@ public final class PowerCuts {
         Map<String, String> out = new TreeMap<>();
         listing.forEach((k, v) -> out.put(k, v.replaceAll(" [mc]time=\\d+", "")));
         return out;
+    }
+
+    /** The listing, without times, of the image file a cut left (opened read-only). */
+    public static Map<String, String> listingWithoutTimes(Path image) throws Exception {
+        try (Filesystem fs = Filesystem.open(image, MountOptions.readOnlyDefaults())) {
+            return withoutTimes(TreeListing.ofOperations(fs.operations()));
+        }
+    }
+
+    /**
+     * Asserts that {@code got} is state {@code done} (the last whose sync returned) or the next one (the one being
+     * written when the power went); {@code what} names the cut.
+     */
+    public static void assertDoneOrNext(List<Map<String, String>> states, int done, Map<String, String> got,
+                                        String what) {
+        boolean matches = got.equals(states.get(done)) || (done + 1 < states.size()
+                && got.equals(states.get(done + 1)));
+        assertTrue(matches, what + ": neither state " + done + " nor " + (done + 1) + ": "
+                + TreeListing.differences(states.get(done), got, 5));
     }
 }

@@ -22,6 +22,8 @@ public final class TestImage implements AutoCloseable {
             "^\\s+item \\d+ key \\((\\S+) (\\S+) (\\S+)\\) itemoff (\\d+) itemsize (\\d+)");
     private static final Pattern CHUNK = Pattern.compile("^\\s*length (\\d+) owner");
     private static final Pattern STRIPE0 = Pattern.compile("^\\s*stripe 0 devid \\d+ offset (\\d+)");
+    private static final Pattern DATA_BACKREF = Pattern.compile(
+            "extent data backref root (\\S+) objectid (\\d+) offset (\\d+) count (\\d+)$");
 
     private final Path image;
     private final Path mountPoint;
@@ -35,6 +37,13 @@ public final class TestImage implements AutoCloseable {
         public long offsetValue() { return Long.parseUnsignedLong(offset); }
 
         public String bodyText() { return String.join("\n", body); }
+    }
+
+    /**
+     * An extent data back reference as dump-tree prints it (inline in an extent item, or keyed); {@code offset} is
+     * unsigned (a clone to a lower file offset makes it "negative").
+     */
+    public record DataBackref(long bytenr, String root, long objectid, long offset, int count) {
     }
 
     private TestImage(Path image) {
@@ -114,6 +123,20 @@ public final class TestImage implements AutoCloseable {
             }
         }
         return items;
+    }
+
+    /** Every extent data back reference of the extent tree, in dump-tree's order. */
+    public List<DataBackref> dataBackrefs() throws IOException {
+        List<DataBackref> out = new ArrayList<>();
+        for (Item item : items("extent")) {
+            for (String line : item.body()) {
+                Matcher m = DATA_BACKREF.matcher(line);
+                if (!m.find()) continue;
+                out.add(new DataBackref(Long.parseLong(item.objectid()), m.group(1), Long.parseLong(m.group(2)),
+                        Long.parseUnsignedLong(m.group(3)), Integer.parseInt(m.group(4))));
+            }
+        }
+        return out;
     }
 
     /** Reads {@code length} bytes at a logical address (first stripe of its chunk; single device). */
