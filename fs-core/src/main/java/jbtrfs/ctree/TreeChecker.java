@@ -91,15 +91,14 @@ public final class TreeChecker {
             return "nritems " + nritems + " does not fit a " + nodesize + "-byte block";
         }
         if (level > 0 && nritems == 0) return "node with no key pointers";
-        Key prev = null;
         long dataLimit = nodesize;
         for (int slot = 0; slot < nritems; slot++) {
             int keyOff = Header.SIZE + slot * slotSize;
-            Key key = Key.read(b, keyOff);
-            if (prev != null && prev.compareTo(key) >= 0) {
-                return "slot " + slot + " key " + key + " is not above the previous key " + prev;
+            // keys compared where they lie: every block written is checked, so no Key is made per slot
+            if (slot > 0 && compareKeys(b, keyOff - slotSize, keyOff) >= 0) {
+                return "slot " + slot + " key " + Key.read(b, keyOff) + " is not above the previous key "
+                        + Key.read(b, keyOff - slotSize);
             }
-            prev = key;
             if (level == 0) {
                 long off = Integer.toUnsignedLong(b.getInt(keyOff + Item.OFFSET_DATA_OFFSET));
                 long size = Integer.toUnsignedLong(b.getInt(keyOff + Item.OFFSET_DATA_SIZE));
@@ -115,5 +114,15 @@ public final class TreeChecker {
             }
         }
         return null;
+    }
+
+    /** Orders the keys stored at {@code a} and {@code b} of one block as Key.compareTo does, without decoding. */
+    private static int compareKeys(ByteBuffer buf, int a, int b) {
+        int c = Long.compareUnsigned(buf.getLong(a + Key.OFFSET_OBJECTID), buf.getLong(b + Key.OFFSET_OBJECTID));
+        if (c != 0) return c;
+        c = Integer.compare(Byte.toUnsignedInt(buf.get(a + Key.OFFSET_TYPE)),
+                Byte.toUnsignedInt(buf.get(b + Key.OFFSET_TYPE)));
+        if (c != 0) return c;
+        return Long.compareUnsigned(buf.getLong(a + Key.OFFSET_OFFSET), buf.getLong(b + Key.OFFSET_OFFSET));
     }
 }
