@@ -106,8 +106,9 @@ public final class TreeEditor {
         // a root node with one child hands the root to that child
         while (level > 0 && top.size() == 1) {
             TreeBlock node = store.read(top.get(0).blockptr(), top.get(0).generation(), level, root.owner());
+            // counted before decoding: a root of hundreds of pointers was decoded whole on every delete
+            if (node.nritems() != 1) break;
             List<NodePtr> children = decodeNode(node);
-            if (children.size() != 1) break;
             store.free(node.bytenr(), root.owner(), level);
             top = children;
             level--;
