@@ -36,12 +36,18 @@ final class DataReader {
 
     int sectorsize() { return sectorsize; }
 
+    /** Where a read serves a file, for messages: built into text only when one is written. */
+    record Site(InodeId file, long offset) {
+        @Override
+        public String toString() { return "inode " + file + " offset " + offset; }
+    }
+
     /**
      * Reads {@code length} bytes (a whole number of sectors) at sector-aligned {@code logical} into {@code dst}
      * (position advanced), verifying checksums unless {@code verify} is false. {@code what} names the
      * file for messages.
      */
-    void read(long logical, int length, ByteBuffer dst, boolean verify, String what) throws IOException {
+    void read(long logical, int length, ByteBuffer dst, boolean verify, Object what) throws IOException {
         int sectors = length / sectorsize;
         byte[] expected = null;
         boolean[] present = null;
@@ -119,7 +125,7 @@ final class DataReader {
      * Copy {@code mirror} served the {@code served} sectors, which every copy before it held bad: each run of them
      * goes back over those copies where the mount may write.
      */
-    private void repairServed(long logical, ByteBuffer good, boolean[] served, int mirror, String what) {
+    private void repairServed(long logical, ByteBuffer good, boolean[] served, int mirror, Object what) {
         int i = 0;
         while (i < served.length) {
             if (!served[i]) {
@@ -138,7 +144,7 @@ final class DataReader {
      * the mount may write, the verified range goes back over each of them. A failed repair is logged, the read
      * still served.
      */
-    private void repair(long logical, ByteBuffer good, int goodMirror, String what) {
+    private void repair(long logical, ByteBuffer good, int goodMirror, Object what) {
         if (!volume.repairsAllowed()) return;
         for (int bad = 0; bad < goodMirror; bad++) {
             try {

@@ -62,7 +62,8 @@ final class FileData {
         BTree tree = subvolumes.tree(file.root());
         long ino = file.objectid();
         long end = offset + out.limit();
-        zero(out);
+        // only what no extent fills is zeroed: a read of 1 MiB would otherwise write every byte twice
+        int filled = 0;
         Cursor c = tree.seekFloor(new Key(ino, KeyType.EXTENT_DATA, offset));
         if (!c.valid() || c.key().objectid() != ino || c.key().type() != KeyType.EXTENT_DATA) {
             c = tree.seek(new Key(ino, KeyType.EXTENT_DATA, 0));
@@ -80,24 +81,28 @@ final class FileData {
             long from = Math.max(offset, extStart);
             long to = FileOffsets.min(end, extEnd); // an extent may end at 2^63
             if (FileOffsets.before(from, to)) {
-                copyExtent(file, c, fe, extStart, from, to, out, (int) (from - offset), verify);
+                int at = (int) (from - offset);
+                zero(out, filled, at);
+                copyExtent(file, c, fe, extStart, from, to, out, at, verify);
+                filled = Math.max(filled, at + (int) (to - from));
             }
             c.next();
         }
+        zero(out, filled, out.limit());
     }
 
     private static final byte[] ZEROS = new byte[64 << 10];
 
-    private static void zero(ByteBuffer out) {
-        for (int at = 0; at < out.limit(); at += ZEROS.length) {
-            out.put(at, ZEROS, 0, Math.min(ZEROS.length, out.limit() - at));
+    private static void zero(ByteBuffer out, int from, int to) {
+        for (int at = from; at < to; at += ZEROS.length) {
+            out.put(at, ZEROS, 0, Math.min(ZEROS.length, to - at));
         }
     }
 
     private void copyExtent(InodeId file, Cursor c, FileExtentItem fe, long extStart, long from, long to,
                             ByteBuffer out, int outPos, boolean verify) throws IOException {
         int n = (int) (to - from);
-        String what = "inode " + file + " offset " + from;
+        DataReader.Site what = new DataReader.Site(file, from);
         if (fe.encryption() != 0 || fe.otherEncoding() != 0) {
             throw new FsException(Errno.EIO, "unsupported extent encoding (encryption " + fe.encryption() + ", other "
                     + fe.otherEncoding() + ") in " + what);
@@ -107,9 +112,13 @@ final class FileData {
             int src = (int) (from - extStart);
             int avail = Math.max(0, Math.min(n, inline.length - src));
             out.put(outPos, inline, src, avail);
+            zero(out, outPos + avail, outPos + n);
             return;
         }
-        if (fe.isHole() || fe.isPrealloc()) return;
+        if (fe.isHole() || fe.isPrealloc()) {
+            zero(out, outPos, outPos + n);
+            return;
+        }
         long inExtent = fe.offset() + (from - extStart);
         if (fe.compression() != 0) {
             byte[] plain = decompressedExtent(fe, verify, what);
@@ -167,7 +176,7 @@ final class FileData {
         return plain;
     }
 
-    private byte[] decompressedExtent(FileExtentItem fe, boolean verify, String what) throws IOException {
+    private byte[] decompressedExtent(FileExtentItem fe, boolean verify, DataReader.Site what) throws IOException {
         long cacheKey = fe.diskBytenr();
         byte[] plain;
         synchronized (decompressed) {
@@ -191,7 +200,7 @@ final class FileData {
         return plain;
     }
 
-    private static CompressionType compression(FileExtentItem fe, String what) throws FsException {
+    private static CompressionType compression(FileExtentItem fe, Object what) throws FsException {
         try {
             return CompressionType.fromCode(fe.compression());
         } catch (IllegalArgumentException e) {
