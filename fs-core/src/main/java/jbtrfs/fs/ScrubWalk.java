@@ -133,12 +133,17 @@ final class ScrubWalk {
     /**
      * One stripe of a chunk on this device: which copy it holds, where it starts, and for RAID0/RAID10 which of the
      * chunk's stripe groups it is (its 64 KiB units are every {@code groups}-th of the chunk's, from {@code group});
-     * an unstriped copy is the one group of all units.
+     * an unstriped copy is the one group of all units; for RAID5/6, {@code group} is the stripe's index in the chunk.
      */
     private record Copy(Chunk chunk, int mirror, long physical, int group, int groups) {
         /** The first unit of this copy at or after {@code unit}. */
         long ownUnitFrom(long unit) {
-            return unit + Math.floorMod(group - unit, (long) groups);
+            if (!chunk.parity()) return unit + Math.floorMod(group - unit, (long) groups);
+            // RAID5/6: unit u is data slot u % d of full stripe u / d; the slots rotate over the devices
+            int d = chunk.dataStripes();
+            long u = unit;
+            while (chunk.slotOn(group, u / d) != u % d) u++;
+            return u;
         }
     }
 
@@ -146,7 +151,6 @@ final class ScrubWalk {
     private List<Copy> copies() {
         List<Copy> out = new ArrayList<>();
         for (Chunk c : volume.chunks().chunks()) {
-            if (c.parity()) continue; // another member's (Scrubber refuses this one's)
             List<Stripe> stripes = c.item().stripes();
             boolean striped = c.striped();
             int copies = c.copies();
@@ -157,9 +161,11 @@ final class ScrubWalk {
                         || Long.compareUnsigned(s.offset(), end) > 0) {
                     continue;
                 }
-                // RAID10's stripes pair up: stripe m holds copy m % sub_stripes of group m / sub_stripes
-                out.add(striped ? new Copy(c, m % copies, s.offset(), m / copies, stripes.size() / copies)
-                        : new Copy(c, m, s.offset(), 0, 1));
+                // RAID10's stripes pair up: stripe m holds copy m % sub_stripes of group m / sub_stripes; a RAID5/6
+                // stripe holds the data slots the rotation gives it, read as copy 0 (the later copies rebuild it)
+                if (c.parity()) out.add(new Copy(c, 0, s.offset(), m, stripes.size()));
+                else if (striped) out.add(new Copy(c, m % copies, s.offset(), m / copies, stripes.size() / copies));
+                else out.add(new Copy(c, m, s.offset(), 0, 1));
             }
         }
         out.sort(Comparator.comparingLong(Copy::physical));
