@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -28,6 +29,7 @@ import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Stripe;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.volumes.Chunk;
+import jbtrfs.volumes.Parity;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -216,8 +218,71 @@ final class ScrubWalk {
             } finally {
                 fence.unlock();
             }
-            if (cur == -1) return;
+            if (cur == -1) break;
         }
+        if (!chunk.parity()) return;
+        long rows = chunk.stripeLength() / STRIPE_LEN;
+        for (long row = 0; row < rows && !canceled; row++) {
+            int slot = chunk.slotOn(copy.group(), row);
+            if (slot < chunk.dataStripes()) continue;
+            fence.lock();
+            try {
+                scrubParity(copy, row, slot);
+            } finally {
+                fence.unlock();
+            }
+        }
+    }
+
+    /**
+     * P or Q of full stripe {@code row} on this device, where the stripe holds extents (≈ scrub_raid56_parity_stripe):
+     * recomputed from the data and, where it differs on a repairing scrub, written over (counted nowhere, as the
+     * kernel's). Only parity of data that verifies is rewritten: parity made from bad data would spoil the rebuild.
+     */
+    private void scrubParity(Copy copy, long row, int slot) throws IOException {
+        Chunk chunk = copy.chunk();
+        int d = chunk.dataStripes();
+        long rowStart = chunk.logical() + row * d * STRIPE_LEN;
+        long rowEnd = rowStart + (long) d * STRIPE_LEN;
+        BTree extentTree = trees.committed(ObjectIds.EXTENT_TREE);
+        if (firstExtent(extentTree, rowStart, rowEnd) == null) return;
+        byte[][] data = new byte[d][];
+        for (int i = 0; i < d; i++) {
+            long unitStart = rowStart + (long) i * STRIPE_LEN;
+            if (!unitVerifies(extentTree, unitStart, unitStart + STRIPE_LEN)) {
+                LOG.warn("scrub: parity of the full stripe at logical {} not checked: its data does not verify",
+                        rowStart);
+                return;
+            }
+            ByteBuffer b = ByteBuffer.allocate(STRIPE_LEN);
+            volume.read(unitStart, b, 0);
+            data[i] = b.array();
+        }
+        boolean isP = slot == d;
+        byte[] want = isP ? Parity.p(data) : Parity.q(data);
+        ByteBuffer have = ByteBuffer.allocate(STRIPE_LEN);
+        volume.members().get(id.devid()).read(copy.physical() + row * STRIPE_LEN, have);
+        if (Arrays.equals(want, have.array())) return;
+        LOG.warn("scrub: {} of the full stripe at logical {} is not that of its data{}", isP ? "P" : "Q", rowStart,
+                readOnly ? "" : "; rewritten");
+        if (readOnly || !volume.repairsAllowed()) return;
+        ByteBuffer all = ByteBuffer.allocate(d * STRIPE_LEN);
+        for (byte[] x : data) all.put(x);
+        volume.repairCopy(rowStart, all.flip(), isP ? 1 : 2);
+    }
+
+    /** Whether the data stripe [{@code from}, {@code to}) reads and verifies (tree blocks, checksums). */
+    private boolean unitVerifies(BTree extentTree, long from, long to) throws IOException {
+        List<ScrubStripe.Extent> extents = new ArrayList<>();
+        Cursor c = firstExtent(extentTree, from, to);
+        while (c != null && c.valid() && Long.compareUnsigned(c.key().objectid(), to) < 0) {
+            if (isExtent(c.key())) {
+                Extent e = extent(c);
+                extents.add(new ScrubStripe.Extent(e.start(), e.length(), e.tree(), e.generation()));
+            }
+            c.next();
+        }
+        return new ScrubStripe(this, volume, id, 0, from, to, extents, csums(from, to)).clean();
     }
 
     /** An extent item: start, length, flags (DATA, TREE_BLOCK) and generation. */

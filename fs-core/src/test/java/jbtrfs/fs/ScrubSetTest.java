@@ -27,6 +27,7 @@ import jbtrfs.device.MemoryBlockDevice;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.MemberSets;
 import jbtrfs.testing.Shell;
+import jbtrfs.volumes.SetParity;
 
 /**
  * Scrub of a multi-device set the kernel wrote (RAID1, RAID10, RAID0 data, RAID5 and RAID6), one member's contents
@@ -235,6 +236,13 @@ class ScrubSetTest {
         // the repaired members, as files, are clean to the kernel's scrub too
         for (int i = 0; i < members.size(); i++) {
             Files.write(members.get(i), ((MemoryBlockDevice) inMemory.get(i + 1L)).snapshot());
+        }
+        if (profile.matches("raid[56]")) {
+            // the zeroed P and Q rewritten from the data (the kernel's scrub would rewrite them without a count)
+            SetParity.Result kernels = SetParity.check(written(profile));
+            SetParity.Result after = SetParity.check(members);
+            assertEquals(List.of(), after.mismatches());
+            assertEquals(kernels.checked(), after.checked(), "every full stripe the kernel wrote parity for has it");
         }
         Map<Long, Map<String, Long>> kernel = kernelScrub(members, profile.matches("raid[56]") ? "rw" : "ro");
         for (long devid : kernel.keySet()) {
