@@ -74,6 +74,17 @@ final class ScrubStripe {
         }
     }
 
+    /** Whether this copy reads and verifies with no error (nothing counted, nothing repaired). */
+    boolean clean() {
+        try {
+            read(mirror, start, buf.duplicate());
+        } catch (IOException e) {
+            return false;
+        }
+        verifyAll();
+        return count(errors()) == 0;
+    }
+
     /** Verifies, repairs from the other copies, writes the repairs back when {@code writeBack}, and reports. */
     void run(boolean writeBack) throws IOException {
         try {

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -28,6 +29,7 @@ import jbtrfs.format.ObjectIds;
 import jbtrfs.format.Stripe;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.volumes.Chunk;
+import jbtrfs.volumes.Parity;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -133,12 +135,17 @@ final class ScrubWalk {
     /**
      * One stripe of a chunk on this device: which copy it holds, where it starts, and for RAID0/RAID10 which of the
      * chunk's stripe groups it is (its 64 KiB units are every {@code groups}-th of the chunk's, from {@code group});
-     * an unstriped copy is the one group of all units.
+     * an unstriped copy is the one group of all units; for RAID5/6, {@code group} is the stripe's index in the chunk.
      */
     private record Copy(Chunk chunk, int mirror, long physical, int group, int groups) {
         /** The first unit of this copy at or after {@code unit}. */
         long ownUnitFrom(long unit) {
-            return unit + Math.floorMod(group - unit, (long) groups);
+            if (!chunk.parity()) return unit + Math.floorMod(group - unit, (long) groups);
+            // RAID5/6: unit u is data slot u % d of full stripe u / d; the slots rotate over the devices
+            int d = chunk.dataStripes();
+            long u = unit;
+            while (chunk.slotOn(group, u / d) != u % d) u++;
+            return u;
         }
     }
 
@@ -146,7 +153,6 @@ final class ScrubWalk {
     private List<Copy> copies() {
         List<Copy> out = new ArrayList<>();
         for (Chunk c : volume.chunks().chunks()) {
-            if (c.parity()) continue; // another member's (Scrubber refuses this one's)
             List<Stripe> stripes = c.item().stripes();
             boolean striped = c.striped();
             int copies = c.copies();
@@ -157,9 +163,11 @@ final class ScrubWalk {
                         || Long.compareUnsigned(s.offset(), end) > 0) {
                     continue;
                 }
-                // RAID10's stripes pair up: stripe m holds copy m % sub_stripes of group m / sub_stripes
-                out.add(striped ? new Copy(c, m % copies, s.offset(), m / copies, stripes.size() / copies)
-                        : new Copy(c, m, s.offset(), 0, 1));
+                // RAID10's stripes pair up: stripe m holds copy m % sub_stripes of group m / sub_stripes; a RAID5/6
+                // stripe holds the data slots the rotation gives it, read as copy 0 (the later copies rebuild it)
+                if (c.parity()) out.add(new Copy(c, 0, s.offset(), m, stripes.size()));
+                else if (striped) out.add(new Copy(c, m % copies, s.offset(), m / copies, stripes.size() / copies));
+                else out.add(new Copy(c, m, s.offset(), 0, 1));
             }
         }
         out.sort(Comparator.comparingLong(Copy::physical));
@@ -210,8 +218,71 @@ final class ScrubWalk {
             } finally {
                 fence.unlock();
             }
-            if (cur == -1) return;
+            if (cur == -1) break;
         }
+        if (!chunk.parity()) return;
+        long rows = chunk.stripeLength() / STRIPE_LEN;
+        for (long row = 0; row < rows && !canceled; row++) {
+            int slot = chunk.slotOn(copy.group(), row);
+            if (slot < chunk.dataStripes()) continue;
+            fence.lock();
+            try {
+                scrubParity(copy, row, slot);
+            } finally {
+                fence.unlock();
+            }
+        }
+    }
+
+    /**
+     * P or Q of full stripe {@code row} on this device, where the stripe holds extents (≈ scrub_raid56_parity_stripe):
+     * recomputed from the data and, where it differs on a repairing scrub, written over (counted nowhere, as the
+     * kernel's). Only parity of data that verifies is rewritten: parity made from bad data would spoil the rebuild.
+     */
+    private void scrubParity(Copy copy, long row, int slot) throws IOException {
+        Chunk chunk = copy.chunk();
+        int d = chunk.dataStripes();
+        long rowStart = chunk.logical() + row * d * STRIPE_LEN;
+        long rowEnd = rowStart + (long) d * STRIPE_LEN;
+        BTree extentTree = trees.committed(ObjectIds.EXTENT_TREE);
+        if (firstExtent(extentTree, rowStart, rowEnd) == null) return;
+        byte[][] data = new byte[d][];
+        for (int i = 0; i < d; i++) {
+            long unitStart = rowStart + (long) i * STRIPE_LEN;
+            if (!unitVerifies(extentTree, unitStart, unitStart + STRIPE_LEN)) {
+                LOG.warn("scrub: parity of the full stripe at logical {} not checked: its data does not verify",
+                        rowStart);
+                return;
+            }
+            ByteBuffer b = ByteBuffer.allocate(STRIPE_LEN);
+            volume.read(unitStart, b, 0);
+            data[i] = b.array();
+        }
+        boolean isP = slot == d;
+        byte[] want = isP ? Parity.p(data) : Parity.q(data);
+        ByteBuffer have = ByteBuffer.allocate(STRIPE_LEN);
+        volume.members().get(id.devid()).read(copy.physical() + row * STRIPE_LEN, have);
+        if (Arrays.equals(want, have.array())) return;
+        LOG.warn("scrub: {} of the full stripe at logical {} is not that of its data{}", isP ? "P" : "Q", rowStart,
+                readOnly ? "" : "; rewritten");
+        if (readOnly || !volume.repairsAllowed()) return;
+        ByteBuffer all = ByteBuffer.allocate(d * STRIPE_LEN);
+        for (byte[] x : data) all.put(x);
+        volume.repairCopy(rowStart, all.flip(), isP ? 1 : 2);
+    }
+
+    /** Whether the data stripe [{@code from}, {@code to}) reads and verifies (tree blocks, checksums). */
+    private boolean unitVerifies(BTree extentTree, long from, long to) throws IOException {
+        List<ScrubStripe.Extent> extents = new ArrayList<>();
+        Cursor c = firstExtent(extentTree, from, to);
+        while (c != null && c.valid() && Long.compareUnsigned(c.key().objectid(), to) < 0) {
+            if (isExtent(c.key())) {
+                Extent e = extent(c);
+                extents.add(new ScrubStripe.Extent(e.start(), e.length(), e.tree(), e.generation()));
+            }
+            c.next();
+        }
+        return new ScrubStripe(this, volume, id, 0, from, to, extents, csums(from, to)).clean();
     }
 
     /** An extent item: start, length, flags (DATA, TREE_BLOCK) and generation. */

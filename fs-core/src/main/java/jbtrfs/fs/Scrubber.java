@@ -22,8 +22,6 @@ import jbtrfs.format.ObjectIds;
 import jbtrfs.format.SuperBlock;
 import jbtrfs.tx.TransactionManager;
 import jbtrfs.device.BlockDevice;
-import jbtrfs.format.BlockGroupFlags;
-import jbtrfs.volumes.Chunk;
 import jbtrfs.volumes.Volume;
 
 /**
@@ -136,23 +134,13 @@ public final class Scrubber {
     /**
      * Starts scrubbing the dev extents of device {@code devid} overlapping physical [{@code start}, {@code end}],
      * repairing unless {@code readOnly}: ENODEV for a device not present, EINPROGRESS while one runs on it,
-     * EOPNOTSUPP where it holds a chunk of a parity profile (RAID5, RAID6), EROFS for a
-     * repairing scrub of a read-only mount (the kernel's mnt_want_write).
+     * EROFS for a repairing scrub of a read-only mount (the kernel's mnt_want_write).
      */
     public synchronized void start(long devid, long start, long end, boolean readOnly) throws FsException {
         checkDevice(devid);
         Run before = runs.get(devid);
         if (before != null && before.state == ScrubStatus.State.RUNNING) {
             throw new FsException(Errno.EINPROGRESS, "a scrub is running on device " + devid);
-        }
-        for (Chunk c : volume.chunks().chunks()) {
-            if (!c.parity()) continue;
-            if (c.item().stripes().stream().anyMatch(st -> st.devid() == devid)) {
-                // the walk checks copies, not parity; a parity chunk left out would pass for clean
-                throw new FsException(Errno.EOPNOTSUPP, "scrub of " + BlockGroupFlags.profileName(c.item().type())
-                        + " chunks is not supported yet (device " + devid + " holds the one at logical "
-                        + Long.toUnsignedString(c.logical()) + ")");
-            }
         }
         if (!readOnly && mountReadOnly.getAsBoolean()) {
             throw new FsException(Errno.EROFS, "a scrub that repairs needs a read-write mount (scrub read-only)");

@@ -35,7 +35,7 @@ public record Chunk(long logical, ChunkItem item) {
     }
 
     /** The data stripes of each full stripe of a parity profile (num_stripes less one for RAID5, two for RAID6). */
-    int dataStripes() {
+    public int dataStripes() {
         long p = item.type() & BlockGroupFlags.PROFILE_MASK;
         return item.numStripes() - (p == BlockGroupFlags.RAID6 ? 2 : 1);
     }
@@ -51,6 +51,14 @@ public record Chunk(long logical, ChunkItem item) {
         long fullStripe = rel / stripeLen / dataStripes();
         Stripe s = item.stripes().get((int) ((slot + fullStripe) % item.numStripes()));
         return new Placement(s.devid(), s.offset() + fullStripe * stripeLen + rel % stripeLen);
+    }
+
+    /**
+     * The slot stripe {@code index} holds in full stripe {@code fullStripe} of a parity profile: below
+     * {@link #dataStripes} a data stripe, then P, then Q (the rotation of {@link #paritySlot} seen from a device).
+     */
+    public int slotOn(int index, long fullStripe) {
+        return (int) Math.floorMod(index - fullStripe, (long) item.numStripes());
     }
 
     /** Which data slot of its full stripe {@code address} lies in (parity profiles). */
