@@ -48,10 +48,12 @@ final class Members {
     }
 
     private final Map<Long, Given> byDevid;
+    private final boolean readOnly;
     private final List<FsInfo.Device> listed = new ArrayList<>();
 
-    private Members(Map<Long, Given> byDevid) {
+    private Members(Map<Long, Given> byDevid, boolean readOnly) {
         this.byDevid = byDevid;
+        this.readOnly = readOnly;
     }
 
     /**
@@ -153,7 +155,7 @@ final class Members {
                 }
             }
         }
-        return new Members(byDevid);
+        return new Members(byDevid, readOnly);
     }
 
     /** The devices present, by devid. */
@@ -253,6 +255,12 @@ final class Members {
                         + BlockGroupFlags.profileName(c.item().type()) + " chunk at logical "
                         + Long.toUnsignedString(c.logical()) + " lost " + lost + " of " + c.item().numStripes()
                         + " stripes and survives " + tolerated + " (missing devids " + missing.keySet() + ")");
+            }
+            // writes into a full stripe with a member gone would need its data rebuilt first: not built
+            if (lost > 0 && !readOnly && (c.parity())) {
+                throw new FsException(Errno.EINVAL, "read-write degraded mounts of RAID5/6 chunks are not supported"
+                        + " (the " + BlockGroupFlags.profileName(c.item().type()) + " chunk at logical "
+                        + Long.toUnsignedString(c.logical()) + " lost a stripe): mount with -o degraded,ro");
             }
         }
     }

@@ -90,4 +90,19 @@ class DegradedWriteTest {
         assertTrue(e.getMessage().matches("too many devices missing even for -o degraded: the RAID0 chunk at "
                 + "logical \\d+ lost 1 of 2 stripes and survives 0 \\(missing devids \\[2\\]\\)"), e.getMessage());
     }
+
+    @Test
+    void raid5MemberMissing_readWriteDegradedRefusedInOneLine_readOnlyDegradedOpens() throws Exception {
+        Images.requireKernelBtrfs();
+        List<Path> set = MemberSets.mkfs(dir, 3, 128, "-d", "raid5", "-m", "raid5");
+        List<Path> others = List.of(set.get(1));
+        FsException e = assertThrows(FsException.class, () -> Filesystem.open(set.get(0),
+                MountOptions.readWriteDefaults().withDevices(others, true)).close());
+        assertEquals(Errno.EINVAL, e.errno());
+        assertTrue(e.getMessage().matches("read-write degraded mounts of RAID5/6 chunks are not supported \\(the "
+                + "RAID5 chunk at logical \\d+ lost a stripe\\): mount with -o degraded,ro"), e.getMessage());
+        try (Filesystem fs = Filesystem.open(set.get(0), MountOptions.readOnlyDefaults().withDevices(others, true))) {
+            assertTrue(fs.readOnly());
+        }
+    }
 }
