@@ -227,7 +227,8 @@ final class ScrubWalk {
             if (slot < chunk.dataStripes()) continue;
             fence.lock();
             try {
-                scrubParity(copy, row, slot);
+                long r = row;
+                volume.withParityLock(() -> scrubParity(copy, r, slot));
             } finally {
                 fence.unlock();
             }

@@ -221,6 +221,23 @@ public final class Volume {
         }
     }
 
+    /** Work on RAID5/6 full stripes that must see them still: parity checked against data read just before. */
+    public interface ParityWork {
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs {@code work} with no RAID5/6 write planned or submitted meanwhile, after every batch submitted before it
+     * is done: a scrub's parity check reads data and P/Q that no write changes between (it would put back P/Q of
+     * data that was already overwritten).
+     */
+    public void withParityLock(ParityWork work) throws IOException {
+        synchronized (parityLock) {
+            awaitSubmitted();
+            work.run();
+        }
+    }
+
     /** A RAID5/6 batch's writes, after every batch submitted before it is done (its reads see their data). */
     private List<MemberWrite> plan(Raid56Writes r) throws FsException {
         try {
