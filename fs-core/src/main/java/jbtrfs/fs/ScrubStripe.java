@@ -85,8 +85,11 @@ final class ScrubStripe {
         return count(errors()) == 0;
     }
 
-    /** Verifies, repairs from the other copies, writes the repairs back when {@code writeBack}, and reports. */
-    void run(boolean writeBack) throws IOException {
+    /**
+     * Verifies, repairs from the other copies, writes the repairs back when {@code writeBack}, and reports; whether
+     * a repair was written.
+     */
+    boolean run(boolean writeBack) throws IOException {
         try {
             read(mirror, start, buf.duplicate());
         } catch (IOException e) {
@@ -101,7 +104,8 @@ final class ScrubStripe {
         if (readErrors + csumErrors + verifyErrors > 0) repairFromOtherCopies();
         boolean[] repaired = new boolean[sectors];
         for (int i = 0; i < sectors; i++) repaired[i] = initial[i] && !bad(i);
-        if (writeBack && volume.repairsAllowed()) writeBack(repaired);
+        boolean wrote = writeBack && volume.repairsAllowed() && count(repaired) > 0;
+        if (wrote) writeBack(repaired);
         int dataExtents = 0;
         int treeExtents = 0;
         for (Extent x : extents) {
@@ -132,6 +136,7 @@ final class ScrubStripe {
         }
         walk.report(new Report(dataExtents, treeExtents, dataSectors, treeSectors, noCsum, readErrors, csumErrors,
                 verifyErrors, uncorrectable, count(repaired)));
+        return wrote;
     }
 
     private void read(int copy, long logical, ByteBuffer dst) throws IOException {

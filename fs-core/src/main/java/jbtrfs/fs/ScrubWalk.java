@@ -242,8 +242,25 @@ final class ScrubWalk {
      */
     private void scrubParity(Copy copy, long row, int slot) throws IOException {
         Chunk chunk = copy.chunk();
+        long rowStart = chunk.logical() + row * chunk.dataStripes() * STRIPE_LEN;
+        checkParity(chunk, rowStart, slot, id.devid(), copy.physical() + row * STRIPE_LEN);
+    }
+
+    /** After a data repair in the full stripe holding {@code logical}: its P and Q checked again, wherever they lie. */
+    private void recheckParity(Chunk chunk, long logical) throws IOException {
+        long rowBytes = (long) chunk.dataStripes() * STRIPE_LEN;
+        long rowStart = chunk.logical() + (logical - chunk.logical()) / rowBytes * rowBytes;
+        for (int slot = chunk.dataStripes(); slot < chunk.item().numStripes(); slot++) {
+            Chunk.Placement place = chunk.paritySlot(rowStart, slot);
+            if (!volume.members().containsKey(place.devid())) continue;
+            int s = slot;
+            volume.withParityLock(() -> checkParity(chunk, rowStart, s, place.devid(), place.physical()));
+        }
+    }
+
+    /** P or Q ({@code slot}) of the full stripe at {@code rowStart}, at {@code physical} on member {@code devid}. */
+    private void checkParity(Chunk chunk, long rowStart, int slot, long devid, long physical) throws IOException {
         int d = chunk.dataStripes();
-        long rowStart = chunk.logical() + row * d * STRIPE_LEN;
         long rowEnd = rowStart + (long) d * STRIPE_LEN;
         BTree extentTree = trees.committed(ObjectIds.EXTENT_TREE);
         if (firstExtent(extentTree, rowStart, rowEnd) == null) return;
@@ -262,7 +279,7 @@ final class ScrubWalk {
         boolean isP = slot == d;
         byte[] want = isP ? Parity.p(data) : Parity.q(data);
         ByteBuffer have = ByteBuffer.allocate(STRIPE_LEN);
-        volume.members().get(id.devid()).read(copy.physical() + row * STRIPE_LEN, have);
+        volume.members().get(devid).read(physical, have);
         if (Arrays.equals(want, have.array())) return;
         LOG.warn("scrub: {} of the full stripe at logical {} is not that of its data{}", isP ? "P" : "Q", rowStart,
                 readOnly ? "" : "; rewritten");
@@ -316,9 +333,11 @@ final class ScrubWalk {
             if (isExtent(c.key())) extents.add(extent(c));
             c.next();
         }
-        new ScrubStripe(this, volume, id, copy.mirror(), stripeStart, stripeEnd, extents.stream()
+        boolean repaired = new ScrubStripe(this, volume, id, copy.mirror(), stripeStart, stripeEnd, extents.stream()
                 .map(e -> new ScrubStripe.Extent(e.start(), e.length(), e.tree(), e.generation())).toList(),
                 csums(stripeStart, stripeEnd)).run(!readOnly);
+        // the member holding P/Q may have checked this full stripe before the repair (and skipped it): check again
+        if (repaired && chunk.parity()) recheckParity(chunk, stripeStart);
         set(LAST_PHYSICAL, volume.physical(stripeStart, copy.mirror()) + STRIPE_LEN);
         return stripeStart + STRIPE_LEN;
     }

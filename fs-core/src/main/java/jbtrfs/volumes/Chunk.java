@@ -45,7 +45,7 @@ public record Chunk(long logical, ChunkItem item) {
      * 0..dataStripes-1 are the data, then P, then Q. The slots rotate by one device per full stripe, as the kernel's
      * map of a RAID5/6 full stripe does.
      */
-    Placement paritySlot(long address, int slot) {
+    public Placement paritySlot(long address, int slot) {
         long rel = address - logical;
         long stripeLen = item.stripeLen();
         long fullStripe = rel / stripeLen / dataStripes();
@@ -120,6 +120,6 @@ public record Chunk(long logical, ChunkItem item) {
     }
 
     /** A physical place on one device. */
-    record Placement(long devid, long physical) {
+    public record Placement(long devid, long physical) {
     }
 }
