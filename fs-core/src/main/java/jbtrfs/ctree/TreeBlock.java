@@ -2,10 +2,13 @@ package jbtrfs.ctree;
 
 import java.nio.ByteBuffer;
 
+import jbtrfs.CorruptBlockException;
+import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.Header;
 import jbtrfs.format.Item;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyPtr;
+import jbtrfs.format.MalformedItemException;
 
 /**
  * A verified tree block (≈ extent_buffer): an immutable view of {@code nodesize} bytes read from {@code bytenr}.
@@ -55,6 +58,15 @@ public final class TreeBlock {
     /** In a leaf: size of the item's data. */
     public int itemSize(int slot) {
         return buf.getInt(Header.SIZE + slot * Item.SIZE + Item.OFFSET_DATA_SIZE);
+    }
+
+    /** In a leaf: the EXTENT_DATA item in {@code slot}; one that does not decode makes this block corrupt. */
+    public FileExtentItem fileExtent(int slot) throws CorruptBlockException {
+        try {
+            return FileExtentItem.read(buf, itemOffset(slot), itemSize(slot));
+        } catch (MalformedItemException e) {
+            throw new CorruptBlockException(owner(), bytenr, slot, "item " + key(slot) + ": " + e.getMessage());
+        }
     }
 
     /** In a node: the child's bytenr. */

@@ -2,7 +2,6 @@ package jbtrfs.format;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -14,20 +13,8 @@ public record InodeExtref(long parentObjectid, long index, byte[] name) {
 
     /** All extrefs packed in the item at {@code offset} of {@code size} bytes. */
     public static List<InodeExtref> readAll(ByteBuffer b, int offset, int size) {
-        List<InodeExtref> out = new ArrayList<>(1);
-        int p = offset;
-        int end = offset + size;
-        while (p + SIZE_WITHOUT_NAME <= end) {
-            int nameLen = Short.toUnsignedInt(b.getShort(p + 16));
-            if (p + SIZE_WITHOUT_NAME + nameLen > end) {
-                throw new MalformedItemException("inode extref name of " + nameLen + " bytes overruns its item");
-            }
-            byte[] name = new byte[nameLen];
-            b.get(p + SIZE_WITHOUT_NAME, name);
-            out.add(new InodeExtref(b.getLong(p), b.getLong(p + 8), name));
-            p += SIZE_WITHOUT_NAME + nameLen;
-        }
-        return out;
+        return PackedRefs.readAll(b, offset, size, SIZE_WITHOUT_NAME, 16, "inode extref",
+                (buf, at, name) -> new InodeExtref(buf.getLong(at), buf.getLong(at + 8), name));
     }
 
     /** Packs extrefs into one item's data. */

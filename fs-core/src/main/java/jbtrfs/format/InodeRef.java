@@ -3,7 +3,6 @@ package jbtrfs.format;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -15,20 +14,8 @@ public record InodeRef(long index, byte[] name) {
 
     /** All refs packed in the item at {@code offset} of {@code size} bytes. */
     public static List<InodeRef> readAll(ByteBuffer b, int offset, int size) {
-        List<InodeRef> out = new ArrayList<>(1);
-        int p = offset;
-        int end = offset + size;
-        while (p + SIZE_WITHOUT_NAME <= end) {
-            int nameLen = Short.toUnsignedInt(b.getShort(p + 8));
-            if (p + SIZE_WITHOUT_NAME + nameLen > end) {
-                throw new MalformedItemException("inode ref name of " + nameLen + " bytes overruns its item");
-            }
-            byte[] name = new byte[nameLen];
-            b.get(p + SIZE_WITHOUT_NAME, name);
-            out.add(new InodeRef(b.getLong(p), name));
-            p += SIZE_WITHOUT_NAME + nameLen;
-        }
-        return out;
+        return PackedRefs.readAll(b, offset, size, SIZE_WITHOUT_NAME, 8, "inode ref",
+                (buf, at, name) -> new InodeRef(buf.getLong(at), name));
     }
 
     /** Encodes this ref (to be packed after others with the same key). */

@@ -108,12 +108,7 @@ final class ExtentPaths {
         for (int slot = 0; slot < leaf.nritems(); slot++) {
             Key k = leaf.key(slot);
             if (k.type() != KeyType.EXTENT_DATA) continue;
-            FileExtentItem fe;
-            try {
-                fe = FileExtentItem.read(leaf.buffer(), leaf.itemOffset(slot), leaf.itemSize(slot));
-            } catch (MalformedItemException e) {
-                throw new CorruptBlockException(leaf.owner(), parent, slot, e.getMessage());
-            }
+            FileExtentItem fe = leaf.fileExtent(slot);
             if (fe.isInline() || fe.diskBytenr() != extentStart) continue;
             for (long root : trees) owners.add(new Owner(root, k.objectid()));
         }

@@ -27,7 +27,6 @@ import jbtrfs.format.FileExtentItem;
 import jbtrfs.format.Header;
 import jbtrfs.format.Key;
 import jbtrfs.format.KeyType;
-import jbtrfs.format.MalformedItemException;
 import jbtrfs.format.ObjectIds;
 
 /**
@@ -324,12 +323,7 @@ public final class Transaction implements TreeBlockStore {
         for (int i = 0; i < block.nritems(); i++) {
             Key k = block.key(i);
             if (k.type() != KeyType.EXTENT_DATA) continue;
-            FileExtentItem fe;
-            try {
-                fe = FileExtentItem.read(block.buffer(), block.itemOffset(i), block.itemSize(i));
-            } catch (MalformedItemException e) {
-                throw new CorruptBlockException(block.owner(), block.bytenr(), i, "item " + k + ": " + e.getMessage());
-            }
+            FileExtentItem fe = block.fileExtent(i);
             if (fe.isInline() || fe.diskBytenr() == 0) continue;
             dataRefs.change(fe.diskBytenr(), fe.diskNumBytes(), full ? DataRefs.Ref.shared(block.bytenr())
                     : new DataRefs.Ref(root, k.objectid(), k.offset() - fe.offset()), sign);

@@ -96,10 +96,7 @@ class KernelNameHashTest {
     void dirItemAndXattrKeys_areNameHashes() {
         int dirItems = 0;
         int xattrs = 0;
-        for (TestImage.Item item : fsTree) {
-            if (!item.type().equals("DIR_ITEM") && !item.type().equals("XATTR_ITEM")) {
-                continue;
-            }
+        for (TestImage.Item item : ofType(fsTree, "DIR_ITEM", "XATTR_ITEM")) {
             List<String> names = item.body().stream().filter(l -> l.startsWith("name: "))
                     .map(l -> l.substring("name: ".length())).toList();
             assertTrue(!names.isEmpty(), "no name in " + item);
@@ -121,10 +118,7 @@ class KernelNameHashTest {
     @Test
     void inodeExtrefKeys_areParentSeededHashes() {
         int checked = 0;
-        for (TestImage.Item item : fsTree) {
-            if (!item.type().equals("INODE_EXTREF")) {
-                continue;
-            }
+        for (TestImage.Item item : ofType(fsTree, "INODE_EXTREF")) {
             for (String line : item.body()) {
                 Matcher m = EXTREF.matcher(line);
                 if (!m.find()) {
@@ -144,10 +138,7 @@ class KernelNameHashTest {
     @Test
     void extentDataRefKeys_areRootObjectidOffsetHashes() {
         int checked = 0;
-        for (TestImage.Item item : extentTree) {
-            if (!item.type().equals("EXTENT_DATA_REF")) {
-                continue;
-            }
+        for (TestImage.Item item : ofType(extentTree, "EXTENT_DATA_REF")) {
             Matcher m = DATA_REF.matcher(item.body().get(0));
             if (!m.find()) {
                 fail("cannot parse EXTENT_DATA_REF: " + item.body());
@@ -159,5 +150,11 @@ class KernelNameHashTest {
         }
         System.out.printf("extent data ref hash: %d keyed EXTENT_DATA_REF items match%n", checked);
         assertTrue(checked >= 20, "EXTENT_DATA_REF items checked: " + checked);
+    }
+
+    /** The items of {@code tree} whose type is one of {@code types}, in tree order. */
+    private static List<TestImage.Item> ofType(List<TestImage.Item> tree, String... types) {
+        List<String> wanted = List.of(types);
+        return tree.stream().filter(item -> wanted.contains(item.type())).toList();
     }
 }

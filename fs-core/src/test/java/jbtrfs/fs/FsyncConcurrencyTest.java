@@ -2,7 +2,6 @@ package jbtrfs.fs;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -14,6 +13,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -31,8 +31,6 @@ import jbtrfs.device.IoBatch;
 import jbtrfs.device.IoCompletion;
 import jbtrfs.device.IoRequest;
 import jbtrfs.device.MemoryBlockDevice;
-import jbtrfs.testing.BtrfsCheck;
-import jbtrfs.testing.CrashImages;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.PowerCuts;
 
@@ -98,8 +96,7 @@ class FsyncConcurrencyTest {
     void fsyncsOfFourThreadsBesideWritesAndCommits_powerCut_ourAndKernelReplayHaveEveryFsyncedByte_checkClean()
             throws Exception {
         Images.requireKernelBtrfs();
-        MemoryBlockDevice dev = MemoryBlockDevice.create(Files.readAllBytes(Images.mkfs(dir, null, 160)), 64,
-                FaultPlan.none(), 1, new SimpleMeterRegistry());
+        MemoryBlockDevice dev = PowerCuts.memoryDevice(Images.mkfs(dir, null, 160));
         byte[][] fsynced = new byte[FSYNCERS][];
         ExecutorService pool = Executors.newFixedThreadPool(FSYNCERS + 1);
         try {
@@ -146,31 +143,9 @@ class FsyncConcurrencyTest {
             assertEquals(Map.of(), fs.fsyncFallbacks(), "fsyncs that fell back to a full commit");
             // what no fsync covered is not expected after the cut
             for (int i = 0; i < FSYNCERS; i++) ops.write(files[i], 0, ByteBuffer.wrap(new byte[5000]));
-            Path cut = dir.resolve("cut.img");
-            dev.powerCutTo(cut, 26);
-            assertNotEquals(0L, CrashImages.logRoot(cut), "the fsyncs after the last commit left no log");
-
-            Path ours = dir.resolve("ours.img");
-            Files.copy(cut, ours);
-            try (Filesystem replayed = Filesystem.open(ours, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-                FsOperations r = replayed.operations();
-                for (int i = 0; i < FSYNCERS; i++) {
-                    InodeId id = r.resolve("/f" + i);
-                    byte[] got = new byte[(int) r.stat(id).size()];
-                    if (got.length > 0) r.read(id, 0, ByteBuffer.wrap(got));
-                    assertArrayEquals(fsynced[i], got, "f" + i + " after our replay");
-                }
-            }
-            BtrfsCheck.assertCleanWithData(ours, "after our replay");
-            Path mnt = Files.createTempDirectory(dir, "kernel");
-            Images.withKernelMount(cut, mnt, "", () -> {
-                for (int i = 0; i < FSYNCERS; i++) {
-                    assertArrayEquals(fsynced[i], Files.readAllBytes(mnt.resolve("f" + i)),
-                            "f" + i + " after the kernel's replay of our log");
-                }
-                return null;
-            });
-            BtrfsCheck.assertCleanWithData(cut, "after the kernel's replay of our log");
+            Map<String, byte[]> want = new TreeMap<>();
+            for (int i = 0; i < FSYNCERS; i++) want.put("f" + i, fsynced[i]);
+            PowerCuts.assertReplaysShow(dev, 26, dir, want);
         } finally {
             pool.shutdownNow();
         }

@@ -2,12 +2,9 @@ package jbtrfs.fs;
 
 import static jbtrfs.fs.FsyncLogTest.bytes;
 import static jbtrfs.fs.FsyncLogTest.write;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
@@ -17,11 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import jbtrfs.device.FaultPlan;
 import jbtrfs.device.MemoryBlockDevice;
-import jbtrfs.testing.BtrfsCheck;
-import jbtrfs.testing.CrashImages;
 import jbtrfs.testing.Images;
 import jbtrfs.testing.PowerCuts;
 
@@ -68,7 +61,7 @@ class FsyncLogChangedRangesTest {
         assertEquals(Map.of(), fs.fsyncFallbacks(), "fsyncs that fell back to a full commit");
         // written after the last fsync: no replay owes it
         ops.write(f, 0, ByteBuffer.wrap(new byte[5000]));
-        assertReplaysShow(dev, Map.of("f", model, "g", other));
+        PowerCuts.assertReplaysShow(dev, 19, dir, Map.of("f", model, "g", other));
     }
 
     @ParameterizedTest(name = "mkfs {0}")
@@ -103,7 +96,7 @@ class FsyncLogChangedRangesTest {
         }
         ops.fsync(f, false);
         assertEquals(Map.of(), fs.fsyncFallbacks(), "fsyncs that fell back to a full commit");
-        assertReplaysShow(dev, Map.of("f", model, "src", source));
+        PowerCuts.assertReplaysShow(dev, 19, dir, Map.of("f", model, "src", source));
     }
 
     /** One change of the file as its model says. Returns the new model. */
@@ -146,36 +139,7 @@ class FsyncLogChangedRangesTest {
         }
     }
 
-    /** Cuts the power now; our replay of a copy and the kernel's replay each show {@code want}, check clean. */
-    private void assertReplaysShow(MemoryBlockDevice dev, Map<String, byte[]> want) throws Exception {
-        Path cut = dir.resolve("cut.img");
-        dev.powerCutTo(cut, 19);
-        assertNotEquals(0L, CrashImages.logRoot(cut), "the fsyncs after the last commit left no log");
-        Path ours = dir.resolve("ours.img");
-        Files.copy(cut, ours);
-        try (Filesystem replayed = Filesystem.open(ours, MountOptions.readWriteDefaults().withCommitSeconds(0))) {
-            FsOperations r = replayed.operations();
-            for (Map.Entry<String, byte[]> e : want.entrySet()) {
-                InodeId id = r.resolve("/" + e.getKey());
-                byte[] got = new byte[(int) r.stat(id).size()];
-                if (got.length > 0) r.read(id, 0, ByteBuffer.wrap(got));
-                assertArrayEquals(e.getValue(), got, e.getKey() + " after our replay");
-            }
-        }
-        BtrfsCheck.assertCleanWithData(ours, "after our replay");
-        Path mnt = Files.createTempDirectory(dir, "kernel");
-        Images.withKernelMount(cut, mnt, "", () -> {
-            for (Map.Entry<String, byte[]> e : want.entrySet()) {
-                assertArrayEquals(e.getValue(), Files.readAllBytes(mnt.resolve(e.getKey())),
-                        e.getKey() + " after the kernel's replay of our log");
-            }
-            return null;
-        });
-        BtrfsCheck.assertCleanWithData(cut, "after the kernel's replay of our log");
-    }
-
     private MemoryBlockDevice device(String mkfsOptions) throws Exception {
-        return MemoryBlockDevice.create(Files.readAllBytes(Images.mkfs(dir, null, 160, mkfsOptions.split(" "))), 64,
-                FaultPlan.none(), 1, new SimpleMeterRegistry());
+        return PowerCuts.memoryDevice(Images.mkfs(dir, null, 160, mkfsOptions.split(" ")));
     }
 }

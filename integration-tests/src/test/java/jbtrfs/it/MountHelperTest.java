@@ -56,11 +56,17 @@ class MountHelperTest {
         return Images.mkfs(tmp, src, 256);
     }
 
+    /** {@code n} random bytes, the same for the same {@code seed}. */
+    private static byte[] random(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
     @Test
     void mountAndUmount_printNothing_andUmountWaitsForTheLastCommit() throws Exception {
         Images.requireRootAndLoop();
-        byte[] content = new byte[200_000];
-        new Random(7).nextBytes(content);
+        byte[] content = random(200_000, 7);
         Path image = image(content);
 
         mountType(image, "-o", "rw,noatime,x-jbtrfs-test");
@@ -111,8 +117,7 @@ class MountHelperTest {
     @Test
     void remountRo_commitsFirst_thenRemountRw_writesAgain() throws Exception {
         Images.requireRootAndLoop();
-        byte[] content = new byte[100_000];
-        new Random(9).nextBytes(content);
+        byte[] content = random(100_000, 9);
         Path image = image(content);
         mountType(image);
         Files.write(mnt.resolve("before"), content);

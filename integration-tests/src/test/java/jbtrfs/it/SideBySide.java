@@ -1,5 +1,8 @@
 package jbtrfs.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -18,7 +21,23 @@ final class SideBySide {
     record Outputs(String kernel, String ours, Path ourImage, Map<String, String> ourListing, Path kernelImage) {
     }
 
+    /** Opens the top directory to everyone and defines user(), which runs a command as nobody (65534:65534). */
+    private static final String AS_NOBODY = """
+            chmod 777 .
+            user() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+            """;
+
     private SideBySide() {
+    }
+
+    /**
+     * Runs {@code script}, which may call user(), on images of 256 MiB, ours mounted with allow_other so that nobody
+     * reaches it; the kernel's mount must print {@code kernelShows} among its lines and ours what the kernel's printed.
+     */
+    static void assertSameForNobody(Path dir, String script, String kernelShows) throws Exception {
+        Outputs out = run(dir, AS_NOBODY + script, 256, "-o", "allow_other");
+        assertTrue(out.kernel().contains(kernelShows), out.kernel());
+        assertEquals(out.kernel(), out.ours());
     }
 
     /** Needs FUSE, root and loop devices (skips with the reason otherwise); images of {@code sizeMiB}. */

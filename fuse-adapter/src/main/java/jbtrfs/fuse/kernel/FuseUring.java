@@ -106,10 +106,7 @@ final class FuseUring {
         synchronized (this) {
             all = new ArrayList<>(threads);
         }
-        for (Thread t : all) {
-            t.join(millis);
-            if (t.isAlive()) LOG.warn("FUSE ring worker {} did not stop", t.getName());
-        }
+        ServingThreads.join(LOG, "FUSE ring worker", all, millis);
         if (all.isEmpty()) return;
         LOG.info("FUSE over io_uring: {} requests over the ring, {} over /dev/fuse", served(), overDevFuse);
     }

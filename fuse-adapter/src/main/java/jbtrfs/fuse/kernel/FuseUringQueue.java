@@ -91,12 +91,8 @@ final class FuseUringQueue implements Runnable {
     public void run() {
         try {
             serve();
-        } catch (ChannelException e) {
-            LOG.error("FUSE ring worker {} stopped: {}", Thread.currentThread().getName(), e.getMessage());
-            exitErrno = e.errno() == 0 ? FuseAbi.EIO : e.errno();
-        } catch (RuntimeException | Error e) {
-            LOG.error("FUSE ring worker {} stopped", Thread.currentThread().getName(), e);
-            exitErrno = FuseAbi.EIO;
+        } catch (ChannelException | RuntimeException | Error e) {
+            exitErrno = ServingThreads.stopped(LOG, "FUSE ring worker", e);
         } finally {
             ring.close();
         }

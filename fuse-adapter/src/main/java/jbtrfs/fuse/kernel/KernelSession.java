@@ -117,10 +117,7 @@ public final class KernelSession {
         synchronized (this) {
             all = new ArrayList<>(workers);
         }
-        for (Thread t : all) {
-            t.join(JOIN_MS);
-            if (t.isAlive()) LOG.warn("FUSE worker {} did not stop", t.getName());
-        }
+        ServingThreads.join(LOG, "FUSE worker", all, JOIN_MS);
         if (uring != null) {
             long overDevFuse;
             synchronized (this) {

@@ -38,12 +38,8 @@ final class RequestLoop implements Runnable {
             while (serveOne()) {
                 // next request
             }
-        } catch (ChannelException e) {
-            LOG.error("FUSE worker {} stopped: {}", Thread.currentThread().getName(), e.getMessage());
-            exitErrno = e.errno() == 0 ? FuseAbi.EIO : e.errno();
-        } catch (RuntimeException | Error e) {
-            LOG.error("FUSE worker {} stopped", Thread.currentThread().getName(), e);
-            exitErrno = FuseAbi.EIO;
+        } catch (ChannelException | RuntimeException | Error e) {
+            exitErrno = ServingThreads.stopped(LOG, "FUSE worker", e);
         }
     }
 

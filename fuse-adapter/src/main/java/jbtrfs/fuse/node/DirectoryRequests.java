@@ -6,7 +6,6 @@ import java.util.List;
 
 import jbtrfs.FsException;
 import jbtrfs.fs.DirEntry;
-import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
 import jbtrfs.fuse.kernel.FuseRequest;
 
@@ -15,19 +14,15 @@ import jbtrfs.fuse.kernel.FuseRequest;
  * bytes), after a fuse_entry_out each for READDIRPLUS. Offsets as JbtrfsFuse gives them: "." is 1, ".." 2, each
  * entry its dir index + 1, so a listing resumes from any offset the kernel hands back.
  */
-final class DirectoryRequests {
+final class DirectoryRequests extends NodeRequests {
     private static final int DIRENT_HEADER = 24;
     private static final int DT_DIR = 4;
     private static final long DOT_OFFSET = 1;
     private static final long DOTDOT_OFFSET = 2;
     private static final int PAGE_MAX = 512;
 
-    private final Nodes nodes;
-    private final FsOperations ops;
-
     DirectoryRequests(Nodes nodes) {
-        this.nodes = nodes;
-        this.ops = nodes.ops;
+        super(nodes);
     }
 
     /** ENOTDIR unless a directory; the handle only counts the node as open. */

@@ -15,16 +15,12 @@ import jbtrfs.fuse.kernel.InArgs;
  * Names: LOOKUP, MKNOD, MKDIR, SYMLINK, LINK, UNLINK, RMDIR, RENAME, RENAME2, CREATE, TMPFILE, and FORGET and
  * BATCH_FORGET, which take back what the replies that name a node gave.
  */
-final class NamespaceRequests {
+final class NamespaceRequests extends NodeRequests {
     private static final int RENAME_WHITEOUT = 1 << 2;
     private static final int RENAME_FLAGS = FsOperations.RENAME_NOREPLACE | FsOperations.RENAME_EXCHANGE;
 
-    private final Nodes nodes;
-    private final FsOperations ops;
-
     NamespaceRequests(Nodes nodes) {
-        this.nodes = nodes;
-        this.ops = nodes.ops;
+        super(nodes);
     }
 
     /**

@@ -11,15 +11,11 @@ import jbtrfs.fuse.kernel.FuseRequest;
 import jbtrfs.fuse.kernel.InArgs;
 
 /** SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR; a size of 0 asks only how big the answer is (fuse_getxattr_out). */
-final class XattrRequests {
+final class XattrRequests extends NodeRequests {
     private static final int SETXATTR_ACL_KILL_SGID = 1;
 
-    private final Nodes nodes;
-    private final FsOperations ops;
-
     XattrRequests(Nodes nodes) {
-        this.nodes = nodes;
-        this.ops = nodes.ops;
+        super(nodes);
     }
 
     /**
