@@ -33,7 +33,8 @@ final class ChannelRequest implements FuseRequest {
     ChannelRequest(FuseChannel channel, Interrupts interrupts, int replyCapacity, OnceLog errors) {
         this.channel = channel;
         this.interrupts = interrupts;
-        this.replyBuffer = ByteBuffer.allocateDirect(replyCapacity).order(ByteOrder.nativeOrder());
+        // a READ's data lands at the start: page-aligned, the device reads it there directly (PageBuffers)
+        this.replyBuffer = PageBuffers.allocate(replyCapacity, 0);
         this.errors = errors;
     }
 

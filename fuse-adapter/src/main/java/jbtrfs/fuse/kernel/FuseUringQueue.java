@@ -67,7 +67,7 @@ final class FuseUringQueue implements Runnable {
         this.maxPayload = maxPayload;
         this.refused = refused;
         this.header = ByteBuffer.allocateDirect(HEADER_SIZE).order(ByteOrder.nativeOrder());
-        this.buffer = ByteBuffer.allocateDirect(FRONT + maxPayload).order(ByteOrder.nativeOrder());
+        this.buffer = PageBuffers.allocate(FRONT + maxPayload, FRONT);   // the payload (a READ's data) page-aligned
         this.payload = buffer.slice(FRONT, maxPayload).order(ByteOrder.nativeOrder());
         this.headerAddress = MEMORY.getDirectBufferAddress(header);
         this.payloadAddress = MEMORY.getDirectBufferAddress(payload);

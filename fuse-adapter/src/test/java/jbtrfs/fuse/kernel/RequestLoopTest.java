@@ -222,6 +222,30 @@ class RequestLoopTest {
     }
 
     @Test
+    void readReplyBuffer_startsOnAPage_soTheDeviceReadsFileDataStraightIntoIt() {
+        init();
+        channel.request(frame(FuseAbi.READ, 70, 5, new byte[40]));
+        channel.request(frame(FuseAbi.READ, 72, 5, new byte[40]));
+        List<Long> misalignment = new ArrayList<>();
+        CountingHandler reader = new CountingHandler() {
+            @Override
+            public void handle(FuseRequest r) {
+                ByteBuffer b = r.replyBuffer(1 << 20);
+                misalignment.add((long) b.alignmentOffset(b.position(), 4096));
+                b.put((1 << 20) - 1, (byte) r.unique()).position(1 << 20);
+                r.reply(b);
+            }
+        };
+        Dispatcher d = new Dispatcher(reader, SessionOptions.defaults(), new ChannelNotifier(channel),
+                new Interrupts(System::nanoTime), new OnceLog(), c -> { }, fatal::add);
+        new RequestLoop(channel, d, SessionOptions.MAX_WRITE).run();
+        // FileChannelBlockDevice.readBulk reads O_DIRECT into a page-aligned buffer; into any other through a copy
+        assertEquals(List.of(0L, 0L), misalignment);
+        assertEquals(FuseAbi.OUT_HEADER_SIZE + (1 << 20), header(2)[0], "the whole MiB was sent");
+        assertEquals(72, channel.writes.get(2).get(FuseAbi.OUT_HEADER_SIZE + (1 << 20) - 1));
+    }
+
+    @Test
     void notifier_writesInvalInodeAndEntry_withUniqueZero() throws Exception {
         ChannelNotifier n = new ChannelNotifier(channel);
         n.invalInode(5, -1, 0);
