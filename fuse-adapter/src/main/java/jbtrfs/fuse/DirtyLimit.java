@@ -52,11 +52,10 @@ record DirtyLimit(int maxRatio, boolean strict) {
     }
 
     /**
-     * Makes the calling thread, and every thread it starts from then on, an I/O flusher (PR_SET_IO_FLUSHER): its
-     * writes to the image are then throttled by the image's own device alone (PF_LOCAL_THROTTLE), not by the
-     * system's dirty pages, of which a mount past FUSE's limit may hold most; else the daemon could wait for its own
-     * mount's pages to be written, which only it writes. Called before the filesystem starts any thread. Returns
-     * null, or why not.
+     * Makes the calling thread, and every thread it starts from then on, an I/O flusher (PR_SET_IO_FLUSHER, which
+     * needs CAP_SYS_RESOURCE): its writes to the image are then throttled by the image's own device alone
+     * (PF_LOCAL_THROTTLE), not by the system's dirty pages, of which a mount past FUSE's limit may hold most. Called
+     * before the filesystem starts any thread. Returns null, or why not.
      */
     static String becomeIoFlusher() {
         FuseLibC libc = FuseLibC.get();
@@ -65,8 +64,11 @@ record DirtyLimit(int maxRatio, boolean strict) {
     }
 
     /**
-     * Sets the dirty limit of the jbtrfs mount at {@code mountpoint}, unless the daemon could not become an I/O
-     * flusher ({@code notFlusher}, from {@link #becomeIoFlusher}); says in one log line what was set or why not.
+     * Sets the dirty limit of the jbtrfs mount at {@code mountpoint} and says in one log line what was set, or why
+     * not. {@code notFlusher} is why the daemon is no I/O flusher ({@link #becomeIoFlusher}), or null: without it
+     * the daemon's own writes to the image are throttled as anyone's while the system is past its dirty limit, which
+     * slows them but cannot stop them (balance_dirty_pages lets a writer through once its own device has next to
+     * nothing dirty, and the image's device is written back by its own flusher).
      */
     void apply(Path mountpoint, String notFlusher) {
         String kept = "dirty pages: FUSE's limit kept (strict_limit 1, max_ratio 1): ";
@@ -89,18 +91,15 @@ record DirtyLimit(int maxRatio, boolean strict) {
             LOG.info(kept + "{}'s max_ratio and strict_limit are not writable (root only)", bdi);
             return;
         }
-        if (notFlusher != null) {
-            LOG.warn(kept + "the daemon cannot write as an I/O flusher ({}), which a larger limit needs", notFlusher);
-            return;
-        }
         try {
             // the ratio first: strict_limit 0 with FUSE's 1% would still cap the mount once the system is past its
             // background threshold
             Files.writeString(bdi.resolve("max_ratio"), maxRatio + "\n");
             Files.writeString(bdi.resolve("strict_limit"), (strict ? 1 : 0) + "\n");
-            LOG.info("dirty pages: {} ({}: strict_limit {}, max_ratio {})", equals(KERNEL)
+            LOG.info("dirty pages: {} ({}: strict_limit {}, max_ratio {}); the daemon's threads {}", equals(KERNEL)
                     ? "as on a kernel filesystem" : "at most " + maxRatio + "% of the system's dirty limit", bdi,
-                    strict ? 1 : 0, maxRatio);
+                    strict ? 1 : 0, maxRatio, notFlusher == null ? "write as I/O flushers"
+                    : "are no I/O flushers (" + notFlusher + ")");
         } catch (IOException e) {
             LOG.warn("dirty pages: setting {} failed ({}); it has strict_limit {}, max_ratio {}", bdi, e.getMessage(),
                     read(bdi.resolve("strict_limit")), read(bdi.resolve("max_ratio")));
