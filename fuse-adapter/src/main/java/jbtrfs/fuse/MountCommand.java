@@ -42,7 +42,8 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Mount read-only (also -o ro); images we cannot write safely need it.")
     boolean readOnly;
 
-    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), threads= (FUSE worker "
+    @Option(names = "-o", paramLabel = "OPTS", description = "Mount options: subvol=, subvolid=, read_ahead_kb= (default 1024), "
+            + "dirty_limit=kernel|fuse|PERCENT (default kernel), threads= (FUSE worker "
             + "threads, default 2 per CPU, at least 4), metrics=[HOST:]PORT, "
             + "transport=native|libfuse (default native), [no_]writeback_cache, raw_inodes and io_uring (native), "
             + "nologreplay (read-only: show the last commit, not the log's fsyncs), notreelog (every fsync commits), device=PATH (each other device "
@@ -118,6 +119,8 @@ final class MountCommand implements Callable<Integer> {
                 .withEvictingTransport(parsed.transport() == MountOptionParser.Transport.NATIVE)
                 .withNoLogReplay(parsed.noLogReplay()).withNoTreeLog(parsed.noTreeLog())
                 .withDevices(parsed.devices().stream().map(Path::of).toList(), parsed.degraded());
+        // before the filesystem starts its threads, which inherit it
+        String notFlusher = !ro && parsed.dirtyLimit().raises() ? DirtyLimit.becomeIoFlusher() : null;
         MeterRegistry registry = parsed.metrics() != null ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
                 : new CompositeMeterRegistry();
         // the native transport stamps new files from the kernel's coarse clock (KernelClock)
@@ -161,6 +164,8 @@ final class MountCommand implements Callable<Integer> {
             state.clear();
             throw new CliException(e.getMessage());
         }
+        // the bdi belongs to the superblock: a remount keeps it
+        if (!fs.readOnly()) parsed.dirtyLimit().apply(mountpoint, notFlusher);
         RemountWatcher remounts = RemountWatcher.start(mountpoint, fs.operations(), state);
         Detached.mounted(mountedLine(ProcessHandle.current().pid(), state));
         CountDownLatch closed = new CountDownLatch(1);

@@ -13,7 +13,7 @@ import jbtrfs.fs.MountOptions.Compression;
 import jbtrfs.fs.MountOptions.SpaceCache;
 
 /**
- * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, threads=, metrics=, commit=,
+ * Splits {@code -o} options into ours (subvol=, subvolid=, read_ahead_kb=, dirty_limit=, threads=, metrics=, commit=,
  * space_cache[=v1|v2], nospace_cache, clear_cache, writeout=two-stage|serial, compress[=TYPE[:LEVEL]],
  * compress-force[=TYPE[:LEVEL]], transport=native|libfuse, [no_]writeback_cache, raw_inodes and io_uring (native only),
  * [rescue=]nologreplay, notreelog/treelog, device=PATH (the other devices of a multi-device filesystem), degraded, ro, rw) and
@@ -25,7 +25,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                          SpaceCache spaceCache, boolean clearCache, boolean serialWriteout,
                          Compression compression, Transport transport,
                          boolean writebackCache, boolean rawInodes, boolean noLogReplay, List<String> devices,
-                         boolean degraded, boolean noTreeLog, boolean ioUring) {
+                         boolean degraded, boolean noTreeLog, boolean ioUring, DirtyLimit dirtyLimit) {
     /** How requests reach us: /dev/fuse spoken directly (the default on Linux), or libfuse 2 through jnr-fuse. */
     enum Transport {
         LIBFUSE, NATIVE;
@@ -66,6 +66,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         boolean degraded = false;
         boolean noTreeLog = false;
         boolean ioUring = false;
+        DirtyLimit dirtyLimit = DirtyLimit.KERNEL;
         for (String group : groups) {
             for (String o : group.split(",")) {
                 if (o.isEmpty()) continue;
@@ -79,6 +80,8 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
                     }
                 } else if (o.startsWith("read_ahead_kb=")) {
                     readAhead = number(o, Integer.MIN_VALUE, Integer.MAX_VALUE, "a number");
+                } else if (o.startsWith("dirty_limit=")) {
+                    dirtyLimit = DirtyLimit.parse(o);
                 } else if (o.startsWith("threads=")) {
                     threads = number(o, 1, 256, "a number from 1 to 256");
                 } else if (o.startsWith("commit=")) {
@@ -133,7 +136,7 @@ record MountOptionParser(String subvol, long subvolid, boolean readOnlyRequested
         }
         return new MountOptionParser(subvol, subvolid, ro, readAhead, metrics, threads, commit, pass, spaceCache,
                 clearCache, serial, compression, transport, writeback, rawInodes, noLogReplay, List.copyOf(devices),
-                degraded, noTreeLog, ioUring);
+                degraded, noTreeLog, ioUring, dirtyLimit);
     }
 
     /**

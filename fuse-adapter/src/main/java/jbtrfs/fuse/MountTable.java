@@ -48,6 +48,15 @@ final class MountTable {
         return top;
     }
 
+    /**
+     * The sysfs directory of the backing device info of the jbtrfs mount at {@code dir} (/sys/class/bdi/major:minor,
+     * where its readahead and dirty limits are set), or null when no jbtrfs mount is there.
+     */
+    static Path bdiOf(Path dir) throws IOException {
+        Mount m = at(dir);
+        return m == null || !m.type().equals("fuse.jbtrfs") ? null : Path.of("/sys/class/bdi", m.device());
+    }
+
     private static String unescape(String s) {
         return s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\");
     }

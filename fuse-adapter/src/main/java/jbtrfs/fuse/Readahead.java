@@ -23,13 +23,13 @@ final class Readahead {
     /** Sets the read_ahead_kb of the jbtrfs mount at {@code mountpoint} (mounted already: no waiting). */
     static void apply(Path mountpoint, int kib) {
         try {
-            MountTable.Mount m = MountTable.at(mountpoint);
-            if (m == null || !m.type().equals("fuse.jbtrfs")) {
+            Path bdi = MountTable.bdiOf(mountpoint);
+            if (bdi == null) {
                 LOG.info("readahead stays at the kernel default ({} is no jbtrfs mount in /proc/self/mountinfo)",
                         mountpoint);
                 return;
             }
-            Path knob = Path.of("/sys/class/bdi", m.device(), "read_ahead_kb");
+            Path knob = bdi.resolve("read_ahead_kb");
             if (!Files.isWritable(knob)) {
                 LOG.info("readahead stays at the kernel default ({} is not writable)", knob);
                 return;

@@ -102,6 +102,24 @@ class MountOptionParserTest {
     }
 
     @Test
+    void dirtyLimit_isAKernelFilesystemsByDefault_fusesOrAShareWhenAsked() throws CliException {
+        assertEquals(new DirtyLimit(100, false), MountOptionParser.parse(List.of()).dirtyLimit());
+        assertEquals(DirtyLimit.KERNEL, MountOptionParser.parse(List.of("dirty_limit=fuse,dirty_limit=kernel"))
+                .dirtyLimit(), "the last one given wins");
+        DirtyLimit fuse = MountOptionParser.parse(List.of("dirty_limit=fuse")).dirtyLimit();
+        assertEquals(new DirtyLimit(1, true), fuse);
+        assertFalse(fuse.raises(), "fuse leaves the bdi as FUSE set it");
+        assertEquals(new DirtyLimit(20, true), MountOptionParser.parse(List.of("dirty_limit=20")).dirtyLimit());
+        assertFalse(MountOptionParser.parse(List.of("dirty_limit=1")).dirtyLimit().raises(), "1% is FUSE's own");
+        assertFalse(MountOptionParser.parse(List.of("dirty_limit=20")).fuseOptions("/a.img").contains("dirty"));
+        for (String bad : List.of("dirty_limit=0", "dirty_limit=101", "dirty_limit=", "dirty_limit=all")) {
+            CliException e = assertThrows(CliException.class, () -> MountOptionParser.parse(List.of(bad)), bad);
+            assertEquals(2, e.exitCode(), bad);
+            assertTrue(e.getMessage().startsWith("bad option " + bad + ": dirty_limit takes"), e.getMessage());
+        }
+    }
+
+    @Test
     void aCommaInTheImagePath_isEscapedForFuse() throws CliException {
         String fuse = MountOptionParser.parse(List.of()).fuseOptions("/tmp/a,b.img");
         assertTrue(fuse.contains("fsname=/tmp/a\\,b.img"), fuse);

@@ -56,12 +56,6 @@ class MetricsTest {
         }
     }
 
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     private static String get(int port, String path) throws Exception {
         HttpResponse<String> r = HttpClient.newHttpClient().send(
                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
@@ -78,8 +72,8 @@ class MetricsTest {
 
     @Test
     void counters_followTheWorkloadOnTwoMounts() throws Exception {
-        int p1 = freePort();
-        int p2 = freePort();
+        int p1 = DaemonMetrics.freePort();
+        int p2 = DaemonMetrics.freePort();
         Path m1 = Files.createDirectory(tmp.resolve("m1"));
         Path m2 = Files.createDirectory(tmp.resolve("m2"));
         try (Jbtrfs a = Jbtrfs.mount(image("a"), m1, "-o", "metrics=127.0.0.1:" + p1);
@@ -119,7 +113,7 @@ class MetricsTest {
 
     @Test
     void writeMeters_bytesWrittenAndOneCommitPerSync() throws Exception {
-        int port = freePort();
+        int port = DaemonMetrics.freePort();
         Path mnt = Files.createDirectory(tmp.resolve("rw"));
         try (Jbtrfs m = Jbtrfs.mountReadWrite(image("rw"), mnt, "-o", "metrics=" + port + ",commit=300")) {
             String before = get(port, "/metrics");
@@ -150,7 +144,7 @@ class MetricsTest {
     void oneMebibyteWrite_arrivesAsOneRequest() throws Exception {
         // libfuse 2 alone caps a request at 128 KiB: a 1 MiB write came as eight
         Prereq.requireKernel(4, 20, "FUSE_MAX_PAGES");
-        int port = freePort();
+        int port = DaemonMetrics.freePort();
         Path mnt = Files.createDirectory(tmp.resolve("big"));
         Path image = image("big");
         Path src = tmp.resolve("eight.bin");
@@ -182,7 +176,7 @@ class MetricsTest {
         for (boolean readOnly : new boolean[] {true, false}) {
             // the host's cached pages of the image go, so that what the reads bring back in can be told
             Shell.sh("dd if=" + image + " iflag=nocache count=0 status=none");
-            int port = freePort();
+            int port = DaemonMetrics.freePort();
             Path mnt = Files.createDirectory(tmp.resolve("readahead-" + (readOnly ? "ro" : "rw")));
             String[] options = {"-o", "metrics=" + port};
             try (Jbtrfs m = readOnly ? Jbtrfs.mount(image, mnt, options) : Jbtrfs.mountReadWrite(image, mnt, options)) {
@@ -203,7 +197,7 @@ class MetricsTest {
     void spaceCacheMeters_eachCommitCountsItsDirtyGroups_inBothWriteouts() throws Exception {
         Path image = Images.mkfs(tmp, null, 2048, "-R", "^free-space-tree");
         for (String writeout : new String[] {"two-stage", "serial"}) {
-            int port = freePort();
+            int port = DaemonMetrics.freePort();
             Path mnt = Files.createDirectories(tmp.resolve("v1-" + writeout));
             try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, "-o", "metrics=" + port + ",commit=300,space_cache=v1,"
                     + "writeout=" + writeout)) {

@@ -3,19 +3,12 @@ package jbtrfs.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,8 +35,6 @@ import jbtrfs.testing.Shell;
 class RequestCountThroughMountTest {
     private static final int FILES = 240;
     private static final int DIRS = 8;
-    private static final Pattern COUNT = Pattern.compile("^jbtrfs_fuse_operations_seconds_count\\{op=\"(\\w+)\"} (\\S+)$",
-            Pattern.MULTILINE);
 
     @TempDir
     Path tmp;
@@ -69,18 +60,15 @@ class RequestCountThroughMountTest {
 
         Path image = Images.mkfs(tmp, null, 256);
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = DaemonMetrics.freePort();
         try (Jbtrfs m = Jbtrfs.mountReadWrite(image, mnt, "-o", "metrics=127.0.0.1:" + port)) {
-            Map<String, Double> before = counts(port);
+            Map<String, Double> before = DaemonMetrics.requestCounts(port);
             Shell.run(List.of("tar", "-C", mnt.toString(), "-xf", tarball.toString()));
             // RELEASE is sent in the background after close: wait until every file's has arrived
-            Map<String, Double> after = counts(port);
+            Map<String, Double> after = DaemonMetrics.requestCounts(port);
             for (int i = 0; i < 100 && delta(before, after, "release") < FILES; i++) {
                 Thread.sleep(100);
-                after = counts(port);
+                after = DaemonMetrics.requestCounts(port);
             }
             Map<String, Double> per = new HashMap<>();
             double total = 0;
@@ -110,16 +98,5 @@ class RequestCountThroughMountTest {
 
     private static double delta(Map<String, Double> before, Map<String, Double> after, String op) {
         return after.getOrDefault(op, 0.0) - before.getOrDefault(op, 0.0);
-    }
-
-    private static Map<String, Double> counts(int port) throws Exception {
-        HttpResponse<String> r = HttpClient.newHttpClient().send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode());
-        Map<String, Double> counts = new HashMap<>();
-        Matcher m = COUNT.matcher(r.body());
-        while (m.find()) counts.put(m.group(1), Double.parseDouble(m.group(2)));
-        return counts;
     }
 }

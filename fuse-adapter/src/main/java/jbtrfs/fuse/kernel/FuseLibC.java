@@ -70,6 +70,9 @@ public interface FuseLibC {
     @SaveError
     int waitpid(int pid, long status, int options);
 
+    @SaveError
+    int prctl(int option, long arg2, long arg3, long arg4, long arg5);
+
     @IgnoreError
     int getuid();
 
