@@ -49,10 +49,13 @@ final class TreeBlockCache {
         }
     }
 
-    /** Moves the hand until the map is within its bound: each used block is spared once, the first unused goes. */
+    /**
+     * Moves the hand until the map is within its bound: each used block is spared, its flag cleared, the first unused
+     * goes. At most one turn per sweep: a second would evict a block in use that no get could mark meanwhile; the map
+     * then stays a block over its bound until the next put, whose sweep finds every flag cleared.
+     */
     private void evict() {
-        // two full turns clear every flag and then find an unused block, whatever other threads do meanwhile
-        long steps = 2L * blocks.size() + 2;
+        long steps = blocks.size();
         while (blocks.size() > maxBlocks && steps-- > 0) {
             if (hand == null || !hand.hasNext()) hand = blocks.values().iterator();
             if (!hand.hasNext()) return;

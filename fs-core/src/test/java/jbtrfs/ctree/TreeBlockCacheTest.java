@@ -47,11 +47,12 @@ class TreeBlockCacheTest {
         }
         for (int i = 0; i < 10_000; i++) {
             cache.put(block((1000 + i) * 16384L));
-            assertTrue(cache.size() <= max, "cache of " + cache.size() + " blocks, bound " + max);
+            // a sweep turns once at most: a put may leave the cache a block over, the next put's sweep evicts it
+            assertTrue(cache.size() <= max + 1, "cache of " + cache.size() + " blocks, bound " + max);
             // the tree's upper nodes: read by every search
             for (TreeBlock h : hot) assertSame(h, cache.get(h.bytenr()), "hot block " + h.bytenr() + " evicted");
         }
-        assertEquals(max, cache.size());
+        assertTrue(cache.size() >= max && cache.size() <= max + 1, "cache of " + cache.size() + " blocks");
     }
 
     @Test
@@ -86,7 +87,7 @@ class TreeBlockCacheTest {
             long total = 0;
             for (Future<Integer> f : hits) total += f.get(60, TimeUnit.SECONDS);
             // a put that finds another thread sweeping leaves its block over the bound to that sweep
-            assertTrue(cache.size() <= max + threads, "cache of " + cache.size() + " blocks, bound " + max);
+            assertTrue(cache.size() <= max + threads + 1, "cache of " + cache.size() + " blocks, bound " + max);
             // the 64 blocks searched three times in four stay: most gets hit
             assertTrue(total > threads * 200_000L / 2, "hits " + total);
             for (int i = 0; i < 64; i++) {
