@@ -1,6 +1,7 @@
 package jbtrfs;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 
 /** Counters of read-path events worth showing to a person or a metrics endpoint. Thread-safe. */
 public final class ReadStats {
@@ -9,8 +10,9 @@ public final class ReadStats {
     private final AtomicLong mirrorRetries = new AtomicLong();
     private final AtomicLong corruptBlocks = new AtomicLong();
     private final AtomicLong readRepairs = new AtomicLong();
-    private final AtomicLong treeBlockCacheHits = new AtomicLong();
-    private final AtomicLong treeBlockCacheMisses = new AtomicLong();
+    /** Counted on every tree block access by every worker: adders, not one contended counter. */
+    private final LongAdder treeBlockCacheHits = new LongAdder();
+    private final LongAdder treeBlockCacheMisses = new LongAdder();
 
     public void metadataChecksumFailure() { metadataChecksumFailures.incrementAndGet(); }
 
@@ -23,9 +25,9 @@ public final class ReadStats {
     /** A bad copy written over with a good one by a read (tree block or data range). */
     public void readRepair() { readRepairs.incrementAndGet(); }
 
-    public void treeBlockCacheHit() { treeBlockCacheHits.incrementAndGet(); }
+    public void treeBlockCacheHit() { treeBlockCacheHits.increment(); }
 
-    public void treeBlockCacheMiss() { treeBlockCacheMisses.incrementAndGet(); }
+    public void treeBlockCacheMiss() { treeBlockCacheMisses.increment(); }
 
     public long metadataChecksumFailures() { return metadataChecksumFailures.get(); }
 
@@ -37,7 +39,7 @@ public final class ReadStats {
 
     public long readRepairs() { return readRepairs.get(); }
 
-    public long treeBlockCacheHits() { return treeBlockCacheHits.get(); }
+    public long treeBlockCacheHits() { return treeBlockCacheHits.sum(); }
 
-    public long treeBlockCacheMisses() { return treeBlockCacheMisses.get(); }
+    public long treeBlockCacheMisses() { return treeBlockCacheMisses.sum(); }
 }
