@@ -55,7 +55,7 @@ public final class BTree {
     /** A cursor at exactly {@code key}, or null when no item has it. */
     public Cursor find(Key key) throws CorruptBlockException {
         Cursor c = seek(key);
-        return c.valid() && c.key().equals(key) ? c : null;
+        return c.at(key) ? c : null;
     }
 
     /**

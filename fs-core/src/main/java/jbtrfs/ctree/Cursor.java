@@ -73,6 +73,11 @@ public final class Cursor {
 
     public int slot() { return slots[0]; }
 
+    /** Whether the cursor is on an item with exactly {@code key} (compared in the block, no key decoded). */
+    public boolean at(Key key) {
+        return valid && Key.compareAt(leaf().buffer(), leaf().keyOffset(slots[0]), key) == 0;
+    }
+
     void seek(Key key) throws CorruptBlockException {
         TreeBlock b = tree.readRoot();
         int top = b.level();

@@ -140,9 +140,8 @@ public final class TreeEditor {
             return writeLeaf(target, owner, items);
         }
         int child = childSlot(b, key);
-        NodePtr c = new NodePtr(b.key(child), b.blockptr(child), b.ptrGeneration(child));
-        List<NodePtr> repl = insert(owner, c.blockptr(), c.generation(), level - 1, key, data, replace);
-        if (unchanged(c, repl) || setPtrInPlace(target, child, repl)) return List.of(ptr(b));
+        List<NodePtr> repl = insert(owner, b.blockptr(child), b.ptrGeneration(child), level - 1, key, data, replace);
+        if (unchangedAt(b, child, repl) || setPtrInPlace(target, child, repl)) return List.of(ptr(b));
         List<NodePtr> ptrs = TreeBlockCodec.decodeNode(b);
         ptrs.remove(child);
         ptrs.addAll(child, repl);
@@ -200,6 +199,13 @@ public final class TreeEditor {
     private boolean unchanged(NodePtr before, List<NodePtr> after) {
         return after.size() == 1 && after.get(0).blockptr() == before.blockptr()
                 && after.get(0).key().equals(before.key()) && before.generation() == transid;
+    }
+
+    /** {@link #unchanged} of the pointer at {@code slot} of {@code node}, read in place (no key decoded). */
+    private boolean unchangedAt(TreeBlock node, int slot, List<NodePtr> after) {
+        return after.size() == 1 && after.get(0).blockptr() == node.blockptr(slot)
+                && node.ptrGeneration(slot) == transid
+                && Key.compareAt(node.buffer(), node.keyOffset(slot), after.get(0).key()) == 0;
     }
 
     /**

@@ -29,6 +29,13 @@ final class Directories {
 
     /** The dir item named {@code name} in {@code dir}. */
     DirItem find(InodeId dir, byte[] name) throws FsException {
+        DirItem d = findIfExists(dir, name);
+        if (d != null) return d;
+        throw new FsException(Errno.ENOENT, "no entry " + new String(name, StandardCharsets.UTF_8) + " in directory " + dir);
+    }
+
+    /** The dir item named {@code name} in {@code dir}, or null. */
+    private DirItem findIfExists(InodeId dir, byte[] name) throws FsException {
         BTree tree = subvolumes.tree(dir.root());
         Cursor c = tree.find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
         if (c != null) {
@@ -36,15 +43,23 @@ final class Directories {
                 if (Arrays.equals(d.name(), name)) return d;
             }
         }
-        throw new FsException(Errno.ENOENT, "no entry " + new String(name, StandardCharsets.UTF_8) + " in directory " + dir);
+        return null;
     }
 
     InodeId lookup(InodeId dir, String name) throws FsException {
-        if (dir.objectid() == ObjectIds.EMPTY_SUBVOL_DIR) throw new FsException(Errno.ENOENT, name);
+        InodeId id = lookupIfExists(dir, name);
+        if (id == null) throw new FsException(Errno.ENOENT, "no entry " + name + " in directory " + dir);
+        return id;
+    }
+
+    /** As {@link #lookup}, null where there is no such name. */
+    InodeId lookupIfExists(InodeId dir, String name) throws FsException {
+        if (dir.objectid() == ObjectIds.EMPTY_SUBVOL_DIR) return null;
         byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
         // as btrfs_lookup: a name no entry can have is ENAMETOOLONG, not ENOENT
         if (bytes.length > NamespaceWriter.NAME_MAX) throw new FsException(Errno.ENAMETOOLONG, name);
-        return target(dir, bytes, find(dir, bytes));
+        DirItem d = findIfExists(dir, bytes);
+        return d == null ? null : target(dir, bytes, d);
     }
 
     /** The inode an entry names; for a subvolume entry, that subvolume's root directory (or the placeholder). */

@@ -52,6 +52,19 @@ public interface FsOperations {
     InodeId lookup(InodeId dir, String name) throws FsException;
 
     /**
+     * As {@link #lookup}, but null where {@code dir} has no such name: every create asks first for the name it is
+     * about to make, and a miss is an answer there, not an error to throw and catch.
+     */
+    default InodeId lookupIfExists(InodeId dir, String name) throws FsException {
+        try {
+            return lookup(dir, name);
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOENT) throw e;
+            return null;
+        }
+    }
+
+    /**
      * The directory holding directory {@code dir}, as btrfs_get_parent finds it for a file handle: its inode ref, or
      * for a subvolume's root the directory its ROOT_BACKREF names; the top level's root holds itself. ENOENT for a
      * subvolume no directory links.

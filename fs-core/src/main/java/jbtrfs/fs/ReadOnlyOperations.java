@@ -61,6 +61,11 @@ final class ReadOnlyOperations implements FsOperations {
     }
 
     @Override
+    public InodeId lookupIfExists(InodeId dir, String name) throws FsException {
+        return directories.lookupIfExists(dir, name);
+    }
+
+    @Override
     public InodeId parentDirectory(InodeId dir) throws FsException {
         return directories.parent(dir);
     }

@@ -25,6 +25,8 @@ final class Subvolumes {
     private static final byte[] DEFAULT_NAME = "default".getBytes(StandardCharsets.US_ASCII);
 
     private volatile BTree rootTree;
+    /** The root items read from {@link #rootTree}: they change only with it, at a commit. */
+    private volatile RootItems rootItems;
     private final TreeBlockReader reader;
     private final ConcurrentHashMap<Long, BTree> trees = new ConcurrentHashMap<>();
     private volatile LiveTrees live;
@@ -35,6 +37,16 @@ final class Subvolumes {
         BTree tree() throws FsException;
     }
 
+    /**
+     * Root items as one committed root tree holds them (every change asks for its subvolume's, to refuse a read-only
+     * one): kept with that tree, so that a reader of an older tree never fills the cache of a newer one.
+     */
+    private record RootItems(BTree tree, ConcurrentHashMap<Long, RootItem> items) {
+        RootItems(BTree tree) {
+            this(tree, new ConcurrentHashMap<>());
+        }
+    }
+
     /** The trees a running transaction changed, as it sees them. */
     interface LiveTrees {
         /** Tree {@code id} with the running transaction's changes, or null when it has none. */
@@ -43,6 +55,7 @@ final class Subvolumes {
 
     Subvolumes(BTree rootTree, TreeBlockReader reader) {
         this.rootTree = rootTree;
+        this.rootItems = new RootItems(rootTree);
         this.reader = reader;
     }
 
@@ -55,6 +68,7 @@ final class Subvolumes {
     /** After a commit: the committed trees are the new root tree's. */
     void committed(BTree newRootTree) {
         rootTree = newRootTree;
+        rootItems = new RootItems(newRootTree);
         trees.clear();
     }
 
@@ -69,9 +83,14 @@ final class Subvolumes {
 
     /** The newest root item of tree {@code id}, or null when there is none. */
     RootItem rootItem(long id) throws CorruptBlockException {
-        Cursor c = rootTree.seekFloor(Key.last(id, KeyType.ROOT_ITEM));
+        RootItems r = rootItems;
+        RootItem cached = r.items().get(id);
+        if (cached != null) return cached;
+        Cursor c = r.tree().seekFloor(Key.last(id, KeyType.ROOT_ITEM));
         if (!c.valid() || c.key().objectid() != id || c.key().type() != KeyType.ROOT_ITEM) return null;
-        return c.decode(RootItem::read);
+        RootItem item = c.decode(RootItem::read);
+        r.items().put(id, item);
+        return item;
     }
 
     /** The tree with objectid {@code id}; {@link Errno#ENOENT} when the root tree has no live root item. */

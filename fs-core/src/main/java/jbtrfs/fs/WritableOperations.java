@@ -107,6 +107,11 @@ final class WritableOperations implements FsOperations {
     }
 
     @Override
+    public InodeId lookupIfExists(InodeId dir, String name) throws FsException {
+        return gate.read(() -> reads.lookupIfExists(dir, name));
+    }
+
+    @Override
     public InodeId parentDirectory(InodeId dir) throws FsException {
         return gate.read(() -> reads.parentDirectory(dir));
     }

@@ -41,6 +41,12 @@ public final class Transaction implements TreeBlockStore {
     private final TreeEditor editor;
     private final RootLoader roots;
     private final Map<Long, ByteBuffer> dirty = new LinkedHashMap<>();
+    /**
+     * A read-only view of each dirty buffer, made when the buffer is put: every search reads the blocks it passes
+     * through, and a new view per read was a tenth of a create's allocations. Views share the buffer's bytes, so
+     * changes in place show through; readers use absolute offsets only, as they do on cached committed blocks.
+     */
+    private final Map<Long, TreeBlock> views = new HashMap<>();
     private final Map<Long, TreeRoot> changedRoots = new LinkedHashMap<>();
     /** Tree blocks created in this transaction: bytenr -> owner and level; whether the extent tree has them. */
     private final Map<Long, NewBlock> created = new HashMap<>();
@@ -200,8 +206,8 @@ public final class Transaction implements TreeBlockStore {
     @Override
     public TreeBlock read(long bytenr, long expectedGeneration, int expectedLevel, long owner)
             throws CorruptBlockException {
-        ByteBuffer d = dirty.get(bytenr);
-        if (d != null) return new TreeBlock(bytenr, d.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN));
+        TreeBlock d = views.get(bytenr);
+        if (d != null) return d;
         return reader.read(bytenr, expectedGeneration, expectedLevel, owner);
     }
 
@@ -219,7 +225,9 @@ public final class Transaction implements TreeBlockStore {
     @Override
     public void putDirty(long bytenr, ByteBuffer block) {
         edits++;
-        dirty.put(bytenr, block);
+        if (dirty.put(bytenr, block) != block) {
+            views.put(bytenr, new TreeBlock(bytenr, block.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN)));
+        }
         changedAt.put(bytenr, ++changeSeq);
     }
 
@@ -228,6 +236,7 @@ public final class Transaction implements TreeBlockStore {
         edits++;
         NewBlock n = created.remove(bytenr);
         dirty.remove(bytenr);
+        views.remove(bytenr);
         if (n == null) {
             releaseCommitted(bytenr, owner, level);
         } else if (n.recorded) {

@@ -2,7 +2,6 @@ package jbtrfs.fuse.node;
 
 import java.nio.ByteBuffer;
 
-import jbtrfs.Errno;
 import jbtrfs.FsException;
 import jbtrfs.fs.FsOperations;
 import jbtrfs.fs.InodeId;
@@ -43,12 +42,9 @@ final class NamespaceRequests extends NodeRequests {
             nodes.table.parent(dirNode, nodes.ids.nodeId(parent));
             return;
         }
-        InodeId id;
-        try {
-            id = ops.lookup(dir, name);
-        } catch (FsException e) {
-            if (e.errno() != Errno.ENOENT) throw e;
-            if (nodes.options.negativeTimeout().isZero()) throw e;
+        InodeId id = ops.lookupIfExists(dir, name);
+        if (id == null) {
+            if (nodes.options.negativeTimeout().isZero()) throw new ReplyError(ReplyError.ENOENT);
             ByteBuffer b = r.replyBuffer(FuseAttr.ENTRY_OUT_SIZE);
             FuseAttr.putNegativeEntry(b, nodes.options.negativeTimeout());
             r.reply(b);
