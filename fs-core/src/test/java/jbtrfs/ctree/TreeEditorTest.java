@@ -206,8 +206,7 @@ class TreeEditorTest {
     void insertOfAnExistingKey_isACorruptionErrorNamingLeafAndSlot() throws Exception {
         MemoryStore store = new MemoryStore(4096);
         TreeEditor editor = new TreeEditor(store, 4096, 1, FSID, CHUNK_UUID);
-        TreeRoot root = editor.createTree(7);
-        for (int i = 0; i < 3; i++) editor.insert(root, new Key(-10, 128, i * 4096L), new byte[] {(byte) i});
+        TreeRoot root = threeItems(editor);
         TreeEditor dirtyLeaf = editor;
         CorruptBlockException inPlace = assertThrows(CorruptBlockException.class,
                 () -> dirtyLeaf.insert(root, new Key(-10, 128, 4096), new byte[] {9}));
@@ -230,13 +229,19 @@ class TreeEditorTest {
     void deletePresentOfAMissingKey_isACorruptionError() throws Exception {
         MemoryStore store = new MemoryStore(4096);
         TreeEditor editor = new TreeEditor(store, 4096, 1, FSID, CHUNK_UUID);
-        TreeRoot root = editor.createTree(7);
-        for (int i = 0; i < 3; i++) editor.insert(root, new Key(-10, 128, i * 4096L), new byte[] {(byte) i});
+        TreeRoot root = threeItems(editor);
         CorruptBlockException e = assertThrows(CorruptBlockException.class,
                 () -> editor.deletePresent(root, new Key(-10, 128, 1)));
         assertEquals(root.bytenr(), e.bytenr());
         editor.deletePresent(root, new Key(-10, 128, 4096));
         assertFalse(editor.delete(root, new Key(-10, 128, 4096)), "gone");
         assertTrue(editor.delete(root, new Key(-10, 128, 8192)));
+    }
+
+    /** Tree 7 with three items (keys -10 128 at 0, 4096 and 8192) in one leaf {@code editor}'s transaction owns. */
+    private static TreeRoot threeItems(TreeEditor editor) throws Exception {
+        TreeRoot root = editor.createTree(7);
+        for (int i = 0; i < 3; i++) editor.insert(root, new Key(-10, 128, i * 4096L), new byte[] {(byte) i});
+        return root;
     }
 }
