@@ -97,9 +97,17 @@ public final class TreeEditor {
     /** Deletes the item with {@code key}; returns whether there was one. */
     public boolean delete(TreeRoot root, Key key) throws FsException {
         if (!contains(root, key)) return false;
-        boolean[] found = new boolean[1];
-        List<NodePtr> top = delete(root.owner(), root.bytenr(), root.generation(), root.level(), key, found, true);
-        if (!found[0]) return false;
+        deletePresent(root, key);
+        return true;
+    }
+
+    /**
+     * Deletes the item with {@code key}, which the caller found in this tree under the same lock: without the
+     * read-only walk {@link #delete} makes first (so as to copy nothing for a missing key). A missing key is a
+     * damaged tree: {@link CorruptBlockException}.
+     */
+    public void deletePresent(TreeRoot root, Key key) throws FsException {
+        List<NodePtr> top = delete(root.owner(), root.bytenr(), root.generation(), root.level(), key, true);
         int level = root.level();
         // a root node with one child hands the root to that child
         while (level > 0 && top.size() == 1) {
@@ -111,7 +119,6 @@ public final class TreeEditor {
             level--;
         }
         setRoot(root, top, level);
-        return true;
     }
 
     private void setRoot(TreeRoot root, List<NodePtr> top, int level) throws FsException {
@@ -259,17 +266,16 @@ public final class TreeEditor {
      * (top-down, as btrfs_search_slot with cow does): a block shared with a snapshot must be copied while its parent
      * still points at it, so that its children's references follow the kernel's rules.
      */
-    private List<NodePtr> delete(long owner, long bytenr, long gen, int level, Key key, boolean[] found,
-                                 boolean isRoot) throws FsException {
+    private List<NodePtr> delete(long owner, long bytenr, long gen, int level, Key key, boolean isRoot)
+            throws FsException {
         TreeBlock b = cow(store.read(bytenr, gen, level, owner), owner);
         long target = b.bytenr();
         if (level == 0) {
-            found[0] = true;
             if (deleteInPlace(target, key)) return List.of(ptr(b));
             List<LeafItem> items = TreeBlockCodec.decodeLeaf(b);
             int pos = position(items, key);
             if (pos == items.size() || !items.get(pos).key().equals(key)) {
-                // contains() found it on the same path: the tree's keys are out of order
+                // the caller found it on the same path: the tree's keys are out of order
                 throw new CorruptBlockException(owner, target, pos, "key " + key + " to delete is not in the leaf "
                         + "its parent points to");
             }
@@ -282,7 +288,7 @@ public final class TreeEditor {
         }
         int child = childSlot(b, key);
         NodePtr c = new NodePtr(b.key(child), b.blockptr(child), b.ptrGeneration(child));
-        List<NodePtr> repl = delete(owner, c.blockptr(), c.generation(), level - 1, key, found, false);
+        List<NodePtr> repl = delete(owner, c.blockptr(), c.generation(), level - 1, key, false);
         boolean same = unchanged(c, repl);
         if (repl.size() == 1 && !mergeable(b, child, repl.get(0), level - 1, owner)
                 && (same || setPtrInPlace(target, child, repl))) {

@@ -350,7 +350,8 @@ final class FileExtentWriter {
             keys.add(c.key());
             c.next();
         }
-        for (Key k : keys) w.tx().editor().delete(root, k);
+        // each key was just seen under this lock: no search before each delete
+        for (Key k : keys) w.tx().editor().deletePresent(root, k);
     }
 
     // ---- helpers ----

@@ -128,8 +128,10 @@ final class NamespaceWriter {
         byte[] n = checkName(name);
         w.checkWritable(dir.root());
         w.reserveMetadata(8);
-        InodeWriter.refuseIf(directory(dir), InodeWriter.IMMUTABLE_OR_APPEND, dir, "unlink in");
-        DirItem entry = findEntry(dir, n);
+        InodeItem parent = directory(dir);
+        InodeWriter.refuseIf(parent, InodeWriter.IMMUTABLE_OR_APPEND, dir, "unlink in");
+        List<DirItem> sameHash = dirItems(dir, n);
+        DirItem entry = named(sameHash, n);
         if (entry == null) throw new FsException(Errno.ENOENT, "no " + name + " in " + dir);
         if (entry.location().type() != KeyType.INODE_ITEM) {
             throw new FsException(Errno.EPERM, name + " is a subvolume; delete it with btrfs subvolume delete");
@@ -142,8 +144,9 @@ final class NamespaceWriter {
         if (!directory && isDir) throw new FsException(Errno.EISDIR, name + " is a directory");
         if (isDir && hasEntries(target)) throw new FsException(Errno.ENOTEMPTY, name + " is not empty");
         Timespec now = w.time();
-        removeEntry(dir, n, target, now);
-        dropLink(target, now);
+        // the directory, its dir items at the name's hash and the inode as read above: unchanged until here
+        removeEntry(dir, n, target, now, parent, sameHash);
+        dropLink(target, item, now);
     }
 
     /** renameat2(2): plain, {@link FsOperations#RENAME_NOREPLACE} or {@link FsOperations#RENAME_EXCHANGE}. */
@@ -328,39 +331,56 @@ final class NamespaceWriter {
      */
     private void removeEntry(InodeId dir, byte[] name, InodeId target, Timespec now)
             throws FsException {
+        removeEntry(dir, name, target, now, w.load(dir), dirItems(dir, name));
+    }
+
+    /** As above, given the directory's inode item and the dir items at the name's hash, as they are now. */
+    private void removeEntry(InodeId dir, byte[] name, InodeId target, Timespec now, InodeItem parent,
+                             List<DirItem> sameHash) throws FsException {
         TreeRoot root = w.root(dir.root());
-        long index = locate(dir, name, target);
-        removeRef(dir, target, name);
+        InodeRefs.Found ref = locate(dir, name, target, sameHash);
+        InodeRefs.remove(w, root, ref);
         Key itemKey = new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name));
-        List<DirItem> items = new ArrayList<>(Subvolumes.readDirItems(w.tree(dir.root()).find(itemKey)));
+        List<DirItem> items = new ArrayList<>(sameHash);
         items.remove(entryOf(items, name, target));
-        if (items.isEmpty()) w.tx().editor().delete(root, itemKey);
+        if (items.isEmpty()) w.tx().editor().deletePresent(root, itemKey);
         else w.tx().editor().put(root, itemKey, DirItem.encodeAll(items));
-        w.tx().editor().delete(root, new Key(dir.objectid(), KeyType.DIR_INDEX, index));
-        InodeItem p = w.load(dir);
-        w.save(dir, p.withSize(p.size() - 2L * name.length).withTimes(p.atime(), now, now));
+        w.tx().editor().deletePresent(root, new Key(dir.objectid(), KeyType.DIR_INDEX, ref.index()));
+        w.save(dir, parent.withSize(parent.size() - 2L * name.length).withTimes(parent.atime(), now, now));
+    }
+
+    /** {@link #locate(InodeId, byte[], InodeId, List)} with the dir items read now. */
+    private void locate(InodeId dir, byte[] name, InodeId target) throws FsException {
+        locate(dir, name, target, dirItems(dir, name));
     }
 
     /**
      * Checks, before anything changes, that the name {@code name} of {@code target} in {@code dir} has all three
-     * items: a dir item, an inode ref (or extref) and the DIR_INDEX at the ref's index naming the same. Returns that
-     * index. A damaged directory is refused as corrupt: removing half a name (or another name's index) would
-     * make it worse, where the kernel would abort its transaction.
+     * items: a dir item (among {@code sameHash}, the dir items at the name's hash), an inode ref (or extref) and the
+     * DIR_INDEX at the ref's index naming the same. Returns the ref. A damaged directory is refused as corrupt:
+     * removing half a name (or another name's index) would make it worse, where the kernel would abort its
+     * transaction.
      */
-    private long locate(InodeId dir, byte[] name, InodeId target) throws FsException {
-        Cursor ic = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
-        if (ic == null || entryOf(Subvolumes.readDirItems(ic), name, target) < 0) {
+    private InodeRefs.Found locate(InodeId dir, byte[] name, InodeId target, List<DirItem> sameHash)
+            throws FsException {
+        if (entryOf(sameHash, name, target) < 0) {
             throw new FsException(Errno.ENOENT, "no " + str(name) + " naming inode " + target + " in " + dir);
         }
-        long index = refIndex(dir, target, name);
-        if (index < 0) throw damaged(ic, dir, name, "inode " + target.objectid() + " has no ref of that name");
-        Cursor xc = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_INDEX, index));
-        if (xc == null) throw damaged(ic, dir, name, "its dir index " + index + " is missing");
+        InodeRefs.Found ref = InodeRefs.find(w, dir, target, name);
+        if (ref == null) {
+            throw damaged(dirItem(dir, name), dir, name, "inode " + target.objectid() + " has no ref of that name");
+        }
+        Cursor xc = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_INDEX, ref.index()));
+        if (xc == null) throw damaged(dirItem(dir, name), dir, name, "its dir index " + ref.index() + " is missing");
         List<DirItem> indexed = Subvolumes.readDirItems(xc);
         if (indexed.size() != 1 || entryOf(indexed, name, target) != 0) {
-            throw damaged(xc, dir, name, "dir index " + index + " names another entry");
+            throw damaged(xc, dir, name, "dir index " + ref.index() + " names another entry");
         }
-        return index;
+        return ref;
+    }
+
+    private Cursor dirItem(InodeId dir, byte[] name) throws FsException {
+        return w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
     }
 
     /** The inode a name points at; a name whose inode is missing is corrupt, and is left as it is. */
@@ -369,8 +389,8 @@ final class NamespaceWriter {
             return w.load(target);
         } catch (FsException e) {
             if (e.errno() != Errno.ENOENT) throw e;
-            Cursor ic = w.tree(dir.root()).find(new Key(dir.objectid(), KeyType.DIR_ITEM, NameHash.of(name)));
-            throw damaged(ic, dir, name, "it names inode " + target.objectid() + ", which does not exist");
+            throw damaged(dirItem(dir, name), dir, name,
+                    "it names inode " + target.objectid() + ", which does not exist");
         }
     }
 
@@ -391,60 +411,16 @@ final class NamespaceWriter {
                 "directory " + dir.objectid() + ", entry " + str(name) + ": " + problem);
     }
 
-    /** The dir index of the inode ref (or extended ref) named {@code name} under {@code dir}, or -1. */
-    private long refIndex(InodeId dir, InodeId target, byte[] name) throws FsException {
-        Cursor rc = w.tree(dir.root()).find(new Key(target.objectid(), KeyType.INODE_REF, dir.objectid()));
-        if (rc != null) {
-            for (InodeRef r : rc.decode(InodeRef::readAll)) {
-                if (Arrays.equals(r.name(), name)) return r.index();
-            }
-        }
-        Cursor ec = w.tree(dir.root()).find(
-                new Key(target.objectid(), KeyType.INODE_EXTREF, NameHash.extref(dir.objectid(), name)));
-        if (ec != null) {
-            for (InodeExtref r : ec.decode(InodeExtref::readAll)) {
-                if (r.parentObjectid() == dir.objectid() && Arrays.equals(r.name(), name)) return r.index();
-            }
-        }
-        return -1;
-    }
-
-    /** Removes the first inode ref (or extended ref) of {@code name} under {@code dir}, which {@link #locate} found. */
-    private void removeRef(InodeId dir, InodeId target, byte[] name) throws FsException {
-        TreeRoot root = w.root(dir.root());
-        Key refKey = new Key(target.objectid(), KeyType.INODE_REF, dir.objectid());
-        Cursor rc = w.tree(dir.root()).find(refKey);
-        if (rc != null) {
-            List<InodeRef> refs = new ArrayList<>(rc.decode(InodeRef::readAll));
-            for (int i = 0; i < refs.size(); i++) {
-                if (Arrays.equals(refs.get(i).name(), name)) {
-                    refs.remove(i);
-                    if (refs.isEmpty()) w.tx().editor().delete(root, refKey);
-                    else w.tx().editor().put(root, refKey, InodeRef.encodeAll(refs));
-                    return;
-                }
-            }
-        }
-        Key extKey = new Key(target.objectid(), KeyType.INODE_EXTREF, NameHash.extref(dir.objectid(), name));
-        Cursor ec = w.tree(dir.root()).find(extKey);
-        List<InodeExtref> ext = new ArrayList<>(ec.decode(InodeExtref::readAll));
-        for (int i = 0; i < ext.size(); i++) {
-            InodeExtref r = ext.get(i);
-            if (r.parentObjectid() == dir.objectid() && Arrays.equals(r.name(), name)) {
-                ext.remove(i);
-                if (ext.isEmpty()) w.tx().editor().delete(root, extKey);
-                else w.tx().editor().put(root, extKey, InodeExtref.encodeAll(ext));
-                return;
-            }
-        }
-    }
-
     /**
      * One name fewer: ctime moves; at zero names the inode and everything it holds goes, or, where the transport
      * evicts, it lives on with nlink 0 and an orphan item until evicted (btrfs_unlink's btrfs_orphan_add).
      */
     private void dropLink(InodeId target, Timespec now) throws FsException {
-        InodeItem item = w.load(target);
+        dropLink(target, w.load(target), now);
+    }
+
+    /** As above, given the inode's item as it is now. */
+    private void dropLink(InodeId target, InodeItem item, Timespec now) throws FsException {
         boolean isDir = (item.mode() & Stat.S_IFMT) == Stat.S_IFDIR;
         long nlink = isDir ? 0 : item.nlink() - 1;
         if (nlink > 0 || evicting) {
@@ -470,7 +446,12 @@ final class NamespaceWriter {
     }
 
     DirItem findEntry(InodeId dir, byte[] name) throws FsException {
-        for (DirItem d : dirItems(dir, name)) if (Arrays.equals(d.name(), name)) return d;
+        return named(dirItems(dir, name), name);
+    }
+
+    /** The first of {@code items} named {@code name}, or null. */
+    private static DirItem named(List<DirItem> items, byte[] name) {
+        for (DirItem d : items) if (Arrays.equals(d.name(), name)) return d;
         return null;
     }
 

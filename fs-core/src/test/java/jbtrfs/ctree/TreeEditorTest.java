@@ -2,6 +2,7 @@ package jbtrfs.ctree;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -205,8 +206,7 @@ class TreeEditorTest {
     void insertOfAnExistingKey_isACorruptionErrorNamingLeafAndSlot() throws Exception {
         MemoryStore store = new MemoryStore(4096);
         TreeEditor editor = new TreeEditor(store, 4096, 1, FSID, CHUNK_UUID);
-        TreeRoot root = editor.createTree(7);
-        for (int i = 0; i < 3; i++) editor.insert(root, new Key(-10, 128, i * 4096L), new byte[] {(byte) i});
+        TreeRoot root = threeItems(editor);
         TreeEditor dirtyLeaf = editor;
         CorruptBlockException inPlace = assertThrows(CorruptBlockException.class,
                 () -> dirtyLeaf.insert(root, new Key(-10, 128, 4096), new byte[] {9}));
@@ -219,5 +219,29 @@ class TreeEditorTest {
                 () -> next.insert(root, new Key(-10, 128, 8192), new byte[] {9, 9}));
         assertEquals(2, copied.slot());
         assertTrue(copied.getMessage().contains("EXTENT_CSUM 8192) already exists"), copied.getMessage());
+    }
+
+    /**
+     * A delete of a key the caller found (no search first) where the key is missing after all, a damaged tree, is a
+     * corruption error naming the leaf; the keys that are there go as with a searching delete.
+     */
+    @Test
+    void deletePresentOfAMissingKey_isACorruptionError() throws Exception {
+        MemoryStore store = new MemoryStore(4096);
+        TreeEditor editor = new TreeEditor(store, 4096, 1, FSID, CHUNK_UUID);
+        TreeRoot root = threeItems(editor);
+        CorruptBlockException e = assertThrows(CorruptBlockException.class,
+                () -> editor.deletePresent(root, new Key(-10, 128, 1)));
+        assertEquals(root.bytenr(), e.bytenr());
+        editor.deletePresent(root, new Key(-10, 128, 4096));
+        assertFalse(editor.delete(root, new Key(-10, 128, 4096)), "gone");
+        assertTrue(editor.delete(root, new Key(-10, 128, 8192)));
+    }
+
+    /** Tree 7 with three items (keys -10 128 at 0, 4096 and 8192) in one leaf {@code editor}'s transaction owns. */
+    private static TreeRoot threeItems(TreeEditor editor) throws Exception {
+        TreeRoot root = editor.createTree(7);
+        for (int i = 0; i < 3; i++) editor.insert(root, new Key(-10, 128, i * 4096L), new byte[] {(byte) i});
+        return root;
     }
 }
