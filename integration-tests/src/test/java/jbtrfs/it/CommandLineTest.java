@@ -122,7 +122,8 @@ class CommandLineTest {
             String old = Jbtrfs.daemonPid(mnt);
             String script = Jbtrfs.launcher() + " umount " + mnt + " > " + tmp + "/umount.out 2>&1 & u=$!; "
                     + "while grep -q ' " + mnt + " ' /proc/self/mounts; do sleep 0.01; done; kill -STOP " + old + "; "
-                    + Jbtrfs.launcher() + " " + Jbtrfs.mountWords() + " " + image + " " + mnt + " & m=$!; "
+                    + Jbtrfs.launcher() + " " + Jbtrfs.mountWords() + " " + image + " " + mnt + " > " + tmp
+                    + "/mount.out 2>&1 & m=$!; "
                     + "for i in $(seq 1 300); do kill -0 $m 2>/dev/null || break; "
                     + "find /proc/[0-9]*/fd -maxdepth 1 -lname '" + image + "' 2>/dev/null | grep -qv '^/proc/" + old
                     + "/' && break; sleep 0.05; done; kill -CONT " + old + "; "
