@@ -59,10 +59,19 @@ final class ImageHolders {
     record Mount(String source, String mountpoint, String type, boolean readOnly) {
     }
 
-    /** A loop device backed by the image, whether it is read-only, and where the kernel mounts it. */
-    record Loop(String device, boolean readOnly, List<Mount> mounts) {
+    /**
+     * A loop device backed by the image, whether it is read-only, whether it detaches itself at its last close
+     * (autoclear: `mount -o loop` sets it), and where the kernel mounts it.
+     */
+    record Loop(String device, boolean readOnly, boolean autoclear, List<Mount> mounts) {
         /** Whether the image may change under a reader: a writable loop device or a read-write mount of it. */
         boolean writes() { return !readOnly || mounts.stream().anyMatch(m -> !m.readOnly()); }
+
+        /**
+         * Whether it looks on its way out: autoclear and mounted nowhere, as a kernel loop mount is for a moment
+         * after its umount returns (the device detaches once its last opener has let go).
+         */
+        boolean releasing() { return autoclear && mounts.isEmpty(); }
 
         /** "image is attached to /dev/loop3 (mounted at /mnt/x by the kernel)", and the like. */
         String describe() {
@@ -213,8 +222,10 @@ final class ImageHolders {
                 if (backingId == null) backingId = statOrNull(firstLine(backing));
                 if (backingId == null || !backingId.sameFile(image)) continue;
                 boolean ro = "1".equals(firstLine(dir.resolve("ro")));
+                boolean autoclear = "1".equals(firstLine(dir.resolve("loop/autoclear")));
                 Identity nodeId = statOrNull(node.toString());
-                out.add(new Loop(node.toString(), ro, nodeId == null ? List.of() : kernelMountsOf(node, nodeId)));
+                out.add(new Loop(node.toString(), ro, autoclear,
+                        nodeId == null ? List.of() : kernelMountsOf(node, nodeId)));
             }
         } catch (IOException e) {
             // no /sys/block: no loop devices to find

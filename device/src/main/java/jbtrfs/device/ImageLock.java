@@ -27,7 +27,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A daemon of the same image whose unmount is done still holds it while it commits and exits: a mount then
  * waits for it, a few seconds at most, as the kernel's Btrfs waits for the old superblock to go (fstests
- * generic/604 mounts 10 ms after a background unmount); see {@link ImageHolders#onlyLeavingDaemons}.
+ * generic/604 mounts 10 ms after a background unmount); see {@link ImageHolders#onlyLeavingDaemons}. Likewise a
+ * kernel loop mount just unmounted: its autoclear loop device stays attached until its last opener lets go, a
+ * moment after umount returns, so a mount waits up to two seconds for a loop device that is mounted nowhere and
+ * detaches itself (fstests mount cycles, a script that mounts the image with the kernel and then with us).
  *
  * <p>What it cannot see: a loop device set up, or a kernel mount made, after the check (losetup and the kernel
  * ignore flocks), and other programs writing the file without a lock.
@@ -36,6 +39,8 @@ public final class ImageLock implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(ImageLock.class);
     /** How long a mount waits for a daemon of the image that is on its way out, and how often it looks again. */
     private static final long LEAVING_WAIT_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** How long a mount waits for an autoclear loop device of the image that is mounted nowhere to detach. */
+    private static final long RELEASING_LOOP_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
     private static final long RETRY_MILLIS = 20;
 
     private final LibC libc;
@@ -73,7 +78,7 @@ public final class ImageLock implements Closeable {
         try {
             lock(libc, fd, image, id, writable, deadline);
             String conflict = id.blockDevice() ? blockDeviceConflict(libc, image, id, writable)
-                    : loopConflict(libc, id, writable);
+                    : loopConflict(libc, image, id, writable);
             if (conflict != null) throw new ImageInUseException(conflict);
             return new ImageLock(libc, fd);
         } catch (IOException | RuntimeException e) {
@@ -102,22 +107,39 @@ public final class ImageLock implements Closeable {
     private static boolean waitForLeavingDaemon(Path image, ImageHolders.Identity id, long deadline)
             throws IOException {
         if (System.nanoTime() - deadline >= 0 || !ImageHolders.onlyLeavingDaemons(image, id)) return false;
+        pause("the daemon leaving " + image);
+        return true;
+    }
+
+    private static void pause(String what) throws InterruptedIOException {
         try {
             Thread.sleep(RETRY_MILLIS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted waiting for the daemon leaving " + image);
+            throw new InterruptedIOException("interrupted waiting for " + what);
         }
-        return true;
     }
 
-    /** Why a loop device backed by the file rules this open out, or null. */
-    private static String loopConflict(LibC libc, ImageHolders.Identity id, boolean writable) {
-        for (ImageHolders.Loop loop : ImageHolders.loopsBackedBy(libc, id)) {
-            // even a read-only loop device rules out writing: its reader would see a moving image
-            if (writable || loop.writes()) return loop.describe();
+    /**
+     * Why a loop device backed by the file rules this open out, or null. Loop devices that are only on their way
+     * out ({@link ImageHolders.Loop#releasing}) are waited for a bounded time; one that stays is refused then.
+     */
+    private static String loopConflict(LibC libc, Path image, ImageHolders.Identity id, boolean writable)
+            throws IOException {
+        long deadline = System.nanoTime() + RELEASING_LOOP_WAIT_NANOS;
+        while (true) {
+            ImageHolders.Loop holder = null;
+            boolean allReleasing = true;
+            for (ImageHolders.Loop loop : ImageHolders.loopsBackedBy(libc, id)) {
+                // even a read-only loop device rules out writing: its reader would see a moving image
+                if (!writable && !loop.writes()) continue;
+                if (holder == null) holder = loop;
+                allReleasing &= loop.releasing();
+            }
+            if (holder == null) return null;
+            if (!allReleasing || System.nanoTime() - deadline >= 0) return holder.describe();
+            pause(holder.device() + " to detach from " + image);
         }
-        return null;
     }
 
     /**

@@ -88,7 +88,6 @@ public final class SuperWriter {
         List<Long> addresses = new ArrayList<>(dirty.keySet());
         addresses.sort(Long::compareUnsigned);
         List<Volume.Write> writes = new ArrayList<>();
-        long bytes = 0;
         for (int i = 0; i < addresses.size(); ) {
             long first = addresses.get(i);
             long chunkEnd = volume.chunkEnd(first);
@@ -106,18 +105,18 @@ public final class SuperWriter {
                 src.flip();
             }
             writes.add(new Volume.Write(first, src));
-            bytes += (long) n * nodesize * volume.copies(first);
             i += n;
         }
         volume.takePeakInFlight();
-        Map<Long, IoBatch> batches;
+        Volume.SubmittedWrites submitted;
         try {
-            // every member's queue before any is reaped; blocks of one RAID5/6 full stripe share one parity write
-            batches = volume.submitWrites(writes);
+            // every member's queue before any is reaped; blocks of one RAID5/6 full stripe share one parity write.
+            // The bytes are the requests': copies() counts RAID5/6's ways to read (data and its rebuilds), not writes
+            submitted = volume.submitWrites(writes);
         } catch (FsException e) {
             throw new FsException(e.errno(), "tree block " + e.getMessage());
         }
-        return new BlocksInFlight(batches, dirty.size(), bytes, t0, System.nanoTime());
+        return new BlocksInFlight(submitted.batches(), dirty.size(), submitted.bytes(), t0, System.nanoTime());
     }
 
     /** Stage two for the tree blocks: returns when every copy is on the device (not yet flushed). */

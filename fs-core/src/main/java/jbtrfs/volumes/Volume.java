@@ -212,12 +212,22 @@ public final class Volume {
     }
 
     /**
-     * {@link #writeRequests} and {@link #submit} of a batch in one step: no other RAID5/6 write is planned between
-     * them. The batch per member, as {@link #submit} gives it.
+     * A batch {@link #submitWrites} submitted: per member, as {@link #submit} gives it, and the bytes its requests
+     * write on the devices (every copy; for RAID5/6 the data once and the parity it changed).
      */
-    public Map<Long, IoBatch> submitWrites(List<Write> writes) throws FsException {
+    public record SubmittedWrites(Map<Long, IoBatch> batches, long bytes) {
+    }
+
+    /**
+     * {@link #writeRequests} and {@link #submit} of a batch in one step: no other RAID5/6 write is planned between
+     * them.
+     */
+    public SubmittedWrites submitWrites(List<Write> writes) throws FsException {
         synchronized (parityLock) {
-            return submit(writeRequests(writes));
+            List<MemberWrite> requests = writeRequests(writes);
+            long bytes = 0;
+            for (MemberWrite w : requests) bytes += w.request().length();
+            return new SubmittedWrites(submit(requests), bytes);
         }
     }
 

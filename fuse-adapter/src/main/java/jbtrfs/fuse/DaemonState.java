@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -12,6 +13,11 @@ import java.util.List;
 /**
  * Where a background daemon leaves its pid and log, keyed by mountpoint, so {@code umount} and people find it from
  * the mountpoint alone: $XDG_RUNTIME_DIR/jbtrfs, else /run/jbtrfs as root, else /tmp/jbtrfs-UID.
+ *
+ * <p>Mount cycles at one mountpoint overlap: the next daemon starts while the last one's unmount still waits for
+ * it (fstests generic/604 mounts 10 ms after a background unmount). So the exit record names the daemon that wrote
+ * it and the next daemon leaves it alone, the pid file is removed only by the unmount of the daemon it names, and
+ * every record is replaced whole (rename), never seen half written.
  */
 record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, Path abortFile, Path remountFile) {
 
@@ -33,7 +39,7 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
     }
 
     void writePid(long pid) throws IOException {
-        Files.writeString(pidFile, pid + "\n");
+        replace(pidFile, pid + "\n");
     }
 
     /** The recorded daemon pid, or -1. */
@@ -73,17 +79,26 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
         writeExit(code, null);
     }
 
-    /** Records how the daemon ended and, when it failed, the one line umount prints. */
+    /**
+     * Records how this daemon ended and, when it failed, the one line umount prints: the code, the line (empty when
+     * none) and this process's pid.
+     */
     void writeExit(int code, String reason) {
         // lost, umount reports an unclean exit, which is the safe side
-        record(exitFile, code + "\n" + (reason == null ? "" : oneLine(reason) + "\n"));
+        record(exitFile, code + "\n" + (reason == null ? "" : oneLine(reason)) + "\n"
+                + ProcessHandle.current().pid() + "\n");
     }
 
-    /** The daemon's recorded exit code, or -1 when it recorded none (it died, or is still running). */
-    int readExit() {
+    /**
+     * The exit code daemon {@code pid} recorded, or -1 when it recorded none (it died, or is still running): a
+     * record another daemon of this mountpoint left, before or after it, is not its.
+     */
+    int readExit(long pid) {
         String first = line(exitFile, 0);
+        String writer = line(exitFile, 2);
         try {
-            return first == null ? -1 : Integer.parseInt(first.trim());
+            if (first == null || writer == null || Long.parseLong(writer) != pid) return -1;
+            return Integer.parseInt(first);
         } catch (NumberFormatException e) {
             return -1;
         }
@@ -105,13 +120,15 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
         return line(abortFile, 0);
     }
 
-    /** Forgets the last daemon's end and abort (a new daemon starts). */
-    void clearExit() {
+    /**
+     * Forgets the last daemon's abort (a new daemon starts). Its exit record stays: that daemon's unmount may not
+     * have read it yet, and it names its writer.
+     */
+    void clearAbort() {
         try {
-            Files.deleteIfExists(exitFile);
             Files.deleteIfExists(abortFile);
         } catch (IOException ignored) {
-            // a stale exit file only hides a crash from umount's report
+            // a stale abort line only adds a past loss to a later crash's report
         }
     }
 
@@ -132,9 +149,21 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
     /** Writes a record whose loss each caller has weighed: a failed write is dropped, never thrown. */
     private static void record(Path file, String text) {
         try {
-            Files.writeString(file, text);
+            replace(file, text);
         } catch (IOException e) {
             // the caller's comment says what the loss costs
+        }
+    }
+
+    /** Replaces {@code file} whole: a reader sees the old text or the new, never an empty or partial file. */
+    private static void replace(Path file, String text) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
+        Files.writeString(tmp, text);
+        try {
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
         }
     }
 
@@ -151,7 +180,12 @@ record DaemonState(Path pidFile, Path logFile, Path metricsFile, Path exitFile, 
         return s.replace('\n', ' ').replace('\r', ' ');
     }
 
-    void clear() {
+    /**
+     * Removes daemon {@code pid}'s pid and remount files, unless the pid file names another daemon by now (the next
+     * mount at this mountpoint, whose unmount must still find it).
+     */
+    void clear(long pid) {
+        if (readPid() != pid) return;
         try {
             Files.deleteIfExists(pidFile);
             Files.deleteIfExists(remountFile);

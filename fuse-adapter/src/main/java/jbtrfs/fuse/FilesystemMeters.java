@@ -67,7 +67,7 @@ final class FilesystemMeters {
         DistributionSummary blocks = DistributionSummary.builder("jbtrfs.commit.tree.blocks")
                 .description("tree blocks written per commit").register(r);
         DistributionSummary bytes = DistributionSummary.builder("jbtrfs.commit.written").baseUnit("bytes")
-                .description("bytes written per commit (every copy)").register(r);
+                .description("bytes written per commit (every copy; RAID5/6: data and parity)").register(r);
         DistributionSummary inFlight = DistributionSummary.builder("jbtrfs.commit.inflight.peak")
                 .description("most requests in flight during a commit's writeout").register(r);
         SpaceCacheMeters caches = new SpaceCacheMeters(r);

@@ -130,7 +130,7 @@ final class MountCommand implements Callable<Integer> {
         if (parsed.metrics() != null) FilesystemMeters.bindProcess(registry);
         MetricsServer metrics = null;
         DaemonState state = DaemonState.forMountpoint(mountpoint);
-        state.clearExit();
+        state.clearAbort();
         fs.onAbort(a -> state.writeAbort(a.getMessage()));
         if (parsed.metrics() != null) {
             try {
@@ -161,7 +161,7 @@ final class MountCommand implements Callable<Integer> {
             }
         } catch (IOException e) {
             closeQuietly(metrics, state, fs);
-            state.clear();
+            state.clear(ProcessHandle.current().pid());
             throw new CliException(e.getMessage());
         }
         // the bdi belongs to the superblock: a remount keeps it
@@ -267,7 +267,7 @@ final class MountCommand implements Callable<Integer> {
         Process child = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(state.logFile().toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .start();
-        state.clearExit();
+        state.clearAbort();
         state.writePid(child.pid());
         long deadline = System.currentTimeMillis() + MOUNT_TIMEOUT_MS;
         while (System.currentTimeMillis() < deadline) {
@@ -276,12 +276,12 @@ final class MountCommand implements Callable<Integer> {
                 return 0;
             }
             if (child.waitFor(100, TimeUnit.MILLISECONDS)) {
-                state.clear();
+                state.clear(child.pid());
                 throw new CliException(lastProblem(state.logFile()));
             }
         }
         child.destroy();
-        state.clear();
+        state.clear(child.pid());
         throw new CliException("the mount did not come up within " + MOUNT_TIMEOUT_MS / 1000 + " s (log "
                 + state.logFile() + ")");
     }

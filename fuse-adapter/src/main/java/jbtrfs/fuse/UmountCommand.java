@@ -46,19 +46,17 @@ final class UmountCommand implements Callable<Integer> {
                 throw new CliException("unmounted, but the daemon (pid " + daemon.get().pid() + ") has not exited after "
                         + EXIT_TIMEOUT_S + " s");
             }
-            if (state.readExit() != 0) {
-                state.clear();
-                String reason = state.readExitReason();
-                throw new CliException((reason != null ? reason : withAbort(state, "unmounted, but the daemon (pid "
-                        + daemon.get().pid() + ") did not shut down cleanly")) + " (log " + state.logFile() + ")");
-            }
-        } else if (pid > 0 && state.readExit() != 0) {
-            state.clear();
-            throw new CliException(withAbort(state, "unmounted, but its daemon (pid " + pid + ") had died before")
-                    + " (log " + state.logFile() + ")");
         }
-        state.clear();
-        return 0;
+        // the daemon's own record decides, whether it was seen alive or had exited by the time this looked: one that
+        // exited after its last commit while this command started recorded 0 as one that is waited for does
+        int exit = pid > 0 ? state.readExit(pid) : 0;
+        String reason = exit > 0 ? state.readExitReason() : null;
+        state.clear(pid);
+        if (exit == 0) return 0;
+        if (reason != null) throw new CliException(reason + " (log " + state.logFile() + ")");
+        throw new CliException(withAbort(state, daemon.isPresent()
+                ? "unmounted, but the daemon (pid " + pid + ") did not shut down cleanly"
+                : "unmounted, but its daemon (pid " + pid + ") had died before") + " (log " + state.logFile() + ")");
     }
 
     /** {@code line}, and the abort the daemon recorded before it died, if any (its changes were lost then). */

@@ -93,6 +93,54 @@ class CommandLineTest {
                 "still mounted after umount");
     }
 
+    /**
+     * An unmount whose daemon has exited after its last commit by the time the command reads its records, while the
+     * next mount at the same mountpoint starts (fstests generic/604 mounts 10 ms after a background unmount): the
+     * unmount exits 0 saying nothing, and the next daemon's unmount still finds and waits for it. The old daemon is
+     * stopped once unmounted (unless it has exited already) and let go only when the new one has the image open.
+     */
+    @Test
+    void umountOverlappingTheNextMountAtTheSameMountpoint_exitsZeroSilently_andTheNextUmountWaits() throws Exception {
+        Images.requireRootAndLoop();
+        Path image = image();
+        Jbtrfs.mountReadWrite(image, mnt);
+        try {
+            overlapUmountsAndMounts(image);
+        } finally {
+            if (Files.readString(Path.of("/proc/self/mounts")).contains(" " + mnt + " ")) Jbtrfs.unmount(mnt);
+        }
+        Path kernel = Files.createDirectory(tmp.resolve("kernel"));
+        Images.withKernelMount(image, kernel, "ro", () -> {
+            assertEquals("2\n", Shell.sh("cat c2_50", kernel));
+            return null;
+        });
+    }
+
+    private void overlapUmountsAndMounts(Path image) throws Exception {
+        for (int cycle = 0; cycle < 3; cycle++) {
+            Shell.sh("for i in $(seq 1 50); do echo " + cycle + " > c" + cycle + "_$i; done", mnt);
+            String old = Jbtrfs.daemonPid(mnt);
+            String script = Jbtrfs.launcher() + " umount " + mnt + " > " + tmp + "/umount.out 2>&1 & u=$!; "
+                    + "while grep -q ' " + mnt + " ' /proc/self/mounts; do sleep 0.01; done; kill -STOP " + old + " 2>/dev/null; "
+                    + Jbtrfs.launcher() + " " + Jbtrfs.mountWords() + " " + image + " " + mnt + " > " + tmp
+                    + "/mount.out 2>&1 & m=$!; "
+                    + "for i in $(seq 1 300); do kill -0 $m 2>/dev/null || break; "
+                    + "find /proc/[0-9]*/fd -maxdepth 1 -lname '" + image + "' 2>/dev/null | grep -qv '^/proc/" + old
+                    + "/' && break; sleep 0.05; done; kill -CONT " + old + " 2>/dev/null; "
+                    + "wait $m; echo mount $?; wait $u; echo umount $?; cat " + tmp + "/umount.out";
+            Shell.Result r = Shell.attempt(List.of("sh", "-c", script));
+            assertEquals("mount 0\numount 0\n", r.stdout(), "cycle " + cycle + ": " + r.output());
+            assertEquals(cycle + "\n", Shell.sh("cat c" + cycle + "_50", mnt));
+        }
+        String last = Jbtrfs.daemonPid(mnt);
+        Shell.Result u = Jbtrfs.run("umount", mnt.toString());
+        assertEquals(0, u.exitCode(), u.output());
+        assertEquals("", u.output());
+        String state = Shell.sh("sed 's/.*) //' /proc/" + last + "/stat 2>/dev/null | cut -c1; true").trim();
+        assertTrue(state.isEmpty() || state.equals("Z"), "the last umount returned before daemon " + last
+                + " exited (state " + state + ")");
+    }
+
     @Test
     void damagedSuperblocksAndFeatures_areRefusedByName() throws Exception {
         Path image = image();

@@ -96,6 +96,63 @@ class ImageLockThroughMountTest {
         writeOnceTheHolderIsGone(ours);
     }
 
+    /**
+     * A kernel loop mount's loop device (autoclear) stays attached a moment after umount returns: our mount right
+     * after it waits for the device to detach instead of refusing the image, cycle after cycle, and each side sees
+     * what the other wrote.
+     */
+    @Test
+    void aMountRightAfterAKernelLoopUmount_waitsForTheLoopDeviceToDetach() throws Exception {
+        Path kernel = dir("kernel");
+        Path ours = dir("ours");
+        for (int cycle = 0; cycle < 5; cycle++) {
+            // one shell, no pause: our mount starts as soon as umount returns
+            Shell.Result r = Shell.attempt(List.of("sh", "-c", "mount -o loop " + image + " " + kernel
+                    + " && echo kernel " + cycle + " > " + kernel + "/k" + cycle + " && umount " + kernel + " && "
+                    + Jbtrfs.launcher() + " " + Jbtrfs.mountWords() + " " + image + " " + ours));
+            try {
+                assertEquals(0, r.exitCode(), "cycle " + cycle + ": " + r.output());
+                assertEquals("kernel " + cycle + "\n", Shell.sh("cat k" + cycle, ours));
+                Shell.sh("echo ours " + cycle + " > o" + cycle, ours);
+            } finally {
+                if (mounted(ours)) Jbtrfs.unmount(ours);
+                if (mounted(kernel)) Shell.sh("umount " + kernel);
+            }
+        }
+        Images.withKernelMount(image, kernel, "ro", () -> {
+            assertEquals("ours 0\nours 4\n", Shell.sh("cat o0 o4", kernel));
+            return null;
+        });
+        BtrfsCheck.assertClean(image, "after five kernel and jbtrfs mount cycles");
+    }
+
+    /**
+     * An autoclear loop device that stays attached after its umount (another opener holds it) is waited for a
+     * moment, then refused in one line as any loop device is; once it detaches the mount goes through.
+     */
+    @Test
+    void aLoopDeviceThatStaysAttachedAfterItsUmount_isStillRefused() throws Exception {
+        Path kernel = dir("kernel");
+        Path ours = dir("ours");
+        Shell.sh("mount -o loop " + image + " " + kernel);
+        String loop = Shell.sh("findmnt -n -o SOURCE " + kernel).trim();
+        // the holder: a process with the loop device open, which keeps autoclear from detaching it
+        Process holder = new ProcessBuilder("sh", "-c", "exec 3< " + loop + "; echo open; exec sleep 600")
+                .redirectErrorStream(true).start();
+        try {
+            assertEquals("open", new String(holder.getInputStream().readNBytes(4)));
+            Shell.sh("umount " + kernel);
+            assertEquals("1", Shell.sh("cat /sys/block/" + Path.of(loop).getFileName() + "/loop/autoclear").trim());
+            assertEquals("image is attached to " + loop + " (not mounted)",
+                    Jbtrfs.refusal("mount", image.toString(), ours.toString()));
+            assertFalse(mounted(ours));
+        } finally {
+            holder.destroyForcibly().waitFor();
+            if (mounted(kernel)) Shell.sh("umount " + kernel);
+        }
+        writeOnceTheHolderIsGone(ours);
+    }
+
     @Test
     void aReadOnlyLoopDevice_admitsOurReader_notOurWriter() throws Exception {
         Path kernel = dir("kernel");
